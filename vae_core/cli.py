@@ -1,0 +1,166 @@
+"""Command line: python -m vae_core {train,evaluate,list} ..."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from .checkpoints import CheckpointError, list_checkpoints, load_checkpoint, save_checkpoint
+from .config import ARCHITECTURES, LIKELIHOODS, MODEL_KINDS, ModelConfig, TrainConfig
+from .data import DATASET_NAMES, DatasetUnavailable, load_dataset
+from .evaluation import evaluate
+from .training import EpochRecord, StepProgress, TrainingCallback, TrainingDiverged, fit
+
+
+class ProgressBar(TrainingCallback):
+    """A one-line progress bar on stderr, and a line per epoch."""
+
+    def __init__(self, stream=sys.stderr, width: int = 30):
+        self.stream, self.width = stream, width
+
+    def on_step(self, progress: StepProgress) -> None:
+        if progress.step % 10 and progress.step != progress.steps_per_epoch:
+            return  # redrawing every step costs more than the step on small models
+        filled = int(self.width * progress.global_step / progress.total_steps)
+        self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] epoch {progress.epoch} "
+                          f"step {progress.step}/{progress.steps_per_epoch} loss {progress.objective:.2f}")
+        self.stream.flush()
+
+    def on_epoch(self, record: EpochRecord, model) -> None:
+        test = record.test or {}
+        line = (f"\repoch {record.epoch}: train {record.train['objective']:.2f}"
+                + (f", test {test['objective']:.2f} (recon {test['recon']:.2f}, kl {test['kl']:.2f})" if test else "")
+                + f", {record.seconds:.1f} s")
+        self.stream.write(line.ljust(self.width + 50) + "\n")
+        self.stream.flush()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m vae_core", description="Train, evaluate and list "
+                                     "autoencoders and VAEs for the VAE Latent Explorer.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a model and save a checkpoint")
+    train.add_argument("--model", choices=MODEL_KINDS, default="vae")
+    train.add_argument("--arch", choices=ARCHITECTURES, default="mlp")
+    train.add_argument("--latent-dim", type=int, default=2)
+    train.add_argument("--hidden", type=int, nargs="+", default=None,
+                       help="MLP widths or conv channels (default 512 256 for mlp, 32 64 for conv)")
+    train.add_argument("--beta", type=float, default=1.0)
+    train.add_argument("--likelihood", choices=LIKELIHOODS, default="bernoulli")
+    train.add_argument("--dataset", choices=DATASET_NAMES, default="digits")
+    train.add_argument("--epochs", type=int, default=10)
+    train.add_argument("--batch-size", type=int, default=128)
+    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--kl-warmup", type=int, default=0, help="epochs over which beta ramps up from 0")
+    train.add_argument("--binarize", action="store_true", help="dynamic binarisation (and a binarised test set)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    train.add_argument("--iw-samples", type=int, default=0, help="K for the IW estimate stored with the model")
+    train.add_argument("--half", action="store_true", help="store weights as float16")
+    train.add_argument("--out", type=Path, required=True, help="checkpoint file to write (.pt)")
+
+    ev = sub.add_parser("evaluate", help="evaluate a checkpoint on a data split (JSON with --json)")
+    ev.add_argument("path", type=Path)
+    ev.add_argument("--dataset", choices=DATASET_NAMES, default=None, help="default: the one it was trained on")
+    ev.add_argument("--split", choices=("train", "test"), default="test")
+    ev.add_argument("--iw-samples", type=int, default=0)
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--json", action="store_true")
+
+    ls = sub.add_parser("list", help="list the checkpoints in a folder")
+    ls.add_argument("folder", nargs="?", type=Path, default=Path("checkpoints"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return {"train": cmd_train, "evaluate": cmd_evaluate, "list": cmd_list}[args.command](args)
+    except (CheckpointError, DatasetUnavailable, TrainingDiverged, ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    if args.out.suffix != ".pt":
+        raise ValueError(f"--out must end in .pt, got {args.out}")
+    train_data = load_dataset(args.dataset, "train")
+    test_data = load_dataset(args.dataset, "test")
+    hidden = args.hidden or ((32, 64) if args.arch == "conv" else (512, 256))
+    model_config = ModelConfig(kind=args.model, arch=args.arch, input_shape=train_data.input_shape,
+                               latent_dim=args.latent_dim, hidden_dims=tuple(hidden), likelihood=args.likelihood,
+                               beta=args.beta)
+    train_config = TrainConfig(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                               seed=args.seed, kl_warmup_epochs=args.kl_warmup,
+                               dynamic_binarization=args.binarize, num_threads=args.threads)
+    result = fit(model_config, train_config, ProgressBar(), train_data=train_data, test_data=test_data)
+    report = evaluate(result.model, test_data, iw_samples=args.iw_samples, seed=args.seed,
+                      binarized=args.binarize)
+    save_checkpoint(args.out, result.model, train_config, history=[r.to_dict() for r in result.history],
+                    metrics=report.to_dict(), half=args.half,
+                    metadata=training_metadata(result.seconds, len(train_data), len(test_data),
+                                               len(result.history)))
+    summary = f"neg_elbo {report.neg_elbo:.2f}" if report.neg_elbo is not None else f"recon {report.recon:.2f}"
+    print(f"saved {args.out} ({summary} nats on the test split, {result.seconds:.0f} s)", file=sys.stderr)
+    return 0
+
+
+def training_metadata(seconds: float, n_train: int, n_test: int, epochs_run: int) -> dict:
+    """Where and how long a model was trained, for its checkpoint."""
+    return {"train_seconds": round(seconds, 2), "split_sizes": {"train": n_train, "test": n_test},
+            "epochs_run": epochs_run, "hardware": hardware_description()}
+
+
+def hardware_description() -> str:
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(0)}, {platform.machine()}"
+    return f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads"
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    model, info = load_checkpoint(args.path)
+    dataset = args.dataset or info.train_config.dataset
+    data = load_dataset(dataset, args.split)
+    if data.input_shape != info.model_config.input_shape:
+        raise ValueError(f"{args.path.name} expects images shaped {info.model_config.input_shape}; "
+                         f"{dataset} images are {data.input_shape}")
+    started = time.perf_counter()
+    report = evaluate(model, data, iw_samples=args.iw_samples, seed=args.seed,
+                      binarized=info.train_config.dynamic_binarization)
+    out = {"checkpoint": str(args.path), "dataset": dataset, "split": args.split, **report.to_dict(),
+           "seconds": round(time.perf_counter() - started, 2)}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        for key in ("neg_elbo", "recon", "kl", "active_units", "iw_nll", "mse"):
+            if out.get(key) is not None:
+                print(f"{key:>12}: {out[key]:.3f}" if isinstance(out[key], float) else f"{key:>12}: {out[key]}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    scan = list_checkpoints(args.folder)
+    rows = [("name", "model", "arch", "latent", "beta", "dataset", "epochs", "-ELBO/recon", "created")]
+    for info in scan.infos:
+        m, t, metrics = info.model_config, info.train_config, info.metrics
+        score = metrics.get("neg_elbo") if metrics.get("neg_elbo") is not None else metrics.get("recon")
+        rows.append((info.name, m.kind, m.arch, str(m.latent_dim), f"{m.beta:g}", t.dataset, str(t.epochs),
+                     f"{score:.2f}" if isinstance(score, float) else "-", info.metadata.get("created_at", "-")))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    for path, why in scan.problems:
+        print(f"skipped {why}", file=sys.stderr)
+    if not scan.infos:
+        print(f"no checkpoints in {args.folder}", file=sys.stderr)
+    return 0

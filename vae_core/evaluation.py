@@ -1,0 +1,128 @@
+"""Metrics on a data split: -ELBO and its terms, KL per dimension, active units, IW estimate of -log p(x)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .data import ImageDataset, binarize
+from .models import LatentModel
+
+ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. (2015): unit d is active when Cov_x(E_q[z_d]) > 0.01
+
+
+@dataclass
+class EvaluationReport:
+    """Averages over a split, in nats per image."""
+
+    n_images: int
+    recon: float  # E_q[-log p(x|z)] (VAE) or reconstruction NLL (AE)
+    kl: float  # KL(q(z|x) || p(z)); 0 for AEs
+    neg_elbo: float | None  # recon + kl for VAEs; None for AEs, which have no ELBO
+    kl_per_dim: list[float]
+    regularizer: float  # AE-family penalty at evaluation
+    active_units: int
+    latent_variance: list[float]  # Var_x of the deterministic code per dimension
+    iw_nll: float | None = None  # -IW_K, an estimate (upper bound) of -log p(x)
+    iw_samples: int = 0
+    binarized: bool = False  # evaluated on a fixed stochastic binarisation of the split
+    mse: float = 0.0  # mean squared error of the deterministic reconstruction, per pixel
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def mean_loss_terms(model: LatentModel, images: Tensor, batch_size: int = 1000,
+                    beta: float | None = None) -> dict[str, float]:
+    """Batch-size-weighted means of the loss terms over images (no gradient, model's current mode kept)."""
+    sums = torch.zeros(5)
+    with torch.no_grad():
+        for start in range(0, images.shape[0], batch_size):
+            xb = images[start:start + batch_size]
+            t = model.loss(xb, beta=beta)
+            sums += torch.stack([t.objective, t.neg_elbo, t.recon, t.kl, t.regularizer]).detach().cpu() * len(xb)
+    means = (sums / images.shape[0]).tolist()
+    return dict(zip(("objective", "neg_elbo", "recon", "kl", "regularizer"), means))
+
+
+def evaluate(model: LatentModel, data: ImageDataset | Tensor, *, iw_samples: int = 0, batch_size: int = 500,
+             seed: int = 0, binarized: bool = False, iw_batch_size: int = 100) -> EvaluationReport:
+    """Evaluate on a split. Seeded: the same model and data give the same numbers.
+
+    binarized: evaluate on one fixed stochastic binarisation of the images (seeded), the usual protocol for
+    models trained with dynamic binarisation. iw_samples > 0 adds the IW_K estimate of -log p(x) (VAEs).
+    """
+    images = data.images if isinstance(data, ImageDataset) else data
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    generator = torch.Generator().manual_seed(seed)
+    if binarized:
+        images = binarize(images, generator)
+    n = images.shape[0]
+    sums = torch.zeros(4, dtype=torch.float64)
+    kl_per_dim = torch.zeros(model.config.latent_dim, dtype=torch.float64)
+    codes, iw = [], []
+    try:
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            for start in range(0, n, batch_size):
+                xb = images[start:start + batch_size].to(device)
+                terms = model.loss(xb, beta=1.0)
+                sums += torch.stack([terms.recon, terms.kl, terms.regularizer,
+                                     (model.reconstruct(xb) - xb).pow(2).mean()]).double().cpu() * len(xb)
+                kl_per_dim += terms.kl_per_dim.double().cpu() * len(xb)
+                codes.append(model.embed(xb).cpu())
+            if iw_samples > 0 and model.config.is_variational:
+                iw_gen = torch.Generator(device=device).manual_seed(seed)
+                for start in range(0, n, iw_batch_size):
+                    xb = images[start:start + iw_batch_size].to(device)
+                    iw.append(model.iw_log_likelihood(xb, iw_samples, generator=iw_gen).double().cpu())
+    finally:
+        model.train(was_training)
+    recon, kl, regularizer, mse = (sums / n).tolist()
+    n_active, variances = active_units(torch.cat(codes))
+    variational = model.config.is_variational
+    return EvaluationReport(
+        n_images=n, recon=recon, kl=kl, neg_elbo=recon + kl if variational else None,
+        kl_per_dim=(kl_per_dim / n).tolist(), regularizer=regularizer,
+        active_units=n_active, latent_variance=variances.tolist(),
+        iw_nll=-float(torch.cat(iw).mean()) if iw else None, iw_samples=iw_samples if iw else 0,
+        binarized=binarized, mse=mse,
+    )
+
+
+def active_units(codes: Tensor, threshold: float = ACTIVE_UNIT_THRESHOLD) -> tuple[int, Tensor]:
+    """(number of active dimensions, per-dimension variance over the data of the mean code)."""
+    variances = codes.double().var(0, unbiased=False)
+    return int((variances > threshold).sum()), variances
+
+
+def embed_dataset(model: LatentModel, images: Tensor, batch_size: int = 1000) -> Tensor:
+    """Deterministic codes (N, D) for all images: the AE's code, the VAE's posterior mean."""
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        return torch.cat([model.embed(images[s:s + batch_size].to(device)).cpu()
+                          for s in range(0, images.shape[0], batch_size)])
+
+
+def project_2d(codes: Tensor | np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:
+    """(N, 2) view of codes: the codes themselves when D <= 2, else PCA or t-SNE."""
+    array = np.asarray(codes, dtype=np.float64)
+    if array.shape[1] == 1:
+        return np.concatenate([array, np.zeros_like(array)], axis=1)
+    if array.shape[1] == 2:
+        return array
+    if method == "pca":
+        centred = array - array.mean(0)
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)
+        return centred @ vt[:2].T
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        return TSNE(n_components=2, random_state=seed, init="pca").fit_transform(array)
+    raise ValueError(f"unknown projection {method!r}; use pca or tsne")

@@ -1,0 +1,129 @@
+"""Every ELBO term's one home, plus the importance-weighted bound.
+
+Units: all terms are in nats per image: summed over the pixels of an image, averaged over the batch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+@dataclass(frozen=True)
+class LossTerms:
+    """The terms of one objective evaluation, each in nats per image (batch mean)."""
+
+    recon: Tensor  # E_q[-log p(x|z)] for VAEs; -log p(x|x_hat) (BCE or Gaussian NLL) for AEs
+    kl: Tensor  # KL(q(z|x) || p(z)); zero for autoencoders
+    kl_per_dim: Tensor  # (latent_dim,), sums to kl
+    beta: float  # weight on kl in the objective
+    regularizer: Tensor  # sparsity or contractive penalty of the AE family; zero for VAEs
+    objective: Tensor  # recon + beta * kl + regularizer: what training minimises
+
+    @property
+    def neg_elbo(self) -> Tensor:
+        """-ELBO = recon + KL (beta = 1), an upper bound on -log p(x) for VAEs."""
+        return self.recon + self.kl
+
+    def as_floats(self) -> dict[str, float]:
+        """Detached scalars for logging and display."""
+        return {
+            "objective": float(self.objective),
+            "neg_elbo": float(self.neg_elbo),
+            "recon": float(self.recon),
+            "kl": float(self.kl),
+            "regularizer": float(self.regularizer),
+            "beta": float(self.beta),
+        }
+
+
+def gaussian_kl_per_dim(mean: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mean, exp(logvar)) || N(0, 1)) per latent dimension, shape (B, D).
+
+    Closed form from Kingma & Welling (2014), Appendix B.
+    """
+    return 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar)
+
+
+def reconstruction_nll(x_params: Tensor, x: Tensor, likelihood: str, gaussian_sigma: float) -> Tensor:
+    """-log p(x | decoder output) per image, shape (B,), summed over pixels.
+
+    bernoulli: x_params are logits and the BCE is taken from them, which stays finite for any logit.
+    gaussian: x_params are means and sigma is fixed, so the NLL is a scaled squared error plus a constant.
+    """
+    if likelihood == "bernoulli":
+        per_pixel = F.binary_cross_entropy_with_logits(x_params, x, reduction="none")
+    elif likelihood == "gaussian":
+        per_pixel = 0.5 * ((x - x_params) / gaussian_sigma).pow(2) + 0.5 * LOG_2PI + math.log(gaussian_sigma)
+    else:
+        raise ValueError(f"unknown likelihood {likelihood!r}")
+    return per_pixel.flatten(1).sum(1)
+
+
+def elbo_terms(recon_per_image: Tensor, mean: Tensor, logvar: Tensor, beta: float) -> LossTerms:
+    """Combine a reconstruction NLL (B,) and a diagonal-Gaussian posterior into the VAE's terms."""
+    kl_per_dim = gaussian_kl_per_dim(mean, logvar).mean(0)
+    recon = recon_per_image.mean()
+    kl = kl_per_dim.sum()
+    zero = recon.new_zeros(())
+    return LossTerms(recon=recon, kl=kl, kl_per_dim=kl_per_dim, beta=float(beta), regularizer=zero,
+                     objective=recon + beta * kl)
+
+
+def autoencoder_terms(recon_per_image: Tensor, latent_dim: int, regularizer: Tensor | None = None) -> LossTerms:
+    """The AE family's terms: a reconstruction NLL plus an optional penalty; no KL."""
+    recon = recon_per_image.mean()
+    reg = recon.new_zeros(()) if regularizer is None else regularizer
+    return LossTerms(recon=recon, kl=recon.new_zeros(()), kl_per_dim=recon.new_zeros(latent_dim), beta=0.0,
+                     regularizer=reg, objective=recon + reg)
+
+
+def log_normal(x: Tensor, mean: Tensor, logvar: Tensor) -> Tensor:
+    """log N(x; mean, diag(exp(logvar))) summed over the last dimension."""
+    return -0.5 * (LOG_2PI + logvar + (x - mean).pow(2) / logvar.exp()).sum(-1)
+
+
+def log_mean_exp(values: Tensor, dim: int) -> Tensor:
+    """log(mean(exp(values))) along dim without overflow."""
+    return torch.logsumexp(values, dim) - math.log(values.shape[dim])
+
+
+def iw_log_likelihood(
+    x: Tensor,
+    mean: Tensor,
+    logvar: Tensor,
+    decode_params: Callable[[Tensor], Tensor],
+    likelihood: str,
+    gaussian_sigma: float,
+    k: int,
+    chunk_size: int = 500,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Importance-weighted lower bound IW_K <= log p(x), per image, shape (B,) in nats (Burda et al. 2015).
+
+    IW_K = log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x),  z_k ~ q(z|x). K = 1 is the ELBO; the bound rises
+    with K. The K samples are drawn chunk_size at a time so memory stays flat for K in the thousands.
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    batch, latent_dim = mean.shape
+    std = (0.5 * logvar).exp()
+    chunk_lse = []
+    for start in range(0, k, chunk_size):
+        n = min(chunk_size, k - start)
+        eps = torch.randn((n, batch, latent_dim), generator=generator, device=mean.device, dtype=mean.dtype)
+        z = mean + std * eps  # (n, B, D)
+        x_params = decode_params(z.reshape(n * batch, latent_dim))
+        x_rep = x.unsqueeze(0).expand(n, *x.shape).reshape(n * batch, *x.shape[1:])
+        log_px_z = -reconstruction_nll(x_params, x_rep, likelihood, gaussian_sigma).view(n, batch)
+        log_pz = log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
+        log_qz = log_normal(z, mean, logvar)
+        chunk_lse.append(torch.logsumexp(log_px_z + log_pz - log_qz, dim=0))
+    return torch.logsumexp(torch.stack(chunk_lse), dim=0) - math.log(k)

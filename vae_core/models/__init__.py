@@ -1,0 +1,10 @@
+"""Models: one interface (LatentModel), a name -> class registry, one file per family."""
+
+from .autoencoders import Autoencoder, ContractiveAutoencoder, DenoisingAutoencoder, SparseAutoencoder
+from .base import MODEL_REGISTRY, Encoding, LatentModel, ModelOutput, build_model, register_model
+from .vae import VAE
+
+__all__ = [
+    "MODEL_REGISTRY", "Autoencoder", "ContractiveAutoencoder", "DenoisingAutoencoder", "Encoding",
+    "LatentModel", "ModelOutput", "SparseAutoencoder", "VAE", "build_model", "register_model",
+]

@@ -1,0 +1,154 @@
+"""The training loop: whole-tensor shuffled batches, Adam, callbacks, a stop request and NaN detection."""
+
+from __future__ import annotations
+
+import copy
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from .config import ModelConfig, TrainConfig
+from .data import ImageDataset, load_dataset
+from .evaluation import mean_loss_terms
+from .models import LatentModel, build_model
+
+TERM_NAMES = ("objective", "neg_elbo", "recon", "kl", "regularizer")
+
+
+@dataclass
+class StepProgress:
+    epoch: int  # 1-based
+    step: int  # 1-based within the epoch
+    steps_per_epoch: int
+    global_step: int
+    total_steps: int
+    objective: float  # this batch's objective, nats per image
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    beta: float  # the beta used this epoch (ramps up during KL warm-up)
+    seconds: float
+    train: dict[str, float]  # batch-size-weighted means over the epoch
+    test: dict[str, float] | None  # means over the test split after the epoch
+
+    def to_dict(self) -> dict:
+        return {"epoch": self.epoch, "beta": self.beta, "seconds": self.seconds,
+                "train": dict(self.train), "test": dict(self.test) if self.test is not None else None}
+
+
+class TrainingCallback:
+    """Override what you need; fit calls these from the training thread."""
+
+    def on_step(self, progress: StepProgress) -> None:
+        pass
+
+    def on_epoch(self, record: EpochRecord, model: LatentModel) -> None:
+        pass
+
+
+@dataclass
+class FitResult:
+    model: LatentModel
+    model_config: ModelConfig
+    train_config: TrainConfig
+    history: list[EpochRecord] = field(default_factory=list)
+    seconds: float = 0.0
+    stopped: bool = False  # a stop was requested before the last epoch finished
+
+
+class TrainingDiverged(RuntimeError):
+    """The objective became NaN or infinite. `result.model` holds the last good weights."""
+
+    def __init__(self, message: str, result: FitResult):
+        super().__init__(message)
+        self.result = result
+
+
+def kl_weight(train_config: TrainConfig, beta: float, epoch: int) -> float:
+    """beta for a 1-based epoch: a linear warm-up from beta/warmup to beta, then beta."""
+    if train_config.kl_warmup_epochs <= 0:
+        return beta
+    return beta * min(1.0, epoch / train_config.kl_warmup_epochs)
+
+
+def fit(model_config: ModelConfig, train_config: TrainConfig, callback: TrainingCallback | None = None, *,
+        stop: threading.Event | None = None, train_data: ImageDataset | None = None,
+        test_data: ImageDataset | None = None, model: LatentModel | None = None) -> FitResult:
+    """Train a model from scratch (or continue `model`) and return it with its per-epoch history."""
+    callback = callback or TrainingCallback()
+    cfg = train_config
+    train_data = train_data or load_dataset(cfg.dataset, "train")
+    if test_data is None and cfg.eval_each_epoch:
+        test_data = load_dataset(cfg.dataset, "test")
+    if train_data.input_shape != model_config.input_shape:
+        raise ValueError(f"the model expects images shaped {model_config.input_shape} but {cfg.dataset} "
+                         f"images are {train_data.input_shape}")
+
+    torch.manual_seed(cfg.seed)
+    shuffle = torch.Generator().manual_seed(cfg.seed)
+    device = torch.device(cfg.device)
+    model = (model or build_model(model_config)).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_decay)
+    x_train = train_data.images.to(device)
+    n = x_train.shape[0]
+    steps_per_epoch = math.ceil(n / cfg.batch_size)
+    result = FitResult(model, model_config, cfg)
+    last_good = copy.deepcopy(model.state_dict())
+    previous_threads = torch.get_num_threads()
+    if cfg.num_threads > 0:
+        torch.set_num_threads(cfg.num_threads)
+    started = time.perf_counter()
+    try:
+        for epoch in range(1, cfg.epochs + 1):
+            beta = kl_weight(cfg, model_config.beta, epoch)
+            epoch_start = time.perf_counter()
+            model.train()
+            sums = torch.zeros(len(TERM_NAMES), device=device)
+            seen = 0
+            order = torch.randperm(n, generator=shuffle).to(device)
+            for step in range(1, steps_per_epoch + 1):
+                if stop is not None and stop.is_set():
+                    result.stopped = True
+                    break
+                xb = x_train[order[(step - 1) * cfg.batch_size: step * cfg.batch_size]]
+                if cfg.dynamic_binarization:
+                    xb = torch.bernoulli(xb)
+                terms = model.loss(xb, beta=beta)
+                objective = terms.objective.item()
+                if not math.isfinite(objective):
+                    model.load_state_dict(last_good)
+                    result.seconds = time.perf_counter() - started
+                    raise TrainingDiverged(
+                        f"the objective became {objective} at epoch {epoch}, step {step}; the weights were "
+                        f"restored to the end of epoch {epoch - 1}. Try a lower learning rate.", result)
+                optimizer.zero_grad(set_to_none=True)
+                terms.objective.backward()
+                optimizer.step()
+                sums += torch.stack([terms.objective, terms.neg_elbo, terms.recon, terms.kl,
+                                     terms.regularizer]).detach() * len(xb)
+                seen += len(xb)
+                callback.on_step(StepProgress(epoch, step, steps_per_epoch, (epoch - 1) * steps_per_epoch + step,
+                                              cfg.epochs * steps_per_epoch, objective))
+            if seen == 0:
+                break
+            model.eval()
+            test_terms = mean_loss_terms(model, test_data.images.to(device), beta=beta) if test_data else None
+            record = EpochRecord(epoch, beta, time.perf_counter() - epoch_start,
+                                 dict(zip(TERM_NAMES, (sums / seen).tolist())), test_terms)
+            result.history.append(record)
+            last_good = copy.deepcopy(model.state_dict())
+            scheduler.step()
+            callback.on_epoch(record, model)
+            if result.stopped:
+                break
+    finally:
+        torch.set_num_threads(previous_threads)
+        model.eval()
+    result.seconds = time.perf_counter() - started
+    return result
