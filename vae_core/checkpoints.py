@@ -154,6 +154,10 @@ def safe_checkpoint_name(name: str) -> str:
 def _read_payload(path: Path, mmap: bool) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    if not zipfile.is_zipfile(path):
+        # save_checkpoint always writes torch's zip format; anything else is truncated, corrupt or foreign.
+        raise CheckpointError(f"{path.name}: not a readable checkpoint, perhaps truncated or corrupt "
+                              f"(not a PyTorch zip archive)")
     try:
         # weights_only=True: a file can only hold tensors and plain values; a pickle with code is refused.
         payload = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
@@ -186,9 +190,12 @@ def _info_from_payload(path: Path, payload: dict) -> CheckpointInfo:
 
 def _unpickler_reason(err: BaseException) -> str:
     """torch's refusal is a long advice text; the line naming the refused object is the useful part."""
-    for line in str(err).splitlines():
-        if "WeightsUnpickler error:" in line:
-            return line.split("WeightsUnpickler error:", 1)[1].strip().split(". ")[0][:200]
+    text = str(err)
+    if "WeightsUnpickler error:" in text:
+        # The reason may follow on the same line or after blank lines, depending on the torch version.
+        rest = text.split("WeightsUnpickler error:", 1)[1].strip()
+        if rest:
+            return rest.splitlines()[0].split(". ")[0][:200]
     return _first_line(err)
 
 

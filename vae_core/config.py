@@ -69,7 +69,7 @@ class TrainConfig:
     batch_size: int = 128
     lr: float = 1e-3  # Adam
     seed: int = 0  # seeds init, shuffling, sampling and binarisation
-    kl_warmup_epochs: int = 0  # beta ramps linearly from 0 to its value over these epochs
+    kl_warmup_epochs: int = 0  # beta ramps linearly up to its value over these epochs (beta/N in epoch 1)
     dynamic_binarization: bool = False  # resample x ~ Bernoulli(pixels) every batch (MNIST likelihoods)
     lr_decay: float = 1.0  # multiply lr by this after every epoch (1 keeps it constant)
     num_threads: int = 0  # torch intra-op threads during training; 0 leaves torch's default

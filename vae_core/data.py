@@ -65,6 +65,8 @@ def load_dataset(name: str, split: str = "train", root: str | Path | None = None
 
 def is_available(name: str, root: str | Path | None = None) -> bool:
     """True when the data set can be loaded without the network."""
+    if name not in DATASET_NAMES:
+        raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(DATASET_NAMES)}")
     if name == "digits":
         return True
     folder = Path(root if root is not None else data_dir()) / _TORCHVISION[name][1] / "raw"

@@ -85,11 +85,13 @@ class ContractiveAutoencoder(Autoencoder):
 
     def loss(self, x: Tensor, beta: float | None = None) -> LossTerms:
         self._check_input(x)
+        # Read before enable_grad below, inside which is_grad_enabled() is always True.
+        penalty_needs_graph = self.training and torch.is_grad_enabled()
         # The Jacobian needs a graph back to x even when the caller evaluates under no_grad.
         with torch.enable_grad():
             x_in = x.detach().clone().requires_grad_(True)
             out = self(x_in)
-            jac_sq = jacobian_frobenius_sq(out.z, x_in, create_graph=self.training and torch.is_grad_enabled())
+            jac_sq = jacobian_frobenius_sq(out.z, x_in, create_graph=penalty_needs_graph)
         recon = self.reconstruction_nll(out.x_params, x)
         return autoencoder_terms(recon, self.config.latent_dim, self.config.contractive_weight * jac_sq.mean())
 

@@ -72,9 +72,9 @@ class LatentModel(nn.Module):
         return reconstruction_nll(x_params, x, self.config.likelihood, self.config.gaussian_sigma)
 
     def _check_input(self, x: Tensor) -> None:
-        assert tuple(x.shape[1:]) == self.config.input_shape, (
-            f"expected images shaped (B, {', '.join(map(str, self.config.input_shape))}), got {tuple(x.shape)}"
-        )
+        if tuple(x.shape[1:]) != self.config.input_shape:
+            raise ValueError(f"expected images shaped (B, {', '.join(map(str, self.config.input_shape))}), "
+                             f"got {tuple(x.shape)}")
 
 
 MODEL_REGISTRY: dict[str, type[LatentModel]] = {}

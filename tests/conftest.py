@@ -1,0 +1,118 @@
+"""Shared fixtures: the digits data set (8x8, offline) and tiny models, so the whole suite stays fast on 2 cores."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+from typing import Callable
+from urllib.error import URLError
+
+import numpy as np
+import pytest
+import torch
+import torchvision.datasets.mnist
+
+from vae_core.config import ModelConfig, TrainConfig
+from vae_core.data import ImageDataset, load_dataset
+from vae_core.training import FitResult, fit
+
+TINY_HIDDEN = (32, 16)
+DIGITS_SHAPE = (1, 8, 8)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Tests use tiny tensors, where intra-op threads only add contention: on the shared 2-core machine one
+    # thread ran a tiny training run about 5x faster than two.
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def digits_train() -> ImageDataset:
+    return load_dataset("digits", "train")
+
+
+@pytest.fixture(scope="session")
+def digits_test() -> ImageDataset:
+    return load_dataset("digits", "test")
+
+
+@pytest.fixture(scope="session")
+def tiny_config() -> Callable[..., ModelConfig]:
+    """Factory: a small model config for digits images; keyword arguments override any field."""
+
+    def make(**overrides) -> ModelConfig:
+        values = {"input_shape": DIGITS_SHAPE, "latent_dim": 2, "hidden_dims": TINY_HIDDEN}
+        values.update(overrides)
+        return ModelConfig(**values)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def trained_vae(digits_train: ImageDataset, digits_test: ImageDataset) -> FitResult:
+    """A tiny VAE (latent 4) trained 3 epochs on digits. Shared: do not train or modify it further.
+
+    The Gaussian decoder (sigma 0.1) weighs reconstruction enough that most latent units stay active; with a
+    Bernoulli decoder this small a model collapses to the prior within a few epochs.
+    """
+    model_config = ModelConfig(kind="vae", input_shape=DIGITS_SHAPE, latent_dim=4, hidden_dims=TINY_HIDDEN,
+                               likelihood="gaussian", gaussian_sigma=0.1)
+    train_config = TrainConfig(dataset="digits", epochs=3, batch_size=64, lr=3e-3, seed=0)
+    return fit(model_config, train_config, train_data=digits_train, test_data=digits_test)
+
+
+@pytest.fixture(scope="session")
+def trained_ae(digits_train: ImageDataset, digits_test: ImageDataset) -> FitResult:
+    """A tiny plain autoencoder (latent 2) trained 2 epochs on digits. Shared: do not modify it."""
+    model_config = ModelConfig(kind="ae", input_shape=DIGITS_SHAPE, latent_dim=2, hidden_dims=TINY_HIDDEN)
+    train_config = TrainConfig(dataset="digits", epochs=2, batch_size=64, lr=3e-3, seed=0)
+    return fit(model_config, train_config, train_data=digits_train, test_data=digits_test)
+
+
+# --- MNIST without the network ----------------------------------------------------------------------------------
+
+MNIST_RAW_NAMES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+                   "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+
+
+def write_idx(path: Path, array: np.ndarray, magic: int) -> None:
+    """An uncompressed IDX file: big-endian magic, one big-endian size per dimension, then the uint8 bytes."""
+    header = struct.pack(">I", magic) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+@pytest.fixture
+def write_fake_mnist(no_download) -> Callable[..., dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Factory: random 28x28 images and labels where torchvision looks (<root>/<folder>/raw, folder MNIST or
+    FashionMNIST), uncompressed so torchvision reads them as they are. Returns {split: (pixels, labels)}.
+
+    load_dataset caches by root, so give each call its own root (tmp_path does).
+    """
+
+    def write(root: Path, folder: str = "MNIST", sizes: dict[str, int] | None = None,
+              seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        rng = np.random.default_rng(seed)
+        raw = Path(root) / folder / "raw"
+        raw.mkdir(parents=True)
+        written = {}
+        for split, n in (sizes or {"train": 12, "test": 5}).items():
+            pixels = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+            pixels[0, 0, :2] = (0, 255)  # both ends of the range, so scaling is checkable
+            labels = rng.integers(0, 10, size=n, dtype=np.uint8)
+            image_name, label_name = MNIST_RAW_NAMES[split]
+            write_idx(raw / image_name, pixels, 2051)
+            write_idx(raw / label_name, labels, 2049)
+            written[split] = (pixels, labels)
+        return written
+
+    return write
+
+
+@pytest.fixture
+def no_download(monkeypatch) -> None:
+    """Make every torchvision MNIST download fail at once, as it does offline; files on disk still load."""
+
+    def refuse(url, *args, **kwargs):
+        raise URLError(f"network is unreachable (test refused {url})")
+
+    monkeypatch.setattr(torchvision.datasets.mnist, "download_and_extract_archive", refuse)
