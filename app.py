@@ -1,0 +1,42 @@
+"""VAE Latent Explorer: `streamlit run app.py`.
+
+The entry point only sets the page config, builds the navigation over pages/ and draws the shared sidebar;
+each page is a short script of one lesson, reading the sidebar's choice with ui.sidebar.current_selection().
+"""
+
+from pathlib import Path
+
+import streamlit as st
+
+from ui.navigation import leave_legacy_pages_mode
+from ui.sidebar import draw_sidebar
+
+PAGES_DIR = Path(__file__).parent / "pages"
+
+# (file, title, icon): the order is the path through the lessons.
+PAGES = (
+    ("1_home.py", "Home", ":material/home:"),
+    ("2_latent_space.py", "Latent space", ":material/scatter_plot:"),
+    ("3_decoder_grid.py", "Decoder grid", ":material/grid_on:"),
+    ("4_interpolation.py", "Interpolation", ":material/timeline:"),
+    ("5_beta_tradeoff.py", "β trade-off", ":material/tune:"),
+    ("6_elbo_breakdown.py", "ELBO breakdown", ":material/functions:"),
+    ("7_train.py", "Train", ":material/model_training:"),
+)
+
+
+def main() -> None:
+    leave_legacy_pages_mode()  # a folder named pages/ would otherwise start Streamlit in its old mode
+    st.set_page_config(page_title="VAE Latent Explorer", page_icon="🧭", layout="wide")
+    pages = [
+        st.Page(PAGES_DIR / file, title=title, icon=icon, default=(i == 0))
+        for i, (file, title, icon) in enumerate(PAGES)
+        if (PAGES_DIR / file).is_file()  # a page still being written is simply not listed yet
+    ]
+    page = st.navigation(pages)
+    st.sidebar.title("VAE Latent Explorer")
+    draw_sidebar()
+    page.run()
+
+
+main()

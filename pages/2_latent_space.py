@@ -1,0 +1,78 @@
+"""Latent space: every test image as a point, the autoencoder and the VAE side by side."""
+
+import streamlit as st
+
+from ui import derived
+from ui.figures import selected_index, shared_range
+from ui.loaders import dataset_or_none
+from ui.registry import comparison_pair
+from ui.sidebar import current_selection, missing_models_text
+from ui.widgets import model_caption, projection_choice
+
+selection = current_selection()
+st.title("Latent space")
+st.markdown(
+    "Each dot is one test image, placed where the encoder puts it (the posterior mean μ for a VAE), coloured "
+    "by its true label, which the model never saw. Compare the two panels: the autoencoder may spread its "
+    "classes at any scale with empty gaps between them, while the VAE's KL term packs them into the prior "
+    "N(0, I), whose 1σ and 2σ circles are drawn. **Click a point** to see the image and its reconstruction."
+)
+if selection.entry is None:
+    st.info(missing_models_text(selection.dataset))
+    st.stop()
+data = dataset_or_none(selection.dataset, "test")
+if data is None:
+    st.stop()
+
+ae_entry, vae_entry = comparison_pair(list(selection.entries), selection.entry)
+panels = [(side, entry) for side, entry in (("Autoencoder", ae_entry), ("VAE", vae_entry)) if entry is not None]
+if len(panels) == 1:
+    st.info("No model of the other kind with the same latent size fits this data set, so there is one panel. "
+            "Train one on the Train page to compare.")
+
+controls = st.columns([2, 1])
+method = projection_choice(controls[0], max(e.latent_dim for _, e in panels), key="latent_projection")
+same_axes = controls[1].toggle("Same axes for both", value=True, key="latent_same_axes",
+                               help="Shows how differently the two models scale their codes.")
+
+
+def _pick_from_chart(chart_key: str) -> None:
+    # A click on either chart becomes the image number below; only that block reruns, the charts (10 000
+    # points each, the slow part) stay as they are in the browser.
+    index = selected_index(st.session_state.get(chart_key))
+    if index is not None:
+        st.session_state["latent_index"] = index
+        st.rerun("latent_images")
+
+
+ids = [(entry.checkpoint_id, entry.path, selection.device, selection.dataset) for _, entry in panels]
+point_sets = [derived.project_split(*args, method)[1] for args in ids]
+axis_range = shared_range(point_sets, include_prior=True) if same_axes and len(panels) == 2 else None
+for column, (side, entry), args in zip(st.columns(len(panels)), panels, ids):
+    with column:
+        fig = derived.latent_figure(*args, method, f"{side}: {entry.info.name}", axis_range,
+                                    show_prior=entry.is_variational)
+        chart_key = f"latent_chart_{side}_{entry.key}_{method}"
+        st.plotly_chart(fig, key=chart_key, on_select=lambda k=chart_key: _pick_from_chart(k),
+                        selection_mode="points", config={"scrollZoom": True, "displaylogo": False})
+        st.caption(model_caption(entry))
+
+
+@st.fragment(key="latent_images")
+def latent_images() -> None:
+    index = st.number_input(f"Test image # (0–{len(data) - 1}), or click a point", min_value=0,
+                            max_value=len(data) - 1, value=0, step=1, key="latent_index")
+    label = data.class_names[int(data.labels[index])]
+    st.markdown(f"**Test image #{index}**, label **{label}**: the original, then each model's reconstruction "
+                "from its code (the VAE decodes μ).")
+    image_columns = st.columns(1 + len(panels))
+    original_png, _ = derived.reconstruction_png(*ids[0], index)
+    image_columns[0].image(original_png, caption="original", width=140)
+    for column, (side, entry), args in zip(image_columns[1:], panels, ids):
+        _, recon_png = derived.reconstruction_png(*args, index)
+        code = derived.encode_split(*args).means[index]
+        column.image(recon_png, caption=f"{side}: z = ({', '.join(f'{v:.2f}' for v in code[:4])}"
+                                        f"{', …' if len(code) > 4 else ''})", width=140)
+
+
+latent_images()

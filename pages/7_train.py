@@ -1,0 +1,65 @@
+"""Train: your own autoencoder or VAE, trained in the background while you keep exploring."""
+
+import streamlit as st
+
+from ui.job_panel import job_panel, job_running, start_job
+from ui.loaders import dataset_or_none
+from ui.registry import KIND_NAMES, user_folder
+from ui.sidebar import DATASET_LABELS, available_datasets, current_selection
+from ui.train_form import HIDDEN_PRESETS, LATENT_SIZES, LEARNING_RATES, TrainRequest, build_configs, default_name
+from ui.training_job import MAX_CONCURRENT_JOBS, TrainingJob, unique_checkpoint_path
+
+JOB_KEY = "train_job"
+
+selection = current_selection()
+st.title("Train a model")
+st.markdown(
+    "Pick a model and watch its two terms fall epoch by epoch: reconstruction (how well it redraws the test "
+    "images) and, for a VAE, the KL price of its codes. Training runs in the background, one CPU thread, "
+    f"at most {MAX_CONCURRENT_JOBS} at a time on this server; when it ends, the model is saved to "
+    f"`{user_folder()}` and appears in the sidebar's model picker."
+)
+
+datasets = available_datasets()
+if st.session_state.get("train_followed_dataset") != selection.dataset:
+    # The form's data set follows the sidebar whenever the sidebar's changes (and can still be set apart).
+    st.session_state["train_followed_dataset"] = selection.dataset
+    st.session_state["train_dataset"] = selection.dataset
+with st.form("train_form"):
+    c1, c2, c3 = st.columns(3)
+    kind = c1.selectbox("Model", list(KIND_NAMES), index=list(KIND_NAMES).index("vae"), key="train_kind",
+                        format_func=KIND_NAMES.get)
+    arch = c2.selectbox("Body", ["mlp", "conv"], key="train_arch", format_func={"mlp": "MLP", "conv": "Conv"}.get)
+    size = c3.selectbox("Size", list(HIDDEN_PRESETS["mlp"]), index=1, key="train_size",
+                        help="MLP widths: " + ", ".join(f"{k} {v}" for k, v in HIDDEN_PRESETS["mlp"].items())
+                             + "; conv channels: " + ", ".join(f"{k} {v}" for k, v in HIDDEN_PRESETS["conv"].items()))
+    c4, c5, c6 = st.columns(3)
+    latent_dim = c4.select_slider("Latent size", LATENT_SIZES, value=2, key="train_latent")
+    beta = c5.number_input("β (VAE only)", min_value=0.0, max_value=50.0, value=1.0, step=0.1, format="%.2f",
+                           key="train_beta")
+    dataset = c6.selectbox("Data set", datasets, key="train_dataset", format_func=DATASET_LABELS.get)
+    c7, c8, c9 = st.columns(3)
+    epochs = c7.slider("Epochs", 1, 30, 5, key="train_epochs")
+    lr = c8.select_slider("Learning rate", LEARNING_RATES, value=1e-3, key="train_lr", format_func=lambda v: f"{v:g}")
+    name = c9.text_input("Name (optional)", key="train_name", max_chars=80,
+                         placeholder="e.g. " + default_name("vae", selection.dataset, 2, 1.0))
+    submitted = st.form_submit_button("Train", type="primary", disabled=job_running(JOB_KEY))
+
+if submitted and not job_running(JOB_KEY):
+    request = TrainRequest(kind, arch, size, latent_dim, beta, dataset, epochs, lr,
+                           name.strip() or default_name(kind, dataset, latent_dim, beta))
+    data = dataset_or_none(dataset, "train")
+    if data is not None:
+        try:
+            model_config, train_config = build_configs(request, data.input_shape, selection.device)
+            path = unique_checkpoint_path(user_folder(), request.name)
+        except ValueError as err:  # a name without letters, a config the model rejects
+            st.error(f"Cannot train this: {err}")
+        else:
+            start_job(JOB_KEY, TrainingJob(model_config, train_config, path))
+            st.toast(f"Training {path.name} in the background…")
+
+job_panel(JOB_KEY)
+if not isinstance(st.session_state.get(JOB_KEY), TrainingJob):
+    st.caption("Tip: on digits, a VAE with a 2-D latent trains in a few seconds; then compare it with the shipped "
+               "models on the Latent space and Decoder grid pages.")

@@ -1,0 +1,389 @@
+"""AppTest of every page: it runs without exception, and its key widgets change what is shown.
+
+Numbers on the pages are checked against independent computations where there is one (the number of points
+in a scatter, a model's stored metrics, a decoded image).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from vae_core.checkpoints import FORMAT_NAME, FORMAT_VERSION, load_checkpoint, save_checkpoint
+from vae_core.config import ModelConfig, TrainConfig, config_to_dict
+from vae_core.data import load_dataset
+from vae_core.models import build_model
+
+APP_FILE = Path(__file__).resolve().parents[2] / "app.py"
+MY_PAGES = ["pages/1_home.py", "pages/2_latent_space.py", "pages/3_decoder_grid.py", "pages/4_interpolation.py",
+            "pages/5_beta_tradeoff.py", "pages/7_train.py"]
+N_DIGITS_TEST = 360
+JOB_TIMEOUT_S = 120
+
+
+# --- helpers ----------------------------------------------------------------------------------------------
+def chart_specs(at) -> dict[str, dict]:
+    """key -> the plotly figure (data, layout) of every st.plotly_chart on the page."""
+    return {chart.key: json.loads(chart.proto.spec) for chart in at.get("plotly_chart")}
+
+
+def values(array_or_typed) -> np.ndarray:
+    """Plotly's JSON holds arrays either as lists or as typed arrays ({'dtype', 'bdata'})."""
+    if isinstance(array_or_typed, dict) and "bdata" in array_or_typed:
+        return np.frombuffer(base64.b64decode(array_or_typed["bdata"]), dtype=np.dtype(array_or_typed["dtype"]))
+    return np.asarray(array_or_typed)
+
+
+def image_urls(at) -> list[str]:
+    return [url for image in at.image for url in image.value]
+
+
+def image_captions(at) -> list[str]:
+    return [caption for image in at.image for caption in image.captions]
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def pick_model(at, name: str, source: str = "shipped"):
+    """Choose a model in the sidebar (the picker's values are entry keys; its options show labels)."""
+    return at.sidebar.selectbox(key="sidebar_model").set_value(f"{source}/{name}").run()
+
+
+def wait_for_job(at, done) -> None:
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception, at.exception
+        if done(at):
+            return
+    raise AssertionError("the training job did not finish in time")
+
+
+def png_of_digit(seven: bool = True) -> bytes:
+    """A hand-made picture: a dark '7' on white paper, 64x64."""
+    pixels = np.full((64, 64), 255, np.uint8)
+    pixels[12:18, 14:50] = 0
+    for row in range(18, 54):
+        col = 48 - (row - 18) // 2
+        pixels[row, col - 3:col + 3] = 0
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+# --- every page -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("page", MY_PAGES)
+def test_every_page_runs_without_exception(open_page, page):
+    at = open_page(page)
+    assert not at.exception, at.exception
+    assert not at.error, texts(at.error)
+    assert at.title, "each page opens with its title"
+    assert at.markdown[0].value, "and a sentence of what to look at"
+
+
+def test_home_writes_out_the_elbo_and_the_sidebar_opens_on_the_2d_vae(open_page):
+    at = open_page()
+    assert any("ELBO" in latex.value and "KL" in latex.value for latex in at.latex)
+    assert at.sidebar.selectbox(key="sidebar_dataset").options == ["digits (8×8, offline)"]
+    assert at.sidebar.selectbox(key="sidebar_model").value == "shipped/digits-vae-z2"
+    assert at.sidebar.radio(key="sidebar_device").options[0] == "CPU"
+    assert at.session_state["app_selection"].entry.info.name == "digits-vae-z2"
+
+
+def test_every_page_says_how_to_get_a_model_when_there_is_none(open_page, monkeypatch, tmp_path):
+    monkeypatch.setenv("VAE_CHECKPOINT_DIR", str(tmp_path / "empty"))
+    at = open_page()
+    assert "python -m vae_core zoo" in texts(at.sidebar.info)
+    for page in MY_PAGES[1:-1]:
+        at.switch_page(page).run()
+        assert not at.exception, (page, at.exception)
+        assert "python -m vae_core zoo" in texts(at.info), page
+    at.switch_page("pages/7_train.py").run()
+    assert not at.exception and at.button  # training is how one gets a model
+
+
+def test_broken_checkpoints_are_reported_and_left_out_of_the_picker(open_page, app_env, tmp_path):
+    user = tmp_path / "user_checkpoints"
+    user.mkdir()
+    (user / "truncated.pt").write_bytes(b"PK\x03\x04 cut short")
+    # Readable metadata, weights of another shape: the scan lists it, loading fails, the picker drops it.
+    model = build_model(ModelConfig(input_shape=(1, 8, 8), latent_dim=2, hidden_dims=(8,)))
+    wrong = ModelConfig(input_shape=(1, 8, 8), latent_dim=3, hidden_dims=(8,))
+    torch.save({"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "model_config": config_to_dict(wrong),
+                "train_config": config_to_dict(TrainConfig()), "metadata": {}, "state_dict": model.state_dict()},
+               user / "a-mismatch.pt")
+    at = open_page()
+    picker = at.sidebar.selectbox(key="sidebar_model")
+    picker.set_value("user/a-mismatch").run()
+    assert not at.exception, at.exception
+    picker = at.sidebar.selectbox(key="sidebar_model")
+    assert not any("a-mismatch" in option for option in picker.options)
+    assert not any("truncated" in option for option in picker.options)
+    warnings = texts(at.sidebar.warning)
+    assert "truncated.pt" in warnings and "a-mismatch.pt" in warnings
+    assert picker.value == "shipped/digits-vae-z2"  # fell back to the data set's natural model
+
+
+def test_a_model_for_another_input_shape_is_not_offered(open_page, tmp_path):
+    model = build_model(ModelConfig(input_shape=(1, 28, 28), hidden_dims=(8,)))
+    save_checkpoint(tmp_path / "user_checkpoints" / "mnist-shaped.pt", model, TrainConfig(dataset="mnist"))
+    at = open_page()
+    options = at.sidebar.selectbox(key="sidebar_model").options
+    assert len(options) == 6 and not any("mnist-shaped" in o for o in options)
+
+
+# --- latent space -----------------------------------------------------------------------------------------
+def test_latent_space_shows_ae_and_vae_on_shared_axes_with_the_prior_on_the_vae(open_page, app_env):
+    at = open_page("pages/2_latent_space.py")
+    specs = chart_specs(at)
+    ae_key = next(k for k in specs if "Autoencoder" in k)
+    vae_key = next(k for k in specs if "VAE" in k and k != ae_key)
+    for key in (ae_key, vae_key):
+        points = [d for d in specs[key]["data"] if d["type"] == "scattergl" and "customdata" in d]
+        assert sum(len(values(d["x"])) for d in points) == N_DIGITS_TEST  # every test image, once
+        assert sorted(np.concatenate([values(d["customdata"]) for d in points]).tolist()) == list(range(N_DIGITS_TEST))
+    prior_names = lambda key: [d.get("name") for d in specs[key]["data"] if str(d.get("name", "")).startswith("prior")]
+    assert prior_names(vae_key) == ["prior 1σ", "prior 2σ"] and prior_names(ae_key) == []
+    assert specs[ae_key]["layout"]["xaxis"]["range"] == specs[vae_key]["layout"]["xaxis"]["range"]
+
+    # The VAE panel's points are the posterior means of the test images (an independent encoding).
+    model, _ = load_checkpoint(app_env.vae_2d)
+    test = load_dataset("digits", "test")
+    with torch.no_grad():
+        means = model.encode(test.images).mean.numpy()
+    trace = next(d for d in specs[vae_key]["data"] if d["type"] == "scattergl" and "customdata" in d)
+    idx = values(trace["customdata"]).astype(int)
+    np.testing.assert_allclose(values(trace["x"]), means[idx, 0], atol=1e-5)
+
+    at.toggle(key="latent_same_axes").set_value(False).run()
+    specs = chart_specs(at)
+    assert "range" not in specs[next(k for k in specs if "Autoencoder" in k)]["layout"]["xaxis"]
+
+
+def test_choosing_a_test_image_shows_it_and_its_reconstructions(open_page):
+    at = open_page("pages/2_latent_space.py")
+    before = image_urls(at)
+    assert len(before) == 3  # original, AE, VAE
+    at.number_input(key="latent_index").set_value(5).run()
+    assert not at.exception
+    after = image_urls(at)
+    assert len(after) == 3 and set(after).isdisjoint(before)
+    label = load_dataset("digits", "test").labels[5].item()
+    assert f"Test image #5**, label **{label}**" in texts(at.markdown)
+
+
+def test_latent_space_projects_larger_latents_with_pca_or_tsne(open_page):
+    at = pick_model(open_page("pages/2_latent_space.py"), "digits-vae-z4")
+    assert not at.exception
+    specs = chart_specs(at)
+    assert len(specs) == 1  # no 4-D autoencoder to compare with
+    (spec,) = specs.values()
+    assert spec["layout"]["xaxis"]["title"]["text"] == "PC 1"
+    assert any(str(d.get("name", "")).startswith("prior") for d in spec["data"])  # PCA keeps the prior a circle
+    at.radio(key="latent_projection").set_value("tsne").run()
+    assert not at.exception
+    (spec,) = chart_specs(at).values()
+    assert spec["layout"]["xaxis"]["title"]["text"] == "t-SNE 1"
+    assert not any(str(d.get("name", "")).startswith("prior") for d in spec["data"])
+
+
+# --- decoder grid -----------------------------------------------------------------------------------------
+def test_decoder_grid_2d_switches_between_quantile_and_linear_grids(open_page):
+    at = open_page("pages/3_decoder_grid.py")
+    assert [s.value for s in at.subheader] == ["Autoencoder", "VAE"]
+    quantile = image_urls(at)
+    assert len(quantile) == 2
+    assert "equal prior mass" in texts(at.caption)
+    at.radio(key="grid_kind").set_value("linear").run()
+    linear = image_urls(at)
+    assert set(linear).isdisjoint(quantile)
+    at.slider(key="grid_range").set_value(8.0).run()
+    assert set(image_urls(at)).isdisjoint(linear)
+    assert "from -8.00 to 8.00" in texts(at.caption)
+
+
+def test_decoder_grid_samples_and_slices_larger_latents(open_page):
+    at = pick_model(open_page("pages/3_decoder_grid.py"), "digits-vae-z4")
+    assert not at.exception
+    samples, slice_image = image_urls(at)
+    at.slider(key="grid_temperature").set_value(0.5).run()
+    assert image_urls(at)[0] != samples and image_urls(at)[1] == slice_image
+    at.number_input(key="grid_seed").set_value(3).run()
+    assert "seed 3" in texts(at.caption)
+    at.selectbox(key="grid_dim_y").set_value(0).run()
+    assert "two different dimensions" in texts(at.main.warning)
+    at.selectbox(key="grid_dim_y").set_value(2).run()
+    assert not at.main.warning and "z3" in texts(at.caption)
+
+
+# --- interpolation ----------------------------------------------------------------------------------------
+def test_interpolation_moves_along_the_path_and_draws_it(open_page):
+    at = open_page("pages/4_interpolation.py")
+    assert not at.exception
+    strip, middle, knobs = image_urls(at)
+    spec = chart_specs(at)["interp_scatter"]
+    path = next(d for d in spec["data"] if d.get("name") == "path")
+    assert len(values(path["x"])) == 41
+    at.slider(key="interp_t").set_value(1.0).run()
+    strip2, end, knobs2 = image_urls(at)
+    assert strip2 == strip and end != middle and knobs2 == knobs
+    assert "decoded z(t = 1.00), linear" in image_captions(at)
+    at.radio(key="interp_method").set_value("spherical").run()
+    assert not at.exception
+    assert "decoded z(t = 1.00), spherical" in image_captions(at)
+    at.selectbox(key="interp_b_class").set_value(3).run()
+    assert image_urls(at)[0] != strip
+
+
+def test_latent_knobs_move_the_image_and_reset(open_page):
+    at = open_page("pages/4_interpolation.py")
+    start = image_urls(at)[-1]
+    knob = at.slider[-2]  # z1 of the 2-D model's knobs ([-1] is z2)
+    assert knob.label == "z1"
+    knob.set_value(2.5).run()
+    assert image_urls(at)[-1] != start and "Moved: z1" in texts(at.caption)
+    at.button(key="interp_knob_reset").click().run()
+    assert image_urls(at)[-1] == start and "Moved: nothing yet" in texts(at.caption)
+
+
+def test_interpolation_accepts_an_upload_and_reports_a_bad_one(open_page):
+    at = open_page("pages/4_interpolation.py")
+    at.radio(key="interp_b_source").set_value("upload").run()
+    assert "Upload a picture" in texts(at.info) and len(image_urls(at)) == 0  # waits for the file
+    at.file_uploader(key="interp_b_file").upload("seven.png", png_of_digit(), "image/png").run()
+    assert not at.exception and not at.error
+    assert len(image_urls(at)) == 3 and "your upload" in texts(at.caption)
+    at.file_uploader(key="interp_b_file").upload("notes.png", b"not an image", "image/png").run()
+    assert not at.exception
+    assert "not an image" in texts(at.error)
+    assert len(image_urls(at)) == 3  # the good upload is kept
+
+
+# --- beta trade-off ---------------------------------------------------------------------------------------
+def test_beta_page_plots_the_sweep_from_its_metrics(open_page, app_env):
+    at = open_page("pages/5_beta_tradeoff.py")
+    specs = chart_specs(at)
+    markers = next(d for d in specs["beta_rd"]["data"] if d.get("name") == "shipped")
+    infos = sorted((load_checkpoint(p).info for p in app_env.sweep), key=lambda i: i.model_config.beta)
+    np.testing.assert_allclose(values(markers["x"]), [i.metrics["kl"] for i in infos], rtol=1e-6)
+    np.testing.assert_allclose(values(markers["y"]), [i.metrics["recon"] for i in infos], rtol=1e-6)
+    heat = specs["beta_heatmap"]["data"][0]
+    z = np.array([values(row) for row in heat["z"]]) if isinstance(heat["z"], list) else values(heat["z"])
+    np.testing.assert_allclose(np.asarray(z, dtype=float).reshape(3, 3),
+                               np.array([i.metrics["kl_per_dim"] for i in infos]).T, rtol=1e-5)
+    rows_before = len(image_urls(at))
+    assert rows_before == 3  # one row of samples per beta
+    at.slider(key="beta_n_samples").set_value(6).run()
+    assert len(image_urls(at)) == 3 and not at.exception
+
+
+def test_beta_page_trains_one_more_point_that_joins_the_sweep(open_page, tmp_path):
+    at = open_page("pages/5_beta_tradeoff.py")
+    at.number_input(key="beta_new").set_value(2.0)
+    at.slider(key="beta_epochs").set_value(1)
+    next(b for b in at.button if b.label == "Train this β point").click().run()
+    assert not at.exception
+    wait_for_job(at, lambda at: at.success)
+    saved = list((tmp_path / "user_checkpoints").glob("*.pt"))
+    assert [p.name for p in saved] == ["digits-vae-z3-beta2.pt"]
+    info = load_checkpoint(saved[0]).info
+    assert (info.metadata["role"], info.metadata["group"]) == ("beta-sweep", "digits-beta-sweep")
+    assert info.model_config.beta == 2.0
+    here = next(d for d in chart_specs(at)["beta_rd"]["data"] if d.get("name") == "trained here")
+    np.testing.assert_allclose(values(here["x"]), [info.metrics["kl"]], rtol=1e-6)
+    assert len(image_urls(at)) == 4  # its samples joined too
+
+
+# --- train ------------------------------------------------------------------------------------------------
+def test_train_page_trains_saves_and_lists_the_model(open_page, tmp_path):
+    at = open_page("pages/7_train.py")
+    at.selectbox(key="train_kind").set_value("ae")
+    at.slider(key="train_epochs").set_value(2)
+    at.selectbox(key="train_size").set_value("small")
+    at.text_input(key="train_name").input("class demo/1")
+    next(b for b in at.button if b.label == "Train").click().run()
+    assert not at.exception
+    wait_for_job(at, lambda at: at.success)
+    assert "class-demo-1.pt" in at.success[0].value
+    path = tmp_path / "user_checkpoints" / "class-demo-1.pt"
+    info = load_checkpoint(path).info
+    assert info.model_config.kind == "ae" and info.metadata["epochs_run"] == 2
+    options = at.sidebar.selectbox(key="sidebar_model").options
+    assert any("class-demo-1 (trained here)" in o for o in options)
+    curves = chart_specs(at)["train_job_curves"]
+    recon = next(d for d in curves["data"] if d["name"] == "test" and d.get("xaxis", "x") == "x")
+    np.testing.assert_allclose(values(recon["y"]), [r["test"]["recon"] for r in info.metadata["history"]], rtol=1e-6)
+
+
+def test_train_page_can_stop_a_job(open_page, tmp_path):
+    at = open_page("pages/7_train.py")
+    at.slider(key="train_epochs").set_value(30)
+    at.selectbox(key="train_size").set_value("large")
+    next(b for b in at.button if b.label == "Train").click().run()
+    at.button(key="train_job_stop").click().run()
+    wait_for_job(at, lambda at: at.warning or at.success)
+    assert not at.success, "a 30-epoch job was stopped, not finished"
+    message = texts(at.warning)
+    assert "Stopped" in message
+
+
+def test_train_page_rejects_a_name_without_letters(open_page, tmp_path):
+    at = open_page("pages/7_train.py")
+    at.text_input(key="train_name").input("///")
+    next(b for b in at.button if b.label == "Train").click().run()
+    assert not at.exception
+    assert "needs at least one letter or digit" in texts(at.error)
+    assert not (tmp_path / "user_checkpoints").exists() or not list((tmp_path / "user_checkpoints").iterdir())
+
+
+def test_the_pages_folder_does_not_put_streamlit_in_its_legacy_mode(app_env):
+    """Without the navigation_only shim, every AppTest run starts like a fresh server: in the legacy mode."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP_FILE), default_timeout=60).run()
+    at.run()  # a rerun on a page: the legacy mode would run pages/1_home.py alone, without the sidebar
+    assert not at.exception and at.sidebar.selectbox(key="sidebar_model").value == "shipped/digits-vae-z2"
+    at.switch_page("pages/3_decoder_grid.py").run()
+    assert not at.exception and at.sidebar.selectbox(key="sidebar_dataset")
+    assert at.title[0].value == "Decoder grid"
+
+
+def test_the_train_form_follows_the_sidebars_data_set(open_page, monkeypatch):
+    from vae_core.data import is_available
+
+    data_dir = APP_FILE.parent / "data"
+    if not is_available("mnist", data_dir):
+        pytest.skip("needs MNIST's files in ./data (a second data set to switch to)")
+    monkeypatch.setenv("VAE_DATA_DIR", str(data_dir))
+    at = open_page()
+    at.sidebar.selectbox(key="sidebar_dataset").set_value("digits").run()
+    at.switch_page("pages/7_train.py").run()
+    assert at.selectbox(key="train_dataset").value == "digits"
+    at.sidebar.selectbox(key="sidebar_dataset").set_value("mnist").run()
+    assert not at.exception
+    assert at.selectbox(key="train_dataset").value == "mnist"
+
+
+def test_beta_page_evaluates_a_sweep_member_saved_without_metrics(open_page, app_env, tmp_path):
+    from vae_core.evaluation import evaluate
+
+    model, info = load_checkpoint(app_env.sweep[0])
+    bare = save_checkpoint(tmp_path / "user_checkpoints" / "digits-vae-z3-beta0.5-bare.pt", model, info.train_config,
+                           metadata={"role": "beta-sweep", "group": "digits-beta-sweep"})  # no metrics stored
+    at = open_page("pages/5_beta_tradeoff.py")
+    assert not at.exception
+    here = next(d for d in chart_specs(at)["beta_rd"]["data"] if d.get("name") == "trained here")
+    expected = evaluate(load_checkpoint(bare).model, load_dataset("digits", "test"))
+    np.testing.assert_allclose(values(here["x"]), [expected.kl], rtol=1e-5)
+    np.testing.assert_allclose(values(here["y"]), [expected.recon], rtol=1e-5)

@@ -1,0 +1,27 @@
+"""The app's building blocks: everything that is not page layout lives here, unit-tested.
+
+Shared by every page (start here):
+- ui.sidebar: `current_selection() -> Selection(dataset, entry, device, entries, input_shape)`: what the
+  shared sidebar (drawn by app.py) chose. `entry` is a ui.registry.ModelEntry or None when no model fits the
+  data set (then show `missing_models_text(dataset)`); `entries` are all usable models for the data set.
+- ui.loaders: cached loaders, the only place models and data come from.
+  `load_split(name, split)` (st.cache_resource, raises DatasetUnavailable), `dataset_or_none(name, split)`
+  (shows st.error, returns None), `load_model(entry, device)` / `model_or_none(entry, device)`: eval mode,
+  gradients off, shared across sessions: never train them. `registry()` rescans when files change;
+  `refresh_registry()` after saving a checkpoint.
+- ui.registry: ModelEntry (info, source, checkpoint_id, key, label, kind, latent_dim, beta, role, group),
+  the checkpoint folders ($VAE_CHECKPOINT_DIR, $VAE_USER_CHECKPOINT_DIR), `counterpart(entries, entry)`
+  (the AE to compare a VAE with, and back), `beta_sweeps(entries, dataset)`. No Streamlit.
+- ui.derived: st.cache_data results keyed by checkpoint_id: test-set encodings, 2-D projections, decoded
+  grids.
+
+Pure helpers (no Streamlit): ui.images (tensors to PNG), ui.latent_math (grids, lerp/slerp, slices,
+slider ranges), ui.projection (PCA that can place new codes), ui.figures / ui.beta_figures /
+ui.training_figures (plotly builders), ui.sweep (beta-sweep tables), ui.train_form (form -> configs),
+ui.training_job (fit() in a background thread, at most VAE_MAX_TRAINING_JOBS at once),
+ui.preprocess (uploads and drawings to model input).
+
+Streamlit helpers: ui.widgets (digit picker, captions, projection choice), ui.job_panel (progress of a
+training job, polled by a fragment), ui.navigation (leaves Streamlit's legacy pages/ mode; called by app.py
+and current_selection()), ui.canvas (the drawing canvas).
+"""

@@ -1,0 +1,68 @@
+"""2-D views of latent codes that can also place new codes (paths, the prior) in the same picture.
+
+vae_core.evaluation.project_2d gives the points; for PCA this module also keeps the basis, so an
+interpolation path or the prior's circles can be drawn in the same coordinates. t-SNE has no such map.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vae_core.evaluation import project_2d
+
+PROJECTIONS = ("pca", "tsne")
+
+
+@dataclass(frozen=True)
+class Projection2D:
+    """A fitted map from D-dimensional codes to the plane (None for t-SNE, which cannot map new codes)."""
+
+    method: str  # "identity" (D <= 2), "pca" or "tsne"
+    mean: np.ndarray | None  # (D,) centre subtracted before PCA
+    components: np.ndarray | None  # (2, D) orthonormal rows (PCA)
+    latent_dim: int
+
+    @property
+    def can_transform(self) -> bool:
+        return self.method in ("identity", "pca")
+
+    def transform(self, codes: np.ndarray) -> np.ndarray:
+        """(N, D) codes -> (N, 2) points in the fitted view."""
+        codes = np.asarray(codes, dtype=np.float64).reshape(-1, self.latent_dim)
+        if self.method == "identity":
+            return codes if self.latent_dim == 2 else np.concatenate([codes, np.zeros_like(codes)], axis=1)
+        if self.method == "pca":
+            return (codes - self.mean) @ self.components.T
+        raise ValueError("a t-SNE view cannot place new codes; use PCA")
+
+    @property
+    def axis_titles(self) -> tuple[str, str]:
+        if self.method == "identity":
+            return ("z₁", "z₂") if self.latent_dim == 2 else ("z₁", "")
+        if self.method == "pca":
+            return "PC 1", "PC 2"
+        return "t-SNE 1", "t-SNE 2"
+
+    @property
+    def shows_prior(self) -> bool:
+        """True when the prior N(0, I) stays N(centre, I) in this view: identity, or PCA (orthonormal rows)."""
+        return self.can_transform and self.latent_dim >= 2
+
+
+def fit_projection(codes: np.ndarray, method: str = "pca", seed: int = 0) -> tuple[Projection2D, np.ndarray]:
+    """(the fitted projection, the (N, 2) points of codes); D <= 2 keeps the codes themselves."""
+    codes = np.asarray(codes, dtype=np.float64)
+    latent_dim = codes.shape[1]
+    if method not in PROJECTIONS:
+        raise ValueError(f"unknown projection {method!r}; use one of {', '.join(PROJECTIONS)}")
+    if latent_dim <= 2:
+        projection = Projection2D("identity", None, None, latent_dim)
+        return projection, projection.transform(codes)
+    if method == "pca":
+        mean = codes.mean(0)
+        _, _, vt = np.linalg.svd(codes - mean, full_matrices=False)
+        projection = Projection2D("pca", mean, vt[:2], latent_dim)
+        return projection, projection.transform(codes)
+    return Projection2D("tsne", None, None, latent_dim), project_2d(codes, "tsne", seed=seed)

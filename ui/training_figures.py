@@ -1,0 +1,39 @@
+"""Live training curves (no Streamlit here): reconstruction and KL (or the AE penalty) per epoch."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+TRAIN_COLOUR, TEST_COLOUR = "#4E79A7", "#F28E2B"
+
+
+def second_term(history: list[dict], variational: bool) -> tuple[str, str]:
+    """(key in the history, panel title) of the second panel: KL for VAEs, the penalty for the AE family."""
+    if variational:
+        return "kl", "KL(q(z|x) ‖ p(z)) [nats]"
+    return "regularizer", "penalty (sparsity / contractive) [nats]"
+
+
+def training_curves(history: list[dict], variational: bool, height: int = 340) -> go.Figure:
+    """Two panels, reconstruction and KL/penalty, with train and test lines, one point per finished epoch.
+
+    history: EpochRecord.to_dict() per epoch ({"epoch", "train": {...}, "test": {...} or None}).
+    """
+    key, title = second_term(history, variational)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("reconstruction −log p(x|z) [nats]", title),
+                        horizontal_spacing=0.12)
+    epochs = [record["epoch"] for record in history]
+    for split, colour in (("train", TRAIN_COLOUR), ("test", TEST_COLOUR)):
+        rows = [(e, r[split]) for e, r in zip(epochs, history) if r.get(split)]
+        if not rows:
+            continue
+        xs = [e for e, _ in rows]
+        for col, term in ((1, "recon"), (2, key)):
+            fig.add_trace(go.Scatter(x=xs, y=[terms[term] for _, terms in rows], mode="lines+markers", name=split,
+                                     line=dict(color=colour), legendgroup=split, showlegend=col == 1,
+                                     hovertemplate=f"{split} epoch %{{x}}: %{{y:.2f}} nats<extra></extra>"),
+                          row=1, col=col)
+    fig.update_xaxes(title_text="epoch", dtick=1 if len(epochs) <= 15 else None)
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
+    return fig
