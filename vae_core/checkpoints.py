@@ -7,7 +7,7 @@ import os
 import pickle
 import platform
 import re
-import tempfile
+import uuid
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,9 +93,11 @@ def save_checkpoint(path: str | Path, model: LatentModel, train_config: TrainCon
         "metadata": meta,
         "state_dict": state,
     }
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # A unique name beside the target (same file system, so os.replace is atomic); opened with "xb" rather
+    # than mkstemp so the file gets the usual umask permissions instead of 0600.
+    tmp_name = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with open(tmp_name, "xb") as handle:
             torch.save(payload, handle)
             handle.flush()
             os.fsync(handle.fileno())
