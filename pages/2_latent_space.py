@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui import derived
-from ui.figures import selected_index, shared_range
+from ui.figures import selected_index, shared_range, trusted_figure
 from ui.loaders import dataset_or_none
 from ui.registry import comparison_pair
 from ui.sidebar import current_selection, missing_models_text
@@ -53,7 +53,7 @@ for column, (side, entry), args in zip(st.columns(len(panels)), panels, ids):
         fig = derived.latent_figure(*args, method, f"{side}: {entry.info.name}", axis_range,
                                     show_prior=entry.is_variational)
         chart_key = f"latent_chart_{side}_{entry.key}_{method}"
-        st.plotly_chart(fig, key=chart_key, on_select=lambda k=chart_key: _pick_from_chart(k),
+        st.plotly_chart(trusted_figure(fig), key=chart_key, on_select=lambda k=chart_key: _pick_from_chart(k),
                         selection_mode="points", config={"scrollZoom": True, "displaylogo": False})
         st.caption(model_caption(entry))
 

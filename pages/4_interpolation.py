@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from ui import derived
-from ui.figures import add_path
+from ui.figures import add_path, trusted_figure
 from ui.latent_math import INTERPOLATIONS, interpolate, slider_ranges
 from ui.loaders import dataset_or_none
 from ui.sidebar import current_selection, missing_models_text
@@ -53,7 +53,7 @@ with right:
     fig = derived.latent_figure(*model_args, selection.dataset, "pca", "", None, show_prior=entry.is_variational)
     add_path(fig, projection.transform(interpolate(z_a, z_b, np.linspace(0.0, 1.0, 41), method)))
     fig["layout"]["height"] = 420
-    st.plotly_chart(fig, key="interp_scatter", config={"displaylogo": False})
+    st.plotly_chart(trusted_figure(fig), key="interp_scatter", config={"displaylogo": False})
     if entry.latent_dim > 2:
         st.caption("The path drawn in the test codes' first two principal components: a projection, so "
                    "straight stays straight but lengths shrink.")

@@ -24,4 +24,9 @@ ui.preprocess (uploads and drawings to model input).
 Streamlit helpers: ui.widgets (digit picker, captions, projection choice), ui.job_panel (progress of a
 training job, polled by a fragment), ui.navigation (leaves Streamlit's legacy pages/ mode; called by app.py
 and current_selection()), ui.canvas (the drawing canvas).
+
+Speed (benchmarks/app_latency.py): a slider change reruns only its st.fragment, which should decode one small
+batch and draw one small PNG; everything else comes from ui.derived's caches. Pass ui.derived's figure dicts
+to st.plotly_chart through ui.figures.trusted_figure (no second validation of 10 000 points). The sidebar
+and the home page load no data set.
 """

@@ -111,7 +111,8 @@ def latent_figure(checkpoint_id: str, path: str, device: str, dataset: str, meth
     """The test-split scatter of one model, as a plotly figure dict.
 
     A dict, not a go.Figure: a cache hit unpickles it in well under a millisecond, where a Figure of 10 000
-    points takes tens of milliseconds to rebuild, and st.plotly_chart takes either.
+    points takes tens of milliseconds to rebuild. Pass it to st.plotly_chart through figures.trusted_figure,
+    which spares the chart the same rebuild to validate the dict.
     """
     projection, points = project_split(checkpoint_id, path, device, dataset, method)
     encoded = encode_split(checkpoint_id, path, device, dataset)

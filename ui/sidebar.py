@@ -11,7 +11,7 @@ import streamlit as st
 import torch
 
 from vae_core.checkpoints import CheckpointError
-from vae_core.data import DATASET_NAMES, DatasetUnavailable, is_available
+from vae_core.data import DATASET_NAMES, INPUT_SHAPES, is_available
 
 from . import loaders
 from .navigation import leave_legacy_pages_mode
@@ -35,7 +35,7 @@ class Selection:
     entry: ModelEntry | None  # the picked model; None when no model fits the data set
     device: str  # "cpu" or "cuda"
     entries: tuple[ModelEntry, ...] = field(default=())  # every usable model that fits the data set, picker order
-    input_shape: tuple[int, int, int] | None = None  # the data set's image shape; None if it failed to load
+    input_shape: tuple[int, int, int] | None = None  # the data set's image shape (C, H, W)
 
 
 def available_datasets() -> list[str]:
@@ -54,11 +54,10 @@ def draw_sidebar() -> Selection:
     datasets = available_datasets()
     dataset = sidebar.selectbox("Data set", datasets, key=DATASET_KEY, format_func=DATASET_LABELS.get,
                                 help="Only data sets whose files are on this machine are listed.")
-    input_shape = None
-    try:
-        input_shape = tuple(loaders.load_split(dataset, "test").input_shape)
-    except (DatasetUnavailable, ValueError) as err:
-        sidebar.error(f"{DATASET_LABELS[dataset]} cannot be loaded: {err}")
+    # The shape from a table, not from loading the split: reading MNIST (torchvision's import and its md5
+    # checks) took seconds of the first page's start-up. The pages that need images load them and say why
+    # when they cannot.
+    input_shape = INPUT_SHAPES.get(dataset)
 
     registry = loaders.registry()
     failed = loaders.failed_loads()

@@ -1,0 +1,35 @@
+"""The sidebar takes each data set's image shape from vae_core.data.INPUT_SHAPES instead of loading the data
+(loading MNIST cost seconds of the first page's start-up); the table must agree with the data it stands for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vae_core.data import DATASET_NAMES, INPUT_SHAPES, is_available, load_dataset
+
+REPO_DATA = Path(__file__).resolve().parents[2] / "data"
+
+
+@pytest.mark.parametrize("name", DATASET_NAMES)
+def test_the_shape_table_matches_the_loaded_data(name):
+    if not is_available(name, REPO_DATA):
+        pytest.skip(f"needs {name}'s files in ./data")
+    assert INPUT_SHAPES[name] == load_dataset(name, "test", REPO_DATA).input_shape
+
+
+def test_the_first_page_reads_no_data_set(open_page, monkeypatch):
+    # The sidebar and the home page need no images: no split is loaded until a page shows some.
+    from ui import loaders
+
+    loaders.load_split.clear()  # a split an earlier test loaded would not reach load_dataset again
+    calls = []
+    real = loaders.load_dataset
+    monkeypatch.setattr(loaders, "load_dataset", lambda *args, **kwargs: calls.append(args) or real(*args, **kwargs))
+    at = open_page()
+    assert not at.exception
+    assert at.sidebar.selectbox(key="sidebar_model").value == "shipped/digits-vae-z2"
+    assert calls == []
+    at.switch_page("pages/4_interpolation.py").run()
+    assert not at.exception and calls  # the check above would notice a load: this page does load one
