@@ -4,9 +4,8 @@ import streamlit as st
 
 from ui import derived
 from ui.figures import selected_index, shared_range, trusted_figure
-from ui.loaders import dataset_or_none
 from ui.registry import comparison_pair
-from ui.sidebar import current_selection, missing_models_text
+from ui.sidebar import current_selection, require_test_split
 from ui.widgets import model_caption, projection_choice
 
 selection = current_selection()
@@ -17,12 +16,7 @@ st.markdown(
     "classes at any scale with empty gaps between them, while the VAE's KL term packs them into the prior "
     "N(0, I), whose 1σ and 2σ circles are drawn. **Click a point** to see the image and its reconstruction."
 )
-if selection.entry is None:
-    st.info(missing_models_text(selection.dataset))
-    st.stop()
-data = dataset_or_none(selection.dataset, "test")
-if data is None:
-    st.stop()
+data = require_test_split(selection)
 
 ae_entry, vae_entry = comparison_pair(list(selection.entries), selection.entry)
 panels = [(side, entry) for side, entry in (("Autoencoder", ae_entry), ("VAE", vae_entry)) if entry is not None]

@@ -4,9 +4,8 @@ import streamlit as st
 
 from ui import derived
 from ui.latent_math import gaussian_quantile_axis, grid_codes, linear_axis, slice_codes
-from ui.loaders import dataset_or_none
 from ui.registry import comparison_pair
-from ui.sidebar import current_selection, missing_models_text
+from ui.sidebar import current_selection, require_test_split
 from ui.widgets import model_caption
 
 selection = current_selection()
@@ -17,11 +16,7 @@ st.markdown(
     "smoothly. Under an autoencoder nothing asked the space between its clusters to mean anything, so push "
     "the grid out and look for the **holes**: blurs and non-digits."
 )
-if selection.entry is None:
-    st.info(missing_models_text(selection.dataset))
-    st.stop()
-if dataset_or_none(selection.dataset, "test") is None:
-    st.stop()
+data = require_test_split(selection)
 entry, device = selection.entry, selection.device
 
 if entry.latent_dim == 2:
@@ -80,7 +75,6 @@ else:
         if dim_x == dim_y:
             st.warning("Choose two different dimensions.")
             return
-        data = dataset_or_none(selection.dataset, "test")
         anchor = st.number_input("Fix the other dimensions at the code of test image # (−1: at 0, the prior's "
                                  "mean)", -1, len(data) - 1, -1, key="grid_anchor")
         means = derived.encode_split(entry.checkpoint_id, entry.path, device, selection.dataset).means

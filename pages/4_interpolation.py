@@ -6,8 +6,7 @@ import streamlit as st
 from ui import derived
 from ui.figures import add_path, trusted_figure
 from ui.latent_math import INTERPOLATIONS, interpolate, slider_ranges
-from ui.loaders import dataset_or_none
-from ui.sidebar import current_selection, missing_models_text
+from ui.sidebar import current_selection, require_test_split
 from ui.widgets import digit_picker, model_caption
 
 selection = current_selection()
@@ -17,12 +16,7 @@ st.markdown(
     "a smooth space (a VAE) every step is a plausible image and the shape morphs; where it has not, the "
     "middle of the path can fall in a hole. Then take one code and turn its latent dimensions one at a time."
 )
-if selection.entry is None:
-    st.info(missing_models_text(selection.dataset))
-    st.stop()
-data = dataset_or_none(selection.dataset, "test")
-if data is None:
-    st.stop()
+data = require_test_split(selection)
 entry, device = selection.entry, selection.device
 model_args = (entry.checkpoint_id, entry.path, device)
 st.caption(model_caption(entry))

@@ -10,7 +10,7 @@ from ui.elbo_figures import (INFORMATIVE_KL, enlarge, informative, kl_per_dim_fi
                              posterior_figure)
 from ui.elbo_widgets import choose_image, pick_models
 from ui.loaders import model_or_none
-from ui.sidebar import current_selection, missing_models_text
+from ui.sidebar import current_selection, require_model
 
 BETA_PAGE = Path(__file__).with_name("5_beta_tradeoff.py")  # a sibling page, wherever the pages folder is
 
@@ -21,9 +21,7 @@ st.markdown(
     "how many the **KL** term charges for the code, and how close the resulting bound comes to −log p(x). "
     "Watch which latent dimensions leave the prior: those are the ones that carry information about *this* image."
 )
-if selection.entry is None:
-    st.info(missing_models_text(selection.dataset))
-    st.stop()
+require_model(selection)
 vae_entry, ae_entry = pick_models(selection)
 if vae_entry is None:
     st.info("This page needs a VAE for this data set; train one on the **Train** page.")

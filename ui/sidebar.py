@@ -11,7 +11,7 @@ import streamlit as st
 import torch
 
 from vae_core.checkpoints import CheckpointError
-from vae_core.data import DATASET_NAMES, INPUT_SHAPES, is_available
+from vae_core.data import DATASET_NAMES, INPUT_SHAPES, ImageDataset, is_available
 
 from . import loaders
 from .navigation import leave_legacy_pages_mode
@@ -124,6 +124,22 @@ def _report_problems(sidebar, problems: tuple[tuple[str, str], ...], failed: dic
         with sidebar.expander(f"⚠️ {len(messages)} checkpoint file(s) skipped"):
             for message in messages:
                 st.warning(message)
+
+
+def require_model(selection: Selection) -> None:
+    """Stop the page, saying how to get one, when no model fits the selected data set."""
+    if selection.entry is None:
+        st.info(missing_models_text(selection.dataset))
+        st.stop()
+
+
+def require_test_split(selection: Selection) -> ImageDataset:
+    """The selected data set's test split; stops the page (with the reason shown) when there is no model or data."""
+    require_model(selection)
+    data = loaders.dataset_or_none(selection.dataset, "test")
+    if data is None:
+        st.stop()
+    return data
 
 
 def missing_models_text(dataset: str) -> str:

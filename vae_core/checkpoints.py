@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import pickle
 import platform
 import re
-import uuid
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +14,7 @@ from typing import Any, NamedTuple
 import torch
 
 from . import __version__
+from .atomic_files import write_atomically
 from .config import ModelConfig, TrainConfig, config_from_dict, config_to_dict
 from .models import LatentModel, build_model
 
@@ -69,8 +68,6 @@ def save_checkpoint(path: str | Path, model: LatentModel, train_config: TrainCon
 
     half: store floating-point weights as float16 (half the size); loading restores float32.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     if half:
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
@@ -93,19 +90,7 @@ def save_checkpoint(path: str | Path, model: LatentModel, train_config: TrainCon
         "metadata": meta,
         "state_dict": state,
     }
-    # A unique name beside the target (same file system, so os.replace is atomic); opened with "xb" rather
-    # than mkstemp so the file gets the usual umask permissions instead of 0600.
-    tmp_name = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp_name, "xb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(path, lambda handle: torch.save(payload, handle))
 
 
 def read_checkpoint_info(path: str | Path) -> CheckpointInfo:

@@ -1,9 +1,10 @@
-"""Command line: python -m vae_core {train,evaluate,list} ..."""
+"""Command line: python -m vae_core {train,evaluate,list,zoo,model-card} ..."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -15,14 +16,17 @@ from .checkpoints import CheckpointError, list_checkpoints, load_checkpoint, sav
 from .config import ARCHITECTURES, LIKELIHOODS, MODEL_KINDS, ModelConfig, TrainConfig
 from .data import DATASET_NAMES, DatasetUnavailable, load_dataset
 from .evaluation import evaluate
+from .model_card import write_model_card
 from .training import EpochRecord, StepProgress, TrainingCallback, TrainingDiverged, fit
+from .zoo import run_zoo, select_specs, zoo_specs
 
 
 class ProgressBar(TrainingCallback):
     """A one-line progress bar on stderr, and a line per epoch."""
 
-    def __init__(self, stream=sys.stderr, width: int = 30):
-        self.stream, self.width = stream, width
+    def __init__(self, stream=None, width: int = 30):
+        # Looked up now, not at import, so a redirected sys.stderr (tests, notebooks) is honoured.
+        self.stream, self.width = stream or sys.stderr, width
 
     def on_step(self, progress: StepProgress) -> None:
         if progress.step % 10 and progress.step != progress.steps_per_epoch:
@@ -76,13 +80,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="list the checkpoints in a folder")
     ls.add_argument("folder", nargs="?", type=Path, default=Path("checkpoints"))
+
+    zoo = sub.add_parser("zoo", help="train the shipped checkpoint zoo, skipping models already there")
+    zoo.add_argument("--out", type=Path, default=Path("checkpoints"), help="folder to write the checkpoints to")
+    zoo.add_argument("--quick", action="store_true", help="tiny models on small slices, one epoch (for tests)")
+    zoo.add_argument("--only", nargs="+", metavar="NAME", default=None,
+                     help="train only these zoo models (file stems, e.g. mnist-vae-default)")
+    zoo.add_argument("--card", action="store_true", help="regenerate the folder's README.md model card after")
+
+    card = sub.add_parser("model-card", help="write a folder's README.md model card from its checkpoints' metadata")
+    card.add_argument("folder", nargs="?", type=Path, default=Path("checkpoints"))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"train": cmd_train, "evaluate": cmd_evaluate, "list": cmd_list}[args.command](args)
+        commands = {"train": cmd_train, "evaluate": cmd_evaluate, "list": cmd_list, "zoo": cmd_zoo,
+                    "model-card": cmd_model_card}
+        return commands[args.command](args)
     except (CheckpointError, DatasetUnavailable, TrainingDiverged, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -109,22 +125,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     save_checkpoint(args.out, result.model, train_config, history=[r.to_dict() for r in result.history],
                     metrics=report.to_dict(), half=args.half,
                     metadata=training_metadata(result.seconds, len(train_data), len(test_data),
-                                               len(result.history)))
+                                               len(result.history), train_config.num_threads))
     summary = f"neg_elbo {report.neg_elbo:.2f}" if report.neg_elbo is not None else f"recon {report.recon:.2f}"
     print(f"saved {args.out} ({summary} nats on the test split, {result.seconds:.0f} s)", file=sys.stderr)
     return 0
 
 
-def training_metadata(seconds: float, n_train: int, n_test: int, epochs_run: int) -> dict:
-    """Where and how long a model was trained, for its checkpoint."""
+def training_metadata(seconds: float, n_train: int, n_test: int, epochs_run: int,
+                      threads: int | None = None) -> dict:
+    """Where and how long a model was trained, for its checkpoint (threads: those training used)."""
     return {"train_seconds": round(seconds, 2), "split_sizes": {"train": n_train, "test": n_test},
-            "epochs_run": epochs_run, "hardware": hardware_description()}
+            "epochs_run": epochs_run, "hardware": hardware_description(threads)}
 
 
-def hardware_description() -> str:
+def hardware_description(threads: int | None = None) -> str:
     if torch.cuda.is_available():
         return f"{torch.cuda.get_device_name(0)}, {platform.machine()}"
-    return f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads"
+    # fit restores torch's thread count when it returns, so the caller says how many training used.
+    threads = threads or torch.get_num_threads()
+    return (f"CPU {platform.processor() or platform.machine()} ({os.cpu_count()} cores), "
+            f"{threads} torch thread{'s' if threads != 1 else ''}")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -163,4 +183,23 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"skipped {why}", file=sys.stderr)
     if not scan.infos:
         print(f"no checkpoints in {args.folder}", file=sys.stderr)
+    return 0
+
+
+def cmd_zoo(args: argparse.Namespace) -> int:
+    specs = select_specs(zoo_specs(quick=args.quick), args.only)
+    started = time.perf_counter()
+    outcome = run_zoo(args.out, specs, quick=args.quick, make_callback=lambda spec: ProgressBar(sys.stderr))
+    print(f"zoo: {len(outcome.trained)} trained, {len(outcome.skipped)} skipped, {len(outcome.problems)} "
+          f"left alone in {args.out} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    for path, why in outcome.problems:
+        print(f"problem: {why}", file=sys.stderr)
+    if args.card:
+        print(f"wrote {write_model_card(args.out)}", file=sys.stderr)
+    return 1 if outcome.problems else 0
+
+
+def cmd_model_card(args: argparse.Namespace) -> int:
+    path = write_model_card(args.folder)
+    print(f"wrote {path}", file=sys.stderr)
     return 0
