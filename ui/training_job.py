@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from vae_core.checkpoints import SUFFIX, safe_checkpoint_name, save_checkpoint
-from vae_core.cli import training_metadata
 from vae_core.config import ModelConfig, TrainConfig
 from vae_core.data import ImageDataset, load_dataset
 from vae_core.evaluation import evaluate
 from vae_core.models import LatentModel
-from vae_core.training import EpochRecord, FitResult, StepProgress, TrainingCallback, TrainingDiverged, fit
+from vae_core.training import (EpochRecord, FitResult, StepProgress, TrainingCallback, TrainingDiverged, fit,
+                               training_metadata)
 
 MAX_JOBS_ENV = "VAE_MAX_TRAINING_JOBS"
 MAX_CONCURRENT_JOBS = max(1, int(os.environ.get(MAX_JOBS_ENV, "2") or 2))
@@ -183,7 +183,7 @@ class TrainingJob(TrainingCallback):
         # Evaluated like the zoo (vae_core.cli): the test split, binarised when training was.
         report = evaluate(result.model, self._test_data, binarized=self.train_config.dynamic_binarization)
         metadata = training_metadata(result.seconds, len(self._train_data), len(self._test_data),
-                                     len(result.history))
+                                     len(result.history), self.train_config.num_threads)
         metadata.update(self.metadata, trained_in_app=True, stopped_early=result.stopped or diverged)
         return save_checkpoint(self.save_path, result.model, self.train_config,
                                history=[r.to_dict() for r in result.history], metrics=report.to_dict(),

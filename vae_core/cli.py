@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
-
-import torch
 
 from .checkpoints import CheckpointError, list_checkpoints, load_checkpoint, save_checkpoint
 from .config import ARCHITECTURES, LIKELIHOODS, MODEL_KINDS, ModelConfig, TrainConfig
 from .data import DATASET_NAMES, DatasetUnavailable, load_dataset
 from .evaluation import evaluate
 from .model_card import write_model_card
-from .training import EpochRecord, StepProgress, TrainingCallback, TrainingDiverged, fit
+from .training import EpochRecord, StepProgress, TrainingCallback, TrainingDiverged, fit, training_metadata
 from .zoo import run_zoo, select_specs, zoo_specs
 
 
@@ -129,22 +125,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     summary = f"neg_elbo {report.neg_elbo:.2f}" if report.neg_elbo is not None else f"recon {report.recon:.2f}"
     print(f"saved {args.out} ({summary} nats on the test split, {result.seconds:.0f} s)", file=sys.stderr)
     return 0
-
-
-def training_metadata(seconds: float, n_train: int, n_test: int, epochs_run: int,
-                      threads: int | None = None) -> dict:
-    """Where and how long a model was trained, for its checkpoint (threads: those training used)."""
-    return {"train_seconds": round(seconds, 2), "split_sizes": {"train": n_train, "test": n_test},
-            "epochs_run": epochs_run, "hardware": hardware_description(threads)}
-
-
-def hardware_description(threads: int | None = None) -> str:
-    if torch.cuda.is_available():
-        return f"{torch.cuda.get_device_name(0)}, {platform.machine()}"
-    # fit restores torch's thread count when it returns, so the caller says how many training used.
-    threads = threads or torch.get_num_threads()
-    return (f"CPU {platform.processor() or platform.machine()} ({os.cpu_count()} cores), "
-            f"{threads} torch thread{'s' if threads != 1 else ''}")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import math
+import os
+import platform
 import threading
 import time
 from dataclasses import dataclass, field
@@ -159,3 +161,20 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, callback: Training
         model.eval()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def training_metadata(seconds: float, n_train: int, n_test: int, epochs_run: int,
+                      threads: int | None = None) -> dict:
+    """Where and how long a model was trained, for its checkpoint (threads: those training used)."""
+    return {"train_seconds": round(seconds, 2), "split_sizes": {"train": n_train, "test": n_test},
+            "epochs_run": epochs_run, "hardware": hardware_description(threads)}
+
+
+def hardware_description(threads: int | None = None) -> str:
+    """The device training ran on, e.g. "CPU x86_64 (2 cores), 1 torch thread"."""
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(0)}, {platform.machine()}"
+    # fit restores torch's thread count when it returns, so the caller says how many training used.
+    threads = threads or torch.get_num_threads()
+    return (f"CPU {platform.processor() or platform.machine()} ({os.cpu_count()} cores), "
+            f"{threads} torch thread{'s' if threads != 1 else ''}")

@@ -19,7 +19,7 @@ from .checkpoints import CheckpointError, load_checkpoint, read_checkpoint_info,
 from .config import ModelConfig, TrainConfig
 from .data import INPUT_SHAPES, ImageDataset, load_dataset
 from .evaluation import EvaluationReport, evaluate
-from .training import TrainingCallback, fit
+from .training import TrainingCallback, fit, training_metadata
 
 ZOO_SEED = 0  # seeds initialisation, shuffling, dynamic binarisation and the MC draws of every zoo model
 EVAL_SEED = 0  # seeds the test binarisation and the MC draws of the recorded metrics
@@ -240,7 +240,6 @@ def run_zoo(out_dir: str | Path, specs: list[ZooSpec], *, quick: bool = False,
 def train_one(path: Path, spec: ZooSpec, *, quick: bool = False, callback: TrainingCallback | None = None,
               log: Callable[[str], None] | None = None) -> Path:
     """Train one zoo model, then record metrics measured on the weights exactly as stored."""
-    from .cli import training_metadata  # cli imports this module, so the import waits until it is needed
 
     log = log or _log_to_stderr
     train_data, test_data = split_for(spec, "train"), split_for(spec, "test")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from vae_core.checkpoints import save_checkpoint
-from vae_core.cli import training_metadata
+from vae_core.training import training_metadata
 from vae_core.config import ModelConfig, TrainConfig
 from vae_core.data import load_dataset
 from vae_core.evaluation import evaluate
