@@ -275,3 +275,13 @@ def test_perturbed_encoder_loosens_elbo_and_iw_tightens_with_k(ppca):
     assert abs(mean_gap[1] - elbo_gap) < 4 * std_error[1], "IW_1 should estimate the ELBO"
     assert mean_gap[1] > mean_gap[10] > mean_gap[100] > mean_gap[1000], mean_gap
     assert -3 * std_error[1000] < mean_gap[1000] < 0.05, f"IW_1000 is {mean_gap[1000]:.4f} nats below log p(x)"
+
+
+def test_scalars_follow_the_scalar_terms_order():
+    from vae_core.losses import SCALAR_TERMS, elbo_terms
+
+    mean, logvar = torch.tensor([[0.5, -1.0]]), torch.tensor([[0.1, -0.3]])
+    terms = elbo_terms(torch.tensor([7.0]), mean, logvar, beta=2.0)
+    expected = [float(getattr(terms, name)) for name in SCALAR_TERMS]
+    assert terms.scalars().tolist() == pytest.approx(expected)
+    assert not terms.scalars().requires_grad

@@ -10,7 +10,8 @@ import torch
 
 from vae_core.config import ModelConfig, TrainConfig
 from vae_core.models import build_model
-from vae_core.training import TERM_NAMES, EpochRecord, TrainingCallback, TrainingDiverged, fit, kl_weight
+from vae_core.losses import SCALAR_TERMS
+from vae_core.training import EpochRecord, TrainingCallback, TrainingDiverged, fit, kl_weight
 
 STEPS_PER_EPOCH = math.ceil(1437 / 128)  # digits train split, default batch size
 
@@ -48,7 +49,7 @@ def test_history_and_callbacks(tiny_config, digits_train, digits_test):
     assert recorder.steps[-1].total_steps == 2 * STEPS_PER_EPOCH
     assert recorder.steps[STEPS_PER_EPOCH].epoch == 2 and recorder.steps[STEPS_PER_EPOCH].step == 1
     for record in result.history:
-        assert set(record.train) == set(TERM_NAMES) and set(record.test) == set(TERM_NAMES)
+        assert set(record.train) == set(SCALAR_TERMS) and set(record.test) == set(SCALAR_TERMS)
         assert all(math.isfinite(v) for v in [*record.train.values(), *record.test.values()])
         assert record.test["neg_elbo"] == pytest.approx(record.test["recon"] + record.test["kl"], rel=1e-5)
         assert record.seconds > 0

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from .data import ImageDataset, binarize
+from .losses import SCALAR_TERMS
 from .models import LatentModel
 
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. (2015): unit d is active when Cov_x(E_q[z_d]) > 0.01
@@ -39,14 +40,13 @@ class EvaluationReport:
 def mean_loss_terms(model: LatentModel, images: Tensor, batch_size: int = 1000,
                     beta: float | None = None) -> dict[str, float]:
     """Batch-size-weighted means of the loss terms over images (no gradient, model's current mode kept)."""
-    sums = torch.zeros(5)
+    sums = torch.zeros(len(SCALAR_TERMS))
     with torch.no_grad():
         for start in range(0, images.shape[0], batch_size):
             xb = images[start:start + batch_size]
-            t = model.loss(xb, beta=beta)
-            sums += torch.stack([t.objective, t.neg_elbo, t.recon, t.kl, t.regularizer]).detach().cpu() * len(xb)
+            sums += model.loss(xb, beta=beta).scalars().cpu() * len(xb)
     means = (sums / images.shape[0]).tolist()
-    return dict(zip(("objective", "neg_elbo", "recon", "kl", "regularizer"), means))
+    return dict(zip(SCALAR_TERMS, means))
 
 
 def evaluate(model: LatentModel, data: ImageDataset | Tensor, *, iw_samples: int = 0, batch_size: int = 500,

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 LOG_2PI = math.log(2 * math.pi)
+SCALAR_TERMS = ("objective", "neg_elbo", "recon", "kl", "regularizer")  # the order of LossTerms.scalars()
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,10 @@ class LossTerms:
     def neg_elbo(self) -> Tensor:
         """-ELBO = recon + KL (beta = 1), an upper bound on -log p(x) for VAEs."""
         return self.recon + self.kl
+
+    def scalars(self) -> Tensor:
+        """The scalar terms as one detached vector, in SCALAR_TERMS order (cheap to accumulate over batches)."""
+        return torch.stack([getattr(self, name) for name in SCALAR_TERMS]).detach()
 
     def as_floats(self) -> dict[str, float]:
         """Detached scalars for logging and display."""

@@ -15,9 +15,9 @@ import torch
 from .config import ModelConfig, TrainConfig
 from .data import ImageDataset, binarize, load_dataset
 from .evaluation import mean_loss_terms
+from .losses import SCALAR_TERMS
 from .models import LatentModel, build_model
 
-TERM_NAMES = ("objective", "neg_elbo", "recon", "kl", "regularizer")
 
 
 @dataclass
@@ -118,7 +118,7 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, callback: Training
             beta = kl_weight(cfg, model_config.beta, epoch)
             epoch_start = time.perf_counter()
             model.train()
-            sums = torch.zeros(len(TERM_NAMES), device=device)
+            sums = torch.zeros(len(SCALAR_TERMS), device=device)
             seen = 0
             order = torch.randperm(n, generator=shuffle).to(device)
             for step in range(1, steps_per_epoch + 1):
@@ -139,8 +139,7 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, callback: Training
                 optimizer.zero_grad(set_to_none=True)
                 terms.objective.backward()
                 optimizer.step()
-                sums += torch.stack([terms.objective, terms.neg_elbo, terms.recon, terms.kl,
-                                     terms.regularizer]).detach() * len(xb)
+                sums += terms.scalars() * len(xb)
                 seen += len(xb)
                 callback.on_step(StepProgress(epoch, step, steps_per_epoch, (epoch - 1) * steps_per_epoch + step,
                                               cfg.epochs * steps_per_epoch, objective))
@@ -149,7 +148,7 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, callback: Training
             model.eval()
             test_terms = mean_loss_terms(model, x_test, beta=beta) if x_test is not None else None
             record = EpochRecord(epoch, beta, time.perf_counter() - epoch_start,
-                                 dict(zip(TERM_NAMES, (sums / seen).tolist())), test_terms)
+                                 dict(zip(SCALAR_TERMS, (sums / seen).tolist())), test_terms)
             result.history.append(record)
             last_good = copy.deepcopy(model.state_dict())
             scheduler.step()
