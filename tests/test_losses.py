@@ -15,7 +15,7 @@ from torch.distributions import Bernoulli, MultivariateNormal, Normal, kl_diverg
 from vae_core.config import ModelConfig
 from vae_core.losses import (
     LossTerms, autoencoder_terms, elbo_terms, gaussian_kl_per_dim, iw_log_likelihood, log_mean_exp,
-    log_normal, reconstruction_nll,
+    log_normal, mean_reconstruction_nll, reconstruction_nll,
 )
 from vae_core.models import VAE, build_model
 
@@ -48,6 +48,32 @@ def test_bernoulli_nll_handles_grey_pixels():
     p = torch.sigmoid(logits)
     by_hand = -(x * p.log() + (1 - x) * (1 - p).log()).sum(1)
     assert torch.allclose(reconstruction_nll(logits, x, "bernoulli", 0.1), by_hand, rtol=1e-12)
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_mean_reconstruction_nll_is_the_batch_mean_of_the_per_image_nll(likelihood):
+    # The training step's one-reduction form, against the per-image form and against torch.distributions.
+    params = torch.randn(6, 1, 4, 3, generator=gen(0), dtype=torch.float64) * 2
+    x = torch.rand(6, 1, 4, 3, generator=gen(1), dtype=torch.float64)
+    if likelihood == "bernoulli":
+        reference = -Bernoulli(logits=params).log_prob(x.round()).flatten(1).sum(1).mean()
+        x = x.round()
+    else:
+        reference = -Normal(params, 0.3).log_prob(x).flatten(1).sum(1).mean()
+    per_image = reconstruction_nll(params, x, likelihood, 0.3)
+    mean = mean_reconstruction_nll(params, x, likelihood, 0.3)
+    assert mean.dim() == 0
+    assert torch.allclose(mean, per_image.mean(), rtol=1e-12)
+    assert torch.allclose(mean, reference, rtol=1e-10)
+    with pytest.raises(ValueError, match="unknown likelihood"):
+        mean_reconstruction_nll(params, x, "poisson", 0.3)
+
+
+def test_elbo_terms_accept_a_batch_mean_reconstruction():
+    mean, logvar = torch.randn(4, 3, generator=gen(2)), torch.randn(4, 3, generator=gen(3))
+    recon = torch.tensor([1.0, 2.0, 3.0, 6.0])
+    per_image, averaged = elbo_terms(recon, mean, logvar, 2.0), elbo_terms(recon.mean(), mean, logvar, 2.0)
+    assert torch.equal(per_image.scalars(), averaged.scalars())
 
 
 def test_bernoulli_nll_is_finite_for_extreme_logits():

@@ -170,13 +170,13 @@ def test_dynamic_binarisation_feeds_binary_batches(tiny_config, digits_train, di
     torch.manual_seed(0)
     model = build_model(tiny_config())
     seen: list[torch.Tensor] = []
-    original_loss = model.loss
+    original = model.loss_and_grads  # what fit calls each step
 
-    def recording_loss(x, beta=None):
+    def recording(x, beta=None):
         seen.append(x)
-        return original_loss(x, beta=beta)
+        return original(x, beta=beta)
 
-    model.loss = recording_loss  # instance attribute: only this model records
+    model.loss_and_grads = recording  # instance attribute: only this model records
     config = TrainConfig(dataset="digits", epochs=1, dynamic_binarization=True, batch_size=256, eval_each_epoch=False)
     result = fit(tiny_config(), config, train_data=digits_train, model=model)
     assert result.model is model and len(result.history) == 1

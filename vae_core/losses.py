@@ -72,19 +72,37 @@ def reconstruction_nll(x_params: Tensor, x: Tensor, likelihood: str, gaussian_si
     return per_pixel.flatten(1).sum(1)
 
 
-def elbo_terms(recon_per_image: Tensor, mean: Tensor, logvar: Tensor, beta: float) -> LossTerms:
-    """Combine a reconstruction NLL (B,) and a diagonal-Gaussian posterior into the VAE's terms."""
+def mean_reconstruction_nll(x_params: Tensor, x: Tensor, likelihood: str, gaussian_sigma: float) -> Tensor:
+    """reconstruction_nll(...).mean() in one reduction over the whole batch: the training step's hot path.
+
+    Summing everything at once instead of per image and then averaging saves several passes over the
+    batch's pixels in the forward and the backward pass (part of benchmarks/train_speed.py's figure).
+    """
+    n_images = x.shape[0]
+    if likelihood == "bernoulli":
+        return F.binary_cross_entropy_with_logits(x_params, x, reduction="sum") / n_images
+    if likelihood == "gaussian":
+        n_pixels = x[0].numel()
+        squared = (x - x_params).pow(2).sum() / n_images
+        return 0.5 * squared / gaussian_sigma ** 2 + n_pixels * (0.5 * LOG_2PI + math.log(gaussian_sigma))
+    raise ValueError(f"unknown likelihood {likelihood!r}")
+
+
+def elbo_terms(recon: Tensor, mean: Tensor, logvar: Tensor, beta: float) -> LossTerms:
+    """Combine a reconstruction NLL, per image (B,) or already their mean (a 0-d tensor), and a
+    diagonal-Gaussian posterior into the VAE's terms."""
     kl_per_dim = gaussian_kl_per_dim(mean, logvar).mean(0)
-    recon = recon_per_image.mean()
+    recon = recon.mean()
     kl = kl_per_dim.sum()
     zero = recon.new_zeros(())
     return LossTerms(recon=recon, kl=kl, kl_per_dim=kl_per_dim, beta=float(beta), regularizer=zero,
                      objective=recon + beta * kl)
 
 
-def autoencoder_terms(recon_per_image: Tensor, latent_dim: int, regularizer: Tensor | None = None) -> LossTerms:
-    """The AE family's terms: a reconstruction NLL plus an optional penalty; no KL."""
-    recon = recon_per_image.mean()
+def autoencoder_terms(recon: Tensor, latent_dim: int, regularizer: Tensor | None = None) -> LossTerms:
+    """The AE family's terms: a reconstruction NLL, per image (B,) or their mean (0-d), plus an optional
+    penalty; no KL."""
+    recon = recon.mean()
     reg = recon.new_zeros(()) if regularizer is None else regularizer
     return LossTerms(recon=recon, kl=recon.new_zeros(()), kl_per_dim=recon.new_zeros(latent_dim), beta=0.0,
                      regularizer=reg, objective=recon + reg)

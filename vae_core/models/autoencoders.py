@@ -41,7 +41,7 @@ class Autoencoder(LatentModel):
         x_in = self.corrupt(x) if self.training else x
         out = self(x_in)
         # The target is always the clean x: that is what makes the denoising AE denoise.
-        recon = self.reconstruction_nll(out.x_params, x)
+        recon = self.mean_reconstruction_nll(out.x_params, x)
         return autoencoder_terms(recon, self.config.latent_dim, self.penalty(x_in, out))
 
 
@@ -92,7 +92,7 @@ class ContractiveAutoencoder(Autoencoder):
             x_in = x.detach().clone().requires_grad_(True)
             out = self(x_in)
             jac_sq = jacobian_frobenius_sq(out.z, x_in, create_graph=penalty_needs_graph)
-        recon = self.reconstruction_nll(out.x_params, x)
+        recon = self.mean_reconstruction_nll(out.x_params, x)
         return autoencoder_terms(recon, self.config.latent_dim, self.config.contractive_weight * jac_sq.mean())
 
 

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from ..config import ModelConfig
-from ..losses import LossTerms, reconstruction_nll
+from ..losses import LossTerms, mean_reconstruction_nll, reconstruction_nll
 
 
 class Encoding(NamedTuple):
@@ -41,6 +41,17 @@ class LatentModel(nn.Module):
         """The training objective's terms for a batch x in [0, 1] (beta only matters for VAEs)."""
         raise NotImplementedError
 
+    def loss_and_grads(self, x: Tensor, beta: float | None = None) -> tuple[LossTerms, list[Tensor]]:
+        """loss(x) and d objective / d parameter for every trainable parameter, in parameters() order.
+
+        This is what fit() calls each step. Here autograd computes the gradients; a model may compute them
+        itself where that is much faster (the MLP VAE does). torch.autograd.grad returns them instead of
+        accumulating them into .grad, so there is nothing to zero between steps.
+        """
+        terms = self.loss(x, beta=beta)
+        params = [p for p in self.parameters() if p.requires_grad]
+        return terms, list(torch.autograd.grad(terms.objective, params))
+
     def decode_params(self, z: Tensor) -> Tensor:
         """Decoder output for codes z: logits (bernoulli) or means (gaussian)."""
         return self.decoder(z)
@@ -70,6 +81,10 @@ class LatentModel(nn.Module):
     def reconstruction_nll(self, x_params: Tensor, x: Tensor) -> Tensor:
         """-log p(x | decoder output) per image (B,), in nats."""
         return reconstruction_nll(x_params, x, self.config.likelihood, self.config.gaussian_sigma)
+
+    def mean_reconstruction_nll(self, x_params: Tensor, x: Tensor) -> Tensor:
+        """The batch mean of reconstruction_nll (a 0-d tensor), computed in one reduction."""
+        return mean_reconstruction_nll(x_params, x, self.config.likelihood, self.config.gaussian_sigma)
 
     def _check_input(self, x: Tensor) -> None:
         if tuple(x.shape[1:]) != self.config.input_shape:
