@@ -8,6 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from ui import warmup
 from ui.navigation import leave_legacy_pages_mode
 from ui.sidebar import draw_sidebar
 
@@ -36,7 +37,10 @@ def main() -> None:
     page = st.navigation(pages)
     st.sidebar.title("VAE Latent Explorer")
     draw_sidebar()
-    page.run()
+    try:
+        page.run()
+    finally:
+        warmup.start()  # torch and friends load in the background once the first page is out (ui/warmup.py)
 
 
 main()

@@ -256,3 +256,52 @@ def test_safe_checkpoint_name():
     for empty in ("", "   ", "..", "///", "-_-"):
         with pytest.raises(ValueError, match="at least one letter or digit"):
             safe_checkpoint_name(empty)
+
+
+# --- metadata without torch -------------------------------------------------------------------------------------
+
+def info_through_torch(path: Path):
+    """The reference: the whole payload through torch.load(weights_only=True)."""
+    from vae_core.checkpoints import info_from_payload, read_payload_with_torch
+    return info_from_payload(path, read_payload_with_torch(path, mmap=True))
+
+
+def test_metadata_reader_agrees_with_torch_load(tmp_path, model, train_config):
+    shipped = sorted((Path(__file__).resolve().parents[1] / "checkpoints").glob("*.pt"))
+    history = [{"epoch": 1, "beta": 1.0, "train": {"objective": 50.5}, "test": None}]
+    saved = [save_checkpoint(tmp_path / "full.pt", model, train_config, history=history, half=True,
+                             metrics={"neg_elbo": 33.0, "kl_per_dim": [0.5, 0.25, 0.0]},
+                             metadata={"role": "default", "nested": {"a": [1, 2.5, None, True, "x"]}})]
+    for path in shipped + saved:
+        fast, reference = read_checkpoint_info(path), info_through_torch(path)
+        assert (fast.model_config, fast.train_config, fast.metadata) == \
+            (reference.model_config, reference.train_config, reference.metadata), path.name
+
+
+def test_metadata_reader_hands_unusual_files_to_torch(tmp_path, model, train_config, monkeypatch):
+    # torch.Size and a dtype are globals torch's safe loader accepts and this reader does not know: such a
+    # file is read through torch.load(weights_only=True), with the same result.
+    path = tmp_path / "unusual.pt"
+    torch.save(payload(model, train_config, metadata={"shape": torch.Size([2, 3]), "dtype": torch.float16}), path)
+    import vae_core.checkpoints as checkpoints
+    calls = []
+    real = checkpoints.read_payload_with_torch
+    monkeypatch.setattr(checkpoints, "read_payload_with_torch", lambda *a, **k: calls.append(a) or real(*a, **k))
+    info = read_checkpoint_info(path)
+    assert info.metadata == {"shape": torch.Size([2, 3]), "dtype": torch.float16} and len(calls) == 1
+    read_checkpoint_info(save_checkpoint(tmp_path / "plain.pt", model, train_config))
+    assert len(calls) == 1  # an ordinary checkpoint never needs torch to be listed
+
+
+def test_listing_checkpoints_does_not_import_torch(tmp_path, model, train_config):
+    for name in ("a", "b"):
+        save_checkpoint(tmp_path / f"{name}.pt", model, train_config)
+    script = ("import sys; from vae_core.checkpoint_info import list_checkpoints; "
+              f"scan = list_checkpoints({str(tmp_path)!r}); "
+              "print(len(scan.infos), len(scan.problems), 'torch' in sys.modules)")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["2", "0", "False"]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torchvision.datasets
 from sklearn.datasets import load_digits
 
 from vae_core.data import (
-    DATA_DIR_ENV, DatasetUnavailable, ImageDataset, _load_digits, binarize, is_available, load_dataset,
+    DATA_DIR_ENV, FASHION_MNIST_CLASSES, DatasetUnavailable, ImageDataset, _load_digits, binarize, data_dir,
+    is_available, load_dataset, read_extracted_idx,
 )
 
 FOLDERS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
@@ -100,6 +102,32 @@ def test_real_fashion_mnist_test_split():
     assert data.images.shape == (10000, 1, 28, 28)
     assert data.class_names[-1] == "Ankle boot" and len(data.class_names) == 10
     assert torch.equal(torch.bincount(data.labels), torch.full((10,), 1000))
+
+
+@pytest.mark.skipif(not is_available("mnist"), reason="MNIST files are not in the data directory")
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_extracted_files_read_directly_equal_torchvision(split):
+    # The direct IDX reader against torchvision's own reader of the same files.
+    reference = torchvision.datasets.MNIST(str(data_dir()), train=split == "train", download=False)
+    data = load_dataset("mnist", split)
+    assert torch.equal(data.images[:, 0], reference.data.to(torch.float32) / 255)
+    assert torch.equal(data.labels, reference.targets)
+
+
+def test_fashion_class_names_are_torchvisions():
+    assert FASHION_MNIST_CLASSES == tuple(torchvision.datasets.FashionMNIST.classes)
+
+
+def test_malformed_idx_files_are_left_to_torchvision(tmp_path, write_fake_mnist):
+    write_fake_mnist(tmp_path, "MNIST", {"train": 3, "test": 2})
+    raw = tmp_path / "MNIST" / "raw"
+    assert read_extracted_idx(raw, "test") is not None
+    images = raw / "t10k-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[:-5])  # truncated
+    assert read_extracted_idx(raw, "test") is None
+    images.write_bytes(b"\x00\x00\x0d\x03" + bytes(20))  # floats, not bytes
+    assert read_extracted_idx(raw, "test") is None
+    assert read_extracted_idx(tmp_path / "absent", "train") is None
 
 
 # --- binarisation -----------------------------------------------------------------------------------------------

@@ -113,7 +113,7 @@ def wait_for_idle(page, timeout_ms: int = 30_000, settle_ms: int = 150) -> None:
 MAIN_TITLE = '[data-testid="stMain"] h1'
 
 
-def open_app(page, url: str, timeout_ms: int = 120_000) -> None:
+def open_app(page, url: str, timeout_ms: int = 120_000, settle_ms: int = 150) -> None:
     """Load the app and wait until a page has run through app.py's navigation.
 
     Right after a server (re)start Streamlit may first show its legacy pages-folder menu; app.py then leaves
@@ -121,7 +121,7 @@ def open_app(page, url: str, timeout_ms: int = 120_000) -> None:
     """
     page.goto(url)
     page.wait_for_selector(MAIN_TITLE, timeout=timeout_ms)
-    wait_for_idle(page, timeout_ms=timeout_ms)
+    wait_for_idle(page, timeout_ms=timeout_ms, settle_ms=settle_ms)
 
 
 def exception_texts(page) -> list[str]:

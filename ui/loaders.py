@@ -8,14 +8,20 @@ models with vae_core.training.fit). Data sets are shared the same way and are re
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from vae_core.checkpoints import CheckpointError, load_checkpoint
+from vae_core.checkpoint_info import CheckpointError
 from vae_core.data import DatasetUnavailable, ImageDataset, load_dataset
-from vae_core.models import LatentModel
 
 from .registry import ModelEntry, Registry, folder_signature, registry_folders, scan_registry
+
+if TYPE_CHECKING:
+    from vae_core.models import LatentModel
+
+# torch (through vae_core.checkpoints) is imported when the first model is loaded, not with this module: the
+# sidebar and the home page use the registry alone and so draw before torch has loaded.
 
 
 # --- data sets ----------------------------------------------------------------------------------------
@@ -56,6 +62,8 @@ def refresh_registry() -> None:
 @st.cache_resource(show_spinner="Loading the model…", max_entries=24)
 def _load_model(checkpoint_id: str, path: str, device: str) -> LatentModel:
     # checkpoint_id is the cache key (path, mtime, size); path is what is read.
+    from vae_core.checkpoints import load_checkpoint
+
     model, _ = load_checkpoint(path, device)
     model.eval()
     for parameter in model.parameters():

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from vae_core.checkpoints import SUFFIX, CheckpointInfo, list_checkpoints
+from vae_core.checkpoint_info import SUFFIX, CheckpointInfo, list_checkpoints  # no torch needed
 
 CHECKPOINT_DIR_ENV = "VAE_CHECKPOINT_DIR"
 USER_CHECKPOINT_DIR_ENV = "VAE_USER_CHECKPOINT_DIR"

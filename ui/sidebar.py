@@ -5,12 +5,13 @@ app.py calls draw_sidebar() once per run, before the page; pages call current_se
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass, field
 
 import streamlit as st
-import torch
 
-from vae_core.checkpoints import CheckpointError
+from vae_core.checkpoint_info import CheckpointError
 from vae_core.data import DATASET_NAMES, INPUT_SHAPES, ImageDataset, is_available
 
 from . import loaders
@@ -43,8 +44,21 @@ def available_datasets() -> list[str]:
     return [name for name in DATASET_NAMES if is_available(name)]
 
 
+# Where an NVIDIA driver leaves a trace (Linux, WSL, Windows). torch.cuda.is_available() needs the driver.
+NVIDIA_DRIVER_SIGNS = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/usr/lib/wsl/lib/libcuda.so.1",
+                       os.path.join(os.environ.get("SystemRoot", r"C:\Windows"), "System32", "nvcuda.dll"))
+
+
 def available_devices() -> list[str]:
-    """CPU always; CUDA only where torch sees a GPU."""
+    """CPU always; CUDA only where torch sees a GPU.
+
+    On a machine with no NVIDIA driver at all (most laptops, CI) the answer is known without importing torch,
+    which keeps torch's seconds-long import out of the first page's start-up; elsewhere torch is asked.
+    """
+    if "torch" not in sys.modules and not any(os.path.exists(sign) for sign in NVIDIA_DRIVER_SIGNS):
+        return ["cpu"]
+    import torch
+
     return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
 
 
@@ -69,11 +83,7 @@ def draw_sidebar() -> Selection:
     device = sidebar.radio("Run models on", devices, key=DEVICE_KEY, format_func=DEVICE_LABELS.get,
                            horizontal=True, help="GPU is offered only when PyTorch finds one.")
     if entry is not None:
-        try:
-            loaders.load_model(entry, device)  # cached; a file that fails here is dropped from the picker
-        except CheckpointError as err:
-            loaders.record_failed_load(entry, str(err))
-            st.rerun()
+        # The model itself is loaded by the pages that use it (require_model): the home page needs only this.
         _describe(sidebar, entry, dataset)
     # Failures are remembered server-wide; report only those of files in the folders scanned now.
     failed_here = {e.checkpoint_id: failed[e.checkpoint_id] for e in registry.entries if e.checkpoint_id in failed}
@@ -127,10 +137,16 @@ def _report_problems(sidebar, problems: tuple[tuple[str, str], ...], failed: dic
 
 
 def require_model(selection: Selection) -> None:
-    """Stop the page, saying how to get one, when no model fits the selected data set."""
+    """Stop the page, saying how to get one, when no model fits the selected data set; make sure the picked
+    model loads (cached), else drop it from the picker, say why and rerun on the next one."""
     if selection.entry is None:
         st.info(missing_models_text(selection.dataset))
         st.stop()
+    try:
+        loaders.load_model(selection.entry, selection.device)
+    except CheckpointError as err:
+        loaders.record_failed_load(selection.entry, str(err))
+        st.rerun()
 
 
 def require_test_split(selection: Selection) -> ImageDataset:

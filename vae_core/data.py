@@ -11,9 +11,14 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-from torch import Tensor
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
+
+# torch is imported inside the functions that need it: the app asks which data sets are here and what shape
+# their images have before torch has loaded (see vae_core/__init__.py).
 
 DATA_DIR_ENV = "VAE_DATA_DIR"
 DEFAULT_DATA_DIR = "./data"
@@ -28,6 +33,10 @@ INPUT_SHAPES = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "digits": (1
 # name -> (torchvision class name, folder under the data directory)
 _TORCHVISION = {"mnist": ("MNIST", "MNIST"), "fashion-mnist": ("FashionMNIST", "FashionMNIST")}
 _RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+_SPLIT_FILES = {"train": _RAW_FILES[:2], "test": _RAW_FILES[2:]}  # (images, labels)
+# torchvision.datasets.FashionMNIST.classes (tests/test_data.py checks they still agree)
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                         "Ankle boot")
 
 
 class DatasetUnavailable(RuntimeError):
@@ -78,6 +87,8 @@ def is_available(name: str, root: str | Path | None = None) -> bool:
 
 def binarize(images: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """Stochastic binarisation: each pixel becomes 1 with probability equal to its intensity."""
+    import torch
+
     return torch.bernoulli(images, generator=generator)
 
 
@@ -89,6 +100,7 @@ def _load_cached(name: str, split: str, root: str) -> ImageDataset:
 
 
 def _load_digits(split: str) -> ImageDataset:
+    import torch
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -103,14 +115,66 @@ def _load_digits(split: str) -> ImageDataset:
 
 
 def _load_torchvision(name: str, split: str, root: Path) -> ImageDataset:
+    import torch
+
+    raw = root / _TORCHVISION[name][1] / "raw"
+    extracted = read_extracted_idx(raw, split)
+    if extracted is not None:
+        pixels, labels = (torch.from_numpy(a) for a in extracted)
+    else:
+        pixels, labels = _through_torchvision(name, split, root)
+    images = pixels.unsqueeze(1).to(torch.float32) / 255.0
+    class_names = tuple(str(d) for d in range(10)) if name == "mnist" else FASHION_MNIST_CLASSES
+    return ImageDataset(name, split, images, labels.to(torch.int64), class_names)
+
+
+def read_extracted_idx(raw: Path, split: str):
+    """(pixels (N, 28, 28), labels (N,)) as uint8 arrays from the IDX files torchvision extracted into raw, or None.
+
+    Once torchvision has fetched, checked and extracted a data set, its files are read here directly: importing
+    torchvision.datasets alone took 2.7 s of the app's first lesson page on a 2-core machine, reading the files
+    50 ms. Anything unexpected (missing, compressed only, malformed) returns None and torchvision takes over.
+    """
+    import numpy as np
+
+    try:
+        images, labels = (_idx_array(raw / f, np) for f in _SPLIT_FILES[split])
+    except (OSError, ValueError):
+        return None
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.ndim != 1 or len(labels) != len(images):
+        return None
+    return images, labels
+
+
+def _idx_array(path: Path, np):
+    """An IDX file of unsigned bytes (LeCun's MNIST format: magic 0x0000 08 <ndim>, big-endian sizes, data)."""
+    data = path.read_bytes()
+    if len(data) < 4 or data[:3] != b"\x00\x00\x08":
+        raise ValueError(f"{path.name}: not an IDX file of unsigned bytes")
+    ndim = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    offset = 4 + 4 * ndim
+    if len(data) - offset != int(np.prod(shape)):
+        raise ValueError(f"{path.name}: {len(data) - offset} bytes of data for shape {shape}")
+    return np.frombuffer(bytearray(data[offset:]), dtype=np.uint8).reshape(shape)
+
+
+def _through_torchvision(name: str, split: str, root: Path):
+    """(pixels, labels) tensors via torchvision: it checks the files' md5, extracts them, downloads if needed."""
     import torchvision.datasets
 
     class_name, folder = _TORCHVISION[name]
+    dataset_class = getattr(torchvision.datasets, class_name)
     try:
-        # download=True first checks the md5 of files already in <root>/<folder>/raw and only extracts them;
-        # the network is used only when they are missing. torchvision's progress prints are kept quiet.
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            ds = getattr(torchvision.datasets, class_name)(str(root), train=split == "train", download=True)
+        try:
+            # Files already extracted: read them, with no download check and nothing printed.
+            ds = dataset_class(str(root), train=split == "train", download=False)
+        except RuntimeError:
+            # download=True first checks the md5 of files already in <root>/<folder>/raw and only extracts them;
+            # the network is used only when they are missing. torchvision's progress prints are kept quiet;
+            # redirecting sys.stdout is process-wide, so it is done only here, the first time a data set is read.
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                ds = dataset_class(str(root), train=split == "train", download=True)
     except Exception as err:  # offline, a mirror down, a corrupt file: all mean "not available here"
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise DatasetUnavailable(
@@ -118,6 +182,4 @@ def _load_torchvision(name: str, split: str, root: Path) -> ImageDataset:
             f"({reason}). Copy the four *-ubyte.gz files into that folder (set {DATA_DIR_ENV} to change the "
             f"data directory), or use the digits data set, which works offline."
         ) from err
-    images = ds.data.unsqueeze(1).to(torch.float32) / 255.0
-    class_names = tuple(str(d) for d in range(10)) if name == "mnist" else tuple(ds.classes)
-    return ImageDataset(name, split, images, ds.targets.to(torch.int64), class_names)
+    return ds.data, ds.targets

@@ -1,0 +1,78 @@
+"""The first page draws before torch loads (it takes seconds), and torch then loads in the background."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from ui import sidebar, warmup
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# In a fresh interpreter: run the app's first page (the home page) with AppTest, the background warm-up held
+# back, and report whether torch was imported.
+FIRST_PAGE = """
+import json, sys
+import ui.warmup
+ui.warmup.DELAY_S = 600  # keep the background imports out of this check
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file("app.py", default_timeout=120).run()
+from ui.sidebar import available_devices, NVIDIA_DRIVER_SIGNS
+import os
+print(json.dumps({
+    "exception": [str(e.value) for e in at.exception],
+    "title": [t.value for t in at.title],
+    "model": at.sidebar.selectbox(key="sidebar_model").value,
+    "devices": available_devices(),
+    "driver": any(os.path.exists(sign) for sign in NVIDIA_DRIVER_SIGNS),
+    "torch": "torch" in sys.modules,
+}))
+"""
+
+
+def test_the_first_page_draws_without_importing_torch(app_env):
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run([sys.executable, "-c", FIRST_PAGE], cwd=REPO_ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["exception"] == [] and "VAE Latent Explorer" in report["title"]
+    assert report["model"] == "shipped/digits-vae-z2"  # the picker holds the data set's model
+    if report["driver"]:
+        pytest.skip("an NVIDIA driver is present: asking torch about the GPU is the right thing to do here")
+    assert report["devices"] == ["cpu"]
+    assert not report["torch"], "the home page imported torch"
+
+
+def test_devices_come_from_torch_where_a_driver_may_be(monkeypatch, tmp_path):
+    import torch
+
+    sign = tmp_path / "nvidia-version"
+    sign.write_text("driver")
+    monkeypatch.setattr(sidebar, "NVIDIA_DRIVER_SIGNS", (str(sign),))
+    expected = ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
+    assert sidebar.available_devices() == expected
+    # torch already imported (as here): it is asked whatever the signs say.
+    monkeypatch.setattr(sidebar, "NVIDIA_DRIVER_SIGNS", (str(tmp_path / "absent"),))
+    assert sidebar.available_devices() == expected
+
+
+def test_warm_up_imports_the_heavy_modules_once_in_the_background(monkeypatch):
+    monkeypatch.setattr(warmup, "_thread", None)
+    monkeypatch.setattr(warmup, "DELAY_S", 0.0)
+    monkeypatch.setattr(warmup, "HEAVY_MODULES", ("colorsys", "no_such_module_anywhere"))
+    monkeypatch.delitem(sys.modules, "colorsys", raising=False)
+    thread = warmup.start()
+    assert thread.daemon and thread is not threading.current_thread()
+    assert warmup.start() is thread  # once per process
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert "colorsys" in sys.modules  # imported; the missing module was skipped without an error
+    importlib.import_module("colorsys")

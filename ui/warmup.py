@@ -1,0 +1,44 @@
+"""Load torch in the background, right after the first page is drawn.
+
+The home page and the sidebar do not need torch, so the app's first page appears seconds sooner when it
+loads later (torch takes 2-3 s to import on a 2-core machine). Importing it in a daemon thread once that
+first page is out means the lesson page a student opens next usually finds it ready. Python's import lock
+makes a page that needs torch mid-import wait for it, not import it twice.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+
+# Third-party modules only: they never import ours, so a page importing our modules meanwhile cannot
+# deadlock with this thread on Python's per-module import locks.
+HEAVY_MODULES = ("torch",)  # (Streamlit itself imports plotly.graph_objects)
+
+# Importing torch holds the GIL for long stretches (loading its shared libraries), which would hold up the
+# messages that finish the first page; a second is enough for them to go out (measured with
+# benchmarks/app_latency.py's probe: without the wait the first page went idle 1.3 s later).
+DELAY_S = 1.0
+
+_lock = threading.Lock()
+_thread: threading.Thread | None = None
+
+
+def start() -> threading.Thread:
+    """Start the background loading once per server process; later calls return the same thread."""
+    global _thread
+    with _lock:
+        if _thread is None:
+            _thread = threading.Thread(target=_load_everything, name="vae-explorer-warm-up", daemon=True)
+            _thread.start()
+        return _thread
+
+
+def _load_everything() -> None:
+    time.sleep(DELAY_S)
+    for name in HEAVY_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - the page that needs it imports it again and shows the error
+            pass
