@@ -28,5 +28,7 @@ and current_selection()), ui.canvas (the drawing canvas).
 Speed (benchmarks/app_latency.py): a slider change reruns only its st.fragment, which should decode one small
 batch and draw one small PNG; everything else comes from ui.derived's caches. Pass ui.derived's figure dicts
 to st.plotly_chart through ui.figures.trusted_figure (no second validation of 10 000 points). The sidebar
-and the home page load no data set.
+and the home page load no data set, no model and not even torch (tests/app/test_ui_startup.py checks it):
+a page that uses the model calls `require_model` / `require_test_split`, which load it; ui.warmup imports
+torch in the background after the first page.
 """
