@@ -154,3 +154,20 @@ def test_unavailable_data_set_is_one_line(tmp_path, capsys, monkeypatch, no_down
     monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path))
     code = cli.main(["train", "--dataset", "fashion-mnist", "--out", str(tmp_path / "m.pt")])
     assert_one_line_error(capsys, code, "fashion-mnist is not available")
+
+
+def test_a_reader_that_stops_early_is_not_an_error(tmp_path):
+    # `python -m vae_core list | head -1`: here the reader is gone before the first line is written.
+    import subprocess
+    from vae_core.checkpoints import save_checkpoint
+    from vae_core.config import ModelConfig, TrainConfig
+    from vae_core.models import build_model
+
+    model = build_model(ModelConfig(input_shape=(1, 8, 8), hidden_dims=(4,)))
+    save_checkpoint(tmp_path / "model.pt", model, TrainConfig(dataset="digits"))
+    process = subprocess.Popen([sys.executable, "-m", "vae_core", "list", str(tmp_path)], cwd=REPO_ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()
+    stderr = process.stderr.read()
+    assert process.wait(timeout=120) == 0, stderr
+    assert "Broken pipe" not in stderr and "Error" not in stderr, stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -95,6 +96,14 @@ def main(argv: list[str] | None = None) -> int:
         commands = {"train": cmd_train, "evaluate": cmd_evaluate, "list": cmd_list, "zoo": cmd_zoo,
                     "model-card": cmd_model_card}
         return commands[args.command](args)
+    except BrokenPipeError:
+        # Whoever read our output stopped early (`... list | head`): not an error. Point stdout at devnull so
+        # the interpreter's final flush does not complain either.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+        return 0
     except (CheckpointError, DatasetUnavailable, TrainingDiverged, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
