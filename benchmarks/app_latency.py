@@ -36,7 +36,6 @@ import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlparse
-from urllib.parse import urlparse
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))

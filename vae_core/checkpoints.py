@@ -14,11 +14,15 @@ import torch
 from . import __version__
 from .atomic_files import write_atomically
 # What a file says about itself lives in checkpoint_info (no torch needed); re-exported here.
-from .checkpoint_info import (FORMAT_NAME, FORMAT_VERSION, SUFFIX, CheckpointError, CheckpointInfo,  # noqa: F401
+from .checkpoint_info import (FORMAT_NAME, FORMAT_VERSION, SUFFIX, CheckpointError, CheckpointInfo,
                               CheckpointScan, check_is_zip, checked_payload, first_line, info_from_payload,
                               list_checkpoints, read_checkpoint_info, safe_checkpoint_name)
 from .config import TrainConfig, config_to_dict
 from .models import LatentModel, build_model
+
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "SUFFIX", "CheckpointError", "CheckpointInfo", "CheckpointScan",
+           "LoadedCheckpoint", "list_checkpoints", "load_checkpoint", "read_checkpoint_info",
+           "read_payload_with_torch", "safe_checkpoint_name", "save_checkpoint"]
 
 
 class LoadedCheckpoint(NamedTuple):
