@@ -237,8 +237,7 @@ def cold_start(runs: int, lesson: str = "Decoder grid") -> list[str]:
             process = start_app(port)
             try:
                 wait_until_healthy(port, process, timeout_s=120)
-                open_app(page, f"http://127.0.0.1:{port}{urlparse(href).path}", settle_ms=0)
-                page.wait_for_selector(APP_IDLE, state="attached", timeout=120_000)
+                open_app(page, f"http://127.0.0.1:{port}{urlparse(href).path}", settle_ms=0)  # waits until idle
                 deep_link.append(time.perf_counter() - start)
             finally:
                 stop_app(process)
