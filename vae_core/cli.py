@@ -9,7 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from .checkpoints import CheckpointError, list_checkpoints, load_checkpoint, save_checkpoint
+from .checkpoint_info import CheckpointError, list_checkpoints
+from .checkpoints import load_checkpoint, save_checkpoint
 from .config import ARCHITECTURES, LIKELIHOODS, MODEL_KINDS, ModelConfig, TrainConfig
 from .data import DATASET_NAMES, DatasetUnavailable, load_dataset
 from .evaluation import evaluate
