@@ -301,3 +301,29 @@ def test_listing_checkpoints_does_not_import_torch(tmp_path, model, train_config
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["2", "0", "False"]
+
+
+# --- claimed names ----------------------------------------------------------------------------------------------
+
+def test_concurrent_jobs_claim_distinct_names_and_all_models_survive(tmp_path, model, train_config):
+    from concurrent.futures import ThreadPoolExecutor
+    import threading
+
+    from vae_core.checkpoints import claim_checkpoint_path
+
+    barrier = threading.Barrier(4)
+
+    def job(seed: int) -> Path:
+        barrier.wait()
+        path = claim_checkpoint_path(tmp_path, "digits vae z2")  # the name is chosen at submit time...
+        barrier.wait()
+        save_checkpoint(path, model, TrainConfig(dataset="digits", seed=seed))  # ...and filled at the end
+        return path
+
+    with ThreadPoolExecutor(4) as pool:
+        paths = list(pool.map(job, range(4)))
+    assert sorted(p.name for p in paths) == ["digits-vae-z2-2.pt", "digits-vae-z2-3.pt", "digits-vae-z2-4.pt",
+                                             "digits-vae-z2.pt"]
+    scan = list_checkpoints(tmp_path)
+    assert sorted(info.train_config.seed for info in scan.infos) == [0, 1, 2, 3] and not scan.problems
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths)  # claims released
