@@ -18,8 +18,8 @@ import torch
 
 from . import __version__, limits
 from .atomic_files import claim_path, release_claim, write_atomically
-from .checkpoint_info import (FORMAT_NAME, FORMAT_VERSION, SUFFIX, CheckpointError, CheckpointInfo, checked_payload,
-                              first_line, info_from_payload, read_plain_payload, safe_checkpoint_name)
+from .checkpoint_info import (FORMAT_NAME, FORMAT_VERSION, SUFFIX, CheckpointError, CheckpointInfo, check_record_checksums,
+                              checked_payload, first_line, info_from_payload, read_plain_payload, safe_checkpoint_name)
 from .config import TrainConfig, config_to_dict
 from .models import LatentModel, build_model
 
@@ -81,13 +81,14 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Loa
 
     In order, each step refusing the file with a CheckpointError before the next one costs anything: the
     archive's declared sizes, the restricted pickle reader (checkpoint_info), the configs and metadata, the
-    stored shapes against those of the config's model (built on the meta device: nothing allocated), then
-    torch.load(weights_only=True) and finite, bounded weights.
+    stored shapes against those of the config's model (built on the meta device: nothing allocated), the
+    records' checksums, then torch.load(weights_only=True) and finite, bounded weights.
     """
     path = Path(path)
     plain, _ = read_plain_payload(path)
     info = info_from_payload(path, plain)
     _check_shapes(path, info)
+    check_record_checksums(path)
     payload = read_payload_with_torch(path, mmap=False)
     state = payload.get("state_dict")
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
