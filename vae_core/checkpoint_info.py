@@ -277,7 +277,7 @@ def _check_plain(value: Any, where: str, budget: list[int], depth: int) -> None:
         return
     if isinstance(value, float):
         return  # NaN in a stored metric is a value; the JSON writers turn it into null
-    if isinstance(value, (list, tuple)):
+    if type(value) in (list, tuple):  # not a NamedTuple such as TensorRecord (a tensor in the metadata)
         for item in value:
             _check_plain(item, where, budget, depth + 1)
         return
