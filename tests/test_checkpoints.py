@@ -10,7 +10,12 @@ import pytest
 import torch
 
 from vae_core.checkpoint_info import (
-    FORMAT_NAME, FORMAT_VERSION, CheckpointError, info_from_payload, list_checkpoints, read_checkpoint_info,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    CheckpointError,
+    info_from_payload,
+    list_checkpoints,
+    read_checkpoint_info,
     safe_checkpoint_name,
 )
 from vae_core.checkpoints import load_checkpoint, read_payload_with_torch, save_checkpoint
@@ -306,8 +311,8 @@ def test_listing_checkpoints_does_not_import_torch(tmp_path, model, train_config
 # --- claimed names ----------------------------------------------------------------------------------------------
 
 def test_concurrent_jobs_claim_distinct_names_and_all_models_survive(tmp_path, model, train_config):
-    from concurrent.futures import ThreadPoolExecutor
     import threading
+    from concurrent.futures import ThreadPoolExecutor
 
     from vae_core.checkpoints import claim_checkpoint_path
 

@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 
 from vae_core.config import (
-    MODEL_KINDS, ModelConfig, TrainConfig, config_from_dict, config_to_dict, parameter_count_bound,
+    MODEL_KINDS,
+    ModelConfig,
+    TrainConfig,
+    config_from_dict,
+    config_to_dict,
+    parameter_count_bound,
 )
 
 

@@ -17,15 +17,20 @@ import resource
 import struct
 import tracemalloc
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 import torch
 
 from vae_core import cli
-from vae_core.checkpoint_info import (FORMAT_NAME, FORMAT_VERSION, CheckpointError, list_checkpoints,
-                                      read_checkpoint_info)
+from vae_core.checkpoint_info import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    CheckpointError,
+    list_checkpoints,
+    read_checkpoint_info,
+)
 from vae_core.checkpoints import load_checkpoint, save_checkpoint
 from vae_core.config import ModelConfig, TrainConfig, config_to_dict
 from vae_core.models import build_model
@@ -352,9 +357,9 @@ CASES: dict[str, tuple[Callable, str]] = {
                                  "(it names torch._utils._rebuild_parameter)"),
     # file-system oddities
     "a-directory": (directory, "a folder, not a file"),
-    "symlink-loop": (symlink_loop, "no such checkpoint file"),
-    "dangling-symlink": (dangling_symlink, "no such checkpoint file"),
-    "a-fifo": (fifo, "no such checkpoint file"),
+    "symlink-loop": (symlink_loop, "a symbolic link that leads to no file"),
+    "dangling-symlink": (dangling_symlink, "a symbolic link that leads to no file"),
+    "a-fifo": (fifo, "not a regular file"),
 }
 
 # Listing reads no weights: these files are listed, and refused when loaded (the app marks the model failed).
@@ -505,7 +510,7 @@ def test_unreadable_file_is_a_problem_not_an_exception(folder, model, monkeypatc
 
 
 def test_unexpected_errors_in_one_file_do_not_break_the_listing(folder, model, monkeypatch):
-    import vae_core.checkpoint_info as checkpoint_info
+    from vae_core import checkpoint_info
 
     with_metadata()(folder, model)
     real = checkpoint_info.read_checkpoint_info

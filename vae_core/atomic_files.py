@@ -14,8 +14,9 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO
 
 from . import limits
 
@@ -41,11 +42,10 @@ def write_atomically(path: str | Path, write: Callable[[BinaryIO], None]) -> Pat
     remove_stale_temp_files(path.parent)
     tmp_name = path.with_name(f".{path.name}.{uuid.uuid4().hex}-{os.getpid()}.tmp")
     try:
-        with _sigint_held() as interrupted:
-            with open(tmp_name, "xb") as handle:
-                write(handle)
-                handle.flush()
-                os.fsync(handle.fileno())
+        with _sigint_held() as interrupted, open(tmp_name, "xb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
         if interrupted():
             raise KeyboardInterrupt
         os.replace(tmp_name, path)

@@ -132,7 +132,7 @@ def list_checkpoints(folder: str | Path) -> CheckpointScan:
             infos.append(read_checkpoint_info(path))
         except CheckpointError as err:
             problems.append((path, str(err)))
-        except Exception as err:  # noqa: BLE001 - one odd file must never break the listing of the others
+        except Exception as err:  # one odd file must never break the listing of the others
             problems.append((path, f"{path.name}: not a readable checkpoint ({type(err).__name__}: "
                                    f"{first_line(err)})"))
     return CheckpointScan(infos, problems)
@@ -161,7 +161,12 @@ def check_archive(path: Path) -> dict[str, zipfile.ZipInfo]:
     """
     try:
         if not path.is_file():
-            kind = "a folder, not a file" if path.is_dir() else "no such checkpoint file"
+            if path.is_symlink():
+                kind = "a symbolic link that leads to no file (dangling, or a loop)"
+            elif path.is_dir():
+                kind = "a folder, not a file"
+            else:
+                kind = "not a regular file" if path.exists() else "no such checkpoint file"
             raise CheckpointError(f"{path}: {kind}")
         size = path.stat().st_size
         if size > limits.MAX_TENSOR_BYTES + limits.MAX_PICKLE_BYTES + 2 ** 20:

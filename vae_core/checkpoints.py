@@ -18,8 +18,9 @@ import torch
 
 from . import __version__, limits
 from .atomic_files import claim_path, release_claim, write_atomically
-from .checkpoint_info import (FORMAT_NAME, FORMAT_VERSION, SUFFIX, CheckpointError, CheckpointInfo, check_record_checksums,
-                              checked_payload, first_line, info_from_payload, read_plain_payload, safe_checkpoint_name)
+from .checkpoint_info import (FORMAT_NAME, FORMAT_VERSION, SUFFIX, CheckpointError, CheckpointInfo,
+                              check_record_checksums, checked_payload, first_line, info_from_payload,
+                              read_plain_payload, safe_checkpoint_name)
 from .config import TrainConfig, config_to_dict
 from .models import LatentModel, build_model
 

@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         # The leading newline ends a progress bar's line; an interrupted save removed its temp file.
         print("\ninterrupted; no file was changed by the interrupted step", file=sys.stderr)
         return 130
-    except Exception as err:  # noqa: BLE001 - one line, not a traceback; VAE_CORE_TRACEBACK=1 shows it
+    except Exception as err:  # one line, not a traceback; VAE_CORE_TRACEBACK=1 shows where
         if os.environ.get("VAE_CORE_TRACEBACK"):
             raise
         print(f"error: unexpected {type(err).__name__}: {first_line(err)} (VAE_CORE_TRACEBACK=1 shows where)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 import re
@@ -125,12 +126,12 @@ def parameter_count_bound(config: ModelConfig) -> int:
     latent = config.latent_dim
     if config.arch == "mlp":
         widths = [config.input_size, *config.hidden_dims]
-        body = 2 * sum(a * b for a, b in zip(widths, widths[1:])) + sum(config.hidden_dims)  # encoder + decoder
+        body = 2 * sum(a * b for a, b in itertools.pairwise(widths)) + sum(config.hidden_dims)  # encoder + decoder
         body += sum(config.hidden_dims) + config.input_size  # the decoder's biases
         features = widths[-1]
         return body + features * 2 * latent + 2 * latent + latent * features  # head, decoder's first layer
     channels = [c, *config.hidden_dims]
-    body = sum(2 * 9 * a * b + a + b for a, b in zip(channels, channels[1:]))  # convs and transposed convs
+    body = sum(2 * 9 * a * b + a + b for a, b in itertools.pairwise(channels))  # convs and transposed convs
     for _ in config.hidden_dims:
         h, w = (h + 1) // 2, (w + 1) // 2
     features = channels[-1] * h * w
