@@ -57,9 +57,9 @@ MAX_ARCHIVE_MEMBERS = 1024  # one record per tensor plus a few: a VAE with 8 hid
 # Every tensor record together: the largest allowed model stored as float32, plus room for the int64 buffers.
 MAX_TENSOR_BYTES = 4 * MAX_PARAMETERS + 2 ** 20
 MAX_HISTORY_EPOCHS = MAX_EPOCHS  # entries in the stored history, read by the training figures
-# Largest |weight| accepted. Training moves a weight by about lr per Adam step, so even 10^6 steps at the largest
-# allowed learning rate of a lesson (1e-2) stay below 1e4; float16-stored checkpoints top out at 65504. A weight
-# of 1e6 only comes from a corrupted or hand-made file, and makes float32 logits overflow for any input.
+# Largest |weight| accepted. Adam moves a weight by about lr per step; the lessons train with lr <= 1e-2, so
+# even 10^6 steps stay below 1e4, and float16-stored checkpoints top out at 65504. A weight of 1e6 comes from a
+# corrupted or hand-made file (or a run at an absurd lr that diverged), and overflows float32 logits.
 MAX_ABS_WEIGHT = 1e6
 
 # --- temporary files --------------------------------------------------------------------------------------------
