@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vae_core.checkpoints import list_checkpoints
+from vae_core.checkpoint_info import list_checkpoints
 from vae_core.cli import main
 from vae_core.data import is_available
 from vae_core.model_card import (ANCHOR_BURDA_NLL, format_kl_per_dim, render_model_card,

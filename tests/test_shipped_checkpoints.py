@@ -14,7 +14,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vae_core.checkpoints import list_checkpoints, load_checkpoint
+from vae_core.checkpoint_info import list_checkpoints
+from vae_core.checkpoints import load_checkpoint
 from vae_core.data import is_available, load_dataset
 from vae_core.evaluation import ACTIVE_UNIT_THRESHOLD, evaluate
 from vae_core.model_card import render_model_card

@@ -7,7 +7,8 @@ import re
 import pytest
 import torch
 
-from vae_core.checkpoints import load_checkpoint, read_checkpoint_info
+from vae_core.checkpoint_info import read_checkpoint_info
+from vae_core.checkpoints import load_checkpoint
 from vae_core.cli import main
 from vae_core.data import is_available, load_dataset
 from vae_core.evaluation import evaluate

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vae_core.checkpoints import SUFFIX, safe_checkpoint_name, save_checkpoint
+from vae_core.checkpoint_info import SUFFIX, safe_checkpoint_name
+from vae_core.checkpoints import save_checkpoint
 from vae_core.config import ModelConfig, TrainConfig
 from vae_core.data import ImageDataset, load_dataset
 from vae_core.evaluation import evaluate

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .atomic_files import write_atomically
-from .checkpoints import CheckpointInfo, list_checkpoints
+from .checkpoint_info import CheckpointInfo, list_checkpoints
 from .data import DATASET_NAMES
 
 CARD_NAME = "README.md"

@@ -15,7 +15,8 @@ from typing import Callable
 
 import torch
 
-from .checkpoints import CheckpointError, load_checkpoint, read_checkpoint_info, save_checkpoint
+from .checkpoint_info import CheckpointError, read_checkpoint_info
+from .checkpoints import load_checkpoint, save_checkpoint
 from .config import ModelConfig, TrainConfig
 from .data import INPUT_SHAPES, ImageDataset, load_dataset
 from .evaluation import EvaluationReport, evaluate

@@ -17,7 +17,8 @@ import pytest
 import torch
 from PIL import Image
 
-from vae_core.checkpoints import FORMAT_NAME, FORMAT_VERSION, load_checkpoint, save_checkpoint
+from vae_core.checkpoint_info import FORMAT_NAME, FORMAT_VERSION
+from vae_core.checkpoints import load_checkpoint, save_checkpoint
 from vae_core.config import ModelConfig, TrainConfig, config_to_dict
 from vae_core.data import load_dataset
 from vae_core.models import build_model

@@ -6,7 +6,8 @@ import torch
 
 from ui.registry import (SHIPPED, USER, beta_sweeps, comparison_pair, counterpart, default_entry, folder_signature,
                          registry_folders, scan_registry)
-from vae_core.checkpoints import FORMAT_NAME, FORMAT_VERSION, save_checkpoint
+from vae_core.checkpoint_info import FORMAT_NAME, FORMAT_VERSION
+from vae_core.checkpoints import save_checkpoint
 from vae_core.config import ModelConfig, TrainConfig, config_to_dict
 from vae_core.models import build_model
 
