@@ -27,7 +27,7 @@ from __future__ import annotations
 import argparse
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -184,13 +184,13 @@ def race(epochs: int, seed: int, threads: int, chunk: int) -> dict[str, tuple[fl
     }
     turns = Turns(list(loops), chunk)
     models: dict[str, nn.Module] = {}
-    errors: list[BaseException] = []
+    errors: list[Exception] = []
 
     def run(name: str) -> None:
         turns.begin(name)
         try:
             models[name] = loops[name](lambda: turns.step(name))
-        except BaseException as err:  # reported by the main thread
+        except Exception as err:  # noqa: BLE001 (re-raised by the main thread)
             errors.append(err)
         finally:
             turns.finish(name)

@@ -8,8 +8,7 @@ import torch
 from torch import nn
 
 from vae_core.config import LIKELIHOODS, ModelConfig, TrainConfig
-from vae_core.models import VAE, build_model
-from vae_core.models import mlp_backprop
+from vae_core.models import VAE, build_model, mlp_backprop
 from vae_core.models.mlp_backprop import FAST_PATH_LIKELIHOODS, loss_and_backward, mlp_layers, supports
 from vae_core.training import fit
 

@@ -9,10 +9,18 @@ import pytest
 import torch
 
 from vae_core.config import ModelConfig, TrainConfig
-from vae_core.models import build_model
 from vae_core.losses import SCALAR_TERMS
-from vae_core.training import (EpochRecord, TrainingCallback, TrainingDiverged, fit, hardware_description, kl_weight,
-                                torch_threads, training_metadata)
+from vae_core.models import build_model
+from vae_core.training import (
+    EpochRecord,
+    TrainingCallback,
+    TrainingDiverged,
+    fit,
+    hardware_description,
+    kl_weight,
+    torch_threads,
+    training_metadata,
+)
 
 STEPS_PER_EPOCH = math.ceil(1437 / 128)  # digits train split, default batch size
 

@@ -151,7 +151,7 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, callback: Training
                 model.eval()
                 test_terms = mean_loss_terms(model, x_test, beta=beta) if x_test is not None else None
                 record = EpochRecord(epoch, beta, time.perf_counter() - epoch_start,
-                                     dict(zip(SCALAR_TERMS, (sums / seen).tolist())), test_terms)
+                                     dict(zip(SCALAR_TERMS, (sums / seen).tolist(), strict=True)), test_terms)
                 result.history.append(record)
                 last_good.save()
                 callback.on_epoch(record, model)

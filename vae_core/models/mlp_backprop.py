@@ -59,11 +59,17 @@ def mlp_layers(body: nn.Module, decoder: bool) -> list[nn.Linear] | None:
 
 def supports(model: nn.Module) -> bool:
     """Whether loss_and_backward computes this model's gradients; False sends fit to autograd."""
-    return (type(model) in FAST_PATH_MODELS
-            and model.config.likelihood in FAST_PATH_LIKELIHOODS
-            and mlp_layers(model.encoder, decoder=False) is not None
-            and mlp_layers(model.decoder, decoder=True) is not None
-            and all(p.requires_grad for p in model.parameters()))
+    return fast_path_layers(model) is not None
+
+
+def fast_path_layers(model: nn.Module) -> tuple[list[nn.Linear], list[nn.Linear]] | None:
+    """The encoder's and the decoder's Linear layers when the model is one the fast path supports, else None."""
+    if type(model) not in FAST_PATH_MODELS or not isinstance(model, VAE):
+        return None
+    if model.config.likelihood not in FAST_PATH_LIKELIHOODS or not all(p.requires_grad for p in model.parameters()):
+        return None
+    encoder, decoder = mlp_layers(model.encoder, decoder=False), mlp_layers(model.decoder, decoder=True)
+    return None if encoder is None or decoder is None else (encoder, decoder)
 
 
 def relu_backward(grad: Tensor, relu_output: Tensor) -> Tensor:
@@ -82,28 +88,29 @@ def output_gradient(x_params: Tensor, x: Tensor, likelihood: str, gaussian_sigma
     raise ValueError(f"the MLP fast path has no gradient for the {likelihood!r} likelihood")
 
 
-def loss_and_backward(vae: VAE, x: Tensor, beta: float) -> LossTerms:
+def loss_and_backward(vae: nn.Module, x: Tensor, beta: float) -> LossTerms:
     """VAE.loss(x, beta) and its backward pass: accumulates d objective / d parameter into each .grad.
 
     The same contract as `terms = vae.loss(x, beta); terms.objective.backward()`, except that the returned
     LossTerms hold plain (detached) tensors: there is no graph to call backward on.
     """
-    if not supports(vae):
-        raise ValueError(f"the MLP fast path does not support this model ({type(vae).__name__}, "
-                         f"{vae.config.arch}, {vae.config.likelihood}); train it with autograd")
+    layers = fast_path_layers(vae)
+    if layers is None or not isinstance(vae, VAE):
+        raise ValueError(f"the MLP fast path does not support this model ({type(vae).__name__}); "
+                         f"train it with autograd")
+    encoder_layers, decoder_layers = layers
     vae._check_input(x)
     config = vae.config
-    encoder_layers = mlp_layers(vae.encoder, decoder=False)
-    decoder_layers = mlp_layers(vae.decoder, decoder=True)
     batch = x.shape[0]
     pixels = x.reshape(batch, -1)
     with torch.no_grad():
         # Forward: keep each layer's input; a ReLU's output tells where it was active.
         h = pixels
-        encoder_inputs = []
+        encoder_steps = []  # (layer, its input, its ReLU output)
         for layer in encoder_layers:
-            encoder_inputs.append(h)
-            h = torch.relu(torch.addmm(layer.bias, h, layer.weight.t()))
+            h_out = torch.relu(torch.addmm(layer.bias, h, layer.weight.t()))
+            encoder_steps.append((layer, h, h_out))
+            h = h_out
         posterior_input = h
         mean, logvar = torch.addmm(vae.to_posterior.bias, h, vae.to_posterior.weight.t()).chunk(2, dim=-1)
         std = (0.5 * logvar).exp()
@@ -120,7 +127,7 @@ def loss_and_backward(vae: VAE, x: Tensor, beta: float) -> LossTerms:
         terms = elbo_terms(recon, mean, logvar, beta)
 
         # Backward, from the objective to every weight.
-        grads: dict[nn.Parameter, Tensor] = {}
+        grads: dict[Tensor, Tensor] = {}
         g = output_gradient(h, pixels, config.likelihood, config.gaussian_sigma)
         for i in reversed(range(len(decoder_layers))):
             layer, h_in = decoder_layers[i], decoder_inputs[i]
@@ -132,12 +139,11 @@ def loss_and_backward(vae: VAE, x: Tensor, beta: float) -> LossTerms:
         g_logvar = g * eps * std * 0.5 + (std * std - 1.0) * (beta / (2 * batch))
         g = torch.cat([g_mean, g_logvar], dim=-1)
         grads[vae.to_posterior.weight], grads[vae.to_posterior.bias] = g.t().mm(posterior_input), g.sum(0)
-        # Each encoder layer's ReLU output feeds the layer above it (the last one feeds to_posterior).
-        outputs = [*encoder_inputs[1:], posterior_input]
-        above = [*encoder_layers[1:], vae.to_posterior]
-        for layer, h_in, h_out, next_layer in reversed(list(zip(encoder_layers, encoder_inputs, outputs, above))):
+        next_layer = vae.to_posterior  # the layer each encoder layer's ReLU output feeds
+        for layer, h_in, h_out in reversed(encoder_steps):
             g = relu_backward(g.mm(next_layer.weight), h_out)
             grads[layer.weight], grads[layer.bias] = g.t().mm(h_in), g.sum(0)
+            next_layer = layer
         for param in vae.parameters():  # accumulate, as backward() does
             param.grad = grads[param] if param.grad is None else param.grad.add_(grads[param])
     return terms
