@@ -226,7 +226,8 @@ class LastGoodWeights:
 
 # Adam's running averages of parameters whose gradient is zero for many steps in a row (the weights of pixels
 # that are almost always blank) decay geometrically until they become denormal floats, which x86 CPUs handle
-# with slow microcode assists (after 3 MNIST epochs, 83k of them made a whole training step 40% slower).
+# with slow microcode assists (after 3 MNIST epochs, 83k of them made a whole training step 40% slower; with
+# torch.optim.Adam(fused=True), 83k denormal moments made its step ~2x slower, interleaved A/B on 2 busy cores).
 # torch.set_flush_denormal(True) would cure that only in the calling thread, not in the OpenMP threads that
 # run the other half of every kernel. So every FLUSH_EVERY steps, averages below TINY are set to 0: from TINY
 # the first moment needs ~170 steps at beta1 = 0.9 to reach the denormal range, so none gets there, and the
