@@ -9,9 +9,18 @@ import pytest
 import torch
 
 from vae_core.config import ModelConfig, TrainConfig
-from vae_core.models import build_model
 from vae_core.losses import SCALAR_TERMS
-from vae_core.training import EpochRecord, TrainingCallback, TrainingDiverged, fit, kl_weight
+from vae_core.models import build_model
+from vae_core.training import (
+    EpochRecord,
+    TrainingCallback,
+    TrainingDiverged,
+    fit,
+    hardware_description,
+    kl_weight,
+    torch_threads,
+    training_metadata,
+)
 
 STEPS_PER_EPOCH = math.ceil(1437 / 128)  # digits train split, default batch size
 
@@ -170,15 +179,15 @@ def test_dynamic_binarisation_feeds_binary_batches(tiny_config, digits_train, di
     torch.manual_seed(0)
     model = build_model(tiny_config())
     seen: list[torch.Tensor] = []
-    original = model.loss_and_grads  # what fit calls each step
+    original = model.loss  # what fit calls each step on the autograd path
 
     def recording(x, beta=None):
         seen.append(x)
         return original(x, beta=beta)
 
-    model.loss_and_grads = recording  # instance attribute: only this model records
+    model.loss = recording  # instance attribute: only this model records
     config = TrainConfig(dataset="digits", epochs=1, dynamic_binarization=True, batch_size=256, eval_each_epoch=False)
-    result = fit(tiny_config(), config, train_data=digits_train, model=model)
+    result = fit(tiny_config(), config, train_data=digits_train, model=model, fast_path=False)
     assert result.model is model and len(result.history) == 1
     batches = torch.cat(seen)
     assert len(batches) == len(digits_train)
@@ -196,3 +205,43 @@ def test_thread_setting_is_restored(tiny_config, digits_train, digits_test):
     before = torch.get_num_threads()
     run(tiny_config, digits_train, digits_test, num_threads=1, eval_each_epoch=False)
     assert torch.get_num_threads() == before
+
+
+def test_lr_decay_scales_the_rate_after_every_epoch(tiny_config, digits_train, digits_test):
+    # lr_decay = 0 leaves a rate of 0 from epoch 2 on: the weights stop where epoch 1 left them.
+    class KeepFirstEpoch(TrainingCallback):
+        def on_epoch(self, record, model):
+            if record.epoch == 1:
+                self.after_first = weights(model)
+
+    keep = KeepFirstEpoch()
+    result = run(tiny_config, digits_train, digits_test, keep, epochs=3, lr_decay=0.0, eval_each_epoch=False)
+    final = weights(result.model)
+    assert all(torch.equal(final[k], keep.after_first[k]) for k in final)
+    constant = weights(run(tiny_config, digits_train, digits_test, epochs=3, eval_each_epoch=False).model)
+    assert not all(torch.equal(final[k], constant[k]) for k in final)
+
+
+def test_torch_threads_sets_and_restores_the_count():
+    before = torch.get_num_threads()
+    other = 2 if before == 1 else 1
+    with torch_threads(other):
+        assert torch.get_num_threads() == other
+    assert torch.get_num_threads() == before
+    with torch_threads(0):  # 0 leaves torch's setting alone
+        assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), torch_threads(other):
+        raise RuntimeError("restored on the way out of an error too")
+    assert torch.get_num_threads() == before
+
+
+def test_hardware_names_the_device_that_trained(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Fake GPU 80GB")
+    on_cpu = hardware_description(1, device="cpu")
+    assert on_cpu.startswith("CPU ") and on_cpu.endswith("1 torch thread") and "Fake GPU" not in on_cpu
+    assert hardware_description(3, device=torch.device("cpu")).endswith("3 torch threads")
+    assert hardware_description(device="cuda").startswith("Fake GPU 80GB")
+    meta = training_metadata(1.234, 10, 5, 2, 1, device="cpu")
+    assert meta == {"train_seconds": 1.23, "split_sizes": {"train": 10, "test": 5}, "epochs_run": 2,
+                    "hardware": on_cpu}

@@ -13,14 +13,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-import torch
 
 from .checkpoint_info import CheckpointError, read_checkpoint_info
 from .checkpoints import load_checkpoint, save_checkpoint
 from .config import ModelConfig, TrainConfig
 from .data import INPUT_SHAPES, ImageDataset, load_dataset
 from .evaluation import EvaluationReport, evaluate
-from .training import TrainingCallback, fit, training_metadata
+from .training import TrainingCallback, fit, torch_threads, training_metadata
 
 ZOO_SEED = 0  # seeds initialisation, shuffling, dynamic binarisation and the MC draws of every zoo model
 EVAL_SEED = 0  # seeds the test binarisation and the MC draws of the recorded metrics
@@ -178,14 +177,9 @@ def split_for(spec: ZooSpec, split: str) -> ImageDataset:
 
 def measure(model, spec: ZooSpec, test_data: ImageDataset) -> EvaluationReport:
     """The test metrics recorded with a zoo model (the protocol is also written into its metadata)."""
-    previous_threads = torch.get_num_threads()
-    if spec.train.num_threads > 0:
-        torch.set_num_threads(spec.train.num_threads)  # the IW estimate is the costliest step: same reason
-    try:
+    with torch_threads(spec.train.num_threads):  # the IW estimate is the costliest step: same reason
         return evaluate(model, test_data, iw_samples=spec.iw_samples, seed=EVAL_SEED,
                         binarized=spec.test_binarized)
-    finally:
-        torch.set_num_threads(previous_threads)
 
 
 def zoo_metadata(spec: ZooSpec, quick: bool) -> dict:
@@ -250,7 +244,7 @@ def train_one(path: Path, spec: ZooSpec, *, quick: bool = False, callback: Train
     cpu_seconds = time.process_time() - cpu_started
     history = [record.to_dict() for record in result.history]
     metadata = {**training_metadata(result.seconds, len(train_data), len(test_data), len(result.history),
-                                    spec.train.num_threads),
+                                    spec.train.num_threads, device=spec.train.device),
                 "train_cpu_seconds": round(cpu_seconds, 2), **zoo_metadata(spec, quick)}
     save_checkpoint(path, result.model, spec.train, history=history, metadata=metadata, half=spec.half)
     # With half=True the stored weights differ from the trained ones: measure what a reader will load.
