@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from ui import derived
-from ui.figures import selected_index, shared_range, trusted_figure
-from ui.registry import comparison_pair
-from ui.sidebar import current_selection, require_test_split
-from ui.widgets import model_caption, projection_choice
+from ui.state import derived
+from ui.figures.latent import selected_index, shared_range, trusted_figure
+from vae_core.registry import comparison_pair
+from ui.shell.sidebar import current_selection, require_test_split
+from ui.widgets.shared import model_caption, projection_choice
 
 selection = current_selection()
 st.title("Latent space")

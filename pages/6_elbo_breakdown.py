@@ -5,12 +5,13 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from ui import elbo, elbo_cache
-from ui.elbo_figures import (INFORMATIVE_KL, enlarge, informative, kl_per_dim_figure, objective_figure,
+from vae_core import elbo_report as elbo
+from ui.state import elbo_cache
+from ui.figures.elbo import (INFORMATIVE_KL, enlarge, informative, kl_per_dim_figure, objective_figure,
                              posterior_figure)
-from ui.elbo_widgets import choose_image, pick_models
-from ui.loaders import model_or_none
-from ui.sidebar import current_selection, require_model
+from ui.widgets.elbo_widgets import choose_image, pick_models
+from ui.state.loaders import model_or_none
+from ui.shell.sidebar import current_selection, require_model
 
 BETA_PAGE = Path(__file__).with_name("5_beta_tradeoff.py")  # a sibling page, wherever the pages folder is
 

@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from ui.job_panel import job_panel, job_running, start_job
-from ui.loaders import dataset_or_none
-from ui.registry import KIND_NAMES, user_folder
-from ui.sidebar import DATASET_LABELS, available_datasets, current_selection
-from ui.train_form import HIDDEN_PRESETS, LATENT_SIZES, LEARNING_RATES, TrainRequest, build_configs, default_name
-from ui.training_job import MAX_CONCURRENT_JOBS, TrainingJob, unique_checkpoint_path
+from ui.widgets.job_panel import job_panel, job_running, start_job
+from ui.state.loaders import dataset_or_none
+from vae_core.registry import KIND_NAMES, user_folder
+from ui.shell.sidebar import DATASET_LABELS, available_datasets, current_selection
+from vae_core.train_request import HIDDEN_PRESETS, LATENT_SIZES, LEARNING_RATES, TrainRequest, build_configs, default_name
+from vae_core.jobs import MAX_CONCURRENT_JOBS, TrainingJob, unique_checkpoint_path
 
 JOB_KEY = "train_job"
 

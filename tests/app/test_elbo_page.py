@@ -1,7 +1,7 @@
 """The ELBO page (AppTest): it runs, its widgets change what it shows, and every number equals vae_core's.
 
 The expected numbers are recomputed here from the checkpoint file with vae_core alone (model.loss,
-model.iw_log_likelihood, seeded generators), not through ui.elbo, so a slip in the page's plumbing (wrong
+model.iw_log_likelihood, seeded generators), not through vae_core.elbo_report, so a slip in the page's plumbing (wrong
 input, wrong seed, wrong K, wrong beta, stale values) shows up as a mismatch.
 """
 
@@ -15,8 +15,8 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from ui.elbo import RECON_SAMPLES
-from ui.preprocess import preprocess_bytes, to_data_url
+from vae_core.elbo_report import RECON_SAMPLES
+from vae_core.preprocess import preprocess_bytes, to_data_url
 from vae_core.checkpoints import load_checkpoint
 from vae_core.data import load_dataset
 
@@ -198,9 +198,9 @@ def test_input_survives_switching_sources(page, app_env):
     assert metric(page, "−ELBO") == uploaded
 
 
-# --- ui.elbo on its own (no AppTest) ----------------------------------------------------------------------
+# --- vae_core.elbo_report on its own (no AppTest) ----------------------------------------------------------------------
 def test_breakdown_terms_agree_with_the_closed_form(app_env):
-    from ui import elbo
+    from vae_core import elbo_report as elbo
 
     model = load_checkpoint(app_env.vae_4d).model
     x = load_dataset("digits", "test").images[3:4]
@@ -219,7 +219,7 @@ def test_breakdown_terms_agree_with_the_closed_form(app_env):
 
 
 def test_iw_estimate_is_below_the_bound_and_samples_are_seeded(app_env):
-    from ui import elbo
+    from vae_core import elbo_report as elbo
 
     model = load_checkpoint(app_env.vae_2d).model
     x = load_dataset("digits", "test").images[5:6]
@@ -232,7 +232,7 @@ def test_iw_estimate_is_below_the_bound_and_samples_are_seeded(app_env):
 
 
 def test_autoencoder_terms_and_guards(app_env):
-    from ui import elbo
+    from vae_core import elbo_report as elbo
 
     ae = load_checkpoint(app_env.ae_2d).model
     vae = load_checkpoint(app_env.vae_2d).model
@@ -250,8 +250,8 @@ def test_autoencoder_terms_and_guards(app_env):
 
 
 def test_figures_show_the_breakdown_they_are_given():
-    from ui.elbo import ElboBreakdown
-    from ui.elbo_figures import enlarge, kl_per_dim_figure, objective_figure, posterior_figure, thumbnail
+    from vae_core.elbo_report import ElboBreakdown
+    from ui.figures.elbo import enlarge, kl_per_dim_figure, objective_figure, posterior_figure, thumbnail
 
     terms = ElboBreakdown(recon=50.0, kl=4.0, kl_per_dim=np.array([3.0, 1.0, 0.0]),
                           posterior_mean=np.array([1.5, -0.5, 0.0]), posterior_std=np.array([0.2, 0.6, 1.0]),

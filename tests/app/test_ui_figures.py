@@ -4,10 +4,10 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from ui.beta_figures import iso_elbo_levels, kl_heatmap_figure, rate_distortion_figure
-from ui.figures import add_path, latent_scatter, selected_index, shared_range
-from ui.sweep import SweepPoint
-from ui.training_figures import training_curves
+from ui.figures.beta import iso_elbo_levels, kl_heatmap_figure, rate_distortion_figure
+from ui.figures.latent import add_path, latent_scatter, selected_index, shared_range
+from vae_core.sweeps import SweepPoint
+from ui.figures.training import training_curves
 
 
 def scatter_traces(fig):

@@ -9,7 +9,7 @@ from typing import Any
 
 from vae_core.config import ModelConfig, TrainConfig
 
-from .registry import ModelEntry
+from vae_core.registry import ModelEntry
 
 ACTIVE_KL_NATS = 0.01  # a dimension whose average KL is below this carries (almost) no information
 

@@ -1,7 +1,7 @@
 """The ELBO page's widgets: which VAE and AE to use, and which image to measure (draw, return plain values).
 
 Session-state keys carry the page prefix `elbo_`. The image helpers keep the last good upload and drawing in
-an InputMemory (ui.preprocess), so a bad file shows a message and never replaces them.
+an InputMemory (vae_core.preprocess), so a bad file shows a message and never replaces them.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from .canvas import drawing_canvas
-from .elbo_figures import thumbnail
-from .loaders import dataset_or_none
-from .preprocess import ImageInputError, InputMemory, PreprocessResult, decode_data_url, to_data_url
-from .registry import ROLE_DEFAULT, ModelEntry, counterpart
-from .sidebar import Selection
+from ui.widgets.canvas import drawing_canvas
+from ui.figures.elbo import thumbnail
+from ui.state.loaders import dataset_or_none
+from vae_core.preprocess import ImageInputError, InputMemory, PreprocessResult, decode_data_url, to_data_url
+from vae_core.registry import ROLE_DEFAULT, ModelEntry, counterpart
+from ui.shell.sidebar import Selection
 
 SOURCES = {"test": "A test image", "upload": "Upload a picture", "draw": "Draw"}
 MEMORY_KEY = "elbo_inputs"

@@ -16,9 +16,10 @@ import torch
 
 from vae_core.evaluation import embed_dataset, evaluate
 
-from . import figures, images
-from .loaders import load_split, model_by_id
-from .projection import Projection2D, fit_projection
+from ui.figures import latent as figures
+from vae_core import images
+from ui.state.loaders import load_split, model_by_id
+from vae_core.projection import Projection2D, fit_projection
 
 
 @dataclass(frozen=True)

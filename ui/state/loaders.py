@@ -15,7 +15,7 @@ import streamlit as st
 from vae_core.checkpoint_info import CheckpointError
 from vae_core.data import DatasetUnavailable, ImageDataset, load_dataset
 
-from .registry import ModelEntry, Registry, folder_signature, registry_folders, scan_registry
+from vae_core.registry import ModelEntry, Registry, folder_signature, registry_folders, scan_registry
 
 if TYPE_CHECKING:
     from vae_core.models import LatentModel

@@ -9,8 +9,8 @@ import streamlit as st
 
 from vae_core.data import ImageDataset
 
-from .preprocess import ImageInputError, InputMemory
-from .registry import ModelEntry
+from vae_core.preprocess import ImageInputError, InputMemory
+from vae_core.registry import ModelEntry
 
 PROJECTION_LABELS = {"pca": "PCA (linear, fast)", "tsne": "t-SNE (non-linear, slow the first time)"}
 

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ui.images import digit_png, grid_png, png_bytes, tile, to_uint8, upscale
+from vae_core.images import digit_png, grid_png, png_bytes, tile, to_uint8, upscale
 
 
 def read_png(data: bytes) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Codes to decode: grids over the latent plane, interpolation paths, slices and slider ranges (no Streamlit).
 
-Everything returns float32 numpy arrays of codes, (N, D); ui.derived decodes them with a cached model.
+Everything returns float32 numpy arrays of codes, (N, D); ui.state.derived decodes them with a cached model.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ import threading
 import pytest
 import torch
 
-import ui.training_job as training_job
-from ui.training_job import (DIVERGED, DONE, FAILED, RUNNING, STOPPED, WAITING, TrainingJob,
+import vae_core.jobs as training_job
+from vae_core.jobs import (DIVERGED, DONE, FAILED, RUNNING, STOPPED, WAITING, TrainingJob,
                              unique_checkpoint_path)
 from vae_core.checkpoints import load_checkpoint
 from vae_core.config import ModelConfig, TrainConfig

@@ -1,4 +1,4 @@
-"""ui.preprocess: the MNIST / digits pipeline step by step, the invert rule, and every kind of bad upload."""
+"""vae_core.preprocess: the MNIST / digits pipeline step by step, the invert rule, and every kind of bad upload."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from ui import preprocess as pp
-from ui.preprocess import ImageInputError, InputMemory
+from vae_core import preprocess as pp
+from vae_core.preprocess import ImageInputError, InputMemory
 from vae_core.data import is_available, load_dataset
 
 MNIST_SHAPE = (1, 28, 28)

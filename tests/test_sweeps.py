@@ -2,8 +2,8 @@
 
 import pytest
 
-from ui.registry import SHIPPED, USER, ModelEntry, beta_sweeps, scan_registry
-from ui.sweep import extra_point_configs, informative_dims, kl_matrix, metrics_complete, reference_entry, sweep_point
+from vae_core.registry import SHIPPED, USER, ModelEntry, beta_sweeps, scan_registry
+from vae_core.sweeps import extra_point_configs, informative_dims, kl_matrix, metrics_complete, reference_entry, sweep_point
 
 
 def sweep_members(tiny_zoo, tmp_path) -> list[ModelEntry]:

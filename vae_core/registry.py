@@ -1,7 +1,7 @@
 """The checkpoint registry: the shipped and user folders scanned into model entries (no Streamlit here).
 
 Pages never look at files: they ask the registry which models fit a data set, which AE pairs with a VAE,
-and which models form a beta sweep. `ui.loaders.registry()` is the cached way to get one.
+and which models form a beta sweep. `ui.state.loaders.registry()` is the cached way to get one.
 """
 
 from __future__ import annotations

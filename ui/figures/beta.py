@@ -7,7 +7,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from .sweep import SweepPoint, kl_matrix
+from vae_core.sweeps import SweepPoint, kl_matrix
 
 SHIPPED_COLOUR = "#4E79A7"
 TRAINED_HERE_COLOUR = "#E15759"

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from .latent_math import circle
+from vae_core.latent_paths import circle
 
 # Ten well-separated colours (Tableau 10), one per class, the same on every page.
 CLASS_COLOURS = ("#4E79A7", "#F28E2B", "#E15759", "#76B7B2", "#59A14F",
@@ -102,7 +102,7 @@ def path_traces(path_points: np.ndarray, current_point: Sequence[float] | None =
 
 def add_path(fig: go.Figure | dict, path_points: np.ndarray, current_point: Sequence[float] | None = None,
              name: str = "path") -> None:
-    """Draw path_traces on a figure, or on a figure's dict (as ui.derived caches them), in place.
+    """Draw path_traces on a figure, or on a figure's dict (as ui.state.derived caches them), in place.
 
     Path lines are SVG and the points WebGL, so the path is drawn under the cloud; it stays visible
     because it is dark and the cloud is translucent.
@@ -115,7 +115,7 @@ def add_path(fig: go.Figure | dict, path_points: np.ndarray, current_point: Sequ
 
 
 def trusted_figure(fig: Mapping[str, Any]) -> go.Figure:
-    """A go.Figure of a figure dict built from plotly's own objects (as ui.derived caches them), not re-validated.
+    """A go.Figure of a figure dict built from plotly's own objects (as ui.state.derived caches them), not re-validated.
 
     st.plotly_chart validates a dict by rebuilding it as a Figure, 25-45 ms for the 10 000-point scatter on
     every whole-script rerun; a Figure it takes as it is. The dicts here come from Figure.to_dict() and

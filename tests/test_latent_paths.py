@@ -5,7 +5,7 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from ui.latent_math import (circle, gaussian_quantile_axis, grid_codes, interpolate, lerp, linear_axis,
+from vae_core.latent_paths import (circle, gaussian_quantile_axis, grid_codes, interpolate, lerp, linear_axis,
                             slerp, slice_codes, slider_ranges)
 
 

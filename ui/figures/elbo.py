@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
-from .elbo import ElboBreakdown
+from vae_core.elbo_report import ElboBreakdown
 
 PRIOR_COLOUR = "rgba(120, 120, 120, 0.18)"
 POSTERIOR_COLOUR = "#1f77b4"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import torch
 
-from ui.registry import (SHIPPED, USER, beta_sweeps, comparison_pair, counterpart, default_entry, folder_signature,
+from vae_core.registry import (SHIPPED, USER, beta_sweeps, comparison_pair, counterpart, default_entry, folder_signature,
                          registry_folders, scan_registry)
 from vae_core.checkpoints import FORMAT_NAME, FORMAT_VERSION, save_checkpoint
 from vae_core.config import ModelConfig, TrainConfig, config_to_dict

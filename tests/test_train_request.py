@@ -2,7 +2,7 @@
 
 import pytest
 
-from ui.train_form import HIDDEN_PRESETS, TrainRequest, build_configs, default_name
+from vae_core.train_request import HIDDEN_PRESETS, TrainRequest, build_configs, default_name
 
 
 def request(**changes) -> TrainRequest:

@@ -1,6 +1,6 @@
 """The ELBO page's numbers, cached per (checkpoint, image, seed, K) so widgets that do not change them are free.
 
-Thin st.cache_data wrappers over ui.elbo (which holds the maths and is tested on its own). Every function takes
+Thin st.cache_data wrappers over vae_core.elbo_report (which holds the maths and is tested on its own). Every function takes
 plain values: checkpoint_id is the cache key (it changes when the file does), path is what is loaded, and the
 image is a NumPy array, which st.cache_data hashes by content.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from . import elbo
-from .loaders import model_by_id
+from vae_core import elbo_report as elbo
+from ui.state.loaders import model_by_id
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -14,9 +14,9 @@ import streamlit as st
 from vae_core.checkpoint_info import CheckpointError
 from vae_core.data import DATASET_NAMES, INPUT_SHAPES, ImageDataset, is_available
 
-from . import loaders
-from .navigation import leave_legacy_pages_mode
-from .registry import ModelEntry, default_entry
+from ui.state import loaders
+from ui.shell.navigation import leave_legacy_pages_mode
+from vae_core.registry import ModelEntry, default_entry
 
 SELECTION_KEY = "app_selection"
 DATASET_KEY = "sidebar_dataset"

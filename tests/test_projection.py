@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ui.projection import fit_projection
+from vae_core.projection import fit_projection
 from vae_core.evaluation import project_2d
 
 

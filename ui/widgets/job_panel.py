@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .loaders import refresh_registry
-from .training_figures import training_curves
-from .training_job import DIVERGED, DONE, FAILED, STOPPED, TrainingJob
+from ui.state.loaders import refresh_registry
+from ui.figures.training import training_curves
+from vae_core.jobs import DIVERGED, DONE, FAILED, STOPPED, TrainingJob
 
 POLL_SECONDS = 1.0
 
