@@ -166,7 +166,7 @@ def browser_slider_figures(dataset: str | None, repeats: int) -> list[str]:
                     wait_for_idle(page, timeout_ms=120_000)
                 href = next(h for title, h in nav_links(page) if title.endswith("Interpolation"))
                 open_page(page, href)
-                for label, name in (("t", "interpolation slider t"), ("z1", "latent slider z1")):
+                for label, name in (("t", "interpolation slider t"), ("z₁", "latent slider z₁")):
                     thumb = slider_thumb(page, label)
                     if thumb.count() == 0:
                         lines.append(f"browser {name}: not found on the interpolation page")

@@ -54,12 +54,12 @@ def test_a_job_trains_in_the_background_then_saves_an_evaluated_checkpoint(digit
     assert job.join(TIMEOUT_S)
     progress = job.progress()
     assert progress.state == DONE and progress.fraction == 1.0 and progress.epoch == 2
-    assert [r["epoch"] for r in progress.history] == [1, 2]
+    assert [r.epoch for r in progress.history] == [1, 2]
     model, info = load_checkpoint(progress.saved_path)
     assert info.metadata["role"] == "beta-sweep" and info.metadata["group"] == "g"
     assert info.metadata["trained_in_app"] is True and info.metadata["epochs_run"] == 2
     # the stored metrics are the evaluation of the stored weights
-    assert info.metrics["neg_elbo"] == pytest.approx(evaluate(model, test).neg_elbo, rel=1e-5)
+    assert info.metrics.neg_elbo == pytest.approx(evaluate(model, test).neg_elbo, rel=1e-5)
 
 
 def test_stop_keeps_what_was_trained(digits, tmp_path):

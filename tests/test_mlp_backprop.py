@@ -77,4 +77,4 @@ def test_fit_trains_the_same_model_either_way(tiny_config, digits_train, digits_
     slow = fit(config, train, train_data=digits_train)
     for (name, a), b in zip(fast.model.state_dict().items(), slow.model.state_dict().values()):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-6), name
-    assert fast.history[-1].train["objective"] == pytest.approx(slow.history[-1].train["objective"], rel=1e-5)
+    assert fast.history[-1].train.objective == pytest.approx(slow.history[-1].train.objective, rel=1e-5)

@@ -1,10 +1,9 @@
-"""2-D views of codes: PCA that can place new codes, the same points as vae_core's project_2d."""
+"""vae_core.projection: 2-D views of codes; PCA that can place new codes in the same picture."""
 
 import numpy as np
 import pytest
 
 from vae_core.projection import fit_projection
-from vae_core.evaluation import project_2d
 
 
 def test_two_d_codes_are_shown_as_they_are():
@@ -15,11 +14,18 @@ def test_two_d_codes_are_shown_as_they_are():
     np.testing.assert_allclose(projection.transform(np.zeros((1, 2))), [[0.0, 0.0]])
 
 
-def test_pca_points_match_project_2d_and_new_codes_land_consistently():
+def test_pca_points_are_the_top_two_principal_axes_and_new_codes_land_consistently():
     rng = np.random.default_rng(1)
     codes = rng.normal(size=(200, 5)) * np.array([3.0, 2.0, 1.0, 0.5, 0.1]) + 4.0
     projection, points = fit_projection(codes, "pca")
-    np.testing.assert_allclose(points, project_2d(codes, "pca"), atol=1e-8)
+    # Against the eigenvectors of the sample covariance, computed here independently (up to each axis' sign).
+    centred = codes - codes.mean(0)
+    eigenvalues, eigenvectors = np.linalg.eigh(np.cov(centred, rowvar=False))
+    expected = centred @ eigenvectors[:, ::-1][:, :2]
+    for d in range(2):
+        sign = np.sign(points[:, d] @ expected[:, d])
+        np.testing.assert_allclose(points[:, d], sign * expected[:, d], atol=1e-8)
+    np.testing.assert_allclose(points.var(0, ddof=1), eigenvalues[::-1][:2], rtol=1e-8)
     np.testing.assert_allclose(projection.transform(codes[:7]), points[:7], atol=1e-10)
     # orthonormal components: N(0, I) stays a unit circle around the image of 0
     np.testing.assert_allclose(projection.components @ projection.components.T, np.eye(2), atol=1e-10)
@@ -41,3 +47,11 @@ def test_one_d_codes_get_a_zero_second_axis_and_unknown_methods_fail():
     assert not projection.shows_prior
     with pytest.raises(ValueError):
         fit_projection(np.zeros((3, 4)), "umap")
+
+
+@pytest.mark.slow  # t-SNE takes seconds even on 40 points
+def test_tsne_is_seeded():
+    codes = np.random.default_rng(1).normal(size=(40, 3))
+    _, a = fit_projection(codes, "tsne", seed=0)
+    assert a.shape == (40, 2) and np.isfinite(a).all()
+    assert np.allclose(a, fit_projection(codes, "tsne", seed=0)[1])

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import torch
 
-from vae_core.registry import (SHIPPED, USER, beta_sweeps, comparison_pair, counterpart, default_entry, folder_signature,
+from vae_core.vocabulary import SOURCE_SHIPPED, SOURCE_USER
+from vae_core.registry import (beta_sweeps, comparison_pair, counterpart, default_entry, folder_signature,
                          registry_folders, scan_registry)
 from vae_core.checkpoints import FORMAT_NAME, FORMAT_VERSION, save_checkpoint
 from vae_core.config import ModelConfig, TrainConfig, config_to_dict
@@ -14,7 +15,7 @@ DIGITS = (1, 8, 8)
 
 
 def scan(zoo_folder: Path, user: Path):
-    return scan_registry(((SHIPPED, str(zoo_folder)), (USER, str(user))))
+    return scan_registry(((SOURCE_SHIPPED, str(zoo_folder)), (SOURCE_USER, str(user))))
 
 
 def save_untrained(path: Path, **model_kwargs) -> Path:
@@ -25,9 +26,9 @@ def save_untrained(path: Path, **model_kwargs) -> Path:
 def test_folders_come_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("VAE_CHECKPOINT_DIR", str(tmp_path / "a"))
     monkeypatch.setenv("VAE_USER_CHECKPOINT_DIR", str(tmp_path / "b"))
-    assert registry_folders() == ((SHIPPED, str(tmp_path / "a")), (USER, str(tmp_path / "b")))
+    assert registry_folders() == ((SOURCE_SHIPPED, str(tmp_path / "a")), (SOURCE_USER, str(tmp_path / "b")))
     monkeypatch.setenv("VAE_USER_CHECKPOINT_DIR", str(tmp_path / "a"))
-    assert registry_folders() == ((SHIPPED, str(tmp_path / "a")),)  # the same folder is scanned once
+    assert registry_folders() == ((SOURCE_SHIPPED, str(tmp_path / "a")),)  # the same folder is scanned once
 
 
 def test_scan_lists_both_folders_and_reports_unreadable_files(tiny_zoo, tmp_path):
@@ -36,11 +37,11 @@ def test_scan_lists_both_folders_and_reports_unreadable_files(tiny_zoo, tmp_path
     (user / "broken.pt").write_bytes(b"not a checkpoint")
     registry = scan(tiny_zoo.folder, user)
     names = {(e.source, e.info.name) for e in registry.entries}
-    assert (SHIPPED, "digits-vae-z2") in names and (USER, "mine") in names
+    assert (SOURCE_SHIPPED, "digits-vae-z2") in names and (SOURCE_USER, "mine") in names
     assert len(registry.entries) == 7
     assert [Path(p).name for p, _ in registry.problems] == ["broken.pt"]
-    assert registry.get("user/mine").info.name == "mine"
-    assert registry.get("user/nothing") is None
+    assert next(e for e in registry.entries if e.key == "user/mine").info.name == "mine"
+    assert all(e.key != "user/nothing" for e in registry.entries)
 
 
 def test_only_models_whose_input_fits_are_offered(tiny_zoo, tmp_path):
@@ -92,7 +93,7 @@ def test_a_file_whose_weights_do_not_fit_its_config_is_listed_but_cannot_load(tm
 
 
 def test_folder_signature_changes_when_a_checkpoint_appears(tmp_path):
-    folders = ((SHIPPED, str(tmp_path)), (USER, str(tmp_path / "missing")))
+    folders = ((SOURCE_SHIPPED, str(tmp_path)), (SOURCE_USER, str(tmp_path / "missing")))
     before = folder_signature(folders)
     save_untrained(tmp_path / "new.pt", input_shape=DIGITS)
     after = folder_signature(folders)

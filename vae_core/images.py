@@ -43,6 +43,23 @@ def upscale(image: np.ndarray, factor: int) -> np.ndarray:
     return np.kron(image, np.ones((factor, factor), dtype=np.uint8)) if factor > 1 else image
 
 
+def enlarge(image: np.ndarray, side_px: int = DEFAULT_SIZE_PX) -> np.ndarray:
+    """A (H, W) image in [0, 1] as uint8, upscaled by an integer factor so its longest side is about side_px."""
+    pixels = to_uint8(image)
+    return upscale(pixels, max(1, side_px // max(pixels.shape)))
+
+
+def thumbnail(image: np.ndarray, side_px: int = 160) -> np.ndarray:
+    """A (H, W) image in [0, 1] as uint8 with its longest side at most side_px (a photo is shrunk smoothly)."""
+    pixels = to_uint8(image)
+    height, width = pixels.shape
+    if max(height, width) < side_px:
+        return enlarge(image, side_px)
+    scale = side_px / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.LANCZOS))
+
+
 def png_bytes(image: np.ndarray, scale: int = 1, invert: bool = False) -> bytes:
     """A 2-D uint8 image as PNG bytes, upscaled by `scale`. invert: dark digits on white paper."""
     pixels = upscale(255 - image if invert else image, scale)

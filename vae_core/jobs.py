@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vae_core.checkpoints import SUFFIX, safe_checkpoint_name, save_checkpoint
-from vae_core.config import ModelConfig, TrainConfig
-from vae_core.data import ImageDataset, load_dataset
-from vae_core.evaluation import evaluate
-from vae_core.models import LatentModel
-from vae_core.training import (EpochRecord, FitResult, StepProgress, TrainingCallback, TrainingDiverged, fit,
-                               training_metadata)
+from .checkpoints import SUFFIX, safe_checkpoint_name, save_checkpoint
+from .config import ModelConfig, TrainConfig
+from .data import ImageDataset, load_dataset
+from .evaluation import evaluate
+from .models import LatentModel
+from .results import EpochRecord
+from .training import FitResult, StepProgress, TrainingCallback, TrainingDiverged, fit, training_metadata
 
 MAX_JOBS_ENV = "VAE_MAX_TRAINING_JOBS"
 MAX_CONCURRENT_JOBS = max(1, int(os.environ.get(MAX_JOBS_ENV, "2") or 2))
@@ -41,7 +41,7 @@ class JobProgress:
     fraction: float  # of all training steps, 0..1
     epoch: int  # epochs finished
     total_epochs: int
-    history: list[dict] = field(default_factory=list)  # EpochRecord.to_dict() per finished epoch
+    history: list[EpochRecord] = field(default_factory=list)  # one per finished epoch
     message: str = ""
     saved_path: str | None = None
 
@@ -130,7 +130,7 @@ class TrainingJob(TrainingCallback):
     def on_epoch(self, record: EpochRecord, model: LatentModel) -> None:
         with self._lock:
             self._progress.epoch = record.epoch
-            self._progress.history.append(record.to_dict())
+            self._progress.history.append(record)
 
     # --- the thread ---------------------------------------------------------------------------------
     def _set(self, **changes: Any) -> None:

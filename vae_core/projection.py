@@ -1,7 +1,8 @@
-"""2-D views of latent codes that can also place new codes (paths, the prior) in the same picture.
+"""2-D views of latent codes (PCA or t-SNE), which can also place new codes (paths, the prior) in the picture.
 
-vae_core.evaluation.project_2d gives the points; for PCA this module also keeps the basis, so an
-interpolation path or the prior's circles can be drawn in the same coordinates. t-SNE has no such map.
+The one home of projections: PCA is scikit-learn's, and its basis is kept, so an interpolation path or the
+prior's circles can be drawn in the same coordinates as the points. t-SNE has no such map. scikit-learn is
+imported when a projection is fitted, not with this module.
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from vae_core.evaluation import project_2d
 
 PROJECTIONS = ("pca", "tsne")
 
@@ -52,7 +51,8 @@ class Projection2D:
 
 
 def fit_projection(codes: np.ndarray, method: str = "pca", seed: int = 0) -> tuple[Projection2D, np.ndarray]:
-    """(the fitted projection, the (N, 2) points of codes); D <= 2 keeps the codes themselves."""
+    """(the fitted projection, the (N, 2) points of codes); D <= 2 keeps the codes themselves (1-D gets a zero
+    second axis). t-SNE is seeded: the same codes and seed give the same points."""
     codes = np.asarray(codes, dtype=np.float64)
     latent_dim = codes.shape[1]
     if method not in PROJECTIONS:
@@ -61,8 +61,12 @@ def fit_projection(codes: np.ndarray, method: str = "pca", seed: int = 0) -> tup
         projection = Projection2D("identity", None, None, latent_dim)
         return projection, projection.transform(codes)
     if method == "pca":
-        mean = codes.mean(0)
-        _, _, vt = np.linalg.svd(codes - mean, full_matrices=False)
-        projection = Projection2D("pca", mean, vt[:2], latent_dim)
+        from sklearn.decomposition import PCA
+
+        pca = PCA(n_components=2, svd_solver="full").fit(codes)
+        projection = Projection2D("pca", pca.mean_, pca.components_, latent_dim)
         return projection, projection.transform(codes)
-    return Projection2D("tsne", None, None, latent_dim), project_2d(codes, "tsne", seed=seed)
+    from sklearn.manifold import TSNE
+
+    points = TSNE(n_components=2, random_state=seed, init="pca").fit_transform(codes)
+    return Projection2D("tsne", None, None, latent_dim), points

@@ -10,19 +10,26 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from vae_core.checkpoint_info import SUFFIX, CheckpointInfo, list_checkpoints  # no torch needed
+from .checkpoint_info import SUFFIX, CheckpointInfo, list_checkpoints  # no torch needed
+from .vocabulary import ROLE_BETA_SWEEP, ROLE_DEFAULT, ROLE_FAMILY_2D, SOURCE_SHIPPED, SOURCE_USER, kind_label
 
 CHECKPOINT_DIR_ENV = "VAE_CHECKPOINT_DIR"
 USER_CHECKPOINT_DIR_ENV = "VAE_USER_CHECKPOINT_DIR"
 DEFAULT_CHECKPOINT_DIR = "checkpoints"
 DEFAULT_USER_CHECKPOINT_DIR = "user_checkpoints"
-SHIPPED, USER = "shipped", "user"
 
-ROLE_FAMILY_2D = "family-2d"
-ROLE_BETA_SWEEP = "beta-sweep"
-ROLE_DEFAULT = "default"
 
-KIND_NAMES = {"ae": "AE", "dae": "Denoising AE", "sae": "Sparse AE", "cae": "Contractive AE", "vae": "VAE"}
+@dataclass(frozen=True)
+class ModelRef:
+    """Which model to run, and where: what cached functions take instead of (checkpoint_id, path, device).
+
+    Frozen and made of strings, so st.cache_data keys on it by value; checkpoint_id changes whenever the file
+    does (its path, mtime and size), so a rewritten checkpoint never hits a stale cache entry.
+    """
+
+    checkpoint_id: str  # the cache key
+    path: str  # what is loaded
+    device: str = "cpu"  # "cpu" or "cuda"
 
 
 def shipped_folder() -> Path:
@@ -38,7 +45,7 @@ def user_folder() -> Path:
 def registry_folders() -> tuple[tuple[str, str], ...]:
     """(source, folder) pairs to scan, shipped first; a folder named twice is scanned once."""
     pairs, seen = [], set()
-    for source, folder in ((SHIPPED, shipped_folder()), (USER, user_folder())):
+    for source, folder in ((SOURCE_SHIPPED, shipped_folder()), (SOURCE_USER, user_folder())):
         resolved = str(folder.resolve())
         if resolved not in seen:
             seen.add(resolved)
@@ -51,7 +58,7 @@ class ModelEntry:
     """One loadable checkpoint as the app sees it."""
 
     info: CheckpointInfo
-    source: str  # SHIPPED or USER
+    source: str  # SOURCE_SHIPPED or SOURCE_USER
     checkpoint_id: str  # cache key: path, mtime and size when scanned
 
     @property
@@ -62,6 +69,10 @@ class ModelEntry:
     @property
     def path(self) -> str:
         return str(self.info.path)
+
+    def ref(self, device: str = "cpu") -> ModelRef:
+        """The reference cached functions take: this checkpoint, run on device."""
+        return ModelRef(checkpoint_id=self.checkpoint_id, path=self.path, device=device)
 
     @property
     def kind(self) -> str:
@@ -98,10 +109,10 @@ class ModelEntry:
     @property
     def label(self) -> str:
         """What the model picker shows, e.g. 'VAE · z=2 · β=1 — mnist-vae-z2 (shipped)'."""
-        parts = [KIND_NAMES.get(self.kind, self.kind), f"z={self.latent_dim}"]
+        parts = [kind_label(self.kind), f"z={self.latent_dim}"]
         if self.is_variational:
             parts.append(f"β={self.beta:g}")
-        where = "trained here" if self.source == USER else "shipped"
+        where = "trained here" if self.source == SOURCE_USER else "shipped"
         return f"{' · '.join(parts)} — {self.info.name} ({where})"
 
 
@@ -110,14 +121,10 @@ class Registry:
     entries: tuple[ModelEntry, ...]
     problems: tuple[tuple[str, str], ...]  # (file, why it was skipped)
 
-    def get(self, key: str) -> ModelEntry | None:
-        """The entry whose `key` is key, if any."""
-        return next((e for e in self.entries if e.key == key), None)
-
     def for_dataset(self, dataset: str, input_shape: tuple[int, ...]) -> list[ModelEntry]:
         """Entries whose input shape fits the data set: those trained on it first, then the others."""
         fitting = [e for e in self.entries if e.input_shape == tuple(input_shape)]
-        return sorted(fitting, key=lambda e: (e.dataset != dataset, _role_rank(e), e.source != SHIPPED, e.info.name))
+        return sorted(fitting, key=lambda e: (e.dataset != dataset, _role_rank(e), e.source != SOURCE_SHIPPED, e.info.name))
 
 
 def _role_rank(entry: ModelEntry) -> int:
@@ -184,7 +191,7 @@ def counterpart(entries: list[ModelEntry], entry: ModelEntry) -> ModelEntry | No
     if not candidates:
         return None
     return min(candidates, key=lambda e: (e.group is None or e.group != entry.group, e.role != ROLE_FAMILY_2D,
-                                          e.kind != "ae", abs(e.beta - 1.0), e.source != SHIPPED, e.info.name))
+                                          e.kind != "ae", abs(e.beta - 1.0), e.source != SOURCE_SHIPPED, e.info.name))
 
 
 def beta_sweeps(entries: list[ModelEntry], dataset: str) -> dict[str, list[ModelEntry]]:
@@ -193,7 +200,7 @@ def beta_sweeps(entries: list[ModelEntry], dataset: str) -> dict[str, list[Model
     for e in entries:
         if e.role == ROLE_BETA_SWEEP and e.is_variational and e.dataset == dataset and e.group:
             groups.setdefault(e.group, []).append(e)
-    return {g: sorted(members, key=lambda e: (e.beta, e.source != SHIPPED, e.info.name))
+    return {g: sorted(members, key=lambda e: (e.beta, e.source != SOURCE_SHIPPED, e.info.name))
             for g, members in sorted(groups.items())}
 
 

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from vae_core.config import ModelConfig, TrainConfig
-
-from vae_core.registry import ModelEntry
-
-ACTIVE_KL_NATS = 0.01  # a dimension whose average KL is below this carries (almost) no information
+from .config import ModelConfig, TrainConfig
+from .registry import ModelEntry
+from .results import EvaluationReport
+from .vocabulary import INFORMATIVE_MEAN_KL, SOURCE_SHIPPED, SOURCE_USER
 
 
 @dataclass(frozen=True)
@@ -23,7 +20,7 @@ class SweepPoint:
     recon: float  # E_q[-log p(x|z)]: the distortion
     kl: float  # KL(q(z|x) || p(z)): the rate
     kl_per_dim: tuple[float, ...]
-    active_units: int | None  # from the variance of the posterior means (Burda et al.), when evaluated
+    active_units: int | None  # Burda et al.'s, from the variance of the posterior means, when evaluated
     trained_here: bool  # trained in the app (user folder) rather than shipped
     epochs: int
 
@@ -32,29 +29,24 @@ class SweepPoint:
         return self.recon + self.kl
 
 
-def metrics_complete(metrics: Mapping[str, Any], latent_dim: int) -> bool:
-    """True when stored metrics hold what the β page needs (recon, kl and a kl_per_dim of the right size)."""
-    per_dim = metrics.get("kl_per_dim")
-    return (isinstance(metrics.get("recon"), (int, float)) and isinstance(metrics.get("kl"), (int, float))
-            and isinstance(per_dim, (list, tuple)) and len(per_dim) == latent_dim)
+def metrics_complete(report: EvaluationReport | None, latent_dim: int) -> bool:
+    """True when a model's recorded metrics hold what the β page needs (a kl_per_dim of the right size)."""
+    return report is not None and len(report.kl_per_dim) == latent_dim
 
 
-def sweep_point(entry: ModelEntry, metrics: Mapping[str, Any]) -> SweepPoint:
-    """A SweepPoint from an entry and its test-set metrics (EvaluationReport.to_dict())."""
-    assert metrics_complete(metrics, entry.latent_dim), f"{entry.info.name}: incomplete metrics"
-    active = metrics.get("active_units")
+def sweep_point(entry: ModelEntry, report: EvaluationReport) -> SweepPoint:
+    """A SweepPoint from an entry and its test-set evaluation."""
+    assert metrics_complete(report, entry.latent_dim), f"{entry.info.name}: incomplete metrics"
     return SweepPoint(
-        name=entry.info.name, beta=entry.beta, recon=float(metrics["recon"]), kl=float(metrics["kl"]),
-        kl_per_dim=tuple(float(v) for v in metrics["kl_per_dim"]),
-        active_units=int(active) if isinstance(active, int) else None,
-        trained_here=entry.source == "user",
+        name=entry.info.name, beta=entry.beta, recon=report.recon, kl=report.kl, kl_per_dim=report.kl_per_dim,
+        active_units=report.active_units, trained_here=entry.source == SOURCE_USER,
         epochs=int(entry.info.metadata.get("epochs_run", entry.info.train_config.epochs)),
     )
 
 
 def reference_entry(members: list[ModelEntry]) -> ModelEntry:
     """The sweep member a new β point copies its architecture and training from: shipped, β nearest 1."""
-    return min(members, key=lambda e: (e.source != "shipped", abs(e.beta - 1.0), e.info.name))
+    return min(members, key=lambda e: (e.source != SOURCE_SHIPPED, abs(e.beta - 1.0), e.info.name))
 
 
 def extra_point_configs(reference: ModelEntry, beta: float, epochs: int,
@@ -79,6 +71,7 @@ def kl_matrix(points: list[SweepPoint]) -> list[list[float]]:
     return [[p.kl_per_dim[d] for p in points] for d in range(latent_dim)]
 
 
-def informative_dims(point: SweepPoint, threshold: float = ACTIVE_KL_NATS) -> int:
-    """Dimensions whose average KL exceeds threshold nats (the others have collapsed onto the prior)."""
+def informative_dims(point: SweepPoint, threshold: float = INFORMATIVE_MEAN_KL) -> int:
+    """Informative dimensions: those whose test-set mean KL exceeds threshold nats (the others have collapsed
+    onto the prior). A KL-based count, not Burda's active units (SweepPoint.active_units)."""
     return sum(v > threshold for v in point.kl_per_dim)

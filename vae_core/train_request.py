@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vae_core.config import ModelConfig, TrainConfig
+from .config import ModelConfig, TrainConfig
 
 # Body sizes offered in the form: MLP widths or conv channels (each conv halves the image).
 HIDDEN_PRESETS: dict[str, dict[str, tuple[int, ...]]] = {
@@ -15,7 +15,7 @@ LATENT_SIZES = (1, 2, 3, 4, 8, 16, 32)
 LEARNING_RATES = (3e-4, 1e-3, 3e-3)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainRequest:
     """The form's values."""
 

@@ -8,6 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from vae_core.sweeps import SweepPoint, kl_matrix
+from vae_core.vocabulary import dim_name
 
 SHIPPED_COLOUR = "#4E79A7"
 TRAINED_HERE_COLOUR = "#E15759"
@@ -83,7 +84,7 @@ def kl_heatmap_figure(points: list[SweepPoint], height: int | None = None) -> go
     columns = [f"β={p.beta:g}" + (" *" if p.trained_here else "") for p in points]
     # Two points may share a β (shipped and trained here): keep columns distinct.
     columns = [c if columns.count(c) == 1 else f"{c} ({i})" for i, c in enumerate(columns)]
-    rows = [f"z{d + 1}" for d in range(matrix.shape[0])]
+    rows = [dim_name(d) for d in range(matrix.shape[0])]
     fig = go.Figure(go.Heatmap(
         # The scale starts at 0 nats, so a collapsed dimension is white whatever the others carry.
         z=matrix, x=columns, y=rows, colorscale="Blues", zmin=0.0, zmax=max(float(matrix.max()), 1e-3),

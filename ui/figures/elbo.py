@@ -1,45 +1,23 @@
-"""Figures and display images for the ELBO page (pure plotly / NumPy / PIL; no Streamlit)."""
+"""Figures for the ELBO page (plotly; no Streamlit): the posterior against the prior, KL per dimension, β."""
 
 from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-from PIL import Image
 
 from vae_core.elbo_report import ElboBreakdown
+from vae_core.vocabulary import INFORMATIVE_IMAGE_KL, dim_name
 
 PRIOR_COLOUR = "rgba(120, 120, 120, 0.18)"
 POSTERIOR_COLOUR = "#1f77b4"
 IDLE_COLOUR = "#9a9a9a"
-INFORMATIVE_KL = 0.05  # nats: a dimension below this tells the decoder (almost) nothing about the image
 MAX_LABELLED_DIMS = 20  # beyond this, every fifth dimension is labelled
 KL_COLOUR = "#d62728"
 
 
-def enlarge(image: np.ndarray, side_px: int = 140) -> np.ndarray:
-    """A (H, W) image in [0, 1] as uint8, scaled up with nearest neighbour so pixels stay visible squares."""
-    array = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
-    height, width = array.shape
-    scale = max(1, side_px // max(height, width))
-    pixels = Image.fromarray((array * 255 + 0.5).astype(np.uint8))
-    return np.asarray(pixels.resize((width * scale, height * scale), Image.Resampling.NEAREST))
-
-
-def thumbnail(image: np.ndarray, side_px: int = 160) -> np.ndarray:
-    """A (H, W) image in [0, 1] as uint8 with its longest side at most side_px (for preprocessing steps)."""
-    array = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
-    height, width = array.shape
-    if max(height, width) < side_px:
-        return enlarge(array, side_px)
-    scale = side_px / max(height, width)
-    pixels = Image.fromarray((array * 255 + 0.5).astype(np.uint8))
-    return np.asarray(pixels.resize((max(1, round(width * scale)), max(1, round(height * scale))),
-                                    Image.Resampling.LANCZOS))
-
-
 def informative(breakdown: ElboBreakdown) -> np.ndarray:
-    """Dimensions whose posterior carries at least INFORMATIVE_KL nats about this image (bool, (D,))."""
-    return breakdown.kl_per_dim >= INFORMATIVE_KL
+    """Dimensions whose posterior carries at least INFORMATIVE_IMAGE_KL nats about this image (bool, (D,))."""
+    return breakdown.kl_per_dim >= INFORMATIVE_IMAGE_KL
 
 
 def posterior_figure(breakdown: ElboBreakdown) -> go.Figure:
@@ -60,7 +38,8 @@ def posterior_figure(breakdown: ElboBreakdown) -> go.Figure:
             marker=dict(color=colour, size=8),
             error_y=dict(type="data", array=breakdown.posterior_std[chosen], thickness=2, width=4, color=colour),
             customdata=np.stack([breakdown.posterior_std[chosen], breakdown.kl_per_dim[chosen]], axis=1),
-            hovertemplate="z%{x}: μ = %{y:.2f}, σ = %{customdata[0]:.2f}<br>KL = %{customdata[1]:.2f} nats"
+            text=[dim_name(d) for d in dims[chosen]],
+            hovertemplate="%{text}: μ = %{y:.2f}, σ = %{customdata[0]:.2f}<br>KL = %{customdata[1]:.2f} nats"
                           "<extra></extra>",
         ))
     fig.update_layout(title="q(z|x): μ ± σ per dimension; grey band: prior", yaxis_title="z", height=320,
@@ -73,8 +52,8 @@ def kl_per_dim_figure(breakdown: ElboBreakdown) -> go.Figure:
     """KL(q(z_d|x) || p(z_d)) per dimension, in nats: the information each dimension carries about x."""
     dims = np.arange(len(breakdown.kl_per_dim))
     fig = go.Figure(go.Bar(
-        x=dims, y=breakdown.kl_per_dim, marker_color=KL_COLOUR,
-        hovertemplate="z%{x}: KL = %{y:.3f} nats<extra></extra>",
+        x=dims, y=breakdown.kl_per_dim, marker_color=KL_COLOUR, text=[dim_name(d) for d in dims],
+        textposition="none", hovertemplate="%{text}: KL = %{y:.3f} nats<extra></extra>",
     ))
     fig.update_layout(title=f"KL per dimension (total {breakdown.kl:.2f} nats)", yaxis_title="nats", height=320,
                       margin=dict(l=10, r=10, t=40, b=10))
@@ -102,6 +81,6 @@ def objective_figure(breakdown: ElboBreakdown, betas: np.ndarray | list[float]) 
 
 
 def _dimension_ticks(fig: go.Figure, dims: np.ndarray) -> None:
-    """Label the x axis z0, z1, ...; every fifth one only when there are many."""
+    """Label the x axis z₁, z₂, ...; every fifth one only when there are many."""
     shown = dims if len(dims) <= MAX_LABELLED_DIMS else dims[::5]
-    fig.update_xaxes(tickmode="array", tickvals=shown, ticktext=[f"z{d}" for d in shown])
+    fig.update_xaxes(tickmode="array", tickvals=shown, ticktext=[dim_name(d) for d in shown])

@@ -16,7 +16,7 @@ from vae_core.data import DATASET_NAMES, INPUT_SHAPES, ImageDataset, is_availabl
 
 from ui.state import loaders
 from ui.shell.navigation import leave_legacy_pages_mode
-from vae_core.registry import ModelEntry, default_entry
+from vae_core.registry import ModelEntry, ModelRef, default_entry
 
 SELECTION_KEY = "app_selection"
 DATASET_KEY = "sidebar_dataset"
@@ -37,6 +37,12 @@ class Selection:
     device: str  # "cpu" or "cuda"
     entries: tuple[ModelEntry, ...] = field(default=())  # every usable model that fits the data set, picker order
     input_shape: tuple[int, int, int] | None = None  # the data set's image shape (C, H, W)
+
+    @property
+    def model(self) -> ModelRef:
+        """The picked model on the picked device, for ui.state's cached functions (needs an entry)."""
+        assert self.entry is not None, "no model fits the data set (require_model stops the page first)"
+        return self.entry.ref(self.device)
 
 
 def available_datasets() -> list[str]:
@@ -88,7 +94,7 @@ def draw_sidebar() -> Selection:
     # Failures are remembered server-wide; report only those of files in the folders scanned now.
     failed_here = {e.checkpoint_id: failed[e.checkpoint_id] for e in registry.entries if e.checkpoint_id in failed}
     _report_problems(sidebar, registry.problems, failed_here)
-    selection = Selection(dataset, entry, device, tuple(entries), input_shape)
+    selection = Selection(dataset=dataset, entry=entry, device=device, entries=tuple(entries), input_shape=input_shape)
     st.session_state[SELECTION_KEY] = selection
     return selection
 
@@ -116,15 +122,14 @@ def _pick_model(sidebar, entries: list[ModelEntry], dataset: str) -> ModelEntry 
 
 
 def _describe(sidebar, entry: ModelEntry, dataset: str) -> None:
-    metrics = entry.info.metrics
+    report = entry.info.metrics
     lines = [f"Trained on **{entry.dataset}** for {entry.info.metadata.get('epochs_run', entry.info.train_config.epochs)} "
              f"epochs, {entry.info.model_config.arch.upper()} body."]
     if entry.dataset != dataset:
         lines.append(f"Shown on {DATASET_LABELS[dataset]}: images it never saw in training.")
-    if isinstance(metrics.get("neg_elbo"), (int, float)):
-        lines.append(f"Test −ELBO {metrics['neg_elbo']:.1f} nats (recon {metrics['recon']:.1f} + KL {metrics['kl']:.1f}).")
-    elif isinstance(metrics.get("recon"), (int, float)):
-        lines.append(f"Test reconstruction NLL {metrics['recon']:.1f} nats.")
+    if report is not None:
+        terms = f" (recon {report.recon:.1f} + KL {report.kl:.1f})" if report.is_variational else ""
+        lines.append(f"Test {report.format_headline()}{terms}.")
     sidebar.caption(" ".join(lines))
 
 
@@ -143,9 +148,9 @@ def require_model(selection: Selection) -> None:
         st.info(missing_models_text(selection.dataset))
         st.stop()
     try:
-        loaders.load_model(selection.entry, selection.device)
+        loaders.load_model(selection.model)
     except CheckpointError as err:
-        loaders.record_failed_load(selection.entry, str(err))
+        loaders.record_failed_load(selection.model, str(err))
         st.rerun()
 
 

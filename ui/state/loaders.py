@@ -15,7 +15,7 @@ import streamlit as st
 from vae_core.checkpoint_info import CheckpointError
 from vae_core.data import DatasetUnavailable, ImageDataset, load_dataset
 
-from vae_core.registry import ModelEntry, Registry, folder_signature, registry_folders, scan_registry
+from vae_core.registry import ModelRef, Registry, folder_signature, registry_folders, scan_registry
 
 if TYPE_CHECKING:
     from vae_core.models import LatentModel
@@ -60,25 +60,18 @@ def refresh_registry() -> None:
 
 # --- models -------------------------------------------------------------------------------------------
 @st.cache_resource(show_spinner="Loading the model…", max_entries=24)
-def _load_model(checkpoint_id: str, path: str, device: str) -> LatentModel:
-    # checkpoint_id is the cache key (path, mtime, size); path is what is read.
+def load_model(ref: ModelRef) -> LatentModel:
+    """The model ref names, in eval mode, frozen, on ref.device. Raises CheckpointError if the file cannot load.
+
+    Keyed on the ref's values: checkpoint_id (path, mtime, size) changes when the file does; path is what is read.
+    """
     from vae_core.checkpoints import load_checkpoint
 
-    model, _ = load_checkpoint(path, device)
+    model, _ = load_checkpoint(ref.path, ref.device)
     model.eval()
     for parameter in model.parameters():
         parameter.requires_grad_(False)  # shared across sessions: nobody may train it in place
     return model
-
-
-def load_model(entry: ModelEntry, device: str = "cpu") -> LatentModel:
-    """The entry's model in eval mode, frozen, on device. Raises CheckpointError if the file cannot load."""
-    return _load_model(entry.checkpoint_id, entry.path, device)
-
-
-def model_by_id(checkpoint_id: str, path: str, device: str = "cpu") -> LatentModel:
-    """The cached model for a checkpoint id (for st.cache_data functions, which take plain arguments)."""
-    return _load_model(checkpoint_id, path, device)
 
 
 @st.cache_resource(show_spinner=False)
@@ -86,11 +79,11 @@ def _failed_loads() -> tuple[dict[str, str], threading.Lock]:
     return {}, threading.Lock()
 
 
-def record_failed_load(entry: ModelEntry, message: str) -> None:
+def record_failed_load(ref: ModelRef, message: str) -> None:
     """Remember that a checkpoint's weights would not load, so the picker skips it from now on."""
     failures, lock = _failed_loads()
     with lock:
-        failures[entry.checkpoint_id] = message
+        failures[ref.checkpoint_id] = message
 
 
 def failed_loads() -> dict[str, str]:
@@ -100,11 +93,11 @@ def failed_loads() -> dict[str, str]:
         return dict(failures)
 
 
-def model_or_none(entry: ModelEntry, device: str = "cpu") -> LatentModel | None:
+def model_or_none(ref: ModelRef) -> LatentModel | None:
     """load_model, or None after showing why the checkpoint cannot be used (it is then left out of the picker)."""
     try:
-        return load_model(entry, device)
+        return load_model(ref)
     except CheckpointError as err:
-        record_failed_load(entry, str(err))
+        record_failed_load(ref, str(err))
         st.error(f"This model cannot be loaded and is skipped from now on: {err}")
         return None

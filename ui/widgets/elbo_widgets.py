@@ -12,8 +12,8 @@ import numpy as np
 import streamlit as st
 
 from ui.widgets.canvas import drawing_canvas
-from ui.figures.elbo import thumbnail
 from ui.state.loaders import dataset_or_none
+from vae_core.images import thumbnail
 from vae_core.preprocess import ImageInputError, InputMemory, PreprocessResult, decode_data_url, to_data_url
 from vae_core.registry import ROLE_DEFAULT, ModelEntry, counterpart
 from ui.shell.sidebar import Selection

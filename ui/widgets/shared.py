@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 from vae_core.data import ImageDataset
+from vae_core.vocabulary import dim_name
 
 from vae_core.preprocess import ImageInputError, InputMemory
 from vae_core.registry import ModelEntry
@@ -17,21 +18,20 @@ PROJECTION_LABELS = {"pca": "PCA (linear, fast)", "tsne": "t-SNE (non-linear, sl
 
 def model_caption(entry: ModelEntry) -> str:
     """One line about a model: what it is and its test-set numbers (from its own evaluation)."""
-    metrics = entry.info.metrics
+    report = entry.info.metrics
     text = entry.label
-    if isinstance(metrics.get("neg_elbo"), (int, float)):
-        text += f" · test −ELBO {metrics['neg_elbo']:.1f} nats, KL {metrics['kl']:.1f}"
-    elif isinstance(metrics.get("recon"), (int, float)):
-        text += f" · test reconstruction NLL {metrics['recon']:.1f} nats"
-    if isinstance(metrics.get("active_units"), int):
-        text += f" · {metrics['active_units']}/{entry.latent_dim} active units"
+    if report is None:
+        return text
+    text += f" · test {report.format_headline()}" + (f", KL {report.kl:.1f}" if report.is_variational else "")
+    if report.active_units is not None:
+        text += f" · {report.active_units}/{entry.latent_dim} active units"
     return text
 
 
 def projection_choice(container, latent_dim: int, key: str) -> str:
     """'pca' or 'tsne' for latents above 2-D; 2-D latents are shown as they are ('pca' is then unused)."""
     if latent_dim <= 2:
-        container.caption("2-D latent: the axes are z₁ and z₂ themselves.")
+        container.caption(f"2-D latent: the axes are {dim_name(0)} and {dim_name(1)} themselves.")
         return "pca"
     return container.radio("Latent size > 2: view through", list(PROJECTION_LABELS), key=key, horizontal=True,
                            format_func=PROJECTION_LABELS.get,
