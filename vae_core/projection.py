@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .vocabulary import dim_name
+
 PROJECTIONS = ("pca", "tsne")
 
 
@@ -39,7 +41,7 @@ class Projection2D:
     @property
     def axis_titles(self) -> tuple[str, str]:
         if self.method == "identity":
-            return ("z₁", "z₂") if self.latent_dim == 2 else ("z₁", "")
+            return (dim_name(0), dim_name(1)) if self.latent_dim == 2 else (dim_name(0), "")
         if self.method == "pca":
             return "PC 1", "PC 2"
         return "t-SNE 1", "t-SNE 2"

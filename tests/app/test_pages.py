@@ -392,3 +392,18 @@ def test_beta_page_evaluates_a_sweep_member_saved_without_metrics(open_page, app
     expected = evaluate(load_checkpoint(bare).model, load_dataset("digits", "test"))
     np.testing.assert_allclose(values(here["x"]), [expected.kl], rtol=1e-5)
     np.testing.assert_allclose(values(here["y"]), [expected.recon], rtol=1e-5)
+
+
+@pytest.mark.parametrize("odd", [{"neg_elbo": 1.0}, [1.0, 2.0], "not metrics"])
+def test_checkpoints_with_odd_stored_metrics_still_work_everywhere(open_page, app_env, tmp_path, odd):
+    model, info = load_checkpoint(app_env.sweep[1])
+    name = "digits-vae-z3-odd"
+    save_checkpoint(tmp_path / "user_checkpoints" / f"{name}.pt", model, info.train_config,
+                    metadata={"role": "beta-sweep", "group": "digits-beta-sweep", "metrics": odd})
+    at = pick_model(open_page(), name, source="user")
+    assert not at.exception
+    for page in ("pages/2_latent_space.py", "pages/3_decoder_grid.py", "pages/5_beta_tradeoff.py"):
+        at.switch_page(page).run()
+        assert not at.exception, page
+    here = next(d for d in chart_specs(at)["beta_rd"]["data"] if d.get("name") == "trained here")
+    assert len(values(here["x"])) == 1  # the β page evaluated the model itself

@@ -13,6 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from vae_core.latent_paths import circle
+from vae_core.vocabulary import dim_name
 
 # Ten well-separated colours (Tableau 10), one per class, the same on every page.
 CLASS_COLOURS = ("#4E79A7", "#F28E2B", "#E15759", "#76B7B2", "#59A14F",
@@ -26,10 +27,10 @@ def class_colour(label: int) -> str:
 
 
 def latent_scatter(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], *, title: str = "",
-                   axis_titles: tuple[str, str] = ("z₁", "z₂"), prior_centre: Sequence[float] | None = None,
+                   axis_titles: tuple[str, str] = (dim_name(0), dim_name(1)), prior_centre: Sequence[float] | None = None,
                    axis_range: tuple[tuple[float, float], tuple[float, float]] | None = None,
-                   highlight: int | None = None, marker_size: float = 4.0, height: int = 520) -> go.Figure:
-    """Codes as a WebGL scatter, one trace per class; optional 1σ/2σ prior circles and a highlighted point.
+                   marker_size: float = 4.0, height: int = 520) -> go.Figure:
+    """Codes as a WebGL scatter, one trace per class; optional 1σ/2σ prior circles.
 
     prior_centre: where N(0, I) is centred in this view ((0, 0) for a 2-D latent); None draws no circles.
     """
@@ -48,12 +49,6 @@ def latent_scatter(points: np.ndarray, labels: np.ndarray, class_names: Sequence
         ))
     if prior_centre is not None:
         add_prior_circles(fig, prior_centre)
-    if highlight is not None:
-        fig.add_trace(go.Scatter(
-            x=[points[highlight, 0]], y=[points[highlight, 1]], mode="markers", name="selected",
-            marker=dict(size=16, color="rgba(0,0,0,0)", line=dict(width=3, color=PATH_COLOUR)),
-            hoverinfo="skip", showlegend=False,
-        ))
     layout: dict[str, Any] = dict(
         title=dict(text=title, x=0.02), height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
         xaxis=dict(title=axis_titles[0], zeroline=False), legend=dict(itemsizing="constant", title="class"),
