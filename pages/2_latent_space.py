@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from ui.state import derived
 from ui.figures.latent import selected_index, shared_range, trusted_figure
-from vae_core.registry import comparison_pair
 from ui.shell.sidebar import current_selection, require_test_split
+from ui.state import derived
 from ui.widgets.shared import model_caption, projection_choice
+from vae_core.registry import comparison_pair
 
 selection = current_selection()
 st.title("Latent space")

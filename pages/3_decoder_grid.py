@@ -2,11 +2,11 @@
 
 import streamlit as st
 
+from ui.shell.sidebar import current_selection, require_test_split
 from ui.state import derived
+from ui.widgets.shared import model_caption
 from vae_core.latent_paths import gaussian_quantile_axis, grid_codes, linear_axis, slice_codes
 from vae_core.registry import comparison_pair
-from ui.shell.sidebar import current_selection, require_test_split
-from ui.widgets.shared import model_caption
 from vae_core.vocabulary import dim_name
 
 selection = current_selection()

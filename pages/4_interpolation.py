@@ -3,11 +3,11 @@
 import numpy as np
 import streamlit as st
 
-from ui.state import derived
 from ui.figures.latent import add_path, trusted_figure
-from vae_core.latent_paths import INTERPOLATIONS, interpolate, slider_ranges
 from ui.shell.sidebar import current_selection, require_test_split
+from ui.state import derived
 from ui.widgets.shared import digit_picker, model_caption
+from vae_core.latent_paths import INTERPOLATIONS, interpolate, slider_ranges
 from vae_core.vocabulary import dim_name
 
 selection = current_selection()

@@ -2,14 +2,14 @@
 
 import streamlit as st
 
-from ui.state import derived
 from ui.figures.beta import kl_heatmap_figure, rate_distortion_figure
-from ui.widgets.job_panel import job_panel, job_running, start_job
-from ui.state.loaders import dataset_or_none
-from vae_core.registry import beta_sweeps, user_folder
 from ui.shell.sidebar import ZOO_COMMAND, current_selection
-from vae_core.sweeps import extra_point_configs, informative_dims, metrics_complete, reference_entry, sweep_point
+from ui.state import derived
+from ui.state.loaders import dataset_or_none
+from ui.widgets.job_panel import job_panel, job_running, start_job
 from vae_core.jobs import TrainingJob, unique_checkpoint_path
+from vae_core.registry import beta_sweeps, user_folder
+from vae_core.sweeps import extra_point_configs, informative_dims, metrics_complete, reference_entry, sweep_point
 from vae_core.vocabulary import INFORMATIVE_MEAN_KL, ROLE_BETA_SWEEP, SOURCE_USER
 
 JOB_KEY = "beta_job"

@@ -5,14 +5,14 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from ui.figures.elbo import informative, kl_per_dim_figure, objective_figure, posterior_figure
+from ui.shell.sidebar import current_selection, require_model
+from ui.state import elbo_cache
+from ui.state.loaders import model_or_none
+from ui.widgets.elbo_widgets import choose_image, pick_models
 from vae_core import elbo_report as elbo
 from vae_core.images import enlarge
 from vae_core.vocabulary import INFORMATIVE_IMAGE_KL
-from ui.state import elbo_cache
-from ui.figures.elbo import informative, kl_per_dim_figure, objective_figure, posterior_figure
-from ui.widgets.elbo_widgets import choose_image, pick_models
-from ui.state.loaders import model_or_none
-from ui.shell.sidebar import current_selection, require_model
 
 BETA_PAGE = Path(__file__).with_name("5_beta_tradeoff.py")  # a sibling page, wherever the pages folder is
 

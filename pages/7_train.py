@@ -2,12 +2,19 @@
 
 import streamlit as st
 
-from ui.widgets.job_panel import job_panel, job_running, start_job
-from ui.state.loaders import dataset_or_none
-from vae_core.registry import user_folder
 from ui.shell.sidebar import DATASET_LABELS, available_datasets, current_selection
-from vae_core.train_request import HIDDEN_PRESETS, LATENT_SIZES, LEARNING_RATES, TrainRequest, build_configs, default_name
+from ui.state.loaders import dataset_or_none
+from ui.widgets.job_panel import job_panel, job_running, start_job
 from vae_core.jobs import MAX_CONCURRENT_JOBS, TrainingJob, unique_checkpoint_path
+from vae_core.registry import user_folder
+from vae_core.train_request import (
+    HIDDEN_PRESETS,
+    LATENT_SIZES,
+    LEARNING_RATES,
+    TrainRequest,
+    build_configs,
+    default_name,
+)
 from vae_core.vocabulary import KIND_LABELS
 
 JOB_KEY = "train_job"

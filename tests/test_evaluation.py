@@ -8,7 +8,10 @@ import torch
 
 from vae_core.data import binarize
 from vae_core.evaluation import (
-    active_units, embed_dataset, evaluate, mean_loss_terms,
+    active_units,
+    embed_dataset,
+    evaluate,
+    mean_loss_terms,
 )
 from vae_core.results import EvaluationReport
 from vae_core.vocabulary import ACTIVE_UNIT_VARIANCE

@@ -6,12 +6,11 @@ import pytest
 import torch
 
 import vae_core.jobs as training_job
-from vae_core.jobs import (DIVERGED, DONE, FAILED, RUNNING, STOPPED, WAITING, TrainingJob,
-                             unique_checkpoint_path)
 from vae_core.checkpoints import load_checkpoint
 from vae_core.config import ModelConfig, TrainConfig
 from vae_core.data import load_dataset
 from vae_core.evaluation import evaluate
+from vae_core.jobs import DIVERGED, DONE, FAILED, RUNNING, STOPPED, WAITING, TrainingJob, unique_checkpoint_path
 from vae_core.training import TrainingDiverged, fit
 
 TIMEOUT_S = 120  # generous: the machine is shared; a healthy job takes about a second

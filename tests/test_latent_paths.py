@@ -5,8 +5,17 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from vae_core.latent_paths import (circle, gaussian_quantile_axis, grid_codes, interpolate, lerp, linear_axis,
-                            slerp, slice_codes, slider_ranges)
+from vae_core.latent_paths import (
+    circle,
+    gaussian_quantile_axis,
+    grid_codes,
+    interpolate,
+    lerp,
+    linear_axis,
+    slerp,
+    slice_codes,
+    slider_ranges,
+)
 
 
 def test_gaussian_quantile_axis_matches_the_inverse_normal_cdf():

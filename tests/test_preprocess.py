@@ -12,8 +12,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from vae_core import preprocess as pp
-from vae_core.preprocess import ImageInputError, InputMemory
 from vae_core.data import is_available, load_dataset
+from vae_core.preprocess import ImageInputError, InputMemory
 
 MNIST_SHAPE = (1, 28, 28)
 DIGITS_SHAPE = (1, 8, 8)

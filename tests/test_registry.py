@@ -4,12 +4,19 @@ from pathlib import Path
 
 import torch
 
-from vae_core.vocabulary import SOURCE_SHIPPED, SOURCE_USER
-from vae_core.registry import (beta_sweeps, comparison_pair, counterpart, default_entry, folder_signature,
-                         registry_folders, scan_registry)
 from vae_core.checkpoints import FORMAT_NAME, FORMAT_VERSION, save_checkpoint
 from vae_core.config import ModelConfig, TrainConfig, config_to_dict
 from vae_core.models import build_model
+from vae_core.registry import (
+    beta_sweeps,
+    comparison_pair,
+    counterpart,
+    default_entry,
+    folder_signature,
+    registry_folders,
+    scan_registry,
+)
+from vae_core.vocabulary import SOURCE_SHIPPED, SOURCE_USER
 
 DIGITS = (1, 8, 8)
 

@@ -4,10 +4,17 @@ import dataclasses
 
 import pytest
 
-from vae_core.vocabulary import SOURCE_SHIPPED, SOURCE_USER
-from vae_core.results import EvaluationReport
 from vae_core.registry import ModelEntry, beta_sweeps, scan_registry
-from vae_core.sweeps import extra_point_configs, informative_dims, kl_matrix, metrics_complete, reference_entry, sweep_point
+from vae_core.results import EvaluationReport
+from vae_core.sweeps import (
+    extra_point_configs,
+    informative_dims,
+    kl_matrix,
+    metrics_complete,
+    reference_entry,
+    sweep_point,
+)
+from vae_core.vocabulary import SOURCE_SHIPPED, SOURCE_USER
 
 
 def sweep_members(tiny_zoo, tmp_path) -> list[ModelEntry]:

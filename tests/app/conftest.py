@@ -19,7 +19,7 @@ APP_TIMEOUT_S = 60  # first runs load data and models; later runs hit the caches
 
 
 @pytest.fixture
-def app_env(tiny_zoo, tmp_path, monkeypatch) -> TinyZoo:
+def app_env(tiny_zoo, tmp_path, monkeypatch):
     """Point the app at the tiny zoo, a fresh user folder and a data folder with only digits."""
     monkeypatch.setenv("VAE_CHECKPOINT_DIR", str(tiny_zoo.folder))
     monkeypatch.setenv("VAE_USER_CHECKPOINT_DIR", str(tmp_path / "user_checkpoints"))

@@ -7,8 +7,8 @@ input, wrong seed, wrong K, wrong beta, stale values) shows up as a mismatch.
 
 from __future__ import annotations
 
-import json
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +16,10 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from vae_core.elbo_report import RECON_SAMPLES
-from vae_core.preprocess import preprocess_bytes, to_data_url
 from vae_core.checkpoints import load_checkpoint
 from vae_core.data import load_dataset
+from vae_core.elbo_report import RECON_SAMPLES
+from vae_core.preprocess import preprocess_bytes, to_data_url
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The page's path relative to app.py, wherever the pages folder is (app.py lists the folder it uses).
@@ -251,8 +251,8 @@ def test_autoencoder_terms_and_guards(app_env):
 
 
 def test_figures_show_the_breakdown_they_are_given():
-    from vae_core.elbo_report import ElboBreakdown
     from ui.figures.elbo import kl_per_dim_figure, objective_figure, posterior_figure
+    from vae_core.elbo_report import ElboBreakdown
     from vae_core.images import enlarge, thumbnail
 
     terms = ElboBreakdown(recon=50.0, kl=4.0, kl_per_dim=np.array([3.0, 1.0, 0.0]),

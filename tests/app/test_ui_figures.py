@@ -6,9 +6,9 @@ import pytest
 
 from ui.figures.beta import iso_elbo_levels, kl_heatmap_figure, rate_distortion_figure
 from ui.figures.latent import add_path, latent_scatter, selected_index, shared_range
-from vae_core.sweeps import SweepPoint
 from ui.figures.training import training_curves
 from vae_core.results import EpochRecord, TermMeans
+from vae_core.sweeps import SweepPoint
 
 
 def scatter_traces(fig):

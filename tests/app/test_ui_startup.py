@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ui.shell import sidebar
-from ui.shell import warmup
+from ui.shell import sidebar, warmup
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,6 +5,10 @@ navigation: it does whenever such a folder exists, until some run calls st.navig
 session after every (re)start got the legacy menu (app, home, latent space, …) and a blank page, and a deep
 link there ran the page file without app.py. Both app.py and the pages call leave_legacy_pages_mode() first:
 it switches the mode off and reruns, and the rerun goes through app.py's st.navigation as it should.
+
+Streamlit offers no public switch for this, so the shim sets the flag st.navigation itself sets. requirements.txt
+bounds Streamlit to the versions tests/app/test_navigation.py has checked; that test fails loudly when an
+upgrade changes PagesManager or st.navigation.
 """
 
 from __future__ import annotations

@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
+from ui.shell.navigation import leave_legacy_pages_mode
+from ui.state import loaders
 from vae_core.checkpoint_info import CheckpointError
 from vae_core.data import DATASET_NAMES, INPUT_SHAPES, ImageDataset, is_available
-
-from ui.state import loaders
-from ui.shell.navigation import leave_legacy_pages_mode
 from vae_core.registry import ModelEntry, ModelRef, default_entry
 
 SELECTION_KEY = "app_selection"

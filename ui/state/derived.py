@@ -15,14 +15,13 @@ import numpy as np
 import streamlit as st
 import torch
 
+from ui.figures import latent as figures
+from ui.state.loaders import load_model, load_split
+from vae_core import images
 from vae_core.evaluation import embed_dataset, evaluate
+from vae_core.projection import Projection2D, fit_projection
 from vae_core.registry import ModelRef
 from vae_core.results import EvaluationReport
-
-from ui.figures import latent as figures
-from vae_core import images
-from ui.state.loaders import load_model, load_split
-from vae_core.projection import Projection2D, fit_projection
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ import streamlit as st
 
 from vae_core.checkpoint_info import CheckpointError
 from vae_core.data import DatasetUnavailable, ImageDataset, load_dataset
-
 from vae_core.registry import ModelRef, Registry, folder_signature, registry_folders, scan_registry
 
 if TYPE_CHECKING:

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from ui.widgets.canvas import drawing_canvas
+from ui.shell.sidebar import Selection
 from ui.state.loaders import dataset_or_none
+from ui.widgets.canvas import drawing_canvas
 from vae_core.images import thumbnail
 from vae_core.preprocess import ImageInputError, InputMemory, PreprocessResult, decode_data_url, to_data_url
-from vae_core.registry import ROLE_DEFAULT, ModelEntry, counterpart
-from ui.shell.sidebar import Selection
+from vae_core.registry import ModelEntry, counterpart
+from vae_core.vocabulary import ROLE_DEFAULT
 
 SOURCES = {"test": "A test image", "upload": "Upload a picture", "draw": "Draw"}
 MEMORY_KEY = "elbo_inputs"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.state.loaders import refresh_registry
 from ui.figures.training import training_curves
+from ui.state.loaders import refresh_registry
 from vae_core.jobs import DIVERGED, DONE, FAILED, STOPPED, TrainingJob
 
 POLL_SECONDS = 1.0

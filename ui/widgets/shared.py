@@ -8,10 +8,9 @@ import numpy as np
 import streamlit as st
 
 from vae_core.data import ImageDataset
-from vae_core.vocabulary import dim_name
-
 from vae_core.preprocess import ImageInputError, InputMemory
 from vae_core.registry import ModelEntry
+from vae_core.vocabulary import dim_name
 
 PROJECTION_LABELS = {"pca": "PCA (linear, fast)", "tsne": "t-SNE (non-linear, slow the first time)"}
 
