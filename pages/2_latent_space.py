@@ -40,7 +40,7 @@ def _pick_from_chart(chart_key: str) -> None:
 
 
 refs = [entry.ref(selection.device) for _, entry in panels]
-point_sets = [derived.project_split(ref, selection.dataset, method)[1] for ref in refs]
+point_sets = [derived.project_split(ref, selection.dataset, method=method)[1] for ref in refs]
 axis_range = shared_range(point_sets, include_prior=True) if same_axes and len(panels) == 2 else None
 for column, (side, entry), ref in zip(st.columns(len(panels)), panels, refs):
     with column:

@@ -18,7 +18,7 @@ st.markdown(
     "middle of the path can fall in a hole. Then take one code and turn its latent dimensions one at a time."
 )
 data = require_test_split(selection)
-entry, device = selection.entry, selection.device
+entry = selection.entry
 model = selection.model
 st.caption(model_caption(entry))
 
@@ -44,7 +44,7 @@ st.caption(f"{n_steps} evenly spaced steps from {digit_a.description} (left) to 
 
 left, right = st.columns([1, 2])
 with right:
-    projection, _ = derived.project_split(model, selection.dataset, "pca")
+    projection, _ = derived.project_split(model, selection.dataset, method="pca")
     fig = derived.latent_figure(model, selection.dataset, method="pca", show_prior=entry.is_variational)
     add_path(fig, projection.transform(interpolate(z_a, z_b, np.linspace(0.0, 1.0, 41), method)))
     fig["layout"]["height"] = 420

@@ -1,7 +1,9 @@
 """The checkpoint registry: scanning both folders, fitting data sets, pairing AE with VAE, sweeps."""
 
+import dataclasses
 from pathlib import Path
 
+import pytest
 import torch
 
 from vae_core.checkpoints import FORMAT_NAME, FORMAT_VERSION, save_checkpoint
@@ -105,3 +107,12 @@ def test_folder_signature_changes_when_a_checkpoint_appears(tmp_path):
     save_untrained(tmp_path / "new.pt", input_shape=DIGITS)
     after = folder_signature(folders)
     assert before == () and len(after) == 1 and after[0][1] == "new.pt"
+
+
+def test_a_model_ref_names_the_checkpoint_and_device_and_is_a_cache_key(tiny_zoo, tmp_path):
+    entry = next(e for e in scan(tiny_zoo.folder, tmp_path).entries if e.info.name == "digits-vae-z2")
+    ref = entry.ref("cpu")
+    assert (ref.checkpoint_id, ref.path, ref.device) == (entry.checkpoint_id, entry.path, "cpu")
+    assert ref == entry.ref("cpu") and hash(ref) == hash(entry.ref("cpu")) and ref != entry.ref("cuda")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ref.device = "cuda"

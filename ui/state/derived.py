@@ -1,10 +1,9 @@
 """Cached results of running a model: encodings, projections, decoded images (st.cache_data).
 
-Every function takes a vae_core.registry.ModelRef (checkpoint_id, path, device; `entry.ref(device)`) and plain
-values, keyword arguments after the first: the cache keys on the ref's values, and its checkpoint_id changes
-whenever the checkpoint file does. Decoding is done in small batches
-under torch.inference_mode, and results are cached as numpy arrays or PNG bytes, so a slider that returns to
-a position it has been at costs nothing.
+Every function takes a vae_core.registry.ModelRef first (`entry.ref(device)`, or `selection.model`), then plain
+values; options are keyword-only. st.cache_data keys on the ref's values, and its checkpoint_id changes whenever
+the checkpoint file does. Decoding is done in small batches under torch.inference_mode, and results are cached
+as numpy arrays or PNG bytes, so a slider that returns to a position it has been at costs nothing.
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ class EncodedSplit:
 
 
 @st.cache_data(max_entries=48, show_spinner="Encoding the test set…")
-def encode_split(ref: ModelRef, dataset: str, split: str = "test") -> EncodedSplit:
+def encode_split(ref: ModelRef, dataset: str, *, split: str = "test") -> EncodedSplit:
     """Encode a whole split (all of it: 10 000 images for MNIST's test split)."""
     model = load_model(ref)
     data = load_split(dataset, split)
@@ -49,7 +48,7 @@ def encode_split(ref: ModelRef, dataset: str, split: str = "test") -> EncodedSpl
 
 
 @st.cache_data(max_entries=48, show_spinner="Projecting the codes to 2-D…")
-def project_split(ref: ModelRef, dataset: str, method: str = "pca") -> tuple[Projection2D, np.ndarray]:
+def project_split(ref: ModelRef, dataset: str, *, method: str = "pca") -> tuple[Projection2D, np.ndarray]:
     """(projection, (N, 2) points) of the test-split codes; t-SNE takes a while, hence the cache."""
     encoded = encode_split(ref, dataset)
     projection, points = fit_projection(encoded.means, method)
@@ -85,7 +84,7 @@ def prior_codes(n: int, latent_dim: int, seed: int, temperature: float = 1.0) ->
 
 
 @st.cache_data(max_entries=1024, show_spinner=False)
-def reconstruction_png(ref: ModelRef, dataset: str, index: int, size_px: int = 140) -> tuple[bytes, bytes]:
+def reconstruction_png(ref: ModelRef, dataset: str, index: int, *, size_px: int = 140) -> tuple[bytes, bytes]:
     """(original, reconstruction) of test image `index` as PNGs; the reconstruction decodes the mean code."""
     model = load_model(ref)
     x = load_split(dataset, "test").images[index: index + 1]
@@ -109,7 +108,7 @@ def latent_figure(ref: ModelRef, dataset: str, *, method: str, title: str = "", 
     points takes tens of milliseconds to rebuild. Pass it to st.plotly_chart through figures.trusted_figure,
     which spares the chart the same rebuild to validate the dict.
     """
-    projection, points = project_split(ref, dataset, method)
+    projection, points = project_split(ref, dataset, method=method)
     encoded = encode_split(ref, dataset)
     centre = projection.transform(np.zeros((1, projection.latent_dim)))[0] if show_prior and projection.shows_prior else None
     return figures.latent_scatter(points, encoded.labels, load_split(dataset, "test").class_names, title=title,
@@ -127,6 +126,6 @@ def encode_image(ref: ModelRef, image: np.ndarray) -> np.ndarray:
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
-def decoded_png(ref: ModelRef, code: np.ndarray, size_px: int = 140) -> bytes:
+def decoded_png(ref: ModelRef, code: np.ndarray, *, size_px: int = 140) -> bytes:
     """One code decoded into a PNG about size_px wide."""
     return images.digit_png(decode(ref, np.asarray(code).reshape(1, -1))[0], size_px)
