@@ -8,6 +8,7 @@ the only numbers that do not come from a checkpoint, and the card says where the
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 from .atomic_files import write_atomically
 from .checkpoints import CheckpointInfo, list_checkpoints
@@ -135,8 +136,8 @@ def default_paragraph(infos: list[CheckpointInfo]) -> list[str]:
             lines.append(
                 f"- **Test -log p(x) ≈ {iw_nll:.2f} nats** (IW estimate, K = {report.iw_samples}, "
                 f"on {report.n_images} test images; test protocol: {meta.get('test_binarization', 'unknown')}).")
-        lines.append(f"- Test -ELBO {_num(report and report.neg_elbo)} nats = reconstruction "
-                     f"{_num(report and report.recon)} + KL {_num(report and report.kl)}; "
+        terms = _terms(report)
+        lines.append(f"- Test -ELBO {terms.neg_elbo} nats = reconstruction {terms.recon} + KL {terms.kl}; "
                      f"{_active(report)} of {m.latent_dim} latent units active.")
         lines.append(f"- Anchors: Burda et al. (2015), IWAE paper, Table 1, VAE with one stochastic layer "
                      f"(784-200-200-50, 3,280 epochs): {ANCHOR_BURDA_NLL:.2f} nats; a 100k-step reproduction "
@@ -188,9 +189,9 @@ def beta_sweep_paragraph(infos: list[CheckpointInfo]) -> list[str]:
     lines = [text, ""]
     lines.append(
         f"From beta = {first.model_config.beta:g} to beta = {last.model_config.beta:g}, the test KL goes from "
-        f"{_num(first.metrics and first.metrics.kl)} to {_num(last.metrics and last.metrics.kl)} nats and the "
-        f"reconstruction term from {_num(first.metrics and first.metrics.recon)} to "
-        f"{_num(last.metrics and last.metrics.recon)} nats. Active units (of {first.model_config.latent_dim}): "
+        f"{_terms(first.metrics).kl} to {_terms(last.metrics).kl} nats and the reconstruction term from "
+        f"{_terms(first.metrics).recon} to {_terms(last.metrics).recon} nats. Active units (of "
+        f"{first.model_config.latent_dim}): "
         + ", ".join(f"beta {p.model_config.beta:g}: {_active(p.metrics)}" for p in points) + ".")
     return lines
 
@@ -206,8 +207,7 @@ def metrics_table(infos: list[CheckpointInfo]) -> list[str]:
             f"{m.beta:g}" if m.is_variational else "-", info.train_config.dataset + (" (bin.)" if
                                                                                     meta.get("test_binarized") else ""),
             str(meta.get("epochs_run", info.train_config.epochs)), _minutes(meta.get("train_seconds")),
-            _num(report and report.neg_elbo), _num(report and report.recon),
-            _num(report and report.kl) if m.is_variational else "-",
+            _terms(report).neg_elbo, _terms(report).recon, _terms(report).kl if m.is_variational else "-",
             f"{iw:.2f} (K={report.iw_samples})" if report is not None and iw is not None else "-",
             _active(report),
             format_kl_per_dim(list(report.kl_per_dim) if report is not None else []) if m.is_variational else "-",
@@ -246,6 +246,19 @@ def _markdown_table(rows: list[list[str]]) -> list[str]:
 
 def _num(value) -> str:
     return f"{value:.2f}" if isinstance(value, (int, float)) else "-"
+
+
+class _Terms(NamedTuple):
+    neg_elbo: str
+    recon: str
+    kl: str
+
+
+def _terms(report: EvaluationReport | None) -> _Terms:
+    """A report's headline terms as the card prints them ("-" for what a checkpoint did not record)."""
+    if report is None:
+        return _Terms("-", "-", "-")
+    return _Terms(_num(report.neg_elbo), _num(report.recon), _num(report.kl))
 
 
 def _active(report: EvaluationReport | None) -> str:
