@@ -172,7 +172,8 @@ def train_vae_core(epochs: int, seed: int, threads: int, fast_path: bool,
 
 def vae_core_test_neg_elbo(model: nn.Module, seed: int) -> float:
     torch.manual_seed(seed)
-    return mean_loss_terms(model, load_dataset("mnist", "test").images)["neg_elbo"]
+    test_terms = mean_loss_terms(model, load_dataset("mnist", "test").images)
+    return test_terms.recon + test_terms.kl  # -ELBO (the benchmarked model is a VAE)
 
 
 def race(epochs: int, seed: int, threads: int, chunk: int) -> dict[str, tuple[float, float]]:

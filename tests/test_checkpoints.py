@@ -66,7 +66,7 @@ def test_round_trip_restores_weights_configs_and_outputs(tmp_path, model, train_
     assert all(torch.equal(original[k], restored[k]) for k in original)
     for a, b in zip(outputs(model), outputs(loaded)):
         assert torch.equal(a, b)
-    assert info.name == "m" and info.metrics == {"neg_elbo": 33.0}
+    assert info.name == "m" and info.metadata["metrics"] == {"neg_elbo": 33.0}
     assert info.metadata["role"] == "default" and info.metadata["group"] == "g"
 
 
@@ -128,7 +128,7 @@ def test_failed_save_keeps_the_previous_file(tmp_path, model, train_config, monk
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint(path, model, train_config, metrics={"version": 2})
     assert path.read_bytes() == before
-    assert read_checkpoint_info(path).metrics == {"version": 1}
+    assert read_checkpoint_info(path).metadata["metrics"] == {"version": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]
 
 

@@ -133,4 +133,4 @@ def test_fit_trains_the_same_model_either_way(tiny_config, digits_train, binariz
     for (name, a), b in zip(fast.model.state_dict().items(), slow.model.state_dict().values(), strict=True):
         assert not torch.allclose(a, initial[name]), name  # both trained ...
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-6), name  # ... to the same weights
-    assert fast.history[-1].train["objective"] == pytest.approx(slow.history[-1].train["objective"], rel=1e-5)
+    assert fast.history[-1].train.objective == pytest.approx(slow.history[-1].train.objective, rel=1e-5)

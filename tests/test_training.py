@@ -9,10 +9,9 @@ import pytest
 import torch
 
 from vae_core.config import ModelConfig, TrainConfig
-from vae_core.losses import SCALAR_TERMS
 from vae_core.models import build_model
+from vae_core.results import EpochRecord
 from vae_core.training import (
-    EpochRecord,
     TrainingCallback,
     TrainingDiverged,
     fit,
@@ -58,19 +57,20 @@ def test_history_and_callbacks(tiny_config, digits_train, digits_test):
     assert recorder.steps[-1].total_steps == 2 * STEPS_PER_EPOCH
     assert recorder.steps[STEPS_PER_EPOCH].epoch == 2 and recorder.steps[STEPS_PER_EPOCH].step == 1
     for record in result.history:
-        assert set(record.train) == set(SCALAR_TERMS) and set(record.test) == set(SCALAR_TERMS)
-        assert all(math.isfinite(v) for v in [*record.train.values(), *record.test.values()])
-        assert record.test["neg_elbo"] == pytest.approx(record.test["recon"] + record.test["kl"], rel=1e-5)
+        terms = [*record.train.to_dict().values(), *record.test.to_dict().values()]
+        assert all(math.isfinite(v) for v in terms)
+        assert record.test.objective == pytest.approx(record.test.recon + record.beta * record.test.kl, rel=1e-5)
         assert record.seconds > 0
     as_dict = result.history[0].to_dict()
-    assert as_dict["train"] == result.history[0].train and as_dict["epoch"] == 1
+    assert as_dict["train"] == result.history[0].train.to_dict() and as_dict["epoch"] == 1
+    assert EpochRecord.from_dict(as_dict) == result.history[0]
     assert not result.model.training  # handed back in eval mode
 
 
 def test_objective_decreases_over_epochs(tiny_config, digits_train, digits_test):
     result = run(tiny_config, digits_train, digits_test, epochs=4)
-    train = [r.train["objective"] for r in result.history]
-    test = [r.test["objective"] for r in result.history]
+    train = [r.train.objective for r in result.history]
+    test = [r.test.objective for r in result.history]
     assert train[-1] < train[0] - 1.0, train
     assert test[-1] < test[0] - 1.0, test
 
@@ -79,7 +79,7 @@ def test_test_terms_match_an_evaluation_of_the_returned_model(tiny_config, digit
     result = run(tiny_config, digits_train, digits_test, model_kwargs={"kind": "ae"}, epochs=1)
     with torch.no_grad():
         recon = result.model.loss(digits_test.images).recon.item()
-    assert result.history[-1].test["recon"] == pytest.approx(recon, rel=1e-5)
+    assert result.history[-1].test.recon == pytest.approx(recon, rel=1e-5)
 
 
 def test_same_seed_same_weights_other_seed_other_weights(tiny_config, digits_train, digits_test):
@@ -172,7 +172,7 @@ def test_warm_up_reaches_the_history(tiny_config, digits_train, digits_test):
                  batch_size=512)
     assert [r.beta for r in result.history] == [1.5, 3.0, 3.0]
     for r in result.history:
-        assert r.test["objective"] == pytest.approx(r.test["recon"] + r.beta * r.test["kl"], rel=1e-5)
+        assert r.test.objective == pytest.approx(r.test.recon + r.beta * r.test.kl, rel=1e-5)
 
 
 def test_dynamic_binarisation_feeds_binary_batches(tiny_config, digits_train, digits_test):

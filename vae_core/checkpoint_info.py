@@ -35,6 +35,7 @@ from typing import Any, NamedTuple
 from . import limits
 from .atomic_files import remove_stale_temp_files
 from .config import ModelConfig, TrainConfig, config_from_dict
+from .results import EvaluationReport
 
 FORMAT_NAME = "vae-latent-explorer"
 FORMAT_VERSION = 1
@@ -84,8 +85,12 @@ class CheckpointInfo:
         return f"{self.path.resolve()}:{stat.st_mtime_ns}:{stat.st_size}"
 
     @property
-    def metrics(self) -> dict[str, Any]:
-        return self.metadata.get("metrics") or {}
+    def metrics(self) -> EvaluationReport | None:
+        """The recorded test-set evaluation, or None when there is none or it is not one this version reads."""
+        try:
+            return EvaluationReport.from_dict(self.metadata.get("metrics"))
+        except (ValueError, TypeError, OverflowError):
+            return None
 
 
 class CheckpointScan(NamedTuple):

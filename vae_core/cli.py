@@ -19,6 +19,7 @@ from .data import DATASET_NAMES, INPUT_SHAPES, DatasetUnavailable, load_dataset
 from .evaluation import evaluate
 from .model_card import write_model_card
 from .training import EpochRecord, StepProgress, TrainingCallback, TrainingDiverged, fit, training_metadata
+from .vocabulary import DEFAULT_HIDDEN
 from .zoo import run_zoo, select_specs, zoo_specs
 
 
@@ -38,9 +39,9 @@ class ProgressBar(TrainingCallback):
         self.stream.flush()
 
     def on_epoch(self, record: EpochRecord, model) -> None:
-        test = record.test or {}
-        line = (f"\repoch {record.epoch}: train {record.train['objective']:.2f}"
-                + (f", test {test['objective']:.2f} (recon {test['recon']:.2f}, kl {test['kl']:.2f})" if test else "")
+        test = record.test
+        line = (f"\repoch {record.epoch}: train {record.train.objective:.2f}"
+                + (f", test {test.objective:.2f} (recon {test.recon:.2f}, kl {test.kl:.2f})" if test else "")
                 + f", {record.seconds:.1f} s")
         self.stream.write(line.ljust(self.width + 50) + "\n")
         self.stream.flush()
@@ -89,14 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--arch", choices=ARCHITECTURES, default="mlp")
     train.add_argument("--latent-dim", type=int, default=2)
     train.add_argument("--hidden", type=int, nargs="+", default=None,
-                       help="MLP widths or conv channels (default 512 256 for mlp, 32 64 for conv)")
+                       help="MLP widths or conv channels (default " + ", ".join(
+                           f"{' '.join(map(str, sizes))} for {arch}" for arch, sizes in DEFAULT_HIDDEN.items()) + ")")
     train.add_argument("--beta", type=finite_float, default=1.0)
     train.add_argument("--likelihood", choices=LIKELIHOODS, default="bernoulli")
     train.add_argument("--dataset", choices=DATASET_NAMES, default="digits")
     train.add_argument("--epochs", type=int, default=10)
     train.add_argument("--batch-size", type=int, default=128)
     train.add_argument("--lr", type=finite_float, default=1e-3)
-    train.add_argument("--kl-warmup", type=int, default=0, help="epochs over which beta ramps up from 0")
+    train.add_argument("--kl-warmup", type=int, default=0, help="epochs over which beta ramps up linearly to its value, from beta/N in the first epoch")
     train.add_argument("--binarize", action="store_true", help="dynamic binarisation (and a binarised test set)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
@@ -163,7 +165,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.out.suffix != ".pt":
         raise ValueError(f"--out must end in .pt, got {args.out}")
     check_writable(args.out)
-    hidden = args.hidden or ((32, 64) if args.arch == "conv" else (512, 256))
+    hidden = args.hidden or DEFAULT_HIDDEN[args.arch]
     model_config = ModelConfig(kind=args.model, arch=args.arch, input_shape=INPUT_SHAPES[args.dataset],
                                latent_dim=args.latent_dim, hidden_dims=tuple(hidden), likelihood=args.likelihood,
                                beta=args.beta)
@@ -179,8 +181,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                     metrics=report.to_dict(), half=args.half,
                     metadata=training_metadata(result.seconds, len(train_data), len(test_data),
                                                len(result.history), train_config.num_threads))
-    summary = f"neg_elbo {report.neg_elbo:.2f}" if report.neg_elbo is not None else f"recon {report.recon:.2f}"
-    print(f"saved {args.out} ({summary} nats on the test split, {result.seconds:.0f} s)", file=sys.stderr)
+    print(f"saved {args.out} ({report.format_headline(decimals=2)} on the test split, {result.seconds:.0f} s)", file=sys.stderr)
     return 0
 
 
@@ -211,10 +212,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     scan = list_checkpoints(args.folder)
     rows = [("name", "model", "arch", "latent", "beta", "dataset", "epochs", "-ELBO/recon", "created")]
     for info in scan.infos:
-        m, t, metrics = info.model_config, info.train_config, info.metrics
-        score = metrics.get("neg_elbo") if metrics.get("neg_elbo") is not None else metrics.get("recon")
+        m, t, report = info.model_config, info.train_config, info.metrics
         rows.append((info.name, m.kind, m.arch, str(m.latent_dim), f"{m.beta:g}", t.dataset, str(t.epochs),
-                     f"{score:.2f}" if isinstance(score, float) else "-", info.metadata.get("created_at", "-")))
+                     f"{report.headline:.2f}" if report is not None else "-", info.metadata.get("created_at", "-")))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from . import limits
+from .vocabulary import DEFAULT_HIDDEN
 
 MODEL_KINDS = ("ae", "dae", "sae", "cae", "vae")
 ARCHITECTURES = ("mlp", "conv")
@@ -26,7 +27,7 @@ class ModelConfig:
     arch: str = "mlp"  # body: mlp | conv
     input_shape: tuple[int, int, int] = (1, 28, 28)  # C, H, W of one image, pixels in [0, 1]
     latent_dim: int = 2
-    hidden_dims: tuple[int, ...] = (512, 256)  # MLP widths, or conv channels (each conv halves H and W)
+    hidden_dims: tuple[int, ...] = DEFAULT_HIDDEN["mlp"]  # MLP widths, or conv channels (each conv halves H and W)
     likelihood: str = "bernoulli"  # decoder p(x|z): bernoulli (BCE from logits) | gaussian (fixed sigma)
     gaussian_sigma: float = 0.1  # fixed decoder std for the gaussian likelihood, in pixel units
     beta: float = 1.0  # weight on the KL term (beta-VAE); 1 gives the ELBO

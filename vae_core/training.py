@@ -22,6 +22,7 @@ from .data import ImageDataset, binarize, load_dataset
 from .evaluation import mean_loss_terms
 from .losses import SCALAR_TERMS
 from .models import LatentModel, build_model, mlp_backprop
+from .results import EpochRecord
 
 
 @dataclass
@@ -32,19 +33,6 @@ class StepProgress:
     global_step: int
     total_steps: int
     objective: float  # this batch's objective, nats per image
-
-
-@dataclass
-class EpochRecord:
-    epoch: int
-    beta: float  # the beta used this epoch (ramps up during KL warm-up)
-    seconds: float
-    train: dict[str, float]  # batch-size-weighted means over the epoch
-    test: dict[str, float] | None  # means over the test split after the epoch
-
-    def to_dict(self) -> dict:
-        return {"epoch": self.epoch, "beta": self.beta, "seconds": self.seconds,
-                "train": dict(self.train), "test": dict(self.test) if self.test is not None else None}
 
 
 class TrainingCallback:
