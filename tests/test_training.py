@@ -10,6 +10,7 @@ import torch
 
 from vae_core.config import ModelConfig, TrainConfig
 from vae_core.models import build_model
+from vae_core.limits import MAX_LEARNING_RATE
 from vae_core.results import EpochRecord
 from vae_core.training import (
     TrainingCallback,
@@ -147,9 +148,9 @@ def test_nan_raises_and_restores_last_good_weights(tiny_config, digits_train, di
 
 
 def test_huge_learning_rate_diverges_cleanly(tiny_config, digits_train, digits_test):
-    # A gaussian decoder has an unbounded loss, so lr = 1e6 drives it to inf/nan within the first epoch.
+    # A gaussian decoder has an unbounded loss, so the largest learning rate the config accepts (limits.MAX_LEARNING_RATE) drives it to inf/nan within the first epoch.
     with pytest.raises(TrainingDiverged) as info:
-        run(tiny_config, digits_train, digits_test, model_kwargs={"likelihood": "gaussian"}, lr=1e6, epochs=2)
+        run(tiny_config, digits_train, digits_test, model_kwargs={"likelihood": "gaussian"}, lr=MAX_LEARNING_RATE, epochs=2)
     initial = weights(build_model_seeded(tiny_config(likelihood="gaussian"), seed=0))
     restored = weights(info.value.result.model)
     assert "end of epoch 0" in str(info.value)
@@ -208,14 +209,15 @@ def test_thread_setting_is_restored(tiny_config, digits_train, digits_test):
 
 
 def test_lr_decay_scales_the_rate_after_every_epoch(tiny_config, digits_train, digits_test):
-    # lr_decay = 0 leaves a rate of 0 from epoch 2 on: the weights stop where epoch 1 left them.
+    # lr_decay = 1e-30 leaves a rate of 1e-33 from epoch 2 on, far below a float32 weight's resolution: the
+    # weights stop where epoch 1 left them.
     class KeepFirstEpoch(TrainingCallback):
         def on_epoch(self, record, model):
             if record.epoch == 1:
                 self.after_first = weights(model)
 
     keep = KeepFirstEpoch()
-    result = run(tiny_config, digits_train, digits_test, keep, epochs=3, lr_decay=0.0, eval_each_epoch=False)
+    result = run(tiny_config, digits_train, digits_test, keep, epochs=3, lr_decay=1e-30, eval_each_epoch=False)
     final = weights(result.model)
     assert all(torch.equal(final[k], keep.after_first[k]) for k in final)
     constant = weights(run(tiny_config, digits_train, digits_test, epochs=3, eval_each_epoch=False).model)
