@@ -2,23 +2,60 @@
 
 import streamlit as st
 
+from ui.figures.grid import OUTLINE_COLOUR_NAME, decoded_grid_figure
 from ui.shell.sidebar import current_selection, require_test_split
 from ui.state import derived
 from ui.widgets.shared import model_caption
-from vae_core.latent_paths import gaussian_quantile_axis, grid_codes, linear_axis, slice_codes
+from vae_core.latent_paths import code_density, grid_axes, grid_codes, linear_axis, slice_codes
+from vae_core.protocol import protocol_of
 from vae_core.registry import comparison_pair
 from vae_core.vocabulary import dim_name
 
 selection = current_selection()
 st.title("Decoder grid")
 st.markdown(
-    "Forget the encoder: feed the decoder a regular grid of codes and look at what it draws. Under a VAE, "
-    "every code the prior N(0, I) is likely to produce decodes to a plausible image, and the images morph "
-    "smoothly. Under an autoencoder nothing asked the space between its clusters to mean anything, so push "
-    "the grid out and look for the **holes**: blurs and non-digits."
+    "Forget the encoder: feed the decoder a regular grid of codes and look at what it draws. A VAE is trained "
+    "so that codes drawn from its prior N(0, I) decode to plausible images, so its test codes fill the prior. "
+    "An autoencoder has no prior: its codes sit wherever training put them, at any scale, and nothing asks the "
+    "space between them to mean anything. Each panel's grid fits its own model, and the outline shows where "
+    "the model's test codes lie: cells outside it are **holes**, codes no test image is encoded to, so what "
+    "the decoder draws there was never checked against any image."
 )
 data = require_test_split(selection)
 entry, device = selection.entry, selection.device
+
+GRID_LABELS = {"quantiles": "Equal-mass Gaussian quantiles (Kingma & Welling)",
+               "linear": "Linear, over the model's own codes"}
+CODE_MASS = 0.95  # the outline encloses the densest region holding this share of the test codes
+
+
+def grid_panel(e, kind: str, n: int, extent: float) -> int:
+    """One model's decoded grid with its codes' outline; returns how many cells lie outside the outline."""
+    ref = e.ref(device)
+    means = derived.encode_split(ref, selection.dataset).means
+    x_axis, y_axis = grid_axes(means, e.is_variational, n, kind, extent)
+    density = code_density(means, x_axis, y_axis, mass=CODE_MASS)
+    png = derived.decoded_grid_png(ref, grid_codes(x_axis, y_axis), n_cols=n, cell_px=28)
+    st.plotly_chart(decoded_grid_figure(png, x_axis, y_axis, density), key=f"grid_figure_{'vae' if e.is_variational else 'ae'}",
+                    config={"displaylogo": False, "staticPlot": True})
+    if kind == "quantiles":
+        spread = ("the prior N(0, 1) in each dimension" if e.is_variational else
+                  f"the Gaussian with its codes' mean and spread ({dim_name(0)}: {means[:, 0].mean():.1f} ± "
+                  f"{means[:, 0].std():.1f}, {dim_name(1)}: {means[:, 1].mean():.1f} ± {means[:, 1].std():.1f})")
+        where = f"Equal mass of {spread} between neighbouring cells"
+    else:
+        where = (f"Evenly spaced over {extent:g}× the box holding the central 99% of its codes in each dimension"
+                 + (" and the prior's ±3σ" if e.is_variational else ""))
+    st.caption(f"{model_caption(e)}. {where}. {density.cells_outside} of {n * n} cells lie outside the "
+               f"{OUTLINE_COLOUR_NAME} outline, which encloses the densest region holding {CODE_MASS:.0%} of its "
+               f"{len(means):,} test codes{measured_note(e)}.")
+    return density.cells_outside
+
+
+def measured_note(e) -> str:
+    protocol = protocol_of(e.info.train_config, e.info.model_config)
+    return " (encoded from the test set's fixed binarisation, as the model is measured)" if protocol.binarizes_inputs else ""
+
 
 if entry.latent_dim == 2:
     ae_entry, vae_entry = comparison_pair(list(selection.entries), entry)
@@ -26,25 +63,27 @@ if entry.latent_dim == 2:
 
     @st.fragment
     def grid_2d() -> None:
-        c1, c2, c3 = st.columns([1.2, 1, 1.2])
-        grid_kind = c1.radio("Grid", ["quantiles", "linear"], key="grid_kind", format_func={
-            "quantiles": "Gaussian quantiles (Kingma & Welling)", "linear": "Linear, with a range"}.get)
+        c1, c2, c3 = st.columns([1.4, 1, 1])
+        grid_kind = c1.radio("Grid", list(GRID_LABELS), key="grid_kind", format_func=GRID_LABELS.get)
         n = c2.slider("Cells per side", 5, 25, 15, key="grid_n")
-        half_range = c3.slider("Linear range ±", 1.0, 10.0, 3.0, 0.5, key="grid_range",
-                               disabled=grid_kind != "linear",
-                               help="The prior holds 99% of its mass within ±3 in each coordinate; go beyond.")
-        axis = gaussian_quantile_axis(n) if grid_kind == "quantiles" else linear_axis(n, half_range)
-        codes = grid_codes(axis, axis)
-        st.caption(f"{dim_name(0)} runs left to right and {dim_name(1)} bottom to top, from {axis[0]:.2f} to {axis[-1]:.2f}"
-                   + (": equal prior mass between neighbouring cells." if grid_kind == "quantiles" else "."))
-        for column, (side, e) in zip(st.columns(len(panels)), panels):
-            with column:
-                st.subheader(side)
-                st.image(derived.decoded_grid_png(e.ref(device), codes, n_cols=n, cell_px=28))
-                means = derived.encode_split(e.ref(device), selection.dataset).means
-                lo, hi = means.min(0), means.max(0)
-                st.caption(f"{model_caption(e)}. Its test codes span {dim_name(0)} ∈ [{lo[0]:.1f}, {hi[0]:.1f}], "
-                           f"{dim_name(1)} ∈ [{lo[1]:.1f}, {hi[1]:.1f}].")
+        extent = c3.slider("Linear grid: extent ×", 0.5, 3.0, 1.0, 0.25, key="grid_extent",
+                           disabled=grid_kind != "linear",
+                           help="1 = the box holding the central 99% of the model's own test codes in each "
+                                "dimension (a VAE's also holds the prior's ±3σ); 2 reaches twice as far out.")
+        outside = {}
+        with st.spinner("Decoding the grids…"):
+            for column, (side, e) in zip(st.columns(len(panels)), panels):
+                with column:
+                    st.subheader(side)
+                    outside[side] = grid_panel(e, grid_kind, n, extent)
+        if grid_kind == "quantiles" and len(outside) == 2:
+            share = {side: count / (n * n) for side, count in outside.items()}
+            st.markdown(
+                f"On these grids every cell stands for the same share of the Gaussian a sampler would draw "
+                f"codes from, so the share of cells outside the outline is about the share of samples that land "
+                f"in a hole: **{share['Autoencoder']:.0%}** for the autoencoder, **{share['VAE']:.0%}** for the "
+                "VAE. The decoder still draws something in a hole, often a blend of its "
+                "neighbours, but no image in training asked it to.")
 
     grid_2d()
 else:

@@ -2,12 +2,15 @@
 
 import numpy as np
 import streamlit as st
+import torch
 
-from ui.figures.latent import add_path, trusted_figure
+from ui.figures.latent import CURRENT_COLOUR_NAME, add_path, norms_figure, trusted_figure
 from ui.shell.sidebar import current_selection, require_test_split
 from ui.state import derived
 from ui.widgets.shared import digit_picker, model_caption
-from vae_core.latent_paths import INTERPOLATIONS, interpolate, slider_ranges
+from vae_core import images
+from vae_core.latent_paths import INTERPOLATIONS, interpolate, prior_mean_norm, slider_ranges
+from vae_core.protocol import measured_inputs, protocol_of
 from vae_core.vocabulary import dim_name
 
 selection = current_selection()
@@ -22,6 +25,19 @@ entry = selection.entry
 model = selection.model
 st.caption(model_caption(entry))
 
+protocol = protocol_of(entry.info.train_config, entry.info.model_config)
+
+
+def as_measured(digit) -> tuple[np.ndarray, np.ndarray]:
+    """(image the model is fed, its code): a test image as in the test set's fixed binarisation (so its code is
+    its point in the scatter), an upload binarised with the same seed; unchanged for grey-level models."""
+    if digit.index is not None:
+        image = derived.measured_split(selection.dataset, protocol)[digit.index, 0].numpy()
+        return image, derived.encode_split(model, selection.dataset).means[digit.index]
+    image = measured_inputs(torch.as_tensor(digit.image)[None, None], protocol)[0, 0].numpy()
+    return image, derived.encode_image(model, image)
+
+
 col_a, col_b = st.columns(2)
 with col_a:
     digit_a = digit_picker(data, "interp_a", default_class=1, title="Start: A")
@@ -29,46 +45,78 @@ with col_b:
     digit_b = digit_picker(data, "interp_b", default_class=7, title="End: B")
 if digit_a is None or digit_b is None:
     st.stop()
-z_a = derived.encode_image(model, digit_a.image)
-z_b = derived.encode_image(model, digit_b.image)
+(image_a, z_a), (image_b, z_b) = as_measured(digit_a), as_measured(digit_b)
+seen = ", binarised as the model is measured" if protocol.binarizes_inputs else ""
+col_a.image(images.digit_png(image_a, 112), width=112, caption=f"A{seen}")
+col_b.image(images.digit_png(image_b, 112), width=112, caption=f"B{seen}")
 
 st.header("From A to B")
 c1, c2 = st.columns([1, 3])
 method = c1.radio("Path", INTERPOLATIONS, key="interp_method", format_func=str.capitalize,
-                  help="Linear: a straight line. Spherical (slerp): along the great circle, keeping the norm "
-                       "where Gaussian samples live; it matters more the larger the latent.")
+                  help="Linear: the straight line (1 − t)·z_A + t·z_B. Spherical (slerp): the direction turns along "
+                       "the great circle while the norm changes linearly from ‖z_A‖ to ‖z_B‖.")
 n_steps = c2.slider("Steps in the strip", 5, 15, 9, key="interp_steps")
 path = interpolate(z_a, z_b, np.linspace(0.0, 1.0, n_steps), method)
 st.image(derived.decoded_grid_png(model, path, n_cols=n_steps, cell_px=56))
 st.caption(f"{n_steps} evenly spaced steps from {digit_a.description} (left) to {digit_b.description} (right).")
 
-left, right = st.columns([1, 2])
-with right:
-    projection, _ = derived.project_split(model, selection.dataset, method="pca")
-    fig = derived.latent_figure(model, selection.dataset, method="pca", show_prior=entry.is_variational)
-    add_path(fig, projection.transform(interpolate(z_a, z_b, np.linspace(0.0, 1.0, 41), method)))
-    fig["layout"]["height"] = 420
-    st.plotly_chart(trusted_figure(fig), key="interp_scatter", config={"displaylogo": False})
-    if entry.latent_dim > 2:
-        st.caption("The path drawn in the test codes' first two principal components: a projection, so "
-                   "straight stays straight but lengths shrink.")
+FINE_TS = np.linspace(0.0, 1.0, 41)
 
 
 @st.fragment
 def walk() -> None:
-    # Only the decoded point moves with t: the strip and the scatter above stay as they are.
+    # Only z(t) moves with t: the strip above stays as it is; the scatter is redrawn with the new z(t).
     t = st.slider("t", 0.0, 1.0, 0.5, 0.05, key="interp_t")
     z_t = interpolate(z_a, z_b, [t], method)[0]
-    st.image(derived.decoded_png(model, z_t, size_px=196), caption=f"decoded z(t = {t:.2f}), {method}")
-    st.markdown(f"‖z_A‖ = {np.linalg.norm(z_a):.2f}, ‖z_B‖ = {np.linalg.norm(z_b):.2f}, "
-                f"‖z(t)‖ = **{np.linalg.norm(z_t):.2f}**")
-    if entry.is_variational:
-        st.caption(f"Under the prior, ‖z‖ is typically near √{entry.latent_dim} = {np.sqrt(entry.latent_dim):.2f}; "
-                   "a straight line between two codes dips below that in the middle, the spherical path does not.")
+    left, right = st.columns([1, 2])
+    with left:
+        st.image(derived.decoded_png(model, z_t, size_px=196), caption=f"decoded z(t = {t:.2f}), {method}")
+        st.markdown(f"‖z_A‖ = {np.linalg.norm(z_a):.2f}, ‖z_B‖ = {np.linalg.norm(z_b):.2f}, "
+                    f"‖z(t)‖ = **{np.linalg.norm(z_t):.2f}**")
+    with right:
+        projection, _ = derived.project_split(model, selection.dataset, method="pca")
+        fig = derived.latent_figure(model, selection.dataset, method="pca", show_prior=entry.is_variational)
+        fine_path = interpolate(z_a, z_b, FINE_TS, method)
+        add_path(fig, projection.transform(fine_path), current_point=projection.transform(z_t[None])[0])
+        fig["layout"]["height"] = 420
+        st.plotly_chart(trusted_figure(fig), key="interp_scatter", config={"displaylogo": False})
+        st.caption(f"The {method} path from A to B over the test codes{measured_note}, with z(t) as the "
+                   f"{CURRENT_COLOUR_NAME} star"
+                   + (": drawn in the codes' first two principal components, a projection, so straight stays "
+                      "straight but lengths shrink." if entry.latent_dim > 2 else "."))
+    norms_chart(t)
 
 
-with left:
-    walk()
+def norms_chart(t: float) -> None:
+    """‖z(t)‖ along both paths for the shown pair, and what slerp keeps: the norms' straight line."""
+    lerp_norms = np.linalg.norm(interpolate(z_a, z_b, FINE_TS, "linear"), axis=1)
+    slerp_norms = np.linalg.norm(interpolate(z_a, z_b, FINE_TS, "spherical"), axis=1)
+    code_norm = float(np.linalg.norm(derived.encode_split(model, selection.dataset).means, axis=1).mean())
+    prior_norm = prior_mean_norm(entry.latent_dim) if entry.is_variational else None
+    st.plotly_chart(norms_figure(FINE_TS, lerp_norms, slerp_norms, t, method, code_norm, prior_norm),
+                    key="interp_norms", config={"displaylogo": False, "staticPlot": True})
+    n_a, n_b = float(np.linalg.norm(z_a)), float(np.linalg.norm(z_b))
+    mid_lerp, mid_slerp = float(lerp_norms[len(FINE_TS) // 2]), float(slerp_norms[len(FINE_TS) // 2])
+    cos_ab = float(np.dot(z_a, z_b) / max(n_a * n_b, 1e-12))
+    text = (f"What slerp keeps is not one norm but a straight line of norms: ‖z(t)‖ = (1 − t)·‖z_A‖ + t·‖z_B‖, "
+            f"here from {n_a:.2f} to {n_b:.2f}, constant only when ‖z_A‖ = ‖z_B‖. The straight line's norm is never "
+            "above that line (the triangle inequality)")
+    if mid_slerp - mid_lerp > 0.005:
+        text += (f" and dips in the middle: at t = 0.5 it is {mid_lerp:.2f} against slerp's {mid_slerp:.2f} "
+                 f"(cos of the angle between z_A and z_B: {cos_ab:.2f}).")
+    else:
+        text += f"; here the two codes point almost the same way (cos {cos_ab:.2f}), so the paths barely differ."
+    if prior_norm is not None:
+        relation = "below" if code_norm < prior_norm else "above"
+        text += (f" The test codes (posterior means) have mean norm {code_norm:.2f}, {relation} the mean norm "
+                 f"{prior_norm:.2f} of a draw from the prior N(0, I) in {entry.latent_dim}-D.")
+    else:
+        text += f" An autoencoder has no prior; its test codes' mean norm is {code_norm:.2f}."
+    st.caption(text)
+
+
+measured_note = " (encoded from the test set's fixed binarisation)" if protocol.binarizes_inputs else ""
+walk()
 
 st.header("Turn the knobs")
 

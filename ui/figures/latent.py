@@ -20,6 +20,8 @@ CLASS_COLOURS = ("#4E79A7", "#F28E2B", "#E15759", "#76B7B2", "#59A14F",
                  "#EDC948", "#B07AA1", "#FF9DA7", "#9C755F", "#BAB0AC")
 PRIOR_COLOUR = "rgba(20, 20, 20, 0.9)"
 PATH_COLOUR = "#111111"
+CURRENT_COLOUR = "#C2007A"  # magenta (no class has it): the current point z(t) on the interpolation page
+CURRENT_COLOUR_NAME = "magenta"
 
 
 def class_colour(label: int) -> str:
@@ -76,32 +78,33 @@ def add_prior_circles(fig: go.Figure, centre: Sequence[float] = (0.0, 0.0), radi
 
 
 def path_traces(path_points: np.ndarray, current_point: Sequence[float] | None = None,
-                name: str = "path") -> list[go.Scatter]:
-    """An interpolation path (N, 2) with its ends marked A and B and, optionally, the current point."""
+                name: str = "path") -> list[go.Scattergl]:
+    """An interpolation path (N, 2) with its ends marked A and B and, optionally, the current point z(t).
+
+    WebGL traces, like the scatter's points: a browser draws WebGL above SVG, and WebGL traces in the order
+    they are added, so traces added after the points are drawn on top of all 10 000 of them.
+    """
     path_points = np.asarray(path_points, dtype=np.float32)
     ends = path_points[[0, -1]]
     traces = [
-        go.Scatter(x=path_points[:, 0], y=path_points[:, 1], mode="lines+markers", name=name,
-                   line=dict(color=PATH_COLOUR, width=2), marker=dict(size=4, color=PATH_COLOUR), hoverinfo="skip"),
-        go.Scatter(x=ends[:, 0], y=ends[:, 1], mode="markers+text", text=["A", "B"], textposition="top center",
-                   name="A, B", showlegend=False, hoverinfo="skip",
-                   marker=dict(size=12, color="white", line=dict(width=2, color=PATH_COLOUR))),
+        go.Scattergl(x=path_points[:, 0], y=path_points[:, 1], mode="lines", name=name,
+                     line=dict(color=PATH_COLOUR, width=3), hoverinfo="skip"),
+        go.Scattergl(x=ends[:, 0], y=ends[:, 1], mode="markers+text", text=["A", "B"], textposition="top center",
+                     textfont=dict(size=16, color=PATH_COLOUR), name="A, B", showlegend=False, hoverinfo="skip",
+                     marker=dict(size=14, color="white", line=dict(width=3, color=PATH_COLOUR))),
     ]
     if current_point is not None:
-        traces.append(go.Scatter(x=[current_point[0]], y=[current_point[1]], mode="markers", name="z(t)",
-                                 marker=dict(size=16, symbol="star", color="#E15759",
-                                             line=dict(width=1, color=PATH_COLOUR)),
-                                 hoverinfo="skip", showlegend=False))
+        traces.append(go.Scattergl(x=[current_point[0]], y=[current_point[1]], mode="markers", name="z(t)",
+                                   marker=dict(size=20, symbol="star", color=CURRENT_COLOUR,
+                                               line=dict(width=1.5, color=PATH_COLOUR)),
+                                   hoverinfo="skip", showlegend=True))
     return traces
 
 
 def add_path(fig: go.Figure | dict, path_points: np.ndarray, current_point: Sequence[float] | None = None,
              name: str = "path") -> None:
-    """Draw path_traces on a figure, or on a figure's dict (as ui.state.derived caches them), in place.
-
-    Path lines are SVG and the points WebGL, so the path is drawn under the cloud; it stays visible
-    because it is dark and the cloud is translucent.
-    """
+    """Draw path_traces on a figure, or on a figure's dict (as ui.state.derived caches them), in place, on top
+    of what is already there."""
     traces = path_traces(path_points, current_point, name)
     if isinstance(fig, dict):
         fig.setdefault("data", []).extend(trace.to_plotly_json() for trace in traces)
@@ -150,3 +153,29 @@ def selected_index(event: Mapping[str, Any] | None) -> int | None:
         if isinstance(custom, (int, float)) and not isinstance(custom, bool):
             return int(custom)
     return None
+
+
+LERP_COLOUR = "#4E79A7"  # blue: the linear path's norms
+SLERP_COLOUR = "#F28E2B"  # orange: the spherical path's norms
+FONT_PX = 13  # figure text at least 12 px
+
+
+def norms_figure(ts: np.ndarray, lerp_norms: np.ndarray, slerp_norms: np.ndarray, t: float, method: str,
+                 code_norm: float, prior_norm: float | None, height: int = 260) -> go.Figure:
+    """‖z(t)‖ against t for the linear and the spherical path between the same two codes, the current t marked,
+    and dotted reference levels: the test codes' mean norm and (VAEs) the prior's."""
+    fig = go.Figure()
+    for name, norms, colour in (("linear", lerp_norms, LERP_COLOUR), ("spherical", slerp_norms, SLERP_COLOUR)):
+        fig.add_trace(go.Scatter(x=ts, y=norms, mode="lines", name=f"{name} path",
+                                 line=dict(color=colour, width=4 if name == method else 2)))
+    current = slerp_norms if method == "spherical" else lerp_norms
+    fig.add_trace(go.Scatter(x=[t], y=[float(np.interp(t, ts, current))], mode="markers", name="z(t)",
+                             marker=dict(size=16, symbol="star", color=CURRENT_COLOUR, line=dict(width=1.5, color=PATH_COLOUR))))
+    levels = [("test codes' mean ‖z‖", code_norm)] + ([("prior's mean ‖z‖", prior_norm)] if prior_norm is not None else [])
+    for (label, level), dash, side in zip(levels, ("dot", "dash"), ("left", "right")):
+        fig.add_hline(y=level, line=dict(color="#555555", dash=dash, width=1.5), annotation_text=label,
+                      annotation_position=f"bottom {side}", annotation_font_size=FONT_PX)
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), font=dict(size=FONT_PX),
+                      xaxis=dict(title="t", range=[0, 1]), yaxis=dict(title="‖z(t)‖", rangemode="tozero"),
+                      legend=dict(orientation="h", y=1.15, x=1, xanchor="right"))
+    return fig

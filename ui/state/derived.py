@@ -17,8 +17,10 @@ import torch
 from ui.figures import latent as figures
 from ui.state.loaders import load_model, load_split
 from vae_core import images
+from vae_core.checkpoint_info import read_checkpoint_info
 from vae_core.evaluation import embed_dataset, evaluate
 from vae_core.projection import Projection2D, fit_projection
+from vae_core.protocol import DataProtocol, measured_inputs, protocol_of
 from vae_core.registry import ModelRef
 from vae_core.results import EvaluationReport
 
@@ -32,16 +34,26 @@ class EncodedSplit:
     labels: np.ndarray  # (N,) int64
 
 
+@st.cache_resource(max_entries=6, show_spinner=False)
+def measured_split(dataset: str, protocol: DataProtocol, split: str = "test") -> torch.Tensor:
+    """A split's images as a model of that protocol is measured on them (vae_core.protocol.measured_inputs):
+    the one fixed binarisation for binarised models. Shared across sessions: read-only."""
+    return measured_inputs(load_split(dataset, split).images, protocol)
+
+
 @st.cache_data(max_entries=48, show_spinner="Encoding the test set…")
 def encode_split(ref: ModelRef, dataset: str, *, split: str = "test") -> EncodedSplit:
-    """Encode a whole split (all of it: 10 000 images for MNIST's test split)."""
+    """Encode a whole split (all of it: 10 000 images for MNIST's test split) as the model is measured on it:
+    a model trained on binarised images sees the split's one fixed binarisation (vae_core.protocol)."""
     model = load_model(ref)
     data = load_split(dataset, split)
-    means = embed_dataset(model, data.images).numpy().astype(np.float32)
+    info = read_checkpoint_info(ref.path)
+    inputs = measured_split(dataset, protocol_of(info.train_config, info.model_config), split)
+    means = embed_dataset(model, inputs).numpy().astype(np.float32)
     stds = None
     if model.config.is_variational:
         with torch.inference_mode():
-            logvars = torch.cat([model.encode(data.images[s:s + 1000].to(ref.device)).logvar.cpu()
+            logvars = torch.cat([model.encode(inputs[s:s + 1000].to(ref.device)).logvar.cpu()
                                  for s in range(0, len(data), 1000)])
         stds = (0.5 * logvars).exp().numpy().astype(np.float32)
     return EncodedSplit(means, stds, data.labels.numpy())

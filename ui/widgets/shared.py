@@ -44,6 +44,7 @@ class PickedDigit:
 
     image: np.ndarray  # (H, W) float32 in [0, 1]
     description: str  # e.g. "test image #12 (3)" or "your upload"
+    index: int | None = None  # its index in the test split; None for an upload
 
 
 def nth_of_class(labels: np.ndarray, label: int, nth: int) -> int:
@@ -72,7 +73,7 @@ def digit_picker(data: ImageDataset, key_prefix: str, default_class: int, title:
         nth = int(right.number_input(f"Which one (0–{count - 1})", 0, max(count - 1, 0), 0,
                                      key=f"{key_prefix}_nth"))
         index = nth_of_class(labels, label, min(nth, count - 1))
-        return PickedDigit(data.images[index, 0].numpy(), f"test image #{index} ({data.class_names[label]})")
+        return PickedDigit(data.images[index, 0].numpy(), f"test image #{index} ({data.class_names[label]})", index)
 
     memory = st.session_state.setdefault(f"{key_prefix}_uploads", InputMemory())
     upload = st.file_uploader(f"{title}: a picture of one digit", type=["png", "jpg", "jpeg", "gif", "bmp", "webp"],

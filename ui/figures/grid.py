@@ -1,0 +1,56 @@
+"""The decoded grid as a plotly figure (no Streamlit here): the tiled images on axes labelled with their z values,
+and an outline of where the model's test codes lie drawn over them.
+
+The figure's coordinates are cell units (cell i's centre at i): quantile axes are not evenly spaced in z, but
+the cells are drawn square, so the tick labels carry the z values and the outline is placed in the same units.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import plotly.graph_objects as go
+
+from vae_core.latent_paths import CodeDensity
+from vae_core.vocabulary import dim_name
+
+OUTLINE_COLOUR = "#F28E2B"  # orange: "the orange outline" in the page's captions
+OUTLINE_COLOUR_NAME = "orange"
+FONT_PX = 13  # every text in the figure at least 12 px (it is read on projectors)
+
+
+def axis_ticks(axis: np.ndarray, max_ticks: int = 6) -> tuple[list[int], list[str]]:
+    """Cell indices to label and their z values: the first, the last and evenly spread ones in between."""
+    n = len(axis)
+    picks = sorted({int(round(i)) for i in np.linspace(0, n - 1, min(n, max_ticks))})
+    return picks, [f"{axis[i]:.1f}" for i in picks]
+
+
+def decoded_grid_figure(grid_png: bytes, x_axis: np.ndarray, y_axis: np.ndarray, density: CodeDensity | None,
+                        *, height_px: int = 340, title: str = "") -> go.Figure:
+    """The decoded grid (a PNG tiled in image order: top row has the largest z₂) on axes in z, with the outline
+    of the region holding density.mass of the test codes in OUTLINE_COLOUR."""
+    n_x, n_y = len(x_axis), len(y_axis)
+    fig = go.Figure()
+    fig.add_layout_image(dict(
+        source="data:image/png;base64," + base64.b64encode(grid_png).decode("ascii"), xref="x", yref="y",
+        x=-0.5, y=n_y - 0.5, sizex=n_x, sizey=n_y, sizing="stretch", layer="below", xanchor="left", yanchor="top"))
+    if density is not None:
+        fig.add_trace(go.Contour(
+            x=density.x, y=density.y, z=density.density, name=f"{density.mass:.0%} of the test codes",
+            contours=dict(start=density.level, end=density.level, size=1.0, coloring="lines"),
+            colorscale=[[0.0, OUTLINE_COLOUR], [1.0, OUTLINE_COLOUR]],  # coloring="lines" takes the scale's colour
+            line=dict(width=3), showscale=False, hoverinfo="skip", showlegend=False))
+    x_ticks, x_text = axis_ticks(x_axis)
+    y_ticks, y_text = axis_ticks(y_axis)
+    font = dict(size=FONT_PX)
+    fig.update_layout(
+        title=dict(text=title, x=0.02, font=dict(size=FONT_PX + 2)), height=height_px,
+        margin=dict(l=55, r=5, t=36 if title else 5, b=45), font=font, plot_bgcolor="white", dragmode=False,
+        xaxis=dict(title=dim_name(0), range=[-0.5, n_x - 0.5], tickvals=x_ticks, ticktext=x_text, showgrid=False,
+                   zeroline=False, tickfont=font, constrain="domain"),
+        yaxis=dict(title=dim_name(1), range=[-0.5, n_y - 0.5], tickvals=y_ticks, ticktext=y_text, showgrid=False,
+                   zeroline=False, tickfont=font, scaleanchor="x", scaleratio=1, constrain="domain"),
+    )
+    return fig
