@@ -205,18 +205,78 @@ def test_latent_space_projects_larger_latents_with_pca_or_tsne(open_page):
 
 
 # --- decoder grid -----------------------------------------------------------------------------------------
-def test_decoder_grid_2d_switches_between_quantile_and_linear_grids(open_page):
+def codes_of(path) -> np.ndarray:
+    """The test codes of a checkpoint, computed here from the model (as measured: binarised where it is)."""
+    from vae_core.protocol import measured_inputs, protocol_of
+
+    model, info = load_checkpoint(path)
+    images = measured_inputs(load_dataset("digits", "test").images, protocol_of(info.train_config, info.model_config))
+    with torch.no_grad():
+        return model.embed(images).numpy().astype(np.float64)
+
+
+def tick_values(axis: dict) -> np.ndarray:
+    return np.array([float(t) for t in axis["ticktext"]])
+
+
+def grid_image(spec: dict) -> np.ndarray:
+    """The decoded grid drawn in a grid figure (its layout image), as a uint8 array."""
+    source = spec["layout"]["images"][0]["source"]
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(source.split(",", 1)[1]))))
+
+
+def test_decoder_grid_axes_are_each_models_own_and_labelled_in_z(open_page, app_env):
+    """Default view: equal-mass grids, the prior's Φ⁻¹ for the VAE, the Gaussian of its own codes for the AE;
+    the tick labels are those z values (checked with statistics.NormalDist and the codes computed here)."""
+    from statistics import NormalDist
+
     at = open_page("pages/3_decoder_grid.py")
     assert [s.value for s in at.subheader] == ["Autoencoder", "VAE"]
-    quantile = image_urls(at)
-    assert len(quantile) == 2
-    assert "equal prior mass" in texts(at.caption)
+    specs = chart_specs(at)
+    n = 15
+    quantiles = np.array([NormalDist().inv_cdf((i + 0.5) / n) for i in range(n)])
+    vae = specs["grid_figure_vae"]
+    picks = np.asarray(vae["layout"]["xaxis"]["tickvals"], int)
+    np.testing.assert_allclose(tick_values(vae["layout"]["xaxis"]), quantiles[picks], atol=0.051)
+    ae_codes = codes_of(app_env.ae_2d)
+    ae = specs["grid_figure_ae"]
+    for d, axis in enumerate(("xaxis", "yaxis")):
+        picks = np.asarray(ae["layout"][axis]["tickvals"], int)
+        expected = ae_codes[:, d].mean() + ae_codes[:, d].std() * quantiles[picks]
+        np.testing.assert_allclose(tick_values(ae["layout"][axis]), expected, atol=0.051)
+    assert ae["layout"]["xaxis"]["title"]["text"] == "z₁" and ae["layout"]["yaxis"]["title"]["text"] == "z₂"
+    # the outline is drawn, in the colour the caption names
+    outline = next(d for d in vae["data"] if d["type"] == "contour")
+    assert outline["colorscale"][0][1] == "#F28E2B" and "orange outline" in texts(at.caption)
+    assert f"of {n * n} cells lie outside" in texts(at.caption)
+
     at.radio(key="grid_kind").set_value("linear").run()
-    linear = image_urls(at)
-    assert set(linear).isdisjoint(quantile)
-    at.slider(key="grid_range").set_value(8.0).run()
-    assert set(image_urls(at)).isdisjoint(linear)
-    assert "from -8.00 to 8.00" in texts(at.caption)
+    ae = chart_specs(at)["grid_figure_ae"]
+    low, high = np.quantile(ae_codes[:, 0], [0.005, 0.995])
+    assert tick_values(ae["layout"]["xaxis"])[[0, -1]] == pytest.approx([low, high], abs=0.051)
+    at.slider(key="grid_extent").set_value(2.0).run()
+    ae2 = chart_specs(at)["grid_figure_ae"]
+    centre, half = (low + high) / 2, (high - low) / 2
+    assert tick_values(ae2["layout"]["xaxis"])[[0, -1]] == pytest.approx([centre - 2 * half, centre + 2 * half],
+                                                                          abs=0.051)
+    assert "2× the box" in texts(at.caption)
+
+
+def test_decoder_grid_cells_are_the_decoder_at_the_labelled_codes(open_page, app_env):
+    """The VAE panel's bottom-left cell is the decoder at (Φ⁻¹(0.5/n), Φ⁻¹(0.5/n)), decoded here directly."""
+    from statistics import NormalDist
+
+    at = open_page("pages/3_decoder_grid.py")
+    image = grid_image(chart_specs(at)["grid_figure_vae"])
+    n = 15
+    side = (image.shape[0] + 1) // n - 1  # cells are separated by one-pixel lines
+    corner = NormalDist().inv_cdf(0.5 / n)
+    model, _ = load_checkpoint(app_env.vae_2d)
+    with torch.no_grad():
+        expected = model.decode(torch.tensor([[corner, corner]], dtype=torch.float32))[0, 0].numpy()
+    scale = side // expected.shape[0]
+    cell = image[-side:, :side].reshape(expected.shape[0], scale, expected.shape[1], scale)[:, 0, :, 0]
+    np.testing.assert_allclose(cell / 255.0, expected, atol=1 / 255 + 1e-6)
 
 
 def test_decoder_grid_samples_and_slices_larger_latents(open_page):
@@ -237,19 +297,46 @@ def test_decoder_grid_samples_and_slices_larger_latents(open_page):
 def test_interpolation_moves_along_the_path_and_draws_it(open_page):
     at = open_page("pages/4_interpolation.py")
     assert not at.exception
-    strip, middle, knobs = image_urls(at)
+    image_a, image_b, strip, middle, knobs = image_urls(at)
     spec = chart_specs(at)["interp_scatter"]
-    path = next(d for d in spec["data"] if d.get("name") == "path")
+    names = [d.get("name") for d in spec["data"]]
+    path = spec["data"][names.index("path")]
     assert len(values(path["x"])) == 41
+    # drawn on top: WebGL traces after every class's points
+    classes = [i for i, d in enumerate(spec["data"]) if d.get("customdata") is not None]
+    assert path["type"] == "scattergl" and names.index("path") > max(classes) and names.index("z(t)") > max(classes)
     at.slider(key="interp_t").set_value(1.0).run()
-    strip2, end, knobs2 = image_urls(at)
+    _, _, strip2, end, knobs2 = image_urls(at)
     assert strip2 == strip and end != middle and knobs2 == knobs
     assert "decoded z(t = 1.00), linear" in image_captions(at)
     at.radio(key="interp_method").set_value("spherical").run()
     assert not at.exception
     assert "decoded z(t = 1.00), spherical" in image_captions(at)
     at.selectbox(key="interp_b_class").set_value(3).run()
-    assert image_urls(at)[0] != strip
+    assert image_urls(at)[2] != strip
+
+
+def test_interpolation_marks_z_t_and_plots_the_norms_of_both_paths(open_page, app_env):
+    """z(t) on the scatter is (1 − t) z_A + t z_B with the codes computed here from the model; the norm chart's
+    curves match the closed forms ‖(1 − t) a + t b‖ and (1 − t)‖a‖ + t‖b‖ (slerp's norm is linear in t)."""
+    at = open_page("pages/4_interpolation.py")
+    at.slider(key="interp_t").set_value(0.25).run()
+    labels = load_dataset("digits", "test").labels.numpy()
+    codes = codes_of(app_env.vae_2d)
+    a, b = codes[np.flatnonzero(labels == 1)[0]], codes[np.flatnonzero(labels == 7)[0]]
+    specs = chart_specs(at)
+    star = next(d for d in specs["interp_scatter"]["data"] if d.get("name") == "z(t)")
+    np.testing.assert_allclose([values(star["x"])[0], values(star["y"])[0]], 0.75 * a + 0.25 * b, atol=1e-4)
+    curves = {d["name"]: d for d in specs["interp_norms"]["data"]}
+    ts = values(curves["linear path"]["x"]).astype(float)
+    lerp_closed = np.sqrt((1 - ts) ** 2 * (a @ a) + ts ** 2 * (b @ b) + 2 * ts * (1 - ts) * (a @ b))
+    np.testing.assert_allclose(values(curves["linear path"]["y"]), lerp_closed, rtol=1e-4)
+    slerp_closed = (1 - ts) * np.linalg.norm(a) + ts * np.linalg.norm(b)
+    np.testing.assert_allclose(values(curves["spherical path"]["y"]), slerp_closed, rtol=1e-4)
+    caption = texts(at.caption)
+    assert f"from {np.linalg.norm(a):.2f} to {np.linalg.norm(b):.2f}" in caption
+    mean_norm = np.linalg.norm(codes, axis=1).mean()
+    assert f"mean norm {mean_norm:.2f}" in caption and "mean norm 1.25 of a draw from the prior" in caption
 
 
 def test_latent_knobs_move_the_image_and_reset(open_page):
@@ -269,11 +356,11 @@ def test_interpolation_accepts_an_upload_and_reports_a_bad_one(open_page):
     assert "Upload a picture" in texts(at.info) and len(image_urls(at)) == 0  # waits for the file
     at.file_uploader(key="interp_b_file").upload("seven.png", png_of_digit(), "image/png").run()
     assert not at.exception and not at.error
-    assert len(image_urls(at)) == 3 and "your upload" in texts(at.caption)
+    assert len(image_urls(at)) == 5 and "your upload" in texts(at.caption)
     at.file_uploader(key="interp_b_file").upload("notes.png", b"not an image", "image/png").run()
     assert not at.exception
     assert "not an image" in texts(at.error)
-    assert len(image_urls(at)) == 3  # the good upload is kept
+    assert len(image_urls(at)) == 5  # the good upload is kept
 
 
 # --- beta trade-off ---------------------------------------------------------------------------------------
