@@ -15,7 +15,8 @@ selection = current_selection()
 st.title("Decoder grid")
 st.markdown(
     "Forget the encoder: feed the decoder a regular grid of codes and look at what it draws. A VAE is trained "
-    "so that codes drawn from its prior N(0, I) decode to plausible images, so its test codes fill the prior. "
+    "so that codes drawn from its prior N(0, I) decode to plausible images, and its KL term pulls the codes "
+    "towards that prior. "
     "An autoencoder has no prior: its codes sit wherever training put them, at any scale, and nothing asks the "
     "space between them to mean anything. Each panel's grid fits its own model, and the outline shows where "
     "the model's test codes lie: cells outside it are **holes**, codes no test image is encoded to, so what "
@@ -77,12 +78,11 @@ if entry.latent_dim == 2:
                     st.subheader(side)
                     outside[side] = grid_panel(e, grid_kind, n, extent)
         if grid_kind == "quantiles" and len(outside) == 2:
-            share = {side: count / (n * n) for side, count in outside.items()}
             st.markdown(
-                f"On these grids every cell stands for the same share of the Gaussian a sampler would draw "
-                f"codes from, so the share of cells outside the outline is about the share of samples that land "
-                f"in a hole: **{share['Autoencoder']:.0%}** for the autoencoder, **{share['VAE']:.0%}** for the "
-                "VAE. The decoder still draws something in a hole, often a blend of its "
+                "On these grids every cell stands for the same share of the Gaussian a sampler would draw codes "
+                f"from, so the cells outside the outline ({outside['Autoencoder']} of {n * n} for the "
+                f"autoencoder, {outside['VAE']} of {n * n} for the VAE) are roughly the share of samples that "
+                "would land in a hole. The decoder still draws something there, often a blend of its "
                 "neighbours, but no image in training asked it to.")
 
     grid_2d()

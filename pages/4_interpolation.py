@@ -46,9 +46,11 @@ with col_b:
 if digit_a is None or digit_b is None:
     st.stop()
 (image_a, z_a), (image_b, z_b) = as_measured(digit_a), as_measured(digit_b)
-seen = ", binarised as the model is measured" if protocol.binarizes_inputs else ""
-col_a.image(images.digit_png(image_a, 112), width=112, caption=f"A{seen}")
-col_b.image(images.digit_png(image_b, 112), width=112, caption=f"B{seen}")
+col_a.image(images.digit_png(image_a, 112), width=112)
+col_b.image(images.digit_png(image_b, 112), width=112)
+if protocol.binarizes_inputs:
+    st.caption("A and B as the model sees them: it was trained on binarised images, so test images come from the "
+               "test set's one fixed binarisation and uploads are binarised with the same seed.")
 
 st.header("From A to B")
 c1, c2 = st.columns([1, 3])
@@ -102,7 +104,7 @@ def norms_chart(t: float) -> None:
             f"here from {n_a:.2f} to {n_b:.2f}, constant only when ‖z_A‖ = ‖z_B‖. The straight line's norm is never "
             "above that line (the triangle inequality)")
     if mid_slerp - mid_lerp > 0.005:
-        text += (f" and dips in the middle: at t = 0.5 it is {mid_lerp:.2f} against slerp's {mid_slerp:.2f} "
+        text += (f" and dips below it between the ends: at t = 0.5 it is {mid_lerp:.2f} against slerp's {mid_slerp:.2f} "
                  f"(cos of the angle between z_A and z_B: {cos_ab:.2f}).")
     else:
         text += f"; here the two codes point almost the same way (cos {cos_ab:.2f}), so the paths barely differ."

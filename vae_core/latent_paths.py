@@ -129,12 +129,17 @@ class CodeDensity:
         return int((~self.cell_inside).sum())
 
 
+SMOOTH_CELLS = 0.6  # the outline's smoothing, in cells, for 10 000 codes (MNIST's test set)
+
+
 def code_density(codes: np.ndarray, x_axis: np.ndarray, y_axis: np.ndarray, mass: float = 0.95,
-                 per_cell: int = 5, smooth_cells: float = 0.6) -> CodeDensity:
+                 per_cell: int = 5, smooth_cells: float | None = None) -> CodeDensity:
     """The region of a decoded grid where the densest `mass` of the codes lie.
 
     A histogram of the codes in cell units (per_cell bins per cell, odd so that one bin sits on each cell's
-    centre), smoothed with a Gaussian of smooth_cells cells; the level is the density above which bins hold
+    centre), smoothed with a Gaussian of smooth_cells cells (by default SMOOTH_CELLS · (10 000 / N)^(1/6),
+    Scott's rule for how a 2-D kernel's width grows as the codes get fewer, so 360 codes are not read as
+    a sieve of holes); the level is the density above which bins hold
     `mass` of all the codes. The histogram reaches past the grid where the codes do (up to 3 grid widths), so
     a grid that shows only part of the codes shows only part of the region.
     """
@@ -145,6 +150,8 @@ def code_density(codes: np.ndarray, x_axis: np.ndarray, y_axis: np.ndarray, mass
     if per_cell < 1 or per_cell % 2 == 0:
         raise ValueError(f"per_cell must be odd, got {per_cell}")
     codes = np.asarray(codes, np.float64)
+    if smooth_cells is None:
+        smooth_cells = SMOOTH_CELLS * (10_000 / len(codes)) ** (1 / 6)
     u, v = to_cell_units(codes[:, 0], x_axis), to_cell_units(codes[:, 1], y_axis)
     n_x, n_y = len(x_axis), len(y_axis)
 

@@ -47,7 +47,7 @@ def decoded_grid_figure(grid_png: bytes, x_axis: np.ndarray, y_axis: np.ndarray,
     font = dict(size=FONT_PX)
     fig.update_layout(
         title=dict(text=title, x=0.02, font=dict(size=FONT_PX + 2)), height=height_px,
-        margin=dict(l=55, r=5, t=36 if title else 5, b=45), font=font, plot_bgcolor="white", dragmode=False,
+        margin=dict(l=48, r=4, t=36 if title else 4, b=44), font=font, plot_bgcolor="white", dragmode=False,
         xaxis=dict(title=dim_name(0), range=[-0.5, n_x - 0.5], tickvals=x_ticks, ticktext=x_text, showgrid=False,
                    zeroline=False, tickfont=font, constrain="domain"),
         yaxis=dict(title=dim_name(1), range=[-0.5, n_y - 0.5], tickvals=y_ticks, ticktext=y_text, showgrid=False,

@@ -172,9 +172,11 @@ def norms_figure(ts: np.ndarray, lerp_norms: np.ndarray, slerp_norms: np.ndarray
     fig.add_trace(go.Scatter(x=[t], y=[float(np.interp(t, ts, current))], mode="markers", name="z(t)",
                              marker=dict(size=16, symbol="star", color=CURRENT_COLOUR, line=dict(width=1.5, color=PATH_COLOUR))))
     levels = [("test codes' mean ‖z‖", code_norm)] + ([("prior's mean ‖z‖", prior_norm)] if prior_norm is not None else [])
-    for (label, level), dash, side in zip(levels, ("dot", "dash"), ("left", "right")):
+    above = len(levels) == 1 or levels[0][1] >= levels[1][1]  # each label on the side away from the other line
+    for (label, level), dash, position in zip(levels, ("dot", "dash"), (("top left", "bottom right") if above
+                                                                      else ("bottom left", "top right"))):
         fig.add_hline(y=level, line=dict(color="#555555", dash=dash, width=1.5), annotation_text=label,
-                      annotation_position=f"bottom {side}", annotation_font_size=FONT_PX)
+                      annotation_position=position, annotation_font_size=FONT_PX)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), font=dict(size=FONT_PX),
                       xaxis=dict(title="t", range=[0, 1]), yaxis=dict(title="‖z(t)‖", rangemode="tozero"),
                       legend=dict(orientation="h", y=1.15, x=1, xanchor="right"))
