@@ -37,7 +37,8 @@ def grid_panel(e, kind: str, n: int, extent: float) -> int:
     x_axis, y_axis = grid_axes(means, e.is_variational, n, kind, extent)
     density = code_density(means, x_axis, y_axis, mass=CODE_MASS)
     png = derived.decoded_grid_png(ref, grid_codes(x_axis, y_axis), n_cols=n, cell_px=28)
-    st.plotly_chart(decoded_grid_figure(png, x_axis, y_axis, density), key=f"grid_figure_{'vae' if e.is_variational else 'ae'}",
+    st.plotly_chart(decoded_grid_figure(png, x_axis, y_axis, density),
+                    key=f"grid_figure_{'vae' if e.is_variational else 'ae'}",
                     config={"displaylogo": False, "staticPlot": True})
     if kind == "quantiles":
         spread = ("the prior N(0, 1) in each dimension" if e.is_variational else
@@ -55,7 +56,9 @@ def grid_panel(e, kind: str, n: int, extent: float) -> int:
 
 def measured_note(e) -> str:
     protocol = protocol_of(e.info.train_config, e.info.model_config)
-    return " (encoded from the test set's fixed binarisation, as the model is measured)" if protocol.binarizes_inputs else ""
+    if not protocol.binarizes_inputs:
+        return ""
+    return " (encoded from the test set's fixed binarisation, as the model is measured)"
 
 
 if entry.latent_dim == 2:

@@ -104,7 +104,8 @@ def norms_chart(t: float) -> None:
             f"here from {n_a:.2f} to {n_b:.2f}, constant only when ‖z_A‖ = ‖z_B‖. The straight line's norm is never "
             "above that line (the triangle inequality)")
     if mid_slerp - mid_lerp > 0.005:
-        text += (f" and dips below it between the ends: at t = 0.5 it is {mid_lerp:.2f} against slerp's {mid_slerp:.2f} "
+        text += (f" and dips below it between the ends: at t = 0.5 it is {mid_lerp:.2f} against slerp's "
+                 f"{mid_slerp:.2f} "
                  f"(cos of the angle between z_A and z_B: {cos_ab:.2f}).")
     else:
         text += f"; here the two codes point almost the same way (cos {cos_ab:.2f}), so the paths barely differ."

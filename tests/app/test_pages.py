@@ -297,7 +297,7 @@ def test_decoder_grid_samples_and_slices_larger_latents(open_page):
 def test_interpolation_moves_along_the_path_and_draws_it(open_page):
     at = open_page("pages/4_interpolation.py")
     assert not at.exception
-    image_a, image_b, strip, middle, knobs = image_urls(at)
+    _image_a, _image_b, strip, middle, knobs = image_urls(at)
     spec = chart_specs(at)["interp_scatter"]
     names = [d.get("name") for d in spec["data"]]
     path = spec["data"][names.index("path")]

@@ -23,7 +23,7 @@ FONT_PX = 13  # every text in the figure at least 12 px (it is read on projector
 def axis_ticks(axis: np.ndarray, max_ticks: int = 6) -> tuple[list[int], list[str]]:
     """Cell indices to label and their z values: the first, the last and evenly spread ones in between."""
     n = len(axis)
-    picks = sorted({int(round(i)) for i in np.linspace(0, n - 1, min(n, max_ticks))})
+    picks = sorted({round(i) for i in np.linspace(0, n - 1, min(n, max_ticks))})
     return picks, [f"{axis[i]:.1f}" for i in picks]
 
 

@@ -170,8 +170,11 @@ def norms_figure(ts: np.ndarray, lerp_norms: np.ndarray, slerp_norms: np.ndarray
                                  line=dict(color=colour, width=4 if name == method else 2)))
     current = slerp_norms if method == "spherical" else lerp_norms
     fig.add_trace(go.Scatter(x=[t], y=[float(np.interp(t, ts, current))], mode="markers", name="z(t)",
-                             marker=dict(size=16, symbol="star", color=CURRENT_COLOUR, line=dict(width=1.5, color=PATH_COLOUR))))
-    levels = [("test codes' mean ‖z‖", code_norm)] + ([("prior's mean ‖z‖", prior_norm)] if prior_norm is not None else [])
+                             marker=dict(size=16, symbol="star", color=CURRENT_COLOUR,
+                                         line=dict(width=1.5, color=PATH_COLOUR))))
+    levels = [("test codes' mean ‖z‖", code_norm)]
+    if prior_norm is not None:
+        levels.append(("prior's mean ‖z‖", prior_norm))
     above = len(levels) == 1 or levels[0][1] >= levels[1][1]  # each label on the side away from the other line
     for (label, level), dash, position in zip(levels, ("dot", "dash"), (("top left", "bottom right") if above
                                                                       else ("bottom left", "top right"))):
