@@ -49,7 +49,7 @@ def grid_panel(e, kind: str, n: int, extent: float) -> int:
         where = (f"Evenly spaced over {extent:g}× the box holding the central 99% of its codes in each dimension"
                  + (" and the prior's ±3σ" if e.is_variational else ""))
     st.caption(f"{model_caption(e)}. {where}. {density.cells_outside} of {n * n} cells lie outside the "
-               f"{OUTLINE_COLOUR_NAME} outline, which encloses the densest region holding {CODE_MASS:.0%} of its "
+               f"{OUTLINE_COLOUR_NAME} outline (under the faint {OUTLINE_COLOUR_NAME} veil), which encloses the densest region holding {CODE_MASS:.0%} of its "
                f"{len(means):,} test codes{measured_note(e)}.")
     return density.cells_outside
 

@@ -17,6 +17,7 @@ from vae_core.vocabulary import dim_name
 
 OUTLINE_COLOUR = "#F28E2B"  # orange: "the orange outline" in the page's captions
 OUTLINE_COLOUR_NAME = "orange"
+HOLE_VEIL = "rgba(242, 142, 43, 0.28)"  # the outline's orange, faint: cells under it are holes
 FONT_PX = 13  # every text in the figure at least 12 px (it is read on projectors)
 
 
@@ -37,6 +38,11 @@ def decoded_grid_figure(grid_png: bytes, x_axis: np.ndarray, y_axis: np.ndarray,
         source="data:image/png;base64," + base64.b64encode(grid_png).decode("ascii"), xref="x", yref="y",
         x=-0.5, y=n_y - 0.5, sizex=n_x, sizey=n_y, sizing="stretch", layer="below", xanchor="left", yanchor="top"))
     if density is not None:
+        # the holes (density below the level) under a faint orange veil, then the outline itself
+        fig.add_trace(go.Heatmap(
+            x=density.x, y=density.y, z=(density.density < density.level).astype(np.float32), name="holes",
+            colorscale=[[0.0, "rgba(0, 0, 0, 0)"], [1.0, HOLE_VEIL]], zmin=0.0, zmax=1.0, showscale=False,
+            hoverinfo="skip"))
         fig.add_trace(go.Contour(
             x=density.x, y=density.y, z=density.density, name=f"{density.mass:.0%} of the test codes",
             contours=dict(start=density.level, end=density.level, size=1.0, coloring="lines"),
