@@ -19,8 +19,8 @@ st.markdown(
     "towards that prior. "
     "An autoencoder has no prior: its codes sit wherever training put them, at any scale, and nothing asks the "
     "space between them to mean anything. Each panel's grid fits its own model, and the outline shows where "
-    "the model's test codes lie: cells outside it are **holes**, codes no test image is encoded to, so what "
-    "the decoder draws there was never checked against any image."
+    "the model's test codes lie: cells outside it are **holes**, where almost no test image is encoded, "
+    "so training rarely asked the decoder what to draw there."
 )
 data = require_test_split(selection)
 entry, device = selection.entry, selection.device
@@ -49,8 +49,8 @@ def grid_panel(e, kind: str, n: int, extent: float) -> int:
         where = (f"Evenly spaced over {extent:g}× the box holding the central 99% of its codes in each dimension"
                  + (" and the prior's ±3σ" if e.is_variational else ""))
     st.caption(f"{model_caption(e)}. {where}. {density.cells_outside} of {n * n} cells lie outside the "
-               f"{OUTLINE_COLOUR_NAME} outline (under the faint {OUTLINE_COLOUR_NAME} veil), which encloses the densest region holding {CODE_MASS:.0%} of its "
-               f"{len(means):,} test codes{measured_note(e)}.")
+               f"{OUTLINE_COLOUR_NAME} outline (under the faint {OUTLINE_COLOUR_NAME} veil), which encloses the "
+               f"densest region holding {CODE_MASS:.0%} of its {len(means):,} test codes{measured_note(e)}.")
     return density.cells_outside
 
 
@@ -85,8 +85,8 @@ if entry.latent_dim == 2:
                 "On these grids every cell stands for the same share of the Gaussian a sampler would draw codes "
                 f"from, so the cells outside the outline ({outside['Autoencoder']} of {n * n} for the "
                 f"autoencoder, {outside['VAE']} of {n * n} for the VAE) are roughly the share of samples that "
-                "would land in a hole. The decoder still draws something there, often a blend of its "
-                "neighbours, but no image in training asked it to.")
+                "would land in a hole. The decoder still draws something there, but training rarely "
+                "showed it a code from there.")
 
     grid_2d()
 else:
