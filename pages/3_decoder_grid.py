@@ -1,5 +1,6 @@
 """Decoder grid: what the decoder draws at every point of the latent plane."""
 
+import numpy as np
 import streamlit as st
 
 from ui.figures.grid import OUTLINE_COLOUR_NAME, decoded_grid_figure
@@ -90,9 +91,21 @@ if entry.latent_dim == 2:
 
     grid_2d()
 else:
+    variational = entry.is_variational
+    sampler = "the prior N(0, I)" if variational else "the Gaussian of its test codes (their mean and standard "\
+        "deviation in each dimension: an autoencoder has no prior)"
     st.caption(f"{model_caption(entry)}. Its latent has {entry.latent_dim} dimensions, so there is no single "
-               "picture of it: sample from the prior, or slice through two dimensions.")
-    tab_samples, tab_slice = st.tabs(["Samples from N(0, I)", "2-D slice"])
+               f"picture of it: sample from {sampler}, or slice through two dimensions.")
+    tab_samples, tab_slice = st.tabs(["Samples from N(0, I)" if variational else "Samples from its codes' Gaussian",
+                                      "2-D slice"])
+    ref = entry.ref(device)
+
+    def code_spread() -> tuple[np.ndarray, np.ndarray]:
+        """(centre, scale) per dimension of what is sampled and sliced: N(0, I), or the AE's own codes."""
+        if variational:
+            return np.zeros(entry.latent_dim, np.float32), np.ones(entry.latent_dim, np.float32)
+        means = derived.encode_split(ref, selection.dataset).means
+        return means.mean(0), np.maximum(means.std(0), 1e-3)
 
     @st.fragment
     def prior_samples() -> None:
@@ -102,10 +115,17 @@ else:
         temperature = c3.slider("Temperature τ", 0.1, 2.0, 1.0, 0.05, key="grid_temperature",
                                 help="z ~ N(0, τ² I). τ < 1 stays near the prior's mode (cleaner, less varied); "
                                      "τ > 1 reaches regions the encoder rarely used.")
-        st.image(derived.prior_samples_png(entry.ref(device), n=n * n, seed=seed, temperature=temperature, n_cols=n,
-                                           cell_px=28))
-        st.caption(f"{n * n} codes z ~ N(0, {temperature:g}² I) with seed {seed}, decoded. The same seed at "
-                   "another temperature scales the same codes.")
+        if variational:
+            st.image(derived.prior_samples_png(ref, n=n * n, seed=seed, temperature=temperature, n_cols=n,
+                                               cell_px=28))
+            st.caption(f"{n * n} codes z ~ N(0, {temperature:g}² I) with seed {seed}, decoded. The same seed at "
+                       "another temperature scales the same codes.")
+            return
+        centre, scale = code_spread()
+        codes = centre + scale * derived.prior_codes(n * n, entry.latent_dim, seed, temperature)
+        st.image(derived.decoded_grid_png(ref, codes.astype(np.float32), n_cols=n, cell_px=28))
+        st.caption(f"{n * n} codes z = m + s·ε, ε ~ N(0, {temperature:g}² I) with seed {seed}, m and s the mean "
+                   "and standard deviation of the autoencoder's test codes in each dimension, decoded.")
 
     @st.fragment
     def latent_slice() -> None:
@@ -114,20 +134,29 @@ else:
         dim_x = c1.selectbox("Horizontal: dimension", dims, index=0, key="grid_dim_x", format_func=dim_name)
         dim_y = c2.selectbox("Vertical: dimension", dims, index=1, key="grid_dim_y", format_func=dim_name)
         n = c3.slider("Cells per side", 5, 21, 11, key="grid_slice_n")
-        half_range = c4.slider("Range ±", 1.0, 6.0, 3.0, 0.5, key="grid_slice_range")
+        half_range = c4.slider("Range ± (standard deviations)" if not variational else "Range ±", 1.0, 6.0, 3.0,
+                               0.5, key="grid_slice_range",
+                               help="In units of the prior's σ = 1." if variational else
+                                    "In units of each dimension's standard deviation over the test codes.")
         if dim_x == dim_y:
             st.warning("Choose two different dimensions.")
             return
-        anchor = st.number_input("Fix the other dimensions at the code of test image # (−1: at 0, the prior's "
-                                 "mean)", -1, len(data) - 1, -1, key="grid_anchor")
-        means = derived.encode_split(entry.ref(device), selection.dataset).means
-        base = means[anchor] if anchor >= 0 else means[0] * 0.0
-        axis = linear_axis(n, half_range)
-        codes = slice_codes(base, dim_x, dim_y, axis, axis)
-        st.image(derived.decoded_grid_png(entry.ref(device), codes, n_cols=n, cell_px=28))
+        centre, scale = code_spread()
+        anchor = st.number_input("Fix the other dimensions at the code of test image # (−1: at "
+                                 + ("0, the prior's mean)" if variational else "the test codes' mean)"),
+                                 -1, len(data) - 1, -1, key="grid_anchor")
+        means = derived.encode_split(ref, selection.dataset).means
+        base = means[anchor] if anchor >= 0 else centre
+        steps = linear_axis(n, half_range)
+        x_axis, y_axis = centre[dim_x] + scale[dim_x] * steps, centre[dim_y] + scale[dim_y] * steps
+        codes = slice_codes(base, dim_x, dim_y, x_axis, y_axis)
+        png = derived.decoded_grid_png(ref, codes, n_cols=n, cell_px=28)
+        st.plotly_chart(decoded_grid_figure(png, x_axis, y_axis, None, axis_titles=(dim_name(dim_x), dim_name(dim_y)),
+                                            height_px=460),
+                        key="grid_slice_figure", config={"displaylogo": False, "staticPlot": True})
         report = entry.info.metrics
         kl = report.kl_per_dim if report is not None else ()
-        if len(kl) == entry.latent_dim:
+        if variational and len(kl) == entry.latent_dim:
             st.caption(f"KL per dimension on the test set: {dim_name(dim_x)} {kl[dim_x]:.2f} nats, {dim_name(dim_y)} "
                        f"{kl[dim_y]:.2f} nats. A dimension with KL near 0 is collapsed: the decoder ignores it, "
                        "so the images do not change along it.")

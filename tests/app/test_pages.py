@@ -282,15 +282,18 @@ def test_decoder_grid_cells_are_the_decoder_at_the_labelled_codes(open_page, app
 def test_decoder_grid_samples_and_slices_larger_latents(open_page):
     at = pick_model(open_page("pages/3_decoder_grid.py"), "digits-vae-z4")
     assert not at.exception
-    samples, slice_image = image_urls(at)
+    (samples,) = image_urls(at)
+    slice_spec = chart_specs(at)["grid_slice_figure"]
+    assert tick_values(slice_spec["layout"]["xaxis"])[[0, -1]] == pytest.approx([-3.0, 3.0])  # ±3σ of the prior
     at.slider(key="grid_temperature").set_value(0.5).run()
-    assert image_urls(at)[0] != samples and image_urls(at)[1] == slice_image
+    assert image_urls(at)[0] != samples and chart_specs(at)["grid_slice_figure"] == slice_spec
     at.number_input(key="grid_seed").set_value(3).run()
     assert "seed 3" in texts(at.caption)
     at.selectbox(key="grid_dim_y").set_value(0).run()
     assert "two different dimensions" in texts(at.main.warning)
     at.selectbox(key="grid_dim_y").set_value(2).run()
     assert not at.main.warning and "z₃" in texts(at.caption)
+    assert chart_specs(at)["grid_slice_figure"]["layout"]["yaxis"]["title"]["text"] == "z₃"
 
 
 # --- interpolation ----------------------------------------------------------------------------------------

@@ -29,9 +29,10 @@ def axis_ticks(axis: np.ndarray, max_ticks: int = 6) -> tuple[list[int], list[st
 
 
 def decoded_grid_figure(grid_png: bytes, x_axis: np.ndarray, y_axis: np.ndarray, density: CodeDensity | None,
-                        *, height_px: int = 340, title: str = "") -> go.Figure:
-    """The decoded grid (a PNG tiled in image order: top row has the largest z₂) on axes in z, with the outline
-    of the region holding density.mass of the test codes in OUTLINE_COLOUR."""
+                        *, height_px: int = 340, title: str = "",
+                        axis_titles: tuple[str, str] = (dim_name(0), dim_name(1))) -> go.Figure:
+    """The decoded grid (a PNG tiled in image order: the top row has the largest y) on axes in z, with the
+    outline of the region holding density.mass of the test codes in OUTLINE_COLOUR (none when density is None)."""
     n_x, n_y = len(x_axis), len(y_axis)
     fig = go.Figure()
     fig.add_layout_image(dict(
@@ -54,9 +55,9 @@ def decoded_grid_figure(grid_png: bytes, x_axis: np.ndarray, y_axis: np.ndarray,
     fig.update_layout(
         title=dict(text=title, x=0.02, font=dict(size=FONT_PX + 2)), height=height_px,
         margin=dict(l=48, r=4, t=36 if title else 4, b=44), font=font, plot_bgcolor="white", dragmode=False,
-        xaxis=dict(title=dim_name(0), range=[-0.5, n_x - 0.5], tickvals=x_ticks, ticktext=x_text, showgrid=False,
+        xaxis=dict(title=axis_titles[0], range=[-0.5, n_x - 0.5], tickvals=x_ticks, ticktext=x_text, showgrid=False,
                    zeroline=False, tickfont=font, constrain="domain"),
-        yaxis=dict(title=dim_name(1), range=[-0.5, n_y - 0.5], tickvals=y_ticks, ticktext=y_text, showgrid=False,
+        yaxis=dict(title=axis_titles[1], range=[-0.5, n_y - 0.5], tickvals=y_ticks, ticktext=y_text, showgrid=False,
                    zeroline=False, tickfont=font, scaleanchor="x", scaleratio=1, constrain="domain"),
     )
     return fig
