@@ -1,0 +1,69 @@
+"""The browser decoder in headless Chromium: it matches torch on the shipped models, and the live pad decodes
+under the pointer without a single message to the server.
+
+The match test runs ui/js/mlp_decoder.js on a blank page (no server) with each shipped checkpoint's payload;
+the pad test drives the real app on the tiny zoo.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from tools.app_browser import REPO_ROOT, chromium_page, chromium_path, playwright_available
+from vae_core.checkpoints import load_checkpoint
+from vae_core.decoder_export import export_decoder
+
+pytestmark = [
+    pytest.mark.skipif(chromium_path() is None,
+                       reason="Debian's /usr/bin/chromium is not installed (.ci/run installs it with apt-get)"),
+    pytest.mark.skipif(not playwright_available(), reason="the playwright package is not installed"),
+]
+
+DECODER_JS = REPO_ROOT / "ui" / "js" / "mlp_decoder.js"
+# Every shipped 2-D model (the pad's), and one of each larger-latent shape (the sliders'): 2, 8, 16 and 50 dimensions.
+SHIPPED = sorted(p for p in (REPO_ROOT / "checkpoints").glob("*.pt")
+                 if "-z2" in p.name or p.stem in ("digits-vae-z8-beta1", "mnist-vae-z16-beta1", "mnist-vae-default"))
+MAX_PIXEL_ERROR = 1e-3  # issue #10: the browser's image and torch's, for the same codes
+JS_DECODE = """([source, payload, codes]) => {
+    const { vleLoadDecoder, vleDecode } = new Function(source + "\\nreturn { vleLoadDecoder, vleDecode };")();
+    const net = vleLoadDecoder(payload);
+    // one JSON string: Playwright passes a long list of numbers back one object each, which takes seconds
+    return JSON.stringify(codes.map((z) => Array.from(vleDecode(net, z))));
+}"""
+
+
+def codes_for(latent_dim: int) -> np.ndarray:
+    """A grid over [-4, 4]² (2-D) or prior draws at temperatures up to 2.5, plus far-out codes: float32 values."""
+    rng = np.random.default_rng(0)
+    if latent_dim == 2:
+        grid = np.stack(np.meshgrid(np.linspace(-4, 4, 9), np.linspace(-4, 4, 9)), -1).reshape(-1, 2)
+    else:
+        grid = rng.normal(size=(60, latent_dim)) * rng.uniform(0.2, 2.5, size=(60, 1))
+    return np.concatenate([grid, rng.normal(scale=8.0, size=(8, latent_dim))]).astype(np.float32)
+
+
+def test_the_browser_decoder_matches_torch_on_the_shipped_models():
+    from playwright.sync_api import sync_playwright
+
+    assert SHIPPED, "no shipped checkpoints"
+    source = DECODER_JS.read_text()
+    worst: dict[str, float] = {}
+    with sync_playwright() as playwright, chromium_page(playwright) as page:
+        page.set_content("<html><body></body></html>")
+        for path in SHIPPED:
+            model, info = load_checkpoint(path)
+            if model.config.arch != "mlp":
+                continue
+            codes = codes_for(model.config.latent_dim)
+            with torch.no_grad():
+                expected = model.decode(torch.from_numpy(codes)).numpy().reshape(len(codes), -1)
+            got = np.array(json.loads(page.evaluate(JS_DECODE, [source, export_decoder(model).to_payload(),
+                                                               codes.tolist()])))
+            worst[info.name] = float(np.abs(got - expected).max())
+    print("max abs pixel difference per model:", {k: f"{v:.1e}" for k, v in worst.items()})
+    assert len(worst) == len(SHIPPED) >= 10, worst
+    assert max(worst.values()) <= MAX_PIXEL_ERROR, worst
