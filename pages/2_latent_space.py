@@ -7,6 +7,7 @@ from ui.figures import selected_index, shared_range, trusted_figure
 from ui.registry import comparison_pair
 from ui.sidebar import current_selection, require_test_split
 from ui.widgets import model_caption, projection_choice
+from ui.latent_pad import UnsupportedDecoder, browser_decoder, latent_pad
 
 selection = current_selection()
 st.title("Latent space")
@@ -50,6 +51,38 @@ for column, (side, entry), args in zip(st.columns(len(panels)), panels, ids):
         st.plotly_chart(trusted_figure(fig), key=chart_key, on_select=lambda k=chart_key: _pick_from_chart(k),
                         selection_mode="points", config={"scrollZoom": True, "displaylogo": False})
         st.caption(model_caption(entry))
+
+
+@st.fragment(key="latent_pads")
+def latent_pads() -> None:
+    # The decoder runs in the browser: hovering or dragging costs no rerun. A click picks the nearest test
+    # image for the block below, which alone reruns.
+    st.subheader("Move through the plane")
+    st.caption("Point anywhere, in the gaps too: your browser decodes the code under the pointer as you move. "
+               "Click to pick the nearest test image below.")
+    for column, (side, entry), args in zip(st.columns(len(panels)), panels, ids):
+        with column:
+            try:
+                decoder = browser_decoder(*args[:3])
+            except UnsupportedDecoder as err:
+                st.info(f"{side}: {err}.")
+                continue
+            encoded = derived.encode_split(*args)
+            # Each pad on its own axes: on shared ones a VAE's plane would be a speck beside an AE's.
+            latent_pad(f"latent_pad_{side}_{entry.key}", decoder, codes=encoded.means, labels=encoded.labels,
+                       axis_range=shared_range([encoded.means], include_prior=entry.is_variational),
+                       show_prior=entry.is_variational, title=f"{side}: {entry.info.name}", on_click=_pick_from_pad,
+                       size_px=210, image_px=96, hint="")
+
+
+def _pick_from_pad(click) -> None:
+    if click.index is not None:
+        st.session_state["latent_index"] = click.index
+        st.rerun("latent_images")
+
+
+if all(entry.latent_dim == 2 for _, entry in panels):
+    latent_pads()
 
 
 @st.fragment(key="latent_images")

@@ -67,7 +67,7 @@ _SLIDERS_HTML = """
 _CSS = """
 .vle-lp, .vle-ls { font-family: var(--st-font); color: var(--st-text-color); }
 .vle-lp-title { font-weight: 600; margin-bottom: .3rem; }
-.vle-lp-body { display: flex; flex-wrap: wrap; gap: .8rem; align-items: flex-start; }
+.vle-lp-body { display: flex; flex-wrap: wrap; gap: .6rem; align-items: flex-start; }
 .vle-lp-plane { position: relative; line-height: 0; border: 1px solid var(--st-border-color);
   border-radius: var(--st-base-radius); overflow: hidden; }
 .vle-lp-fg { position: absolute; left: 0; top: 0; cursor: crosshair; touch-action: none; }
@@ -103,13 +103,17 @@ def browser_decoder(checkpoint_id: str, path: str, device: str) -> dict[str, Any
 
 def latent_pad(key: str, decoder: dict[str, Any], *, axis_range: Sequence[Sequence[float]],
                codes: np.ndarray | None = None, labels: np.ndarray | None = None, show_prior: bool = False,
-               title: str = "", start: Sequence[float] | None = None, clickable: bool = True,
+               title: str = "", start: Sequence[float] | None = None,
+               on_click: Callable[[PadClick], None] | None = None, hint: str | None = None,
                size_px: int = PAD_PX, image_px: int = IMAGE_PX) -> PadClick | None:
     """Draw the pad for a 2-D decoder; returns the click that caused this run, if any.
 
     axis_range: ((x0, x1), (y0, y1)) the plane must show (drawn with equal scales). codes/labels: (N, 2) test codes
     and their labels, drawn faintly. start: the code decoded before the pointer arrives (default: the centre).
+    on_click: called with the click before the run it causes (a callback, so it may st.rerun a fragment).
+    hint: the line under the image (None: a default saying what to do; "" for none).
     """
+    clickable = on_click is not None
     assert decoder["latent_dim"] == 2, f"the pad needs a 2-D latent, got {decoder['latent_dim']}"
     codes_blob = codes_payload(codes, labels) if codes is not None and labels is not None else None
     (x0, x1), (y0, y1) = axis_range
@@ -118,16 +122,14 @@ def latent_pad(key: str, decoder: dict[str, Any], *, axis_range: Sequence[Sequen
         "blobs": _blobs_to_send([decoder, codes_blob]), "range": [[float(x0), float(x1)], [float(y0), float(y1)]],
         "show_prior": show_prior, "title": title, "size": size_px, "image_px": image_px, "clickable": clickable,
         "start": [float(v) for v in start] if start is not None else [(x0 + x1) / 2, (y0 + y1) / 2],
-        "hint": "Hover or drag over the plane: your browser decodes the point under the pointer."
-                + (" Click to pick the nearest test image." if clickable and codes_blob else ""),
+        "hint": hint if hint is not None else (
+            "Hover or drag over the plane: your browser decodes the point under the pointer."
+            + (" Click to pick the nearest test image." if clickable and codes_blob else "")),
     }
     result = _component(PAD_NAME, _PAD_HTML, "latent_pad.js")(
-        key=key, data=data, on_clicked_change=_ignore, on_missing_change=_forget_sent, width="stretch")
-    clicked = result.get("clicked")
-    if not isinstance(clicked, dict) or not isinstance(clicked.get("z"), list):
-        return None
-    index = clicked.get("index")
-    return PadClick((float(clicked["z"][0]), float(clicked["z"][1])), int(index) if isinstance(index, int) else None)
+        key=key, data=data, on_clicked_change=lambda: _clicked(key, on_click), on_missing_change=_forget_sent,
+        width="stretch")
+    return _as_click(result.get("clicked"))
 
 
 def latent_sliders(key: str, decoder: dict[str, Any], *, start: Sequence[float],
@@ -169,5 +171,16 @@ def _component(name: str, html: str, js_file: str) -> Callable:
     return st.components.v2.component(name, html=html, css=_CSS, js=js)
 
 
-def _ignore() -> None:
-    """Callbacks only declare the trigger names; the caller reads the values from the result."""
+def _as_click(value: Any) -> PadClick | None:
+    """The `clicked` trigger's value ({"z": [x, y], "index": i or null}) as a PadClick."""
+    if not isinstance(value, dict) or not isinstance(value.get("z"), list) or len(value["z"]) != 2:
+        return None
+    index = value.get("index")
+    return PadClick((float(value["z"][0]), float(value["z"][1])), int(index) if isinstance(index, int) else None)
+
+
+def _clicked(key: str, on_click: Callable[[PadClick], None] | None) -> None:
+    state = st.session_state.get(key)
+    click = _as_click(state.get("clicked") if state is not None else None)
+    if click is not None and on_click is not None:
+        on_click(click)

@@ -67,3 +67,49 @@ def test_the_browser_decoder_matches_torch_on_the_shipped_models():
     print("max abs pixel difference per model:", {k: f"{v:.1e}" for k, v in worst.items()})
     assert len(worst) == len(SHIPPED) >= 10, worst
     assert max(worst.values()) <= MAX_PIXEL_ERROR, worst
+
+
+def pad_image(page, pad) -> str:
+    return pad.locator("canvas.vle-lp-img").evaluate("canvas => canvas.toDataURL()")
+
+
+def test_dragging_on_the_pad_decodes_in_the_browser_and_sends_nothing_to_the_server(app_env):
+    from playwright.sync_api import sync_playwright
+
+    from tools.app_browser import open_app, running_app, wait_for_idle
+
+    sent: list[str] = []  # every websocket frame the page sends: Streamlit's BackMsgs (reruns, widget values)
+    with running_app() as url, sync_playwright() as playwright, chromium_page(playwright) as page:
+        page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
+        open_app(page, url)
+        page.goto(f"{url}/latent_space")
+        pads = page.locator(".vle-lp")
+        pads.nth(1).wait_for(timeout=60_000)  # AE and VAE, both 2-D in the tiny zoo
+        wait_for_idle(page)
+        assert [pads.nth(i).get_attribute("data-fingerprint") for i in range(2)] != [None, None]
+        pad = pads.first
+        plane = pad.locator("canvas.vle-lp-fg")
+        plane.scroll_into_view_if_needed()
+        box = plane.bounding_box()
+        page.mouse.move(box["x"] + 10, box["y"] + 10)
+        page.wait_for_timeout(200)
+        before_image, before_decodes, before_sent = pad_image(page, pad), int(pad.get_attribute("data-decodes")), len(sent)
+
+        page.mouse.down()
+        for step in range(40):  # a diagonal drag across the plane
+            page.mouse.move(box["x"] + 10 + 4.5 * step, box["y"] + 10 + 4.5 * step)
+            page.wait_for_timeout(16)
+        page.wait_for_timeout(200)
+        during = len(sent) - before_sent
+        page.mouse.up()
+        page.wait_for_timeout(300)
+
+        assert during == 0, f"{during} messages went to the server during the drag"
+        assert len(sent) == before_sent, "releasing a drag sends nothing either"
+        assert int(pad.get_attribute("data-decodes")) - before_decodes >= 10, "the pad decoded as the pointer moved"
+        assert pad_image(page, pad) != before_image, "the displayed image changed"
+
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # a click does reach Python
+        index = pad.get_attribute("data-clicked")
+        page.get_by_text(f"Test image #{index},").wait_for(timeout=30_000)
+        assert len(sent) > before_sent

@@ -37,7 +37,10 @@ function wirePad(root) {
     const z = toLatent(s, e);
     s.pinned = z;
     schedule(s);
-    s.data.clickable && s.setTriggerValue("clicked", { z, index: nearest(s, z) });
+    if (!s.data.clickable) return;
+    const index = nearest(s, z);
+    s.wrap.dataset.clicked = String(index);
+    s.setTriggerValue("clicked", { z, index });
   });
   s.fg.addEventListener("pointercancel", () => { s.press = null; });
   return s;
@@ -106,11 +109,13 @@ function drawBackground(s) {
       if (axis === 0) { ctx.moveTo(px, 0); ctx.lineTo(px, size); } else { ctx.moveTo(0, py); ctx.lineTo(size, py); }
       ctx.stroke();
       const label = Number(t.toFixed(6)).toString().replace("-", "−");
-      if (axis === 0) ctx.fillText(label, px + 2, size - 3); else ctx.fillText(label, 2, py - 2);
+      // tick labels along the bottom and the left edge, clear of the axis names in the corners
+      if (axis === 0 && px > 8 && px < size - 40) ctx.fillText(label, px + 2, size - 3);
+      if (axis === 1 && py > 22 && py < size - 14) ctx.fillText(label, 2, py - 2);
     }
   }
-  ctx.fillText("z₁ →", size - 30, size - 14);
-  ctx.fillText("z₂ ↑", 4, 12);
+  ctx.fillText("z₁ →", size - 28, size - 3);
+  ctx.fillText("z₂ ↑", 3, 11);
   if (s.codes) {  // test codes, faint, one colour per class
     const { n, codes, labels } = s.codes;
     ctx.globalAlpha = n > 3000 ? 0.35 : 0.6;
