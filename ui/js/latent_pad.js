@@ -20,7 +20,11 @@ function wirePad(root) {
     readout: el(".vle-lp-z"), status: el(".vle-lp-status"), data: null, net: null, codes: null,
     z: null, pinned: null, pending: false, press: null, frame: null,
   };
-  s.fg.addEventListener("pointermove", (e) => { s.z = toLatent(s, e); schedule(s); });
+  s.fg.addEventListener("pointermove", (e) => {
+    s.z = toLatent(s, e);
+    if (s.data) vleStats(s.data.id).events += 1;
+    schedule(s);
+  });
   s.fg.addEventListener("pointerdown", (e) => {
     e.preventDefault();
     s.fg.setPointerCapture(e.pointerId);

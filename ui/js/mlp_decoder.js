@@ -7,7 +7,7 @@ const VLE = globalThis.__vle || (globalThis.__vle = {
   blobs: new Map(),   // fingerprint -> payload (a decoder or a set of codes) exactly as Python sent it
   nets: new Map(),    // fingerprint -> decoder ready to run (float32 weights)
   codes: new Map(),   // fingerprint -> {n, dim, codes: Float32Array, labels: Uint8Array}
-  stats: {},          // component id -> {decodes, decodeMs: [], frameTimes: []}, read by tests and benchmarks
+  stats: {},          // component id -> {decodes, events, decodeMs: [], frameTimes: []}, for tests and benchmarks
 });
 
 function vleBytes(b64) {
@@ -115,7 +115,7 @@ function vleMissing(fingerprints) {
 }
 
 function vleStats(id) {
-  return VLE.stats[id] || (VLE.stats[id] = { decodes: 0, decodeMs: [], frameTimes: [] });
+  return VLE.stats[id] || (VLE.stats[id] = { decodes: 0, events: 0, decodeMs: [], frameTimes: [] });
 }
 
 function vleRecord(stats, decodeMs, now) {
@@ -137,6 +137,15 @@ function vlePaint(ctx, image, pixels, shape) {
   }
   ctx.putImageData(image, 0, 0);
 }
+
+VLE.decodeRate = (fp, n) => {
+  // For benchmarks: decodes per second of a tight loop over the cached decoder `fp` (the ceiling).
+  const net = VLE.nets.get(fp);
+  const z = new Float32Array(net.latentDim);
+  const t0 = performance.now();
+  for (let k = 0; k < n; k++) { z[0] = Math.sin(k); z[1 % z.length] = Math.cos(k); vleDecode(net, z); }
+  return n / ((performance.now() - t0) / 1000);
+};
 
 VLE.decodeBatch = (fp, codes) => {
   // For tests: decode a list of codes with the cached decoder `fp`; plain arrays come back.
