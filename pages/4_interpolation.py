@@ -8,6 +8,7 @@ from ui.figures import add_path, trusted_figure
 from ui.latent_math import INTERPOLATIONS, interpolate, slider_ranges
 from ui.sidebar import current_selection, require_test_split
 from ui.widgets import digit_picker, model_caption
+from ui.latent_pad import UnsupportedDecoder, browser_decoder, latent_sliders
 
 selection = current_selection()
 st.title("Interpolation")
@@ -92,8 +93,17 @@ def knobs() -> None:
         for key, value in zip(keys, start_values):
             st.session_state[key] = value
 
-    st.button("Reset to the start code", on_click=reset, key="interp_knob_reset")
     span = "±3σ of the prior N(0, 1)" if entry.is_variational else "the test codes' mean ±3 standard deviations"
+    try:  # an MLP decoder runs in the browser: moving a slider costs no rerun at all
+        decoder = browser_decoder(*model_args)
+    except UnsupportedDecoder:
+        decoder = None
+    if decoder is not None:
+        st.caption(f"Each slider spans {span}. Your browser decodes as you move them.")
+        latent_sliders(f"interp_knobs_{entry.key}", decoder, start=start_values, ranges=[r[:2] for r in ranges],
+                       names=[f"z{d + 1}" for d in range(entry.latent_dim)], origin=repr(origin))
+        return
+    st.button("Reset to the start code", on_click=reset, key="interp_knob_reset")
     st.caption(f"Each slider spans {span}.")
     sliders, image = st.columns([3, 1])
     n_cols = min(4, entry.latent_dim)

@@ -113,3 +113,18 @@ def open_page(app_env, navigation_only):
         return at
 
     return _open
+
+
+@pytest.fixture
+def server_side_decoding(monkeypatch):
+    """Pages behave as for a conv model: no browser decoder, so everything decodes on the server."""
+    import ui.latent_pad
+    from vae_core.decoder_export import UnsupportedDecoder
+
+    def refuse(model):
+        raise UnsupportedDecoder("the browser decoder runs MLP decoders only (test)")
+
+    ui.latent_pad.browser_decoder.clear()
+    monkeypatch.setattr(ui.latent_pad, "export_decoder", refuse)
+    yield
+    ui.latent_pad.browser_decoder.clear()

@@ -113,3 +113,36 @@ def test_dragging_on_the_pad_decodes_in_the_browser_and_sends_nothing_to_the_ser
         index = pad.get_attribute("data-clicked")
         page.get_by_text(f"Test image #{index},").wait_for(timeout=30_000)
         assert len(sent) > before_sent
+
+
+def test_the_interpolation_knobs_decode_in_the_browser_too(app_env):
+    from playwright.sync_api import sync_playwright
+
+    from tools.app_browser import open_app, running_app, wait_for_idle
+
+    sent: list[str] = []
+    with running_app() as url, sync_playwright() as playwright, chromium_page(playwright) as page:
+        page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
+        open_app(page, url)
+        page.goto(f"{url}/interpolation")
+        knobs = page.locator(".vle-ls")
+        knobs.wait_for(timeout=60_000)
+        wait_for_idle(page)
+        image = knobs.locator("canvas.vle-ls-img")
+        z1 = knobs.get_by_label("z1")
+        z1.scroll_into_view_if_needed()
+        page.wait_for_timeout(200)
+        before_image, before_sent = image.evaluate("c => c.toDataURL()"), len(sent)
+        z1.focus()
+        for _ in range(30):
+            page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(300)
+        assert len(sent) == before_sent, "moving a knob sends nothing to the server"
+        assert image.evaluate("c => c.toDataURL()") != before_image
+        assert "Moved: z1" in knobs.locator(".vle-ls-moved").inner_text()
+        knobs.get_by_role("button", name="Reset to the start code").click()
+        page.wait_for_timeout(200)
+        assert image.evaluate("c => c.toDataURL()") == before_image
+        assert len(sent) == before_sent
+        (REPO_ROOT / "artifacts" / "browser").mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(REPO_ROOT / "artifacts" / "browser" / "interpolation_knobs.png"), full_page=True)
