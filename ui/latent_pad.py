@@ -82,7 +82,7 @@ _CSS = """
   font-size: .85rem; }
 .vle-ls-knob input { width: 100%; accent-color: var(--st-primary-color); }
 .vle-ls-value { font-variant-numeric: tabular-nums; text-align: right; }
-.vle-ls-reset { padding: .3rem .7rem; border: 1px solid var(--st-border-color); border-radius: var(--st-button-radius);
+.vle-ls-reset { font: inherit; padding: .3rem .7rem; border: 1px solid var(--st-border-color); border-radius: var(--st-button-radius);
   background: var(--st-secondary-background-color); color: var(--st-text-color); cursor: pointer; }
 """
 
