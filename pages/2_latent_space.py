@@ -72,7 +72,7 @@ def latent_pads() -> None:
             latent_pad(f"latent_pad_{side}_{entry.key}", decoder, codes=encoded.means, labels=encoded.labels,
                        axis_range=shared_range([encoded.means], include_prior=entry.is_variational),
                        show_prior=entry.is_variational, title=f"{side}: {entry.info.name}", on_click=_pick_from_pad,
-                       size_px=210, image_px=96, hint="")
+                       size_px=300, image_px=100, hint="")
 
 
 def _pick_from_pad(click) -> None:

@@ -67,7 +67,7 @@ _SLIDERS_HTML = """
 _CSS = """
 .vle-lp, .vle-ls { font-family: var(--st-font); color: var(--st-text-color); }
 .vle-lp-title { font-weight: 600; margin-bottom: .3rem; }
-.vle-lp-body { display: flex; flex-wrap: wrap; gap: .6rem; align-items: flex-start; }
+.vle-lp-body { display: flex; flex-wrap: wrap; gap: 10px; align-items: flex-start; }
 .vle-lp-plane { position: relative; line-height: 0; border: 1px solid var(--st-border-color);
   border-radius: var(--st-base-radius); overflow: hidden; }
 .vle-lp-fg { position: absolute; left: 0; top: 0; cursor: crosshair; touch-action: none; }

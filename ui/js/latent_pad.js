@@ -18,7 +18,7 @@ function wirePad(root) {
   const s = {
     root, wrap: el(".vle-lp"), bg: el("canvas.vle-lp-bg"), fg: el("canvas.vle-lp-fg"), img: el("canvas.vle-lp-img"),
     readout: el(".vle-lp-z"), status: el(".vle-lp-status"), data: null, net: null, codes: null,
-    z: null, pinned: null, pending: false, press: null, frame: null,
+    z: null, pinned: null, pending: false, press: null, size: 0,
   };
   s.fg.addEventListener("pointermove", (e) => {
     s.z = toLatent(s, e);
@@ -47,6 +47,9 @@ function wirePad(root) {
     s.setTriggerValue("clicked", { z, index });
   });
   s.fg.addEventListener("pointercancel", () => { s.press = null; });
+  new ResizeObserver(() => {
+    if (s.data && s.net && fitSize(s)) { drawBackground(s); drawMarkers(s); }
+  }).observe(s.wrap);
   return s;
 }
 
@@ -54,19 +57,19 @@ function view(s) {
   // An equal-scale square view that holds data.range ([[x0, x1], [y0, y1]]).
   const [[x0, x1], [y0, y1]] = s.data.range;
   const span = Math.max(x1 - x0, y1 - y0) || 1;
-  return { cx: (x0 + x1) / 2, cy: (y0 + y1) / 2, scale: s.data.size / span };
+  return { cx: (x0 + x1) / 2, cy: (y0 + y1) / 2, scale: s.size / span };
 }
 
 function toPixel(s, v, z) {
-  const half = s.data.size / 2;
+  const half = s.size / 2;
   return [half + (z[0] - v.cx) * v.scale, half - (z[1] - v.cy) * v.scale];
 }
 
 function toLatent(s, e) {
   const r = s.fg.getBoundingClientRect();
   const v = view(s);
-  const half = s.data.size / 2;
-  const px = (e.clientX - r.left) * s.data.size / r.width, py = (e.clientY - r.top) * s.data.size / r.height;
+  const half = s.size / 2;
+  const px = (e.clientX - r.left) * s.size / r.width, py = (e.clientY - r.top) * s.size / r.height;
   return [v.cx + (px - half) / v.scale, v.cy - (py - half) / v.scale];
 }
 
@@ -93,7 +96,7 @@ function sizeCanvas(canvas, cssPx) {
 }
 
 function drawBackground(s) {
-  const size = s.data.size;
+  const size = s.size;
   const ctx = sizeCanvas(s.bg, size);
   sizeCanvas(s.fg, size);
   const v = view(s);
@@ -147,7 +150,7 @@ function drawBackground(s) {
 }
 
 function drawMarkers(s) {
-  const size = s.data.size;
+  const size = s.size;
   const ctx = s.fg.getContext("2d");
   ctx.clearRect(0, 0, size, size);
   const v = view(s);
@@ -184,6 +187,18 @@ function frame(s) {
   s.wrap.dataset.decodes = String(vleStats(s.data.id).decodes);
 }
 
+const MIN_PAD_PX = 150;
+const GAP_PX = 12;  // the flex gap (10 px) and the plane's border
+
+function fitSize(s) {
+  // The plane takes what the column leaves beside the image, up to data.size; true when that changed.
+  const width = s.wrap.clientWidth || s.data.size + s.data.image_px + GAP_PX;
+  const size = Math.round(Math.max(MIN_PAD_PX, Math.min(s.data.size, width - s.data.image_px - GAP_PX)));
+  if (size === s.size) return false;
+  s.size = size;
+  return true;
+}
+
 function setUp(s, data) {
   // New data from Python: (re)load what changed; keep the pointer, the pin and the image otherwise.
   const old = s.data;
@@ -205,11 +220,13 @@ function setUp(s, data) {
     s.imgCtx = s.img.getContext("2d");
     s.image = s.imgCtx.createImageData(width, height);
     s.img.style.width = s.img.style.height = `${data.image_px}px`;
+    s.root.querySelector(".vle-lp-side").style.width = `${data.image_px}px`;  // text wraps, the image stays beside the plane
     s.z = data.start || [0, 0];
     s.pinned = null;
   }
   if (!old || old.decoder !== data.decoder || old.codes !== data.codes || JSON.stringify(old.range) !== JSON.stringify(data.range)
-      || old.size !== data.size || old.show_prior !== data.show_prior) {
+      || old.size !== data.size || old.show_prior !== data.show_prior || fitSize(s)) {
+    fitSize(s);
     drawBackground(s);
   }
   schedule(s);
