@@ -169,7 +169,9 @@ def browser_slider_figures(dataset: str | None, repeats: int) -> list[str]:
                 for label, name in (("t", "interpolation slider t"), ("z1", "latent slider z1")):
                     thumb = slider_thumb(page, label)
                     if thumb.count() == 0:
-                        lines.append(f"browser {name}: not found on the interpolation page")
+                        in_browser = page.locator(".vle-ls").count() > 0  # ui/latent_pad.py's client-side knobs
+                        lines.append(f"browser {name}: " + ("decoded in the browser, no rerun (timed by "
+                                     "benchmarks/latent_pad.py)" if in_browser else "not found on the interpolation page"))
                         continue
                     thumb.scroll_into_view_if_needed()
                     seconds, until_idle, fragment_only = [], [], True

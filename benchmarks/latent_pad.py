@@ -16,6 +16,9 @@ machine that alone can deliver fewer than 60 moves per second). The pad decodes 
 - decoder alone: decodes/s of a tight loop over the same decoder in the page (the ceiling);
 - sent: websocket frames the page sent to the server during the drag (the goal is 0: no rerun, no request).
 
+Then the Interpolation page's per-dimension knobs (--knobs, larger latents): from a slider's input event to the
+decoded image on its canvas (the next animation frame), median and p95, and the frames sent meanwhile.
+
 Needs /usr/bin/chromium and playwright. Uses checkpoints/ and $VAE_DATA_DIR (MNIST and Fashion-MNIST where present).
 """
 
@@ -43,12 +46,12 @@ STATS_JS = """id => { const s = globalThis.__vle.stats[id]; return s ? JSON.stri
 CEILING_JS = """([fp, n]) => globalThis.__vle.decodeRate(fp, n)"""
 
 
-def shipped_2d_models() -> list[tuple[str, str]]:
-    """(checkpoint name, data set) of every shipped model with a 2-D latent, data set first."""
+def shipped_2d_models(any_latent: bool = False) -> list[tuple[str, str]]:
+    """(checkpoint name, data set) of every shipped model with a 2-D latent (any latent: all of them)."""
     from vae_core.checkpoint_info import list_checkpoints
 
     infos = list_checkpoints(REPO_ROOT / "checkpoints").infos
-    return sorted((i.name, i.train_config.dataset) for i in infos if i.model_config.latent_dim == 2)
+    return sorted((i.name, i.train_config.dataset) for i in infos if any_latent or i.model_config.latent_dim == 2)
 
 
 def dataset_available(name: str) -> bool:
@@ -144,12 +147,42 @@ def measure(page, name: str, seconds: float, sent: list, driver: str) -> str:
             f"{ceiling:6.0f}/s · sent {sent_during}")
 
 
+SLIDER_STEP_JS = """(input, id) => new Promise((resolve) => {
+    // one step of a client-side knob: from the input event to the decoded image put on its canvas
+    const stats = globalThis.__vle.stats[id];
+    const before = stats.decodes;
+    const t0 = performance.now();
+    input.value = String(Number(input.value) + Number(input.step) * (Math.random() < 0.5 ? -1 : 1));
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+    const check = () => stats.decodes > before ? resolve(stats.frameTimes[stats.frameTimes.length - 1] - t0)
+                                               : requestAnimationFrame(check);
+    requestAnimationFrame(check);
+})"""
+
+
+def measure_knobs(page, name: str, repeats: int, sent: list) -> str:
+    """The Interpolation page's per-dimension knobs: input event to image, median and p95, and frames sent."""
+    knobs = page.locator(".vle-ls")
+    knobs.wait_for(timeout=120_000)
+    knob_id = knobs.get_attribute("data-vle-id")
+    z1 = knobs.get_by_label("z1", exact=True)
+    z1.scroll_into_view_if_needed()
+    sent_before = len(sent)
+    latencies = [z1.evaluate(SLIDER_STEP_JS, knob_id) for _ in range(repeats)]
+    sent_during = len(sent) - sent_before
+    return (f"{name:22s} knobs: input event to decoded image median {statistics.median(latencies):5.1f} ms, "
+            f"p95 {percentile(latencies, 95):5.1f} ms over {repeats} steps · sent {sent_during}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="*", help="checkpoint names (default: every shipped 2-D model)")
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each drag")
     parser.add_argument("--drivers", nargs="+", choices=("page", "mouse"), default=["page", "mouse"],
                         help="page: pointer events dispatched in the page at 250 Hz; mouse: Playwright's mouse")
+    parser.add_argument("--knobs", nargs="*", default=["mnist-vae-z16-beta1", "mnist-vae-default"],
+                        help="models whose Interpolation knobs are timed after the pads (none: skip)")
+    parser.add_argument("--repeats", type=int, default=60, help="knob steps timed per model")
     args = parser.parse_args()
     if chromium_path() is None or not playwright_available():
         print("skipped: needs /usr/bin/chromium and the playwright package")
@@ -174,6 +207,19 @@ def main() -> None:
             choose(page, 1, re.compile(f"— {re.escape(name)} \\("))
             for driver in args.drivers:
                 print(measure(page, name, args.seconds, sent, driver), flush=True)
+        if args.knobs:
+            page.locator('[data-testid="stSidebarNav"] a', has_text="Interpolation").click()
+            wait_for_idle(page, timeout_ms=180_000)
+            for name in args.knobs:
+                model_dataset = next(d for n, d in shipped_2d_models(any_latent=True) if n == name)
+                if model_dataset in missing or not dataset_available(model_dataset):
+                    print(f"{name}: skipped, no {model_dataset} data")
+                    continue
+                if model_dataset != dataset:
+                    choose(page, 0, DATASET_LABELS[model_dataset])
+                    dataset = model_dataset
+                choose(page, 1, re.compile(f"— {re.escape(name)} \\("))
+                print(measure_knobs(page, name, args.repeats, sent), flush=True)
 
 
 if __name__ == "__main__":

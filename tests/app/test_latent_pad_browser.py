@@ -129,7 +129,7 @@ def test_the_interpolation_knobs_decode_in_the_browser_too(app_env):
         knobs.wait_for(timeout=60_000)
         wait_for_idle(page)
         image = knobs.locator("canvas.vle-ls-img")
-        z1 = knobs.get_by_label("z1")
+        z1 = knobs.get_by_label("z1", exact=True)
         z1.scroll_into_view_if_needed()
         page.wait_for_timeout(200)
         before_image, before_sent = image.evaluate("c => c.toDataURL()"), len(sent)
