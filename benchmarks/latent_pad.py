@@ -25,6 +25,7 @@ Needs /usr/bin/chromium and playwright. Uses checkpoints/ and $VAE_DATA_DIR (MNI
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import os
 import re
@@ -36,8 +37,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tools.app_browser import (chromium_page, chromium_path, open_app, playwright_available,  # noqa: E402
-                               running_app, wait_for_idle)
+from tools.app_browser import chromium_page, chromium_path, open_app, playwright_available, running_app, wait_for_idle  # noqa: E402
 
 GOAL_DECODES_PER_S = 60.0
 IN_PAGE_HZ = 250
@@ -115,7 +115,8 @@ IN_PAGE_DRAG_JS = """(canvas, [seconds, hz]) => new Promise((resolve) => {
 def measure(page, name: str, seconds: float, sent: list, driver: str) -> str:
     import json
 
-    pad = page.locator(".vle-lp").filter(has=page.locator(".vle-lp-title", has_text=re.compile(f": {re.escape(name)}$")))
+    title = page.locator(".vle-lp-title", has_text=re.compile(f": {re.escape(name)}$"))
+    pad = page.locator(".vle-lp").filter(has=title)
     pad.wait_for(timeout=120_000)
     pad_id = pad.get_attribute("data-vle-id")
     plane = pad.locator("canvas.vle-lp-fg")
@@ -135,13 +136,14 @@ def measure(page, name: str, seconds: float, sent: list, driver: str) -> str:
     new = after["decodes"] - before["decodes"]
     frames = after["frameTimes"][-new:]
     decode_ms = after["decodeMs"][-new:]
-    intervals = [b - a for a, b in zip(frames, frames[1:])]
+    intervals = [b - a for a, b in itertools.pairwise(frames)]
     ceiling = page.evaluate(CEILING_JS, [pad.get_attribute("data-fingerprint"), 300])
     rate = new / duration
     events = (after["events"] - before["events"]) / duration
     verdict = "meets" if rate >= GOAL_DECODES_PER_S and sent_during == 0 else "MISSES"
     shown = f" in {display_frames} display frames" if display_frames else ""
-    return (f"{name:22s} {driver:5s} pointer events/s {events:4.0f} · decodes/s {rate:5.1f} ({new}{shown}) ({verdict} >= {GOAL_DECODES_PER_S:.0f}, 0 sent) · frame time "
+    return (f"{name:22s} {driver:5s} pointer events/s {events:4.0f} · decodes/s {rate:5.1f} ({new}{shown}) "
+            f"({verdict} >= {GOAL_DECODES_PER_S:.0f}, 0 sent) · frame time "
             f"median {statistics.median(intervals):5.1f} ms, p95 {percentile(intervals, 95):5.1f} ms · decode median "
             f"{statistics.median(decode_ms):4.2f} ms, p95 {percentile(decode_ms, 95):4.2f} ms · decoder alone "
             f"{ceiling:6.0f}/s · sent {sent_during}")
@@ -165,7 +167,7 @@ def measure_knobs(page, name: str, repeats: int, sent: list) -> str:
     knobs = page.locator(".vle-ls")
     knobs.wait_for(timeout=120_000)
     knob_id = knobs.get_attribute("data-vle-id")
-    z1 = knobs.get_by_label("z1", exact=True)
+    z1 = knobs.get_by_label("z₁", exact=True)
     z1.scroll_into_view_if_needed()
     sent_before = len(sent)
     latencies = [z1.evaluate(SLIDER_STEP_JS, knob_id) for _ in range(repeats)]
@@ -192,7 +194,8 @@ def main() -> None:
     models = [(n, d) for n, d in shipped_2d_models() if not args.models or n in args.models]
     missing = sorted({d for _, d in models if not dataset_available(d)})
     if missing:
-        print(f"skipping the models of {', '.join(missing)}: the data set is not in {os.environ.get('VAE_DATA_DIR', './data')}")
+        folder = os.environ.get("VAE_DATA_DIR", "./data")
+        print(f"skipping the models of {', '.join(missing)}: the data set is not in {folder}")
     models = [(n, d) for n, d in models if d not in missing]
     print(f"{os.cpu_count()} CPUs; {len(models)} models; {args.seconds:g} s drag each")
     sent: list = []

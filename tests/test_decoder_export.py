@@ -8,8 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-from vae_core.decoder_export import (OUTPUT_CLAMP, OUTPUT_SIGMOID, UnsupportedDecoder, codes_payload,
-                                     decoder_from_payload, export_decoder, pack_array, payload_bytes, unpack_array)
+from vae_core.decoder_export import (
+    OUTPUT_CLAMP,
+    OUTPUT_SIGMOID,
+    UnsupportedDecoder,
+    codes_payload,
+    decoder_from_payload,
+    export_decoder,
+    pack_array,
+    payload_bytes,
+    unpack_array,
+)
 from vae_core.models import build_model
 
 

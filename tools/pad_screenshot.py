@@ -21,8 +21,8 @@ def main() -> None:
     args = parser.parse_args()
     if chromium_path() is None:
         raise SystemExit("needs /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
     from PIL import Image
+    from playwright.sync_api import sync_playwright
 
     with running_app() as url, sync_playwright() as playwright, chromium_page(playwright) as page:
         open_app(page, f"{url}/latent_space", timeout_ms=180_000)
@@ -36,7 +36,8 @@ def main() -> None:
         page.mouse.move(box["x"] + POINTER_AT[0] * box["width"], box["y"] + POINTER_AT[1] * box["height"], steps=8)
         page.wait_for_timeout(300)
         top = heading.bounding_box()
-        bottom = max(pads.nth(i).bounding_box()["y"] + pads.nth(i).bounding_box()["height"] for i in range(pads.count()))
+        boxes = [pads.nth(i).bounding_box() for i in range(pads.count())]
+        bottom = max(b["y"] + b["height"] for b in boxes)
         left = min(top["x"], pads.first.bounding_box()["x"]) - 12
         clip = {"x": left, "y": top["y"] - 12, "width": page.viewport_size["width"] - left - 24,
                 "height": bottom - top["y"] + 28}

@@ -58,7 +58,7 @@ class DecoderSpec:
         assert self.output in (OUTPUT_SIGMOID, OUTPUT_CLAMP), f"unknown output {self.output!r}"
         assert self.layers, "a decoder needs at least one layer"
         widths = [self.latent_dim] + [layer.weight.shape[0] for layer in self.layers]
-        for layer, width in zip(self.layers, widths):
+        for layer, width in zip(self.layers, widths[:-1], strict=True):
             assert layer.weight.shape[1] == width, f"layer expects {layer.weight.shape[1]} inputs, gets {width}"
         assert widths[-1] == int(np.prod(self.output_shape)), \
             f"the last layer gives {widths[-1]} values for images shaped {self.output_shape}"
@@ -69,7 +69,7 @@ class DecoderSpec:
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """Images (N, C, H, W) in [0, 1] for codes (N, latent_dim), in float32 like torch's decode."""
-        h = np.asarray(codes, dtype=np.float32)
+        h: np.ndarray = np.asarray(codes, dtype=np.float32)
         assert h.ndim == 2 and h.shape[1] == self.latent_dim, f"codes must be (N, {self.latent_dim}), got {h.shape}"
         for layer in self.layers:
             h = h @ layer.weight.T + layer.bias
@@ -144,10 +144,12 @@ def codes_payload(codes: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     """
     codes = np.asarray(codes, dtype=np.float32)
     labels = np.asarray(labels)
-    assert codes.ndim == 2 and labels.shape == (len(codes),), f"codes (N, D), labels (N,): {codes.shape}, {labels.shape}"
+    assert codes.ndim == 2 and labels.shape == (len(codes),), \
+        f"codes (N, D) and labels (N,), got {codes.shape} and {labels.shape}"
     assert labels.size == 0 or (labels.min() >= 0 and labels.max() < 256), "labels must fit in a byte"
     payload = {"format": CODES_FORMAT, "n": len(codes), "dim": int(codes.shape[1]),
-               "codes": pack_array(codes, "float16"), "labels": base64.b64encode(labels.astype(np.uint8).tobytes()).decode()}
+               "codes": pack_array(codes, "float16"),
+               "labels": base64.b64encode(labels.astype(np.uint8).tobytes()).decode()}
     payload["fingerprint"] = fingerprint(payload)
     return payload
 

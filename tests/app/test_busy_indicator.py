@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ui.busy_indicator import DELAY_S
+from ui.shell.busy_indicator import DELAY_S
 
 
 def test_every_page_run_carries_the_busy_badge(open_page):

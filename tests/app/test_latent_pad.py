@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 
 from vae_core.data import load_dataset
 from vae_core.decoder_export import decoder_from_payload
@@ -44,8 +43,8 @@ def test_the_interpolation_knobs_decode_in_the_browser_from_the_start_code(open_
     at = open_page("pages/4_interpolation.py")
     assert not at.exception
     (knobs,) = components(at, "latent_sliders")
-    assert knobs["names"] == ["z1", "z2"] and knobs["ranges"] == [[-3.0, 3.0]] * 2  # the VAE: ±3σ of the prior
-    assert not [s for s in at.slider if s.label in ("z1", "z2")], "no server-side knobs"
+    assert knobs["names"] == ["z₁", "z₂"] and knobs["ranges"] == [[-3.0, 3.0]] * 2  # the VAE: ±3σ of the prior
+    assert not [s for s in at.slider if s.label in ("z₁", "z₂")], "no server-side knobs"
     at.radio(key="interp_knob_start").set_value("B").run()
     (from_b,) = components(at, "latent_sliders")
     assert from_b["origin"] != knobs["origin"] and from_b["start"] != knobs["start"]
@@ -59,4 +58,4 @@ def test_without_a_browser_decoder_the_pages_decode_on_the_server(open_page, ser
     assert "MLP decoders only" in "\n".join(str(i.value) for i in at.info)
     at = open_page("pages/4_interpolation.py")
     assert not at.exception and not components(at, "latent_sliders")
-    assert [s.label for s in at.slider if s.label in ("z1", "z2")] == ["z1", "z2"]
+    assert [s.label for s in at.slider if s.label in ("z₁", "z₂")] == ["z₁", "z₂"]

@@ -1,7 +1,7 @@
 """The browser decoder in headless Chromium: it matches torch on the shipped models, and the live pad decodes
 under the pointer without a single message to the server.
 
-The match test runs ui/js/mlp_decoder.js on a blank page (no server) with each shipped checkpoint's payload;
+The match test runs ui/widgets/js/mlp_decoder.js on a blank page (no server) with each shipped checkpoint's payload;
 the pad test drives the real app on the tiny zoo.
 """
 
@@ -23,7 +23,7 @@ pytestmark = [
     pytest.mark.skipif(not playwright_available(), reason="the playwright package is not installed"),
 ]
 
-DECODER_JS = REPO_ROOT / "ui" / "js" / "mlp_decoder.js"
+DECODER_JS = REPO_ROOT / "ui" / "widgets" / "js" / "mlp_decoder.js"
 # Every shipped 2-D model (the pad's), and one of each larger-latent shape (the sliders'): 2, 8, 16 and 50 dimensions.
 SHIPPED = sorted(p for p in (REPO_ROOT / "checkpoints").glob("*.pt")
                  if "-z2" in p.name or p.stem in ("digits-vae-z8-beta1", "mnist-vae-z16-beta1", "mnist-vae-default"))
@@ -93,7 +93,8 @@ def test_dragging_on_the_pad_decodes_in_the_browser_and_sends_nothing_to_the_ser
         box = plane.bounding_box()
         page.mouse.move(box["x"] + 10, box["y"] + 10)
         page.wait_for_timeout(200)
-        before_image, before_decodes, before_sent = pad_image(page, pad), int(pad.get_attribute("data-decodes")), len(sent)
+        before_image, before_sent = pad_image(page, pad), len(sent)
+        before_decodes = int(pad.get_attribute("data-decodes"))
 
         page.mouse.down()
         for step in range(40):  # a diagonal drag across the plane
@@ -129,7 +130,7 @@ def test_the_interpolation_knobs_decode_in_the_browser_too(app_env):
         knobs.wait_for(timeout=60_000)
         wait_for_idle(page)
         image = knobs.locator("canvas.vle-ls-img")
-        z1 = knobs.get_by_label("z1", exact=True)
+        z1 = knobs.get_by_label("z₁", exact=True)
         z1.scroll_into_view_if_needed()
         page.wait_for_timeout(200)
         before_image, before_sent = image.evaluate("c => c.toDataURL()"), len(sent)
@@ -139,7 +140,7 @@ def test_the_interpolation_knobs_decode_in_the_browser_too(app_env):
         page.wait_for_timeout(300)
         assert len(sent) == before_sent, "moving a knob sends nothing to the server"
         assert image.evaluate("c => c.toDataURL()") != before_image
-        assert "Moved: z1" in knobs.locator(".vle-ls-moved").inner_text()
+        assert "Moved: z₁" in knobs.locator(".vle-ls-moved").inner_text()
         knobs.get_by_role("button", name="Reset to the start code").click()
         page.wait_for_timeout(200)
         assert image.evaluate("c => c.toDataURL()") == before_image
