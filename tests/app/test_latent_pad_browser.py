@@ -125,10 +125,18 @@ def test_the_interpolation_knobs_decode_in_the_browser_too(app_env):
     with running_app() as url, sync_playwright() as playwright, chromium_page(playwright) as page:
         page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
         open_app(page, url)
-        page.goto(f"{url}/interpolation")
+        page.goto(f"{url}/latent_space")
+        page.locator(".vle-lp").nth(1).wait_for(timeout=60_000)  # this session has been sent the VAE's decoder
+        wait_for_idle(page)
+        # As if the page had lost it (a run cut short): the knobs must ask for it once and get it again.
+        page.evaluate("() => { const v = globalThis.__vle; v.have.clear(); v.nets.clear(); v.codes.clear(); }")
+        page.locator('[data-testid="stSidebarNav"] a', has_text="Interpolation").click()
         knobs = page.locator(".vle-ls")
         knobs.wait_for(timeout=60_000)
         wait_for_idle(page)
+        page.wait_for_function("() => globalThis.__vle.have.size > 0", timeout=30_000)
+        wait_for_idle(page)
+        assert knobs.locator(".vle-ls-status").inner_text() == ""
         image = knobs.locator("canvas.vle-ls-img")
         z1 = knobs.get_by_label("z₁", exact=True)
         z1.scroll_into_view_if_needed()

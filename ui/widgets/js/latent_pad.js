@@ -18,7 +18,7 @@ function wirePad(root) {
   const s = {
     root, wrap: el(".vle-lp"), bg: el("canvas.vle-lp-bg"), fg: el("canvas.vle-lp-fg"), img: el("canvas.vle-lp-img"),
     readout: el(".vle-lp-z"), status: el(".vle-lp-status"), data: null, net: null, codes: null,
-    z: null, pinned: null, pending: false, press: null, size: 0,
+    loaded: null, z: null, pinned: null, pending: false, press: null, size: 0,
   };
   s.fg.addEventListener("pointermove", (e) => {
     s.z = toLatent(s, e);
@@ -201,15 +201,15 @@ function fitSize(s) {
 
 function setUp(s, data) {
   // New data from Python: (re)load what changed; keep the pointer, the pin and the image otherwise.
-  const old = s.data;
+  const old = s.loaded;  // the data last set up in full (not a run that found a payload missing)
   s.data = data;
   vleRemember(data.blobs);
   const missing = vleMissing([data.decoder, data.codes]);
-  if (missing.length) {  // Python thinks this page has them, but it does not (e.g. a fresh tab): ask again
-    s.status.textContent = "Loading the decoder…";
-    s.setTriggerValue("missing", missing);
+  if (missing.length) {
+    vleAskFor(missing, s.setTriggerValue, s.status);
     return;
   }
+  s.loaded = data;
   s.status.textContent = "";
   s.net = VLE.nets.get(data.decoder);
   s.codes = data.codes ? VLE.codes.get(data.codes) : null;

@@ -6,7 +6,8 @@ function wireSliders(root) {
   const s = {
     root, wrap: root.querySelector(".vle-ls"), grid: root.querySelector(".vle-ls-grid"),
     img: root.querySelector("canvas.vle-ls-img"), moved: root.querySelector(".vle-ls-moved"),
-    status: root.querySelector(".vle-ls-status"), data: null, net: null, inputs: [], z: null, pending: false,
+    status: root.querySelector(".vle-ls-status"), data: null, loaded: null, net: null, inputs: [], z: null,
+    pending: false,
   };
   root.querySelector("button.vle-ls-reset").addEventListener("click", () => setCode(s, s.data.start));
   return s;
@@ -68,16 +69,16 @@ export default function (component) {
   const { parentElement, data, setTriggerValue } = component;
   if (!parentElement.__vleSliders) parentElement.__vleSliders = wireSliders(parentElement);
   const s = parentElement.__vleSliders;
-  const old = s.data;
+  const old = s.loaded;  // the data last set up in full (not a run that found the payload missing)
   s.data = data;
   s.wrap.dataset.vleId = data.id;
   vleRemember(data.blobs);
   const missing = vleMissing([data.decoder]);
   if (missing.length) {
-    s.status.textContent = "Loading the decoder…";
-    setTriggerValue("missing", missing);
+    vleAskFor(missing, setTriggerValue, s.status);
     return;
   }
+  s.loaded = data;
   s.status.textContent = "";
   s.net = VLE.nets.get(data.decoder);
   s.wrap.dataset.fingerprint = data.decoder;

@@ -4,7 +4,8 @@
 // serves every pad and slider panel of the session, across reruns and page switches.
 
 const VLE = globalThis.__vle || (globalThis.__vle = {
-  blobs: new Map(),   // fingerprint -> payload (a decoder or a set of codes) exactly as Python sent it
+  have: new Set(),    // fingerprints of every payload this page has unpacked (the payload text is not kept)
+  asked: new Set(),   // fingerprints this page has asked Python to send again (once each: no rerun loop)
   nets: new Map(),    // fingerprint -> decoder ready to run (float32 weights)
   codes: new Map(),   // fingerprint -> {n, dim, codes: Float32Array, labels: Uint8Array}
   stats: {},          // component id -> {decodes, events, decodeMs: [], frameTimes: []}, for tests and benchmarks
@@ -103,15 +104,27 @@ function vleLoadCodes(payload) {
 function vleRemember(blobs) {
   // Keep every payload Python sent this run ({fingerprint: payload}; null where the browser has it already).
   for (const [fp, payload] of Object.entries(blobs || {})) {
-    if (!payload || VLE.blobs.has(fp)) continue;
-    VLE.blobs.set(fp, payload);
+    if (!payload || VLE.have.has(fp)) continue;
     if (payload.format === "vle-mlp-decoder/1") VLE.nets.set(fp, vleLoadDecoder(payload));
     else if (payload.format === "vle-codes/1") VLE.codes.set(fp, vleLoadCodes(payload));
+    else continue;
+    VLE.have.add(fp);
   }
 }
 
 function vleMissing(fingerprints) {
-  return fingerprints.filter((fp) => fp && !VLE.blobs.has(fp));
+  return fingerprints.filter((fp) => fp && !VLE.have.has(fp));
+}
+
+function vleAskFor(missing, setTriggerValue, status) {
+  // Python thinks this page holds these payloads but it does not (e.g. a run cut short): ask once for them.
+  if (missing.every((fp) => VLE.asked.has(fp))) {
+    status.textContent = "The decoder did not arrive; reload the page.";
+    return;
+  }
+  missing.forEach((fp) => VLE.asked.add(fp));
+  status.textContent = "Loading the decoder…";
+  setTriggerValue("missing", missing);
 }
 
 function vleStats(id) {
