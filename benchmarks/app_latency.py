@@ -121,7 +121,8 @@ def slider_figures(dataset: str | None, repeats: int) -> list[str]:
         lines.append(summary("AppTest whole-script rerun: slider z1",
                              timed_reruns(at, lambda: at.slider(key=knob_keys[0]), values, repeats), TARGET_RERUN_MS))
     else:
-        lines.append("latent slider: none found on the interpolation page (keys interp_knob_*)")
+        lines.append("latent slider: no st.slider (keys interp_knob_*): MLP knobs decode in the browser, "
+                     "see benchmarks/latent_pad.py")
 
     at.switch_page(page_path(ELBO_PAGE)).run()
     if not at.exception and at.select_slider:
