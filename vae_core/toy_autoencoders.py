@@ -23,7 +23,6 @@ import torch
 from torch import Tensor, nn
 
 from .models.autoencoders import jacobian_frobenius_sq
-from .optim import Adam
 
 TOY_KINDS = ("linear", "ae", "dae", "cae")
 
@@ -127,18 +126,18 @@ def train_toy_autoencoder(points: Tensor, spec: ToyTrainSpec,
     torch.manual_seed(spec.seed)  # the initialisation
     generator = torch.Generator().manual_seed(spec.seed + 1)  # the dae's corruption
     model = ToyAutoencoder(points.shape[1], spec.code_dim, spec.hidden, linear=spec.kind == "linear")
-    params = list(model.parameters())
-    # vae_core's Adam (the arithmetic of torch.optim.Adam's fused kernel): torch.optim's first use imports
-    # torch._dynamo, about 5 s on this machine, longer than the training itself.
-    optimizer = Adam(params, lr=spec.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=spec.lr)  # the first use in a process imports torch._dynamo
+    # Decay the rate tenfold over the run: fast early progress, then a settled minimum to compare.
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.1 ** (step / spec.steps))
     x = points.detach().float()
     losses: list[float] = []
     started = time.perf_counter()
     for step in range(1, spec.steps + 1):
-        # Decay the rate tenfold over the run: fast early progress, then a settled minimum to compare.
-        optimizer.lr = spec.lr * 0.1 ** ((step - 1) / spec.steps)
         loss = toy_objective(model, x, spec, generator)
-        optimizer.step(torch.autograd.grad(loss, params))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
         losses.append(loss.item())
         if progress is not None and (step % progress_every == 0 or step == spec.steps):
             progress(step, spec.steps, losses[-1])
