@@ -85,8 +85,8 @@ def image_numbers(dataset: str) -> None:
         curve = L.denoising_curve({"ae": models["ae"], "dae": models["dae"]}, test, kind, levels)
         print(f"3. {kind} noise, squared error against the clean digit:")
         for i, level in enumerate(levels):
-            print(f"   level {level:<5g} noisy input {curve.input_errors[i]:7.2f}  AE {curve.model_errors['ae'][i]:7.2f}"
-                  f"  DAE {curve.model_errors['dae'][i]:7.2f}")
+            print(f"   level {level:<5g} noisy input {curve.input_errors[i]:7.2f}  "
+                  f"AE {curve.model_errors['ae'][i]:7.2f}  DAE {curve.model_errors['dae'][i]:7.2f}")
     for role in ("ae", "cae"):
         summary = L.contraction_summary(models[role].embed, test, PERTURBATION_NORM)
         print(f"4. {role}: ||J_f||_F^2 mean {summary.jacobian_sq_mean:.2f}, median {summary.jacobian_sq_median:.2f};"

@@ -33,6 +33,7 @@ SECTIONS = ("1 · Undercomplete AE and PCA", "2 · Sparse AE", "3 · Denoising A
 MANIFOLD_LABELS = {"curve": "S-curve (2-D)", "spiral": "spiral (2-D)", "swiss-roll": "swiss roll (3-D)"}
 DIGIT_PX = 84
 N_DIGITS_SHOWN = 8
+FIELD_STEPS = 21  # the DAE's vector field is drawn on a FIELD_STEPS x FIELD_STEPS grid
 
 selection = current_selection()
 st.title("The autoencoder family")
@@ -70,8 +71,8 @@ def toy_controls(key: str, manifolds: tuple[str, ...]) -> ToySettings:
 
 
 def images_row(images, captions) -> None:
-    for column, image, caption in zip(st.columns(len(images)), images, captions):
-        column.image(digit_png(image, DIGIT_PX), caption=caption)
+    for column, image, caption in zip(st.columns(len(images)), images, captions, strict=True):
+        column.image(digit_png(image, DIGIT_PX), caption=caption, width=DIGIT_PX)
 
 
 def index_picker(key: str) -> int:
@@ -215,9 +216,10 @@ def sparse_image_part() -> None:
              for label, role in (("no penalty", "dense"), ("KL penalty", "sparse"))}
     st.plotly_chart(figs.activation_bars_figure({k: v.numpy() for k, v in acts.items()}, threshold),
                     key="ae_sparse_bars")
+    st.markdown(f"**Fraction of the {units} units above {threshold:g}**")
     metric_columns = st.columns(4)
-    metric_columns[0].metric("On for this digit, no penalty", f"{fractions['no penalty']:.1%}")
-    metric_columns[1].metric("On for this digit, KL penalty", f"{fractions['KL penalty']:.1%}")
+    metric_columns[0].metric("This digit, no penalty", f"{fractions['no penalty']:.1%}")
+    metric_columns[1].metric("This digit, KL penalty", f"{fractions['KL penalty']:.1%}")
     metric_columns[2].metric("Test mean, no penalty", f"{means['no penalty']:.1%}")
     metric_columns[3].metric("Test mean, KL penalty", f"{means['KL penalty']:.1%}")
     rho_hats = {"no penalty": state.rho_hat(dataset, "dense"), "KL penalty": state.rho_hat(dataset, "sparse")}
@@ -249,14 +251,15 @@ def denoising_toy_part() -> None:
     spec = replace(default_spec, noise=noise)
     toy = state.toy_manifold(settings)
     model = state.toy_fit(settings, spec, "denoising AE").model
-    grid = grid_2d(toy.points, steps=21)
+    grid = grid_2d(toy.points, steps=FIELD_STEPS)
     field = L.reconstruction_field(model, grid)
     alignment = L.field_alignment(field, grid, toy.clean)
     near, far = 2 * noise, 4 * noise
     near_fraction = alignment.fraction_pointing_back(max_distance=near)
     far_fraction = alignment.fraction_pointing_back(min_distance=far)
-    st.plotly_chart(figs.vector_field_figure(grid, field, toy.points, toy.clean,
-                                             title=f"r(x̃) − x̃ on a 21 × 21 grid, DAE trained with σ = {noise:g}"),
+    st.plotly_chart(figs.vector_field_figure(grid, field, toy.points, steps=FIELD_STEPS,
+                                             title=f"r(x̃) − x̃ on a {FIELD_STEPS} × {FIELD_STEPS} grid, DAE trained "
+                                                   f"with σ = {noise:g} (arrows scaled to fit)"),
                     key="ae_dae_field")
     columns = st.columns(2)
     columns[0].metric(f"Arrows pointing back (within 45°), closer than {near:g}",
@@ -306,7 +309,8 @@ def denoising_image_part() -> None:
                     key="ae_dae_curve")
     at = curve.levels.index(level)
     dae_err, ae_err = curve.model_errors["DAE"][at], curve.model_errors["plain AE"][at]
-    wins = [lv for lv, d, a in zip(curve.levels, curve.model_errors["DAE"], curve.model_errors["plain AE"]) if d < a]
+    wins = [lv for lv, d, a in zip(curve.levels, curve.model_errors["DAE"], curve.model_errors["plain AE"], strict=True)
+            if d < a]
     training = f"{dae.config.corruption} noise of level {dae.config.corruption_rate:g}"
     st.caption(
         f"Errors are ‖clean − output‖² per image. At this level, over {curve.n_images} test images, the DAE's "
@@ -341,7 +345,8 @@ def contractive_image_part() -> None:
     digit = images[index : index + 1]
     digit_norms = {label: L.jacobian_norms_sq(model.embed, digit).item()
                    for label, model in (("plain AE", ae), ("CAE", cae))}
-    summaries = {"plain AE": state.contraction(dataset, "ae", epsilon), "CAE": state.contraction(dataset, "cae", epsilon)}
+    summaries = {"plain AE": state.contraction(dataset, "ae", epsilon),
+                 "CAE": state.contraction(dataset, "cae", epsilon)}
     metric_columns = st.columns(4)
     metric_columns[0].metric("‖J‖² this digit, plain AE", f"{digit_norms['plain AE']:.2f}")
     metric_columns[1].metric("‖J‖² this digit, CAE", f"{digit_norms['CAE']:.2f}")

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from .models.autoencoders import jacobian_frobenius_sq
+from .training import torch_threads
 
 TOY_KINDS = ("linear", "ae", "dae", "cae")
 
@@ -118,11 +119,18 @@ def toy_objective(model: ToyAutoencoder, x: Tensor, spec: ToyTrainSpec, generato
 
 def train_toy_autoencoder(points: Tensor, spec: ToyTrainSpec,
                           progress: Callable[[int, int, float], None] | None = None,
-                          progress_every: int = 50) -> ToyFit:
+                          progress_every: int = 50, threads: int = 1) -> ToyFit:
     """Full-batch Adam on `points` (N, d) for spec.steps steps; deterministic for a given spec and data.
 
-    progress(step, total_steps, loss) is called every `progress_every` steps and after the last.
+    progress(step, total_steps, loss) is called every `progress_every` steps and after the last. The loop runs
+    with `threads` torch threads: on tensors this small more threads only contend (the machine is shared).
     """
+    with torch_threads(threads):
+        return _train(points, spec, progress, progress_every)
+
+
+def _train(points: Tensor, spec: ToyTrainSpec, progress: Callable[[int, int, float], None] | None,
+           progress_every: int) -> ToyFit:
     torch.manual_seed(spec.seed)  # the initialisation
     generator = torch.Generator().manual_seed(spec.seed + 1)  # the dae's corruption
     model = ToyAutoencoder(points.shape[1], spec.code_dim, spec.hidden, linear=spec.kind == "linear")

@@ -114,7 +114,7 @@ def test_sparse_part_shows_the_fractions_a_direct_count_gives(open_part):
     with torch.no_grad():
         sparse_acts = sparse.encoder(test).numpy()
         dense_acts = dense.encoder(test).numpy()
-    assert metric(at, "On for this digit, KL penalty") == f"{(sparse_acts[0] > ACTIVE_THRESHOLD).mean():.1%}"
+    assert metric(at, "This digit, KL penalty") == f"{(sparse_acts[0] > ACTIVE_THRESHOLD).mean():.1%}"
     assert metric(at, "Test mean, KL penalty") == f"{(sparse_acts > ACTIVE_THRESHOLD).mean():.1%}"
     assert metric(at, "Test mean, no penalty") == f"{(dense_acts > ACTIVE_THRESHOLD).mean():.1%}"
     assert (sparse_acts > ACTIVE_THRESHOLD).mean() < 0.5 * (dense_acts > ACTIVE_THRESHOLD).mean()

@@ -128,18 +128,25 @@ def denoising_curve_figure(levels: Sequence[float], errors: dict[str, Sequence[f
     return _layout(fig, "Error against the clean digit, test images", height, x_title, "‖x − x̂‖² per image")
 
 
-def vector_field_figure(grid, field, points, clean, *, scale: float = 1.0, title: str = "",
-                        height: int = 460) -> go.Figure:
-    """Arrows r(x̃) − x̃ from each grid point (drawn as segments with a dot at the tip), over the data."""
-    grid, field = _array(grid), _array(field) * scale
-    tips = grid + field
+def vector_field_figure(grid, field, points, *, steps: int, title: str = "", height: int = 460) -> go.Figure:
+    """Arrows r(x̃) − x̃ from each point of a steps × steps grid (segments with a dot at the tip), over the data.
+
+    Drawn to scale would bury the picture (far from the data the arrows span the plot), so all arrows are
+    scaled by one factor that makes the longest 0.9 grid steps: directions and relative lengths are kept.
+    """
+    grid, field = _array(grid), _array(field)
+    step = float(min(np.ptp(grid[:, 0]), np.ptp(grid[:, 1]))) / max(steps - 1, 1)
+    longest = float(np.linalg.norm(field, axis=1).max())
+    scale = 0.9 * step / longest if longest > 0 else 1.0
+    tips = grid + scale * field
     xs = np.column_stack([grid[:, 0], tips[:, 0], np.full(len(grid), np.nan)]).ravel()
     ys = np.column_stack([grid[:, 1], tips[:, 1], np.full(len(grid), np.nan)]).ravel()
-    points, clean = _array(points), _array(clean)
+    points = _array(points)
     fig = go.Figure([
         go.Scatter(x=points[:, 0], y=points[:, 1], mode="markers", name="training points",
                    marker={"size": 3, "color": DATA_COLOUR}),
-        go.Scatter(x=xs, y=ys, mode="lines", name="r(x̃) − x̃", line={"color": VARIANT_COLOUR, "width": 1.5}),
+        go.Scatter(x=xs, y=ys, mode="lines", name=f"r(x̃) − x̃, × {scale:.2g}",
+                   line={"color": VARIANT_COLOUR, "width": 1.5}),
         go.Scatter(x=tips[:, 0], y=tips[:, 1], mode="markers", name="arrow tips", showlegend=False,
                    marker={"size": 4, "color": VARIANT_COLOUR}),
     ])

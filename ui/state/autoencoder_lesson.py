@@ -34,8 +34,8 @@ MAX_STORED = 48  # models kept (toy models are ~20 kB each; sliders over noise a
 
 
 @st.cache_resource(show_spinner=False)
-def _store() -> tuple[OrderedDict, threading.Lock]:
-    return OrderedDict(), threading.Lock()
+def _store() -> tuple[OrderedDict, threading.RLock]:
+    return OrderedDict(), threading.RLock()  # re-entrant: a model being made may ask for its data
 
 
 def _remember(key, make):
