@@ -32,7 +32,7 @@ from vae_core.zoo import WIDE_SPARSE_RHO
 SECTIONS = ("1 · Undercomplete AE and PCA", "2 · Sparse AE", "3 · Denoising AE", "4 · Contractive AE")
 MANIFOLD_LABELS = {"curve": "S-curve (2-D)", "spiral": "spiral (2-D)", "swiss-roll": "swiss roll (3-D)"}
 DIGIT_PX = 84
-N_DIGITS_SHOWN = 8
+N_DIGITS_SHOWN = 6  # eight columns are narrower than a digit on a laptop-wide page
 FIELD_STEPS = 21  # the DAE's vector field is drawn on a FIELD_STEPS x FIELD_STEPS grid
 
 selection = current_selection()
@@ -41,8 +41,8 @@ st.markdown(
     "An autoencoder learns an encoder f and a decoder g so that g(f(x)) ≈ x. Left to itself it could copy "
     "its input; what it learns comes from what stops it: a **bottleneck** (undercomplete AE), a **sparsity "
     "penalty** on its hidden units (sparse AE), **noise** it must undo (denoising AE), or a **penalty on "
-    "how fast its code changes** with the input (contractive AE). Each part below shows one of them, first on "
-    "a toy manifold small enough to train here in seconds, then on digits. Errors are squared errors "
+    "how fast its code changes** with the input (contractive AE). Each part below shows one of them on digits "
+    "and, in parts 1, 3 and 4, on a toy manifold small enough to train here in seconds. Errors are squared errors "
     "‖x − x̂‖² per point or per image (pixels in [0, 1]), the one unit PCA and autoencoders share."
 )
 
@@ -353,7 +353,7 @@ def contractive_image_part() -> None:
     metric_columns[2].metric("Test mean ‖J‖², plain AE", f"{summaries['plain AE'].jacobian_sq_mean:.2f}")
     metric_columns[3].metric("Test mean ‖J‖², CAE", f"{summaries['CAE'].jacobian_sq_mean:.2f}")
     st.plotly_chart(figs.histogram_figure(norms, title=f"‖J_f(x)‖²_F over {len(images)} test images",
-                                          x_title="‖J_f(x)‖²_F (log scale)", log_x=True), key="ae_cae_hist")
+                                          x_title="‖J_f(x)‖²_F", log_x=True), key="ae_cae_hist")
     table = {
         "": ["mean ‖J‖²", "median ‖J‖²", "code spread √(total variance)", "‖J‖ / spread",
              f"code moves under ‖δ‖ = {epsilon:g}", "… in code spreads"],

@@ -103,17 +103,16 @@ def histogram_figure(series: dict[str, np.ndarray], *, title: str, x_title: str,
     edges = np.linspace(joined.min(), joined.max() + 1e-9, bins + 1)
     colours = (PLAIN_COLOUR, VARIANT_COLOUR, INPUT_COLOUR)
     fig = go.Figure()
+    centres = 0.5 * (edges[1:] + edges[:-1])
     for i, (label, values) in enumerate(arrays.items()):
         counts, _ = np.histogram(values, edges)
-        centres = 0.5 * (edges[1:] + edges[:-1])
-        fig.add_trace(go.Bar(x=10 ** centres if log_x else centres, y=counts, name=label, opacity=0.6,
-                             marker_color=colours[i % 3], width=None if log_x else np.diff(edges)))
+        fig.add_trace(go.Bar(x=centres, y=counts, name=label, opacity=0.6, marker_color=colours[i % 3],
+                             width=np.diff(edges)))
     if marker is not None:
         fig.add_vline(x=marker, line={"color": MANIFOLD_COLOUR, "dash": "dash"}, annotation_text=marker_label)
     fig.update_layout(barmode="overlay")
-    if log_x:
-        fig.update_xaxes(type="log")
-    return _layout(fig, title, height, x_title, "count")
+    # log_x: the bins are even in log10 of the values, drawn on a linear axis of log10 (bars keep their width)
+    return _layout(fig, title, height, f"log₁₀ {x_title}" if log_x else x_title, "count")
 
 
 def denoising_curve_figure(levels: Sequence[float], errors: dict[str, Sequence[float]], current: float | None,
