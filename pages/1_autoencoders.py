@@ -352,8 +352,9 @@ def contractive_image_part() -> None:
     metric_columns[1].metric("‖J‖² this digit, CAE", f"{digit_norms['CAE']:.2f}")
     metric_columns[2].metric("Test mean ‖J‖², plain AE", f"{summaries['plain AE'].jacobian_sq_mean:.2f}")
     metric_columns[3].metric("Test mean ‖J‖², CAE", f"{summaries['CAE'].jacobian_sq_mean:.2f}")
-    st.plotly_chart(figs.histogram_figure(norms, title=f"‖J_f(x)‖²_F over {len(images)} test images",
-                                          x_title="‖J_f(x)‖²_F", log_x=True), key="ae_cae_hist")
+    histogram = figs.histogram_figure(norms, title=f"Squared Frobenius norm ‖J_f(x)‖² over {len(images)} test images",
+                                      x_title="‖J_f(x)‖²", log_x=True)
+    st.plotly_chart(histogram, key="ae_cae_hist")
     table = {
         "": ["mean ‖J‖²", "median ‖J‖²", "code spread √(total variance)", "‖J‖ / spread",
              f"code moves under ‖δ‖ = {epsilon:g}", "… in code spreads"],

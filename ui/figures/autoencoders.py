@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 
 DATA_COLOUR = "rgba(110, 110, 110, 0.45)"
 MANIFOLD_COLOUR = "#222222"
-PCA_COLOUR = "#F28E2B"
+PCA_COLOUR = "#59A14F"  # green: survives the README palette, unlike orange next to red
 LINEAR_COLOUR = "#4E79A7"
 NONLINEAR_COLOUR = "#E15759"
 PLAIN_COLOUR = "#4E79A7"  # the plain autoencoder, wherever it is compared
