@@ -1,7 +1,7 @@
 """The numbers the autoencoder lesson shows with its default settings, computed as the page computes them.
 
-    python benchmarks/ae_lesson_numbers.py                    # toy data + MNIST (from checkpoints/)
-    python benchmarks/ae_lesson_numbers.py --dataset digits   # offline: digits models trained now
+    python -m benchmarks.ae_lesson_numbers                    # toy data + MNIST (from checkpoints/)
+    python -m benchmarks.ae_lesson_numbers --dataset digits   # offline: digits models trained now
 
 Errors are squared errors ||x - x_hat||^2 per point or per image (pixels in [0, 1]), averaged; Jacobian norms
 are ||J_f(x)||_F^2 of the encoder's code. One torch thread (the machine is shared).

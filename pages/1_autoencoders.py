@@ -434,4 +434,4 @@ else:
 
 st.divider()
 st.caption("The numbers with the default settings, toy data and images, are printed by "
-           "`python benchmarks/ae_lesson_numbers.py` (add `--dataset digits` for the offline models).")
+           "`python -m benchmarks.ae_lesson_numbers` (add `--dataset digits` for the offline models).")
