@@ -17,7 +17,8 @@ from vae_core.zoo import (DEFAULT_IW_SAMPLES, MNIST_BETAS, QuickSizes, run_zoo, 
 
 QUICK = QuickSizes()
 CONTRACT_NAME = re.compile(r"^(mnist|fashion-mnist|digits)-(ae|vae|dae|sae|cae)-z2$"
-                           r"|^(mnist|digits)-vae-z\d+-beta[0-9.]+$|^mnist-(vae|ae)-default$")
+                           r"|^(mnist|digits)-vae-z\d+-beta[0-9.]+$|^mnist-(vae|ae)-default$"
+                           r"|^mnist-sae-wide-(kl|nopenalty)$")
 REQUIRED_METADATA = ("role", "group", "train_seconds", "train_cpu_seconds", "split_sizes", "epochs_run",
                      "hardware", "metrics", "seed", "train_seed", "eval_seed", "test_binarized",
                      "test_binarization", "iw_samples")

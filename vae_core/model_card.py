@@ -15,7 +15,8 @@ from .checkpoint_info import CheckpointInfo, list_checkpoints
 from .protocol import DataProtocol, protocol_of
 from .results import EvaluationReport
 from .data import DATASET_NAMES
-from .vocabulary import ACTIVE_UNIT_VARIANCE, ROLE_BETA_SWEEP, ROLE_DEFAULT, ROLE_FAMILY_2D, ROLES, kind_noun
+from .vocabulary import (ACTIVE_UNIT_VARIANCE, ROLE_BETA_SWEEP, ROLE_DEFAULT, ROLE_FAMILY_2D, ROLE_SPARSE_WIDE, ROLES,
+                         kind_noun)
 
 CARD_NAME = "README.md"
 KIND_ORDER = ("ae", "vae", "dae", "sae", "cae")
@@ -120,7 +121,23 @@ def section_lines(role: str, group: str, infos: list[CheckpointInfo]) -> list[st
                 *metrics_table(infos)]
     if role == ROLE_BETA_SWEEP:
         return ["", f"## beta sweep (`{group}`)", "", *beta_sweep_paragraph(infos), "", *metrics_table(infos)]
+    if role == ROLE_SPARSE_WIDE:
+        return ["", f"## Wide sparse autoencoders (`{group}`)", "", *sparse_wide_paragraph(infos), "",
+                *metrics_table(infos)]
     return ["", f"## Other checkpoints (`{group}`)", "", *metrics_table(infos)]
+
+
+def sparse_wide_paragraph(infos: list[CheckpointInfo]) -> list[str]:
+    """Fixed prose about the autoencoder lesson's sparse pair; widths, rho and weights come from the configs."""
+    parts = []
+    for info in infos:
+        m = info.model_config
+        parts.append(f"`{info.name}`: {'-'.join(str(w) for w in (m.input_size, *m.hidden_dims, m.latent_dim))}, "
+                     f"KL sparsity penalty towards rho = {m.sparsity_target:g} with weight {m.sparsity_weight:g}")
+    return ["A wide sigmoid hidden layer, wider than the code after it, so that the sparsity penalty (the sum "
+            "over hidden units of KL(rho || rho_hat_j), rho_hat_j a unit's average activation), not the "
+            "bottleneck, decides how many units fire; the twin with weight 0 is the comparison. "
+            + "; ".join(parts) + "."]
 
 
 def default_paragraph(infos: list[CheckpointInfo]) -> list[str]:
