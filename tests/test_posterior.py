@@ -143,7 +143,8 @@ def test_amortisation_fit_closes_the_gap_where_the_posterior_is_diagonal():
     model.w = model.w @ torch.linalg.inv(torch.tensor([[1.0, 0.6], [0.0, 1.0]], dtype=DTYPE))  # orthogonal again
     x = model.sample_x(9)
     q = q_near_posterior(model, x, shift=(0.5, -0.5), log_scale=(1.0, -1.0))
-    report = post.amortisation_gap(model.decoder, x, q, model.log_px(x), steps=300, seed=0)
+    grid = post.posterior_grid(model.decoder, x, q)
+    report = post.amortisation_gap(model.decoder, x, q, grid, steps=300, seed=0)
     assert report.elbo_encoder.elbo < report.elbo_star.elbo
     assert report.approximation_gap == pytest.approx(0.0, abs=0.01)
     assert report.amortisation_gap == pytest.approx(model.log_px(x) - report.elbo_encoder.elbo, abs=0.01)

@@ -12,7 +12,7 @@ p(z|x). That makes the identity log p(x) = ELBO(q) + KL(q(z|x) ‖ p(z|x)) check
 - ``analyse_image``: both of the above, and the gap twice: log p(x) − ELBO, and KL(q ‖ p(z|x)) summed
   directly on the grid.
 - ``amortisation_gap``: a per-image Gaussian q* fitted by Adam on (μ, log σ²) with reparameterised,
-  seeded samples; log p(x) − ELBO(q*) is the approximation gap, ELBO(q*) − ELBO(q_encoder) the
+  seeded samples, from the encoder's q and from the grid posterior's moments (the better one kept); log p(x) − ELBO(q*) is the approximation gap, ELBO(q*) − ELBO(q_encoder) the
   amortisation gap (Cremer et al. 2018, "Inference suboptimality in VAEs").
 - ``rank_by_gap``: a cheap, batched gap estimate for many images, to find the worst-fitted ones.
 
@@ -340,6 +340,8 @@ class AmortisationReport:
     elbo_encoder: ElboEstimate
     elbo_star: ElboEstimate
     log_px: float
+    q_star_start: str  # which start gave q*: "encoder" (q_encoder) or "grid moments" (p(z|x)'s mean, variances)
+    elbo_other_start: float  # the ELBO the other start's fit reached (a second local optimum, or the same one)
     steps: int
     seed: int
 
@@ -352,6 +354,12 @@ class AmortisationReport:
     def amortisation_gap(self) -> float:
         """ELBO(q*) − ELBO(q_encoder): the price of one encoder for all images."""
         return self.elbo_star.elbo - self.elbo_encoder.elbo
+
+
+def moment_matched(grid: PosteriorGrid) -> DiagonalGaussian:
+    """The diagonal Gaussian with the grid posterior's mean and marginal variances."""
+    mean, cov = grid.posterior_mean_and_cov()
+    return DiagonalGaussian(mean, torch.diagonal(cov).log())
 
 
 def fit_gaussian_posterior(decoder: Decoder, x: Tensor, start: DiagonalGaussian, *, steps: int = 300,
@@ -385,12 +393,23 @@ def fit_gaussian_posterior(decoder: Decoder, x: Tensor, start: DiagonalGaussian,
         return DiagonalGaussian(start.mean.detach() + scale * shift.detach(), logvar.detach().clone())
 
 
-def amortisation_gap(decoder: Decoder, x: Tensor, q: DiagonalGaussian, log_px: float, *, steps: int = 300,
+def amortisation_gap(decoder: Decoder, x: Tensor, q: DiagonalGaussian, grid: PosteriorGrid, *, steps: int = 300,
                      seed: int = 0) -> AmortisationReport:
-    """Fit q* from the encoder's q and split log p(x) − ELBO(q) into approximation and amortisation gaps."""
-    q_star = fit_gaussian_posterior(decoder, x, q, steps=steps, seed=seed)
-    return AmortisationReport(q, q_star, elbo_by_quadrature(decoder, x, q), elbo_by_quadrature(decoder, x, q_star),
-                              log_px, steps, seed)
+    """Fit q* and split log p(x) − ELBO(q) into the approximation and the amortisation gap.
+
+    The ELBO over diagonal Gaussians can have several local optima (one per posterior mode), and where the
+    encoder's q is far from p(z|x) a fit started there stays near it. So q* is fitted from two starts, the
+    encoder's q and the grid posterior's moments, both with the same seed, and the higher ELBO is kept.
+    """
+    dtype = q.mean.dtype
+    grid_start = moment_matched(grid)
+    starts = {"encoder": q, "grid moments": DiagonalGaussian(grid_start.mean.to(dtype), grid_start.logvar.to(dtype))}
+    fits = {name: fit_gaussian_posterior(decoder, x, start, steps=steps, seed=seed) for name, start in starts.items()}
+    elbos = {name: elbo_by_quadrature(decoder, x, fit) for name, fit in fits.items()}
+    best = max(elbos, key=lambda name: elbos[name].elbo)
+    other = next(name for name in elbos if name != best)
+    return AmortisationReport(q, fits[best], elbo_by_quadrature(decoder, x, q), elbos[best], grid.log_px, best,
+                              elbos[other].elbo, steps, seed)
 
 
 # --- ranking many images ------------------------------------------------------------------------------------
