@@ -458,3 +458,61 @@ def rank_by_gap(decoder: Decoder, images: Tensor, means: Tensor, logvars: Tensor
     gap = torch.cat(gaps)
     order = torch.argsort(gap, descending=True)
     return GapRanking(order, gap[order], torch.cat(log_pxs)[order], points, q_sigmas)
+
+
+# --- everything the lesson shows for one image --------------------------------------------------------------
+@dataclass(frozen=True)
+class IwEstimate:
+    """IW_K with the encoder's q as proposal, from several seeds: one value to show and its spread."""
+
+    k: int
+    seeds: tuple[int, ...]
+    values: tuple[float, ...]  # IW_K per seed, nats
+
+    @property
+    def value(self) -> float:
+        """The first seed's estimate (what a single run reports)."""
+        return self.values[0]
+
+    @property
+    def spread(self) -> float:
+        """The standard deviation over the seeds: how much one estimate can move."""
+        return float(np.std(self.values, ddof=1)) if len(self.values) > 1 else math.nan
+
+
+@dataclass(frozen=True)
+class ImageInference:
+    """One image through the lesson: the posterior grid, both gaps, IW_K and (optionally) q*."""
+
+    report: GapReport
+    iw: IwEstimate
+    amortisation: AmortisationReport | None
+    binarized: bool  # the image was binarised (seeded) because the model was trained on binarised data
+    image: Tensor  # (C, H, W): exactly what was scored
+
+
+def infer_image(model: LatentModel, image: Tensor, *, binarize_seed: int | None = None, k: int = 5000,
+                iw_seeds: tuple[int, ...] = (0, 1, 2, 3), fit_q_star: bool = True, q_star_steps: int = 300,
+                seed: int = 0) -> ImageInference:
+    """Everything the inference lesson shows for one image (C, H, W) in [0, 1].
+
+    binarize_seed: when given, the image is binarised first (each pixel 1 with probability equal to its
+    intensity, from a generator seeded with it), as for models trained with dynamic binarisation.
+    """
+    x = image.to(next(model.parameters()).dtype)
+    if binarize_seed is not None:
+        x = torch.bernoulli(x, generator=torch.Generator().manual_seed(binarize_seed))
+    decoder = Decoder.from_model(model)
+    q = encode_one(model, x)
+    report = analyse_image(decoder, x, q)
+    iw = IwEstimate(k, tuple(iw_seeds), tuple(iw_bound(decoder, x, q, k, s) for s in iw_seeds))
+    amortisation = amortisation_gap(decoder, x, q, report.grid, steps=q_star_steps, seed=seed) if fit_q_star else None
+    return ImageInference(report, iw, amortisation, binarize_seed is not None, x)
+
+
+def mass_levels(grid: PosteriorGrid, fractions: tuple[float, ...] = (0.5, 0.9, 0.99)) -> list[float]:
+    """Densities of p(z|x) whose superlevel sets hold the given fractions of the mass (for contour lines)."""
+    density = grid.posterior().flatten()
+    ordered, _ = torch.sort(density, descending=True)
+    cumulative = torch.cumsum(ordered * grid.cell_area, 0)
+    return [float(ordered[min(int(torch.searchsorted(cumulative, f)), len(ordered) - 1)]) for f in fractions]
