@@ -157,7 +157,7 @@ def test_rank_by_gap_matches_the_full_analysis_in_order(ppca):
     qs = [q_near_posterior(ppca, x, shift=(0.2 * k, 0.0)) for k, x in enumerate(xs)]
     ranking = post.rank_by_gap(ppca.decoder, xs, torch.stack([q.mean for q in qs]),
                                torch.stack([q.logvar for q in qs]), batch_size=3)
-    full = [post.analyse_image(ppca.decoder, x, q).kl_on_grid for x, q in zip(xs, qs)]
+    full = [post.analyse_image(ppca.decoder, x, q).kl_on_grid for x, q in zip(xs, qs, strict=True)]
     assert ranking.indices.tolist() == sorted(range(4), key=lambda i: -full[i])
     assert ranking.gaps.tolist() == pytest.approx(sorted(full, reverse=True), abs=1e-3)
 
@@ -197,3 +197,24 @@ def test_decoder_refuses_a_latent_that_is_not_2d(tiny_config):
     from vae_core.models import build_model
     with pytest.raises(ValueError, match="2-D latent"):
         post.Decoder.from_model(build_model(tiny_config(latent_dim=3)))
+
+
+def test_mass_levels_enclose_the_gaussian_fractions(ppca):
+    """For a Gaussian posterior the f-mass contour sits at Mahalanobis radius² = −2 log(1 − f)."""
+    x = ppca.sample_x(15)
+    grid = post.posterior_grid(ppca.decoder, x, q_near_posterior(ppca, x))
+    _, cov = ppca.posterior(x)
+    peak = 1 / (2 * math.pi * math.sqrt(float(torch.linalg.det(cov))))
+    for fraction, level in zip((0.5, 0.9), post.mass_levels(grid, (0.5, 0.9)), strict=True):
+        assert 1 - level / peak == pytest.approx(fraction, abs=0.02)  # the exact mass above that level
+
+
+def test_infer_image_binarises_with_its_seed_and_keeps_grey_levels_otherwise(digits_vae):
+    image = load_dataset("digits", "test").images[5]
+    grey = post.infer_image(digits_vae, image, k=100, iw_seeds=(0, 1), fit_q_star=False)
+    assert not grey.binarized and torch.equal(grey.image, image)
+    binary = post.infer_image(digits_vae, image, binarize_seed=3, k=100, iw_seeds=(0,), fit_q_star=False)
+    again = post.infer_image(digits_vae, image, binarize_seed=3, k=100, iw_seeds=(0,), fit_q_star=False)
+    assert binary.binarized and set(binary.image.unique().tolist()) <= {0.0, 1.0}
+    assert torch.equal(binary.image, again.image) and binary.report.log_px == again.report.log_px
+    assert len(grey.iw.values) == 2 and grey.iw.spread >= 0

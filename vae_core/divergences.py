@@ -139,7 +139,7 @@ class TwoGaussianMixture:
         """The mixture's mean (dim,) and covariance (dim, dim), exactly: Σ w_k (s² I + μ_k μ_kᵀ) − μ μᵀ."""
         mean = self.weights @ self.means
         second = sum(w * (self.component_std**2 * np.eye(self.dim) + np.outer(m, m))
-                     for w, m in zip(self.weights, self.means))
+                     for w, m in zip(self.weights, self.means, strict=True))
         return mean, second - np.outer(mean, mean)
 
 
@@ -152,7 +152,8 @@ class QuadratureGrid:
     cell_volume: float
 
 
-def quadrature_grid(target: TwoGaussianMixture, points_per_axis: int | None = None, reach: float = 8.0) -> QuadratureGrid:
+def quadrature_grid(target: TwoGaussianMixture, points_per_axis: int | None = None,
+                    reach: float = 8.0) -> QuadratureGrid:
     """A grid that holds the mixture and every Gaussian fitted to it: ± reach standard deviations of the
     mixture (the widest fit, moment matching, has exactly those) around its mean, and ± reach·s around
     each mode."""

@@ -12,8 +12,9 @@ p(z|x). That makes the identity log p(x) = ELBO(q) + KL(q(z|x) ‖ p(z|x)) check
 - ``analyse_image``: both of the above, and the gap twice: log p(x) − ELBO, and KL(q ‖ p(z|x)) summed
   directly on the grid.
 - ``amortisation_gap``: a per-image Gaussian q* fitted by Adam on (μ, log σ²) with reparameterised,
-  seeded samples, from the encoder's q and from the grid posterior's moments (the better one kept); log p(x) − ELBO(q*) is the approximation gap, ELBO(q*) − ELBO(q_encoder) the
-  amortisation gap (Cremer et al. 2018, "Inference suboptimality in VAEs").
+  seeded samples, from the encoder's q and from the grid posterior's moments (the better one kept);
+  log p(x) − ELBO(q*) is the approximation gap, ELBO(q*) − ELBO(q_encoder) the amortisation gap
+  (Cremer et al. 2018, "Inference suboptimality in VAEs").
 - ``rank_by_gap``: a cheap, batched gap estimate for many images, to find the worst-fitted ones.
 
 All quantities are in nats per image. The likelihood terms come from their one home, ``losses``.
@@ -23,8 +24,8 @@ Grids are indexed [i, j] at (z1[i], z2[j]): the first axis is z₁.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -100,6 +101,8 @@ def encode_one(model: LatentModel, x: Tensor) -> DiagonalGaussian:
     """The encoder's q(z|x) for one image (C, H, W)."""
     with torch.no_grad():
         mean, logvar = model.encode(x.unsqueeze(0))
+    if logvar is None:
+        raise ValueError("the model has no posterior variance: an autoencoder has no q(z|x) to compare")
     return DiagonalGaussian(mean[0], logvar[0])
 
 
@@ -182,7 +185,7 @@ def posterior_grid(decoder: Decoder, x: Tensor, q: DiagonalGaussian, *, tail_tol
                 half = half * 1.5
                 n = _points_for(half, std, max(n), max_points, points_per_sigma)
             elif refinement > refine_tolerance and max(n) < max_points:
-                n = tuple(min(2 * k - 1, max_points) for k in n)
+                n = (min(2 * n[0] - 1, max_points), min(2 * n[1] - 1, max_points))
             else:
                 break
     return PosteriorGrid(z1, z2, log_joint, log_px, refinement, tail, evaluations)
@@ -203,7 +206,8 @@ def _coarse_extent(decoder: Decoder, x: Tensor, mean: Tensor, std: Tensor, n: in
 
 def _points_for(half: Tensor, std: Tensor, min_points: int, max_points: int, per_sigma: float) -> tuple[int, int]:
     wanted = torch.ceil(2 * half / std * per_sigma).long().tolist()
-    return tuple(min(max_points, max(min_points, k)) | 1 for k in wanted)  # odd: halving keeps both ends
+    n1, n2 = (min(max_points, max(min_points, k)) | 1 for k in wanted)  # odd: halving keeps both ends
+    return n1, n2
 
 
 def _evaluate(decoder: Decoder, x: Tensor, centre: Tensor, half: Tensor, n: tuple[int, int]
