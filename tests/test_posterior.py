@@ -218,3 +218,15 @@ def test_infer_image_binarises_with_its_seed_and_keeps_grey_levels_otherwise(dig
     assert binary.binarized and set(binary.image.unique().tolist()) <= {0.0, 1.0}
     assert torch.equal(binary.image, again.image) and binary.report.log_px == again.report.log_px
     assert len(grey.iw.values) == 2 and grey.iw.spread >= 0
+
+
+def test_posterior_shape_of_a_gaussian_posterior(ppca):
+    x = ppca.sample_x(16)
+    mean, cov = ppca.posterior(x)
+    q = post.DiagonalGaussian(mean + torch.sqrt(torch.diagonal(cov)) * torch.tensor([1.0, 0.0], dtype=DTYPE),
+                              torch.log(torch.diagonal(cov)))
+    shape = post.posterior_shape(post.posterior_grid(ppca.decoder, x, q), q)
+    assert shape.kl_from_gaussian == pytest.approx(0.0, abs=1e-6)
+    assert shape.correlation == pytest.approx(float(cov[0, 1] / torch.sqrt(cov[0, 0] * cov[1, 1])), abs=1e-5)
+    offset = q.mean - mean
+    assert shape.q_offset == pytest.approx(float(torch.sqrt(offset @ torch.linalg.inv(cov) @ offset)), abs=1e-5)

@@ -520,3 +520,36 @@ def mass_levels(grid: PosteriorGrid, fractions: tuple[float, ...] = (0.5, 0.9, 0
     ordered, _ = torch.sort(density, descending=True)
     cumulative = torch.cumsum(ordered * grid.cell_area, 0)
     return [float(ordered[min(int(torch.searchsorted(cumulative, f)), len(ordered) - 1)]) for f in fractions]
+
+
+@dataclass(frozen=True)
+class PosteriorShape:
+    """How p(z|x) on the grid differs from a Gaussian, and where q sits in it."""
+
+    mean: Tensor  # (2,) E[z|x]
+    cov: Tensor  # (2, 2) Cov[z|x]
+    kl_from_gaussian: float  # KL(p(z|x) ‖ N(mean, cov)) on the grid: 0 for a Gaussian posterior, nats
+    q_offset: float  # Mahalanobis distance of q's mean from E[z|x] under Cov[z|x], in posterior std units
+
+    @property
+    def correlation(self) -> float:
+        return float(self.cov[0, 1] / torch.sqrt(self.cov[0, 0] * self.cov[1, 1]))
+
+    @property
+    def std(self) -> Tensor:
+        return torch.sqrt(torch.diagonal(self.cov))
+
+
+def posterior_shape(grid: PosteriorGrid, q: DiagonalGaussian) -> PosteriorShape:
+    """The grid posterior's moments, its KL to the Gaussian with those moments, and q's offset from its mean."""
+    mean, cov = grid.posterior_mean_and_cov()
+    points = grid.points.double()
+    centred = points - mean
+    precision = torch.linalg.inv(cov)
+    log_gauss = (-0.5 * torch.einsum("ni,ij,nj->n", centred, precision, centred)
+                 - 0.5 * torch.logdet(cov) - math.log(2 * math.pi)).view_as(grid.log_joint)
+    log_post = grid.log_posterior()
+    weights = (log_post + math.log(grid.cell_area)).exp()
+    offset = q.mean.double() - mean
+    return PosteriorShape(mean, cov, float((weights * (log_post - log_gauss)).sum()),
+                          float(torch.sqrt(offset @ precision @ offset)))
