@@ -3,16 +3,33 @@
 import numpy as np
 import streamlit as st
 
-from ui import inference_cache as cache
-from ui.inference_figures import (FORWARD_COLOUR, REVERSE_COLOUR, mean_field_figure, mixture_figure_1d,
-                                  mixture_figure_2d, posterior_figure, variance_ratio_figure)
-from ui.elbo_figures import enlarge
-from ui.inference_text import (binarisation_note, fmt, gap_agreement_note, iw_note, mean_field_note, mixture_note,
-                               q_star_note, shape_note)
-from ui.loaders import dataset_or_none
-from ui.sidebar import current_selection
+from ui.figures.inference import (
+    FORWARD_COLOUR,
+    REVERSE_COLOUR,
+    mean_field_figure,
+    mixture_figure_1d,
+    mixture_figure_2d,
+    posterior_figure,
+    variance_ratio_figure,
+)
+from ui.figures.inference_text import (
+    evidence_label,
+    fmt,
+    gap_agreement_note,
+    iw_note,
+    mean_field_note,
+    mixture_note,
+    protocol_note,
+    q_star_note,
+    shape_note,
+)
+from ui.shell.sidebar import current_selection
+from ui.state import inference_cache as cache
+from ui.state.loaders import dataset_or_none
 from vae_core import divergences
+from vae_core.images import enlarge
 from vae_core.posterior import posterior_shape
+from vae_core.protocol import protocol_of
 
 selection = current_selection()
 st.title("Inference: the true posterior")
@@ -38,22 +55,24 @@ elif test is not None:
         st.session_state["inference_vae"] = sidebar_key if sidebar_key in by_key else vaes_2d[0].key
     entry = by_key[st.selectbox("VAE with a 2-D latent", list(by_key), key="inference_vae",
                                 format_func=lambda k: by_key[k].label)]
-    binarize = bool(entry.info.train_config.dynamic_binarization)
-    model_args = (entry.checkpoint_id, entry.path)
+    protocol = protocol_of(entry.info.train_config, entry.info.model_config)
+    evidence = evidence_label(protocol)
+    ref = entry.ref(selection.device)
 
     source = st.radio("Image", ["index", "largest"], horizontal=True, key="inference_source",
                       format_func={"index": "A test image by index",
                                    "largest": "Test images with the largest gap"}.get)
     if source == "largest":
         with st.spinner(f"Ranking {min(cache.RANKED_IMAGES, len(test))} test images by their gap…"):
-            ranking = cache.gap_ranking(*model_args, selection.dataset, binarize)
+            ranking = cache.gap_ranking(ref, selection.dataset, protocol)
         top = ranking.indices[:10].tolist()
         gaps = dict(zip(top, ranking.gaps[:10].tolist(), strict=True))
         if st.session_state.get("inference_ranked") not in top:
             st.session_state["inference_ranked"] = top[0]
         index = int(st.selectbox(
             "Ranked by a quick gap estimate", top, key="inference_ranked",
-            format_func=lambda i: f"test image {i} ({test.class_names[int(test.labels[i])]}): gap ≈ {gaps[i]:.1f} nats"))
+            format_func=lambda i: f"test image {i} ({test.class_names[int(test.labels[i])]}): "
+                                  f"gap ≈ {gaps[i]:.1f} nats"))
         st.caption(f"The first {min(cache.RANKED_IMAGES, len(test))} test images, each scored on a "
                    f"{ranking.points}×{ranking.points} grid over its q's ±{ranking.q_sigmas:g}σ box (one batched "
                    "pass). Such a small box misses posterior mass far from q, so this estimate can fall short of the "
@@ -62,34 +81,34 @@ elif test is not None:
         if not 0 <= st.session_state.get("inference_index", 0) < len(test):
             st.session_state["inference_index"] = 0
         index = int(st.number_input(f"Test image (0 – {len(test) - 1})", 0, len(test) - 1, 0, key="inference_index"))
-    image = np.ascontiguousarray(test.images[index, 0].numpy(), dtype=np.float32)
+    image = cache.measured_test_image(test, protocol, index)
     label = test.class_names[int(test.labels[index])]
 
     fit_q_star = st.toggle("Also fit q*, the best diagonal Gaussian for this one image (about a second)",
                            value=True, key="inference_q_star")
     with st.spinner("Computing p(z|x) on a grid, the ELBO, IW-5000" + (" and q*…" if fit_q_star else "…")):
-        result = cache.image_inference(*model_args, image, binarize, fit_q_star)
+        result = cache.image_inference(ref, image, fit_q_star=fit_q_star)
     report, iw, amortisation = result.report, result.iw, result.amortisation
     shape = posterior_shape(report.grid, report.q)
-    st.caption(binarisation_note(entry.info.model_config.likelihood, binarize, selection.dataset,
-                                 entry.info.model_config.gaussian_sigma))
+    st.caption(protocol_note(protocol, selection.dataset, entry.info.model_config.gaussian_sigma))
 
     picture, chart = st.columns([1, 3])
     picture.image(enlarge(result.image[0].numpy()), caption=f"Test image {index}, a {label}"
-                  + (" (binarised, seed 0)" if binarize else ""))
+                  + (f" (binarised, seed {cache.EVAL_BINARIZATION_SEED})" if protocol.binarizes_inputs else ""))
     view = picture.radio("View", ["q", "grid"], key="inference_view",
                          format_func={"q": "Zoom on q and p(z|x)", "grid": "The whole grid"}.get)
     q_star = amortisation.q_star if amortisation is not None else None
     chart.plotly_chart(posterior_figure(report.grid, report.q, q_star, view=view), key="inference_posterior_chart")
-    chart.caption("Grey: p(z|x), darker where denser; green line: the region holding 90 % of its mass. Blue: the "
+    chart.caption("Grey: p(z|x), darker where denser; green lines: the regions holding 50, 90 and 99 % of its mass. "
+                  "Blue: the "
                   "encoder's q(z|x), 1σ (solid) and 2σ (dotted) ellipses"
                   + ("; red dashed: q*." if q_star is not None else "."))
 
     # --- the numbers ---------------------------------------------------------------------------------------
     grid = report.grid
     gap_error = report.gap_error
-    cells = st.columns(5)
-    cells[0].metric("log p(x), quadrature", fmt(report.log_px, grid.log_px_error),
+    cells = st.columns(3)
+    cells[0].metric(f"{evidence}, quadrature", fmt(report.log_px, grid.log_px_error),
                     help=f"log Σ p(x|z) p(z) · cell area on a {grid.log_joint.shape[0]}×{grid.log_joint.shape[1]} "
                          f"grid; error estimate {grid.log_px_error:.1g} nats (grid halving + mass outside).")
     cells[1].metric("ELBO of q(z|x)", fmt(report.elbo.elbo, report.elbo.error),
@@ -98,12 +117,15 @@ elif test is not None:
     cells[2].metric(f"IW, K={iw.k}", fmt(iw.value, iw.spread),
                     help=f"IW_K with q(z|x) as proposal (Burda et al. 2015), seed {iw.seeds[0]}; its standard "
                          f"deviation over seeds {', '.join(map(str, iw.seeds))} is {iw.spread:.2g} nats.")
-    cells[3].metric("Gap: log p(x) − ELBO", fmt(report.gap_from_bounds, gap_error),
-                    help="The difference of the two numbers on the left.")
-    cells[4].metric("KL(q ‖ p(z|x)) on the grid", fmt(report.kl_on_grid, gap_error),
+    cells = st.columns(3)
+    cells[0].metric(f"Gap: {evidence} − ELBO", fmt(report.gap_from_bounds, gap_error),
+                    help="The difference of the first two numbers above.")
+    cells[1].metric("KL(q ‖ p(z|x)) on the grid", fmt(report.kl_on_grid, gap_error),
                     help="Σ q (log q − log p(z|x)) · cell area, summed directly on the grid.")
-    st.markdown(gap_agreement_note(report))
-    st.markdown(iw_note(report, iw))
+    cells[2].metric("Their difference", f"{report.gap_from_bounds - report.kl_on_grid:.1g}".replace("-", "−"),
+                    help=f"Within the quadratures' error estimates when below {gap_error:.1g} nats.")
+    st.markdown(gap_agreement_note(report, evidence))
+    st.markdown(iw_note(report, iw, evidence))
     st.markdown(shape_note(shape, report.q))
     if amortisation is not None:
         cells = st.columns(3)
@@ -112,7 +134,7 @@ elif test is not None:
                              f"steps, reparameterised, seed {amortisation.seed}, started from the encoder's q and "
                              "from p(z|x)'s moments (the better kept).")
         cells[1].metric("Approximation gap", fmt(amortisation.approximation_gap, gap_error),
-                        help="log p(x) − ELBO(q*): what no diagonal Gaussian can close for this image.")
+                        help=f"{evidence} − ELBO(q*): what no diagonal Gaussian can close for this image.")
         cells[2].metric("Amortisation gap", fmt(amortisation.amortisation_gap, gap_error),
                         help="ELBO(q*) − ELBO(q(z|x)): what one encoder shared by all images loses on this one.")
         st.markdown(q_star_note(amortisation))

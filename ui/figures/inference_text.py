@@ -10,8 +10,9 @@ import math
 
 import numpy as np
 
-from vae_core.divergences import GaussianFit, MeanFieldComparison, TwoGaussianMixture, gaussian_log_prob
+from vae_core.divergences import GaussianFit, MeanFieldComparison, TwoGaussianMixture
 from vae_core.posterior import AmortisationReport, DiagonalGaussian, GapReport, IwEstimate, PosteriorShape
+from vae_core.protocol import EVAL_BINARIZATION_SEED, DataProtocol, metric_names
 
 MAX_DECIMALS = 3
 NEAR_GAUSSIAN_NATS = 0.05  # KL(p(z|x) ‖ its moment-matched Gaussian) below this: "close to Gaussian"
@@ -29,21 +30,27 @@ def fmt(value: float, error: float, least: int = 1, most: int = MAX_DECIMALS) ->
     return f"{value:.{decimals_for(error, least, most)}f}".replace("-", "−")
 
 
-def binarisation_note(likelihood: str, binarized: bool, dataset: str, gaussian_sigma: float) -> str:
-    if binarized:
-        return ("This model was trained with dynamic binarisation, so the image is binarised once (each pixel 1 "
-                "with probability equal to its intensity, seed 0) and scored as binary pixels.")
-    if likelihood == "bernoulli":
-        return (f"This model was trained on grey-level images ({dataset}) with a Bernoulli decoder, so the image is scored "
-                "at its grey levels, as in training: p(x|z) is the Bernoulli likelihood evaluated at intensities in "
-                "[0, 1], not a normalised density over grey images, and log p(x) here is not comparable with "
-                "binarised-MNIST figures. The identity log p(x) = ELBO + KL(q ‖ p(z|x)) holds all the same: it "
-                "holds for any positive likelihood.")
-    return (f"This model has a Gaussian decoder with a fixed σ = {gaussian_sigma:g} per pixel, so log p(x) is a "
-            "log-density of the grey-level image.")
+def evidence_label(protocol: DataProtocol) -> str:
+    """What ∫ p(x|z) p(z) dz may be called: log p(x) only where p(x|z) is a density of what the model is fed."""
+    return "log p(x)" if protocol.is_likelihood else "log ∫ p(x|z) p(z) dz"
 
 
-def gap_agreement_note(report: GapReport) -> str:
+def protocol_note(protocol: DataProtocol, dataset: str, gaussian_sigma: float) -> str:
+    """One sentence on what the model is fed and so what its numbers are (vae_core.protocol's cases)."""
+    if protocol is DataProtocol.BINARIZED:
+        return (f"This model was trained with dynamic binarisation, so each {dataset} test image is shown as in the "
+                f"model card's test protocol: the test set's one fixed binarisation (seed {EVAL_BINARIZATION_SEED}; "
+                "each pixel 1 with probability equal to its intensity), scored as binary pixels.")
+    if protocol is DataProtocol.GREY_BERNOULLI:
+        caveat = metric_names(protocol, variational=True).caveat or ""
+        return (f"{caveat} So ∫ p(x|z) p(z) dz is not log p(x) of anything here; the identity "
+                "log ∫ p(x|z) p(z) dz = ELBO + KL(q ‖ p(z|x)) holds all the same, for any positive p(x|z), and "
+                "p(z|x) ∝ p(x|z) p(z) is still the posterior the encoder approximates.")
+    return (f"This model has a Gaussian decoder with a fixed σ = {gaussian_sigma:g} per pixel: log p(x) is a "
+            "log-density of the grey-level image, in nats of a continuous density.")
+
+
+def gap_agreement_note(report: GapReport, evidence: str = "log p(x)") -> str:
     difference = abs(report.gap_from_bounds - report.kl_on_grid)
     allowed = report.gap_error
     if difference <= allowed:
@@ -52,20 +59,20 @@ def gap_agreement_note(report: GapReport) -> str:
     else:
         verdict = (f"the two ways of computing the gap differ by {difference:.1g} nats, more than their quadrature "
                    f"error estimates allow ({allowed:.1g}): the grid is too coarse for this image.")
-    return f"**log p(x) = ELBO + KL(q ‖ p(z|x))** for this image: {verdict}"
+    return f"**{evidence} = ELBO + KL(q ‖ p(z|x))** for this image: {verdict}"
 
 
-def iw_note(report: GapReport, iw: IwEstimate) -> str:
+def iw_note(report: GapReport, iw: IwEstimate, evidence: str = "log p(x)") -> str:
     gap = report.gap_from_bounds
     closed = (iw.value - report.elbo.elbo) / gap if gap > 0 else math.nan
     spread = f"its standard deviation over {len(iw.values)} seeds is {iw.spread:.2g} nats"
     above = iw.value - report.log_px
     if above > report.grid.log_px_error:
-        return (f"IW-{iw.k} (seed {iw.seeds[0]}) lies **above** log p(x) by {above:.2g} nats: a single IW estimate "
+        return (f"IW-{iw.k} (seed {iw.seeds[0]}) lies **above** {evidence} by {above:.2g} nats: a single IW estimate "
                 f"is random, and only its expectation is a lower bound ({spread}). With q(z|x) as the proposal it is "
                 f"noisy wherever q is far from p(z|x).")
     share = f"{closed:.0%}" if math.isfinite(closed) else "none"
-    return (f"ELBO ≤ IW-{iw.k} ≤ log p(x) here: the importance-weighted estimate closes {share} of the "
+    return (f"ELBO ≤ IW-{iw.k} ≤ {evidence} here: the importance-weighted estimate closes {share} of the "
             f"{gap:.2f}-nat gap ({spread}).")
 
 
@@ -118,7 +125,8 @@ def mixture_note(target: TwoGaussianMixture, reverse: GaussianFit, other: Gaussi
         where = f"sits on mode {names[nearest]} and ignores the other"
     else:
         where = f"spans both modes (mean {reverse.mean[0]:.2f}, std {np.sqrt(reverse.cov[0, 0]):.2f})"
-    same = np.allclose(reverse.mean, other.mean, atol=0.05 * s) and np.allclose(reverse.cov, other.cov, atol=0.05 * s * s)
+    same = (np.allclose(reverse.mean, other.mean, atol=0.05 * s)
+            and np.allclose(reverse.cov, other.cov, atol=0.05 * s * s))
     other_start = names[1 - names.index(start)]
     if same:
         starts = f"Starting near mode {other_start} ends at the same q: this target has one reverse-KL optimum."
@@ -127,11 +135,13 @@ def mixture_note(target: TwoGaussianMixture, reverse: GaussianFit, other: Gaussi
         starts = (f"Starting near mode {other_start} ends at a different local optimum with a {better} KL(q ‖ p) "
                   f"({other.kl_reverse:.3f} against {reverse.kl_reverse:.3f}).")
     peak = float(np.exp(target.log_prob(target.means)).max())
-    at_forward_mean = float(np.exp(target.log_prob(forward.mean[None]))[0])
-    forward_q_peak = float(np.exp(gaussian_log_prob(forward.mean[None], forward.mean, forward.cov))[0])
+    at_forward_mean = float(np.exp(target.log_prob(forward.mean[None]))[0]) / peak
+    if at_forward_mean < 0.5:
+        placed = (f"its peak sits where p's density is only {at_forward_mean:.0%} of p's highest, between the modes, "
+                  "and it spreads mass over both")
+    else:
+        placed = f"its peak sits where p's density is {at_forward_mean:.0%} of p's highest"
     return (f"The reverse-KL fit started near mode {start} {where}: KL(q ‖ p) = {reverse.kl_reverse:.3f}, while "
             f"KL(p ‖ q) = {reverse.kl_forward:.3f} punishes the mass it leaves uncovered. {starts} The forward-KL "
-            f"fit has the mixture's mean and variance (std {np.sqrt(forward.cov[0, 0]):.2f}); at its mean, p's "
-            f"density is {at_forward_mean / peak:.0%} of p's highest, and q's own peak there is "
-            f"{forward_q_peak / peak:.2f}× p's highest: KL(p ‖ q) = {forward.kl_forward:.3f}, "
-            f"KL(q ‖ p) = {forward.kl_reverse:.3f}.")
+            f"fit has the mixture's mean and variance (std {np.sqrt(forward.cov[0, 0]):.2f}): {placed}; "
+            f"KL(p ‖ q) = {forward.kl_forward:.3f}, KL(q ‖ p) = {forward.kl_reverse:.3f}.")

@@ -21,7 +21,8 @@ MASS_FRACTIONS = (0.5, 0.9, 0.99)  # the posterior's contour lines enclose these
 FIGURE_HEIGHT = 430
 
 
-def _layout(fig: go.Figure, *, x_title: str, y_title: str, equal_axes: bool = False, height: int = FIGURE_HEIGHT) -> go.Figure:
+def _layout(fig: go.Figure, *, x_title: str, y_title: str, equal_axes: bool = False,
+            height: int = FIGURE_HEIGHT) -> go.Figure:
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0))
     fig.update_xaxes(title=x_title)
@@ -31,7 +32,8 @@ def _layout(fig: go.Figure, *, x_title: str, y_title: str, equal_axes: bool = Fa
     return fig
 
 
-def gaussian_ellipse(mean: np.ndarray, cov: np.ndarray, n_sigma: float, n_points: int = 120) -> tuple[np.ndarray, np.ndarray]:
+def gaussian_ellipse(mean: np.ndarray, cov: np.ndarray, n_sigma: float,
+                     n_points: int = 120) -> tuple[np.ndarray, np.ndarray]:
     """The n_sigma contour of N(mean, cov) in 2-D as a closed polyline."""
     angle = np.linspace(0.0, 2 * np.pi, n_points)
     values, vectors = np.linalg.eigh(np.asarray(cov, dtype=float))
@@ -63,14 +65,16 @@ def posterior_figure(grid: PosteriorGrid, q: DiagonalGaussian, q_star: DiagonalG
     density = grid.posterior().numpy()
     z1, z2 = grid.z1.numpy(), grid.z2.numpy()
     fig = go.Figure()
-    fig.add_trace(go.Heatmap(x=z1, y=z2, z=density.T, colorscale=POSTERIOR_COLOURSCALE, reversescale=False,
+    fig.add_trace(go.Heatmap(x=z1, y=z2, z=density.T, colorscale=POSTERIOR_COLOURSCALE, zsmooth="best",
                              showscale=False, name="p(z|x)", hovertemplate="z₁ %{x:.3f}<br>z₂ %{y:.3f}<br>"
                              "p(z|x) %{z:.3g}<extra></extra>", zmin=0, zmax=float(density.max())))
     levels = mass_levels(grid, MASS_FRACTIONS)
-    for fraction, level in zip(MASS_FRACTIONS, levels):
-        fig.add_trace(go.Contour(x=z1, y=z2, z=density.T, showscale=False, name=f"p(z|x): {fraction:.0%} of mass",
+    for fraction, level in zip(MASS_FRACTIONS, levels, strict=True):
+        fig.add_trace(go.Contour(x=z1, y=z2, z=density.T, showscale=False,
+                                 name="p(z|x): 50 / 90 / 99 % of mass",
                                  contours=dict(start=level, end=level, size=1, coloring="none"),
-                                 line=dict(color="#2ca02c", width=1.5), hoverinfo="skip", showlegend=fraction == 0.9))
+                                 line=dict(color="#2ca02c", width=1.5), hoverinfo="skip",
+                                 showlegend=fraction == MASS_FRACTIONS[0]))
     for trace in _ellipse_traces(q, "q(z|x)", ENCODER_COLOUR):
         fig.add_trace(trace)
     if q_star is not None:
@@ -138,7 +142,8 @@ def mixture_figure_1d(target: TwoGaussianMixture, fits: list[tuple[str, Gaussian
                              fillcolor="rgba(80,80,80,0.12)"))
     for name, fit, colour, dash in fits:
         density = np.exp(gaussian_log_prob(z[:, None], fit.mean, fit.cov))
-        fig.add_trace(go.Scatter(x=z, y=density, mode="lines", name=name, line=dict(color=colour, width=2.5, dash=dash)))
+        fig.add_trace(go.Scatter(x=z, y=density, mode="lines", name=name,
+                                 line=dict(color=colour, width=2.5, dash=dash)))
     mean, cov = target.moments()
     reach = 3.2 * np.sqrt(cov[0, 0])
     fig.update_xaxes(range=[float(mean[0] - reach), float(mean[0] + reach)])
