@@ -344,8 +344,9 @@ class AmortisationReport:
     elbo_encoder: ElboEstimate
     elbo_star: ElboEstimate
     log_px: float
-    q_star_start: str  # which start gave q*: "encoder" (q_encoder) or "grid moments" (p(z|x)'s mean, variances)
-    elbo_other_start: float  # the ELBO the other start's fit reached (a second local optimum, or the same one)
+    q_star_start: str  # which start gave q*: "encoder", "grid moments" (p(z|x)'s mean and variances), or
+    # "encoder, unchanged" when neither fit beat the encoder's own q (then q* is q_encoder)
+    elbo_other_start: float  # the ELBO the other start's fit reached (the best fit's, when q* is unchanged)
     steps: int
     seed: int
 
@@ -403,7 +404,8 @@ def amortisation_gap(decoder: Decoder, x: Tensor, q: DiagonalGaussian, grid: Pos
 
     The ELBO over diagonal Gaussians can have several local optima (one per posterior mode), and where the
     encoder's q is far from p(z|x) a fit started there stays near it. So q* is fitted from two starts, the
-    encoder's q and the grid posterior's moments, both with the same seed, and the higher ELBO is kept.
+    encoder's q and the grid posterior's moments, both with the same seed, and the higher ELBO is kept (the
+    encoder's q itself, should neither noisy fit beat it: the amortisation gap is then 0, never negative).
     """
     dtype = q.mean.dtype
     grid_start = moment_matched(grid)
@@ -412,8 +414,12 @@ def amortisation_gap(decoder: Decoder, x: Tensor, q: DiagonalGaussian, grid: Pos
     elbos = {name: elbo_by_quadrature(decoder, x, fit) for name, fit in fits.items()}
     best = max(elbos, key=lambda name: elbos[name].elbo)
     other = next(name for name in elbos if name != best)
-    return AmortisationReport(q, fits[best], elbo_by_quadrature(decoder, x, q), elbos[best], grid.log_px, best,
-                              elbos[other].elbo, steps, seed)
+    elbo_encoder = elbo_by_quadrature(decoder, x, q)
+    if elbo_encoder.elbo >= elbos[best].elbo:  # the noisy fits did not beat the encoder: q* is the encoder's q
+        return AmortisationReport(q, q, elbo_encoder, elbo_encoder, grid.log_px, "encoder, unchanged",
+                                  elbos[best].elbo, steps, seed)
+    return AmortisationReport(q, fits[best], elbo_encoder, elbos[best], grid.log_px, best, elbos[other].elbo,
+                              steps, seed)
 
 
 # --- ranking many images ------------------------------------------------------------------------------------

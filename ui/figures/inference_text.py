@@ -90,14 +90,20 @@ def shape_note(shape: PosteriorShape, q: DiagonalGaussian) -> str:
 
 def q_star_note(report: AmortisationReport) -> str:
     approximation, amortisation = report.approximation_gap, report.amortisation_gap
-    larger = "amortisation" if amortisation > approximation else "approximation"
-    why = ("one encoder shared by all images places this image's q poorly" if larger == "amortisation"
-           else "even the best diagonal Gaussian cannot match this posterior's shape")
-    start = ("the encoder's q" if report.q_star_start == "encoder" else "p(z|x)'s mean and variances")
+    if amortisation > approximation:
+        larger, why = "amortisation", ("most of it is the price of one encoder shared by all images: a Gaussian "
+                                       "fitted to this image alone does better")
+    else:
+        larger, why = "approximation", "most of it is the shape of p(z|x), which no diagonal Gaussian matches"
     other = fmt(report.elbo_other_start, report.elbo_star.error)
+    if report.q_star_start == "encoder, unchanged":
+        return (f"No fitted Gaussian beat the encoder's q for this image (the best fit reached an ELBO of {other}), "
+                f"so q* is q(z|x): the amortisation gap is 0 and the whole gap, {approximation:.2f} nats, is the "
+                "approximation gap.")
+    start = ("the encoder's q" if report.q_star_start == "encoder" else "p(z|x)'s mean and variances")
     return (f"q* (fitted from {start}; the other start reached an ELBO of {other}) splits the "
             f"gap into an approximation gap of {approximation:.2f} and an amortisation gap of {amortisation:.2f} "
-            f"nats: the {larger} gap is larger here, so {why}.")
+            f"nats: the {larger} gap is the larger here, so {why}.")
 
 
 def mean_field_note(comparison: MeanFieldComparison) -> str:
