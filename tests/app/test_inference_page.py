@@ -129,3 +129,33 @@ def test_reverse_fit_starts_pick_their_own_modes(page):
     assert kl["reverse, from mode A"] == pytest.approx(math.log(2), abs=0.002)
     page.radio(key="inference_start").set_value("B").run()
     assert any("started near mode B sits on mode B" in m.value for m in page.markdown)
+
+
+def test_a_binarised_model_sees_the_test_sets_fixed_binarisation(app_env, tmp_path, open_page):
+    """A model trained with dynamic binarisation is shown the test set's one seeded binarisation (the model
+    card's protocol), and the page may call the integral log p(x)."""
+    import os
+
+    from vae_core.checkpoints import save_checkpoint
+    from vae_core.config import ModelConfig, TrainConfig
+    from vae_core.protocol import DataProtocol, measured_inputs
+    from vae_core.training import fit
+
+    train, test = load_dataset("digits", "train"), load_dataset("digits", "test")
+    result = fit(ModelConfig(input_shape=train.input_shape, latent_dim=2, hidden_dims=(64,)),
+                 TrainConfig(dataset="digits", epochs=2, lr=3e-3, dynamic_binarization=True, eval_each_epoch=False),
+                 train_data=train, test_data=test)
+    folder = Path(os.environ["VAE_USER_CHECKPOINT_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(folder / "digits-vae-z2-bin.pt", result.model, TrainConfig(dataset="digits", epochs=2,
+                                                                               dynamic_binarization=True))
+    at = open_page(PAGE)
+    at.selectbox(key="inference_vae").set_value("user/digits-vae-z2-bin").run()
+    no_exception(at)
+    assert any("fixed binarisation" in c.value for c in at.caption)
+    index = int(at.number_input(key="inference_index").value)
+    x = measured_inputs(test.images, DataProtocol.BINARIZED)[index]
+    assert set(x.unique().tolist()) <= {0.0, 1.0}
+    shown = metric(at, "log p(x), quadrature")
+    rounding = 0.5 * 10 ** -shown_decimals(at, "log p(x)")
+    assert shown == pytest.approx(brute_force_log_px(result.model.eval(), x), abs=rounding + 2e-3)
