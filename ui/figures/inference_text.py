@@ -71,6 +71,9 @@ def iw_note(report: GapReport, iw: IwEstimate, evidence: str = "log p(x)") -> st
         return (f"IW-{iw.k} (seed {iw.seeds[0]}) lies **above** {evidence} by {above:.2g} nats: a single IW estimate "
                 f"is random, and only its expectation is a lower bound ({spread}). With q(z|x) as the proposal it is "
                 f"noisy wherever q is far from p(z|x).")
+    if iw.value < report.elbo.elbo:
+        return (f"IW-{iw.k} (seed {iw.seeds[0]}) lies **below** the ELBO here, by {report.elbo.elbo - iw.value:.2g} "
+                f"nats: only its expectation is guaranteed to lie between the ELBO and {evidence} ({spread}).")
     share = f"{closed:.0%}" if math.isfinite(closed) else "none"
     return (f"ELBO ≤ IW-{iw.k} ≤ {evidence} here: the importance-weighted estimate closes {share} of the "
             f"{gap:.2f}-nat gap ({spread}).")
