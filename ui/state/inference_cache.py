@@ -58,6 +58,7 @@ def gap_ranking(ref: ModelRef, dataset: str, protocol: DataProtocol) -> posterio
               else load_split(dataset, "test").images)[:RANKED_IMAGES]
     with torch.no_grad():
         means, logvars = model.encode(images)
+    assert logvars is not None, "only VAEs have a q(z|x) to rank"
     return posterior.rank_by_gap(posterior.Decoder.from_model(model), images, means, logvars)
 
 
