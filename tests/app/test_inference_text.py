@@ -13,7 +13,7 @@ from vae_core.posterior import ElboEstimate, GapReport, IwEstimate, PosteriorGri
 def report(log_px: float, elbo: float, kl_on_grid: float, error: float = 1e-3) -> GapReport:
     axis = torch.linspace(-1, 1, 3, dtype=torch.float64)
     grid = PosteriorGrid(axis, axis, torch.zeros(3, 3, dtype=torch.float64), log_px, error, 0.0, 9)
-    return GapReport(None, grid, ElboEstimate(elbo, elbo + 1, 1.0, error, 24), kl_on_grid)  # type: ignore[arg-type]
+    return GapReport(None, grid, ElboEstimate(elbo, elbo + 1, 1.0, error, 24), kl_on_grid, 0.0)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("error, shown", [(0.03, "−1.23"), (0.0004, "−1.235"), (0.0, "−1.235"), (2.0, "−1.2")])
@@ -23,6 +23,7 @@ def test_numbers_get_the_decimals_their_error_supports(error, shown):
 
 def test_gap_agreement_says_whether_the_two_ways_agree():
     assert "inside their quadrature error" in text.gap_agreement_note(report(-10.0, -11.0, 1.0005))
+    assert "a little more" in text.gap_agreement_note(report(-10.0, -11.0, 1.004))
     assert "too coarse" in text.gap_agreement_note(report(-10.0, -11.0, 1.2))
 
 
