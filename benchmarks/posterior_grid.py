@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 from vae_core import posterior as post
 from vae_core.checkpoints import load_checkpoint
 from vae_core.data import load_dataset
+from vae_core.protocol import measured_inputs, protocol_of
 
 
 def main() -> None:
@@ -36,7 +37,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     model, info = load_checkpoint(args.checkpoint)
-    images = load_dataset(info.train_config.dataset, "test").images[: args.images + 1]
+    protocol = protocol_of(info.train_config, info.model_config)  # binarised models see the fixed binarisation
+    images = measured_inputs(load_dataset(info.train_config.dataset, "test").images, protocol)[: args.images + 1]
     decoder = post.Decoder.from_model(model)
     grid_seconds, grid_cpu_seconds, analysis_seconds, sizes, evaluations = [], [], [], [], []
     for index, x in enumerate(images):
