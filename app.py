@@ -24,6 +24,7 @@ PAGES = (
     ("4_interpolation.py", "Interpolation", ":material/timeline:"),
     ("5_beta_tradeoff.py", "β trade-off", ":material/tune:"),
     ("6_elbo_breakdown.py", "ELBO breakdown", ":material/functions:"),
+    ("8_inference.py", "Inference", ":material/blur_on:"),
     ("7_train.py", "Train", ":material/model_training:"),
 )
 
