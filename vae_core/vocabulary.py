@@ -11,7 +11,8 @@ from __future__ import annotations
 ROLE_DEFAULT = "default"  # the data set's high-quality model (the ELBO page's)
 ROLE_FAMILY_2D = "family-2d"  # a latent-size-2 model, shown side by side with its AE / VAE counterpart
 ROLE_BETA_SWEEP = "beta-sweep"  # one β of a sweep; the sweep is metadata["group"]
-ROLES = (ROLE_DEFAULT, ROLE_FAMILY_2D, ROLE_BETA_SWEEP)  # the model card's section order
+ROLE_SPARSE_WIDE = "sparse-wide"  # the autoencoder lesson's wide sparse AE and its twin without the penalty
+ROLES = (ROLE_DEFAULT, ROLE_FAMILY_2D, ROLE_BETA_SWEEP, ROLE_SPARSE_WIDE)  # the model card's section order
 
 # --- sources: which folder a model came from -------------------------------------------------------------------
 SOURCE_SHIPPED = "shipped"  # checkpoints/ ($VAE_CHECKPOINT_DIR)
