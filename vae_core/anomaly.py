@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     import torch
     from torch import Tensor
 
-    from .models import LatentModel
+    from .models import VAE, LatentModel
     from .protocol import DataProtocol
 
 MAX_IW_SAMPLES = 1000  # the largest K a caller may ask for (cost grows linearly with K)
@@ -187,7 +187,7 @@ def png_code_length(images: Tensor) -> np.ndarray:
 
 # --- per-image scores ------------------------------------------------------------------------------------------
 
-def per_image_elbo(model: LatentModel, x: Tensor, n_samples: int = DEFAULT_ELBO_SAMPLES,
+def per_image_elbo(model: VAE, x: Tensor, n_samples: int = DEFAULT_ELBO_SAMPLES,
                    generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
     """(reconstruction E_q[-log p(x|z)], KL(q(z|x) || p(z))) per image, each (B,), in nats.
 
@@ -197,6 +197,7 @@ def per_image_elbo(model: LatentModel, x: Tensor, n_samples: int = DEFAULT_ELBO_
     from .losses import gaussian_kl_per_dim
 
     encoding = model.encode(x)
+    assert encoding.logvar is not None, "a VAE's encoder gives a posterior log-variance"
     z = model.sample_latent(encoding, n_samples, generator)  # (S, B, D)
     x_params = model.decode_params(z.flatten(0, 1))
     x_rep = x.expand(n_samples, *x.shape).flatten(0, 1)
@@ -210,7 +211,7 @@ def ae_reconstruction_error(ae: LatentModel, x: Tensor) -> Tensor:
     return ae.reconstruction_nll(ae.decode_params(ae.embed(x)), x)
 
 
-def score_images(model: LatentModel, images: Tensor, reference: IndependentBernoulli, *,
+def score_images(model: VAE, images: Tensor, reference: IndependentBernoulli, *,
                  ae: LatentModel | None = None, iw_samples: int = DEFAULT_IW_SAMPLES,
                  elbo_samples: int = DEFAULT_ELBO_SAMPLES, batch_size: int = 250, seed: int = 0,
                  progress: Callable[[int, int], None] | None = None) -> ImageScores:
@@ -250,8 +251,8 @@ def score_images(model: LatentModel, images: Tensor, reference: IndependentBerno
     finally:
         for m, mode in modes:
             m.train(mode)
-    recon, kl = torch.cat(parts["recon"]).numpy(), torch.cat(parts["kl"]).numpy()
-    return ImageScores(neg_elbo=recon + kl, iw_nll=torch.cat(parts["iw"]).numpy(), recon=recon, kl=kl,
+    recon_np, kl_np = torch.cat(parts["recon"]).numpy(), torch.cat(parts["kl"]).numpy()
+    return ImageScores(neg_elbo=recon_np + kl_np, iw_nll=torch.cat(parts["iw"]).numpy(), recon=recon_np, kl=kl_np,
                        reference_nll=reference.nll(images).numpy(), code_length=png_code_length(images),
                        ae_recon=torch.cat(parts["ae"]).numpy() if ae is not None else None,
                        iw_samples=iw_samples)
@@ -334,7 +335,7 @@ class ScoredSet:
     scores: ImageScores
 
 
-def score_sets(model: LatentModel, sets: list[ImageSet], protocol: DataProtocol, reference: IndependentBernoulli,
+def score_sets(model: VAE, sets: list[ImageSet], protocol: DataProtocol, reference: IndependentBernoulli,
                *, ae: LatentModel | None = None, iw_samples: int = DEFAULT_IW_SAMPLES, seed: int = 0,
                progress: Callable[[float], None] | None = None) -> list[ScoredSet]:
     """Score every set as the model is measured on it (`measured_inputs`: one fixed binarisation for binarised
@@ -468,7 +469,7 @@ class AnomalyStudy:
         return next(r for r in self.results if r.ood_key == ood_key)
 
 
-def run_study(model: LatentModel, protocol: DataProtocol, dataset: str, *, ae: LatentModel | None = None,
+def run_study(model: VAE, protocol: DataProtocol, dataset: str, *, ae: LatentModel | None = None,
               subset: int | None = None, iw_samples: int = DEFAULT_IW_SAMPLES, seed: int = 0,
               include_cross: bool = True, progress: Callable[[float], None] | None = None) -> AnomalyStudy:
     """Build the sets for `dataset`, fit the independent-pixel reference on its training split, score, compare."""
