@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-MODEL_KINDS = ("ae", "dae", "sae", "cae", "vae")
+MODEL_KINDS = ("ae", "dae", "sae", "cae", "vae", "cvae")
+VARIATIONAL_KINDS = ("vae", "cvae")
 ARCHITECTURES = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian")
 CORRUPTIONS = ("gaussian", "mask")
@@ -16,7 +17,7 @@ SPARSITY_PENALTIES = ("l1", "kl")
 class ModelConfig:
     """Everything needed to build a model; nothing about how it is trained."""
 
-    kind: str = "vae"  # registry name: ae | dae | sae | cae | vae
+    kind: str = "vae"  # registry name: ae | dae | sae | cae | vae | cvae
     arch: str = "mlp"  # body: mlp | conv
     input_shape: tuple[int, int, int] = (1, 28, 28)  # C, H, W of one image, pixels in [0, 1]
     latent_dim: int = 2
@@ -30,6 +31,7 @@ class ModelConfig:
     sparsity_weight: float = 1e-3
     sparsity_target: float = 0.05  # rho, for the kl penalty
     contractive_weight: float = 1e-2  # cae: lambda in lambda * ||dh/dx||_F^2
+    num_classes: int = 10  # cvae: size of the one-hot label fed to its encoder and decoder
 
     def __post_init__(self) -> None:
         self.input_shape = tuple(int(s) for s in self.input_shape)
@@ -47,12 +49,14 @@ class ModelConfig:
             raise ValueError(f"beta must be non-negative, got {self.beta}")
         if self.gaussian_sigma <= 0:
             raise ValueError(f"gaussian_sigma must be positive, got {self.gaussian_sigma}")
+        if self.num_classes < 1:
+            raise ValueError(f"num_classes must be at least 1, got {self.num_classes}")
         if not 0 < self.sparsity_target < 1:
             raise ValueError(f"sparsity_target must lie in (0, 1), got {self.sparsity_target}")
 
     @property
     def is_variational(self) -> bool:
-        return self.kind == "vae"
+        return self.kind in VARIATIONAL_KINDS
 
     @property
     def input_size(self) -> int:

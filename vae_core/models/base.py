@@ -26,6 +26,10 @@ class ModelOutput(NamedTuple):
 class LatentModel(nn.Module):
     """Shared interface: encode, decode, forward, loss, reconstruct, embed, sample_prior."""
 
+    # True for models whose encoder and decoder also take the class labels (the conditional VAE): fit and
+    # evaluate then pass `labels=` (B,) class indices to loss / loss_and_grads / embed / reconstruct.
+    needs_labels = False
+
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
