@@ -34,7 +34,7 @@ def test_labels_are_required_and_checked(cvae, digits_test):
     x = digits_test.images[:3]
     with pytest.raises(ValueError, match="labels"):
         cvae.loss(x)
-    with pytest.raises(ValueError, match="0..9"):
+    with pytest.raises(ValueError, match=r"0\.\.9"):
         cvae.encode(x, torch.tensor([0, 1, 10]))
     with pytest.raises(ValueError, match="labels shaped"):
         cvae.encode(x, torch.tensor([0, 1]))
@@ -86,24 +86,24 @@ def test_one_training_step_changes_the_weights(cvae, digits_test):
     terms, grads = cvae.loss_and_grads(x, labels=y)
     assert torch.isfinite(terms.objective)
     params = [p for p in cvae.parameters() if p.requires_grad]
-    assert len(grads) == len(params) and all(g.shape == p.shape for g, p in zip(grads, params))
+    assert len(grads) == len(params) and all(g.shape == p.shape for g, p in zip(grads, params, strict=True))
     # The label's one-hot column of the decoder's first layer gets a gradient: the label is really used.
     first = next(i for i, p in enumerate(params) if p is cvae.decoder_body[0].weight)
     assert grads[first][:, 2:].abs().sum() > 0
     # One Adam step changes every parameter.
     before = [p.detach().clone() for p in params]
     optimizer = torch.optim.Adam(params, lr=1e-3)
-    for p, g in zip(params, grads):
+    for p, g in zip(params, grads, strict=True):
         p.grad = g
     optimizer.step()
-    assert all(not torch.equal(b, p) for b, p in zip(before, params))
+    assert all(not torch.equal(b, p) for b, p in zip(before, params, strict=True))
 
 
 def test_save_load_round_trip(tmp_path, cvae, digits_test):
     path = save_checkpoint(tmp_path / "cvae.pt", cvae, TrainConfig(dataset="digits", epochs=1))
     loaded, info = load_checkpoint(path)
     assert isinstance(loaded, ConditionalVAE) and info.model_config == cvae.config
-    for (name, a), (_, b) in zip(cvae.state_dict().items(), loaded.state_dict().items()):
+    for (name, a), (_, b) in zip(cvae.state_dict().items(), loaded.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
     x, y = digits_test.images[:4], digits_test.labels[:4]
     with torch.no_grad():
