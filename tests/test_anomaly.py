@@ -104,6 +104,7 @@ def test_scores_are_seeded_batched_and_consistent(bernoulli_vae, binary_test, re
         ae_terms = ae.loss(binary_test)
     assert a.ae_recon.mean() == pytest.approx(float(ae_terms.recon), rel=1e-5)
     np.testing.assert_allclose(a.likelihood_ratio, a.iw_nll - reference.nll(binary_test).numpy())
+    np.testing.assert_allclose(a.ink, binary_test.flatten(1).mean(1).numpy(), rtol=1e-6)
 
 
 def test_score_images_refuses_an_autoencoder_and_unbounded_k(bernoulli_vae, binary_test, reference, tiny_config):
@@ -174,3 +175,10 @@ def test_score_sets_binarises_and_finds_noise(bernoulli_vae, digits_test, refere
         assert auc == pytest.approx(roc_auc_score(labels, scores))
     # Uniform noise binarised is 50% ink: far less likely under independent digit pixels than a digit.
     assert scored[1].scores.reference_nll.mean() > scored[0].scores.reference_nll.mean()
+
+
+def test_auc_sentence_reads_the_number_either_way():
+    high = auc_sentence(0.93, "−ELBO", "mnist test set", "fashion-mnist test set")
+    low = auc_sentence(0.25, "−ELBO", "fashion-mnist test set", "mnist test set")
+    assert "93%" in high and "higher" in high
+    assert "75%" in low and "lower" in low and "0.250" in low

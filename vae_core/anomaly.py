@@ -87,6 +87,7 @@ class ImageScores:
     kl: np.ndarray
     reference_nll: np.ndarray
     code_length: np.ndarray
+    ink: np.ndarray  # mean pixel value of each image as measured (share of pixels on, for binary images)
     ae_recon: np.ndarray | None = None
     iw_samples: int = 0
 
@@ -254,6 +255,7 @@ def score_images(model: VAE, images: Tensor, reference: IndependentBernoulli, *,
     recon_np, kl_np = torch.cat(parts["recon"]).numpy(), torch.cat(parts["kl"]).numpy()
     return ImageScores(neg_elbo=recon_np + kl_np, iw_nll=torch.cat(parts["iw"]).numpy(), recon=recon_np, kl=kl_np,
                        reference_nll=reference.nll(images).numpy(), code_length=png_code_length(images),
+                       ink=ink_fraction(images),
                        ae_recon=torch.cat(parts["ae"]).numpy() if ae is not None else None,
                        iw_samples=iw_samples)
 
@@ -312,8 +314,8 @@ def first_n(images: Tensor, n: int | None) -> Tensor:
     return images if n is None or n >= images.shape[0] else images[:n]
 
 
-def anomaly_sets(dataset: str, *, subset: int | None = None, seed: int = 0,
-                 include_cross: bool = True) -> list[ImageSet]:
+def anomaly_sets(dataset: str, *, subset: int | None = None, seed: int = 0, include_cross: bool = True,
+                 include_synthetic: bool = True) -> list[ImageSet]:
     """The in-distribution test set first, then its out-of-distribution sets: the other 28x28 data set's test set
     (when its files are available) and every synthetic set. subset: the first N images of each (None: all)."""
     from .data import is_available, load_dataset
@@ -323,7 +325,8 @@ def anomaly_sets(dataset: str, *, subset: int | None = None, seed: int = 0,
     other = CROSS_DATASET_OOD.get(dataset)
     if include_cross and other is not None and is_available(other):
         sets.append(ImageSet(other, f"{other} test set", first_n(load_dataset(other, "test").images, subset)))
-    sets += [ImageSet(key, SYNTHETIC_LABELS[key], synthetic_ood(key, test, seed)) for key in SYNTHETIC_OOD]
+    if include_synthetic:
+        sets += [ImageSet(key, SYNTHETIC_LABELS[key], synthetic_ood(key, test, seed)) for key in SYNTHETIC_OOD]
     return sets
 
 
@@ -471,14 +474,40 @@ class AnomalyStudy:
 
 def run_study(model: VAE, protocol: DataProtocol, dataset: str, *, ae: LatentModel | None = None,
               subset: int | None = None, iw_samples: int = DEFAULT_IW_SAMPLES, seed: int = 0,
-              include_cross: bool = True, progress: Callable[[float], None] | None = None) -> AnomalyStudy:
+              include_cross: bool = True, include_synthetic: bool = True,
+              progress: Callable[[float], None] | None = None) -> AnomalyStudy:
     """Build the sets for `dataset`, fit the independent-pixel reference on its training split, score, compare."""
     from .data import load_dataset
 
     if model.config.input_shape != load_dataset(dataset, "test").input_shape:
         raise ValueError(f"the model takes images shaped {model.config.input_shape}, not {dataset}'s")
     reference = IndependentBernoulli.fit(load_dataset(dataset, "train").images)
-    sets = anomaly_sets(dataset, subset=subset, seed=seed, include_cross=include_cross)
+    sets = anomaly_sets(dataset, subset=subset, seed=seed, include_cross=include_cross,
+                        include_synthetic=include_synthetic)
     scored = score_sets(model, sets, protocol, reference, ae=ae, iw_samples=iw_samples, seed=seed,
                         progress=progress)
     return AnomalyStudy(dataset, protocol, iw_samples, subset, seed, scored, detection_results(scored))
+
+
+# --- what the numbers say, in words built from them -------------------------------------------------------------
+
+def auc_sentence(auc: float, score_label: str, in_label: str, ood_label: str) -> str:
+    """One sentence reading an AUC: which set the score ranks higher, and how often (from the number alone)."""
+    if auc >= 0.5:
+        return (f"With {score_label}, a random image of the {ood_label} scores higher (more anomalous) than a random "
+                f"image of the {in_label} in {100 * auc:.0f}% of pairs (AUC {auc:.3f}).")
+    return (f"With {score_label}, a random image of the {ood_label} scores *lower* (looks more typical) than a "
+            f"random image of the {in_label} in {100 * (1 - auc):.0f}% of pairs (AUC {auc:.3f}, below the 0.5 of "
+            f"a coin toss): the model finds these outliers more probable than its own test set.")
+
+
+def ink_fraction(images: Tensor) -> np.ndarray:
+    """Mean pixel intensity per image (N,): the share of ink (for binary images, of pixels that are on)."""
+    return images.detach().double().flatten(1).mean(1).cpu().numpy()
+
+
+def pooled_correlation(study: AnomalyStudy, a: str, b: str) -> float:
+    """Pearson's r between two per-image quantities (ImageScores fields or properties), pooled over every set."""
+    xs = np.concatenate([getattr(s.scores, a) for s in study.sets])
+    ys = np.concatenate([getattr(s.scores, b) for s in study.sets])
+    return float(np.corrcoef(xs, ys)[0, 1])
