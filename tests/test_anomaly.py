@@ -14,6 +14,7 @@ from vae_core.anomaly import (
     ImageSet,
     IndependentBernoulli,
     anomaly_sets,
+    auc_sentence,
     detection_results,
     per_image_elbo,
     percentile_in,
