@@ -34,7 +34,7 @@ require_model(selection)
 
 # --- 1. models and sets -------------------------------------------------------------------------------------------
 st.header("1 · The model and the sets")
-entries = [e for e in selection.entries if not e.info.model_config.kind == "cvae"]
+entries = [e for e in selection.entries if e.info.model_config.kind != "cvae"]
 vaes = [e for e in entries if e.is_variational]
 aes = [e for e in entries if not e.is_variational]
 if not vaes:

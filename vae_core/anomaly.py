@@ -511,3 +511,20 @@ def pooled_correlation(study: AnomalyStudy, a: str, b: str) -> float:
     xs = np.concatenate([getattr(s.scores, a) for s in study.sets])
     ys = np.concatenate([getattr(s.scores, b) for s in study.sets])
     return float(np.corrcoef(xs, ys)[0, 1])
+
+
+def score_labels(protocol: DataProtocol) -> dict[str, str]:
+    """What each score may be called for a model under its protocol (protocol.metric_names decides the words:
+    a Bernoulli cross-entropy on grey levels is never called -log p(x))."""
+    from .protocol import metric_names
+
+    vae, ae = metric_names(protocol, variational=True), metric_names(protocol, variational=False)
+    if protocol.is_likelihood:
+        iw = "IW −log p(x)"
+        return {"neg_elbo": "−ELBO", "iw_nll": iw, "recon": vae.recon, "ae_recon": f"AE {ae.recon}",
+                "likelihood_ratio": f"likelihood ratio: {iw} + log p_ref(x)",
+                "complexity_corrected": f"complexity-corrected: {iw} − L(x)"}
+    iw = "IW bound on the cross-entropy"
+    return {"neg_elbo": vae.neg_elbo or "cross-entropy + KL", "iw_nll": iw, "recon": vae.recon,
+            "ae_recon": f"AE {ae.recon}", "likelihood_ratio": f"{iw} minus the independent-pixel cross-entropy",
+            "complexity_corrected": f"{iw} − L(x)"}
