@@ -73,16 +73,14 @@ iw_samples = int(right.select_slider("K, importance samples per image", IW_CHOIC
 
 
 def run_study(ref, ae, protocol_value: str, dataset: str, include_synthetic: bool = True) -> anomaly.AnomalyStudy:
-    """The cached study, with a progress bar while it is computed (nothing is drawn on a cache hit)."""
+    """The study, each set from the cache or scored now, with a progress bar while any set is scored."""
     bar = st.empty()
 
-    def progress(fraction: float) -> None:
-        bar.progress(min(fraction, 1.0), text=f"Scoring {dataset} sets under {ref.path.rsplit('/', 1)[-1]}… "
-                                              f"{100 * fraction:.0f}%")
+    def progress(fraction: float, key: str) -> None:
+        bar.progress(fraction, text=f"Scoring {dataset} / {key} ({subset} images, K = {iw_samples})…")
 
-    result = anomaly_cache.study(ref, ae, protocol_value, dataset, subset=subset,
-                                 iw_samples=iw_samples, seed=SEED, include_synthetic=include_synthetic,
-                                 _progress=progress)
+    result = anomaly_cache.study(ref, ae, protocol_value, dataset, subset=subset, iw_samples=iw_samples, seed=SEED,
+                                 include_synthetic=include_synthetic, progress=progress)
     bar.empty()
     return result
 

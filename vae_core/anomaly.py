@@ -314,20 +314,41 @@ def first_n(images: Tensor, n: int | None) -> Tensor:
     return images if n is None or n >= images.shape[0] else images[:n]
 
 
+IN_DISTRIBUTION = "in-distribution"  # the key of a study's own test set
+
+
+def set_keys(dataset: str, *, include_cross: bool = True, include_synthetic: bool = True) -> list[str]:
+    """The keys of a study's sets, in order: the test set, the other 28x28 data set (when its files are here),
+    then the synthetic sets."""
+    from .data import is_available
+
+    keys = [IN_DISTRIBUTION]
+    other = CROSS_DATASET_OOD.get(dataset)
+    if include_cross and other is not None and is_available(other):
+        keys.append(other)
+    return keys + (list(SYNTHETIC_OOD) if include_synthetic else [])
+
+
+def build_set(dataset: str, key: str, *, subset: int | None = None, seed: int = 0) -> ImageSet:
+    """One set of a study of `dataset` (see set_keys); subset: the first N images (None: all)."""
+    from .data import load_dataset
+
+    test = first_n(load_dataset(dataset, "test").images, subset)
+    if key == IN_DISTRIBUTION:
+        return ImageSet(key, f"{dataset} test set", test, in_distribution=True)
+    if key in SYNTHETIC_OOD:
+        return ImageSet(key, SYNTHETIC_LABELS[key], synthetic_ood(key, test, seed))
+    if key in CROSS_DATASET_OOD and key != dataset:
+        return ImageSet(key, f"{key} test set", first_n(load_dataset(key, "test").images, subset))
+    raise ValueError(f"no set {key!r} for {dataset}; known: {', '.join(set_keys(dataset))}")
+
+
 def anomaly_sets(dataset: str, *, subset: int | None = None, seed: int = 0, include_cross: bool = True,
                  include_synthetic: bool = True) -> list[ImageSet]:
     """The in-distribution test set first, then its out-of-distribution sets: the other 28x28 data set's test set
     (when its files are available) and every synthetic set. subset: the first N images of each (None: all)."""
-    from .data import is_available, load_dataset
-
-    test = first_n(load_dataset(dataset, "test").images, subset)
-    sets = [ImageSet("in-distribution", f"{dataset} test set", test, in_distribution=True)]
-    other = CROSS_DATASET_OOD.get(dataset)
-    if include_cross and other is not None and is_available(other):
-        sets.append(ImageSet(other, f"{other} test set", first_n(load_dataset(other, "test").images, subset)))
-    if include_synthetic:
-        sets += [ImageSet(key, SYNTHETIC_LABELS[key], synthetic_ood(key, test, seed)) for key in SYNTHETIC_OOD]
-    return sets
+    return [build_set(dataset, key, subset=subset, seed=seed)
+            for key in set_keys(dataset, include_cross=include_cross, include_synthetic=include_synthetic)]
 
 
 @dataclass(frozen=True)
@@ -338,13 +359,22 @@ class ScoredSet:
     scores: ImageScores
 
 
+def score_set(model: VAE, image_set: ImageSet, protocol: DataProtocol, reference: IndependentBernoulli, *,
+              ae: LatentModel | None = None, iw_samples: int = DEFAULT_IW_SAMPLES, seed: int = 0,
+              progress: Callable[[int, int], None] | None = None) -> ScoredSet:
+    """Score one set as the model is measured on it (`measured_inputs`: one fixed binarisation for binarised
+    models, with the same seed for every set)."""
+    from .protocol import measured_inputs
+
+    inputs = measured_inputs(image_set.images, protocol)
+    scores = score_images(model, inputs, reference, ae=ae, iw_samples=iw_samples, seed=seed, progress=progress)
+    return ScoredSet(image_set.key, image_set.label, image_set.in_distribution, scores)
+
+
 def score_sets(model: VAE, sets: list[ImageSet], protocol: DataProtocol, reference: IndependentBernoulli,
                *, ae: LatentModel | None = None, iw_samples: int = DEFAULT_IW_SAMPLES, seed: int = 0,
                progress: Callable[[float], None] | None = None) -> list[ScoredSet]:
-    """Score every set as the model is measured on it (`measured_inputs`: one fixed binarisation for binarised
-    models, the same seed for every set). progress(fraction done) after each batch."""
-    from .protocol import measured_inputs
-
+    """score_set for every set; progress(fraction done) after each batch."""
     total = sum(s.images.shape[0] for s in sets)
     done_before = 0
     scored = []
@@ -353,9 +383,8 @@ def score_sets(model: VAE, sets: list[ImageSet], protocol: DataProtocol, referen
             if progress is not None:
                 progress((offset + done) / total)
 
-        inputs = measured_inputs(image_set.images, protocol)
-        scores = score_images(model, inputs, reference, ae=ae, iw_samples=iw_samples, seed=seed, progress=report)
-        scored.append(ScoredSet(image_set.key, image_set.label, image_set.in_distribution, scores))
+        scored.append(score_set(model, image_set, protocol, reference, ae=ae, iw_samples=iw_samples, seed=seed,
+                                progress=report))
         done_before += image_set.images.shape[0]
     return scored
 
