@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from vae_core.anomaly import SCORE_KINDS, run_study
+from vae_core.anomaly import SCORE_KINDS, run_study, score_labels
 from vae_core.checkpoints import load_checkpoint
 from vae_core.data import is_available
 from vae_core.protocol import protocol_of
@@ -46,7 +46,8 @@ def main() -> None:
         print(f"\n# {vae_path.name} ({protocol.value}), {len(study.inside.scores)} images per set, "
               f"IW K = {args.iw_samples}, {seconds:.0f} s")
         keys = [k.key for k in SCORE_KINDS if k.key in study.inside.scores.available()]
-        print("| out-of-distribution set | " + " | ".join(k.short for k in SCORE_KINDS if k.key in keys) + " |")
+        labels = score_labels(protocol)
+        print("| out-of-distribution set | " + " | ".join(labels[k] for k in keys) + " |")
         print("|---" * (len(keys) + 1) + "|")
         for result in study.results:
             print(f"| {result.ood_label} | " + " | ".join(f"{result.auc[k]:.3f}" for k in keys) + " |")

@@ -16,7 +16,7 @@ from vae_core import anomaly
 from vae_core.protocol import metric_names, protocol_of
 
 SUBSET_CHOICES = (250, 500, 1000, 2000, 5000, 10000)
-DEFAULT_SUBSET = 1000
+DEFAULT_SUBSET = 500
 IW_CHOICES = (10, 50, 100, 200, 500)
 DEFAULT_IW = 50
 DEFAULT_FPR = 0.05  # the threshold opens where 5% of the test images are flagged
@@ -101,15 +101,24 @@ st.header("2 · Scores per set, and a threshold")
 score_key = st.radio("Score", keys, index=keys.index("iw_nll"), key="anomaly_score", horizontal=True,
                      format_func=labels.get)
 set_labels = {s.key: s.label for s in study.sets}
-shown = st.multiselect("Sets shown", list(set_labels), default=list(set_labels), key="anomaly_shown",
+# Noise and inverted images usually score far beyond the rest and would squeeze the histogram: off by default.
+FAR_SETS = ("uniform-noise", "bernoulli-noise", "inverted")
+default_shown = [k for k in set_labels if k not in FAR_SETS]
+if st.session_state.get("anomaly_shown_for") != tuple(set_labels):  # another data set: other sets
+    st.session_state["anomaly_shown_for"] = tuple(set_labels)
+    st.session_state["anomaly_shown"] = default_shown
+shown = st.multiselect("Sets shown in the histogram (noise and inverted images start hidden: they lie far to "
+                       "the right of the rest; add them here)", list(set_labels), key="anomaly_shown",
                        format_func=set_labels.get) or list(set_labels)
 in_scores = inside.scores.values(score_key)
-pooled = np.concatenate([s.scores.values(score_key) for s in study.sets])
+pooled = np.concatenate([s.scores.values(score_key) for s in study.sets if s.key in shown])
 low, high = float(np.percentile(pooled, 0.5)), float(np.percentile(pooled, 99.5))
 default_threshold = min(max(anomaly.threshold_for_fpr(in_scores, DEFAULT_FPR), low), high)
-if st.session_state.get("anomaly_threshold_for") != (score_key, study.dataset, n_images, vae_ref.checkpoint_id):
-    st.session_state["anomaly_threshold_for"] = (score_key, study.dataset, n_images, vae_ref.checkpoint_id)
+threshold_for = (score_key, study.dataset, n_images, iw_samples, vae_ref.checkpoint_id, tuple(shown))
+if st.session_state.get("anomaly_threshold_for") != threshold_for:
+    st.session_state["anomaly_threshold_for"] = threshold_for
     st.session_state["anomaly_threshold"] = round(default_threshold, 1)
+st.session_state["anomaly_threshold"] = min(max(st.session_state["anomaly_threshold"], round(low, 1)), round(high, 1))
 threshold = float(st.slider(f"Threshold on {labels[score_key]} (flag an image when its score is at least this)",
                             round(low, 1), round(high, 1), key="anomaly_threshold", step=0.1))
 st.plotly_chart(score_histograms(study, score_key, labels[score_key], shown=shown, threshold=threshold),
@@ -117,9 +126,9 @@ st.plotly_chart(score_histograms(study, score_key, labels[score_key], shown=show
 rows = []
 for scored in study.sets:
     rate = float(np.mean(scored.scores.values(score_key) >= threshold))
-    rows.append({"set": scored.label, "flagged at this threshold": f"{100 * rate:.1f}%",
-                 "what that is": "false-positive rate" if scored.in_distribution else "detection rate",
-                 f"median {labels[score_key]}": round(float(np.median(scored.scores.values(score_key))), 1)})
+    rows.append({"set": scored.label, "flagged": f"{100 * rate:.1f}%",
+                 "rate": "false positives" if scored.in_distribution else "detected",
+                 "median score": round(float(np.median(scored.scores.values(score_key))), 1)})
 false_positive = float(np.mean(in_scores >= threshold))
 st.metric("False-positive rate (test images flagged)", f"{100 * false_positive:.1f}%")
 st.dataframe(pd.DataFrame(rows), hide_index=True, key="anomaly_rates")
@@ -136,9 +145,11 @@ ood_key = st.selectbox("Out-of-distribution set", list(results), key="anomaly_oo
 ood = study.scored(ood_key)
 curves = {labels[k]: anomaly.roc(inside.scores.values(k), ood.scores.values(k)) for k in keys}
 st.plotly_chart(roc_figure(curves, f"{inside.label} against {ood.label}"), key="anomaly_roc")
-auc_table = pd.DataFrame([{"out-of-distribution set": r.ood_label, **{labels[k]: round(r.auc[k], 3) for k in keys}}
+short = {kind.key: kind.short for kind in anomaly.SCORE_KINDS}
+auc_table = pd.DataFrame([{"out-of-distribution set": r.ood_label, **{short[k]: round(r.auc[k], 3) for k in keys}}
                           for r in study.results])
 st.dataframe(auc_table, hide_index=True, key="anomaly_auc_table")
+st.caption("AUC per score; columns: " + "; ".join(f"{short[k]} = {labels[k]}" for k in keys) + ".")
 st.markdown(anomaly.auc_sentence(results[ood_key].auc[score_key], labels[score_key], inside.label,
                                  results[ood_key].ood_label))
 
@@ -179,26 +190,29 @@ else:
     directions = {}
     for dataset, entry in direction_models.items():
         entry_protocol = protocol_of(entry.info.train_config, entry.info.model_config)
-        directions[dataset] = run_study(entry.ref(selection.device), None, entry_protocol.value, dataset,
-                                        include_synthetic=False)
+        entry_ae = counterpart(list(all_entries), entry)
+        # With its AE counterpart, as in section 1, so that a study already scored above is read from the cache.
+        directions[dataset] = run_study(entry.ref(selection.device),
+                                        entry_ae.ref(selection.device) if entry_ae is not None else None,
+                                        entry_protocol.value, dataset, include_synthetic=False)
     dir_rows = []
     for dataset, dir_study in directions.items():
-        result = dir_study.results[0]
-        dir_labels = anomaly.score_labels(dir_study.protocol)
-        dir_rows.append({"model": direction_models[dataset].label, "in-distribution": dir_study.inside.label,
-                         "outliers": result.ood_label,
-                         "median IW, test set": round(float(np.median(dir_study.inside.scores.iw_nll)), 1),
-                         "median IW, outliers": round(float(np.median(dir_study.sets[1].scores.iw_nll)), 1),
-                         **{dir_labels[k]: round(result.auc[k], 3) for k in result.auc}})
+        result, outliers = dir_study.results[0], dir_study.sets[1]
+        dir_rows.append({"model": direction_models[dataset].info.name, "outliers": result.ood_label,
+                         **{short[k]: round(result.auc[k], 3) for k in result.auc}})
     st.dataframe(pd.DataFrame(dir_rows), hide_index=True, key="anomaly_directions")
+    st.caption("AUC per score, as in section 3.")
     for dataset, dir_study in directions.items():
-        result = dir_study.results[0]
+        result, outliers = dir_study.results[0], dir_study.sets[1]
         dir_labels = anomaly.score_labels(dir_study.protocol)
-        st.markdown(f"**{direction_models[dataset].label}.** "
-                    + anomaly.auc_sentence(result.auc["iw_nll"], dir_labels["iw_nll"], dir_study.inside.label,
-                                           result.ood_label)
-                    + f" Median −log p(x): {np.median(dir_study.inside.scores.iw_nll):.1f} nats for its test set, "
-                      f"{np.median(dir_study.sets[1].scores.iw_nll):.1f} for the outliers.")
+        inside_ink, outlier_ink = float(dir_study.inside.scores.ink.mean()), float(outliers.scores.ink.mean())
+        st.markdown(
+            f"**{direction_models[dataset].info.name}.** "
+            + anomaly.auc_sentence(result.auc["iw_nll"], dir_labels["iw_nll"], dir_study.inside.label,
+                                   result.ood_label)
+            + f" Median {dir_labels['iw_nll']}: {np.median(dir_study.inside.scores.iw_nll):.1f} nats for its test "
+              f"set, {np.median(outliers.scores.iw_nll):.1f} for the outliers; mean ink share "
+              f"{inside_ink:.3f} against {outlier_ink:.3f}.")
 
 # --- 6. why a likelihood can favour simple images -----------------------------------------------------------------
 st.header("6 · Why a likelihood can prefer simple images")
@@ -210,13 +224,16 @@ st.markdown(
     "A data set of simpler images than the training set can then look *more* likely than the test set itself."
 )
 complexity_rows = [{"set": s.label, "mean ink share": round(float(s.scores.ink.mean()), 3),
-                    "mean PNG code length L(x) (nats)": round(float(s.scores.code_length.mean()), 1),
-                    f"mean {labels['iw_nll']}": round(float(s.scores.iw_nll.mean()), 1)} for s in study.sets]
+                    "mean L(x), nats": round(float(s.scores.code_length.mean()), 1),
+                    "mean IW score": round(float(s.scores.iw_nll.mean()), 1),
+                    "r(IW, ink) in the set": round(float(np.corrcoef(s.scores.iw_nll, s.scores.ink)[0, 1]), 2)}
+                   for s in study.sets]
 st.dataframe(pd.DataFrame(complexity_rows), hide_index=True, key="anomaly_complexity")
 r_ink = anomaly.pooled_correlation(study, "iw_nll", "ink")
 r_png = anomaly.pooled_correlation(study, "iw_nll", "code_length")
-st.markdown(f"Pooled over every image above, the correlation between {labels['iw_nll']} and the ink share is "
-            f"r = {r_ink:.2f}, and with the PNG code length r = {r_png:.2f}.")
+st.markdown(f"L(x) is the image's PNG size. Pooled over every image above, the correlation between "
+            f"{labels['iw_nll']} and the ink share is r = {r_ink:.2f}, and with L(x) r = {r_png:.2f}; the last column "
+            f"gives it within each set, where the sets' differences in kind play no part.")
 
 # --- 7. a remedy ---------------------------------------------------------------------------------------------------
 st.header("7 · A remedy: subtract what a simple model already explains")
@@ -227,15 +244,15 @@ st.markdown(
     "(Serrà et al., 2020): −log p(x) − L(x), with L(x) the image's PNG size in nats, a generic compressor's "
     "code length."
 )
-studies = [(vae_entry.label, study)] + [(direction_models[d].label, s) for d, s in directions.items()]
-remedy_rows = [{"model": name, "outliers": result.ood_label, "AUC, IW −log p(x)": round(result.auc["iw_nll"], 3),
-                "AUC, likelihood ratio": round(result.auc["likelihood_ratio"], 3),
-                "AUC, complexity-corrected": round(result.auc["complexity_corrected"], 3)}
+# With both directions measured, the remedy is read on them; otherwise on this page's own sets.
+studies = ([(direction_models[d].info.name, one) for d, one in directions.items()] if directions
+           else [(vae_entry.info.name, study)])
+remedy_rows = [{"model": name, "outliers": result.ood_label, "AUC, IW": round(result.auc["iw_nll"], 3),
+                "AUC, ratio": round(result.auc["likelihood_ratio"], 3),
+                "AUC, PNG-corrected": round(result.auc["complexity_corrected"], 3)}
                for name, one_study in studies for result in one_study.results]
 st.dataframe(pd.DataFrame(remedy_rows), hide_index=True, key="anomaly_remedy")
 for row in remedy_rows:
-    base, ratio, png = row["AUC, IW −log p(x)"], row["AUC, likelihood ratio"], row["AUC, complexity-corrected"]
-    if row["outliers"] not in {r.ood_label for s in directions.values() for r in s.results} and directions:
-        continue  # with both directions measured, the sentences read the cross-data-set rows
-    st.markdown(f"- {row['model']}, against the {row['outliers']}: AUC {base:.3f} with −log p(x), {ratio:.3f} with "
-                f"the likelihood ratio ({ratio - base:+.3f}), {png:.3f} complexity-corrected ({png - base:+.3f}).")
+    base, ratio, png = row["AUC, IW"], row["AUC, ratio"], row["AUC, PNG-corrected"]
+    st.markdown(f"- {row['model']}, against the {row['outliers']}: AUC {base:.3f} with the IW score, {ratio:.3f} "
+                f"with the likelihood ratio ({ratio - base:+.3f}), {png:.3f} complexity-corrected ({png - base:+.3f}).")

@@ -51,17 +51,17 @@ CROSS_DATASET_OOD = {"mnist": "fashion-mnist", "fashion-mnist": "mnist"}
 @dataclass(frozen=True)
 class ScoreKind:
     key: str  # the field of ImageScores that holds it
-    short: str  # a short name for legends and tables
+    short: str  # a short column name, true under every protocol (score_labels gives the full name)
     needs_ae: bool = False
 
 
 SCORE_KINDS = (
-    ScoreKind("neg_elbo", "−ELBO"),
-    ScoreKind("iw_nll", "IW −log p(x)"),
-    ScoreKind("recon", "VAE reconstruction"),
-    ScoreKind("ae_recon", "AE reconstruction", needs_ae=True),
-    ScoreKind("likelihood_ratio", "likelihood ratio vs independent pixels"),
-    ScoreKind("complexity_corrected", "complexity-corrected (PNG)"),
+    ScoreKind("neg_elbo", "bound"),
+    ScoreKind("iw_nll", "IW"),
+    ScoreKind("recon", "VAE recon."),
+    ScoreKind("ae_recon", "AE recon.", needs_ae=True),
+    ScoreKind("likelihood_ratio", "ratio"),
+    ScoreKind("complexity_corrected", "PNG-corrected"),
 )
 SCORE_KEYS = tuple(kind.key for kind in SCORE_KINDS)
 

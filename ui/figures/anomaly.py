@@ -49,10 +49,10 @@ def score_histograms(study: AnomalyStudy, key: str, axis_title: str, *, shown: l
                       xaxis_title=f"{axis_title} (nats; shown from the 0.5th to the 99.5th percentile)")
     if threshold is not None:
         fig.add_vline(x=float(np.clip(threshold, low, high)), line_color=THRESHOLD_COLOUR, line_dash="dash",
-                      annotation_text="threshold", annotation_position="top left")
+                      annotation_text="threshold", annotation_position="top right")
     if image_score is not None:
         fig.add_vline(x=image_score, line_color=IMAGE_COLOUR, line_width=3,
-                      annotation_text="your image", annotation_position="top right")
+                      annotation_text="your image", annotation_position="top left", annotation_yshift=-18)
     return fig
 
 
