@@ -33,11 +33,10 @@ def dataframe(at, column: str):
 
 @pytest.fixture(scope="module")
 def expected_iw_auc(tiny_zoo):
-    """AUC of -IW (K = 10, seed 0, batches of 250) of the tiny digits VAE, test set against uniform noise."""
+    """AUCs of -IW (K = 10, seed 0, batches of 250) of the tiny digits VAE, test set against three synthetic sets."""
     model, info = load_checkpoint(tiny_zoo.vae_2d)
     protocol = protocol_of(info.train_config, info.model_config)
     test = load_dataset("digits", "test").images
-    noise = synthetic_ood("uniform-noise", test, seed=0)
 
     def iw(images: torch.Tensor) -> np.ndarray:
         x = measured_inputs(images, protocol)
@@ -51,10 +50,13 @@ def expected_iw_auc(tiny_zoo):
                 out.append(-model.iw_log_likelihood(xb, 10, generator=generator))
         return torch.cat(out).double().numpy()
 
-    inside, outside = iw(test), iw(noise)
-    labels = np.r_[np.zeros(len(inside)), np.ones(len(outside))]
+    inside = iw(test)
+    aucs = {}
+    for key in ("uniform-noise", "rotated", "flipped"):
+        outside = iw(synthetic_ood(key, test, seed=0))
+        aucs[key] = roc_auc_score(np.r_[np.zeros(len(inside)), np.ones(len(outside))], np.r_[inside, outside])
     first_test_image = iw(test[:1])[0]  # the page's default image, scored alone with the same seed
-    return roc_auc_score(labels, np.r_[inside, outside]), inside, score_labels(protocol), first_test_image
+    return aucs, inside, score_labels(protocol), first_test_image
 
 
 def test_the_page_runs_offline_and_its_aucs_match_sklearn(open_page, expected_iw_auc):
@@ -63,8 +65,10 @@ def test_the_page_runs_offline_and_its_aucs_match_sklearn(open_page, expected_iw
     at.select_slider(key="anomaly_k").set_value(10).run()
     assert not at.exception, at.exception
     aucs = dataframe(at, "out-of-distribution set")
-    row = aucs[aucs["out-of-distribution set"] == "uniform noise"].iloc[0]
-    assert row["IW"] == pytest.approx(expected_iw_auc[0], abs=6e-4)  # the short column name of the IW score
+    for key, label in (("uniform-noise", "uniform noise"), ("rotated", "test images rotated 90°"),
+                       ("flipped", "test images flipped left–right")):
+        row = aucs[aucs["out-of-distribution set"] == label].iloc[0]
+        assert row["IW"] == pytest.approx(expected_iw_auc[0][key], abs=6e-4), key  # "IW": the IW score's column
     # Both directions need MNIST and Fashion-MNIST: offline the page says so instead.
     assert any("Fashion-MNIST files" in i.value for i in at.info)
 
