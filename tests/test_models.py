@@ -17,7 +17,7 @@ SHAPES = [(1, 28, 28), (1, 8, 8), (3, 13, 11)]
 HIDDEN = (32, 16)
 LATENT = 3
 # Kinds whose interface takes images alone; the conditional VAE also takes labels (tests/test_cvae.py).
-UNLABELLED_KINDS = sorted(k for k in MODEL_KINDS if not MODEL_REGISTRY[k].needs_labels)
+UNLABELLED_KINDS = sorted(k for k in MODEL_KINDS if not ModelConfig(kind=k).needs_labels)
 
 
 def make_model(seed: int = 0, **overrides) -> torch.nn.Module:

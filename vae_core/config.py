@@ -7,6 +7,7 @@ from typing import Any
 
 MODEL_KINDS = ("ae", "dae", "sae", "cae", "vae", "cvae")
 VARIATIONAL_KINDS = ("vae", "cvae")
+LABELLED_KINDS = ("cvae",)  # kinds whose encoder and decoder also take the class label
 ARCHITECTURES = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian")
 CORRUPTIONS = ("gaussian", "mask")
@@ -57,6 +58,11 @@ class ModelConfig:
     @property
     def is_variational(self) -> bool:
         return self.kind in VARIATIONAL_KINDS
+
+    @property
+    def needs_labels(self) -> bool:
+        """True when the model also takes each image's class label (fit and evaluate then pass `labels=`)."""
+        return self.kind in LABELLED_KINDS
 
     @property
     def input_size(self) -> int:

@@ -34,8 +34,6 @@ def mlp(in_features: int, widths: tuple[int, ...]) -> nn.Sequential:
 class ConditionalVAE(LatentModel):
     """q(z|x, y) = N(mean, diag(exp(logvar))) and p(x|z, y), with [x, onehot(y)] and [z, onehot(y)] as inputs."""
 
-    needs_labels = True
-
     def __init__(self, config: ModelConfig):
         super().__init__(config)
         if config.arch != "mlp":
