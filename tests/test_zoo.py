@@ -15,7 +15,7 @@ from vae_core.zoo import (DEFAULT_IW_SAMPLES, MNIST_BETAS, QuickSizes, run_zoo, 
                           zoo_specs)
 
 QUICK = QuickSizes()
-CONTRACT_NAME = re.compile(r"^(mnist|fashion-mnist|digits)-(ae|vae|dae|sae|cae)-z2$"
+CONTRACT_NAME = re.compile(r"^(mnist|fashion-mnist|digits)-(ae|vae|dae|sae|cae|cvae)-z2$"
                            r"|^(mnist|digits)-vae-z\d+-beta[0-9.]+$|^mnist-vae-default$")
 REQUIRED_METADATA = ("role", "group", "train_seconds", "train_cpu_seconds", "split_sizes", "epochs_run",
                      "hardware", "metrics", "seed", "train_seed", "eval_seed", "test_binarized",
@@ -54,8 +54,16 @@ def test_specs_are_the_zoo_the_issue_asks_for():
     assert default.name == "mnist-vae-default" and default.group == "mnist-default"
     assert default.train.dynamic_binarization and default.test_binarized
     assert default.iw_samples == DEFAULT_IW_SAMPLES == 5000
-    assert all(s.iw_samples > 0 for s in specs if s.model.kind == "vae")
-    assert all(s.iw_samples == 0 for s in specs if s.model.kind != "vae")
+    assert all(s.iw_samples > 0 for s in specs if s.model.is_variational)
+    assert all(s.iw_samples == 0 for s in specs if not s.model.is_variational)
+    conditional = {s.name: s for s in specs if s.role == "conditional"}
+    assert set(conditional) == {"mnist-cvae-z2", "digits-cvae-z2"}
+    # The same body, data and schedule as the 2-D VAE of the same data set: only the label input differs.
+    by_name = {s.name: s for s in specs}
+    for dataset in ("mnist", "digits"):
+        cvae, vae = conditional[f"{dataset}-cvae-z2"], by_name[f"{dataset}-vae-z2"]
+        assert (cvae.model.hidden_dims, cvae.model.latent_dim, cvae.train) == (
+            vae.model.hidden_dims, vae.model.latent_dim, vae.train)
     assert len({s.train.seed for s in specs}) == 1
 
 
