@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from vae_core.conditional import compare_kl, decode_every_class, prior_codes, style_transfer, posterior_means
+from vae_core.conditional import compare_kl, decode_every_class, posterior_means, prior_codes, style_transfer
 from vae_core.models import build_model
 
 
