@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from vae_core.conditional import compare_kl, decode_every_class, posterior_means, prior_codes, style_transfer
+from vae_core.conditional import (
+    compare_kl,
+    decode_every_class,
+    label_predictability,
+    posterior_means,
+    prior_codes,
+    style_transfer,
+)
 from vae_core.models import build_model
 
 
@@ -48,3 +55,11 @@ def test_codes_and_kl_comparison(models, digits_test):
     np.testing.assert_allclose(result.cvae_kl_per_dim, cvae_terms.kl_per_dim.numpy(), rtol=1e-5)
     np.testing.assert_allclose(result.vae_kl_per_dim, vae_terms.kl_per_dim.numpy(), rtol=1e-5)
     assert result.cvae_kl == pytest.approx(float(cvae_terms.kl), rel=1e-5)
+
+
+def test_label_predictability_tells_clusters_from_noise():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(4), 50)
+    clustered = rng.normal(0, 0.1, (200, 2)) + np.stack([labels, labels], 1) * 3.0
+    assert label_predictability(clustered, labels) == 1.0
+    assert label_predictability(rng.normal(0, 1, (200, 2)), labels) < 0.5

@@ -111,3 +111,14 @@ def compare_kl(cvae: ConditionalVAE, vae: LatentModel, images: Tensor, labels: T
                 sums[name][1] += float(terms.recon) * len(xb)
     return KlComparison(cvae_kl_per_dim=(sums["cvae"][0] / n).numpy(), vae_kl_per_dim=(sums["vae"][0] / n).numpy(),
                         cvae_recon=sums["cvae"][1] / n, vae_recon=sums["vae"][1] / n)
+
+
+def label_predictability(codes: np.ndarray, labels: np.ndarray, *, neighbours: int = 5, seed: int = 0) -> float:
+    """How much of the class a code still holds: the test accuracy of a k-nearest-neighbour classifier on the
+    codes (scikit-learn; half the points to fit, half to score, stratified and seeded). Chance is 1 / classes."""
+    from sklearn.model_selection import train_test_split
+    from sklearn.neighbors import KNeighborsClassifier
+
+    fit_x, score_x, fit_y, score_y = train_test_split(np.asarray(codes), np.asarray(labels), test_size=0.5,
+                                                      random_state=seed, stratify=np.asarray(labels))
+    return float(KNeighborsClassifier(n_neighbors=neighbours).fit(fit_x, fit_y).score(score_x, score_y))
