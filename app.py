@@ -1,16 +1,16 @@
 """VAE Latent Explorer: `streamlit run app.py`.
 
 The entry point only sets the page config, builds the navigation over pages/ and draws the shared sidebar;
-each page is a short script of one lesson, reading the sidebar's choice with ui.sidebar.current_selection().
+each page is a short script of one lesson, reading the sidebar's choice with ui.shell.sidebar.current_selection().
 """
 
 from pathlib import Path
 
 import streamlit as st
 
-from ui import warmup
-from ui.navigation import leave_legacy_pages_mode
-from ui.sidebar import draw_sidebar
+from ui.shell import warmup
+from ui.shell.navigation import leave_legacy_pages_mode
+from ui.shell.sidebar import draw_sidebar
 
 PAGES_DIR = Path(__file__).parent / "pages"
 
@@ -40,7 +40,7 @@ def main() -> None:
     try:
         page.run()
     finally:
-        warmup.start()  # torch and friends load in the background once the first page is out (ui/warmup.py)
+        warmup.start()  # torch and friends load in the background once the first page is out (ui/shell/warmup.py)
 
 
 main()

@@ -21,7 +21,7 @@ Targets (docs of the issue): a slider rerun's median <= 50 ms; cold start <= 5 s
   The browser is launched before the clock starts. Needs /usr/bin/chromium; skipped with a message otherwise.
   Two more figures say what the first page does not: the same cold start followed at once by a click on a
   lesson page that draws with the model (torch is imported in the background after the first page, see
-  ui/warmup.py, so this click may wait for it), and a cold start with a link straight to that lesson page.
+  ui/shell/warmup.py, so this click may wait for it), and a cold start with a link straight to that lesson page.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def browser_slider_figures(dataset: str | None, repeats: int) -> list[str]:
         return ["browser sliders: skipped (needs /usr/bin/chromium and the playwright package)"]
     from playwright.sync_api import sync_playwright
 
-    from ui.sidebar import DATASET_LABELS
+    from ui.shell.sidebar import DATASET_LABELS
 
     lines = []
     with tempfile.TemporaryDirectory() as folder:
@@ -166,7 +166,7 @@ def browser_slider_figures(dataset: str | None, repeats: int) -> list[str]:
                     wait_for_idle(page, timeout_ms=120_000)
                 href = next(h for title, h in nav_links(page) if title.endswith("Interpolation"))
                 open_page(page, href)
-                for label, name in (("t", "interpolation slider t"), ("z1", "latent slider z1")):
+                for label, name in (("t", "interpolation slider t"), ("z₁", "latent slider z₁")):
                     thumb = slider_thumb(page, label)
                     if thumb.count() == 0:
                         lines.append(f"browser {name}: not found on the interpolation page")
@@ -225,7 +225,7 @@ def cold_start(runs: int, lesson: str = "Decoder grid") -> list[str]:
                 page.wait_for_selector(APP_IDLE, state="attached", timeout=120_000)
                 rendered.append(time.perf_counter() - start)
                 # A student who clicks a lesson at once: the page drawn with the model's output. torch loads in
-                # the background after the first page (ui/warmup.py); this is what waits for it.
+                # the background after the first page (ui/shell/warmup.py); this is what waits for it.
                 href = next(h for title, h in nav_links(page) if title.endswith(lesson))  # the title follows its icon
                 open_page(page, href)
                 lesson_drawn.append(time.perf_counter() - start)

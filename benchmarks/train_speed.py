@@ -1,39 +1,42 @@
-"""Seconds per epoch: the textbook MNIST VAE loop vs vae_core, side by side in one run.
+"""Seconds per epoch: the textbook MNIST VAE loop vs vae_core's fit, with and without its fast path.
 
-Both train the 784-400-20 MLP VAE (Bernoulli decoder, Adam 1e-3, batch 128) for the same number of
-epochs on MNIST and report seconds per epoch and the final test -ELBO (nats per image).
+All three train the 784-400-20 MLP VAE (Bernoulli decoder, Adam 1e-3, batch 128) for the same number of
+epochs on MNIST and report seconds per epoch and the final test -ELBO (nats per image, grey-level test images,
+one posterior sample). Run it from the repository root (no install needed):
 
-    python benchmarks/train_speed.py [--epochs 3] [--threads 2] [--chunk 20] [--sequential] [--choices]
+    python -m benchmarks.train_speed [--epochs 3] [--threads 2] [--chunk 20] [--sequential] [--choices]
 
-The two loops take turns in one thread, --chunk steps at a time (vae_core's step callback runs the textbook
-loop's next steps), and each is timed only for its own steps. Shared cloud machines change speed by up to 2x within tens of seconds (a pure-Python loop measured
-0.22-0.54 s for the same work within 40 s on the CI-class machine), so running one loop after the other
-measured the machine as much as the code: the ratio moved between 2.8x and 3.8x from run to run. Taking
-turns gives both loops the same machine. --sequential runs them one after the other, as before.
+Rows: the textbook loop (pytorch/examples' vae/main.py: DataLoader + ToTensor, torch.optim.Adam), vae_core's
+fit as shipped (the MLP fast path of vae_core/models/mlp_backprop.py), and fit(fast_path=False) (autograd on
+VAE.loss). The line `speed-up: N.NNx` is textbook / fit as shipped; the line after it says what the fast path
+buys over autograd on this machine.
 
---choices also times one vae_core epoch for each thread count and each BCE formulation, the
-measurements behind vae_core's defaults.
+The loops take turns, --chunk steps at a time: each runs in its own thread, but only one runs at any moment,
+and each is timed only for its own turns. Shared cloud machines change speed by up to 2x within tens of seconds
+(a pure-Python loop measured 0.22-0.54 s for the same work within 40 s on the CI-class machine), so running one
+loop after the other measured the machine as much as the code: the ratio moved between 2.8x and 3.8x from run
+to run. Taking turns gives every loop the same machine. Each loop keeps its own stream of torch's global random
+numbers, so taking turns changes no loop's results. --sequential runs them one after the other instead.
+
+--choices also times one vae_core epoch for each thread count and each BCE formulation, the measurements
+behind vae_core's defaults.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
+import threading
 import time
-from pathlib import Path
-from typing import Generator
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from any folder
-
 from vae_core.config import ModelConfig, TrainConfig
 from vae_core.data import data_dir, load_dataset
 from vae_core.evaluation import mean_loss_terms
 from vae_core.training import TrainingCallback, fit
-
 
 
 class TextbookVAE(nn.Module):
@@ -60,17 +63,14 @@ def textbook_loss(recon_x, x, mu, logvar):
     return bce + kld
 
 
-def textbook_training(epochs: int, seed: int, threads: int) -> Generator[None, None, float]:
-    """The DataLoader + ToTensor loop, yielding after every training step; returns the test -ELBO."""
+def textbook_training(epochs: int, seed: int, threads: int, after_step: Callable[[], None]) -> TextbookVAE:
+    """The DataLoader + ToTensor loop, calling after_step() after every training step."""
     from torchvision import datasets, transforms
 
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
-    root = str(data_dir())
-    train = datasets.MNIST(root, train=True, download=True, transform=transforms.ToTensor())
-    test = datasets.MNIST(root, train=False, transform=transforms.ToTensor())
+    train = datasets.MNIST(str(data_dir()), train=True, download=True, transform=transforms.ToTensor())
     train_loader = torch.utils.data.DataLoader(train, batch_size=128, shuffle=True)
-    test_loader = torch.utils.data.DataLoader(test, batch_size=128)
     model = TextbookVAE()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     for _ in range(epochs):
@@ -81,53 +81,77 @@ def textbook_training(epochs: int, seed: int, threads: int) -> Generator[None, N
             loss = textbook_loss(recon, data, mu, logvar)
             loss.backward()
             optimizer.step()
-            yield
-    model.eval()
+            after_step()
+    return model.eval()
+
+
+@torch.no_grad()
+def textbook_test_neg_elbo(model: TextbookVAE, seed: int) -> float:
+    """The textbook's own test loop: -ELBO in nats per image."""
+    from torchvision import datasets, transforms
+
+    torch.manual_seed(seed)
+    test = datasets.MNIST(str(data_dir()), train=False, transform=transforms.ToTensor())
     total = 0.0
-    with torch.no_grad():
-        for data, _ in test_loader:
-            recon, mu, logvar = model(data)
-            total += textbook_loss(recon, data, mu, logvar).item()
+    for data, _ in torch.utils.data.DataLoader(test, batch_size=128):
+        recon, mu, logvar = model(data)
+        total += textbook_loss(recon, data, mu, logvar).item()
     return total / len(test)
 
 
-class Stopwatch:
-    """Drives a generator-shaped training loop a few steps at a time and sums the time spent in it.
+class Turns:
+    """Loops in their own threads run one at a time, `chunk` steps per turn (0: each to its end), round robin.
 
-    The loop gets its own stream of torch's global random numbers, so taking turns with fit() changes neither
-    loop's results: both train exactly as they would alone.
+    A loop calls begin() when it starts, step() after every training step and finish() when it is done;
+    `seconds[name]` sums the time of its own turns only.
     """
 
-    def __init__(self, steps: Generator[None, None, float]):
-        self.steps, self.seconds, self.result = steps, 0.0, None
-        self._rng = torch.get_rng_state()
+    def __init__(self, names: list[str], chunk: int):
+        self.names, self.chunk = names, chunk
+        self.seconds = dict.fromkeys(names, 0.0)
+        self._steps = dict.fromkeys(names, 0)
+        self._rng: dict[str, torch.Tensor] = {}
+        self._done: set[str] = set()
+        self._current = names[0]
+        self._turn_started = 0.0
+        self._changed = threading.Condition()
 
-    def advance(self, n: int | None) -> float:
-        """Run n more steps (None: to the end); returns the seconds they took."""
-        caller_rng = torch.get_rng_state()
-        torch.set_rng_state(self._rng)
-        started = time.perf_counter()
-        try:
-            for _ in range(n) if n is not None else iter(int, 1):
-                next(self.steps)
-        except StopIteration as done:
-            self.result = done.value
-        spent = time.perf_counter() - started
-        self._rng = torch.get_rng_state()
-        torch.set_rng_state(caller_rng)
-        self.seconds += spent
-        return spent
+    def begin(self, name: str) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: self._current == name)
+        if name in self._rng:
+            torch.set_rng_state(self._rng[name])  # this loop's own random stream, where it left it
+        self._turn_started = time.perf_counter()
+
+    def step(self, name: str) -> None:
+        self._steps[name] += 1
+        if self.chunk and self._steps[name] % self.chunk == 0:
+            self._end_turn(name)
+            self.begin(name)
+
+    def finish(self, name: str) -> None:
+        self._done.add(name)
+        self._end_turn(name)
+
+    def _end_turn(self, name: str) -> None:
+        self.seconds[name] += time.perf_counter() - self._turn_started
+        self._rng[name] = torch.get_rng_state()
+        with self._changed:
+            i = self.names.index(name)
+            for k in range(1, len(self.names) + 1):
+                candidate = self.names[(i + k) % len(self.names)]
+                if candidate not in self._done:
+                    self._current = candidate
+                    break
+            self._changed.notify_all()
 
 
-class TakeTurns(TrainingCallback):
-    """After every `chunk` vae_core steps, the textbook loop runs `chunk` steps; fit's clock keeps running."""
-
-    def __init__(self, other: Stopwatch, chunk: int):
-        self.other, self.chunk, self.paused = other, chunk, 0.0
+class StepHook(TrainingCallback):
+    def __init__(self, after_step: Callable[[], None]):
+        self.after_step = after_step
 
     def on_step(self, progress) -> None:
-        if self.chunk and progress.global_step % self.chunk == 0 and self.other.result is None:
-            self.paused += self.other.advance(self.chunk)
+        self.after_step()
 
 
 def vae_core_configs(epochs: int, seed: int, threads: int) -> tuple[ModelConfig, TrainConfig]:
@@ -137,19 +161,52 @@ def vae_core_configs(epochs: int, seed: int, threads: int) -> tuple[ModelConfig,
     return model, train
 
 
-def run_vae_core(epochs: int, seed: int, threads: int, callback: TrainingCallback | None = None,
-                 ) -> tuple[float, float]:
-    """(seconds in vae_core.fit, test -ELBO); time the callback spent elsewhere is not counted.
-
-    Data loading is outside the timing, as the data are loaded once and cached.
-    """
-    train_data, test_data = load_dataset("mnist", "train"), load_dataset("mnist", "test")
+def train_vae_core(epochs: int, seed: int, threads: int, fast_path: bool,
+                   after_step: Callable[[], None] | None = None) -> nn.Module:
+    """vae_core's fit on MNIST; the data are loaded (and cached) before any loop is timed."""
     model_config, train_config = vae_core_configs(epochs, seed, threads)
-    result = fit(model_config, train_config, callback, train_data=train_data, test_data=test_data)
-    model = result.model.eval()
+    callback = StepHook(after_step) if after_step else None
+    return fit(model_config, train_config, callback, train_data=load_dataset("mnist", "train"),
+               fast_path=fast_path).model
+
+
+def vae_core_test_neg_elbo(model: nn.Module, seed: int) -> float:
     torch.manual_seed(seed)
-    paused = callback.paused if isinstance(callback, TakeTurns) else 0.0
-    return result.seconds - paused, mean_loss_terms(model, test_data.images)["neg_elbo"]
+    test_terms = mean_loss_terms(model, load_dataset("mnist", "test").images)
+    return test_terms.recon + test_terms.kl  # -ELBO (the benchmarked model is a VAE)
+
+
+def race(epochs: int, seed: int, threads: int, chunk: int) -> dict[str, tuple[float, float]]:
+    """{loop: (seconds per epoch, test -ELBO)} for the three loops taking turns."""
+    loops: dict[str, Callable[[Callable[[], None]], nn.Module]] = {
+        "textbook": lambda after_step: textbook_training(epochs, seed, threads, after_step),
+        "fast path": lambda after_step: train_vae_core(epochs, seed, threads, True, after_step),
+        "autograd": lambda after_step: train_vae_core(epochs, seed, threads, False, after_step),
+    }
+    turns = Turns(list(loops), chunk)
+    models: dict[str, nn.Module] = {}
+    errors: list[Exception] = []
+
+    def run(name: str) -> None:
+        turns.begin(name)
+        try:
+            models[name] = loops[name](lambda: turns.step(name))
+        except Exception as err:  # noqa: BLE001 (re-raised by the main thread)
+            errors.append(err)
+        finally:
+            turns.finish(name)
+
+    threads_ = [threading.Thread(target=run, args=(name,), name=name) for name in loops]
+    for thread in threads_:
+        thread.start()
+    for thread in threads_:
+        thread.join()
+    if errors:
+        raise errors[0]
+    losses = {"textbook": textbook_test_neg_elbo(models["textbook"], seed)}
+    for name in ("fast path", "autograd"):
+        losses[name] = vae_core_test_neg_elbo(models[name], seed)
+    return {name: (turns.seconds[name] / epochs, losses[name]) for name in loops}
 
 
 def time_bce_formulations(threads: int, repeats: int = 200) -> dict[str, float]:
@@ -176,35 +233,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2, help="torch threads for vae_core")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads for every loop")
     parser.add_argument("--chunk", type=int, default=20, help="steps per turn when the loops take turns")
     parser.add_argument("--sequential", action="store_true", help="run the loops one after the other")
     parser.add_argument("--choices", action="store_true", help="also time thread counts and BCE formulations")
     args = parser.parse_args()
 
-    default_threads = torch.get_num_threads()
     how = "one after the other" if args.sequential else f"taking turns every {args.chunk} steps"
     print(f"MNIST, 784-400-20 MLP VAE, Bernoulli decoder, Adam 1e-3, batch 128, {args.epochs} epochs, "
-          f"{how}; torch's default is {default_threads} threads")
+          f"{args.threads} torch threads, {how}")
     load_dataset("mnist", "train"), load_dataset("mnist", "test")  # the one-off load is not a per-epoch cost
-    textbook = Stopwatch(textbook_training(args.epochs, args.seed, default_threads))
-    if args.sequential:
-        textbook.advance(None)
-        core_seconds, core_loss = run_vae_core(args.epochs, args.seed, args.threads)
-    else:
-        core_seconds, core_loss = run_vae_core(args.epochs, args.seed, args.threads,
-                                               TakeTurns(textbook, args.chunk))
-        textbook.advance(None)  # whatever is left of it
-    textbook_s, core_s = textbook.seconds / args.epochs, core_seconds / args.epochs
-    print(f"textbook (DataLoader + ToTensor, {default_threads} threads): {textbook_s:6.2f} s/epoch, "
-          f"test -ELBO {textbook.result:.2f} nats")
-    print(f"vae_core ({args.threads} threads):{'':{len(str(default_threads)) + 24}}{core_s:6.2f} s/epoch, "
-          f"test -ELBO {core_loss:.2f} nats")
-    print(f"speed-up: {textbook_s / core_s:.2f}x; test -ELBO difference {core_loss - textbook.result:+.2f} nats")
+    rows = race(args.epochs, args.seed, args.threads, 0 if args.sequential else args.chunk)
+    labels = {"textbook": "textbook (DataLoader + ToTensor)",
+              "fast path": "vae_core fit (MLP fast path, as shipped)",
+              "autograd": "vae_core fit(fast_path=False) (autograd)"}
+    for name, (seconds, neg_elbo) in rows.items():
+        print(f"{labels[name]:42s} {seconds:6.2f} s/epoch, test -ELBO {neg_elbo:.2f} nats")
+    textbook, fast, autograd = rows["textbook"], rows["fast path"], rows["autograd"]
+    print(f"speed-up: {textbook[0] / fast[0]:.2f}x; test -ELBO difference {fast[1] - textbook[1]:+.2f} nats")
+    print(f"speed-up without the fast path: {textbook[0] / autograd[0]:.2f}x; test -ELBO difference "
+          f"{autograd[1] - textbook[1]:+.2f} nats")
+    print(f"fast path vs autograd: {autograd[0] / fast[0]:.2f}x ({1 - fast[0] / autograd[0]:.0%} less time "
+          f"per epoch)")
 
     if args.choices:
         for threads in (1, 2):
-            print(f"choice: vae_core with {threads} thread(s): {run_vae_core(1, args.seed, threads)[0]:.2f} s/epoch")
+            started = time.perf_counter()
+            train_vae_core(1, args.seed, threads, fast_path=True)
+            print(f"choice: vae_core with {threads} thread(s): {time.perf_counter() - started:.2f} s/epoch")
         for name, ms in time_bce_formulations(args.threads).items():
             print(f"choice: {name}: {ms:.3f} ms per batch (forward + backward)")
 

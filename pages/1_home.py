@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui.sidebar import current_selection, missing_models_text
+from ui.shell.sidebar import current_selection, missing_models_text
 
 selection = current_selection()
 

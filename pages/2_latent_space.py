@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from ui import derived
-from ui.figures import selected_index, shared_range, trusted_figure
-from ui.registry import comparison_pair
-from ui.sidebar import current_selection, require_test_split
-from ui.widgets import model_caption, projection_choice
+from ui.figures.latent import selected_index, shared_range, trusted_figure
+from ui.shell.sidebar import current_selection, require_test_split
+from ui.state import derived
+from ui.widgets.shared import model_caption, projection_choice
+from vae_core.registry import comparison_pair
 
 selection = current_selection()
 st.title("Latent space")
@@ -39,13 +39,13 @@ def _pick_from_chart(chart_key: str) -> None:
         st.rerun("latent_images")
 
 
-ids = [(entry.checkpoint_id, entry.path, selection.device, selection.dataset) for _, entry in panels]
-point_sets = [derived.project_split(*args, method)[1] for args in ids]
+refs = [entry.ref(selection.device) for _, entry in panels]
+point_sets = [derived.project_split(ref, selection.dataset, method=method)[1] for ref in refs]
 axis_range = shared_range(point_sets, include_prior=True) if same_axes and len(panels) == 2 else None
-for column, (side, entry), args in zip(st.columns(len(panels)), panels, ids):
+for column, (side, entry), ref in zip(st.columns(len(panels)), panels, refs):
     with column:
-        fig = derived.latent_figure(*args, method, f"{side}: {entry.info.name}", axis_range,
-                                    show_prior=entry.is_variational)
+        fig = derived.latent_figure(ref, selection.dataset, method=method, title=f"{side}: {entry.info.name}",
+                                    axis_range=axis_range, show_prior=entry.is_variational)
         chart_key = f"latent_chart_{side}_{entry.key}_{method}"
         st.plotly_chart(trusted_figure(fig), key=chart_key, on_select=lambda k=chart_key: _pick_from_chart(k),
                         selection_mode="points", config={"scrollZoom": True, "displaylogo": False})
@@ -60,11 +60,11 @@ def latent_images() -> None:
     st.markdown(f"**Test image #{index}**, label **{label}**: the original, then each model's reconstruction "
                 "from its code (the VAE decodes μ).")
     image_columns = st.columns(1 + len(panels))
-    original_png, _ = derived.reconstruction_png(*ids[0], index)
+    original_png, _ = derived.reconstruction_png(refs[0], selection.dataset, index)
     image_columns[0].image(original_png, caption="original", width=140)
-    for column, (side, entry), args in zip(image_columns[1:], panels, ids):
-        _, recon_png = derived.reconstruction_png(*args, index)
-        code = derived.encode_split(*args).means[index]
+    for column, (side, entry), ref in zip(image_columns[1:], panels, refs):
+        _, recon_png = derived.reconstruction_png(ref, selection.dataset, index)
+        code = derived.encode_split(ref, selection.dataset).means[index]
         column.image(recon_png, caption=f"{side}: z = ({', '.join(f'{v:.2f}' for v in code[:4])}"
                                         f"{', …' if len(code) > 4 else ''})", width=140)
 

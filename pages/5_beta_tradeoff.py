@@ -2,14 +2,15 @@
 
 import streamlit as st
 
-from ui import derived
-from ui.beta_figures import kl_heatmap_figure, rate_distortion_figure
-from ui.job_panel import job_panel, job_running, start_job
-from ui.loaders import dataset_or_none
-from ui.registry import beta_sweeps, user_folder
-from ui.sidebar import ZOO_COMMAND, current_selection
-from ui.sweep import extra_point_configs, informative_dims, metrics_complete, reference_entry, sweep_point
-from ui.training_job import TrainingJob, unique_checkpoint_path
+from ui.figures.beta import kl_heatmap_figure, rate_distortion_figure
+from ui.shell.sidebar import ZOO_COMMAND, current_selection
+from ui.state import derived
+from ui.state.loaders import dataset_or_none
+from ui.widgets.job_panel import job_panel, job_running, start_job
+from vae_core.jobs import TrainingJob, unique_checkpoint_path
+from vae_core.registry import beta_sweeps, user_folder
+from vae_core.sweeps import extra_point_configs, informative_dims, metrics_complete, reference_entry, sweep_point
+from vae_core.vocabulary import INFORMATIVE_MEAN_KL, ROLE_BETA_SWEEP, SOURCE_USER
 
 JOB_KEY = "beta_job"
 
@@ -35,8 +36,8 @@ points = []
 for entry in members:
     metrics = entry.info.metrics
     if not metrics_complete(metrics, entry.latent_dim):  # saved without its evaluation: evaluate here
-        metrics = derived.test_metrics(entry.checkpoint_id, entry.path, device, selection.dataset,
-                                       entry.info.train_config.dynamic_binarization)
+        metrics = derived.test_metrics(entry.ref(device), selection.dataset,
+                                       binarized=entry.info.train_config.dynamic_binarization)
     points.append(sweep_point(entry, metrics))
 
 st.caption(f"{len(points)} models in {group}: {members[0].info.model_config.arch.upper()} VAEs with a "
@@ -52,7 +53,8 @@ with right:
     st.subheader("KL per latent dimension")
     st.plotly_chart(kl_heatmap_figure(points), key="beta_heatmap", config={"displaylogo": False})
     st.caption("Pale cells are dimensions with almost no KL: the encoder ignores them and q(z|x) ≈ p(z) there "
-               "(collapsed, inactive units). Informative dimensions (KL > 0.01 nats): "
+               "(collapsed units). Informative dimensions (mean KL > "
+               f"{INFORMATIVE_MEAN_KL:g} nats): "
                + ", ".join(f"β={p.beta:g}: {informative_dims(p)}" for p in sorted(points, key=lambda p: p.beta))
                + ".")
 
@@ -68,9 +70,9 @@ def samples_per_beta() -> None:
                "but odder samples (its codes drift off the prior), large β blurrier, more average ones.")
     for entry in sorted(members, key=lambda e: e.beta):
         image_col, label_col = st.columns([6, 1])
-        image_col.image(derived.prior_samples_png(entry.checkpoint_id, entry.path, device, n, seed, 1.0, n,
+        image_col.image(derived.prior_samples_png(entry.ref(device), n=n, seed=seed, temperature=1.0, n_cols=n,
                                                   cell_px=40))
-        label_col.markdown(f"**β = {entry.beta:g}**" + ("  \n*trained here*" if entry.source == "user" else ""))
+        label_col.markdown(f"**β = {entry.beta:g}**" + ("  \n*trained here*" if entry.source == SOURCE_USER else ""))
 
 
 samples_per_beta()
@@ -89,5 +91,5 @@ if submitted and not job_running(JOB_KEY):
     model_config, train_config = extra_point_configs(reference, beta, epochs, device)
     path = unique_checkpoint_path(user_folder(), f"{selection.dataset}-vae-z{reference.latent_dim}-beta{beta:g}")
     start_job(JOB_KEY, TrainingJob(model_config, train_config, path,
-                                   metadata={"role": "beta-sweep", "group": group}))
+                                   metadata={"role": ROLE_BETA_SWEEP, "group": group}))
 job_panel(JOB_KEY, show_curves=False)

@@ -5,12 +5,14 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from ui import elbo, elbo_cache
-from ui.elbo_figures import (INFORMATIVE_KL, enlarge, informative, kl_per_dim_figure, objective_figure,
-                             posterior_figure)
-from ui.elbo_widgets import choose_image, pick_models
-from ui.loaders import model_or_none
-from ui.sidebar import current_selection, require_model
+from ui.figures.elbo import informative, kl_per_dim_figure, objective_figure, posterior_figure
+from ui.shell.sidebar import current_selection, require_model
+from ui.state import elbo_cache
+from ui.state.loaders import model_or_none
+from ui.widgets.elbo_widgets import choose_image, pick_models
+from vae_core import elbo_report as elbo
+from vae_core.images import enlarge
+from vae_core.vocabulary import INFORMATIVE_IMAGE_KL
 
 BETA_PAGE = Path(__file__).with_name("5_beta_tradeoff.py")  # a sibling page, wherever the pages folder is
 
@@ -26,7 +28,7 @@ vae_entry, ae_entry = pick_models(selection)
 if vae_entry is None:
     st.info("This page needs a VAE for this data set; train one on the **Train** page.")
     st.stop()
-if model_or_none(vae_entry, selection.device) is None:
+if model_or_none(vae_entry.ref(selection.device)) is None:
     st.stop()
 
 # --- 1. the input -------------------------------------------------------------------------------------
@@ -35,7 +37,7 @@ chosen = choose_image(selection.dataset, vae_entry.input_shape)
 if chosen is None:
     st.stop()
 image = np.ascontiguousarray(chosen.image, dtype=np.float32)
-vae_args = (vae_entry.checkpoint_id, vae_entry.path, selection.device)
+vae = vae_entry.ref(selection.device)
 
 # --- 2. the terms -------------------------------------------------------------------------------------
 st.header("2 · The bound's terms for this image")
@@ -44,7 +46,7 @@ seed = int(left.number_input("Random seed of the draws", 0, 2**31 - 1, 0, key="e
                              help="Every sampled number below is reproducible from this seed."))
 right.button("New draws", key="elbo_new_draws",
              on_click=lambda: st.session_state.update(elbo_seed=int(st.session_state["elbo_seed"]) + 1))
-terms = elbo_cache.breakdown(*vae_args, image, seed)
+terms = elbo_cache.breakdown(vae, image, seed=seed)
 metrics = st.columns(3)
 metrics[0].metric("Reconstruction", f"{terms.recon:.2f}",
                   help=f"E_q[−log p(x|z)] in nats, averaged over {terms.n_samples} draws z ~ q(z|x).")
@@ -60,7 +62,7 @@ def tightness() -> None:
     k = int(slider.select_slider("K, importance samples for the estimate of −log p(x)", elbo.IW_CHOICES,
                                  value=1000, key="elbo_k",
                                  help="K = 1 is a one-sample ELBO; the estimate tightens as K grows."))
-    iw_nll = elbo_cache.iw_nll(*vae_args, image, k, seed)
+    iw_nll = elbo_cache.iw_nll(vae, image, k=k, seed=seed)
     estimate.metric(f"IW, K={k}", f"{iw_nll:.2f}",
                     help="−IW_K (Burda et al., 2015): an estimate of −log p(x) in nats from K draws, "
                          "closer for larger K.")
@@ -71,7 +73,7 @@ def tightness() -> None:
 
 
 tightness()
-decoded_mean, samples = elbo_cache.pictures(*vae_args, image, seed)
+decoded_mean, samples = elbo_cache.pictures(vae, image, seed=seed)
 pictures = st.columns([1, 1, 4])
 pictures[0].image(enlarge(image), caption=f"Input x: {chosen.description}")
 pictures[1].image(enlarge(decoded_mean), caption="Decoded at μ(x)")
@@ -86,15 +88,15 @@ figures = st.columns(2) if terms.kl_per_dim.size <= 16 else (st.container(), st.
 figures[0].plotly_chart(posterior_figure(terms), key="elbo_posterior_chart")
 figures[1].plotly_chart(kl_per_dim_figure(terms), key="elbo_kl_chart")
 n_informative = int(informative(terms).sum())
-st.caption(f"{n_informative} of {terms.kl_per_dim.size} dimensions carry at least {INFORMATIVE_KL:g} nats about this "
+st.caption(f"{n_informative} of {terms.kl_per_dim.size} dimensions carry at least {INFORMATIVE_IMAGE_KL:g} nats about this "
            "image (blue); the grey ones sit on the prior.")
 
 # --- 4. the autoencoder -------------------------------------------------------------------------------
 st.header("4 · The autoencoder, for contrast")
-if ae_entry is None or model_or_none(ae_entry, selection.device) is None:
+if ae_entry is None or model_or_none(ae_entry.ref(selection.device)) is None:
     st.info("No autoencoder fits this data set; train one on the **Train** page to compare.")
 else:
-    ae_terms = elbo_cache.ae_breakdown(ae_entry.checkpoint_id, ae_entry.path, selection.device, image)
+    ae_terms = elbo_cache.ae_breakdown(ae_entry.ref(selection.device), image)
     cols = st.columns([1, 1, 3])
     cols[0].image(enlarge(ae_terms.reconstruction), caption="AE reconstruction")
     cols[1].metric("AE reconstruction (nats)", f"{ae_terms.recon:.2f}",

@@ -2,12 +2,20 @@
 
 import streamlit as st
 
-from ui.job_panel import job_panel, job_running, start_job
-from ui.loaders import dataset_or_none
-from ui.registry import KIND_NAMES, user_folder
-from ui.sidebar import DATASET_LABELS, available_datasets, current_selection
-from ui.train_form import HIDDEN_PRESETS, LATENT_SIZES, LEARNING_RATES, TrainRequest, build_configs, default_name
-from ui.training_job import MAX_CONCURRENT_JOBS, TrainingJob, unique_checkpoint_path
+from ui.shell.sidebar import DATASET_LABELS, available_datasets, current_selection
+from ui.state.loaders import dataset_or_none
+from ui.widgets.job_panel import job_panel, job_running, start_job
+from vae_core.jobs import MAX_CONCURRENT_JOBS, TrainingJob, unique_checkpoint_path
+from vae_core.registry import user_folder
+from vae_core.train_request import (
+    HIDDEN_PRESETS,
+    LATENT_SIZES,
+    LEARNING_RATES,
+    TrainRequest,
+    build_configs,
+    default_name,
+)
+from vae_core.vocabulary import KIND_LABELS
 
 JOB_KEY = "train_job"
 
@@ -27,8 +35,8 @@ if st.session_state.get("train_followed_dataset") != selection.dataset:
     st.session_state["train_dataset"] = selection.dataset
 with st.form("train_form"):
     c1, c2, c3 = st.columns(3)
-    kind = c1.selectbox("Model", list(KIND_NAMES), index=list(KIND_NAMES).index("vae"), key="train_kind",
-                        format_func=KIND_NAMES.get)
+    kind = c1.selectbox("Model", list(KIND_LABELS), index=list(KIND_LABELS).index("vae"), key="train_kind",
+                        format_func=KIND_LABELS.get)
     arch = c2.selectbox("Body", ["mlp", "conv"], key="train_arch", format_func={"mlp": "MLP", "conv": "Conv"}.get)
     size = c3.selectbox("Size", list(HIDDEN_PRESETS["mlp"]), index=1, key="train_size",
                         help="MLP widths: " + ", ".join(f"{k} {v}" for k, v in HIDDEN_PRESETS["mlp"].items())
@@ -46,8 +54,8 @@ with st.form("train_form"):
     submitted = st.form_submit_button("Train", type="primary", disabled=job_running(JOB_KEY))
 
 if submitted and not job_running(JOB_KEY):
-    request = TrainRequest(kind, arch, size, latent_dim, beta, dataset, epochs, lr,
-                           name.strip() or default_name(kind, dataset, latent_dim, beta))
+    request = TrainRequest(kind=kind, arch=arch, size=size, latent_dim=latent_dim, beta=beta, dataset=dataset,
+                           epochs=epochs, lr=lr, name=name.strip() or default_name(kind, dataset, latent_dim, beta))
     data = dataset_or_none(dataset, "train")
     if data is not None:
         try:

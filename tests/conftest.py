@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 from urllib.error import URLError
@@ -12,9 +13,11 @@ import pytest
 import torch
 import torchvision.datasets.mnist
 
+from vae_core.checkpoints import save_checkpoint
 from vae_core.config import ModelConfig, TrainConfig
 from vae_core.data import ImageDataset, load_dataset
-from vae_core.training import FitResult, fit
+from vae_core.evaluation import evaluate
+from vae_core.training import FitResult, fit, training_metadata
 
 TINY_HIDDEN = (32, 16)
 DIGITS_SHAPE = (1, 8, 8)
@@ -116,3 +119,52 @@ def no_download(monkeypatch) -> None:
         raise URLError(f"network is unreachable (test refused {url})")
 
     monkeypatch.setattr(torchvision.datasets.mnist, "download_and_extract_archive", refuse)
+
+
+# --- a tiny checkpoint zoo (the registry, the sweeps and the app's pages use it) -----------------------------
+# `tiny_zoo` (session) trains, in a few seconds:
+# - digits-ae-z2.pt, digits-vae-z2.pt: role "family-2d", group "digits-family-2d"
+# - digits-vae-z3-beta0.5.pt, -beta1.pt, -beta4.pt: role "beta-sweep", group "digits-beta-sweep"
+# - digits-vae-z4.pt: a VAE with a 4-D latent (PCA / t-SNE, slices, per-dimension sliders)
+
+@dataclass(frozen=True)
+class TinyZoo:
+    folder: Path
+    ae_2d: Path
+    vae_2d: Path
+    sweep: tuple[Path, ...]
+    vae_4d: Path
+    sweep_group: str = "digits-beta-sweep"
+    family_group: str = "digits-family-2d"
+
+
+def train_tiny_checkpoint(path: Path, *, kind: str = "vae", latent_dim: int = 2, beta: float = 1.0,
+                          role: str | None = None, group: str | None = None, epochs: int = 2,
+                          hidden_dims: tuple[int, ...] = (64,), seed: int = 0) -> Path:
+    """Train a small MLP on digits for a few epochs and save it like the zoo does (metrics, role, group)."""
+    train_data, test_data = load_dataset("digits", "train"), load_dataset("digits", "test")
+    model_config = ModelConfig(kind=kind, input_shape=train_data.input_shape, latent_dim=latent_dim,
+                               hidden_dims=hidden_dims, beta=beta)
+    train_config = TrainConfig(dataset="digits", epochs=epochs, batch_size=128, lr=3e-3, seed=seed,
+                               eval_each_epoch=False)
+    result = fit(model_config, train_config, train_data=train_data, test_data=test_data)
+    metadata = training_metadata(result.seconds, len(train_data), len(test_data), len(result.history))
+    if role:
+        metadata.update(role=role, group=group)
+    return save_checkpoint(path, result.model, train_config, history=[r.to_dict() for r in result.history],
+                           metrics=evaluate(result.model, test_data).to_dict(), metadata=metadata)
+
+
+@pytest.fixture(scope="session")
+def tiny_zoo(tmp_path_factory) -> TinyZoo:
+    folder = tmp_path_factory.mktemp("zoo")
+    family = dict(role="family-2d", group="digits-family-2d")
+    sweep = dict(role="beta-sweep", group="digits-beta-sweep", latent_dim=3)
+    return TinyZoo(
+        folder=folder,
+        ae_2d=train_tiny_checkpoint(folder / "digits-ae-z2.pt", kind="ae", **family),
+        vae_2d=train_tiny_checkpoint(folder / "digits-vae-z2.pt", kind="vae", **family),
+        sweep=tuple(train_tiny_checkpoint(folder / f"digits-vae-z3-beta{b:g}.pt", beta=b, **sweep)
+                    for b in (0.5, 1.0, 4.0)),
+        vae_4d=train_tiny_checkpoint(folder / "digits-vae-z4.pt", latent_dim=4),
+    )

@@ -9,10 +9,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from vae_core.checkpoints import (
-    FORMAT_NAME, FORMAT_VERSION, CheckpointError, list_checkpoints, load_checkpoint, read_checkpoint_info,
-    safe_checkpoint_name, save_checkpoint,
+from vae_core.checkpoint_info import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    CheckpointError,
+    info_from_payload,
+    list_checkpoints,
+    read_checkpoint_info,
+    safe_checkpoint_name,
 )
+from vae_core.checkpoints import load_checkpoint, read_payload_with_torch, save_checkpoint
 from vae_core.config import TrainConfig, config_to_dict
 from vae_core.models import build_model
 
@@ -60,7 +66,7 @@ def test_round_trip_restores_weights_configs_and_outputs(tmp_path, model, train_
     assert all(torch.equal(original[k], restored[k]) for k in original)
     for a, b in zip(outputs(model), outputs(loaded)):
         assert torch.equal(a, b)
-    assert info.name == "m" and info.metrics == {"neg_elbo": 33.0}
+    assert info.name == "m" and info.metadata["metrics"] == {"neg_elbo": 33.0}
     assert info.metadata["role"] == "default" and info.metadata["group"] == "g"
 
 
@@ -122,7 +128,7 @@ def test_failed_save_keeps_the_previous_file(tmp_path, model, train_config, monk
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint(path, model, train_config, metrics={"version": 2})
     assert path.read_bytes() == before
-    assert read_checkpoint_info(path).metrics == {"version": 1}
+    assert read_checkpoint_info(path).metadata["metrics"] == {"version": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]
 
 
@@ -219,7 +225,7 @@ def test_code_payload_is_refused_without_running(tmp_path, model, train_config):
     torch.save(payload(model, train_config, metadata={"note": CodePayload(marker)}), as_torch)
     as_pickle = tmp_path / "evil-pickle.pt"
     as_pickle.write_bytes(pickle.dumps(payload(model, train_config, metadata={"note": CodePayload(marker)})))
-    with pytest.raises(CheckpointError, match="evil.pt: refused to load.*open"):
+    with pytest.raises(CheckpointError, match=r"evil.pt: refused: the file holds code or objects the app will not load \(it names io.open\)"):
         load_checkpoint(as_torch)
     for path in (as_torch, as_pickle):
         for reader in (load_checkpoint, read_checkpoint_info):
@@ -262,7 +268,6 @@ def test_safe_checkpoint_name():
 
 def info_through_torch(path: Path):
     """The reference: the whole payload through torch.load(weights_only=True)."""
-    from vae_core.checkpoints import info_from_payload, read_payload_with_torch
     return info_from_payload(path, read_payload_with_torch(path, mmap=True))
 
 
@@ -278,19 +283,15 @@ def test_metadata_reader_agrees_with_torch_load(tmp_path, model, train_config):
             (reference.model_config, reference.train_config, reference.metadata), path.name
 
 
-def test_metadata_reader_hands_unusual_files_to_torch(tmp_path, model, train_config, monkeypatch):
-    # torch.Size and a dtype are globals torch's safe loader accepts and this reader does not know: such a
-    # file is read through torch.load(weights_only=True), with the same result.
+def test_metadata_reader_refuses_globals_it_does_not_know(tmp_path, model, train_config):
+    # torch.Size and a dtype are globals torch's safe loader accepts, but save_checkpoint never writes them:
+    # the file is refused by name, by listing and loading alike (torch never sees it).
     path = tmp_path / "unusual.pt"
-    torch.save(payload(model, train_config, metadata={"shape": torch.Size([2, 3]), "dtype": torch.float16}), path)
-    import vae_core.checkpoints as checkpoints
-    calls = []
-    real = checkpoints.read_payload_with_torch
-    monkeypatch.setattr(checkpoints, "read_payload_with_torch", lambda *a, **k: calls.append(a) or real(*a, **k))
-    info = read_checkpoint_info(path)
-    assert info.metadata == {"shape": torch.Size([2, 3]), "dtype": torch.float16} and len(calls) == 1
-    read_checkpoint_info(save_checkpoint(tmp_path / "plain.pt", model, train_config))
-    assert len(calls) == 1  # an ordinary checkpoint never needs torch to be listed
+    torch.save(payload(model, train_config, metadata={"shape": torch.Size([2, 3])}), path)
+    for reader in (read_checkpoint_info, load_checkpoint):
+        with pytest.raises(CheckpointError, match=r"unusual.pt: refused: the file holds code or objects the app "
+                                                  r"will not load \(it names torch.Size\)"):
+            reader(path)
 
 
 def test_listing_checkpoints_does_not_import_torch(tmp_path, model, train_config):
@@ -305,3 +306,29 @@ def test_listing_checkpoints_does_not_import_torch(tmp_path, model, train_config
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["2", "0", "False"]
+
+
+# --- claimed names ----------------------------------------------------------------------------------------------
+
+def test_concurrent_jobs_claim_distinct_names_and_all_models_survive(tmp_path, model, train_config):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from vae_core.checkpoints import claim_checkpoint_path
+
+    barrier = threading.Barrier(4)
+
+    def job(seed: int) -> Path:
+        barrier.wait()
+        path = claim_checkpoint_path(tmp_path, "digits vae z2")  # the name is chosen at submit time...
+        barrier.wait()
+        save_checkpoint(path, model, TrainConfig(dataset="digits", seed=seed))  # ...and filled at the end
+        return path
+
+    with ThreadPoolExecutor(4) as pool:
+        paths = list(pool.map(job, range(4)))
+    assert sorted(p.name for p in paths) == ["digits-vae-z2-2.pt", "digits-vae-z2-3.pt", "digits-vae-z2-4.pt",
+                                             "digits-vae-z2.pt"]
+    scan = list_checkpoints(tmp_path)
+    assert sorted(info.train_config.seed for info in scan.infos) == [0, 1, 2, 3] and not scan.problems
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths)  # claims released

@@ -42,7 +42,7 @@ def test_labels_are_required_and_checked(cvae, digits_test):
 
 def test_conv_body_is_refused(tiny_config):
     with pytest.raises(ValueError, match="MLP"):
-        build_model(tiny_config(kind="cvae", arch="conv", hidden_dims=(4,)))
+        tiny_config(kind="cvae", arch="conv", hidden_dims=(4,))
 
 
 def test_loss_matches_a_hand_computation(tiny_config, digits_test):
@@ -83,9 +83,10 @@ def test_the_label_changes_the_decoder_output(cvae):
 
 def test_one_training_step_changes_the_weights(cvae, digits_test):
     x, y = digits_test.images[:16], digits_test.labels[:16]
-    terms, grads = cvae.loss_and_grads(x, labels=y)
+    terms = cvae.loss(x, labels=y)
     assert torch.isfinite(terms.objective)
     params = [p for p in cvae.parameters() if p.requires_grad]
+    grads = torch.autograd.grad(terms.objective, params)
     assert len(grads) == len(params) and all(g.shape == p.shape for g, p in zip(grads, params, strict=True))
     # The label's one-hot column of the decoder's first layer gets a gradient: the label is really used.
     first = next(i for i, p in enumerate(params) if p is cvae.decoder_body[0].weight)
@@ -113,3 +114,21 @@ def test_save_load_round_trip(tmp_path, cvae, digits_test):
 def test_one_hot_matches_torch(cvae):
     labels = torch.tensor([3, 0, 9])
     torch.testing.assert_close(cvae.one_hot(labels, 3), F.one_hot(labels, 10).float())
+
+
+def test_fit_and_evaluate_pass_the_labels(tiny_config, digits_train, digits_test):
+    from vae_core.evaluation import evaluate
+    from vae_core.training import fit
+
+    config = tiny_config(kind="cvae")
+    result = fit(config, TrainConfig(dataset="digits", epochs=2, batch_size=64, lr=3e-3, seed=0,
+                                     dynamic_binarization=True),
+                 train_data=digits_train, test_data=digits_test)
+    assert len(result.history) == 2 and result.history[-1].test is not None
+    assert result.history[-1].train.objective < result.history[0].train.objective
+    report = evaluate(result.model, digits_test, iw_samples=5, binarized=True)
+    assert report.neg_elbo == pytest.approx(report.recon + report.kl) and report.iw_nll is not None
+    # The history's test terms are measured as evaluate measures them (same binarisation, same labels).
+    assert report.kl == pytest.approx(result.history[-1].test.kl, rel=1e-4)
+    with pytest.raises(ValueError, match="labels"):
+        evaluate(result.model, digits_test.images)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vae_core.checkpoints import list_checkpoints
+from vae_core.checkpoint_info import list_checkpoints
 from vae_core.cli import main
 from vae_core.data import is_available
 from vae_core.model_card import (ANCHOR_BURDA_NLL, format_kl_per_dim, render_model_card,
@@ -39,13 +39,13 @@ def test_card_has_one_metrics_row_per_checkpoint_with_its_numbers(digits_zoo):
         row = table_row(card, info.name)
         header = table_row(card.replace("| checkpoint |", "| `HEADER` |", 1), "HEADER")
         cells = dict(zip(header, row))
-        assert cells["recon"] == f"{metrics['recon']:.2f}"
-        assert cells["active units"] == str(metrics["active_units"])
+        assert cells["recon"] == f"{metrics.recon:.2f}"
+        assert cells["active units"] == str(metrics.active_units)
         assert cells["epochs"] == str(info.metadata["epochs_run"])
         if info.model_config.kind == "vae":
-            assert cells["-ELBO"] == f"{metrics['recon'] + metrics['kl']:.2f}"
-            assert cells["KL"] == f"{metrics['kl']:.2f}"
-            assert cells["IW -log p(x)"] == f"{metrics['iw_nll']:.2f} (K={metrics['iw_samples']})"
+            assert cells["-ELBO"] == f"{metrics.recon + metrics.kl:.2f}"
+            assert cells["KL"] == f"{metrics.kl:.2f}"
+            assert cells["IW -log p(x)"] == f"{metrics.iw_nll:.2f} (K={metrics.iw_samples})"
             assert cells["beta"] == f"{info.model_config.beta:g}"
         else:
             assert cells["-ELBO"] == cells["KL"] == cells["IW -log p(x)"] == "-"
@@ -57,9 +57,9 @@ def test_beta_paragraph_numbers_come_from_the_sweep_endpoints(digits_zoo):
                    key=lambda i: i.model_config.beta)
     low, high = sweep[0], sweep[-1]
     assert (f"From beta = {low.model_config.beta:g} to beta = {high.model_config.beta:g}, the test KL goes from "
-            f"{low.metrics['kl']:.2f} to {high.metrics['kl']:.2f} nats") in card
+            f"{low.metrics.kl:.2f} to {high.metrics.kl:.2f} nats") in card
     for info in sweep:
-        assert f"beta {info.model_config.beta:g}: {info.metrics['active_units']}" in card
+        assert f"beta {info.model_config.beta:g}: {info.metrics.active_units}" in card
     assert "--quick" in card  # quick models are flagged as such
 
 
@@ -87,8 +87,8 @@ def test_default_section_states_the_anchors(tmp_path):
     run_zoo(tmp_path, [spec], quick=True, log=lambda message: None)
     info = list_checkpoints(tmp_path).infos[0]
     card = render_model_card(tmp_path)
-    assert f"Test -log p(x) ≈ {info.metrics['iw_nll']:.2f} nats" in card
-    assert f"K = {info.metrics['iw_samples']}" in card
+    assert f"Test -log p(x) ≈ {info.metrics.iw_nll:.2f} nats" in card
+    assert f"K = {info.metrics.iw_samples}" in card
     assert info.metadata["test_binarization"] in card
     assert f"{ANCHOR_BURDA_NLL:.2f} nats" in card and "3,280 epochs" in card and "about 90" in card
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from packaging.version import Version
+
 import vae_core
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -38,6 +40,8 @@ def test_no_module_of_vae_core_imports_streamlit():
 def test_public_names():
     for name in vae_core.__all__:
         assert hasattr(vae_core, name), name
-    assert vae_core.__version__.count(".") == 2
+    version = Version(vae_core.__version__)  # InvalidVersion for anything PEP 440 rejects
+    assert str(version) == vae_core.__version__, "write the version in PEP 440's normal form"
+    assert len(version.release) == 3, "major.minor.patch"
     model = vae_core.build_model(vae_core.ModelConfig(input_shape=(1, 8, 8), hidden_dims=(4,)))
     assert isinstance(model, vae_core.LatentModel)

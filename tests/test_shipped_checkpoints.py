@@ -14,9 +14,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vae_core.checkpoints import list_checkpoints, load_checkpoint
+from vae_core.checkpoint_info import list_checkpoints
+from vae_core.checkpoints import load_checkpoint
 from vae_core.data import is_available, load_dataset
-from vae_core.evaluation import ACTIVE_UNIT_THRESHOLD, evaluate
+from vae_core.evaluation import evaluate
+from vae_core.vocabulary import ACTIVE_UNIT_VARIANCE
 from vae_core.model_card import render_model_card
 from vae_core.models import build_model
 from vae_core.zoo import zoo_specs
@@ -66,17 +68,17 @@ def test_shipped_checkpoint_reevaluates_to_its_recorded_metrics(name):
     test = load_dataset(spec.train.dataset, "test")
     assert meta["split_sizes"] == {"train": len(load_dataset(spec.train.dataset, "train")), "test": len(test)}
     report = evaluate(model, test, seed=meta["eval_seed"], binarized=meta["test_binarized"])
-    assert report.n_images == recorded["n_images"] == len(test)
-    assert report.recon == pytest.approx(recorded["recon"], abs=NATS_TOLERANCE)
-    assert report.kl == pytest.approx(recorded["kl"], abs=NATS_TOLERANCE)
-    assert report.kl_per_dim == pytest.approx(recorded["kl_per_dim"], abs=NATS_TOLERANCE)
-    assert report.active_units == recorded["active_units"]
-    assert report.mse == pytest.approx(recorded["mse"], abs=1e-4)
+    assert report.n_images == recorded.n_images == len(test)
+    assert report.recon == pytest.approx(recorded.recon, abs=NATS_TOLERANCE)
+    assert report.kl == pytest.approx(recorded.kl, abs=NATS_TOLERANCE)
+    assert report.kl_per_dim == pytest.approx(recorded.kl_per_dim, abs=NATS_TOLERANCE)
+    assert report.active_units == recorded.active_units
+    assert report.mse == pytest.approx(recorded.mse, abs=1e-4)
     if spec.model.kind == "vae":
-        assert recorded["neg_elbo"] == pytest.approx(recorded["recon"] + recorded["kl"])
-        assert recorded["iw_samples"] == spec.iw_samples and meta["iw_samples"] == spec.iw_samples
+        assert recorded.neg_elbo == pytest.approx(recorded.recon + recorded.kl)
+        assert recorded.iw_samples == spec.iw_samples and meta["iw_samples"] == spec.iw_samples
         # IW_K tightens the ELBO: averaged over a whole test set its estimate lies below -ELBO.
-        assert recorded["iw_nll"] < recorded["neg_elbo"]
+        assert recorded.iw_nll < recorded.neg_elbo
     assert_independent_terms(model, test.images, meta, recorded)
 
 
@@ -88,17 +90,17 @@ def assert_independent_terms(model, images: torch.Tensor, meta: dict, recorded: 
         encoding = model.encode(images)
         mean = encoding.mean.double()
         variances = mean.var(0, unbiased=False).numpy()
-        assert int(np.sum(variances > ACTIVE_UNIT_THRESHOLD)) == recorded["active_units"]
+        assert int(np.sum(variances > ACTIVE_UNIT_VARIANCE)) == recorded.active_units
         if encoding.logvar is not None:
             logvar = encoding.logvar.double()
             # KL(N(m, s^2) || N(0, 1)) = (m^2 + s^2 - 1 - log s^2) / 2 per unit, averaged over images
             kl_per_dim = (0.5 * (mean ** 2 + logvar.exp() - 1 - logvar)).mean(0)
-            assert kl_per_dim.tolist() == pytest.approx(recorded["kl_per_dim"], abs=1e-3)
+            assert kl_per_dim.tolist() == pytest.approx(recorded.kl_per_dim, abs=1e-3)
         else:
             # A deterministic AE's reconstruction term is a summed Bernoulli NLL: softplus(l) - x * l per pixel.
             logits = model.decode_params(encoding.mean).double()
             nll = (F.softplus(logits) - images.double() * logits).flatten(1).sum(1).mean()
-            assert float(nll) == pytest.approx(recorded["recon"], abs=NATS_TOLERANCE)
+            assert float(nll) == pytest.approx(recorded.recon, abs=NATS_TOLERANCE)
 
 
 @pytest.mark.parametrize("name", sorted(n for n, s in SPECS.items() if s.train.dataset == "digits"
@@ -108,7 +110,7 @@ def test_digits_iw_estimates_recompute_exactly(name):
     meta = info.metadata
     report = evaluate(model, load_dataset("digits", "test"), iw_samples=meta["iw_samples"], seed=meta["eval_seed"],
                       binarized=meta["test_binarized"])
-    assert report.iw_nll == pytest.approx(info.metrics["iw_nll"], abs=NATS_TOLERANCE)
+    assert report.iw_nll == pytest.approx(info.metrics.iw_nll, abs=NATS_TOLERANCE)
 
 
 def test_default_model_records_its_likelihood_protocol():
@@ -116,8 +118,8 @@ def test_default_model_records_its_likelihood_protocol():
     (default,) = [i for i in info.infos if i.metadata.get("role") == "default"]
     meta, metrics = default.metadata, default.metrics
     assert default.name == "mnist-vae-default" and meta["group"] == "mnist-default"
-    assert default.train_config.dynamic_binarization and meta["test_binarized"] and metrics["binarized"]
-    assert metrics["iw_samples"] == meta["iw_samples"] == 5000
+    assert default.train_config.dynamic_binarization and meta["test_binarized"] and metrics.binarized
+    assert metrics.iw_samples == meta["iw_samples"] == 5000
     assert f"seed {meta['eval_seed']}" in meta["test_binarization"]
-    assert metrics["n_images"] == 10_000
-    assert metrics["iw_nll"] < metrics["neg_elbo"]
+    assert metrics.n_images == 10_000
+    assert metrics.iw_nll < metrics.neg_elbo

@@ -10,8 +10,17 @@ import torch
 
 from vae_core.config import ModelConfig, TrainConfig
 from vae_core.models import build_model
-from vae_core.losses import SCALAR_TERMS
-from vae_core.training import EpochRecord, TrainingCallback, TrainingDiverged, fit, kl_weight
+from vae_core.limits import MAX_LEARNING_RATE
+from vae_core.results import EpochRecord
+from vae_core.training import (
+    TrainingCallback,
+    TrainingDiverged,
+    fit,
+    hardware_description,
+    kl_weight,
+    torch_threads,
+    training_metadata,
+)
 
 STEPS_PER_EPOCH = math.ceil(1437 / 128)  # digits train split, default batch size
 
@@ -49,19 +58,20 @@ def test_history_and_callbacks(tiny_config, digits_train, digits_test):
     assert recorder.steps[-1].total_steps == 2 * STEPS_PER_EPOCH
     assert recorder.steps[STEPS_PER_EPOCH].epoch == 2 and recorder.steps[STEPS_PER_EPOCH].step == 1
     for record in result.history:
-        assert set(record.train) == set(SCALAR_TERMS) and set(record.test) == set(SCALAR_TERMS)
-        assert all(math.isfinite(v) for v in [*record.train.values(), *record.test.values()])
-        assert record.test["neg_elbo"] == pytest.approx(record.test["recon"] + record.test["kl"], rel=1e-5)
+        terms = [*record.train.to_dict().values(), *record.test.to_dict().values()]
+        assert all(math.isfinite(v) for v in terms)
+        assert record.test.objective == pytest.approx(record.test.recon + record.beta * record.test.kl, rel=1e-5)
         assert record.seconds > 0
     as_dict = result.history[0].to_dict()
-    assert as_dict["train"] == result.history[0].train and as_dict["epoch"] == 1
+    assert as_dict["train"] == result.history[0].train.to_dict() and as_dict["epoch"] == 1
+    assert EpochRecord.from_dict(as_dict) == result.history[0]
     assert not result.model.training  # handed back in eval mode
 
 
 def test_objective_decreases_over_epochs(tiny_config, digits_train, digits_test):
     result = run(tiny_config, digits_train, digits_test, epochs=4)
-    train = [r.train["objective"] for r in result.history]
-    test = [r.test["objective"] for r in result.history]
+    train = [r.train.objective for r in result.history]
+    test = [r.test.objective for r in result.history]
     assert train[-1] < train[0] - 1.0, train
     assert test[-1] < test[0] - 1.0, test
 
@@ -70,7 +80,7 @@ def test_test_terms_match_an_evaluation_of_the_returned_model(tiny_config, digit
     result = run(tiny_config, digits_train, digits_test, model_kwargs={"kind": "ae"}, epochs=1)
     with torch.no_grad():
         recon = result.model.loss(digits_test.images).recon.item()
-    assert result.history[-1].test["recon"] == pytest.approx(recon, rel=1e-5)
+    assert result.history[-1].test.recon == pytest.approx(recon, rel=1e-5)
 
 
 def test_same_seed_same_weights_other_seed_other_weights(tiny_config, digits_train, digits_test):
@@ -138,9 +148,9 @@ def test_nan_raises_and_restores_last_good_weights(tiny_config, digits_train, di
 
 
 def test_huge_learning_rate_diverges_cleanly(tiny_config, digits_train, digits_test):
-    # A gaussian decoder has an unbounded loss, so lr = 1e6 drives it to inf/nan within the first epoch.
+    # A gaussian decoder has an unbounded loss, so the largest learning rate the config accepts (limits.MAX_LEARNING_RATE) drives it to inf/nan within the first epoch.
     with pytest.raises(TrainingDiverged) as info:
-        run(tiny_config, digits_train, digits_test, model_kwargs={"likelihood": "gaussian"}, lr=1e6, epochs=2)
+        run(tiny_config, digits_train, digits_test, model_kwargs={"likelihood": "gaussian"}, lr=MAX_LEARNING_RATE, epochs=2)
     initial = weights(build_model_seeded(tiny_config(likelihood="gaussian"), seed=0))
     restored = weights(info.value.result.model)
     assert "end of epoch 0" in str(info.value)
@@ -163,22 +173,22 @@ def test_warm_up_reaches_the_history(tiny_config, digits_train, digits_test):
                  batch_size=512)
     assert [r.beta for r in result.history] == [1.5, 3.0, 3.0]
     for r in result.history:
-        assert r.test["objective"] == pytest.approx(r.test["recon"] + r.beta * r.test["kl"], rel=1e-5)
+        assert r.test.objective == pytest.approx(r.test.recon + r.beta * r.test.kl, rel=1e-5)
 
 
 def test_dynamic_binarisation_feeds_binary_batches(tiny_config, digits_train, digits_test):
     torch.manual_seed(0)
     model = build_model(tiny_config())
     seen: list[torch.Tensor] = []
-    original = model.loss_and_grads  # what fit calls each step
+    original = model.loss  # what fit calls each step on the autograd path
 
     def recording(x, beta=None):
         seen.append(x)
         return original(x, beta=beta)
 
-    model.loss_and_grads = recording  # instance attribute: only this model records
+    model.loss = recording  # instance attribute: only this model records
     config = TrainConfig(dataset="digits", epochs=1, dynamic_binarization=True, batch_size=256, eval_each_epoch=False)
-    result = fit(tiny_config(), config, train_data=digits_train, model=model)
+    result = fit(tiny_config(), config, train_data=digits_train, model=model, fast_path=False)
     assert result.model is model and len(result.history) == 1
     batches = torch.cat(seen)
     assert len(batches) == len(digits_train)
@@ -196,3 +206,44 @@ def test_thread_setting_is_restored(tiny_config, digits_train, digits_test):
     before = torch.get_num_threads()
     run(tiny_config, digits_train, digits_test, num_threads=1, eval_each_epoch=False)
     assert torch.get_num_threads() == before
+
+
+def test_lr_decay_scales_the_rate_after_every_epoch(tiny_config, digits_train, digits_test):
+    # lr_decay = 1e-30 leaves a rate of 1e-33 from epoch 2 on, far below a float32 weight's resolution: the
+    # weights stop where epoch 1 left them.
+    class KeepFirstEpoch(TrainingCallback):
+        def on_epoch(self, record, model):
+            if record.epoch == 1:
+                self.after_first = weights(model)
+
+    keep = KeepFirstEpoch()
+    result = run(tiny_config, digits_train, digits_test, keep, epochs=3, lr_decay=1e-30, eval_each_epoch=False)
+    final = weights(result.model)
+    assert all(torch.equal(final[k], keep.after_first[k]) for k in final)
+    constant = weights(run(tiny_config, digits_train, digits_test, epochs=3, eval_each_epoch=False).model)
+    assert not all(torch.equal(final[k], constant[k]) for k in final)
+
+
+def test_torch_threads_sets_and_restores_the_count():
+    before = torch.get_num_threads()
+    other = 2 if before == 1 else 1
+    with torch_threads(other):
+        assert torch.get_num_threads() == other
+    assert torch.get_num_threads() == before
+    with torch_threads(0):  # 0 leaves torch's setting alone
+        assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), torch_threads(other):
+        raise RuntimeError("restored on the way out of an error too")
+    assert torch.get_num_threads() == before
+
+
+def test_hardware_names_the_device_that_trained(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Fake GPU 80GB")
+    on_cpu = hardware_description(1, device="cpu")
+    assert on_cpu.startswith("CPU ") and on_cpu.endswith("1 torch thread") and "Fake GPU" not in on_cpu
+    assert hardware_description(3, device=torch.device("cpu")).endswith("3 torch threads")
+    assert hardware_description(device="cuda").startswith("Fake GPU 80GB")
+    meta = training_metadata(1.234, 10, 5, 2, 1, device="cpu")
+    assert meta == {"train_seconds": 1.23, "split_sizes": {"train": 10, "test": 5}, "epochs_run": 2,
+                    "hardware": on_cpu}

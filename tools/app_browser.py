@@ -117,7 +117,7 @@ def open_app(page, url: str, timeout_ms: int = 120_000, settle_ms: int = 150) ->
     """Load the app and wait until a page has run through app.py's navigation.
 
     Right after a server (re)start Streamlit may first show its legacy pages-folder menu; app.py then leaves
-    that mode and reruns (ui/navigation.py). A page title in the main area means a page has really run.
+    that mode and reruns (ui/shell/navigation.py). A page title in the main area means a page has really run.
     """
     page.goto(url)
     page.wait_for_selector(MAIN_TITLE, timeout=timeout_ms)

@@ -1,34 +1,36 @@
-"""The app's building blocks: everything that is not page layout lives here, unit-tested.
+"""What the app needs Streamlit for, grouped by role. Everything else (maths, data, jobs) lives in vae_core.
 
-Shared by every page (start here):
-- ui.sidebar: `current_selection() -> Selection(dataset, entry, device, entries, input_shape)`: what the
-  shared sidebar (drawn by app.py) chose. `entry` is a ui.registry.ModelEntry or None when no model fits the
-  data set (then show `missing_models_text(dataset)`); `entries` are all usable models for the data set.
-- ui.loaders: cached loaders, the only place models and data come from.
-  `load_split(name, split)` (st.cache_resource, raises DatasetUnavailable), `dataset_or_none(name, split)`
-  (shows st.error, returns None), `load_model(entry, device)` / `model_or_none(entry, device)`: eval mode,
-  gradients off, shared across sessions: never train them. `registry()` rescans when files change;
-  `refresh_registry()` after saving a checkpoint.
-- ui.registry: ModelEntry (info, source, checkpoint_id, key, label, kind, latent_dim, beta, role, group),
-  the checkpoint folders ($VAE_CHECKPOINT_DIR, $VAE_USER_CHECKPOINT_DIR), `counterpart(entries, entry)`
-  (the AE to compare a VAE with, and back), `beta_sweeps(entries, dataset)`. No Streamlit.
-- ui.derived: st.cache_data results keyed by checkpoint_id: test-set encodings, 2-D projections, decoded
-  grids.
+Start here:
+- ui.shell.sidebar: `current_selection() -> Selection(dataset, entry, device, entries, input_shape)`, what the
+  shared sidebar (drawn by app.py) chose; `selection.model` is the picked model as a vae_core.registry.ModelRef.
+  `entry` is a vae_core.registry.ModelEntry, or None when no model fits the data set (then show
+  `missing_models_text(dataset)`); `require_model` / `require_test_split` stop a page that cannot run.
+- ui.state.loaders: cached loaders, the only place models and data come from. `load_split(name, split)`
+  (st.cache_resource, raises DatasetUnavailable), `dataset_or_none(name, split)` (shows st.error, returns None),
+  `load_model(ref)` / `model_or_none(ref)`: eval mode, gradients off, shared across sessions: never train
+  them. `registry()` rescans when files change; `refresh_registry()` after saving a checkpoint.
+- ui.state.derived: st.cache_data results for a ModelRef: test-set encodings, 2-D projections, decoded grids,
+  the latent scatter as a figure dict. ui.state.elbo_cache: the ELBO page's numbers (vae_core.elbo_report).
 
-Pure helpers (no Streamlit): ui.images (tensors to PNG), ui.latent_math (grids, lerp/slerp, slices,
-slider ranges), ui.projection (PCA that can place new codes), ui.figures / ui.beta_figures /
-ui.training_figures (plotly builders), ui.sweep (beta-sweep tables), ui.train_form (form -> configs),
-ui.training_job (fit() in a background thread, at most VAE_MAX_TRAINING_JOBS at once),
-ui.preprocess (uploads and drawings to model input).
-
-Streamlit helpers: ui.widgets (digit picker, captions, projection choice), ui.job_panel (progress of a
-training job, polled by a fragment), ui.navigation (leaves Streamlit's legacy pages/ mode; called by app.py
-and current_selection()), ui.canvas (the drawing canvas).
+The layout:
+- ui/shell/    the app's frame: sidebar (data set, model, device), navigation (leaves Streamlit's legacy
+               pages/ mode; tests/app/test_navigation.py guards it), warmup (torch loads in the background)
+- ui/state/    st.cache_* wrappers: loaders, derived, elbo_cache
+- ui/widgets/  widgets that draw and return plain values: shared (model caption, projection choice, digit
+               picker), elbo_widgets (the ELBO page's pickers), job_panel (a training job's progress, polled by
+               a fragment), canvas (the drawing canvas, a custom component)
+- ui/figures/  plotly builders, no Streamlit: latent (scatter, prior circles, paths, trusted_figure), beta
+               (rate-distortion plane, KL heatmap), elbo (posterior, KL per dimension, β curve), training
+- Streamlit-free logic the pages use sits in vae_core: registry (ModelEntry, ModelRef, folders, pairing,
+  sweeps), latent_paths (grids, lerp/slerp, slices, slider ranges), projection (PCA / t-SNE), sweeps (the β
+  table), elbo_report, jobs (fit() in a background thread, at most VAE_MAX_TRAINING_JOBS at once),
+  train_request (the Train form -> configs), preprocess (uploads and drawings -> model input), images
+  (arrays -> PNG), results (typed metrics), vocabulary (roles, sources, labels, thresholds, z₁…).
 
 Speed (benchmarks/app_latency.py): a slider change reruns only its st.fragment, which should decode one small
-batch and draw one small PNG; everything else comes from ui.derived's caches. Pass ui.derived's figure dicts
-to st.plotly_chart through ui.figures.trusted_figure (no second validation of 10 000 points). The sidebar
-and the home page load no data set, no model and not even torch (tests/app/test_ui_startup.py checks it):
-a page that uses the model calls `require_model` / `require_test_split`, which load it; ui.warmup imports
+batch and draw one small PNG; everything else comes from ui.state's caches. Pass ui.state.derived's figure dicts
+to st.plotly_chart through ui.figures.latent.trusted_figure (no second validation of 10 000 points). The sidebar
+and the home page load no data set, no model and not even torch (tests/app/test_ui_startup.py checks it): keep
+torch imports out of ui.shell, ui.state.loaders and what they import at module level; ui.shell.warmup imports
 torch in the background after the first page.
 """

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import limits
+
 if TYPE_CHECKING:
     import torch
     from torch import Tensor
@@ -36,7 +38,6 @@ if TYPE_CHECKING:
     from .models import VAE, LatentModel
     from .protocol import DataProtocol
 
-MAX_IW_SAMPLES = 1000  # the largest K a caller may ask for (cost grows linearly with K)
 DEFAULT_IW_SAMPLES = 100
 DEFAULT_ELBO_SAMPLES = 10  # posterior draws per image for -ELBO's reconstruction term
 REFERENCE_SMOOTHING = 1.0  # Laplace: each pixel's probability is (ink + 1) / (N + 2), so never 0 or 1
@@ -224,8 +225,8 @@ def score_images(model: VAE, images: Tensor, reference: IndependentBernoulli, *,
 
     if not model.config.is_variational:
         raise ValueError(f"anomaly scores need a VAE (a likelihood); got a {model.config.kind!r} model")
-    if not 1 <= iw_samples <= MAX_IW_SAMPLES:
-        raise ValueError(f"iw_samples must lie in 1..{MAX_IW_SAMPLES}, got {iw_samples}")
+    if not 1 <= iw_samples <= limits.MAX_ANOMALY_IW_SAMPLES:
+        raise ValueError(f"iw_samples must lie in 1..{limits.MAX_ANOMALY_IW_SAMPLES}, got {iw_samples}")
     if elbo_samples < 1:
         raise ValueError(f"elbo_samples must be at least 1, got {elbo_samples}")
     if ae is not None and ae.config.input_shape != model.config.input_shape:

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
+import uuid
 from pathlib import Path
 
-from .checkpoints import CheckpointError, list_checkpoints, load_checkpoint, save_checkpoint
+from . import limits
+from .checkpoint_info import CheckpointError, first_line, list_checkpoints
+from .checkpoints import load_checkpoint, save_checkpoint
 from .config import ARCHITECTURES, LIKELIHOODS, MODEL_KINDS, ModelConfig, TrainConfig
-from .data import DATASET_NAMES, DatasetUnavailable, load_dataset
+from .data import DATASET_NAMES, INPUT_SHAPES, DatasetUnavailable, load_dataset
 from .evaluation import evaluate
 from .model_card import write_model_card
 from .training import EpochRecord, StepProgress, TrainingCallback, TrainingDiverged, fit, training_metadata
+from .vocabulary import DEFAULT_HIDDEN
 from .zoo import run_zoo, select_specs, zoo_specs
 
 
@@ -34,36 +39,71 @@ class ProgressBar(TrainingCallback):
         self.stream.flush()
 
     def on_epoch(self, record: EpochRecord, model) -> None:
-        test = record.test or {}
-        line = (f"\repoch {record.epoch}: train {record.train['objective']:.2f}"
-                + (f", test {test['objective']:.2f} (recon {test['recon']:.2f}, kl {test['kl']:.2f})" if test else "")
+        test = record.test
+        line = (f"\repoch {record.epoch}: train {record.train.objective:.2f}"
+                + (f", test {test.objective:.2f} (recon {test.recon:.2f}, kl {test.kl:.2f})" if test else "")
                 + f", {record.seconds:.1f} s")
         self.stream.write(line.ljust(self.width + 50) + "\n")
         self.stream.flush()
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit 2), like every other failure of the CLI."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
+
+
+def bounded_int(low: int, high: int):
+    """An argparse type: a whole number in [low, high], refused with the bound in the message."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is outside {low}..{high}")
+        return value
+
+    return parse
+
+
+def finite_float(text: str) -> float:
+    """An argparse type: a finite number (NaN and inf are refused here, ranges by the configs)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m vae_core", description="Train, evaluate and list "
-                                     "autoencoders and VAEs for the VAE Latent Explorer.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = OneLineParser(prog="python -m vae_core", description="Train, evaluate and list "
+                           "autoencoders and VAEs for the VAE Latent Explorer.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     train = sub.add_parser("train", help="train a model and save a checkpoint")
     train.add_argument("--model", choices=MODEL_KINDS, default="vae")
     train.add_argument("--arch", choices=ARCHITECTURES, default="mlp")
     train.add_argument("--latent-dim", type=int, default=2)
     train.add_argument("--hidden", type=int, nargs="+", default=None,
-                       help="MLP widths or conv channels (default 512 256 for mlp, 32 64 for conv)")
-    train.add_argument("--beta", type=float, default=1.0)
+                       help="MLP widths or conv channels (default " + ", ".join(
+                           f"{' '.join(map(str, sizes))} for {arch}" for arch, sizes in DEFAULT_HIDDEN.items()) + ")")
+    train.add_argument("--beta", type=finite_float, default=1.0)
     train.add_argument("--likelihood", choices=LIKELIHOODS, default="bernoulli")
     train.add_argument("--dataset", choices=DATASET_NAMES, default="digits")
     train.add_argument("--epochs", type=int, default=10)
     train.add_argument("--batch-size", type=int, default=128)
-    train.add_argument("--lr", type=float, default=1e-3)
-    train.add_argument("--kl-warmup", type=int, default=0, help="epochs over which beta ramps up from 0")
+    train.add_argument("--lr", type=finite_float, default=1e-3)
+    train.add_argument("--kl-warmup", type=int, default=0, help="epochs over which beta ramps up linearly to its value, from beta/N in the first epoch")
     train.add_argument("--binarize", action="store_true", help="dynamic binarisation (and a binarised test set)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    train.add_argument("--iw-samples", type=int, default=0, help="K for the IW estimate stored with the model")
+    train.add_argument("--iw-samples", type=bounded_int(0, limits.MAX_IW_SAMPLES), default=0,
+                       help=f"K for the IW estimate stored with the model (at most {limits.MAX_IW_SAMPLES})")
     train.add_argument("--half", action="store_true", help="store weights as float16")
     train.add_argument("--out", type=Path, required=True, help="checkpoint file to write (.pt)")
 
@@ -71,8 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("path", type=Path)
     ev.add_argument("--dataset", choices=DATASET_NAMES, default=None, help="default: the one it was trained on")
     ev.add_argument("--split", choices=("train", "test"), default="test")
-    ev.add_argument("--iw-samples", type=int, default=0)
-    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--iw-samples", type=bounded_int(0, limits.MAX_IW_SAMPLES), default=0,
+                    help=f"K for the IW estimate of -log p(x) (at most {limits.MAX_IW_SAMPLES})")
+    ev.add_argument("--seed", type=bounded_int(0, 2 ** 63 - 1), default=0)
     ev.add_argument("--json", action="store_true")
 
     ls = sub.add_parser("list", help="list the checkpoints in a folder")
@@ -105,25 +146,34 @@ def main(argv: list[str] | None = None) -> int:
             pass
         return 0
     except (CheckpointError, DatasetUnavailable, TrainingDiverged, ValueError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {first_line(err)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
+        # The leading newline ends a progress bar's line; an interrupted save removed its temp file.
+        print("\ninterrupted; no file was changed by the interrupted step", file=sys.stderr)
         return 130
+    except Exception as err:  # one line, not a traceback; VAE_CORE_TRACEBACK=1 shows where
+        if os.environ.get("VAE_CORE_TRACEBACK"):
+            raise
+        print(f"error: unexpected {type(err).__name__}: {first_line(err)} (VAE_CORE_TRACEBACK=1 shows where)",
+              file=sys.stderr)
+        return 1
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    # Everything that can be refused is refused before the data are loaded and the training starts.
     if args.out.suffix != ".pt":
         raise ValueError(f"--out must end in .pt, got {args.out}")
-    train_data = load_dataset(args.dataset, "train")
-    test_data = load_dataset(args.dataset, "test")
-    hidden = args.hidden or ((32, 64) if args.arch == "conv" else (512, 256))
-    model_config = ModelConfig(kind=args.model, arch=args.arch, input_shape=train_data.input_shape,
+    check_writable(args.out)
+    hidden = args.hidden or DEFAULT_HIDDEN[args.arch]
+    model_config = ModelConfig(kind=args.model, arch=args.arch, input_shape=INPUT_SHAPES[args.dataset],
                                latent_dim=args.latent_dim, hidden_dims=tuple(hidden), likelihood=args.likelihood,
                                beta=args.beta)
     train_config = TrainConfig(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                seed=args.seed, kl_warmup_epochs=args.kl_warmup,
                                dynamic_binarization=args.binarize, num_threads=args.threads)
+    train_data = load_dataset(args.dataset, "train")
+    test_data = load_dataset(args.dataset, "test")
     result = fit(model_config, train_config, ProgressBar(), train_data=train_data, test_data=test_data)
     report = evaluate(result.model, test_data, iw_samples=args.iw_samples, seed=args.seed,
                       binarized=args.binarize)
@@ -131,8 +181,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                     metrics=report.to_dict(), half=args.half,
                     metadata=training_metadata(result.seconds, len(train_data), len(test_data),
                                                len(result.history), train_config.num_threads))
-    summary = f"neg_elbo {report.neg_elbo:.2f}" if report.neg_elbo is not None else f"recon {report.recon:.2f}"
-    print(f"saved {args.out} ({summary} nats on the test split, {result.seconds:.0f} s)", file=sys.stderr)
+    print(f"saved {args.out} ({report.format_headline(decimals=2)} on the test split, {result.seconds:.0f} s)", file=sys.stderr)
     return 0
 
 
@@ -149,7 +198,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     out = {"checkpoint": str(args.path), "dataset": dataset, "split": args.split, **report.to_dict(),
            "seconds": round(time.perf_counter() - started, 2)}
     if args.json:
-        print(json.dumps(out))
+        print(json.dumps(finite_or_none(out), allow_nan=False))  # strict JSON: NaN and inf become null
     else:
         for key in ("neg_elbo", "recon", "kl", "active_units", "iw_nll", "mse"):
             if out.get(key) is not None:
@@ -158,13 +207,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    if not args.folder.is_dir():
+        raise ValueError(f"{args.folder}: no such folder")
     scan = list_checkpoints(args.folder)
     rows = [("name", "model", "arch", "latent", "beta", "dataset", "epochs", "-ELBO/recon", "created")]
     for info in scan.infos:
-        m, t, metrics = info.model_config, info.train_config, info.metrics
-        score = metrics.get("neg_elbo") if metrics.get("neg_elbo") is not None else metrics.get("recon")
+        m, t, report = info.model_config, info.train_config, info.metrics
         rows.append((info.name, m.kind, m.arch, str(m.latent_dim), f"{m.beta:g}", t.dataset, str(t.epochs),
-                     f"{score:.2f}" if isinstance(score, float) else "-", info.metadata.get("created_at", "-")))
+                     f"{report.headline:.2f}" if report is not None else "-", info.metadata.get("created_at", "-")))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
@@ -192,3 +242,29 @@ def cmd_model_card(args: argparse.Namespace) -> int:
     path = write_model_card(args.folder)
     print(f"wrote {path}", file=sys.stderr)
     return 0
+
+
+def check_writable(out: Path) -> None:
+    """Raise OSError/ValueError now, not after training, if a checkpoint cannot be written at out."""
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a folder; give a file name ending in .pt")
+    # A probe named like atomic_files' temp files (so a killed probe is cleaned up like them), removed at once.
+    probe = out.with_name(f".{out.name}.{uuid.uuid4().hex}-{os.getpid()}.tmp")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(probe, "xb"):
+            pass
+    except OSError as err:
+        raise OSError(f"cannot write to {out.parent}: {err.strerror or err}") from None
+    probe.unlink(missing_ok=True)
+
+
+def finite_or_none(value):
+    """value with every NaN or infinite float replaced by None, for strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_none(v) for v in value]
+    return value

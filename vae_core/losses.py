@@ -37,17 +37,6 @@ class LossTerms:
         """The scalar terms as one detached vector, in SCALAR_TERMS order (cheap to accumulate over batches)."""
         return torch.stack([getattr(self, name) for name in SCALAR_TERMS]).detach()
 
-    def as_floats(self) -> dict[str, float]:
-        """Detached scalars for logging and display."""
-        return {
-            "objective": float(self.objective),
-            "neg_elbo": float(self.neg_elbo),
-            "recon": float(self.recon),
-            "kl": float(self.kl),
-            "regularizer": float(self.regularizer),
-            "beta": float(self.beta),
-        }
-
 
 def gaussian_kl_per_dim(mean: Tensor, logvar: Tensor) -> Tensor:
     """KL(N(mean, exp(logvar)) || N(0, 1)) per latent dimension, shape (B, D).
@@ -134,7 +123,7 @@ def iw_log_likelihood(
         raise ValueError(f"k must be at least 1, got {k}")
     batch, latent_dim = mean.shape
     std = (0.5 * logvar).exp()
-    chunk_lse = []
+    log_weights = []  # (n, B) per chunk: log p(x|z_k) + log p(z_k) - log q(z_k|x)
     for start in range(0, k, chunk_size):
         n = min(chunk_size, k - start)
         eps = torch.randn((n, batch, latent_dim), generator=generator, device=mean.device, dtype=mean.dtype)
@@ -144,5 +133,5 @@ def iw_log_likelihood(
         log_px_z = -reconstruction_nll(x_params, x_rep, likelihood, gaussian_sigma).view(n, batch)
         log_pz = log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
         log_qz = log_normal(z, mean, logvar)
-        chunk_lse.append(torch.logsumexp(log_px_z + log_pz - log_qz, dim=0))
-    return torch.logsumexp(torch.stack(chunk_lse), dim=0) - math.log(k)
+        log_weights.append(log_px_z + log_pz - log_qz)
+    return log_mean_exp(torch.cat(log_weights), dim=0)

@@ -8,16 +8,16 @@ the only numbers that do not come from a checkpoint, and the card says where the
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 from .atomic_files import write_atomically
-from .checkpoints import CheckpointInfo, list_checkpoints
+from .checkpoint_info import CheckpointInfo, list_checkpoints
+from .results import EvaluationReport
 from .data import DATASET_NAMES
+from .vocabulary import ACTIVE_UNIT_VARIANCE, ROLE_BETA_SWEEP, ROLE_DEFAULT, ROLE_FAMILY_2D, ROLES, kind_noun
 
 CARD_NAME = "README.md"
-ROLE_ORDER = ("default", "family-2d", "beta-sweep")
 KIND_ORDER = ("ae", "vae", "dae", "sae", "cae")
-KIND_NAMES = {"ae": "autoencoder", "vae": "VAE", "dae": "denoising AE", "sae": "sparse AE",
-              "cae": "contractive AE"}
 # Burda, Grosse & Salakhutdinov (2015), "Importance Weighted Autoencoders", Table 1: VAE with one stochastic
 # layer (784-200-200-50), 3,280 epochs, test -log p(x) estimated with K = 5000.
 ANCHOR_BURDA_NLL = 86.76
@@ -62,7 +62,7 @@ def group_checkpoints(infos: list[CheckpointInfo]) -> list[tuple[tuple[str, str]
         role, group = key
         # data sets in the order the app lists them (mnist first), whatever the alphabet says
         dataset = next((i for i, name in enumerate(DATASET_NAMES) if group.startswith(f"{name}-")), len(DATASET_NAMES))
-        return (ROLE_ORDER.index(role) if role in ROLE_ORDER else len(ROLE_ORDER), dataset, group)
+        return (ROLES.index(role) if role in ROLES else len(ROLES), dataset, group)
 
     def member_rank(info: CheckpointInfo) -> tuple:
         kind = info.model_config.kind
@@ -97,7 +97,7 @@ def header_lines(infos: list[CheckpointInfo]) -> list[str]:
         "`stored_dtype` says so, loaded back as float32). -ELBO = reconstruction + KL; "
         "IW-K is the importance-weighted estimate of -log p(x) with K samples (Burda et al. 2015), an upper "
         "bound that tightens as K grows. A unit is active when the variance over the test set of its posterior "
-        "mean (its code, for autoencoders) exceeds 0.01. \"(bin.)\" marks models trained with dynamic "
+        f"mean (its code, for autoencoders) exceeds {ACTIVE_UNIT_VARIANCE:g}. \"(bin.)\" marks models trained with dynamic "
         "binarisation and tested on one fixed binarisation of the test set; the others see grey levels.",
     ]
     if quick:
@@ -107,12 +107,12 @@ def header_lines(infos: list[CheckpointInfo]) -> list[str]:
 
 
 def section_lines(role: str, group: str, infos: list[CheckpointInfo]) -> list[str]:
-    if role == "default":
+    if role == ROLE_DEFAULT:
         return ["", f"## Default model (`{group}`)", "", *default_paragraph(infos), "", *metrics_table(infos)]
-    if role == "family-2d":
+    if role == ROLE_FAMILY_2D:
         return ["", f"## Latent size 2, side by side (`{group}`)", "", *family_paragraph(infos), "",
                 *metrics_table(infos)]
-    if role == "beta-sweep":
+    if role == ROLE_BETA_SWEEP:
         return ["", f"## beta sweep (`{group}`)", "", *beta_sweep_paragraph(infos), "", *metrics_table(infos)]
     return ["", f"## Other checkpoints (`{group}`)", "", *metrics_table(infos)]
 
@@ -120,10 +120,10 @@ def section_lines(role: str, group: str, infos: list[CheckpointInfo]) -> list[st
 def default_paragraph(infos: list[CheckpointInfo]) -> list[str]:
     lines = []
     for info in infos:
-        m, t, meta, metrics = info.model_config, info.train_config, info.metadata, info.metrics
+        m, t, meta, report = info.model_config, info.train_config, info.metadata, info.metrics
         widths = "-".join(str(w) for w in (m.input_size, *m.hidden_dims, m.latent_dim))
         lines.append(
-            f"`{info.name}`: a {KIND_NAMES.get(m.kind, m.kind)} with an {m.arch.upper()} body {widths} "
+            f"`{info.name}`: a {kind_noun(m.kind)} with an {m.arch.upper()} body {widths} "
             f"(Bernoulli decoder), trained for {meta.get('epochs_run', t.epochs)} epochs "
             f"({_minutes(meta.get('train_seconds'))} wall clock, {_minutes(meta.get('train_cpu_seconds'))} of CPU "
             f"time)" + (" with dynamic binarisation" if t.dynamic_binarization else "") +
@@ -131,20 +131,21 @@ def default_paragraph(infos: list[CheckpointInfo]) -> list[str]:
             f"{t.lr_decay:g} per epoch, KL warm-up over {t.kl_warmup_epochs} epochs, seed {t.seed}. It drives the "
             "ELBO-breakdown page.")
         lines.append("")
-        if metrics.get("iw_nll") is not None:
+        iw_nll = report.iw_nll if report is not None else None
+        if report is not None and iw_nll is not None:
             lines.append(
-                f"- **Test -log p(x) ≈ {metrics['iw_nll']:.2f} nats** (IW estimate, K = {metrics['iw_samples']}, "
-                f"on {metrics['n_images']} test images; test protocol: {meta.get('test_binarization', 'unknown')}).")
-        lines.append(f"- Test -ELBO {_num(metrics.get('neg_elbo'))} nats = reconstruction "
-                     f"{_num(metrics.get('recon'))} + KL {_num(metrics.get('kl'))}; "
-                     f"{metrics.get('active_units', '-')} of {m.latent_dim} latent units active.")
+                f"- **Test -log p(x) ≈ {iw_nll:.2f} nats** (IW estimate, K = {report.iw_samples}, "
+                f"on {report.n_images} test images; test protocol: {meta.get('test_binarization', 'unknown')}).")
+        terms = _terms(report)
+        lines.append(f"- Test -ELBO {terms.neg_elbo} nats = reconstruction {terms.recon} + KL {terms.kl}; "
+                     f"{_active(report)} of {m.latent_dim} latent units active.")
         lines.append(f"- Anchors: Burda et al. (2015), IWAE paper, Table 1, VAE with one stochastic layer "
                      f"(784-200-200-50, 3,280 epochs): {ANCHOR_BURDA_NLL:.2f} nats; a 100k-step reproduction "
                      f"gets about {ANCHOR_REPRODUCTION_NLL:.0f}. Target here: <= {TARGET_NLL:.0f} nats "
                      "within 30 minutes of training on 2 CPU cores.")
-        if metrics.get("iw_nll") is not None:
-            gap = metrics["iw_nll"] - ANCHOR_BURDA_NLL
-            verdict = "meets" if metrics["iw_nll"] <= TARGET_NLL else "misses"
+        if iw_nll is not None:
+            gap = iw_nll - ANCHOR_BURDA_NLL
+            verdict = "meets" if iw_nll <= TARGET_NLL else "misses"
             lines.append(f"- This model {verdict} the {TARGET_NLL:.0f}-nat target; it is {gap:.2f} nats "
                          f"{'above' if gap >= 0 else 'below'} the Burda et al. figure.")
     return lines
@@ -154,9 +155,9 @@ def family_paragraph(infos: list[CheckpointInfo]) -> list[str]:
     """Fixed prose about latent size 2; the numbers are the codes' spread, read from each model's metrics."""
     spreads = []
     for info in infos:
-        variance = info.metrics.get("latent_variance") or []
+        variance = info.metrics.latent_variance if info.metrics is not None else ()
         if variance:
-            spreads.append(f"{KIND_NAMES.get(info.model_config.kind, info.model_config.kind)} "
+            spreads.append(f"{kind_noun(info.model_config.kind)} "
                            f"{' and '.join(f'{v:.3g}' for v in variance)}")
     kinds = {info.model_config.kind for info in infos}
     text = ("With two latent units the codes can be drawn directly and the decoder can be swept over a grid. "
@@ -188,10 +189,10 @@ def beta_sweep_paragraph(infos: list[CheckpointInfo]) -> list[str]:
     lines = [text, ""]
     lines.append(
         f"From beta = {first.model_config.beta:g} to beta = {last.model_config.beta:g}, the test KL goes from "
-        f"{_num(first.metrics.get('kl'))} to {_num(last.metrics.get('kl'))} nats and the reconstruction term "
-        f"from {_num(first.metrics.get('recon'))} to {_num(last.metrics.get('recon'))} nats. Active units (of "
+        f"{_terms(first.metrics).kl} to {_terms(last.metrics).kl} nats and the reconstruction term from "
+        f"{_terms(first.metrics).recon} to {_terms(last.metrics).recon} nats. Active units (of "
         f"{first.model_config.latent_dim}): "
-        + ", ".join(f"beta {p.model_config.beta:g}: {p.metrics.get('active_units', '-')}" for p in points) + ".")
+        + ", ".join(f"beta {p.model_config.beta:g}: {_active(p.metrics)}" for p in points) + ".")
     return lines
 
 
@@ -199,17 +200,17 @@ def metrics_table(infos: list[CheckpointInfo]) -> list[str]:
     rows = [["checkpoint", "kind", "body", "z", "beta", "data", "epochs", "train time", "-ELBO", "recon", "KL",
              "IW -log p(x)", "active units", "KL per dim (nats, largest first)"]]
     for info in infos:
-        m, meta, metrics = info.model_config, info.metadata, info.metrics
-        iw = metrics.get("iw_nll")
+        m, meta, report = info.model_config, info.metadata, info.metrics
+        iw = report.iw_nll if report is not None else None
         rows.append([
             f"`{info.name}`", m.kind, f"{m.arch} {'-'.join(str(w) for w in m.hidden_dims)}", str(m.latent_dim),
             f"{m.beta:g}" if m.is_variational else "-", info.train_config.dataset + (" (bin.)" if
                                                                                     meta.get("test_binarized") else ""),
             str(meta.get("epochs_run", info.train_config.epochs)), _minutes(meta.get("train_seconds")),
-            _num(metrics.get("neg_elbo")), _num(metrics.get("recon")), _num(metrics.get("kl")) if m.is_variational
-            else "-", f"{iw:.2f} (K={metrics.get('iw_samples')})" if iw is not None else "-",
-            str(metrics.get("active_units", "-")),
-            format_kl_per_dim(metrics.get("kl_per_dim") or []) if m.is_variational else "-",
+            _terms(report).neg_elbo, _terms(report).recon, _terms(report).kl if m.is_variational else "-",
+            f"{iw:.2f} (K={report.iw_samples})" if report is not None and iw is not None else "-",
+            _active(report),
+            format_kl_per_dim(list(report.kl_per_dim) if report is not None else []) if m.is_variational else "-",
         ])
     return _markdown_table(rows)
 
@@ -245,6 +246,23 @@ def _markdown_table(rows: list[list[str]]) -> list[str]:
 
 def _num(value) -> str:
     return f"{value:.2f}" if isinstance(value, (int, float)) else "-"
+
+
+class _Terms(NamedTuple):
+    neg_elbo: str
+    recon: str
+    kl: str
+
+
+def _terms(report: EvaluationReport | None) -> _Terms:
+    """A report's headline terms as the card prints them ("-" for what a checkpoint did not record)."""
+    if report is None:
+        return _Terms("-", "-", "-")
+    return _Terms(_num(report.neg_elbo), _num(report.recon), _num(report.kl))
+
+
+def _active(report: EvaluationReport | None) -> str:
+    return str(report.active_units) if report is not None and report.active_units is not None else "-"
 
 
 def _minutes(seconds) -> str:

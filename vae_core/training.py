@@ -1,4 +1,7 @@
-"""The training loop: whole-tensor shuffled batches, Adam, callbacks, a stop request and NaN detection."""
+"""The training loop: whole-tensor shuffled batches, Adam, callbacks, a stop request and NaN rollback.
+
+fit() reads top to bottom like the textbook loop (loss, backward, step); its helpers follow it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ import os
 import platform
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -16,9 +21,8 @@ from .config import ModelConfig, TrainConfig
 from .data import ImageDataset, binarize, load_dataset
 from .evaluation import mean_loss_terms
 from .losses import SCALAR_TERMS
-from .models import LatentModel, build_model
-from .optim import Adam
-
+from .models import LatentModel, build_model, mlp_backprop
+from .results import EpochRecord
 
 
 @dataclass
@@ -29,19 +33,6 @@ class StepProgress:
     global_step: int
     total_steps: int
     objective: float  # this batch's objective, nats per image
-
-
-@dataclass
-class EpochRecord:
-    epoch: int
-    beta: float  # the beta used this epoch (ramps up during KL warm-up)
-    seconds: float
-    train: dict[str, float]  # batch-size-weighted means over the epoch
-    test: dict[str, float] | None  # means over the test split after the epoch
-
-    def to_dict(self) -> dict:
-        return {"epoch": self.epoch, "beta": self.beta, "seconds": self.seconds,
-                "train": dict(self.train), "test": dict(self.test) if self.test is not None else None}
 
 
 class TrainingCallback:
@@ -81,8 +72,13 @@ def kl_weight(train_config: TrainConfig, beta: float, epoch: int) -> float:
 
 def fit(model_config: ModelConfig, train_config: TrainConfig, callback: TrainingCallback | None = None, *,
         stop: threading.Event | None = None, train_data: ImageDataset | None = None,
-        test_data: ImageDataset | None = None, model: LatentModel | None = None) -> FitResult:
-    """Train a model from scratch (or continue `model`) and return it with its per-epoch history."""
+        test_data: ImageDataset | None = None, model: LatentModel | None = None,
+        fast_path: bool = True) -> FitResult:
+    """Train a model from scratch (or continue `model`) and return it with its per-epoch history.
+
+    fast_path: let an MLP VAE compute its gradients with the backward pass written out in
+    models/mlp_backprop.py (the same numbers, less time); False, or any other model, uses autograd.
+    """
     callback = callback or TrainingCallback()
     cfg = train_config
     train_data = train_data or load_dataset(cfg.dataset, "train")
@@ -92,89 +88,176 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, callback: Training
         raise ValueError(f"the model expects images shaped {model_config.input_shape} but {cfg.dataset} "
                          f"images are {train_data.input_shape}")
 
-    torch.manual_seed(cfg.seed)
-    shuffle = torch.Generator().manual_seed(cfg.seed)
     device = torch.device(cfg.device)
+    shuffle = seed_everything(cfg.seed)
     model = (model or build_model(model_config)).to(device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    # One fused kernel call per step for all parameters (vae_core/optim.py says why not torch.optim.Adam).
-    optimizer = Adam(params, lr=cfg.lr)
+    use_fast_path = fast_path and mlp_backprop.supports(model)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, fused=True)
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_decay)
     x_train = train_data.images.to(device)
-    # Rows of pixels: index_select on a 2-D tensor gathers a batch ~3x faster than fancy indexing a 4-D one.
-    train_rows = x_train.reshape(x_train.shape[0], -1)
-    x_test = test_data.images.to(device) if test_data is not None else None
-    if x_test is not None and cfg.dynamic_binarization:
-        # A model trained on binarised images is measured on one fixed binarisation of the test set, the same
-        # protocol evaluate(..., binarized=True, seed=cfg.seed) uses, so the history and the final metrics agree.
-        x_test = binarize(test_data.images, torch.Generator().manual_seed(cfg.seed)).to(device)
-    n = x_train.shape[0]
-    steps_per_epoch = math.ceil(n / cfg.batch_size)
+    x_test = fixed_test_images(test_data, cfg, device)
+    # Models that take labels (the conditional VAE) get each batch's classes; the others get None.
+    y_train = train_data.labels.to(device) if model.needs_labels else None
+    y_test = test_data.labels.to(device) if model.needs_labels and test_data is not None else None
+    steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
     result = FitResult(model, model_config, cfg)
-    last_good = copy.deepcopy(model.state_dict())
-    previous_threads = torch.get_num_threads()
-    if cfg.num_threads > 0:
-        torch.set_num_threads(cfg.num_threads)
+    last_good = LastGoodWeights(model)
     started = time.perf_counter()
     try:
-        for epoch in range(1, cfg.epochs + 1):
-            beta = kl_weight(cfg, model_config.beta, epoch)
-            optimizer.lr = cfg.lr * cfg.lr_decay ** (epoch - 1)
-            epoch_start = time.perf_counter()
-            model.train()
-            sums = torch.zeros(len(SCALAR_TERMS), device=device)
-            seen = 0
-            order = torch.randperm(n, generator=shuffle).to(device)
-            for step in range(1, steps_per_epoch + 1):
-                if stop is not None and stop.is_set():
-                    result.stopped = True
+        with torch_threads(cfg.num_threads):
+            for epoch in range(1, cfg.epochs + 1):
+                beta = kl_weight(cfg, model_config.beta, epoch)
+                epoch_start = time.perf_counter()
+                model.train()
+                sums, seen = torch.zeros(len(SCALAR_TERMS), device=device), 0
+                batches = shuffled_batches(x_train, cfg.batch_size, shuffle, labels=y_train)
+                for step, (xb, yb) in enumerate(batches, start=1):
+                    if stop is not None and stop.is_set():
+                        result.stopped = True
+                        break
+                    if cfg.dynamic_binarization:
+                        xb = torch.bernoulli(xb)
+                    optimizer.zero_grad(set_to_none=True)
+                    if use_fast_path:
+                        terms = mlp_backprop.loss_and_backward(model, xb, beta)  # the same as the two lines below
+                    else:
+                        terms = model.loss(xb, beta=beta) if yb is None else model.loss(xb, beta=beta, labels=yb)
+                        terms.objective.backward()
+                    objective = terms.objective.item()
+                    if not math.isfinite(objective):
+                        last_good.restore()
+                        raise TrainingDiverged(
+                            f"the objective became {objective} at epoch {epoch}, step {step}; the weights were "
+                            f"restored to the end of epoch {epoch - 1}. Try a lower learning rate.", result)
+                    optimizer.step()
+                    global_step = (epoch - 1) * steps_per_epoch + step
+                    if global_step % FLUSH_EVERY == 0:
+                        flush_tiny_moments(optimizer)
+                    sums.add_(terms.scalars(), alpha=len(xb))
+                    seen += len(xb)
+                    callback.on_step(StepProgress(epoch, step, steps_per_epoch, global_step,
+                                                  cfg.epochs * steps_per_epoch, objective))
+                if seen == 0:
                     break
-                rows = order[(step - 1) * cfg.batch_size: step * cfg.batch_size]
-                xb = train_rows.index_select(0, rows).view(-1, *x_train.shape[1:])
-                if cfg.dynamic_binarization:
-                    xb = torch.bernoulli(xb)
-                terms, grads = model.loss_and_grads(xb, beta=beta)
-                objective = terms.objective.item()
-                if not math.isfinite(objective):
-                    model.load_state_dict(last_good)
-                    result.seconds = time.perf_counter() - started
-                    raise TrainingDiverged(
-                        f"the objective became {objective} at epoch {epoch}, step {step}; the weights were "
-                        f"restored to the end of epoch {epoch - 1}. Try a lower learning rate.", result)
-                optimizer.step(grads)
-                sums.add_(terms.scalars(), alpha=len(xb))
-                seen += len(xb)
-                callback.on_step(StepProgress(epoch, step, steps_per_epoch, (epoch - 1) * steps_per_epoch + step,
-                                              cfg.epochs * steps_per_epoch, objective))
-            if seen == 0:
-                break
-            model.eval()
-            test_terms = mean_loss_terms(model, x_test, beta=beta) if x_test is not None else None
-            record = EpochRecord(epoch, beta, time.perf_counter() - epoch_start,
-                                 dict(zip(SCALAR_TERMS, (sums / seen).tolist())), test_terms)
-            result.history.append(record)
-            last_good = copy.deepcopy(model.state_dict())
-            callback.on_epoch(record, model)
-            if result.stopped:
-                break
+                scheduler.step()  # lr * lr_decay ** epoch from the next epoch on
+                model.eval()
+                test_terms = mean_loss_terms(model, x_test, beta=beta, labels=y_test) if x_test is not None else None
+                record = EpochRecord(epoch, beta, time.perf_counter() - epoch_start,
+                                     dict(zip(SCALAR_TERMS, (sums / seen).tolist(), strict=True)), test_terms)
+                result.history.append(record)
+                last_good.save()
+                callback.on_epoch(record, model)
+                if result.stopped:
+                    break
     finally:
-        torch.set_num_threads(previous_threads)
+        result.seconds = time.perf_counter() - started
         model.eval()
-    result.seconds = time.perf_counter() - started
     return result
 
 
-def training_metadata(seconds: float, n_train: int, n_test: int, epochs_run: int,
-                      threads: int | None = None) -> dict:
-    """Where and how long a model was trained, for its checkpoint (threads: those training used)."""
+# --- fit's helpers ----------------------------------------------------------------------------------------------
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with n torch intra-op threads (0: leave torch's setting), then restore the previous count."""
+    previous = torch.get_num_threads()
+    if n > 0:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed torch's global generator (initial weights, posterior samples, dynamic binarisation) and return
+    a separate generator for the shuffling, so the batch order depends on the seed alone."""
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def fixed_test_images(test_data: ImageDataset | None, cfg: TrainConfig,
+                      device: torch.device) -> torch.Tensor | None:
+    """The test images fit measures after each epoch (None when there are none).
+
+    A model trained on binarised images is measured on one fixed binarisation of the test set, the same
+    protocol evaluate(..., binarized=True, seed=cfg.seed) uses, so the history and the final metrics agree.
+    """
+    if test_data is None:
+        return None
+    if cfg.dynamic_binarization:
+        return binarize(test_data.images, torch.Generator().manual_seed(cfg.seed)).to(device)
+    return test_data.images.to(device)
+
+
+def shuffled_batches(images: torch.Tensor, batch_size: int, generator: torch.Generator,
+                     labels: torch.Tensor | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """One epoch of (images, labels) batches in a fresh random order; the last batch may be smaller. labels is
+    None unless given (models that take labels); the order depends on the generator alone.
+
+    The images stay one tensor in memory (no DataLoader, no per-image transforms). index_select on the
+    images as rows of pixels gathers a batch ~3x faster than fancy indexing the 4-D tensor.
+    """
+    rows = images.reshape(len(images), -1)
+    order = torch.randperm(len(images), generator=generator).to(images.device)
+    for start in range(0, len(images), batch_size):
+        index = order[start:start + batch_size]
+        yield (rows.index_select(0, index).view(-1, *images.shape[1:]),
+               labels.index_select(0, index) if labels is not None else None)
+
+
+class LastGoodWeights:
+    """A copy of the model's weights at the end of the last finished epoch, for rolling back a divergence."""
+
+    def __init__(self, model: LatentModel):
+        self.model = model
+        self.save()
+
+    def save(self) -> None:
+        self.state = copy.deepcopy(self.model.state_dict())
+
+    def restore(self) -> None:
+        self.model.load_state_dict(self.state)
+
+
+# Adam's running averages of parameters whose gradient is zero for many steps in a row (the weights of pixels
+# that are almost always blank) decay geometrically until they become denormal floats, which x86 CPUs handle
+# with slow microcode assists (after 3 MNIST epochs, 83k of them made a whole training step 40% slower; with
+# torch.optim.Adam(fused=True), 83k denormal moments made its step ~2x slower, interleaved A/B on 2 busy cores).
+# torch.set_flush_denormal(True) would cure that only in the calling thread, not in the OpenMP threads that
+# run the other half of every kernel. So every FLUSH_EVERY steps, averages below TINY are set to 0: from TINY
+# the first moment needs ~170 steps at beta1 = 0.9 to reach the denormal range, so none gets there, and the
+# update changes by at most lr * TINY / eps = 1e-25, far below float32 resolution.
+FLUSH_EVERY = 50
+TINY = 1e-30
+
+
+@torch.no_grad()
+def flush_tiny_moments(optimizer: torch.optim.Optimizer) -> None:
+    """Set Adam's running averages below TINY to exactly 0, before they become denormal."""
+    for state in optimizer.state.values():
+        for name in ("exp_avg", "exp_avg_sq"):
+            moment = state[name]
+            moment.masked_fill_(moment.abs() < TINY, 0.0)
+
+def training_metadata(seconds: float, n_train: int, n_test: int, epochs_run: int, threads: int | None = None, *,
+                      device: str | torch.device = "cpu") -> dict:
+    """Where and how long a model was trained, for its checkpoint (threads and device: those training used)."""
     return {"train_seconds": round(seconds, 2), "split_sizes": {"train": n_train, "test": n_test},
-            "epochs_run": epochs_run, "hardware": hardware_description(threads)}
+            "epochs_run": epochs_run, "hardware": hardware_description(threads, device=device)}
 
 
-def hardware_description(threads: int | None = None) -> str:
-    """The device training ran on, e.g. "CPU x86_64 (2 cores), 1 torch thread"."""
-    if torch.cuda.is_available():
-        return f"{torch.cuda.get_device_name(0)}, {platform.machine()}"
-    # fit restores torch's thread count when it returns, so the caller says how many training used.
+def hardware_description(threads: int | None = None, *, device: str | torch.device = "cpu") -> str:
+    """The device training ran on, e.g. "CPU x86_64 (2 cores), 1 torch thread" or "NVIDIA H200, x86_64".
+
+    A machine may have a GPU and still train on its CPU: the caller says which device trained (TrainConfig's)
+    and, for the CPU, how many threads (fit restores torch's thread count when it returns).
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)}, {platform.machine()}"
+    if device.type != "cpu":
+        return f"{device.type} device, {platform.machine()}"
     threads = threads or torch.get_num_threads()
     return (f"CPU {platform.processor() or platform.machine()} ({os.cpu_count()} cores), "
             f"{threads} torch thread{'s' if threads != 1 else ''}")

@@ -13,13 +13,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-import torch
 
-from .checkpoints import CheckpointError, load_checkpoint, read_checkpoint_info, save_checkpoint
+from .checkpoint_info import CheckpointError, read_checkpoint_info
+from .checkpoints import load_checkpoint, save_checkpoint
 from .config import ModelConfig, TrainConfig
 from .data import INPUT_SHAPES, ImageDataset, load_dataset
-from .evaluation import EvaluationReport, evaluate
-from .training import TrainingCallback, fit, training_metadata
+from .evaluation import evaluate
+from .results import EvaluationReport
+from .training import TrainingCallback, fit, torch_threads, training_metadata
+from .vocabulary import ROLE_BETA_SWEEP, ROLE_DEFAULT, ROLE_FAMILY_2D
 
 ZOO_SEED = 0  # seeds initialisation, shuffling, dynamic binarisation and the MC draws of every zoo model
 EVAL_SEED = 0  # seeds the test binarisation and the MC draws of the recorded metrics
@@ -75,7 +77,7 @@ class ZooSpec:
     """One shipped model: how to build and train it, and how its test metrics are measured."""
 
     name: str  # file stem, e.g. "mnist-vae-z2" (docs/CONTRACTS.md)
-    role: str  # "family-2d" | "beta-sweep" | "default"
+    role: str  # one of vae_core.vocabulary.ROLES
     group: str  # models meant to be compared share it, e.g. "mnist-beta-sweep"
     model: ModelConfig
     train: TrainConfig
@@ -112,7 +114,7 @@ def family_specs() -> list[ZooSpec]:
                                 hidden_dims=(128, 64) if small else (256, 128), beta=1.0)
             train = TrainConfig(dataset=dataset, epochs=DIGITS_EPOCHS if small else FAMILY_EPOCHS, batch_size=128,
                                 lr=1e-3, seed=ZOO_SEED, dynamic_binarization=True, num_threads=ZOO_THREADS)
-            specs.append(ZooSpec(name=f"{dataset}-{kind}-z2", role="family-2d", group=f"{dataset}-family-2d",
+            specs.append(ZooSpec(name=f"{dataset}-{kind}-z2", role=ROLE_FAMILY_2D, group=f"{dataset}-{ROLE_FAMILY_2D}",
                                  model=model, train=train, iw_samples=OTHER_IW_SAMPLES if kind == "vae" else 0))
     return specs
 
@@ -147,8 +149,8 @@ def beta_sweep_specs(dataset: str) -> list[ZooSpec]:
         # Binarised like every zoo model, so that the beta = 1 point's -ELBO is a true likelihood bound.
         train = TrainConfig(dataset=dataset, epochs=epochs, batch_size=128, lr=1e-3, seed=ZOO_SEED,
                             dynamic_binarization=True, num_threads=ZOO_THREADS)
-        specs.append(ZooSpec(name=f"{dataset}-vae-z{latent}-beta{beta:g}", role="beta-sweep",
-                             group=f"{dataset}-beta-sweep", model=model, train=train,
+        specs.append(ZooSpec(name=f"{dataset}-vae-z{latent}-beta{beta:g}", role=ROLE_BETA_SWEEP,
+                             group=f"{dataset}-{ROLE_BETA_SWEEP}", model=model, train=train,
                              iw_samples=OTHER_IW_SAMPLES))
     return specs
 
@@ -164,7 +166,7 @@ def default_spec() -> ZooSpec:
     train = TrainConfig(dataset="mnist", epochs=DEFAULT_EPOCHS, batch_size=DEFAULT_BATCH_SIZE, lr=DEFAULT_LR,
                         seed=ZOO_SEED, kl_warmup_epochs=DEFAULT_KL_WARMUP_EPOCHS, dynamic_binarization=True,
                         lr_decay=DEFAULT_LR_DECAY, num_threads=DEFAULT_THREADS)
-    return ZooSpec(name="mnist-vae-default", role="default", group="mnist-default", model=model, train=train,
+    return ZooSpec(name="mnist-vae-default", role=ROLE_DEFAULT, group=f"mnist-{ROLE_DEFAULT}", model=model, train=train,
                    iw_samples=DEFAULT_IW_SAMPLES)
 
 
@@ -211,14 +213,9 @@ def split_for(spec: ZooSpec, split: str) -> ImageDataset:
 
 def measure(model, spec: ZooSpec, test_data: ImageDataset) -> EvaluationReport:
     """The test metrics recorded with a zoo model (the protocol is also written into its metadata)."""
-    previous_threads = torch.get_num_threads()
-    if spec.train.num_threads > 0:
-        torch.set_num_threads(spec.train.num_threads)  # the IW estimate is the costliest step: same reason
-    try:
+    with torch_threads(spec.train.num_threads):  # the IW estimate is the costliest step: same reason
         return evaluate(model, test_data, iw_samples=spec.iw_samples, seed=EVAL_SEED,
                         binarized=spec.test_binarized)
-    finally:
-        torch.set_num_threads(previous_threads)
 
 
 def zoo_metadata(spec: ZooSpec, quick: bool) -> dict:
@@ -283,7 +280,7 @@ def train_one(path: Path, spec: ZooSpec, *, quick: bool = False, callback: Train
     cpu_seconds = time.process_time() - cpu_started
     history = [record.to_dict() for record in result.history]
     metadata = {**training_metadata(result.seconds, len(train_data), len(test_data), len(result.history),
-                                    spec.train.num_threads),
+                                    spec.train.num_threads, device=spec.train.device),
                 "train_cpu_seconds": round(cpu_seconds, 2), **zoo_metadata(spec, quick)}
     save_checkpoint(path, result.model, spec.train, history=history, metadata=metadata, half=spec.half)
     # With half=True the stored weights differ from the trained ones: measure what a reader will load.
@@ -305,17 +302,17 @@ def mismatch(path: Path, spec: ZooSpec) -> str | None:
         return str(err)
     if info.model_config != spec.model or info.train_config != spec.train:
         return f"{path.name} was trained with other settings than this zoo's; delete it to retrain"
-    if not info.metrics:
+    if info.metrics is None:
         return f"{path.name} has no recorded metrics (an interrupted run?); delete it to retrain"
     return None
 
 
 def summary(report: EvaluationReport) -> str:
     """One line of the headline test numbers."""
-    parts = [f"-ELBO {report.neg_elbo:.2f}" if report.neg_elbo is not None else f"recon {report.recon:.2f}"]
+    parts = [report.format_headline(decimals=2)]
     if report.iw_nll is not None:
-        parts.append(f"IW-{report.iw_samples} -log p(x) {report.iw_nll:.2f}")
-    return ", ".join(parts) + f" nats; {report.active_units} active units"
+        parts.append(f"IW-{report.iw_samples} -log p(x) {report.iw_nll:.2f} nats")
+    return ", ".join(parts) + f"; {report.active_units} active units"
 
 
 def _log_to_stderr(message: str) -> None:

@@ -1,13 +1,14 @@
 """The ELBO page (AppTest): it runs, its widgets change what it shows, and every number equals vae_core's.
 
 The expected numbers are recomputed here from the checkpoint file with vae_core alone (model.loss,
-model.iw_log_likelihood, seeded generators), not through ui.elbo, so a slip in the page's plumbing (wrong
+model.iw_log_likelihood, seeded generators), not through vae_core.elbo_report, so a slip in the page's plumbing (wrong
 input, wrong seed, wrong K, wrong beta, stale values) shows up as a mismatch.
 """
 
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +16,10 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from ui.elbo import RECON_SAMPLES
-from ui.preprocess import preprocess_bytes, to_data_url
 from vae_core.checkpoints import load_checkpoint
 from vae_core.data import load_dataset
+from vae_core.elbo_report import RECON_SAMPLES
+from vae_core.preprocess import preprocess_bytes, to_data_url
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The page's path relative to app.py, wherever the pages folder is (app.py lists the folder it uses).
@@ -126,7 +127,7 @@ def test_another_vae_changes_the_posterior_plot(page, app_env):
     assert vae.config.latent_dim == 4
     charts = [c for c in page.get("plotly_chart")]
     posterior = next(c for c in charts if "grey band: prior" in c.proto.spec)
-    assert '"z3"' in posterior.proto.spec and '"z4"' not in posterior.proto.spec
+    assert json.loads(posterior.proto.spec)["layout"]["xaxis"]["ticktext"] == ["z₁", "z₂", "z₃", "z₄"]
     x = load_dataset("digits", "test").images[0:1]
     assert_numbers(page, expected(vae, x, seed=0, k=1000, beta=1.0))
 
@@ -198,9 +199,9 @@ def test_input_survives_switching_sources(page, app_env):
     assert metric(page, "−ELBO") == uploaded
 
 
-# --- ui.elbo on its own (no AppTest) ----------------------------------------------------------------------
+# --- vae_core.elbo_report on its own (no AppTest) ----------------------------------------------------------------------
 def test_breakdown_terms_agree_with_the_closed_form(app_env):
-    from ui import elbo
+    from vae_core import elbo_report as elbo
 
     model = load_checkpoint(app_env.vae_4d).model
     x = load_dataset("digits", "test").images[3:4]
@@ -219,7 +220,7 @@ def test_breakdown_terms_agree_with_the_closed_form(app_env):
 
 
 def test_iw_estimate_is_below_the_bound_and_samples_are_seeded(app_env):
-    from ui import elbo
+    from vae_core import elbo_report as elbo
 
     model = load_checkpoint(app_env.vae_2d).model
     x = load_dataset("digits", "test").images[5:6]
@@ -232,7 +233,7 @@ def test_iw_estimate_is_below_the_bound_and_samples_are_seeded(app_env):
 
 
 def test_autoencoder_terms_and_guards(app_env):
-    from ui import elbo
+    from vae_core import elbo_report as elbo
 
     ae = load_checkpoint(app_env.ae_2d).model
     vae = load_checkpoint(app_env.vae_2d).model
@@ -250,8 +251,9 @@ def test_autoencoder_terms_and_guards(app_env):
 
 
 def test_figures_show_the_breakdown_they_are_given():
-    from ui.elbo import ElboBreakdown
-    from ui.elbo_figures import enlarge, kl_per_dim_figure, objective_figure, posterior_figure, thumbnail
+    from ui.figures.elbo import kl_per_dim_figure, objective_figure, posterior_figure
+    from vae_core.elbo_report import ElboBreakdown
+    from vae_core.images import enlarge, thumbnail
 
     terms = ElboBreakdown(recon=50.0, kl=4.0, kl_per_dim=np.array([3.0, 1.0, 0.0]),
                           posterior_mean=np.array([1.5, -0.5, 0.0]), posterior_std=np.array([0.2, 0.6, 1.0]),

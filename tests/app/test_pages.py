@@ -17,10 +17,12 @@ import pytest
 import torch
 from PIL import Image
 
-from vae_core.checkpoints import FORMAT_NAME, FORMAT_VERSION, load_checkpoint, save_checkpoint
+from vae_core.checkpoint_info import FORMAT_NAME, FORMAT_VERSION
+from vae_core.checkpoints import load_checkpoint, save_checkpoint
 from vae_core.config import ModelConfig, TrainConfig, config_to_dict
 from vae_core.data import load_dataset
 from vae_core.models import build_model
+from vae_core.results import EpochRecord
 
 APP_FILE = Path(__file__).resolve().parents[2] / "app.py"
 MY_PAGES = ["pages/1_home.py", "pages/2_latent_space.py", "pages/3_decoder_grid.py", "pages/4_interpolation.py",
@@ -228,7 +230,7 @@ def test_decoder_grid_samples_and_slices_larger_latents(open_page):
     at.selectbox(key="grid_dim_y").set_value(0).run()
     assert "two different dimensions" in texts(at.main.warning)
     at.selectbox(key="grid_dim_y").set_value(2).run()
-    assert not at.main.warning and "z3" in texts(at.caption)
+    assert not at.main.warning and "z₃" in texts(at.caption)
 
 
 # --- interpolation ----------------------------------------------------------------------------------------
@@ -253,10 +255,10 @@ def test_interpolation_moves_along_the_path_and_draws_it(open_page):
 def test_latent_knobs_move_the_image_and_reset(open_page):
     at = open_page("pages/4_interpolation.py")
     start = image_urls(at)[-1]
-    knob = at.slider[-2]  # z1 of the 2-D model's knobs ([-1] is z2)
-    assert knob.label == "z1"
+    knob = at.slider[-2]  # z₁ of the 2-D model's knobs ([-1] is z₂)
+    assert knob.label == "z₁"
     knob.set_value(2.5).run()
-    assert image_urls(at)[-1] != start and "Moved: z1" in texts(at.caption)
+    assert image_urls(at)[-1] != start and "Moved: z₁" in texts(at.caption)
     at.button(key="interp_knob_reset").click().run()
     assert image_urls(at)[-1] == start and "Moved: nothing yet" in texts(at.caption)
 
@@ -280,12 +282,12 @@ def test_beta_page_plots_the_sweep_from_its_metrics(open_page, app_env):
     specs = chart_specs(at)
     markers = next(d for d in specs["beta_rd"]["data"] if d.get("name") == "shipped")
     infos = sorted((load_checkpoint(p).info for p in app_env.sweep), key=lambda i: i.model_config.beta)
-    np.testing.assert_allclose(values(markers["x"]), [i.metrics["kl"] for i in infos], rtol=1e-6)
-    np.testing.assert_allclose(values(markers["y"]), [i.metrics["recon"] for i in infos], rtol=1e-6)
+    np.testing.assert_allclose(values(markers["x"]), [i.metrics.kl for i in infos], rtol=1e-6)
+    np.testing.assert_allclose(values(markers["y"]), [i.metrics.recon for i in infos], rtol=1e-6)
     heat = specs["beta_heatmap"]["data"][0]
     z = np.array([values(row) for row in heat["z"]]) if isinstance(heat["z"], list) else values(heat["z"])
     np.testing.assert_allclose(np.asarray(z, dtype=float).reshape(3, 3),
-                               np.array([i.metrics["kl_per_dim"] for i in infos]).T, rtol=1e-5)
+                               np.array([i.metrics.kl_per_dim for i in infos]).T, rtol=1e-5)
     rows_before = len(image_urls(at))
     assert rows_before == 3  # one row of samples per beta
     at.slider(key="beta_n_samples").set_value(6).run()
@@ -305,7 +307,7 @@ def test_beta_page_trains_one_more_point_that_joins_the_sweep(open_page, tmp_pat
     assert (info.metadata["role"], info.metadata["group"]) == ("beta-sweep", "digits-beta-sweep")
     assert info.model_config.beta == 2.0
     here = next(d for d in chart_specs(at)["beta_rd"]["data"] if d.get("name") == "trained here")
-    np.testing.assert_allclose(values(here["x"]), [info.metrics["kl"]], rtol=1e-6)
+    np.testing.assert_allclose(values(here["x"]), [info.metrics.kl], rtol=1e-6)
     assert len(image_urls(at)) == 4  # its samples joined too
 
 
@@ -327,7 +329,7 @@ def test_train_page_trains_saves_and_lists_the_model(open_page, tmp_path):
     assert any("class-demo-1 (trained here)" in o for o in options)
     curves = chart_specs(at)["train_job_curves"]
     recon = next(d for d in curves["data"] if d["name"] == "test" and d.get("xaxis", "x") == "x")
-    np.testing.assert_allclose(values(recon["y"]), [r["test"]["recon"] for r in info.metadata["history"]], rtol=1e-6)
+    np.testing.assert_allclose(values(recon["y"]), [EpochRecord.from_dict(r).test.recon for r in info.metadata["history"]], rtol=1e-6)
 
 
 def test_train_page_can_stop_a_job(open_page, tmp_path):
@@ -391,3 +393,18 @@ def test_beta_page_evaluates_a_sweep_member_saved_without_metrics(open_page, app
     expected = evaluate(load_checkpoint(bare).model, load_dataset("digits", "test"))
     np.testing.assert_allclose(values(here["x"]), [expected.kl], rtol=1e-5)
     np.testing.assert_allclose(values(here["y"]), [expected.recon], rtol=1e-5)
+
+
+@pytest.mark.parametrize("odd", [{"neg_elbo": 1.0}, [1.0, 2.0], "not metrics"])
+def test_checkpoints_with_odd_stored_metrics_still_work_everywhere(open_page, app_env, tmp_path, odd):
+    model, info = load_checkpoint(app_env.sweep[1])
+    name = "digits-vae-z3-odd"
+    save_checkpoint(tmp_path / "user_checkpoints" / f"{name}.pt", model, info.train_config,
+                    metadata={"role": "beta-sweep", "group": "digits-beta-sweep", "metrics": odd})
+    at = pick_model(open_page(), name, source="user")
+    assert not at.exception
+    for page in ("pages/2_latent_space.py", "pages/3_decoder_grid.py", "pages/5_beta_tradeoff.py"):
+        at.switch_page(page).run()
+        assert not at.exception, page
+    here = next(d for d in chart_specs(at)["beta_rd"]["data"] if d.get("name") == "trained here")
+    assert len(values(here["x"])) == 1  # the β page evaluated the model itself

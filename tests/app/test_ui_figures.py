@@ -4,10 +4,11 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from ui.beta_figures import iso_elbo_levels, kl_heatmap_figure, rate_distortion_figure
-from ui.figures import add_path, latent_scatter, selected_index, shared_range
-from ui.sweep import SweepPoint
-from ui.training_figures import training_curves
+from ui.figures.beta import iso_elbo_levels, kl_heatmap_figure, rate_distortion_figure
+from ui.figures.latent import add_path, latent_scatter, selected_index, shared_range
+from ui.figures.training import training_curves
+from vae_core.results import EpochRecord, TermMeans
+from vae_core.sweeps import SweepPoint
 
 
 def scatter_traces(fig):
@@ -114,18 +115,21 @@ def test_kl_heatmap_holds_kl_per_dimension_by_beta():
     points = sweep([(4.0, 60.0, 3.0), (0.5, 40.0, 12.0)])
     heat = kl_heatmap_figure(points).data[0]
     assert list(heat.x) == ["β=0.5", "β=4"]
-    assert list(heat.y) == ["z1", "z2", "z3"]
+    assert list(heat.y) == ["z₁", "z₂", "z₃"]
     np.testing.assert_allclose(np.asarray(heat.z), [[9.0, 2.25], [3.0, 0.75], [0.0, 0.0]])
     assert (heat.zmin, heat.zmax) == (0.0, 9.0)  # 0 nats is always the palest colour
 
 
 def test_training_curves_plot_recon_and_kl_per_epoch():
-    history = [{"epoch": e, "train": {"recon": 10.0 / e, "kl": float(e), "regularizer": 0.0},
-                "test": {"recon": 11.0 / e, "kl": e + 0.5, "regularizer": 0.0}} for e in (1, 2, 3)]
+    history = [EpochRecord(epoch=e, beta=1.0, seconds=1.0,
+                           train=TermMeans(objective=0.0, recon=10.0 / e, kl=float(e), regularizer=0.0),
+                           test=TermMeans(objective=0.0, recon=11.0 / e, kl=e + 0.5, regularizer=0.0))
+               for e in (1, 2, 3)]
     fig = training_curves(history, variational=True)
     by_name_axis = {(t.name, t.xaxis): t for t in fig.data}
     np.testing.assert_allclose(by_name_axis[("train", "x")].y, [10.0, 5.0, 10.0 / 3])
     np.testing.assert_allclose(by_name_axis[("test", "x2")].y, [1.5, 2.5, 3.5])
-    ae = training_curves([{"epoch": 1, "train": {"recon": 3.0, "kl": 0.0, "regularizer": 0.2}, "test": None}],
+    ae = training_curves([EpochRecord(epoch=1, beta=0.0, seconds=1.0, test=None,
+                                      train=TermMeans(objective=3.2, recon=3.0, kl=0.0, regularizer=0.2))],
                          variational=False)
     assert [t.name for t in ae.data] == ["train", "train"] and ae.data[1].y[0] == 0.2

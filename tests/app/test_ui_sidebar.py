@@ -21,7 +21,7 @@ def test_the_shape_table_matches_the_loaded_data(name):
 
 def test_the_first_page_reads_no_data_set(open_page, monkeypatch):
     # The sidebar and the home page need no images: no split is loaded until a page shows some.
-    from ui import loaders
+    from ui.state import loaders
 
     loaders.load_split.clear()  # a split an earlier test loaded would not reach load_dataset again
     calls = []

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ui import sidebar, warmup
+from ui.shell import sidebar, warmup
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,11 +20,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # back, and report whether torch was imported.
 FIRST_PAGE = """
 import json, sys
-import ui.warmup
-ui.warmup.DELAY_S = 600  # keep the background imports out of this check
+import ui.shell.warmup
+ui.shell.warmup.DELAY_S = 600  # keep the background imports out of this check
 from streamlit.testing.v1 import AppTest
 at = AppTest.from_file("app.py", default_timeout=120).run()
-from ui.sidebar import available_devices, NVIDIA_DRIVER_SIGNS
+from ui.shell.sidebar import available_devices, NVIDIA_DRIVER_SIGNS
 import os
 print(json.dumps({
     "exception": [str(e.value) for e in at.exception],

@@ -47,17 +47,6 @@ class LatentModel(nn.Module):
         """The training objective's terms for a batch x in [0, 1] (beta only matters for VAEs)."""
         raise NotImplementedError
 
-    def loss_and_grads(self, x: Tensor, beta: float | None = None) -> tuple[LossTerms, list[Tensor]]:
-        """loss(x) and d objective / d parameter for every trainable parameter, in parameters() order.
-
-        This is what fit() calls each step. Here autograd computes the gradients; a model may compute them
-        itself where that is much faster (the MLP VAE does). torch.autograd.grad returns them instead of
-        accumulating them into .grad, so there is nothing to zero between steps.
-        """
-        terms = self.loss(x, beta=beta)
-        params = [p for p in self.parameters() if p.requires_grad]
-        return terms, list(torch.autograd.grad(terms.objective, params))
-
     def decode_params(self, z: Tensor) -> Tensor:
         """Decoder output for codes z: logits (bernoulli) or means (gaussian)."""
         return self.decoder(z)

@@ -98,12 +98,6 @@ class ConditionalVAE(LatentModel):
         recon = self.mean_reconstruction_nll(x_params, x_rep)
         return elbo_terms(recon, encoding.mean, encoding.logvar, self.config.beta if beta is None else beta)
 
-    def loss_and_grads(self, x: Tensor, beta: float | None = None,
-                       labels: Tensor | None = None) -> tuple[LossTerms, list[Tensor]]:
-        terms = self.loss(x, beta=beta, labels=labels)
-        params = [p for p in self.parameters() if p.requires_grad]
-        return terms, list(torch.autograd.grad(terms.objective, params))
-
     # --- what an explorer asks for ------------------------------------------------------------------------------
     def embed(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         return self.encode(x, labels).mean

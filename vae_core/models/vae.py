@@ -8,7 +8,6 @@ from torch import Tensor, nn
 from ..config import ModelConfig
 from ..losses import LossTerms, elbo_terms, iw_log_likelihood
 from .base import Encoding, LatentModel, ModelOutput, register_model
-from . import mlp_backprop
 from .bodies import build_bodies
 
 
@@ -49,19 +48,6 @@ class VAE(LatentModel):
         # The mean over samples and images at once: the same number as averaging per image first.
         recon = self.mean_reconstruction_nll(x_params, x_rep)
         return elbo_terms(recon, encoding.mean, encoding.logvar, self.config.beta if beta is None else beta)
-
-    def loss_and_grads(self, x: Tensor, beta: float | None = None) -> tuple[LossTerms, list[Tensor]]:
-        """As LatentModel.loss_and_grads; an MLP VAE has its backward pass written out (mlp_backprop.py)."""
-        layers = self._mlp_layers()
-        if layers is None or not all(p.requires_grad for p in self.parameters()):
-            return super().loss_and_grads(x, beta)
-        self._check_input(x)
-        return mlp_backprop.loss_and_grads(self, x, self.config.beta if beta is None else beta, *layers)
-
-    def _mlp_layers(self) -> tuple[list[nn.Linear], list[nn.Linear]] | None:
-        encoder = mlp_backprop.mlp_layers(self.encoder, decoder=False)
-        decoder = mlp_backprop.mlp_layers(self.decoder, decoder=True)
-        return None if encoder is None or decoder is None else (encoder, decoder)
 
     def iw_log_likelihood(self, x: Tensor, k: int, chunk_size: int = 500,
                           generator: torch.Generator | None = None) -> Tensor:

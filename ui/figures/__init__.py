@@ -1,0 +1,1 @@
+"""Plotly figure builders (no Streamlit): latent space, β sweep, ELBO page, training curves."""

@@ -1,0 +1,168 @@
+"""The shared sidebar: data set family, model picker (from the checkpoint registry) and device.
+
+app.py calls draw_sidebar() once per run, before the page; pages call current_selection() to read it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+
+import streamlit as st
+
+from ui.shell.navigation import leave_legacy_pages_mode
+from ui.state import loaders
+from vae_core.checkpoint_info import CheckpointError
+from vae_core.data import DATASET_NAMES, INPUT_SHAPES, ImageDataset, is_available
+from vae_core.registry import ModelEntry, ModelRef, default_entry
+
+SELECTION_KEY = "app_selection"
+DATASET_KEY = "sidebar_dataset"
+MODEL_KEY = "sidebar_model"
+DEVICE_KEY = "sidebar_device"
+
+DATASET_LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "digits": "digits (8×8, offline)"}
+DEVICE_LABELS = {"cpu": "CPU", "cuda": "GPU (CUDA)"}
+ZOO_COMMAND = "python -m vae_core zoo --out checkpoints/"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the sidebar chose, as plain values."""
+
+    dataset: str  # one of vae_core.data.DATASET_NAMES
+    entry: ModelEntry | None  # the picked model; None when no model fits the data set
+    device: str  # "cpu" or "cuda"
+    entries: tuple[ModelEntry, ...] = field(default=())  # every usable model that fits the data set, picker order
+    input_shape: tuple[int, int, int] | None = None  # the data set's image shape (C, H, W)
+
+    @property
+    def model(self) -> ModelRef:
+        """The picked model on the picked device, for ui.state's cached functions (needs an entry)."""
+        assert self.entry is not None, "no model fits the data set (require_model stops the page first)"
+        return self.entry.ref(self.device)
+
+
+def available_datasets() -> list[str]:
+    """Data sets whose files are here (digits always is)."""
+    return [name for name in DATASET_NAMES if is_available(name)]
+
+
+# Where an NVIDIA driver leaves a trace (Linux, WSL, Windows). torch.cuda.is_available() needs the driver.
+NVIDIA_DRIVER_SIGNS = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/usr/lib/wsl/lib/libcuda.so.1",
+                       os.path.join(os.environ.get("SystemRoot", r"C:\Windows"), "System32", "nvcuda.dll"))
+
+
+def available_devices() -> list[str]:
+    """CPU always; CUDA only where torch sees a GPU.
+
+    On a machine with no NVIDIA driver at all (most laptops, CI) the answer is known without importing torch,
+    which keeps torch's seconds-long import out of the first page's start-up; elsewhere torch is asked.
+    """
+    if "torch" not in sys.modules and not any(os.path.exists(sign) for sign in NVIDIA_DRIVER_SIGNS):
+        return ["cpu"]
+    import torch
+
+    return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
+
+
+def draw_sidebar() -> Selection:
+    """Draw the shared sidebar and remember its Selection in session state for the page."""
+    sidebar = st.sidebar
+    datasets = available_datasets()
+    dataset = sidebar.selectbox("Data set", datasets, key=DATASET_KEY, format_func=DATASET_LABELS.get,
+                                help="Only data sets whose files are on this machine are listed.")
+    # The shape from a table, not from loading the split: reading MNIST (torchvision's import and its md5
+    # checks) took seconds of the first page's start-up. The pages that need images load them and say why
+    # when they cannot.
+    input_shape = INPUT_SHAPES.get(dataset)
+
+    registry = loaders.registry()
+    failed = loaders.failed_loads()
+    entries = [] if input_shape is None else [
+        e for e in registry.for_dataset(dataset, input_shape) if e.checkpoint_id not in failed
+    ]
+    entry = _pick_model(sidebar, entries, dataset)
+    devices = available_devices()
+    device = sidebar.radio("Run models on", devices, key=DEVICE_KEY, format_func=DEVICE_LABELS.get,
+                           horizontal=True, help="GPU is offered only when PyTorch finds one.")
+    if entry is not None:
+        # The model itself is loaded by the pages that use it (require_model): the home page needs only this.
+        _describe(sidebar, entry, dataset)
+    # Failures are remembered server-wide; report only those of files in the folders scanned now.
+    failed_here = {e.checkpoint_id: failed[e.checkpoint_id] for e in registry.entries if e.checkpoint_id in failed}
+    _report_problems(sidebar, registry.problems, failed_here)
+    selection = Selection(dataset=dataset, entry=entry, device=device, entries=tuple(entries), input_shape=input_shape)
+    st.session_state[SELECTION_KEY] = selection
+    return selection
+
+
+def current_selection() -> Selection:
+    """The Selection app.py drew this run; draws the sidebar when a page runs on its own."""
+    leave_legacy_pages_mode()  # a page run without app.py (Streamlit's legacy mode): rerun through app.py
+    selection = st.session_state.get(SELECTION_KEY)
+    return selection if isinstance(selection, Selection) else draw_sidebar()
+
+
+def _pick_model(sidebar, entries: list[ModelEntry], dataset: str) -> ModelEntry | None:
+    if not entries:
+        sidebar.info(missing_models_text(dataset))
+        return None
+    keys = [e.key for e in entries]
+    by_key = {e.key: e for e in entries}
+    if st.session_state.get(MODEL_KEY) not in by_key:
+        # A new data set, or the picked file went away: open on the data set's natural model.
+        st.session_state[MODEL_KEY] = default_entry(entries, dataset).key
+    key = sidebar.selectbox("Model", keys, key=MODEL_KEY, format_func=lambda k: by_key[k].label,
+                            help="Shipped models (checkpoints/) and models trained on the Train page "
+                                 "(user_checkpoints/). Only models whose input fits the data set are listed.")
+    return by_key[key]
+
+
+def _describe(sidebar, entry: ModelEntry, dataset: str) -> None:
+    report = entry.info.metrics
+    lines = [f"Trained on **{entry.dataset}** for {entry.info.metadata.get('epochs_run', entry.info.train_config.epochs)} "
+             f"epochs, {entry.info.model_config.arch.upper()} body."]
+    if entry.dataset != dataset:
+        lines.append(f"Shown on {DATASET_LABELS[dataset]}: images it never saw in training.")
+    if report is not None:
+        terms = f" (recon {report.recon:.1f} + KL {report.kl:.1f})" if report.is_variational else ""
+        lines.append(f"Test {report.format_headline()}{terms}.")
+    sidebar.caption(" ".join(lines))
+
+
+def _report_problems(sidebar, problems: tuple[tuple[str, str], ...], failed: dict[str, str]) -> None:
+    messages = [why for _, why in problems] + list(failed.values())
+    if messages:
+        with sidebar.expander(f"⚠️ {len(messages)} checkpoint file(s) skipped"):
+            for message in messages:
+                st.warning(message)
+
+
+def require_model(selection: Selection) -> None:
+    """Stop the page, saying how to get one, when no model fits the selected data set; make sure the picked
+    model loads (cached), else drop it from the picker, say why and rerun on the next one."""
+    if selection.entry is None:
+        st.info(missing_models_text(selection.dataset))
+        st.stop()
+    try:
+        loaders.load_model(selection.model)
+    except CheckpointError as err:
+        loaders.record_failed_load(selection.model, str(err))
+        st.rerun()
+
+
+def require_test_split(selection: Selection) -> ImageDataset:
+    """The selected data set's test split; stops the page (with the reason shown) when there is no model or data."""
+    require_model(selection)
+    data = loaders.dataset_or_none(selection.dataset, "test")
+    if data is None:
+        st.stop()
+    return data
+
+
+def missing_models_text(dataset: str) -> str:
+    """What to do when no model fits a data set."""
+    return (f"No model fits {DATASET_LABELS.get(dataset, dataset)} yet. Train one on the **Train** page, "
+            f"or build the shipped zoo with `{ZOO_COMMAND}`.")

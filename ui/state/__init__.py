@@ -1,0 +1,1 @@
+"""Cached state (st.cache_resource / st.cache_data): the loaders and what is computed from a model."""

@@ -1,0 +1,131 @@
+"""Cached results of running a model: encodings, projections, decoded images (st.cache_data).
+
+Every function takes a vae_core.registry.ModelRef first (`entry.ref(device)`, or `selection.model`), then plain
+values; options are keyword-only. st.cache_data keys on the ref's values, and its checkpoint_id changes whenever
+the checkpoint file does. Decoding is done in small batches under torch.inference_mode, and results are cached
+as numpy arrays or PNG bytes, so a slider that returns to a position it has been at costs nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+import torch
+
+from ui.figures import latent as figures
+from ui.state.loaders import load_model, load_split
+from vae_core import images
+from vae_core.evaluation import embed_dataset, evaluate
+from vae_core.projection import Projection2D, fit_projection
+from vae_core.registry import ModelRef
+from vae_core.results import EvaluationReport
+
+
+@dataclass(frozen=True)
+class EncodedSplit:
+    """A data split through the encoder."""
+
+    means: np.ndarray  # (N, D) float32: the AE's code, the VAE's posterior mean
+    stds: np.ndarray | None  # (N, D) posterior standard deviations (VAEs only)
+    labels: np.ndarray  # (N,) int64
+
+
+@st.cache_data(max_entries=48, show_spinner="Encoding the test set…")
+def encode_split(ref: ModelRef, dataset: str, *, split: str = "test") -> EncodedSplit:
+    """Encode a whole split (all of it: 10 000 images for MNIST's test split)."""
+    model = load_model(ref)
+    data = load_split(dataset, split)
+    means = embed_dataset(model, data.images).numpy().astype(np.float32)
+    stds = None
+    if model.config.is_variational:
+        with torch.inference_mode():
+            logvars = torch.cat([model.encode(data.images[s:s + 1000].to(ref.device)).logvar.cpu()
+                                 for s in range(0, len(data), 1000)])
+        stds = (0.5 * logvars).exp().numpy().astype(np.float32)
+    return EncodedSplit(means, stds, data.labels.numpy())
+
+
+@st.cache_data(max_entries=48, show_spinner="Projecting the codes to 2-D…")
+def project_split(ref: ModelRef, dataset: str, *, method: str = "pca") -> tuple[Projection2D, np.ndarray]:
+    """(projection, (N, 2) points) of the test-split codes; t-SNE takes a while, hence the cache."""
+    encoded = encode_split(ref, dataset)
+    projection, points = fit_projection(encoded.means, method)
+    return projection, points.astype(np.float32)
+
+
+def decode(ref: ModelRef, codes: np.ndarray) -> np.ndarray:
+    """Decoded images (N, C, H, W) in [0, 1] for codes (N, D) (not cached: callers cache what they show)."""
+    model = load_model(ref)
+    with torch.inference_mode():
+        z = torch.as_tensor(np.asarray(codes, dtype=np.float32), device=ref.device)
+        return model.decode(z).cpu().numpy()
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def decoded_grid_png(ref: ModelRef, codes: np.ndarray, *, n_cols: int, cell_px: int = 56) -> bytes:
+    """Decode codes and tile them n_cols wide into one PNG (cached on the codes' values)."""
+    return images.grid_png(decode(ref, codes), n_cols, cell_px)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def prior_samples_png(ref: ModelRef, *, n: int, seed: int, temperature: float, n_cols: int,
+                      cell_px: int = 56) -> bytes:
+    """n decoded draws from N(0, temperature² I) with a fixed seed, tiled into one PNG."""
+    codes = prior_codes(n, load_model(ref).config.latent_dim, seed, temperature)
+    return decoded_grid_png(ref, codes, n_cols=n_cols, cell_px=cell_px)
+
+
+def prior_codes(n: int, latent_dim: int, seed: int, temperature: float = 1.0) -> np.ndarray:
+    """n codes from N(0, temperature² I), the same for the same seed (on every machine: CPU generator)."""
+    generator = torch.Generator().manual_seed(seed)
+    return (torch.randn((n, latent_dim), generator=generator) * temperature).numpy()
+
+
+@st.cache_data(max_entries=1024, show_spinner=False)
+def reconstruction_png(ref: ModelRef, dataset: str, index: int, *, size_px: int = 140) -> tuple[bytes, bytes]:
+    """(original, reconstruction) of test image `index` as PNGs; the reconstruction decodes the mean code."""
+    model = load_model(ref)
+    x = load_split(dataset, "test").images[index: index + 1]
+    with torch.inference_mode():
+        x_hat = model.reconstruct(x.to(ref.device)).cpu()
+    return images.digit_png(x, size_px), images.digit_png(x_hat, size_px)
+
+
+@st.cache_data(max_entries=64, show_spinner="Evaluating on the test set…")
+def test_metrics(ref: ModelRef, dataset: str, *, binarized: bool = False) -> EvaluationReport:
+    """vae_core.evaluation.evaluate on the test split (for models saved without metrics)."""
+    return evaluate(load_model(ref), load_split(dataset, "test"), binarized=binarized)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def latent_figure(ref: ModelRef, dataset: str, *, method: str, title: str = "", axis_range: tuple | None = None,
+                  show_prior: bool = False) -> dict:
+    """The test-split scatter of one model, as a plotly figure dict.
+
+    A dict, not a go.Figure: a cache hit unpickles it in well under a millisecond, where a Figure of 10 000
+    points takes tens of milliseconds to rebuild. Pass it to st.plotly_chart through figures.trusted_figure,
+    which spares the chart the same rebuild to validate the dict.
+    """
+    projection, points = project_split(ref, dataset, method=method)
+    encoded = encode_split(ref, dataset)
+    centre = projection.transform(np.zeros((1, projection.latent_dim)))[0] if show_prior and projection.shows_prior else None
+    return figures.latent_scatter(points, encoded.labels, load_split(dataset, "test").class_names, title=title,
+                                  axis_titles=projection.axis_titles, prior_centre=centre,
+                                  axis_range=axis_range).to_dict()
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def encode_image(ref: ModelRef, image: np.ndarray) -> np.ndarray:
+    """The deterministic code (D,) of one image (H, W) in [0, 1]: the AE's code, the VAE's posterior mean."""
+    model = load_model(ref)
+    x = torch.as_tensor(np.asarray(image, dtype=np.float32)).reshape(1, *model.config.input_shape)
+    with torch.inference_mode():
+        return model.embed(x.to(ref.device)).cpu().numpy()[0]
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def decoded_png(ref: ModelRef, code: np.ndarray, *, size_px: int = 140) -> bytes:
+    """One code decoded into a PNG about size_px wide."""
+    return images.digit_png(decode(ref, np.asarray(code).reshape(1, -1))[0], size_px)

@@ -1,0 +1,1 @@
+"""Widgets and components: they draw, and return plain values."""

@@ -1,0 +1,92 @@
+"""Small widgets and captions shared by pages; each returns plain values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from vae_core.data import ImageDataset
+from vae_core.preprocess import ImageInputError, InputMemory
+from vae_core.registry import ModelEntry
+from vae_core.vocabulary import dim_name
+
+PROJECTION_LABELS = {"pca": "PCA (linear, fast)", "tsne": "t-SNE (non-linear, slow the first time)"}
+
+
+def model_caption(entry: ModelEntry) -> str:
+    """One line about a model: what it is and its test-set numbers (from its own evaluation)."""
+    report = entry.info.metrics
+    text = entry.label
+    if report is None:
+        return text
+    text += f" · test {report.format_headline()}" + (f", KL {report.kl:.1f}" if report.is_variational else "")
+    if report.active_units is not None:
+        text += f" · {report.active_units}/{entry.latent_dim} active units"
+    return text
+
+
+def projection_choice(container, latent_dim: int, key: str) -> str:
+    """'pca' or 'tsne' for latents above 2-D; 2-D latents are shown as they are ('pca' is then unused)."""
+    if latent_dim <= 2:
+        container.caption(f"2-D latent: the axes are {dim_name(0)} and {dim_name(1)} themselves.")
+        return "pca"
+    return container.radio("Latent size > 2: view through", list(PROJECTION_LABELS), key=key, horizontal=True,
+                           format_func=PROJECTION_LABELS.get,
+                           help="PCA keeps distances along its two directions (and the prior stays a circle); "
+                                "t-SNE keeps neighbourhoods but bends distances, so no prior circles there.")
+
+
+@dataclass(frozen=True)
+class PickedDigit:
+    """An image chosen on a page, ready for the model."""
+
+    image: np.ndarray  # (H, W) float32 in [0, 1]
+    description: str  # e.g. "test image #12 (3)" or "your upload"
+
+
+def nth_of_class(labels: np.ndarray, label: int, nth: int) -> int:
+    """Index in the split of the nth image (0-based) whose label is `label`. Raises IndexError past the end."""
+    indices = np.flatnonzero(np.asarray(labels) == label)
+    if not 0 <= nth < len(indices):
+        raise IndexError(f"there are {len(indices)} images of class {label}; asked for number {nth}")
+    return int(indices[nth])
+
+
+def digit_picker(data: ImageDataset, key_prefix: str, default_class: int, title: str) -> PickedDigit | None:
+    """A test image chosen by class and number, or an upload (prepared like the training data).
+
+    Returns None while an upload is awaited; a bad file shows an error and keeps the last good upload.
+    """
+    st.markdown(f"**{title}**")
+    source = st.radio(f"{title}: source", ["test", "upload"], key=f"{key_prefix}_source", horizontal=True,
+                      format_func={"test": "Test set", "upload": "Upload"}.get, label_visibility="collapsed")
+    if source == "test":
+        labels = data.labels.numpy()
+        classes = list(range(len(data.class_names)))
+        left, right = st.columns(2)
+        label = left.selectbox("Class", classes, index=default_class % len(classes), key=f"{key_prefix}_class",
+                               format_func=lambda c: data.class_names[c])
+        count = int((labels == label).sum())
+        nth = int(right.number_input(f"Which one (0–{count - 1})", 0, max(count - 1, 0), 0,
+                                     key=f"{key_prefix}_nth"))
+        index = nth_of_class(labels, label, min(nth, count - 1))
+        return PickedDigit(data.images[index, 0].numpy(), f"test image #{index} ({data.class_names[label]})")
+
+    memory = st.session_state.setdefault(f"{key_prefix}_uploads", InputMemory())
+    upload = st.file_uploader(f"{title}: a picture of one digit", type=["png", "jpg", "jpeg", "gif", "bmp", "webp"],
+                              key=f"{key_prefix}_file")
+    if upload is not None:
+        error = memory.offer("upload", upload.file_id, upload.getvalue, data.input_shape)
+        if error:
+            st.error(error)
+    try:
+        result = memory.result("upload", data.input_shape)
+    except ImageInputError as err:  # the kept file no longer decodes for this shape
+        st.error(str(err))
+        result = None
+    if result is None:
+        st.info("Upload a picture of a single digit (dark on light or light on dark).")
+        return None
+    return PickedDigit(result.image, "your upload" + (" (inverted)" if result.inverted else ""))

@@ -1,0 +1,85 @@
+"""Images for the page: tensors in [0, 1] to PNG bytes, one image or a tiled grid (no Streamlit here).
+
+Digits are tiny (8×8 or 28×28), so they are upscaled with nearest-neighbour: every pixel stays a crisp square,
+which is what the model actually sees, and the PNG stays small and fast to make.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import torch
+from PIL import Image
+
+DEFAULT_SIZE_PX = 140  # on-screen size of one digit
+
+
+def to_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
+    """(N, 1, H, W), (N, H, W) or (H, W) floats in [0, 1] -> uint8 array with the channel dropped."""
+    array = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
+    if array.ndim == 4:
+        assert array.shape[1] == 1, f"expected one channel, got shape {array.shape}"
+        array = array[:, 0]
+    return np.rint(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def tile(images: np.ndarray, n_cols: int, pad: int = 1, pad_value: int = 255) -> np.ndarray:
+    """(N, H, W) uint8 -> one (rows*(H+pad)-pad, cols*(W+pad)-pad) image, filled row by row.
+
+    Unused cells at the end stay pad_value (white lines separate the cells).
+    """
+    n, h, w = images.shape
+    n_rows = max(1, -(-n // n_cols))
+    out = np.full((n_rows * (h + pad) - pad, n_cols * (w + pad) - pad), pad_value, dtype=np.uint8)
+    for i in range(n):
+        r, c = divmod(i, n_cols)
+        out[r * (h + pad): r * (h + pad) + h, c * (w + pad): c * (w + pad) + w] = images[i]
+    return out
+
+
+def upscale(image: np.ndarray, factor: int) -> np.ndarray:
+    """Nearest-neighbour upscaling of a 2-D uint8 image by an integer factor."""
+    return np.kron(image, np.ones((factor, factor), dtype=np.uint8)) if factor > 1 else image
+
+
+def enlarge(image: np.ndarray, side_px: int = DEFAULT_SIZE_PX) -> np.ndarray:
+    """A (H, W) image in [0, 1] as uint8, upscaled by an integer factor so its longest side is about side_px."""
+    pixels = to_uint8(image)
+    return upscale(pixels, max(1, side_px // max(pixels.shape)))
+
+
+def thumbnail(image: np.ndarray, side_px: int = 160) -> np.ndarray:
+    """A (H, W) image in [0, 1] as uint8 with its longest side at most side_px (a photo is shrunk smoothly)."""
+    pixels = to_uint8(image)
+    height, width = pixels.shape
+    if max(height, width) < side_px:
+        return enlarge(image, side_px)
+    scale = side_px / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.LANCZOS))
+
+
+def png_bytes(image: np.ndarray, scale: int = 1, invert: bool = False) -> bytes:
+    """A 2-D uint8 image as PNG bytes, upscaled by `scale`. invert: dark digits on white paper."""
+    pixels = upscale(255 - image if invert else image, scale)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def digit_png(image: torch.Tensor | np.ndarray, size_px: int = DEFAULT_SIZE_PX) -> bytes:
+    """One image ((1, H, W), (H, W) or (1, 1, H, W) in [0, 1]) as a PNG about size_px wide."""
+    array = to_uint8(image)
+    while array.ndim > 2:
+        array = array[0]
+    return png_bytes(array, scale=max(1, size_px // array.shape[1]))
+
+
+def grid_png(images: torch.Tensor | np.ndarray, n_cols: int, cell_px: int = 56, pad: int = 1) -> bytes:
+    """Images (N, 1, H, W) in [0, 1] tiled n_cols wide as one PNG, each cell about cell_px wide."""
+    array = to_uint8(images)
+    scale = max(1, cell_px // array.shape[-1])
+    # Upscale each cell before tiling so the separating lines stay one pixel thin.
+    cells = np.stack([upscale(a, scale) for a in array]) if scale > 1 else array
+    return png_bytes(tile(cells, n_cols, pad=pad))

@@ -1,0 +1,77 @@
+"""The β sweep as a table: one point per model, with the terms the β page plots (no Streamlit here)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from .config import ModelConfig, TrainConfig
+from .registry import ModelEntry
+from .results import EvaluationReport
+from .vocabulary import INFORMATIVE_MEAN_KL, SOURCE_SHIPPED, SOURCE_USER
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One β model's test-set terms, in nats per image."""
+
+    name: str
+    beta: float
+    recon: float  # E_q[-log p(x|z)]: the distortion
+    kl: float  # KL(q(z|x) || p(z)): the rate
+    kl_per_dim: tuple[float, ...]
+    active_units: int | None  # Burda et al.'s, from the variance of the posterior means, when evaluated
+    trained_here: bool  # trained in the app (user folder) rather than shipped
+    epochs: int
+
+    @property
+    def neg_elbo(self) -> float:
+        return self.recon + self.kl
+
+
+def metrics_complete(report: EvaluationReport | None, latent_dim: int) -> bool:
+    """True when a model's recorded metrics hold what the β page needs (a kl_per_dim of the right size)."""
+    return report is not None and len(report.kl_per_dim) == latent_dim
+
+
+def sweep_point(entry: ModelEntry, report: EvaluationReport) -> SweepPoint:
+    """A SweepPoint from an entry and its test-set evaluation."""
+    assert metrics_complete(report, entry.latent_dim), f"{entry.info.name}: incomplete metrics"
+    return SweepPoint(
+        name=entry.info.name, beta=entry.beta, recon=report.recon, kl=report.kl, kl_per_dim=report.kl_per_dim,
+        active_units=report.active_units, trained_here=entry.source == SOURCE_USER,
+        epochs=int(entry.info.metadata.get("epochs_run", entry.info.train_config.epochs)),
+    )
+
+
+def reference_entry(members: list[ModelEntry]) -> ModelEntry:
+    """The sweep member a new β point copies its architecture and training from: shipped, β nearest 1."""
+    return min(members, key=lambda e: (e.source != SOURCE_SHIPPED, abs(e.beta - 1.0), e.info.name))
+
+
+def extra_point_configs(reference: ModelEntry, beta: float, epochs: int,
+                        device: str = "cpu") -> tuple[ModelConfig, TrainConfig]:
+    """Configs for one more β point: the reference's model and training, with a new β and fewer epochs.
+
+    One torch thread on CPU, so that training in one browser session leaves cores for the others.
+    """
+    if beta < 0:
+        raise ValueError(f"β must be non-negative, got {beta}")
+    model_config = dataclasses.replace(reference.info.model_config, beta=float(beta))
+    train_config = dataclasses.replace(reference.info.train_config, epochs=int(epochs), device=device,
+                                       num_threads=1 if device == "cpu" else 0, eval_each_epoch=False,
+                                       kl_warmup_epochs=min(reference.info.train_config.kl_warmup_epochs, int(epochs)))
+    return model_config, train_config
+
+
+def kl_matrix(points: list[SweepPoint]) -> list[list[float]]:
+    """KL per dimension as rows = latent dimensions, columns = the points (in the given order)."""
+    latent_dim = len(points[0].kl_per_dim)
+    assert all(len(p.kl_per_dim) == latent_dim for p in points), "points differ in latent size"
+    return [[p.kl_per_dim[d] for p in points] for d in range(latent_dim)]
+
+
+def informative_dims(point: SweepPoint, threshold: float = INFORMATIVE_MEAN_KL) -> int:
+    """Informative dimensions: those whose test-set mean KL exceeds threshold nats (the others have collapsed
+    onto the prior). A KL-based count, not Burda's active units (SweepPoint.active_units)."""
+    return sum(v > threshold for v in point.kl_per_dim)
