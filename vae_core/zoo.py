@@ -21,7 +21,7 @@ from .data import INPUT_SHAPES, ImageDataset, load_dataset
 from .evaluation import evaluate
 from .results import EvaluationReport
 from .training import TrainingCallback, fit, torch_threads, training_metadata
-from .vocabulary import ROLE_BETA_SWEEP, ROLE_DEFAULT, ROLE_FAMILY_2D
+from .vocabulary import ROLE_BETA_SWEEP, ROLE_CONDITIONAL, ROLE_DEFAULT, ROLE_FAMILY_2D
 
 ZOO_SEED = 0  # seeds initialisation, shuffling, dynamic binarisation and the MC draws of every zoo model
 EVAL_SEED = 0  # seeds the test binarisation and the MC draws of the recorded metrics
@@ -129,7 +129,7 @@ def conditional_specs() -> list[ZooSpec]:
                             hidden_dims=(128, 64) if small else (256, 128), beta=1.0)
         train = TrainConfig(dataset=dataset, epochs=DIGITS_EPOCHS if small else FAMILY_EPOCHS, batch_size=128,
                             lr=1e-3, seed=ZOO_SEED, dynamic_binarization=True, num_threads=ZOO_THREADS)
-        specs.append(ZooSpec(name=f"{dataset}-cvae-z2", role="conditional", group=f"{dataset}-conditional",
+        specs.append(ZooSpec(name=f"{dataset}-cvae-z2", role=ROLE_CONDITIONAL, group=f"{dataset}-{ROLE_CONDITIONAL}",
                              model=model, train=train, iw_samples=OTHER_IW_SAMPLES))
     return specs
 
