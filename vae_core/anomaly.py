@@ -554,7 +554,7 @@ def score_labels(protocol: DataProtocol) -> dict[str, str]:
         return {"neg_elbo": "−ELBO", "iw_nll": iw, "recon": vae.recon, "ae_recon": f"AE {ae.recon}",
                 "likelihood_ratio": f"likelihood ratio: {iw} + log p_ref(x)",
                 "complexity_corrected": f"complexity-corrected: {iw} − L(x)"}
-    iw = "IW bound on the cross-entropy"
+    iw = "IW cross-entropy score (not −log p(x))"
     return {"neg_elbo": vae.neg_elbo or "cross-entropy + KL", "iw_nll": iw, "recon": vae.recon,
             "ae_recon": f"AE {ae.recon}", "likelihood_ratio": f"{iw} minus the independent-pixel cross-entropy",
             "complexity_corrected": f"{iw} − L(x)"}
