@@ -147,10 +147,10 @@ figure.update_layout(barmode="group", height=340, yaxis_title="test-set mean KL(
 st.plotly_chart(figure, key="cvae_kl_chart")
 names = metric_names(protocol, variational=True)
 columns = st.columns(4)
-columns[0].metric("KL, VAE (nats)", f"{comparison.vae_kl:.2f}")
-columns[1].metric("KL, conditional VAE (nats)", f"{comparison.cvae_kl:.2f}")
-columns[2].metric("Reconstruction, VAE", f"{comparison.vae_recon:.2f}", help=names.recon)
-columns[3].metric("Reconstruction, conditional VAE", f"{comparison.cvae_recon:.2f}", help=names.recon + ", given y")
+columns[0].metric("KL · VAE", f"{comparison.vae_kl:.2f}", help="KL(q(z|x) ‖ N(0, I)), nats per test image")
+columns[1].metric("KL · CVAE", f"{comparison.cvae_kl:.2f}", help="KL(q(z|x, y) ‖ N(0, I)), nats per test image")
+columns[2].metric("Recon. · VAE", f"{comparison.vae_recon:.2f}", help=f"{names.recon}, nats per test image")
+columns[3].metric("Recon. · CVAE", f"{comparison.cvae_recon:.2f}", help=f"{names.recon} given y, nats per test image")
 saved = comparison.vae_kl - comparison.cvae_kl
 label_nats = math.log(len(class_names))
 st.markdown(
