@@ -14,7 +14,7 @@ import numpy as np
 if TYPE_CHECKING:
     from torch import Tensor
 
-    from .models import LatentModel
+    from .models import VAE, LatentModel
     from .models.cvae import ConditionalVAE
 
 
@@ -60,12 +60,14 @@ def posterior_means(model: LatentModel, images: Tensor, labels: Tensor, batch_si
     """Posterior means (N, D) of a test set; a conditional model is given each image's own label."""
     import torch
 
+    from .models.cvae import ConditionalVAE
+
     device = next(model.parameters()).device
     out = []
     with torch.no_grad():
         for start in range(0, images.shape[0], batch_size):
             xb = images[start:start + batch_size].to(device)
-            if model.needs_labels:
+            if isinstance(model, ConditionalVAE):
                 out.append(model.embed(xb, labels[start:start + batch_size].to(device)))
             else:
                 out.append(model.embed(xb))
@@ -90,7 +92,7 @@ class KlComparison:
         return float(self.vae_kl_per_dim.sum())
 
 
-def compare_kl(cvae: ConditionalVAE, vae: LatentModel, images: Tensor, labels: Tensor, *, seed: int = 0,
+def compare_kl(cvae: ConditionalVAE, vae: VAE, images: Tensor, labels: Tensor, *, seed: int = 0,
                batch_size: int = 500) -> KlComparison:
     """The closed-form KL per dimension and the reconstruction term of both models on the same images (as they are
     measured: pass binarised images for binarised models), averaged over the images."""
@@ -98,8 +100,9 @@ def compare_kl(cvae: ConditionalVAE, vae: LatentModel, images: Tensor, labels: T
 
     if cvae.config.latent_dim != vae.config.latent_dim:
         raise ValueError("compare models with the same latent size")
-    sums = {"cvae": [torch.zeros(cvae.config.latent_dim, dtype=torch.float64), 0.0],
-            "vae": [torch.zeros(vae.config.latent_dim, dtype=torch.float64), 0.0]}
+    kl_sums = {name: torch.zeros(m.config.latent_dim, dtype=torch.float64) for name, m in (("cvae", cvae),
+                                                                                            ("vae", vae))}
+    recon_sums = {"cvae": 0.0, "vae": 0.0}
     n = images.shape[0]
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -107,10 +110,10 @@ def compare_kl(cvae: ConditionalVAE, vae: LatentModel, images: Tensor, labels: T
             xb, yb = images[start:start + batch_size], labels[start:start + batch_size]
             for name, terms in (("cvae", cvae.loss(xb, beta=1.0, labels=yb, generator=generator)),
                                 ("vae", vae.loss(xb, beta=1.0, generator=generator))):
-                sums[name][0] += terms.kl_per_dim.double().cpu() * len(xb)
-                sums[name][1] += float(terms.recon) * len(xb)
-    return KlComparison(cvae_kl_per_dim=(sums["cvae"][0] / n).numpy(), vae_kl_per_dim=(sums["vae"][0] / n).numpy(),
-                        cvae_recon=sums["cvae"][1] / n, vae_recon=sums["vae"][1] / n)
+                kl_sums[name] += terms.kl_per_dim.double().cpu() * len(xb)
+                recon_sums[name] += float(terms.recon) * len(xb)
+    return KlComparison(cvae_kl_per_dim=(kl_sums["cvae"] / n).numpy(), vae_kl_per_dim=(kl_sums["vae"] / n).numpy(),
+                        cvae_recon=recon_sums["cvae"] / n, vae_recon=recon_sums["vae"] / n)
 
 
 def label_predictability(codes: np.ndarray, labels: np.ndarray, *, neighbours: int = 5, seed: int = 0) -> float:

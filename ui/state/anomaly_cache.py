@@ -12,11 +12,11 @@ from collections.abc import Callable
 
 import numpy as np
 import streamlit as st
-from ui.state.loaders import load_model
-from vae_core.registry import ModelRef
 
+from ui.state.loaders import load_model
 from vae_core import anomaly
 from vae_core.protocol import DataProtocol
+from vae_core.registry import ModelRef
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
