@@ -9,6 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from ui.shell import warmup
+from ui.shell.busy_indicator import busy_indicator
 from ui.shell.navigation import leave_legacy_pages_mode
 from ui.shell.sidebar import draw_sidebar
 
@@ -17,11 +18,13 @@ PAGES_DIR = Path(__file__).parent / "pages"
 # (file, title, icon): the order is the path through the lessons.
 PAGES = (
     ("1_home.py", "Home", ":material/home:"),
+    ("1_autoencoders.py", "Autoencoder family", ":material/compress:"),
     ("2_latent_space.py", "Latent space", ":material/scatter_plot:"),
     ("3_decoder_grid.py", "Decoder grid", ":material/grid_on:"),
     ("4_interpolation.py", "Interpolation", ":material/timeline:"),
     ("5_beta_tradeoff.py", "β trade-off", ":material/tune:"),
     ("6_elbo_breakdown.py", "ELBO breakdown", ":material/functions:"),
+    ("8_inference.py", "Inference", ":material/blur_on:"),
     ("8_anomaly_detection.py", "Anomaly detection", ":material/crisis_alert:"),
     ("9_conditional_vae.py", "Conditional VAE", ":material/category:"),
     ("7_train.py", "Train", ":material/model_training:"),
@@ -31,6 +34,7 @@ PAGES = (
 def main() -> None:
     leave_legacy_pages_mode()  # a folder named pages/ would otherwise start Streamlit in its old mode
     st.set_page_config(page_title="VAE Latent Explorer", page_icon="🧭", layout="wide")
+    busy_indicator()  # config.toml's toolbarMode = "minimal" hides Streamlit's own running indicator
     pages = [
         st.Page(PAGES_DIR / file, title=title, icon=icon, default=(i == 0))
         for i, (file, title, icon) in enumerate(PAGES)

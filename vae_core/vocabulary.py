@@ -11,8 +11,10 @@ from __future__ import annotations
 ROLE_DEFAULT = "default"  # the data set's high-quality model (the ELBO page's)
 ROLE_FAMILY_2D = "family-2d"  # a latent-size-2 model, shown side by side with its AE / VAE counterpart
 ROLE_BETA_SWEEP = "beta-sweep"  # one β of a sweep; the sweep is metadata["group"]
+ROLE_SPARSE_WIDE = "sparse-wide"  # the autoencoder lesson's wide sparse AE and its twin without the penalty
 ROLE_CONDITIONAL = "conditional"  # a conditional VAE (label-conditioned), for the conditional VAE page
-ROLES = (ROLE_DEFAULT, ROLE_FAMILY_2D, ROLE_BETA_SWEEP, ROLE_CONDITIONAL)  # the model card's section order
+# the model card's section order
+ROLES = (ROLE_DEFAULT, ROLE_FAMILY_2D, ROLE_BETA_SWEEP, ROLE_SPARSE_WIDE, ROLE_CONDITIONAL)
 
 # --- sources: which folder a model came from -------------------------------------------------------------------
 SOURCE_SHIPPED = "shipped"  # checkpoints/ ($VAE_CHECKPOINT_DIR)
