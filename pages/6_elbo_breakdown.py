@@ -63,7 +63,7 @@ if names.caveat:
     st.warning(f"{names.caveat} For this image that floor is {floor:.1f} nats.")
 
 # --- 2. the terms -------------------------------------------------------------------------------------
-st.header("2 · The bound's terms for this image")
+st.header(f"2 · The {'bound' if protocol.is_likelihood else 'objective'}'s terms for this image")
 left, right = st.columns([1, 3])
 seed = int(left.number_input("Random seed of the draws", 0, 2**31 - 1, 0, key="elbo_seed",
                              help="Every sampled number below is reproducible from this seed."))
@@ -158,10 +158,11 @@ figures[0].plotly_chart(posterior_figure(terms), key="elbo_posterior_chart")
 figures[1].plotly_chart(kl_per_dim_figure(terms), key="elbo_kl_chart")
 used = informative(terms)
 largest = int(np.argmax(terms.kl_per_dim))
+idle = (f"the {COLOUR_NAMES[IDLE_COLOUR]} ones sit on the prior" if not used.all()
+        else "none sits on the prior")
 st.caption(f"{int(used.sum())} of {used.size} dimensions are informative for this image, their KL at least "
-           f"{INFORMATIVE_IMAGE_KL:g} nats ({COLOUR_NAMES[POSTERIOR_COLOUR]} in both plots); the "
-           f"{COLOUR_NAMES[IDLE_COLOUR]} ones sit on the prior. The largest, {dim_name(largest)}, costs "
-           f"{terms.kl_per_dim[largest]:.2f} of the {terms.kl:.2f} nats.")
+           f"{INFORMATIVE_IMAGE_KL:g} nats ({COLOUR_NAMES[POSTERIOR_COLOUR]} in both plots); {idle}. The largest, "
+           f"{dim_name(largest)}, costs {terms.kl_per_dim[largest]:.2f} of the {terms.kl:.2f} nats.")
 
 # --- 4. the autoencoder -------------------------------------------------------------------------------
 st.header("4 · The autoencoder, for contrast")
@@ -170,27 +171,30 @@ if ae_entry is None or model_or_none(ae_entry.ref(selection.device)) is None:
 else:
     ae_protocol = entry_protocol(ae_entry)
     ae_terms = elbo_cache.ae_breakdown(ae_entry.ref(selection.device), chosen.measured_for(ae_protocol))
+    words = {p: "grey-level" if p.value.startswith("grey") else p.value for p in (protocol, ae_protocol)}
     mismatch = [what for what, differs in (
         (f"a {ae_entry.latent_dim}-D code against the VAE's {vae_entry.latent_dim}-D one",
          ae_entry.latent_dim != vae_entry.latent_dim),
-        (f"{ae_protocol.value} inputs against the VAE's {protocol.value} ones", ae_protocol is not protocol),
+        (f"{words[ae_protocol]} inputs against the VAE's {words[protocol]} ones", ae_protocol is not protocol),
     ) if differs]
-    cols = st.columns([1, 1, 1, 3])
+    cols = st.columns([1, 1, 1.3, 1.3])
     cols[0].image(enlarge(ae_terms.reconstruction), caption="AE reconstruction")
     cols[1].image(enlarge(decoded_mean), caption="VAE decoded at μ(x)")
     cols[2].metric("AE reconstruction (nats)", f"{ae_terms.recon:.2f}",
                    help=f"{metric_names(ae_protocol, variational=False).recon} with the AE's {ae_terms.likelihood} "
                         "likelihood, at its one fixed code.")
-    cols[2].metric("AE mean squared error", f"{ae_terms.mse:.4f}",
+    cols[3].metric("AE mean squared error", f"{ae_terms.mse:.4f}",
                    help="Per pixel (not nats), between the reconstruction and the image the AE was given.")
     if mismatch:
         twin = like_for_like_ae(list(selection.entries), vae_entry)
-        cols[3].warning("Not a like-for-like comparison: this AE has " + " and ".join(mismatch) + "."
-                        + (f" Pick {twin.label} for one." if twin else ""))
+        st.warning("Not a like-for-like comparison: this AE has " + " and ".join(mismatch) + "."
+                   + (f" Pick {twin.label} for one." if twin else
+                      " No AE with the VAE's latent size and data protocol is available; train one on the "
+                      "**Train** page."))
     if ae_protocol is protocol:
-        cols[3].markdown(elbo.contrast_text(ae_terms, terms, protocol)
-                         + (f" The AE's objective adds a penalty of {ae_terms.regularizer:.2f}."
-                            if ae_terms.regularizer else ""))
+        st.markdown(elbo.contrast_text(ae_terms, terms, protocol)
+                    + (f" The AE's objective adds a penalty of {ae_terms.regularizer:.2f}."
+                       if ae_terms.regularizer else ""))
 
 # --- 5. beta ------------------------------------------------------------------------------------------
 st.header("5 · β: weighing the KL differently")
