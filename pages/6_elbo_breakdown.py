@@ -133,7 +133,8 @@ def tightness() -> None:
             f"{COLOUR_NAMES[KL_COLOUR]}: −ELBO from the terms above. {one_draw} The mean goes from "
             f"{format_noisy(curve.mean[0], curve.spread[0] / math.sqrt(len(seeds)))} at K = 1 to "
             f"{format_noisy(mean, mean_noise)} at K = {k}; the spread shrinks from {curve.spread[0]:.2g} to "
-            f"{spread:.2g} nats.")
+            f"{spread:.2g} nats. At K = 1 each estimate is a one-sample −ELBO, whose expectation is the "
+            f"{COLOUR_NAMES[KL_COLOUR]} line, wherever these few seeds fall.")
     st.caption(f"In nats for this image: −ELBO = reconstruction + KL ≥ −log p(x) ≈ {format_noisy(mean, mean_noise)} "
                f"(IW estimate, K = {k}). A lower −log p(x) means the model finds the image more probable.")
 
