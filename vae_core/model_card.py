@@ -114,7 +114,7 @@ def header_lines(infos: list[CheckpointInfo]) -> list[str]:
 
 def section_lines(role: str, group: str, infos: list[CheckpointInfo]) -> list[str]:
     if role == ROLE_DEFAULT:
-        return ["", f"## Default model (`{group}`)", "", *default_paragraph(infos), "", *metrics_table(infos)]
+        return ["", f"## Default models (`{group}`)", "", *default_paragraph(infos), "", *metrics_table(infos)]
     if role == ROLE_FAMILY_2D:
         return ["", f"## Latent size 2, side by side (`{group}`)", "", *family_paragraph(infos), "",
                 *metrics_table(infos)]
@@ -129,18 +129,20 @@ def default_paragraph(infos: list[CheckpointInfo]) -> list[str]:
         m, t, meta, report = info.model_config, info.train_config, info.metadata, info.metrics
         widths = "-".join(str(w) for w in (m.input_size, *m.hidden_dims, m.latent_dim))
         lines.append(
-            f"`{info.name}`: a {kind_noun(m.kind)} with an {m.arch.upper()} body {widths} "
+            f"`{info.name}`: {_article(kind_noun(m.kind))} {kind_noun(m.kind)} with an {m.arch.upper()} body {widths} "
             f"(Bernoulli decoder), trained for {meta.get('epochs_run', t.epochs)} epochs "
             f"({_minutes(meta.get('train_seconds'))} wall clock, {_minutes(meta.get('train_cpu_seconds'))} of CPU "
             f"time)" + (" with dynamic binarisation" if t.dynamic_binarization else "") +
             f", batch {t.batch_size}, Adam lr {t.lr:g} decayed by "
-            f"{t.lr_decay:g} per epoch, KL warm-up over {t.kl_warmup_epochs} epochs, seed {t.seed}. "
+            f"{t.lr_decay:g} per epoch"
+            + (f", KL warm-up over {t.kl_warmup_epochs} epochs" if m.is_variational else "") + f", seed {t.seed}. "
             + ("It drives the ELBO-breakdown page." if m.is_variational else
                "The ELBO-breakdown page sets it beside the default VAE of the same size and data protocol."))
         lines.append("")
         if not m.is_variational:
             lines.append(f"- Test reconstruction NLL {_terms(report).recon} nats (−log p(x | x̂) at its one code; "
                          "an autoencoder has no ELBO and no estimate of −log p(x)).")
+            lines.append("")
             continue
         iw_nll = report.iw_nll if report is not None else None
         if report is not None and iw_nll is not None:
@@ -285,6 +287,10 @@ def _terms(report: EvaluationReport | None) -> _Terms:
 
 def _active(report: EvaluationReport | None) -> str:
     return str(report.active_units) if report is not None and report.active_units is not None else "-"
+
+
+def _article(noun: str) -> str:
+    return "an" if noun[:1].lower() in "aeiou" else "a"
 
 
 def _minutes(seconds) -> str:
