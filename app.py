@@ -25,6 +25,8 @@ PAGES = (
     ("5_beta_tradeoff.py", "β trade-off", ":material/tune:"),
     ("6_elbo_breakdown.py", "ELBO breakdown", ":material/functions:"),
     ("8_inference.py", "Inference", ":material/blur_on:"),
+    ("8_anomaly_detection.py", "Anomaly detection", ":material/crisis_alert:"),
+    ("9_conditional_vae.py", "Conditional VAE", ":material/category:"),
     ("7_train.py", "Train", ":material/model_training:"),
 )
 

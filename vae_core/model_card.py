@@ -15,8 +15,8 @@ from .checkpoint_info import CheckpointInfo, list_checkpoints
 from .protocol import DataProtocol, protocol_of
 from .results import EvaluationReport
 from .data import DATASET_NAMES
-from .vocabulary import (ACTIVE_UNIT_VARIANCE, ROLE_BETA_SWEEP, ROLE_DEFAULT, ROLE_FAMILY_2D, ROLE_SPARSE_WIDE, ROLES,
-                         kind_noun)
+from .vocabulary import (ACTIVE_UNIT_VARIANCE, ROLE_BETA_SWEEP, ROLE_CONDITIONAL, ROLE_DEFAULT, ROLE_FAMILY_2D,
+                         ROLE_SPARSE_WIDE, ROLES, kind_noun)
 
 CARD_NAME = "README.md"
 KIND_ORDER = ("ae", "vae", "dae", "sae", "cae")
@@ -124,6 +124,8 @@ def section_lines(role: str, group: str, infos: list[CheckpointInfo]) -> list[st
     if role == ROLE_SPARSE_WIDE:
         return ["", f"## Wide sparse autoencoders (`{group}`)", "", *sparse_wide_paragraph(infos), "",
                 *metrics_table(infos)]
+    if role == ROLE_CONDITIONAL:
+        return ["", f"## Conditional VAE (`{group}`)", "", CONDITIONAL_PARAGRAPH, "", *metrics_table(infos)]
     return ["", f"## Other checkpoints (`{group}`)", "", *metrics_table(infos)]
 
 
@@ -138,6 +140,13 @@ def sparse_wide_paragraph(infos: list[CheckpointInfo]) -> list[str]:
             "over hidden units of KL(rho || rho_hat_j), rho_hat_j a unit's average activation), not the "
             "bottleneck, decides how many units fire; the twin with weight 0 is the comparison. "
             + "; ".join(parts) + "."]
+
+
+CONDITIONAL_PARAGRAPH = (
+    "The one-hot class label is an input of both the encoder q(z|x, y) and the decoder p(x|z, y); the prior stays "
+    "N(0, I). Same body, data and schedule as the 2-D VAE of the same data set, so the two differ only by the "
+    "label. Its -ELBO and IW numbers bound -log p(x | y), the cost of an image *given its class*, and are not "
+    "comparable one for one with the VAE's -log p(x); compare the KL per dimension instead (the conditional VAE page).")
 
 
 def default_paragraph(infos: list[CheckpointInfo]) -> list[str]:

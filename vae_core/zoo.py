@@ -21,7 +21,7 @@ from .data import INPUT_SHAPES, ImageDataset, load_dataset
 from .evaluation import evaluate
 from .results import EvaluationReport
 from .training import TrainingCallback, fit, torch_threads, training_metadata
-from .vocabulary import ROLE_BETA_SWEEP, ROLE_DEFAULT, ROLE_FAMILY_2D, ROLE_SPARSE_WIDE
+from .vocabulary import ROLE_BETA_SWEEP, ROLE_CONDITIONAL, ROLE_DEFAULT, ROLE_FAMILY_2D, ROLE_SPARSE_WIDE
 
 ZOO_SEED = 0  # seeds initialisation, shuffling, dynamic binarisation and the MC draws of every zoo model
 EVAL_SEED = 0  # seeds the test binarisation and the MC draws of the recorded metrics
@@ -37,6 +37,7 @@ FAMILY_DATASETS = ("mnist", "fashion-mnist", "digits")
 MNIST_ONLY_FAMILY_KINDS = ("dae", "sae", "cae")
 FAMILY_EPOCHS = 10
 DIGITS_EPOCHS = 150  # 1,437 training images: 12 steps per epoch, seconds per model
+CONDITIONAL_DATASETS = ("mnist", "digits")  # a 2-D conditional VAE each (under 1 MB in float16)
 
 # beta sweeps: one architecture and seed per data set, beta varied alone.
 MNIST_BETAS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
@@ -97,8 +98,8 @@ class ZooSpec:
 
 def zoo_specs(quick: bool = False, quick_sizes: QuickSizes = QuickSizes()) -> list[ZooSpec]:
     """Every model of the zoo, in training order (cheap ones first, the long default model last)."""
-    specs = (family_specs() + beta_sweep_specs("digits") + beta_sweep_specs("mnist") + [default_ae_spec()]
-             + [default_spec()])
+    specs = (family_specs() + conditional_specs() + beta_sweep_specs("digits") + beta_sweep_specs("mnist")
+             + [default_ae_spec()] + [default_spec()])
     specs += wide_sparse_specs()
     return [shrink(spec, quick_sizes) for spec in specs] if quick else specs
 
@@ -116,6 +117,21 @@ def family_specs() -> list[ZooSpec]:
                                 lr=1e-3, seed=ZOO_SEED, dynamic_binarization=True, num_threads=ZOO_THREADS)
             specs.append(ZooSpec(name=f"{dataset}-{kind}-z2", role=ROLE_FAMILY_2D, group=f"{dataset}-{ROLE_FAMILY_2D}",
                                  model=model, train=train, iw_samples=OTHER_IW_SAMPLES if kind == "vae" else 0))
+    return specs
+
+
+def conditional_specs() -> list[ZooSpec]:
+    """The conditional VAE page's models: a 2-D CVAE per data set, with the family's body, data and schedule, so
+    that it differs from the same-size VAE only by the label fed to its encoder and decoder."""
+    specs = []
+    for dataset in CONDITIONAL_DATASETS:
+        small = dataset == "digits"
+        model = ModelConfig(kind="cvae", input_shape=INPUT_SHAPES[dataset], latent_dim=2,
+                            hidden_dims=(128, 64) if small else (256, 128), beta=1.0)
+        train = TrainConfig(dataset=dataset, epochs=DIGITS_EPOCHS if small else FAMILY_EPOCHS, batch_size=128,
+                            lr=1e-3, seed=ZOO_SEED, dynamic_binarization=True, num_threads=ZOO_THREADS)
+        specs.append(ZooSpec(name=f"{dataset}-cvae-z2", role=ROLE_CONDITIONAL, group=f"{dataset}-{ROLE_CONDITIONAL}",
+                             model=model, train=train, iw_samples=OTHER_IW_SAMPLES))
     return specs
 
 
