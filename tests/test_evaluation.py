@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from vae_core.config import ModelConfig
 from vae_core.data import binarize
 from vae_core.evaluation import (
     active_units,
@@ -13,6 +14,8 @@ from vae_core.evaluation import (
     evaluate,
     mean_loss_terms,
 )
+from vae_core.models import build_model
+from vae_core.protocol import DataProtocol
 from vae_core.results import EvaluationReport
 from vae_core.vocabulary import ACTIVE_UNIT_VARIANCE
 
@@ -94,13 +97,30 @@ def test_autoencoder_report_has_no_elbo(trained_ae, digits_test):
 
 
 def test_iw_estimate_is_tighter_than_the_elbo(trained_vae, digits_test):
-    report = evaluate(trained_vae.model, digits_test, iw_samples=50)
+    report = evaluate(trained_vae.model, digits_test, iw_samples=50, binarized=True)
     assert report.iw_samples == 50
     # IW_K >= ELBO in expectation (Burda et al. 2015), so -IW_K <= -ELBO, and the bound tightens with K.
     assert report.iw_nll <= report.neg_elbo + 0.05
-    assert report.iw_nll < evaluate(trained_vae.model, digits_test, iw_samples=5).iw_nll
-    again = evaluate(trained_vae.model, digits_test, iw_samples=50)
+    assert report.iw_nll < evaluate(trained_vae.model, digits_test, iw_samples=5, binarized=True).iw_nll
+    again = evaluate(trained_vae.model, digits_test, iw_samples=50, binarized=True)
     assert again.iw_nll == report.iw_nll
+
+
+def test_grey_level_bernoulli_numbers_are_cross_entropies(digits_test):
+    """On grey levels a Bernoulli decoder is no density: no IW estimate of -log p(x), and the entropy floor."""
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(kind="vae", input_shape=(1, 8, 8), latent_dim=2, hidden_dims=(16,)))
+    grey = evaluate(model, digits_test, iw_samples=50)
+    assert grey.data_protocol is DataProtocol.GREY_BERNOULLI and not grey.data_protocol.is_likelihood
+    assert grey.iw_nll is None and grey.iw_samples == 0
+    assert "log p(x" not in grey.headline_name and "log p(x" not in grey.names.recon
+    # the floor is the per-pixel binary entropy of the very images, summed over pixels (torch.distributions)
+    floor = torch.distributions.Bernoulli(probs=digits_test.images.double()).entropy().flatten(1).sum(1).mean()
+    assert grey.entropy_floor == pytest.approx(float(floor), rel=1e-9)
+    assert grey.recon >= grey.entropy_floor
+    binary = evaluate(model, digits_test, binarized=True)
+    assert binary.data_protocol is DataProtocol.BINARIZED and binary.entropy_floor is None
+    assert EvaluationReport.from_dict(grey.to_dict()) == grey
 
 
 def test_binarized_evaluation_uses_the_seeded_binarisation(trained_vae, digits_test):

@@ -6,11 +6,12 @@ import pytest
 
 from vae_core.checkpoint_info import CheckpointInfo
 from vae_core.config import ModelConfig, TrainConfig
+from vae_core.protocol import DataProtocol
 from vae_core.results import EpochRecord, EvaluationReport, TermMeans
 
 STORED_VAE = {  # what EvaluationReport.to_dict() wrote in format 1, `extra` included
     "n_images": 360, "recon": 20.5, "kl": 4.5, "neg_elbo": 25.0, "kl_per_dim": [4.0, 0.5], "regularizer": 0.0,
-    "active_units": 2, "latent_variance": [0.9, 0.1], "iw_nll": 24.0, "iw_samples": 100, "binarized": False,
+    "active_units": 2, "latent_variance": [0.9, 0.1], "iw_nll": 24.0, "iw_samples": 100, "binarized": True,
     "mse": 0.02, "extra": {},
 }
 STORED_AE = {**STORED_VAE, "kl": 0.0, "neg_elbo": None, "kl_per_dim": [0.0, 0.0], "iw_nll": None, "iw_samples": 0}
@@ -33,6 +34,19 @@ def test_the_headline_is_the_elbo_for_a_vae_and_the_reconstruction_for_an_autoen
     assert vae.is_variational and vae.headline == 25.0 and vae.format_headline() == "−ELBO 25.0 nats"
     assert not ae.is_variational and ae.neg_elbo is None and ae.headline == 20.5
     assert ae.format_headline(decimals=2) == "reconstruction NLL 20.50 nats"
+
+
+def test_grey_level_reports_are_never_headlined_as_likelihoods():
+    """A file written before the protocol was recorded, measured on grey levels: its numbers are cross-entropies."""
+    vae = EvaluationReport.from_dict({**STORED_VAE, "binarized": False})
+    ae = EvaluationReport.from_dict({**STORED_AE, "binarized": False})
+    assert vae.data_protocol is DataProtocol.GREY_BERNOULLI
+    assert vae.format_headline() == "cross-entropy + KL 25.0 nats"
+    assert ae.format_headline() == "reconstruction cross-entropy 20.5 nats"
+    recorded = EvaluationReport.from_dict({**STORED_VAE, "protocol": "gaussian", "binarized": False})
+    assert recorded.data_protocol is DataProtocol.GAUSSIAN and recorded.headline_name == "−ELBO"
+    with pytest.raises(ValueError, match="protocol"):
+        EvaluationReport.from_dict({**STORED_VAE, "protocol": "grey"})
 
 
 @pytest.mark.parametrize("odd", [

@@ -9,9 +9,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .data import ImageDataset, binarize
+from .data import ImageDataset
 from .losses import SCALAR_TERMS
 from .models import LatentModel
+from .protocol import DataProtocol, binary_entropy_floor, measured_inputs
 from .results import EvaluationReport, TermMeans
 from .vocabulary import ACTIVE_UNIT_VARIANCE
 
@@ -33,15 +34,23 @@ def evaluate(model: LatentModel, data: ImageDataset | Tensor, *, iw_samples: int
     """Evaluate on a split. Seeded: the same model and data give the same numbers.
 
     binarized: evaluate on one fixed stochastic binarisation of the images (seeded), the usual protocol for
-    models trained with dynamic binarisation. iw_samples > 0 adds the IW_K estimate of -log p(x) (VAEs).
+    models trained with dynamic binarisation. iw_samples > 0 adds the IW_K estimate of -log p(x) (VAEs), except
+    for a Bernoulli decoder on grey levels, whose numbers are cross-entropies: there is no -log p(x) to estimate,
+    and the report carries the images' entropy floor instead (vae_core.protocol).
     """
     images = data.images if isinstance(data, ImageDataset) else data
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    generator = torch.Generator().manual_seed(seed)
     if binarized:
-        images = binarize(images, generator)
+        protocol = DataProtocol.BINARIZED
+    elif model.config.likelihood == "gaussian":
+        protocol = DataProtocol.GAUSSIAN
+    else:
+        protocol = DataProtocol.GREY_BERNOULLI
+    images = measured_inputs(images, protocol, seed)
+    if not protocol.is_likelihood:
+        iw_samples = 0
     n = images.shape[0]
     sums = torch.zeros(4, dtype=torch.float64)
     kl_per_dim = torch.zeros(model.config.latent_dim, dtype=torch.float64)
@@ -71,7 +80,8 @@ def evaluate(model: LatentModel, data: ImageDataset | Tensor, *, iw_samples: int
         kl_per_dim=tuple((kl_per_dim / n).tolist()), regularizer=regularizer,
         active_units=n_active, latent_variance=tuple(variances.tolist()),
         iw_nll=-float(torch.cat(iw).mean()) if iw else None, iw_samples=iw_samples if iw else 0,
-        binarized=binarized, mse=mse,
+        binarized=binarized, mse=mse, protocol=protocol.value,
+        entropy_floor=None if protocol.is_likelihood else binary_entropy_floor(images),
     )
 
 

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from .protocol import DataProtocol, MetricNames, metric_names
+
 
 @dataclass(frozen=True)
 class TermMeans:
@@ -82,6 +84,20 @@ class EvaluationReport:
     iw_samples: int = 0
     binarized: bool = False  # evaluated on a fixed stochastic binarisation of the split
     mse: float = 0.0  # mean squared error of the deterministic reconstruction, per pixel
+    protocol: str = ""  # a vae_core.protocol.DataProtocol value; "" in files written before it was recorded
+    entropy_floor: float | None = None  # grey-level Bernoulli only: sum of per-pixel binary entropies, nats
+
+    @property
+    def data_protocol(self) -> DataProtocol:
+        """What these numbers are (older files that did not record it: read from `binarized`)."""
+        if self.protocol:
+            return DataProtocol(self.protocol)
+        return DataProtocol.BINARIZED if self.binarized else DataProtocol.GREY_BERNOULLI
+
+    @property
+    def names(self) -> MetricNames:
+        """The label each of these numbers may carry (vae_core.protocol.metric_names)."""
+        return metric_names(self.data_protocol, self.is_variational)
 
     @property
     def is_variational(self) -> bool:
@@ -94,6 +110,8 @@ class EvaluationReport:
 
     @property
     def headline_name(self) -> str:
+        if not self.data_protocol.is_likelihood:
+            return "cross-entropy + KL" if self.is_variational else "reconstruction cross-entropy"
         return "−ELBO" if self.is_variational else "reconstruction NLL"
 
     def format_headline(self, decimals: int = 1) -> str:
@@ -121,11 +139,21 @@ class EvaluationReport:
             latent_variance=_numbers(values, "latent_variance", default=()),
             iw_nll=_optional_number(values, "iw_nll"), iw_samples=int(_number(values, "iw_samples", default=0)),
             binarized=bool(values.get("binarized", False)), mse=_number(values, "mse", default=0.0),
+            protocol=_protocol(values.get("protocol", "")), entropy_floor=_optional_number(values, "entropy_floor"),
         )
 
 
 # --- reading stored values -----------------------------------------------------------------------------------------
 _MISSING = object()
+
+
+def _protocol(value: Any) -> str:
+    if value == "":
+        return ""
+    try:
+        return DataProtocol(value).value
+    except ValueError:
+        raise ValueError(f"protocol must be one of {[p.value for p in DataProtocol]}, got {value!r}") from None
 
 
 def _mapping(data: Any, what: str) -> Mapping[str, Any]:

@@ -398,7 +398,21 @@ def test_beta_page_evaluates_a_sweep_member_saved_without_metrics(open_page, app
     np.testing.assert_allclose(values(here["y"]), [expected.recon], rtol=1e-5)
 
 
-@pytest.mark.parametrize("odd", [{"neg_elbo": 1.0}, [1.0, 2.0], "not metrics"])
+@pytest.mark.parametrize("odd", [[1.0, 2.0], "not metrics"])
+def test_checkpoints_whose_metrics_are_not_a_mapping_are_skipped_with_a_note(open_page, app_env, tmp_path, odd):
+    model, info = load_checkpoint(app_env.sweep[1])
+    name = "digits-vae-z3-odd"
+    save_checkpoint(tmp_path / "user_checkpoints" / f"{name}.pt", model, info.train_config,
+                    metadata={"role": "beta-sweep", "group": "digits-beta-sweep", "metrics": odd})
+    at = open_page()
+    assert not at.exception
+    assert f"{name}.pt" in texts(at.sidebar.warning) + texts(at.sidebar.caption) + texts(at.sidebar.markdown)
+    for page in ("pages/2_latent_space.py", "pages/3_decoder_grid.py", "pages/5_beta_tradeoff.py"):
+        at.switch_page(page).run()
+        assert not at.exception, page
+
+
+@pytest.mark.parametrize("odd", [{"neg_elbo": 1.0}, {"recon": "twenty"}])
 def test_checkpoints_with_odd_stored_metrics_still_work_everywhere(open_page, app_env, tmp_path, odd):
     model, info = load_checkpoint(app_env.sweep[1])
     name = "digits-vae-z3-odd"
