@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from vae_core import cli
 from vae_core.checkpoints import load_checkpoint
@@ -28,8 +29,16 @@ def subcommands() -> list[str]:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
-    """One checkpoint trained through the CLI, shared by the tests that read it."""
+    """One checkpoint trained through the CLI on binarised digits (numbers that are likelihoods), shared."""
     path = tmp_path_factory.mktemp("cli") / "tiny.pt"
+    assert cli.main([*TRAIN_ARGS, "--binarize", "--out", str(path)]) == 0
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained_grey(tmp_path_factory) -> Path:
+    """The same on grey levels: a Bernoulli decoder whose numbers are cross-entropies."""
+    path = tmp_path_factory.mktemp("cli") / "tiny-grey.pt"
     assert cli.main([*TRAIN_ARGS, "--out", str(path)]) == 0
     return path
 
@@ -73,7 +82,7 @@ def test_train_writes_a_checkpoint_with_its_metrics(trained, digits_test):
     assert meta["split_sizes"] == {"train": 1437, "test": 360}
     assert meta["train_seconds"] > 0 and meta["hardware"]
     # The stored metrics are those of the stored weights: re-evaluating the loaded model reproduces them.
-    again = evaluate(model, digits_test, iw_samples=5, seed=0)
+    again = evaluate(model, digits_test, iw_samples=5, seed=0, binarized=True)
     assert meta["metrics"]["neg_elbo"] == pytest.approx(again.neg_elbo, rel=1e-6)
     assert meta["metrics"]["iw_nll"] == pytest.approx(again.iw_nll, rel=1e-6)
 
@@ -86,7 +95,9 @@ def test_evaluate_json(trained, capsys):
     assert out["dataset"] == "digits" and out["split"] == "test" and out["iw_samples"] == 10
     assert out["neg_elbo"] == pytest.approx(out["recon"] + out["kl"])
     assert len(out["kl_per_dim"]) == 3
-    expected = evaluate(load_checkpoint(trained).model, load_dataset("digits", "test"), iw_samples=10, seed=0)
+    expected = evaluate(load_checkpoint(trained).model, load_dataset("digits", "test"), iw_samples=10, seed=0,
+                        binarized=True)
+    assert out["protocol"] == "binarised" and out["binarized"] and out["entropy_floor"] is None
     assert out["neg_elbo"] == pytest.approx(expected.neg_elbo, rel=1e-6)
     assert out["iw_nll"] == pytest.approx(expected.iw_nll, rel=1e-6)
 
@@ -94,10 +105,26 @@ def test_evaluate_json(trained, capsys):
 def test_evaluate_text_on_the_train_split(trained, capsys):
     assert cli.main(["evaluate", str(trained), "--split", "train"]) == 0
     out = capsys.readouterr().out
-    lines = {line.split(":")[0].strip(): line.split(":")[1].strip() for line in out.strip().splitlines()}
-    assert {"neg_elbo", "recon", "kl", "active_units", "mse"} <= set(lines)
-    expected = evaluate(load_checkpoint(trained).model, load_dataset("digits", "train"))
-    assert float(lines["neg_elbo"]) == pytest.approx(expected.neg_elbo, abs=1e-3)
+    lines = {line.split(": ")[0].strip(): line.split(": ")[1].strip() for line in out.strip().splitlines()}
+    assert lines["protocol"] == "binarised"
+    expected = evaluate(load_checkpoint(trained).model, load_dataset("digits", "train"), binarized=True)
+    assert float(lines["−ELBO, an upper bound on −log p(x)"].split()[0]) == pytest.approx(expected.neg_elbo, abs=1e-3)
+    assert float(lines["KL(q(z|x) ‖ p(z))"].split()[0]) == pytest.approx(expected.kl, abs=1e-3)
+    assert int(lines["active units"]) == expected.active_units
+
+
+def test_evaluate_never_calls_a_grey_level_cross_entropy_a_likelihood(trained_grey, capsys):
+    assert cli.main(["evaluate", str(trained_grey), "--iw-samples", "10"]) == 0
+    out = capsys.readouterr().out
+    lines = {line.split(": ")[0].strip(): line.split(": ")[1].strip() for line in out.strip().splitlines()
+             if ": " in line}
+    assert lines["protocol"] == "grey-bernoulli"
+    assert not any("log p(x" in name for name in lines)  # no number is named a likelihood or a bound on one
+    assert "not −log p(x)" in out  # the caveat says so
+    images = load_dataset("digits", "test").images.double()
+    floor = torch.distributions.Bernoulli(probs=images).entropy().flatten(1).sum(1).mean()
+    assert float(lines["entropy floor of these images"].split()[0]) == pytest.approx(float(floor), abs=1e-3)
+    assert float(lines["reconstruction cross-entropy"].split()[0]) >= float(floor)
 
 
 def test_list_prints_a_row_and_skips_bad_files(trained, capsys):

@@ -6,6 +6,7 @@ that says why (no traceback), nothing on stdout, no training started and no file
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -128,8 +129,7 @@ def test_json_output_is_strict_when_a_metric_is_not_finite(tmp_path, capsys, mon
 
     def nan_report(*args, **kwargs):
         report = real_evaluate(*args, **kwargs)
-        report.recon, report.kl_per_dim = math.nan, [math.inf, 0.5]
-        return report
+        return dataclasses.replace(report, recon=math.nan, kl_per_dim=(math.inf, 0.5))
 
     monkeypatch.setattr(cli, "evaluate", nan_report)
     code, out, err = run(["evaluate", str(path), "--json"], capsys)

@@ -14,13 +14,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vae_core.checkpoint_info import list_checkpoints
+from vae_core.checkpoint_info import list_checkpoints, read_checkpoint_info
 from vae_core.checkpoints import load_checkpoint
 from vae_core.data import is_available, load_dataset
 from vae_core.evaluation import evaluate
-from vae_core.vocabulary import ACTIVE_UNIT_VARIANCE
+from vae_core.vocabulary import ACTIVE_UNIT_VARIANCE, ROLE_DEFAULT
 from vae_core.model_card import render_model_card
 from vae_core.models import build_model
+from vae_core.protocol import DataProtocol, protocol_of
 from vae_core.zoo import zoo_specs
 
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
@@ -115,11 +116,37 @@ def test_digits_iw_estimates_recompute_exactly(name):
 
 def test_default_model_records_its_likelihood_protocol():
     info = list_checkpoints(CHECKPOINTS)
-    (default,) = [i for i in info.infos if i.metadata.get("role") == "default"]
+    by_name = {i.name: i for i in info.infos if i.role == ROLE_DEFAULT}
+    assert sorted(by_name) == ["mnist-ae-default", "mnist-vae-default"]
+    default, contrast = by_name["mnist-vae-default"], by_name["mnist-ae-default"]
     meta, metrics = default.metadata, default.metrics
-    assert default.name == "mnist-vae-default" and meta["group"] == "mnist-default"
+    assert meta["group"] == contrast.metadata["group"] == "mnist-default"
     assert default.train_config.dynamic_binarization and meta["test_binarized"] and metrics.binarized
     assert metrics.iw_samples == meta["iw_samples"] == 5000
     assert f"seed {meta['eval_seed']}" in meta["test_binarization"]
     assert metrics.n_images == 10_000
     assert metrics.iw_nll < metrics.neg_elbo
+    # the ELBO page's autoencoder for contrast: the same body, latent size and data protocol
+    assert contrast.model_config.kind == "ae" and contrast.train_config.dynamic_binarization
+    assert (contrast.model_config.hidden_dims, contrast.model_config.latent_dim) == (
+        default.model_config.hidden_dims, default.model_config.latent_dim)
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_metric_names_match_the_protocol_the_model_was_trained_with(name):
+    """No -log p(x) for a Bernoulli cross-entropy on grey levels: each stored report says what it measured."""
+    info = read_checkpoint_info(shipped_path(name))
+    report = info.metrics
+    trained_with = protocol_of(info.train_config, info.model_config)
+    assert report.data_protocol is trained_with
+    assert report.binarized == info.train_config.dynamic_binarization == info.metadata["test_binarized"]
+    names = report.names
+    if trained_with.is_likelihood:
+        assert report.entropy_floor is None
+        if report.is_variational:
+            assert "bound on −log p(x)" in names.neg_elbo and report.iw_nll is not None
+    else:
+        assert report.iw_nll is None and report.entropy_floor is not None
+        assert all("log p(x" not in label for label in (names.recon, names.neg_elbo or "", report.headline_name))
+    # every shipped model is a likelihood model (docs: the likelihood protocol in README.md)
+    assert trained_with is DataProtocol.BINARIZED

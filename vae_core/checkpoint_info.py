@@ -60,7 +60,7 @@ class CheckpointInfo:
     metadata: dict[str, Any]  # dataset, seed, history, metrics, created_at, versions, ...
     dataset: str = ""  # the data set it was trained on (metadata, else the train config)
     created_at: str | None = None  # ISO time in UTC
-    role: str | None = None  # zoo role: "family-2d", "beta-sweep", "default" (docs/CONTRACTS.md)
+    role: str | None = None  # zoo role, one of vae_core.vocabulary.ROLES (docs/CONTRACTS.md)
     group: str | None = None  # models meant to be compared share a group
     zoo_name: str | None = None
     epochs_run: int | None = None  # may be fewer than train_config.epochs (stopped early)

@@ -17,6 +17,7 @@ from .checkpoints import load_checkpoint, save_checkpoint
 from .config import ARCHITECTURES, LIKELIHOODS, MODEL_KINDS, ModelConfig, TrainConfig
 from .data import DATASET_NAMES, INPUT_SHAPES, DatasetUnavailable, load_dataset
 from .evaluation import evaluate
+from .results import EvaluationReport
 from .model_card import write_model_card
 from .training import EpochRecord, StepProgress, TrainingCallback, TrainingDiverged, fit, training_metadata
 from .vocabulary import DEFAULT_HIDDEN
@@ -200,10 +201,30 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(finite_or_none(out), allow_nan=False))  # strict JSON: NaN and inf become null
     else:
-        for key in ("neg_elbo", "recon", "kl", "active_units", "iw_nll", "mse"):
-            if out.get(key) is not None:
-                print(f"{key:>12}: {out[key]:.3f}" if isinstance(out[key], float) else f"{key:>12}: {out[key]}")
+        for line in report_lines(report):
+            print(line)
     return 0
+
+
+def report_lines(report: EvaluationReport) -> list[str]:
+    """The evaluation as text, each number under the one name its data protocol allows (vae_core.protocol)."""
+    names = report.names
+    rows = [("protocol", report.data_protocol.value)]
+    if report.neg_elbo is not None and names.neg_elbo:
+        rows.append((names.neg_elbo, f"{report.neg_elbo:.3f} nats"))
+    rows.append((names.recon, f"{report.recon:.3f} nats"))
+    if report.is_variational:
+        rows.append(("KL(q(z|x) ‖ p(z))", f"{report.kl:.3f} nats"))
+    if report.iw_nll is not None and names.iw:
+        rows.append((f"{names.iw}, K = {report.iw_samples}", f"{report.iw_nll:.3f} nats"))
+    if report.entropy_floor is not None:
+        rows.append(("entropy floor of these images", f"{report.entropy_floor:.3f} nats"))
+    rows += [("active units", str(report.active_units)), ("MSE per pixel", f"{report.mse:.5f}")]
+    width = max(len(name) for name, _ in rows)
+    lines = [f"{name:>{width}}: {value}" for name, value in rows]
+    if names.caveat:
+        lines.append(names.caveat)
+    return lines
 
 
 def cmd_list(args: argparse.Namespace) -> int:
