@@ -60,8 +60,8 @@ st.caption(f"{len(points)} models in {group}: {reference.info.model_config.arch.
            f"{reference.latent_dim}-D latent, test-split terms in nats per image"
            + (", measured on one fixed binarisation of the test images." if protocol.binarizes_inputs else ".")
            + (f" {names.caveat}" if names.caveat else ""))
-left, right = st.columns([3, 2])
-with left:
+# One figure per row: the heatmap holds a number per cell, which needs the page's width to stay readable.
+with st.container():
     st.subheader("Rate against distortion")
     st.plotly_chart(rate_distortion_figure(points, bound_name=bound_name, distortion_name=names.recon),
                     key="beta_rd", config={"displaylogo": False})
@@ -73,7 +73,7 @@ with left:
         st.caption(f"Open diamonds: {len(short)} point(s) trained here for fewer epochs than the sweep's {epochs} "
                    "(" + ", ".join(f"β = {p.beta:g}: {p.epochs}" for p in short) + "): they show a model that "
                    "had less time, not what that β leads to, and are left out of the comparison above.")
-with right:
+with st.container():
     st.subheader("KL per latent dimension")
     st.plotly_chart(kl_heatmap_figure(points), key="beta_heatmap", config={"displaylogo": False})
     st.caption("Pale cells are dimensions with almost no KL: the encoder ignores them and q(z|x) ≈ p(z) there "

@@ -85,6 +85,6 @@ if attached_job(JOB_KEY) is None:
     others = len(BOARD.unfinished())
     if others:
         st.caption(f"{others} training job(s) from other sessions are running or waiting on this server.")
-    st.caption("Tip: on digits the default VAE (2-D latent, 30 epochs with a 10-epoch KL warm-up) trains in "
-               "about five seconds; then compare it with the shipped models on the Latent space and Decoder "
+    st.caption("Tip: on digits the default VAE (2-D latent, 30 epochs with a 10-epoch KL warm-up) trains in a "
+               "few seconds; then compare it with the shipped models on the Latent space and Decoder "
                "grid pages.")

@@ -11,6 +11,8 @@ import streamlit as st
 from ui.figures.training import training_curves
 from ui.state.loaders import refresh_registry
 from vae_core.jobs import BOARD, DIVERGED, DONE, FAILED, STOPPED, JobProgress, QueueFull, TrainingJob
+from vae_core.protocol import metric_names, protocol_of
+from vae_core.results import EvaluationReport
 from vae_core.vocabulary import ACTIVE_UNIT_VARIANCE
 
 POLL_SECONDS = 1.0
@@ -91,15 +93,32 @@ def _panel(job_key: str, job: TrainingJob, show_curves: bool) -> None:
             st.rerun()
     elif progress.state == FAILED:
         st.error(progress.message)
+    if progress.report is not None:
+        st.caption(result_line(job, progress.report))
     collapse = collapse_warning(job, progress)
     if collapse:
         st.warning(collapse, icon="⚠️")
     if show_curves and (progress.curve or progress.history):
         st.plotly_chart(training_curves(progress.history, job.model_config.kind, progress.curve),
                         key=f"{job_key}_curves", config={"displaylogo": False})
+        warmup = job.train_config.kl_warmup_epochs if job.model_config.is_variational else 0
         st.caption("Blue: training terms, averaged over the batches since the previous point (a point every few "
-                   "steps). Orange: the test split after each epoch. During a KL warm-up the KL weight starts "
-                   "small, so the KL first rises and the reconstruction falls fast.")
+                   "steps). Orange: the test split after each epoch."
+                   + (f" KL warm-up: the KL weight rises from β/{warmup} in epoch 1 to β in epoch {warmup}, so "
+                      "until then the model is trained on a weaker KL term than its final objective."
+                      if warmup > 0 else ""))
+
+
+def result_line(job: TrainingJob, report: EvaluationReport) -> str:
+    """The saved model's test numbers under the names its protocol allows."""
+    names = metric_names(protocol_of(job.train_config, job.model_config), report.is_variational)
+    images = f"{report.n_images:,} test images"
+    if report.is_variational:
+        numbers = (f"{names.neg_elbo}: {report.neg_elbo:.1f} nats per image (reconstruction {report.recon:.1f} + "
+                   f"KL {report.kl:.1f}), {report.active_units} of {job.model_config.latent_dim} active units")
+    else:
+        numbers = f"{names.recon}: {report.recon:.1f} nats per image"
+    return f"On {images}: {numbers}." + (f" {names.caveat}" if names.caveat else "")
 
 
 def collapse_warning(job: TrainingJob, progress: JobProgress) -> str | None:
