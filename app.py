@@ -9,6 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from ui.shell import warmup
+from ui.shell.busy_indicator import busy_indicator
 from ui.shell.navigation import leave_legacy_pages_mode
 from ui.shell.sidebar import draw_sidebar
 
@@ -29,6 +30,7 @@ PAGES = (
 def main() -> None:
     leave_legacy_pages_mode()  # a folder named pages/ would otherwise start Streamlit in its old mode
     st.set_page_config(page_title="VAE Latent Explorer", page_icon="🧭", layout="wide")
+    busy_indicator()  # config.toml's toolbarMode = "minimal" hides Streamlit's own running indicator
     pages = [
         st.Page(PAGES_DIR / file, title=title, icon=icon, default=(i == 0))
         for i, (file, title, icon) in enumerate(PAGES)

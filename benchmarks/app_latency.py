@@ -121,7 +121,8 @@ def slider_figures(dataset: str | None, repeats: int) -> list[str]:
         lines.append(summary("AppTest whole-script rerun: slider z1",
                              timed_reruns(at, lambda: at.slider(key=knob_keys[0]), values, repeats), TARGET_RERUN_MS))
     else:
-        lines.append("latent slider: none found on the interpolation page (keys interp_knob_*)")
+        lines.append("latent slider: no st.slider (keys interp_knob_*): MLP knobs decode in the browser, "
+                     "see benchmarks/latent_pad.py")
 
     at.switch_page(page_path(ELBO_PAGE)).run()
     if not at.exception and at.select_slider:
@@ -169,7 +170,9 @@ def browser_slider_figures(dataset: str | None, repeats: int) -> list[str]:
                 for label, name in (("t", "interpolation slider t"), ("z₁", "latent slider z₁")):
                     thumb = slider_thumb(page, label)
                     if thumb.count() == 0:
-                        lines.append(f"browser {name}: not found on the interpolation page")
+                        in_browser = page.locator(".vle-ls").count() > 0  # ui/widgets/latent_pad.py's client-side knobs
+                        lines.append(f"browser {name}: " + ("decoded in the browser, no rerun (timed by "
+                                     "benchmarks/latent_pad.py)" if in_browser else "not found on the interpolation page"))
                         continue
                     thumb.scroll_into_view_if_needed()
                     seconds, until_idle, fragment_only = [], [], True

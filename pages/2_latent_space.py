@@ -5,6 +5,8 @@ import streamlit as st
 from ui.figures.latent import selected_index, shared_range, trusted_figure
 from ui.shell.sidebar import current_selection, require_test_split
 from ui.state import derived
+from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
+from ui.widgets.latent_pad import PadClick, latent_pad
 from ui.widgets.shared import model_caption, projection_choice
 from vae_core.registry import comparison_pair
 
@@ -50,6 +52,38 @@ for column, (side, entry), ref in zip(st.columns(len(panels)), panels, refs):
         st.plotly_chart(trusted_figure(fig), key=chart_key, on_select=lambda k=chart_key: _pick_from_chart(k),
                         selection_mode="points", config={"scrollZoom": True, "displaylogo": False})
         st.caption(model_caption(entry))
+
+
+@st.fragment(key="latent_pads")
+def latent_pads() -> None:
+    # The decoder runs in the browser: hovering or dragging costs no rerun. A click picks the nearest test
+    # image for the block below, which alone reruns.
+    st.subheader("Move through the plane")
+    st.caption("Point anywhere, in the gaps too: your browser decodes the code under the pointer as you move. "
+               "Click to pick the nearest test image below.")
+    for column, (side, entry), ref in zip(st.columns(len(panels)), panels, refs, strict=True):
+        with column:
+            try:
+                decoder = browser_decoder(ref)
+            except UnsupportedDecoder as err:
+                st.info(f"{side}: {err}.")
+                continue
+            encoded = derived.encode_split(ref, selection.dataset)
+            # Each pad on its own axes: on shared ones a VAE's plane would be a speck beside an AE's.
+            latent_pad(f"latent_pad_{side}_{entry.key}", decoder, codes=encoded.means, labels=encoded.labels,
+                       axis_range=shared_range([encoded.means], include_prior=entry.is_variational),
+                       show_prior=entry.is_variational, title=f"{side}: {entry.info.name}", on_click=_pick_from_pad,
+                       size_px=300, image_px=100, hint="")
+
+
+def _pick_from_pad(click: PadClick) -> None:
+    if click.index is not None:
+        st.session_state["latent_index"] = click.index
+        st.rerun("latent_images")
+
+
+if all(entry.latent_dim == 2 for _, entry in panels):
+    latent_pads()
 
 
 @st.fragment(key="latent_images")

@@ -6,6 +6,8 @@ import streamlit as st
 from ui.figures.latent import add_path, trusted_figure
 from ui.shell.sidebar import current_selection, require_test_split
 from ui.state import derived
+from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
+from ui.widgets.latent_pad import latent_sliders
 from ui.widgets.shared import digit_picker, model_caption
 from vae_core.latent_paths import INTERPOLATIONS, interpolate, slider_ranges
 from vae_core.vocabulary import dim_name
@@ -93,8 +95,17 @@ def knobs() -> None:
         for key, value in zip(keys, start_values):
             st.session_state[key] = value
 
-    st.button("Reset to the start code", on_click=reset, key="interp_knob_reset")
     span = "±3σ of the prior N(0, 1)" if entry.is_variational else "the test codes' mean ±3 standard deviations"
+    try:  # an MLP decoder runs in the browser: moving a slider costs no rerun at all
+        decoder = browser_decoder(model)
+    except UnsupportedDecoder:
+        decoder = None
+    if decoder is not None:
+        st.caption(f"Each slider spans {span}. Your browser decodes as you move them.")
+        latent_sliders(f"interp_knobs_{entry.key}", decoder, start=start_values, ranges=[r[:2] for r in ranges],
+                       names=[dim_name(d) for d in range(entry.latent_dim)], origin=repr(origin))
+        return
+    st.button("Reset to the start code", on_click=reset, key="interp_knob_reset")
     st.caption(f"Each slider spans {span}.")
     sliders, image = st.columns([3, 1])
     n_cols = min(4, entry.latent_dim)

@@ -14,11 +14,13 @@ Start here:
 
 The layout:
 - ui/shell/    the app's frame: sidebar (data set, model, device), navigation (leaves Streamlit's legacy
-               pages/ mode; tests/app/test_navigation.py guards it), warmup (torch loads in the background)
-- ui/state/    st.cache_* wrappers: loaders, derived, elbo_cache
+               pages/ mode; tests/app/test_navigation.py guards it), warmup (torch loads in the background),
+               busy_indicator (a "Working…" badge while a run is in progress)
+- ui/state/    st.cache_* wrappers: loaders, derived, elbo_cache, browser_decoders (decoders as browser payloads)
 - ui/widgets/  widgets that draw and return plain values: shared (model caption, projection choice, digit
                picker), elbo_widgets (the ELBO page's pickers), job_panel (a training job's progress, polled by
-               a fragment), canvas (the drawing canvas, a custom component)
+               a fragment), canvas (the drawing canvas, a custom component), latent_pad (the live latent pad and
+               client-side latent sliders: the decoder runs in the browser, JS in ui/widgets/js/)
 - ui/figures/  plotly builders, no Streamlit: latent (scatter, prior circles, paths, trusted_figure), beta
                (rate-distortion plane, KL heatmap), elbo (posterior, KL per dimension, β curve), training
 - Streamlit-free logic the pages use sits in vae_core: registry (ModelEntry, ModelRef, folders, pairing,

@@ -59,3 +59,18 @@ def open_page(app_env, navigation_only):
         return at
 
     return _open
+
+
+@pytest.fixture
+def server_side_decoding(monkeypatch):
+    """Pages behave as for a conv model: no browser decoder, so everything decodes on the server."""
+    import ui.state.browser_decoders as browser_decoders
+    from vae_core.decoder_export import UnsupportedDecoder
+
+    def refuse(model):
+        raise UnsupportedDecoder("the browser decoder runs MLP decoders only (test)")
+
+    browser_decoders.browser_decoder.clear()
+    monkeypatch.setattr(browser_decoders, "export_decoder", refuse)
+    yield
+    browser_decoders.browser_decoder.clear()

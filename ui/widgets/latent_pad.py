@@ -1,0 +1,182 @@
+"""The live latent pad and client-side latent sliders: components v2 that run the decoder in the browser.
+
+Both receive an MLP decoder as a payload from vae_core.decoder_export (float16 weights in base64 when exact;
+ui/state/browser_decoders.py caches them per checkpoint) and decode in plain JS over typed arrays
+(ui/widgets/js/mlp_decoder.js), once per animation frame while the pointer or a slider moves: no Python rerun,
+no message to the server. Payloads travel once per browser session: the page remembers (in session state) which
+fingerprints it has sent, later runs send only the fingerprint, and the browser keeps the payloads on
+globalThis. A browser that lacks one after all (a reloaded tab keeps no state, so this is rare) says so with the
+`missing` trigger, and the next run sends everything again.
+
+A click on the pad (not the end of a drag) is the one thing that reaches Python: `PadClick`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from vae_core.decoder_export import codes_payload
+
+__all__ = ["PadClick", "latent_pad", "latent_sliders"]
+
+PAD_NAME = "vae_latent_explorer.latent_pad"
+SLIDERS_NAME = "vae_latent_explorer.latent_sliders"
+JS_DIR = Path(__file__).with_name("js")
+SENT_KEY = "browser_payloads_sent"  # session state: fingerprints of the payloads this browser holds
+PAD_PX = 300  # the latent plane, CSS pixels
+IMAGE_PX = 140  # the decoded image beside it
+
+_PAD_HTML = """
+<div class="vle-lp">
+  <div class="vle-lp-title"></div>
+  <div class="vle-lp-body">
+    <div class="vle-lp-plane">
+      <canvas class="vle-lp-bg"></canvas>
+      <canvas class="vle-lp-fg" aria-label="Latent plane: hover or drag to decode, click to pick"></canvas>
+    </div>
+    <div class="vle-lp-side">
+      <canvas class="vle-lp-img" aria-label="The image decoded at the pointer"></canvas>
+      <div class="vle-lp-z"></div>
+      <div class="vle-lp-hint"></div>
+      <div class="vle-lp-status"></div>
+    </div>
+  </div>
+</div>
+"""
+
+_SLIDERS_HTML = """
+<div class="vle-ls">
+  <div class="vle-ls-grid"></div>
+  <div class="vle-ls-side">
+    <canvas class="vle-ls-img" aria-label="The image decoded from the sliders"></canvas>
+    <div class="vle-ls-caption">decoded in your browser</div>
+    <button type="button" class="vle-ls-reset">Reset to the start code</button>
+    <div class="vle-ls-moved"></div>
+    <div class="vle-ls-status"></div>
+  </div>
+</div>
+"""
+
+_CSS = """
+.vle-lp, .vle-ls { font-family: var(--st-font); color: var(--st-text-color); }
+.vle-lp-title { font-weight: 600; margin-bottom: .3rem; }
+.vle-lp-body { display: flex; flex-wrap: wrap; gap: 10px; align-items: flex-start; }
+.vle-lp-plane { position: relative; line-height: 0; border: 1px solid var(--st-border-color);
+  border-radius: var(--st-base-radius); overflow: hidden; }
+.vle-lp-fg { position: absolute; left: 0; top: 0; cursor: crosshair; touch-action: none; }
+.vle-lp-side, .vle-ls-side { display: flex; flex-direction: column; gap: .35rem; font-size: .85rem; }
+.vle-lp-img, .vle-ls-img { image-rendering: pixelated; background: #000; border-radius: 4px; }
+.vle-lp-z { font-variant-numeric: tabular-nums; }
+.vle-lp-hint, .vle-ls-caption, .vle-ls-moved { opacity: .7; max-width: 12rem; }
+.vle-lp-status, .vle-ls-status { color: var(--st-primary-color); }
+.vle-ls { display: flex; gap: 1.2rem; align-items: flex-start; }
+.vle-ls-grid { flex: 1; display: grid; gap: .5rem 1rem; }
+.vle-ls-knob { display: grid; grid-template-columns: 2.2rem 1fr 3rem; align-items: center; gap: .3rem;
+  font-size: .85rem; }
+.vle-ls-knob input { width: 100%; accent-color: var(--st-primary-color); }
+.vle-ls-value { font-variant-numeric: tabular-nums; text-align: right; }
+.vle-ls-reset { font: inherit; padding: .3rem .7rem; border: 1px solid var(--st-border-color);
+  border-radius: var(--st-button-radius);
+  background: var(--st-secondary-background-color); color: var(--st-text-color); cursor: pointer; }
+"""
+
+
+@dataclass(frozen=True)
+class PadClick:
+    """Where the pad was clicked, and the nearest test code (None when the pad shows none)."""
+
+    code: tuple[float, float]
+    index: int | None
+
+
+def latent_pad(key: str, decoder: dict[str, Any], *, axis_range: Sequence[Sequence[float]],
+               codes: np.ndarray | None = None, labels: np.ndarray | None = None, show_prior: bool = False,
+               title: str = "", start: Sequence[float] | None = None,
+               on_click: Callable[[PadClick], None] | None = None, hint: str | None = None,
+               size_px: int = PAD_PX, image_px: int = IMAGE_PX) -> PadClick | None:
+    """Draw the pad for a 2-D decoder; returns the click that caused this run, if any.
+
+    axis_range: ((x0, x1), (y0, y1)) the plane must show (drawn with equal scales). codes/labels: (N, 2) test codes
+    and their labels, drawn faintly. start: the code decoded before the pointer arrives (default: the centre).
+    on_click: called with the click before the run it causes (a callback, so it may st.rerun a fragment).
+    hint: the line under the image (None: a default saying what to do; "" for none).
+    """
+    clickable = on_click is not None
+    assert decoder["latent_dim"] == 2, f"the pad needs a 2-D latent, got {decoder['latent_dim']}"
+    codes_blob = codes_payload(codes, labels) if codes is not None and labels is not None else None
+    (x0, x1), (y0, y1) = axis_range
+    data = {
+        "id": key, "decoder": decoder["fingerprint"], "codes": codes_blob and codes_blob["fingerprint"],
+        "blobs": _blobs_to_send([decoder, codes_blob]), "range": [[float(x0), float(x1)], [float(y0), float(y1)]],
+        "show_prior": show_prior, "title": title, "size": size_px, "image_px": image_px, "clickable": clickable,
+        "start": [float(v) for v in start] if start is not None else [(x0 + x1) / 2, (y0 + y1) / 2],
+        "hint": hint if hint is not None else (
+            "Hover or drag over the plane: your browser decodes the point under the pointer."
+            + (" Click to pick the nearest test image." if clickable and codes_blob else "")),
+    }
+    result = _component(PAD_NAME, _PAD_HTML, "latent_pad.js")(
+        key=key, data=data, on_clicked_change=lambda: _clicked(key, on_click), on_missing_change=_forget_sent,
+        width="stretch")
+    return _as_click(result.get("clicked"))
+
+
+def latent_sliders(key: str, decoder: dict[str, Any], *, start: Sequence[float],
+                   ranges: Sequence[tuple[float, float]], names: Sequence[str], origin: str,
+                   image_px: int = 196, columns: int = 4, steps_per_range: int = 120) -> None:
+    """One slider per latent dimension, decoded in the browser. origin: changes whenever start should be reapplied."""
+    assert len(start) == len(ranges) == len(names) == decoder["latent_dim"], \
+        "one start value, range and name per dimension"
+    data = {
+        "id": key, "decoder": decoder["fingerprint"], "blobs": _blobs_to_send([decoder]), "origin": origin,
+        "start": [float(v) for v in start], "ranges": [[float(lo), float(hi)] for lo, hi in ranges],
+        "steps": [round((hi - lo) / steps_per_range, 4) or 0.01 for lo, hi in ranges], "names": list(names),
+        "image_px": image_px, "columns": columns,
+    }
+    _component(SLIDERS_NAME, _SLIDERS_HTML, "latent_sliders.js")(
+        key=key, data=data, on_missing_change=_forget_sent, width="stretch")
+
+
+def _blobs_to_send(payloads: Sequence[dict[str, Any] | None]) -> dict[str, dict[str, Any] | None]:
+    """{fingerprint: payload} for payloads this browser session has not been sent yet, {fingerprint: None} else."""
+    sent = st.session_state.setdefault(SENT_KEY, set())
+    blobs: dict[str, dict[str, Any] | None] = {}
+    for payload in payloads:
+        if payload is not None:
+            fp = payload["fingerprint"]
+            blobs[fp] = None if fp in sent else payload
+            sent.add(fp)
+    return blobs
+
+
+def _forget_sent() -> None:
+    """The browser lacks a payload it should hold: the run this trigger starts sends every payload again."""
+    st.session_state[SENT_KEY] = set()
+
+
+@cache
+def _component(name: str, html: str, js_file: str) -> Callable:
+    """Register a component once per process (lazily: importing this module has no side effects)."""
+    js = (JS_DIR / "mlp_decoder.js").read_text() + "\n" + (JS_DIR / js_file).read_text()
+    return st.components.v2.component(name, html=html, css=_CSS, js=js)
+
+
+def _as_click(value: Any) -> PadClick | None:
+    """The `clicked` trigger's value ({"z": [x, y], "index": i or null}) as a PadClick."""
+    if not isinstance(value, dict) or not isinstance(value.get("z"), list) or len(value["z"]) != 2:
+        return None
+    index = value.get("index")
+    return PadClick((float(value["z"][0]), float(value["z"][1])), int(index) if isinstance(index, int) else None)
+
+
+def _clicked(key: str, on_click: Callable[[PadClick], None] | None) -> None:
+    state = st.session_state.get(key)
+    click = _as_click(state.get("clicked") if state is not None else None)
+    if click is not None and on_click is not None:
+        on_click(click)
