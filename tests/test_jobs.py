@@ -219,7 +219,7 @@ def test_the_curve_gets_a_point_every_few_steps(digits, tmp_path):
     np.testing.assert_allclose([p.epochs for p in progress.curve], [s / steps for s in range(1, 2 * steps + 1)])
     # the points of an epoch average, with the last batch's smaller weight, to the epoch's recorded mean
     weights = np.array([256] * (steps - 1) + [len(train) - 256 * (steps - 1)], dtype=float)
-    for record, points in zip(progress.history, (progress.curve[:steps], progress.curve[steps:])):
+    for record, points in zip(progress.history, (progress.curve[:steps], progress.curve[steps:]), strict=True):
         recon = np.average([p.recon for p in points], weights=weights)
         assert recon == pytest.approx(record.train.recon, rel=1e-5)
     assert progress.report is not None and progress.report.n_images == len(test)

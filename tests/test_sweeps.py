@@ -4,7 +4,6 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-
 import pytest
 
 from vae_core.registry import ModelEntry, beta_sweeps, scan_registry
@@ -73,7 +72,8 @@ def test_kl_matrix_and_informative_dims(tiny_zoo, tmp_path):
 from vae_core.sweeps import SweepPoint, describe_sweep, short_of_sweep, sweep_epochs  # noqa: E402
 
 
-def points_of(neg_elbos: dict[float, float], epochs: int = 10, here: dict[float, int] | None = None) -> list[SweepPoint]:
+def points_of(neg_elbos: dict[float, float], epochs: int = 10,
+              here: dict[float, int] | None = None) -> list[SweepPoint]:
     points = [SweepPoint(f"b{b}", b, v - 10.0, 10.0, (10.0,), None, False, epochs) for b, v in neg_elbos.items()]
     points += [SweepPoint(f"here{b}", b, 50.0, 1.0, (1.0,), None, True, e) for b, e in (here or {}).items()]
     return points

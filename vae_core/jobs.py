@@ -117,7 +117,7 @@ class TrainingJob(TrainingCallback):
         self._last_point_at = time.monotonic()
 
     # --- the page's side ---------------------------------------------------------------------------
-    def start(self) -> "TrainingJob":
+    def start(self) -> TrainingJob:
         """Start training in the background and return at once."""
         assert self._thread is None, "a job starts once"
         self._thread = threading.Thread(target=self._run, name=f"train-{self.save_path.stem}", daemon=True)
@@ -261,11 +261,13 @@ class TrainingJob(TrainingCallback):
     def _save(self, result: FitResult, diverged: bool) -> tuple[Path, EvaluationReport]:
         # Evaluated like the zoo (vae_core.cli): the test split, binarised when training was; a stopped run on
         # its first STOPPED_EVAL_IMAGES images (the same fixed binarisation of those), so Stop answers quickly.
-        images = self._test_data.images
+        train_data, test_data = self._train_data, self._test_data
+        assert train_data is not None and test_data is not None, "the data are loaded before fit"
+        images = test_data.images
         if result.stopped or diverged:
             images = images[:STOPPED_EVAL_IMAGES]
         report = evaluate(result.model, images, binarized=self.train_config.dynamic_binarization)
-        metadata = training_metadata(result.seconds, len(self._train_data), len(self._test_data),
+        metadata = training_metadata(result.seconds, len(train_data), len(test_data),
                                      len(result.history), self.train_config.num_threads,
                                      device=self.train_config.device)
         metadata.update(self.metadata, trained_in_app=True, stopped_early=result.stopped or diverged)

@@ -11,7 +11,6 @@ thread): on digits, 5 epochs without warm-up on grey pixels (the old default) co
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 
 from .config import ModelConfig, TrainConfig

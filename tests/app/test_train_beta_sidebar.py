@@ -63,7 +63,7 @@ def test_a_collapsed_vae_gets_a_warning_with_what_to_try(open_page, tmp_path):
     at.text_input(key="train_name").input("collapsed")
     next(b for b in at.button if b.label == "Train").click().run()
     wait_for(at, lambda at: at.success)
-    model, info = load_checkpoint(tmp_path / "user_checkpoints" / "collapsed.pt")
+    model, _ = load_checkpoint(tmp_path / "user_checkpoints" / "collapsed.pt")
     test = load_dataset("digits", "test")
     mean, _ = posterior(model, test.images)
     assert int((mean.var(dim=0, unbiased=False) > ACTIVE_UNIT_VARIANCE).sum()) == 0  # independently: collapsed
@@ -130,7 +130,8 @@ def test_the_beta_page_story_is_computed_from_the_sweep_shown(open_page, app_env
 
     expected = np.array(kl_rows).T
     z = np.array([values(row) for row in heat["z"]]) if isinstance(heat["z"], list) else values(heat["z"])
-    np.testing.assert_allclose(np.asarray(z, dtype=float).reshape(expected.shape), expected, atol=1e-4)  # rows: dimensions; columns: β sorted
+    # rows: dimensions; columns: β sorted
+    np.testing.assert_allclose(np.asarray(z, dtype=float).reshape(expected.shape), expected, atol=1e-4)
     best = min(bounds, key=bounds.get)
     assert f"Lowest cross-entropy + KL in this sweep: β = {best:g}" in texts(at.caption)
     assert "cross-entropies, not −log p(x)" in texts(at.caption)  # grey-level models say what their numbers are
@@ -157,7 +158,7 @@ def test_models_of_another_data_set_are_offered_only_when_asked_and_labelled(ope
 
 
 def test_changing_the_data_set_switches_to_its_own_models(open_page, tmp_path, monkeypatch):
-    if not (REAL_DATA_DIR and is_available("mnist", REAL_DATA_DIR) and is_available("fashion-mnist", REAL_DATA_DIR)):
+    if not (REAL_DATA_DIR and all(is_available(name, REAL_DATA_DIR) for name in ("mnist", "fashion-mnist"))):
         pytest.skip("needs MNIST and Fashion-MNIST in $VAE_DATA_DIR")
     monkeypatch.setenv("VAE_DATA_DIR", REAL_DATA_DIR)
     save_untrained(tmp_path / "user_checkpoints" / "mnist-model.pt", "mnist")

@@ -6,7 +6,7 @@ the test markers, one per finished epoch, are the epoch's evaluation on the test
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots

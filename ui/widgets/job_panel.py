@@ -6,10 +6,14 @@ the URL (?train_job=…), so a browser refresh finds the job again: its progress
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import streamlit as st
 
 from ui.figures.training import training_curves
 from ui.state.loaders import refresh_registry
+from vae_core.config import ModelConfig, TrainConfig
 from vae_core.jobs import BOARD, DIVERGED, DONE, FAILED, STOPPED, JobProgress, QueueFull, TrainingJob
 from vae_core.protocol import metric_names, protocol_of
 from vae_core.results import EvaluationReport
@@ -32,7 +36,8 @@ def attached_job(job_key: str) -> TrainingJob | None:
     return job
 
 
-def submit(job_key: str, model_config, train_config, folder, stem: str, *, metadata=None) -> TrainingJob | None:
+def submit(job_key: str, model_config: ModelConfig, train_config: TrainConfig, folder: str | Path, stem: str, *,
+           metadata: dict[str, Any] | None = None) -> TrainingJob | None:
     """Claim the name and start the job on the server's board; show why when it cannot start."""
     try:
         job = BOARD.submit(model_config, train_config, folder, stem, metadata=metadata)
