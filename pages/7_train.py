@@ -76,9 +76,7 @@ if submitted and not job_running(JOB_KEY):
         except ValueError as err:  # a config the model rejects
             st.error(f"Cannot train this: {err}")
         else:
-            job = submit(JOB_KEY, model_config, train_config, user_folder(), request.name)
-            if job is not None:
-                st.toast(f"Training {job.save_path.name} in the background…")
+            submit(JOB_KEY, model_config, train_config, user_folder(), request.name)
 
 job_panel(JOB_KEY)
 if attached_job(JOB_KEY) is None:

@@ -95,6 +95,7 @@ def test_a_refresh_finds_the_job_again_and_can_stop_it(open_page, navigation_onl
     next(b for b in at.button if b.label == "Train").click().run()
     job_id = at.query_params.get("train_job")
     assert job_id, "the job's id is kept in the URL"
+    assert next(b for b in at.button if b.label == "Train").disabled  # redrawn at once: one job per page
     # A browser refresh: a new session, the same URL.
     fresh = AppTest.from_file(str(APP_FILE), default_timeout=60)
     fresh.query_params["train_job"] = job_id

@@ -37,20 +37,21 @@ def attached_job(job_key: str) -> TrainingJob | None:
 
 
 def submit(job_key: str, model_config: ModelConfig, train_config: TrainConfig, folder: str | Path, stem: str, *,
-           metadata: dict[str, Any] | None = None) -> TrainingJob | None:
-    """Claim the name and start the job on the server's board; show why when it cannot start."""
+           metadata: dict[str, Any] | None = None) -> None:
+    """Claim the name and start the job on the server's board, then rerun the page (its form disabled while the
+    job trains); show why when it cannot start."""
     try:
         job = BOARD.submit(model_config, train_config, folder, stem, metadata=metadata)
     except QueueFull as err:
         st.warning(str(err))
-        return None
+        return
     except ValueError as err:  # a name without letters, a config the model rejects
         st.error(f"Cannot train this: {err}")
-        return None
+        return
     st.session_state[f"{job_key}_announced"] = False
     st.session_state[job_key] = job.job_id
     st.query_params[job_key] = job.job_id
-    return job
+    st.rerun()  # the form above was drawn before the job existed: redraw it with its button disabled
 
 
 def job_running(job_key: str) -> bool:
