@@ -18,11 +18,15 @@ PAGES_DIR = Path(__file__).parent / "pages"
 # (file, title, icon): the order is the path through the lessons.
 PAGES = (
     ("1_home.py", "Home", ":material/home:"),
+    ("1_autoencoders.py", "Autoencoder family", ":material/compress:"),
     ("2_latent_space.py", "Latent space", ":material/scatter_plot:"),
     ("3_decoder_grid.py", "Decoder grid", ":material/grid_on:"),
     ("4_interpolation.py", "Interpolation", ":material/timeline:"),
     ("5_beta_tradeoff.py", "β trade-off", ":material/tune:"),
     ("6_elbo_breakdown.py", "ELBO breakdown", ":material/functions:"),
+    ("8_inference.py", "Inference", ":material/blur_on:"),
+    ("8_anomaly_detection.py", "Anomaly detection", ":material/crisis_alert:"),
+    ("9_conditional_vae.py", "Conditional VAE", ":material/category:"),
     ("7_train.py", "Train", ":material/model_training:"),
 )
 

@@ -44,7 +44,7 @@ def test_card_has_one_metrics_row_per_checkpoint_with_its_numbers(digits_zoo):
         assert cells["recon"] == f"{metrics.recon:.2f}{mark}"
         assert cells["active units"] == str(metrics.active_units)
         assert cells["epochs"] == str(info.metadata["epochs_run"])
-        if info.model_config.kind == "vae":
+        if info.model_config.is_variational:
             assert cells["-ELBO"] == f"{metrics.recon + metrics.kl:.2f}{mark}"
             assert cells["KL"] == f"{metrics.kl:.2f}"
             if mark:  # a cross-entropy on grey levels has no IW estimate of -log p(x)

@@ -75,20 +75,21 @@ def test_shipped_checkpoint_reevaluates_to_its_recorded_metrics(name):
     assert report.kl_per_dim == pytest.approx(recorded.kl_per_dim, abs=NATS_TOLERANCE)
     assert report.active_units == recorded.active_units
     assert report.mse == pytest.approx(recorded.mse, abs=1e-4)
-    if spec.model.kind == "vae":
+    if spec.model.is_variational:
         assert recorded.neg_elbo == pytest.approx(recorded.recon + recorded.kl)
         assert recorded.iw_samples == spec.iw_samples and meta["iw_samples"] == spec.iw_samples
         # IW_K tightens the ELBO: averaged over a whole test set its estimate lies below -ELBO.
         assert recorded.iw_nll < recorded.neg_elbo
-    assert_independent_terms(model, test.images, meta, recorded)
+    assert_independent_terms(model, test.images, meta, recorded, labels=test.labels)
 
 
-def assert_independent_terms(model, images: torch.Tensor, meta: dict, recorded: dict) -> None:
+def assert_independent_terms(model, images: torch.Tensor, meta: dict, recorded: dict,
+                             labels: torch.Tensor | None = None) -> None:
     """Recompute the deterministic metrics by hand, without vae_core.evaluation or vae_core.losses."""
     if meta["test_binarized"]:
         images = torch.bernoulli(images, generator=torch.Generator().manual_seed(meta["eval_seed"]))
     with torch.no_grad():
-        encoding = model.encode(images)
+        encoding = model.encode(images, labels) if model.needs_labels else model.encode(images)
         mean = encoding.mean.double()
         variances = mean.var(0, unbiased=False).numpy()
         assert int(np.sum(variances > ACTIVE_UNIT_VARIANCE)) == recorded.active_units

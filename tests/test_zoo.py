@@ -16,8 +16,9 @@ from vae_core.zoo import (DEFAULT_IW_SAMPLES, MNIST_BETAS, QuickSizes, run_zoo, 
                           zoo_specs)
 
 QUICK = QuickSizes()
-CONTRACT_NAME = re.compile(r"^(mnist|fashion-mnist|digits)-(ae|vae|dae|sae|cae)-z2$"
-                           r"|^(mnist|digits)-vae-z\d+-beta[0-9.]+$|^mnist-vae-default$")
+CONTRACT_NAME = re.compile(r"^(mnist|fashion-mnist|digits)-(ae|vae|dae|sae|cae|cvae)-z2$"
+                           r"|^(mnist|digits)-vae-z\d+-beta[0-9.]+$|^mnist-(vae|ae)-default$"
+                           r"|^mnist-sae-wide-(kl|nopenalty)$")
 REQUIRED_METADATA = ("role", "group", "train_seconds", "train_cpu_seconds", "split_sizes", "epochs_run",
                      "hardware", "metrics", "seed", "train_seed", "eval_seed", "test_binarized",
                      "test_binarization", "iw_samples")
@@ -51,12 +52,24 @@ def test_specs_are_the_zoo_the_issue_asks_for():
     # One architecture: the sweep's models differ only by beta.
     assert len({(s.model.hidden_dims, s.model.latent_dim, s.train.epochs) for s in mnist_sweep}) == 1
     assert len([s for s in specs if s.group == "digits-beta-sweep"]) >= 3
-    (default,) = [s for s in specs if s.role == "default"]
-    assert default.name == "mnist-vae-default" and default.group == "mnist-default"
-    assert default.train.dynamic_binarization and default.test_binarized
+    # Every zoo model is a likelihood model: trained binarised, measured on a fixed binarisation.
+    assert all(s.train.dynamic_binarization and s.test_binarized for s in specs)
+    default, contrast = ([s for s in specs if s.role == "default" and s.model.kind == kind] for kind in ("vae", "ae"))
+    (default,), (contrast,) = default, contrast
+    assert default.name == "mnist-vae-default" and default.group == contrast.group == "mnist-default"
+    assert (contrast.model.hidden_dims, contrast.model.latent_dim) == (default.model.hidden_dims,
+                                                                       default.model.latent_dim)
     assert default.iw_samples == DEFAULT_IW_SAMPLES == 5000
-    assert all(s.iw_samples > 0 for s in specs if s.model.kind == "vae")
-    assert all(s.iw_samples == 0 for s in specs if s.model.kind != "vae")
+    assert all(s.iw_samples > 0 for s in specs if s.model.is_variational)
+    assert all(s.iw_samples == 0 for s in specs if not s.model.is_variational)
+    conditional = {s.name: s for s in specs if s.role == "conditional"}
+    assert set(conditional) == {"mnist-cvae-z2", "digits-cvae-z2"}
+    # The same body, data and schedule as the 2-D VAE of the same data set: only the label input differs.
+    by_name = {s.name: s for s in specs}
+    for dataset in ("mnist", "digits"):
+        cvae, vae = conditional[f"{dataset}-cvae-z2"], by_name[f"{dataset}-vae-z2"]
+        assert (cvae.model.hidden_dims, cvae.model.latent_dim, cvae.train) == (
+            vae.model.hidden_dims, vae.model.latent_dim, vae.train)
     assert len({s.train.seed for s in specs}) == 1
 
 
@@ -93,7 +106,7 @@ def test_quick_zoo_writes_every_model_with_its_metadata(quick_zoo):
         metrics = meta["metrics"]
         assert metrics["n_images"] == n_test
         assert len(metrics["kl_per_dim"]) == spec.model.latent_dim
-        if spec.model.kind == "vae":
+        if spec.model.is_variational:
             assert metrics["iw_samples"] == QUICK.iw_samples and metrics["iw_nll"] is not None
             assert metrics["neg_elbo"] == pytest.approx(metrics["recon"] + metrics["kl"])
         else:

@@ -12,7 +12,9 @@ from typing import Any
 from . import limits
 from .vocabulary import DEFAULT_HIDDEN
 
-MODEL_KINDS = ("ae", "dae", "sae", "cae", "vae")
+MODEL_KINDS = ("ae", "dae", "sae", "cae", "vae", "cvae")
+VARIATIONAL_KINDS = ("vae", "cvae")
+LABELLED_KINDS = ("cvae",)  # kinds whose encoder and decoder also take the class label
 ARCHITECTURES = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian")
 CORRUPTIONS = ("gaussian", "mask")
@@ -23,7 +25,7 @@ SPARSITY_PENALTIES = ("l1", "kl")
 class ModelConfig:
     """Everything needed to build a model; nothing about how it is trained."""
 
-    kind: str = "vae"  # registry name: ae | dae | sae | cae | vae
+    kind: str = "vae"  # registry name: ae | dae | sae | cae | vae | cvae
     arch: str = "mlp"  # body: mlp | conv
     input_shape: tuple[int, int, int] = (1, 28, 28)  # C, H, W of one image, pixels in [0, 1]
     latent_dim: int = 2
@@ -37,6 +39,7 @@ class ModelConfig:
     sparsity_weight: float = 1e-3
     sparsity_target: float = 0.05  # rho, for the kl penalty
     contractive_weight: float = 1e-2  # cae: lambda in lambda * ||dh/dx||_F^2
+    num_classes: int = 10  # cvae: size of the one-hot label fed to its encoder and decoder
 
     def __post_init__(self) -> None:
         # Every field is checked for type and range here, so a config from a file or a form either builds a
@@ -62,10 +65,13 @@ class ModelConfig:
         self.corruption_rate = _check_float("corruption_rate", self.corruption_rate, 0.0, limits.MAX_PENALTY_WEIGHT)
         self.sparsity_weight = _check_float("sparsity_weight", self.sparsity_weight, 0.0, limits.MAX_PENALTY_WEIGHT)
         self.sparsity_target = _check_float("sparsity_target", self.sparsity_target, 0.0, 1.0)
+        self.num_classes = _check_int("num_classes", self.num_classes, 1, limits.MAX_CLASSES)
         if not 0 < self.sparsity_target < 1:
             raise ValueError(f"sparsity_target must lie in (0, 1), got {self.sparsity_target}")
         self.contractive_weight = _check_float("contractive_weight", self.contractive_weight, 0.0,
                                                limits.MAX_PENALTY_WEIGHT)
+        if self.kind in LABELLED_KINDS and self.arch != "mlp":
+            raise ValueError(f"a {self.kind} model has an MLP body only; use arch mlp")
         if self.arch == "conv" and not self.hidden_dims:
             raise ValueError("a conv body needs at least one entry in hidden_dims (its channel counts)")
         count = parameter_count_bound(self)
@@ -75,7 +81,12 @@ class ModelConfig:
 
     @property
     def is_variational(self) -> bool:
-        return self.kind == "vae"
+        return self.kind in VARIATIONAL_KINDS
+
+    @property
+    def needs_labels(self) -> bool:
+        """True when the model also takes each image's class label (fit and evaluate then pass `labels=`)."""
+        return self.kind in LABELLED_KINDS
 
     @property
     def input_size(self) -> int:
@@ -130,6 +141,8 @@ def parameter_count_bound(config: ModelConfig) -> int:
         body = 2 * sum(a * b for a, b in itertools.pairwise(widths)) + sum(config.hidden_dims)  # encoder + decoder
         body += sum(config.hidden_dims) + config.input_size  # the decoder's biases
         features = widths[-1]
+        if config.needs_labels:  # the one-hot label is an extra input of the encoder's and the decoder's first layer
+            body += config.num_classes * ((config.hidden_dims or (2 * latent,))[0] + widths[-1])
         return body + features * 2 * latent + 2 * latent + latent * features  # head, decoder's first layer
     channels = [c, *config.hidden_dims]
     body = sum(2 * 9 * a * b + a + b for a, b in itertools.pairwise(channels))  # convs and transposed convs

@@ -18,13 +18,19 @@ from .vocabulary import ACTIVE_UNIT_VARIANCE
 
 
 def mean_loss_terms(model: LatentModel, images: Tensor, batch_size: int = 1000,
-                    beta: float | None = None) -> TermMeans:
-    """Batch-size-weighted means of the loss terms over images (no gradient, model's current mode kept)."""
+                    beta: float | None = None, labels: Tensor | None = None) -> TermMeans:
+    """Batch-size-weighted means of the loss terms over images (no gradient, model's current mode kept).
+
+    labels: the images' classes, for models that take them (model.needs_labels)."""
     sums = torch.zeros(len(SCALAR_TERMS))
     with torch.no_grad():
         for start in range(0, images.shape[0], batch_size):
             xb = images[start:start + batch_size]
-            sums += model.loss(xb, beta=beta).scalars().cpu() * len(xb)
+            if model.needs_labels:
+                terms = model.loss(xb, beta=beta, labels=_required(labels)[start:start + batch_size])
+            else:
+                terms = model.loss(xb, beta=beta)
+            sums += terms.scalars().cpu() * len(xb)
     means = (sums / images.shape[0]).tolist()
     return TermMeans.from_dict(dict(zip(SCALAR_TERMS, means)))
 
@@ -37,8 +43,12 @@ def evaluate(model: LatentModel, data: ImageDataset | Tensor, *, iw_samples: int
     models trained with dynamic binarisation. iw_samples > 0 adds the IW_K estimate of -log p(x) (VAEs), except
     for a Bernoulli decoder on grey levels, whose numbers are cross-entropies: there is no -log p(x) to estimate,
     and the report carries the images' entropy floor instead (vae_core.protocol).
+    A model that takes labels (model.needs_labels) is given the data set's, so `data` must be an ImageDataset.
     """
     images = data.images if isinstance(data, ImageDataset) else data
+    labels = data.labels if isinstance(data, ImageDataset) and model.needs_labels else None
+    if model.needs_labels and labels is None:
+        raise ValueError("a model that takes labels is evaluated on an ImageDataset (images and their labels)")
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -60,16 +70,26 @@ def evaluate(model: LatentModel, data: ImageDataset | Tensor, *, iw_samples: int
             torch.manual_seed(seed)
             for start in range(0, n, batch_size):
                 xb = images[start:start + batch_size].to(device)
-                terms = model.loss(xb, beta=1.0)
+                if labels is None:
+                    terms, reconstruction, code = model.loss(xb, beta=1.0), model.reconstruct(xb), model.embed(xb)
+                else:
+                    yb = labels[start:start + batch_size].to(device)
+                    terms = model.loss(xb, beta=1.0, labels=yb)
+                    reconstruction, code = model.reconstruct(xb, yb), model.embed(xb, yb)
                 sums += torch.stack([terms.recon, terms.kl, terms.regularizer,
-                                     (model.reconstruct(xb) - xb).pow(2).mean()]).double().cpu() * len(xb)
+                                     (reconstruction - xb).pow(2).mean()]).double().cpu() * len(xb)
                 kl_per_dim += terms.kl_per_dim.double().cpu() * len(xb)
-                codes.append(model.embed(xb).cpu())
+                codes.append(code.cpu())
             if iw_samples > 0 and model.config.is_variational:
                 iw_gen = torch.Generator(device=device).manual_seed(seed)
                 for start in range(0, n, iw_batch_size):
                     xb = images[start:start + iw_batch_size].to(device)
-                    iw.append(model.iw_log_likelihood(xb, iw_samples, generator=iw_gen).double().cpu())
+                    if labels is None:
+                        log_px = model.iw_log_likelihood(xb, iw_samples, generator=iw_gen)
+                    else:  # log p(x | y) for a conditional model
+                        log_px = model.iw_log_likelihood(xb, iw_samples, labels=labels[start:start + iw_batch_size]
+                                                         .to(device), generator=iw_gen)
+                    iw.append(log_px.double().cpu())
     finally:
         model.train(was_training)
     recon, kl, regularizer, mse = (sums / n).tolist()
@@ -83,6 +103,12 @@ def evaluate(model: LatentModel, data: ImageDataset | Tensor, *, iw_samples: int
         binarized=binarized, mse=mse, protocol=protocol.value,
         entropy_floor=None if protocol.is_likelihood else binary_entropy_floor(images),
     )
+
+
+def _required(labels: Tensor | None) -> Tensor:
+    if labels is None:
+        raise ValueError("this model takes the images' labels; pass labels=")
+    return labels
 
 
 def active_units(codes: Tensor, threshold: float = ACTIVE_UNIT_VARIANCE) -> tuple[int, Tensor]:

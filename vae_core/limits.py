@@ -12,6 +12,7 @@ from __future__ import annotations
 # --- model size (ModelConfig) -----------------------------------------------------------------------------------
 # The largest shipped model is 784-512-512-50 (1.4 M parameters); lessons use 2-64 latent units.
 MAX_LATENT_DIM = 512
+MAX_CLASSES = 1000  # size of a conditional model's one-hot label
 MAX_HIDDEN_LAYERS = 8  # each a Linear or a stride-2 conv; 8 halvings take 256 px to 1
 MAX_HIDDEN_WIDTH = 4096  # MLP widths and conv channels alike
 MAX_INPUT_CHANNELS = 4  # grey, RGB, RGBA
@@ -37,6 +38,7 @@ MAX_PENALTY_WEIGHT = 1e6  # sparsity / contractive / corruption weights
 # K = 5000 (the shipped default's protocol) on the 10 000 MNIST test images is the worst case, about half an
 # hour on 2 cores for the largest shipped model.
 MAX_IW_SAMPLES = 5000
+MAX_ANOMALY_IW_SAMPLES = 1000  # K per image when the anomaly page scores whole sets (thousands of images)
 MAX_POSTERIOR_SAMPLES = 10_000  # draws from q(z|x) for one image: 10 000 x 784 x 4 B = 31 MB decoded
 MAX_GRID_SIDE = 40  # decoder grid of n x n images: 1600 decodes, 1600 x 784 x 4 B = 5 MB, well under a second
 MAX_TSNE_POINTS = 5000  # scikit-learn's Barnes-Hut t-SNE: about 30 s and 200 MB at 5000 points on 2 cores

@@ -15,7 +15,8 @@ from .checkpoint_info import CheckpointInfo, list_checkpoints
 from .protocol import DataProtocol, protocol_of
 from .results import EvaluationReport
 from .data import DATASET_NAMES
-from .vocabulary import ACTIVE_UNIT_VARIANCE, ROLE_BETA_SWEEP, ROLE_DEFAULT, ROLE_FAMILY_2D, ROLES, kind_noun
+from .vocabulary import (ACTIVE_UNIT_VARIANCE, ROLE_BETA_SWEEP, ROLE_CONDITIONAL, ROLE_DEFAULT, ROLE_FAMILY_2D,
+                         ROLE_SPARSE_WIDE, ROLES, kind_noun)
 
 CARD_NAME = "README.md"
 KIND_ORDER = ("ae", "vae", "dae", "sae", "cae")
@@ -114,13 +115,38 @@ def header_lines(infos: list[CheckpointInfo]) -> list[str]:
 
 def section_lines(role: str, group: str, infos: list[CheckpointInfo]) -> list[str]:
     if role == ROLE_DEFAULT:
-        return ["", f"## Default model (`{group}`)", "", *default_paragraph(infos), "", *metrics_table(infos)]
+        return ["", f"## Default models (`{group}`)", "", *default_paragraph(infos), "", *metrics_table(infos)]
     if role == ROLE_FAMILY_2D:
         return ["", f"## Latent size 2, side by side (`{group}`)", "", *family_paragraph(infos), "",
                 *metrics_table(infos)]
     if role == ROLE_BETA_SWEEP:
         return ["", f"## beta sweep (`{group}`)", "", *beta_sweep_paragraph(infos), "", *metrics_table(infos)]
+    if role == ROLE_SPARSE_WIDE:
+        return ["", f"## Wide sparse autoencoders (`{group}`)", "", *sparse_wide_paragraph(infos), "",
+                *metrics_table(infos)]
+    if role == ROLE_CONDITIONAL:
+        return ["", f"## Conditional VAE (`{group}`)", "", CONDITIONAL_PARAGRAPH, "", *metrics_table(infos)]
     return ["", f"## Other checkpoints (`{group}`)", "", *metrics_table(infos)]
+
+
+def sparse_wide_paragraph(infos: list[CheckpointInfo]) -> list[str]:
+    """Fixed prose about the autoencoder lesson's sparse pair; widths, rho and weights come from the configs."""
+    parts = []
+    for info in infos:
+        m = info.model_config
+        parts.append(f"`{info.name}`: {'-'.join(str(w) for w in (m.input_size, *m.hidden_dims, m.latent_dim))}, "
+                     f"KL sparsity penalty towards rho = {m.sparsity_target:g} with weight {m.sparsity_weight:g}")
+    return ["A wide sigmoid hidden layer, wider than the code after it, so that the sparsity penalty (the sum "
+            "over hidden units of KL(rho || rho_hat_j), rho_hat_j a unit's average activation), not the "
+            "bottleneck, decides how many units fire; the twin with weight 0 is the comparison. "
+            + "; ".join(parts) + "."]
+
+
+CONDITIONAL_PARAGRAPH = (
+    "The one-hot class label is an input of both the encoder q(z|x, y) and the decoder p(x|z, y); the prior stays "
+    "N(0, I). Same body, data and schedule as the 2-D VAE of the same data set, so the two differ only by the "
+    "label. Its -ELBO and IW numbers bound -log p(x | y), the cost of an image *given its class*, and are not "
+    "comparable one for one with the VAE's -log p(x); compare the KL per dimension instead (the conditional VAE page).")
 
 
 def default_paragraph(infos: list[CheckpointInfo]) -> list[str]:
@@ -129,18 +155,20 @@ def default_paragraph(infos: list[CheckpointInfo]) -> list[str]:
         m, t, meta, report = info.model_config, info.train_config, info.metadata, info.metrics
         widths = "-".join(str(w) for w in (m.input_size, *m.hidden_dims, m.latent_dim))
         lines.append(
-            f"`{info.name}`: a {kind_noun(m.kind)} with an {m.arch.upper()} body {widths} "
+            f"`{info.name}`: {_article(kind_noun(m.kind))} {kind_noun(m.kind)} with an {m.arch.upper()} body {widths} "
             f"(Bernoulli decoder), trained for {meta.get('epochs_run', t.epochs)} epochs "
             f"({_minutes(meta.get('train_seconds'))} wall clock, {_minutes(meta.get('train_cpu_seconds'))} of CPU "
             f"time)" + (" with dynamic binarisation" if t.dynamic_binarization else "") +
             f", batch {t.batch_size}, Adam lr {t.lr:g} decayed by "
-            f"{t.lr_decay:g} per epoch, KL warm-up over {t.kl_warmup_epochs} epochs, seed {t.seed}. "
+            f"{t.lr_decay:g} per epoch"
+            + (f", KL warm-up over {t.kl_warmup_epochs} epochs" if m.is_variational else "") + f", seed {t.seed}. "
             + ("It drives the ELBO-breakdown page." if m.is_variational else
                "The ELBO-breakdown page sets it beside the default VAE of the same size and data protocol."))
         lines.append("")
         if not m.is_variational:
             lines.append(f"- Test reconstruction NLL {_terms(report).recon} nats (−log p(x | x̂) at its one code; "
                          "an autoencoder has no ELBO and no estimate of −log p(x)).")
+            lines.append("")
             continue
         iw_nll = report.iw_nll if report is not None else None
         if report is not None and iw_nll is not None:
@@ -285,6 +313,10 @@ def _terms(report: EvaluationReport | None) -> _Terms:
 
 def _active(report: EvaluationReport | None) -> str:
     return str(report.active_units) if report is not None and report.active_units is not None else "-"
+
+
+def _article(noun: str) -> str:
+    return "an" if noun[:1].lower() in "aeiou" else "a"
 
 
 def _minutes(seconds) -> str:

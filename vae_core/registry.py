@@ -79,6 +79,10 @@ class ModelEntry:
         return self.info.model_config.kind
 
     @property
+    def needs_labels(self) -> bool:
+        return self.info.model_config.needs_labels
+
+    @property
     def is_variational(self) -> bool:
         return self.info.model_config.is_variational
 
@@ -122,9 +126,18 @@ class Registry:
     problems: tuple[tuple[str, str], ...]  # (file, why it was skipped)
 
     def for_dataset(self, dataset: str, input_shape: tuple[int, ...]) -> list[ModelEntry]:
-        """Entries whose input shape fits the data set: those trained on it first, then the others."""
-        fitting = [e for e in self.entries if e.input_shape == tuple(input_shape)]
+        """Entries whose input shape fits the data set: those trained on it first, then the others.
+
+        Models that also take labels (the conditional VAE) are left out: the pages that use this list feed
+        images alone; conditional_for lists those."""
+        fitting = [e for e in self.entries if e.input_shape == tuple(input_shape) and not e.needs_labels]
         return sorted(fitting, key=lambda e: (e.dataset != dataset, _role_rank(e), e.source != SOURCE_SHIPPED, e.info.name))
+
+
+    def conditional_for(self, dataset: str, input_shape: tuple[int, ...]) -> list[ModelEntry]:
+        """Models that take labels (needs_labels) and fit the data set's images, those trained on it first."""
+        fitting = [e for e in self.entries if e.input_shape == tuple(input_shape) and e.needs_labels]
+        return sorted(fitting, key=lambda e: (e.dataset != dataset, e.source != SOURCE_SHIPPED, e.info.name))
 
 
 def _role_rank(entry: ModelEntry) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .config import ModelConfig, TrainConfig
+from .config import VARIATIONAL_KINDS, ModelConfig, TrainConfig
 
 # Body sizes offered in the form: MLP widths or conv channels (each conv halves the image).
 HIDDEN_PRESETS: dict[str, dict[str, tuple[int, ...]]] = {
@@ -41,7 +41,7 @@ def default_kl_warmup(epochs: int) -> int:
 class TrainRequest:
     """The form's values."""
 
-    kind: str  # ae | dae | sae | cae | vae
+    kind: str  # ae | dae | sae | cae | vae | cvae
     arch: str  # mlp | conv
     size: str  # a key of HIDDEN_PRESETS[arch]
     latent_dim: int
@@ -55,7 +55,7 @@ class TrainRequest:
 
 def default_name(kind: str, dataset: str, latent_dim: int, beta: float) -> str:
     """A file stem in the zoo's style, e.g. 'digits-vae-z2-beta4'."""
-    return f"{dataset}-{kind}-z{latent_dim}" + (f"-beta{beta:g}" if kind == "vae" and beta != 1 else "")
+    return f"{dataset}-{kind}-z{latent_dim}" + (f"-beta{beta:g}" if kind in VARIATIONAL_KINDS and beta != 1 else "")
 
 
 def build_configs(request: TrainRequest, input_shape: tuple[int, int, int],
@@ -68,10 +68,10 @@ def build_configs(request: TrainRequest, input_shape: tuple[int, int, int],
     hidden = HIDDEN_PRESETS[request.arch][request.size]
     model_config = ModelConfig(kind=request.kind, arch=request.arch, input_shape=tuple(input_shape),
                                latent_dim=int(request.latent_dim), hidden_dims=hidden,
-                               beta=float(request.beta) if request.kind == "vae" else 1.0)
+                               beta=float(request.beta) if request.kind in VARIATIONAL_KINDS else 1.0)
     warmup = default_kl_warmup(request.epochs) if request.kl_warmup_epochs is None else request.kl_warmup_epochs
     train_config = TrainConfig(dataset=request.dataset, epochs=int(request.epochs), lr=float(request.lr),
-                               kl_warmup_epochs=int(warmup) if request.kind == "vae" else 0,
+                               kl_warmup_epochs=int(warmup) if request.kind in VARIATIONAL_KINDS else 0,
                                dynamic_binarization=model_config.likelihood == "bernoulli",
                                device=device, num_threads=1 if device == "cpu" else 0)
     return model_config, train_config

@@ -97,6 +97,9 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, callback: Training
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_decay)
     x_train = train_data.images.to(device)
     x_test = fixed_test_images(test_data, cfg, device)
+    # Models that take labels (the conditional VAE) get each batch's classes; the others get None.
+    y_train = train_data.labels.to(device) if model.needs_labels else None
+    y_test = test_data.labels.to(device) if model.needs_labels and test_data is not None else None
     steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
     result = FitResult(model, model_config, cfg)
     last_good = LastGoodWeights(model)
@@ -108,7 +111,8 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, callback: Training
                 epoch_start = time.perf_counter()
                 model.train()
                 sums, seen = torch.zeros(len(SCALAR_TERMS), device=device), 0
-                for step, xb in enumerate(shuffled_batches(x_train, cfg.batch_size, shuffle), start=1):
+                batches = shuffled_batches(x_train, cfg.batch_size, shuffle, labels=y_train)
+                for step, (xb, yb) in enumerate(batches, start=1):
                     if stop is not None and stop.is_set():
                         result.stopped = True
                         break
@@ -118,7 +122,7 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, callback: Training
                     if use_fast_path:
                         terms = mlp_backprop.loss_and_backward(model, xb, beta)  # the same as the two lines below
                     else:
-                        terms = model.loss(xb, beta=beta)
+                        terms = model.loss(xb, beta=beta) if yb is None else model.loss(xb, beta=beta, labels=yb)
                         terms.objective.backward()
                     objective = terms.objective.item()
                     if not math.isfinite(objective):
@@ -140,7 +144,7 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, callback: Training
                     break
                 scheduler.step()  # lr * lr_decay ** epoch from the next epoch on
                 model.eval()
-                test_terms = mean_loss_terms(model, x_test, beta=beta) if x_test is not None else None
+                test_terms = mean_loss_terms(model, x_test, beta=beta, labels=y_test) if x_test is not None else None
                 record = EpochRecord(epoch, beta, time.perf_counter() - epoch_start,
                                      dict(zip(SCALAR_TERMS, (sums / seen).tolist(), strict=True)), test_terms)
                 result.history.append(record)
@@ -189,8 +193,10 @@ def fixed_test_images(test_data: ImageDataset | None, cfg: TrainConfig,
     return test_data.images.to(device)
 
 
-def shuffled_batches(images: torch.Tensor, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
-    """One epoch of batches in a fresh random order; the last batch may be smaller.
+def shuffled_batches(images: torch.Tensor, batch_size: int, generator: torch.Generator,
+                     labels: torch.Tensor | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """One epoch of (images, labels) batches in a fresh random order; the last batch may be smaller. labels is
+    None unless given (models that take labels); the order depends on the generator alone.
 
     The images stay one tensor in memory (no DataLoader, no per-image transforms). index_select on the
     images as rows of pixels gathers a batch ~3x faster than fancy indexing the 4-D tensor.
@@ -198,7 +204,9 @@ def shuffled_batches(images: torch.Tensor, batch_size: int, generator: torch.Gen
     rows = images.reshape(len(images), -1)
     order = torch.randperm(len(images), generator=generator).to(images.device)
     for start in range(0, len(images), batch_size):
-        yield rows.index_select(0, order[start:start + batch_size]).view(-1, *images.shape[1:])
+        index = order[start:start + batch_size]
+        yield (rows.index_select(0, index).view(-1, *images.shape[1:]),
+               labels.index_select(0, index) if labels is not None else None)
 
 
 class LastGoodWeights:

@@ -11,7 +11,10 @@ from __future__ import annotations
 ROLE_DEFAULT = "default"  # the data set's high-quality model (the ELBO page's)
 ROLE_FAMILY_2D = "family-2d"  # a latent-size-2 model, shown side by side with its AE / VAE counterpart
 ROLE_BETA_SWEEP = "beta-sweep"  # one β of a sweep; the sweep is metadata["group"]
-ROLES = (ROLE_DEFAULT, ROLE_FAMILY_2D, ROLE_BETA_SWEEP)  # the model card's section order
+ROLE_SPARSE_WIDE = "sparse-wide"  # the autoencoder lesson's wide sparse AE and its twin without the penalty
+ROLE_CONDITIONAL = "conditional"  # a conditional VAE (label-conditioned), for the conditional VAE page
+# the model card's section order
+ROLES = (ROLE_DEFAULT, ROLE_FAMILY_2D, ROLE_BETA_SWEEP, ROLE_SPARSE_WIDE, ROLE_CONDITIONAL)
 
 # --- sources: which folder a model came from -------------------------------------------------------------------
 SOURCE_SHIPPED = "shipped"  # checkpoints/ ($VAE_CHECKPOINT_DIR)
@@ -19,8 +22,10 @@ SOURCE_USER = "user"  # trained in the app: user_checkpoints/ ($VAE_USER_CHECKPO
 
 # --- model kinds (vae_core.config.MODEL_KINDS) ---------------------------------------------------------------------
 # label: short, capitalised, for pickers and titles. noun: inside a sentence ("a denoising AE with ...").
-KIND_LABELS = {"ae": "AE", "dae": "Denoising AE", "sae": "Sparse AE", "cae": "Contractive AE", "vae": "VAE"}
-KIND_NOUNS = {"ae": "autoencoder", "dae": "denoising AE", "sae": "sparse AE", "cae": "contractive AE", "vae": "VAE"}
+KIND_LABELS = {"ae": "AE", "dae": "Denoising AE", "sae": "Sparse AE", "cae": "Contractive AE", "vae": "VAE",
+               "cvae": "Conditional VAE"}
+KIND_NOUNS = {"ae": "autoencoder", "dae": "denoising AE", "sae": "sparse AE", "cae": "contractive AE", "vae": "VAE",
+              "cvae": "conditional VAE"}
 
 
 def kind_label(kind: str) -> str:

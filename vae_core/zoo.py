@@ -21,7 +21,7 @@ from .data import INPUT_SHAPES, ImageDataset, load_dataset
 from .evaluation import evaluate
 from .results import EvaluationReport
 from .training import TrainingCallback, fit, torch_threads, training_metadata
-from .vocabulary import ROLE_BETA_SWEEP, ROLE_DEFAULT, ROLE_FAMILY_2D
+from .vocabulary import ROLE_BETA_SWEEP, ROLE_CONDITIONAL, ROLE_DEFAULT, ROLE_FAMILY_2D, ROLE_SPARSE_WIDE
 
 ZOO_SEED = 0  # seeds initialisation, shuffling, dynamic binarisation and the MC draws of every zoo model
 EVAL_SEED = 0  # seeds the test binarisation and the MC draws of the recorded metrics
@@ -37,6 +37,7 @@ FAMILY_DATASETS = ("mnist", "fashion-mnist", "digits")
 MNIST_ONLY_FAMILY_KINDS = ("dae", "sae", "cae")
 FAMILY_EPOCHS = 10
 DIGITS_EPOCHS = 150  # 1,437 training images: 12 steps per epoch, seconds per model
+CONDITIONAL_DATASETS = ("mnist", "digits")  # a 2-D conditional VAE each (under 1 MB in float16)
 
 # beta sweeps: one architecture and seed per data set, beta varied alone.
 MNIST_BETAS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
@@ -97,8 +98,9 @@ class ZooSpec:
 
 def zoo_specs(quick: bool = False, quick_sizes: QuickSizes = QuickSizes()) -> list[ZooSpec]:
     """Every model of the zoo, in training order (cheap ones first, the long default model last)."""
-    specs = (family_specs() + beta_sweep_specs("digits") + beta_sweep_specs("mnist") + [default_ae_spec()]
-             + [default_spec()])
+    specs = (family_specs() + conditional_specs() + beta_sweep_specs("digits") + beta_sweep_specs("mnist")
+             + [default_ae_spec()] + [default_spec()])
+    specs += wide_sparse_specs()
     return [shrink(spec, quick_sizes) for spec in specs] if quick else specs
 
 
@@ -115,6 +117,21 @@ def family_specs() -> list[ZooSpec]:
                                 lr=1e-3, seed=ZOO_SEED, dynamic_binarization=True, num_threads=ZOO_THREADS)
             specs.append(ZooSpec(name=f"{dataset}-{kind}-z2", role=ROLE_FAMILY_2D, group=f"{dataset}-{ROLE_FAMILY_2D}",
                                  model=model, train=train, iw_samples=OTHER_IW_SAMPLES if kind == "vae" else 0))
+    return specs
+
+
+def conditional_specs() -> list[ZooSpec]:
+    """The conditional VAE page's models: a 2-D CVAE per data set, with the family's body, data and schedule, so
+    that it differs from the same-size VAE only by the label fed to its encoder and decoder."""
+    specs = []
+    for dataset in CONDITIONAL_DATASETS:
+        small = dataset == "digits"
+        model = ModelConfig(kind="cvae", input_shape=INPUT_SHAPES[dataset], latent_dim=2,
+                            hidden_dims=(128, 64) if small else (256, 128), beta=1.0)
+        train = TrainConfig(dataset=dataset, epochs=DIGITS_EPOCHS if small else FAMILY_EPOCHS, batch_size=128,
+                            lr=1e-3, seed=ZOO_SEED, dynamic_binarization=True, num_threads=ZOO_THREADS)
+        specs.append(ZooSpec(name=f"{dataset}-cvae-z2", role=ROLE_CONDITIONAL, group=f"{dataset}-{ROLE_CONDITIONAL}",
+                             model=model, train=train, iw_samples=OTHER_IW_SAMPLES))
     return specs
 
 
@@ -166,6 +183,29 @@ def default_ae_spec() -> ZooSpec:
     model = replace(default.model, kind="ae")
     train = replace(default.train, epochs=DEFAULT_AE_EPOCHS, kl_warmup_epochs=0, num_threads=ZOO_THREADS)
     return ZooSpec(name="mnist-ae-default", role=ROLE_DEFAULT, group="mnist-default", model=model, train=train)
+
+
+# The autoencoder lesson's sparse pair: one wide sigmoid layer that the KL penalty acts on, twice as many
+# units as the ~150 PCA components that hold 95% of MNIST's variance and ten times the 32-d code after it, so
+# the penalty, not the width, decides how many units fire. The twin without penalty is the comparison.
+WIDE_SPARSE_HIDDEN = (320,)
+WIDE_SPARSE_LATENT = 32
+WIDE_SPARSE_RHO = 0.05  # target average activation rho of each hidden unit
+WIDE_SPARSE_WEIGHT = 1.0  # weight on sum_j KL(rho || rho_hat_j), in nats per image like the reconstruction
+
+
+def wide_sparse_specs() -> list[ZooSpec]:
+    """mnist-sae-wide-kl (KL sparsity penalty) and mnist-sae-wide-nopenalty (the same model, weight 0)."""
+    specs = []
+    for suffix, weight in (("kl", WIDE_SPARSE_WEIGHT), ("nopenalty", 0.0)):
+        model = ModelConfig(kind="sae", input_shape=INPUT_SHAPES["mnist"], latent_dim=WIDE_SPARSE_LATENT,
+                            hidden_dims=WIDE_SPARSE_HIDDEN, sparsity="kl", sparsity_target=WIDE_SPARSE_RHO,
+                            sparsity_weight=weight)
+        train = TrainConfig(dataset="mnist", epochs=FAMILY_EPOCHS, batch_size=128, lr=1e-3, seed=ZOO_SEED,
+                            dynamic_binarization=True, num_threads=ZOO_THREADS)
+        specs.append(ZooSpec(name=f"mnist-sae-wide-{suffix}", role=ROLE_SPARSE_WIDE, group=f"mnist-{ROLE_SPARSE_WIDE}",
+                             model=model, train=train))
+    return specs
 
 
 def shrink(spec: ZooSpec, sizes: QuickSizes) -> ZooSpec:

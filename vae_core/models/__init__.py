@@ -2,9 +2,10 @@
 
 from .autoencoders import Autoencoder, ContractiveAutoencoder, DenoisingAutoencoder, SparseAutoencoder
 from .base import MODEL_REGISTRY, Encoding, LatentModel, ModelOutput, build_model, register_model
+from .cvae import ConditionalVAE
 from .vae import VAE
 
 __all__ = [
-    "MODEL_REGISTRY", "Autoencoder", "ContractiveAutoencoder", "DenoisingAutoencoder", "Encoding",
+    "MODEL_REGISTRY", "Autoencoder", "ConditionalVAE", "ContractiveAutoencoder", "DenoisingAutoencoder", "Encoding",
     "LatentModel", "ModelOutput", "SparseAutoencoder", "VAE", "build_model", "register_model",
 ]

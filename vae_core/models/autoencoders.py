@@ -69,14 +69,31 @@ class SparseAutoencoder(Autoencoder):
     def penalty(self, x_in: Tensor, out: ModelOutput) -> Tensor:
         weight = self.config.sparsity_weight
         if self.config.sparsity == "l1":
-            return weight * out.hidden.abs().sum(1).mean()
+            return weight * l1_sparsity(out.hidden)
         return weight * kl_sparsity(out.hidden, self.config.sparsity_target)
 
 
+def l1_sparsity(activations: Tensor) -> Tensor:
+    """sum_j |h_j| per image, averaged over the batch: the L1 sparsity penalty before its weight."""
+    return activations.abs().sum(1).mean()
+
+
+def bernoulli_kl(rho: float, rho_hat: Tensor) -> Tensor:
+    """KL(Bernoulli(rho) || Bernoulli(rho_hat)) elementwise, in nats; zero where rho_hat == rho.
+
+    rho_hat is clamped to [1e-6, 1 - 1e-6] so that a unit that is always off (or on) costs a large but
+    finite amount.
+    """
+    rho_hat = rho_hat.clamp(1e-6, 1 - 1e-6)
+    return rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))
+
+
 def kl_sparsity(activations: Tensor, rho: float) -> Tensor:
-    """sum_j KL(Bernoulli(rho) || Bernoulli(rho_hat_j)), rho_hat_j the batch-mean activation of unit j."""
-    rho_hat = activations.mean(0).clamp(1e-6, 1 - 1e-6)
-    return (rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))).sum()
+    """sum_j KL(Bernoulli(rho) || Bernoulli(rho_hat_j)), rho_hat_j the batch-mean activation of unit j.
+
+    The sparsity penalty of Ng's CS294A notes ("Sparse autoencoder", section 3).
+    """
+    return bernoulli_kl(rho, activations.mean(0)).sum()
 
 
 @register_model("cae")

@@ -26,6 +26,12 @@ class ModelOutput(NamedTuple):
 class LatentModel(nn.Module):
     """Shared interface: encode, decode, forward, loss, reconstruct, embed, sample_prior."""
 
+    @property
+    def needs_labels(self) -> bool:
+        """True for models whose encoder and decoder also take the class labels (the conditional VAE): fit and
+        evaluate then pass `labels=` (B,) class indices to loss / embed / reconstruct (ModelConfig.needs_labels)."""
+        return self.config.needs_labels
+
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config

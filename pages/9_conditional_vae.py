@@ -1,0 +1,163 @@
+"""Conditional VAE: the class label as an input of the encoder and the decoder; the same z as every class, style
+transfer, the latent scatter beside a VAE's, and the KL the label saves."""
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from ui.figures.latent import latent_scatter, shared_range
+from ui.shell.sidebar import current_selection
+from ui.state import conditional_cache
+from ui.state.loaders import dataset_or_none, model_or_none, registry
+from ui.widgets.shared import digit_picker
+from vae_core.images import enlarge
+from vae_core.protocol import metric_names, protocol_of
+from vae_core.vocabulary import ROLE_FAMILY_2D, dim_name
+
+GRID_SIDE = 8  # cells per side of each class's latent grid
+SEED = 0
+
+selection = current_selection()
+st.title("Conditional VAE")
+st.markdown(
+    "A conditional VAE is told the class: the one-hot label y is an input of the encoder, q(z | x, y), and of the "
+    "decoder, p(x | z, y), while the prior stays N(0, I). Since the decoder already knows *which* digit to draw, "
+    "z no longer has to say it, and is free to hold *how* it is drawn: slant, width, thickness. Decode one z with "
+    "each of the ten labels and the ten digits share one hand."
+)
+input_shape = selection.input_shape or (selection.entry.input_shape if selection.entry else None)
+cvaes = registry().conditional_for(selection.dataset, input_shape) if input_shape else []
+cvaes = [e for e in cvaes if e.dataset == selection.dataset]
+if not cvaes:
+    st.info(f"No conditional VAE for {selection.dataset} yet. The zoo ships `mnist-cvae-z2` and `digits-cvae-z2`; "
+            "train one on the **Train** page (model: Conditional VAE).")
+    st.stop()
+by_key = {e.key: e for e in cvaes}
+left, right = st.columns(2)
+cvae_entry = by_key[left.selectbox("Conditional VAE", list(by_key), key="cvae_model",
+                                   format_func=lambda k: by_key[k].label)]
+if model_or_none(cvae_entry.ref(selection.device)) is None:
+    st.stop()
+cvae = cvae_entry.ref(selection.device)
+vaes = [e for e in selection.entries if e.kind == "vae" and e.latent_dim == cvae_entry.latent_dim
+        and e.dataset == selection.dataset]
+vaes.sort(key=lambda e: e.role != ROLE_FAMILY_2D)
+vae_by_key = {e.key: e for e in vaes}
+vae_entry = None
+if vaes:
+    vae_entry = vae_by_key[right.selectbox(f"VAE of the same latent size ({cvae_entry.latent_dim})", list(vae_by_key),
+                                           key="cvae_vae", format_func=lambda k: vae_by_key[k].label)]
+data = dataset_or_none(selection.dataset, "test")
+if data is None:
+    st.stop()
+class_names = list(data.class_names)
+
+# --- 1. the same z, every class -------------------------------------------------------------------------------
+st.header("1 · One z, every class")
+left, right = st.columns([1, 3])
+n_styles = int(left.slider("Rows (draws z ~ N(0, I))", 1, 12, 6, key="cvae_rows"))
+seed = int(left.number_input("Seed of the draws", 0, 2**31 - 1, SEED, key="cvae_seed"))
+right.image(conditional_cache.same_z_png(cvae, n_styles=n_styles, seed=seed),
+            caption="Each row: one z decoded with the labels " + ", ".join(class_names) + " (left to right).")
+st.markdown("Along a row only the label changes, so whatever the row's digits have in common (stroke width, slant, "
+            "size) is what z encodes; down a column only z changes, and the class stays put.")
+
+if cvae_entry.latent_dim == 2:
+    st.subheader("The decoder over the 2-D latent, class by class")
+    st.caption(f"For each class the same {GRID_SIDE}×{GRID_SIDE} grid of Gaussian quantiles of {dim_name(0)} "
+               f"(left to right) and {dim_name(1)} (bottom to top): the same cell is the same z in every grid.")
+    grids = conditional_cache.class_grids_png(cvae, side=GRID_SIDE)
+    for row_start in range(0, len(grids), 5):
+        columns = st.columns(5)
+        for column, c in zip(columns, range(row_start, min(row_start + 5, len(grids))), strict=False):
+            column.image(grids[c], caption=class_names[c])
+
+# --- 2. style transfer ------------------------------------------------------------------------------------------
+st.header("2 · Style transfer")
+st.markdown("Encode a test digit with its own label, keep its posterior mean z, and decode z with every other "
+            "label: the style travels, the class is swapped.")
+picked = digit_picker(data, "cvae_pick", default_class=2, title="The digit to transfer")
+if picked is not None:
+    if "test image" in picked.description:
+        index = int(picked.description.split("#", 1)[1].split(" ", 1)[0])
+        label = int(data.labels[index])
+    else:
+        label = int(st.selectbox("Its class (an upload has none)", range(len(class_names)), key="cvae_upload_label",
+                                 format_func=lambda c: class_names[c]))
+    left, right = st.columns([1, 6])
+    left.image(enlarge(picked.image, 56), caption=picked.description)
+    right.image(conditional_cache.transfer_png(cvae, np.ascontiguousarray(picked.image, np.float32), label),
+                caption=f"Decoded with the labels {', '.join(class_names)}; its own ({class_names[label]}) is the "
+                        "reconstruction.")
+
+# --- 3. the latent scatter ----------------------------------------------------------------------------------------
+st.header("3 · The codes: conditional VAE beside the VAE")
+if cvae_entry.latent_dim != 2:
+    st.info("The scatter needs a 2-D latent; this conditional VAE has "
+            f"{cvae_entry.latent_dim} dimensions.")
+else:
+    cvae_codes, labels = conditional_cache.codes(cvae, selection.dataset)
+    point_sets = [cvae_codes]
+    vae_codes = None
+    if vae_entry is not None and model_or_none(vae_entry.ref(selection.device)) is not None:
+        vae_codes, _ = conditional_cache.codes(vae_entry.ref(selection.device), selection.dataset)
+        point_sets.append(vae_codes)
+    axis = shared_range(point_sets, include_prior=True)
+    columns = st.columns(2)
+    columns[0].plotly_chart(latent_scatter(cvae_codes, labels, class_names, title="Conditional VAE: μ(x, y)",
+                                           prior_centre=(0.0, 0.0), axis_range=axis, height=460),
+                            key="cvae_scatter")
+    knn_cvae = conditional_cache.predictability(cvae, selection.dataset)
+    if vae_codes is not None:
+        columns[1].plotly_chart(latent_scatter(vae_codes, labels, class_names, title="VAE: μ(x)",
+                                               prior_centre=(0.0, 0.0), axis_range=axis, height=460),
+                                key="cvae_vae_scatter")
+        knn_vae = conditional_cache.predictability(vae_entry.ref(selection.device), selection.dataset)
+        st.metric("Class predicted from the VAE's codes (5-NN)", f"{100 * knn_vae:.1f}%")
+        st.metric("Class predicted from the conditional VAE's codes (5-NN)", f"{100 * knn_cvae:.1f}%")
+        st.markdown(
+            f"A 5-nearest-neighbour classifier, fitted on half of the test codes and scored on the other half, "
+            f"recovers the class from the VAE's codes {100 * knn_vae:.1f}% of the time and from the conditional "
+            f"VAE's {100 * knn_cvae:.1f}% (chance: {100 / len(class_names):.0f}%). "
+            + ("The class clusters of the VAE dissolve in the conditional VAE: the label no longer has to be stored "
+               "in z." if knn_cvae < knn_vae else
+               "Here the conditional VAE's codes still separate the classes at least as well as the VAE's."))
+    else:
+        st.info("No VAE of the same latent size for this data set to compare with.")
+
+# --- 4. KL per dimension ------------------------------------------------------------------------------------------
+st.header("4 · What the label saves in KL")
+if vae_entry is None:
+    st.info("No VAE of the same latent size for this data set to compare with.")
+    st.stop()
+protocol = protocol_of(cvae_entry.info.train_config, cvae_entry.info.model_config)
+vae_protocol = protocol_of(vae_entry.info.train_config, vae_entry.info.model_config)
+if protocol is not vae_protocol:
+    st.warning(f"The two models were trained under different protocols ({protocol.value}, {vae_protocol.value}): "
+               "their numbers are not comparable.")
+comparison = conditional_cache.kl_comparison(cvae, vae_entry.ref(selection.device), selection.dataset,
+                                             protocol.value)
+dims = [dim_name(d) for d in range(cvae_entry.latent_dim)]
+figure = go.Figure([go.Bar(name="VAE", x=dims, y=comparison.vae_kl_per_dim, marker_color="#4E79A7"),
+                    go.Bar(name="Conditional VAE", x=dims, y=comparison.cvae_kl_per_dim, marker_color="#E15759")])
+figure.update_layout(barmode="group", height=340, yaxis_title="test-set mean KL(q ‖ N(0, 1)), nats",
+                     margin={"l": 10, "r": 10, "t": 20, "b": 10})
+st.plotly_chart(figure, key="cvae_kl_chart")
+names = metric_names(protocol, variational=True)
+columns = st.columns(4)
+columns[0].metric("KL · VAE", f"{comparison.vae_kl:.2f}", help="KL(q(z|x) ‖ N(0, I)), nats per test image")
+columns[1].metric("KL · CVAE", f"{comparison.cvae_kl:.2f}", help="KL(q(z|x, y) ‖ N(0, I)), nats per test image")
+columns[2].metric("Recon. · VAE", f"{comparison.vae_recon:.2f}", help=f"{names.recon}, nats per test image")
+columns[3].metric("Recon. · CVAE", f"{comparison.cvae_recon:.2f}", help=f"{names.recon} given y, nats per test image")
+saved = comparison.vae_kl - comparison.cvae_kl
+label_nats = math.log(len(class_names))
+st.markdown(
+    f"The KL term is what a model pays, per image, to store information in z. On the test set the VAE pays "
+    f"{comparison.vae_kl:.2f} nats and the conditional VAE {comparison.cvae_kl:.2f}: "
+    + (f"{saved:.2f} nats less. " if saved > 0 else f"{-saved:.2f} nats *more*. ")
+    + f"A class label out of {len(class_names)} carries at most log {len(class_names)} = {label_nats:.2f} nats; "
+    "that is information the VAE had to pay for in KL and the conditional VAE is given for free. Its "
+    "reconstruction term is an expectation of −log p(x | z, y), the cost of the image given its class."
+)

@@ -1,0 +1,103 @@
+"""The anomaly page (AppTest): it runs offline on digits, and its numbers equal independent computations.
+
+The AUCs are recomputed here with scikit-learn from per-image scores computed with the model's own methods
+(model.loss on single images would be slow; model.iw_log_likelihood with the same seed and batches instead),
+and the false-positive rate from the threshold the page shows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+from vae_core.anomaly import IndependentBernoulli, score_labels, synthetic_ood
+from vae_core.checkpoints import load_checkpoint
+from vae_core.data import load_dataset
+from vae_core.protocol import measured_inputs, protocol_of
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PAGE = str(next(p for p in REPO_ROOT.glob("*/8_anomaly_detection.py")).relative_to(REPO_ROOT))
+
+
+def dataframe(at, column: str):
+    """The first table with this column."""
+    for frame in at.dataframe:
+        if column in frame.value.columns:
+            return frame.value
+    raise AssertionError(f"no table with a column {column!r}")
+
+
+@pytest.fixture(scope="module")
+def expected_iw_auc(tiny_zoo):
+    """AUCs of -IW (K = 10, seed 0, batches of 250) of the tiny digits VAE, test set against three synthetic sets."""
+    model, info = load_checkpoint(tiny_zoo.vae_2d)
+    protocol = protocol_of(info.train_config, info.model_config)
+    test = load_dataset("digits", "test").images
+
+    def iw(images: torch.Tensor) -> np.ndarray:
+        x = measured_inputs(images, protocol)
+        generator = torch.Generator().manual_seed(0)
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(x), 250):
+                xb = x[start:start + 250]
+                # the page's scorer draws the ELBO samples first from the same generator: replay them
+                model.sample_latent(model.encode(xb), 10, generator)
+                out.append(-model.iw_log_likelihood(xb, 10, generator=generator))
+        return torch.cat(out).double().numpy()
+
+    inside = iw(test)
+    aucs = {}
+    for key in ("uniform-noise", "rotated", "flipped"):
+        outside = iw(synthetic_ood(key, test, seed=0))
+        aucs[key] = roc_auc_score(np.r_[np.zeros(len(inside)), np.ones(len(outside))], np.r_[inside, outside])
+    first_test_image = iw(test[:1])[0]  # the page's default image, scored alone with the same seed
+    return aucs, inside, score_labels(protocol), first_test_image
+
+
+def test_the_page_runs_offline_and_its_aucs_match_sklearn(open_page, expected_iw_auc):
+    at = open_page(PAGE)
+    assert not at.exception, at.exception
+    at.select_slider(key="anomaly_k").set_value(10).run()
+    assert not at.exception, at.exception
+    aucs = dataframe(at, "out-of-distribution set")
+    for key, label in (("uniform-noise", "uniform noise"), ("rotated", "test images rotated 90°"),
+                       ("flipped", "test images flipped left–right")):
+        row = aucs[aucs["out-of-distribution set"] == label].iloc[0]
+        assert row["IW"] == pytest.approx(expected_iw_auc[0][key], abs=6e-4), key  # "IW": the IW score's column
+    # Both directions need MNIST and Fashion-MNIST: offline the page says so instead.
+    assert any("Fashion-MNIST files" in i.value for i in at.info)
+
+
+def test_threshold_gives_the_false_positive_rate(open_page, expected_iw_auc):
+    at = open_page(PAGE)
+    at.select_slider(key="anomaly_k").set_value(10).run()
+    threshold = at.slider(key="anomaly_threshold").value
+    inside = expected_iw_auc[1]
+    shown = float(next(m for m in at.metric if m.label.startswith("False-positive")).value.rstrip("%"))
+    assert shown == pytest.approx(100 * np.mean(inside >= threshold), abs=0.051)
+    at.slider(key="anomaly_threshold").set_value(float(np.percentile(inside, 50))).run()
+    shown = float(next(m for m in at.metric if m.label.startswith("False-positive")).value.rstrip("%"))
+    assert shown == pytest.approx(100 * np.mean(inside >= at.slider(key="anomaly_threshold").value), abs=0.051)
+
+
+def test_a_test_image_gets_its_percentile(open_page, expected_iw_auc):
+    at = open_page(PAGE)
+    at.select_slider(key="anomaly_k").set_value(10).run()
+    assert not at.exception, at.exception
+    percentile = next(m for m in at.metric if m.label.startswith("Percentile in the"))
+    shown = float(next(m for m in at.metric if m.label == expected_iw_auc[2]["iw_nll"]).value)
+    value, inside = expected_iw_auc[3], expected_iw_auc[1]
+    assert shown == pytest.approx(value, abs=0.051)
+    expected = 100 * (np.sum(inside < value) + 0.5 * np.sum(inside == value)) / len(inside)
+    assert float(percentile.value) == pytest.approx(expected, abs=0.051)
+
+
+def test_reference_model_is_fitted_on_the_training_split():
+    train = load_dataset("digits", "train").images
+    ref = IndependentBernoulli.fit(train)
+    assert ref.probs.shape == (1, 8, 8)

@@ -1,0 +1,132 @@
+"""Cached models and numbers of the autoencoder lesson: each trained or loaded once per parameter set.
+
+Toy models (seconds each) and, offline, the digits models are trained the first time a page run asks for
+them, with a progress bar; every later run, in any session, gets the same object back. A lock keeps two
+sessions from training at once on the shared cores. The numbers over the test set are st.cache_data'd by
+their parameters, after the models they need are in the store.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import astuple
+
+import numpy as np
+import streamlit as st
+import torch
+
+from vae_core import ae_lessons as L
+from vae_core.ae_lesson_models import (
+    GAUSSIAN_LEVELS,
+    MASK_LEVELS,
+    PCA_TRAIN_IMAGES,
+    TEST_IMAGES,
+    ToySettings,
+    image_model,
+)
+from vae_core.data import load_dataset
+from vae_core.registry import shipped_folder
+from vae_core.toy_autoencoders import ToyFit, ToyTrainSpec, train_toy_autoencoder
+from vae_core.toy_data import ToyManifold, make_toy_manifold
+
+MAX_STORED = 48  # models kept (toy models are ~20 kB each; sliders over noise and size make new ones)
+
+
+@st.cache_resource(show_spinner=False)
+def _store() -> tuple[OrderedDict, threading.RLock]:
+    return OrderedDict(), threading.RLock()  # re-entrant: a model being made may ask for its data
+
+
+def _remember(key, make):
+    """store[key], made by make() the first time (under the lock); least recently used entries leave first."""
+    store, lock = _store()
+    if key in store:
+        store.move_to_end(key)
+        return store[key]
+    with lock:
+        if key not in store:
+            store[key] = make()
+            while len(store) > MAX_STORED:
+                store.popitem(last=False)
+    return store[key]
+
+
+def toy_manifold(settings: ToySettings) -> ToyManifold:
+    return _remember(("manifold", astuple(settings)),
+                     lambda: make_toy_manifold(settings.manifold, settings.n_points, settings.noise, settings.seed))
+
+
+def toy_fit(settings: ToySettings, spec: ToyTrainSpec, label: str) -> ToyFit:
+    """The toy model `spec` trained on the toy data `settings` (a progress bar while it trains)."""
+
+    def train() -> ToyFit:
+        bar = st.progress(0.0, text=f"Training the {label} ({spec.steps} steps)…")
+        fit = train_toy_autoencoder(
+            toy_manifold(settings).points, spec,
+            progress=lambda step, total, loss: bar.progress(step / total, text=f"Training the {label}: step "
+                                                                               f"{step}/{total}, loss {loss:.4f}"))
+        bar.empty()
+        return fit
+
+    return _remember(("toy", astuple(settings), astuple(spec)), train)
+
+
+def lesson_model(dataset: str, role: str, label: str):
+    """The lesson's image model for a role: loaded from the zoo (MNIST) or trained now (digits)."""
+    folder = str(shipped_folder())
+
+    def make():
+        if dataset != "digits":
+            return image_model(dataset, role, folder)
+        bar = st.progress(0.0, text=f"Training the {label} on digits…")
+        model = image_model(dataset, role, folder,
+                            progress=lambda done: bar.progress(min(done, 1.0), text=f"Training the {label} on "
+                                                                                  f"digits: {done:.0%}"))
+        bar.empty()
+        return model
+
+    return _remember(("image", dataset, role, folder), make)
+
+
+def test_images(dataset: str) -> torch.Tensor:
+    """The first TEST_IMAGES test images, the ones every curve and histogram of the lesson uses."""
+    return _remember(("test", dataset), lambda: load_dataset(dataset, "test").images[:TEST_IMAGES])
+
+
+def pca_model(dataset: str, k: int):
+    """scikit-learn's PCA with k components, fitted on the first PCA_TRAIN_IMAGES training images."""
+    return _remember(("pca", dataset, k),
+                     lambda: L.fit_pca(load_dataset(dataset, "train").images[:PCA_TRAIN_IMAGES], k))
+
+
+# --- numbers over the test images (the models must already be in the store) -------------------------------
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def denoising_curve(dataset: str, kind: str) -> L.DenoisingCurve:
+    levels = GAUSSIAN_LEVELS if kind == "gaussian" else MASK_LEVELS
+    models = {"plain AE": lesson_model(dataset, "ae", "plain AE"), "DAE": lesson_model(dataset, "dae", "DAE")}
+    return L.denoising_curve(models, test_images(dataset), kind, levels)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def jacobian_norms(dataset: str, role: str) -> np.ndarray:
+    model = lesson_model(dataset, role, role)
+    return L.jacobian_norms_sq(model.embed, test_images(dataset)).numpy()
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def contraction(dataset: str, role: str, epsilon: float) -> L.ContractionSummary:
+    model = lesson_model(dataset, role, role)
+    return L.contraction_summary(model.embed, test_images(dataset), epsilon)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def rho_hat(dataset: str, role: str) -> np.ndarray:
+    return L.mean_activations(lesson_model(dataset, role, role), test_images(dataset)).numpy()
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def mean_fraction_active(dataset: str, role: str, threshold: float) -> float:
+    model = lesson_model(dataset, role, role)
+    return L.fraction_active(L.hidden_activations(model, test_images(dataset)), threshold).mean().item()

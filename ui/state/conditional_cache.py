@@ -1,0 +1,60 @@
+"""The conditional VAE page's numbers and pictures, cached per model (thin st.cache_data wrappers over
+vae_core.conditional, which holds the maths and is tested on its own)."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from ui.state.loaders import load_model, load_split
+from vae_core import conditional
+from vae_core.images import grid_png
+from vae_core.latent_paths import gaussian_quantile_axis, grid_codes
+from vae_core.protocol import DataProtocol, measured_inputs
+from vae_core.registry import ModelRef
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def same_z_png(ref: ModelRef, *, n_styles: int, seed: int, cell_px: int = 48) -> bytes:
+    """n_styles codes z ~ N(0, I), one per row, each decoded with every class (one per column), as one PNG."""
+    model = load_model(ref)
+    images = conditional.decode_every_class(model, conditional.prior_codes(n_styles, model.config.latent_dim, seed))
+    return grid_png(images.reshape(-1, 1, *images.shape[2:]), n_cols=images.shape[1], cell_px=cell_px)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def class_grids_png(ref: ModelRef, *, side: int, cell_px: int = 20) -> list[bytes]:
+    """For each class, the decoder over the same side x side Gaussian-quantile grid of the 2-D latent."""
+    model = load_model(ref)
+    axis = gaussian_quantile_axis(side)
+    images = conditional.decode_every_class(model, grid_codes(axis, axis))  # (side², classes, H, W)
+    return [grid_png(images[:, c][:, None], n_cols=side, cell_px=cell_px, pad=0) for c in range(images.shape[1])]
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def transfer_png(ref: ModelRef, image: np.ndarray, label: int, *, cell_px: int = 56) -> bytes:
+    """The image encoded with its own label and decoded with every label, in one row."""
+    out = conditional.style_transfer(load_model(ref), image, label)
+    return grid_png(out[:, None], n_cols=len(out), cell_px=cell_px)
+
+
+@st.cache_data(max_entries=16, show_spinner="Encoding the test set…")
+def codes(ref: ModelRef, dataset: str) -> tuple[np.ndarray, np.ndarray]:
+    """(posterior means (N, D), labels (N,)) of the test split; a conditional model is given the true labels."""
+    data = load_split(dataset, "test")
+    return conditional.posterior_means(load_model(ref), data.images, data.labels), data.labels.numpy()
+
+
+@st.cache_data(max_entries=16, show_spinner="Measuring the KL per dimension on the test set…")
+def kl_comparison(cvae: ModelRef, vae: ModelRef, dataset: str, protocol: str) -> conditional.KlComparison:
+    """Test-set KL per dimension of both models, on the images as the CVAE is measured (same draws' seed)."""
+    data = load_split(dataset, "test")
+    images = measured_inputs(data.images, DataProtocol(protocol))
+    return conditional.compare_kl(load_model(cvae), load_model(vae), images, data.labels)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def predictability(ref: ModelRef, dataset: str) -> float:
+    """k-NN accuracy of the class from the test codes (conditional.label_predictability)."""
+    means, labels = codes(ref, dataset)
+    return conditional.label_predictability(means, labels)

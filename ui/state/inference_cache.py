@@ -1,0 +1,88 @@
+"""The inference page's numbers, cached: per (model, image) for the posterior, per slider values for the toys.
+
+Thin st.cache_data wrappers over vae_core.posterior and vae_core.divergences. Every function takes a
+vae_core.registry.ModelRef (the cache keys on its values) and images as NumPy arrays, which st.cache_data
+hashes by content. The grids are small, so the models run on the CPU whatever the sidebar says.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import streamlit as st
+import torch
+
+from ui.state.loaders import load_model, load_split
+from vae_core import divergences, posterior
+from vae_core.data import ImageDataset
+from vae_core.protocol import EVAL_BINARIZATION_SEED, DataProtocol, measured_inputs
+from vae_core.registry import ModelRef
+
+IW_K = 5000  # importance samples for the IW estimate shown beside log p(x)
+IW_SEEDS = (0, 1, 2, 3)  # the shown estimate is the first seed's; the others measure its spread
+Q_STAR_SEED = 0
+RANKED_IMAGES = 200  # test images ranked for the "largest gap" picker (all of them when fewer)
+
+
+def on_cpu(ref: ModelRef) -> ModelRef:
+    return dataclasses.replace(ref, device="cpu")
+
+
+@st.cache_resource(show_spinner="Binarising the test set…", max_entries=4)
+def measured_test_images(dataset: str, protocol: DataProtocol) -> torch.Tensor:
+    """The test split as the model is measured on it: binarised once with seed EVAL_BINARIZATION_SEED for a
+    binarised model (the model card's protocol), the grey levels otherwise. Shared and read-only."""
+    return measured_inputs(load_split(dataset, "test").images, protocol)
+
+
+def measured_test_image(test: ImageDataset, protocol: DataProtocol, index: int) -> np.ndarray:
+    """One test image (H, W) as the model is measured on it."""
+    images = measured_test_images(test.name, protocol) if protocol.binarizes_inputs else test.images
+    return np.ascontiguousarray(images[index, 0].numpy(), dtype=np.float32)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def image_inference(ref: ModelRef, image: np.ndarray, *, fit_q_star: bool) -> posterior.ImageInference:
+    """Grid posterior, ELBO, both gaps, IW_K and q* for one image (H, W), already in the model's input format."""
+    model = load_model(on_cpu(ref))
+    x = torch.as_tensor(np.asarray(image, dtype=np.float32)).unsqueeze(0)  # (1, H, W): one channel
+    return posterior.infer_image(model, x, k=IW_K, iw_seeds=IW_SEEDS, fit_q_star=fit_q_star, seed=Q_STAR_SEED)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def gap_ranking(ref: ModelRef, dataset: str, protocol: DataProtocol) -> posterior.GapRanking:
+    """The first RANKED_IMAGES test images, as measured, ranked by a quick estimate of KL(q ‖ p(z|x))."""
+    model = load_model(on_cpu(ref))
+    images = (measured_test_images(dataset, protocol) if protocol.binarizes_inputs
+              else load_split(dataset, "test").images)[:RANKED_IMAGES]
+    with torch.no_grad():
+        means, logvars = model.encode(images)
+    assert logvars is not None, "only VAEs have a q(z|x) to rank"
+    return posterior.rank_by_gap(posterior.Decoder.from_model(model), images, means, logvars)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def mean_field(rho: float) -> divergences.MeanFieldComparison:
+    return divergences.mean_field_fits(rho)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def variance_curve(n: int = 199) -> tuple[np.ndarray, np.ndarray]:
+    """(ρ, Var_q / Var_p of the reverse-KL mean-field fit) over ρ in [−0.99, 0.99]."""
+    rhos = np.linspace(-0.99, 0.99, n)
+    return rhos, divergences.variance_underestimate(rhos)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def mixture_fits(separation: float, weight_a: float, dim: int
+                 ) -> tuple[divergences.GaussianFit, divergences.GaussianFit, divergences.GaussianFit]:
+    """(reverse fit from mode A, reverse fit from mode B, forward fit) for one mixture."""
+    target = divergences.TwoGaussianMixture(separation, weight_a, dim=dim)
+    grid = divergences.quadrature_grid(target)
+    return (divergences.fit_reverse(target, "A", grid), divergences.fit_reverse(target, "B", grid),
+            divergences.fit_forward(target, grid))
+
+
+__all__ = ["EVAL_BINARIZATION_SEED", "IW_K", "IW_SEEDS", "RANKED_IMAGES", "gap_ranking", "image_inference",
+           "mean_field", "measured_test_image", "mixture_fits", "variance_curve"]
