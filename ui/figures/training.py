@@ -11,6 +11,7 @@ from collections.abc import Callable
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from vae_core.config import VARIATIONAL_KINDS
 from vae_core.jobs import CurvePoint
 from vae_core.results import EpochRecord, TermMeans
 
@@ -25,7 +26,7 @@ PENALTY_TITLES = {"sae": "sparsity penalty λ·Σ|h| (no unit)", "cae": "contrac
 def second_term(kind: str) -> tuple[Callable[[TermMeans | CurvePoint], float], str] | None:
     """(the term, panel title) of the second panel: KL for VAEs, the penalty of a sparse or contractive AE;
     None for kinds without a second term (a plain or denoising AE)."""
-    if kind == "vae":
+    if kind in VARIATIONAL_KINDS:
         return (lambda terms: terms.kl), "KL(q(z|x) ‖ p(z)) [nats]"
     if kind in PENALTY_TITLES:
         return (lambda terms: terms.regularizer), PENALTY_TITLES[kind]
