@@ -39,8 +39,15 @@ st.latex(
 st.markdown(
     "**The weight β** trades the two terms: β < 1 buys sharper reconstructions with a less regular latent "
     "space, β > 1 a smoother, more prior-like space with blurrier images, and at large β some latent "
-    "dimensions carry no information at all (posterior collapse). All numbers in this app are nats per "
-    "image on the test split, computed from the models you pick in the sidebar."
+    "dimensions carry no information at all (posterior collapse)."
+)
+st.markdown(
+    "**Units.** Reconstruction terms, KL and −ELBO are in nats per image (summed over its pixels), from the "
+    "models you pick in the sidebar: averaged over the test split in the model card, the sidebar and the β "
+    "page; for one image (a test image, your upload or your drawing) on the ELBO page. Mean squared errors "
+    "are per pixel, not nats. −ELBO bounds −log p(x) only where the decoder is a density of what it is fed: a "
+    "Bernoulli decoder on binarised images (the shipped models), or a Gaussian one (a continuous density); a "
+    "Bernoulli decoder on grey levels gives a cross-entropy instead."
 )
 
 st.header("A path through the pages")

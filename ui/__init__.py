@@ -18,11 +18,13 @@ The layout:
                busy_indicator (a "Working…" badge while a run is in progress)
 - ui/state/    st.cache_* wrappers: loaders, derived, elbo_cache, browser_decoders (decoders as browser payloads)
 - ui/widgets/  widgets that draw and return plain values: shared (model caption, projection choice, digit
-               picker), elbo_widgets (the ELBO page's pickers), job_panel (a training job's progress, polled by
-               a fragment), canvas (the drawing canvas, a custom component), latent_pad (the live latent pad and
-               client-side latent sliders: the decoder runs in the browser, JS in ui/widgets/js/)
+               picker), image_chooser (test image / upload / drawing, binarised for binarised models; shared by
+               the pages that measure one image), elbo_widgets (the ELBO page's model pickers), job_panel (a
+               training job's progress, polled by a fragment), canvas (the drawing canvas, a custom component),
+               latent_pad (the live latent pad and client-side latent sliders: the decoder runs in the browser,
+               JS in ui/widgets/js/)
 - ui/figures/  plotly builders, no Streamlit: latent (scatter, prior circles, paths, trusted_figure), beta
-               (rate-distortion plane, KL heatmap), elbo (posterior, KL per dimension, β curve), training
+               (rate-distortion plane, KL heatmap), elbo (posterior, KL per dimension, IW against K, β curve), training
 - Streamlit-free logic the pages use sits in vae_core: registry (ModelEntry, ModelRef, folders, pairing,
   sweeps), latent_paths (grids, lerp/slerp, slices, slider ranges), projection (PCA / t-SNE), sweeps (the β
   table), elbo_report, jobs (fit() in a background thread, at most VAE_MAX_TRAINING_JOBS at once, on a server-wide board),

@@ -1,22 +1,26 @@
-"""Figures for the ELBO page (plotly; no Streamlit): the posterior against the prior, KL per dimension, β."""
+"""Figures for the ELBO page (plotly; no Streamlit): the posterior against the prior, KL per dimension, the IW
+estimate against K, β. Each colour has its name next to it (COLOUR_NAMES), for the captions that name them."""
 
 from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
 
-from vae_core.elbo_report import ElboBreakdown
+from vae_core.elbo_report import ElboBreakdown, IwCurve
 from vae_core.vocabulary import INFORMATIVE_IMAGE_KL, dim_name
 
 PRIOR_COLOUR = "rgba(120, 120, 120, 0.18)"
-POSTERIOR_COLOUR = "#1f77b4"
-IDLE_COLOUR = "#9a9a9a"
+POSTERIOR_COLOUR = "#1f77b4"  # informative dimensions, in both the posterior and the KL plot; the IW mean
+IDLE_COLOUR = "#9a9a9a"  # dimensions on the prior; one seed's IW estimates
+KL_COLOUR = "#d62728"  # the chosen β; the −ELBO line
+COLOUR_NAMES = {POSTERIOR_COLOUR: "blue", IDLE_COLOUR: "grey", KL_COLOUR: "red"}
+FONT = dict(size=14)  # at least 12 px everywhere, so the figures read on a projector
 MAX_LABELLED_DIMS = 20  # beyond this, every fifth dimension is labelled
-KL_COLOUR = "#d62728"
 
 
 def informative(breakdown: ElboBreakdown) -> np.ndarray:
-    """Dimensions whose posterior carries at least INFORMATIVE_IMAGE_KL nats about this image (bool, (D,))."""
+    """Informative dimensions for this image (vae_core.vocabulary): KL(q(z_d|x) || p(z_d)) >= INFORMATIVE_IMAGE_KL
+    (bool, (D,))."""
     return breakdown.kl_per_dim >= INFORMATIVE_IMAGE_KL
 
 
@@ -42,21 +46,25 @@ def posterior_figure(breakdown: ElboBreakdown) -> go.Figure:
             hovertemplate="%{text}: μ = %{y:.2f}, σ = %{customdata[0]:.2f}<br>KL = %{customdata[1]:.2f} nats"
                           "<extra></extra>",
         ))
-    fig.update_layout(title="q(z|x): μ ± σ per dimension; grey band: prior", yaxis_title="z", height=320,
-                      margin=dict(l=10, r=10, t=40, b=10), showlegend=False)
+    fig.update_layout(title="q(z|x): μ ± σ per dimension; grey band: prior", yaxis_title="z", height=340,
+                      margin=dict(l=10, r=10, t=40, b=10), showlegend=False, font=FONT)
     _dimension_ticks(fig, dims)
     return fig
 
 
 def kl_per_dim_figure(breakdown: ElboBreakdown) -> go.Figure:
-    """KL(q(z_d|x) || p(z_d)) per dimension, in nats: the information each dimension carries about x."""
+    """KL(q(z_d|x) || p(z_d)) per dimension, in nats: what this image's code costs in each dimension.
+
+    Coloured like the posterior plot: informative dimensions blue, those on the prior grey.
+    """
     dims = np.arange(len(breakdown.kl_per_dim))
+    colours = np.where(informative(breakdown), POSTERIOR_COLOUR, IDLE_COLOUR)
     fig = go.Figure(go.Bar(
-        x=dims, y=breakdown.kl_per_dim, marker_color=KL_COLOUR, text=[dim_name(d) for d in dims],
+        x=dims, y=breakdown.kl_per_dim, marker_color=list(colours), text=[dim_name(d) for d in dims],
         textposition="none", hovertemplate="%{text}: KL = %{y:.3f} nats<extra></extra>",
     ))
-    fig.update_layout(title=f"KL per dimension (total {breakdown.kl:.2f} nats)", yaxis_title="nats", height=320,
-                      margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_layout(title=f"KL per dimension (total {breakdown.kl:.2f} nats)", yaxis_title="nats", height=340,
+                      margin=dict(l=10, r=10, t=40, b=10), font=FONT)
     _dimension_ticks(fig, dims)
     return fig
 
@@ -75,8 +83,33 @@ def objective_figure(breakdown: ElboBreakdown, betas: np.ndarray | list[float]) 
     fig.add_vline(x=1.0, line_dash="dash", line_color="grey", annotation_text="β = 1: −ELBO",
                   annotation_position="top left")
     fig.update_layout(title="recon + β·KL for this image as β changes", xaxis_title="β",
-                      yaxis_title="nats", height=320, margin=dict(l=10, r=10, t=40, b=10),
-                      legend=dict(orientation="h", yanchor="bottom", y=-0.4))
+                      yaxis_title="nats", height=340, margin=dict(l=10, r=10, t=40, b=10), font=FONT,
+                      legend=dict(orientation="h", yanchor="bottom", y=-0.45))
+    return fig
+
+
+def iw_curve_figure(curve: IwCurve, neg_elbo: float, chosen_k: int) -> go.Figure:
+    """-IW_K against K (log axis): each seed's nested estimates (grey lines), their mean ± sd (blue), the −ELBO
+    of the terms above (red, dashed), the chosen K marked."""
+    ks = np.asarray(curve.ks, dtype=np.float64)
+    fig = go.Figure()
+    for row, seed in zip(curve.iw_nll, curve.seeds, strict=True):
+        fig.add_trace(go.Scatter(x=ks, y=row, mode="lines", line=dict(color=IDLE_COLOUR, width=1),
+                                 opacity=0.7, name=f"seed {seed}", showlegend=False,
+                                 hovertemplate=f"seed {seed}, K = %{{x}}: %{{y:.2f}} nats<extra></extra>"))
+    fig.add_trace(go.Scatter(x=ks, y=curve.mean, mode="lines+markers", name=f"mean of {len(curve.seeds)} seeds ± sd",
+                             line=dict(color=POSTERIOR_COLOUR, width=3), marker=dict(size=8),
+                             error_y=dict(type="data", array=curve.spread, thickness=2, width=5,
+                                          color=POSTERIOR_COLOUR),
+                             hovertemplate="K = %{x}: %{y:.2f} nats (mean)<extra></extra>"))
+    fig.add_hline(y=neg_elbo, line_dash="dash", line_color=KL_COLOUR, annotation_text="−ELBO",
+                  annotation_position="top right", annotation_font=dict(color=KL_COLOUR, size=14))
+    fig.add_vline(x=chosen_k, line_dash="dot", line_color="grey")
+    fig.update_xaxes(type="log", title="K, importance samples", tickvals=list(curve.ks),
+                     ticktext=[f"{k:g}" for k in curve.ks])
+    fig.update_layout(title="−IW_K, the estimate of −log p(x), against K", yaxis_title="nats", height=360,
+                      margin=dict(l=10, r=10, t=40, b=10), font=FONT,
+                      legend=dict(orientation="h", yanchor="bottom", y=-0.45))
     return fig
 
 

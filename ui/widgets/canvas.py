@@ -9,9 +9,9 @@ changes `data`, but the DOM stays, so it wires the canvas once and keeps the str
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Callable
 
 import streamlit as st
 
