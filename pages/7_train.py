@@ -4,15 +4,18 @@ import streamlit as st
 
 from ui.shell.sidebar import DATASET_LABELS, available_datasets, current_selection
 from ui.state.loaders import dataset_or_none
-from ui.widgets.job_panel import job_panel, job_running, start_job
-from vae_core.jobs import MAX_CONCURRENT_JOBS, TrainingJob, unique_checkpoint_path
+from ui.widgets.job_panel import attached_job, job_panel, job_running, submit
+from vae_core.jobs import BOARD, MAX_CONCURRENT_JOBS
 from vae_core.registry import user_folder
 from vae_core.train_request import (
     HIDDEN_PRESETS,
     LATENT_SIZES,
     LEARNING_RATES,
+    MAX_FORM_EPOCHS,
     TrainRequest,
     build_configs,
+    default_epochs,
+    default_kl_warmup,
     default_name,
 )
 from vae_core.vocabulary import KIND_LABELS
@@ -22,17 +25,21 @@ JOB_KEY = "train_job"
 selection = current_selection()
 st.title("Train a model")
 st.markdown(
-    "Pick a model and watch its two terms fall epoch by epoch: reconstruction (how well it redraws the test "
-    "images) and, for a VAE, the KL price of its codes. Training runs in the background, one CPU thread, "
+    "Pick a model and watch its two terms fall as it trains: reconstruction (how well it redraws the images) "
+    "and, for a VAE, the KL price of its codes. Training runs in the background, one CPU thread, "
     f"at most {MAX_CONCURRENT_JOBS} at a time on this server; when it ends, the model is saved to "
-    f"`{user_folder()}` and appears in the sidebar's model picker."
+    f"`{user_folder()}` and appears in the sidebar's model picker. Like the shipped models, it trains on "
+    "binarised images (each pixel drawn black or white with its grey level as the probability, anew in every "
+    "batch)."
 )
 
 datasets = available_datasets()
 if st.session_state.get("train_followed_dataset") != selection.dataset:
-    # The form's data set follows the sidebar whenever the sidebar's changes (and can still be set apart).
+    # The form's data set (and its epochs) follow the sidebar whenever the sidebar's changes.
     st.session_state["train_followed_dataset"] = selection.dataset
     st.session_state["train_dataset"] = selection.dataset
+    st.session_state["train_epochs"] = default_epochs(selection.dataset)
+    st.session_state["train_warmup"] = default_kl_warmup(default_epochs(selection.dataset))
 with st.form("train_form"):
     c1, c2, c3 = st.columns(3)
     kind = c1.selectbox("Model", list(KIND_LABELS), index=list(KIND_LABELS).index("vae"), key="train_kind",
@@ -47,27 +54,35 @@ with st.form("train_form"):
                            key="train_beta")
     dataset = c6.selectbox("Data set", datasets, key="train_dataset", format_func=DATASET_LABELS.get)
     c7, c8, c9 = st.columns(3)
-    epochs = c7.slider("Epochs", 1, 30, 5, key="train_epochs")
-    lr = c8.select_slider("Learning rate", LEARNING_RATES, value=1e-3, key="train_lr", format_func=lambda v: f"{v:g}")
-    name = c9.text_input("Name (optional)", key="train_name", max_chars=80,
+    epochs = c7.slider("Epochs", 1, MAX_FORM_EPOCHS, key="train_epochs",
+                       help="digits has 12 batches per epoch, MNIST 469: the defaults (30 and 5) give a few "
+                            "hundred to a few thousand steps.")
+    warmup = c8.slider("KL warm-up (epochs, VAE only)", 0, MAX_FORM_EPOCHS, key="train_warmup",
+                       help="β rises linearly from β/N in epoch 1 to β in epoch N. Without it a small VAE often "
+                            "switches its codes off in the first steps (posterior collapse) and never recovers.")
+    lr = c9.select_slider("Learning rate", LEARNING_RATES, value=1e-3, key="train_lr", format_func=lambda v: f"{v:g}")
+    name = st.text_input("Name (optional)", key="train_name", max_chars=80,
                          placeholder="e.g. " + default_name("vae", selection.dataset, 2, 1.0))
     submitted = st.form_submit_button("Train", type="primary", disabled=job_running(JOB_KEY))
 
 if submitted and not job_running(JOB_KEY):
     request = TrainRequest(kind=kind, arch=arch, size=size, latent_dim=latent_dim, beta=beta, dataset=dataset,
-                           epochs=epochs, lr=lr, name=name.strip() or default_name(kind, dataset, latent_dim, beta))
+                           epochs=epochs, lr=lr, kl_warmup_epochs=min(warmup, epochs),
+                           name=name.strip() or default_name(kind, dataset, latent_dim, beta))
     data = dataset_or_none(dataset, "train")
     if data is not None:
         try:
             model_config, train_config = build_configs(request, data.input_shape, selection.device)
-            path = unique_checkpoint_path(user_folder(), request.name)
-        except ValueError as err:  # a name without letters, a config the model rejects
+        except ValueError as err:  # a config the model rejects
             st.error(f"Cannot train this: {err}")
         else:
-            start_job(JOB_KEY, TrainingJob(model_config, train_config, path))
-            st.toast(f"Training {path.name} in the background…")
+            submit(JOB_KEY, model_config, train_config, user_folder(), request.name)
 
 job_panel(JOB_KEY)
-if not isinstance(st.session_state.get(JOB_KEY), TrainingJob):
-    st.caption("Tip: on digits, a VAE with a 2-D latent trains in a few seconds; then compare it with the shipped "
-               "models on the Latent space and Decoder grid pages.")
+if attached_job(JOB_KEY) is None:
+    others = len(BOARD.unfinished())
+    if others:
+        st.caption(f"{others} training job(s) from other sessions are running or waiting on this server.")
+    st.caption("Tip: on digits the default VAE (2-D latent, 30 epochs with a 10-epoch KL warm-up) trains in a "
+               "few seconds; then compare it with the shipped models on the Latent space and Decoder "
+               "grid pages.")

@@ -27,7 +27,7 @@ The layout:
                (rate-distortion plane, KL heatmap), elbo (posterior, KL per dimension, IW against K, β curve), training
 - Streamlit-free logic the pages use sits in vae_core: registry (ModelEntry, ModelRef, folders, pairing,
   sweeps), latent_paths (grids, lerp/slerp, slices, slider ranges), projection (PCA / t-SNE), sweeps (the β
-  table), elbo_report, jobs (fit() in a background thread, at most VAE_MAX_TRAINING_JOBS at once),
+  table), elbo_report, jobs (fit() in a background thread, at most VAE_MAX_TRAINING_JOBS at once, on a server-wide board),
   train_request (the Train form -> configs), preprocess (uploads and drawings -> model input), images
   (arrays -> PNG), results (typed metrics), vocabulary (roles, sources, labels, thresholds, z₁…).
 

@@ -75,3 +75,45 @@ def informative_dims(point: SweepPoint, threshold: float = INFORMATIVE_MEAN_KL) 
     """Informative dimensions: those whose test-set mean KL exceeds threshold nats (the others have collapsed
     onto the prior). A KL-based count, not Burda's active units (SweepPoint.active_units)."""
     return sum(v > threshold for v in point.kl_per_dim)
+
+
+def sweep_epochs(points: list[SweepPoint]) -> int:
+    """The epochs the shipped points were trained for (the most common count; the largest of a tie)."""
+    shipped = [p.epochs for p in points if not p.trained_here] or [p.epochs for p in points]
+    return max(set(shipped), key=lambda e: (shipped.count(e), e))
+
+
+def short_of_sweep(point: SweepPoint, epochs: int) -> bool:
+    """A point trained (in the app) for fewer epochs than the sweep's: it lies off the sweep's curve."""
+    return point.trained_here and point.epochs < epochs
+
+
+def describe_sweep(points: list[SweepPoint], bound_name: str = "−ELBO", decimals: int = 1) -> str:
+    """What the sweep's own numbers say about β = 1 and the bound, as a sentence (computed, never prepared).
+
+    Only the points trained like the sweep (not those short of its epochs) are compared. β = 1 is the only
+    point whose training objective is the bound itself; after the sweep's epochs it need not have the lowest.
+    """
+    epochs = sweep_epochs(points)
+    comparable = [p for p in points if not short_of_sweep(p, epochs)]
+    best = min(comparable, key=lambda p: p.neg_elbo)
+    ones = [p for p in comparable if p.beta == 1.0]
+    lead = (f"Lowest {bound_name} in this sweep: β = {best.beta:g}, {best.neg_elbo:.{decimals}f} nats per image "
+            f"after {epochs} epochs.")
+    if not ones:
+        return lead + " The sweep has no β = 1 point, the only one trained on the bound itself."
+    one = min(ones, key=lambda p: p.neg_elbo)
+    resolution = 10.0 ** -decimals
+    if best.beta != 1.0 and one.neg_elbo - best.neg_elbo < resolution:
+        return (lead + f" β = 1, the only point whose training objective is the bound itself, is within "
+                f"{resolution:g} nats of it: a tie at this precision.")
+    if best.beta == 1.0:
+        runner_up = min((p for p in comparable if p.beta != 1.0), key=lambda p: p.neg_elbo, default=None)
+        gap = (f" (the next best, β = {runner_up.beta:g}, is {runner_up.neg_elbo - one.neg_elbo:.{decimals}f} nats "
+               "higher)") if runner_up is not None else ""
+        return (lead + " β = 1 is the only point whose training objective is the bound itself, and it has the "
+                f"lowest{gap}: any other β buys rate or distortion at a price in the bound.")
+    return (lead + f" β = 1, the only point whose training objective is the bound itself, has "
+            f"{one.neg_elbo:.{decimals}f}: {one.neg_elbo - best.neg_elbo:.{decimals}f} nats worse. With the "
+            f"same {epochs} epochs β = 1 has not reached the best bound it can: the points show where each "
+            "objective got in that time, not the best each can do.")

@@ -1,7 +1,16 @@
-"""What the Train page's form asks for, turned into vae_core configs (no Streamlit here)."""
+"""What the Train page's form asks for, turned into vae_core configs (no Streamlit here).
+
+The defaults are chosen to train a useful model in seconds, like the zoo does: dynamically binarised images
+(the standard MNIST protocol, so a VAE's -ELBO bounds -log p(x) of binary images) and a KL warm-up over the
+first third of the epochs. Measured with the form's defaults (VAE, MLP 256-128, z = 2, β = 1, lr 1e-3, one
+thread): on digits, 5 epochs without warm-up on grey pixels (the old default) collapsed to KL 0.007 nats and
+0 of 2 active units; 30 epochs with a 10-epoch warm-up take about 4 s and keep both units active (KL about
+1.5 nats, seeds 0-2). tests/test_train_request.py trains the default and checks it.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .config import VARIATIONAL_KINDS, ModelConfig, TrainConfig
@@ -13,6 +22,19 @@ HIDDEN_PRESETS: dict[str, dict[str, tuple[int, ...]]] = {
 }
 LATENT_SIZES = (1, 2, 3, 4, 8, 16, 32)
 LEARNING_RATES = (3e-4, 1e-3, 3e-3)
+# Epochs the form starts with: digits has 12 steps per epoch (1,437 images), MNIST 469; a few hundred steps
+# of Adam at lr 1e-3 is what a 2-D VAE needs before its codes carry much.
+DEFAULT_EPOCHS = {"digits": 30, "mnist": 5, "fashion-mnist": 5}
+MAX_FORM_EPOCHS = 60
+
+
+def default_epochs(dataset: str) -> int:
+    return DEFAULT_EPOCHS.get(dataset, 5)
+
+
+def default_kl_warmup(epochs: int) -> int:
+    """KL warm-up epochs the form starts with: the first third of training (β/N in epoch 1, β from epoch N)."""
+    return math.ceil(epochs / 3)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,6 +50,7 @@ class TrainRequest:
     epochs: int
     lr: float
     name: str  # the checkpoint's file name (sanitised when saved)
+    kl_warmup_epochs: int | None = None  # VAE only; None: default_kl_warmup(epochs)
 
 
 def default_name(kind: str, dataset: str, latent_dim: int, beta: float) -> str:
@@ -39,12 +62,16 @@ def build_configs(request: TrainRequest, input_shape: tuple[int, int, int],
                   device: str = "cpu") -> tuple[ModelConfig, TrainConfig]:
     """Configs for a request. Raises ValueError (from the configs) for values they reject.
 
-    Training in the app uses one torch thread on CPU so that other browser sessions stay responsive.
+    Training in the app uses one torch thread on CPU so that other browser sessions stay responsive, and
+    dynamically binarised images, like every zoo model.
     """
     hidden = HIDDEN_PRESETS[request.arch][request.size]
     model_config = ModelConfig(kind=request.kind, arch=request.arch, input_shape=tuple(input_shape),
                                latent_dim=int(request.latent_dim), hidden_dims=hidden,
                                beta=float(request.beta) if request.kind in VARIATIONAL_KINDS else 1.0)
+    warmup = default_kl_warmup(request.epochs) if request.kl_warmup_epochs is None else request.kl_warmup_epochs
     train_config = TrainConfig(dataset=request.dataset, epochs=int(request.epochs), lr=float(request.lr),
+                               kl_warmup_epochs=int(warmup) if request.kind in VARIATIONAL_KINDS else 0,
+                               dynamic_binarization=model_config.likelihood == "bernoulli",
                                device=device, num_threads=1 if device == "cpu" else 0)
     return model_config, train_config

@@ -22,7 +22,7 @@ from .data import ImageDataset, binarize, load_dataset
 from .evaluation import mean_loss_terms
 from .losses import SCALAR_TERMS
 from .models import LatentModel, build_model, mlp_backprop
-from .results import EpochRecord
+from .results import EpochRecord, TermMeans
 
 
 @dataclass
@@ -33,6 +33,7 @@ class StepProgress:
     global_step: int
     total_steps: int
     objective: float  # this batch's objective, nats per image
+    terms: TermMeans | None = None  # this batch's terms (nats per image), for curves finer than an epoch
 
 
 class TrainingCallback:
@@ -133,10 +134,12 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, callback: Training
                     global_step = (epoch - 1) * steps_per_epoch + step
                     if global_step % FLUSH_EVERY == 0:
                         flush_tiny_moments(optimizer)
-                    sums.add_(terms.scalars(), alpha=len(xb))
+                    scalars = terms.scalars()
+                    sums.add_(scalars, alpha=len(xb))
                     seen += len(xb)
+                    batch_terms = TermMeans.from_dict(dict(zip(SCALAR_TERMS, scalars.tolist(), strict=True)))
                     callback.on_step(StepProgress(epoch, step, steps_per_epoch, global_step,
-                                                  cfg.epochs * steps_per_epoch, objective))
+                                                  cfg.epochs * steps_per_epoch, objective, batch_terms))
                 if seen == 0:
                     break
                 scheduler.step()  # lr * lr_decay ** epoch from the next epoch on

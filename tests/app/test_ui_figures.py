@@ -125,11 +125,28 @@ def test_training_curves_plot_recon_and_kl_per_epoch():
                            train=TermMeans(objective=0.0, recon=10.0 / e, kl=float(e), regularizer=0.0),
                            test=TermMeans(objective=0.0, recon=11.0 / e, kl=e + 0.5, regularizer=0.0))
                for e in (1, 2, 3)]
-    fig = training_curves(history, variational=True)
+    fig = training_curves(history, "vae")
     by_name_axis = {(t.name, t.xaxis): t for t in fig.data}
     np.testing.assert_allclose(by_name_axis[("train", "x")].y, [10.0, 5.0, 10.0 / 3])
     np.testing.assert_allclose(by_name_axis[("test", "x2")].y, [1.5, 2.5, 3.5])
-    ae = training_curves([EpochRecord(epoch=1, beta=0.0, seconds=1.0, test=None,
-                                      train=TermMeans(objective=3.2, recon=3.0, kl=0.0, regularizer=0.2))],
-                         variational=False)
-    assert [t.name for t in ae.data] == ["train", "train"] and ae.data[1].y[0] == 0.2
+    sparse = training_curves([EpochRecord(epoch=1, beta=0.0, seconds=1.0, test=None,
+                                          train=TermMeans(objective=3.2, recon=3.0, kl=0.0, regularizer=0.2))], "sae")
+    assert [t.name for t in sparse.data] == ["train", "train"] and sparse.data[1].y[0] == 0.2
+    titles = [a.text for a in sparse.layout.annotations]
+    assert "nats" not in titles[1] and "no unit" in titles[1]  # a weighted L1 penalty is not a log-likelihood
+    plain = training_curves([EpochRecord(epoch=1, beta=0.0, seconds=1.0, test=None,
+                                         train=TermMeans(objective=3.0, recon=3.0, kl=0.0, regularizer=0.0))], "ae")
+    assert len(plain.data) == 1  # no second panel for a kind without a second term
+
+
+def test_training_curves_draw_the_step_curve_when_there_is_one():
+    from vae_core.jobs import CurvePoint
+
+    curve = [CurvePoint(epochs=s / 4, recon=20.0 - s, kl=0.5 * s, regularizer=0.0) for s in range(1, 9)]
+    history = [EpochRecord(epoch=e, beta=1.0, seconds=1.0, train=TermMeans(0.0, 1.0, 1.0, 0.0),
+                           test=TermMeans(0.0, 15.0 / e, 2.0 * e, 0.0)) for e in (1, 2)]
+    fig = training_curves(history, "vae", curve)
+    by_name_axis = {(t.name, t.xaxis): t for t in fig.data}
+    np.testing.assert_allclose(by_name_axis[("train", "x")].x, [s / 4 for s in range(1, 9)])  # 4 points per epoch
+    np.testing.assert_allclose(by_name_axis[("train", "x2")].y, [0.5 * s for s in range(1, 9)])
+    np.testing.assert_allclose(by_name_axis[("test", "x")].y, [15.0, 7.5])

@@ -1,41 +1,66 @@
-"""Live training curves (no Streamlit here): reconstruction and KL (or the AE penalty) per epoch."""
+"""Live training curves (no Streamlit here): reconstruction and KL (or the AE penalty) as training goes.
+
+The training line has a point every few steps (vae_core.jobs.CurvePoint: batch means since the last point);
+the test markers, one per finished epoch, are the epoch's evaluation on the test split.
+"""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from vae_core.config import VARIATIONAL_KINDS
+from vae_core.jobs import CurvePoint
 from vae_core.results import EpochRecord, TermMeans
 
 TRAIN_COLOUR, TEST_COLOUR = "#4E79A7", "#F28E2B"
+FONT_PX = 13  # figure text readable on a projector
+
+# Kinds whose objective adds a penalty to the reconstruction: the penalty is a weight times a sum of absolute
+# activations (sparse) or a squared Jacobian norm (contractive), not a log-likelihood, so it has no unit.
+PENALTY_TITLES = {"sae": "sparsity penalty λ·Σ|h| (no unit)", "cae": "contractive penalty λ·‖∂h/∂x‖² (no unit)"}
 
 
-def second_term(variational: bool) -> tuple[Callable[[TermMeans], float], str]:
-    """(the term, panel title) of the second panel: KL for VAEs, the penalty for the AE family."""
-    if variational:
+def second_term(kind: str) -> tuple[Callable[[TermMeans | CurvePoint], float], str] | None:
+    """(the term, panel title) of the second panel: KL for VAEs, the penalty of a sparse or contractive AE;
+    None for kinds without a second term (a plain or denoising AE)."""
+    if kind in VARIATIONAL_KINDS:
         return (lambda terms: terms.kl), "KL(q(z|x) ‖ p(z)) [nats]"
-    return (lambda terms: terms.regularizer), "penalty (sparsity / contractive) [nats]"
+    if kind in PENALTY_TITLES:
+        return (lambda terms: terms.regularizer), PENALTY_TITLES[kind]
+    return None
 
 
-def training_curves(history: list[EpochRecord], variational: bool, height: int = 340) -> go.Figure:
-    """Two panels, reconstruction and KL/penalty, with train and test lines, one point per finished epoch."""
-    second, title = second_term(variational)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("reconstruction −log p(x|z) [nats]", title),
-                        horizontal_spacing=0.12)
-    epochs = [record.epoch for record in history]
-    for split, colour in (("train", TRAIN_COLOUR), ("test", TEST_COLOUR)):
-        rows = [(r.epoch, r.train if split == "train" else r.test) for r in history]
-        rows = [(epoch, terms) for epoch, terms in rows if terms is not None]
+def training_curves(history: list[EpochRecord], kind: str, curve: list[CurvePoint] | None = None,
+                    height: int = 360) -> go.Figure:
+    """Reconstruction (and KL or penalty) against epochs: a training line every few steps, test per epoch.
+
+    Without `curve` (a stored history) the training line is the per-epoch mean, plotted at each epoch's end.
+    """
+    second = second_term(kind)
+    titles = ("reconstruction −log p(x|z) [nats]",) + ((second[1],) if second else ())
+    fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, horizontal_spacing=0.12)
+    terms = [(1, lambda t: t.recon)] + ([(2, second[0])] if second else [])
+    if curve:
+        train_rows = [(point.epochs, point) for point in curve]
+    else:
+        train_rows = [(record.epoch, record.train) for record in history]
+    test_rows = [(record.epoch, record.test) for record in history if record.test is not None]
+    for split, rows, colour, mode in (("train", train_rows, TRAIN_COLOUR, "lines"),
+                                      ("test", test_rows, TEST_COLOUR, "lines+markers")):
         if not rows:
             continue
-        xs = [epoch for epoch, _ in rows]
-        for col, term in ((1, lambda terms: terms.recon), (2, second)):
-            fig.add_trace(go.Scatter(x=xs, y=[term(terms) for _, terms in rows], mode="lines+markers", name=split,
-                                     line=dict(color=colour), legendgroup=split, showlegend=col == 1,
-                                     hovertemplate=f"{split} epoch %{{x}}: %{{y:.2f}} nats<extra></extra>"),
+        xs = [x for x, _ in rows]
+        for col, term in terms:
+            fig.add_trace(go.Scatter(x=xs, y=[term(t) for _, t in rows], mode=mode if len(rows) > 1 else "markers",
+                                     name=split, line=dict(color=colour), marker=dict(size=8),
+                                     legendgroup=split, showlegend=col == 1,
+                                     hovertemplate=f"{split}, epoch %{{x:.2f}}: %{{y:.2f}}<extra></extra>"),
                           row=1, col=col)
-    fig.update_xaxes(title_text="epoch", dtick=1 if len(epochs) <= 15 else None)
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
+    fig.update_xaxes(title_text="epoch", rangemode="tozero")
+    fig.update_annotations(font_size=FONT_PX + 1)
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), font=dict(size=FONT_PX),
+                      legend=dict(orientation="h", y=-0.25))
     return fig

@@ -21,6 +21,8 @@ SELECTION_KEY = "app_selection"
 DATASET_KEY = "sidebar_dataset"
 MODEL_KEY = "sidebar_model"
 DEVICE_KEY = "sidebar_device"
+FOREIGN_KEY = "sidebar_foreign_models"  # the checkbox that also lists models trained on other data sets
+MODEL_DATASET_KEY = "sidebar_model_dataset"  # the data set the picked model was chosen for
 
 DATASET_LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "digits": "digits (8×8, offline)"}
 DEVICE_LABELS = {"cpu": "CPU", "cuda": "GPU (CUDA)"}
@@ -34,7 +36,8 @@ class Selection:
     dataset: str  # one of vae_core.data.DATASET_NAMES
     entry: ModelEntry | None  # the picked model; None when no model fits the data set
     device: str  # "cpu" or "cuda"
-    entries: tuple[ModelEntry, ...] = field(default=())  # every usable model that fits the data set, picker order
+    entries: tuple[ModelEntry, ...] = field(default=())  # the picker's models: the data set's own (and, when
+    # the sidebar's checkbox asks for them, those trained on another data set of the same image shape)
     input_shape: tuple[int, int, int] | None = None  # the data set's image shape (C, H, W)
 
     @property
@@ -80,9 +83,10 @@ def draw_sidebar() -> Selection:
 
     registry = loaders.registry()
     failed = loaders.failed_loads()
-    entries = [] if input_shape is None else [
+    fitting = [] if input_shape is None else [
         e for e in registry.for_dataset(dataset, input_shape) if e.checkpoint_id not in failed
     ]
+    entries = _offered_models(sidebar, fitting, dataset)
     entry = _pick_model(sidebar, entries, dataset)
     devices = available_devices()
     device = sidebar.radio("Run models on", devices, key=DEVICE_KEY, format_func=DEVICE_LABELS.get,
@@ -105,18 +109,38 @@ def current_selection() -> Selection:
     return selection if isinstance(selection, Selection) else draw_sidebar()
 
 
+def _offered_models(sidebar, fitting: list[ModelEntry], dataset: str) -> list[ModelEntry]:
+    """The data set's own models; those trained on another data set only when the checkbox asks for them."""
+    own = [e for e in fitting if e.dataset == dataset]
+    foreign = [e for e in fitting if e.dataset != dataset]
+    if not foreign:
+        return own
+    show = sidebar.checkbox(f"Show models trained on other data sets ({len(foreign)})", key=FOREIGN_KEY,
+                            help="Models trained on another data set with the same image size, e.g. an MNIST "
+                                 "model shown Fashion-MNIST images: it redraws them as the images it knows.")
+    return own + foreign if show else own
+
+
+def model_label(entry: ModelEntry, dataset: str) -> str:
+    """The picker's text: the entry's label, and for a model of another data set, which one it was trained on."""
+    if entry.dataset == dataset:
+        return entry.label
+    return f"{entry.label} · FOREIGN: trained on {DATASET_LABELS.get(entry.dataset, entry.dataset)}"
+
+
 def _pick_model(sidebar, entries: list[ModelEntry], dataset: str) -> ModelEntry | None:
     if not entries:
         sidebar.info(missing_models_text(dataset))
         return None
     keys = [e.key for e in entries]
     by_key = {e.key: e for e in entries}
-    if st.session_state.get(MODEL_KEY) not in by_key:
-        # A new data set, or the picked file went away: open on the data set's natural model.
+    if st.session_state.get(MODEL_KEY) not in by_key or st.session_state.get(MODEL_DATASET_KEY) != dataset:
+        # A new data set, or the picked file went away: open on the data set's own natural model.
         st.session_state[MODEL_KEY] = default_entry(entries, dataset).key
-    key = sidebar.selectbox("Model", keys, key=MODEL_KEY, format_func=lambda k: by_key[k].label,
+        st.session_state[MODEL_DATASET_KEY] = dataset
+    key = sidebar.selectbox("Model", keys, key=MODEL_KEY, format_func=lambda k: model_label(by_key[k], dataset),
                             help="Shipped models (checkpoints/) and models trained on the Train page "
-                                 "(user_checkpoints/). Only models whose input fits the data set are listed.")
+                                 "(user_checkpoints/), trained on this data set.")
     return by_key[key]
 
 

@@ -1,24 +1,73 @@
-"""The progress panel of a background training job, shared by the Train and β pages."""
+"""The progress panel of a background training job, shared by the Train and β pages.
+
+A page's job lives on the server's vae_core.jobs.BOARD; the page keeps only its id, in session state and in
+the URL (?train_job=…), so a browser refresh finds the job again: its progress, curves and Stop button.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
 from ui.figures.training import training_curves
 from ui.state.loaders import refresh_registry
-from vae_core.jobs import DIVERGED, DONE, FAILED, STOPPED, TrainingJob
+from vae_core.config import ModelConfig, TrainConfig
+from vae_core.jobs import BOARD, DIVERGED, DONE, FAILED, STOPPED, JobProgress, QueueFull, TrainingJob
+from vae_core.protocol import metric_names, protocol_of
+from vae_core.results import EvaluationReport
+from vae_core.vocabulary import ACTIVE_UNIT_VARIANCE
 
 POLL_SECONDS = 1.0
 
 
+def attached_job(job_key: str) -> TrainingJob | None:
+    """This page's job: the one whose id session state or, after a refresh, the URL holds (None if none)."""
+    job_id = st.session_state.get(job_key) or st.query_params.get(job_key)
+    job = BOARD.get(job_id if isinstance(job_id, str) else None)
+    if job is None:
+        return None
+    if st.session_state.get(job_key) != job.job_id:  # reattached after a refresh: announce only a new ending
+        st.session_state[f"{job_key}_announced"] = job.progress().finished
+    st.session_state[job_key] = job.job_id
+    if st.query_params.get(job_key) != job.job_id:
+        st.query_params[job_key] = job.job_id
+    return job
+
+
+def submit(job_key: str, model_config: ModelConfig, train_config: TrainConfig, folder: str | Path, stem: str, *,
+           metadata: dict[str, Any] | None = None) -> None:
+    """Claim the name and start the job on the server's board, then rerun the page (its form disabled while the
+    job trains); show why when it cannot start."""
+    try:
+        job = BOARD.submit(model_config, train_config, folder, stem, metadata=metadata)
+    except QueueFull as err:
+        st.warning(str(err))
+        return
+    except ValueError as err:  # a name without letters, a config the model rejects
+        st.error(f"Cannot train this: {err}")
+        return
+    st.session_state[f"{job_key}_announced"] = False
+    st.session_state[job_key] = job.job_id
+    st.query_params[job_key] = job.job_id
+    st.rerun()  # the form above was drawn before the job existed: redraw it with its button disabled
+
+
+def job_running(job_key: str) -> bool:
+    """True while this page's job is still training (or waiting for a slot)."""
+    job = attached_job(job_key)
+    return job is not None and not job.progress().finished
+
+
 def job_panel(job_key: str, show_curves: bool = True) -> None:
-    """Show the job kept in st.session_state[job_key], if any; polls every second while it trains.
+    """Show this page's job, if any; polls every second while it trains.
 
     When the job finishes, the registry is rescanned and the whole app reruns once, so the new model
     appears in the sidebar's picker (and on the page) at once.
     """
-    job = st.session_state.get(job_key)
-    if not isinstance(job, TrainingJob):
+    job = attached_job(job_key)
+    if job is None:
         return
     running = not job.progress().finished
     st.fragment(_panel, run_every=POLL_SECONDS if running else None)(job_key, job, show_curves)
@@ -27,14 +76,17 @@ def job_panel(job_key: str, show_curves: bool = True) -> None:
 def _panel(job_key: str, job: TrainingJob, show_curves: bool) -> None:
     progress = job.progress()
     announced_key = f"{job_key}_announced"
-    if progress.finished and not st.session_state.get(announced_key):
+    if progress.finished and st.session_state.get(announced_key) is False:
         st.session_state[announced_key] = True
         refresh_registry()
         st.rerun()  # the whole app: the sidebar's picker must list the new checkpoint
+    st.markdown(f"**{job.save_path.name}**: {job.model_config.kind.upper()} on {job.train_config.dataset}, "
+                f"{job.train_config.epochs} epochs")
     if not progress.finished:
         st.progress(progress.fraction, text=progress.message)
         st.button("Stop training", key=f"{job_key}_stop", on_click=job.request_stop, type="secondary",
-                  help="Stops after the current batch; the epochs finished so far are saved.")
+                  disabled=progress.stop_requested,
+                  help="Stops after the current batch; the epochs finished so far are evaluated and saved.")
     elif progress.state == DONE:
         st.success(progress.message)
     elif progress.state == STOPPED:
@@ -47,18 +99,40 @@ def _panel(job_key: str, job: TrainingJob, show_curves: bool) -> None:
             st.rerun()
     elif progress.state == FAILED:
         st.error(progress.message)
-    if show_curves and progress.history:
-        st.plotly_chart(training_curves(progress.history, job.model_config.is_variational), key=f"{job_key}_curves",
-                        config={"displaylogo": False})
+    if progress.report is not None:
+        st.caption(result_line(job, progress.report))
+    collapse = collapse_warning(job, progress)
+    if collapse:
+        st.warning(collapse, icon="⚠️")
+    if show_curves and (progress.curve or progress.history):
+        st.plotly_chart(training_curves(progress.history, job.model_config.kind, progress.curve),
+                        key=f"{job_key}_curves", config={"displaylogo": False})
+        warmup = job.train_config.kl_warmup_epochs if job.model_config.is_variational else 0
+        st.caption("Blue: training terms, averaged over the batches since the previous point (a point every few "
+                   "steps). Orange: the test split after each epoch."
+                   + (f" KL warm-up: the KL weight rises from β/{warmup} in epoch 1 to β in epoch {warmup}, so "
+                      "until then the model is trained on a weaker KL term than its final objective."
+                      if warmup > 0 else ""))
 
 
-def start_job(job_key: str, job: TrainingJob) -> None:
-    """Start job in the background and keep it in session state for job_panel."""
-    st.session_state[f"{job_key}_announced"] = False
-    st.session_state[job_key] = job.start()
+def result_line(job: TrainingJob, report: EvaluationReport) -> str:
+    """The saved model's test numbers under the names its protocol allows."""
+    names = metric_names(protocol_of(job.train_config, job.model_config), report.is_variational)
+    images = f"{report.n_images:,} test images"
+    if report.is_variational:
+        numbers = (f"{names.neg_elbo}: {report.neg_elbo:.1f} nats per image (reconstruction {report.recon:.1f} + "
+                   f"KL {report.kl:.1f}), {report.active_units} of {job.model_config.latent_dim} active units")
+    else:
+        numbers = f"{names.recon}: {report.recon:.1f} nats per image"
+    return f"On {images}: {numbers}." + (f" {names.caveat}" if names.caveat else "")
 
 
-def job_running(job_key: str) -> bool:
-    """True while this session's job under job_key is still training (or waiting for a slot)."""
-    job = st.session_state.get(job_key)
-    return isinstance(job, TrainingJob) and not job.progress().finished
+def collapse_warning(job: TrainingJob, progress: JobProgress) -> str | None:
+    """A warning for a finished VAE none of whose units is active (its codes carry nothing), else None."""
+    report = progress.report
+    if report is None or not report.is_variational or report.active_units != 0:
+        return None
+    return (f"This VAE has **no active units**: no posterior mean varies across the test images by more than "
+            f"{ACTIVE_UNIT_VARIANCE:g} (KL {report.kl:.2f} nats per image), so every image gets the same code and "
+            "the decoder draws an average image (posterior collapse). Try more epochs, a KL warm-up, a smaller "
+            "β, or a larger learning rate.")
