@@ -40,8 +40,19 @@ from urllib.parse import urlparse
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tools.app_browser import (APP_IDLE, chromium_page, chromium_path, free_port, nav_links,  # noqa: E402
-                               open_app, playwright_available, start_app, stop_app, wait_for_idle, wait_until_healthy)
+from tools.app_browser import (  # noqa: E402
+    APP_IDLE,
+    chromium_page,
+    chromium_path,
+    free_port,
+    nav_links,
+    open_app,
+    playwright_available,
+    start_app,
+    stop_app,
+    wait_for_idle,
+    wait_until_healthy,
+)
 from tools.screenshots import open_page  # noqa: E402
 
 INTERPOLATION_PAGE = "4_interpolation.py"
@@ -104,7 +115,7 @@ def slider_figures(dataset: str | None, repeats: int) -> list[str]:
     model = at.sidebar.selectbox(key="sidebar_model").value if at.sidebar.selectbox else None
     lines = [f"data set {chosen}, model {model}, torch threads {__import__('torch').get_num_threads()}"]
     if model is None:
-        return lines + ["no model for this data set: build the zoo (python -m vae_core zoo --out checkpoints/)"]
+        return [*lines, "no model for this data set: build the zoo (python -m vae_core zoo --out checkpoints/)"]
 
     at.switch_page(page_path(INTERPOLATION_PAGE)).run()
     if at.exception:

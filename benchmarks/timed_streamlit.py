@@ -67,7 +67,7 @@ def _timed(run_script):
             self.on_event.disconnect(on_event)
             if not runs or runs[-1] is not current:
                 runs.append(current)  # it raised before announcing its end
-            for run_, next_run in zip(runs, runs[1:] + [None]):
+            for run_, next_run in zip(runs, [*runs[1:], None], strict=True):
                 idle_at = next_run["start"] if next_run else call_end
                 _write({"end": time.time() - (call_end - idle_at),
                         "seconds": run_.get("finished", idle_at) - run_["start"],

@@ -191,7 +191,7 @@ def race(epochs: int, seed: int, threads: int, chunk: int) -> dict[str, tuple[fl
         turns.begin(name)
         try:
             models[name] = loops[name](lambda: turns.step(name))
-        except Exception as err:  # noqa: BLE001 (re-raised by the main thread)
+        except Exception as err:  # re-raised by the main thread
             errors.append(err)
         finally:
             turns.finish(name)

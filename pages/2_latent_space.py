@@ -44,7 +44,7 @@ def _pick_from_chart(chart_key: str) -> None:
 refs = [entry.ref(selection.device) for _, entry in panels]
 point_sets = [derived.project_split(ref, selection.dataset, method=method)[1] for ref in refs]
 axis_range = shared_range(point_sets, include_prior=True) if same_axes and len(panels) == 2 else None
-for column, (side, entry), ref in zip(st.columns(len(panels)), panels, refs):
+for column, (side, entry), ref in zip(st.columns(len(panels)), panels, refs, strict=True):
     with column:
         fig = derived.latent_figure(ref, selection.dataset, method=method, title=f"{side}: {entry.info.name}",
                                     axis_range=axis_range, show_prior=entry.is_variational)
@@ -96,7 +96,7 @@ def latent_images() -> None:
     image_columns = st.columns(1 + len(panels))
     original_png, _ = derived.reconstruction_png(refs[0], selection.dataset, index)
     image_columns[0].image(original_png, caption="original", width=140)
-    for column, (side, entry), ref in zip(image_columns[1:], panels, refs):
+    for column, (side, _entry), ref in zip(image_columns[1:], panels, refs, strict=True):
         _, recon_png = derived.reconstruction_png(ref, selection.dataset, index)
         code = derived.encode_split(ref, selection.dataset).means[index]
         column.image(recon_png, caption=f"{side}: z = ({', '.join(f'{v:.2f}' for v in code[:4])}"

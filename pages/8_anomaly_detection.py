@@ -4,16 +4,16 @@
 import numpy as np
 import pandas as pd
 import streamlit as st
-from ui.shell.sidebar import current_selection, require_model
-from ui.state.loaders import model_or_none, registry
-from ui.widgets.elbo_widgets import choose_image
-from vae_core.registry import counterpart
-from vae_core.vocabulary import ROLE_FAMILY_2D
 
 from ui.figures.anomaly import roc_figure, score_histograms
+from ui.shell.sidebar import current_selection, require_model
 from ui.state import anomaly_cache
+from ui.state.loaders import model_or_none, registry
+from ui.widgets.elbo_widgets import choose_image
 from vae_core import anomaly
 from vae_core.protocol import metric_names, protocol_of
+from vae_core.registry import counterpart
+from vae_core.vocabulary import ROLE_FAMILY_2D
 
 SUBSET_CHOICES = (250, 500, 1000, 2000, 5000, 10000)
 DEFAULT_SUBSET = 500

@@ -66,7 +66,7 @@ def test_an_error_caused_by_an_interrupt_is_reported_as_the_interrupt(tmp_path):
         try:
             raise KeyboardInterrupt
         except KeyboardInterrupt:
-            raise RuntimeError("[enforce fail at inline_container.cc:672] unexpected pos 64")
+            raise RuntimeError("[enforce fail at inline_container.cc:672] unexpected pos 64")  # noqa: B904 - as torch does, no `from`
 
     with pytest.raises(KeyboardInterrupt):
         write_atomically(tmp_path / "m.pt", torch_like)

@@ -64,7 +64,7 @@ def test_round_trip_restores_weights_configs_and_outputs(tmp_path, model, train_
     original, restored = model.state_dict(), loaded.state_dict()
     assert original.keys() == restored.keys()
     assert all(torch.equal(original[k], restored[k]) for k in original)
-    for a, b in zip(outputs(model), outputs(loaded)):
+    for a, b in zip(outputs(model), outputs(loaded), strict=True):
         assert torch.equal(a, b)
     assert info.name == "m" and info.metadata["metrics"] == {"neg_elbo": 33.0}
     assert info.metadata["role"] == "default" and info.metadata["group"] == "g"
@@ -104,7 +104,7 @@ def test_half_storage_loads_as_float32(tmp_path, model, train_config):
     assert all(p.dtype == torch.float32 for p in loaded.parameters())
     for k, v in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[k], v.half().float())
-    for a, b in zip(outputs(model), outputs(loaded)):
+    for a, b in zip(outputs(model), outputs(loaded), strict=True):
         assert torch.allclose(a, b, atol=5e-3)
 
 
@@ -144,7 +144,7 @@ def test_truncated_file(tmp_path, model, train_config):
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     for reader in (load_checkpoint, read_checkpoint_info):
-        with pytest.raises(CheckpointError, match="m.pt: not a readable checkpoint"):
+        with pytest.raises(CheckpointError, match=r"m\.pt: not a readable checkpoint"):
             reader(path)
 
 
@@ -153,7 +153,7 @@ def test_random_bytes(tmp_path, content):
     path = tmp_path / "noise.pt"
     path.write_bytes(content)
     for reader in (load_checkpoint, read_checkpoint_info):
-        with pytest.raises(CheckpointError, match="noise.pt"):
+        with pytest.raises(CheckpointError, match=r"noise\.pt"):
             reader(path)
 
 
@@ -185,11 +185,11 @@ def test_config_with_unknown_fields(tmp_path, model, train_config):
     config = {**config_to_dict(model.config), "attention_heads": 8}
     path = tmp_path / "odd.pt"
     torch.save(payload(model, train_config, model_config=config), path)
-    with pytest.raises(CheckpointError, match="invalid configuration.*attention_heads"):
+    with pytest.raises(CheckpointError, match=r"invalid configuration.*attention_heads"):
         read_checkpoint_info(path)
     bad_train = {**config_to_dict(train_config), "epochs": 0}
     torch.save(payload(model, train_config, train_config=bad_train), path)
-    with pytest.raises(CheckpointError, match="invalid configuration.*epochs"):
+    with pytest.raises(CheckpointError, match=r"invalid configuration.*epochs"):
         load_checkpoint(path)
 
 
@@ -225,7 +225,8 @@ def test_code_payload_is_refused_without_running(tmp_path, model, train_config):
     torch.save(payload(model, train_config, metadata={"note": CodePayload(marker)}), as_torch)
     as_pickle = tmp_path / "evil-pickle.pt"
     as_pickle.write_bytes(pickle.dumps(payload(model, train_config, metadata={"note": CodePayload(marker)})))
-    with pytest.raises(CheckpointError, match=r"evil.pt: refused: the file holds code or objects the app will not load \(it names io.open\)"):
+    refused = r"evil\.pt: refused: the file holds code or objects the app will not load \(it names io\.open\)"
+    with pytest.raises(CheckpointError, match=refused):
         load_checkpoint(as_torch)
     for path in (as_torch, as_pickle):
         for reader in (load_checkpoint, read_checkpoint_info):

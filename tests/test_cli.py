@@ -186,6 +186,7 @@ def test_unavailable_data_set_is_one_line(tmp_path, capsys, monkeypatch, no_down
 def test_a_reader_that_stops_early_is_not_an_error(tmp_path):
     # `python -m vae_core list | head -1`: here the reader is gone before the first line is written.
     import subprocess
+
     from vae_core.checkpoints import save_checkpoint
     from vae_core.config import ModelConfig, TrainConfig
     from vae_core.models import build_model

@@ -14,8 +14,14 @@ from torch.distributions import Bernoulli, MultivariateNormal, Normal, kl_diverg
 
 from vae_core.config import ModelConfig
 from vae_core.losses import (
-    autoencoder_terms, elbo_terms, gaussian_kl_per_dim, iw_log_likelihood, log_mean_exp,
-    log_normal, mean_reconstruction_nll, reconstruction_nll,
+    autoencoder_terms,
+    elbo_terms,
+    gaussian_kl_per_dim,
+    iw_log_likelihood,
+    log_mean_exp,
+    log_normal,
+    mean_reconstruction_nll,
+    reconstruction_nll,
 )
 from vae_core.models import VAE, build_model
 

@@ -70,7 +70,7 @@ def test_result_is_size_normalised_and_centred_by_mass(size, box):
     result = pp.preprocess_bytes(png_bytes(draw_digit(size, box, width=max(3, (box[3] - box[1]) // 10))), MNIST_SHAPE)
     final = result.image
     assert final.shape == (28, 28) and final.dtype == np.float32
-    assert 0.0 <= final.min() and final.max() <= 1.0 and final.max() > 0.9
+    assert final.min() >= 0.0 and final.max() <= 1.0 and final.max() > 0.9
     fitted = next(s.image for s in result.steps if s.title.startswith("Fit in"))
     assert max(fitted.shape) == 20, "the ink's longest side is scaled to the 20-pixel box"
     top, bottom, left, right = bbox(final)
@@ -169,7 +169,7 @@ def test_target_shape_comes_from_the_model():
 # --- transparency and bit depth ---------------------------------------------------------------------------
 def transparent_digit(ink: tuple[int, int, int]) -> Image.Image:
     alpha = draw_digit(ink=255, paper=0)  # the strokes are opaque, the rest transparent
-    image = Image.new("RGBA", alpha.size, ink + (0,))
+    image = Image.new("RGBA", alpha.size, (*ink, 0))
     image.putalpha(alpha)
     return image
 

@@ -4,8 +4,14 @@ import pytest
 import torch
 
 from vae_core.config import ModelConfig, TrainConfig
-from vae_core.protocol import (DataProtocol, binarization_spread, binary_entropy_floor, measured_inputs,
-                               metric_names, protocol_of)
+from vae_core.protocol import (
+    DataProtocol,
+    binarization_spread,
+    binary_entropy_floor,
+    measured_inputs,
+    metric_names,
+    protocol_of,
+)
 
 
 @pytest.mark.parametrize(("binarized", "likelihood", "expected"), [

@@ -18,10 +18,10 @@ from vae_core.checkpoint_info import list_checkpoints, read_checkpoint_info
 from vae_core.checkpoints import load_checkpoint
 from vae_core.data import is_available, load_dataset
 from vae_core.evaluation import evaluate
-from vae_core.vocabulary import ACTIVE_UNIT_VARIANCE, ROLE_DEFAULT
 from vae_core.model_card import render_model_card
 from vae_core.models import build_model
 from vae_core.protocol import DataProtocol, protocol_of
+from vae_core.vocabulary import ACTIVE_UNIT_VARIANCE, ROLE_DEFAULT
 from vae_core.zoo import zoo_specs
 
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from vae_core.config import ModelConfig, TrainConfig
-from vae_core.models import build_model
 from vae_core.limits import MAX_LEARNING_RATE
+from vae_core.models import build_model
 from vae_core.results import EpochRecord
 from vae_core.training import (
     TrainingCallback,

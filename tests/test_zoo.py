@@ -12,8 +12,7 @@ from vae_core.checkpoints import load_checkpoint
 from vae_core.cli import main
 from vae_core.data import is_available, load_dataset
 from vae_core.evaluation import evaluate
-from vae_core.zoo import (DEFAULT_IW_SAMPLES, MNIST_BETAS, QuickSizes, run_zoo, select_specs, split_for,
-                          zoo_specs)
+from vae_core.zoo import DEFAULT_IW_SAMPLES, MNIST_BETAS, QuickSizes, run_zoo, select_specs, split_for, zoo_specs
 
 QUICK = QuickSizes()
 CONTRACT_NAME = re.compile(r"^(mnist|fashion-mnist|digits)-(ae|vae|dae|sae|cae|cvae)-z2$"

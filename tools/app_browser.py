@@ -13,9 +13,9 @@ import subprocess
 import sys
 import time
 import urllib.request
-from contextlib import contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Iterator
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -48,9 +48,10 @@ def start_app(port: int, env: dict[str, str] | None = None, log_path: Path | Non
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
                # .streamlit/config.toml hides error details from students; tests must see every exception box
                "--client.showErrorDetails", "full"]
-    log = open(log_path, "wb") if log_path else subprocess.DEVNULL
-    return subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, **(env or {})}, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    # The child holds its own copy of the log's descriptor, so ours can close once it has started.
+    with open(log_path, "wb") if log_path else nullcontext(subprocess.DEVNULL) as log:
+        return subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, **(env or {})}, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def wait_until_healthy(port: int, process: subprocess.Popen, timeout_s: float = 60.0) -> float:

@@ -13,12 +13,23 @@ import math
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from .app_browser import (MAIN_TITLE, REPO_ROOT, capture, chromium_page, open_app, chromium_path, exception_texts, nav_links, running_app,
-                          small_png, wait_for_idle)
+from .app_browser import (
+    MAIN_TITLE,
+    REPO_ROOT,
+    capture,
+    chromium_page,
+    chromium_path,
+    exception_texts,
+    nav_links,
+    open_app,
+    running_app,
+    small_png,
+    wait_for_idle,
+)
 
 SCREENSHOTS_ENV = "SCREENSHOTS"
 ELBO_TITLE = "ELBO breakdown"
@@ -66,7 +77,7 @@ def draw_stroke(page) -> None:
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
     x0, y0, w = box["x"], box["y"], box["width"]
-    at = lambda fx, fy: (x0 + fx * w, y0 + fy * w)  # noqa: E731 - fractions of the canvas
+    at = lambda fx, fy: (x0 + fx * w, y0 + fy * w)  # fractions of the canvas
     page.mouse.move(*at(0.68, 0.33))
     page.mouse.down()
     for step in range(33):
@@ -107,7 +118,7 @@ def tour(page, url: str, on_page: Callable[[str, object], None]) -> TourReport:
 
     open_app(page, url)
     links = nav_links(page)
-    for title, href in links:
+    for _title, href in links:
         open_page(page, href)
         settled(slug(href))
     elbo = next((href for title, href in links if title.endswith(ELBO_TITLE)), None)

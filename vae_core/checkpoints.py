@@ -18,9 +18,19 @@ import torch
 
 from . import __version__, limits
 from .atomic_files import claim_path, release_claim, write_atomically
-from .checkpoint_info import (FORMAT_NAME, FORMAT_VERSION, SUFFIX, CheckpointError, CheckpointInfo,
-                              check_record_checksums, checked_payload, first_line, info_from_payload,
-                              read_plain_payload, safe_checkpoint_name)
+from .checkpoint_info import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    SUFFIX,
+    CheckpointError,
+    CheckpointInfo,
+    check_record_checksums,
+    checked_payload,
+    first_line,
+    info_from_payload,
+    read_plain_payload,
+    safe_checkpoint_name,
+)
 from .config import TrainConfig, config_to_dict
 from .models import LatentModel, build_model
 
@@ -47,7 +57,7 @@ def save_checkpoint(path: str | Path, model: LatentModel, train_config: TrainCon
         "seed": train_config.seed,
         "history": list(history or []),
         "metrics": dict(metrics or {}),
-        "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "versions": {"vae_core": __version__, "torch": str(torch.__version__), "python": platform.python_version()},
         "stored_dtype": "float16" if half else "float32",
         "n_parameters": sum(p.numel() for p in model.parameters()),

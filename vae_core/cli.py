@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -17,8 +18,8 @@ from .checkpoints import load_checkpoint, save_checkpoint
 from .config import ARCHITECTURES, LIKELIHOODS, MODEL_KINDS, ModelConfig, TrainConfig
 from .data import DATASET_NAMES, INPUT_SHAPES, DatasetUnavailable, load_dataset
 from .evaluation import evaluate
-from .results import EvaluationReport
 from .model_card import write_model_card
+from .results import EvaluationReport
 from .training import EpochRecord, StepProgress, TrainingCallback, TrainingDiverged, fit, training_metadata
 from .vocabulary import DEFAULT_HIDDEN
 from .zoo import run_zoo, select_specs, zoo_specs
@@ -141,10 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         # Whoever read our output stopped early (`... list | head`): not an error. Point stdout at devnull so
         # the interpreter's final flush does not complain either.
-        try:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except (OSError, ValueError, AttributeError):
-            pass
         return 0
     except (CheckpointError, DatasetUnavailable, TrainingDiverged, ValueError, OSError) as err:
         print(f"error: {first_line(err)}", file=sys.stderr)
@@ -238,8 +237,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                      f"{report.headline:.2f}" if report is not None else "-", info.metadata.get("created_at", "-")))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
-    for path, why in scan.problems:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    for _path, why in scan.problems:
         print(f"skipped {why}", file=sys.stderr)
     if not scan.infos:
         print(f"no checkpoints in {args.folder}", file=sys.stderr)
@@ -252,7 +251,7 @@ def cmd_zoo(args: argparse.Namespace) -> int:
     outcome = run_zoo(args.out, specs, quick=args.quick, make_callback=lambda spec: ProgressBar(sys.stderr))
     print(f"zoo: {len(outcome.trained)} trained, {len(outcome.skipped)} skipped, {len(outcome.problems)} "
           f"left alone in {args.out} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
-    for path, why in outcome.problems:
+    for _path, why in outcome.problems:
         print(f"problem: {why}", file=sys.stderr)
     if args.card:
         print(f"wrote {write_model_card(args.out)}", file=sys.stderr)

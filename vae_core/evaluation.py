@@ -32,7 +32,7 @@ def mean_loss_terms(model: LatentModel, images: Tensor, batch_size: int = 1000,
                 terms = model.loss(xb, beta=beta)
             sums += terms.scalars().cpu() * len(xb)
     means = (sums / images.shape[0]).tolist()
-    return TermMeans.from_dict(dict(zip(SCALAR_TERMS, means)))
+    return TermMeans.from_dict(dict(zip(SCALAR_TERMS, means, strict=True)))
 
 
 def evaluate(model: LatentModel, data: ImageDataset | Tensor, *, iw_samples: int = 0, batch_size: int = 500,

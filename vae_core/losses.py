@@ -6,8 +6,8 @@ Units: all terms are in nats per image: summed over the pixels of an image, aver
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F

@@ -12,11 +12,19 @@ from typing import NamedTuple
 
 from .atomic_files import write_atomically
 from .checkpoint_info import CheckpointInfo, list_checkpoints
+from .data import DATASET_NAMES
 from .protocol import DataProtocol, protocol_of
 from .results import EvaluationReport
-from .data import DATASET_NAMES
-from .vocabulary import (ACTIVE_UNIT_VARIANCE, ROLE_BETA_SWEEP, ROLE_CONDITIONAL, ROLE_DEFAULT, ROLE_FAMILY_2D,
-                         ROLE_SPARSE_WIDE, ROLES, kind_noun)
+from .vocabulary import (
+    ACTIVE_UNIT_VARIANCE,
+    ROLE_BETA_SWEEP,
+    ROLE_CONDITIONAL,
+    ROLE_DEFAULT,
+    ROLE_FAMILY_2D,
+    ROLE_SPARSE_WIDE,
+    ROLES,
+    kind_noun,
+)
 
 CARD_NAME = "README.md"
 KIND_ORDER = ("ae", "vae", "dae", "sae", "cae")

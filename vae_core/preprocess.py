@@ -24,8 +24,8 @@ import base64
 import binascii
 import io
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -217,7 +217,7 @@ def to_greyscale(image: Image.Image) -> tuple[np.ndarray, str]:
     grey = shrink(np.clip(grey, 0.0, 1.0).astype(np.float32), WORKING_SIDE)
     if grey.shape != (image.height, image.width):
         notes.append(f"Shrunk from {image.width}×{image.height} to {grey.shape[1]}×{grey.shape[0]} first.")
-    return grey, " ".join(["Colour turned into brightness (luminance)."] + notes)
+    return grey, " ".join(["Colour turned into brightness (luminance).", *notes])
 
 
 def ink_on_black(grey: np.ndarray) -> tuple[np.ndarray, bool, float]:

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
-
 
 from .checkpoint_info import CheckpointError, read_checkpoint_info
 from .checkpoints import load_checkpoint, save_checkpoint

@@ -83,7 +83,7 @@ class ConvDecoder(nn.Module):
 
     def forward(self, z: Tensor) -> Tensor:
         h = self.project(z).view(-1, *self.feature_shape)
-        for i, (deconv, size) in enumerate(zip(self.deconvs, self.output_sizes)):
+        for i, (deconv, size) in enumerate(zip(self.deconvs, self.output_sizes, strict=True)):
             h = deconv(h, output_size=size)
             if i < len(self.deconvs) - 1:
                 h = torch.relu(h)
