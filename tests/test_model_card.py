@@ -57,11 +57,15 @@ def test_card_has_one_metrics_row_per_checkpoint_with_its_numbers(digits_zoo):
 
 def test_beta_paragraph_numbers_come_from_the_sweep_endpoints(digits_zoo):
     card = render_model_card(digits_zoo)
-    sweep = sorted((i for i in list_checkpoints(digits_zoo).infos if i.metadata["group"] == "digits-beta-sweep"),
-                   key=lambda i: i.model_config.beta)
+    sweep = sorted(
+        (i for i in list_checkpoints(digits_zoo).infos if i.metadata["group"] == "digits-beta-sweep"),
+        key=lambda i: i.model_config.beta,
+    )
     low, high = sweep[0], sweep[-1]
-    assert (f"From beta = {low.model_config.beta:g} to beta = {high.model_config.beta:g}, the test KL goes from "
-            f"{low.metrics.kl:.2f} to {high.metrics.kl:.2f} nats") in card
+    assert (
+        f"From beta = {low.model_config.beta:g} to beta = {high.model_config.beta:g}, the test KL goes from "
+        f"{low.metrics.kl:.2f} to {high.metrics.kl:.2f} nats"
+    ) in card
     for info in sweep:
         assert f"beta {info.model_config.beta:g}: {info.metrics.active_units}" in card
     assert "--quick" in card  # quick models are flagged as such

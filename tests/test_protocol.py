@@ -14,11 +14,14 @@ from vae_core.protocol import (
 )
 
 
-@pytest.mark.parametrize(("binarized", "likelihood", "expected"), [
-    (True, "bernoulli", DataProtocol.BINARIZED),
-    (False, "bernoulli", DataProtocol.GREY_BERNOULLI),
-    (False, "gaussian", DataProtocol.GAUSSIAN),
-])
+@pytest.mark.parametrize(
+    ("binarized", "likelihood", "expected"),
+    [
+        (True, "bernoulli", DataProtocol.BINARIZED),
+        (False, "bernoulli", DataProtocol.GREY_BERNOULLI),
+        (False, "gaussian", DataProtocol.GAUSSIAN),
+    ],
+)
 def test_protocol_is_read_from_the_configs(binarized, likelihood, expected):
     train = TrainConfig(dynamic_binarization=binarized)
     model = ModelConfig(likelihood=likelihood)

@@ -64,6 +64,7 @@ NOISE_KINDS = ("gaussian", "mask")  # the DAE's two corruptions (ModelConfig.cor
 
 # --- 1. Undercomplete autoencoders and PCA -----------------------------------------------------------------
 
+
 def fit_pca(data: Tensor, n_components: int) -> PCA:
     """scikit-learn's PCA on rows of `data` (images are flattened), deterministic (full SVD)."""
     return PCA(n_components=n_components, svd_solver="full").fit(data.flatten(1).double().numpy())
@@ -100,8 +101,9 @@ class SubspaceComparison:
         return float(self.angles_deg.max())
 
 
-def compare_with_pca(points: Tensor, linear: ToyAutoencoder,
-                     nonlinear: ToyAutoencoder | None = None) -> SubspaceComparison:
+def compare_with_pca(
+    points: Tensor, linear: ToyAutoencoder, nonlinear: ToyAutoencoder | None = None
+) -> SubspaceComparison:
     """Fit PCA with the linear AE's bottleneck size and compare subspaces and errors on `points`."""
     k = linear.code_dim
     pca = fit_pca(points, k)
@@ -135,6 +137,7 @@ def reconstruction_errors(model, data: Tensor, batch_size: int = 1000) -> Tensor
 
 # --- 2. Sparse autoencoders --------------------------------------------------------------------------------
 
+
 @torch.no_grad()
 def hidden_activations(model, images: Tensor) -> Tensor:
     """The encoder's last hidden layer for each image, (B, units): the layer a sparse AE's penalty acts on."""
@@ -157,6 +160,7 @@ def mean_activations(model, images: Tensor, batch_size: int = 1000) -> Tensor:
 
 
 # --- 3. Denoising autoencoders -----------------------------------------------------------------------------
+
 
 def corrupt(images: Tensor, kind: str, level: float, seed: int = 0) -> Tensor:
     """The DAE's corruptions, seeded: gaussian adds N(0, level^2) per pixel and clips to [0, 1]; mask sets
@@ -187,8 +191,9 @@ class DenoisingCurve:
 
 
 @torch.no_grad()
-def denoising_curve(models: dict[str, object], clean: Tensor, kind: str, levels: tuple[float, ...],
-                    seed: int = 0) -> DenoisingCurve:
+def denoising_curve(
+    models: dict[str, object], clean: Tensor, kind: str, levels: tuple[float, ...], seed: int = 0
+) -> DenoisingCurve:
     """Corrupt `clean` at each level (the same noise draw for every model), reconstruct, compare with clean."""
     model_errors: dict[str, list[float]] = {label: [] for label in models}
     input_errors = []
@@ -197,8 +202,9 @@ def denoising_curve(models: dict[str, object], clean: Tensor, kind: str, levels:
         input_errors.append(squared_error(clean, noisy).mean().item())
         for label, model in models.items():
             model_errors[label].append(squared_error(clean, model.reconstruct(noisy)).mean().item())
-    return DenoisingCurve(kind, tuple(levels), {k: tuple(v) for k, v in model_errors.items()},
-                          tuple(input_errors), clean.shape[0], seed)
+    return DenoisingCurve(
+        kind, tuple(levels), {k: tuple(v) for k, v in model_errors.items()}, tuple(input_errors), clean.shape[0], seed
+    )
 
 
 @torch.no_grad()
@@ -216,8 +222,9 @@ class FieldAlignment:
     distance: Tensor  # (N,) distance from each input to the nearest clean manifold point
     cosine: Tensor  # (N,) cosine between the field and the direction to that nearest point
 
-    def fraction_pointing_back(self, max_distance: float | None = None, min_distance: float = 0.0,
-                               max_angle_deg: float = 45.0) -> float:
+    def fraction_pointing_back(
+        self, max_distance: float | None = None, min_distance: float = 0.0, max_angle_deg: float = 45.0
+    ) -> float:
         """Among inputs with min_distance <= distance < max_distance, the fraction whose arrow is within
         max_angle_deg of the direction to the manifold (nan when there are none)."""
         near = self.distance >= min_distance
@@ -238,6 +245,7 @@ def field_alignment(field: Tensor, inputs: Tensor, manifold_points: Tensor) -> F
 
 
 # --- 4. Contractive autoencoders ---------------------------------------------------------------------------
+
 
 def jacobian_norms_sq(embed: Embed, inputs: Tensor, batch_size: int = 500) -> Tensor:
     """||J_f(x)||_F^2 = sum_ij (d f_i / d x_j)^2 of the code f(x) = embed(x) for each input, (N,).
@@ -309,8 +317,9 @@ class ContractionSummary:
         return math.sqrt(self.jacobian_sq_mean) / self.code_spread
 
 
-def contraction_summary(embed: Embed, inputs: Tensor, epsilon: float, n_draws: int = 8,
-                        seed: int = 0) -> ContractionSummary:
+def contraction_summary(
+    embed: Embed, inputs: Tensor, epsilon: float, n_draws: int = 8, seed: int = 0
+) -> ContractionSummary:
     """Jacobian norms, code spread and code displacement of one encoder on the same inputs."""
     norms = jacobian_norms_sq(embed, inputs)
     return ContractionSummary(
@@ -336,8 +345,10 @@ class AlongAcross:
 
 def along_across(model, clean: Tensor, tangent: Tensor, normal: Tensor) -> AlongAcross:
     """How strongly the reconstruction responds to moves along and across the manifold (see AlongAcross)."""
-    return AlongAcross(directional_sensitivity(model.reconstruct, clean, tangent).mean().item(),
-                       directional_sensitivity(model.reconstruct, clean, normal).mean().item())
+    return AlongAcross(
+        directional_sensitivity(model.reconstruct, clean, tangent).mean().item(),
+        directional_sensitivity(model.reconstruct, clean, normal).mean().item(),
+    )
 
 
 @torch.no_grad()

@@ -79,7 +79,8 @@ def remove_stale_temp_files(folder: str | Path, now: float | None = None) -> lis
                 age = now - entry.stat(follow_symlinks=False).st_mtime
                 pid = int(match.group(1)) if match.group(1) else None
                 stale = age > limits.STALE_TEMP_SECONDS or (
-                    pid is not None and age > _DEAD_WRITER_GRACE_SECONDS and not _pid_running(pid))
+                    pid is not None and age > _DEAD_WRITER_GRACE_SECONDS and not _pid_running(pid)
+                )
             elif entry.name.startswith(".") and entry.name.endswith(_CLAIM_SUFFIX):
                 stale = not _claim_alive(Path(entry.path), now)
             else:

@@ -42,9 +42,16 @@ class LoadedCheckpoint(NamedTuple):
     info: CheckpointInfo
 
 
-def save_checkpoint(path: str | Path, model: LatentModel, train_config: TrainConfig, *,
-                    history: list[dict] | None = None, metrics: dict[str, Any] | None = None,
-                    metadata: dict[str, Any] | None = None, half: bool = False) -> Path:
+def save_checkpoint(
+    path: str | Path,
+    model: LatentModel,
+    train_config: TrainConfig,
+    *,
+    history: list[dict] | None = None,
+    metrics: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+    half: bool = False,
+) -> Path:
     """Write model weights, configs and metadata to path atomically (temp file, then os.replace).
 
     half: store floating-point weights as float16 (half the size); loading restores float32.
@@ -133,8 +140,10 @@ def _check_shapes(path: Path, info: CheckpointInfo) -> None:
         raise CheckpointError(f"{path.name}: its weights do not fit its model config ({names[:160]})")
     for key, shape in expected.items():
         if stored[key] != shape:
-            raise CheckpointError(f"{path.name}: its weights do not fit its model config ({key[:60]} is stored "
-                                  f"as {list(stored[key])}, its config builds {list(shape)})")
+            raise CheckpointError(
+                f"{path.name}: its weights do not fit its model config ({key[:60]} is stored "
+                f"as {list(stored[key])}, its config builds {list(shape)})"
+            )
 
 
 def _check_weight_values(path: Path, state: dict[str, torch.Tensor]) -> None:
@@ -144,12 +153,16 @@ def _check_weight_values(path: Path, state: dict[str, torch.Tensor]) -> None:
             continue
         if not bool(torch.isfinite(value).all()):
             bad = int((~torch.isfinite(value)).sum())
-            raise CheckpointError(f"{path.name}: refused: {bad} of its weights in {key[:60]} are NaN or "
-                                  f"infinite (a corrupted or diverged model)")
+            raise CheckpointError(
+                f"{path.name}: refused: {bad} of its weights in {key[:60]} are NaN or "
+                f"infinite (a corrupted or diverged model)"
+            )
         largest = float(value.abs().max())
         if largest > limits.MAX_ABS_WEIGHT:
-            raise CheckpointError(f"{path.name}: refused: a weight in {key[:60]} is {largest:.3g}, beyond the "
-                                  f"{limits.MAX_ABS_WEIGHT:g} no trained model reaches (a corrupted file)")
+            raise CheckpointError(
+                f"{path.name}: refused: a weight in {key[:60]} is {largest:.3g}, beyond the "
+                f"{limits.MAX_ABS_WEIGHT:g} no trained model reaches (a corrupted file)"
+            )
 
 
 def read_payload_with_torch(path: Path, mmap: bool) -> dict:
@@ -158,12 +171,25 @@ def read_payload_with_torch(path: Path, mmap: bool) -> dict:
         # weights_only=True: a file can only hold tensors and plain values; a pickle with code is refused.
         payload = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as err:
-        raise CheckpointError(f"{path.name}: refused: the file holds code or objects the app will not load "
-                              f"({_unpickler_reason(err)})") from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError, TypeError,
-            AttributeError, IndexError, OverflowError, MemoryError) as err:
-        raise CheckpointError(f"{path.name}: not a readable checkpoint, perhaps truncated or corrupt "
-                              f"({first_line(err)})") from None
+        raise CheckpointError(
+            f"{path.name}: refused: the file holds code or objects the app will not load ({_unpickler_reason(err)})"
+        ) from None
+    except (
+        RuntimeError,
+        EOFError,
+        OSError,
+        ValueError,
+        zipfile.BadZipFile,
+        KeyError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        OverflowError,
+        MemoryError,
+    ) as err:
+        raise CheckpointError(
+            f"{path.name}: not a readable checkpoint, perhaps truncated or corrupt ({first_line(err)})"
+        ) from None
     return checked_payload(path, payload)
 
 

@@ -83,8 +83,9 @@ class LatentModel(nn.Module):
 
     def _check_input(self, x: Tensor) -> None:
         if tuple(x.shape[1:]) != self.config.input_shape:
-            raise ValueError(f"expected images shaped (B, {', '.join(map(str, self.config.input_shape))}), "
-                             f"got {tuple(x.shape)}")
+            raise ValueError(
+                f"expected images shaped (B, {', '.join(map(str, self.config.input_shape))}), got {tuple(x.shape)}"
+            )
 
 
 MODEL_REGISTRY: dict[str, type[LatentModel]] = {}

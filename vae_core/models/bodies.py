@@ -55,8 +55,10 @@ class ConvEncoder(nn.Module):
         for i, out_channels in enumerate(config.hidden_dims):
             self.spatial_sizes.append((height, width))
             last = i == len(config.hidden_dims) - 1
-            layers += [nn.Conv2d(channels, out_channels, 3, stride=2, padding=1),
-                       final_activation if (last and final_activation) else nn.ReLU()]
+            layers += [
+                nn.Conv2d(channels, out_channels, 3, stride=2, padding=1),
+                final_activation if (last and final_activation) else nn.ReLU(),
+            ]
             channels, height, width = out_channels, (height + 1) // 2, (width + 1) // 2
         layers.append(nn.Flatten())
         self.net = nn.Sequential(*layers)

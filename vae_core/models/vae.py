@@ -24,8 +24,7 @@ class VAE(LatentModel):
         mean, logvar = self.to_posterior(self.encoder(x)).chunk(2, dim=-1)
         return Encoding(mean, logvar)
 
-    def sample_latent(self, encoding: Encoding, n_samples: int = 1,
-                      generator: torch.Generator | None = None) -> Tensor:
+    def sample_latent(self, encoding: Encoding, n_samples: int = 1, generator: torch.Generator | None = None) -> Tensor:
         """Reparameterised samples z = mean + sigma * eps, shape (n_samples, B, D)."""
         mean, logvar = encoding
         eps = torch.randn((n_samples, *mean.shape), generator=generator, device=mean.device, dtype=mean.dtype)
@@ -37,8 +36,9 @@ class VAE(LatentModel):
         z = self.sample_latent(encoding)[0]
         return ModelOutput(self.decoder(z), z, encoding, hidden)
 
-    def loss(self, x: Tensor, beta: float | None = None, n_samples: int = 1,
-             generator: torch.Generator | None = None) -> LossTerms:
+    def loss(
+        self, x: Tensor, beta: float | None = None, n_samples: int = 1, generator: torch.Generator | None = None
+    ) -> LossTerms:
         """ELBO terms; the reconstruction term averages n_samples draws from q(z|x)."""
         self._check_input(x)
         encoding = self.encode(x)
@@ -49,13 +49,23 @@ class VAE(LatentModel):
         recon = self.mean_reconstruction_nll(x_params, x_rep)
         return elbo_terms(recon, encoding.mean, encoding.logvar, self.config.beta if beta is None else beta)
 
-    def iw_log_likelihood(self, x: Tensor, k: int, chunk_size: int = 500,
-                          generator: torch.Generator | None = None) -> Tensor:
+    def iw_log_likelihood(
+        self, x: Tensor, k: int, chunk_size: int = 500, generator: torch.Generator | None = None
+    ) -> Tensor:
         """IW_K estimate of log p(x) per image (B,), in nats; a lower bound that tightens as K grows."""
         self._check_input(x)
         mean, logvar = self.encode(x)
-        return iw_log_likelihood(x, mean, logvar, self.decode_params, self.config.likelihood,
-                                 self.config.gaussian_sigma, k, chunk_size, generator)
+        return iw_log_likelihood(
+            x,
+            mean,
+            logvar,
+            self.decode_params,
+            self.config.likelihood,
+            self.config.gaussian_sigma,
+            k,
+            chunk_size,
+            generator,
+        )
 
     def sample_posterior(self, x: Tensor, n_samples: int, generator: torch.Generator | None = None) -> Tensor:
         """Decoded draws from q(z|x): images shaped (n_samples, B, C, H, W)."""
