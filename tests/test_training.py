@@ -153,7 +153,8 @@ def test_nan_raises_and_restores_last_good_weights(tiny_config, digits_train, di
 
 
 def test_huge_learning_rate_diverges_cleanly(tiny_config, digits_train, digits_test):
-    # A gaussian decoder has an unbounded loss, so the largest learning rate the config accepts (limits.MAX_LEARNING_RATE) drives it to inf/nan within the first epoch.
+    # A gaussian decoder has an unbounded loss, so the largest learning rate the config accepts
+    # (limits.MAX_LEARNING_RATE) drives it to inf/nan within the first epoch.
     with pytest.raises(TrainingDiverged) as info:
         run(
             tiny_config,
