@@ -11,6 +11,8 @@ from ..config import ModelConfig
 class MLPEncoder(nn.Module):
     """Flatten, then Linear + ReLU per hidden width. `out_features` is the last hidden width."""
 
+    out_features: int
+
     def __init__(self, config: ModelConfig, final_activation: nn.Module | None = None):
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten()]
@@ -45,6 +47,8 @@ class MLPDecoder(nn.Module):
 
 class ConvEncoder(nn.Module):
     """Stride-2 3x3 convs (each halves H and W, rounding up), then flatten."""
+
+    out_features: int
 
     def __init__(self, config: ModelConfig, final_activation: nn.Module | None = None):
         super().__init__()
@@ -92,7 +96,9 @@ class ConvDecoder(nn.Module):
         return h
 
 
-def build_bodies(config: ModelConfig, final_activation: nn.Module | None = None) -> tuple[nn.Module, nn.Module]:
+def build_bodies(
+    config: ModelConfig, final_activation: nn.Module | None = None
+) -> tuple[MLPEncoder | ConvEncoder, nn.Module]:
     """(encoder, decoder) for config.arch; the encoder exposes `out_features`."""
     if config.arch == "mlp":
         return MLPEncoder(config, final_activation), MLPDecoder(config)
