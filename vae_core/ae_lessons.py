@@ -12,8 +12,9 @@ likelihood, so this is the one unit in which PCA, autoencoders and noisy inputs 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -152,10 +153,11 @@ def fraction_active(activations: Tensor, threshold: float) -> Tensor:
 @torch.no_grad()
 def mean_activations(model, images: Tensor, batch_size: int = 1000) -> Tensor:
     """rho_hat_j: each hidden unit's average activation over `images`, (units,)."""
-    total = None
+    total: Tensor | None = None
     for chunk in images.split(batch_size):
         summed = hidden_activations(model, chunk).double().sum(0)
         total = summed if total is None else total + summed
+    assert total is not None, "mean_activations needs at least one image"
     return (total / images.shape[0]).float()
 
 
@@ -191,8 +193,14 @@ class DenoisingCurve:
 
 
 @torch.no_grad()
+class Reconstructs(Protocol):
+    """Anything denoising_curve can compare: a model, or a baseline such as the identity."""
+
+    def reconstruct(self, x: Tensor) -> Tensor: ...
+
+
 def denoising_curve(
-    models: dict[str, object], clean: Tensor, kind: str, levels: tuple[float, ...], seed: int = 0
+    models: Mapping[str, Reconstructs], clean: Tensor, kind: str, levels: tuple[float, ...], seed: int = 0
 ) -> DenoisingCurve:
     """Corrupt `clean` at each level (the same noise draw for every model), reconstruct, compare with clean."""
     model_errors: dict[str, list[float]] = {label: [] for label in models}
@@ -292,7 +300,7 @@ def code_spread(embed: Embed, inputs: Tensor) -> float:
 
 def directional_sensitivity(function: Embed, points: Tensor, directions: Tensor) -> Tensor:
     """||J_function(x) v|| per point for unit directions v (N, d): how fast the output moves along v."""
-    _, tangent_out = torch.func.jvp(function, (points.detach(),), (directions.detach(),))
+    tangent_out = torch.func.jvp(function, (points.detach(),), (directions.detach(),))[1]
     return tangent_out.flatten(1).norm(dim=1).detach()
 
 

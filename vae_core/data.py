@@ -68,7 +68,8 @@ class ImageDataset:
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        return tuple(self.images.shape[1:])
+        channels, height, width = self.images.shape[1:]
+        return (channels, height, width)
 
 
 def data_dir() -> Path:

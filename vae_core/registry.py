@@ -100,7 +100,8 @@ class ModelEntry:
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        return tuple(self.info.model_config.input_shape)
+        channels, height, width = self.info.model_config.input_shape
+        return (channels, height, width)
 
     @property
     def role(self) -> str | None:

@@ -51,6 +51,9 @@ class ToyTrainSpec:
 class ToyAutoencoder(nn.Module):
     """Encoder and decoder for d-dimensional points; linear, or two tanh layers each way."""
 
+    encoder: nn.Module  # one Linear, or a Sequential of them
+    decoder: nn.Module
+
     def __init__(self, input_dim: int, code_dim: int, hidden: int = 64, linear: bool = False):
         super().__init__()
         self.input_dim, self.code_dim, self.linear = input_dim, code_dim, linear
@@ -92,6 +95,7 @@ class ToyAutoencoder(nn.Module):
         """For the linear AE: the (d, code_dim) matrix whose columns span the subspace it reconstructs into."""
         if not self.linear:
             raise ValueError("only the linear autoencoder reconstructs into a subspace")
+        assert isinstance(self.decoder, nn.Linear)
         return self.decoder.weight.detach()
 
 

@@ -182,6 +182,7 @@ def conditional_specs() -> list[ZooSpec]:
 
 def beta_sweep_specs(dataset: str) -> list[ZooSpec]:
     """One architecture, one seed, beta varied alone: the beta-versus-KL page's rate-distortion points."""
+    betas: tuple[float, ...]
     if dataset == "mnist":
         betas, latent, hidden, epochs = MNIST_BETAS, MNIST_SWEEP_LATENT, (256, 128), SWEEP_EPOCHS
     elif dataset == "digits":
