@@ -45,15 +45,19 @@ def toy_numbers() -> None:
         fits[role] = train_toy_autoencoder(toy.points, spec)
         print(f"  trained {role:9s} {spec}: {fits[role].seconds:.1f} s")
     comparison = L.compare_with_pca(toy.points, fits["linear"].model, fits["nonlinear"].model)
-    print(f"1. principal angle PCA vs linear AE: {comparison.largest_angle_deg:.4f} deg; mean squared error "
-          f"per point: PCA {comparison.pca_error:.5f}, linear AE {comparison.linear_error:.5f}, "
-          f"non-linear AE {comparison.nonlinear_error:.5f}")
+    print(
+        f"1. principal angle PCA vs linear AE: {comparison.largest_angle_deg:.4f} deg; mean squared error "
+        f"per point: PCA {comparison.pca_error:.5f}, linear AE {comparison.linear_error:.5f}, "
+        f"non-linear AE {comparison.nonlinear_error:.5f}"
+    )
     grid = grid_2d(toy.points, steps=21)
     alignment = L.field_alignment(L.reconstruction_field(fits["dae"].model, grid), grid, toy.clean)
     near, far = 2 * TOY_SPECS["dae"].noise, 4 * TOY_SPECS["dae"].noise
-    print(f"3. DAE field: arrows within 45 deg of the way back to the curve: "
-          f"{alignment.fraction_pointing_back(max_distance=near):.0%} of grid points closer than {near:g}, "
-          f"{alignment.fraction_pointing_back(min_distance=far):.0%} of those farther than {far:g}")
+    print(
+        f"3. DAE field: arrows within 45 deg of the way back to the curve: "
+        f"{alignment.fraction_pointing_back(max_distance=near):.0%} of grid points closer than {near:g}, "
+        f"{alignment.fraction_pointing_back(min_distance=far):.0%} of those farther than {far:g}"
+    )
     normal = manifold_normal(toy)
     for role in ("plain-2d", "cae"):
         response = L.along_across(fits[role].model, toy.clean, toy.tangent, normal)
@@ -70,29 +74,33 @@ def image_numbers(dataset: str) -> None:
         models[role] = image_model(dataset, role, CHECKPOINTS)
         print(f"  {role}: ready in {time.perf_counter() - started:.1f} s")
     ae_error = L.reconstruction_errors(models["ae"], test).mean().item()
-    pca_errors = {k: L.squared_error(test, L.pca_reconstruct(L.fit_pca(train, k), test)).mean().item()
-                  for k in (2, 16)}
-    print(f"1. squared error per image: PCA-2 {pca_errors[2]:.2f}, PCA-16 {pca_errors[16]:.2f}, "
-          f"AE z=2 {ae_error:.2f}")
+    pca_errors = {k: L.squared_error(test, L.pca_reconstruct(L.fit_pca(train, k), test)).mean().item() for k in (2, 16)}
+    print(f"1. squared error per image: PCA-2 {pca_errors[2]:.2f}, PCA-16 {pca_errors[16]:.2f}, AE z=2 {ae_error:.2f}")
     for role in ("dense", "sparse"):
         hidden = L.hidden_activations(models[role], test)
         rho_hat = L.mean_activations(models[role], test)
-        print(f"2. {role} ({hidden.shape[1]} sigmoid units): fraction of units > {ACTIVE_THRESHOLD:g} per image "
-              f"{L.fraction_active(hidden, ACTIVE_THRESHOLD).mean().item():.3f}; mean rho_hat "
-              f"{rho_hat.mean().item():.3f} (target rho {WIDE_SPARSE_RHO:g} for the sparse one); "
-              f"squared error {L.reconstruction_errors(models[role], test).mean().item():.2f}")
+        print(
+            f"2. {role} ({hidden.shape[1]} sigmoid units): fraction of units > {ACTIVE_THRESHOLD:g} per image "
+            f"{L.fraction_active(hidden, ACTIVE_THRESHOLD).mean().item():.3f}; mean rho_hat "
+            f"{rho_hat.mean().item():.3f} (target rho {WIDE_SPARSE_RHO:g} for the sparse one); "
+            f"squared error {L.reconstruction_errors(models[role], test).mean().item():.2f}"
+        )
     for kind, levels in (("gaussian", GAUSSIAN_LEVELS), ("mask", MASK_LEVELS)):
         curve = L.denoising_curve({"ae": models["ae"], "dae": models["dae"]}, test, kind, levels)
         print(f"3. {kind} noise, squared error against the clean digit:")
         for i, level in enumerate(levels):
-            print(f"   level {level:<5g} noisy input {curve.input_errors[i]:7.2f}  "
-                  f"AE {curve.model_errors['ae'][i]:7.2f}  DAE {curve.model_errors['dae'][i]:7.2f}")
+            print(
+                f"   level {level:<5g} noisy input {curve.input_errors[i]:7.2f}  "
+                f"AE {curve.model_errors['ae'][i]:7.2f}  DAE {curve.model_errors['dae'][i]:7.2f}"
+            )
     for role in ("ae", "cae"):
         summary = L.contraction_summary(models[role].embed, test, PERTURBATION_NORM)
-        print(f"4. {role}: ||J_f||_F^2 mean {summary.jacobian_sq_mean:.2f}, median {summary.jacobian_sq_median:.2f};"
-              f" code spread {summary.code_spread:.2f}; ||J_f||_F / spread {summary.relative_jacobian:.3f}; "
-              f"code moves {summary.displacement_mean:.4f} under ||dx|| = {PERTURBATION_NORM:g} "
-              f"({summary.relative_displacement:.4f} spreads)")
+        print(
+            f"4. {role}: ||J_f||_F^2 mean {summary.jacobian_sq_mean:.2f}, median {summary.jacobian_sq_median:.2f};"
+            f" code spread {summary.code_spread:.2f}; ||J_f||_F / spread {summary.relative_jacobian:.3f}; "
+            f"code moves {summary.displacement_mean:.4f} under ||dx|| = {PERTURBATION_NORM:g} "
+            f"({summary.relative_displacement:.4f} spreads)"
+        )
 
 
 def main() -> None:

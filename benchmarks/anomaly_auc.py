@@ -40,11 +40,14 @@ def main() -> None:
         ae = load_checkpoint(ae_path).model if ae_path.exists() else None
         protocol = protocol_of(info.train_config, info.model_config)
         started = time.perf_counter()
-        study = run_study(vae, protocol, dataset, ae=ae, subset=args.subset or None, iw_samples=args.iw_samples,
-                          seed=args.seed)
+        study = run_study(
+            vae, protocol, dataset, ae=ae, subset=args.subset or None, iw_samples=args.iw_samples, seed=args.seed
+        )
         seconds = time.perf_counter() - started
-        print(f"\n# {vae_path.name} ({protocol.value}), {len(study.inside.scores)} images per set, "
-              f"IW K = {args.iw_samples}, {seconds:.0f} s")
+        print(
+            f"\n# {vae_path.name} ({protocol.value}), {len(study.inside.scores)} images per set, "
+            f"IW K = {args.iw_samples}, {seconds:.0f} s"
+        )
         keys = [k.key for k in SCORE_KINDS if k.key in study.inside.scores.available()]
         labels = score_labels(protocol)
         print("| out-of-distribution set | " + " | ".join(labels[k] for k in keys) + " |")
@@ -52,9 +55,11 @@ def main() -> None:
         for result in study.results:
             print(f"| {result.ood_label} | " + " | ".join(f"{result.auc[k]:.3f}" for k in keys) + " |")
         inside = study.inside.scores
-        print(f"in-distribution medians: -ELBO {float(torch.tensor(inside.neg_elbo).median()):.1f}, "
-              f"IW {float(torch.tensor(inside.iw_nll).median()):.1f}, "
-              f"reference {float(torch.tensor(inside.reference_nll).median()):.1f} nats")
+        print(
+            f"in-distribution medians: -ELBO {float(torch.tensor(inside.neg_elbo).median()):.1f}, "
+            f"IW {float(torch.tensor(inside.iw_nll).median()):.1f}, "
+            f"reference {float(torch.tensor(inside.reference_nll).median()):.1f} nats"
+        )
 
 
 if __name__ == "__main__":

@@ -40,8 +40,19 @@ from urllib.parse import urlparse
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tools.app_browser import (APP_IDLE, chromium_page, chromium_path, free_port, nav_links,  # noqa: E402
-                               open_app, playwright_available, start_app, stop_app, wait_for_idle, wait_until_healthy)
+from tools.app_browser import (  # noqa: E402
+    APP_IDLE,
+    chromium_page,
+    chromium_path,
+    free_port,
+    nav_links,
+    open_app,
+    playwright_available,
+    start_app,
+    stop_app,
+    wait_for_idle,
+    wait_until_healthy,
+)
 from tools.screenshots import open_page  # noqa: E402
 
 INTERPOLATION_PAGE = "4_interpolation.py"
@@ -62,8 +73,9 @@ def summary(name: str, seconds: list[float], target_ms: float | None = None) -> 
     if target_ms is not None:
         met = statistics.median(ms) <= target_ms
         verdict = "  (meets the target)" if met else f"  (target {target_ms:.0f} ms: MISSED)"
-    return (f"{name:<50} median {statistics.median(ms):7.1f} ms   p95 {percentile(ms, 95):7.1f} ms   "
-            f"n={len(ms)}{verdict}")
+    return (
+        f"{name:<50} median {statistics.median(ms):7.1f} ms   p95 {percentile(ms, 95):7.1f} ms   n={len(ms)}{verdict}"
+    )
 
 
 def page_path(file_name: str) -> str:
@@ -104,31 +116,47 @@ def slider_figures(dataset: str | None, repeats: int) -> list[str]:
     model = at.sidebar.selectbox(key="sidebar_model").value if at.sidebar.selectbox else None
     lines = [f"data set {chosen}, model {model}, torch threads {__import__('torch').get_num_threads()}"]
     if model is None:
-        return lines + ["no model for this data set: build the zoo (python -m vae_core zoo --out checkpoints/)"]
+        return [*lines, "no model for this data set: build the zoo (python -m vae_core zoo --out checkpoints/)"]
 
     at.switch_page(page_path(INTERPOLATION_PAGE)).run()
     if at.exception:
         raise SystemExit(f"the interpolation page raised: {at.exception[0].value}")
     t_values = [round(0.05 * i, 2) for i in range(21)]
     timed_reruns(at, lambda: at.slider(key="interp_t"), t_values, 3)  # warm the decode caches' first entries
-    lines.append(summary("AppTest whole-script rerun: slider t", timed_reruns(at, lambda: at.slider(key="interp_t"),
-                                                                            t_values, repeats), TARGET_RERUN_MS))
+    lines.append(
+        summary(
+            "AppTest whole-script rerun: slider t",
+            timed_reruns(at, lambda: at.slider(key="interp_t"), t_values, repeats),
+            TARGET_RERUN_MS,
+        )
+    )
     knob_keys = [s.key for s in at.slider if s.key and s.key.startswith("interp_knob_")]
     if knob_keys:
         knob = at.slider(key=knob_keys[0])
         lo, hi = float(knob.min), float(knob.max)
         values = [lo + (hi - lo) * i / 20 for i in range(21)]
-        lines.append(summary("AppTest whole-script rerun: slider z1",
-                             timed_reruns(at, lambda: at.slider(key=knob_keys[0]), values, repeats), TARGET_RERUN_MS))
+        lines.append(
+            summary(
+                "AppTest whole-script rerun: slider z1",
+                timed_reruns(at, lambda: at.slider(key=knob_keys[0]), values, repeats),
+                TARGET_RERUN_MS,
+            )
+        )
     else:
-        lines.append("latent slider: no st.slider (keys interp_knob_*): MLP knobs decode in the browser, "
-                     "see benchmarks/latent_pad.py")
+        lines.append(
+            "latent slider: no st.slider (keys interp_knob_*): MLP knobs decode in the browser, "
+            "see benchmarks/latent_pad.py"
+        )
 
     at.switch_page(page_path(ELBO_PAGE)).run()
     if not at.exception and at.select_slider:
         betas = [0.0, 0.5, 1.0, 2.0, 4.0]
-        lines.append(summary("AppTest whole-script rerun: ELBO page β",
-                             timed_reruns(at, lambda: at.select_slider(key="elbo_beta"), betas, repeats)))
+        lines.append(
+            summary(
+                "AppTest whole-script rerun: ELBO page β",
+                timed_reruns(at, lambda: at.select_slider(key="elbo_beta"), betas, repeats),
+            )
+        )
     lines.append(summary("AppTest floor (one-slider script)", apptest_floor(repeats)))
     return lines
 
@@ -155,8 +183,9 @@ def browser_slider_figures(dataset: str | None, repeats: int) -> list[str]:
         log = Path(folder) / "runs.jsonl"
         log.touch()
         port = free_port()
-        process = start_app(port, env={"BENCH_RUN_LOG": str(log)},
-                            launcher=(str(REPO_ROOT / "benchmarks" / "timed_streamlit.py"),))
+        process = start_app(
+            port, env={"BENCH_RUN_LOG": str(log)}, launcher=(str(REPO_ROOT / "benchmarks" / "timed_streamlit.py"),)
+        )
         try:
             wait_until_healthy(port, process, timeout_s=120)
             with sync_playwright() as playwright, chromium_page(playwright) as page:
@@ -171,8 +200,14 @@ def browser_slider_figures(dataset: str | None, repeats: int) -> list[str]:
                     thumb = slider_thumb(page, label)
                     if thumb.count() == 0:
                         in_browser = page.locator(".vle-ls").count() > 0  # ui/widgets/latent_pad.py's client-side knobs
-                        lines.append(f"browser {name}: " + ("decoded in the browser, no rerun (timed by "
-                                     "benchmarks/latent_pad.py)" if in_browser else "not found on the interpolation page"))
+                        lines.append(
+                            f"browser {name}: "
+                            + (
+                                "decoded in the browser, no rerun (timed by benchmarks/latent_pad.py)"
+                                if in_browser
+                                else "not found on the interpolation page"
+                            )
+                        )
                         continue
                     thumb.scroll_into_view_if_needed()
                     seconds, until_idle, fragment_only = [], [], True
@@ -244,10 +279,12 @@ def cold_start(runs: int, lesson: str = "Decoder grid") -> list[str]:
                 deep_link.append(time.perf_counter() - start)
             finally:
                 stop_app(process)
-    return [summary("cold start: server answering", healthy),
-            summary("cold start: first page rendered with a model", rendered, TARGET_COLD_S * 1000),
-            summary(f"  then {lesson} clicked at once, drawn", lesson_drawn),
-            summary(f"cold start: a link straight to {lesson}, drawn", deep_link)]
+    return [
+        summary("cold start: server answering", healthy),
+        summary("cold start: first page rendered with a model", rendered, TARGET_COLD_S * 1000),
+        summary(f"  then {lesson} clicked at once, drawn", lesson_drawn),
+        summary(f"cold start: a link straight to {lesson}, drawn", deep_link),
+    ]
 
 
 def main() -> None:

@@ -142,11 +142,13 @@ def measure(page, name: str, seconds: float, sent: list, driver: str) -> str:
     events = (after["events"] - before["events"]) / duration
     verdict = "meets" if rate >= GOAL_DECODES_PER_S and sent_during == 0 else "MISSES"
     shown = f" in {display_frames} display frames" if display_frames else ""
-    return (f"{name:22s} {driver:5s} pointer events/s {events:4.0f} · decodes/s {rate:5.1f} ({new}{shown}) "
-            f"({verdict} >= {GOAL_DECODES_PER_S:.0f}, 0 sent) · frame time "
-            f"median {statistics.median(intervals):5.1f} ms, p95 {percentile(intervals, 95):5.1f} ms · decode median "
-            f"{statistics.median(decode_ms):4.2f} ms, p95 {percentile(decode_ms, 95):4.2f} ms · decoder alone "
-            f"{ceiling:6.0f}/s · sent {sent_during}")
+    return (
+        f"{name:22s} {driver:5s} pointer events/s {events:4.0f} · decodes/s {rate:5.1f} ({new}{shown}) "
+        f"({verdict} >= {GOAL_DECODES_PER_S:.0f}, 0 sent) · frame time "
+        f"median {statistics.median(intervals):5.1f} ms, p95 {percentile(intervals, 95):5.1f} ms · decode median "
+        f"{statistics.median(decode_ms):4.2f} ms, p95 {percentile(decode_ms, 95):4.2f} ms · decoder alone "
+        f"{ceiling:6.0f}/s · sent {sent_during}"
+    )
 
 
 SLIDER_STEP_JS = """(input, id) => new Promise((resolve) => {
@@ -172,18 +174,29 @@ def measure_knobs(page, name: str, repeats: int, sent: list) -> str:
     sent_before = len(sent)
     latencies = [z1.evaluate(SLIDER_STEP_JS, knob_id) for _ in range(repeats)]
     sent_during = len(sent) - sent_before
-    return (f"{name:22s} knobs: input event to decoded image median {statistics.median(latencies):5.1f} ms, "
-            f"p95 {percentile(latencies, 95):5.1f} ms over {repeats} steps · sent {sent_during}")
+    return (
+        f"{name:22s} knobs: input event to decoded image median {statistics.median(latencies):5.1f} ms, "
+        f"p95 {percentile(latencies, 95):5.1f} ms over {repeats} steps · sent {sent_during}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="*", help="checkpoint names (default: every shipped 2-D model)")
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each drag")
-    parser.add_argument("--drivers", nargs="+", choices=("page", "mouse"), default=["page", "mouse"],
-                        help="page: pointer events dispatched in the page at 250 Hz; mouse: Playwright's mouse")
-    parser.add_argument("--knobs", nargs="*", default=["mnist-vae-z16-beta1", "mnist-vae-default"],
-                        help="models whose Interpolation knobs are timed after the pads (none: skip)")
+    parser.add_argument(
+        "--drivers",
+        nargs="+",
+        choices=("page", "mouse"),
+        default=["page", "mouse"],
+        help="page: pointer events dispatched in the page at 250 Hz; mouse: Playwright's mouse",
+    )
+    parser.add_argument(
+        "--knobs",
+        nargs="*",
+        default=["mnist-vae-z16-beta1", "mnist-vae-default"],
+        help="models whose Interpolation knobs are timed after the pads (none: skip)",
+    )
     parser.add_argument("--repeats", type=int, default=60, help="knob steps timed per model")
     args = parser.parse_args()
     if chromium_path() is None or not playwright_available():

@@ -63,8 +63,10 @@ def main() -> None:
     print(f"{Path(args.checkpoint).name}: {len(grid_seconds)} test images, {args.threads} torch threads")
     print(f"posterior grid:  {summary(grid_seconds)} wall clock; CPU time {summary(grid_cpu_seconds)}")
     print(f"whole analysis:  {summary(analysis_seconds)}  (grid + ELBO by Gauss–Hermite + KL on the grid)")
-    print(f"grid sizes: {dict(sorted({s: sizes.count(s) for s in sizes}.items()))}; "
-          f"decoder evaluations per image: median {int(statistics.median(evaluations))}")
+    print(
+        f"grid sizes: {dict(sorted({s: sizes.count(s) for s in sizes}.items()))}; "
+        f"decoder evaluations per image: median {int(statistics.median(evaluations))}"
+    )
 
 
 if __name__ == "__main__":

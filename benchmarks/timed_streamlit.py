@@ -28,8 +28,12 @@ from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
 
 # The events with which ScriptRunner ends a run (see ScriptRunner._run_script); compared by name so that a
 # renamed member in another Streamlit version is simply never matched rather than an import error.
-_FINISHED = {"SCRIPT_STOPPED_WITH_SUCCESS", "SCRIPT_STOPPED_WITH_COMPILE_ERROR", "SCRIPT_STOPPED_FOR_RERUN",
-             "FRAGMENT_STOPPED_WITH_SUCCESS"}
+_FINISHED = {
+    "SCRIPT_STOPPED_WITH_SUCCESS",
+    "SCRIPT_STOPPED_WITH_COMPILE_ERROR",
+    "SCRIPT_STOPPED_FOR_RERUN",
+    "FRAGMENT_STOPPED_WITH_SUCCESS",
+}
 _log_lock = threading.Lock()
 
 
@@ -67,11 +71,17 @@ def _timed(run_script):
             self.on_event.disconnect(on_event)
             if not runs or runs[-1] is not current:
                 runs.append(current)  # it raised before announcing its end
-            for run_, next_run in zip(runs, runs[1:] + [None]):
+            for run_, next_run in zip(runs, [*runs[1:], None], strict=True):
                 idle_at = next_run["start"] if next_run else call_end
-                _write({"end": time.time() - (call_end - idle_at),
+                _write(
+                    {
+                        "end": time.time() - (call_end - idle_at),
                         "seconds": run_.get("finished", idle_at) - run_["start"],
-                        "until_idle": idle_at - run_["start"], "fragment": run_["fragment"]})
+                        "until_idle": idle_at - run_["start"],
+                        "fragment": run_["fragment"],
+                    }
+                )
+
     return run
 
 

@@ -156,18 +156,21 @@ class StepHook(TrainingCallback):
 
 def vae_core_configs(epochs: int, seed: int, threads: int) -> tuple[ModelConfig, TrainConfig]:
     model = ModelConfig(kind="vae", arch="mlp", input_shape=(1, 28, 28), latent_dim=20, hidden_dims=(400,))
-    train = TrainConfig(dataset="mnist", epochs=epochs, batch_size=128, lr=1e-3, seed=seed,
-                        num_threads=threads, eval_each_epoch=False)
+    train = TrainConfig(
+        dataset="mnist", epochs=epochs, batch_size=128, lr=1e-3, seed=seed, num_threads=threads, eval_each_epoch=False
+    )
     return model, train
 
 
-def train_vae_core(epochs: int, seed: int, threads: int, fast_path: bool,
-                   after_step: Callable[[], None] | None = None) -> nn.Module:
+def train_vae_core(
+    epochs: int, seed: int, threads: int, fast_path: bool, after_step: Callable[[], None] | None = None
+) -> nn.Module:
     """vae_core's fit on MNIST; the data are loaded (and cached) before any loop is timed."""
     model_config, train_config = vae_core_configs(epochs, seed, threads)
     callback = StepHook(after_step) if after_step else None
-    return fit(model_config, train_config, callback, train_data=load_dataset("mnist", "train"),
-               fast_path=fast_path).model
+    return fit(
+        model_config, train_config, callback, train_data=load_dataset("mnist", "train"), fast_path=fast_path
+    ).model
 
 
 def vae_core_test_neg_elbo(model: nn.Module, seed: int) -> float:
@@ -191,7 +194,7 @@ def race(epochs: int, seed: int, threads: int, chunk: int) -> dict[str, tuple[fl
         turns.begin(name)
         try:
             models[name] = loops[name](lambda: turns.step(name))
-        except Exception as err:  # noqa: BLE001 (re-raised by the main thread)
+        except Exception as err:  # re-raised by the main thread
             errors.append(err)
         finally:
             turns.finish(name)
@@ -240,21 +243,26 @@ def main() -> None:
     args = parser.parse_args()
 
     how = "one after the other" if args.sequential else f"taking turns every {args.chunk} steps"
-    print(f"MNIST, 784-400-20 MLP VAE, Bernoulli decoder, Adam 1e-3, batch 128, {args.epochs} epochs, "
-          f"{args.threads} torch threads, {how}")
+    print(
+        f"MNIST, 784-400-20 MLP VAE, Bernoulli decoder, Adam 1e-3, batch 128, {args.epochs} epochs, "
+        f"{args.threads} torch threads, {how}"
+    )
     load_dataset("mnist", "train"), load_dataset("mnist", "test")  # the one-off load is not a per-epoch cost
     rows = race(args.epochs, args.seed, args.threads, 0 if args.sequential else args.chunk)
-    labels = {"textbook": "textbook (DataLoader + ToTensor)",
-              "fast path": "vae_core fit (MLP fast path, as shipped)",
-              "autograd": "vae_core fit(fast_path=False) (autograd)"}
+    labels = {
+        "textbook": "textbook (DataLoader + ToTensor)",
+        "fast path": "vae_core fit (MLP fast path, as shipped)",
+        "autograd": "vae_core fit(fast_path=False) (autograd)",
+    }
     for name, (seconds, neg_elbo) in rows.items():
         print(f"{labels[name]:42s} {seconds:6.2f} s/epoch, test -ELBO {neg_elbo:.2f} nats")
     textbook, fast, autograd = rows["textbook"], rows["fast path"], rows["autograd"]
     print(f"speed-up: {textbook[0] / fast[0]:.2f}x; test -ELBO difference {fast[1] - textbook[1]:+.2f} nats")
-    print(f"speed-up without the fast path: {textbook[0] / autograd[0]:.2f}x; test -ELBO difference "
-          f"{autograd[1] - textbook[1]:+.2f} nats")
-    print(f"fast path vs autograd: {autograd[0] / fast[0]:.2f}x ({1 - fast[0] / autograd[0]:.0%} less time "
-          f"per epoch)")
+    print(
+        f"speed-up without the fast path: {textbook[0] / autograd[0]:.2f}x; test -ELBO difference "
+        f"{autograd[1] - textbook[1]:+.2f} nats"
+    )
+    print(f"fast path vs autograd: {autograd[0] / fast[0]:.2f}x ({1 - fast[0] / autograd[0]:.0%} less time per epoch)")
 
     if args.choices:
         for threads in (1, 2):

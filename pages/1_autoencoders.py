@@ -50,12 +50,22 @@ if selection.dataset in LESSON_DATASETS:
     dataset = selection.dataset
 else:
     dataset = "digits"
-    st.info(f"The lesson's image models exist for MNIST (shipped) and digits (trained here); with "
-            f"{selection.dataset} in the sidebar, the image parts use digits.")
-source_note = ("MNIST models from the shipped zoo" if dataset == "mnist"
-               else "digits models trained here on first use, a few seconds each, then cached")
-section = st.segmented_control("Part", SECTIONS, default=SECTIONS[0], key="ae_section",
-                               help="One part at a time: each trains or loads only the models it shows.")
+    st.info(
+        f"The lesson's image models exist for MNIST (shipped) and digits (trained here); with "
+        f"{selection.dataset} in the sidebar, the image parts use digits."
+    )
+source_note = (
+    "MNIST models from the shipped zoo"
+    if dataset == "mnist"
+    else "digits models trained here on first use, a few seconds each, then cached"
+)
+section = st.segmented_control(
+    "Part",
+    SECTIONS,
+    default=SECTIONS[0],
+    key="ae_section",
+    help="One part at a time: each trains or loads only the models it shows.",
+)
 section = section or SECTIONS[0]
 
 
@@ -63,8 +73,7 @@ def toy_controls(key: str, manifolds: tuple[str, ...]) -> ToySettings:
     """Manifold, number of points and noise of the toy data; the defaults are ToySettings()."""
     defaults = ToySettings()
     columns = st.columns(3)
-    manifold = columns[0].selectbox("Toy manifold", manifolds, format_func=MANIFOLD_LABELS.get,
-                                    key=f"{key}_manifold")
+    manifold = columns[0].selectbox("Toy manifold", manifolds, format_func=MANIFOLD_LABELS.get, key=f"{key}_manifold")
     n_points = columns[1].slider("Points", 100, 1000, defaults.n_points, step=100, key=f"{key}_points")
     noise = columns[2].slider("Noise std of the data", 0.0, 0.2, defaults.noise, step=0.01, key=f"{key}_noise")
     return ToySettings(manifold, n_points, noise, defaults.seed)
@@ -87,6 +96,7 @@ def relation(a: float, b: float, tolerance: float = 0.02) -> str:
 
 
 # --- 1. Undercomplete AE and PCA ----------------------------------------------------------------------------
+
 
 @st.fragment
 def pca_toy_part() -> None:
@@ -111,14 +121,22 @@ def pca_toy_part() -> None:
         line = pca.inverse_transform(np.array([[scores.min()], [scores.max()]]))
         with torch.no_grad():
             linear_recon = linear.reconstruct(toy.points)
-        fig = figs.toy_reconstruction_figure(toy.points, toy.clean, line, linear_recon,
-                                             L.decoded_curve(nonlinear, toy.points),
-                                             title=f"{MANIFOLD_LABELS[settings.manifold]}, code size 1")
+        fig = figs.toy_reconstruction_figure(
+            toy.points,
+            toy.clean,
+            line,
+            linear_recon,
+            L.decoded_curve(nonlinear, toy.points),
+            title=f"{MANIFOLD_LABELS[settings.manifold]}, code size 1",
+        )
     else:
         with torch.no_grad():
-            fig = figs.toy_reconstruction_figure_3d(toy.points, linear.reconstruct(toy.points),
-                                                    nonlinear.reconstruct(toy.points),
-                                                    title=f"{MANIFOLD_LABELS[settings.manifold]}, code size 2")
+            fig = figs.toy_reconstruction_figure_3d(
+                toy.points,
+                linear.reconstruct(toy.points),
+                nonlinear.reconstruct(toy.points),
+                title=f"{MANIFOLD_LABELS[settings.manifold]}, code size 2",
+            )
     st.plotly_chart(fig, key="ae_pca_chart")
     same = "the same subspace" if angle < 1.0 else "not quite the same subspace"
     st.caption(
@@ -134,8 +152,10 @@ def pca_toy_part() -> None:
 
 @st.fragment
 def pca_image_part() -> None:
-    st.subheader(f"On {'MNIST' if dataset == 'mnist' else 'digits'}: PCA with k components against the "
-                 f"autoencoder with a 2-D code")
+    st.subheader(
+        f"On {'MNIST' if dataset == 'mnist' else 'digits'}: PCA with k components against the "
+        f"autoencoder with a 2-D code"
+    )
     images = state.test_images(dataset)
     ae = state.lesson_model(dataset, "ae", "plain AE (z = 2)")
     k = st.slider("PCA components k", 1, 64, 2, key="ae_pca_k")
@@ -169,6 +189,7 @@ def pca_image_part() -> None:
 
 # --- 2. Sparse AE -------------------------------------------------------------------------------------------
 
+
 @st.fragment
 def kl_curve_part() -> None:
     st.subheader("Two sparsity penalties")
@@ -184,8 +205,10 @@ def kl_curve_part() -> None:
     kl_values = L.bernoulli_kl(rho, rho_hat)
     st.plotly_chart(figs.kl_penalty_figure(rho_hat, kl_values, rho), key="ae_sparse_kl_chart")
     half = L.bernoulli_kl(rho, torch.tensor([0.5], dtype=torch.float64)).item()
-    st.caption(f"For ρ = {rho:g}: a unit at ρ̂ = ρ costs 0 nats; one that is on half the time (ρ̂ = 0.5) costs "
-               f"{half:.3f} nats, and the cost has no upper bound as ρ̂ → 1 (or 0).")
+    st.caption(
+        f"For ρ = {rho:g}: a unit at ρ̂ = ρ costs 0 nats; one that is on half the time (ρ̂ = 0.5) costs "
+        f"{half:.3f} nats, and the cost has no upper bound as ρ̂ → 1 (or 0)."
+    )
 
 
 @st.fragment
@@ -212,10 +235,13 @@ def sparse_image_part() -> None:
         images_row([image[0]], [f"test image #{index}"])
     acts = {"no penalty": L.hidden_activations(dense, image)[0], "KL penalty": L.hidden_activations(sparse, image)[0]}
     fractions = {label: L.fraction_active(values.unsqueeze(0), threshold).item() for label, values in acts.items()}
-    means = {label: state.mean_fraction_active(dataset, role, threshold)
-             for label, role in (("no penalty", "dense"), ("KL penalty", "sparse"))}
-    st.plotly_chart(figs.activation_bars_figure({k: v.numpy() for k, v in acts.items()}, threshold),
-                    key="ae_sparse_bars")
+    means = {
+        label: state.mean_fraction_active(dataset, role, threshold)
+        for label, role in (("no penalty", "dense"), ("KL penalty", "sparse"))
+    }
+    st.plotly_chart(
+        figs.activation_bars_figure({k: v.numpy() for k, v in acts.items()}, threshold), key="ae_sparse_bars"
+    )
     st.markdown(f"**Fraction of the {units} units above {threshold:g}**")
     metric_columns = st.columns(4)
     metric_columns[0].metric("This digit, no penalty", f"{fractions['no penalty']:.1%}")
@@ -223,11 +249,16 @@ def sparse_image_part() -> None:
     metric_columns[2].metric("Test mean, no penalty", f"{means['no penalty']:.1%}")
     metric_columns[3].metric("Test mean, KL penalty", f"{means['KL penalty']:.1%}")
     rho_hats = {"no penalty": state.rho_hat(dataset, "dense"), "KL penalty": state.rho_hat(dataset, "sparse")}
-    st.plotly_chart(figs.histogram_figure(rho_hats, title=f"Average activation ρ̂ⱼ of each of the {units} units "
-                                                          f"over {len(images)} test images",
-                                          x_title="ρ̂ⱼ", marker=config.sparsity_target,
-                                          marker_label=f"ρ = {config.sparsity_target:g}"),
-                    key="ae_sparse_hist")
+    st.plotly_chart(
+        figs.histogram_figure(
+            rho_hats,
+            title=f"Average activation ρ̂ⱼ of each of the {units} units over {len(images)} test images",
+            x_title="ρ̂ⱼ",
+            marker=config.sparsity_target,
+            marker_label=f"ρ = {config.sparsity_target:g}",
+        ),
+        key="ae_sparse_hist",
+    )
     sparse_mean, dense_mean = float(rho_hats["KL penalty"].mean()), float(rho_hats["no penalty"].mean())
     ratio = means["no penalty"] / max(means["KL penalty"], 1e-12)
     st.caption(
@@ -241,13 +272,13 @@ def sparse_image_part() -> None:
 
 # --- 3. Denoising AE ----------------------------------------------------------------------------------------
 
+
 @st.fragment
 def denoising_toy_part() -> None:
     st.subheader("The denoising AE's vector field points back to the data")
     settings = toy_controls("ae_dae", ("curve", "spiral"))
     default_spec = TOY_SPECS["dae"]
-    noise = st.slider("Corruption std σ during training", 0.05, 0.4, default_spec.noise, step=0.05,
-                      key="ae_dae_sigma")
+    noise = st.slider("Corruption std σ during training", 0.05, 0.4, default_spec.noise, step=0.05, key="ae_dae_sigma")
     spec = replace(default_spec, noise=noise)
     toy = state.toy_manifold(settings)
     model = state.toy_fit(settings, spec, "denoising AE").model
@@ -257,13 +288,22 @@ def denoising_toy_part() -> None:
     near, far = 2 * noise, 4 * noise
     near_fraction = alignment.fraction_pointing_back(max_distance=near)
     far_fraction = alignment.fraction_pointing_back(min_distance=far)
-    st.plotly_chart(figs.vector_field_figure(grid, field, toy.points, steps=FIELD_STEPS,
-                                             title=f"r(x̃) − x̃ on a {FIELD_STEPS} × {FIELD_STEPS} grid, DAE trained "
-                                                   f"with σ = {noise:g} (arrows scaled to fit)"),
-                    key="ae_dae_field")
+    st.plotly_chart(
+        figs.vector_field_figure(
+            grid,
+            field,
+            toy.points,
+            steps=FIELD_STEPS,
+            title=f"r(x̃) − x̃ on a {FIELD_STEPS} × {FIELD_STEPS} grid, DAE trained "
+            f"with σ = {noise:g} (arrows scaled to fit)",
+        ),
+        key="ae_dae_field",
+    )
     columns = st.columns(2)
-    columns[0].metric(f"Arrows pointing back (within 45°), closer than {near:g}",
-                      "–" if math.isnan(near_fraction) else f"{near_fraction:.0%}")
+    columns[0].metric(
+        f"Arrows pointing back (within 45°), closer than {near:g}",
+        "–" if math.isnan(near_fraction) else f"{near_fraction:.0%}",
+    )
     columns[1].metric(f"… farther than {far:g}", "–" if math.isnan(far_fraction) else f"{far_fraction:.0%}")
     lengths = field.norm(dim=1)
     near_mask = alignment.distance < near
@@ -288,8 +328,13 @@ def denoising_image_part() -> None:
     dae = state.lesson_model(dataset, "dae", "DAE")
     images = state.test_images(dataset)
     columns = st.columns([1, 1, 1])
-    kind = columns[0].radio("Noise", ("gaussian", "mask"), key="ae_dae_kind", horizontal=True,
-                            format_func={"gaussian": "Gaussian (std)", "mask": "masking (fraction zeroed)"}.get)
+    kind = columns[0].radio(
+        "Noise",
+        ("gaussian", "mask"),
+        key="ae_dae_kind",
+        horizontal=True,
+        format_func={"gaussian": "Gaussian (std)", "mask": "masking (fraction zeroed)"}.get,
+    )
     levels = GAUSSIAN_LEVELS if kind == "gaussian" else MASK_LEVELS
     level = columns[1].select_slider("Noise level", levels, value=levels[3], key=f"ae_dae_level_{kind}")
     with columns[2]:
@@ -299,18 +344,27 @@ def denoising_image_part() -> None:
     with torch.no_grad():
         outputs = {"noisy input": noisy, "DAE output": dae.reconstruct(noisy), "plain AE output": ae.reconstruct(noisy)}
     errors = {label: L.squared_error(clean, out).item() for label, out in outputs.items()}
-    images_row([clean[0]] + [out[0] for out in outputs.values()],
-               ["clean"] + [f"{label}: {errors[label]:.1f}" for label in outputs])
+    images_row(
+        [clean[0]] + [out[0] for out in outputs.values()],
+        ["clean"] + [f"{label}: {errors[label]:.1f}" for label in outputs],
+    )
     curve = state.denoising_curve(dataset, kind)
-    errors_by_model = {"plain AE": curve.model_errors["plain AE"], "DAE": curve.model_errors["DAE"],
-                       "noisy input": curve.input_errors}
+    errors_by_model = {
+        "plain AE": curve.model_errors["plain AE"],
+        "DAE": curve.model_errors["DAE"],
+        "noisy input": curve.input_errors,
+    }
     x_title = "noise std" if kind == "gaussian" else "fraction of pixels zeroed"
-    st.plotly_chart(figs.denoising_curve_figure(curve.levels, errors_by_model, level, x_title=x_title),
-                    key="ae_dae_curve")
+    st.plotly_chart(
+        figs.denoising_curve_figure(curve.levels, errors_by_model, level, x_title=x_title), key="ae_dae_curve"
+    )
     at = curve.levels.index(level)
     dae_err, ae_err = curve.model_errors["DAE"][at], curve.model_errors["plain AE"][at]
-    wins = [lv for lv, d, a in zip(curve.levels, curve.model_errors["DAE"], curve.model_errors["plain AE"], strict=True)
-            if d < a]
+    wins = [
+        lv
+        for lv, d, a in zip(curve.levels, curve.model_errors["DAE"], curve.model_errors["plain AE"], strict=True)
+        if d < a
+    ]
     training = f"{dae.config.corruption} noise of level {dae.config.corruption_rate:g}"
     st.caption(
         f"Errors are ‖clean − output‖² per image. At this level, over {curve.n_images} test images, the DAE's "
@@ -322,6 +376,7 @@ def denoising_image_part() -> None:
 
 
 # --- 4. Contractive AE --------------------------------------------------------------------------------------
+
 
 @st.fragment
 def contractive_image_part() -> None:
@@ -338,29 +393,48 @@ def contractive_image_part() -> None:
     columns = st.columns([1, 1, 2])
     with columns[0]:
         index = index_picker("ae_cae_index")
-    epsilon = columns[1].select_slider("Perturbation ‖δ‖", (0.1, 0.3, 1.0, 3.0), value=PERTURBATION_NORM,
-                                       key="ae_cae_epsilon")
+    epsilon = columns[1].select_slider(
+        "Perturbation ‖δ‖", (0.1, 0.3, 1.0, 3.0), value=PERTURBATION_NORM, key="ae_cae_epsilon"
+    )
     with columns[2]:
         images_row([images[index]], [f"test image #{index}"])
     digit = images[index : index + 1]
-    digit_norms = {label: L.jacobian_norms_sq(model.embed, digit).item()
-                   for label, model in (("plain AE", ae), ("CAE", cae))}
-    summaries = {"plain AE": state.contraction(dataset, "ae", epsilon),
-                 "CAE": state.contraction(dataset, "cae", epsilon)}
+    digit_norms = {
+        label: L.jacobian_norms_sq(model.embed, digit).item() for label, model in (("plain AE", ae), ("CAE", cae))
+    }
+    summaries = {
+        "plain AE": state.contraction(dataset, "ae", epsilon),
+        "CAE": state.contraction(dataset, "cae", epsilon),
+    }
     metric_columns = st.columns(4)
     metric_columns[0].metric("‖J‖² this digit, plain AE", f"{digit_norms['plain AE']:.2f}")
     metric_columns[1].metric("‖J‖² this digit, CAE", f"{digit_norms['CAE']:.2f}")
     metric_columns[2].metric("Test mean ‖J‖², plain AE", f"{summaries['plain AE'].jacobian_sq_mean:.2f}")
     metric_columns[3].metric("Test mean ‖J‖², CAE", f"{summaries['CAE'].jacobian_sq_mean:.2f}")
-    histogram = figs.histogram_figure(norms, title=f"Squared Frobenius norm ‖J_f(x)‖² over {len(images)} test images",
-                                      x_title="‖J_f(x)‖²", log_x=True)
+    histogram = figs.histogram_figure(
+        norms, title=f"Squared Frobenius norm ‖J_f(x)‖² over {len(images)} test images", x_title="‖J_f(x)‖²", log_x=True
+    )
     st.plotly_chart(histogram, key="ae_cae_hist")
     table = {
-        "": ["mean ‖J‖²", "median ‖J‖²", "code spread √(total variance)", "‖J‖ / spread",
-             f"code moves under ‖δ‖ = {epsilon:g}", "… in code spreads"],
-        **{label: [f"{s.jacobian_sq_mean:.2f}", f"{s.jacobian_sq_median:.2f}", f"{s.code_spread:.2f}",
-                   f"{s.relative_jacobian:.3f}", f"{s.displacement_mean:.4f}", f"{s.relative_displacement:.4f}"]
-           for label, s in summaries.items()},
+        "": [
+            "mean ‖J‖²",
+            "median ‖J‖²",
+            "code spread √(total variance)",
+            "‖J‖ / spread",
+            f"code moves under ‖δ‖ = {epsilon:g}",
+            "… in code spreads",
+        ],
+        **{
+            label: [
+                f"{s.jacobian_sq_mean:.2f}",
+                f"{s.jacobian_sq_median:.2f}",
+                f"{s.code_spread:.2f}",
+                f"{s.relative_jacobian:.3f}",
+                f"{s.displacement_mean:.4f}",
+                f"{s.relative_displacement:.4f}",
+            ]
+            for label, s in summaries.items()
+        },
     }
     st.dataframe(table, hide_index=True, key="ae_cae_table")
     plain, contractive = summaries["plain AE"], summaries["CAE"]
@@ -373,7 +447,8 @@ def contractive_image_part() -> None:
         f"{plain.displacement_mean:.4f}. Part of any such gap can be a mere change of scale (a smaller code "
         f"that the decoder scales back up costs nothing), so the table also divides by each code's spread: "
         f"relative to it the CAE's Jacobian is {relative_ratio:.2f}× "
-        + ("smaller" if relative_ratio >= 1 else "larger") + " than the plain AE's."
+        + ("smaller" if relative_ratio >= 1 else "larger")
+        + " than the plain AE's."
     )
 
 
@@ -382,27 +457,41 @@ def contractive_toy_part() -> None:
     st.subheader("On the toy curve: flat across the manifold, faithful along it")
     settings = toy_controls("ae_cae", ("curve", "spiral"))
     plain_spec, cae_default = TOY_SPECS["plain-2d"], TOY_SPECS["cae"]
-    weight = st.select_slider("Contractive weight λ", (0.3, 1.0, 3.0, 10.0), value=cae_default.contractive_weight,
-                              key="ae_cae_weight")
+    weight = st.select_slider(
+        "Contractive weight λ", (0.3, 1.0, 3.0, 10.0), value=cae_default.contractive_weight, key="ae_cae_weight"
+    )
     cae_spec = replace(cae_default, contractive_weight=weight)
     toy = state.toy_manifold(settings)
     plain = state.toy_fit(settings, plain_spec, "plain AE (2-D code)").model
     cae = state.toy_fit(settings, cae_spec, "CAE (2-D code)").model
     normal = manifold_normal(toy)
-    responses = {"plain AE": L.along_across(plain, toy.clean, toy.tangent, normal),
-                 "CAE": L.along_across(cae, toy.clean, toy.tangent, normal)}
+    responses = {
+        "plain AE": L.along_across(plain, toy.clean, toy.tangent, normal),
+        "CAE": L.along_across(cae, toy.clean, toy.tangent, normal),
+    }
     order = toy.t.argsort()
-    position = st.slider("Point on the curve (by its coordinate t)", 0, len(toy) - 1, len(toy) // 2,
-                         key="ae_cae_position")
+    position = st.slider(
+        "Point on the curve (by its coordinate t)", 0, len(toy) - 1, len(toy) // 2, key="ae_cae_position"
+    )
     i = int(order[min(position, len(toy) - 1)])
     offsets = torch.linspace(-0.3, 0.3, 31)
-    across = {f"{label}, across": L.response_profile(model, toy.clean[i], normal[i], offsets).numpy()
-              for label, model in (("plain AE", plain), ("CAE", cae))}
-    along = {f"{label}, along": L.response_profile(model, toy.clean[i], toy.tangent[i], offsets).numpy()
-             for label, model in (("plain AE", plain), ("CAE", cae))}
-    st.plotly_chart(figs.response_figure(offsets, {**across, **along},
-                                         title="Move the input by s across (normal) or along (tangent) the curve",
-                                         x_title="s"), key="ae_cae_response")
+    across = {
+        f"{label}, across": L.response_profile(model, toy.clean[i], normal[i], offsets).numpy()
+        for label, model in (("plain AE", plain), ("CAE", cae))
+    }
+    along = {
+        f"{label}, along": L.response_profile(model, toy.clean[i], toy.tangent[i], offsets).numpy()
+        for label, model in (("plain AE", plain), ("CAE", cae))
+    }
+    st.plotly_chart(
+        figs.response_figure(
+            offsets,
+            {**across, **along},
+            title="Move the input by s across (normal) or along (tangent) the curve",
+            x_title="s",
+        ),
+        key="ae_cae_response",
+    )
     columns = st.columns(4)
     columns[0].metric("Plain AE: slope along", f"{responses['plain AE'].along:.2f}")
     columns[1].metric("Plain AE: slope across", f"{responses['plain AE'].across:.2f}")
@@ -433,5 +522,7 @@ else:
     contractive_toy_part()
 
 st.divider()
-st.caption("The numbers with the default settings, toy data and images, are printed by "
-           "`python -m benchmarks.ae_lesson_numbers` (add `--dataset digits` for the offline models).")
+st.caption(
+    "The numbers with the default settings, toy data and images, are printed by "
+    "`python -m benchmarks.ae_lesson_numbers` (add `--dataset digits` for the offline models)."
+)

@@ -23,13 +23,19 @@ data = require_test_split(selection)
 ae_entry, vae_entry = comparison_pair(list(selection.entries), selection.entry)
 panels = [(side, entry) for side, entry in (("Autoencoder", ae_entry), ("VAE", vae_entry)) if entry is not None]
 if len(panels) == 1:
-    st.info("No model of the other kind with the same latent size fits this data set, so there is one panel. "
-            "Train one on the Train page to compare.")
+    st.info(
+        "No model of the other kind with the same latent size fits this data set, so there is one panel. "
+        "Train one on the Train page to compare."
+    )
 
 controls = st.columns([2, 1])
 method = projection_choice(controls[0], max(e.latent_dim for _, e in panels), key="latent_projection")
-same_axes = controls[1].toggle("Same axes for both", value=True, key="latent_same_axes",
-                               help="Shows how differently the two models scale their codes.")
+same_axes = controls[1].toggle(
+    "Same axes for both",
+    value=True,
+    key="latent_same_axes",
+    help="Shows how differently the two models scale their codes.",
+)
 
 
 def _pick_from_chart(chart_key: str) -> None:
@@ -44,13 +50,24 @@ def _pick_from_chart(chart_key: str) -> None:
 refs = [entry.ref(selection.device) for _, entry in panels]
 point_sets = [derived.project_split(ref, selection.dataset, method=method)[1] for ref in refs]
 axis_range = shared_range(point_sets, include_prior=True) if same_axes and len(panels) == 2 else None
-for column, (side, entry), ref in zip(st.columns(len(panels)), panels, refs):
+for column, (side, entry), ref in zip(st.columns(len(panels)), panels, refs, strict=True):
     with column:
-        fig = derived.latent_figure(ref, selection.dataset, method=method, title=f"{side}: {entry.info.name}",
-                                    axis_range=axis_range, show_prior=entry.is_variational)
+        fig = derived.latent_figure(
+            ref,
+            selection.dataset,
+            method=method,
+            title=f"{side}: {entry.info.name}",
+            axis_range=axis_range,
+            show_prior=entry.is_variational,
+        )
         chart_key = f"latent_chart_{side}_{entry.key}_{method}"
-        st.plotly_chart(trusted_figure(fig), key=chart_key, on_select=lambda k=chart_key: _pick_from_chart(k),
-                        selection_mode="points", config={"scrollZoom": True, "displaylogo": False})
+        st.plotly_chart(
+            trusted_figure(fig),
+            key=chart_key,
+            on_select=lambda k=chart_key: _pick_from_chart(k),
+            selection_mode="points",
+            config={"scrollZoom": True, "displaylogo": False},
+        )
         st.caption(model_caption(entry))
 
 
@@ -59,8 +76,10 @@ def latent_pads() -> None:
     # The decoder runs in the browser: hovering or dragging costs no rerun. A click picks the nearest test
     # image for the block below, which alone reruns.
     st.subheader("Move through the plane")
-    st.caption("Point anywhere, in the gaps too: your browser decodes the code under the pointer as you move. "
-               "Click to pick the nearest test image below.")
+    st.caption(
+        "Point anywhere, in the gaps too: your browser decodes the code under the pointer as you move. "
+        "Click to pick the nearest test image below."
+    )
     for column, (side, entry), ref in zip(st.columns(len(panels)), panels, refs, strict=True):
         with column:
             try:
@@ -70,10 +89,19 @@ def latent_pads() -> None:
                 continue
             encoded = derived.encode_split(ref, selection.dataset)
             # Each pad on its own axes: on shared ones a VAE's plane would be a speck beside an AE's.
-            latent_pad(f"latent_pad_{side}_{entry.key}", decoder, codes=encoded.means, labels=encoded.labels,
-                       axis_range=shared_range([encoded.means], include_prior=entry.is_variational),
-                       show_prior=entry.is_variational, title=f"{side}: {entry.info.name}", on_click=_pick_from_pad,
-                       size_px=300, image_px=100, hint="")
+            latent_pad(
+                f"latent_pad_{side}_{entry.key}",
+                decoder,
+                codes=encoded.means,
+                labels=encoded.labels,
+                axis_range=shared_range([encoded.means], include_prior=entry.is_variational),
+                show_prior=entry.is_variational,
+                title=f"{side}: {entry.info.name}",
+                on_click=_pick_from_pad,
+                size_px=300,
+                image_px=100,
+                hint="",
+            )
 
 
 def _pick_from_pad(click: PadClick) -> None:
@@ -88,19 +116,30 @@ if all(entry.latent_dim == 2 for _, entry in panels):
 
 @st.fragment(key="latent_images")
 def latent_images() -> None:
-    index = st.number_input(f"Test image # (0–{len(data) - 1}), or click a point", min_value=0,
-                            max_value=len(data) - 1, value=0, step=1, key="latent_index")
+    index = st.number_input(
+        f"Test image # (0–{len(data) - 1}), or click a point",
+        min_value=0,
+        max_value=len(data) - 1,
+        value=0,
+        step=1,
+        key="latent_index",
+    )
     label = data.class_names[int(data.labels[index])]
-    st.markdown(f"**Test image #{index}**, label **{label}**: the original, then each model's reconstruction "
-                "from its code (the VAE decodes μ).")
+    st.markdown(
+        f"**Test image #{index}**, label **{label}**: the original, then each model's reconstruction "
+        "from its code (the VAE decodes μ)."
+    )
     image_columns = st.columns(1 + len(panels))
     original_png, _ = derived.reconstruction_png(refs[0], selection.dataset, index)
     image_columns[0].image(original_png, caption="original", width=140)
-    for column, (side, entry), ref in zip(image_columns[1:], panels, refs):
+    for column, (side, _entry), ref in zip(image_columns[1:], panels, refs, strict=True):
         _, recon_png = derived.reconstruction_png(ref, selection.dataset, index)
         code = derived.encode_split(ref, selection.dataset).means[index]
-        column.image(recon_png, caption=f"{side}: z = ({', '.join(f'{v:.2f}' for v in code[:4])}"
-                                        f"{', …' if len(code) > 4 else ''})", width=140)
+        column.image(
+            recon_png,
+            caption=f"{side}: z = ({', '.join(f'{v:.2f}' for v in code[:4])}{', …' if len(code) > 4 else ''})",
+            width=140,
+        )
 
 
 latent_images()

@@ -4,16 +4,16 @@
 import numpy as np
 import pandas as pd
 import streamlit as st
-from ui.shell.sidebar import current_selection, require_model
-from ui.state.loaders import model_or_none, registry
-from ui.widgets.elbo_widgets import choose_image
-from vae_core.registry import counterpart
-from vae_core.vocabulary import ROLE_FAMILY_2D
 
 from ui.figures.anomaly import roc_figure, score_histograms
+from ui.shell.sidebar import current_selection, require_model
 from ui.state import anomaly_cache
+from ui.state.loaders import model_or_none, registry
+from ui.widgets.elbo_widgets import choose_image
 from vae_core import anomaly
 from vae_core.protocol import metric_names, protocol_of
+from vae_core.registry import counterpart
+from vae_core.vocabulary import ROLE_FAMILY_2D
 
 SUBSET_CHOICES = (250, 500, 1000, 2000, 5000, 10000)
 DEFAULT_SUBSET = 500
@@ -46,14 +46,18 @@ if st.session_state.get("anomaly_vae") not in {e.key for e in vaes}:
     family = [e for e in vaes if e.role == ROLE_FAMILY_2D]
     st.session_state["anomaly_vae"] = (sidebar_vae + family + vaes)[0].key
 left, right = st.columns(2)
-vae_entry = by_key[left.selectbox("VAE", [e.key for e in vaes], key="anomaly_vae",
-                                  format_func=lambda k: by_key[k].label)]
+vae_entry = by_key[
+    left.selectbox("VAE", [e.key for e in vaes], key="anomaly_vae", format_func=lambda k: by_key[k].label)
+]
 ae_entry = None
 if aes:
     if st.session_state.get("anomaly_ae") not in {e.key for e in aes}:
         st.session_state["anomaly_ae"] = (counterpart(entries, vae_entry) or aes[0]).key
-    ae_entry = by_key[right.selectbox("Autoencoder for contrast", [e.key for e in aes], key="anomaly_ae",
-                                      format_func=lambda k: by_key[k].label)]
+    ae_entry = by_key[
+        right.selectbox(
+            "Autoencoder for contrast", [e.key for e in aes], key="anomaly_ae", format_func=lambda k: by_key[k].label
+        )
+    ]
 if model_or_none(vae_entry.ref(selection.device)) is None:
     st.stop()
 vae_ref = vae_entry.ref(selection.device)
@@ -65,11 +69,24 @@ if names.caveat:
     st.warning(names.caveat)
 
 left, right = st.columns(2)
-subset = int(left.select_slider("Images per set (the first N of each)", SUBSET_CHOICES, value=DEFAULT_SUBSET,
-                                key="anomaly_subset",
-                                help="Every image costs K decoder passes; fewer images keep the page quick."))
-iw_samples = int(right.select_slider("K, importance samples per image", IW_CHOICES, value=DEFAULT_IW,
-                                     key="anomaly_k", help="For the IW estimate of −log p(x) of every image."))
+subset = int(
+    left.select_slider(
+        "Images per set (the first N of each)",
+        SUBSET_CHOICES,
+        value=DEFAULT_SUBSET,
+        key="anomaly_subset",
+        help="Every image costs K decoder passes; fewer images keep the page quick.",
+    )
+)
+iw_samples = int(
+    right.select_slider(
+        "K, importance samples per image",
+        IW_CHOICES,
+        value=DEFAULT_IW,
+        key="anomaly_k",
+        help="For the IW estimate of −log p(x) of every image.",
+    )
+)
 
 
 def run_study(ref, ae, protocol_value: str, dataset: str, include_synthetic: bool = True) -> anomaly.AnomalyStudy:
@@ -79,8 +96,17 @@ def run_study(ref, ae, protocol_value: str, dataset: str, include_synthetic: boo
     def progress(fraction: float, key: str) -> None:
         bar.progress(fraction, text=f"Scoring {dataset} / {key} ({subset} images, K = {iw_samples})…")
 
-    result = anomaly_cache.study(ref, ae, protocol_value, dataset, subset=subset, iw_samples=iw_samples, seed=SEED,
-                                 include_synthetic=include_synthetic, progress=progress)
+    result = anomaly_cache.study(
+        ref,
+        ae,
+        protocol_value,
+        dataset,
+        subset=subset,
+        iw_samples=iw_samples,
+        seed=SEED,
+        include_synthetic=include_synthetic,
+        progress=progress,
+    )
     bar.empty()
     return result
 
@@ -91,15 +117,20 @@ n_images = len(inside.scores)
 st.caption(
     f"{n_images} images per set (the first {n_images} of each test set; the synthetic sets are built from them), "
     f"K = {iw_samples}, seed {SEED}. "
-    + ("Every image is binarised once with the fixed seed the model's test metrics use, because the model was "
-       "trained on binarised images." if protocol.binarizes_inputs else "The images are fed as grey levels.")
+    + (
+        "Every image is binarised once with the fixed seed the model's test metrics use, because the model was "
+        "trained on binarised images."
+        if protocol.binarizes_inputs
+        else "The images are fed as grey levels."
+    )
 )
 keys = [k for k in anomaly.SCORE_KEYS if k in inside.scores.available()]
 
 # --- 2. histograms and a threshold --------------------------------------------------------------------------------
 st.header("2 · Scores per set, and a threshold")
-score_key = st.radio("Score", keys, index=keys.index("iw_nll"), key="anomaly_score", horizontal=True,
-                     format_func=labels.get)
+score_key = st.radio(
+    "Score", keys, index=keys.index("iw_nll"), key="anomaly_score", horizontal=True, format_func=labels.get
+)
 set_labels = {s.key: s.label for s in study.sets}
 # Noise and inverted images usually score far beyond the rest and would squeeze the histogram: off by default.
 FAR_SETS = ("uniform-noise", "bernoulli-noise", "inverted")
@@ -107,9 +138,13 @@ default_shown = [k for k in set_labels if k not in FAR_SETS]
 if st.session_state.get("anomaly_shown_for") != tuple(set_labels):  # another data set: other sets
     st.session_state["anomaly_shown_for"] = tuple(set_labels)
     st.session_state["anomaly_shown"] = default_shown
-shown = st.multiselect("Sets shown in the histogram (noise and inverted images start hidden: they lie far to "
-                       "the right of the rest; add them here)", list(set_labels), key="anomaly_shown",
-                       format_func=set_labels.get) or list(set_labels)
+shown = st.multiselect(
+    "Sets shown in the histogram (noise and inverted images start hidden: they lie far to "
+    "the right of the rest; add them here)",
+    list(set_labels),
+    key="anomaly_shown",
+    format_func=set_labels.get,
+) or list(set_labels)
 in_scores = inside.scores.values(score_key)
 pooled = np.concatenate([s.scores.values(score_key) for s in study.sets if s.key in shown])
 low, high = float(np.percentile(pooled, 0.5)), float(np.percentile(pooled, 99.5))
@@ -119,57 +154,81 @@ if st.session_state.get("anomaly_threshold_for") != threshold_for:
     st.session_state["anomaly_threshold_for"] = threshold_for
     st.session_state["anomaly_threshold"] = round(default_threshold, 1)
 st.session_state["anomaly_threshold"] = min(max(st.session_state["anomaly_threshold"], round(low, 1)), round(high, 1))
-threshold = float(st.slider(f"Threshold on {labels[score_key]} (flag an image when its score is at least this)",
-                            round(low, 1), round(high, 1), key="anomaly_threshold", step=0.1))
-st.plotly_chart(score_histograms(study, score_key, labels[score_key], shown=shown, threshold=threshold),
-                key="anomaly_histogram")
+threshold = float(
+    st.slider(
+        f"Threshold on {labels[score_key]} (flag an image when its score is at least this)",
+        round(low, 1),
+        round(high, 1),
+        key="anomaly_threshold",
+        step=0.1,
+    )
+)
+st.plotly_chart(
+    score_histograms(study, score_key, labels[score_key], shown=shown, threshold=threshold), key="anomaly_histogram"
+)
 rows = []
 for scored in study.sets:
     rate = float(np.mean(scored.scores.values(score_key) >= threshold))
-    rows.append({"set": scored.label, "flagged": f"{100 * rate:.1f}%",
-                 "rate": "false positives" if scored.in_distribution else "detected",
-                 "median score": round(float(np.median(scored.scores.values(score_key))), 1)})
+    rows.append(
+        {
+            "set": scored.label,
+            "flagged": f"{100 * rate:.1f}%",
+            "rate": "false positives" if scored.in_distribution else "detected",
+            "median score": round(float(np.median(scored.scores.values(score_key))), 1),
+        }
+    )
 false_positive = float(np.mean(in_scores >= threshold))
 st.metric("False-positive rate (test images flagged)", f"{100 * false_positive:.1f}%")
 st.dataframe(pd.DataFrame(rows), hide_index=True, key="anomaly_rates")
 
 # --- 3. ROC and AUC ------------------------------------------------------------------------------------------------
 st.header("3 · ROC curves and AUC")
-st.markdown("Sweep the threshold from high to low: every position gives one (false-positive rate, detection rate) "
-            "point, and together they draw the ROC curve. Its area, the **AUC**, is the chance that a random "
-            "outlier scores higher than a random test image: 1 separates them perfectly, 0.5 is a coin toss, and "
-            "below 0.5 the score ranks the outliers as *more* typical than the model's own test set.")
+st.markdown(
+    "Sweep the threshold from high to low: every position gives one (false-positive rate, detection rate) "
+    "point, and together they draw the ROC curve. Its area, the **AUC**, is the chance that a random "
+    "outlier scores higher than a random test image: 1 separates them perfectly, 0.5 is a coin toss, and "
+    "below 0.5 the score ranks the outliers as *more* typical than the model's own test set."
+)
 results = {r.ood_key: r for r in study.results}
-ood_key = st.selectbox("Out-of-distribution set", list(results), key="anomaly_ood",
-                       format_func=lambda k: results[k].ood_label)
+ood_key = st.selectbox(
+    "Out-of-distribution set", list(results), key="anomaly_ood", format_func=lambda k: results[k].ood_label
+)
 ood = study.scored(ood_key)
 curves = {labels[k]: anomaly.roc(inside.scores.values(k), ood.scores.values(k)) for k in keys}
 st.plotly_chart(roc_figure(curves, f"{inside.label} against {ood.label}"), key="anomaly_roc")
 short = {kind.key: kind.short for kind in anomaly.SCORE_KINDS}
-auc_table = pd.DataFrame([{"out-of-distribution set": r.ood_label, **{short[k]: round(r.auc[k], 3) for k in keys}}
-                          for r in study.results])
+auc_table = pd.DataFrame(
+    [{"out-of-distribution set": r.ood_label, **{short[k]: round(r.auc[k], 3) for k in keys}} for r in study.results]
+)
 st.dataframe(auc_table, hide_index=True, key="anomaly_auc_table")
 st.caption("AUC per score; columns: " + "; ".join(f"{short[k]} = {labels[k]}" for k in keys) + ".")
-st.markdown(anomaly.auc_sentence(results[ood_key].auc[score_key], labels[score_key], inside.label,
-                                 results[ood_key].ood_label))
+st.markdown(
+    anomaly.auc_sentence(results[ood_key].auc[score_key], labels[score_key], inside.label, results[ood_key].ood_label)
+)
 
 # --- 4. your image -------------------------------------------------------------------------------------------------
 st.header("4 · Where does your image fall?")
 chosen = choose_image(selection.dataset, vae_entry.input_shape)
 if chosen is not None:
     image = np.ascontiguousarray(chosen.image, dtype=np.float32)
-    mine = anomaly_cache.image_scores(vae_ref, ae_ref, protocol.value, selection.dataset, image,
-                                      iw_samples=iw_samples, seed=SEED)
+    mine = anomaly_cache.image_scores(
+        vae_ref, ae_ref, protocol.value, selection.dataset, image, iw_samples=iw_samples, seed=SEED
+    )
     value = float(mine.values(score_key)[0])
-    st.plotly_chart(score_histograms(study, score_key, labels[score_key], shown=shown, threshold=threshold,
-                                     image_score=value), key="anomaly_image_histogram")
+    st.plotly_chart(
+        score_histograms(study, score_key, labels[score_key], shown=shown, threshold=threshold, image_score=value),
+        key="anomaly_image_histogram",
+    )
     percentiles = {s.label: anomaly.percentile_in(value, s.scores.values(score_key)) for s in study.sets}
     cols = st.columns(3)
     cols[0].metric(labels[score_key], f"{value:.1f}")
     cols[1].metric(f"Percentile in the {inside.label}", f"{percentiles[inside.label]:.1f}")
     cols[2].metric("Flagged at the threshold", "yes" if value >= threshold else "no")
-    st.caption(f"Percentile: the share of the set's images scoring below yours. {chosen.description.capitalize()}: "
-               + ", ".join(f"{p:.0f} in the {label}" for label, p in percentiles.items()) + ".")
+    st.caption(
+        f"Percentile: the share of the set's images scoring below yours. {chosen.description.capitalize()}: "
+        + ", ".join(f"{p:.0f} in the {label}" for label, p in percentiles.items())
+        + "."
+    )
 
 # --- 5. both directions --------------------------------------------------------------------------------------------
 st.header("5 · Both directions: MNIST against Fashion-MNIST")
@@ -183,8 +242,10 @@ for dataset in pair:
     if family and is_available(dataset) and tuple(family[0].input_shape) == INPUT_SHAPES[dataset]:
         direction_models[dataset] = family[0]
 if len(direction_models) < 2 or not all(is_available(d) for d in pair):
-    st.info("This part needs the MNIST and Fashion-MNIST files and the 2-D VAE of each (`mnist-vae-z2`, "
-            "`fashion-mnist-vae-z2`); offline, on digits, the sets above are all this page can show.")
+    st.info(
+        "This part needs the MNIST and Fashion-MNIST files and the 2-D VAE of each (`mnist-vae-z2`, "
+        "`fashion-mnist-vae-z2`); offline, on digits, the sets above are all this page can show."
+    )
     directions = {}
 else:
     directions = {}
@@ -192,14 +253,23 @@ else:
         entry_protocol = protocol_of(entry.info.train_config, entry.info.model_config)
         entry_ae = counterpart(list(all_entries), entry)
         # With its AE counterpart, as in section 1, so that a study already scored above is read from the cache.
-        directions[dataset] = run_study(entry.ref(selection.device),
-                                        entry_ae.ref(selection.device) if entry_ae is not None else None,
-                                        entry_protocol.value, dataset, include_synthetic=False)
+        directions[dataset] = run_study(
+            entry.ref(selection.device),
+            entry_ae.ref(selection.device) if entry_ae is not None else None,
+            entry_protocol.value,
+            dataset,
+            include_synthetic=False,
+        )
     dir_rows = []
     for dataset, dir_study in directions.items():
         result, outliers = dir_study.results[0], dir_study.sets[1]
-        dir_rows.append({"model": direction_models[dataset].info.name, "outliers": result.ood_label,
-                         **{short[k]: round(result.auc[k], 3) for k in result.auc if k != "recon"}})
+        dir_rows.append(
+            {
+                "model": direction_models[dataset].info.name,
+                "outliers": result.ood_label,
+                **{short[k]: round(result.auc[k], 3) for k in result.auc if k != "recon"},
+            }
+        )
     st.dataframe(pd.DataFrame(dir_rows), hide_index=True, key="anomaly_directions")
     st.caption("AUC per score, as in section 3 (the VAE's reconstruction term alone is left out here).")
     for dataset, dir_study in directions.items():
@@ -208,11 +278,11 @@ else:
         inside_ink, outlier_ink = float(dir_study.inside.scores.ink.mean()), float(outliers.scores.ink.mean())
         st.markdown(
             f"**{direction_models[dataset].info.name}.** "
-            + anomaly.auc_sentence(result.auc["iw_nll"], dir_labels["iw_nll"], dir_study.inside.label,
-                                   result.ood_label)
+            + anomaly.auc_sentence(result.auc["iw_nll"], dir_labels["iw_nll"], dir_study.inside.label, result.ood_label)
             + f" Median {dir_labels['iw_nll']}: {np.median(dir_study.inside.scores.iw_nll):.1f} nats for its test "
-              f"set, {np.median(outliers.scores.iw_nll):.1f} for the outliers; mean ink share "
-              f"{inside_ink:.3f} against {outlier_ink:.3f}.")
+            f"set, {np.median(outliers.scores.iw_nll):.1f} for the outliers; mean ink share "
+            f"{inside_ink:.3f} against {outlier_ink:.3f}."
+        )
 
 # --- 6. why a likelihood can favour simple images -----------------------------------------------------------------
 st.header("6 · Why a likelihood can prefer simple images")
@@ -223,18 +293,25 @@ st.markdown(
     "how typical the image is of the training data, and how simple it is (Nalisnick et al., 2019). "
     "A data set of simpler images than the training set can then look *more* likely than the test set itself."
 )
-complexity_rows = [{"set": s.label, "ink share": round(float(s.scores.ink.mean()), 3),
-                    "L(x), nats": round(float(s.scores.code_length.mean()), 1),
-                    "IW score": round(float(s.scores.iw_nll.mean()), 1),
-                    "r(IW, ink)": round(float(np.corrcoef(s.scores.iw_nll, s.scores.ink)[0, 1]), 2)}
-                   for s in study.sets]
+complexity_rows = [
+    {
+        "set": s.label,
+        "ink share": round(float(s.scores.ink.mean()), 3),
+        "L(x), nats": round(float(s.scores.code_length.mean()), 1),
+        "IW score": round(float(s.scores.iw_nll.mean()), 1),
+        "r(IW, ink)": round(float(np.corrcoef(s.scores.iw_nll, s.scores.ink)[0, 1]), 2),
+    }
+    for s in study.sets
+]
 st.dataframe(pd.DataFrame(complexity_rows), hide_index=True, key="anomaly_complexity")
 r_ink = anomaly.pooled_correlation(study, "iw_nll", "ink")
 r_png = anomaly.pooled_correlation(study, "iw_nll", "code_length")
-st.markdown(f"L(x) is the image's PNG size. Pooled over every image above, the correlation between "
-            f"{labels['iw_nll']} and the ink share is r = {r_ink:.2f}, and with L(x) r = {r_png:.2f}; the last column "
-            f"gives the first within each set, where the sets' differences in kind play no part. The table's numbers "
-            f"are means over each set's images.")
+st.markdown(
+    f"L(x) is the image's PNG size. Pooled over every image above, the correlation between "
+    f"{labels['iw_nll']} and the ink share is r = {r_ink:.2f}, and with L(x) r = {r_png:.2f}; the last column "
+    f"gives the first within each set, where the sets' differences in kind play no part. The table's numbers "
+    f"are means over each set's images."
+)
 
 # --- 7. a remedy ---------------------------------------------------------------------------------------------------
 st.header("7 · A remedy: subtract what a simple model already explains")
@@ -246,14 +323,26 @@ st.markdown(
     "code length."
 )
 # With both directions measured, the remedy is read on them; otherwise on this page's own sets.
-studies = ([(direction_models[d].info.name, one) for d, one in directions.items()] if directions
-           else [(vae_entry.info.name, study)])
-remedy_rows = [{"model": name, "outliers": result.ood_label, "AUC, IW": round(result.auc["iw_nll"], 3),
-                "AUC, ratio": round(result.auc["likelihood_ratio"], 3),
-                "AUC, PNG-corrected": round(result.auc["complexity_corrected"], 3)}
-               for name, one_study in studies for result in one_study.results]
+studies = (
+    [(direction_models[d].info.name, one) for d, one in directions.items()]
+    if directions
+    else [(vae_entry.info.name, study)]
+)
+remedy_rows = [
+    {
+        "model": name,
+        "outliers": result.ood_label,
+        "AUC, IW": round(result.auc["iw_nll"], 3),
+        "AUC, ratio": round(result.auc["likelihood_ratio"], 3),
+        "AUC, PNG-corrected": round(result.auc["complexity_corrected"], 3),
+    }
+    for name, one_study in studies
+    for result in one_study.results
+]
 st.dataframe(pd.DataFrame(remedy_rows), hide_index=True, key="anomaly_remedy")
 for row in remedy_rows:
     base, ratio, png = row["AUC, IW"], row["AUC, ratio"], row["AUC, PNG-corrected"]
-    st.markdown(f"- {row['model']}, against the {row['outliers']}: AUC {base:.3f} with the IW score, {ratio:.3f} "
-                f"with the likelihood ratio ({ratio - base:+.3f}), {png:.3f} complexity-corrected ({png - base:+.3f}).")
+    st.markdown(
+        f"- {row['model']}, against the {row['outliers']}: AUC {base:.3f} with the IW score, {ratio:.3f} "
+        f"with the likelihood ratio ({ratio - base:+.3f}), {png:.3f} complexity-corrected ({png - base:+.3f})."
+    )

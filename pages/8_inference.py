@@ -46,22 +46,29 @@ st.header("1 · The true posterior of a 2-D VAE")
 vaes_2d = [e for e in selection.entries if e.is_variational and e.latent_dim == 2]
 test = dataset_or_none(selection.dataset, "test") if vaes_2d else None
 if not vaes_2d:
-    st.info("This part needs a VAE with a 2-D latent for this data set; train one on the **Train** page "
-            "(latent size 2). Parts 2 and 3 below need no model.")
+    st.info(
+        "This part needs a VAE with a 2-D latent for this data set; train one on the **Train** page "
+        "(latent size 2). Parts 2 and 3 below need no model."
+    )
 elif test is not None:
     by_key = {e.key: e for e in vaes_2d}
     if st.session_state.get("inference_vae") not in by_key:
         sidebar_key = selection.entry.key if selection.entry is not None else None
         st.session_state["inference_vae"] = sidebar_key if sidebar_key in by_key else vaes_2d[0].key
-    entry = by_key[st.selectbox("VAE with a 2-D latent", list(by_key), key="inference_vae",
-                                format_func=lambda k: by_key[k].label)]
+    entry = by_key[
+        st.selectbox("VAE with a 2-D latent", list(by_key), key="inference_vae", format_func=lambda k: by_key[k].label)
+    ]
     protocol = protocol_of(entry.info.train_config, entry.info.model_config)
     evidence = evidence_label(protocol)
     ref = entry.ref(selection.device)
 
-    source = st.radio("Image", ["index", "largest"], horizontal=True, key="inference_source",
-                      format_func={"index": "A test image by index",
-                                   "largest": "Test images with the largest gap"}.get)
+    source = st.radio(
+        "Image",
+        ["index", "largest"],
+        horizontal=True,
+        key="inference_source",
+        format_func={"index": "A test image by index", "largest": "Test images with the largest gap"}.get,
+    )
     if source == "largest":
         with st.spinner(f"Ranking {min(cache.RANKED_IMAGES, len(test))} test images by their gap…"):
             ranking = cache.gap_ranking(ref, selection.dataset, protocol)
@@ -69,14 +76,22 @@ elif test is not None:
         gaps = dict(zip(top, ranking.gaps[:10].tolist(), strict=True))
         if st.session_state.get("inference_ranked") not in top:
             st.session_state["inference_ranked"] = top[0]
-        index = int(st.selectbox(
-            "Ranked by a quick gap estimate", top, key="inference_ranked",
-            format_func=lambda i: f"test image {i} ({test.class_names[int(test.labels[i])]}): "
-                                  f"gap ≈ {gaps[i]:.1f} nats"))
-        st.caption(f"The first {min(cache.RANKED_IMAGES, len(test))} test images, each scored on a "
-                   f"{ranking.points}×{ranking.points} grid over its q's ±{ranking.q_sigmas:g}σ box (one batched "
-                   "pass). Such a small box misses posterior mass far from q, so this estimate can fall short of the "
-                   "exact figures below, which use the adaptive grid.")
+        index = int(
+            st.selectbox(
+                "Ranked by a quick gap estimate",
+                top,
+                key="inference_ranked",
+                format_func=lambda i: (
+                    f"test image {i} ({test.class_names[int(test.labels[i])]}): gap ≈ {gaps[i]:.1f} nats"
+                ),
+            )
+        )
+        st.caption(
+            f"The first {min(cache.RANKED_IMAGES, len(test))} test images, each scored on a "
+            f"{ranking.points}×{ranking.points} grid over its q's ±{ranking.q_sigmas:g}σ box (one batched "
+            "pass). Such a small box misses posterior mass far from q, so this estimate can fall short of the "
+            "exact figures below, which use the adaptive grid."
+        )
     else:
         if not 0 <= st.session_state.get("inference_index", 0) < len(test):
             st.session_state["inference_index"] = 0
@@ -84,8 +99,11 @@ elif test is not None:
     image = cache.measured_test_image(test, protocol, index)
     label = test.class_names[int(test.labels[index])]
 
-    fit_q_star = st.toggle("Also fit q*, the best diagonal Gaussian for this one image (about a second)",
-                           value=True, key="inference_q_star")
+    fit_q_star = st.toggle(
+        "Also fit q*, the best diagonal Gaussian for this one image (about a second)",
+        value=True,
+        key="inference_q_star",
+    )
     with st.spinner("Computing p(z|x) on a grid, the ELBO, IW-5000" + (" and q*…" if fit_q_star else "…")):
         result = cache.image_inference(ref, image, fit_q_star=fit_q_star)
     report, iw, amortisation = result.report, result.iw, result.amortisation
@@ -93,50 +111,85 @@ elif test is not None:
     st.caption(protocol_note(protocol, selection.dataset, entry.info.model_config.gaussian_sigma))
 
     picture, chart = st.columns([1, 3])
-    picture.image(enlarge(result.image[0].numpy()), caption=f"Test image {index}, a {label}"
-                  + (f" (binarised, seed {cache.EVAL_BINARIZATION_SEED})" if protocol.binarizes_inputs else ""))
-    view = picture.radio("View", ["q", "grid"], key="inference_view",
-                         format_func={"q": "Zoom on q and p(z|x)", "grid": "The whole grid"}.get)
+    picture.image(
+        enlarge(result.image[0].numpy()),
+        caption=f"Test image {index}, a {label}"
+        + (f" (binarised, seed {cache.EVAL_BINARIZATION_SEED})" if protocol.binarizes_inputs else ""),
+    )
+    view = picture.radio(
+        "View",
+        ["q", "grid"],
+        key="inference_view",
+        format_func={"q": "Zoom on q and p(z|x)", "grid": "The whole grid"}.get,
+    )
     q_star = amortisation.q_star if amortisation is not None else None
     chart.plotly_chart(posterior_figure(report.grid, report.q, q_star, view=view), key="inference_posterior_chart")
-    chart.caption("Grey: p(z|x), darker where denser; green lines: the regions holding 50, 90 and 99 % of its mass. "
-                  "Blue: the "
-                  "encoder's q(z|x), 1σ (solid) and 2σ (dotted) ellipses"
-                  + ("; red dashed: q*." if q_star is not None else "."))
+    chart.caption(
+        "Grey: p(z|x), darker where denser; green lines: the regions holding 50, 90 and 99 % of its mass. "
+        "Blue: the "
+        "encoder's q(z|x), 1σ (solid) and 2σ (dotted) ellipses" + ("; red dashed: q*." if q_star is not None else ".")
+    )
 
     # --- the numbers ---------------------------------------------------------------------------------------
     grid = report.grid
     gap_error = report.gap_error
     cells = st.columns(3)
-    cells[0].metric(f"{evidence}, quadrature", fmt(report.log_px, grid.log_px_error),
-                    help=f"log Σ p(x|z) p(z) · cell area on a {grid.log_joint.shape[0]}×{grid.log_joint.shape[1]} "
-                         f"grid; error estimate {grid.log_px_error:.1g} nats (grid halving + mass outside).")
-    cells[1].metric("ELBO of q(z|x)", fmt(report.elbo.elbo, report.elbo.error),
-                    help=f"{report.elbo.method}; {report.elbo.n_nodes}² nodes, error estimate "
-                         f"{report.elbo.error:.1g} nats (halving the nodes).")
-    cells[2].metric(f"IW, K={iw.k}", fmt(iw.value, iw.spread),
-                    help=f"IW_K with q(z|x) as proposal (Burda et al. 2015), seed {iw.seeds[0]}; its standard "
-                         f"deviation over seeds {', '.join(map(str, iw.seeds))} is {iw.spread:.2g} nats.")
+    cells[0].metric(
+        f"{evidence}, quadrature",
+        fmt(report.log_px, grid.log_px_error),
+        help=f"log Σ p(x|z) p(z) · cell area on a {grid.log_joint.shape[0]}×{grid.log_joint.shape[1]} "
+        f"grid; error estimate {grid.log_px_error:.1g} nats (grid halving + mass outside).",
+    )
+    cells[1].metric(
+        "ELBO of q(z|x)",
+        fmt(report.elbo.elbo, report.elbo.error),
+        help=f"{report.elbo.method}; {report.elbo.n_nodes}² nodes, error estimate "
+        f"{report.elbo.error:.1g} nats (halving the nodes).",
+    )
+    cells[2].metric(
+        f"IW, K={iw.k}",
+        fmt(iw.value, iw.spread),
+        help=f"IW_K with q(z|x) as proposal (Burda et al. 2015), seed {iw.seeds[0]}; its standard "
+        f"deviation over seeds {', '.join(map(str, iw.seeds))} is {iw.spread:.2g} nats.",
+    )
     cells = st.columns(3)
-    cells[0].metric(f"Gap: {evidence} − ELBO", fmt(report.gap_from_bounds, gap_error),
-                    help="The difference of the first two numbers above.")
-    cells[1].metric("KL(q ‖ p(z|x)) on the grid", fmt(report.kl_on_grid, gap_error),
-                    help="Σ q (log q − log p(z|x)) · cell area, summed directly on the grid.")
-    cells[2].metric("Their difference", f"{report.gap_from_bounds - report.kl_on_grid:.1g}".replace("-", "−"),
-                    help=f"Within the quadratures' error estimates when below {gap_error:.1g} nats.")
+    cells[0].metric(
+        f"Gap: {evidence} − ELBO",
+        fmt(report.gap_from_bounds, gap_error),
+        help="The difference of the first two numbers above.",
+    )
+    cells[1].metric(
+        "KL(q ‖ p(z|x)) on the grid",
+        fmt(report.kl_on_grid, gap_error),
+        help="Σ q (log q − log p(z|x)) · cell area, summed directly on the grid.",
+    )
+    cells[2].metric(
+        "Their difference",
+        f"{report.gap_from_bounds - report.kl_on_grid:.1g}".replace("-", "−"),
+        help=f"Within the quadratures' error estimates when below {gap_error:.1g} nats.",
+    )
     st.markdown(gap_agreement_note(report, evidence))
     st.markdown(iw_note(report, iw, evidence))
     st.markdown(shape_note(shape, report.q))
     if amortisation is not None:
         cells = st.columns(3)
-        cells[0].metric("ELBO of q*", fmt(amortisation.elbo_star.elbo, amortisation.elbo_star.error),
-                        help=f"q* maximises this image's ELBO over diagonal Gaussians: {amortisation.steps} Adam "
-                             f"steps, reparameterised, seed {amortisation.seed}, started from the encoder's q and "
-                             "from p(z|x)'s moments (the better kept).")
-        cells[1].metric("Approximation gap", fmt(amortisation.approximation_gap, gap_error),
-                        help=f"{evidence} − ELBO(q*): what no diagonal Gaussian can close for this image.")
-        cells[2].metric("Amortisation gap", fmt(amortisation.amortisation_gap, gap_error),
-                        help="ELBO(q*) − ELBO(q(z|x)): what one encoder shared by all images loses on this one.")
+        cells[0].metric(
+            "ELBO of q*",
+            fmt(amortisation.elbo_star.elbo, amortisation.elbo_star.error),
+            help=f"q* maximises this image's ELBO over diagonal Gaussians: {amortisation.steps} Adam "
+            f"steps, reparameterised, seed {amortisation.seed}, started from the encoder's q and "
+            "from p(z|x)'s moments (the better kept).",
+        )
+        cells[1].metric(
+            "Approximation gap",
+            fmt(amortisation.approximation_gap, gap_error),
+            help=f"{evidence} − ELBO(q*): what no diagonal Gaussian can close for this image.",
+        )
+        cells[2].metric(
+            "Amortisation gap",
+            fmt(amortisation.amortisation_gap, gap_error),
+            help="ELBO(q*) − ELBO(q(z|x)): what one encoder shared by all images loses on this one.",
+        )
         st.markdown(q_star_note(amortisation))
     with st.expander("How each number is computed"):
         st.markdown(
@@ -167,8 +220,9 @@ def mean_field_part() -> None:
     rhos, ratios = cache.variance_curve()
     left, right = st.columns(2)
     left.plotly_chart(mean_field_figure(comparison), key="inference_mean_field_chart")
-    right.plotly_chart(variance_ratio_figure(rhos, ratios, rho, float(comparison.variance_ratio[0])),
-                       key="inference_variance_chart")
+    right.plotly_chart(
+        variance_ratio_figure(rhos, ratios, rho, float(comparison.variance_ratio[0])), key="inference_variance_chart"
+    )
     cells = st.columns(3)
     cells[0].metric("Reverse-KL variance ÷ true variance", f"{comparison.variance_ratio[0]:.3f}")
     cells[1].metric("KL(q ‖ p) of the reverse fit", f"{comparison.reverse.kl_reverse:.3f}")
@@ -196,32 +250,45 @@ st.markdown(
 @st.fragment
 def kl_direction_part() -> None:
     controls = st.columns(4)
-    dim = int(controls[0].radio("Target", [1, 2], key="inference_mixture_dim", horizontal=True,
-                                format_func=lambda d: f"{d}-D"))
-    separation = float(controls[1].slider("Separation of the modes (in component σ)", 0.0, 10.0, 6.0, 0.5,
-                                          key="inference_separation"))
+    dim = int(
+        controls[0].radio(
+            "Target", [1, 2], key="inference_mixture_dim", horizontal=True, format_func=lambda d: f"{d}-D"
+        )
+    )
+    separation = float(
+        controls[1].slider("Separation of the modes (in component σ)", 0.0, 10.0, 6.0, 0.5, key="inference_separation")
+    )
     weight = float(controls[2].slider("Weight of mode A (left)", 0.1, 0.9, 0.7, 0.05, key="inference_weight"))
-    start = controls[3].radio("Reverse-KL fit starts near", ["A", "B"], key="inference_start", horizontal=True,
-                              format_func=lambda m: f"mode {m}")
+    start = controls[3].radio(
+        "Reverse-KL fit starts near",
+        ["A", "B"],
+        key="inference_start",
+        horizontal=True,
+        format_func=lambda m: f"mode {m}",
+    )
     with st.spinner("Fitting…"):
         from_a, from_b, forward = cache.mixture_fits(separation, weight, dim)
     reverse, other = (from_a, from_b) if start == "A" else (from_b, from_a)
     target = divergences.TwoGaussianMixture(separation, weight, dim=dim)
-    fits = [(f"reverse KL, started at mode {start}", reverse, REVERSE_COLOUR, "solid"),
-            ("forward KL (moment matching)", forward, FORWARD_COLOUR, "dash")]
+    fits = [
+        (f"reverse KL, started at mode {start}", reverse, REVERSE_COLOUR, "solid"),
+        ("forward KL (moment matching)", forward, FORWARD_COLOUR, "dash"),
+    ]
     if dim == 1:
         figure = mixture_figure_1d(target, fits, divergences.quadrature_grid(target, 1201).axes[0])
     else:
         figure = mixture_figure_2d(target, fits, divergences.quadrature_grid(target, 161).axes)
     st.plotly_chart(figure, key="inference_mixture_chart")
     rows = [("reverse, from mode A", from_a), ("reverse, from mode B", from_b), ("forward (moments)", forward)]
-    st.table({
-        "fit": [name for name, _ in rows],
-        "mean z₁": [f"{fit.mean[0]:.2f}" for _, fit in rows],
-        "std z₁": [f"{np.sqrt(fit.cov[0, 0]):.2f}" for _, fit in rows],
-        "KL(q ‖ p)": [f"{fit.kl_reverse:.3f}" for _, fit in rows],
-        "KL(p ‖ q)": [f"{fit.kl_forward:.3f}" for _, fit in rows],
-    })
+    st.table(
+        {
+            "fit": [name for name, _ in rows],
+            "mean z₁": [f"{fit.mean[0]:.2f}" for _, fit in rows],
+            "std z₁": [f"{np.sqrt(fit.cov[0, 0]):.2f}" for _, fit in rows],
+            "KL(q ‖ p)": [f"{fit.kl_reverse:.3f}" for _, fit in rows],
+            "KL(p ‖ q)": [f"{fit.kl_forward:.3f}" for _, fit in rows],
+        }
+    )
     st.markdown(mixture_note(target, reverse, other, forward, start))
 
 

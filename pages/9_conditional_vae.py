@@ -31,24 +31,36 @@ input_shape = selection.input_shape or (selection.entry.input_shape if selection
 cvaes = registry().conditional_for(selection.dataset, input_shape) if input_shape else []
 cvaes = [e for e in cvaes if e.dataset == selection.dataset]
 if not cvaes:
-    st.info(f"No conditional VAE for {selection.dataset} yet. The zoo ships `mnist-cvae-z2` and `digits-cvae-z2`; "
-            "train one on the **Train** page (model: Conditional VAE).")
+    st.info(
+        f"No conditional VAE for {selection.dataset} yet. The zoo ships `mnist-cvae-z2` and `digits-cvae-z2`; "
+        "train one on the **Train** page (model: Conditional VAE)."
+    )
     st.stop()
 by_key = {e.key: e for e in cvaes}
 left, right = st.columns(2)
-cvae_entry = by_key[left.selectbox("Conditional VAE", list(by_key), key="cvae_model",
-                                   format_func=lambda k: by_key[k].label)]
+cvae_entry = by_key[
+    left.selectbox("Conditional VAE", list(by_key), key="cvae_model", format_func=lambda k: by_key[k].label)
+]
 if model_or_none(cvae_entry.ref(selection.device)) is None:
     st.stop()
 cvae = cvae_entry.ref(selection.device)
-vaes = [e for e in selection.entries if e.kind == "vae" and e.latent_dim == cvae_entry.latent_dim
-        and e.dataset == selection.dataset]
+vaes = [
+    e
+    for e in selection.entries
+    if e.kind == "vae" and e.latent_dim == cvae_entry.latent_dim and e.dataset == selection.dataset
+]
 vaes.sort(key=lambda e: e.role != ROLE_FAMILY_2D)
 vae_by_key = {e.key: e for e in vaes}
 vae_entry = None
 if vaes:
-    vae_entry = vae_by_key[right.selectbox(f"VAE of the same latent size ({cvae_entry.latent_dim})", list(vae_by_key),
-                                           key="cvae_vae", format_func=lambda k: vae_by_key[k].label)]
+    vae_entry = vae_by_key[
+        right.selectbox(
+            f"VAE of the same latent size ({cvae_entry.latent_dim})",
+            list(vae_by_key),
+            key="cvae_vae",
+            format_func=lambda k: vae_by_key[k].label,
+        )
+    ]
 data = dataset_or_none(selection.dataset, "test")
 if data is None:
     st.stop()
@@ -59,15 +71,21 @@ st.header("1 · One z, every class")
 left, right = st.columns([1, 3])
 n_styles = int(left.slider("Rows (draws z ~ N(0, I))", 1, 12, 6, key="cvae_rows"))
 seed = int(left.number_input("Seed of the draws", 0, 2**31 - 1, SEED, key="cvae_seed"))
-right.image(conditional_cache.same_z_png(cvae, n_styles=n_styles, seed=seed),
-            caption="Each row: one z decoded with the labels " + ", ".join(class_names) + " (left to right).")
-st.markdown("Along a row only the label changes, so whatever the row's digits have in common (stroke width, slant, "
-            "size) is what z encodes; down a column only z changes, and the class stays put.")
+right.image(
+    conditional_cache.same_z_png(cvae, n_styles=n_styles, seed=seed),
+    caption="Each row: one z decoded with the labels " + ", ".join(class_names) + " (left to right).",
+)
+st.markdown(
+    "Along a row only the label changes, so whatever the row's digits have in common (stroke width, slant, "
+    "size) is what z encodes; down a column only z changes, and the class stays put."
+)
 
 if cvae_entry.latent_dim == 2:
     st.subheader("The decoder over the 2-D latent, class by class")
-    st.caption(f"For each class the same {GRID_SIDE}×{GRID_SIDE} grid of Gaussian quantiles of {dim_name(0)} "
-               f"(left to right) and {dim_name(1)} (bottom to top): the same cell is the same z in every grid.")
+    st.caption(
+        f"For each class the same {GRID_SIDE}×{GRID_SIDE} grid of Gaussian quantiles of {dim_name(0)} "
+        f"(left to right) and {dim_name(1)} (bottom to top): the same cell is the same z in every grid."
+    )
     grids = conditional_cache.class_grids_png(cvae, side=GRID_SIDE)
     for row_start in range(0, len(grids), 5):
         columns = st.columns(5)
@@ -76,27 +94,36 @@ if cvae_entry.latent_dim == 2:
 
 # --- 2. style transfer ------------------------------------------------------------------------------------------
 st.header("2 · Style transfer")
-st.markdown("Encode a test digit with its own label, keep its posterior mean z, and decode z with every other "
-            "label: the style travels, the class is swapped.")
+st.markdown(
+    "Encode a test digit with its own label, keep its posterior mean z, and decode z with every other "
+    "label: the style travels, the class is swapped."
+)
 picked = digit_picker(data, "cvae_pick", default_class=2, title="The digit to transfer")
 if picked is not None:
     if "test image" in picked.description:
         index = int(picked.description.split("#", 1)[1].split(" ", 1)[0])
         label = int(data.labels[index])
     else:
-        label = int(st.selectbox("Its class (an upload has none)", range(len(class_names)), key="cvae_upload_label",
-                                 format_func=lambda c: class_names[c]))
+        label = int(
+            st.selectbox(
+                "Its class (an upload has none)",
+                range(len(class_names)),
+                key="cvae_upload_label",
+                format_func=lambda c: class_names[c],
+            )
+        )
     left, right = st.columns([1, 6])
     left.image(enlarge(picked.image, 56), caption=picked.description)
-    right.image(conditional_cache.transfer_png(cvae, np.ascontiguousarray(picked.image, np.float32), label),
-                caption=f"Decoded with the labels {', '.join(class_names)}; its own ({class_names[label]}) is the "
-                        "reconstruction.")
+    right.image(
+        conditional_cache.transfer_png(cvae, np.ascontiguousarray(picked.image, np.float32), label),
+        caption=f"Decoded with the labels {', '.join(class_names)}; its own ({class_names[label]}) is the "
+        "reconstruction.",
+    )
 
 # --- 3. the latent scatter ----------------------------------------------------------------------------------------
 st.header("3 · The codes: conditional VAE beside the VAE")
 if cvae_entry.latent_dim != 2:
-    st.info("The scatter needs a 2-D latent; this conditional VAE has "
-            f"{cvae_entry.latent_dim} dimensions.")
+    st.info(f"The scatter needs a 2-D latent; this conditional VAE has {cvae_entry.latent_dim} dimensions.")
 else:
     cvae_codes, labels = conditional_cache.codes(cvae, selection.dataset)
     point_sets = [cvae_codes]
@@ -106,14 +133,26 @@ else:
         point_sets.append(vae_codes)
     axis = shared_range(point_sets, include_prior=True)
     columns = st.columns(2)
-    columns[0].plotly_chart(latent_scatter(cvae_codes, labels, class_names, title="Conditional VAE: μ(x, y)",
-                                           prior_centre=(0.0, 0.0), axis_range=axis, height=460),
-                            key="cvae_scatter")
+    columns[0].plotly_chart(
+        latent_scatter(
+            cvae_codes,
+            labels,
+            class_names,
+            title="Conditional VAE: μ(x, y)",
+            prior_centre=(0.0, 0.0),
+            axis_range=axis,
+            height=460,
+        ),
+        key="cvae_scatter",
+    )
     knn_cvae = conditional_cache.predictability(cvae, selection.dataset)
     if vae_codes is not None:
-        columns[1].plotly_chart(latent_scatter(vae_codes, labels, class_names, title="VAE: μ(x)",
-                                               prior_centre=(0.0, 0.0), axis_range=axis, height=460),
-                                key="cvae_vae_scatter")
+        columns[1].plotly_chart(
+            latent_scatter(
+                vae_codes, labels, class_names, title="VAE: μ(x)", prior_centre=(0.0, 0.0), axis_range=axis, height=460
+            ),
+            key="cvae_vae_scatter",
+        )
         knn_vae = conditional_cache.predictability(vae_entry.ref(selection.device), selection.dataset)
         st.metric("Class predicted from the VAE's codes (5-NN)", f"{100 * knn_vae:.1f}%")
         st.metric("Class predicted from the conditional VAE's codes (5-NN)", f"{100 * knn_cvae:.1f}%")
@@ -121,9 +160,13 @@ else:
             f"A 5-nearest-neighbour classifier, fitted on half of the test codes and scored on the other half, "
             f"recovers the class from the VAE's codes {100 * knn_vae:.1f}% of the time and from the conditional "
             f"VAE's {100 * knn_cvae:.1f}% (chance: {100 / len(class_names):.0f}%). "
-            + ("The class clusters of the VAE dissolve in the conditional VAE: the label no longer has to be stored "
-               "in z." if knn_cvae < knn_vae else
-               "Here the conditional VAE's codes still separate the classes at least as well as the VAE's."))
+            + (
+                "The class clusters of the VAE dissolve in the conditional VAE: the label no longer has to be stored "
+                "in z."
+                if knn_cvae < knn_vae
+                else "Here the conditional VAE's codes still separate the classes at least as well as the VAE's."
+            )
+        )
     else:
         st.info("No VAE of the same latent size for this data set to compare with.")
 
@@ -135,15 +178,24 @@ if vae_entry is None:
 protocol = protocol_of(cvae_entry.info.train_config, cvae_entry.info.model_config)
 vae_protocol = protocol_of(vae_entry.info.train_config, vae_entry.info.model_config)
 if protocol is not vae_protocol:
-    st.warning(f"The two models were trained under different protocols ({protocol.value}, {vae_protocol.value}): "
-               "their numbers are not comparable.")
-comparison = conditional_cache.kl_comparison(cvae, vae_entry.ref(selection.device), selection.dataset,
-                                             protocol.value)
+    st.warning(
+        f"The two models were trained under different protocols ({protocol.value}, {vae_protocol.value}): "
+        "their numbers are not comparable."
+    )
+comparison = conditional_cache.kl_comparison(cvae, vae_entry.ref(selection.device), selection.dataset, protocol.value)
 dims = [dim_name(d) for d in range(cvae_entry.latent_dim)]
-figure = go.Figure([go.Bar(name="VAE", x=dims, y=comparison.vae_kl_per_dim, marker_color="#4E79A7"),
-                    go.Bar(name="Conditional VAE", x=dims, y=comparison.cvae_kl_per_dim, marker_color="#E15759")])
-figure.update_layout(barmode="group", height=340, yaxis_title="test-set mean KL(q ‖ N(0, 1)), nats",
-                     margin={"l": 10, "r": 10, "t": 20, "b": 10})
+figure = go.Figure(
+    [
+        go.Bar(name="VAE", x=dims, y=comparison.vae_kl_per_dim, marker_color="#4E79A7"),
+        go.Bar(name="Conditional VAE", x=dims, y=comparison.cvae_kl_per_dim, marker_color="#E15759"),
+    ]
+)
+figure.update_layout(
+    barmode="group",
+    height=340,
+    yaxis_title="test-set mean KL(q ‖ N(0, 1)), nats",
+    margin={"l": 10, "r": 10, "t": 20, "b": 10},
+)
 st.plotly_chart(figure, key="cvae_kl_chart")
 names = metric_names(protocol, variational=True)
 columns = st.columns(4)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 from urllib.error import URLError
 
 import numpy as np
@@ -58,8 +58,14 @@ def trained_vae(digits_train: ImageDataset, digits_test: ImageDataset) -> FitRes
     The Gaussian decoder (sigma 0.1) weighs reconstruction enough that most latent units stay active; with a
     Bernoulli decoder this small a model collapses to the prior within a few epochs.
     """
-    model_config = ModelConfig(kind="vae", input_shape=DIGITS_SHAPE, latent_dim=4, hidden_dims=TINY_HIDDEN,
-                               likelihood="gaussian", gaussian_sigma=0.1)
+    model_config = ModelConfig(
+        kind="vae",
+        input_shape=DIGITS_SHAPE,
+        latent_dim=4,
+        hidden_dims=TINY_HIDDEN,
+        likelihood="gaussian",
+        gaussian_sigma=0.1,
+    )
     train_config = TrainConfig(dataset="digits", epochs=3, batch_size=64, lr=3e-3, seed=0)
     return fit(model_config, train_config, train_data=digits_train, test_data=digits_test)
 
@@ -74,8 +80,10 @@ def trained_ae(digits_train: ImageDataset, digits_test: ImageDataset) -> FitResu
 
 # --- MNIST without the network ----------------------------------------------------------------------------------
 
-MNIST_RAW_NAMES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-                   "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+MNIST_RAW_NAMES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
 
 
 def write_idx(path: Path, array: np.ndarray, magic: int) -> None:
@@ -92,8 +100,9 @@ def write_fake_mnist(no_download) -> Callable[..., dict[str, tuple[np.ndarray, n
     load_dataset caches by root, so give each call its own root (tmp_path does).
     """
 
-    def write(root: Path, folder: str = "MNIST", sizes: dict[str, int] | None = None,
-              seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def write(
+        root: Path, folder: str = "MNIST", sizes: dict[str, int] | None = None, seed: int = 0
+    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         rng = np.random.default_rng(seed)
         raw = Path(root) / folder / "raw"
         raw.mkdir(parents=True)
@@ -127,6 +136,7 @@ def no_download(monkeypatch) -> None:
 # - digits-vae-z3-beta0.5.pt, -beta1.pt, -beta4.pt: role "beta-sweep", group "digits-beta-sweep"
 # - digits-vae-z4.pt: a VAE with a 4-D latent (PCA / t-SNE, slices, per-dimension sliders)
 
+
 @dataclass(frozen=True)
 class TinyZoo:
     folder: Path
@@ -138,21 +148,38 @@ class TinyZoo:
     family_group: str = "digits-family-2d"
 
 
-def train_tiny_checkpoint(path: Path, *, kind: str = "vae", latent_dim: int = 2, beta: float = 1.0,
-                          role: str | None = None, group: str | None = None, epochs: int = 2,
-                          hidden_dims: tuple[int, ...] = (64,), seed: int = 0) -> Path:
+def train_tiny_checkpoint(
+    path: Path,
+    *,
+    kind: str = "vae",
+    latent_dim: int = 2,
+    beta: float = 1.0,
+    role: str | None = None,
+    group: str | None = None,
+    epochs: int = 2,
+    hidden_dims: tuple[int, ...] = (64,),
+    seed: int = 0,
+) -> Path:
     """Train a small MLP on digits for a few epochs and save it like the zoo does (metrics, role, group)."""
     train_data, test_data = load_dataset("digits", "train"), load_dataset("digits", "test")
-    model_config = ModelConfig(kind=kind, input_shape=train_data.input_shape, latent_dim=latent_dim,
-                               hidden_dims=hidden_dims, beta=beta)
-    train_config = TrainConfig(dataset="digits", epochs=epochs, batch_size=128, lr=3e-3, seed=seed,
-                               eval_each_epoch=False)
+    model_config = ModelConfig(
+        kind=kind, input_shape=train_data.input_shape, latent_dim=latent_dim, hidden_dims=hidden_dims, beta=beta
+    )
+    train_config = TrainConfig(
+        dataset="digits", epochs=epochs, batch_size=128, lr=3e-3, seed=seed, eval_each_epoch=False
+    )
     result = fit(model_config, train_config, train_data=train_data, test_data=test_data)
     metadata = training_metadata(result.seconds, len(train_data), len(test_data), len(result.history))
     if role:
         metadata.update(role=role, group=group)
-    return save_checkpoint(path, result.model, train_config, history=[r.to_dict() for r in result.history],
-                           metrics=evaluate(result.model, test_data).to_dict(), metadata=metadata)
+    return save_checkpoint(
+        path,
+        result.model,
+        train_config,
+        history=[r.to_dict() for r in result.history],
+        metrics=evaluate(result.model, test_data).to_dict(),
+        metadata=metadata,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -164,7 +191,8 @@ def tiny_zoo(tmp_path_factory) -> TinyZoo:
         folder=folder,
         ae_2d=train_tiny_checkpoint(folder / "digits-ae-z2.pt", kind="ae", **family),
         vae_2d=train_tiny_checkpoint(folder / "digits-vae-z2.pt", kind="vae", **family),
-        sweep=tuple(train_tiny_checkpoint(folder / f"digits-vae-z3-beta{b:g}.pt", beta=b, **sweep)
-                    for b in (0.5, 1.0, 4.0)),
+        sweep=tuple(
+            train_tiny_checkpoint(folder / f"digits-vae-z3-beta{b:g}.pt", beta=b, **sweep) for b in (0.5, 1.0, 4.0)
+        ),
         vae_4d=train_tiny_checkpoint(folder / "digits-vae-z4.pt", latent_dim=4),
     )

@@ -45,6 +45,7 @@ def images(n: int = 10, seed: int = 1) -> torch.Tensor:
 
 # --- 1. PCA and the linear AE -------------------------------------------------------------------------------
 
+
 def test_principal_angles_of_known_lines_and_planes():
     degrees = math.radians(30)
     line_a = np.array([[1.0], [0.0]])
@@ -99,6 +100,7 @@ def test_reconstruction_errors_per_image():
 
 # --- 2. Sparsity --------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("rho", [0.05, 0.3])
 def test_bernoulli_kl_matches_torch_distributions(rho):
     rho_hat = torch.tensor([0.01, 0.05, 0.2, 0.5, 0.9], dtype=torch.float64)
@@ -128,6 +130,7 @@ def test_hidden_activations_are_the_layer_the_sparse_penalty_sees():
 
 
 # --- 3. Denoising -------------------------------------------------------------------------------------------
+
 
 def test_gaussian_corruption_is_seeded_clipped_and_has_its_std():
     clean = torch.full((200, 1, 8, 8), 0.5)
@@ -175,6 +178,7 @@ def test_reconstruction_field_is_output_minus_input():
 
 
 # --- 4. Contraction -----------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", ["ae", "cae"])
 def test_jacobian_norms_match_autograd_functional_jacobian(kind):

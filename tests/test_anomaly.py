@@ -79,7 +79,7 @@ def test_percentile_counts_below_and_half_the_ties():
 
 def test_per_image_elbo_matches_the_model_loss_on_single_images(bernoulli_vae, binary_test):
     for i in range(5):
-        x = binary_test[i:i + 1]
+        x = binary_test[i : i + 1]
         with torch.no_grad():
             recon, kl = per_image_elbo(bernoulli_vae, x, n_samples=7, generator=torch.Generator().manual_seed(i))
             terms = bernoulli_vae.loss(x, beta=1.0, n_samples=7, generator=torch.Generator().manual_seed(i))
@@ -125,8 +125,10 @@ def test_reference_log_likelihood_matches_torch_distributions(digits_train, bina
 
 
 def test_png_code_length_grows_with_complexity():
-    blank, noise = torch.zeros(1, 1, 28, 28), torch.bernoulli(torch.full((1, 1, 28, 28), 0.5),
-                                                               generator=torch.Generator().manual_seed(0))
+    blank, noise = (
+        torch.zeros(1, 1, 28, 28),
+        torch.bernoulli(torch.full((1, 1, 28, 28), 0.5), generator=torch.Generator().manual_seed(0)),
+    )
     lengths = png_code_length(torch.cat([blank, noise]))
     assert lengths[0] < lengths[1]
     assert lengths[0] == pytest.approx(png_code_length(blank)[0])
@@ -161,11 +163,12 @@ def test_anomaly_sets_on_digits_have_no_cross_set():
 
 def test_score_sets_binarises_and_finds_noise(bernoulli_vae, digits_test, reference):
     x = digits_test.images[:30]
-    sets = [ImageSet("in-distribution", "test", x, in_distribution=True),
-            ImageSet("uniform-noise", "noise", synthetic_ood("uniform-noise", x))]
+    sets = [
+        ImageSet("in-distribution", "test", x, in_distribution=True),
+        ImageSet("uniform-noise", "noise", synthetic_ood("uniform-noise", x)),
+    ]
     fractions = []
-    scored = score_sets(bernoulli_vae, sets, DataProtocol.BINARIZED, reference, iw_samples=5,
-                        progress=fractions.append)
+    scored = score_sets(bernoulli_vae, sets, DataProtocol.BINARIZED, reference, iw_samples=5, progress=fractions.append)
     assert fractions[-1] == pytest.approx(1.0) and fractions == sorted(fractions)
     results = detection_results(scored)
     assert [r.ood_key for r in results] == ["uniform-noise"]

@@ -45,6 +45,7 @@ def _umask() -> int:
 
 # --- interrupts, stale temp files, name claims ------------------------------------------------------------------
 
+
 def test_ctrl_c_during_a_write_removes_the_temp_file_and_keeps_the_old_one(tmp_path):
     path = tmp_path / "m.pt"
     path.write_bytes(b"old")
@@ -66,7 +67,7 @@ def test_an_error_caused_by_an_interrupt_is_reported_as_the_interrupt(tmp_path):
         try:
             raise KeyboardInterrupt
         except KeyboardInterrupt:
-            raise RuntimeError("[enforce fail at inline_container.cc:672] unexpected pos 64")
+            raise RuntimeError("[enforce fail at inline_container.cc:672] unexpected pos 64")  # noqa: B904 - as torch does, no `from`
 
     with pytest.raises(KeyboardInterrupt):
         write_atomically(tmp_path / "m.pt", torch_like)
@@ -84,13 +85,13 @@ def test_stale_temp_files_are_removed_and_nothing_else(tmp_path):
     dead, alive = _dead_pid(), os.getpid()
     files = {
         f".m.pt.{token}-{dead}.tmp": (now - 120, True),  # writer gone, quiet for 2 minutes
-        f".m.pt.{token}-{dead}x.tmp": (now - 10 ** 6, False),  # not the pattern
+        f".m.pt.{token}-{dead}x.tmp": (now - 10**6, False),  # not the pattern
         f".n.pt.{token}-{dead}.tmp": (now - 5, False),  # writer gone, but written 5 s ago
         f".o.pt.{token}-{alive}.tmp": (now - 120, False),  # writer running
         f".p.pt.{token}.tmp": (now - 2 * limits.STALE_TEMP_SECONDS, True),  # old pattern, old
         f".q.pt.{token}.tmp": (now - 10, False),  # old pattern, recent
-        "m.pt": (now - 10 ** 6, False),
-        f"m.pt.{token}.tmp": (now - 10 ** 6, False),  # not hidden: not ours
+        "m.pt": (now - 10**6, False),
+        f"m.pt.{token}.tmp": (now - 10**6, False),  # not hidden: not ours
     }
     for name, (mtime, _) in files.items():
         (tmp_path / name).write_bytes(b"x")

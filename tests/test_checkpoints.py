@@ -46,25 +46,38 @@ def outputs(model) -> tuple[torch.Tensor, torch.Tensor]:
 
 def payload(model, train_cfg, /, **changes) -> dict:
     """A checkpoint payload as save_checkpoint writes it, with changes, for hand-made files."""
-    values = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "model_config": config_to_dict(model.config),
-              "train_config": config_to_dict(train_cfg), "metadata": {}, "state_dict": model.state_dict()}
+    values = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "model_config": config_to_dict(model.config),
+        "train_config": config_to_dict(train_cfg),
+        "metadata": {},
+        "state_dict": model.state_dict(),
+    }
     values.update(changes)
     return values
 
 
 # --- round trips ------------------------------------------------------------------------------------------------
 
+
 def test_round_trip_restores_weights_configs_and_outputs(tmp_path, model, train_config):
     history = [{"epoch": 1, "train": {"objective": 50.0}}]
-    path = save_checkpoint(tmp_path / "m.pt", model, train_config, history=history,
-                           metrics={"neg_elbo": 33.0}, metadata={"role": "default", "group": "g"})
+    path = save_checkpoint(
+        tmp_path / "m.pt",
+        model,
+        train_config,
+        history=history,
+        metrics={"neg_elbo": 33.0},
+        metadata={"role": "default", "group": "g"},
+    )
     loaded, info = load_checkpoint(path)
     assert type(loaded) is type(model) and not loaded.training
     assert loaded.config == model.config and info.model_config == model.config and info.train_config == train_config
     original, restored = model.state_dict(), loaded.state_dict()
     assert original.keys() == restored.keys()
     assert all(torch.equal(original[k], restored[k]) for k in original)
-    for a, b in zip(outputs(model), outputs(loaded)):
+    for a, b in zip(outputs(model), outputs(loaded), strict=True):
         assert torch.equal(a, b)
     assert info.name == "m" and info.metadata["metrics"] == {"neg_elbo": 33.0}
     assert info.metadata["role"] == "default" and info.metadata["group"] == "g"
@@ -104,11 +117,12 @@ def test_half_storage_loads_as_float32(tmp_path, model, train_config):
     assert all(p.dtype == torch.float32 for p in loaded.parameters())
     for k, v in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[k], v.half().float())
-    for a, b in zip(outputs(model), outputs(loaded)):
+    for a, b in zip(outputs(model), outputs(loaded), strict=True):
         assert torch.allclose(a, b, atol=5e-3)
 
 
 # --- atomic writes ----------------------------------------------------------------------------------------------
+
 
 def test_no_temporary_files_are_left(tmp_path, model, train_config):
     save_checkpoint(tmp_path / "sub" / "m.pt", model, train_config)
@@ -134,6 +148,7 @@ def test_failed_save_keeps_the_previous_file(tmp_path, model, train_config, monk
 
 # --- refusals ---------------------------------------------------------------------------------------------------
 
+
 def test_missing_file(tmp_path):
     with pytest.raises(CheckpointError, match="no such checkpoint file"):
         load_checkpoint(tmp_path / "nothing.pt")
@@ -144,7 +159,7 @@ def test_truncated_file(tmp_path, model, train_config):
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     for reader in (load_checkpoint, read_checkpoint_info):
-        with pytest.raises(CheckpointError, match="m.pt: not a readable checkpoint"):
+        with pytest.raises(CheckpointError, match=r"m\.pt: not a readable checkpoint"):
             reader(path)
 
 
@@ -153,7 +168,7 @@ def test_random_bytes(tmp_path, content):
     path = tmp_path / "noise.pt"
     path.write_bytes(content)
     for reader in (load_checkpoint, read_checkpoint_info):
-        with pytest.raises(CheckpointError, match="noise.pt"):
+        with pytest.raises(CheckpointError, match=r"noise\.pt"):
             reader(path)
 
 
@@ -185,11 +200,11 @@ def test_config_with_unknown_fields(tmp_path, model, train_config):
     config = {**config_to_dict(model.config), "attention_heads": 8}
     path = tmp_path / "odd.pt"
     torch.save(payload(model, train_config, model_config=config), path)
-    with pytest.raises(CheckpointError, match="invalid configuration.*attention_heads"):
+    with pytest.raises(CheckpointError, match=r"invalid configuration.*attention_heads"):
         read_checkpoint_info(path)
     bad_train = {**config_to_dict(train_config), "epochs": 0}
     torch.save(payload(model, train_config, train_config=bad_train), path)
-    with pytest.raises(CheckpointError, match="invalid configuration.*epochs"):
+    with pytest.raises(CheckpointError, match=r"invalid configuration.*epochs"):
         load_checkpoint(path)
 
 
@@ -225,7 +240,8 @@ def test_code_payload_is_refused_without_running(tmp_path, model, train_config):
     torch.save(payload(model, train_config, metadata={"note": CodePayload(marker)}), as_torch)
     as_pickle = tmp_path / "evil-pickle.pt"
     as_pickle.write_bytes(pickle.dumps(payload(model, train_config, metadata={"note": CodePayload(marker)})))
-    with pytest.raises(CheckpointError, match=r"evil.pt: refused: the file holds code or objects the app will not load \(it names io.open\)"):
+    refused = r"evil\.pt: refused: the file holds code or objects the app will not load \(it names io\.open\)"
+    with pytest.raises(CheckpointError, match=refused):
         load_checkpoint(as_torch)
     for path in (as_torch, as_pickle):
         for reader in (load_checkpoint, read_checkpoint_info):
@@ -237,6 +253,7 @@ def test_code_payload_is_refused_without_running(tmp_path, model, train_config):
 
 
 # --- listing and names ------------------------------------------------------------------------------------------
+
 
 def test_list_checkpoints_sorts_and_reports_problems(tmp_path, model, train_config):
     for name in ("zeta", "alpha", "mid"):
@@ -266,6 +283,7 @@ def test_safe_checkpoint_name():
 
 # --- metadata without torch -------------------------------------------------------------------------------------
 
+
 def info_through_torch(path: Path):
     """The reference: the whole payload through torch.load(weights_only=True)."""
     return info_from_payload(path, read_payload_with_torch(path, mmap=True))
@@ -274,13 +292,24 @@ def info_through_torch(path: Path):
 def test_metadata_reader_agrees_with_torch_load(tmp_path, model, train_config):
     shipped = sorted((Path(__file__).resolve().parents[1] / "checkpoints").glob("*.pt"))
     history = [{"epoch": 1, "beta": 1.0, "train": {"objective": 50.5}, "test": None}]
-    saved = [save_checkpoint(tmp_path / "full.pt", model, train_config, history=history, half=True,
-                             metrics={"neg_elbo": 33.0, "kl_per_dim": [0.5, 0.25, 0.0]},
-                             metadata={"role": "default", "nested": {"a": [1, 2.5, None, True, "x"]}})]
+    saved = [
+        save_checkpoint(
+            tmp_path / "full.pt",
+            model,
+            train_config,
+            history=history,
+            half=True,
+            metrics={"neg_elbo": 33.0, "kl_per_dim": [0.5, 0.25, 0.0]},
+            metadata={"role": "default", "nested": {"a": [1, 2.5, None, True, "x"]}},
+        )
+    ]
     for path in shipped + saved:
         fast, reference = read_checkpoint_info(path), info_through_torch(path)
-        assert (fast.model_config, fast.train_config, fast.metadata) == \
-            (reference.model_config, reference.train_config, reference.metadata), path.name
+        assert (fast.model_config, fast.train_config, fast.metadata) == (
+            reference.model_config,
+            reference.train_config,
+            reference.metadata,
+        ), path.name
 
 
 def test_metadata_reader_refuses_globals_it_does_not_know(tmp_path, model, train_config):
@@ -289,26 +318,33 @@ def test_metadata_reader_refuses_globals_it_does_not_know(tmp_path, model, train
     path = tmp_path / "unusual.pt"
     torch.save(payload(model, train_config, metadata={"shape": torch.Size([2, 3])}), path)
     for reader in (read_checkpoint_info, load_checkpoint):
-        with pytest.raises(CheckpointError, match=r"unusual.pt: refused: the file holds code or objects the app "
-                                                  r"will not load \(it names torch.Size\)"):
+        with pytest.raises(
+            CheckpointError,
+            match=r"unusual.pt: refused: the file holds code or objects the app "
+            r"will not load \(it names torch.Size\)",
+        ):
             reader(path)
 
 
 def test_listing_checkpoints_does_not_import_torch(tmp_path, model, train_config):
     for name in ("a", "b"):
         save_checkpoint(tmp_path / f"{name}.pt", model, train_config)
-    script = ("import sys; from vae_core.checkpoint_info import list_checkpoints; "
-              f"scan = list_checkpoints({str(tmp_path)!r}); "
-              "print(len(scan.infos), len(scan.problems), 'torch' in sys.modules)")
+    script = (
+        "import sys; from vae_core.checkpoint_info import list_checkpoints; "
+        f"scan = list_checkpoints({str(tmp_path)!r}); "
+        "print(len(scan.infos), len(scan.problems), 'torch' in sys.modules)"
+    )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     import subprocess
     import sys
+
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["2", "0", "False"]
 
 
 # --- claimed names ----------------------------------------------------------------------------------------------
+
 
 def test_concurrent_jobs_claim_distinct_names_and_all_models_survive(tmp_path, model, train_config):
     import threading
@@ -327,8 +363,12 @@ def test_concurrent_jobs_claim_distinct_names_and_all_models_survive(tmp_path, m
 
     with ThreadPoolExecutor(4) as pool:
         paths = list(pool.map(job, range(4)))
-    assert sorted(p.name for p in paths) == ["digits-vae-z2-2.pt", "digits-vae-z2-3.pt", "digits-vae-z2-4.pt",
-                                             "digits-vae-z2.pt"]
+    assert sorted(p.name for p in paths) == [
+        "digits-vae-z2-2.pt",
+        "digits-vae-z2-3.pt",
+        "digits-vae-z2-4.pt",
+        "digits-vae-z2.pt",
+    ]
     scan = list_checkpoints(tmp_path)
     assert sorted(info.train_config.seed for info in scan.infos) == [0, 1, 2, 3] and not scan.problems
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths)  # claims released

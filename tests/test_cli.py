@@ -17,8 +17,24 @@ from vae_core.data import load_dataset
 from vae_core.evaluation import evaluate
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-TRAIN_ARGS = ["train", "--dataset", "digits", "--epochs", "1", "--hidden", "32", "16", "--latent-dim", "3",
-              "--batch-size", "256", "--iw-samples", "5", "--threads", "1"]
+TRAIN_ARGS = [
+    "train",
+    "--dataset",
+    "digits",
+    "--epochs",
+    "1",
+    "--hidden",
+    "32",
+    "16",
+    "--latent-dim",
+    "3",
+    "--batch-size",
+    "256",
+    "--iw-samples",
+    "5",
+    "--threads",
+    "1",
+]
 
 
 def subcommands() -> list[str]:
@@ -56,8 +72,14 @@ def assert_one_line_error(capsys, code: int, *words: str) -> str:
 
 def test_python_dash_m_help():
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    done = subprocess.run([sys.executable, "-m", "vae_core", "--help"], cwd=REPO_ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "vae_core", "--help"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage: python -m vae_core")
     for name in ("train", "evaluate", "list"):
@@ -95,8 +117,9 @@ def test_evaluate_json(trained, capsys):
     assert out["dataset"] == "digits" and out["split"] == "test" and out["iw_samples"] == 10
     assert out["neg_elbo"] == pytest.approx(out["recon"] + out["kl"])
     assert len(out["kl_per_dim"]) == 3
-    expected = evaluate(load_checkpoint(trained).model, load_dataset("digits", "test"), iw_samples=10, seed=0,
-                        binarized=True)
+    expected = evaluate(
+        load_checkpoint(trained).model, load_dataset("digits", "test"), iw_samples=10, seed=0, binarized=True
+    )
     assert out["protocol"] == "binarised" and out["binarized"] and out["entropy_floor"] is None
     assert out["neg_elbo"] == pytest.approx(expected.neg_elbo, rel=1e-6)
     assert out["iw_nll"] == pytest.approx(expected.iw_nll, rel=1e-6)
@@ -116,8 +139,9 @@ def test_evaluate_text_on_the_train_split(trained, capsys):
 def test_evaluate_never_calls_a_grey_level_cross_entropy_a_likelihood(trained_grey, capsys):
     assert cli.main(["evaluate", str(trained_grey), "--iw-samples", "10"]) == 0
     out = capsys.readouterr().out
-    lines = {line.split(": ")[0].strip(): line.split(": ")[1].strip() for line in out.strip().splitlines()
-             if ": " in line}
+    lines = {
+        line.split(": ")[0].strip(): line.split(": ")[1].strip() for line in out.strip().splitlines() if ": " in line
+    }
     assert lines["protocol"] == "grey-bernoulli"
     assert not any("log p(x" in name for name in lines)  # no number is named a likelihood or a bound on one
     assert "not −log p(x)" in out  # the caveat says so
@@ -186,14 +210,20 @@ def test_unavailable_data_set_is_one_line(tmp_path, capsys, monkeypatch, no_down
 def test_a_reader_that_stops_early_is_not_an_error(tmp_path):
     # `python -m vae_core list | head -1`: here the reader is gone before the first line is written.
     import subprocess
+
     from vae_core.checkpoints import save_checkpoint
     from vae_core.config import ModelConfig, TrainConfig
     from vae_core.models import build_model
 
     model = build_model(ModelConfig(input_shape=(1, 8, 8), hidden_dims=(4,)))
     save_checkpoint(tmp_path / "model.pt", model, TrainConfig(dataset="digits"))
-    process = subprocess.Popen([sys.executable, "-m", "vae_core", "list", str(tmp_path)], cwd=REPO_ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vae_core", "list", str(tmp_path)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     process.stdout.close()
     stderr = process.stderr.read()
     assert process.wait(timeout=120) == 0, stderr

@@ -31,28 +31,38 @@ def test_derived_properties():
     assert not any(ModelConfig(kind=k).is_variational for k in MODEL_KINDS if k not in ("vae", "cvae"))
 
 
-@pytest.mark.parametrize("field, value, words", [
-    ("kind", "gan", "kind must be one of"),
-    ("arch", "transformer", "arch must be one of"),
-    ("likelihood", "poisson", "likelihood must be one of"),
-    ("corruption", "salt", "corruption must be one of"),
-    ("sparsity", "l2", "sparsity must be one of"),
-    ("input_shape", (28, 28), "input_shape"),
-    ("input_shape", (1, 0, 28), "input_shape"),
-    ("latent_dim", 0, "latent_dim"),
-    ("beta", -0.1, "beta"),
-    ("gaussian_sigma", 0.0, "gaussian_sigma"),
-    ("sparsity_target", 1.0, "sparsity_target"),
-    ("sparsity_target", 0.0, "sparsity_target"),
-])
+@pytest.mark.parametrize(
+    "field, value, words",
+    [
+        ("kind", "gan", "kind must be one of"),
+        ("arch", "transformer", "arch must be one of"),
+        ("likelihood", "poisson", "likelihood must be one of"),
+        ("corruption", "salt", "corruption must be one of"),
+        ("sparsity", "l2", "sparsity must be one of"),
+        ("input_shape", (28, 28), "input_shape"),
+        ("input_shape", (1, 0, 28), "input_shape"),
+        ("latent_dim", 0, "latent_dim"),
+        ("beta", -0.1, "beta"),
+        ("gaussian_sigma", 0.0, "gaussian_sigma"),
+        ("sparsity_target", 1.0, "sparsity_target"),
+        ("sparsity_target", 0.0, "sparsity_target"),
+    ],
+)
 def test_model_config_rejects_bad_values(field, value, words):
     with pytest.raises(ValueError, match=words):
         ModelConfig(**{field: value})
 
 
-@pytest.mark.parametrize("field, value", [
-    ("epochs", 0), ("batch_size", 0), ("lr", 0.0), ("lr", -1e-3), ("kl_warmup_epochs", -1),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("epochs", 0),
+        ("batch_size", 0),
+        ("lr", 0.0),
+        ("lr", -1e-3),
+        ("kl_warmup_epochs", -1),
+    ],
+)
 def test_train_config_rejects_bad_values(field, value):
     with pytest.raises(ValueError, match=field):
         TrainConfig(**{field: value})
@@ -84,57 +94,64 @@ def test_from_dict_validates_values():
 
 # --- every field's type and range (vae_core/limits.py) -----------------------------------------------------------
 
-@pytest.mark.parametrize("field, value, words", [
-    ("latent_dim", 2.5, "latent_dim must be a whole number"),
-    ("latent_dim", math.nan, "latent_dim must be a whole number"),
-    ("latent_dim", math.inf, "latent_dim must be a whole number"),
-    ("latent_dim", 10 ** 9, "latent_dim must lie between 1 and"),
-    ("latent_dim", "2", "latent_dim must be a whole number"),
-    ("latent_dim", True, "latent_dim must be a whole number"),
-    ("hidden_dims", (-5,), "hidden_dims entries must lie between 1 and"),
-    ("hidden_dims", (0,), "hidden_dims entries must lie between 1 and"),
-    ("hidden_dims", (10 ** 7,), "hidden_dims entries must lie between 1 and"),
-    ("hidden_dims", (math.inf,), "hidden_dims entries must be a whole number"),
-    ("hidden_dims", (4,) * 9, "hidden_dims may have at most 8 entries"),
-    ("hidden_dims", "512", "hidden_dims must be a list"),
-    ("hidden_dims", 512, "hidden_dims must be a list"),
-    ("input_shape", (1, 10 ** 5, 10 ** 5), "input_shape height and width must lie between"),
-    ("input_shape", (100, 28, 28), "input_shape channels must lie between"),
-    ("input_shape", (1, 28, 28, 1), "input_shape may have at most 3 entries"),
-    ("beta", math.nan, "beta must be a finite number"),
-    ("beta", math.inf, "beta must be a finite number"),
-    ("beta", "1", "beta must be a number"),
-    ("gaussian_sigma", math.nan, "gaussian_sigma must be a finite number"),
-    ("gaussian_sigma", -1.0, "gaussian_sigma must lie between"),
-    ("corruption_rate", math.inf, "corruption_rate must be a finite number"),
-    ("sparsity_weight", -1.0, "sparsity_weight must lie between"),
-    ("contractive_weight", math.nan, "contractive_weight must be a finite number"),
-    ("kind", ["vae"], "kind must be one of"),
-    ("kind", None, "kind must be one of"),
-])
+
+@pytest.mark.parametrize(
+    "field, value, words",
+    [
+        ("latent_dim", 2.5, "latent_dim must be a whole number"),
+        ("latent_dim", math.nan, "latent_dim must be a whole number"),
+        ("latent_dim", math.inf, "latent_dim must be a whole number"),
+        ("latent_dim", 10**9, "latent_dim must lie between 1 and"),
+        ("latent_dim", "2", "latent_dim must be a whole number"),
+        ("latent_dim", True, "latent_dim must be a whole number"),
+        ("hidden_dims", (-5,), "hidden_dims entries must lie between 1 and"),
+        ("hidden_dims", (0,), "hidden_dims entries must lie between 1 and"),
+        ("hidden_dims", (10**7,), "hidden_dims entries must lie between 1 and"),
+        ("hidden_dims", (math.inf,), "hidden_dims entries must be a whole number"),
+        ("hidden_dims", (4,) * 9, "hidden_dims may have at most 8 entries"),
+        ("hidden_dims", "512", "hidden_dims must be a list"),
+        ("hidden_dims", 512, "hidden_dims must be a list"),
+        ("input_shape", (1, 10**5, 10**5), "input_shape height and width must lie between"),
+        ("input_shape", (100, 28, 28), "input_shape channels must lie between"),
+        ("input_shape", (1, 28, 28, 1), "input_shape may have at most 3 entries"),
+        ("beta", math.nan, "beta must be a finite number"),
+        ("beta", math.inf, "beta must be a finite number"),
+        ("beta", "1", "beta must be a number"),
+        ("gaussian_sigma", math.nan, "gaussian_sigma must be a finite number"),
+        ("gaussian_sigma", -1.0, "gaussian_sigma must lie between"),
+        ("corruption_rate", math.inf, "corruption_rate must be a finite number"),
+        ("sparsity_weight", -1.0, "sparsity_weight must lie between"),
+        ("contractive_weight", math.nan, "contractive_weight must be a finite number"),
+        ("kind", ["vae"], "kind must be one of"),
+        ("kind", None, "kind must be one of"),
+    ],
+)
 def test_model_config_checks_types_and_ranges(field, value, words):
     with pytest.raises(ValueError, match=re.escape(words)):
         ModelConfig(**{field: value})
 
 
-@pytest.mark.parametrize("field, value, words", [
-    ("lr", math.nan, "lr must be a finite number"),
-    ("lr", math.inf, "lr must be a finite number"),
-    ("lr", 1e10, "lr must lie between"),
-    ("epochs", 10 ** 9, "epochs must lie between 1 and"),
-    ("epochs", 2.5, "epochs must be a whole number"),
-    ("epochs", "10", "epochs must be a whole number"),
-    ("batch_size", 10 ** 9, "batch_size must lie between"),
-    ("seed", -1, "seed must lie between"),
-    ("num_threads", 10 ** 6, "num_threads must lie between"),
-    ("kl_warmup_epochs", 10 ** 6, "kl_warmup_epochs must lie between"),
-    ("lr_decay", 0.0, "lr_decay must lie in (0, 1]"),
-    ("lr_decay", math.nan, "lr_decay must be a finite number"),
-    ("dataset", 123, "dataset must be a short name"),
-    ("dataset", "../../etc", "dataset must be a short name"),
-    ("dynamic_binarization", "yes", "dynamic_binarization must be true or false"),
-    ("eval_each_epoch", 1, "eval_each_epoch must be true or false"),
-])
+@pytest.mark.parametrize(
+    "field, value, words",
+    [
+        ("lr", math.nan, "lr must be a finite number"),
+        ("lr", math.inf, "lr must be a finite number"),
+        ("lr", 1e10, "lr must lie between"),
+        ("epochs", 10**9, "epochs must lie between 1 and"),
+        ("epochs", 2.5, "epochs must be a whole number"),
+        ("epochs", "10", "epochs must be a whole number"),
+        ("batch_size", 10**9, "batch_size must lie between"),
+        ("seed", -1, "seed must lie between"),
+        ("num_threads", 10**6, "num_threads must lie between"),
+        ("kl_warmup_epochs", 10**6, "kl_warmup_epochs must lie between"),
+        ("lr_decay", 0.0, "lr_decay must lie in (0, 1]"),
+        ("lr_decay", math.nan, "lr_decay must be a finite number"),
+        ("dataset", 123, "dataset must be a short name"),
+        ("dataset", "../../etc", "dataset must be a short name"),
+        ("dynamic_binarization", "yes", "dynamic_binarization must be true or false"),
+        ("eval_each_epoch", 1, "eval_each_epoch must be true or false"),
+    ],
+)
 def test_train_config_checks_types_and_ranges(field, value, words):
     with pytest.raises(ValueError, match=re.escape(words)):
         TrainConfig(**{field: value})

@@ -63,7 +63,7 @@ def test_loss_matches_a_hand_computation(tiny_config, digits_test):
         logits = torch.cat([z, onehot], 1) @ w_dec.T + b_dec
         probs = torch.sigmoid(logits)
         recon = -(x.reshape(5, 64) * torch.log(probs) + (1 - x.reshape(5, 64)) * torch.log(1 - probs)).sum(1)
-        kl = 0.5 * (mean ** 2 + logvar.exp() - 1 - logvar)
+        kl = 0.5 * (mean**2 + logvar.exp() - 1 - logvar)
         terms = model.loss(x, beta=2.0, labels=y, generator=torch.Generator().manual_seed(7))
     assert float(terms.recon) == pytest.approx(float(recon.mean()), rel=1e-5)
     torch.testing.assert_close(terms.kl_per_dim, kl.mean(0))
@@ -121,9 +121,12 @@ def test_fit_and_evaluate_pass_the_labels(tiny_config, digits_train, digits_test
     from vae_core.training import fit
 
     config = tiny_config(kind="cvae")
-    result = fit(config, TrainConfig(dataset="digits", epochs=2, batch_size=64, lr=3e-3, seed=0,
-                                     dynamic_binarization=True),
-                 train_data=digits_train, test_data=digits_test)
+    result = fit(
+        config,
+        TrainConfig(dataset="digits", epochs=2, batch_size=64, lr=3e-3, seed=0, dynamic_binarization=True),
+        train_data=digits_train,
+        test_data=digits_test,
+    )
     assert len(result.history) == 2 and result.history[-1].test is not None
     assert result.history[-1].train.objective < result.history[0].train.objective
     report = evaluate(result.model, digits_test, iw_samples=5, binarized=True)

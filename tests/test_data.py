@@ -9,14 +9,23 @@ import torchvision.datasets
 from sklearn.datasets import load_digits
 
 from vae_core.data import (
-    DATA_DIR_ENV, FASHION_MNIST_CLASSES, DatasetUnavailable, ImageDataset, _load_digits, binarize, data_dir,
-    is_available, load_dataset, read_extracted_idx,
+    DATA_DIR_ENV,
+    FASHION_MNIST_CLASSES,
+    DatasetUnavailable,
+    ImageDataset,
+    _load_digits,
+    binarize,
+    data_dir,
+    is_available,
+    load_dataset,
+    read_extracted_idx,
 )
 
 FOLDERS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 
 
 # --- digits ----------------------------------------------------------------------------------------------------
+
 
 def test_digits_splits_shapes_and_values(digits_train, digits_test):
     assert (len(digits_train), len(digits_test)) == (1437, 360)
@@ -32,9 +41,15 @@ def test_digits_splits_shapes_and_values(digits_train, digits_test):
 
 def test_digits_split_is_a_stratified_partition_of_the_data_set(digits_train, digits_test):
     bunch = load_digits()
-    full = [(img.astype(np.float32) / 16).tobytes() + bytes([lab]) for img, lab in zip(bunch.images, bunch.target)]
-    parts = [img.numpy().tobytes() + bytes([lab]) for data in (digits_train, digits_test)
-             for img, lab in zip(data.images[:, 0], data.labels.tolist())]
+    full = [
+        (img.astype(np.float32) / 16).tobytes() + bytes([lab])
+        for img, lab in zip(bunch.images, bunch.target, strict=True)
+    ]
+    parts = [
+        img.numpy().tobytes() + bytes([lab])
+        for data in (digits_train, digits_test)
+        for img, lab in zip(data.images[:, 0], data.labels.tolist(), strict=True)
+    ]
     assert sorted(parts) == sorted(full)  # every image once: disjoint and complete
     class_counts = np.bincount(bunch.target)
     test_counts = np.bincount(digits_test.labels.numpy(), minlength=10)
@@ -56,6 +71,7 @@ def test_unknown_name_or_split_is_refused():
 
 
 # --- MNIST-style files ------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ["mnist", "fashion-mnist"])
 def test_torchvision_loader_reads_idx_files(tmp_path, name, no_download, write_fake_mnist):
@@ -115,7 +131,7 @@ def test_extracted_files_read_directly_equal_torchvision(split):
 
 
 def test_fashion_class_names_are_torchvisions():
-    assert FASHION_MNIST_CLASSES == tuple(torchvision.datasets.FashionMNIST.classes)
+    assert tuple(torchvision.datasets.FashionMNIST.classes) == FASHION_MNIST_CLASSES
 
 
 def test_malformed_idx_files_are_left_to_torchvision(tmp_path, write_fake_mnist):
@@ -131,6 +147,7 @@ def test_malformed_idx_files_are_left_to_torchvision(tmp_path, write_fake_mnist)
 
 
 # --- binarisation -----------------------------------------------------------------------------------------------
+
 
 def test_binarize_gives_bernoulli_pixels():
     images = torch.rand(200, 1, 8, 8, generator=torch.Generator().manual_seed(0))

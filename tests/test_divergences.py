@@ -37,8 +37,9 @@ def numerically_best_diagonal(rho: float, std, direction: str) -> np.ndarray:
         q_cov = np.diag(np.exp(log_var))
         return torch_kl(zero, q_cov, zero, cov) if direction == "reverse" else torch_kl(zero, cov, zero, q_cov)
 
-    result = optimize.minimize(kl, np.array([0.7, -0.4]), method="Nelder-Mead",
-                               options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 4000})
+    result = optimize.minimize(
+        kl, np.array([0.7, -0.4]), method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 4000}
+    )
     assert result.success, result.message
     return np.exp(result.x)
 

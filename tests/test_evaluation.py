@@ -78,9 +78,14 @@ def test_active_units_by_hand(trained_vae, digits_test):
 
 
 def test_active_units_threshold():
-    codes = torch.stack([torch.tensor([0.0, 1.0, 0.0, 1.0]),  # variance 0.25: active
-                         torch.tensor([0.0, 0.1, 0.0, 0.1]),  # variance 0.0025: inactive
-                         torch.full((4,), 7.0)], dim=1)  # constant: inactive
+    codes = torch.stack(
+        [
+            torch.tensor([0.0, 1.0, 0.0, 1.0]),  # variance 0.25: active
+            torch.tensor([0.0, 0.1, 0.0, 0.1]),  # variance 0.0025: inactive
+            torch.full((4,), 7.0),
+        ],
+        dim=1,
+    )  # constant: inactive
     n, variances = active_units(codes)
     assert n == 1
     assert torch.allclose(variances, torch.tensor([0.25, 0.0025, 0.0], dtype=torch.float64))

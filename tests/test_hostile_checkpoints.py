@@ -36,7 +36,7 @@ from vae_core.config import ModelConfig, TrainConfig, config_to_dict
 from vae_core.models import build_model
 
 MARKER = "code-ran-marker"
-MB = 2 ** 20
+MB = 2**20
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +46,14 @@ def model():
 
 
 def base_payload(model, **changes) -> dict:
-    values = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "model_config": config_to_dict(model.config),
-              "train_config": config_to_dict(TrainConfig(dataset="digits")),
-              "metadata": {"dataset": "digits", "metrics": {"neg_elbo": 30.0}},
-              "state_dict": {k: v.clone() for k, v in model.state_dict().items()}}
+    values = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "model_config": config_to_dict(model.config),
+        "train_config": config_to_dict(TrainConfig(dataset="digits")),
+        "metadata": {"dataset": "digits", "metrics": {"neg_elbo": 30.0}},
+        "state_dict": {k: v.clone() for k, v in model.state_dict().items()},
+    }
     values.update(changes)
     return values
 
@@ -66,20 +70,22 @@ class RunsCode:
 
 # --- builders: (folder, model) -> the hostile file -----------------------------------------------------------------
 
+
 def with_model_config(**changes) -> Callable:
     def build(folder: Path, model) -> Path:
         path = folder / "bad.pt"
         torch.save(base_payload(model, model_config={**config_to_dict(model.config), **changes}), path)
         return path
+
     return build
 
 
 def with_train_config(**changes) -> Callable:
     def build(folder: Path, model) -> Path:
         path = folder / "bad.pt"
-        torch.save(base_payload(model, train_config={**config_to_dict(TrainConfig(dataset="digits")), **changes}),
-                   path)
+        torch.save(base_payload(model, train_config={**config_to_dict(TrainConfig(dataset="digits")), **changes}), path)
         return path
+
     return build
 
 
@@ -88,6 +94,7 @@ def with_metadata(**changes) -> Callable:
         path = folder / "bad.pt"
         torch.save(base_payload(model, metadata={"dataset": "digits", **changes}), path)
         return path
+
     return build
 
 
@@ -96,6 +103,7 @@ def with_payload(**changes) -> Callable:
         path = folder / "bad.pt"
         torch.save(base_payload(model, **changes), path)
         return path
+
     return build
 
 
@@ -106,6 +114,7 @@ def with_weights(change: Callable[[dict], None]) -> Callable:
         path = folder / "bad.pt"
         torch.save(base_payload(model, state_dict=state), path)
         return path
+
     return build
 
 
@@ -113,6 +122,7 @@ def first_weight(fill: float) -> Callable[[dict], None]:
     def change(state: dict) -> None:
         key = next(iter(state))
         state[key][0, 0] = fill
+
     return change
 
 
@@ -136,13 +146,18 @@ def code(function, *args) -> Callable:
         path = folder / "bad.pt"
         torch.save(base_payload(model, metadata={"note": RunsCode(function, *args)}), path)
         return path
+
     return build
 
 
 def marker_args(function_name: str):
     """Arguments that make each function create the marker file, if it were ever called."""
-    return {"system": (f"touch {MARKER}",), "open": (MARKER, "w"), "eval": (f"open({MARKER!r}, 'w')",),
-            "exec": (f"open({MARKER!r}, 'w')",)}[function_name]
+    return {
+        "system": (f"touch {MARKER}",),
+        "open": (MARKER, "w"),
+        "eval": (f"open({MARKER!r}, 'w')",),
+        "exec": (f"open({MARKER!r}, 'w')",),
+    }[function_name]
 
 
 def raw_bytes(content: bytes, name: str = "bad.pt") -> Callable:
@@ -150,6 +165,7 @@ def raw_bytes(content: bytes, name: str = "bad.pt") -> Callable:
         path = folder / name
         path.write_bytes(content)
         return path
+
     return build
 
 
@@ -159,14 +175,18 @@ def truncated(fraction: float) -> Callable:
         data = path.read_bytes()
         path.write_bytes(data[: int(len(data) * fraction)])
         return path
+
     return build
 
 
 def flipped_tensor_bytes(folder: Path, model) -> Path:
     path = save_checkpoint(folder / "bad.pt", model, TrainConfig(dataset="digits"))
     with zipfile.ZipFile(path) as archive:
-        info = archive.getinfo("bad/data/0") if "bad/data/0" in archive.namelist() else next(
-            i for i in archive.infolist() if i.filename.endswith("/data/0"))
+        info = (
+            archive.getinfo("bad/data/0")
+            if "bad/data/0" in archive.namelist()
+            else next(i for i in archive.infolist() if i.filename.endswith("/data/0"))
+        )
     data = bytearray(path.read_bytes())
     name_length, extra_length = struct.unpack_from("<HH", data, info.header_offset + 26)  # the local header's
     start = info.header_offset + 30 + name_length + extra_length
@@ -178,6 +198,7 @@ def flipped_tensor_bytes(folder: Path, model) -> Path:
 
 def rezipped(transform: Callable[[dict[str, bytes]], dict[str, bytes]], compress: int = zipfile.ZIP_STORED):
     """The good file's members, transformed, written back as a zip."""
+
     def build(folder: Path, model) -> Path:
         good = save_checkpoint(folder / "bad.pt", model, TrainConfig(dataset="digits"))
         with zipfile.ZipFile(good) as archive:
@@ -187,6 +208,7 @@ def rezipped(transform: Callable[[dict[str, bytes]], dict[str, bytes]], compress
             for name, data in members.items():
                 archive.writestr(name, data)
         return good
+
     return build
 
 
@@ -214,17 +236,18 @@ def lying_pickle_size(folder: Path, model) -> Path:
     central = data.find(b"PK\x01\x02")
     while True:  # data.pkl's central directory entry
         name_length, extra, comment = struct.unpack_from("<HHH", data, central + 28)
-        if data[central + 46: central + 46 + name_length].decode() == info.filename:
+        if data[central + 46 : central + 46 + name_length].decode() == info.filename:
             break
         central = data.find(b"PK\x01\x02", central + 46 + name_length + extra + comment)
-    struct.pack_into("<I", data, central + 24, 2 ** 30)
-    struct.pack_into("<I", data, info.header_offset + 22, 2 ** 30)
+    struct.pack_into("<I", data, central + 24, 2**30)
+    struct.pack_into("<I", data, info.header_offset + 22, 2**30)
     path.write_bytes(bytes(data))
     return path
 
 
 def deflate_bomb(inflated_bytes: int, member: str = "data.pkl") -> Callable:
     """A small archive whose pickle (or first tensor record) really inflates to inflated_bytes."""
+
     def build(folder: Path, model) -> Path:
         good = save_checkpoint(folder / "bad.pt", model, TrainConfig(dataset="digits"))
         with zipfile.ZipFile(good) as archive:
@@ -243,6 +266,7 @@ def deflate_bomb(inflated_bytes: int, member: str = "data.pkl") -> Callable:
                     for _ in range(inflated_bytes // len(chunk)):
                         handle.write(chunk)
         return good
+
     return build
 
 
@@ -275,16 +299,18 @@ CASES: dict[str, tuple[Callable, str]] = {
     "hidden-inf": (with_model_config(hidden_dims=[math.inf]), "hidden_dims entries must be a whole number"),
     "hidden-negative": (with_model_config(hidden_dims=[-5]), "hidden_dims entries must lie between 1 and"),
     "hidden-zero": (with_model_config(hidden_dims=[0]), "hidden_dims entries must lie between 1 and"),
-    "hidden-ten-million": (with_model_config(hidden_dims=[10 ** 7]), "hidden_dims entries must lie between"),
+    "hidden-ten-million": (with_model_config(hidden_dims=[10**7]), "hidden_dims entries must lie between"),
     "hidden-2.5M-27KB": (with_model_config(hidden_dims=[2_500_000]), "hidden_dims entries must lie between"),
     "hidden-too-many-layers": (with_model_config(hidden_dims=[4] * 50), "at most 8 entries"),
     "hidden-a-string": (with_model_config(hidden_dims="512"), "hidden_dims must be a list"),
-    "too-many-parameters": (with_model_config(input_shape=[4, 256, 256], hidden_dims=[4096, 4096]),
-                            "parameters; the limit is"),
+    "too-many-parameters": (
+        with_model_config(input_shape=[4, 256, 256], hidden_dims=[4096, 4096]),
+        "parameters; the limit is",
+    ),
     "conv-without-channels": (with_model_config(arch="conv", hidden_dims=[]), "conv body needs"),
     "latent-2.5": (with_model_config(latent_dim=2.5), "latent_dim must be a whole number"),
     "latent-nan": (with_model_config(latent_dim=math.nan), "latent_dim must be a whole number"),
-    "latent-1e9": (with_model_config(latent_dim=10 ** 9), "latent_dim must lie between"),
+    "latent-1e9": (with_model_config(latent_dim=10**9), "latent_dim must lie between"),
     "latent-bool": (with_model_config(latent_dim=True), "latent_dim must be a whole number"),
     "input-shape-huge": (with_model_config(input_shape=[1, 100_000, 100_000]), "input_shape height and width"),
     "input-shape-2d": (with_model_config(input_shape=[28, 28]), "input_shape must be (C, H, W)"),
@@ -297,7 +323,7 @@ CASES: dict[str, tuple[Callable, str]] = {
     "model-config-missing": (with_payload(model_config=None), "model_config must be a mapping"),
     "lr-nan": (with_train_config(lr=math.nan), "lr must be a finite number"),
     "lr-inf": (with_train_config(lr=math.inf), "lr must be a finite number"),
-    "epochs-1e9": (with_train_config(epochs=10 ** 9), "epochs must lie between"),
+    "epochs-1e9": (with_train_config(epochs=10**9), "epochs must lie between"),
     "epochs-a-string": (with_train_config(epochs="10"), "epochs must be a whole number"),
     "train-dataset-123": (with_train_config(dataset=123), "dataset must be a short name"),
     # metadata the app reads, of the wrong type
@@ -323,8 +349,10 @@ CASES: dict[str, tuple[Callable, str]] = {
     "weights-nan": (with_weights(first_weight(math.nan)), "NaN or infinite"),
     "weights-inf": (with_weights(first_weight(math.inf)), "NaN or infinite"),
     "weights-1e30": (with_weights(first_weight(1e30)), "beyond the 1e+06"),
-    "weights-wrong-shape": (with_weights(lambda s: s.update({next(iter(s)): torch.zeros(3, 3)})),
-                            "is stored as [3, 3]"),
+    "weights-wrong-shape": (
+        with_weights(lambda s: s.update({next(iter(s)): torch.zeros(3, 3)})),
+        "is stored as [3, 3]",
+    ),
     "weights-missing-key": (with_weights(lambda s: s.pop(next(iter(s)))), "missing"),
     "weights-extra-key": (with_weights(lambda s: s.update(extra=torch.zeros(1))), "unexpected extra"),
     "weights-not-a-dict": (with_payload(state_dict=[1, 2]), "its weights are missing or not tensors"),
@@ -335,16 +363,20 @@ CASES: dict[str, tuple[Callable, str]] = {
     "pickle-declares-1GiB": (lying_pickle_size, "its pickle would inflate to 1024 MB"),
     "pickle-inflates-64MiB": (deflate_bomb(64 * MB), "its pickle would inflate to 64 MB"),
     "archive-2000-members": (rezipped(many_members), "members"),
-    "archive-no-pickle": (rezipped(lambda m: {k: v for k, v in m.items() if not k.endswith("data.pkl")}),
-                          "no single data.pkl"),
+    "archive-no-pickle": (
+        rezipped(lambda m: {k: v for k, v in m.items() if not k.endswith("data.pkl")}),
+        "no single data.pkl",
+    ),
     "archive-two-pickles": (rezipped(lambda m: {**m, "other/data.pkl": m[pickle_member(m)]}), "no single data.pkl"),
     "truncated-half": (truncated(0.5), "not a readable checkpoint"),
     "truncated-to-header": (truncated(0.01), "not a readable checkpoint"),
     "random-bytes": (raw_bytes(bytes(range(256)) * 16), "not a PyTorch zip archive"),
     "empty-file": (raw_bytes(b""), "not a PyTorch zip archive"),
     "a-plain-pickle": (raw_bytes(pickle.dumps({"format": FORMAT_NAME})), "not a PyTorch zip archive"),
-    "foreign-state-dict": (lambda folder, model: torch.save(model.state_dict(), folder / "bad.pt") or
-                           folder / "bad.pt", "not a VAE Latent Explorer checkpoint"),
+    "foreign-state-dict": (
+        lambda folder, model: torch.save(model.state_dict(), folder / "bad.pt") or folder / "bad.pt",
+        "not a VAE Latent Explorer checkpoint",
+    ),
     "newer-format": (with_payload(format_version=FORMAT_VERSION + 1), "newer vae_core"),
     "format-version-bool": (with_payload(format_version=True), "has no format version"),
     # code and objects in the pickle
@@ -353,8 +385,10 @@ CASES: dict[str, tuple[Callable, str]] = {
     "code-exec": (code(exec, *marker_args("exec")), "(it names __builtin__.exec)"),
     "code-open": (code(open, *marker_args("open")), "(it names io.open)"),
     "torch-size-in-metadata": (with_metadata(shape=torch.Size([2, 3])), "(it names torch.Size)"),
-    "a-parameter-not-a-tensor": (with_payload(state_dict={"w": torch.nn.Parameter(torch.zeros(2))}),
-                                 "(it names torch._utils._rebuild_parameter)"),
+    "a-parameter-not-a-tensor": (
+        with_payload(state_dict={"w": torch.nn.Parameter(torch.zeros(2))}),
+        "(it names torch._utils._rebuild_parameter)",
+    ),
     # file-system oddities
     "a-directory": (directory, "a folder, not a file"),
     "symlink-loop": (symlink_loop, "a symbolic link that leads to no file"),
@@ -363,12 +397,27 @@ CASES: dict[str, tuple[Callable, str]] = {
 }
 
 # Listing reads no weights: these files are listed, and refused when loaded (the app marks the model failed).
-LOAD_ONLY = {"weights-nan", "weights-inf", "weights-1e30", "weights-wrong-shape", "weights-missing-key",
-             "weights-extra-key", "weights-flipped-bytes"}
+LOAD_ONLY = {
+    "weights-nan",
+    "weights-inf",
+    "weights-1e30",
+    "weights-wrong-shape",
+    "weights-missing-key",
+    "weights-extra-key",
+    "weights-flipped-bytes",
+}
 
 # Each case that is about memory: the most the refusal may add to the process, measured two ways.
-MEMORY_CASES = {"hidden-2.5M-27KB", "hidden-ten-million", "too-many-parameters", "pickle-declares-1GiB",
-                "pickle-inflates-64MiB", "metadata-billion-laughs", "latent-1e9", "input-shape-huge"}
+MEMORY_CASES = {
+    "hidden-2.5M-27KB",
+    "hidden-ten-million",
+    "too-many-parameters",
+    "pickle-declares-1GiB",
+    "pickle-inflates-64MiB",
+    "metadata-billion-laughs",
+    "latent-1e9",
+    "input-shape-huge",
+}
 PYTHON_PEAK_LIMIT = 20 * MB  # tracemalloc: every Python allocation during the refusal
 RSS_GROWTH_LIMIT = 150 * MB  # peak RSS growth: torch's C++ allocations too (a generous bound)
 
@@ -476,8 +525,11 @@ def test_refusal_memory_is_bounded(case, folder, model):
 
 def test_odd_but_harmless_metrics_are_listed(folder, model, capsys):
     # A partial or odd metrics mapping is not a reason to refuse a model: listing and the CLI's table cope.
-    for name, metrics in {"partial": {"neg_elbo": 1.0}, "strings": {"neg_elbo": "88", "recon": None},
-                          "nan": {"neg_elbo": math.nan}}.items():
+    for name, metrics in {
+        "partial": {"neg_elbo": 1.0},
+        "strings": {"neg_elbo": "88", "recon": None},
+        "nan": {"neg_elbo": math.nan},
+    }.items():
         torch.save(base_payload(model, metadata={"metrics": metrics}), folder / f"{name}.pt")
     scan = list_checkpoints(folder)
     assert sorted(info.name for info in scan.infos) == ["good", "nan", "partial", "strings"] and not scan.problems
@@ -534,7 +586,7 @@ def test_listing_a_folder_that_is_a_symlink_loop(tmp_path):
 
 @pytest.mark.slow
 def test_a_1mb_archive_whose_pickle_inflates_to_1gib(folder, model):
-    path = deflate_bomb(2 ** 30)(folder, model)
+    path = deflate_bomb(2**30)(folder, model)
     assert path.stat().st_size < 2 * MB
     with PeakRSS() as rss:
         scan = list_checkpoints(folder)

@@ -30,10 +30,13 @@ TINY = ["--dataset", "digits", "--epochs", "1", "--hidden", "4", "--batch-size",
 
 # (argv with {tmp} for the test's folder, words the one line must contain, expected exit code)
 CASES = {
-    "iw-samples-1e9": (["train", *TINY, "--iw-samples", str(10 ** 9), "--out", "{tmp}/m.pt"],
-                       f"outside 0..{limits.MAX_IW_SAMPLES}", 2),
+    "iw-samples-1e9": (
+        ["train", *TINY, "--iw-samples", str(10**9), "--out", "{tmp}/m.pt"],
+        f"outside 0..{limits.MAX_IW_SAMPLES}",
+        2,
+    ),
     "iw-samples-negative": (["train", *TINY, "--iw-samples", "-1", "--out", "{tmp}/m.pt"], "outside 0..", 2),
-    "evaluate-iw-1e9": (["evaluate", "{tmp}/m.pt", "--iw-samples", str(10 ** 9)], "outside 0..", 2),
+    "evaluate-iw-1e9": (["evaluate", "{tmp}/m.pt", "--iw-samples", str(10**9)], "outside 0..", 2),
     "lr-nan": (["train", *TINY, "--lr", "nan", "--out", "{tmp}/m.pt"], "nan is not a finite number", 2),
     "lr-inf": (["train", *TINY, "--lr", "inf", "--out", "{tmp}/m.pt"], "inf is not a finite number", 2),
     "lr-negative": (["train", *TINY, "--lr", "-1", "--out", "{tmp}/m.pt"], "lr must lie between", 1),
@@ -42,20 +45,26 @@ CASES = {
     "beta-nan": (["train", *TINY, "--beta", "nan", "--out", "{tmp}/m.pt"], "nan is not a finite number", 2),
     "beta-minus-inf": (["train", *TINY, "--beta=-inf", "--out", "{tmp}/m.pt"], "not a finite number", 2),
     "beta-negative": (["train", *TINY, "--beta", "-1", "--out", "{tmp}/m.pt"], "beta must lie between", 1),
-    "hidden-negative": (["train", *TINY, "--hidden", "-5", "--out", "{tmp}/m.pt"],
-                        "hidden_dims entries must lie between 1 and", 1),
-    "conv-hidden-zero": (["train", *TINY, "--arch", "conv", "--hidden", "0", "--out", "{tmp}/m.pt"],
-                         "hidden_dims entries must lie between 1 and", 1),
+    "hidden-negative": (
+        ["train", *TINY, "--hidden", "-5", "--out", "{tmp}/m.pt"],
+        "hidden_dims entries must lie between 1 and",
+        1,
+    ),
+    "conv-hidden-zero": (
+        ["train", *TINY, "--arch", "conv", "--hidden", "0", "--out", "{tmp}/m.pt"],
+        "hidden_dims entries must lie between 1 and",
+        1,
+    ),
     "hidden-2.5M": (["train", *TINY, "--hidden", "2500000", "--out", "{tmp}/m.pt"], "hidden_dims entries", 1),
     "hidden-nine-layers": (["train", *TINY, "--hidden", *["4"] * 9, "--out", "{tmp}/m.pt"], "at most 8", 1),
     "hidden-not-a-number": (["train", *TINY, "--hidden", "wide", "--out", "{tmp}/m.pt"], "invalid int value", 2),
     "latent-zero": (["train", *TINY, "--latent-dim", "0", "--out", "{tmp}/m.pt"], "latent_dim must lie", 1),
-    "latent-1e9": (["train", *TINY, "--latent-dim", str(10 ** 9), "--out", "{tmp}/m.pt"], "latent_dim must lie", 1),
+    "latent-1e9": (["train", *TINY, "--latent-dim", str(10**9), "--out", "{tmp}/m.pt"], "latent_dim must lie", 1),
     "latent-2.5": (["train", *TINY, "--latent-dim", "2.5", "--out", "{tmp}/m.pt"], "invalid int value", 2),
     "epochs-zero": (["train", *TINY, "--epochs", "0", "--out", "{tmp}/m.pt"], "epochs must lie between", 1),
-    "epochs-1e9": (["train", *TINY, "--epochs", str(10 ** 9), "--out", "{tmp}/m.pt"], "epochs must lie", 1),
+    "epochs-1e9": (["train", *TINY, "--epochs", str(10**9), "--out", "{tmp}/m.pt"], "epochs must lie", 1),
     "batch-size-zero": (["train", *TINY, "--batch-size", "0", "--out", "{tmp}/m.pt"], "batch_size must lie", 1),
-    "batch-size-1e9": (["train", *TINY, "--batch-size", str(10 ** 9), "--out", "{tmp}/m.pt"], "batch_size", 1),
+    "batch-size-1e9": (["train", *TINY, "--batch-size", str(10**9), "--out", "{tmp}/m.pt"], "batch_size", 1),
     "threads-negative": (["train", *TINY, "--threads", "-1", "--out", "{tmp}/m.pt"], "num_threads must lie", 1),
     "kl-warmup-negative": (["train", *TINY, "--kl-warmup", "-1", "--out", "{tmp}/m.pt"], "kl_warmup_epochs", 1),
     "unknown-dataset": (["train", "--dataset", "imagenet", "--out", "{tmp}/m.pt"], "invalid choice", 2),
@@ -162,8 +171,10 @@ def test_ctrl_c_while_saving_exits_130_keeps_the_old_file(tmp_path, capsys, monk
 def test_a_writer_killed_with_sigkill_leaves_a_temp_file_the_next_listing_removes(tmp_path):
     good_checkpoint(tmp_path)
     before = (tmp_path / "good.pt").read_bytes()
-    script = ("import sys, time; from vae_core.atomic_files import write_atomically; "
-              "write_atomically(sys.argv[1], lambda h: (h.write(b'x' * 4096), h.flush(), time.sleep(120)))")
+    script = (
+        "import sys, time; from vae_core.atomic_files import write_atomically; "
+        "write_atomically(sys.argv[1], lambda h: (h.write(b'x' * 4096), h.flush(), time.sleep(120)))"
+    )
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     writer = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "good.pt")], env=env)
     try:
@@ -191,8 +202,22 @@ def test_sigint_during_training_in_a_real_process(tmp_path):
     """A real Ctrl-C (SIGINT from outside) while `python -m vae_core train` runs: exit 130, one line."""
     out = tmp_path / "m.pt"
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    argv = [sys.executable, "-m", "vae_core", "train", "--dataset", "digits", "--epochs", "1000", "--hidden", "4",
-            "--threads", "1", "--out", str(out)]
+    argv = [
+        sys.executable,
+        "-m",
+        "vae_core",
+        "train",
+        "--dataset",
+        "digits",
+        "--epochs",
+        "1000",
+        "--hidden",
+        "4",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+    ]
     process = subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stderr=subprocess.PIPE)
     first = process.stderr.read(1)  # the progress bar's first character: training is under way
     assert first, "the training process ended before it started training"

@@ -14,8 +14,14 @@ from torch.distributions import Bernoulli, MultivariateNormal, Normal, kl_diverg
 
 from vae_core.config import ModelConfig
 from vae_core.losses import (
-    autoencoder_terms, elbo_terms, gaussian_kl_per_dim, iw_log_likelihood, log_mean_exp,
-    log_normal, mean_reconstruction_nll, reconstruction_nll,
+    autoencoder_terms,
+    elbo_terms,
+    gaussian_kl_per_dim,
+    iw_log_likelihood,
+    log_mean_exp,
+    log_normal,
+    mean_reconstruction_nll,
+    reconstruction_nll,
 )
 from vae_core.models import VAE, build_model
 
@@ -25,6 +31,7 @@ def gen(seed: int) -> torch.Generator:
 
 
 # --- the terms, one by one -------------------------------------------------------------------------------------
+
 
 def test_gaussian_kl_per_dim_matches_torch_distributions():
     mean = torch.randn(6, 4, generator=gen(0), dtype=torch.float64) * 2
@@ -140,8 +147,9 @@ def test_log_mean_exp_is_stable():
 
 def test_iw_rejects_k_below_one():
     with pytest.raises(ValueError, match="k must be at least 1"):
-        iw_log_likelihood(torch.zeros(1, 2), torch.zeros(1, 1), torch.zeros(1, 1), lambda z: z.repeat(1, 2),
-                          "gaussian", 1.0, k=0)
+        iw_log_likelihood(
+            torch.zeros(1, 2), torch.zeros(1, 1), torch.zeros(1, 1), lambda z: z.repeat(1, 2), "gaussian", 1.0, k=0
+        )
 
 
 # --- probabilistic PCA: a VAE whose log p(x) and posterior are known exactly ---------------------------------
@@ -158,8 +166,15 @@ class LinearGaussianVAE:
         u, _ = torch.linalg.qr(torch.randn(P, D, generator=g, dtype=torch.float64))
         self.w = u * SCALES  # orthogonal columns, so W^T W = diag(scales^2)
         self.b = 0.3 * torch.randn(P, generator=g, dtype=torch.float64)
-        config = ModelConfig(kind="vae", arch="mlp", hidden_dims=(), likelihood="gaussian", gaussian_sigma=SIGMA,
-                             input_shape=(1, 1, P), latent_dim=D)
+        config = ModelConfig(
+            kind="vae",
+            arch="mlp",
+            hidden_dims=(),
+            likelihood="gaussian",
+            gaussian_sigma=SIGMA,
+            input_shape=(1, 1, P),
+            latent_dim=D,
+        )
         self.model: VAE = build_model(config).double().eval()
         decoder = self.model.decoder.net[0]
         with torch.no_grad():
@@ -182,9 +197,11 @@ class LinearGaussianVAE:
 
     def perturb_encoder(self, seed: int = 1) -> None:
         g = gen(seed)
-        self.set_encoder(self.post_weight + 0.15 * torch.randn(D, P, generator=g, dtype=torch.float64),
-                         self.post_bias + 0.3 * torch.randn(D, generator=g, dtype=torch.float64),
-                         self.post_logvar + torch.tensor([0.8, -0.6], dtype=torch.float64))
+        self.set_encoder(
+            self.post_weight + 0.15 * torch.randn(D, P, generator=g, dtype=torch.float64),
+            self.post_bias + 0.3 * torch.randn(D, generator=g, dtype=torch.float64),
+            self.post_logvar + torch.tensor([0.8, -0.6], dtype=torch.float64),
+        )
 
     def log_px(self, x: torch.Tensor) -> torch.Tensor:
         """Exact log p(x) per image from the marginal N(b, W W^T + s^2 I)."""
@@ -203,8 +220,7 @@ class LinearGaussianVAE:
         mean, logvar = self.model.encode(x)
         residual = x.flatten(1) - mean @ self.w.T - self.b
         trace = (self.w.pow(2) @ logvar.exp().T).sum(0)  # sum_d ||w_d||^2 var_d, per image
-        return (0.5 * (residual.pow(2).sum(1) + trace) / SIGMA**2 + P * (0.5 * math.log(2 * math.pi)
-                                                                           + math.log(SIGMA)))
+        return 0.5 * (residual.pow(2).sum(1) + trace) / SIGMA**2 + P * (0.5 * math.log(2 * math.pi) + math.log(SIGMA))
 
 
 @pytest.fixture

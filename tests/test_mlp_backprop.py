@@ -29,17 +29,27 @@ def fast_gradients(model, x, beta, seed):
     return terms, [p.grad.clone() for p in model.parameters()]
 
 
-@pytest.mark.parametrize("hidden, likelihood, beta, shape", [
-    ((400,), "bernoulli", 1.0, (1, 28, 28)),
-    ((32, 16), "gaussian", 2.5, (1, 8, 8)),
-    ((), "bernoulli", 0.5, (1, 8, 8)),
-    ((16, 8, 4), "bernoulli", 4.0, (2, 5, 3)),
-    ((7,), "gaussian", 0.0, (1, 4, 4)),
-])
+@pytest.mark.parametrize(
+    "hidden, likelihood, beta, shape",
+    [
+        ((400,), "bernoulli", 1.0, (1, 28, 28)),
+        ((32, 16), "gaussian", 2.5, (1, 8, 8)),
+        ((), "bernoulli", 0.5, (1, 8, 8)),
+        ((16, 8, 4), "bernoulli", 4.0, (2, 5, 3)),
+        ((7,), "gaussian", 0.0, (1, 4, 4)),
+    ],
+)
 def test_gradients_and_terms_equal_autograd_in_float64(hidden, likelihood, beta, shape):
     torch.manual_seed(0)
-    config = ModelConfig(kind="vae", arch="mlp", input_shape=shape, latent_dim=3, hidden_dims=hidden,
-                         likelihood=likelihood, gaussian_sigma=0.2)
+    config = ModelConfig(
+        kind="vae",
+        arch="mlp",
+        input_shape=shape,
+        latent_dim=3,
+        hidden_dims=hidden,
+        likelihood=likelihood,
+        gaussian_sigma=0.2,
+    )
     model = build_model(config).double()
     assert supports(model)
     x = torch.rand(9, *shape, dtype=torch.float64)
@@ -88,13 +98,19 @@ def test_a_new_likelihood_trains_with_autograd(tiny_config, digits_train, monkey
 
     monkeypatch.setattr(mlp_backprop, "loss_and_backward", refuse)
     before = [p.detach().clone() for p in model.parameters()]
-    result = fit(model.config, TrainConfig(dataset="digits", epochs=1, eval_each_epoch=False),
-                 train_data=digits_train, model=model)
+    result = fit(
+        model.config,
+        TrainConfig(dataset="digits", epochs=1, eval_each_epoch=False),
+        train_data=digits_train,
+        model=model,
+    )
     assert all(not torch.equal(a, b) for a, b in zip(before, result.model.parameters(), strict=True))
 
 
-@pytest.mark.parametrize("change", ["conv body", "tanh in the encoder", "sigmoid on the decoder output",
-                                    "frozen layer", "subclass", "autoencoder"])
+@pytest.mark.parametrize(
+    "change",
+    ["conv body", "tanh in the encoder", "sigmoid on the decoder output", "frozen layer", "subclass", "autoencoder"],
+)
 def test_models_outside_the_list_do_not_take_the_fast_path(tiny_config, change):
     model = build_model(tiny_config(kind="vae"))
     assert supports(model)
@@ -124,8 +140,9 @@ def test_the_sparse_autoencoder_body_is_not_the_mlp_pattern(tiny_config):
 def test_fit_trains_the_same_model_either_way(tiny_config, digits_train, binarize):
     # fit() with the written-out gradients and fit() on autograd end with the same weights.
     config = tiny_config(kind="vae")
-    train = TrainConfig(dataset="digits", epochs=2, batch_size=64, lr=3e-3, seed=3, eval_each_epoch=False,
-                        dynamic_binarization=binarize)
+    train = TrainConfig(
+        dataset="digits", epochs=2, batch_size=64, lr=3e-3, seed=3, eval_each_epoch=False, dynamic_binarization=binarize
+    )
     fast = fit(config, train, train_data=digits_train)
     slow = fit(config, train, train_data=digits_train, fast_path=False)
     torch.manual_seed(train.seed)  # fit's initial weights

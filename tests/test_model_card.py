@@ -7,8 +7,7 @@ import pytest
 from vae_core.checkpoint_info import list_checkpoints
 from vae_core.cli import main
 from vae_core.data import is_available
-from vae_core.model_card import (ANCHOR_BURDA_NLL, format_kl_per_dim, render_model_card,
-                                 write_model_card)
+from vae_core.model_card import ANCHOR_BURDA_NLL, format_kl_per_dim, render_model_card, write_model_card
 from vae_core.zoo import run_zoo, select_specs, zoo_specs
 
 DIGITS_NAMES = [s.name for s in zoo_specs() if s.train.dataset == "digits"]
@@ -38,7 +37,7 @@ def test_card_has_one_metrics_row_per_checkpoint_with_its_numbers(digits_zoo):
         assert sum(line.startswith(f"| `{info.name}` |") for line in card.splitlines()) == 2
         row = table_row(card, info.name)
         header = table_row(card.replace("| checkpoint |", "| `HEADER` |", 1), "HEADER")
-        cells = dict(zip(header, row))
+        cells = dict(zip(header, row, strict=True))
         mark = "" if metrics.data_protocol.is_likelihood else " †"
         assert cells["protocol"] == metrics.data_protocol.value
         assert cells["recon"] == f"{metrics.recon:.2f}{mark}"
@@ -58,11 +57,15 @@ def test_card_has_one_metrics_row_per_checkpoint_with_its_numbers(digits_zoo):
 
 def test_beta_paragraph_numbers_come_from_the_sweep_endpoints(digits_zoo):
     card = render_model_card(digits_zoo)
-    sweep = sorted((i for i in list_checkpoints(digits_zoo).infos if i.metadata["group"] == "digits-beta-sweep"),
-                   key=lambda i: i.model_config.beta)
+    sweep = sorted(
+        (i for i in list_checkpoints(digits_zoo).infos if i.metadata["group"] == "digits-beta-sweep"),
+        key=lambda i: i.model_config.beta,
+    )
     low, high = sweep[0], sweep[-1]
-    assert (f"From beta = {low.model_config.beta:g} to beta = {high.model_config.beta:g}, the test KL goes from "
-            f"{low.metrics.kl:.2f} to {high.metrics.kl:.2f} nats") in card
+    assert (
+        f"From beta = {low.model_config.beta:g} to beta = {high.model_config.beta:g}, the test KL goes from "
+        f"{low.metrics.kl:.2f} to {high.metrics.kl:.2f} nats"
+    ) in card
     for info in sweep:
         assert f"beta {info.model_config.beta:g}: {info.metrics.active_units}" in card
     assert "--quick" in card  # quick models are flagged as such

@@ -121,6 +121,7 @@ def test_wrong_input_shape_is_named():
 
 # --- denoising autoencoder -------------------------------------------------------------------------------------
 
+
 def capture_encoder_input(model) -> list[torch.Tensor]:
     """Record what the model's forward receives (the possibly corrupted input)."""
     seen: list[torch.Tensor] = []
@@ -187,14 +188,16 @@ def test_dae_full_mask_feeds_zeros_but_targets_the_clean_image():
     with torch.no_grad():
         logits_from_zeros = dae(torch.zeros_like(x)).x_params
         clean_target = F.binary_cross_entropy_with_logits(logits_from_zeros, x, reduction="sum") / len(x)
-        zero_target = F.binary_cross_entropy_with_logits(logits_from_zeros, torch.zeros_like(x),
-                                                         reduction="sum") / len(x)
+        zero_target = F.binary_cross_entropy_with_logits(logits_from_zeros, torch.zeros_like(x), reduction="sum") / len(
+            x
+        )
     assert terms.recon.item() == pytest.approx(clean_target.item(), rel=1e-5)
     # The two targets differ by far more than the tolerance, so the check above tells them apart.
     assert abs(terms.recon.item() - zero_target.item()) > 100 * 1e-5 * clean_target.item()
 
 
 # --- sparse autoencoder ----------------------------------------------------------------------------------------
+
 
 def mlp_hidden_by_hand(model, x: torch.Tensor, last_activation) -> torch.Tensor:
     """The encoder's last hidden layer recomputed from its Linear weights."""
@@ -254,6 +257,7 @@ def test_kl_sparsity_function_against_closed_form():
 
 # --- contractive autoencoder -----------------------------------------------------------------------------------
 
+
 def jacobian_penalty_by_autograd(model, x: torch.Tensor, weight: float) -> float:
     """weight * mean_i ||d code / d x_i||_F^2 with one full Jacobian per image."""
     total = 0.0
@@ -288,6 +292,7 @@ def test_cae_penalty_trains_the_encoder():
 
 
 # --- VAE ------------------------------------------------------------------------------------------------------
+
 
 def test_vae_sample_latent_has_posterior_moments():
     model: VAE = make_model(kind="vae")

@@ -27,12 +27,21 @@ print(json.dumps({"modules": names, "streamlit": sorted(m for m in sys.modules i
 
 def test_no_module_of_vae_core_imports_streamlit():
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    done = subprocess.run([sys.executable, "-c", IMPORT_ALL], cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT_ALL], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    for expected in ("vae_core.cli", "vae_core.__main__", "vae_core.models.vae", "vae_core.training",
-                     "vae_core.checkpoints", "vae_core.evaluation", "vae_core.data", "vae_core.losses"):
+    for expected in (
+        "vae_core.cli",
+        "vae_core.__main__",
+        "vae_core.models.vae",
+        "vae_core.training",
+        "vae_core.checkpoints",
+        "vae_core.evaluation",
+        "vae_core.data",
+        "vae_core.losses",
+    ):
         assert expected in report["modules"]
     assert report["streamlit"] == [], f"vae_core pulled in {report['streamlit']}"
 

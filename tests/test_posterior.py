@@ -56,8 +56,9 @@ class LinearGaussian:
         """E_q log p(x|z) in closed form: −(‖x − Wμ − b‖² + Σ_d ‖w_d‖² σ_d²) / 2s² − P (½ log 2π + log s)."""
         residual = x.flatten() - self.w @ q.mean - self.b
         trace = float((self.w.pow(2).sum(0) * q.logvar.exp()).sum())
-        return -(0.5 * (float(residual @ residual) + trace) / SIGMA**2 + P * (0.5 * math.log(2 * math.pi)
-                                                                                 + math.log(SIGMA)))
+        return -(
+            0.5 * (float(residual @ residual) + trace) / SIGMA**2 + P * (0.5 * math.log(2 * math.pi) + math.log(SIGMA))
+        )
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +68,9 @@ def ppca() -> LinearGaussian:
 
 def q_near_posterior(ppca: LinearGaussian, x: torch.Tensor, shift=(0.3, -0.2), log_scale=(0.4, -0.3)):
     mean, cov = ppca.posterior(x)
-    return post.DiagonalGaussian(mean + torch.tensor(shift, dtype=DTYPE),
-                                 torch.log(torch.diagonal(cov)) + torch.tensor(log_scale, dtype=DTYPE))
+    return post.DiagonalGaussian(
+        mean + torch.tensor(shift, dtype=DTYPE), torch.log(torch.diagonal(cov)) + torch.tensor(log_scale, dtype=DTYPE)
+    )
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -155,8 +157,9 @@ def test_amortisation_fit_closes_the_gap_where_the_posterior_is_diagonal():
 def test_rank_by_gap_matches_the_full_analysis_in_order(ppca):
     xs = torch.stack([ppca.sample_x(s) for s in range(10, 14)])
     qs = [q_near_posterior(ppca, x, shift=(0.2 * k, 0.0)) for k, x in enumerate(xs)]
-    ranking = post.rank_by_gap(ppca.decoder, xs, torch.stack([q.mean for q in qs]),
-                               torch.stack([q.logvar for q in qs]), batch_size=3)
+    ranking = post.rank_by_gap(
+        ppca.decoder, xs, torch.stack([q.mean for q in qs]), torch.stack([q.logvar for q in qs]), batch_size=3
+    )
     full = [post.analyse_image(ppca.decoder, x, q).kl_on_grid for x, q in zip(xs, qs, strict=True)]
     assert ranking.indices.tolist() == sorted(range(4), key=lambda i: -full[i])
     assert ranking.gaps.tolist() == pytest.approx(sorted(full, reverse=True), abs=1e-3)
@@ -175,8 +178,10 @@ def test_shipped_vae_log_px_lies_between_elbo_and_iw(digits_vae, index):
     q = post.encode_one(digits_vae, x)
     report = post.analyse_image(decoder, x, q)
     with torch.no_grad():
-        iw = [float(digits_vae.iw_log_likelihood(x[None], 5000, generator=torch.Generator().manual_seed(s))[0])
-              for s in range(4)]
+        iw = [
+            float(digits_vae.iw_log_likelihood(x[None], 5000, generator=torch.Generator().manual_seed(s))[0])
+            for s in range(4)
+        ]
     iw_mean, iw_se = statistics.mean(iw), statistics.stdev(iw) / 2
     assert report.elbo.elbo < iw_mean, "IW_K rises above the ELBO"
     assert iw_mean <= report.log_px + 3 * iw_se + report.grid.log_px_error, "IW_K ≤ log p(x) in expectation"
@@ -195,6 +200,7 @@ def test_shipped_vae_elbo_matches_model_loss(digits_vae):
 
 def test_decoder_refuses_a_latent_that_is_not_2d(tiny_config):
     from vae_core.models import build_model
+
     with pytest.raises(ValueError, match="2-D latent"):
         post.Decoder.from_model(build_model(tiny_config(latent_dim=3)))
 
@@ -223,8 +229,9 @@ def test_infer_image_binarises_with_its_seed_and_keeps_grey_levels_otherwise(dig
 def test_posterior_shape_of_a_gaussian_posterior(ppca):
     x = ppca.sample_x(16)
     mean, cov = ppca.posterior(x)
-    q = post.DiagonalGaussian(mean + torch.sqrt(torch.diagonal(cov)) * torch.tensor([1.0, 0.0], dtype=DTYPE),
-                              torch.log(torch.diagonal(cov)))
+    q = post.DiagonalGaussian(
+        mean + torch.sqrt(torch.diagonal(cov)) * torch.tensor([1.0, 0.0], dtype=DTYPE), torch.log(torch.diagonal(cov))
+    )
     shape = post.posterior_shape(post.posterior_grid(ppca.decoder, x, q), q)
     assert shape.kl_from_gaussian == pytest.approx(0.0, abs=1e-6)
     assert shape.correlation == pytest.approx(float(cov[0, 1] / torch.sqrt(cov[0, 0] * cov[1, 1])), abs=1e-5)

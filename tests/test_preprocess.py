@@ -20,8 +20,14 @@ DIGITS_SHAPE = (1, 8, 8)
 
 
 # --- helpers ----------------------------------------------------------------------------------------------
-def draw_digit(size: tuple[int, int] = (300, 200), box: tuple[int, int, int, int] = (60, 30, 140, 170),
-               ink: int | tuple = 0, paper: int | tuple = 255, mode: str = "L", width: int = 14) -> Image.Image:
+def draw_digit(
+    size: tuple[int, int] = (300, 200),
+    box: tuple[int, int, int, int] = (60, 30, 140, 170),
+    ink: int | tuple = 0,
+    paper: int | tuple = 255,
+    mode: str = "L",
+    width: int = 14,
+) -> Image.Image:
     """A '9'-like shape (a ring and a tail) inside box = (left, top, right, bottom), off-centre on purpose."""
     image = Image.new(mode, size, paper)
     pen = ImageDraw.Draw(image)
@@ -40,8 +46,10 @@ def png_bytes(image: Image.Image, fmt: str = "PNG") -> bytes:
 
 def png_header_only(width: int, height: int) -> bytes:
     """A PNG whose header claims width x height 1-bit pixels, with a tiny IDAT: a decompression bomb's shape."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
@@ -64,13 +72,14 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 
 # --- the MNIST recipe -------------------------------------------------------------------------------------
-@pytest.mark.parametrize("size,box", [((300, 200), (60, 30, 140, 170)), ((640, 480), (400, 250, 600, 470)),
-                                      ((60, 90), (5, 5, 30, 80))])
+@pytest.mark.parametrize(
+    "size,box", [((300, 200), (60, 30, 140, 170)), ((640, 480), (400, 250, 600, 470)), ((60, 90), (5, 5, 30, 80))]
+)
 def test_result_is_size_normalised_and_centred_by_mass(size, box):
     result = pp.preprocess_bytes(png_bytes(draw_digit(size, box, width=max(3, (box[3] - box[1]) // 10))), MNIST_SHAPE)
     final = result.image
     assert final.shape == (28, 28) and final.dtype == np.float32
-    assert 0.0 <= final.min() and final.max() <= 1.0 and final.max() > 0.9
+    assert final.min() >= 0.0 and final.max() <= 1.0 and final.max() > 0.9
     fitted = next(s.image for s in result.steps if s.title.startswith("Fit in"))
     assert max(fitted.shape) == 20, "the ink's longest side is scaled to the 20-pixel box"
     top, bottom, left, right = bbox(final)
@@ -83,8 +92,13 @@ def test_result_is_size_normalised_and_centred_by_mass(size, box):
 
 def test_steps_are_the_lesson_in_order():
     result = pp.preprocess_bytes(png_bytes(draw_digit()), MNIST_SHAPE)
-    assert [s.title for s in result.steps] == ["Greyscale", "Ink on black", "Crop to the ink", "Fit in 20×20",
-                                               "Centre by mass in 28×28"]
+    assert [s.title for s in result.steps] == [
+        "Greyscale",
+        "Ink on black",
+        "Crop to the ink",
+        "Fit in 20×20",
+        "Centre by mass in 28×28",
+    ]
     assert all(s.image.ndim == 2 and s.note for s in result.steps)
     assert result.steps[-1].image is not None and np.array_equal(result.steps[-1].image, result.image)
 
@@ -128,13 +142,19 @@ def test_invert_rule_uses_the_border_and_stretches_contrast():
 def test_colour_photo_uses_luminance():
     colour = draw_digit(ink=(20, 40, 160), paper=(250, 240, 200), mode="RGB")
     plain = draw_digit(ink=0, paper=255)
-    assert correlation(pp.preprocess_bytes(png_bytes(colour), MNIST_SHAPE).image,
-                       pp.preprocess_bytes(png_bytes(plain), MNIST_SHAPE).image) > 0.98
+    assert (
+        correlation(
+            pp.preprocess_bytes(png_bytes(colour), MNIST_SHAPE).image,
+            pp.preprocess_bytes(png_bytes(plain), MNIST_SHAPE).image,
+        )
+        > 0.98
+    )
 
 
 def test_jpeg_is_read():
-    result = pp.preprocess_bytes(png_bytes(draw_digit(mode="RGB", ink=(0, 0, 0), paper=(255, 255, 255)), "JPEG"),
-                                 MNIST_SHAPE)
+    result = pp.preprocess_bytes(
+        png_bytes(draw_digit(mode="RGB", ink=(0, 0, 0), paper=(255, 255, 255)), "JPEG"), MNIST_SHAPE
+    )
     assert result.inverted and result.image.max() > 0.9
 
 
@@ -169,7 +189,7 @@ def test_target_shape_comes_from_the_model():
 # --- transparency and bit depth ---------------------------------------------------------------------------
 def transparent_digit(ink: tuple[int, int, int]) -> Image.Image:
     alpha = draw_digit(ink=255, paper=0)  # the strokes are opaque, the rest transparent
-    image = Image.new("RGBA", alpha.size, ink + (0,))
+    image = Image.new("RGBA", alpha.size, (*ink, 0))
     image.putalpha(alpha)
     return image
 
@@ -195,9 +215,11 @@ def test_16_bit_greyscale_is_converted_exactly():
     grey, note = pp.to_greyscale(loaded)
     assert "16-bit" in note
     np.testing.assert_allclose(grey[0, 0], 230 / 255, atol=1e-6)
-    np.testing.assert_allclose(pp.preprocess(loaded, pp.target_format(MNIST_SHAPE)).image,
-                               pp.preprocess_bytes(png_bytes(draw_digit(ink=40, paper=230)), MNIST_SHAPE).image,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        pp.preprocess(loaded, pp.target_format(MNIST_SHAPE)).image,
+        pp.preprocess_bytes(png_bytes(draw_digit(ink=40, paper=230)), MNIST_SHAPE).image,
+        atol=1e-5,
+    )
 
 
 def test_32_bit_and_float_images_are_refused_clearly():
@@ -280,6 +302,7 @@ def test_input_memory_keeps_the_last_good_input():
         def read() -> bytes:
             reads.append(data)
             return data
+
         return read
 
     good = png_bytes(draw_digit())

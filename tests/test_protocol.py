@@ -4,15 +4,24 @@ import pytest
 import torch
 
 from vae_core.config import ModelConfig, TrainConfig
-from vae_core.protocol import (DataProtocol, binarization_spread, binary_entropy_floor, measured_inputs,
-                               metric_names, protocol_of)
+from vae_core.protocol import (
+    DataProtocol,
+    binarization_spread,
+    binary_entropy_floor,
+    measured_inputs,
+    metric_names,
+    protocol_of,
+)
 
 
-@pytest.mark.parametrize(("binarized", "likelihood", "expected"), [
-    (True, "bernoulli", DataProtocol.BINARIZED),
-    (False, "bernoulli", DataProtocol.GREY_BERNOULLI),
-    (False, "gaussian", DataProtocol.GAUSSIAN),
-])
+@pytest.mark.parametrize(
+    ("binarized", "likelihood", "expected"),
+    [
+        (True, "bernoulli", DataProtocol.BINARIZED),
+        (False, "bernoulli", DataProtocol.GREY_BERNOULLI),
+        (False, "gaussian", DataProtocol.GAUSSIAN),
+    ],
+)
 def test_protocol_is_read_from_the_configs(binarized, likelihood, expected):
     train = TrainConfig(dynamic_binarization=binarized)
     model = ModelConfig(likelihood=likelihood)

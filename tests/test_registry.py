@@ -95,9 +95,17 @@ def test_a_file_whose_weights_do_not_fit_its_config_is_listed_but_cannot_load(tm
     # Metadata reads fine, so the scan lists it; loading fails later and the app then skips it.
     model = build_model(ModelConfig(input_shape=DIGITS, latent_dim=2, hidden_dims=(8,)))
     wrong = ModelConfig(input_shape=DIGITS, latent_dim=3, hidden_dims=(8,))
-    torch.save({"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "model_config": config_to_dict(wrong),
-                "train_config": config_to_dict(TrainConfig()), "metadata": {}, "state_dict": model.state_dict()},
-               tmp_path / "mismatch.pt")
+    torch.save(
+        {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "model_config": config_to_dict(wrong),
+            "train_config": config_to_dict(TrainConfig()),
+            "metadata": {},
+            "state_dict": model.state_dict(),
+        },
+        tmp_path / "mismatch.pt",
+    )
     registry = scan(tmp_path, tmp_path / "none")
     assert [e.info.name for e in registry.entries] == ["mismatch"]
 

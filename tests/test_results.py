@@ -10,16 +10,27 @@ from vae_core.protocol import DataProtocol
 from vae_core.results import EpochRecord, EvaluationReport, TermMeans
 
 STORED_VAE = {  # what EvaluationReport.to_dict() wrote in format 1, `extra` included
-    "n_images": 360, "recon": 20.5, "kl": 4.5, "neg_elbo": 25.0, "kl_per_dim": [4.0, 0.5], "regularizer": 0.0,
-    "active_units": 2, "latent_variance": [0.9, 0.1], "iw_nll": 24.0, "iw_samples": 100, "binarized": True,
-    "mse": 0.02, "extra": {},
+    "n_images": 360,
+    "recon": 20.5,
+    "kl": 4.5,
+    "neg_elbo": 25.0,
+    "kl_per_dim": [4.0, 0.5],
+    "regularizer": 0.0,
+    "active_units": 2,
+    "latent_variance": [0.9, 0.1],
+    "iw_nll": 24.0,
+    "iw_samples": 100,
+    "binarized": True,
+    "mse": 0.02,
+    "extra": {},
 }
 STORED_AE = {**STORED_VAE, "kl": 0.0, "neg_elbo": None, "kl_per_dim": [0.0, 0.0], "iw_nll": None, "iw_samples": 0}
 
 
 def info_with(metrics) -> CheckpointInfo:
-    return CheckpointInfo(path=None, model_config=ModelConfig(), train_config=TrainConfig(),
-                          metadata={"metrics": metrics})
+    return CheckpointInfo(
+        path=None, model_config=ModelConfig(), train_config=TrainConfig(), metadata={"metrics": metrics}
+    )
 
 
 def test_stored_reports_read_back_typed_and_round_trip():
@@ -49,11 +60,23 @@ def test_grey_level_reports_are_never_headlined_as_likelihoods():
         EvaluationReport.from_dict({**STORED_VAE, "protocol": "grey"})
 
 
-@pytest.mark.parametrize("odd", [
-    None, {}, {"neg_elbo": 1.0}, [1.0, 2.0], "metrics", 3.0, {**STORED_VAE, "recon": "20"},
-    {**STORED_VAE, "kl_per_dim": "4 0.5"}, {**STORED_VAE, "kl_per_dim": [4.0, None]}, {**STORED_VAE, "kl": True},
-    {**STORED_VAE, "active_units": 1.5}, {**STORED_VAE, "neg_elbo": float("nan")},
-])
+@pytest.mark.parametrize(
+    "odd",
+    [
+        None,
+        {},
+        {"neg_elbo": 1.0},
+        [1.0, 2.0],
+        "metrics",
+        3.0,
+        {**STORED_VAE, "recon": "20"},
+        {**STORED_VAE, "kl_per_dim": "4 0.5"},
+        {**STORED_VAE, "kl_per_dim": [4.0, None]},
+        {**STORED_VAE, "kl": True},
+        {**STORED_VAE, "active_units": 1.5},
+        {**STORED_VAE, "neg_elbo": float("nan")},
+    ],
+)
 def test_odd_stored_metrics_are_no_metrics(odd):
     with pytest.raises(ValueError):
         EvaluationReport.from_dict(odd)
@@ -67,8 +90,13 @@ def test_missing_optional_fields_take_their_defaults():
 
 
 def test_epoch_records_round_trip_and_read_older_histories():
-    older = {"epoch": 2, "beta": 0.5, "seconds": 1.25,  # older files also stored neg_elbo per epoch
-             "train": {"objective": 3.0, "neg_elbo": 3.5, "recon": 2.0, "kl": 1.5, "regularizer": 0.0}, "test": None}
+    older = {
+        "epoch": 2,
+        "beta": 0.5,
+        "seconds": 1.25,  # older files also stored neg_elbo per epoch
+        "train": {"objective": 3.0, "neg_elbo": 3.5, "recon": 2.0, "kl": 1.5, "regularizer": 0.0},
+        "test": None,
+    }
     record = EpochRecord.from_dict(older)
     assert record.train == TermMeans(objective=3.0, recon=2.0, kl=1.5, regularizer=0.0) and record.test is None
     assert EpochRecord.from_dict(record.to_dict()) == record

@@ -18,10 +18,10 @@ from vae_core.checkpoint_info import list_checkpoints, read_checkpoint_info
 from vae_core.checkpoints import load_checkpoint
 from vae_core.data import is_available, load_dataset
 from vae_core.evaluation import evaluate
-from vae_core.vocabulary import ACTIVE_UNIT_VARIANCE, ROLE_DEFAULT
 from vae_core.model_card import render_model_card
 from vae_core.models import build_model
 from vae_core.protocol import DataProtocol, protocol_of
+from vae_core.vocabulary import ACTIVE_UNIT_VARIANCE, ROLE_DEFAULT
 from vae_core.zoo import zoo_specs
 
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
@@ -83,8 +83,9 @@ def test_shipped_checkpoint_reevaluates_to_its_recorded_metrics(name):
     assert_independent_terms(model, test.images, meta, recorded, labels=test.labels)
 
 
-def assert_independent_terms(model, images: torch.Tensor, meta: dict, recorded: dict,
-                             labels: torch.Tensor | None = None) -> None:
+def assert_independent_terms(
+    model, images: torch.Tensor, meta: dict, recorded: dict, labels: torch.Tensor | None = None
+) -> None:
     """Recompute the deterministic metrics by hand, without vae_core.evaluation or vae_core.losses."""
     if meta["test_binarized"]:
         images = torch.bernoulli(images, generator=torch.Generator().manual_seed(meta["eval_seed"]))
@@ -96,7 +97,7 @@ def assert_independent_terms(model, images: torch.Tensor, meta: dict, recorded: 
         if encoding.logvar is not None:
             logvar = encoding.logvar.double()
             # KL(N(m, s^2) || N(0, 1)) = (m^2 + s^2 - 1 - log s^2) / 2 per unit, averaged over images
-            kl_per_dim = (0.5 * (mean ** 2 + logvar.exp() - 1 - logvar)).mean(0)
+            kl_per_dim = (0.5 * (mean**2 + logvar.exp() - 1 - logvar)).mean(0)
             assert kl_per_dim.tolist() == pytest.approx(recorded.kl_per_dim, abs=1e-3)
         else:
             # A deterministic AE's reconstruction term is a summed Bernoulli NLL: softplus(l) - x * l per pixel.
@@ -105,13 +106,19 @@ def assert_independent_terms(model, images: torch.Tensor, meta: dict, recorded: 
             assert float(nll) == pytest.approx(recorded.recon, abs=NATS_TOLERANCE)
 
 
-@pytest.mark.parametrize("name", sorted(n for n, s in SPECS.items() if s.train.dataset == "digits"
-                                        and s.model.kind == "vae"))
+@pytest.mark.parametrize(
+    "name", sorted(n for n, s in SPECS.items() if s.train.dataset == "digits" and s.model.kind == "vae")
+)
 def test_digits_iw_estimates_recompute_exactly(name):
     model, info = load_checkpoint(shipped_path(name))
     meta = info.metadata
-    report = evaluate(model, load_dataset("digits", "test"), iw_samples=meta["iw_samples"], seed=meta["eval_seed"],
-                      binarized=meta["test_binarized"])
+    report = evaluate(
+        model,
+        load_dataset("digits", "test"),
+        iw_samples=meta["iw_samples"],
+        seed=meta["eval_seed"],
+        binarized=meta["test_binarized"],
+    )
     assert report.iw_nll == pytest.approx(info.metrics.iw_nll, abs=NATS_TOLERANCE)
 
 
@@ -130,7 +137,9 @@ def test_default_model_records_its_likelihood_protocol():
     # the ELBO page's autoencoder for contrast: the same body, latent size and data protocol
     assert contrast.model_config.kind == "ae" and contrast.train_config.dynamic_binarization
     assert (contrast.model_config.hidden_dims, contrast.model_config.latent_dim) == (
-        default.model_config.hidden_dims, default.model_config.latent_dim)
+        default.model_config.hidden_dims,
+        default.model_config.latent_dim,
+    )
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))

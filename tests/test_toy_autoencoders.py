@@ -44,8 +44,7 @@ def test_cae_objective_adds_the_jacobian_norm_from_autograd(curve):
     x = curve.points[:6]
     spec = ToyTrainSpec(kind="cae", contractive_weight=0.7)
     got = toy_objective(model, x, spec, torch.Generator().manual_seed(0))
-    jac_sq = torch.stack([torch.autograd.functional.jacobian(model.embed, xi.unsqueeze(0)).pow(2).sum()
-                          for xi in x])
+    jac_sq = torch.stack([torch.autograd.functional.jacobian(model.embed, xi.unsqueeze(0)).pow(2).sum() for xi in x])
     recon = ((x - model(x)) ** 2).sum(1)
     assert got.item() == pytest.approx((recon + 0.7 * jac_sq).mean().item(), rel=1e-5)
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from vae_core.config import ModelConfig, TrainConfig
-from vae_core.models import build_model
 from vae_core.limits import MAX_LEARNING_RATE
+from vae_core.models import build_model
 from vae_core.results import EpochRecord
 from vae_core.training import (
     TrainingCallback,
@@ -28,8 +28,14 @@ STEPS_PER_EPOCH = math.ceil(1437 / 128)  # digits train split, default batch siz
 def run(tiny_config, digits_train, digits_test, callback=None, stop=None, model_kwargs=None, **train_kwargs):
     train_values = {"dataset": "digits", "epochs": 1, "seed": 0, "lr": 3e-3}
     train_values.update(train_kwargs)
-    return fit(tiny_config(**(model_kwargs or {})), TrainConfig(**train_values), callback, stop=stop,
-               train_data=digits_train, test_data=digits_test)
+    return fit(
+        tiny_config(**(model_kwargs or {})),
+        TrainConfig(**train_values),
+        callback,
+        stop=stop,
+        train_data=digits_train,
+        test_data=digits_test,
+    )
 
 
 def weights(model) -> dict[str, torch.Tensor]:
@@ -92,8 +98,7 @@ def test_same_seed_same_weights_other_seed_other_weights(tiny_config, digits_tra
 
 
 def test_no_test_split_when_eval_is_off(tiny_config, digits_train):
-    result = fit(tiny_config(), TrainConfig(dataset="digits", epochs=1, eval_each_epoch=False),
-                 train_data=digits_train)
+    result = fit(tiny_config(), TrainConfig(dataset="digits", epochs=1, eval_each_epoch=False), train_data=digits_train)
     assert result.history[0].test is None and result.history[0].to_dict()["test"] is None
 
 
@@ -148,9 +153,17 @@ def test_nan_raises_and_restores_last_good_weights(tiny_config, digits_train, di
 
 
 def test_huge_learning_rate_diverges_cleanly(tiny_config, digits_train, digits_test):
-    # A gaussian decoder has an unbounded loss, so the largest learning rate the config accepts (limits.MAX_LEARNING_RATE) drives it to inf/nan within the first epoch.
+    # A gaussian decoder has an unbounded loss, so the largest learning rate the config accepts
+    # (limits.MAX_LEARNING_RATE) drives it to inf/nan within the first epoch.
     with pytest.raises(TrainingDiverged) as info:
-        run(tiny_config, digits_train, digits_test, model_kwargs={"likelihood": "gaussian"}, lr=MAX_LEARNING_RATE, epochs=2)
+        run(
+            tiny_config,
+            digits_train,
+            digits_test,
+            model_kwargs={"likelihood": "gaussian"},
+            lr=MAX_LEARNING_RATE,
+            epochs=2,
+        )
     initial = weights(build_model_seeded(tiny_config(likelihood="gaussian"), seed=0))
     restored = weights(info.value.result.model)
     assert "end of epoch 0" in str(info.value)
@@ -169,8 +182,9 @@ def test_kl_weight_schedule():
 
 
 def test_warm_up_reaches_the_history(tiny_config, digits_train, digits_test):
-    result = run(tiny_config, digits_train, digits_test, model_kwargs={"beta": 3.0}, epochs=3, kl_warmup_epochs=2,
-                 batch_size=512)
+    result = run(
+        tiny_config, digits_train, digits_test, model_kwargs={"beta": 3.0}, epochs=3, kl_warmup_epochs=2, batch_size=512
+    )
     assert [r.beta for r in result.history] == [1.5, 3.0, 3.0]
     for r in result.history:
         assert r.test.objective == pytest.approx(r.test.recon + r.beta * r.test.kl, rel=1e-5)
@@ -198,8 +212,12 @@ def test_dynamic_binarisation_feeds_binary_batches(tiny_config, digits_train, di
 
 def test_shape_mismatch_is_refused(digits_train, digits_test):
     with pytest.raises(ValueError, match=r"expects images shaped \(1, 28, 28\).*\(1, 8, 8\)"):
-        fit(ModelConfig(input_shape=(1, 28, 28), hidden_dims=(8,)), TrainConfig(dataset="digits"),
-            train_data=digits_train, test_data=digits_test)
+        fit(
+            ModelConfig(input_shape=(1, 28, 28), hidden_dims=(8,)),
+            TrainConfig(dataset="digits"),
+            train_data=digits_train,
+            test_data=digits_test,
+        )
 
 
 def test_thread_setting_is_restored(tiny_config, digits_train, digits_test):
@@ -245,5 +263,4 @@ def test_hardware_names_the_device_that_trained(monkeypatch):
     assert hardware_description(3, device=torch.device("cpu")).endswith("3 torch threads")
     assert hardware_description(device="cuda").startswith("Fake GPU 80GB")
     meta = training_metadata(1.234, 10, 5, 2, 1, device="cpu")
-    assert meta == {"train_seconds": 1.23, "split_sizes": {"train": 10, "test": 5}, "epochs_run": 2,
-                    "hardware": on_cpu}
+    assert meta == {"train_seconds": 1.23, "split_sizes": {"train": 10, "test": 5}, "epochs_run": 2, "hardware": on_cpu}

@@ -12,16 +12,30 @@ from vae_core.checkpoints import load_checkpoint
 from vae_core.cli import main
 from vae_core.data import is_available, load_dataset
 from vae_core.evaluation import evaluate
-from vae_core.zoo import (DEFAULT_IW_SAMPLES, MNIST_BETAS, QuickSizes, run_zoo, select_specs, split_for,
-                          zoo_specs)
+from vae_core.zoo import DEFAULT_IW_SAMPLES, MNIST_BETAS, QuickSizes, run_zoo, select_specs, split_for, zoo_specs
 
 QUICK = QuickSizes()
-CONTRACT_NAME = re.compile(r"^(mnist|fashion-mnist|digits)-(ae|vae|dae|sae|cae|cvae)-z2$"
-                           r"|^(mnist|digits)-vae-z\d+-beta[0-9.]+$|^mnist-(vae|ae)-default$"
-                           r"|^mnist-sae-wide-(kl|nopenalty)$")
-REQUIRED_METADATA = ("role", "group", "train_seconds", "train_cpu_seconds", "split_sizes", "epochs_run",
-                     "hardware", "metrics", "seed", "train_seed", "eval_seed", "test_binarized",
-                     "test_binarization", "iw_samples")
+CONTRACT_NAME = re.compile(
+    r"^(mnist|fashion-mnist|digits)-(ae|vae|dae|sae|cae|cvae)-z2$"
+    r"|^(mnist|digits)-vae-z\d+-beta[0-9.]+$|^mnist-(vae|ae)-default$"
+    r"|^mnist-sae-wide-(kl|nopenalty)$"
+)
+REQUIRED_METADATA = (
+    "role",
+    "group",
+    "train_seconds",
+    "train_cpu_seconds",
+    "split_sizes",
+    "epochs_run",
+    "hardware",
+    "metrics",
+    "seed",
+    "train_seed",
+    "eval_seed",
+    "test_binarized",
+    "test_binarization",
+    "iw_samples",
+)
 
 
 def quick_names() -> list[str]:
@@ -45,7 +59,8 @@ def test_specs_are_the_zoo_the_issue_asks_for():
     assert all(CONTRACT_NAME.match(name) for name in names), names
     family = {(s.train.dataset, s.model.kind) for s in specs if s.role == "family-2d"}
     assert family == {("mnist", k) for k in ("ae", "vae", "dae", "sae", "cae")} | {
-        (d, k) for d in ("fashion-mnist", "digits") for k in ("ae", "vae")}
+        (d, k) for d in ("fashion-mnist", "digits") for k in ("ae", "vae")
+    }
     assert all(s.model.latent_dim == 2 and s.model.beta == 1.0 for s in specs if s.role == "family-2d")
     mnist_sweep = [s for s in specs if s.group == "mnist-beta-sweep"]
     assert sorted(s.model.beta for s in mnist_sweep) == sorted(MNIST_BETAS) == [0.1, 0.25, 0.5, 1, 2, 4, 8, 16]
@@ -57,8 +72,10 @@ def test_specs_are_the_zoo_the_issue_asks_for():
     default, contrast = ([s for s in specs if s.role == "default" and s.model.kind == kind] for kind in ("vae", "ae"))
     (default,), (contrast,) = default, contrast
     assert default.name == "mnist-vae-default" and default.group == contrast.group == "mnist-default"
-    assert (contrast.model.hidden_dims, contrast.model.latent_dim) == (default.model.hidden_dims,
-                                                                       default.model.latent_dim)
+    assert (contrast.model.hidden_dims, contrast.model.latent_dim) == (
+        default.model.hidden_dims,
+        default.model.latent_dim,
+    )
     assert default.iw_samples == DEFAULT_IW_SAMPLES == 5000
     assert all(s.iw_samples > 0 for s in specs if s.model.is_variational)
     assert all(s.iw_samples == 0 for s in specs if not s.model.is_variational)
@@ -69,14 +86,18 @@ def test_specs_are_the_zoo_the_issue_asks_for():
     for dataset in ("mnist", "digits"):
         cvae, vae = conditional[f"{dataset}-cvae-z2"], by_name[f"{dataset}-vae-z2"]
         assert (cvae.model.hidden_dims, cvae.model.latent_dim, cvae.train) == (
-            vae.model.hidden_dims, vae.model.latent_dim, vae.train)
+            vae.model.hidden_dims,
+            vae.model.latent_dim,
+            vae.train,
+        )
     assert len({s.train.seed for s in specs}) == 1
 
 
 def test_quick_specs_keep_names_and_roles_but_shrink():
     full, quick = zoo_specs(), zoo_specs(quick=True)
     assert [(s.name, s.role, s.group, s.model.kind) for s in full] == [
-        (s.name, s.role, s.group, s.model.kind) for s in quick]
+        (s.name, s.role, s.group, s.model.kind) for s in quick
+    ]
     assert all(s.train.epochs == QUICK.epochs and s.model.hidden_dims == QUICK.hidden_dims for s in quick)
 
 
@@ -120,8 +141,13 @@ def test_recorded_metrics_are_those_of_the_stored_weights(quick_zoo):
         model, info = load_checkpoint(quick_zoo / spec.filename)
         assert all(p.dtype == torch.float32 for p in model.parameters())
         meta = info.metadata
-        report = evaluate(model, split_for(spec, "test"), iw_samples=meta["iw_samples"], seed=meta["eval_seed"],
-                          binarized=meta["test_binarized"])
+        report = evaluate(
+            model,
+            split_for(spec, "test"),
+            iw_samples=meta["iw_samples"],
+            seed=meta["eval_seed"],
+            binarized=meta["test_binarized"],
+        )
         recorded = info.metrics
         # Same weights, data, seed and protocol: the numbers must agree to rounding.
         for key in ("recon", "kl", "regularizer", "mse"):
@@ -155,8 +181,11 @@ def test_a_foreign_or_broken_file_is_left_alone(tmp_path, capsys):
     broken.write_bytes(b"not a checkpoint")
     specs = select_specs(zoo_specs(quick=True), ["digits-ae-z2", "digits-vae-z2"])
     # Same name, different settings: a full-size model must not be mistaken for the quick one.
-    run_zoo(tmp_path, select_specs(zoo_specs(quick=True, quick_sizes=QuickSizes(hidden_dims=(16,))),
-                                   ["digits-vae-z2"]), quick=True)
+    run_zoo(
+        tmp_path,
+        select_specs(zoo_specs(quick=True, quick_sizes=QuickSizes(hidden_dims=(16,))), ["digits-vae-z2"]),
+        quick=True,
+    )
     outcome = run_zoo(tmp_path, specs, quick=True)
     assert not outcome.trained and not outcome.skipped
     assert [p.name for p, _ in outcome.problems] == ["digits-ae-z2.pt", "digits-vae-z2.pt"]

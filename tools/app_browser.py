@@ -13,14 +13,19 @@ import subprocess
 import sys
 import time
 import urllib.request
-from contextlib import contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Iterator
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 VIEWPORT = {"width": 1100, "height": 900}  # README screenshots are this wide
 APP_IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 EXCEPTION = '[data-testid="stException"]'
@@ -37,20 +42,45 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_app(port: int, env: dict[str, str] | None = None, log_path: Path | None = None,
-              launcher: tuple[str, ...] = ("-m", "streamlit")) -> subprocess.Popen:
+def start_app(
+    port: int,
+    env: dict[str, str] | None = None,
+    log_path: Path | None = None,
+    launcher: tuple[str, ...] = ("-m", "streamlit"),
+) -> subprocess.Popen:
     """`streamlit run app.py` on 127.0.0.1:port in its own process group (so stop_app ends all of it).
 
     launcher: what follows `python` in place of `-m streamlit` (benchmarks/timed_streamlit.py times runs).
     """
-    command = [sys.executable, *launcher, "run", str(REPO_ROOT / "app.py"),
-               "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
-               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-               # .streamlit/config.toml hides error details from students; tests must see every exception box
-               "--client.showErrorDetails", "full"]
-    log = open(log_path, "wb") if log_path else subprocess.DEVNULL
-    return subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, **(env or {})}, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    command = [
+        sys.executable,
+        *launcher,
+        "run",
+        str(REPO_ROOT / "app.py"),
+        "--server.headless",
+        "true",
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+        # .streamlit/config.toml hides error details from students; tests must see every exception box
+        "--client.showErrorDetails",
+        "full",
+    ]
+    # The child holds its own copy of the log's descriptor, so ours can close once it has started.
+    with open(log_path, "wb") if log_path else nullcontext(subprocess.DEVNULL) as log:
+        return subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def wait_until_healthy(port: int, process: subprocess.Popen, timeout_s: float = 60.0) -> float:
@@ -160,7 +190,8 @@ def small_png(png: bytes, width: int = VIEWPORT["width"], colours: int = 128) ->
         image = image.resize((width, round(image.height * width / image.width)), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     image.quantize(colors=colours, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
-        buffer, "PNG", optimize=True)
+        buffer, "PNG", optimize=True
+    )
     return buffer.getvalue()
 
 

@@ -39,8 +39,12 @@ def main() -> None:
         boxes = [pads.nth(i).bounding_box() for i in range(pads.count())]
         bottom = max(b["y"] + b["height"] for b in boxes)
         left = min(top["x"], pads.first.bounding_box()["x"]) - 12
-        clip = {"x": left, "y": top["y"] - 12, "width": page.viewport_size["width"] - left - 24,
-                "height": bottom - top["y"] + 28}
+        clip = {
+            "x": left,
+            "y": top["y"] - 12,
+            "width": page.viewport_size["width"] - left - 24,
+            "height": bottom - top["y"] + 28,
+        }
         # Streamlit scrolls inside its own container: make the viewport tall enough for the whole clip
         page.set_viewport_size({"width": page.viewport_size["width"], "height": int(clip["y"] + clip["height"]) + 40})
         page.wait_for_timeout(200)

@@ -13,12 +13,23 @@ import math
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from .app_browser import (MAIN_TITLE, REPO_ROOT, capture, chromium_page, open_app, chromium_path, exception_texts, nav_links, running_app,
-                          small_png, wait_for_idle)
+from .app_browser import (
+    MAIN_TITLE,
+    REPO_ROOT,
+    capture,
+    chromium_page,
+    chromium_path,
+    exception_texts,
+    nav_links,
+    open_app,
+    running_app,
+    small_png,
+    wait_for_idle,
+)
 
 SCREENSHOTS_ENV = "SCREENSHOTS"
 ELBO_TITLE = "ELBO breakdown"
@@ -66,7 +77,7 @@ def draw_stroke(page) -> None:
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
     x0, y0, w = box["x"], box["y"], box["width"]
-    at = lambda fx, fy: (x0 + fx * w, y0 + fy * w)  # noqa: E731 - fractions of the canvas
+    at = lambda fx, fy: (x0 + fx * w, y0 + fy * w)  # fractions of the canvas
     page.mouse.move(*at(0.68, 0.33))
     page.mouse.down()
     for step in range(33):
@@ -82,9 +93,13 @@ def open_page(page, href: str) -> None:
     here = page.url.rstrip("/") == href.rstrip("/")
     page.locator(f'[data-testid="stSidebarNav"] a[href="{href}"]').click()
     if not here:  # the old page's elements stay until the new run replaces them: wait for its title to go
-        page.wait_for_function("""([selector, before]) => {
+        page.wait_for_function(
+            """([selector, before]) => {
             const title = document.querySelector(selector);
-            return title !== null && title.innerText !== before; }""", arg=[MAIN_TITLE, before], timeout=60_000)
+            return title !== null && title.innerText !== before; }""",
+            arg=[MAIN_TITLE, before],
+            timeout=60_000,
+        )
     wait_for_idle(page, timeout_ms=60_000)
 
 
@@ -107,7 +122,7 @@ def tour(page, url: str, on_page: Callable[[str, object], None]) -> TourReport:
 
     open_app(page, url)
     links = nav_links(page)
-    for title, href in links:
+    for _title, href in links:
         open_page(page, href)
         settled(slug(href))
     elbo = next((href for title, href in links if title.endswith(ELBO_TITLE)), None)
@@ -119,7 +134,8 @@ def tour(page, url: str, on_page: Callable[[str, object], None]) -> TourReport:
     page.locator('[data-testid="stFileUploader"]').wait_for(timeout=30_000)
     wait_for_idle(page)
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
-        files=[{"name": "nine.png", "mimeType": "image/png", "buffer": digit_png()}])
+        files=[{"name": "nine.png", "mimeType": "image/png", "buffer": digit_png()}]
+    )
     page.get_by_text("How the image was prepared").first.wait_for(timeout=30_000)
     settled("elbo_breakdown-upload")
     report.elbo["upload"] = metric_text(page, "−ELBO")
@@ -141,7 +157,9 @@ def tour(page, url: str, on_page: Callable[[str, object], None]) -> TourReport:
     page.wait_for_function(
         """([before]) => [...document.querySelectorAll('[data-testid="stMetric"]')]
              .some(m => m.innerText.startsWith('β·KL') && !m.innerText.includes(before))""",
-        arg=[report.elbo["beta_kl_before"]], timeout=30_000)
+        arg=[report.elbo["beta_kl_before"]],
+        timeout=30_000,
+    )
     settled("elbo_breakdown-beta")
     report.elbo["beta_kl_after"] = metric_text(page, "β·KL")
 
@@ -153,9 +171,15 @@ def tour(page, url: str, on_page: Callable[[str, object], None]) -> TourReport:
 
 
 # tour step -> README file name: each page as it opens; the ELBO page once a digit has been drawn
-README_SHOTS = {"home": "home", "latent_space": "latent_space", "decoder_grid": "decoder_grid",
-                "interpolation": "interpolation", "beta_tradeoff": "beta_tradeoff", "train": "train",
-                "elbo_breakdown-draw": "elbo_breakdown"}
+README_SHOTS = {
+    "home": "home",
+    "latent_space": "latent_space",
+    "decoder_grid": "decoder_grid",
+    "interpolation": "interpolation",
+    "beta_tradeoff": "beta_tradeoff",
+    "train": "train",
+    "elbo_breakdown-draw": "elbo_breakdown",
+}
 README_MAX_HEIGHT = 1500  # px: the top of a long page is what a README reader looks at
 README_MAX_HEIGHTS = {"elbo_breakdown": 2600}  # down to the terms and the posterior plot
 
@@ -177,10 +201,16 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     # the shipped zoo only: models trained on this machine (user_checkpoints/) stay out of the pictures
-    with tempfile.TemporaryDirectory() as no_user_models, \
-            running_app(env={"VAE_USER_CHECKPOINT_DIR": no_user_models},
-                        log_path=REPO_ROOT / "artifacts" / "screenshots-streamlit.log") as url, \
-            sync_playwright() as playwright, chromium_page(playwright) as page:
+    with (
+        tempfile.TemporaryDirectory() as no_user_models,
+        running_app(
+            env={"VAE_USER_CHECKPOINT_DIR": no_user_models},
+            log_path=REPO_ROOT / "artifacts" / "screenshots-streamlit.log",
+        ) as url,
+        sync_playwright() as playwright,
+        chromium_page(playwright) as page,
+    ):
+
         def on_page(name: str, page) -> None:
             if name in README_SHOTS:
                 path = save_readme_shot(args.out, README_SHOTS[name], page)

@@ -13,8 +13,13 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 # public name -> the module that holds it
-_EXPORTS = {"ModelConfig": "config", "TrainConfig": "config", "LossTerms": "losses",
-            "LatentModel": "models", "build_model": "models"}
+_EXPORTS = {
+    "ModelConfig": "config",
+    "TrainConfig": "config",
+    "LossTerms": "losses",
+    "LatentModel": "models",
+    "build_model": "models",
+}
 __all__ = ["LatentModel", "LossTerms", "ModelConfig", "TrainConfig", "__version__", "build_model"]
 
 if TYPE_CHECKING:

@@ -42,8 +42,13 @@ TOY_SPECS: dict[str, ToyTrainSpec] = {
 # Image roles: the plain AE, the denoising and contractive AEs with the same body, and the wide sparse pair.
 IMAGE_ROLES = ("ae", "dae", "cae", "sparse", "dense")
 ZOO_MODELS: dict[str, dict[str, str]] = {
-    "mnist": {"ae": "mnist-ae-z2", "dae": "mnist-dae-z2", "cae": "mnist-cae-z2",
-              "sparse": "mnist-sae-wide-kl", "dense": "mnist-sae-wide-nopenalty"},
+    "mnist": {
+        "ae": "mnist-ae-z2",
+        "dae": "mnist-dae-z2",
+        "cae": "mnist-cae-z2",
+        "sparse": "mnist-sae-wide-kl",
+        "dense": "mnist-sae-wide-nopenalty",
+    },
 }
 LESSON_DATASETS = ("mnist", "digits")
 DIGITS_EPOCHS = 60  # 12 steps per epoch: a few seconds per model on one core
@@ -58,14 +63,22 @@ def digits_configs(role: str) -> tuple[ModelConfig, TrainConfig]:
         "dae": replace(base, kind="dae"),
         "cae": replace(base, kind="cae"),
         # The wide sparse pair: 128 sigmoid units for 64 pixels (over-complete), a 16-d code after them.
-        "sparse": ModelConfig(kind="sae", input_shape=shape, latent_dim=16, hidden_dims=(128,), sparsity="kl",
-                              sparsity_target=WIDE_SPARSE_RHO, sparsity_weight=WIDE_SPARSE_WEIGHT),
+        "sparse": ModelConfig(
+            kind="sae",
+            input_shape=shape,
+            latent_dim=16,
+            hidden_dims=(128,),
+            sparsity="kl",
+            sparsity_target=WIDE_SPARSE_RHO,
+            sparsity_weight=WIDE_SPARSE_WEIGHT,
+        ),
     }
     models["dense"] = replace(models["sparse"], sparsity_weight=0.0)
     if role not in models:
         raise ValueError(f"no digits lesson model for role {role!r}; known: {', '.join(models)}")
-    train = TrainConfig(dataset="digits", epochs=DIGITS_EPOCHS, batch_size=128, lr=3e-3, seed=0, num_threads=1,
-                        eval_each_epoch=False)
+    train = TrainConfig(
+        dataset="digits", epochs=DIGITS_EPOCHS, batch_size=128, lr=3e-3, seed=0, num_threads=1, eval_each_epoch=False
+    )
     return models[role], train
 
 
@@ -78,8 +91,7 @@ ACTIVE_THRESHOLD = 0.1  # a sigmoid unit counts as "on" above this
 PERTURBATION_NORM = 1.0  # ||x' - x|| of the random perturbations of the contraction section
 
 
-def image_model(dataset: str, role: str, checkpoint_dir: str | Path,
-                progress: Callable[[float], None] | None = None):
+def image_model(dataset: str, role: str, checkpoint_dir: str | Path, progress: Callable[[float], None] | None = None):
     """The lesson's model for a role on a data set: the zoo file for MNIST, trained now for digits.
 
     progress(fraction done) is called during an on-demand training. Returns the model in eval mode.

@@ -12,8 +12,9 @@ likelihood, so this is the one unit in which PCA, autoencoders and noisy inputs 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -64,6 +65,7 @@ NOISE_KINDS = ("gaussian", "mask")  # the DAE's two corruptions (ModelConfig.cor
 
 # --- 1. Undercomplete autoencoders and PCA -----------------------------------------------------------------
 
+
 def fit_pca(data: Tensor, n_components: int) -> PCA:
     """scikit-learn's PCA on rows of `data` (images are flattened), deterministic (full SVD)."""
     return PCA(n_components=n_components, svd_solver="full").fit(data.flatten(1).double().numpy())
@@ -100,8 +102,9 @@ class SubspaceComparison:
         return float(self.angles_deg.max())
 
 
-def compare_with_pca(points: Tensor, linear: ToyAutoencoder,
-                     nonlinear: ToyAutoencoder | None = None) -> SubspaceComparison:
+def compare_with_pca(
+    points: Tensor, linear: ToyAutoencoder, nonlinear: ToyAutoencoder | None = None
+) -> SubspaceComparison:
     """Fit PCA with the linear AE's bottleneck size and compare subspaces and errors on `points`."""
     k = linear.code_dim
     pca = fit_pca(points, k)
@@ -135,6 +138,7 @@ def reconstruction_errors(model, data: Tensor, batch_size: int = 1000) -> Tensor
 
 # --- 2. Sparse autoencoders --------------------------------------------------------------------------------
 
+
 @torch.no_grad()
 def hidden_activations(model, images: Tensor) -> Tensor:
     """The encoder's last hidden layer for each image, (B, units): the layer a sparse AE's penalty acts on."""
@@ -149,14 +153,16 @@ def fraction_active(activations: Tensor, threshold: float) -> Tensor:
 @torch.no_grad()
 def mean_activations(model, images: Tensor, batch_size: int = 1000) -> Tensor:
     """rho_hat_j: each hidden unit's average activation over `images`, (units,)."""
-    total = None
+    total: Tensor | None = None
     for chunk in images.split(batch_size):
         summed = hidden_activations(model, chunk).double().sum(0)
         total = summed if total is None else total + summed
+    assert total is not None, "mean_activations needs at least one image"
     return (total / images.shape[0]).float()
 
 
 # --- 3. Denoising autoencoders -----------------------------------------------------------------------------
+
 
 def corrupt(images: Tensor, kind: str, level: float, seed: int = 0) -> Tensor:
     """The DAE's corruptions, seeded: gaussian adds N(0, level^2) per pixel and clips to [0, 1]; mask sets
@@ -187,8 +193,15 @@ class DenoisingCurve:
 
 
 @torch.no_grad()
-def denoising_curve(models: dict[str, object], clean: Tensor, kind: str, levels: tuple[float, ...],
-                    seed: int = 0) -> DenoisingCurve:
+class Reconstructs(Protocol):
+    """Anything denoising_curve can compare: a model, or a baseline such as the identity."""
+
+    def reconstruct(self, x: Tensor) -> Tensor: ...
+
+
+def denoising_curve(
+    models: Mapping[str, Reconstructs], clean: Tensor, kind: str, levels: tuple[float, ...], seed: int = 0
+) -> DenoisingCurve:
     """Corrupt `clean` at each level (the same noise draw for every model), reconstruct, compare with clean."""
     model_errors: dict[str, list[float]] = {label: [] for label in models}
     input_errors = []
@@ -197,8 +210,9 @@ def denoising_curve(models: dict[str, object], clean: Tensor, kind: str, levels:
         input_errors.append(squared_error(clean, noisy).mean().item())
         for label, model in models.items():
             model_errors[label].append(squared_error(clean, model.reconstruct(noisy)).mean().item())
-    return DenoisingCurve(kind, tuple(levels), {k: tuple(v) for k, v in model_errors.items()},
-                          tuple(input_errors), clean.shape[0], seed)
+    return DenoisingCurve(
+        kind, tuple(levels), {k: tuple(v) for k, v in model_errors.items()}, tuple(input_errors), clean.shape[0], seed
+    )
 
 
 @torch.no_grad()
@@ -216,8 +230,9 @@ class FieldAlignment:
     distance: Tensor  # (N,) distance from each input to the nearest clean manifold point
     cosine: Tensor  # (N,) cosine between the field and the direction to that nearest point
 
-    def fraction_pointing_back(self, max_distance: float | None = None, min_distance: float = 0.0,
-                               max_angle_deg: float = 45.0) -> float:
+    def fraction_pointing_back(
+        self, max_distance: float | None = None, min_distance: float = 0.0, max_angle_deg: float = 45.0
+    ) -> float:
         """Among inputs with min_distance <= distance < max_distance, the fraction whose arrow is within
         max_angle_deg of the direction to the manifold (nan when there are none)."""
         near = self.distance >= min_distance
@@ -238,6 +253,7 @@ def field_alignment(field: Tensor, inputs: Tensor, manifold_points: Tensor) -> F
 
 
 # --- 4. Contractive autoencoders ---------------------------------------------------------------------------
+
 
 def jacobian_norms_sq(embed: Embed, inputs: Tensor, batch_size: int = 500) -> Tensor:
     """||J_f(x)||_F^2 = sum_ij (d f_i / d x_j)^2 of the code f(x) = embed(x) for each input, (N,).
@@ -284,7 +300,7 @@ def code_spread(embed: Embed, inputs: Tensor) -> float:
 
 def directional_sensitivity(function: Embed, points: Tensor, directions: Tensor) -> Tensor:
     """||J_function(x) v|| per point for unit directions v (N, d): how fast the output moves along v."""
-    _, tangent_out = torch.func.jvp(function, (points.detach(),), (directions.detach(),))
+    tangent_out = torch.func.jvp(function, (points.detach(),), (directions.detach(),))[1]
     return tangent_out.flatten(1).norm(dim=1).detach()
 
 
@@ -309,8 +325,9 @@ class ContractionSummary:
         return math.sqrt(self.jacobian_sq_mean) / self.code_spread
 
 
-def contraction_summary(embed: Embed, inputs: Tensor, epsilon: float, n_draws: int = 8,
-                        seed: int = 0) -> ContractionSummary:
+def contraction_summary(
+    embed: Embed, inputs: Tensor, epsilon: float, n_draws: int = 8, seed: int = 0
+) -> ContractionSummary:
     """Jacobian norms, code spread and code displacement of one encoder on the same inputs."""
     norms = jacobian_norms_sq(embed, inputs)
     return ContractionSummary(
@@ -336,8 +353,10 @@ class AlongAcross:
 
 def along_across(model, clean: Tensor, tangent: Tensor, normal: Tensor) -> AlongAcross:
     """How strongly the reconstruction responds to moves along and across the manifold (see AlongAcross)."""
-    return AlongAcross(directional_sensitivity(model.reconstruct, clean, tangent).mean().item(),
-                       directional_sensitivity(model.reconstruct, clean, normal).mean().item())
+    return AlongAcross(
+        directional_sensitivity(model.reconstruct, clean, tangent).mean().item(),
+        directional_sensitivity(model.reconstruct, clean, normal).mean().item(),
+    )
 
 
 @torch.no_grad()

@@ -49,6 +49,7 @@ CROSS_DATASET_OOD = {"mnist": "fashion-mnist", "fashion-mnist": "mnist"}
 
 # --- what each score is ----------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ScoreKind:
     key: str  # the field of ImageScores that holds it
@@ -130,6 +131,7 @@ class ImageScores:
 
 # --- the independent-pixel reference model ---------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class IndependentBernoulli:
     """p_ref(x) = prod_pixels p_i^x_i (1 - p_i)^(1 - x_i): the simplest density of binary images.
@@ -163,6 +165,7 @@ class IndependentBernoulli:
 
 # --- a generic compressor's code length --------------------------------------------------------------------------
 
+
 def png_code_length(images: Tensor) -> np.ndarray:
     """Each image's size as a PNG (Pillow, maximum compression), in nats: L(x) of Serrà et al. (2020).
 
@@ -189,8 +192,10 @@ def png_code_length(images: Tensor) -> np.ndarray:
 
 # --- per-image scores ------------------------------------------------------------------------------------------
 
-def per_image_elbo(model: VAE, x: Tensor, n_samples: int = DEFAULT_ELBO_SAMPLES,
-                   generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+
+def per_image_elbo(
+    model: VAE, x: Tensor, n_samples: int = DEFAULT_ELBO_SAMPLES, generator: torch.Generator | None = None
+) -> tuple[Tensor, Tensor]:
     """(reconstruction E_q[-log p(x|z)], KL(q(z|x) || p(z))) per image, each (B,), in nats.
 
     The terms VAE.loss averages over the batch, left per image: the same draws (model.sample_latent with the same
@@ -213,10 +218,18 @@ def ae_reconstruction_error(ae: LatentModel, x: Tensor) -> Tensor:
     return ae.reconstruction_nll(ae.decode_params(ae.embed(x)), x)
 
 
-def score_images(model: VAE, images: Tensor, reference: IndependentBernoulli, *,
-                 ae: LatentModel | None = None, iw_samples: int = DEFAULT_IW_SAMPLES,
-                 elbo_samples: int = DEFAULT_ELBO_SAMPLES, batch_size: int = 250, seed: int = 0,
-                 progress: Callable[[int, int], None] | None = None) -> ImageScores:
+def score_images(
+    model: VAE,
+    images: Tensor,
+    reference: IndependentBernoulli,
+    *,
+    ae: LatentModel | None = None,
+    iw_samples: int = DEFAULT_IW_SAMPLES,
+    elbo_samples: int = DEFAULT_ELBO_SAMPLES,
+    batch_size: int = 250,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImageScores:
     """Every score for every image, batched, seeded, under no_grad; the models' modes are restored after.
 
     images: as the model is measured on them (see `measured_inputs`). progress(done, total) after each batch.
@@ -241,7 +254,7 @@ def score_images(model: VAE, images: Tensor, reference: IndependentBernoulli, *,
             m.eval()
         with torch.no_grad():
             for start in range(0, n, batch_size):
-                xb = images[start:start + batch_size].to(device)
+                xb = images[start : start + batch_size].to(device)
                 recon, kl = per_image_elbo(model, xb, elbo_samples, generator)
                 parts["recon"].append(recon.double().cpu())
                 parts["kl"].append(kl.double().cpu())
@@ -254,14 +267,21 @@ def score_images(model: VAE, images: Tensor, reference: IndependentBernoulli, *,
         for m, mode in modes:
             m.train(mode)
     recon_np, kl_np = torch.cat(parts["recon"]).numpy(), torch.cat(parts["kl"]).numpy()
-    return ImageScores(neg_elbo=recon_np + kl_np, iw_nll=torch.cat(parts["iw"]).numpy(), recon=recon_np, kl=kl_np,
-                       reference_nll=reference.nll(images).numpy(), code_length=png_code_length(images),
-                       ink=ink_fraction(images),
-                       ae_recon=torch.cat(parts["ae"]).numpy() if ae is not None else None,
-                       iw_samples=iw_samples)
+    return ImageScores(
+        neg_elbo=recon_np + kl_np,
+        iw_nll=torch.cat(parts["iw"]).numpy(),
+        recon=recon_np,
+        kl=kl_np,
+        reference_nll=reference.nll(images).numpy(),
+        code_length=png_code_length(images),
+        ink=ink_fraction(images),
+        ae_recon=torch.cat(parts["ae"]).numpy() if ae is not None else None,
+        iw_samples=iw_samples,
+    )
 
 
 # --- out-of-distribution sets ----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ImageSet:
@@ -297,8 +317,9 @@ def synthetic_ood(key: str, test_images: Tensor, seed: int = 0) -> Tensor:
 
     if key not in SYNTHETIC_OOD:
         raise ValueError(f"unknown synthetic set {key!r}; known: {', '.join(SYNTHETIC_OOD)}")
-    generator = torch.Generator().manual_seed(SYNTHETIC_SEED_BASE + seed * len(SYNTHETIC_OOD)
-                                              + SYNTHETIC_OOD.index(key))
+    generator = torch.Generator().manual_seed(
+        SYNTHETIC_SEED_BASE + seed * len(SYNTHETIC_OOD) + SYNTHETIC_OOD.index(key)
+    )
     if key == "uniform-noise":
         return torch.rand(test_images.shape, generator=generator)
     if key == "bernoulli-noise":
@@ -344,12 +365,20 @@ def build_set(dataset: str, key: str, *, subset: int | None = None, seed: int = 
     raise ValueError(f"no set {key!r} for {dataset}; known: {', '.join(set_keys(dataset))}")
 
 
-def anomaly_sets(dataset: str, *, subset: int | None = None, seed: int = 0, include_cross: bool = True,
-                 include_synthetic: bool = True) -> list[ImageSet]:
+def anomaly_sets(
+    dataset: str,
+    *,
+    subset: int | None = None,
+    seed: int = 0,
+    include_cross: bool = True,
+    include_synthetic: bool = True,
+) -> list[ImageSet]:
     """The in-distribution test set first, then its out-of-distribution sets: the other 28x28 data set's test set
     (when its files are available) and every synthetic set. subset: the first N images of each (None: all)."""
-    return [build_set(dataset, key, subset=subset, seed=seed)
-            for key in set_keys(dataset, include_cross=include_cross, include_synthetic=include_synthetic)]
+    return [
+        build_set(dataset, key, subset=subset, seed=seed)
+        for key in set_keys(dataset, include_cross=include_cross, include_synthetic=include_synthetic)
+    ]
 
 
 @dataclass(frozen=True)
@@ -360,9 +389,17 @@ class ScoredSet:
     scores: ImageScores
 
 
-def score_set(model: VAE, image_set: ImageSet, protocol: DataProtocol, reference: IndependentBernoulli, *,
-              ae: LatentModel | None = None, iw_samples: int = DEFAULT_IW_SAMPLES, seed: int = 0,
-              progress: Callable[[int, int], None] | None = None) -> ScoredSet:
+def score_set(
+    model: VAE,
+    image_set: ImageSet,
+    protocol: DataProtocol,
+    reference: IndependentBernoulli,
+    *,
+    ae: LatentModel | None = None,
+    iw_samples: int = DEFAULT_IW_SAMPLES,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> ScoredSet:
     """Score one set as the model is measured on it (`measured_inputs`: one fixed binarisation for binarised
     models, with the same seed for every set)."""
     from .protocol import measured_inputs
@@ -372,25 +409,36 @@ def score_set(model: VAE, image_set: ImageSet, protocol: DataProtocol, reference
     return ScoredSet(image_set.key, image_set.label, image_set.in_distribution, scores)
 
 
-def score_sets(model: VAE, sets: list[ImageSet], protocol: DataProtocol, reference: IndependentBernoulli,
-               *, ae: LatentModel | None = None, iw_samples: int = DEFAULT_IW_SAMPLES, seed: int = 0,
-               progress: Callable[[float], None] | None = None) -> list[ScoredSet]:
+def score_sets(
+    model: VAE,
+    sets: list[ImageSet],
+    protocol: DataProtocol,
+    reference: IndependentBernoulli,
+    *,
+    ae: LatentModel | None = None,
+    iw_samples: int = DEFAULT_IW_SAMPLES,
+    seed: int = 0,
+    progress: Callable[[float], None] | None = None,
+) -> list[ScoredSet]:
     """score_set for every set; progress(fraction done) after each batch."""
     total = sum(s.images.shape[0] for s in sets)
     done_before = 0
     scored = []
     for image_set in sets:
+
         def report(done: int, _n: int, offset: int = done_before) -> None:
             if progress is not None:
                 progress((offset + done) / total)
 
-        scored.append(score_set(model, image_set, protocol, reference, ae=ae, iw_samples=iw_samples, seed=seed,
-                                progress=report))
+        scored.append(
+            score_set(model, image_set, protocol, reference, ae=ae, iw_samples=iw_samples, seed=seed, progress=report)
+        )
         done_before += image_set.images.shape[0]
     return scored
 
 
 # --- ROC, AUC, thresholds, percentiles -------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class RocCurve:
@@ -432,8 +480,11 @@ class ThresholdRates:
 
 def rates_at_threshold(in_scores: np.ndarray, ood_scores: np.ndarray, threshold: float) -> ThresholdRates:
     """Flag every image whose score is >= threshold (the convention of roc_curve)."""
-    return ThresholdRates(float(threshold), float(np.mean(np.asarray(in_scores) >= threshold)),
-                          float(np.mean(np.asarray(ood_scores) >= threshold)))
+    return ThresholdRates(
+        float(threshold),
+        float(np.mean(np.asarray(in_scores) >= threshold)),
+        float(np.mean(np.asarray(ood_scores) >= threshold)),
+    )
 
 
 def threshold_for_fpr(in_scores: np.ndarray, false_positive_rate: float) -> float:
@@ -479,6 +530,7 @@ def detection_results(scored: list[ScoredSet]) -> list[DetectionResult]:
 
 # --- one model's whole study -----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class AnomalyStudy:
     """Every set scored under one model, and the AUC of every score per out-of-distribution set."""
@@ -502,33 +554,47 @@ class AnomalyStudy:
         return next(r for r in self.results if r.ood_key == ood_key)
 
 
-def run_study(model: VAE, protocol: DataProtocol, dataset: str, *, ae: LatentModel | None = None,
-              subset: int | None = None, iw_samples: int = DEFAULT_IW_SAMPLES, seed: int = 0,
-              include_cross: bool = True, include_synthetic: bool = True,
-              progress: Callable[[float], None] | None = None) -> AnomalyStudy:
+def run_study(
+    model: VAE,
+    protocol: DataProtocol,
+    dataset: str,
+    *,
+    ae: LatentModel | None = None,
+    subset: int | None = None,
+    iw_samples: int = DEFAULT_IW_SAMPLES,
+    seed: int = 0,
+    include_cross: bool = True,
+    include_synthetic: bool = True,
+    progress: Callable[[float], None] | None = None,
+) -> AnomalyStudy:
     """Build the sets for `dataset`, fit the independent-pixel reference on its training split, score, compare."""
     from .data import load_dataset
 
     if model.config.input_shape != load_dataset(dataset, "test").input_shape:
         raise ValueError(f"the model takes images shaped {model.config.input_shape}, not {dataset}'s")
     reference = IndependentBernoulli.fit(load_dataset(dataset, "train").images)
-    sets = anomaly_sets(dataset, subset=subset, seed=seed, include_cross=include_cross,
-                        include_synthetic=include_synthetic)
-    scored = score_sets(model, sets, protocol, reference, ae=ae, iw_samples=iw_samples, seed=seed,
-                        progress=progress)
+    sets = anomaly_sets(
+        dataset, subset=subset, seed=seed, include_cross=include_cross, include_synthetic=include_synthetic
+    )
+    scored = score_sets(model, sets, protocol, reference, ae=ae, iw_samples=iw_samples, seed=seed, progress=progress)
     return AnomalyStudy(dataset, protocol, iw_samples, subset, seed, scored, detection_results(scored))
 
 
 # --- what the numbers say, in words built from them -------------------------------------------------------------
 
+
 def auc_sentence(auc: float, score_label: str, in_label: str, ood_label: str) -> str:
     """One sentence reading an AUC: which set the score ranks higher, and how often (from the number alone)."""
     if auc >= 0.5:
-        return (f"With {score_label}, a random image of the {ood_label} scores higher (more anomalous) than a random "
-                f"image of the {in_label} in {100 * auc:.0f}% of pairs (AUC {auc:.3f}).")
-    return (f"With {score_label}, a random image of the {ood_label} scores *lower* (looks more typical) than a "
-            f"random image of the {in_label} in {100 * (1 - auc):.0f}% of pairs (AUC {auc:.3f}, below the 0.5 of "
-            f"a coin toss): the model finds these outliers more probable than its own test set.")
+        return (
+            f"With {score_label}, a random image of the {ood_label} scores higher (more anomalous) than a random "
+            f"image of the {in_label} in {100 * auc:.0f}% of pairs (AUC {auc:.3f})."
+        )
+    return (
+        f"With {score_label}, a random image of the {ood_label} scores *lower* (looks more typical) than a "
+        f"random image of the {in_label} in {100 * (1 - auc):.0f}% of pairs (AUC {auc:.3f}, below the 0.5 of "
+        f"a coin toss): the model finds these outliers more probable than its own test set."
+    )
 
 
 def ink_fraction(images: Tensor) -> np.ndarray:
@@ -551,10 +617,20 @@ def score_labels(protocol: DataProtocol) -> dict[str, str]:
     vae, ae = metric_names(protocol, variational=True), metric_names(protocol, variational=False)
     if protocol.is_likelihood:
         iw = "IW −log p(x)"
-        return {"neg_elbo": "−ELBO", "iw_nll": iw, "recon": vae.recon, "ae_recon": f"AE {ae.recon}",
-                "likelihood_ratio": f"likelihood ratio: {iw} + log p_ref(x)",
-                "complexity_corrected": f"complexity-corrected: {iw} − L(x)"}
+        return {
+            "neg_elbo": "−ELBO",
+            "iw_nll": iw,
+            "recon": vae.recon,
+            "ae_recon": f"AE {ae.recon}",
+            "likelihood_ratio": f"likelihood ratio: {iw} + log p_ref(x)",
+            "complexity_corrected": f"complexity-corrected: {iw} − L(x)",
+        }
     iw = "IW cross-entropy score (not −log p(x))"
-    return {"neg_elbo": vae.neg_elbo or "cross-entropy + KL", "iw_nll": iw, "recon": vae.recon,
-            "ae_recon": f"AE {ae.recon}", "likelihood_ratio": f"{iw} minus the independent-pixel cross-entropy",
-            "complexity_corrected": f"{iw} − L(x)"}
+    return {
+        "neg_elbo": vae.neg_elbo or "cross-entropy + KL",
+        "iw_nll": iw,
+        "recon": vae.recon,
+        "ae_recon": f"AE {ae.recon}",
+        "likelihood_ratio": f"{iw} minus the independent-pixel cross-entropy",
+        "complexity_corrected": f"{iw} − L(x)",
+    }

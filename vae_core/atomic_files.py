@@ -28,7 +28,7 @@ _CLAIM_SUFFIX = ".claim"  # .NAME.claim holds the pid of the process that reserv
 _DEAD_WRITER_GRACE_SECONDS = 60
 
 
-def write_atomically(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
+def write_atomically(path: str | Path, write: Callable[[BinaryIO], object]) -> Path:
     """Call write(handle) on a temp file beside path, fsync it, then os.replace it onto path.
 
     The temp file sits in the same folder (so os.replace is atomic) under a unique name that carries the
@@ -67,7 +67,7 @@ def remove_stale_temp_files(folder: str | Path, now: float | None = None) -> lis
     """
     folder = Path(folder)
     now = time.time() if now is None else now
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(os.scandir(folder))
     except OSError:
@@ -79,7 +79,8 @@ def remove_stale_temp_files(folder: str | Path, now: float | None = None) -> lis
                 age = now - entry.stat(follow_symlinks=False).st_mtime
                 pid = int(match.group(1)) if match.group(1) else None
                 stale = age > limits.STALE_TEMP_SECONDS or (
-                    pid is not None and age > _DEAD_WRITER_GRACE_SECONDS and not _pid_running(pid))
+                    pid is not None and age > _DEAD_WRITER_GRACE_SECONDS and not _pid_running(pid)
+                )
             elif entry.name.startswith(".") and entry.name.endswith(_CLAIM_SUFFIX):
                 stale = not _claim_alive(Path(entry.path), now)
             else:
@@ -169,7 +170,7 @@ def _sigint_held() -> Iterator[Callable[[], bool]]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _caused_by_interrupt(err: BaseException) -> bool:
+def _caused_by_interrupt(err: BaseException | None) -> bool:
     """Whether a KeyboardInterrupt is in err's chain (torch's writer turns one into a RuntimeError)."""
     seen = set()
     while err is not None and id(err) not in seen:

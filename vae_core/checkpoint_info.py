@@ -138,8 +138,7 @@ def list_checkpoints(folder: str | Path) -> CheckpointScan:
         except CheckpointError as err:
             problems.append((path, str(err)))
         except Exception as err:  # one odd file must never break the listing of the others
-            problems.append((path, f"{path.name}: not a readable checkpoint ({type(err).__name__}: "
-                                   f"{first_line(err)})"))
+            problems.append((path, f"{path.name}: not a readable checkpoint ({type(err).__name__}: {first_line(err)})"))
     return CheckpointScan(infos, problems)
 
 
@@ -174,13 +173,15 @@ def check_archive(path: Path) -> dict[str, zipfile.ZipInfo]:
                 kind = "not a regular file" if path.exists() else "no such checkpoint file"
             raise CheckpointError(f"{path}: {kind}")
         size = path.stat().st_size
-        if size > limits.MAX_TENSOR_BYTES + limits.MAX_PICKLE_BYTES + 2 ** 20:
-            raise CheckpointError(f"{path.name}: the file is {size / 2 ** 20:.0f} MB, more than any checkpoint "
-                                  f"within the model-size limit")
+        if size > limits.MAX_TENSOR_BYTES + limits.MAX_PICKLE_BYTES + 2**20:
+            raise CheckpointError(
+                f"{path.name}: the file is {size / 2**20:.0f} MB, more than any checkpoint within the model-size limit"
+            )
         if not zipfile.is_zipfile(path):
             # save_checkpoint always writes torch's zip format; anything else is truncated, corrupt or foreign.
-            raise CheckpointError(f"{path.name}: not a readable checkpoint, perhaps truncated or corrupt "
-                                  f"(not a PyTorch zip archive)")
+            raise CheckpointError(
+                f"{path.name}: not a readable checkpoint, perhaps truncated or corrupt (not a PyTorch zip archive)"
+            )
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
     except CheckpointError:
@@ -188,20 +189,25 @@ def check_archive(path: Path) -> dict[str, zipfile.ZipInfo]:
     except (OSError, zipfile.BadZipFile, ValueError, EOFError) as err:
         raise CheckpointError(f"{path.name}: not a readable checkpoint ({_os_reason(err)})") from None
     if len(infos) > limits.MAX_ARCHIVE_MEMBERS:
-        raise CheckpointError(f"{path.name}: refused: the archive has {len(infos)} members, more than a "
-                              f"checkpoint ever has")
+        raise CheckpointError(
+            f"{path.name}: refused: the archive has {len(infos)} members, more than a checkpoint ever has"
+        )
     pickles = [i for i in infos if i.filename.count("/") == 1 and i.filename.endswith("/data.pkl")]
     if len(pickles) != 1:
         raise CheckpointError(f"{path.name}: not a VAE Latent Explorer checkpoint (no single data.pkl)")
     if pickles[0].file_size > limits.MAX_PICKLE_BYTES:
-        raise CheckpointError(f"{path.name}: refused: its pickle would inflate to "
-                              f"{pickles[0].file_size / 2 ** 20:.0f} MB; checkpoints hold at most "
-                              f"{limits.MAX_PICKLE_BYTES / 2 ** 20:.0f} MB of configs and metadata")
+        raise CheckpointError(
+            f"{path.name}: refused: its pickle would inflate to "
+            f"{pickles[0].file_size / 2**20:.0f} MB; checkpoints hold at most "
+            f"{limits.MAX_PICKLE_BYTES / 2**20:.0f} MB of configs and metadata"
+        )
     total = sum(i.file_size for i in infos)
-    if total > limits.MAX_TENSOR_BYTES + limits.MAX_PICKLE_BYTES + 2 ** 20:
-        raise CheckpointError(f"{path.name}: refused: its records would inflate to {total / 2 ** 20:.0f} MB, "
-                              f"more than the largest model allowed "
-                              f"({limits.MAX_PARAMETERS:,} parameters) needs")
+    if total > limits.MAX_TENSOR_BYTES + limits.MAX_PICKLE_BYTES + 2**20:
+        raise CheckpointError(
+            f"{path.name}: refused: its records would inflate to {total / 2**20:.0f} MB, "
+            f"more than the largest model allowed "
+            f"({limits.MAX_PARAMETERS:,} parameters) needs"
+        )
     return {i.filename: i for i in infos}
 
 
@@ -215,11 +221,12 @@ def check_record_checksums(path: Path) -> None:
         with zipfile.ZipFile(path) as archive:
             for info in archive.infolist():
                 with archive.open(info) as handle:
-                    while handle.read(2 ** 20):
+                    while handle.read(2**20):
                         pass
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as err:
-        raise CheckpointError(f"{path.name}: not a readable checkpoint, perhaps truncated or corrupt "
-                              f"({_os_reason(err)})") from None
+        raise CheckpointError(
+            f"{path.name}: not a readable checkpoint, perhaps truncated or corrupt ({_os_reason(err)})"
+        ) from None
 
 
 def checked_payload(path: Path, payload: Any) -> dict:
@@ -230,8 +237,10 @@ def checked_payload(path: Path, payload: Any) -> dict:
     if not isinstance(version, int) or isinstance(version, bool):
         raise CheckpointError(f"{path.name}: has no format version")
     if version > FORMAT_VERSION:
-        raise CheckpointError(f"{path.name}: written in format {version} by a newer vae_core; this one reads up "
-                              f"to format {FORMAT_VERSION}. Upgrade vae_core to load it.")
+        raise CheckpointError(
+            f"{path.name}: written in format {version} by a newer vae_core; this one reads up "
+            f"to format {FORMAT_VERSION}. Upgrade vae_core to load it."
+        )
     return payload
 
 
@@ -265,6 +274,7 @@ def first_line(err: BaseException) -> str:
 
 
 # --- metadata types -----------------------------------------------------------------------------------------------
+
 
 def _plain_dict(value: Any, what: str) -> dict:
     if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
@@ -321,12 +331,22 @@ def _typed_metadata(meta: dict, train_config: TrainConfig) -> dict[str, Any]:
     stored = _text(meta, "stored_dtype") or "float32"
     if stored not in ("float32", "float16"):
         raise ValueError(f"stored_dtype must be float32 or float16, got {stored!r}")
-    return {"dataset": dataset, "created_at": _text(meta, "created_at"), "role": _text(meta, "role"),
-            "group": _text(meta, "group"), "zoo_name": _text(meta, "zoo_name"), "epochs_run": epochs_run,
-            "train_seconds": seconds, "hardware": _text(meta, "hardware"), "stored_dtype": stored,
-            "n_parameters": n_parameters, "trained_in_app": bool(_optional(meta, "trained_in_app", bool)),
-            "stopped_early": bool(_optional(meta, "stopped_early", bool)),
-            "quick": bool(_optional(meta, "quick", bool)), "history": list(history)}
+    return {
+        "dataset": dataset,
+        "created_at": _text(meta, "created_at"),
+        "role": _text(meta, "role"),
+        "group": _text(meta, "group"),
+        "zoo_name": _text(meta, "zoo_name"),
+        "epochs_run": epochs_run,
+        "train_seconds": seconds,
+        "hardware": _text(meta, "hardware"),
+        "stored_dtype": stored,
+        "n_parameters": n_parameters,
+        "trained_in_app": bool(_optional(meta, "trained_in_app", bool)),
+        "stopped_early": bool(_optional(meta, "stopped_early", bool)),
+        "quick": bool(_optional(meta, "quick", bool)),
+        "history": list(history),
+    }
 
 
 def _optional(meta: dict, key: str, kind: type) -> Any:
@@ -337,8 +357,7 @@ def _optional(meta: dict, key: str, kind: type) -> Any:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-        raise TypeError(f"{key} must be {'a number' if kind is float else kind.__name__}, "
-                        f"got {type(value).__name__}")
+        raise TypeError(f"{key} must be {'a number' if kind is float else kind.__name__}, got {type(value).__name__}")
     return value
 
 
@@ -371,9 +390,18 @@ def _os_reason(err: BaseException) -> str:
 
 # --- the restricted reader --------------------------------------------------------------------------------------
 
-_STORAGE_BYTES = {"FloatStorage": 4, "HalfStorage": 2, "BFloat16Storage": 2, "DoubleStorage": 8,
-                  "LongStorage": 8, "IntStorage": 4, "ShortStorage": 2, "CharStorage": 1, "ByteStorage": 1,
-                  "BoolStorage": 1}
+_STORAGE_BYTES = {
+    "FloatStorage": 4,
+    "HalfStorage": 2,
+    "BFloat16Storage": 2,
+    "DoubleStorage": 8,
+    "LongStorage": 8,
+    "IntStorage": 4,
+    "ShortStorage": 2,
+    "CharStorage": 1,
+    "ByteStorage": 1,
+    "BoolStorage": 1,
+}
 
 
 class _RefusedGlobal(Exception):
@@ -396,8 +424,15 @@ class _MetadataUnpickler(pickle.Unpickler):
 
     def persistent_load(self, pid):
         # torch writes ("storage", storage type, key, location, numel) for each tensor's storage.
-        if (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage" and pid[1] in _STORAGE_BYTES
-                and isinstance(pid[2], str) and isinstance(pid[4], int) and pid[4] >= 0):
+        if (
+            isinstance(pid, tuple)
+            and len(pid) == 5
+            and pid[0] == "storage"
+            and pid[1] in _STORAGE_BYTES
+            and isinstance(pid[2], str)
+            and isinstance(pid[4], int)
+            and pid[4] >= 0
+        ):
             record = StorageRecord(pid[2], pid[1], pid[4])
             self.storages[record.key] = record
             return record
@@ -405,8 +440,11 @@ class _MetadataUnpickler(pickle.Unpickler):
 
 
 def _tensor_record(storage, storage_offset, size, *rest) -> TensorRecord:
-    if not isinstance(storage, StorageRecord) or not isinstance(size, tuple) or not all(
-            isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in size):
+    if (
+        not isinstance(storage, StorageRecord)
+        or not isinstance(size, tuple)
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in size)
+    ):
         raise ValueError("a tensor record is malformed")
     return TensorRecord(tuple(size), storage)
 
@@ -424,27 +462,45 @@ def _unpickle_restricted(path: Path, members: dict[str, zipfile.ZipInfo]) -> tup
     except CheckpointError:
         raise
     except _RefusedGlobal as err:
-        raise CheckpointError(f"{path.name}: refused: the file holds code or objects the app will not load "
-                              f"(it names {err})") from None
+        raise CheckpointError(
+            f"{path.name}: refused: the file holds code or objects the app will not load (it names {err})"
+        ) from None
     except RecursionError:
         raise CheckpointError(f"{path.name}: refused: its pickle is nested too deeply") from None
     except MemoryError:
         raise CheckpointError(f"{path.name}: refused: its pickle does not fit in memory") from None
-    except (pickle.UnpicklingError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError, TypeError,
-            AttributeError, IndexError, OverflowError, NotImplementedError, UnicodeDecodeError) as err:
-        raise CheckpointError(f"{path.name}: not a readable checkpoint, perhaps truncated or corrupt "
-                              f"({type(err).__name__}: {first_line(err)})") from None
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        OSError,
+        ValueError,
+        zipfile.BadZipFile,
+        KeyError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        OverflowError,
+        NotImplementedError,
+        UnicodeDecodeError,
+    ) as err:
+        raise CheckpointError(
+            f"{path.name}: not a readable checkpoint, perhaps truncated or corrupt "
+            f"({type(err).__name__}: {first_line(err)})"
+        ) from None
     storages = unpickler.storages
     total = 0
     for record in storages.values():
         nbytes = record.numel * _STORAGE_BYTES[record.dtype]
         info = members.get(f"{prefix}data/{record.key}")
         if info is None or info.file_size != nbytes:
-            raise CheckpointError(f"{path.name}: not a readable checkpoint, perhaps truncated or corrupt "
-                                  f"(tensor record {record.key[:20]!r} is missing or of the wrong size)")
+            raise CheckpointError(
+                f"{path.name}: not a readable checkpoint, perhaps truncated or corrupt "
+                f"(tensor record {record.key[:20]!r} is missing or of the wrong size)"
+            )
         total += nbytes
     if total > limits.MAX_TENSOR_BYTES:
-        raise CheckpointError(f"{path.name}: refused: its weights take {total / 2 ** 20:.0f} MB, more than the "
-                              f"largest model allowed ({limits.MAX_PARAMETERS:,} parameters)")
+        raise CheckpointError(
+            f"{path.name}: refused: its weights take {total / 2**20:.0f} MB, more than the "
+            f"largest model allowed ({limits.MAX_PARAMETERS:,} parameters)"
+        )
     return payload, storages
-

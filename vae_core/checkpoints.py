@@ -18,9 +18,19 @@ import torch
 
 from . import __version__, limits
 from .atomic_files import claim_path, release_claim, write_atomically
-from .checkpoint_info import (FORMAT_NAME, FORMAT_VERSION, SUFFIX, CheckpointError, CheckpointInfo,
-                              check_record_checksums, checked_payload, first_line, info_from_payload,
-                              read_plain_payload, safe_checkpoint_name)
+from .checkpoint_info import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    SUFFIX,
+    CheckpointError,
+    CheckpointInfo,
+    check_record_checksums,
+    checked_payload,
+    first_line,
+    info_from_payload,
+    read_plain_payload,
+    safe_checkpoint_name,
+)
 from .config import TrainConfig, config_to_dict
 from .models import LatentModel, build_model
 
@@ -32,9 +42,16 @@ class LoadedCheckpoint(NamedTuple):
     info: CheckpointInfo
 
 
-def save_checkpoint(path: str | Path, model: LatentModel, train_config: TrainConfig, *,
-                    history: list[dict] | None = None, metrics: dict[str, Any] | None = None,
-                    metadata: dict[str, Any] | None = None, half: bool = False) -> Path:
+def save_checkpoint(
+    path: str | Path,
+    model: LatentModel,
+    train_config: TrainConfig,
+    *,
+    history: list[dict] | None = None,
+    metrics: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+    half: bool = False,
+) -> Path:
     """Write model weights, configs and metadata to path atomically (temp file, then os.replace).
 
     half: store floating-point weights as float16 (half the size); loading restores float32.
@@ -47,7 +64,7 @@ def save_checkpoint(path: str | Path, model: LatentModel, train_config: TrainCon
         "seed": train_config.seed,
         "history": list(history or []),
         "metrics": dict(metrics or {}),
-        "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "versions": {"vae_core": __version__, "torch": str(torch.__version__), "python": platform.python_version()},
         "stored_dtype": "float16" if half else "float32",
         "n_parameters": sum(p.numel() for p in model.parameters()),
@@ -123,8 +140,10 @@ def _check_shapes(path: Path, info: CheckpointInfo) -> None:
         raise CheckpointError(f"{path.name}: its weights do not fit its model config ({names[:160]})")
     for key, shape in expected.items():
         if stored[key] != shape:
-            raise CheckpointError(f"{path.name}: its weights do not fit its model config ({key[:60]} is stored "
-                                  f"as {list(stored[key])}, its config builds {list(shape)})")
+            raise CheckpointError(
+                f"{path.name}: its weights do not fit its model config ({key[:60]} is stored "
+                f"as {list(stored[key])}, its config builds {list(shape)})"
+            )
 
 
 def _check_weight_values(path: Path, state: dict[str, torch.Tensor]) -> None:
@@ -134,12 +153,16 @@ def _check_weight_values(path: Path, state: dict[str, torch.Tensor]) -> None:
             continue
         if not bool(torch.isfinite(value).all()):
             bad = int((~torch.isfinite(value)).sum())
-            raise CheckpointError(f"{path.name}: refused: {bad} of its weights in {key[:60]} are NaN or "
-                                  f"infinite (a corrupted or diverged model)")
+            raise CheckpointError(
+                f"{path.name}: refused: {bad} of its weights in {key[:60]} are NaN or "
+                f"infinite (a corrupted or diverged model)"
+            )
         largest = float(value.abs().max())
         if largest > limits.MAX_ABS_WEIGHT:
-            raise CheckpointError(f"{path.name}: refused: a weight in {key[:60]} is {largest:.3g}, beyond the "
-                                  f"{limits.MAX_ABS_WEIGHT:g} no trained model reaches (a corrupted file)")
+            raise CheckpointError(
+                f"{path.name}: refused: a weight in {key[:60]} is {largest:.3g}, beyond the "
+                f"{limits.MAX_ABS_WEIGHT:g} no trained model reaches (a corrupted file)"
+            )
 
 
 def read_payload_with_torch(path: Path, mmap: bool) -> dict:
@@ -148,12 +171,25 @@ def read_payload_with_torch(path: Path, mmap: bool) -> dict:
         # weights_only=True: a file can only hold tensors and plain values; a pickle with code is refused.
         payload = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as err:
-        raise CheckpointError(f"{path.name}: refused: the file holds code or objects the app will not load "
-                              f"({_unpickler_reason(err)})") from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError, TypeError,
-            AttributeError, IndexError, OverflowError, MemoryError) as err:
-        raise CheckpointError(f"{path.name}: not a readable checkpoint, perhaps truncated or corrupt "
-                              f"({first_line(err)})") from None
+        raise CheckpointError(
+            f"{path.name}: refused: the file holds code or objects the app will not load ({_unpickler_reason(err)})"
+        ) from None
+    except (
+        RuntimeError,
+        EOFError,
+        OSError,
+        ValueError,
+        zipfile.BadZipFile,
+        KeyError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        OverflowError,
+        MemoryError,
+    ) as err:
+        raise CheckpointError(
+            f"{path.name}: not a readable checkpoint, perhaps truncated or corrupt ({first_line(err)})"
+        ) from None
     return checked_payload(path, payload)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -17,8 +18,8 @@ from .checkpoints import load_checkpoint, save_checkpoint
 from .config import ARCHITECTURES, LIKELIHOODS, MODEL_KINDS, ModelConfig, TrainConfig
 from .data import DATASET_NAMES, INPUT_SHAPES, DatasetUnavailable, load_dataset
 from .evaluation import evaluate
-from .results import EvaluationReport
 from .model_card import write_model_card
+from .results import EvaluationReport
 from .training import EpochRecord, StepProgress, TrainingCallback, TrainingDiverged, fit, training_metadata
 from .vocabulary import DEFAULT_HIDDEN
 from .zoo import run_zoo, select_specs, zoo_specs
@@ -35,15 +36,19 @@ class ProgressBar(TrainingCallback):
         if progress.step % 10 and progress.step != progress.steps_per_epoch:
             return  # redrawing every step costs more than the step on small models
         filled = int(self.width * progress.global_step / progress.total_steps)
-        self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] epoch {progress.epoch} "
-                          f"step {progress.step}/{progress.steps_per_epoch} loss {progress.objective:.2f}")
+        self.stream.write(
+            f"\r[{'#' * filled}{'.' * (self.width - filled)}] epoch {progress.epoch} "
+            f"step {progress.step}/{progress.steps_per_epoch} loss {progress.objective:.2f}"
+        )
         self.stream.flush()
 
     def on_epoch(self, record: EpochRecord, model) -> None:
         test = record.test
-        line = (f"\repoch {record.epoch}: train {record.train.objective:.2f}"
-                + (f", test {test.objective:.2f} (recon {test.recon:.2f}, kl {test.kl:.2f})" if test else "")
-                + f", {record.seconds:.1f} s")
+        line = (
+            f"\repoch {record.epoch}: train {record.train.objective:.2f}"
+            + (f", test {test.objective:.2f} (recon {test.recon:.2f}, kl {test.kl:.2f})" if test else "")
+            + f", {record.seconds:.1f} s"
+        )
         self.stream.write(line.ljust(self.width + 50) + "\n")
         self.stream.flush()
 
@@ -82,29 +87,46 @@ def finite_float(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="python -m vae_core", description="Train, evaluate and list "
-                           "autoencoders and VAEs for the VAE Latent Explorer.")
+    parser = OneLineParser(
+        prog="python -m vae_core",
+        description="Train, evaluate and list autoencoders and VAEs for the VAE Latent Explorer.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     train = sub.add_parser("train", help="train a model and save a checkpoint")
     train.add_argument("--model", choices=MODEL_KINDS, default="vae")
     train.add_argument("--arch", choices=ARCHITECTURES, default="mlp")
     train.add_argument("--latent-dim", type=int, default=2)
-    train.add_argument("--hidden", type=int, nargs="+", default=None,
-                       help="MLP widths or conv channels (default " + ", ".join(
-                           f"{' '.join(map(str, sizes))} for {arch}" for arch, sizes in DEFAULT_HIDDEN.items()) + ")")
+    train.add_argument(
+        "--hidden",
+        type=int,
+        nargs="+",
+        default=None,
+        help="MLP widths or conv channels (default "
+        + ", ".join(f"{' '.join(map(str, sizes))} for {arch}" for arch, sizes in DEFAULT_HIDDEN.items())
+        + ")",
+    )
     train.add_argument("--beta", type=finite_float, default=1.0)
     train.add_argument("--likelihood", choices=LIKELIHOODS, default="bernoulli")
     train.add_argument("--dataset", choices=DATASET_NAMES, default="digits")
     train.add_argument("--epochs", type=int, default=10)
     train.add_argument("--batch-size", type=int, default=128)
     train.add_argument("--lr", type=finite_float, default=1e-3)
-    train.add_argument("--kl-warmup", type=int, default=0, help="epochs over which beta ramps up linearly to its value, from beta/N in the first epoch")
+    train.add_argument(
+        "--kl-warmup",
+        type=int,
+        default=0,
+        help="epochs over which beta ramps up linearly to its value, from beta/N in the first epoch",
+    )
     train.add_argument("--binarize", action="store_true", help="dynamic binarisation (and a binarised test set)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    train.add_argument("--iw-samples", type=bounded_int(0, limits.MAX_IW_SAMPLES), default=0,
-                       help=f"K for the IW estimate stored with the model (at most {limits.MAX_IW_SAMPLES})")
+    train.add_argument(
+        "--iw-samples",
+        type=bounded_int(0, limits.MAX_IW_SAMPLES),
+        default=0,
+        help=f"K for the IW estimate stored with the model (at most {limits.MAX_IW_SAMPLES})",
+    )
     train.add_argument("--half", action="store_true", help="store weights as float16")
     train.add_argument("--out", type=Path, required=True, help="checkpoint file to write (.pt)")
 
@@ -112,9 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("path", type=Path)
     ev.add_argument("--dataset", choices=DATASET_NAMES, default=None, help="default: the one it was trained on")
     ev.add_argument("--split", choices=("train", "test"), default="test")
-    ev.add_argument("--iw-samples", type=bounded_int(0, limits.MAX_IW_SAMPLES), default=0,
-                    help=f"K for the IW estimate of -log p(x) (at most {limits.MAX_IW_SAMPLES})")
-    ev.add_argument("--seed", type=bounded_int(0, 2 ** 63 - 1), default=0)
+    ev.add_argument(
+        "--iw-samples",
+        type=bounded_int(0, limits.MAX_IW_SAMPLES),
+        default=0,
+        help=f"K for the IW estimate of -log p(x) (at most {limits.MAX_IW_SAMPLES})",
+    )
+    ev.add_argument("--seed", type=bounded_int(0, 2**63 - 1), default=0)
     ev.add_argument("--json", action="store_true")
 
     ls = sub.add_parser("list", help="list the checkpoints in a folder")
@@ -123,8 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
     zoo = sub.add_parser("zoo", help="train the shipped checkpoint zoo, skipping models already there")
     zoo.add_argument("--out", type=Path, default=Path("checkpoints"), help="folder to write the checkpoints to")
     zoo.add_argument("--quick", action="store_true", help="tiny models on small slices, one epoch (for tests)")
-    zoo.add_argument("--only", nargs="+", metavar="NAME", default=None,
-                     help="train only these zoo models (file stems, e.g. mnist-vae-default)")
+    zoo.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        default=None,
+        help="train only these zoo models (file stems, e.g. mnist-vae-default)",
+    )
     zoo.add_argument("--card", action="store_true", help="regenerate the folder's README.md model card after")
 
     card = sub.add_parser("model-card", help="write a folder's README.md model card from its checkpoints' metadata")
@@ -135,16 +166,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        commands = {"train": cmd_train, "evaluate": cmd_evaluate, "list": cmd_list, "zoo": cmd_zoo,
-                    "model-card": cmd_model_card}
+        commands = {
+            "train": cmd_train,
+            "evaluate": cmd_evaluate,
+            "list": cmd_list,
+            "zoo": cmd_zoo,
+            "model-card": cmd_model_card,
+        }
         return commands[args.command](args)
     except BrokenPipeError:
         # Whoever read our output stopped early (`... list | head`): not an error. Point stdout at devnull so
         # the interpreter's final flush does not complain either.
-        try:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except (OSError, ValueError, AttributeError):
-            pass
         return 0
     except (CheckpointError, DatasetUnavailable, TrainingDiverged, ValueError, OSError) as err:
         print(f"error: {first_line(err)}", file=sys.stderr)
@@ -156,8 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # one line, not a traceback; VAE_CORE_TRACEBACK=1 shows where
         if os.environ.get("VAE_CORE_TRACEBACK"):
             raise
-        print(f"error: unexpected {type(err).__name__}: {first_line(err)} (VAE_CORE_TRACEBACK=1 shows where)",
-              file=sys.stderr)
+        print(
+            f"error: unexpected {type(err).__name__}: {first_line(err)} (VAE_CORE_TRACEBACK=1 shows where)",
+            file=sys.stderr,
+        )
         return 1
 
 
@@ -167,22 +203,44 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ValueError(f"--out must end in .pt, got {args.out}")
     check_writable(args.out)
     hidden = args.hidden or DEFAULT_HIDDEN[args.arch]
-    model_config = ModelConfig(kind=args.model, arch=args.arch, input_shape=INPUT_SHAPES[args.dataset],
-                               latent_dim=args.latent_dim, hidden_dims=tuple(hidden), likelihood=args.likelihood,
-                               beta=args.beta)
-    train_config = TrainConfig(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                               seed=args.seed, kl_warmup_epochs=args.kl_warmup,
-                               dynamic_binarization=args.binarize, num_threads=args.threads)
+    model_config = ModelConfig(
+        kind=args.model,
+        arch=args.arch,
+        input_shape=INPUT_SHAPES[args.dataset],
+        latent_dim=args.latent_dim,
+        hidden_dims=tuple(hidden),
+        likelihood=args.likelihood,
+        beta=args.beta,
+    )
+    train_config = TrainConfig(
+        dataset=args.dataset,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        kl_warmup_epochs=args.kl_warmup,
+        dynamic_binarization=args.binarize,
+        num_threads=args.threads,
+    )
     train_data = load_dataset(args.dataset, "train")
     test_data = load_dataset(args.dataset, "test")
     result = fit(model_config, train_config, ProgressBar(), train_data=train_data, test_data=test_data)
-    report = evaluate(result.model, test_data, iw_samples=args.iw_samples, seed=args.seed,
-                      binarized=args.binarize)
-    save_checkpoint(args.out, result.model, train_config, history=[r.to_dict() for r in result.history],
-                    metrics=report.to_dict(), half=args.half,
-                    metadata=training_metadata(result.seconds, len(train_data), len(test_data),
-                                               len(result.history), train_config.num_threads))
-    print(f"saved {args.out} ({report.format_headline(decimals=2)} on the test split, {result.seconds:.0f} s)", file=sys.stderr)
+    report = evaluate(result.model, test_data, iw_samples=args.iw_samples, seed=args.seed, binarized=args.binarize)
+    save_checkpoint(
+        args.out,
+        result.model,
+        train_config,
+        history=[r.to_dict() for r in result.history],
+        metrics=report.to_dict(),
+        half=args.half,
+        metadata=training_metadata(
+            result.seconds, len(train_data), len(test_data), len(result.history), train_config.num_threads
+        ),
+    )
+    print(
+        f"saved {args.out} ({report.format_headline(decimals=2)} on the test split, {result.seconds:.0f} s)",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -191,13 +249,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     dataset = args.dataset or info.train_config.dataset
     data = load_dataset(dataset, args.split)
     if data.input_shape != info.model_config.input_shape:
-        raise ValueError(f"{args.path.name} expects images shaped {info.model_config.input_shape}; "
-                         f"{dataset} images are {data.input_shape}")
+        raise ValueError(
+            f"{args.path.name} expects images shaped {info.model_config.input_shape}; "
+            f"{dataset} images are {data.input_shape}"
+        )
     started = time.perf_counter()
-    report = evaluate(model, data, iw_samples=args.iw_samples, seed=args.seed,
-                      binarized=info.train_config.dynamic_binarization)
-    out = {"checkpoint": str(args.path), "dataset": dataset, "split": args.split, **report.to_dict(),
-           "seconds": round(time.perf_counter() - started, 2)}
+    report = evaluate(
+        model, data, iw_samples=args.iw_samples, seed=args.seed, binarized=info.train_config.dynamic_binarization
+    )
+    out = {
+        "checkpoint": str(args.path),
+        "dataset": dataset,
+        "split": args.split,
+        **report.to_dict(),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
     if args.json:
         print(json.dumps(finite_or_none(out), allow_nan=False))  # strict JSON: NaN and inf become null
     else:
@@ -234,12 +300,23 @@ def cmd_list(args: argparse.Namespace) -> int:
     rows = [("name", "model", "arch", "latent", "beta", "dataset", "epochs", "-ELBO/recon", "created")]
     for info in scan.infos:
         m, t, report = info.model_config, info.train_config, info.metrics
-        rows.append((info.name, m.kind, m.arch, str(m.latent_dim), f"{m.beta:g}", t.dataset, str(t.epochs),
-                     f"{report.headline:.2f}" if report is not None else "-", info.metadata.get("created_at", "-")))
+        rows.append(
+            (
+                info.name,
+                m.kind,
+                m.arch,
+                str(m.latent_dim),
+                f"{m.beta:g}",
+                t.dataset,
+                str(t.epochs),
+                f"{report.headline:.2f}" if report is not None else "-",
+                info.metadata.get("created_at", "-"),
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
-    for path, why in scan.problems:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    for _path, why in scan.problems:
         print(f"skipped {why}", file=sys.stderr)
     if not scan.infos:
         print(f"no checkpoints in {args.folder}", file=sys.stderr)
@@ -250,9 +327,12 @@ def cmd_zoo(args: argparse.Namespace) -> int:
     specs = select_specs(zoo_specs(quick=args.quick), args.only)
     started = time.perf_counter()
     outcome = run_zoo(args.out, specs, quick=args.quick, make_callback=lambda spec: ProgressBar(sys.stderr))
-    print(f"zoo: {len(outcome.trained)} trained, {len(outcome.skipped)} skipped, {len(outcome.problems)} "
-          f"left alone in {args.out} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
-    for path, why in outcome.problems:
+    print(
+        f"zoo: {len(outcome.trained)} trained, {len(outcome.skipped)} skipped, {len(outcome.problems)} "
+        f"left alone in {args.out} ({time.perf_counter() - started:.0f} s)",
+        file=sys.stderr,
+    )
+    for _path, why in outcome.problems:
         print(f"problem: {why}", file=sys.stderr)
     if args.card:
         print(f"wrote {write_model_card(args.out)}", file=sys.stderr)

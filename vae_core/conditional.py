@@ -18,8 +18,9 @@ if TYPE_CHECKING:
     from .models.cvae import ConditionalVAE
 
 
-def decode_every_class(model: ConditionalVAE, codes: np.ndarray | Tensor,
-                       classes: list[int] | None = None) -> np.ndarray:
+def decode_every_class(
+    model: ConditionalVAE, codes: np.ndarray | Tensor, classes: list[int] | None = None
+) -> np.ndarray:
     """Each code decoded with each label: images shaped (n_codes, n_classes, H, W) in [0, 1] (first channel).
 
     Row i holds the same z_i for every class: what stays the same across a row is what z encodes (the style).
@@ -51,8 +52,9 @@ def style_transfer(model: ConditionalVAE, image: np.ndarray | Tensor, label: int
     device = next(model.parameters()).device
     x = torch.as_tensor(np.asarray(image), dtype=torch.float32, device=device).reshape(1, *model.config.input_shape)
     with torch.no_grad():
-        out = model.transfer_style(x, torch.tensor([label], device=device),
-                                   torch.arange(model.config.num_classes, device=device))
+        out = model.transfer_style(
+            x, torch.tensor([label], device=device), torch.arange(model.config.num_classes, device=device)
+        )
     return out[0, :, 0].cpu().numpy()
 
 
@@ -66,9 +68,9 @@ def posterior_means(model: LatentModel, images: Tensor, labels: Tensor, batch_si
     out = []
     with torch.no_grad():
         for start in range(0, images.shape[0], batch_size):
-            xb = images[start:start + batch_size].to(device)
+            xb = images[start : start + batch_size].to(device)
             if isinstance(model, ConditionalVAE):
-                out.append(model.embed(xb, labels[start:start + batch_size].to(device)))
+                out.append(model.embed(xb, labels[start : start + batch_size].to(device)))
             else:
                 out.append(model.embed(xb))
     return torch.cat(out).cpu().numpy()
@@ -92,28 +94,36 @@ class KlComparison:
         return float(self.vae_kl_per_dim.sum())
 
 
-def compare_kl(cvae: ConditionalVAE, vae: VAE, images: Tensor, labels: Tensor, *, seed: int = 0,
-               batch_size: int = 500) -> KlComparison:
+def compare_kl(
+    cvae: ConditionalVAE, vae: VAE, images: Tensor, labels: Tensor, *, seed: int = 0, batch_size: int = 500
+) -> KlComparison:
     """The closed-form KL per dimension and the reconstruction term of both models on the same images (as they are
     measured: pass binarised images for binarised models), averaged over the images."""
     import torch
 
     if cvae.config.latent_dim != vae.config.latent_dim:
         raise ValueError("compare models with the same latent size")
-    kl_sums = {name: torch.zeros(m.config.latent_dim, dtype=torch.float64) for name, m in (("cvae", cvae),
-                                                                                            ("vae", vae))}
+    kl_sums = {
+        name: torch.zeros(m.config.latent_dim, dtype=torch.float64) for name, m in (("cvae", cvae), ("vae", vae))
+    }
     recon_sums = {"cvae": 0.0, "vae": 0.0}
     n = images.shape[0]
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for start in range(0, n, batch_size):
-            xb, yb = images[start:start + batch_size], labels[start:start + batch_size]
-            for name, terms in (("cvae", cvae.loss(xb, beta=1.0, labels=yb, generator=generator)),
-                                ("vae", vae.loss(xb, beta=1.0, generator=generator))):
+            xb, yb = images[start : start + batch_size], labels[start : start + batch_size]
+            for name, terms in (
+                ("cvae", cvae.loss(xb, beta=1.0, labels=yb, generator=generator)),
+                ("vae", vae.loss(xb, beta=1.0, generator=generator)),
+            ):
                 kl_sums[name] += terms.kl_per_dim.double().cpu() * len(xb)
                 recon_sums[name] += float(terms.recon) * len(xb)
-    return KlComparison(cvae_kl_per_dim=(kl_sums["cvae"] / n).numpy(), vae_kl_per_dim=(kl_sums["vae"] / n).numpy(),
-                        cvae_recon=recon_sums["cvae"] / n, vae_recon=recon_sums["vae"] / n)
+    return KlComparison(
+        cvae_kl_per_dim=(kl_sums["cvae"] / n).numpy(),
+        vae_kl_per_dim=(kl_sums["vae"] / n).numpy(),
+        cvae_recon=recon_sums["cvae"] / n,
+        vae_recon=recon_sums["vae"] / n,
+    )
 
 
 def label_predictability(codes: np.ndarray, labels: np.ndarray, *, neighbours: int = 5, seed: int = 0) -> float:
@@ -122,6 +132,7 @@ def label_predictability(codes: np.ndarray, labels: np.ndarray, *, neighbours: i
     from sklearn.model_selection import train_test_split
     from sklearn.neighbors import KNeighborsClassifier
 
-    fit_x, score_x, fit_y, score_y = train_test_split(np.asarray(codes), np.asarray(labels), test_size=0.5,
-                                                      random_state=seed, stratify=np.asarray(labels))
+    fit_x, score_x, fit_y, score_y = train_test_split(
+        np.asarray(codes), np.asarray(labels), test_size=0.5, random_state=seed, stratify=np.asarray(labels)
+    )
     return float(KNeighborsClassifier(n_neighbors=neighbours).fit(fit_x, fit_y).score(score_x, score_y))

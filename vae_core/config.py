@@ -60,24 +60,28 @@ class ModelConfig:
             _check_int("hidden_dims entries", width, 1, limits.MAX_HIDDEN_WIDTH)
         self.latent_dim = _check_int("latent_dim", self.latent_dim, 1, limits.MAX_LATENT_DIM)
         self.beta = _check_float("beta", self.beta, 0.0, limits.MAX_BETA)
-        self.gaussian_sigma = _check_float("gaussian_sigma", self.gaussian_sigma, limits.MIN_GAUSSIAN_SIGMA,
-                                           limits.MAX_GAUSSIAN_SIGMA)
+        self.gaussian_sigma = _check_float(
+            "gaussian_sigma", self.gaussian_sigma, limits.MIN_GAUSSIAN_SIGMA, limits.MAX_GAUSSIAN_SIGMA
+        )
         self.corruption_rate = _check_float("corruption_rate", self.corruption_rate, 0.0, limits.MAX_PENALTY_WEIGHT)
         self.sparsity_weight = _check_float("sparsity_weight", self.sparsity_weight, 0.0, limits.MAX_PENALTY_WEIGHT)
         self.sparsity_target = _check_float("sparsity_target", self.sparsity_target, 0.0, 1.0)
         self.num_classes = _check_int("num_classes", self.num_classes, 1, limits.MAX_CLASSES)
         if not 0 < self.sparsity_target < 1:
             raise ValueError(f"sparsity_target must lie in (0, 1), got {self.sparsity_target}")
-        self.contractive_weight = _check_float("contractive_weight", self.contractive_weight, 0.0,
-                                               limits.MAX_PENALTY_WEIGHT)
+        self.contractive_weight = _check_float(
+            "contractive_weight", self.contractive_weight, 0.0, limits.MAX_PENALTY_WEIGHT
+        )
         if self.kind in LABELLED_KINDS and self.arch != "mlp":
             raise ValueError(f"a {self.kind} model has an MLP body only; use arch mlp")
         if self.arch == "conv" and not self.hidden_dims:
             raise ValueError("a conv body needs at least one entry in hidden_dims (its channel counts)")
         count = parameter_count_bound(self)
         if count > limits.MAX_PARAMETERS:
-            raise ValueError(f"the model would have about {count:,} parameters; the limit is "
-                             f"{limits.MAX_PARAMETERS:,} (smaller hidden_dims, latent_dim or input_shape)")
+            raise ValueError(
+                f"the model would have about {count:,} parameters; the limit is "
+                f"{limits.MAX_PARAMETERS:,} (smaller hidden_dims, latent_dim or input_shape)"
+            )
 
     @property
     def is_variational(self) -> bool:
@@ -117,7 +121,7 @@ class TrainConfig:
         self.lr = _check_float("lr", self.lr, 0.0, limits.MAX_LEARNING_RATE)
         if self.lr <= 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
-        self.seed = _check_int("seed", self.seed, 0, 2 ** 63 - 1)
+        self.seed = _check_int("seed", self.seed, 0, 2**63 - 1)
         self.kl_warmup_epochs = _check_int("kl_warmup_epochs", self.kl_warmup_epochs, 0, limits.MAX_EPOCHS)
         self.dynamic_binarization = _check_bool("dynamic_binarization", self.dynamic_binarization)
         self.lr_decay = _check_float("lr_decay", self.lr_decay, 0.0, 1.0)
@@ -205,8 +209,7 @@ def _check_bool(name: str, value: Any) -> bool:
 def _check_name(name: str, value: Any) -> str:
     """A short identifier such as a data set or device name."""
     if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}", value):
-        raise ValueError(f"{name} must be a short name of letters, digits, '-', '_', '.' or ':', "
-                         f"got {_shown(value)}")
+        raise ValueError(f"{name} must be a short name of letters, digits, '-', '_', '.' or ':', got {_shown(value)}")
     return value
 
 
@@ -216,7 +219,7 @@ def _int_tuple(name: str, value: Any, max_length: int) -> tuple:
         raise ValueError(f"{name} must be a list of whole numbers, got {_shown(value)}")
     if len(value) > max_length:
         raise ValueError(f"{name} may have at most {max_length} entries, got {len(value)}")
-    return tuple(_check_int(f"{name} entries", v, -2 ** 63, 2 ** 63) for v in value)
+    return tuple(_check_int(f"{name} entries", v, -(2**63), 2**63) for v in value)
 
 
 def _shown(value: Any) -> str:

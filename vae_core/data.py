@@ -35,8 +35,18 @@ _TORCHVISION = {"mnist": ("MNIST", "MNIST"), "fashion-mnist": ("FashionMNIST", "
 _RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 _SPLIT_FILES = {"train": _RAW_FILES[:2], "test": _RAW_FILES[2:]}  # (images, labels)
 # torchvision.datasets.FashionMNIST.classes (tests/test_data.py checks they still agree)
-FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-                         "Ankle boot")
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 
 
 class DatasetUnavailable(RuntimeError):
@@ -58,7 +68,8 @@ class ImageDataset:
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        return tuple(self.images.shape[1:])
+        channels, height, width = self.images.shape[1:]
+        return (channels, height, width)
 
 
 def data_dir() -> Path:
@@ -106,8 +117,9 @@ def _load_digits(split: str) -> ImageDataset:
 
     bunch = load_digits()
     indices = list(range(len(bunch.target)))
-    train_idx, test_idx = train_test_split(indices, test_size=DIGITS_TEST_FRACTION,
-                                           random_state=DIGITS_SPLIT_SEED, stratify=bunch.target)
+    train_idx, test_idx = train_test_split(
+        indices, test_size=DIGITS_TEST_FRACTION, random_state=DIGITS_SPLIT_SEED, stratify=bunch.target
+    )
     idx = torch.tensor(sorted(train_idx if split == "train" else test_idx))
     images = torch.as_tensor(bunch.images, dtype=torch.float32)[idx].unsqueeze(1) / 16.0  # pixels are 0..16
     labels = torch.as_tensor(bunch.target, dtype=torch.int64)[idx]
@@ -152,7 +164,7 @@ def _idx_array(path: Path, np):
     if len(data) < 4 or data[:3] != b"\x00\x00\x08":
         raise ValueError(f"{path.name}: not an IDX file of unsigned bytes")
     ndim = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     offset = 4 + 4 * ndim
     if len(data) - offset != int(np.prod(shape)):
         raise ValueError(f"{path.name}: {len(data) - offset} bytes of data for shape {shape}")

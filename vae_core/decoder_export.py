@@ -41,8 +41,9 @@ class DenseLayer:
     relu: bool
 
     def __post_init__(self) -> None:
-        assert self.weight.ndim == 2 and self.bias.shape == (self.weight.shape[0],), \
+        assert self.weight.ndim == 2 and self.bias.shape == (self.weight.shape[0],), (
             f"weight (out, in) and bias (out,), got {self.weight.shape} and {self.bias.shape}"
+        )
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,9 @@ class DecoderSpec:
         widths = [self.latent_dim] + [layer.weight.shape[0] for layer in self.layers]
         for layer, width in zip(self.layers, widths[:-1], strict=True):
             assert layer.weight.shape[1] == width, f"layer expects {layer.weight.shape[1]} inputs, gets {width}"
-        assert widths[-1] == int(np.prod(self.output_shape)), \
+        assert widths[-1] == int(np.prod(self.output_shape)), (
             f"the last layer gives {widths[-1]} values for images shaped {self.output_shape}"
+        )
 
     @property
     def n_parameters(self) -> int:
@@ -90,11 +92,24 @@ class DecoderSpec:
             dtype = "float16" if all(_exact_in_float16(a) for a in arrays) else "float32"
         if dtype not in ("float16", "float32"):
             raise ValueError(f"dtype must be float16 or float32, got {dtype!r}")
-        layers = [{"in": int(layer.weight.shape[1]), "out": int(layer.weight.shape[0]), "relu": layer.relu,
-                   "weight": pack_array(layer.weight, dtype), "bias": pack_array(layer.bias, dtype)}
-                  for layer in self.layers]
-        payload = {"format": PAYLOAD_FORMAT, "latent_dim": self.latent_dim, "output_shape": list(self.output_shape),
-                   "output": self.output, "dtype": dtype, "layers": layers}
+        layers = [
+            {
+                "in": int(layer.weight.shape[1]),
+                "out": int(layer.weight.shape[0]),
+                "relu": layer.relu,
+                "weight": pack_array(layer.weight, dtype),
+                "bias": pack_array(layer.bias, dtype),
+            }
+            for layer in self.layers
+        ]
+        payload = {
+            "format": PAYLOAD_FORMAT,
+            "latent_dim": self.latent_dim,
+            "output_shape": list(self.output_shape),
+            "output": self.output,
+            "dtype": dtype,
+            "layers": layers,
+        }
         payload["fingerprint"] = fingerprint(payload)
         return payload
 
@@ -110,13 +125,20 @@ def export_decoder(model) -> DecoderSpec:
 
     config = model.config
     if config.arch != "mlp" or not isinstance(getattr(model, "decoder", None), MLPDecoder):
-        raise UnsupportedDecoder(f"the browser decoder runs MLP decoders only; this model's decoder is "
-                                 f"{config.arch!r}, so it decodes on the server")
+        raise UnsupportedDecoder(
+            f"the browser decoder runs MLP decoders only; this model's decoder is "
+            f"{config.arch!r}, so it decodes on the server"
+        )
     layers: list[DenseLayer] = []
     for module in model.decoder.net:
         if isinstance(module, nn.Linear):
-            layers.append(DenseLayer(module.weight.detach().cpu().float().numpy().copy(),
-                                     module.bias.detach().cpu().float().numpy().copy(), relu=False))
+            layers.append(
+                DenseLayer(
+                    module.weight.detach().cpu().float().numpy().copy(),
+                    module.bias.detach().cpu().float().numpy().copy(),
+                    relu=False,
+                )
+            )
         elif isinstance(module, nn.ReLU) and layers and not layers[-1].relu:
             last = layers.pop()
             layers.append(DenseLayer(last.weight, last.bias, relu=True))
@@ -132,8 +154,14 @@ def decoder_from_payload(payload: dict[str, Any]) -> DecoderSpec:
     if payload.get("fingerprint") != fingerprint(payload):
         raise ValueError("the payload's fingerprint does not match its contents")
     dtype = payload["dtype"]
-    layers = tuple(DenseLayer(unpack_array(layer["weight"], dtype).reshape(layer["out"], layer["in"]),
-                              unpack_array(layer["bias"], dtype), bool(layer["relu"])) for layer in payload["layers"])
+    layers = tuple(
+        DenseLayer(
+            unpack_array(layer["weight"], dtype).reshape(layer["out"], layer["in"]),
+            unpack_array(layer["bias"], dtype),
+            bool(layer["relu"]),
+        )
+        for layer in payload["layers"]
+    )
     return DecoderSpec(int(payload["latent_dim"]), tuple(payload["output_shape"]), payload["output"], layers)
 
 
@@ -144,12 +172,17 @@ def codes_payload(codes: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     """
     codes = np.asarray(codes, dtype=np.float32)
     labels = np.asarray(labels)
-    assert codes.ndim == 2 and labels.shape == (len(codes),), \
+    assert codes.ndim == 2 and labels.shape == (len(codes),), (
         f"codes (N, D) and labels (N,), got {codes.shape} and {labels.shape}"
+    )
     assert labels.size == 0 or (labels.min() >= 0 and labels.max() < 256), "labels must fit in a byte"
-    payload = {"format": CODES_FORMAT, "n": len(codes), "dim": int(codes.shape[1]),
-               "codes": pack_array(codes, "float16"),
-               "labels": base64.b64encode(labels.astype(np.uint8).tobytes()).decode()}
+    payload = {
+        "format": CODES_FORMAT,
+        "n": len(codes),
+        "dim": int(codes.shape[1]),
+        "codes": pack_array(codes, "float16"),
+        "labels": base64.b64encode(labels.astype(np.uint8).tobytes()).decode(),
+    }
     payload["fingerprint"] = fingerprint(payload)
     return payload
 

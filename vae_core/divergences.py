@@ -73,8 +73,9 @@ class MeanFieldComparison:
         return self.reverse.variances / np.diag(self.target_cov)
 
 
-def mean_field_fits(rho: float, std: tuple[float, float] = (1.0, 1.0),
-                    mean: tuple[float, float] = (0.0, 0.0)) -> MeanFieldComparison:
+def mean_field_fits(
+    rho: float, std: tuple[float, float] = (1.0, 1.0), mean: tuple[float, float] = (0.0, 0.0)
+) -> MeanFieldComparison:
     """Both mean-field fits of N(mean, Σ(rho, std)) in closed form.
 
     Reverse KL(q ‖ p): each factor's precision is the diagonal of the target's precision Λ = Σ⁻¹, so
@@ -87,9 +88,13 @@ def mean_field_fits(rho: float, std: tuple[float, float] = (1.0, 1.0),
     fits = {}
     for direction, variances in (("reverse", 1.0 / np.diag(precision)), ("forward", np.diag(cov).copy())):
         q_cov = np.diag(variances)
-        fits[direction] = MeanFieldFit(direction, target_mean.copy(), variances,
-                                       gaussian_kl(target_mean, q_cov, target_mean, cov),
-                                       gaussian_kl(target_mean, cov, target_mean, q_cov))
+        fits[direction] = MeanFieldFit(
+            direction,
+            target_mean.copy(),
+            variances,
+            gaussian_kl(target_mean, q_cov, target_mean, cov),
+            gaussian_kl(target_mean, cov, target_mean, q_cov),
+        )
     return MeanFieldComparison(target_mean, cov, fits["reverse"], fits["forward"])
 
 
@@ -131,15 +136,18 @@ class TwoGaussianMixture:
         """log p(z) at points z (N, dim)."""
         z = np.asarray(z, dtype=float).reshape(-1, self.dim)
         s2 = self.component_std**2
-        per_mode = np.stack([-0.5 * (((z - m) ** 2).sum(1) / s2 + self.dim * (LOG_2PI + math.log(s2)))
-                             for m in self.means], 1)
+        per_mode = np.stack(
+            [-0.5 * (((z - m) ** 2).sum(1) / s2 + self.dim * (LOG_2PI + math.log(s2))) for m in self.means], 1
+        )
         return logsumexp(per_mode + np.log(self.weights), axis=1)
 
     def moments(self) -> tuple[np.ndarray, np.ndarray]:
         """The mixture's mean (dim,) and covariance (dim, dim), exactly: Σ w_k (s² I + μ_k μ_kᵀ) − μ μᵀ."""
         mean = self.weights @ self.means
-        second = sum(w * (self.component_std**2 * np.eye(self.dim) + np.outer(m, m))
-                     for w, m in zip(self.weights, self.means, strict=True))
+        second = sum(
+            w * (self.component_std**2 * np.eye(self.dim) + np.outer(m, m))
+            for w, m in zip(self.weights, self.means, strict=True)
+        )
         return mean, second - np.outer(mean, mean)
 
 
@@ -152,8 +160,9 @@ class QuadratureGrid:
     cell_volume: float
 
 
-def quadrature_grid(target: TwoGaussianMixture, points_per_axis: int | None = None,
-                    reach: float = 8.0) -> QuadratureGrid:
+def quadrature_grid(
+    target: TwoGaussianMixture, points_per_axis: int | None = None, reach: float = 8.0
+) -> QuadratureGrid:
     """A grid that holds the mixture and every Gaussian fitted to it: ± reach standard deviations of the
     mixture (the widest fit, moment matching, has exactly those) around its mean, and ± reach·s around
     each mode."""
@@ -164,8 +173,11 @@ def quadrature_grid(target: TwoGaussianMixture, points_per_axis: int | None = No
     for axis in range(target.dim):
         spread = reach * math.sqrt(cov[axis, axis])
         modes = target.means[:, axis]
-        axes.append(np.linspace(min(mean[axis] - spread, modes.min() - reach * s),
-                                max(mean[axis] + spread, modes.max() + reach * s), n))
+        axes.append(
+            np.linspace(
+                min(mean[axis] - spread, modes.min() - reach * s), max(mean[axis] + spread, modes.max() + reach * s), n
+            )
+        )
     mesh = np.meshgrid(*axes, indexing="ij")
     points = np.stack([m.ravel() for m in mesh], 1)
     volume = float(np.prod([a[1] - a[0] for a in axes]))
@@ -200,12 +212,26 @@ class GaussianFit:
     converged: bool = True
 
 
-def _fit_summary(direction: str, target: TwoGaussianMixture, grid: QuadratureGrid, mean: np.ndarray,
-                 cov: np.ndarray, start: np.ndarray | None = None, converged: bool = True) -> GaussianFit:
+def _fit_summary(
+    direction: str,
+    target: TwoGaussianMixture,
+    grid: QuadratureGrid,
+    mean: np.ndarray,
+    cov: np.ndarray,
+    start: np.ndarray | None = None,
+    converged: bool = True,
+) -> GaussianFit:
     log_p = target.log_prob(grid.points)
     log_q = gaussian_log_prob(grid.points, mean, cov)
-    return GaussianFit(direction, mean, cov, kl_on_grid(log_q, log_p, grid.cell_volume),
-                       kl_on_grid(log_p, log_q, grid.cell_volume), start, converged)
+    return GaussianFit(
+        direction,
+        mean,
+        cov,
+        kl_on_grid(log_q, log_p, grid.cell_volume),
+        kl_on_grid(log_p, log_q, grid.cell_volume),
+        start,
+        converged,
+    )
 
 
 def fit_forward(target: TwoGaussianMixture, grid: QuadratureGrid | None = None) -> GaussianFit:
@@ -215,8 +241,9 @@ def fit_forward(target: TwoGaussianMixture, grid: QuadratureGrid | None = None) 
     return _fit_summary("forward", target, grid, mean, cov)
 
 
-def fit_reverse(target: TwoGaussianMixture, start_mode: str = "A", grid: QuadratureGrid | None = None,
-                hermite_nodes: int = 40) -> GaussianFit:
+def fit_reverse(
+    target: TwoGaussianMixture, start_mode: str = "A", grid: QuadratureGrid | None = None, hermite_nodes: int = 40
+) -> GaussianFit:
     """A local minimum of KL(q ‖ p) over Gaussians, by L-BFGS from q = N(mode's mean, s² I).
 
     start_mode "A" or "B" picks the mode to start from; with well-separated modes each start ends in its
@@ -233,8 +260,8 @@ def fit_reverse(target: TwoGaussianMixture, start_mode: str = "A", grid: Quadrat
     lower = np.tril_indices(d, -1)
 
     def unpack(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        chol = np.diag(np.exp(theta[d:2 * d]))
-        chol[lower] = theta[2 * d:]
+        chol = np.diag(np.exp(theta[d : 2 * d]))
+        chol[lower] = theta[2 * d :]
         return theta[:d], chol @ chol.T
 
     nodes, node_weights = _hermite_nodes(d, hermite_nodes)
@@ -249,7 +276,7 @@ def fit_reverse(target: TwoGaussianMixture, start_mode: str = "A", grid: Quadrat
     log_s = math.log(target.component_std)
     theta0 = np.concatenate([start_mean, np.full(d, log_s), np.zeros(len(lower[0]))])
     reach = target.separation + 10 * target.component_std
-    bounds = ([(-reach, reach)] * d + [(log_s - 7, log_s + 4)] * d + [(-reach, reach)] * len(lower[0]))
+    bounds = [(-reach, reach)] * d + [(log_s - 7, log_s + 4)] * d + [(-reach, reach)] * len(lower[0])
     result = optimize.minimize(objective, theta0, method="L-BFGS-B", bounds=bounds)
     mean, cov = unpack(result.x)
     return _fit_summary("reverse", target, grid, mean, cov, start_mean, bool(result.success))

@@ -17,26 +17,35 @@ from .results import EvaluationReport, TermMeans
 from .vocabulary import ACTIVE_UNIT_VARIANCE
 
 
-def mean_loss_terms(model: LatentModel, images: Tensor, batch_size: int = 1000,
-                    beta: float | None = None, labels: Tensor | None = None) -> TermMeans:
+def mean_loss_terms(
+    model: LatentModel, images: Tensor, batch_size: int = 1000, beta: float | None = None, labels: Tensor | None = None
+) -> TermMeans:
     """Batch-size-weighted means of the loss terms over images (no gradient, model's current mode kept).
 
     labels: the images' classes, for models that take them (model.needs_labels)."""
     sums = torch.zeros(len(SCALAR_TERMS))
     with torch.no_grad():
         for start in range(0, images.shape[0], batch_size):
-            xb = images[start:start + batch_size]
+            xb = images[start : start + batch_size]
             if model.needs_labels:
-                terms = model.loss(xb, beta=beta, labels=_required(labels)[start:start + batch_size])
+                terms = model.loss(xb, beta=beta, labels=_required(labels)[start : start + batch_size])
             else:
                 terms = model.loss(xb, beta=beta)
             sums += terms.scalars().cpu() * len(xb)
     means = (sums / images.shape[0]).tolist()
-    return TermMeans.from_dict(dict(zip(SCALAR_TERMS, means)))
+    return TermMeans.from_dict(dict(zip(SCALAR_TERMS, means, strict=True)))
 
 
-def evaluate(model: LatentModel, data: ImageDataset | Tensor, *, iw_samples: int = 0, batch_size: int = 500,
-             seed: int = 0, binarized: bool = False, iw_batch_size: int = 100) -> EvaluationReport:
+def evaluate(
+    model: LatentModel,
+    data: ImageDataset | Tensor,
+    *,
+    iw_samples: int = 0,
+    batch_size: int = 500,
+    seed: int = 0,
+    binarized: bool = False,
+    iw_batch_size: int = 100,
+) -> EvaluationReport:
     """Evaluate on a split. Seeded: the same model and data give the same numbers.
 
     binarized: evaluate on one fixed stochastic binarisation of the images (seeded), the usual protocol for
@@ -69,26 +78,28 @@ def evaluate(model: LatentModel, data: ImageDataset | Tensor, *, iw_samples: int
         with torch.no_grad(), torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             for start in range(0, n, batch_size):
-                xb = images[start:start + batch_size].to(device)
+                xb = images[start : start + batch_size].to(device)
                 if labels is None:
                     terms, reconstruction, code = model.loss(xb, beta=1.0), model.reconstruct(xb), model.embed(xb)
                 else:
-                    yb = labels[start:start + batch_size].to(device)
+                    yb = labels[start : start + batch_size].to(device)
                     terms = model.loss(xb, beta=1.0, labels=yb)
                     reconstruction, code = model.reconstruct(xb, yb), model.embed(xb, yb)
-                sums += torch.stack([terms.recon, terms.kl, terms.regularizer,
-                                     (reconstruction - xb).pow(2).mean()]).double().cpu() * len(xb)
+                sums += torch.stack(
+                    [terms.recon, terms.kl, terms.regularizer, (reconstruction - xb).pow(2).mean()]
+                ).double().cpu() * len(xb)
                 kl_per_dim += terms.kl_per_dim.double().cpu() * len(xb)
                 codes.append(code.cpu())
             if iw_samples > 0 and model.config.is_variational:
                 iw_gen = torch.Generator(device=device).manual_seed(seed)
                 for start in range(0, n, iw_batch_size):
-                    xb = images[start:start + iw_batch_size].to(device)
+                    xb = images[start : start + iw_batch_size].to(device)
                     if labels is None:
                         log_px = model.iw_log_likelihood(xb, iw_samples, generator=iw_gen)
                     else:  # log p(x | y) for a conditional model
-                        log_px = model.iw_log_likelihood(xb, iw_samples, labels=labels[start:start + iw_batch_size]
-                                                         .to(device), generator=iw_gen)
+                        log_px = model.iw_log_likelihood(
+                            xb, iw_samples, labels=labels[start : start + iw_batch_size].to(device), generator=iw_gen
+                        )
                     iw.append(log_px.double().cpu())
     finally:
         model.train(was_training)
@@ -96,11 +107,19 @@ def evaluate(model: LatentModel, data: ImageDataset | Tensor, *, iw_samples: int
     n_active, variances = active_units(torch.cat(codes))
     variational = model.config.is_variational
     return EvaluationReport(
-        n_images=n, recon=recon, kl=kl, neg_elbo=recon + kl if variational else None,
-        kl_per_dim=tuple((kl_per_dim / n).tolist()), regularizer=regularizer,
-        active_units=n_active, latent_variance=tuple(variances.tolist()),
-        iw_nll=-float(torch.cat(iw).mean()) if iw else None, iw_samples=iw_samples if iw else 0,
-        binarized=binarized, mse=mse, protocol=protocol.value,
+        n_images=n,
+        recon=recon,
+        kl=kl,
+        neg_elbo=recon + kl if variational else None,
+        kl_per_dim=tuple((kl_per_dim / n).tolist()),
+        regularizer=regularizer,
+        active_units=n_active,
+        latent_variance=tuple(variances.tolist()),
+        iw_nll=-float(torch.cat(iw).mean()) if iw else None,
+        iw_samples=iw_samples if iw else 0,
+        binarized=binarized,
+        mse=mse,
+        protocol=protocol.value,
         entropy_floor=None if protocol.is_likelihood else binary_entropy_floor(images),
     )
 
@@ -123,5 +142,6 @@ def embed_dataset(model: LatentModel, images: Tensor, batch_size: int = 1000) ->
     """Deterministic codes (N, D) for all images: the AE's code, the VAE's posterior mean."""
     device = next(model.parameters()).device
     with torch.no_grad():
-        return torch.cat([model.embed(images[s:s + batch_size].to(device)).cpu()
-                          for s in range(0, images.shape[0], batch_size)])
+        return torch.cat(
+            [model.embed(images[s : s + batch_size].to(device)).cpu() for s in range(0, images.shape[0], batch_size)]
+        )

@@ -34,7 +34,7 @@ def tile(images: np.ndarray, n_cols: int, pad: int = 1, pad_value: int = 255) ->
     out = np.full((n_rows * (h + pad) - pad, n_cols * (w + pad) - pad), pad_value, dtype=np.uint8)
     for i in range(n):
         r, c = divmod(i, n_cols)
-        out[r * (h + pad): r * (h + pad) + h, c * (w + pad): c * (w + pad) + w] = images[i]
+        out[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = images[i]
     return out
 
 

@@ -45,19 +45,19 @@ MAX_TSNE_POINTS = 5000  # scikit-learn's Barnes-Hut t-SNE: about 30 s and 200 MB
 MAX_QUEUED_TRAINING_JOBS = 2  # per server: each job uses one core; more only makes every job and page slower
 
 # --- uploads ----------------------------------------------------------------------------------------------------
-MAX_UPLOAD_BYTES = 5 * 2 ** 20  # an image or a checkpoint picked in the browser, before decoding
+MAX_UPLOAD_BYTES = 5 * 2**20  # an image or a checkpoint picked in the browser, before decoding
 # A digit photo needs far less; 4 MP is 16 MB as RGBA 8-bit and 48 MB as RGB float32, decoded after a reduce.
 MAX_UPLOAD_PIXELS = 4_000_000
 
 # --- checkpoint files -------------------------------------------------------------------------------------------
 # data.pkl holds configs and a per-epoch history: at most 28 KB in the shipped files. Unpickling costs at most
 # about 70 bytes of memory per pickle byte (an empty list per one-byte opcode), so 1 MiB bounds it near 70 MB.
-MAX_PICKLE_BYTES = 2 ** 20
+MAX_PICKLE_BYTES = 2**20
 MAX_METADATA_NODES = 200_000  # values visited when type-checking metadata (shared references count each time)
 MAX_TEXT_LENGTH = 200  # role, group, created_at, hardware, ...: strings the app shows
 MAX_ARCHIVE_MEMBERS = 1024  # one record per tensor plus a few: a VAE with 8 hidden layers has about 40
 # Every tensor record together: the largest allowed model stored as float32, plus room for the int64 buffers.
-MAX_TENSOR_BYTES = 4 * MAX_PARAMETERS + 2 ** 20
+MAX_TENSOR_BYTES = 4 * MAX_PARAMETERS + 2**20
 MAX_HISTORY_EPOCHS = MAX_EPOCHS  # entries in the stored history, read by the training figures
 # Largest |weight| accepted. Adam moves a weight by about lr per step; the lessons train with lr <= 1e-2, so
 # even 10^6 steps stay below 1e4, and float16-stored checkpoints top out at 65504. A weight of 1e6 comes from a

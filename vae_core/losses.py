@@ -6,8 +6,8 @@ Units: all terms are in nats per image: summed over the pixels of an image, aver
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -80,8 +80,9 @@ def elbo_terms(recon: Tensor, mean: Tensor, logvar: Tensor, beta: float) -> Loss
     recon = recon.mean()
     kl = kl_per_dim.sum()
     zero = recon.new_zeros(())
-    return LossTerms(recon=recon, kl=kl, kl_per_dim=kl_per_dim, beta=float(beta), regularizer=zero,
-                     objective=recon + beta * kl)
+    return LossTerms(
+        recon=recon, kl=kl, kl_per_dim=kl_per_dim, beta=float(beta), regularizer=zero, objective=recon + beta * kl
+    )
 
 
 def autoencoder_terms(recon: Tensor, latent_dim: int, regularizer: Tensor | None = None) -> LossTerms:
@@ -89,8 +90,14 @@ def autoencoder_terms(recon: Tensor, latent_dim: int, regularizer: Tensor | None
     penalty; no KL."""
     recon = recon.mean()
     reg = recon.new_zeros(()) if regularizer is None else regularizer
-    return LossTerms(recon=recon, kl=recon.new_zeros(()), kl_per_dim=recon.new_zeros(latent_dim), beta=0.0,
-                     regularizer=reg, objective=recon + reg)
+    return LossTerms(
+        recon=recon,
+        kl=recon.new_zeros(()),
+        kl_per_dim=recon.new_zeros(latent_dim),
+        beta=0.0,
+        regularizer=reg,
+        objective=recon + reg,
+    )
 
 
 def log_normal(x: Tensor, mean: Tensor, logvar: Tensor) -> Tensor:

@@ -12,11 +12,19 @@ from typing import NamedTuple
 
 from .atomic_files import write_atomically
 from .checkpoint_info import CheckpointInfo, list_checkpoints
+from .data import DATASET_NAMES
 from .protocol import DataProtocol, protocol_of
 from .results import EvaluationReport
-from .data import DATASET_NAMES
-from .vocabulary import (ACTIVE_UNIT_VARIANCE, ROLE_BETA_SWEEP, ROLE_CONDITIONAL, ROLE_DEFAULT, ROLE_FAMILY_2D,
-                         ROLE_SPARSE_WIDE, ROLES, kind_noun)
+from .vocabulary import (
+    ACTIVE_UNIT_VARIANCE,
+    ROLE_BETA_SWEEP,
+    ROLE_CONDITIONAL,
+    ROLE_DEFAULT,
+    ROLE_FAMILY_2D,
+    ROLE_SPARSE_WIDE,
+    ROLES,
+    kind_noun,
+)
 
 CARD_NAME = "README.md"
 KIND_ORDER = ("ae", "vae", "dae", "sae", "cae")
@@ -108,8 +116,11 @@ def header_lines(infos: list[CheckpointInfo]) -> list[str]:
         "per-pixel binary entropy (the floor, shown with them).",
     ]
     if quick:
-        lines += ["", "**These are `--quick` models: tiny, trained for one epoch on small slices. Their numbers "
-                  "say nothing about the full models.**"]
+        lines += [
+            "",
+            "**These are `--quick` models: tiny, trained for one epoch on small slices. Their numbers "
+            "say nothing about the full models.**",
+        ]
     return lines
 
 
@@ -117,13 +128,25 @@ def section_lines(role: str, group: str, infos: list[CheckpointInfo]) -> list[st
     if role == ROLE_DEFAULT:
         return ["", f"## Default models (`{group}`)", "", *default_paragraph(infos), "", *metrics_table(infos)]
     if role == ROLE_FAMILY_2D:
-        return ["", f"## Latent size 2, side by side (`{group}`)", "", *family_paragraph(infos), "",
-                *metrics_table(infos)]
+        return [
+            "",
+            f"## Latent size 2, side by side (`{group}`)",
+            "",
+            *family_paragraph(infos),
+            "",
+            *metrics_table(infos),
+        ]
     if role == ROLE_BETA_SWEEP:
         return ["", f"## beta sweep (`{group}`)", "", *beta_sweep_paragraph(infos), "", *metrics_table(infos)]
     if role == ROLE_SPARSE_WIDE:
-        return ["", f"## Wide sparse autoencoders (`{group}`)", "", *sparse_wide_paragraph(infos), "",
-                *metrics_table(infos)]
+        return [
+            "",
+            f"## Wide sparse autoencoders (`{group}`)",
+            "",
+            *sparse_wide_paragraph(infos),
+            "",
+            *metrics_table(infos),
+        ]
     if role == ROLE_CONDITIONAL:
         return ["", f"## Conditional VAE (`{group}`)", "", CONDITIONAL_PARAGRAPH, "", *metrics_table(infos)]
     return ["", f"## Other checkpoints (`{group}`)", "", *metrics_table(infos)]
@@ -134,19 +157,23 @@ def sparse_wide_paragraph(infos: list[CheckpointInfo]) -> list[str]:
     parts = []
     for info in infos:
         m = info.model_config
-        parts.append(f"`{info.name}`: {'-'.join(str(w) for w in (m.input_size, *m.hidden_dims, m.latent_dim))}, "
-                     f"KL sparsity penalty towards rho = {m.sparsity_target:g} with weight {m.sparsity_weight:g}")
-    return ["A wide sigmoid hidden layer, wider than the code after it, so that the sparsity penalty (the sum "
-            "over hidden units of KL(rho || rho_hat_j), rho_hat_j a unit's average activation), not the "
-            "bottleneck, decides how many units fire; the twin with weight 0 is the comparison. "
-            + "; ".join(parts) + "."]
+        parts.append(
+            f"`{info.name}`: {'-'.join(str(w) for w in (m.input_size, *m.hidden_dims, m.latent_dim))}, "
+            f"KL sparsity penalty towards rho = {m.sparsity_target:g} with weight {m.sparsity_weight:g}"
+        )
+    return [
+        "A wide sigmoid hidden layer, wider than the code after it, so that the sparsity penalty (the sum "
+        "over hidden units of KL(rho || rho_hat_j), rho_hat_j a unit's average activation), not the "
+        "bottleneck, decides how many units fire; the twin with weight 0 is the comparison. " + "; ".join(parts) + "."
+    ]
 
 
 CONDITIONAL_PARAGRAPH = (
     "The one-hot class label is an input of both the encoder q(z|x, y) and the decoder p(x|z, y); the prior stays "
     "N(0, I). Same body, data and schedule as the 2-D VAE of the same data set, so the two differ only by the "
     "label. Its -ELBO and IW numbers bound -log p(x | y), the cost of an image *given its class*, and are not "
-    "comparable one for one with the VAE's -log p(x); compare the KL per dimension instead (the conditional VAE page).")
+    "comparable one for one with the VAE's -log p(x); compare the KL per dimension instead (the conditional VAE page)."
+)
 
 
 def default_paragraph(infos: list[CheckpointInfo]) -> list[str]:
@@ -158,34 +185,49 @@ def default_paragraph(infos: list[CheckpointInfo]) -> list[str]:
             f"`{info.name}`: {_article(kind_noun(m.kind))} {kind_noun(m.kind)} with an {m.arch.upper()} body {widths} "
             f"(Bernoulli decoder), trained for {meta.get('epochs_run', t.epochs)} epochs "
             f"({_minutes(meta.get('train_seconds'))} wall clock, {_minutes(meta.get('train_cpu_seconds'))} of CPU "
-            f"time)" + (" with dynamic binarisation" if t.dynamic_binarization else "") +
-            f", batch {t.batch_size}, Adam lr {t.lr:g} decayed by "
+            f"time)"
+            + (" with dynamic binarisation" if t.dynamic_binarization else "")
+            + f", batch {t.batch_size}, Adam lr {t.lr:g} decayed by "
             f"{t.lr_decay:g} per epoch"
-            + (f", KL warm-up over {t.kl_warmup_epochs} epochs" if m.is_variational else "") + f", seed {t.seed}. "
-            + ("It drives the ELBO-breakdown page." if m.is_variational else
-               "The ELBO-breakdown page sets it beside the default VAE of the same size and data protocol."))
+            + (f", KL warm-up over {t.kl_warmup_epochs} epochs" if m.is_variational else "")
+            + f", seed {t.seed}. "
+            + (
+                "It drives the ELBO-breakdown page."
+                if m.is_variational
+                else "The ELBO-breakdown page sets it beside the default VAE of the same size and data protocol."
+            )
+        )
         lines.append("")
         if not m.is_variational:
-            lines.append(f"- Test reconstruction NLL {_terms(report).recon} nats (−log p(x | x̂) at its one code; "
-                         "an autoencoder has no ELBO and no estimate of −log p(x)).")
+            lines.append(
+                f"- Test reconstruction NLL {_terms(report).recon} nats (−log p(x | x̂) at its one code; "
+                "an autoencoder has no ELBO and no estimate of −log p(x))."
+            )
             lines.append("")
             continue
         iw_nll = report.iw_nll if report is not None else None
         if report is not None and iw_nll is not None:
             lines.append(
                 f"- **Test -log p(x) ≈ {iw_nll:.2f} nats** (IW estimate, K = {report.iw_samples}, "
-                f"on {report.n_images} test images; test protocol: {meta.get('test_binarization', 'unknown')}).")
+                f"on {report.n_images} test images; test protocol: {meta.get('test_binarization', 'unknown')})."
+            )
         terms = _terms(report)
-        lines.append(f"- Test -ELBO {terms.neg_elbo} nats = reconstruction {terms.recon} + KL {terms.kl}; "
-                     f"{_active(report)} of {m.latent_dim} latent units active.")
-        lines.append(f"- Anchor: Burda et al. (2015), IWAE paper, Table 1, VAE with one stochastic layer "
-                     f"(784-200-200-50, 3,280 epochs, K = 5000): {ANCHOR_BURDA_NLL:.2f} nats. Target here: "
-                     f"<= {TARGET_NLL:.0f} nats within 30 minutes of training on 2 CPU cores.")
+        lines.append(
+            f"- Test -ELBO {terms.neg_elbo} nats = reconstruction {terms.recon} + KL {terms.kl}; "
+            f"{_active(report)} of {m.latent_dim} latent units active."
+        )
+        lines.append(
+            f"- Anchor: Burda et al. (2015), IWAE paper, Table 1, VAE with one stochastic layer "
+            f"(784-200-200-50, 3,280 epochs, K = 5000): {ANCHOR_BURDA_NLL:.2f} nats. Target here: "
+            f"<= {TARGET_NLL:.0f} nats within 30 minutes of training on 2 CPU cores."
+        )
         if iw_nll is not None:
             gap = iw_nll - ANCHOR_BURDA_NLL
             verdict = "meets" if iw_nll <= TARGET_NLL else "misses"
-            lines.append(f"- This model {verdict} the {TARGET_NLL:.0f}-nat target; it is {gap:.2f} nats "
-                         f"{'above' if gap >= 0 else 'below'} the Burda et al. figure.")
+            lines.append(
+                f"- This model {verdict} the {TARGET_NLL:.0f}-nat target; it is {gap:.2f} nats "
+                f"{'above' if gap >= 0 else 'below'} the Burda et al. figure."
+            )
     return lines
 
 
@@ -195,22 +237,28 @@ def family_paragraph(infos: list[CheckpointInfo]) -> list[str]:
     for info in infos:
         variance = info.metrics.latent_variance if info.metrics is not None else ()
         if variance:
-            spreads.append(f"{kind_noun(info.model_config.kind)} "
-                           f"{' and '.join(f'{v:.3g}' for v in variance)}")
+            spreads.append(f"{kind_noun(info.model_config.kind)} {' and '.join(f'{v:.3g}' for v in variance)}")
     kinds = {info.model_config.kind for info in infos}
-    text = ("With two latent units the codes can be drawn directly and the decoder can be swept over a grid. "
-            "The plain autoencoder is free to place its codes anywhere: its scatter has gaps and far-flung arms, "
-            "and decoding a point in a gap gives an image that belongs to no class, because nothing trained the "
-            "decoder there. The VAE's KL term pulls its posterior means towards N(0, I), so its scatter fills "
-            "the prior's disc and every point of the grid decodes to something that looks like a training image; "
-            "the price is blurrier reconstructions.")
+    text = (
+        "With two latent units the codes can be drawn directly and the decoder can be swept over a grid. "
+        "The plain autoencoder is free to place its codes anywhere: its scatter has gaps and far-flung arms, "
+        "and decoding a point in a gap gives an image that belongs to no class, because nothing trained the "
+        "decoder there. The VAE's KL term pulls its posterior means towards N(0, I), so its scatter fills "
+        "the prior's disc and every point of the grid decodes to something that looks like a training image; "
+        "the price is blurrier reconstructions."
+    )
     if kinds & {"dae", "sae", "cae"}:
-        text += (" The denoising, sparse and contractive autoencoders change the objective, not the "
-                 "architecture, and their scatters show how each penalty reshapes the code.")
+        text += (
+            " The denoising, sparse and contractive autoencoders change the objective, not the "
+            "architecture, and their scatters show how each penalty reshapes the code."
+        )
     lines = [text]
     if spreads:
-        lines += ["", "Variance over the test set of each latent unit's code (posterior mean for the VAE; "
-                  "N(0, I) would give 1): " + "; ".join(spreads) + "."]
+        lines += [
+            "",
+            "Variance over the test set of each latent unit's code (posterior mean for the VAE; "
+            "N(0, I) would give 1): " + "; ".join(spreads) + ".",
+        ]
     return lines
 
 
@@ -218,26 +266,47 @@ def beta_sweep_paragraph(infos: list[CheckpointInfo]) -> list[str]:
     """Fixed prose about the trade-off; the endpoints and active-unit counts come from the metrics."""
     points = sorted(infos, key=lambda info: info.model_config.beta)
     first, last = points[0], points[-1]
-    text = ("The same architecture and seed, trained with the KL term weighted by beta (Higgins et al. 2017). "
-            "Raising beta buys a smaller KL (averaged over the data, the KL bounds the information z carries "
-            "about x from above) with a larger "
-            "reconstruction error: the models trace a rate-distortion curve. Units whose KL drops to zero carry "
-            "no information and are inactive. The two measures can disagree near the threshold: a unit whose "
-            "posterior mean varies just a little across images counts as active even when its KL is a small "
-            "fraction of a nat.")
+    text = (
+        "The same architecture and seed, trained with the KL term weighted by beta (Higgins et al. 2017). "
+        "Raising beta buys a smaller KL (averaged over the data, the KL bounds the information z carries "
+        "about x from above) with a larger "
+        "reconstruction error: the models trace a rate-distortion curve. Units whose KL drops to zero carry "
+        "no information and are inactive. The two measures can disagree near the threshold: a unit whose "
+        "posterior mean varies just a little across images counts as active even when its KL is a small "
+        "fraction of a nat."
+    )
     lines = [text, ""]
     lines.append(
         f"From beta = {first.model_config.beta:g} to beta = {last.model_config.beta:g}, the test KL goes from "
         f"{_terms(first.metrics).kl} to {_terms(last.metrics).kl} nats and the reconstruction term from "
         f"{_terms(first.metrics).recon} to {_terms(last.metrics).recon} nats. Active units (of "
         f"{first.model_config.latent_dim}): "
-        + ", ".join(f"beta {p.model_config.beta:g}: {_active(p.metrics)}" for p in points) + ".")
+        + ", ".join(f"beta {p.model_config.beta:g}: {_active(p.metrics)}" for p in points)
+        + "."
+    )
     return lines
 
 
 def metrics_table(infos: list[CheckpointInfo]) -> list[str]:
-    rows = [["checkpoint", "kind", "body", "z", "beta", "data", "protocol", "epochs", "train time", "-ELBO", "recon",
-             "KL", "IW -log p(x)", "active units", "KL per dim (nats, largest first)"]]
+    rows = [
+        [
+            "checkpoint",
+            "kind",
+            "body",
+            "z",
+            "beta",
+            "data",
+            "protocol",
+            "epochs",
+            "train time",
+            "-ELBO",
+            "recon",
+            "KL",
+            "IW -log p(x)",
+            "active units",
+            "KL per dim (nats, largest first)",
+        ]
+    ]
     floors = []
     for info in infos:
         m, meta, report = info.model_config, info.metadata, info.metrics
@@ -247,21 +316,34 @@ def metrics_table(infos: list[CheckpointInfo]) -> list[str]:
             floors.append(f"`{info.name}` {report.entropy_floor:.2f}")
         iw = report.iw_nll if report is not None else None
         terms = _terms(report)
-        rows.append([
-            f"`{info.name}`", m.kind, f"{m.arch} {'-'.join(str(w) for w in m.hidden_dims)}", str(m.latent_dim),
-            f"{m.beta:g}" if m.is_variational else "-", info.train_config.dataset, protocol.value,
-            str(meta.get("epochs_run", info.train_config.epochs)), _minutes(meta.get("train_seconds")),
-            terms.neg_elbo + (mark if terms.neg_elbo != "-" else ""), terms.recon + mark,
-            terms.kl if m.is_variational else "-",
-            f"{iw:.2f} (K={report.iw_samples})" if report is not None and iw is not None else "-",
-            _active(report),
-            format_kl_per_dim(list(report.kl_per_dim) if report is not None else []) if m.is_variational else "-",
-        ])
+        rows.append(
+            [
+                f"`{info.name}`",
+                m.kind,
+                f"{m.arch} {'-'.join(str(w) for w in m.hidden_dims)}",
+                str(m.latent_dim),
+                f"{m.beta:g}" if m.is_variational else "-",
+                info.train_config.dataset,
+                protocol.value,
+                str(meta.get("epochs_run", info.train_config.epochs)),
+                _minutes(meta.get("train_seconds")),
+                terms.neg_elbo + (mark if terms.neg_elbo != "-" else ""),
+                terms.recon + mark,
+                terms.kl if m.is_variational else "-",
+                f"{iw:.2f} (K={report.iw_samples})" if report is not None and iw is not None else "-",
+                _active(report),
+                format_kl_per_dim(list(report.kl_per_dim) if report is not None else []) if m.is_variational else "-",
+            ]
+        )
     lines = _markdown_table(rows)
     if any(row[6] == DataProtocol.GREY_BERNOULLI.value for row in rows[1:]):
-        lines += ["", "† Bernoulli cross-entropy on grey levels (+ KL): not -log p(x) nor a bound on it. "
-                  "Per-pixel binary entropy floor of the test images, in nats: "
-                  + ("; ".join(floors) if floors else "not recorded") + "."]
+        lines += [
+            "",
+            "† Bernoulli cross-entropy on grey levels (+ KL): not -log p(x) nor a bound on it. "
+            "Per-pixel binary entropy floor of the test images, in nats: "
+            + ("; ".join(floors) if floors else "not recorded")
+            + ".",
+        ]
     return lines
 
 
@@ -270,10 +352,18 @@ def provenance_lines(infos: list[CheckpointInfo]) -> list[str]:
     for info in sorted(infos, key=lambda i: i.name):
         meta = info.metadata
         sizes = meta.get("split_sizes") or {}
-        rows.append([f"`{info.name}`", str(meta.get("role", "-")), str(meta.get("group", "-")),
-                     f"{sizes.get('train', '-')} / {sizes.get('test', '-')}", str(meta.get("seed", "-")),
-                     f"binarised, seed {meta.get('eval_seed')}" if meta.get("test_binarized") else "grey levels",
-                     str(meta.get("stored_dtype", "-")), f"{info.path.stat().st_size / 1e6:.2f} MB"])
+        rows.append(
+            [
+                f"`{info.name}`",
+                str(meta.get("role", "-")),
+                str(meta.get("group", "-")),
+                f"{sizes.get('train', '-')} / {sizes.get('test', '-')}",
+                str(meta.get("seed", "-")),
+                f"binarised, seed {meta.get('eval_seed')}" if meta.get("test_binarized") else "grey levels",
+                str(meta.get("stored_dtype", "-")),
+                f"{info.path.stat().st_size / 1e6:.2f} MB",
+            ]
+        )
     return ["", "## Provenance", "", *_markdown_table(rows)]
 
 

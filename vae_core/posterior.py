@@ -57,7 +57,7 @@ class Decoder:
         """log p(x|z) for one image x (C, H, W) at codes z (N, 2), shape (N,), in decoder chunks."""
         out = []
         for start in range(0, z.shape[0], DECODE_CHUNK):
-            params = self.decode_params(z[start:start + DECODE_CHUNK])
+            params = self.decode_params(z[start : start + DECODE_CHUNK])
             out.append(-reconstruction_nll(params, x.expand_as(params), self.likelihood, self.gaussian_sigma))
         return torch.cat(out)
 
@@ -150,10 +150,21 @@ class PosteriorGrid:
         return mean, (centred * weights[:, None]).T @ centred
 
 
-def posterior_grid(decoder: Decoder, x: Tensor, q: DiagonalGaussian, *, tail_tolerance: float = 1e-6,
-                   refine_tolerance: float = 5e-3, min_points: int = 65, max_points: int = 257,
-                   coarse_points: int = 33, coarse_radius: float = 4.0, q_sigmas: float = 7.0,
-                   points_per_sigma: float = 2.0, max_regrowths: int = 6) -> PosteriorGrid:
+def posterior_grid(
+    decoder: Decoder,
+    x: Tensor,
+    q: DiagonalGaussian,
+    *,
+    tail_tolerance: float = 1e-6,
+    refine_tolerance: float = 5e-3,
+    min_points: int = 65,
+    max_points: int = 257,
+    coarse_points: int = 33,
+    coarse_radius: float = 4.0,
+    q_sigmas: float = 7.0,
+    points_per_sigma: float = 2.0,
+    max_regrowths: int = 6,
+) -> PosteriorGrid:
     """p(z|x) on an adaptive grid centred on q's mean, for one image x (C, H, W).
 
     1. A coarse scan (coarse_points² codes) over a box reaching the prior's ±coarse_radius and q's
@@ -191,8 +202,16 @@ def posterior_grid(decoder: Decoder, x: Tensor, q: DiagonalGaussian, *, tail_tol
     return PosteriorGrid(z1, z2, log_joint, log_px, refinement, tail, evaluations)
 
 
-def _coarse_extent(decoder: Decoder, x: Tensor, mean: Tensor, std: Tensor, n: int, radius: float,
-                   q_sigmas: float, tail_tolerance: float) -> Tensor:
+def _coarse_extent(
+    decoder: Decoder,
+    x: Tensor,
+    mean: Tensor,
+    std: Tensor,
+    n: int,
+    radius: float,
+    q_sigmas: float,
+    tail_tolerance: float,
+) -> Tensor:
     """Half-widths (2,) of a box centred on mean that holds the coarse scan's high-joint cells."""
     reach = torch.maximum(mean.abs() + radius, 2 * q_sigmas * std)
     z1, z2, log_joint = _evaluate(decoder, x, mean, reach, (n, n))
@@ -200,7 +219,7 @@ def _coarse_extent(decoder: Decoder, x: Tensor, mean: Tensor, std: Tensor, n: in
     log_mass = log_joint - torch.logsumexp(log_joint.flatten(), 0)
     keep = log_mass >= math.log(tail_tolerance / n**2)  # what is left out sums to under tail_tolerance
     step = 2 * reach / (n - 1)
-    extent = ((points[keep] - mean).abs().max(0).values + step)
+    extent = (points[keep] - mean).abs().max(0).values + step
     return torch.maximum(extent, q_sigmas * std)
 
 
@@ -210,8 +229,9 @@ def _points_for(half: Tensor, std: Tensor, min_points: int, max_points: int, per
     return n1, n2
 
 
-def _evaluate(decoder: Decoder, x: Tensor, centre: Tensor, half: Tensor, n: tuple[int, int]
-              ) -> tuple[Tensor, Tensor, Tensor]:
+def _evaluate(
+    decoder: Decoder, x: Tensor, centre: Tensor, half: Tensor, n: tuple[int, int]
+) -> tuple[Tensor, Tensor, Tensor]:
     z1 = torch.linspace(float(centre[0] - half[0]), float(centre[0] + half[0]), n[0], dtype=torch.float64)
     z2 = torch.linspace(float(centre[1] - half[1]), float(centre[1] + half[1]), n[1], dtype=torch.float64)
     dtype = x.dtype  # the decoder's own precision: callers pass x in it
@@ -285,6 +305,7 @@ def elbo_by_quadrature(decoder: Decoder, x: Tensor, q: DiagonalGaussian, n_nodes
     A ReLU decoder's log-likelihood has kinks, so Gauss–Hermite converges slowly and not monotonically; the
     error estimate is the sum of the differences to the rules with n_nodes/2 and 3·n_nodes/4 nodes.
     """
+
     def expected(n: int) -> float:
         return float(gauss_hermite_expectation(lambda z: decoder.log_likelihood(x, z), q, n))
 
@@ -317,9 +338,16 @@ def _kl_on(log_q: Tensor, log_joint: Tensor, log_px: float) -> float:
 def iw_bound(decoder: Decoder, x: Tensor, q: DiagonalGaussian, k: int, seed: int = 0) -> float:
     """IW_K ≤ log p(x) for one image with proposal q (Burda et al. 2015), seeded; nats."""
     with torch.no_grad():
-        value = iw_log_likelihood(x.unsqueeze(0), q.mean[None], q.logvar[None], decoder.decode_params,
-                                  decoder.likelihood, decoder.gaussian_sigma, k,
-                                  generator=torch.Generator().manual_seed(seed))
+        value = iw_log_likelihood(
+            x.unsqueeze(0),
+            q.mean[None],
+            q.logvar[None],
+            decoder.decode_params,
+            decoder.likelihood,
+            decoder.gaussian_sigma,
+            k,
+            generator=torch.Generator().manual_seed(seed),
+        )
     return float(value[0])
 
 
@@ -351,8 +379,9 @@ class GapReport:
 def analyse_image(decoder: Decoder, x: Tensor, q: DiagonalGaussian, **grid_options) -> GapReport:
     """The grid posterior, the ELBO and KL(q ‖ p(z|x)) for one image (C, H, W)."""
     grid = posterior_grid(decoder, x, q, **grid_options)
-    return GapReport(q, grid, elbo_by_quadrature(decoder, x, q), kl_to_grid_posterior(grid, q),
-                     kl_halving_error(grid, q))
+    return GapReport(
+        q, grid, elbo_by_quadrature(decoder, x, q), kl_to_grid_posterior(grid, q), kl_halving_error(grid, q)
+    )
 
 
 # --- the amortisation gap ----------------------------------------------------------------------------------
@@ -388,8 +417,16 @@ def moment_matched(grid: PosteriorGrid) -> DiagonalGaussian:
     return DiagonalGaussian(mean, torch.diagonal(cov).log())
 
 
-def fit_gaussian_posterior(decoder: Decoder, x: Tensor, start: DiagonalGaussian, *, steps: int = 300,
-                           n_samples: int = 32, lr: float = 0.05, seed: int = 0) -> DiagonalGaussian:
+def fit_gaussian_posterior(
+    decoder: Decoder,
+    x: Tensor,
+    start: DiagonalGaussian,
+    *,
+    steps: int = 300,
+    n_samples: int = 32,
+    lr: float = 0.05,
+    seed: int = 0,
+) -> DiagonalGaussian:
     """Maximise one image's ELBO over a diagonal Gaussian by Adam on (μ, log σ²).
 
     Reparameterised: z = μ + σ ε with ε ~ N(0, I) drawn from a generator seeded with seed, n_samples per
@@ -419,8 +456,9 @@ def fit_gaussian_posterior(decoder: Decoder, x: Tensor, start: DiagonalGaussian,
         return DiagonalGaussian(start.mean.detach() + scale * shift.detach(), logvar.detach().clone())
 
 
-def amortisation_gap(decoder: Decoder, x: Tensor, q: DiagonalGaussian, grid: PosteriorGrid, *, steps: int = 300,
-                     seed: int = 0) -> AmortisationReport:
+def amortisation_gap(
+    decoder: Decoder, x: Tensor, q: DiagonalGaussian, grid: PosteriorGrid, *, steps: int = 300, seed: int = 0
+) -> AmortisationReport:
     """Fit q* and split log p(x) − ELBO(q) into the approximation and the amortisation gap.
 
     The ELBO over diagonal Gaussians can have several local optima (one per posterior mode), and where the
@@ -437,10 +475,12 @@ def amortisation_gap(decoder: Decoder, x: Tensor, q: DiagonalGaussian, grid: Pos
     other = next(name for name in elbos if name != best)
     elbo_encoder = elbo_by_quadrature(decoder, x, q)
     if elbo_encoder.elbo >= elbos[best].elbo:  # the noisy fits did not beat the encoder: q* is the encoder's q
-        return AmortisationReport(q, q, elbo_encoder, elbo_encoder, grid.log_px, "encoder, unchanged",
-                                  elbos[best].elbo, steps, seed)
-    return AmortisationReport(q, fits[best], elbo_encoder, elbos[best], grid.log_px, best, elbos[other].elbo,
-                              steps, seed)
+        return AmortisationReport(
+            q, q, elbo_encoder, elbo_encoder, grid.log_px, "encoder, unchanged", elbos[best].elbo, steps, seed
+        )
+    return AmortisationReport(
+        q, fits[best], elbo_encoder, elbos[best], grid.log_px, best, elbos[other].elbo, steps, seed
+    )
 
 
 # --- ranking many images ------------------------------------------------------------------------------------
@@ -455,8 +495,16 @@ class GapRanking:
     q_sigmas: float  # the box is q's mean ± q_sigmas · σ per axis
 
 
-def rank_by_gap(decoder: Decoder, images: Tensor, means: Tensor, logvars: Tensor, *, points: int = 25,
-                q_sigmas: float = 7.0, batch_size: int = 32) -> GapRanking:
+def rank_by_gap(
+    decoder: Decoder,
+    images: Tensor,
+    means: Tensor,
+    logvars: Tensor,
+    *,
+    points: int = 25,
+    q_sigmas: float = 7.0,
+    batch_size: int = 32,
+) -> GapRanking:
     """Estimate KL(q ‖ p(z|x)) for many images (N, C, H, W) with encodings (N, 2), batched.
 
     Each image gets a points × points grid over its q's ±q_sigmas·σ box; the decoder runs on a whole batch
@@ -470,19 +518,23 @@ def rank_by_gap(decoder: Decoder, images: Tensor, means: Tensor, logvars: Tensor
     gaps, log_pxs = [], []
     with torch.no_grad():
         for start in range(0, n_images, batch_size):
-            x = images[start:start + batch_size]
+            x = images[start : start + batch_size]
             b = x.shape[0]
-            std = (0.5 * logvars[start:start + b]).exp()
-            z = means[start:start + b, None, :] + std[:, None, :] * unit  # (b, G, 2)
+            std = (0.5 * logvars[start : start + b]).exp()
+            z = means[start : start + b, None, :] + std[:, None, :] * unit  # (b, G, 2)
             flat = z.reshape(-1, LATENT_DIM)
-            params = torch.cat([decoder.decode_params(flat[i:i + DECODE_CHUNK])
-                                for i in range(0, flat.shape[0], DECODE_CHUNK)])
+            params = torch.cat(
+                [decoder.decode_params(flat[i : i + DECODE_CHUNK]) for i in range(0, flat.shape[0], DECODE_CHUNK)]
+            )
             x_rep = x[:, None].expand(b, unit.shape[0], *x.shape[1:]).reshape(params.shape)
-            log_joint = (-reconstruction_nll(params, x_rep, decoder.likelihood, decoder.gaussian_sigma)
-                         + log_prior(flat)).view(b, -1).double()
+            log_joint = (
+                (-reconstruction_nll(params, x_rep, decoder.likelihood, decoder.gaussian_sigma) + log_prior(flat))
+                .view(b, -1)
+                .double()
+            )
             log_area = log_cell + torch.log(std.prod(1)).double()  # (b,)
             log_px = torch.logsumexp(log_joint, 1) + log_area
-            log_q = log_normal(z, means[start:start + b, None, :], logvars[start:start + b, None, :]).double()
+            log_q = log_normal(z, means[start : start + b, None, :], logvars[start : start + b, None, :]).double()
             weights = torch.softmax(log_q, 1)
             gaps.append((weights * (log_q - log_joint + log_px[:, None])).sum(1))
             log_pxs.append(log_px)
@@ -522,9 +574,17 @@ class ImageInference:
     image: Tensor  # (C, H, W): exactly what was scored
 
 
-def infer_image(model: LatentModel, image: Tensor, *, binarize_seed: int | None = None, k: int = 5000,
-                iw_seeds: tuple[int, ...] = (0, 1, 2, 3), fit_q_star: bool = True, q_star_steps: int = 300,
-                seed: int = 0) -> ImageInference:
+def infer_image(
+    model: LatentModel,
+    image: Tensor,
+    *,
+    binarize_seed: int | None = None,
+    k: int = 5000,
+    iw_seeds: tuple[int, ...] = (0, 1, 2, 3),
+    fit_q_star: bool = True,
+    q_star_steps: int = 300,
+    seed: int = 0,
+) -> ImageInference:
     """Everything the inference lesson shows for one image (C, H, W) in [0, 1].
 
     binarize_seed: when given, the image is binarised first (each pixel 1 with probability equal to its
@@ -573,10 +633,14 @@ def posterior_shape(grid: PosteriorGrid, q: DiagonalGaussian) -> PosteriorShape:
     points = grid.points.double()
     centred = points - mean
     precision = torch.linalg.inv(cov)
-    log_gauss = (-0.5 * torch.einsum("ni,ij,nj->n", centred, precision, centred)
-                 - 0.5 * torch.logdet(cov) - math.log(2 * math.pi)).view_as(grid.log_joint)
+    log_gauss = (
+        -0.5 * torch.einsum("ni,ij,nj->n", centred, precision, centred)
+        - 0.5 * torch.logdet(cov)
+        - math.log(2 * math.pi)
+    ).view_as(grid.log_joint)
     log_post = grid.log_posterior()
     weights = (log_post + math.log(grid.cell_area)).exp()
     offset = q.mean.double() - mean
-    return PosteriorShape(mean, cov, float((weights * (log_post - log_gauss)).sum()),
-                          float(torch.sqrt(offset @ precision @ offset)))
+    return PosteriorShape(
+        mean, cov, float((weights * (log_post - log_gauss)).sum()), float(torch.sqrt(offset @ precision @ offset))
+    )

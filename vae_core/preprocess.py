@@ -24,8 +24,8 @@ import base64
 import binascii
 import io
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -68,16 +68,32 @@ def target_format(input_shape: tuple[int, ...]) -> TargetFormat:
     """
     channels, height, width = (int(s) for s in input_shape)
     if channels != 1:
-        raise ImageInputError(f"This model expects {channels}-channel images; drawn and uploaded digits can only "
-                              "be given to greyscale models.")
+        raise ImageInputError(
+            f"This model expects {channels}-channel images; drawn and uploaded digits can only "
+            "be given to greyscale models."
+        )
     if (height, width) == (8, 8):
         # Measured on the data set: the mean centre of mass is (3.48, 3.57), the middle of the 8x8 field.
-        return TargetFormat(8, 8, box=32, upscale=4, binarize=True, centre=(15.5, 15.5),
-                            name="digits: fill the 32x32 height, centre by mass, count ink in 4x4 blocks")
+        return TargetFormat(
+            8,
+            8,
+            box=32,
+            upscale=4,
+            binarize=True,
+            centre=(15.5, 15.5),
+            name="digits: fill the 32x32 height, centre by mass, count ink in 4x4 blocks",
+        )
     box = max(1, round(min(height, width) * 20 / 28))
     # Measured on MNIST's test split: the mean centre of mass is (13.99, 14.01) in pixel indices, i.e. (H/2, W/2).
-    return TargetFormat(height, width, box=box, upscale=1, binarize=False, centre=(height / 2, width / 2),
-                        name=f"MNIST: fit in {box}x{box}, centre by mass in {height}x{width}")
+    return TargetFormat(
+        height,
+        width,
+        box=box,
+        upscale=1,
+        binarize=False,
+        centre=(height / 2, width / 2),
+        name=f"MNIST: fit in {box}x{box}, centre by mass in {height}x{width}",
+    )
 
 
 @dataclass(frozen=True)
@@ -101,8 +117,10 @@ def load_image(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: in
     if not data:
         raise ImageInputError("The file is empty. Choose a PNG or JPG picture of a digit.")
     if len(data) > max_bytes:
-        raise ImageInputError(f"The file is {_megabytes(len(data))}; the limit is {_megabytes(max_bytes)}. "
-                              "Crop the picture around the digit or save it smaller.")
+        raise ImageInputError(
+            f"The file is {_megabytes(len(data))}; the limit is {_megabytes(max_bytes)}. "
+            "Crop the picture around the digit or save it smaller."
+        )
     try:
         with warnings.catch_warnings():
             # Pillow only warns between MAX_IMAGE_PIXELS and twice that; treat the warning as the error it is.
@@ -112,24 +130,29 @@ def load_image(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: in
             if width * height > max_pixels:
                 raise ImageInputError(_too_many_pixels(width, height, max_pixels))
             if min(width, height) < MIN_SIDE:
-                raise ImageInputError(f"The image is only {width}×{height} pixels; a digit needs at least "
-                                      f"{MIN_SIDE}×{MIN_SIDE}.")
+                raise ImageInputError(
+                    f"The image is only {width}×{height} pixels; a digit needs at least {MIN_SIDE}×{MIN_SIDE}."
+                )
             if image.format == "JPEG":
                 image.draft(image.mode, (2 * WORKING_SIDE, 2 * WORKING_SIDE))  # decode big photos reduced
             image.load()
     except ImageInputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageInputError("The image declares far more pixels than a digit needs (it looks like a "
-                              "decompression bomb), so it was not opened.") from None
+        raise ImageInputError(
+            "The image declares far more pixels than a digit needs (it looks like a "
+            "decompression bomb), so it was not opened."
+        ) from None
     except UnidentifiedImageError:
-        raise ImageInputError("This file is not an image the app can read. Upload a PNG or JPG "
-                              f"(also accepted: {', '.join(f for f in ALLOWED_FORMATS if f not in ('PNG', 'JPEG'))})."
-                              ) from None
+        raise ImageInputError(
+            "This file is not an image the app can read. Upload a PNG or JPG "
+            f"(also accepted: {', '.join(f for f in ALLOWED_FORMATS if f not in ('PNG', 'JPEG'))})."
+        ) from None
     except (OSError, ValueError, SyntaxError, EOFError) as err:
         # truncated or corrupt files surface as OSError ("image file is truncated") or a decoder's error
-        raise ImageInputError(f"The image could not be decoded; the file may be damaged or cut short ({err})."
-                              ) from None
+        raise ImageInputError(
+            f"The image could not be decoded; the file may be damaged or cut short ({err})."
+        ) from None
     return image
 
 
@@ -138,14 +161,15 @@ def decode_data_url(url: str, *, max_bytes: int = MAX_UPLOAD_BYTES) -> bytes:
     prefix = next((p for p in DATA_URL_PREFIXES if url.startswith(p)), None)
     if prefix is None:
         raise ImageInputError("The drawing arrived in a form the app does not read (expected a PNG data URL).")
-    payload = url[len(prefix):]
+    payload = url[len(prefix) :]
     if len(payload) > 4 * max_bytes // 3 + 4:
         raise ImageInputError(f"The drawing is larger than {_megabytes(max_bytes)}.")
     try:
         return base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
-        raise ImageInputError("The drawing arrived damaged (invalid base64); clear the canvas and draw again."
-                              ) from None
+        raise ImageInputError(
+            "The drawing arrived damaged (invalid base64); clear the canvas and draw again."
+        ) from None
 
 
 # --- the pipeline -----------------------------------------------------------------------------------------
@@ -155,28 +179,51 @@ def preprocess(image: Image.Image, target: TargetFormat) -> PreprocessResult:
     ink, inverted, background = ink_on_black(grey)
     steps = [
         PreprocessStep("Greyscale", grey, grey_note),
-        PreprocessStep("Ink on black", ink,
-                       ("The background was light, so the image was inverted (MNIST is light ink on black); "
-                        if inverted else "The background was already dark, so nothing was inverted; ")
-                       + f"the background level {background:.2f} became 0 and the strongest ink 1."),
+        PreprocessStep(
+            "Ink on black",
+            ink,
+            (
+                "The background was light, so the image was inverted (MNIST is light ink on black); "
+                if inverted
+                else "The background was already dark, so nothing was inverted; "
+            )
+            + f"the background level {background:.2f} became 0 and the strongest ink 1.",
+        ),
     ]
     cropped = crop_to_ink(ink)
-    steps.append(PreprocessStep("Crop to the ink", cropped,
-                                f"The bounding box of the ink: {cropped.shape[1]}×{cropped.shape[0]} pixels."))
+    steps.append(
+        PreprocessStep(
+            "Crop to the ink", cropped, f"The bounding box of the ink: {cropped.shape[1]}×{cropped.shape[0]} pixels."
+        )
+    )
     fitted = fit_in_box(cropped, target.box)
-    steps.append(PreprocessStep(f"Fit in {target.box}×{target.box}", fitted,
-                                f"Scaled to {fitted.shape[1]}×{fitted.shape[0]}, aspect ratio kept, anti-aliased."))
+    steps.append(
+        PreprocessStep(
+            f"Fit in {target.box}×{target.box}",
+            fitted,
+            f"Scaled to {fitted.shape[1]}×{fitted.shape[0]}, aspect ratio kept, anti-aliased.",
+        )
+    )
     work_h, work_w = target.working_shape
     centred = centre_by_mass(fitted, work_h, work_w, target.centre)
-    steps.append(PreprocessStep(f"Centre by mass in {work_h}×{work_w}", centred,
-                                "Shifted so the centre of mass of the ink sits at the centre of the field."))
+    steps.append(
+        PreprocessStep(
+            f"Centre by mass in {work_h}×{work_w}",
+            centred,
+            "Shifted so the centre of mass of the ink sits at the centre of the field.",
+        )
+    )
     final = centred
     if target.upscale > 1:
         final = block_average(centred >= 0.5 if target.binarize else centred, target.upscale)
-        steps.append(PreprocessStep(
-            f"Downsample to {target.height}×{target.width}", final,
-            f"Each pixel is the share of 'on' pixels in a {target.upscale}×{target.upscale} block "
-            f"(0, 1/16, ..., 1), as in the digits data set."))
+        steps.append(
+            PreprocessStep(
+                f"Downsample to {target.height}×{target.width}",
+                final,
+                f"Each pixel is the share of 'on' pixels in a {target.upscale}×{target.upscale} block "
+                f"(0, 1/16, ..., 1), as in the digits data set.",
+            )
+        )
     return PreprocessResult(tuple(steps), final.astype(np.float32), inverted, target)
 
 
@@ -197,13 +244,15 @@ def to_greyscale(image: Image.Image) -> tuple[np.ndarray, str]:
     elif mode == "I":
         values = np.asarray(image, dtype=np.int64)
         if values.min() < 0 or values.max() > 65535:
-            raise ImageInputError("32-bit integer images are not supported; save the picture as an 8- or 16-bit "
-                                  "PNG or as a JPG.")
+            raise ImageInputError(
+                "32-bit integer images are not supported; save the picture as an 8- or 16-bit PNG or as a JPG."
+            )
         grey = values / 65535.0
         notes.append("16-bit greyscale, scaled exactly from 0..65535.")
     elif mode == "F":
-        raise ImageInputError("Floating-point images are not supported; save the picture as an 8- or 16-bit PNG "
-                              "or as a JPG.")
+        raise ImageInputError(
+            "Floating-point images are not supported; save the picture as an 8- or 16-bit PNG or as a JPG."
+        )
     else:
         has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
         rgba = np.asarray(image.convert("RGBA" if has_alpha else "RGB"), dtype=np.float64) / 255.0
@@ -217,7 +266,7 @@ def to_greyscale(image: Image.Image) -> tuple[np.ndarray, str]:
     grey = shrink(np.clip(grey, 0.0, 1.0).astype(np.float32), WORKING_SIDE)
     if grey.shape != (image.height, image.width):
         notes.append(f"Shrunk from {image.width}×{image.height} to {grey.shape[1]}×{grey.shape[0]} first.")
-    return grey, " ".join(["Colour turned into brightness (luminance)."] + notes)
+    return grey, " ".join(["Colour turned into brightness (luminance).", *notes])
 
 
 def ink_on_black(grey: np.ndarray) -> tuple[np.ndarray, bool, float]:
@@ -226,16 +275,19 @@ def ink_on_black(grey: np.ndarray) -> tuple[np.ndarray, bool, float]:
     The background is the median of the border; when it is lighter than mid-grey the image is inverted.
     """
     band = max(1, round(0.02 * min(grey.shape)))
-    border = np.concatenate([grey[:band].ravel(), grey[-band:].ravel(),
-                             grey[:, :band].ravel(), grey[:, -band:].ravel()])
+    border = np.concatenate(
+        [grey[:band].ravel(), grey[-band:].ravel(), grey[:, :band].ravel(), grey[:, -band:].ravel()]
+    )
     background = float(np.median(border))
     inverted = background > 0.5
     if inverted:
         grey, background = 1.0 - grey, 1.0 - background
     peak = float(grey.max())
     if peak - background < MIN_CONTRAST:
-        raise ImageInputError("No digit found: the image is (almost) one flat colour. Draw or photograph a dark "
-                              "digit on light paper, or a light digit on a dark background.")
+        raise ImageInputError(
+            "No digit found: the image is (almost) one flat colour. Draw or photograph a dark "
+            "digit on light paper, or a light digit on a dark background."
+        )
     ink = np.clip((grey - background) / (peak - background), 0.0, 1.0)
     ink[ink < INK_FLOOR] = 0.0
     return ink.astype(np.float32), inverted, 1.0 - background if inverted else background
@@ -246,7 +298,7 @@ def crop_to_ink(ink: np.ndarray) -> np.ndarray:
     rows, cols = np.nonzero(ink.any(axis=1))[0], np.nonzero(ink.any(axis=0))[0]
     if rows.size == 0:
         raise ImageInputError("No ink found in the image.")
-    return ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
 def fit_in_box(image: np.ndarray, box: int) -> np.ndarray:
@@ -269,7 +321,7 @@ def centre_by_mass(image: np.ndarray, height: int, width: int, centre: tuple[flo
     top = int(np.clip(round(centre[0] - cy), 0, height - h))
     left = int(np.clip(round(centre[1] - cx), 0, width - w))
     field = np.zeros((height, width), dtype=np.float32)
-    field[top:top + h, left:left + w] = image
+    field[top : top + h, left : left + w] = image
     return field
 
 
@@ -322,8 +374,10 @@ def _megabytes(n_bytes: int) -> str:
 
 
 def _too_many_pixels(width: int, height: int, max_pixels: int) -> str:
-    return (f"The image is {width}×{height} pixels ({width * height / 1e6:.0f} megapixels); the limit is "
-            f"{max_pixels / 1e6:.0f} megapixels. Crop or shrink it around the digit.")
+    return (
+        f"The image is {width}×{height} pixels ({width * height / 1e6:.0f} megapixels); the limit is "
+        f"{max_pixels / 1e6:.0f} megapixels. Crop or shrink it around the digit."
+    )
 
 
 # --- remembering inputs across reruns -----------------------------------------------------------------------
@@ -345,8 +399,7 @@ class InputMemory:
         self._slots: dict[str, _Slot] = {}
         self._errors: dict[tuple[str, str], str] = {}
 
-    def offer(self, source: str, source_id: str, read: Callable[[], bytes],
-              input_shape: tuple[int, ...]) -> str | None:
+    def offer(self, source: str, source_id: str, read: Callable[[], bytes], input_shape: tuple[int, ...]) -> str | None:
         """Take a new input for source unless it is the one already held; returns an error message or None."""
         slot = self._slots.get(source)
         if slot is not None and slot.source_id == source_id:

@@ -35,6 +35,7 @@ class Projection2D:
         if self.method == "identity":
             return codes if self.latent_dim == 2 else np.concatenate([codes, np.zeros_like(codes)], axis=1)
         if self.method == "pca":
+            assert self.mean is not None and self.components is not None  # set by fit for PCA
             return (codes - self.mean) @ self.components.T
         raise ValueError("a t-SNE view cannot place new codes; use PCA")
 

@@ -63,17 +63,25 @@ class MetricNames:
 def metric_names(protocol: DataProtocol, variational: bool) -> MetricNames:
     """The names of a model's metrics under its protocol."""
     if protocol is DataProtocol.GREY_BERNOULLI:
-        caveat = ("This model was trained on grey-level pixels with a Bernoulli decoder: its numbers are "
-                  "cross-entropies, not −log p(x), and no model can go below the images' per-pixel binary entropy.")
-        return MetricNames(recon="reconstruction cross-entropy",
-                           neg_elbo="cross-entropy + KL" if variational else None,
-                           iw=None, caveat=caveat)
+        caveat = (
+            "This model was trained on grey-level pixels with a Bernoulli decoder: its numbers are "
+            "cross-entropies, not −log p(x), and no model can go below the images' per-pixel binary entropy."
+        )
+        return MetricNames(
+            recon="reconstruction cross-entropy",
+            neg_elbo="cross-entropy + KL" if variational else None,
+            iw=None,
+            caveat=caveat,
+        )
     continuous = " (continuous density)" if protocol is DataProtocol.GAUSSIAN else ""
     if not variational:
         return MetricNames(recon=f"−log p(x | x̂){continuous}", neg_elbo=None, iw=None, caveat=None)
-    return MetricNames(recon=f"reconstruction E_q[−log p(x|z)]{continuous}",
-                       neg_elbo=f"−ELBO, an upper bound on −log p(x){continuous}",
-                       iw=f"IW estimate of −log p(x){continuous}", caveat=None)
+    return MetricNames(
+        recon=f"reconstruction E_q[−log p(x|z)]{continuous}",
+        neg_elbo=f"−ELBO, an upper bound on −log p(x){continuous}",
+        iw=f"IW estimate of −log p(x){continuous}",
+        caveat=None,
+    )
 
 
 def measured_inputs(images: Tensor, protocol: DataProtocol, seed: int = EVAL_BINARIZATION_SEED) -> Tensor:

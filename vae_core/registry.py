@@ -100,7 +100,8 @@ class ModelEntry:
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        return tuple(self.info.model_config.input_shape)
+        channels, height, width = self.info.model_config.input_shape
+        return (channels, height, width)
 
     @property
     def role(self) -> str | None:
@@ -131,8 +132,9 @@ class Registry:
         Models that also take labels (the conditional VAE) are left out: the pages that use this list feed
         images alone; conditional_for lists those."""
         fitting = [e for e in self.entries if e.input_shape == tuple(input_shape) and not e.needs_labels]
-        return sorted(fitting, key=lambda e: (e.dataset != dataset, _role_rank(e), e.source != SOURCE_SHIPPED, e.info.name))
-
+        return sorted(
+            fitting, key=lambda e: (e.dataset != dataset, _role_rank(e), e.source != SOURCE_SHIPPED, e.info.name)
+        )
 
     def conditional_for(self, dataset: str, input_shape: tuple[int, ...]) -> list[ModelEntry]:
         """Models that take labels (needs_labels) and fit the data set's images, those trained on it first."""
@@ -197,14 +199,26 @@ def counterpart(entries: list[ModelEntry], entry: ModelEntry) -> ModelEntry | No
     """
     wanted_variational = not entry.is_variational
     candidates = [
-        e for e in entries
-        if e.is_variational == wanted_variational and e.dataset == entry.dataset
-        and e.latent_dim == entry.latent_dim and e.key != entry.key
+        e
+        for e in entries
+        if e.is_variational == wanted_variational
+        and e.dataset == entry.dataset
+        and e.latent_dim == entry.latent_dim
+        and e.key != entry.key
     ]
     if not candidates:
         return None
-    return min(candidates, key=lambda e: (e.group is None or e.group != entry.group, e.role != ROLE_FAMILY_2D,
-                                          e.kind != "ae", abs(e.beta - 1.0), e.source != SOURCE_SHIPPED, e.info.name))
+    return min(
+        candidates,
+        key=lambda e: (
+            e.group is None or e.group != entry.group,
+            e.role != ROLE_FAMILY_2D,
+            e.kind != "ae",
+            abs(e.beta - 1.0),
+            e.source != SOURCE_SHIPPED,
+            e.info.name,
+        ),
+    )
 
 
 def beta_sweeps(entries: list[ModelEntry], dataset: str) -> dict[str, list[ModelEntry]]:
@@ -213,8 +227,10 @@ def beta_sweeps(entries: list[ModelEntry], dataset: str) -> dict[str, list[Model
     for e in entries:
         if e.role == ROLE_BETA_SWEEP and e.is_variational and e.dataset == dataset and e.group:
             groups.setdefault(e.group, []).append(e)
-    return {g: sorted(members, key=lambda e: (e.beta, e.source != SOURCE_SHIPPED, e.info.name))
-            for g, members in sorted(groups.items())}
+    return {
+        g: sorted(members, key=lambda e: (e.beta, e.source != SOURCE_SHIPPED, e.info.name))
+        for g, members in sorted(groups.items())
+    }
 
 
 def comparison_pair(entries: list[ModelEntry], entry: ModelEntry) -> tuple[ModelEntry | None, ModelEntry | None]:

@@ -56,16 +56,25 @@ class EpochRecord:
                 object.__setattr__(self, name, TermMeans.from_dict(value))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"epoch": self.epoch, "beta": self.beta, "seconds": self.seconds, "train": self.train.to_dict(),
-                "test": self.test.to_dict() if self.test is not None else None}
+        return {
+            "epoch": self.epoch,
+            "beta": self.beta,
+            "seconds": self.seconds,
+            "train": self.train.to_dict(),
+            "test": self.test.to_dict() if self.test is not None else None,
+        }
 
     @classmethod
     def from_dict(cls, data: Any) -> EpochRecord:
         values = _mapping(data, cls.__name__)
         test = values.get("test")
-        return cls(epoch=int(_number(values, "epoch")), beta=_number(values, "beta"),
-                   seconds=_number(values, "seconds"), train=TermMeans.from_dict(values.get("train")),
-                   test=None if test is None else TermMeans.from_dict(test))
+        return cls(
+            epoch=int(_number(values, "epoch")),
+            beta=_number(values, "beta"),
+            seconds=_number(values, "seconds"),
+            train=TermMeans.from_dict(values.get("train")),
+            test=None if test is None else TermMeans.from_dict(test),
+        )
 
 
 @dataclass(frozen=True)
@@ -133,13 +142,20 @@ class EvaluationReport:
         if active is not None and (isinstance(active, bool) or not isinstance(active, int) or active < 0):
             raise ValueError(f"active_units must be a non-negative integer, got {active!r}")
         return cls(
-            n_images=int(_number(values, "n_images")), recon=_number(values, "recon"), kl=_number(values, "kl"),
-            neg_elbo=neg_elbo, kl_per_dim=kl_per_dim,
-            regularizer=_number(values, "regularizer", default=0.0), active_units=active,
+            n_images=int(_number(values, "n_images")),
+            recon=_number(values, "recon"),
+            kl=_number(values, "kl"),
+            neg_elbo=neg_elbo,
+            kl_per_dim=kl_per_dim,
+            regularizer=_number(values, "regularizer", default=0.0),
+            active_units=active,
             latent_variance=_numbers(values, "latent_variance", default=()),
-            iw_nll=_optional_number(values, "iw_nll"), iw_samples=int(_number(values, "iw_samples", default=0)),
-            binarized=bool(values.get("binarized", False)), mse=_number(values, "mse", default=0.0),
-            protocol=_protocol(values.get("protocol", "")), entropy_floor=_optional_number(values, "entropy_floor"),
+            iw_nll=_optional_number(values, "iw_nll"),
+            iw_samples=int(_number(values, "iw_samples", default=0)),
+            binarized=bool(values.get("binarized", False)),
+            mse=_number(values, "mse", default=0.0),
+            protocol=_protocol(values.get("protocol", "")),
+            entropy_floor=_optional_number(values, "entropy_floor"),
         )
 
 

@@ -51,6 +51,9 @@ class ToyTrainSpec:
 class ToyAutoencoder(nn.Module):
     """Encoder and decoder for d-dimensional points; linear, or two tanh layers each way."""
 
+    encoder: nn.Module  # one Linear, or a Sequential of them
+    decoder: nn.Module
+
     def __init__(self, input_dim: int, code_dim: int, hidden: int = 64, linear: bool = False):
         super().__init__()
         self.input_dim, self.code_dim, self.linear = input_dim, code_dim, linear
@@ -58,10 +61,20 @@ class ToyAutoencoder(nn.Module):
             self.encoder = nn.Linear(input_dim, code_dim)
             self.decoder = nn.Linear(code_dim, input_dim)
         else:
-            self.encoder = nn.Sequential(nn.Linear(input_dim, hidden), nn.Tanh(), nn.Linear(hidden, hidden),
-                                         nn.Tanh(), nn.Linear(hidden, code_dim))
-            self.decoder = nn.Sequential(nn.Linear(code_dim, hidden), nn.Tanh(), nn.Linear(hidden, hidden),
-                                         nn.Tanh(), nn.Linear(hidden, input_dim))
+            self.encoder = nn.Sequential(
+                nn.Linear(input_dim, hidden),
+                nn.Tanh(),
+                nn.Linear(hidden, hidden),
+                nn.Tanh(),
+                nn.Linear(hidden, code_dim),
+            )
+            self.decoder = nn.Sequential(
+                nn.Linear(code_dim, hidden),
+                nn.Tanh(),
+                nn.Linear(hidden, hidden),
+                nn.Tanh(),
+                nn.Linear(hidden, input_dim),
+            )
 
     def embed(self, x: Tensor) -> Tensor:
         """The code f(x), (N, code_dim)."""
@@ -82,6 +95,7 @@ class ToyAutoencoder(nn.Module):
         """For the linear AE: the (d, code_dim) matrix whose columns span the subspace it reconstructs into."""
         if not self.linear:
             raise ValueError("only the linear autoencoder reconstructs into a subspace")
+        assert isinstance(self.decoder, nn.Linear)
         return self.decoder.weight.detach()
 
 
@@ -117,9 +131,13 @@ def toy_objective(model: ToyAutoencoder, x: Tensor, spec: ToyTrainSpec, generato
     return squared_error(x, model(x)).mean()
 
 
-def train_toy_autoencoder(points: Tensor, spec: ToyTrainSpec,
-                          progress: Callable[[int, int, float], None] | None = None,
-                          progress_every: int = 50, threads: int = 1) -> ToyFit:
+def train_toy_autoencoder(
+    points: Tensor,
+    spec: ToyTrainSpec,
+    progress: Callable[[int, int, float], None] | None = None,
+    progress_every: int = 50,
+    threads: int = 1,
+) -> ToyFit:
     """Full-batch Adam on `points` (N, d) for spec.steps steps; deterministic for a given spec and data.
 
     progress(step, total_steps, loss) is called every `progress_every` steps and after the last. The loop runs
@@ -129,8 +147,9 @@ def train_toy_autoencoder(points: Tensor, spec: ToyTrainSpec,
         return _train(points, spec, progress, progress_every)
 
 
-def _train(points: Tensor, spec: ToyTrainSpec, progress: Callable[[int, int, float], None] | None,
-           progress_every: int) -> ToyFit:
+def _train(
+    points: Tensor, spec: ToyTrainSpec, progress: Callable[[int, int, float], None] | None, progress_every: int
+) -> ToyFit:
     torch.manual_seed(spec.seed)  # the initialisation
     generator = torch.Generator().manual_seed(spec.seed + 1)  # the dae's corruption
     model = ToyAutoencoder(points.shape[1], spec.code_dim, spec.hidden, linear=spec.kind == "linear")

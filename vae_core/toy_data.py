@@ -65,8 +65,9 @@ def make_toy_manifold(name: str, n_points: int = 500, noise: float = 0.05, seed:
         t = 1.5 * math.pi + 3.0 * math.pi * u
         height = 2.0 * torch.rand(n_points, generator=generator, dtype=torch.float64)
         clean = torch.stack([t * torch.cos(t), height * 3, t * torch.sin(t)], 1) / 3
-        velocity = torch.stack([torch.cos(t) - t * torch.sin(t), torch.zeros_like(t),
-                                torch.sin(t) + t * torch.cos(t)], 1) / 3
+        velocity = (
+            torch.stack([torch.cos(t) - t * torch.sin(t), torch.zeros_like(t), torch.sin(t) + t * torch.cos(t)], 1) / 3
+        )
     points = clean + noise * torch.randn(clean.shape, generator=generator, dtype=torch.float64)
     tangent = velocity / velocity.norm(dim=1, keepdim=True)
     return ToyManifold(name, points.float(), clean.float(), t.float(), tangent.float(), float(noise), seed)

@@ -22,10 +22,22 @@ SOURCE_USER = "user"  # trained in the app: user_checkpoints/ ($VAE_USER_CHECKPO
 
 # --- model kinds (vae_core.config.MODEL_KINDS) ---------------------------------------------------------------------
 # label: short, capitalised, for pickers and titles. noun: inside a sentence ("a denoising AE with ...").
-KIND_LABELS = {"ae": "AE", "dae": "Denoising AE", "sae": "Sparse AE", "cae": "Contractive AE", "vae": "VAE",
-               "cvae": "Conditional VAE"}
-KIND_NOUNS = {"ae": "autoencoder", "dae": "denoising AE", "sae": "sparse AE", "cae": "contractive AE", "vae": "VAE",
-              "cvae": "conditional VAE"}
+KIND_LABELS = {
+    "ae": "AE",
+    "dae": "Denoising AE",
+    "sae": "Sparse AE",
+    "cae": "Contractive AE",
+    "vae": "VAE",
+    "cvae": "Conditional VAE",
+}
+KIND_NOUNS = {
+    "ae": "autoencoder",
+    "dae": "denoising AE",
+    "sae": "sparse AE",
+    "cae": "contractive AE",
+    "vae": "VAE",
+    "cvae": "conditional VAE",
+}
 
 
 def kind_label(kind: str) -> str:

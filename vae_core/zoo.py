@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
-
 
 from .checkpoint_info import CheckpointError, read_checkpoint_info
 from .checkpoints import load_checkpoint, save_checkpoint
@@ -98,8 +97,14 @@ class ZooSpec:
 
 def zoo_specs(quick: bool = False, quick_sizes: QuickSizes = QuickSizes()) -> list[ZooSpec]:
     """Every model of the zoo, in training order (cheap ones first, the long default model last)."""
-    specs = (family_specs() + conditional_specs() + beta_sweep_specs("digits") + beta_sweep_specs("mnist")
-             + [default_ae_spec()] + [default_spec()])
+    specs = (
+        family_specs()
+        + conditional_specs()
+        + beta_sweep_specs("digits")
+        + beta_sweep_specs("mnist")
+        + [default_ae_spec()]
+        + [default_spec()]
+    )
     specs += wide_sparse_specs()
     return [shrink(spec, quick_sizes) for spec in specs] if quick else specs
 
@@ -111,12 +116,32 @@ def family_specs() -> list[ZooSpec]:
         kinds = ("ae", "vae") + (MNIST_ONLY_FAMILY_KINDS if dataset == "mnist" else ())
         small = dataset == "digits"
         for kind in kinds:
-            model = ModelConfig(kind=kind, input_shape=INPUT_SHAPES[dataset], latent_dim=2,
-                                hidden_dims=(128, 64) if small else (256, 128), beta=1.0)
-            train = TrainConfig(dataset=dataset, epochs=DIGITS_EPOCHS if small else FAMILY_EPOCHS, batch_size=128,
-                                lr=1e-3, seed=ZOO_SEED, dynamic_binarization=True, num_threads=ZOO_THREADS)
-            specs.append(ZooSpec(name=f"{dataset}-{kind}-z2", role=ROLE_FAMILY_2D, group=f"{dataset}-{ROLE_FAMILY_2D}",
-                                 model=model, train=train, iw_samples=OTHER_IW_SAMPLES if kind == "vae" else 0))
+            model = ModelConfig(
+                kind=kind,
+                input_shape=INPUT_SHAPES[dataset],
+                latent_dim=2,
+                hidden_dims=(128, 64) if small else (256, 128),
+                beta=1.0,
+            )
+            train = TrainConfig(
+                dataset=dataset,
+                epochs=DIGITS_EPOCHS if small else FAMILY_EPOCHS,
+                batch_size=128,
+                lr=1e-3,
+                seed=ZOO_SEED,
+                dynamic_binarization=True,
+                num_threads=ZOO_THREADS,
+            )
+            specs.append(
+                ZooSpec(
+                    name=f"{dataset}-{kind}-z2",
+                    role=ROLE_FAMILY_2D,
+                    group=f"{dataset}-{ROLE_FAMILY_2D}",
+                    model=model,
+                    train=train,
+                    iw_samples=OTHER_IW_SAMPLES if kind == "vae" else 0,
+                )
+            )
     return specs
 
 
@@ -126,17 +151,38 @@ def conditional_specs() -> list[ZooSpec]:
     specs = []
     for dataset in CONDITIONAL_DATASETS:
         small = dataset == "digits"
-        model = ModelConfig(kind="cvae", input_shape=INPUT_SHAPES[dataset], latent_dim=2,
-                            hidden_dims=(128, 64) if small else (256, 128), beta=1.0)
-        train = TrainConfig(dataset=dataset, epochs=DIGITS_EPOCHS if small else FAMILY_EPOCHS, batch_size=128,
-                            lr=1e-3, seed=ZOO_SEED, dynamic_binarization=True, num_threads=ZOO_THREADS)
-        specs.append(ZooSpec(name=f"{dataset}-cvae-z2", role=ROLE_CONDITIONAL, group=f"{dataset}-{ROLE_CONDITIONAL}",
-                             model=model, train=train, iw_samples=OTHER_IW_SAMPLES))
+        model = ModelConfig(
+            kind="cvae",
+            input_shape=INPUT_SHAPES[dataset],
+            latent_dim=2,
+            hidden_dims=(128, 64) if small else (256, 128),
+            beta=1.0,
+        )
+        train = TrainConfig(
+            dataset=dataset,
+            epochs=DIGITS_EPOCHS if small else FAMILY_EPOCHS,
+            batch_size=128,
+            lr=1e-3,
+            seed=ZOO_SEED,
+            dynamic_binarization=True,
+            num_threads=ZOO_THREADS,
+        )
+        specs.append(
+            ZooSpec(
+                name=f"{dataset}-cvae-z2",
+                role=ROLE_CONDITIONAL,
+                group=f"{dataset}-{ROLE_CONDITIONAL}",
+                model=model,
+                train=train,
+                iw_samples=OTHER_IW_SAMPLES,
+            )
+        )
     return specs
 
 
 def beta_sweep_specs(dataset: str) -> list[ZooSpec]:
     """One architecture, one seed, beta varied alone: the beta-versus-KL page's rate-distortion points."""
+    betas: tuple[float, ...]
     if dataset == "mnist":
         betas, latent, hidden, epochs = MNIST_BETAS, MNIST_SWEEP_LATENT, (256, 128), SWEEP_EPOCHS
     elif dataset == "digits":
@@ -145,14 +191,29 @@ def beta_sweep_specs(dataset: str) -> list[ZooSpec]:
         raise ValueError(f"no beta sweep is defined for {dataset!r}; use mnist or digits")
     specs = []
     for beta in betas:
-        model = ModelConfig(kind="vae", input_shape=INPUT_SHAPES[dataset], latent_dim=latent, hidden_dims=hidden,
-                            beta=beta)
+        model = ModelConfig(
+            kind="vae", input_shape=INPUT_SHAPES[dataset], latent_dim=latent, hidden_dims=hidden, beta=beta
+        )
         # Binarised like every zoo model, so that the beta = 1 point's -ELBO is a true likelihood bound.
-        train = TrainConfig(dataset=dataset, epochs=epochs, batch_size=128, lr=1e-3, seed=ZOO_SEED,
-                            dynamic_binarization=True, num_threads=ZOO_THREADS)
-        specs.append(ZooSpec(name=f"{dataset}-vae-z{latent}-beta{beta:g}", role=ROLE_BETA_SWEEP,
-                             group=f"{dataset}-{ROLE_BETA_SWEEP}", model=model, train=train,
-                             iw_samples=OTHER_IW_SAMPLES))
+        train = TrainConfig(
+            dataset=dataset,
+            epochs=epochs,
+            batch_size=128,
+            lr=1e-3,
+            seed=ZOO_SEED,
+            dynamic_binarization=True,
+            num_threads=ZOO_THREADS,
+        )
+        specs.append(
+            ZooSpec(
+                name=f"{dataset}-vae-z{latent}-beta{beta:g}",
+                role=ROLE_BETA_SWEEP,
+                group=f"{dataset}-{ROLE_BETA_SWEEP}",
+                model=model,
+                train=train,
+                iw_samples=OTHER_IW_SAMPLES,
+            )
+        )
     return specs
 
 
@@ -162,13 +223,26 @@ def default_spec() -> ZooSpec:
     An MLP rather than a conv decoder: with 2 CPU cores a conv decoder costs ~3x per step and ~6x per
     decoder pass, which would also push the K = 5000 IW evaluation past an hour.
     """
-    model = ModelConfig(kind="vae", input_shape=INPUT_SHAPES["mnist"], latent_dim=50, hidden_dims=(512, 512),
-                        beta=1.0)
-    train = TrainConfig(dataset="mnist", epochs=DEFAULT_EPOCHS, batch_size=DEFAULT_BATCH_SIZE, lr=DEFAULT_LR,
-                        seed=ZOO_SEED, kl_warmup_epochs=DEFAULT_KL_WARMUP_EPOCHS, dynamic_binarization=True,
-                        lr_decay=DEFAULT_LR_DECAY, num_threads=DEFAULT_THREADS)
-    return ZooSpec(name="mnist-vae-default", role=ROLE_DEFAULT, group=f"mnist-{ROLE_DEFAULT}", model=model, train=train,
-                   iw_samples=DEFAULT_IW_SAMPLES)
+    model = ModelConfig(kind="vae", input_shape=INPUT_SHAPES["mnist"], latent_dim=50, hidden_dims=(512, 512), beta=1.0)
+    train = TrainConfig(
+        dataset="mnist",
+        epochs=DEFAULT_EPOCHS,
+        batch_size=DEFAULT_BATCH_SIZE,
+        lr=DEFAULT_LR,
+        seed=ZOO_SEED,
+        kl_warmup_epochs=DEFAULT_KL_WARMUP_EPOCHS,
+        dynamic_binarization=True,
+        lr_decay=DEFAULT_LR_DECAY,
+        num_threads=DEFAULT_THREADS,
+    )
+    return ZooSpec(
+        name="mnist-vae-default",
+        role=ROLE_DEFAULT,
+        group=f"mnist-{ROLE_DEFAULT}",
+        model=model,
+        train=train,
+        iw_samples=DEFAULT_IW_SAMPLES,
+    )
 
 
 def default_ae_spec() -> ZooSpec:
@@ -198,13 +272,33 @@ def wide_sparse_specs() -> list[ZooSpec]:
     """mnist-sae-wide-kl (KL sparsity penalty) and mnist-sae-wide-nopenalty (the same model, weight 0)."""
     specs = []
     for suffix, weight in (("kl", WIDE_SPARSE_WEIGHT), ("nopenalty", 0.0)):
-        model = ModelConfig(kind="sae", input_shape=INPUT_SHAPES["mnist"], latent_dim=WIDE_SPARSE_LATENT,
-                            hidden_dims=WIDE_SPARSE_HIDDEN, sparsity="kl", sparsity_target=WIDE_SPARSE_RHO,
-                            sparsity_weight=weight)
-        train = TrainConfig(dataset="mnist", epochs=FAMILY_EPOCHS, batch_size=128, lr=1e-3, seed=ZOO_SEED,
-                            dynamic_binarization=True, num_threads=ZOO_THREADS)
-        specs.append(ZooSpec(name=f"mnist-sae-wide-{suffix}", role=ROLE_SPARSE_WIDE, group=f"mnist-{ROLE_SPARSE_WIDE}",
-                             model=model, train=train))
+        model = ModelConfig(
+            kind="sae",
+            input_shape=INPUT_SHAPES["mnist"],
+            latent_dim=WIDE_SPARSE_LATENT,
+            hidden_dims=WIDE_SPARSE_HIDDEN,
+            sparsity="kl",
+            sparsity_target=WIDE_SPARSE_RHO,
+            sparsity_weight=weight,
+        )
+        train = TrainConfig(
+            dataset="mnist",
+            epochs=FAMILY_EPOCHS,
+            batch_size=128,
+            lr=1e-3,
+            seed=ZOO_SEED,
+            dynamic_binarization=True,
+            num_threads=ZOO_THREADS,
+        )
+        specs.append(
+            ZooSpec(
+                name=f"mnist-sae-wide-{suffix}",
+                role=ROLE_SPARSE_WIDE,
+                group=f"mnist-{ROLE_SPARSE_WIDE}",
+                model=model,
+                train=train,
+            )
+        )
     return specs
 
 
@@ -212,8 +306,14 @@ def shrink(spec: ZooSpec, sizes: QuickSizes) -> ZooSpec:
     """The quick-mode version of a spec: same name, role, group and kind, tiny and fast."""
     model = replace(spec.model, hidden_dims=sizes.hidden_dims)
     train = replace(spec.train, epochs=sizes.epochs, kl_warmup_epochs=0)
-    return replace(spec, model=model, train=train, iw_samples=min(spec.iw_samples, sizes.iw_samples),
-                   train_images=sizes.train_images, test_images=sizes.test_images)
+    return replace(
+        spec,
+        model=model,
+        train=train,
+        iw_samples=min(spec.iw_samples, sizes.iw_samples),
+        train_images=sizes.train_images,
+        test_images=sizes.test_images,
+    )
 
 
 def select_specs(specs: list[ZooSpec], names: list[str] | None) -> list[ZooSpec]:
@@ -239,18 +339,28 @@ def split_for(spec: ZooSpec, split: str) -> ImageDataset:
 def measure(model, spec: ZooSpec, test_data: ImageDataset) -> EvaluationReport:
     """The test metrics recorded with a zoo model (the protocol is also written into its metadata)."""
     with torch_threads(spec.train.num_threads):  # the IW estimate is the costliest step: same reason
-        return evaluate(model, test_data, iw_samples=spec.iw_samples, seed=EVAL_SEED,
-                        binarized=spec.test_binarized)
+        return evaluate(model, test_data, iw_samples=spec.iw_samples, seed=EVAL_SEED, binarized=spec.test_binarized)
 
 
 def zoo_metadata(spec: ZooSpec, quick: bool) -> dict:
     """Role, group and evaluation protocol of a zoo model, as docs/CONTRACTS.md names them."""
-    protocol = (f"fixed stochastic binarisation of the test set with seed {EVAL_SEED} "
-                f"(evaluate(..., binarized=True, seed={EVAL_SEED}))" if spec.test_binarized
-                else "grey-level test images in [0, 1], not binarised")
-    return {"role": spec.role, "group": spec.group, "zoo_name": spec.name, "quick": quick,
-            "train_seed": spec.train.seed, "eval_seed": EVAL_SEED, "test_binarized": spec.test_binarized,
-            "test_binarization": protocol, "iw_samples": spec.iw_samples}
+    protocol = (
+        f"fixed stochastic binarisation of the test set with seed {EVAL_SEED} "
+        f"(evaluate(..., binarized=True, seed={EVAL_SEED}))"
+        if spec.test_binarized
+        else "grey-level test images in [0, 1], not binarised"
+    )
+    return {
+        "role": spec.role,
+        "group": spec.group,
+        "zoo_name": spec.name,
+        "quick": quick,
+        "train_seed": spec.train.seed,
+        "eval_seed": EVAL_SEED,
+        "test_binarized": spec.test_binarized,
+        "test_binarization": protocol,
+        "iw_samples": spec.iw_samples,
+    }
 
 
 @dataclass
@@ -262,9 +372,14 @@ class ZooOutcome:
     problems: list[tuple[Path, str]] = field(default_factory=list)  # there but unusable: left untouched
 
 
-def run_zoo(out_dir: str | Path, specs: list[ZooSpec], *, quick: bool = False,
-            log: Callable[[str], None] | None = None,
-            make_callback: Callable[[ZooSpec], TrainingCallback] | None = None) -> ZooOutcome:
+def run_zoo(
+    out_dir: str | Path,
+    specs: list[ZooSpec],
+    *,
+    quick: bool = False,
+    log: Callable[[str], None] | None = None,
+    make_callback: Callable[[ZooSpec], TrainingCallback] | None = None,
+) -> ZooOutcome:
     """Train every spec whose checkpoint is not yet in out_dir; skip the ones already there.
 
     A file that exists but cannot be read, or was trained with other settings, is reported and left alone
@@ -285,16 +400,24 @@ def run_zoo(out_dir: str | Path, specs: list[ZooSpec], *, quick: bool = False,
                 outcome.skipped.append(path)
                 log(f"{prefix}: exists, skipped")
             continue
-        log(f"{prefix}: training {spec.model.kind} ({spec.model.arch} {list(spec.model.hidden_dims)}, "
+        log(
+            f"{prefix}: training {spec.model.kind} ({spec.model.arch} {list(spec.model.hidden_dims)}, "
             f"latent {spec.model.latent_dim}, beta {spec.model.beta:g}) on {spec.train.dataset} "
-            f"for {spec.train.epochs} epochs")
+            f"for {spec.train.epochs} epochs"
+        )
         train_one(path, spec, quick=quick, callback=make_callback(spec) if make_callback else None, log=log)
         outcome.trained.append(path)
     return outcome
 
 
-def train_one(path: Path, spec: ZooSpec, *, quick: bool = False, callback: TrainingCallback | None = None,
-              log: Callable[[str], None] | None = None) -> Path:
+def train_one(
+    path: Path,
+    spec: ZooSpec,
+    *,
+    quick: bool = False,
+    callback: TrainingCallback | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Path:
     """Train one zoo model, then record metrics measured on the weights exactly as stored."""
 
     log = log or _log_to_stderr
@@ -304,17 +427,27 @@ def train_one(path: Path, spec: ZooSpec, *, quick: bool = False, callback: Train
     # Wall time grows when other work shares the cores; the CPU time of this process does not.
     cpu_seconds = time.process_time() - cpu_started
     history = [record.to_dict() for record in result.history]
-    metadata = {**training_metadata(result.seconds, len(train_data), len(test_data), len(result.history),
-                                    spec.train.num_threads, device=spec.train.device),
-                "train_cpu_seconds": round(cpu_seconds, 2), **zoo_metadata(spec, quick)}
+    metadata = {
+        **training_metadata(
+            result.seconds,
+            len(train_data),
+            len(test_data),
+            len(result.history),
+            spec.train.num_threads,
+            device=spec.train.device,
+        ),
+        "train_cpu_seconds": round(cpu_seconds, 2),
+        **zoo_metadata(spec, quick),
+    }
     save_checkpoint(path, result.model, spec.train, history=history, metadata=metadata, half=spec.half)
     # With half=True the stored weights differ from the trained ones: measure what a reader will load.
     stored_model, _ = load_checkpoint(path)
     if spec.iw_samples:
         log(f"  evaluating on {len(test_data)} test images with IW K = {spec.iw_samples}")
     report = measure(stored_model, spec, test_data)
-    save_checkpoint(path, stored_model, spec.train, history=history, metadata=metadata,
-                    metrics=report.to_dict(), half=spec.half)
+    save_checkpoint(
+        path, stored_model, spec.train, history=history, metadata=metadata, metrics=report.to_dict(), half=spec.half
+    )
     log(f"  saved {path} ({summary(report)}; trained in {result.seconds:.0f} s)")
     return path
 

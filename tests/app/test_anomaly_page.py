@@ -44,7 +44,7 @@ def expected_iw_auc(tiny_zoo):
         out = []
         with torch.no_grad():
             for start in range(0, len(x), 250):
-                xb = x[start:start + 250]
+                xb = x[start : start + 250]
                 # the page's scorer draws the ELBO samples first from the same generator: replay them
                 model.sample_latent(model.encode(xb), 10, generator)
                 out.append(-model.iw_log_likelihood(xb, 10, generator=generator))
@@ -65,8 +65,11 @@ def test_the_page_runs_offline_and_its_aucs_match_sklearn(open_page, expected_iw
     at.select_slider(key="anomaly_k").set_value(10).run()
     assert not at.exception, at.exception
     aucs = dataframe(at, "out-of-distribution set")
-    for key, label in (("uniform-noise", "uniform noise"), ("rotated", "test images rotated 90°"),
-                       ("flipped", "test images flipped left–right")):
+    for key, label in (
+        ("uniform-noise", "uniform noise"),
+        ("rotated", "test images rotated 90°"),
+        ("flipped", "test images flipped left–right"),
+    ):
         row = aucs[aucs["out-of-distribution set"] == label].iloc[0]
         assert row["IW"] == pytest.approx(expected_iw_auc[0][key], abs=6e-4), key  # "IW": the IW score's column
     # Both directions need MNIST and Fashion-MNIST: offline the page says so instead.

@@ -142,8 +142,9 @@ def test_denoising_part_shows_the_errors_against_the_clean_digits(open_part):
     curve = chart(at, "ae_dae_curve")["data"]
     assert [trace["name"] for trace in curve] == ["plain AE", "DAE", "noisy input"]
     assert values(curve[1]["y"])[3] == pytest.approx(dae_error, rel=1e-5)
-    input_errors = [((test - corrupt(test, "gaussian", lv, seed=0)) ** 2).sum((1, 2, 3)).mean().item()
-                    for lv in GAUSSIAN_LEVELS]
+    input_errors = [
+        ((test - corrupt(test, "gaussian", lv, seed=0)) ** 2).sum((1, 2, 3)).mean().item() for lv in GAUSSIAN_LEVELS
+    ]
     assert np.allclose(values(curve[2]["y"]), input_errors, rtol=1e-5)
     # the toy field's arrows near the curve point back to it
     near = metric(at, f"Arrows pointing back (within 45°), closer than {2 * TOY_SPECS['dae'].noise:g}")
@@ -173,7 +174,7 @@ def test_contractive_part_shows_the_jacobian_norms_autograd_gives(open_part):
     for spec, label in ((TOY_SPECS["plain-2d"], "Plain AE"), (TOY_SPECS["cae"], "CAE")):
         model = state.toy_fit(settings, spec, "").model
         with torch.no_grad():
-            slope = ((model.reconstruct(toy.clean + h * normal) - model.reconstruct(toy.clean - h * normal)) / (2 * h))
+            slope = (model.reconstruct(toy.clean + h * normal) - model.reconstruct(toy.clean - h * normal)) / (2 * h)
         assert float(metric(at, f"{label}: slope across")) == pytest.approx(slope.norm(dim=1).mean().item(), abs=0.006)
     assert float(metric(at, "CAE: slope across")) < float(metric(at, "Plain AE: slope across"))
     assert re.search(r"flatter across the manifold than along it", captions(at))

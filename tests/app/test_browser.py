@@ -17,8 +17,9 @@ from tools.app_browser import REPO_ROOT, capture, chromium_page, chromium_path, 
 from tools.screenshots import README_SHOTS, SCREENSHOTS_ENV, save_readme_shot, tour
 
 pytestmark = [
-    pytest.mark.skipif(chromium_path() is None,
-                       reason="Debian's /usr/bin/chromium is not installed (.ci/run installs it with apt-get)"),
+    pytest.mark.skipif(
+        chromium_path() is None, reason="Debian's /usr/bin/chromium is not installed (.ci/run installs it with apt-get)"
+    ),
     pytest.mark.skipif(not playwright_available(), reason="the playwright package is not installed"),
 ]
 
@@ -40,17 +41,22 @@ def test_every_page_renders_and_the_elbo_page_takes_uploads_drawings_and_sliders
         if readme_folder and name in README_SHOTS:
             save_readme_shot(Path(readme_folder), README_SHOTS[name], page)
 
-    with running_app(log_path=ARTIFACTS / "streamlit.log") as url, sync_playwright() as playwright, \
-            chromium_page(playwright) as page:
+    with (
+        running_app(log_path=ARTIFACTS / "streamlit.log") as url,
+        sync_playwright() as playwright,
+        chromium_page(playwright) as page,
+    ):
         report = tour(page, url, on_page)
 
     print("seconds per page:", {name: round(s, 1) for name, s in report.seconds.items()})  # shown with -s
     app_pages = re.findall(r'\("(\d+_\w+)\.py"', (REPO_ROOT / "app.py").read_text())
     listed = [name for name in report.pages if "-" not in name]
-    assert len(listed) == len([p for p in app_pages if any((REPO_ROOT / d / f"{p}.py").is_file()
-                                                            for d in ("pages", "lessons"))]), report.pages
-    assert {"elbo_breakdown-upload", "elbo_breakdown-draw", "elbo_breakdown-beta",
-            "elbo_breakdown-cleared"} <= set(report.pages)
+    assert len(listed) == len(
+        [p for p in app_pages if any((REPO_ROOT / d / f"{p}.py").is_file() for d in ("pages", "lessons"))]
+    ), report.pages
+    assert {"elbo_breakdown-upload", "elbo_breakdown-draw", "elbo_breakdown-beta", "elbo_breakdown-cleared"} <= set(
+        report.pages
+    )
     assert not {name: texts for name, texts in report.exceptions.items() if texts}, "an exception was shown"
 
     elbo = report.elbo

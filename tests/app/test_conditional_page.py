@@ -23,8 +23,9 @@ PAGE = str(next(p for p in REPO_ROOT.glob("*/9_conditional_vae.py")).relative_to
 @pytest.fixture(scope="module")
 def tiny_cvae(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("cvae")
-    return train_tiny_checkpoint(folder / "digits-cvae-z2.pt", kind="cvae", role="conditional",
-                                 group="digits-conditional")
+    return train_tiny_checkpoint(
+        folder / "digits-cvae-z2.pt", kind="cvae", role="conditional", group="digits-conditional"
+    )
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def metric(at, label: str) -> float:
 def closed_form_kl(model, images, labels=None) -> float:
     with torch.no_grad():
         mean, logvar = model.encode(images, labels) if labels is not None else model.encode(images)
-    return float((0.5 * (mean ** 2 + logvar.exp() - 1 - logvar)).sum(1).mean())
+    return float((0.5 * (mean**2 + logvar.exp() - 1 - logvar)).sum(1).mean())
 
 
 def knn_score(codes: np.ndarray, labels: np.ndarray) -> float:
@@ -63,17 +64,18 @@ def test_the_page_runs_and_its_numbers_match(cvae_page, tiny_cvae, tiny_zoo):
     test = load_dataset("digits", "test")
     cvae, vae = load_checkpoint(tiny_cvae).model, load_checkpoint(tiny_zoo.vae_2d).model
     # The tiny models see grey levels (no binarisation), so the test images go in as they are.
-    assert metric(at, "KL · CVAE") == pytest.approx(closed_form_kl(cvae, test.images, test.labels),
-                                                                     abs=0.006)
+    assert metric(at, "KL · CVAE") == pytest.approx(closed_form_kl(cvae, test.images, test.labels), abs=0.006)
     assert metric(at, "KL · VAE") == pytest.approx(closed_form_kl(vae, test.images), abs=0.006)
     with torch.no_grad():
         cvae_codes = cvae.embed(test.images, test.labels).numpy()
         vae_codes = vae.embed(test.images).numpy()
     labels = test.labels.numpy()
     assert metric(at, "Class predicted from the conditional VAE's codes (5-NN)") == pytest.approx(
-        100 * knn_score(cvae_codes, labels), abs=0.051)
+        100 * knn_score(cvae_codes, labels), abs=0.051
+    )
     assert metric(at, "Class predicted from the VAE's codes (5-NN)") == pytest.approx(
-        100 * knn_score(vae_codes, labels), abs=0.051)
+        100 * knn_score(vae_codes, labels), abs=0.051
+    )
 
 
 def test_more_rows_and_another_digit(cvae_page):

@@ -48,8 +48,12 @@ def brute_force_log_px(model, x: torch.Tensor, half_width: float = 6.0, n: int =
     t = torch.linspace(-half_width, half_width, n)
     z = torch.cartesian_prod(t, t)
     with torch.no_grad():
-        log_px_z = [Bernoulli(logits=model.decode_params(chunk).flatten(1), validate_args=False)
-                    .log_prob(x.flatten().expand(len(chunk), -1)).sum(1) for chunk in z.split(20000)]
+        log_px_z = [
+            Bernoulli(logits=model.decode_params(chunk).flatten(1), validate_args=False)
+            .log_prob(x.flatten().expand(len(chunk), -1))
+            .sum(1)
+            for chunk in z.split(20000)
+        ]
         log_joint = torch.cat(log_px_z).double() + Normal(0.0, 1.0).log_prob(z).sum(1).double()
     return float(torch.logsumexp(log_joint, 0)) + 2 * math.log(float(t[1] - t[0]))
 
@@ -90,7 +94,8 @@ def test_the_largest_gap_picker_shows_an_image_with_a_larger_gap(page):
     assert len(top) == 10
     ranked_gap = metric(page, f"Gap: {EVIDENCE} − ELBO")
     assert ranked_gap >= gap_first or gap_first == pytest.approx(ranked_gap, abs=0.05), (
-        "the top-ranked image's exact gap should not fall short of a default image's")
+        "the top-ranked image's exact gap should not fall short of a default image's"
+    )
 
 
 def test_mean_field_numbers_follow_the_closed_forms(page):
@@ -142,13 +147,19 @@ def test_a_binarised_model_sees_the_test_sets_fixed_binarisation(app_env, tmp_pa
     from vae_core.training import fit
 
     train, test = load_dataset("digits", "train"), load_dataset("digits", "test")
-    result = fit(ModelConfig(input_shape=train.input_shape, latent_dim=2, hidden_dims=(64,)),
-                 TrainConfig(dataset="digits", epochs=2, lr=3e-3, dynamic_binarization=True, eval_each_epoch=False),
-                 train_data=train, test_data=test)
+    result = fit(
+        ModelConfig(input_shape=train.input_shape, latent_dim=2, hidden_dims=(64,)),
+        TrainConfig(dataset="digits", epochs=2, lr=3e-3, dynamic_binarization=True, eval_each_epoch=False),
+        train_data=train,
+        test_data=test,
+    )
     folder = Path(os.environ["VAE_USER_CHECKPOINT_DIR"])
     folder.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(folder / "digits-vae-z2-bin.pt", result.model, TrainConfig(dataset="digits", epochs=2,
-                                                                               dynamic_binarization=True))
+    save_checkpoint(
+        folder / "digits-vae-z2-bin.pt",
+        result.model,
+        TrainConfig(dataset="digits", epochs=2, dynamic_binarization=True),
+    )
     at = open_page(PAGE)
     at.selectbox(key="inference_vae").set_value("user/digits-vae-z2-bin").run()
     no_exception(at)

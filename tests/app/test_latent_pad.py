@@ -16,8 +16,11 @@ from vae_core.decoder_export import decoder_from_payload
 
 def components(at, name: str) -> list[dict]:
     """The data of every component `vae_latent_explorer.<name>` on the page, in page order."""
-    return [json.loads(e.proto.json) for e in at.get("bidi_component")
-            if e.proto.component_name == f"vae_latent_explorer.{name}"]
+    return [
+        json.loads(e.proto.json)
+        for e in at.get("bidi_component")
+        if e.proto.component_name == f"vae_latent_explorer.{name}"
+    ]
 
 
 def test_the_latent_page_sends_each_decoder_once_then_its_fingerprint(open_page):

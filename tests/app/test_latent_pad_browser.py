@@ -18,15 +18,19 @@ from vae_core.checkpoints import load_checkpoint
 from vae_core.decoder_export import export_decoder
 
 pytestmark = [
-    pytest.mark.skipif(chromium_path() is None,
-                       reason="Debian's /usr/bin/chromium is not installed (.ci/run installs it with apt-get)"),
+    pytest.mark.skipif(
+        chromium_path() is None, reason="Debian's /usr/bin/chromium is not installed (.ci/run installs it with apt-get)"
+    ),
     pytest.mark.skipif(not playwright_available(), reason="the playwright package is not installed"),
 ]
 
 DECODER_JS = REPO_ROOT / "ui" / "widgets" / "js" / "mlp_decoder.js"
 # Every shipped 2-D model (the pad's), and one of each larger-latent shape (the sliders'): 2, 8, 16 and 50 dimensions.
-SHIPPED = sorted(p for p in (REPO_ROOT / "checkpoints").glob("*.pt")
-                 if "-z2" in p.name or p.stem in ("digits-vae-z8-beta1", "mnist-vae-z16-beta1", "mnist-vae-default"))
+SHIPPED = sorted(
+    p
+    for p in (REPO_ROOT / "checkpoints").glob("*.pt")
+    if "-z2" in p.name or p.stem in ("digits-vae-z8-beta1", "mnist-vae-z16-beta1", "mnist-vae-default")
+)
 MAX_PIXEL_ERROR = 1e-3  # issue #10: the browser's image and torch's, for the same codes
 JS_DECODE = """([source, payload, codes]) => {
     const { vleLoadDecoder, vleDecode } = new Function(source + "\\nreturn { vleLoadDecoder, vleDecode };")();
@@ -61,8 +65,9 @@ def test_the_browser_decoder_matches_torch_on_the_shipped_models():
             codes = codes_for(model.config.latent_dim)
             with torch.no_grad():
                 expected = model.decode(torch.from_numpy(codes)).numpy().reshape(len(codes), -1)
-            got = np.array(json.loads(page.evaluate(JS_DECODE, [source, export_decoder(model).to_payload(),
-                                                               codes.tolist()])))
+            got = np.array(
+                json.loads(page.evaluate(JS_DECODE, [source, export_decoder(model).to_payload(), codes.tolist()]))
+            )
             worst[info.name] = float(np.abs(got - expected).max())
     print("max abs pixel difference per model:", {k: f"{v:.1e}" for k, v in worst.items()})
     assert len(worst) == len(SHIPPED) >= 10, worst

@@ -17,7 +17,9 @@ import pytest
 from ui.shell import navigation
 
 APP_FILE = Path(__file__).resolve().parents[2] / "app.py"
-BROKEN = "Streamlit changed the internals ui/shell/navigation.py relies on: fix the shim and the bound in requirements.txt"
+BROKEN = (
+    "Streamlit changed the internals ui/shell/navigation.py relies on: fix the shim and the bound in requirements.txt"
+)
 
 
 @pytest.fixture

@@ -39,8 +39,9 @@ print(json.dumps({
 
 def test_the_first_page_draws_without_importing_torch(app_env):
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    done = subprocess.run([sys.executable, "-c", FIRST_PAGE], cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_PAGE], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["exception"] == [] and "VAE Latent Explorer" in report["title"]

@@ -21,9 +21,16 @@ def set_colours(study: AnomalyStudy) -> dict[str, str]:
     return colours
 
 
-def score_histograms(study: AnomalyStudy, key: str, axis_title: str, *, shown: list[str] | None = None,
-                     threshold: float | None = None, image_score: float | None = None,
-                     n_bins: int = 60) -> go.Figure:
+def score_histograms(
+    study: AnomalyStudy,
+    key: str,
+    axis_title: str,
+    *,
+    shown: list[str] | None = None,
+    threshold: float | None = None,
+    image_score: float | None = None,
+    n_bins: int = 60,
+) -> go.Figure:
     """Overlaid histograms (density) of one score for every set in `shown` (all when None), on shared bins.
 
     The range is clipped to the 0.5th–99.5th percentiles of the pooled scores so that one far set does not
@@ -40,31 +47,58 @@ def score_histograms(study: AnomalyStudy, key: str, axis_title: str, *, shown: l
     fig = go.Figure()
     for scored in sets:
         values = scored.scores.values(key)
-        fig.add_trace(go.Histogram(x=np.clip(values, low, high), xbins={"start": low, "end": high,
-                                                                        "size": (high - low) / n_bins},
-                                   histnorm="probability density", name=scored.label, opacity=0.55,
-                                   marker_color=colours[scored.key]))
-    fig.update_layout(barmode="overlay", height=380, margin={"l": 10, "r": 10, "t": 30, "b": 10},
-                      legend={"orientation": "h", "y": -0.25}, yaxis_title="density",
-                      xaxis_title=f"{axis_title} (nats; shown from the 0.5th to the 99.5th percentile)")
+        fig.add_trace(
+            go.Histogram(
+                x=np.clip(values, low, high),
+                xbins={"start": low, "end": high, "size": (high - low) / n_bins},
+                histnorm="probability density",
+                name=scored.label,
+                opacity=0.55,
+                marker_color=colours[scored.key],
+            )
+        )
+    fig.update_layout(
+        barmode="overlay",
+        height=380,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        legend={"orientation": "h", "y": -0.25},
+        yaxis_title="density",
+        xaxis_title=f"{axis_title} (nats; shown from the 0.5th to the 99.5th percentile)",
+    )
     if threshold is not None:
-        fig.add_vline(x=float(np.clip(threshold, low, high)), line_color=THRESHOLD_COLOUR, line_dash="dash",
-                      annotation_text="threshold", annotation_position="top right")
+        fig.add_vline(
+            x=float(np.clip(threshold, low, high)),
+            line_color=THRESHOLD_COLOUR,
+            line_dash="dash",
+            annotation_text="threshold",
+            annotation_position="top right",
+        )
     if image_score is not None:
-        fig.add_vline(x=image_score, line_color=IMAGE_COLOUR, line_width=3,
-                      annotation_text="your image", annotation_position="top left", annotation_yshift=-18)
+        fig.add_vline(
+            x=image_score,
+            line_color=IMAGE_COLOUR,
+            line_width=3,
+            annotation_text="your image",
+            annotation_position="top left",
+            annotation_yshift=-18,
+        )
     return fig
 
 
 def roc_figure(curves: dict[str, RocCurve], title: str) -> go.Figure:
     """ROC curves (detection rate against false-positive rate), one per score, with the chance diagonal."""
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance (AUC 0.5)",
-                             line={"color": "#AAAAAA", "dash": "dot"}))
+    fig.add_trace(
+        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance (AUC 0.5)", line={"color": "#AAAAAA", "dash": "dot"})
+    )
     for label, curve in curves.items():
         fig.add_trace(go.Scatter(x=curve.fpr, y=curve.tpr, mode="lines", name=f"{label}: AUC {curve.auc:.3f}"))
-    fig.update_layout(title=title, height=420, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                      xaxis={"title": "false-positive rate (test images flagged)", "range": [0, 1]},
-                      yaxis={"title": "detection rate (outliers flagged)", "range": [0, 1.01]},
-                      legend={"orientation": "v", "x": 1.02, "y": 0})
+    fig.update_layout(
+        title=title,
+        height=420,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        xaxis={"title": "false-positive rate (test images flagged)", "range": [0, 1]},
+        yaxis={"title": "detection rate (outliers flagged)", "range": [0, 1.01]},
+        legend={"orientation": "v", "x": 1.02, "y": 0},
+    )
     return fig

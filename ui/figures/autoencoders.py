@@ -25,11 +25,17 @@ def _array(values) -> np.ndarray:
     return values.detach().cpu().numpy() if hasattr(values, "detach") else np.asarray(values)
 
 
-def _layout(fig: go.Figure, title: str, height: int, x_title: str = "", y_title: str = "",
-            equal_axes: bool = False) -> go.Figure:
+def _layout(
+    fig: go.Figure, title: str, height: int, x_title: str = "", y_title: str = "", equal_axes: bool = False
+) -> go.Figure:
     # The legend goes under the plot: above it, it collides with the title.
-    fig.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                      legend={"orientation": "h", "yanchor": "top", "y": -0.15, "x": 0}, template="plotly_white")
+    fig.update_layout(
+        title=title,
+        height=height,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.15, "x": 0},
+        template="plotly_white",
+    )
     fig.update_xaxes(title=x_title)
     fig.update_yaxes(title=y_title)
     if equal_axes:
@@ -37,37 +43,76 @@ def _layout(fig: go.Figure, title: str, height: int, x_title: str = "", y_title:
     return fig
 
 
-def toy_reconstruction_figure(points, clean, pca_line, linear_recon, nonlinear_curve, *,
-                              title: str = "", height: int = 420) -> go.Figure:
+def toy_reconstruction_figure(
+    points, clean, pca_line, linear_recon, nonlinear_curve, *, title: str = "", height: int = 420
+) -> go.Figure:
     """2-D toy data with the true curve, PCA's line, the linear AE's reconstructions and the non-linear AE's
     learned curve (its decoder over a line of codes)."""
     points, clean = _array(points), _array(clean)
     order = np.argsort(clean[:, 0] + 1e-3 * clean[:, 1]) if clean.shape[0] else []
-    fig = go.Figure([
-        go.Scatter(x=points[:, 0], y=points[:, 1], mode="markers", name="data",
-                   marker={"size": 4, "color": DATA_COLOUR}),
-        go.Scatter(x=_array(pca_line)[:, 0], y=_array(pca_line)[:, 1], mode="lines", name="PCA line",
-                   line={"color": PCA_COLOUR, "width": 6}),
-        go.Scatter(x=_array(linear_recon)[:, 0], y=_array(linear_recon)[:, 1], mode="markers",
-                   name="linear AE reconstructions", marker={"size": 4, "color": LINEAR_COLOUR}),
-        go.Scatter(x=_array(nonlinear_curve)[:, 0], y=_array(nonlinear_curve)[:, 1], mode="lines",
-                   name="non-linear AE: decoded codes", line={"color": NONLINEAR_COLOUR, "width": 3}),
-    ])
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=points[:, 0], y=points[:, 1], mode="markers", name="data", marker={"size": 4, "color": DATA_COLOUR}
+            ),
+            go.Scatter(
+                x=_array(pca_line)[:, 0],
+                y=_array(pca_line)[:, 1],
+                mode="lines",
+                name="PCA line",
+                line={"color": PCA_COLOUR, "width": 6},
+            ),
+            go.Scatter(
+                x=_array(linear_recon)[:, 0],
+                y=_array(linear_recon)[:, 1],
+                mode="markers",
+                name="linear AE reconstructions",
+                marker={"size": 4, "color": LINEAR_COLOUR},
+            ),
+            go.Scatter(
+                x=_array(nonlinear_curve)[:, 0],
+                y=_array(nonlinear_curve)[:, 1],
+                mode="lines",
+                name="non-linear AE: decoded codes",
+                line={"color": NONLINEAR_COLOUR, "width": 3},
+            ),
+        ]
+    )
     if len(order):
-        fig.add_trace(go.Scatter(x=clean[order, 0], y=clean[order, 1], mode="markers", name="true manifold",
-                                 marker={"size": 2, "color": MANIFOLD_COLOUR}, visible="legendonly"))
+        fig.add_trace(
+            go.Scatter(
+                x=clean[order, 0],
+                y=clean[order, 1],
+                mode="markers",
+                name="true manifold",
+                marker={"size": 2, "color": MANIFOLD_COLOUR},
+                visible="legendonly",
+            )
+        )
     return _layout(fig, title, height, "x₁", "x₂", equal_axes=True)
 
 
-def toy_reconstruction_figure_3d(points, linear_recon, nonlinear_recon, *, title: str = "",
-                                 height: int = 460) -> go.Figure:
+def toy_reconstruction_figure_3d(
+    points, linear_recon, nonlinear_recon, *, title: str = "", height: int = 460
+) -> go.Figure:
     """3-D toy data with the linear AE's reconstructions (a plane) and the non-linear AE's (the roll)."""
     traces = []
-    for values, name, colour, size in ((points, "data", DATA_COLOUR, 2), (linear_recon, "linear AE", LINEAR_COLOUR, 2),
-                                       (nonlinear_recon, "non-linear AE", NONLINEAR_COLOUR, 2)):
+    for values, name, colour, size in (
+        (points, "data", DATA_COLOUR, 2),
+        (linear_recon, "linear AE", LINEAR_COLOUR, 2),
+        (nonlinear_recon, "non-linear AE", NONLINEAR_COLOUR, 2),
+    ):
         values = _array(values)
-        traces.append(go.Scatter3d(x=values[:, 0], y=values[:, 1], z=values[:, 2], mode="markers", name=name,
-                                   marker={"size": size, "color": colour}))
+        traces.append(
+            go.Scatter3d(
+                x=values[:, 0],
+                y=values[:, 1],
+                z=values[:, 2],
+                mode="markers",
+                name=name,
+                marker={"size": size, "color": colour},
+            )
+        )
     fig = go.Figure(traces)
     fig.update_layout(scene={"aspectmode": "data"})
     return _layout(fig, title, height)
@@ -75,26 +120,54 @@ def toy_reconstruction_figure_3d(points, linear_recon, nonlinear_recon, *, title
 
 def kl_penalty_figure(rho_hat, kl_values, rho: float, *, height: int = 300) -> go.Figure:
     """KL(ρ‖ρ̂) against ρ̂, with its zero at ρ marked."""
-    fig = go.Figure([go.Scatter(x=_array(rho_hat), y=_array(kl_values), mode="lines", name="KL(ρ‖ρ̂)",
-                                line={"color": VARIANT_COLOUR, "width": 3})])
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=_array(rho_hat),
+                y=_array(kl_values),
+                mode="lines",
+                name="KL(ρ‖ρ̂)",
+                line={"color": VARIANT_COLOUR, "width": 3},
+            )
+        ]
+    )
     fig.add_vline(x=rho, line={"color": MANIFOLD_COLOUR, "dash": "dash"}, annotation_text=f"ρ = {rho:g}")
-    return _layout(fig, f"The KL sparsity penalty of one unit, ρ = {rho:g}", height,
-                   "average activation ρ̂ of the unit", "KL(ρ ‖ ρ̂), nats")
+    return _layout(
+        fig,
+        f"The KL sparsity penalty of one unit, ρ = {rho:g}",
+        height,
+        "average activation ρ̂ of the unit",
+        "KL(ρ ‖ ρ̂), nats",
+    )
 
 
 def activation_bars_figure(activations: dict[str, np.ndarray], threshold: float, *, height: int = 320) -> go.Figure:
     """Hidden activations of one image, one bar per unit, for each labelled model, with the threshold."""
     colours = (PLAIN_COLOUR, VARIANT_COLOUR)
-    fig = go.Figure([go.Bar(x=np.arange(len(values)), y=_array(values), name=label, marker_color=colours[i % 2],
-                            opacity=0.8) for i, (label, values) in enumerate(activations.items())])
-    fig.add_hline(y=threshold, line={"color": MANIFOLD_COLOUR, "dash": "dot"},
-                  annotation_text=f"threshold {threshold:g}")
+    fig = go.Figure(
+        [
+            go.Bar(x=np.arange(len(values)), y=_array(values), name=label, marker_color=colours[i % 2], opacity=0.8)
+            for i, (label, values) in enumerate(activations.items())
+        ]
+    )
+    fig.add_hline(
+        y=threshold, line={"color": MANIFOLD_COLOUR, "dash": "dot"}, annotation_text=f"threshold {threshold:g}"
+    )
     fig.update_layout(barmode="overlay", bargap=0)
     return _layout(fig, "Hidden-layer activations for this digit", height, "hidden unit", "activation")
 
 
-def histogram_figure(series: dict[str, np.ndarray], *, title: str, x_title: str, marker: float | None = None,
-                     marker_label: str = "", log_x: bool = False, bins: int = 40, height: int = 320) -> go.Figure:
+def histogram_figure(
+    series: dict[str, np.ndarray],
+    *,
+    title: str,
+    x_title: str,
+    marker: float | None = None,
+    marker_label: str = "",
+    log_x: bool = False,
+    bins: int = 40,
+    height: int = 320,
+) -> go.Figure:
     """Overlaid histograms (one per labelled series) on shared bins, with an optional vertical marker."""
     arrays = {label: _array(values).astype(float) for label, values in series.items()}
     if log_x:
@@ -106,8 +179,9 @@ def histogram_figure(series: dict[str, np.ndarray], *, title: str, x_title: str,
     centres = 0.5 * (edges[1:] + edges[:-1])
     for i, (label, values) in enumerate(arrays.items()):
         counts, _ = np.histogram(values, edges)
-        fig.add_trace(go.Bar(x=centres, y=counts, name=label, opacity=0.6, marker_color=colours[i % 3],
-                             width=np.diff(edges)))
+        fig.add_trace(
+            go.Bar(x=centres, y=counts, name=label, opacity=0.6, marker_color=colours[i % 3], width=np.diff(edges))
+        )
     if marker is not None:
         fig.add_vline(x=marker, line={"color": MANIFOLD_COLOUR, "dash": "dash"}, annotation_text=marker_label)
     fig.update_layout(barmode="overlay")
@@ -115,13 +189,28 @@ def histogram_figure(series: dict[str, np.ndarray], *, title: str, x_title: str,
     return _layout(fig, title, height, f"log₁₀ {x_title}" if log_x else x_title, "count")
 
 
-def denoising_curve_figure(levels: Sequence[float], errors: dict[str, Sequence[float]], current: float | None,
-                           *, x_title: str, height: int = 320) -> go.Figure:
+def denoising_curve_figure(
+    levels: Sequence[float],
+    errors: dict[str, Sequence[float]],
+    current: float | None,
+    *,
+    x_title: str,
+    height: int = 320,
+) -> go.Figure:
     """Mean squared error against the clean digit, one line per model (and the noisy input)."""
     colours = {0: PLAIN_COLOUR, 1: VARIANT_COLOUR, 2: INPUT_COLOUR}
-    fig = go.Figure([go.Scatter(x=list(levels), y=list(values), mode="lines+markers", name=label,
-                                line={"color": colours[i % 3], "dash": "dot" if i == 2 else "solid"})
-                     for i, (label, values) in enumerate(errors.items())])
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=list(levels),
+                y=list(values),
+                mode="lines+markers",
+                name=label,
+                line={"color": colours[i % 3], "dash": "dot" if i == 2 else "solid"},
+            )
+            for i, (label, values) in enumerate(errors.items())
+        ]
+    )
     if current is not None:
         fig.add_vline(x=current, line={"color": MANIFOLD_COLOUR, "dash": "dash"})
     return _layout(fig, "Error against the clean digit, test images", height, x_title, "‖x − x̂‖² per image")
@@ -141,25 +230,56 @@ def vector_field_figure(grid, field, points, *, steps: int, title: str = "", hei
     xs = np.column_stack([grid[:, 0], tips[:, 0], np.full(len(grid), np.nan)]).ravel()
     ys = np.column_stack([grid[:, 1], tips[:, 1], np.full(len(grid), np.nan)]).ravel()
     points = _array(points)
-    fig = go.Figure([
-        go.Scatter(x=points[:, 0], y=points[:, 1], mode="markers", name="training points",
-                   marker={"size": 3, "color": DATA_COLOUR}),
-        go.Scatter(x=xs, y=ys, mode="lines", name=f"r(x̃) − x̃, × {scale:.2g}",
-                   line={"color": VARIANT_COLOUR, "width": 1.5}),
-        go.Scatter(x=tips[:, 0], y=tips[:, 1], mode="markers", name="arrow tips", showlegend=False,
-                   marker={"size": 4, "color": VARIANT_COLOUR}),
-    ])
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=points[:, 0],
+                y=points[:, 1],
+                mode="markers",
+                name="training points",
+                marker={"size": 3, "color": DATA_COLOUR},
+            ),
+            go.Scatter(
+                x=xs, y=ys, mode="lines", name=f"r(x̃) − x̃, × {scale:.2g}", line={"color": VARIANT_COLOUR, "width": 1.5}
+            ),
+            go.Scatter(
+                x=tips[:, 0],
+                y=tips[:, 1],
+                mode="markers",
+                name="arrow tips",
+                showlegend=False,
+                marker={"size": 4, "color": VARIANT_COLOUR},
+            ),
+        ]
+    )
     return _layout(fig, title, height, "x₁", "x₂", equal_axes=True)
 
 
-def response_figure(offsets, responses: dict[str, np.ndarray], *, title: str, x_title: str,
-                    height: int = 320) -> go.Figure:
+def response_figure(
+    offsets, responses: dict[str, np.ndarray], *, title: str, x_title: str, height: int = 320
+) -> go.Figure:
     """How far the reconstruction moves for an input moved by s, one line per labelled model, with y = s."""
     offsets = _array(offsets)
     colours = (PLAIN_COLOUR, VARIANT_COLOUR, LINEAR_COLOUR, NONLINEAR_COLOUR)
-    fig = go.Figure([go.Scatter(x=offsets, y=offsets, mode="lines", name="identity (slope 1)",
-                                line={"color": INPUT_COLOUR, "dash": "dot"})])
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=offsets,
+                y=offsets,
+                mode="lines",
+                name="identity (slope 1)",
+                line={"color": INPUT_COLOUR, "dash": "dot"},
+            )
+        ]
+    )
     for i, (label, values) in enumerate(responses.items()):
-        fig.add_trace(go.Scatter(x=offsets, y=_array(values), mode="lines", name=label,
-                                 line={"color": colours[i % 4], "width": 3, "dash": "solid" if i < 2 else "dash"}))
+        fig.add_trace(
+            go.Scatter(
+                x=offsets,
+                y=_array(values),
+                mode="lines",
+                name=label,
+                line={"color": colours[i % 4], "width": 3, "dash": "solid" if i < 2 else "dash"},
+            )
+        )
     return _layout(fig, title, height, x_title, "reconstruction moves by")

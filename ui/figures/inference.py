@@ -21,10 +21,14 @@ MASS_FRACTIONS = (0.5, 0.9, 0.99)  # the posterior's contour lines enclose these
 FIGURE_HEIGHT = 430
 
 
-def _layout(fig: go.Figure, *, x_title: str, y_title: str, equal_axes: bool = False,
-            height: int = FIGURE_HEIGHT) -> go.Figure:
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0))
+def _layout(
+    fig: go.Figure, *, x_title: str, y_title: str, equal_axes: bool = False, height: int = FIGURE_HEIGHT
+) -> go.Figure:
+    fig.update_layout(
+        height=height,
+        margin=dict(l=10, r=10, t=40, b=10),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0),
+    )
     fig.update_xaxes(title=x_title)
     fig.update_yaxes(title=y_title)
     if equal_axes:
@@ -32,8 +36,9 @@ def _layout(fig: go.Figure, *, x_title: str, y_title: str, equal_axes: bool = Fa
     return fig
 
 
-def gaussian_ellipse(mean: np.ndarray, cov: np.ndarray, n_sigma: float,
-                     n_points: int = 120) -> tuple[np.ndarray, np.ndarray]:
+def gaussian_ellipse(
+    mean: np.ndarray, cov: np.ndarray, n_sigma: float, n_points: int = 120
+) -> tuple[np.ndarray, np.ndarray]:
     """The n_sigma contour of N(mean, cov) in 2-D as a closed polyline."""
     angle = np.linspace(0.0, 2 * np.pi, n_points)
     values, vectors = np.linalg.eigh(np.asarray(cov, dtype=float))
@@ -46,17 +51,35 @@ def _ellipse_traces(q: DiagonalGaussian, name: str, colour: str, dash: str = "so
     traces = []
     for n_sigma, width in ((1, 2.5), (2, 1.5)):
         x, y = q.ellipse(n_sigma)
-        traces.append(go.Scatter(x=x, y=y, mode="lines", name=f"{name} {n_sigma}σ",
-                                 line=dict(color=colour, width=width, dash=dash if n_sigma == 1 else "dot"),
-                                 legendgroup=name, showlegend=True))
+        traces.append(
+            go.Scatter(
+                x=x,
+                y=y,
+                mode="lines",
+                name=f"{name} {n_sigma}σ",
+                line=dict(color=colour, width=width, dash=dash if n_sigma == 1 else "dot"),
+                legendgroup=name,
+                showlegend=True,
+            )
+        )
     mean = q.mean.detach().double().numpy()
-    traces.append(go.Scatter(x=[mean[0]], y=[mean[1]], mode="markers", name=f"{name} mean", legendgroup=name,
-                             showlegend=False, marker=dict(color=colour, size=8, symbol="x")))
+    traces.append(
+        go.Scatter(
+            x=[mean[0]],
+            y=[mean[1]],
+            mode="markers",
+            name=f"{name} mean",
+            legendgroup=name,
+            showlegend=False,
+            marker=dict(color=colour, size=8, symbol="x"),
+        )
+    )
     return traces
 
 
-def posterior_figure(grid: PosteriorGrid, q: DiagonalGaussian, q_star: DiagonalGaussian | None = None,
-                     view: str = "q") -> go.Figure:
+def posterior_figure(
+    grid: PosteriorGrid, q: DiagonalGaussian, q_star: DiagonalGaussian | None = None, view: str = "q"
+) -> go.Figure:
     """p(z|x) as filled contours of its density, with lines enclosing 50/90/99 % of its mass, and q's ellipses.
 
     view "q" zooms on the region that holds q's 2σ ellipse and the posterior's 99 % line; "grid" shows the
@@ -65,16 +88,35 @@ def posterior_figure(grid: PosteriorGrid, q: DiagonalGaussian, q_star: DiagonalG
     density = grid.posterior().numpy()
     z1, z2 = grid.z1.numpy(), grid.z2.numpy()
     fig = go.Figure()
-    fig.add_trace(go.Heatmap(x=z1, y=z2, z=density.T, colorscale=POSTERIOR_COLOURSCALE, zsmooth="best",
-                             showscale=False, name="p(z|x)", hovertemplate="z₁ %{x:.3f}<br>z₂ %{y:.3f}<br>"
-                             "p(z|x) %{z:.3g}<extra></extra>", zmin=0, zmax=float(density.max())))
+    fig.add_trace(
+        go.Heatmap(
+            x=z1,
+            y=z2,
+            z=density.T,
+            colorscale=POSTERIOR_COLOURSCALE,
+            zsmooth="best",
+            showscale=False,
+            name="p(z|x)",
+            hovertemplate="z₁ %{x:.3f}<br>z₂ %{y:.3f}<br>p(z|x) %{z:.3g}<extra></extra>",
+            zmin=0,
+            zmax=float(density.max()),
+        )
+    )
     levels = mass_levels(grid, MASS_FRACTIONS)
     for fraction, level in zip(MASS_FRACTIONS, levels, strict=True):
-        fig.add_trace(go.Contour(x=z1, y=z2, z=density.T, showscale=False,
-                                 name="p(z|x): 50 / 90 / 99 % of mass",
-                                 contours=dict(start=level, end=level, size=1, coloring="none"),
-                                 line=dict(color="#2ca02c", width=1.5), hoverinfo="skip",
-                                 showlegend=fraction == MASS_FRACTIONS[0]))
+        fig.add_trace(
+            go.Contour(
+                x=z1,
+                y=z2,
+                z=density.T,
+                showscale=False,
+                name="p(z|x): 50 / 90 / 99 % of mass",
+                contours=dict(start=level, end=level, size=1, coloring="none"),
+                line=dict(color="#2ca02c", width=1.5),
+                hoverinfo="skip",
+                showlegend=fraction == MASS_FRACTIONS[0],
+            )
+        )
     for trace in _ellipse_traces(q, "q(z|x)", ENCODER_COLOUR):
         fig.add_trace(trace)
     if q_star is not None:
@@ -107,12 +149,23 @@ def mean_field_figure(comparison: MeanFieldComparison) -> go.Figure:
     fig = go.Figure()
     mean = comparison.target_mean
     for n_sigma in (1, 2):
-        for cov, name, colour, dash in ((comparison.target_cov, "target p", TARGET_COLOUR, "solid"),
-                                        (comparison.reverse.covariance, "reverse KL(q‖p) fit", REVERSE_COLOUR, "solid"),
-                                        (comparison.forward.covariance, "forward KL(p‖q) fit", FORWARD_COLOUR, "dash")):
+        for cov, name, colour, dash in (
+            (comparison.target_cov, "target p", TARGET_COLOUR, "solid"),
+            (comparison.reverse.covariance, "reverse KL(q‖p) fit", REVERSE_COLOUR, "solid"),
+            (comparison.forward.covariance, "forward KL(p‖q) fit", FORWARD_COLOUR, "dash"),
+        ):
             x, y = gaussian_ellipse(mean, cov, n_sigma)
-            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, legendgroup=name, showlegend=n_sigma == 1,
-                                     line=dict(color=colour, width=2.5 if n_sigma == 1 else 1.2, dash=dash)))
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=y,
+                    mode="lines",
+                    name=name,
+                    legendgroup=name,
+                    showlegend=n_sigma == 1,
+                    line=dict(color=colour, width=2.5 if n_sigma == 1 else 1.2, dash=dash),
+                )
+            )
     reach = 2.3 * float(np.sqrt(np.diag(comparison.target_cov)).max())
     fig.update_xaxes(range=[-reach, reach])
     fig.update_yaxes(range=[-reach, reach])
@@ -122,49 +175,97 @@ def mean_field_figure(comparison: MeanFieldComparison) -> go.Figure:
 def variance_ratio_figure(rhos: np.ndarray, ratios: np.ndarray, current_rho: float, current_ratio: float) -> go.Figure:
     """Var_q / Var_p of the reverse-KL mean-field fit against the correlation, the current ρ marked."""
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=rhos, y=ratios, mode="lines", name="reverse KL: 1 − ρ²",
-                             line=dict(color=REVERSE_COLOUR, width=2.5)))
-    fig.add_trace(go.Scatter(x=rhos, y=np.ones_like(rhos), mode="lines", name="forward KL: 1",
-                             line=dict(color=FORWARD_COLOUR, width=2, dash="dash")))
-    fig.add_trace(go.Scatter(x=[current_rho], y=[current_ratio], mode="markers", name=f"ρ = {current_rho:.2f}",
-                             marker=dict(color=REVERSE_COLOUR, size=11)))
+    fig.add_trace(
+        go.Scatter(
+            x=rhos, y=ratios, mode="lines", name="reverse KL: 1 − ρ²", line=dict(color=REVERSE_COLOUR, width=2.5)
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=rhos,
+            y=np.ones_like(rhos),
+            mode="lines",
+            name="forward KL: 1",
+            line=dict(color=FORWARD_COLOUR, width=2, dash="dash"),
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[current_rho],
+            y=[current_ratio],
+            mode="markers",
+            name=f"ρ = {current_rho:.2f}",
+            marker=dict(color=REVERSE_COLOUR, size=11),
+        )
+    )
     fig.update_yaxes(range=[0, 1.08])
     return _layout(fig, x_title="correlation ρ of the target", y_title="fitted variance ÷ true marginal variance")
 
 
-def mixture_figure_1d(target: TwoGaussianMixture, fits: list[tuple[str, GaussianFit, str, str]],
-                      grid_axis: np.ndarray) -> go.Figure:
+def mixture_figure_1d(
+    target: TwoGaussianMixture, fits: list[tuple[str, GaussianFit, str, str]], grid_axis: np.ndarray
+) -> go.Figure:
     """The 1-D mixture's density and each fitted Gaussian's, over the grid's range."""
     z = grid_axis
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=z, y=np.exp(target.log_prob(z[:, None])), mode="lines", name="target p",
-                             line=dict(color=TARGET_COLOUR, width=3), fill="tozeroy",
-                             fillcolor="rgba(80,80,80,0.12)"))
+    fig.add_trace(
+        go.Scatter(
+            x=z,
+            y=np.exp(target.log_prob(z[:, None])),
+            mode="lines",
+            name="target p",
+            line=dict(color=TARGET_COLOUR, width=3),
+            fill="tozeroy",
+            fillcolor="rgba(80,80,80,0.12)",
+        )
+    )
     for name, fit, colour, dash in fits:
         density = np.exp(gaussian_log_prob(z[:, None], fit.mean, fit.cov))
-        fig.add_trace(go.Scatter(x=z, y=density, mode="lines", name=name,
-                                 line=dict(color=colour, width=2.5, dash=dash)))
+        fig.add_trace(
+            go.Scatter(x=z, y=density, mode="lines", name=name, line=dict(color=colour, width=2.5, dash=dash))
+        )
     mean, cov = target.moments()
     reach = 3.2 * np.sqrt(cov[0, 0])
     fig.update_xaxes(range=[float(mean[0] - reach), float(mean[0] + reach)])
     return _layout(fig, x_title="z", y_title="density")
 
 
-def mixture_figure_2d(target: TwoGaussianMixture, fits: list[tuple[str, GaussianFit, str, str]],
-                      axes: tuple[np.ndarray, np.ndarray]) -> go.Figure:
+def mixture_figure_2d(
+    target: TwoGaussianMixture, fits: list[tuple[str, GaussianFit, str, str]], axes: tuple[np.ndarray, np.ndarray]
+) -> go.Figure:
     """The 2-D mixture's density as filled contours and each fit's 1σ/2σ ellipses."""
     z1, z2 = axes
     mesh = np.stack(np.meshgrid(z1, z2, indexing="ij"), -1).reshape(-1, 2)
     density = np.exp(target.log_prob(mesh)).reshape(len(z1), len(z2))
     fig = go.Figure()
-    fig.add_trace(go.Contour(x=z1, y=z2, z=density.T, colorscale=POSTERIOR_COLOURSCALE, showscale=False,
-                             name="target p", contours=dict(coloring="heatmap"), line=dict(width=0),
-                             hoverinfo="skip", ncontours=12))
+    fig.add_trace(
+        go.Contour(
+            x=z1,
+            y=z2,
+            z=density.T,
+            colorscale=POSTERIOR_COLOURSCALE,
+            showscale=False,
+            name="target p",
+            contours=dict(coloring="heatmap"),
+            line=dict(width=0),
+            hoverinfo="skip",
+            ncontours=12,
+        )
+    )
     for name, fit, colour, dash in fits:
         for n_sigma in (1, 2):
             x, y = gaussian_ellipse(fit.mean, fit.cov, n_sigma)
-            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, legendgroup=name, showlegend=n_sigma == 1,
-                                     line=dict(color=colour, width=2.5 if n_sigma == 1 else 1.2, dash=dash)))
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=y,
+                    mode="lines",
+                    name=name,
+                    legendgroup=name,
+                    showlegend=n_sigma == 1,
+                    line=dict(color=colour, width=2.5 if n_sigma == 1 else 1.2, dash=dash),
+                )
+            )
     mean, cov = target.moments()
     reach = 2.6 * np.sqrt(cov[0, 0])
     fig.update_xaxes(range=[float(mean[0] - reach), float(mean[0] + reach)])

@@ -38,30 +38,42 @@ def evidence_label(protocol: DataProtocol) -> str:
 def protocol_note(protocol: DataProtocol, dataset: str, gaussian_sigma: float) -> str:
     """One sentence on what the model is fed and so what its numbers are (vae_core.protocol's cases)."""
     if protocol is DataProtocol.BINARIZED:
-        return (f"This model was trained with dynamic binarisation, so each {dataset} test image is shown as in the "
-                f"model card's test protocol: the test set's one fixed binarisation (seed {EVAL_BINARIZATION_SEED}; "
-                "each pixel 1 with probability equal to its intensity), scored as binary pixels.")
+        return (
+            f"This model was trained with dynamic binarisation, so each {dataset} test image is shown as in the "
+            f"model card's test protocol: the test set's one fixed binarisation (seed {EVAL_BINARIZATION_SEED}; "
+            "each pixel 1 with probability equal to its intensity), scored as binary pixels."
+        )
     if protocol is DataProtocol.GREY_BERNOULLI:
         caveat = metric_names(protocol, variational=True).caveat or ""
-        return (f"{caveat} So ∫ p(x|z) p(z) dz is not log p(x) of anything here; the identity "
-                "log ∫ p(x|z) p(z) dz = ELBO + KL(q ‖ p(z|x)) holds all the same, for any positive p(x|z), and "
-                "p(z|x) ∝ p(x|z) p(z) is still the posterior the encoder approximates.")
-    return (f"This model has a Gaussian decoder with a fixed σ = {gaussian_sigma:g} per pixel: log p(x) is a "
-            "log-density of the grey-level image, in nats of a continuous density.")
+        return (
+            f"{caveat} So ∫ p(x|z) p(z) dz is not log p(x) of anything here; the identity "
+            "log ∫ p(x|z) p(z) dz = ELBO + KL(q ‖ p(z|x)) holds all the same, for any positive p(x|z), and "
+            "p(z|x) ∝ p(x|z) p(z) is still the posterior the encoder approximates."
+        )
+    return (
+        f"This model has a Gaussian decoder with a fixed σ = {gaussian_sigma:g} per pixel: log p(x) is a "
+        "log-density of the grey-level image, in nats of a continuous density."
+    )
 
 
 def gap_agreement_note(report: GapReport, evidence: str = "log p(x)") -> str:
     difference = abs(report.gap_from_bounds - report.kl_on_grid)
     allowed = report.gap_error
     if difference <= allowed:
-        verdict = (f"the two ways of computing the gap differ by {difference:.1g} nats, inside their quadrature "
-                   f"error estimates ({allowed:.1g}).")
+        verdict = (
+            f"the two ways of computing the gap differ by {difference:.1g} nats, inside their quadrature "
+            f"error estimates ({allowed:.1g})."
+        )
     elif difference <= 3 * allowed:
-        verdict = (f"the two ways of computing the gap differ by {difference:.1g} nats, a little more than their "
-                   f"error estimates ({allowed:.1g}), which are rough: each compares a sum with a coarser one.")
+        verdict = (
+            f"the two ways of computing the gap differ by {difference:.1g} nats, a little more than their "
+            f"error estimates ({allowed:.1g}), which are rough: each compares a sum with a coarser one."
+        )
     else:
-        verdict = (f"the two ways of computing the gap differ by {difference:.1g} nats, well beyond their quadrature "
-                   f"error estimates ({allowed:.1g}): the grid is too coarse for this image.")
+        verdict = (
+            f"the two ways of computing the gap differ by {difference:.1g} nats, well beyond their quadrature "
+            f"error estimates ({allowed:.1g}): the grid is too coarse for this image."
+        )
     return f"**{evidence} = ELBO + KL(q ‖ p(z|x))** for this image: {verdict}"
 
 
@@ -71,63 +83,88 @@ def iw_note(report: GapReport, iw: IwEstimate, evidence: str = "log p(x)") -> st
     spread = f"its standard deviation over {len(iw.values)} seeds is {iw.spread:.2g} nats"
     above = iw.value - report.log_px
     if above > report.grid.log_px_error:
-        return (f"IW-{iw.k} (seed {iw.seeds[0]}) lies **above** {evidence} by {above:.2g} nats: a single IW estimate "
-                f"is random, and only its expectation is a lower bound ({spread}). With q(z|x) as the proposal it is "
-                f"noisy wherever q is far from p(z|x).")
+        return (
+            f"IW-{iw.k} (seed {iw.seeds[0]}) lies **above** {evidence} by {above:.2g} nats: a single IW estimate "
+            f"is random, and only its expectation is a lower bound ({spread}). With q(z|x) as the proposal it is "
+            f"noisy wherever q is far from p(z|x)."
+        )
     if iw.value < report.elbo.elbo:
-        return (f"IW-{iw.k} (seed {iw.seeds[0]}) lies **below** the ELBO here, by {report.elbo.elbo - iw.value:.2g} "
-                f"nats: only its expectation is guaranteed to lie between the ELBO and {evidence} ({spread}).")
+        return (
+            f"IW-{iw.k} (seed {iw.seeds[0]}) lies **below** the ELBO here, by {report.elbo.elbo - iw.value:.2g} "
+            f"nats: only its expectation is guaranteed to lie between the ELBO and {evidence} ({spread})."
+        )
     share = f"{closed:.0%}" if math.isfinite(closed) else "none"
-    return (f"ELBO ≤ IW-{iw.k} ≤ {evidence} here: the importance-weighted estimate closes {share} of the "
-            f"{gap:.2f}-nat gap ({spread}).")
+    return (
+        f"ELBO ≤ IW-{iw.k} ≤ {evidence} here: the importance-weighted estimate closes {share} of the "
+        f"{gap:.2f}-nat gap ({spread})."
+    )
 
 
 def shape_note(shape: PosteriorShape, q: DiagonalGaussian) -> str:
     kl = shape.kl_from_gaussian
-    gaussian = ("close to a Gaussian" if kl < NEAR_GAUSSIAN_NATS
-                else "visibly not Gaussian (curved, skewed or with several modes)")
+    gaussian = (
+        "close to a Gaussian"
+        if kl < NEAR_GAUSSIAN_NATS
+        else "visibly not Gaussian (curved, skewed or with several modes)"
+    )
     q_std = q.std.detach().double().numpy()
     ratio = q_std / shape.std.numpy()
-    return (f"p(z|x) has correlation {shape.correlation:+.2f}, which a diagonal q cannot express, and is {gaussian}: "
-            f"KL(p(z|x) ‖ the Gaussian with its mean and covariance) = {kl:.2g} nats. q's standard deviations are "
-            f"{ratio[0]:.2f}× and {ratio[1]:.2f}× the posterior's, and its mean lies {shape.q_offset:.1f} posterior "
-            "standard deviations from the posterior mean.")
+    return (
+        f"p(z|x) has correlation {shape.correlation:+.2f}, which a diagonal q cannot express, and is {gaussian}: "
+        f"KL(p(z|x) ‖ the Gaussian with its mean and covariance) = {kl:.2g} nats. q's standard deviations are "
+        f"{ratio[0]:.2f}× and {ratio[1]:.2f}× the posterior's, and its mean lies {shape.q_offset:.1f} posterior "
+        "standard deviations from the posterior mean."
+    )
 
 
 def q_star_note(report: AmortisationReport) -> str:
     approximation, amortisation = report.approximation_gap, report.amortisation_gap
     if amortisation > approximation:
-        larger, why = "amortisation", ("most of it is the price of one encoder shared by all images: a Gaussian "
-                                       "fitted to this image alone does better")
+        larger, why = (
+            "amortisation",
+            (
+                "most of it is the price of one encoder shared by all images: a Gaussian "
+                "fitted to this image alone does better"
+            ),
+        )
     else:
         larger, why = "approximation", "most of it is the shape of p(z|x), which no diagonal Gaussian matches"
     other = fmt(report.elbo_other_start, report.elbo_star.error)
     if report.q_star_start == "encoder, unchanged":
-        return (f"No fitted Gaussian beat the encoder's q for this image (the best fit reached an ELBO of {other}), "
-                f"so q* is q(z|x): the amortisation gap is 0 and the whole gap, {approximation:.2f} nats, is the "
-                "approximation gap.")
-    start = ("the encoder's q" if report.q_star_start == "encoder" else "p(z|x)'s mean and variances")
-    return (f"q* (fitted from {start}; the other start reached an ELBO of {other}) splits the "
-            f"gap into an approximation gap of {approximation:.2f} and an amortisation gap of {amortisation:.2f} "
-            f"nats: the {larger} gap is the larger here, so {why}.")
+        return (
+            f"No fitted Gaussian beat the encoder's q for this image (the best fit reached an ELBO of {other}), "
+            f"so q* is q(z|x): the amortisation gap is 0 and the whole gap, {approximation:.2f} nats, is the "
+            "approximation gap."
+        )
+    start = "the encoder's q" if report.q_star_start == "encoder" else "p(z|x)'s mean and variances"
+    return (
+        f"q* (fitted from {start}; the other start reached an ELBO of {other}) splits the "
+        f"gap into an approximation gap of {approximation:.2f} and an amortisation gap of {amortisation:.2f} "
+        f"nats: the {larger} gap is the larger here, so {why}."
+    )
 
 
 def mean_field_note(comparison: MeanFieldComparison) -> str:
     rho = float(comparison.target_cov[0, 1] / np.sqrt(comparison.target_cov[0, 0] * comparison.target_cov[1, 1]))
     ratio = float(comparison.variance_ratio[0])
     if abs(rho) < 1e-9:
-        return ("At ρ = 0 the target already factorises: both fits equal it, the variances are right, and both "
-                f"KLs are {comparison.reverse.kl_reverse:.3f} nats. Move the slider to correlate z₁ and z₂.")
-    return (f"At ρ = {rho:.2f} the reverse-KL fit's variances are {ratio:.2f} of the true marginal variances "
-            f"(1 − ρ² = {1 - rho * rho:.2f}): each factor's precision equals the diagonal of the target's precision, "
-            "so q is as narrow as the conditional p(z₁ | z₂), not the marginal. The forward-KL fit matches the "
-            f"marginal variances exactly and spills outside p along the other diagonal. KL(q ‖ p) of the reverse fit "
-            f"is {comparison.reverse.kl_reverse:.3f} nats, KL(p ‖ q) of the forward fit "
-            f"{comparison.forward.kl_forward:.3f}; neither fit can express the correlation.")
+        return (
+            "At ρ = 0 the target already factorises: both fits equal it, the variances are right, and both "
+            f"KLs are {comparison.reverse.kl_reverse:.3f} nats. Move the slider to correlate z₁ and z₂."
+        )
+    return (
+        f"At ρ = {rho:.2f} the reverse-KL fit's variances are {ratio:.2f} of the true marginal variances "
+        f"(1 − ρ² = {1 - rho * rho:.2f}): each factor's precision equals the diagonal of the target's precision, "
+        "so q is as narrow as the conditional p(z₁ | z₂), not the marginal. The forward-KL fit matches the "
+        f"marginal variances exactly and spills outside p along the other diagonal. KL(q ‖ p) of the reverse fit "
+        f"is {comparison.reverse.kl_reverse:.3f} nats, KL(p ‖ q) of the forward fit "
+        f"{comparison.forward.kl_forward:.3f}; neither fit can express the correlation."
+    )
 
 
-def mixture_note(target: TwoGaussianMixture, reverse: GaussianFit, other: GaussianFit, forward: GaussianFit,
-                 start: str) -> str:
+def mixture_note(
+    target: TwoGaussianMixture, reverse: GaussianFit, other: GaussianFit, forward: GaussianFit, start: str
+) -> str:
     s = target.component_std
     modes = target.means[:, 0]
     nearest = int(np.argmin(np.abs(modes - reverse.mean[0])))
@@ -137,23 +174,30 @@ def mixture_note(target: TwoGaussianMixture, reverse: GaussianFit, other: Gaussi
         where = f"sits on mode {names[nearest]} and ignores the other"
     else:
         where = f"spans both modes (mean {reverse.mean[0]:.2f}, std {np.sqrt(reverse.cov[0, 0]):.2f})"
-    same = (np.allclose(reverse.mean, other.mean, atol=0.05 * s)
-            and np.allclose(reverse.cov, other.cov, atol=0.05 * s * s))
+    same = np.allclose(reverse.mean, other.mean, atol=0.05 * s) and np.allclose(
+        reverse.cov, other.cov, atol=0.05 * s * s
+    )
     other_start = names[1 - names.index(start)]
     if same:
         starts = f"Starting near mode {other_start} ends at the same q: this target has one reverse-KL optimum."
     else:
         better = "lower" if other.kl_reverse < reverse.kl_reverse else "higher"
-        starts = (f"Starting near mode {other_start} ends at a different local optimum with a {better} KL(q ‖ p) "
-                  f"({other.kl_reverse:.3f} against {reverse.kl_reverse:.3f}).")
+        starts = (
+            f"Starting near mode {other_start} ends at a different local optimum with a {better} KL(q ‖ p) "
+            f"({other.kl_reverse:.3f} against {reverse.kl_reverse:.3f})."
+        )
     peak = float(np.exp(target.log_prob(target.means)).max())
     at_forward_mean = float(np.exp(target.log_prob(forward.mean[None]))[0]) / peak
     if at_forward_mean < 0.5:
-        placed = (f"its peak sits where p's density is only {at_forward_mean:.0%} of p's highest, between the modes, "
-                  "and it spreads mass over both")
+        placed = (
+            f"its peak sits where p's density is only {at_forward_mean:.0%} of p's highest, between the modes, "
+            "and it spreads mass over both"
+        )
     else:
         placed = f"its peak sits where p's density is {at_forward_mean:.0%} of p's highest"
-    return (f"The reverse-KL fit started near mode {start} {where}: KL(q ‖ p) = {reverse.kl_reverse:.3f}, while "
-            f"KL(p ‖ q) = {reverse.kl_forward:.3f} punishes the mass it leaves uncovered. {starts} The forward-KL "
-            f"fit has the mixture's mean and variance (std {np.sqrt(forward.cov[0, 0]):.2f}): {placed}; "
-            f"KL(p ‖ q) = {forward.kl_forward:.3f}, KL(q ‖ p) = {forward.kl_reverse:.3f}.")
+    return (
+        f"The reverse-KL fit started near mode {start} {where}: KL(q ‖ p) = {reverse.kl_reverse:.3f}, while "
+        f"KL(p ‖ q) = {reverse.kl_forward:.3f} punishes the mass it leaves uncovered. {starts} The forward-KL "
+        f"fit has the mixture's mean and variance (std {np.sqrt(forward.cov[0, 0]):.2f}): {placed}; "
+        f"KL(p ‖ q) = {forward.kl_forward:.3f}, KL(q ‖ p) = {forward.kl_reverse:.3f}."
+    )

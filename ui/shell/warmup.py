@@ -8,6 +8,7 @@ makes a page that needs torch mid-import wait for it, not import it twice.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import threading
 import time
@@ -38,7 +39,6 @@ def start() -> threading.Thread:
 def _load_everything() -> None:
     time.sleep(DELAY_S)
     for name in HEAVY_MODULES:
-        try:
+        # the page that needs it imports it again and shows the error
+        with contextlib.suppress(Exception):
             importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - the page that needs it imports it again and shows the error
-            pass

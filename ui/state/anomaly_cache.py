@@ -28,17 +28,42 @@ def reference(dataset: str) -> anomaly.IndependentBernoulli:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def scored_set(vae: ModelRef, ae: ModelRef | None, protocol: str, dataset: str, key: str, *, subset: int | None,
-               iw_samples: int, seed: int) -> anomaly.ScoredSet:
+def scored_set(
+    vae: ModelRef,
+    ae: ModelRef | None,
+    protocol: str,
+    dataset: str,
+    key: str,
+    *,
+    subset: int | None,
+    iw_samples: int,
+    seed: int,
+) -> anomaly.ScoredSet:
     """One set of a study of `dataset` (anomaly.set_keys), scored under the VAE and the AE."""
     image_set = anomaly.build_set(dataset, key, subset=subset, seed=seed)
-    return anomaly.score_set(load_model(vae), image_set, DataProtocol(protocol), reference(dataset),
-                             ae=load_model(ae) if ae is not None else None, iw_samples=iw_samples, seed=seed)
+    return anomaly.score_set(
+        load_model(vae),
+        image_set,
+        DataProtocol(protocol),
+        reference(dataset),
+        ae=load_model(ae) if ae is not None else None,
+        iw_samples=iw_samples,
+        seed=seed,
+    )
 
 
-def study(vae: ModelRef, ae: ModelRef | None, protocol: str, dataset: str, *, subset: int | None, iw_samples: int,
-          seed: int, include_synthetic: bool = True,
-          progress: Callable[[float, str], None] | None = None) -> anomaly.AnomalyStudy:
+def study(
+    vae: ModelRef,
+    ae: ModelRef | None,
+    protocol: str,
+    dataset: str,
+    *,
+    subset: int | None,
+    iw_samples: int,
+    seed: int,
+    include_synthetic: bool = True,
+    progress: Callable[[float, str], None] | None = None,
+) -> anomaly.AnomalyStudy:
     """Every set of the study, each from the cache or scored now; progress(fraction, set key) before each."""
     keys = anomaly.set_keys(dataset, include_synthetic=include_synthetic)
     scored = []
@@ -46,13 +71,15 @@ def study(vae: ModelRef, ae: ModelRef | None, protocol: str, dataset: str, *, su
         if progress is not None:
             progress(i / len(keys), key)
         scored.append(scored_set(vae, ae, protocol, dataset, key, subset=subset, iw_samples=iw_samples, seed=seed))
-    return anomaly.AnomalyStudy(dataset, DataProtocol(protocol), iw_samples, subset, seed, scored,
-                                anomaly.detection_results(scored))
+    return anomaly.AnomalyStudy(
+        dataset, DataProtocol(protocol), iw_samples, subset, seed, scored, anomaly.detection_results(scored)
+    )
 
 
 @st.cache_data(max_entries=32, show_spinner="Scoring your image…")
-def image_scores(vae: ModelRef, ae: ModelRef | None, protocol: str, dataset: str, image: np.ndarray, *,
-                 iw_samples: int, seed: int) -> anomaly.ImageScores:
+def image_scores(
+    vae: ModelRef, ae: ModelRef | None, protocol: str, dataset: str, image: np.ndarray, *, iw_samples: int, seed: int
+) -> anomaly.ImageScores:
     """The same scores for one image (H, W) in [0, 1], measured as the model is (binarised for binarised models)."""
     import torch
 
@@ -61,5 +88,6 @@ def image_scores(vae: ModelRef, ae: ModelRef | None, protocol: str, dataset: str
     model = load_model(vae)
     x = torch.as_tensor(np.asarray(image, dtype=np.float32)).reshape(1, *model.config.input_shape)
     x = measured_inputs(x, DataProtocol(protocol))
-    return anomaly.score_images(model, x, reference(dataset), ae=load_model(ae) if ae is not None else None,
-                                iw_samples=iw_samples, seed=seed)
+    return anomaly.score_images(
+        model, x, reference(dataset), ae=load_model(ae) if ae is not None else None, iw_samples=iw_samples, seed=seed
+    )

@@ -53,8 +53,10 @@ def _remember(key, make):
 
 
 def toy_manifold(settings: ToySettings) -> ToyManifold:
-    return _remember(("manifold", astuple(settings)),
-                     lambda: make_toy_manifold(settings.manifold, settings.n_points, settings.noise, settings.seed))
+    return _remember(
+        ("manifold", astuple(settings)),
+        lambda: make_toy_manifold(settings.manifold, settings.n_points, settings.noise, settings.seed),
+    )
 
 
 def toy_fit(settings: ToySettings, spec: ToyTrainSpec, label: str) -> ToyFit:
@@ -63,9 +65,12 @@ def toy_fit(settings: ToySettings, spec: ToyTrainSpec, label: str) -> ToyFit:
     def train() -> ToyFit:
         bar = st.progress(0.0, text=f"Training the {label} ({spec.steps} steps)…")
         fit = train_toy_autoencoder(
-            toy_manifold(settings).points, spec,
-            progress=lambda step, total, loss: bar.progress(step / total, text=f"Training the {label}: step "
-                                                                               f"{step}/{total}, loss {loss:.4f}"))
+            toy_manifold(settings).points,
+            spec,
+            progress=lambda step, total, loss: bar.progress(
+                step / total, text=f"Training the {label}: step {step}/{total}, loss {loss:.4f}"
+            ),
+        )
         bar.empty()
         return fit
 
@@ -80,9 +85,12 @@ def lesson_model(dataset: str, role: str, label: str):
         if dataset != "digits":
             return image_model(dataset, role, folder)
         bar = st.progress(0.0, text=f"Training the {label} on digits…")
-        model = image_model(dataset, role, folder,
-                            progress=lambda done: bar.progress(min(done, 1.0), text=f"Training the {label} on "
-                                                                                  f"digits: {done:.0%}"))
+        model = image_model(
+            dataset,
+            role,
+            folder,
+            progress=lambda done: bar.progress(min(done, 1.0), text=f"Training the {label} on digits: {done:.0%}"),
+        )
         bar.empty()
         return model
 
@@ -96,11 +104,13 @@ def test_images(dataset: str) -> torch.Tensor:
 
 def pca_model(dataset: str, k: int):
     """scikit-learn's PCA with k components, fitted on the first PCA_TRAIN_IMAGES training images."""
-    return _remember(("pca", dataset, k),
-                     lambda: L.fit_pca(load_dataset(dataset, "train").images[:PCA_TRAIN_IMAGES], k))
+    return _remember(
+        ("pca", dataset, k), lambda: L.fit_pca(load_dataset(dataset, "train").images[:PCA_TRAIN_IMAGES], k)
+    )
 
 
 # --- numbers over the test images (the models must already be in the store) -------------------------------
+
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def denoising_curve(dataset: str, kind: str) -> L.DenoisingCurve:

@@ -54,8 +54,9 @@ def image_inference(ref: ModelRef, image: np.ndarray, *, fit_q_star: bool) -> po
 def gap_ranking(ref: ModelRef, dataset: str, protocol: DataProtocol) -> posterior.GapRanking:
     """The first RANKED_IMAGES test images, as measured, ranked by a quick estimate of KL(q ‖ p(z|x))."""
     model = load_model(on_cpu(ref))
-    images = (measured_test_images(dataset, protocol) if protocol.binarizes_inputs
-              else load_split(dataset, "test").images)[:RANKED_IMAGES]
+    images = (
+        measured_test_images(dataset, protocol) if protocol.binarizes_inputs else load_split(dataset, "test").images
+    )[:RANKED_IMAGES]
     with torch.no_grad():
         means, logvars = model.encode(images)
     assert logvars is not None, "only VAEs have a q(z|x) to rank"
@@ -75,14 +76,28 @@ def variance_curve(n: int = 199) -> tuple[np.ndarray, np.ndarray]:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def mixture_fits(separation: float, weight_a: float, dim: int
-                 ) -> tuple[divergences.GaussianFit, divergences.GaussianFit, divergences.GaussianFit]:
+def mixture_fits(
+    separation: float, weight_a: float, dim: int
+) -> tuple[divergences.GaussianFit, divergences.GaussianFit, divergences.GaussianFit]:
     """(reverse fit from mode A, reverse fit from mode B, forward fit) for one mixture."""
     target = divergences.TwoGaussianMixture(separation, weight_a, dim=dim)
     grid = divergences.quadrature_grid(target)
-    return (divergences.fit_reverse(target, "A", grid), divergences.fit_reverse(target, "B", grid),
-            divergences.fit_forward(target, grid))
+    return (
+        divergences.fit_reverse(target, "A", grid),
+        divergences.fit_reverse(target, "B", grid),
+        divergences.fit_forward(target, grid),
+    )
 
 
-__all__ = ["EVAL_BINARIZATION_SEED", "IW_K", "IW_SEEDS", "RANKED_IMAGES", "gap_ranking", "image_inference",
-           "mean_field", "measured_test_image", "mixture_fits", "variance_curve"]
+__all__ = [
+    "EVAL_BINARIZATION_SEED",
+    "IW_K",
+    "IW_SEEDS",
+    "RANKED_IMAGES",
+    "gap_ranking",
+    "image_inference",
+    "mean_field",
+    "measured_test_image",
+    "mixture_fits",
+    "variance_curve",
+]

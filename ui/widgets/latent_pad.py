@@ -96,11 +96,21 @@ class PadClick:
     index: int | None
 
 
-def latent_pad(key: str, decoder: dict[str, Any], *, axis_range: Sequence[Sequence[float]],
-               codes: np.ndarray | None = None, labels: np.ndarray | None = None, show_prior: bool = False,
-               title: str = "", start: Sequence[float] | None = None,
-               on_click: Callable[[PadClick], None] | None = None, hint: str | None = None,
-               size_px: int = PAD_PX, image_px: int = IMAGE_PX) -> PadClick | None:
+def latent_pad(
+    key: str,
+    decoder: dict[str, Any],
+    *,
+    axis_range: Sequence[Sequence[float]],
+    codes: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+    show_prior: bool = False,
+    title: str = "",
+    start: Sequence[float] | None = None,
+    on_click: Callable[[PadClick], None] | None = None,
+    hint: str | None = None,
+    size_px: int = PAD_PX,
+    image_px: int = IMAGE_PX,
+) -> PadClick | None:
     """Draw the pad for a 2-D decoder; returns the click that caused this run, if any.
 
     axis_range: ((x0, x1), (y0, y1)) the plane must show (drawn with equal scales). codes/labels: (N, 2) test codes
@@ -113,34 +123,65 @@ def latent_pad(key: str, decoder: dict[str, Any], *, axis_range: Sequence[Sequen
     codes_blob = codes_payload(codes, labels) if codes is not None and labels is not None else None
     (x0, x1), (y0, y1) = axis_range
     data = {
-        "id": key, "decoder": decoder["fingerprint"], "codes": codes_blob and codes_blob["fingerprint"],
-        "blobs": _blobs_to_send([decoder, codes_blob]), "range": [[float(x0), float(x1)], [float(y0), float(y1)]],
-        "show_prior": show_prior, "title": title, "size": size_px, "image_px": image_px, "clickable": clickable,
+        "id": key,
+        "decoder": decoder["fingerprint"],
+        "codes": codes_blob and codes_blob["fingerprint"],
+        "blobs": _blobs_to_send([decoder, codes_blob]),
+        "range": [[float(x0), float(x1)], [float(y0), float(y1)]],
+        "show_prior": show_prior,
+        "title": title,
+        "size": size_px,
+        "image_px": image_px,
+        "clickable": clickable,
         "start": [float(v) for v in start] if start is not None else [(x0 + x1) / 2, (y0 + y1) / 2],
-        "hint": hint if hint is not None else (
+        "hint": hint
+        if hint is not None
+        else (
             "Hover or drag over the plane: your browser decodes the point under the pointer."
-            + (" Click to pick the nearest test image." if clickable and codes_blob else "")),
+            + (" Click to pick the nearest test image." if clickable and codes_blob else "")
+        ),
     }
     result = _component(PAD_NAME, _PAD_HTML, "latent_pad.js")(
-        key=key, data=data, on_clicked_change=lambda: _clicked(key, on_click), on_missing_change=_forget_sent,
-        width="stretch")
+        key=key,
+        data=data,
+        on_clicked_change=lambda: _clicked(key, on_click),
+        on_missing_change=_forget_sent,
+        width="stretch",
+    )
     return _as_click(result.get("clicked"))
 
 
-def latent_sliders(key: str, decoder: dict[str, Any], *, start: Sequence[float],
-                   ranges: Sequence[tuple[float, float]], names: Sequence[str], origin: str,
-                   image_px: int = 196, columns: int = 4, steps_per_range: int = 120) -> None:
+def latent_sliders(
+    key: str,
+    decoder: dict[str, Any],
+    *,
+    start: Sequence[float],
+    ranges: Sequence[tuple[float, float]],
+    names: Sequence[str],
+    origin: str,
+    image_px: int = 196,
+    columns: int = 4,
+    steps_per_range: int = 120,
+) -> None:
     """One slider per latent dimension, decoded in the browser. origin: changes whenever start should be reapplied."""
-    assert len(start) == len(ranges) == len(names) == decoder["latent_dim"], \
+    assert len(start) == len(ranges) == len(names) == decoder["latent_dim"], (
         "one start value, range and name per dimension"
+    )
     data = {
-        "id": key, "decoder": decoder["fingerprint"], "blobs": _blobs_to_send([decoder]), "origin": origin,
-        "start": [float(v) for v in start], "ranges": [[float(lo), float(hi)] for lo, hi in ranges],
-        "steps": [round((hi - lo) / steps_per_range, 4) or 0.01 for lo, hi in ranges], "names": list(names),
-        "image_px": image_px, "columns": columns,
+        "id": key,
+        "decoder": decoder["fingerprint"],
+        "blobs": _blobs_to_send([decoder]),
+        "origin": origin,
+        "start": [float(v) for v in start],
+        "ranges": [[float(lo), float(hi)] for lo, hi in ranges],
+        "steps": [round((hi - lo) / steps_per_range, 4) or 0.01 for lo, hi in ranges],
+        "names": list(names),
+        "image_px": image_px,
+        "columns": columns,
     }
     _component(SLIDERS_NAME, _SLIDERS_HTML, "latent_sliders.js")(
-        key=key, data=data, on_missing_change=_forget_sent, width="stretch")
+        key=key, data=data, on_missing_change=_forget_sent, width="stretch"
+    )
 
 
 def _blobs_to_send(payloads: Sequence[dict[str, Any] | None]) -> dict[str, dict[str, Any] | None]:

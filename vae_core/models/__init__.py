@@ -6,6 +6,16 @@ from .cvae import ConditionalVAE
 from .vae import VAE
 
 __all__ = [
-    "MODEL_REGISTRY", "Autoencoder", "ConditionalVAE", "ContractiveAutoencoder", "DenoisingAutoencoder", "Encoding",
-    "LatentModel", "ModelOutput", "SparseAutoencoder", "VAE", "build_model", "register_model",
+    "MODEL_REGISTRY",
+    "VAE",
+    "Autoencoder",
+    "ConditionalVAE",
+    "ContractiveAutoencoder",
+    "DenoisingAutoencoder",
+    "Encoding",
+    "LatentModel",
+    "ModelOutput",
+    "SparseAutoencoder",
+    "build_model",
+    "register_model",
 ]

@@ -17,8 +17,9 @@ class Autoencoder(LatentModel):
 
     def __init__(self, config: ModelConfig, final_activation: nn.Module | None = None):
         super().__init__(config)
-        self.encoder, self.decoder = build_bodies(config, final_activation)
-        self.to_code = nn.Linear(self.encoder.out_features, config.latent_dim)
+        encoder, self.decoder = build_bodies(config, final_activation)
+        self.encoder = encoder
+        self.to_code = nn.Linear(encoder.out_features, config.latent_dim)
 
     def encode(self, x: Tensor) -> Encoding:
         return Encoding(self.to_code(self.encoder(x)), None)
@@ -36,7 +37,16 @@ class Autoencoder(LatentModel):
         """Extra term added to the objective (none for the plain AE)."""
         return None
 
-    def loss(self, x: Tensor, beta: float | None = None) -> LossTerms:
+    def loss(
+        self,
+        x: Tensor,
+        beta: float | None = None,
+        *,
+        labels: Tensor | None = None,
+        n_samples: int = 1,
+        generator: torch.Generator | None = None,
+    ) -> LossTerms:
+        """Deterministic: beta, labels, n_samples and generator are ignored."""
         self._check_input(x)
         x_in = self.corrupt(x) if self.training else x
         out = self(x_in)
@@ -100,7 +110,16 @@ def kl_sparsity(activations: Tensor, rho: float) -> Tensor:
 class ContractiveAutoencoder(Autoencoder):
     """Contractive AE (Rifai et al. 2011): penalise lambda * ||dh/dx||_F^2 of the code h, computed exactly."""
 
-    def loss(self, x: Tensor, beta: float | None = None) -> LossTerms:
+    def loss(
+        self,
+        x: Tensor,
+        beta: float | None = None,
+        *,
+        labels: Tensor | None = None,
+        n_samples: int = 1,
+        generator: torch.Generator | None = None,
+    ) -> LossTerms:
+        """Deterministic: beta, labels, n_samples and generator are ignored."""
         self._check_input(x)
         # Read before enable_grad below, inside which is_grad_enabled() is always True.
         penalty_needs_graph = self.training and torch.is_grad_enabled()

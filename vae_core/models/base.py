@@ -26,6 +26,10 @@ class ModelOutput(NamedTuple):
 class LatentModel(nn.Module):
     """Shared interface: encode, decode, forward, loss, reconstruct, embed, sample_prior."""
 
+    # The bodies each family builds (the conditional VAE has its own and overrides decode_params).
+    encoder: nn.Module
+    decoder: nn.Module
+
     @property
     def needs_labels(self) -> bool:
         """True for models whose encoder and decoder also take the class labels (the conditional VAE): fit and
@@ -43,9 +47,31 @@ class LatentModel(nn.Module):
     def forward(self, x: Tensor) -> ModelOutput:
         raise NotImplementedError
 
-    def loss(self, x: Tensor, beta: float | None = None) -> LossTerms:
-        """The training objective's terms for a batch x in [0, 1] (beta only matters for VAEs)."""
+    def loss(
+        self,
+        x: Tensor,
+        beta: float | None = None,
+        *,
+        labels: Tensor | None = None,
+        n_samples: int = 1,
+        generator: torch.Generator | None = None,
+    ) -> LossTerms:
+        """The training objective's terms for a batch x in [0, 1]. beta only matters for VAEs; labels only for
+        models that need them; n_samples draws from q(z|x) (and generator for them) only for variational ones.
+        Models that do not use an argument ignore it."""
         raise NotImplementedError
+
+    def iw_log_likelihood(
+        self,
+        x: Tensor,
+        k: int,
+        *,
+        labels: Tensor | None = None,
+        chunk_size: int = 500,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """IW_K estimate of log p(x) (of log p(x | y) given labels) per image (B,), in nats: variational models."""
+        raise NotImplementedError(f"{type(self).__name__} has no likelihood estimate")
 
     def decode_params(self, z: Tensor) -> Tensor:
         """Decoder output for codes z: logits (bernoulli) or means (gaussian)."""
@@ -59,12 +85,12 @@ class LatentModel(nn.Module):
             return torch.sigmoid(params)
         return params.clamp(0.0, 1.0)
 
-    def embed(self, x: Tensor) -> Tensor:
-        """Deterministic codes (B, D): the AE's code or the VAE's posterior mean."""
+    def embed(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Deterministic codes (B, D): the AE's code or the VAE's posterior mean (labels: see needs_labels)."""
         return self.encode(x).mean
 
-    def reconstruct(self, x: Tensor) -> Tensor:
-        """Decode the deterministic code of x."""
+    def reconstruct(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Decode the deterministic code of x (labels: see needs_labels)."""
         return self.decode(self.embed(x))
 
     def sample_prior(self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> Tensor:
@@ -83,8 +109,9 @@ class LatentModel(nn.Module):
 
     def _check_input(self, x: Tensor) -> None:
         if tuple(x.shape[1:]) != self.config.input_shape:
-            raise ValueError(f"expected images shaped (B, {', '.join(map(str, self.config.input_shape))}), "
-                             f"got {tuple(x.shape)}")
+            raise ValueError(
+                f"expected images shaped (B, {', '.join(map(str, self.config.input_shape))}), got {tuple(x.shape)}"
+            )
 
 
 MODEL_REGISTRY: dict[str, type[LatentModel]] = {}

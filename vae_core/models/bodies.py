@@ -11,6 +11,8 @@ from ..config import ModelConfig
 class MLPEncoder(nn.Module):
     """Flatten, then Linear + ReLU per hidden width. `out_features` is the last hidden width."""
 
+    out_features: int
+
     def __init__(self, config: ModelConfig, final_activation: nn.Module | None = None):
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten()]
@@ -46,6 +48,8 @@ class MLPDecoder(nn.Module):
 class ConvEncoder(nn.Module):
     """Stride-2 3x3 convs (each halves H and W, rounding up), then flatten."""
 
+    out_features: int
+
     def __init__(self, config: ModelConfig, final_activation: nn.Module | None = None):
         super().__init__()
         channels, height, width = config.input_shape
@@ -55,8 +59,10 @@ class ConvEncoder(nn.Module):
         for i, out_channels in enumerate(config.hidden_dims):
             self.spatial_sizes.append((height, width))
             last = i == len(config.hidden_dims) - 1
-            layers += [nn.Conv2d(channels, out_channels, 3, stride=2, padding=1),
-                       final_activation if (last and final_activation) else nn.ReLU()]
+            layers += [
+                nn.Conv2d(channels, out_channels, 3, stride=2, padding=1),
+                final_activation if (last and final_activation) else nn.ReLU(),
+            ]
             channels, height, width = out_channels, (height + 1) // 2, (width + 1) // 2
         layers.append(nn.Flatten())
         self.net = nn.Sequential(*layers)
@@ -83,14 +89,16 @@ class ConvDecoder(nn.Module):
 
     def forward(self, z: Tensor) -> Tensor:
         h = self.project(z).view(-1, *self.feature_shape)
-        for i, (deconv, size) in enumerate(zip(self.deconvs, self.output_sizes)):
+        for i, (deconv, size) in enumerate(zip(self.deconvs, self.output_sizes, strict=True)):
             h = deconv(h, output_size=size)
             if i < len(self.deconvs) - 1:
                 h = torch.relu(h)
         return h
 
 
-def build_bodies(config: ModelConfig, final_activation: nn.Module | None = None) -> tuple[nn.Module, nn.Module]:
+def build_bodies(
+    config: ModelConfig, final_activation: nn.Module | None = None
+) -> tuple[MLPEncoder | ConvEncoder, nn.Module]:
     """(encoder, decoder) for config.arch; the encoder exposes `out_features`."""
     if config.arch == "mlp":
         return MLPEncoder(config, final_activation), MLPDecoder(config)

@@ -40,8 +40,7 @@ class ConditionalVAE(LatentModel):
             raise ValueError(f"the conditional VAE has an MLP body only, got arch={config.arch!r}")
         num_classes, widths = config.num_classes, config.hidden_dims
         self.encoder = mlp(config.input_size + num_classes, widths)
-        self.to_posterior = nn.Linear(widths[-1] if widths else config.input_size + num_classes,
-                                      2 * config.latent_dim)
+        self.to_posterior = nn.Linear(widths[-1] if widths else config.input_size + num_classes, 2 * config.latent_dim)
         self.decoder_body = mlp(config.latent_dim + num_classes, tuple(reversed(widths)))
         self.to_pixels = nn.Linear(widths[0] if widths else config.latent_dim + num_classes, config.input_size)
 
@@ -71,8 +70,7 @@ class ConditionalVAE(LatentModel):
         params = self.decode_params(z, labels)
         return torch.sigmoid(params) if self.config.likelihood == "bernoulli" else params.clamp(0.0, 1.0)
 
-    def sample_latent(self, encoding: Encoding, n_samples: int = 1,
-                      generator: torch.Generator | None = None) -> Tensor:
+    def sample_latent(self, encoding: Encoding, n_samples: int = 1, generator: torch.Generator | None = None) -> Tensor:
         """Reparameterised samples z = mean + sigma * eps, shape (n_samples, B, D)."""
         mean, logvar = encoding
         assert logvar is not None
@@ -86,8 +84,14 @@ class ConditionalVAE(LatentModel):
         z = self.sample_latent(encoding)[0]
         return ModelOutput(self.decode_params(z, labels), z, encoding, hidden)
 
-    def loss(self, x: Tensor, beta: float | None = None, labels: Tensor | None = None, n_samples: int = 1,
-             generator: torch.Generator | None = None) -> LossTerms:
+    def loss(
+        self,
+        x: Tensor,
+        beta: float | None = None,
+        labels: Tensor | None = None,
+        n_samples: int = 1,
+        generator: torch.Generator | None = None,
+    ) -> LossTerms:
         """The VAE's ELBO terms, conditioned on the labels; recon averages n_samples draws from q(z|x, y)."""
         self._check_input(x)
         encoding = self.encode(x, labels)
@@ -105,8 +109,9 @@ class ConditionalVAE(LatentModel):
     def reconstruct(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         return self.decode(self.embed(x, labels), labels)
 
-    def sample_prior(self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None,
-                     labels: Tensor | None = None) -> Tensor:
+    def sample_prior(
+        self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None, labels: Tensor | None = None
+    ) -> Tensor:
         """Decode n codes from N(0, temperature^2 I) with the given labels (B = n)."""
         device = self.to_pixels.weight.device
         z = torch.randn((n, self.config.latent_dim), generator=generator, device=device) * temperature
@@ -120,8 +125,14 @@ class ConditionalVAE(LatentModel):
         z_rep = z.repeat_interleave(t, dim=0)
         return self.decode(z_rep, target_labels.repeat(x.shape[0])).view(x.shape[0], t, *self.config.input_shape)
 
-    def iw_log_likelihood(self, x: Tensor, k: int, labels: Tensor | None = None, chunk_size: int = 500,
-                          generator: torch.Generator | None = None) -> Tensor:
+    def iw_log_likelihood(
+        self,
+        x: Tensor,
+        k: int,
+        labels: Tensor | None = None,
+        chunk_size: int = 500,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
         """IW_K estimate of log p(x | y) per image (B,), in nats (Burda et al. 2015, conditioned on y)."""
         self._check_input(x)
         mean, logvar = self.encode(x, labels)
@@ -131,5 +142,6 @@ class ConditionalVAE(LatentModel):
         def decode(z: Tensor) -> Tensor:  # z is (n * B, D) with the B images repeated n times
             return self.decode_params(z, labels.repeat(z.shape[0] // batch))
 
-        return iw_log_likelihood(x, mean, logvar, decode, self.config.likelihood, self.config.gaussian_sigma, k,
-                                 chunk_size, generator)
+        return iw_log_likelihood(
+            x, mean, logvar, decode, self.config.likelihood, self.config.gaussian_sigma, k, chunk_size, generator
+        )

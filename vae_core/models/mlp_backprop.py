@@ -84,7 +84,7 @@ def output_gradient(x_params: Tensor, x: Tensor, likelihood: str, gaussian_sigma
     if likelihood == "bernoulli":
         return torch.sigmoid(x_params).sub_(x).div_(batch)
     if likelihood == "gaussian":
-        return (x_params - x).div_(gaussian_sigma ** 2 * batch)
+        return (x_params - x).div_(gaussian_sigma**2 * batch)
     raise ValueError(f"the MLP fast path has no gradient for the {likelihood!r} likelihood")
 
 
@@ -96,8 +96,9 @@ def loss_and_backward(vae: nn.Module, x: Tensor, beta: float) -> LossTerms:
     """
     layers = fast_path_layers(vae)
     if layers is None or not isinstance(vae, VAE):
-        raise ValueError(f"the MLP fast path does not support this model ({type(vae).__name__}); "
-                         f"train it with autograd")
+        raise ValueError(
+            f"the MLP fast path does not support this model ({type(vae).__name__}); train it with autograd"
+        )
     encoder_layers, decoder_layers = layers
     vae._check_input(x)
     config = vae.config
