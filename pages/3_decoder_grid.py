@@ -26,8 +26,10 @@ st.markdown(
 data = require_test_split(selection)
 entry, device = selection.entry, selection.device
 
-GRID_LABELS = {"quantiles": "Equal-mass Gaussian quantiles (Kingma & Welling)",
-               "linear": "Linear, over the model's own codes"}
+GRID_LABELS = {
+    "quantiles": "Equal-mass Gaussian quantiles (Kingma & Welling)",
+    "linear": "Linear, over the model's own codes",
+}
 CODE_MASS = 0.95  # the outline encloses the densest region holding this share of the test codes
 
 
@@ -38,20 +40,28 @@ def grid_panel(e, kind: str, n: int, extent: float) -> int:
     x_axis, y_axis = grid_axes(means, e.is_variational, n, kind, extent)
     density = code_density(means, x_axis, y_axis, mass=CODE_MASS)
     png = derived.decoded_grid_png(ref, grid_codes(x_axis, y_axis), n_cols=n, cell_px=28)
-    st.plotly_chart(decoded_grid_figure(png, x_axis, y_axis, density),
-                    key=f"grid_figure_{'vae' if e.is_variational else 'ae'}",
-                    config={"displaylogo": False, "staticPlot": True})
+    st.plotly_chart(
+        decoded_grid_figure(png, x_axis, y_axis, density),
+        key=f"grid_figure_{'vae' if e.is_variational else 'ae'}",
+        config={"displaylogo": False, "staticPlot": True},
+    )
     if kind == "quantiles":
-        spread = ("the prior N(0, 1) in each dimension" if e.is_variational else
-                  f"the Gaussian with its codes' mean and spread ({dim_name(0)}: {means[:, 0].mean():.1f} ± "
-                  f"{means[:, 0].std():.1f}, {dim_name(1)}: {means[:, 1].mean():.1f} ± {means[:, 1].std():.1f})")
+        spread = (
+            "the prior N(0, 1) in each dimension"
+            if e.is_variational
+            else f"the Gaussian with its codes' mean and spread ({dim_name(0)}: {means[:, 0].mean():.1f} ± "
+            f"{means[:, 0].std():.1f}, {dim_name(1)}: {means[:, 1].mean():.1f} ± {means[:, 1].std():.1f})"
+        )
         where = f"Equal mass of {spread} between neighbouring cells"
     else:
-        where = (f"Evenly spaced over {extent:g}× the box holding the central 99% of its codes in each dimension"
-                 + (" and the prior's ±3σ" if e.is_variational else ""))
-    st.caption(f"{model_caption(e)}. {where}. {density.cells_outside} of {n * n} cells lie outside the "
-               f"{OUTLINE_COLOUR_NAME} outline (under the faint {OUTLINE_COLOUR_NAME} veil), which encloses the "
-               f"densest region holding {CODE_MASS:.0%} of its {len(means):,} test codes{measured_note(e)}.")
+        where = f"Evenly spaced over {extent:g}× the box holding the central 99% of its codes in each dimension" + (
+            " and the prior's ±3σ" if e.is_variational else ""
+        )
+    st.caption(
+        f"{model_caption(e)}. {where}. {density.cells_outside} of {n * n} cells lie outside the "
+        f"{OUTLINE_COLOUR_NAME} outline (under the faint {OUTLINE_COLOUR_NAME} veil), which encloses the "
+        f"densest region holding {CODE_MASS:.0%} of its {len(means):,} test codes{measured_note(e)}."
+    )
     return density.cells_outside
 
 
@@ -71,13 +81,20 @@ if entry.latent_dim == 2:
         c1, c2, c3 = st.columns([1.4, 1, 1])
         grid_kind = c1.radio("Grid", list(GRID_LABELS), key="grid_kind", format_func=GRID_LABELS.get)
         n = c2.slider("Cells per side", 5, 25, 15, key="grid_n")
-        extent = c3.slider("Linear grid: extent ×", 0.5, 3.0, 1.0, 0.25, key="grid_extent",
-                           disabled=grid_kind != "linear",
-                           help="1 = the box holding the central 99% of the model's own test codes in each "
-                                "dimension (a VAE's also holds the prior's ±3σ); 2 reaches twice as far out.")
+        extent = c3.slider(
+            "Linear grid: extent ×",
+            0.5,
+            3.0,
+            1.0,
+            0.25,
+            key="grid_extent",
+            disabled=grid_kind != "linear",
+            help="1 = the box holding the central 99% of the model's own test codes in each "
+            "dimension (a VAE's also holds the prior's ±3σ); 2 reaches twice as far out.",
+        )
         outside = {}
         with st.spinner("Decoding the grids…"):
-            for column, (side, e) in zip(st.columns(len(panels)), panels):
+            for column, (side, e) in zip(st.columns(len(panels)), panels, strict=False):
                 with column:
                     st.subheader(side)
                     outside[side] = grid_panel(e, grid_kind, n, extent)
@@ -87,17 +104,25 @@ if entry.latent_dim == 2:
                 f"from, so the cells outside the outline ({outside['Autoencoder']} of {n * n} for the "
                 f"autoencoder, {outside['VAE']} of {n * n} for the VAE) are roughly the share of samples that "
                 "would land in a hole. The decoder still draws something there, but training rarely "
-                "showed it a code from there.")
+                "showed it a code from there."
+            )
 
     grid_2d()
 else:
     variational = entry.is_variational
-    sampler = "the prior N(0, I)" if variational else "the Gaussian of its test codes (their mean and standard "\
+    sampler = (
+        "the prior N(0, I)"
+        if variational
+        else "the Gaussian of its test codes (their mean and standard "
         "deviation in each dimension: an autoencoder has no prior)"
-    st.caption(f"{model_caption(entry)}. Its latent has {entry.latent_dim} dimensions, so there is no single "
-               f"picture of it: sample from {sampler}, or slice through two dimensions.")
-    tab_samples, tab_slice = st.tabs(["Samples from N(0, I)" if variational else "Samples from its codes' Gaussian",
-                                      "2-D slice"])
+    )
+    st.caption(
+        f"{model_caption(entry)}. Its latent has {entry.latent_dim} dimensions, so there is no single "
+        f"picture of it: sample from {sampler}, or slice through two dimensions."
+    )
+    tab_samples, tab_slice = st.tabs(
+        ["Samples from N(0, I)" if variational else "Samples from its codes' Gaussian", "2-D slice"]
+    )
     ref = entry.ref(device)
 
     def code_spread() -> tuple[np.ndarray, np.ndarray]:
@@ -112,20 +137,30 @@ else:
         c1, c2, c3 = st.columns(3)
         n = c1.slider("Grid size", 4, 16, 10, key="grid_samples_n")
         seed = int(c2.number_input("Seed", 0, 10_000, 0, key="grid_seed"))
-        temperature = c3.slider("Temperature τ", 0.1, 2.0, 1.0, 0.05, key="grid_temperature",
-                                help="z ~ N(0, τ² I). τ < 1 stays near the prior's mode (cleaner, less varied); "
-                                     "τ > 1 reaches regions the encoder rarely used.")
+        temperature = c3.slider(
+            "Temperature τ",
+            0.1,
+            2.0,
+            1.0,
+            0.05,
+            key="grid_temperature",
+            help="z ~ N(0, τ² I). τ < 1 stays near the prior's mode (cleaner, less varied); "
+            "τ > 1 reaches regions the encoder rarely used.",
+        )
         if variational:
-            st.image(derived.prior_samples_png(ref, n=n * n, seed=seed, temperature=temperature, n_cols=n,
-                                               cell_px=28))
-            st.caption(f"{n * n} codes z ~ N(0, {temperature:g}² I) with seed {seed}, decoded. The same seed at "
-                       "another temperature scales the same codes.")
+            st.image(derived.prior_samples_png(ref, n=n * n, seed=seed, temperature=temperature, n_cols=n, cell_px=28))
+            st.caption(
+                f"{n * n} codes z ~ N(0, {temperature:g}² I) with seed {seed}, decoded. The same seed at "
+                "another temperature scales the same codes."
+            )
             return
         centre, scale = code_spread()
         codes = centre + scale * derived.prior_codes(n * n, entry.latent_dim, seed, temperature)
         st.image(derived.decoded_grid_png(ref, codes.astype(np.float32), n_cols=n, cell_px=28))
-        st.caption(f"{n * n} codes z = m + s·ε, ε ~ N(0, {temperature:g}² I) with seed {seed}, m and s the mean "
-                   "and standard deviation of the autoencoder's test codes in each dimension, decoded.")
+        st.caption(
+            f"{n * n} codes z = m + s·ε, ε ~ N(0, {temperature:g}² I) with seed {seed}, m and s the mean "
+            "and standard deviation of the autoencoder's test codes in each dimension, decoded."
+        )
 
     @st.fragment
     def latent_slice() -> None:
@@ -134,32 +169,50 @@ else:
         dim_x = c1.selectbox("Horizontal: dimension", dims, index=0, key="grid_dim_x", format_func=dim_name)
         dim_y = c2.selectbox("Vertical: dimension", dims, index=1, key="grid_dim_y", format_func=dim_name)
         n = c3.slider("Cells per side", 5, 21, 11, key="grid_slice_n")
-        half_range = c4.slider("Range ± (standard deviations)" if not variational else "Range ±", 1.0, 6.0, 3.0,
-                               0.5, key="grid_slice_range",
-                               help="In units of the prior's σ = 1." if variational else
-                                    "In units of each dimension's standard deviation over the test codes.")
+        half_range = c4.slider(
+            "Range ± (standard deviations)" if not variational else "Range ±",
+            1.0,
+            6.0,
+            3.0,
+            0.5,
+            key="grid_slice_range",
+            help="In units of the prior's σ = 1."
+            if variational
+            else "In units of each dimension's standard deviation over the test codes.",
+        )
         if dim_x == dim_y:
             st.warning("Choose two different dimensions.")
             return
         centre, scale = code_spread()
-        anchor = st.number_input("Fix the other dimensions at the code of test image # (−1: at "
-                                 + ("0, the prior's mean)" if variational else "the test codes' mean)"),
-                                 -1, len(data) - 1, -1, key="grid_anchor")
+        anchor = st.number_input(
+            "Fix the other dimensions at the code of test image # (−1: at "
+            + ("0, the prior's mean)" if variational else "the test codes' mean)"),
+            -1,
+            len(data) - 1,
+            -1,
+            key="grid_anchor",
+        )
         means = derived.encode_split(ref, selection.dataset).means
         base = means[anchor] if anchor >= 0 else centre
         steps = linear_axis(n, half_range)
         x_axis, y_axis = centre[dim_x] + scale[dim_x] * steps, centre[dim_y] + scale[dim_y] * steps
         codes = slice_codes(base, dim_x, dim_y, x_axis, y_axis)
         png = derived.decoded_grid_png(ref, codes, n_cols=n, cell_px=28)
-        st.plotly_chart(decoded_grid_figure(png, x_axis, y_axis, None, axis_titles=(dim_name(dim_x), dim_name(dim_y)),
-                                            height_px=460),
-                        key="grid_slice_figure", config={"displaylogo": False, "staticPlot": True})
+        st.plotly_chart(
+            decoded_grid_figure(
+                png, x_axis, y_axis, None, axis_titles=(dim_name(dim_x), dim_name(dim_y)), height_px=460
+            ),
+            key="grid_slice_figure",
+            config={"displaylogo": False, "staticPlot": True},
+        )
         report = entry.info.metrics
         kl = report.kl_per_dim if report is not None else ()
         if variational and len(kl) == entry.latent_dim:
-            st.caption(f"KL per dimension on the test set: {dim_name(dim_x)} {kl[dim_x]:.2f} nats, {dim_name(dim_y)} "
-                       f"{kl[dim_y]:.2f} nats. A dimension with KL near 0 is collapsed: the decoder ignores it, "
-                       "so the images do not change along it.")
+            st.caption(
+                f"KL per dimension on the test set: {dim_name(dim_x)} {kl[dim_x]:.2f} nats, {dim_name(dim_y)} "
+                f"{kl[dim_y]:.2f} nats. A dimension with KL near 0 is collapsed: the decoder ignores it, "
+                "so the images do not change along it."
+            )
 
     with tab_samples:
         prior_samples()

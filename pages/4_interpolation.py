@@ -51,14 +51,21 @@ if digit_a is None or digit_b is None:
 col_a.image(images.digit_png(image_a, 112), width=112)
 col_b.image(images.digit_png(image_b, 112), width=112)
 if protocol.binarizes_inputs:
-    st.caption("A and B as the model sees them: it was trained on binarised images, so test images come from the "
-               "test set's one fixed binarisation and uploads are binarised with the same seed.")
+    st.caption(
+        "A and B as the model sees them: it was trained on binarised images, so test images come from the "
+        "test set's one fixed binarisation and uploads are binarised with the same seed."
+    )
 
 st.header("From A to B")
 c1, c2 = st.columns([1, 3])
-method = c1.radio("Path", INTERPOLATIONS, key="interp_method", format_func=str.capitalize,
-                  help="Linear: the straight line (1 − t)·z_A + t·z_B. Spherical (slerp): the direction turns along "
-                       "the great circle while the norm changes linearly from ‖z_A‖ to ‖z_B‖.")
+method = c1.radio(
+    "Path",
+    INTERPOLATIONS,
+    key="interp_method",
+    format_func=str.capitalize,
+    help="Linear: the straight line (1 − t)·z_A + t·z_B. Spherical (slerp): the direction turns along "
+    "the great circle while the norm changes linearly from ‖z_A‖ to ‖z_B‖.",
+)
 n_steps = c2.slider("Steps in the strip", 5, 15, 9, key="interp_steps")
 path = interpolate(z_a, z_b, np.linspace(0.0, 1.0, n_steps), method)
 st.image(derived.decoded_grid_png(model, path, n_cols=n_steps, cell_px=56))
@@ -75,8 +82,10 @@ def walk() -> None:
     left, right = st.columns([1, 2])
     with left:
         st.image(derived.decoded_png(model, z_t, size_px=196), caption=f"decoded z(t = {t:.2f}), {method}")
-        st.markdown(f"‖z_A‖ = {np.linalg.norm(z_a):.2f}, ‖z_B‖ = {np.linalg.norm(z_b):.2f}, "
-                    f"‖z(t)‖ = **{np.linalg.norm(z_t):.2f}**")
+        st.markdown(
+            f"‖z_A‖ = {np.linalg.norm(z_a):.2f}, ‖z_B‖ = {np.linalg.norm(z_b):.2f}, "
+            f"‖z(t)‖ = **{np.linalg.norm(z_t):.2f}**"
+        )
     with right:
         projection, _ = derived.project_split(model, selection.dataset, method="pca")
         fig = derived.latent_figure(model, selection.dataset, method="pca", show_prior=entry.is_variational)
@@ -84,10 +93,16 @@ def walk() -> None:
         add_path(fig, projection.transform(fine_path), current_point=projection.transform(z_t[None])[0])
         fig["layout"]["height"] = 420
         st.plotly_chart(trusted_figure(fig), key="interp_scatter", config={"displaylogo": False})
-        st.caption(f"The {method} path from A to B over the test codes{measured_note}, with z(t) as the "
-                   f"{CURRENT_COLOUR_NAME} star"
-                   + (": drawn in the codes' first two principal components, a projection, so straight stays "
-                      "straight but lengths shrink." if entry.latent_dim > 2 else "."))
+        st.caption(
+            f"The {method} path from A to B over the test codes{measured_note}, with z(t) as the "
+            f"{CURRENT_COLOUR_NAME} star"
+            + (
+                ": drawn in the codes' first two principal components, a projection, so straight stays "
+                "straight but lengths shrink."
+                if entry.latent_dim > 2
+                else "."
+            )
+        )
     norms_chart(t)
 
 
@@ -97,24 +112,33 @@ def norms_chart(t: float) -> None:
     slerp_norms = np.linalg.norm(interpolate(z_a, z_b, FINE_TS, "spherical"), axis=1)
     code_norm = float(np.linalg.norm(derived.encode_split(model, selection.dataset).means, axis=1).mean())
     prior_norm = prior_mean_norm(entry.latent_dim) if entry.is_variational else None
-    st.plotly_chart(norms_figure(FINE_TS, lerp_norms, slerp_norms, t, method, code_norm, prior_norm),
-                    key="interp_norms", config={"displaylogo": False, "staticPlot": True})
+    st.plotly_chart(
+        norms_figure(FINE_TS, lerp_norms, slerp_norms, t, method, code_norm, prior_norm),
+        key="interp_norms",
+        config={"displaylogo": False, "staticPlot": True},
+    )
     n_a, n_b = float(np.linalg.norm(z_a)), float(np.linalg.norm(z_b))
     mid_lerp, mid_slerp = float(lerp_norms[len(FINE_TS) // 2]), float(slerp_norms[len(FINE_TS) // 2])
     cos_ab = float(np.dot(z_a, z_b) / max(n_a * n_b, 1e-12))
-    text = (f"What slerp keeps is not one norm but a straight line of norms: ‖z(t)‖ = (1 − t)·‖z_A‖ + t·‖z_B‖, "
-            f"here from {n_a:.2f} to {n_b:.2f}, constant only when ‖z_A‖ = ‖z_B‖. The straight line's norm is never "
-            "above that line (the triangle inequality)")
+    text = (
+        f"What slerp keeps is not one norm but a straight line of norms: ‖z(t)‖ = (1 − t)·‖z_A‖ + t·‖z_B‖, "
+        f"here from {n_a:.2f} to {n_b:.2f}, constant only when ‖z_A‖ = ‖z_B‖. The straight line's norm is never "
+        "above that line (the triangle inequality)"
+    )
     if mid_slerp - mid_lerp > 0.005:
-        text += (f" and dips below it between the ends: at t = 0.5 it is {mid_lerp:.2f} against slerp's "
-                 f"{mid_slerp:.2f} "
-                 f"(cos of the angle between z_A and z_B: {cos_ab:.2f}).")
+        text += (
+            f" and dips below it between the ends: at t = 0.5 it is {mid_lerp:.2f} against slerp's "
+            f"{mid_slerp:.2f} "
+            f"(cos of the angle between z_A and z_B: {cos_ab:.2f})."
+        )
     else:
         text += f"; here the two codes point almost the same way (cos {cos_ab:.2f}), so the paths barely differ."
     if prior_norm is not None:
         relation = "below" if code_norm < prior_norm else "above"
-        text += (f" The test codes (posterior means) have mean norm {code_norm:.2f}, {relation} the mean norm "
-                 f"{prior_norm:.2f} of a draw from the prior N(0, I) in {entry.latent_dim}-D.")
+        text += (
+            f" The test codes (posterior means) have mean norm {code_norm:.2f}, {relation} the mean norm "
+            f"{prior_norm:.2f} of a draw from the prior N(0, I) in {entry.latent_dim}-D."
+        )
     else:
         text += f" An autoencoder has no prior; its test codes' mean norm is {code_norm:.2f}."
     st.caption(text)
@@ -128,22 +152,27 @@ st.header("Turn the knobs")
 
 @st.fragment
 def knobs() -> None:
-    start = st.radio("Start from", ["A", "B"], key="interp_knob_start", horizontal=True,
-                     format_func=lambda s: f"{s}: {(digit_a if s == 'A' else digit_b).description}")
+    start = st.radio(
+        "Start from",
+        ["A", "B"],
+        key="interp_knob_start",
+        horizontal=True,
+        format_func=lambda s: f"{s}: {(digit_a if s == 'A' else digit_b).description}",
+    )
     start_code = z_a if start == "A" else z_b
     means = derived.encode_split(model, selection.dataset).means
     ranges = slider_ranges(means, entry.is_variational)
-    start_values = [float(np.clip(v, lo, hi)) for v, (lo, hi, _) in zip(start_code, ranges)]
+    start_values = [float(np.clip(v, lo, hi)) for v, (lo, hi, _) in zip(start_code, ranges, strict=False)]
     keys = [f"interp_knob_{entry.key}_{d}" for d in range(entry.latent_dim)]
     origin = (entry.key, start, tuple(np.round(start_code, 6)))
     if st.session_state.get("interp_knob_origin") != origin:
         # A new model or a new start digit: the knobs jump to its code.
         st.session_state["interp_knob_origin"] = origin
-        for key, value in zip(keys, start_values):
+        for key, value in zip(keys, start_values, strict=False):
             st.session_state[key] = value
 
     def reset() -> None:
-        for key, value in zip(keys, start_values):
+        for key, value in zip(keys, start_values, strict=False):
             st.session_state[key] = value
 
     span = "±3σ of the prior N(0, 1)" if entry.is_variational else "the test codes' mean ±3 standard deviations"
@@ -153,18 +182,27 @@ def knobs() -> None:
         decoder = None
     if decoder is not None:
         st.caption(f"Each slider spans {span}. Your browser decodes as you move them.")
-        latent_sliders(f"interp_knobs_{entry.key}", decoder, start=start_values, ranges=[r[:2] for r in ranges],
-                       names=[dim_name(d) for d in range(entry.latent_dim)], origin=repr(origin))
+        latent_sliders(
+            f"interp_knobs_{entry.key}",
+            decoder,
+            start=start_values,
+            ranges=[r[:2] for r in ranges],
+            names=[dim_name(d) for d in range(entry.latent_dim)],
+            origin=repr(origin),
+        )
         return
     st.button("Reset to the start code", on_click=reset, key="interp_knob_reset")
     st.caption(f"Each slider spans {span}.")
     sliders, image = st.columns([3, 1])
     n_cols = min(4, entry.latent_dim)
     columns = sliders.columns(n_cols)
-    code = np.array([
-        columns[d % n_cols].slider(dim_name(d), lo, hi, step=round((hi - lo) / 120, 4) or 0.01, key=keys[d])
-        for d, (lo, hi, _) in enumerate(ranges)
-    ], dtype=np.float32)
+    code = np.array(
+        [
+            columns[d % n_cols].slider(dim_name(d), lo, hi, step=round((hi - lo) / 120, 4) or 0.01, key=keys[d])
+            for d, (lo, hi, _) in enumerate(ranges)
+        ],
+        dtype=np.float32,
+    )
     image.image(derived.decoded_png(model, code, size_px=196), caption="decoded knobs")
     moved = np.flatnonzero(np.abs(code - np.array(start_values)) > 1e-6)
     image.caption("Moved: " + (", ".join(dim_name(d) for d in moved) if len(moved) else "nothing yet"))

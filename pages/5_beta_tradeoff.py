@@ -35,8 +35,10 @@ if dataset_or_none(selection.dataset, "test") is None:
     st.stop()
 sweeps = beta_sweeps(list(selection.entries), selection.dataset)
 if not sweeps:
-    st.info(f"No β sweep for {selection.dataset} yet. Build the shipped zoo with `{ZOO_COMMAND}` (it trains "
-            "the β sweeps), or train VAEs with several β on the Train page.")
+    st.info(
+        f"No β sweep for {selection.dataset} yet. Build the shipped zoo with `{ZOO_COMMAND}` (it trains "
+        "the β sweeps), or train VAEs with several β on the Train page."
+    )
     st.stop()
 group = st.selectbox("Sweep", list(sweeps), key="beta_group") if len(sweeps) > 1 else next(iter(sweeps))
 members = sweeps[group]
@@ -51,36 +53,48 @@ with st.spinner("Evaluating the sweep's models on the test split…"):
     for entry in members:
         metrics = entry.info.metrics
         if not metrics_complete(metrics, entry.latent_dim):  # saved without its evaluation: evaluate here
-            metrics = derived.test_metrics(entry.ref(device), selection.dataset,
-                                           binarized=entry.info.train_config.dynamic_binarization)
+            metrics = derived.test_metrics(
+                entry.ref(device), selection.dataset, binarized=entry.info.train_config.dynamic_binarization
+            )
         points.append(sweep_point(entry, metrics))
 epochs = sweep_epochs(points)
 
-st.caption(f"{len(points)} models in {group}: {reference.info.model_config.arch.upper()} VAEs with a "
-           f"{reference.latent_dim}-D latent, test-split terms in nats per image"
-           + (", measured on one fixed binarisation of the test images." if protocol.binarizes_inputs else ".")
-           + (f" {names.caveat}" if names.caveat else ""))
+st.caption(
+    f"{len(points)} models in {group}: {reference.info.model_config.arch.upper()} VAEs with a "
+    f"{reference.latent_dim}-D latent, test-split terms in nats per image"
+    + (", measured on one fixed binarisation of the test images." if protocol.binarizes_inputs else ".")
+    + (f" {names.caveat}" if names.caveat else "")
+)
 # One figure per row: the heatmap holds a number per cell, which needs the page's width to stay readable.
 with st.container():
     st.subheader("Rate against distortion")
-    st.plotly_chart(rate_distortion_figure(points, bound_name=bound_name, distortion_name=names.recon),
-                    key="beta_rd", config={"displaylogo": False})
-    st.caption(f"Dotted lines: equal {bound_name} (recon + KL); lines further down and left are lower. Small "
-               "β spends rate for low distortion (bottom right); large β saves rate and pays in distortion "
-               "(top left). " + describe_sweep(points, bound_name))
+    st.plotly_chart(
+        rate_distortion_figure(points, bound_name=bound_name, distortion_name=names.recon),
+        key="beta_rd",
+        config={"displaylogo": False},
+    )
+    st.caption(
+        f"Dotted lines: equal {bound_name} (recon + KL); lines further down and left are lower. Small "
+        "β spends rate for low distortion (bottom right); large β saves rate and pays in distortion "
+        "(top left). " + describe_sweep(points, bound_name)
+    )
     short = [p for p in points if short_of_sweep(p, epochs)]
     if short:
-        st.caption(f"Open diamonds: {len(short)} point(s) trained here for fewer epochs than the sweep's {epochs} "
-                   "(" + ", ".join(f"β = {p.beta:g}: {p.epochs}" for p in short) + "): they show a model that "
-                   "had less time, not what that β leads to, and are left out of the comparison above.")
+        st.caption(
+            f"Open diamonds: {len(short)} point(s) trained here for fewer epochs than the sweep's {epochs} "
+            "(" + ", ".join(f"β = {p.beta:g}: {p.epochs}" for p in short) + "): they show a model that "
+            "had less time, not what that β leads to, and are left out of the comparison above."
+        )
 with st.container():
     st.subheader("KL per latent dimension")
     st.plotly_chart(kl_heatmap_figure(points), key="beta_heatmap", config={"displaylogo": False})
-    st.caption("Pale cells are dimensions with almost no KL: the encoder ignores them and q(z|x) ≈ p(z) there "
-               "(collapsed dimensions). Informative dimensions (mean KL > "
-               f"{INFORMATIVE_MEAN_KL:g} nats): "
-               + ", ".join(f"β = {p.beta:g}: {informative_dims(p)}" for p in sorted(points, key=lambda p: p.beta))
-               + f" of {reference.latent_dim}.")
+    st.caption(
+        "Pale cells are dimensions with almost no KL: the encoder ignores them and q(z|x) ≈ p(z) there "
+        "(collapsed dimensions). Informative dimensions (mean KL > "
+        f"{INFORMATIVE_MEAN_KL:g} nats): "
+        + ", ".join(f"β = {p.beta:g}: {informative_dims(p)}" for p in sorted(points, key=lambda p: p.beta))
+        + f" of {reference.latent_dim}."
+    )
 
 st.subheader("Samples per β")
 
@@ -90,25 +104,31 @@ def samples_per_beta() -> None:
     c1, c2 = st.columns(2)
     seed = int(c1.number_input("Seed", 0, 10_000, 0, key="beta_seed"))
     n = c2.slider("Samples per β", 4, 16, 10, key="beta_n_samples")
-    st.caption(f"The same {n} codes z ~ N(0, I) (seed {seed}) decoded by each model. Which β give sharp but odd "
-               "samples, which blurry average ones? A model's prior samples look like its data only where its "
-               "codes fill the prior, which the KL term pays for.")
+    st.caption(
+        f"The same {n} codes z ~ N(0, I) (seed {seed}) decoded by each model. Which β give sharp but odd "
+        "samples, which blurry average ones? A model's prior samples look like its data only where its "
+        "codes fill the prior, which the KL term pays for."
+    )
     with st.spinner("Decoding…"):
         for entry in sorted(members, key=lambda e: e.beta):
             label_col, image_col = st.columns([1, 7], vertical_alignment="center")
-            label_col.markdown(f"**β = {entry.beta:g}**"
-                               + ("  \n*trained here*" if entry.source == SOURCE_USER else ""))
-            image_col.image(derived.prior_samples_png(entry.ref(device), n=n, seed=seed, temperature=1.0,
-                                                      n_cols=n, cell_px=40))
+            label_col.markdown(
+                f"**β = {entry.beta:g}**" + ("  \n*trained here*" if entry.source == SOURCE_USER else "")
+            )
+            image_col.image(
+                derived.prior_samples_png(entry.ref(device), n=n, seed=seed, temperature=1.0, n_cols=n, cell_px=40)
+            )
 
 
 samples_per_beta()
 
 st.subheader("Train one more β point")
-st.caption(f"Copies {reference.info.name}'s architecture and training recipe with your β; it is saved to the "
-           "user folder in the same sweep and joins the plots when done. A few epochs take seconds on digits and "
-           f"a minute or more on MNIST; the sweep's models had {epochs} epochs, and a point with fewer is marked "
-           "as off the curve.")
+st.caption(
+    f"Copies {reference.info.name}'s architecture and training recipe with your β; it is saved to the "
+    "user folder in the same sweep and joins the plots when done. A few epochs take seconds on digits and "
+    f"a minute or more on MNIST; the sweep's models had {epochs} epochs, and a point with fewer is marked "
+    "as off the curve."
+)
 with st.form("beta_form"):
     c1, c2 = st.columns(2)
     beta = c1.number_input("β", min_value=0.0, max_value=50.0, value=2.0, step=0.1, format="%.2f", key="beta_new")
@@ -116,7 +136,12 @@ with st.form("beta_form"):
     submitted = st.form_submit_button("Train this β point", disabled=job_running(JOB_KEY), type="primary")
 if submitted and not job_running(JOB_KEY):
     model_config, train_config = extra_point_configs(reference, beta, new_epochs, device)
-    submit(JOB_KEY, model_config, train_config, user_folder(),
-           f"{selection.dataset}-vae-z{reference.latent_dim}-beta{beta:g}",
-           metadata={"role": ROLE_BETA_SWEEP, "group": group})
+    submit(
+        JOB_KEY,
+        model_config,
+        train_config,
+        user_folder(),
+        f"{selection.dataset}-vae-z{reference.latent_dim}-beta{beta:g}",
+        metadata={"role": ROLE_BETA_SWEEP, "group": group},
+    )
 job_panel(JOB_KEY, show_curves=False)

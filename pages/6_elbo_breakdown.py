@@ -65,36 +65,57 @@ if names.caveat:
 # --- 2. the terms -------------------------------------------------------------------------------------
 st.header(f"2 · The {'bound' if protocol.is_likelihood else 'objective'}'s terms for this image")
 left, right = st.columns([1, 3])
-seed = int(left.number_input("Random seed of the draws", 0, 2**31 - 1, 0, key="elbo_seed",
-                             help="Every sampled number below is reproducible from this seed."))
-right.button("New draws", key="elbo_new_draws",
-             on_click=lambda: st.session_state.update(elbo_seed=int(st.session_state["elbo_seed"]) + 1))
+seed = int(
+    left.number_input(
+        "Random seed of the draws",
+        0,
+        2**31 - 1,
+        0,
+        key="elbo_seed",
+        help="Every sampled number below is reproducible from this seed.",
+    )
+)
+right.button(
+    "New draws",
+    key="elbo_new_draws",
+    on_click=lambda: st.session_state.update(elbo_seed=int(st.session_state["elbo_seed"]) + 1),
+)
 terms = elbo_cache.breakdown(vae, image, seed=seed)
 noise = terms.recon_stderr
 metrics = st.columns(3)
-metrics[0].metric("Reconstruction", format_noisy(terms.recon, noise),
-                  help=f"{names.recon} in nats, averaged over {terms.n_samples} draws z ~ q(z|x).")
-metrics[1].metric("KL", f"{terms.kl:.2f}",
-                  help="KL(q(z|x) ‖ p(z)) in nats, exact for Gaussians (Kingma & Welling, 2014, App. B).")
+metrics[0].metric(
+    "Reconstruction",
+    format_noisy(terms.recon, noise),
+    help=f"{names.recon} in nats, averaged over {terms.n_samples} draws z ~ q(z|x).",
+)
+metrics[1].metric(
+    "KL", f"{terms.kl:.2f}", help="KL(q(z|x) ‖ p(z)) in nats, exact for Gaussians (Kingma & Welling, 2014, App. B)."
+)
 metrics[2].metric("−ELBO", format_noisy(terms.neg_elbo, noise), help=f"Reconstruction + KL: {names.neg_elbo}.")
-st.caption(f"Nats for this one image. The reconstruction term is a Monte Carlo average over {terms.n_samples} "
-           f"draws (standard error {noise:.2g} nats), so it and −ELBO are shown to the digits that noise "
-           "supports; the KL is exact.")
+st.caption(
+    f"Nats for this one image. The reconstruction term is a Monte Carlo average over {terms.n_samples} "
+    f"draws (standard error {noise:.2g} nats), so it and −ELBO are shown to the digits that noise "
+    "supports; the KL is exact."
+)
 
 if protocol.binarizes_inputs:
+
     @st.fragment
     def binarisation_spread() -> None:
         """The mean over several binarisations of the same grey image: the toggle reruns only this part."""
         seeds = tuple(range(elbo.BINARIZATION_SEEDS))
-        if not st.toggle(f"Average −ELBO over {len(seeds)} binarisations (seeds 0–{seeds[-1]})",
-                         key="elbo_binarize_average"):
+        if not st.toggle(
+            f"Average −ELBO over {len(seeds)} binarisations (seeds 0–{seeds[-1]})", key="elbo_binarize_average"
+        ):
             return
         mean, spread = elbo_cache.binarized_spread(vae, chosen.grey, seeds=seeds, draw_seed=seed)
         cols = st.columns([1, 3])
         cols[0].metric(f"−ELBO, mean of {len(seeds)} binarisations", format_noisy(mean, spread / math.sqrt(len(seeds))))
-        cols[1].caption(f"Standard deviation over the binarisations: {spread:.1f} nats. Which binary copy of a grey "
-                        "image the model is shown moves its −ELBO by that much; the number above, for one copy, "
-                        "is one draw of it.")
+        cols[1].caption(
+            f"Standard deviation over the binarisations: {spread:.1f} nats. Which binary copy of a grey "
+            "image the model is shown moves its −ELBO by that much; the number above, for one copy, "
+            "is one draw of it."
+        )
 
     binarisation_spread()
 
@@ -103,30 +124,48 @@ if protocol.binarizes_inputs:
 def tightness() -> None:
     """The IW estimate against K and its K slider: moving K reruns only this part."""
     if names.iw is None:
-        st.info("No importance-weighted estimate here: on grey levels a Bernoulli decoder is not a density of the "
-                "image, so there is no −log p(x) to estimate.")
+        st.info(
+            "No importance-weighted estimate here: on grey levels a Bernoulli decoder is not a density of the "
+            "image, so there is no −log p(x) to estimate."
+        )
         return
     slider, estimate, gap = st.columns([2, 1, 1])
-    k = int(slider.select_slider("K, importance samples for the estimate of −log p(x)", elbo.IW_CHOICES,
-                                 value=elbo.IW_DEFAULT_K, key="elbo_k",
-                                 help="K = 1 is a one-sample ELBO. The estimate's *expectation* falls towards "
-                                      "−log p(x) as K grows; a single draw need not."))
+    k = int(
+        slider.select_slider(
+            "K, importance samples for the estimate of −log p(x)",
+            elbo.IW_CHOICES,
+            value=elbo.IW_DEFAULT_K,
+            key="elbo_k",
+            help="K = 1 is a one-sample ELBO. The estimate's *expectation* falls towards "
+            "−log p(x) as K grows; a single draw need not.",
+        )
+    )
     seeds = elbo.iw_seeds(seed)
     curve = elbo_cache.iw_curve(vae, image, ks=[c for c in elbo.IW_CHOICES if c <= k], seeds=seeds)
     mean, spread = curve.at(k)
     mean_noise = spread / math.sqrt(len(seeds))
-    estimate.metric(f"IW, K={k}", format_noisy(mean, mean_noise),
-                    help=f"{names.iw}: −IW_K (Burda et al., 2015), the mean over {len(seeds)} seeds "
-                         f"({seeds[0]}–{seeds[-1]}) of K draws each; one draw's standard deviation is {spread:.2g}.")
+    estimate.metric(
+        f"IW, K={k}",
+        format_noisy(mean, mean_noise),
+        help=f"{names.iw}: −IW_K (Burda et al., 2015), the mean over {len(seeds)} seeds "
+        f"({seeds[0]}–{seeds[-1]}) of K draws each; one draw's standard deviation is {spread:.2g}.",
+    )
     gap_value = terms.neg_elbo - mean
-    gap.metric("Gap", format_noisy(gap_value, math.hypot(mean_noise, noise)),
-               help="−ELBO − (−IW_K) = KL(q(z|x) ‖ p(z|x)) − (log p(x) − IW_K): since IW_K is below log p(x) on "
-                    "average, a lower estimate of how far q(z|x) is from the true posterior.")
+    gap.metric(
+        "Gap",
+        format_noisy(gap_value, math.hypot(mean_noise, noise)),
+        help="−ELBO − (−IW_K) = KL(q(z|x) ‖ p(z|x)) − (log p(x) − IW_K): since IW_K is below log p(x) on "
+        "average, a lower estimate of how far q(z|x) is from the true posterior.",
+    )
     if k > 1:
         st.plotly_chart(iw_curve_figure(curve, terms.neg_elbo, k), key="elbo_iw_chart")
         rising = [s for s, row in zip(curve.seeds, curve.iw_nll, strict=True) if np.any(np.diff(row) > 0)]
-        one_draw = (f"{len(rising)} of {len(seeds)} seeds' estimates rise somewhere as K grows: one draw does "
-                    "not always tighten." if rising else "Here every seed's estimate falls as K grows.")
+        one_draw = (
+            f"{len(rising)} of {len(seeds)} seeds' estimates rise somewhere as K grows: one draw does "
+            "not always tighten."
+            if rising
+            else "Here every seed's estimate falls as K grows."
+        )
         st.caption(
             f"Each {COLOUR_NAMES[IDLE_COLOUR]} line is one seed, its estimate for K using the first K of its draws; "
             f"{COLOUR_NAMES[POSTERIOR_COLOUR]}: their mean ± one standard deviation; dashed "
@@ -134,9 +173,12 @@ def tightness() -> None:
             f"{format_noisy(curve.mean[0], curve.spread[0] / math.sqrt(len(seeds)))} at K = 1 to "
             f"{format_noisy(mean, mean_noise)} at K = {k}; the spread shrinks from {curve.spread[0]:.2g} to "
             f"{spread:.2g} nats. At K = 1 each estimate is a one-sample −ELBO, whose expectation is the "
-            f"{COLOUR_NAMES[KL_COLOUR]} line, wherever these few seeds fall.")
-    st.caption(f"In nats for this image: −ELBO = reconstruction + KL ≥ −log p(x) ≈ {format_noisy(mean, mean_noise)} "
-               f"(IW estimate, K = {k}). A lower −log p(x) means the model finds the image more probable.")
+            f"{COLOUR_NAMES[KL_COLOUR]} line, wherever these few seeds fall."
+        )
+    st.caption(
+        f"In nats for this image: −ELBO = reconstruction + KL ≥ −log p(x) ≈ {format_noisy(mean, mean_noise)} "
+        f"(IW estimate, K = {k}). A lower −log p(x) means the model finds the image more probable."
+    )
 
 
 tightness()
@@ -149,21 +191,24 @@ pictures[2].image([enlarge(s, 84) for s in samples], caption=[f"z ~ q(z|x) #{i +
 
 # --- 3. KL per dimension ------------------------------------------------------------------------------
 st.header("3 · Which dimensions the code uses")
-st.markdown("A dimension whose posterior sits on the prior (μ ≈ 0, σ ≈ 1) costs no KL and tells the decoder "
-            "nothing about this image; one that is narrow and off-centre costs KL. That cost is not the "
-            "information the dimension carries about this image: only *averaged over the data* does the KL "
-            "bound the mutual information between x and z from above.")
+st.markdown(
+    "A dimension whose posterior sits on the prior (μ ≈ 0, σ ≈ 1) costs no KL and tells the decoder "
+    "nothing about this image; one that is narrow and off-centre costs KL. That cost is not the "
+    "information the dimension carries about this image: only *averaged over the data* does the KL "
+    "bound the mutual information between x and z from above."
+)
 # side by side for a few dimensions; one above the other, full width, when there are many
 figures = st.columns(2) if terms.kl_per_dim.size <= 16 else (st.container(), st.container())
 figures[0].plotly_chart(posterior_figure(terms), key="elbo_posterior_chart")
 figures[1].plotly_chart(kl_per_dim_figure(terms), key="elbo_kl_chart")
 used = informative(terms)
 largest = int(np.argmax(terms.kl_per_dim))
-idle = (f"the {COLOUR_NAMES[IDLE_COLOUR]} ones sit on the prior" if not used.all()
-        else "none sits on the prior")
-st.caption(f"{int(used.sum())} of {used.size} dimensions are informative for this image, their KL at least "
-           f"{INFORMATIVE_IMAGE_KL:g} nats ({COLOUR_NAMES[POSTERIOR_COLOUR]} in both plots); {idle}. The largest, "
-           f"{dim_name(largest)}, costs {terms.kl_per_dim[largest]:.2f} of the {terms.kl:.2f} nats.")
+idle = f"the {COLOUR_NAMES[IDLE_COLOUR]} ones sit on the prior" if not used.all() else "none sits on the prior"
+st.caption(
+    f"{int(used.sum())} of {used.size} dimensions are informative for this image, their KL at least "
+    f"{INFORMATIVE_IMAGE_KL:g} nats ({COLOUR_NAMES[POSTERIOR_COLOUR]} in both plots); {idle}. The largest, "
+    f"{dim_name(largest)}, costs {terms.kl_per_dim[largest]:.2f} of the {terms.kl:.2f} nats."
+)
 
 # --- 4. the autoencoder -------------------------------------------------------------------------------
 st.header("4 · The autoencoder, for contrast")
@@ -173,29 +218,49 @@ else:
     ae_protocol = entry_protocol(ae_entry)
     ae_terms = elbo_cache.ae_breakdown(ae_entry.ref(selection.device), chosen.measured_for(ae_protocol))
     words = {p: "grey-level" if p.value.startswith("grey") else p.value for p in (protocol, ae_protocol)}
-    mismatch = [what for what, differs in (
-        (f"a {ae_entry.latent_dim}-D code against the VAE's {vae_entry.latent_dim}-D one",
-         ae_entry.latent_dim != vae_entry.latent_dim),
-        (f"{words[ae_protocol]} inputs against the VAE's {words[protocol]} ones", ae_protocol is not protocol),
-    ) if differs]
+    mismatch = [
+        what
+        for what, differs in (
+            (
+                f"a {ae_entry.latent_dim}-D code against the VAE's {vae_entry.latent_dim}-D one",
+                ae_entry.latent_dim != vae_entry.latent_dim,
+            ),
+            (f"{words[ae_protocol]} inputs against the VAE's {words[protocol]} ones", ae_protocol is not protocol),
+        )
+        if differs
+    ]
     cols = st.columns([1, 1, 1.3, 1.3])
     cols[0].image(enlarge(ae_terms.reconstruction), caption="AE reconstruction")
     cols[1].image(enlarge(decoded_mean), caption="VAE decoded at μ(x)")
-    cols[2].metric("AE reconstruction (nats)", f"{ae_terms.recon:.2f}",
-                   help=f"{metric_names(ae_protocol, variational=False).recon} with the AE's {ae_terms.likelihood} "
-                        "likelihood, at its one fixed code.")
-    cols[3].metric("AE mean squared error", f"{ae_terms.mse:.4f}",
-                   help="Per pixel (not nats), between the reconstruction and the image the AE was given.")
+    cols[2].metric(
+        "AE reconstruction (nats)",
+        f"{ae_terms.recon:.2f}",
+        help=f"{metric_names(ae_protocol, variational=False).recon} with the AE's {ae_terms.likelihood} "
+        "likelihood, at its one fixed code.",
+    )
+    cols[3].metric(
+        "AE mean squared error",
+        f"{ae_terms.mse:.4f}",
+        help="Per pixel (not nats), between the reconstruction and the image the AE was given.",
+    )
     if mismatch:
         twin = like_for_like_ae(list(selection.entries), vae_entry)
-        st.warning("Not a like-for-like comparison: this AE has " + " and ".join(mismatch) + "."
-                   + (f" Pick {twin.label} for one." if twin else
-                      " No AE with the VAE's latent size and data protocol is available; train one on the "
-                      "**Train** page."))
+        st.warning(
+            "Not a like-for-like comparison: this AE has "
+            + " and ".join(mismatch)
+            + "."
+            + (
+                f" Pick {twin.label} for one."
+                if twin
+                else " No AE with the VAE's latent size and data protocol is available; train one on the "
+                "**Train** page."
+            )
+        )
     if ae_protocol is protocol:
-        st.markdown(elbo.contrast_text(ae_terms, terms, protocol)
-                    + (f" The AE's objective adds a penalty of {ae_terms.regularizer:.2f}."
-                       if ae_terms.regularizer else ""))
+        st.markdown(
+            elbo.contrast_text(ae_terms, terms, protocol)
+            + (f" The AE's objective adds a penalty of {ae_terms.regularizer:.2f}." if ae_terms.regularizer else "")
+        )
 
 # --- 5. beta ------------------------------------------------------------------------------------------
 st.header("5 · β: weighing the KL differently")
@@ -207,8 +272,11 @@ def beta_section() -> None:
     weighed = terms.with_beta(st.select_slider("β", elbo.BETA_CHOICES, value=1.0, key="elbo_beta"))
     cols = st.columns([1, 1, 3])
     cols[0].metric("β·KL (nats)", f"{weighed.beta_kl:.2f}")
-    cols[1].metric("Objective (nats)", format_noisy(weighed.objective, noise),
-                   help="Reconstruction + β·KL: what a model trained at this β would minimise for this image.")
+    cols[1].metric(
+        "Objective (nats)",
+        format_noisy(weighed.objective, noise),
+        help="Reconstruction + β·KL: what a model trained at this β would minimise for this image.",
+    )
     cols[2].plotly_chart(objective_figure(weighed, np.linspace(0, max(elbo.BETA_CHOICES), 81)), key="elbo_beta_chart")
 
 
@@ -220,5 +288,8 @@ st.markdown(
 )
 if BETA_PAGE.is_file():
     # page_link takes the path relative to the main script (app.py), one folder up from this page
-    st.page_link(f"{BETA_PAGE.parent.name}/{BETA_PAGE.name}", label="Compare models trained at different β",
-                 icon=":material/tune:")
+    st.page_link(
+        f"{BETA_PAGE.parent.name}/{BETA_PAGE.name}",
+        label="Compare models trained at different β",
+        icon=":material/tune:",
+    )

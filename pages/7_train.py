@@ -42,33 +42,65 @@ if st.session_state.get("train_followed_dataset") != selection.dataset:
     st.session_state["train_warmup"] = default_kl_warmup(default_epochs(selection.dataset))
 with st.form("train_form"):
     c1, c2, c3 = st.columns(3)
-    kind = c1.selectbox("Model", list(KIND_LABELS), index=list(KIND_LABELS).index("vae"), key="train_kind",
-                        format_func=KIND_LABELS.get)
+    kind = c1.selectbox(
+        "Model", list(KIND_LABELS), index=list(KIND_LABELS).index("vae"), key="train_kind", format_func=KIND_LABELS.get
+    )
     arch = c2.selectbox("Body", ["mlp", "conv"], key="train_arch", format_func={"mlp": "MLP", "conv": "Conv"}.get)
-    size = c3.selectbox("Size", list(HIDDEN_PRESETS["mlp"]), index=1, key="train_size",
-                        help="MLP widths: " + ", ".join(f"{k} {v}" for k, v in HIDDEN_PRESETS["mlp"].items())
-                             + "; conv channels: " + ", ".join(f"{k} {v}" for k, v in HIDDEN_PRESETS["conv"].items()))
+    size = c3.selectbox(
+        "Size",
+        list(HIDDEN_PRESETS["mlp"]),
+        index=1,
+        key="train_size",
+        help="MLP widths: "
+        + ", ".join(f"{k} {v}" for k, v in HIDDEN_PRESETS["mlp"].items())
+        + "; conv channels: "
+        + ", ".join(f"{k} {v}" for k, v in HIDDEN_PRESETS["conv"].items()),
+    )
     c4, c5, c6 = st.columns(3)
     latent_dim = c4.select_slider("Latent size", LATENT_SIZES, value=2, key="train_latent")
-    beta = c5.number_input("β (VAE only)", min_value=0.0, max_value=50.0, value=1.0, step=0.1, format="%.2f",
-                           key="train_beta")
+    beta = c5.number_input(
+        "β (VAE only)", min_value=0.0, max_value=50.0, value=1.0, step=0.1, format="%.2f", key="train_beta"
+    )
     dataset = c6.selectbox("Data set", datasets, key="train_dataset", format_func=DATASET_LABELS.get)
     c7, c8, c9 = st.columns(3)
-    epochs = c7.slider("Epochs", 1, MAX_FORM_EPOCHS, key="train_epochs",
-                       help="digits has 12 batches per epoch, MNIST 469: the defaults (30 and 5) give a few "
-                            "hundred to a few thousand steps.")
-    warmup = c8.slider("KL warm-up (epochs, VAE only)", 0, MAX_FORM_EPOCHS, key="train_warmup",
-                       help="β rises linearly from β/N in epoch 1 to β in epoch N. Without it a small VAE often "
-                            "switches its codes off in the first steps (posterior collapse) and never recovers.")
+    epochs = c7.slider(
+        "Epochs",
+        1,
+        MAX_FORM_EPOCHS,
+        key="train_epochs",
+        help="digits has 12 batches per epoch, MNIST 469: the defaults (30 and 5) give a few "
+        "hundred to a few thousand steps.",
+    )
+    warmup = c8.slider(
+        "KL warm-up (epochs, VAE only)",
+        0,
+        MAX_FORM_EPOCHS,
+        key="train_warmup",
+        help="β rises linearly from β/N in epoch 1 to β in epoch N. Without it a small VAE often "
+        "switches its codes off in the first steps (posterior collapse) and never recovers.",
+    )
     lr = c9.select_slider("Learning rate", LEARNING_RATES, value=1e-3, key="train_lr", format_func=lambda v: f"{v:g}")
-    name = st.text_input("Name (optional)", key="train_name", max_chars=80,
-                         placeholder="e.g. " + default_name("vae", selection.dataset, 2, 1.0))
+    name = st.text_input(
+        "Name (optional)",
+        key="train_name",
+        max_chars=80,
+        placeholder="e.g. " + default_name("vae", selection.dataset, 2, 1.0),
+    )
     submitted = st.form_submit_button("Train", type="primary", disabled=job_running(JOB_KEY))
 
 if submitted and not job_running(JOB_KEY):
-    request = TrainRequest(kind=kind, arch=arch, size=size, latent_dim=latent_dim, beta=beta, dataset=dataset,
-                           epochs=epochs, lr=lr, kl_warmup_epochs=min(warmup, epochs),
-                           name=name.strip() or default_name(kind, dataset, latent_dim, beta))
+    request = TrainRequest(
+        kind=kind,
+        arch=arch,
+        size=size,
+        latent_dim=latent_dim,
+        beta=beta,
+        dataset=dataset,
+        epochs=epochs,
+        lr=lr,
+        kl_warmup_epochs=min(warmup, epochs),
+        name=name.strip() or default_name(kind, dataset, latent_dim, beta),
+    )
     data = dataset_or_none(dataset, "train")
     if data is not None:
         try:
@@ -83,6 +115,8 @@ if attached_job(JOB_KEY) is None:
     others = len(BOARD.unfinished())
     if others:
         st.caption(f"{others} training job(s) from other sessions are running or waiting on this server.")
-    st.caption("Tip: on digits the default VAE (2-D latent, 30 epochs with a 10-epoch KL warm-up) trains in a "
-               "few seconds; then compare it with the shipped models on the Latent space and Decoder "
-               "grid pages.")
+    st.caption(
+        "Tip: on digits the default VAE (2-D latent, 30 epochs with a 10-epoch KL warm-up) trains in a "
+        "few seconds; then compare it with the shipped models on the Latent space and Decoder "
+        "grid pages."
+    )

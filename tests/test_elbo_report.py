@@ -35,7 +35,11 @@ def bernoulli_log_px_z(model, x, z):
     """log p(x|z) per code (n,), from the decoder's logits and torch.distributions."""
     with torch.no_grad():
         logits = model.decode_params(z.float()).double()
-    return Bernoulli(logits=logits.flatten(1), validate_args=False).log_prob(x.double().flatten().expand(len(z), -1)).sum(1)
+    return (
+        Bernoulli(logits=logits.flatten(1), validate_args=False)
+        .log_prob(x.double().flatten().expand(len(z), -1))
+        .sum(1)
+    )
 
 
 def direct_recon(model, x, *, seed, n):
@@ -116,8 +120,9 @@ def test_binarisation_spread_is_the_spread_of_direct_recomputations(tiny_zoo):
 
 
 # --- digits and words ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("noise,decimals", [(0.0, 2), (0.004, 2), (0.04, 2), (0.3, 1), (0.99, 1), (3.0, 0),
-                                            (40.0, 0), (math.inf, 0)])
+@pytest.mark.parametrize(
+    "noise,decimals", [(0.0, 2), (0.004, 2), (0.04, 2), (0.3, 1), (0.99, 1), (3.0, 0), (40.0, 0), (math.inf, 0)]
+)
 def test_decimals_follow_the_noise(noise, decimals):
     assert elbo.decimals_for(noise) == decimals
 
@@ -129,14 +134,24 @@ def test_format_noisy():
 
 
 def breakdown(recon_at_mean: float, kl: float = 20.0) -> elbo.ElboBreakdown:
-    return elbo.ElboBreakdown(recon=recon_at_mean + 5, kl=kl, kl_per_dim=np.array([kl]), posterior_mean=np.zeros(1),
-                              posterior_std=np.ones(1), beta=1.0, n_samples=64, seed=0, recon_stderr=0.3,
-                              recon_at_mean=recon_at_mean)
+    return elbo.ElboBreakdown(
+        recon=recon_at_mean + 5,
+        kl=kl,
+        kl_per_dim=np.array([kl]),
+        posterior_mean=np.zeros(1),
+        posterior_std=np.ones(1),
+        beta=1.0,
+        n_samples=64,
+        seed=0,
+        recon_stderr=0.3,
+        recon_at_mean=recon_at_mean,
+    )
 
 
 def ae(recon: float) -> elbo.AeBreakdown:
-    return elbo.AeBreakdown(recon=recon, regularizer=0.0, mse=0.01, reconstruction=np.zeros((2, 2)),
-                            likelihood="bernoulli")
+    return elbo.AeBreakdown(
+        recon=recon, regularizer=0.0, mse=0.01, reconstruction=np.zeros((2, 2)), likelihood="bernoulli"
+    )
 
 
 def test_the_contrast_text_follows_the_numbers():
@@ -176,8 +191,9 @@ def test_shipped_default_vae_on_its_binarised_test_image():
     recon, stderr = direct_recon(model, x, seed=0, n=elbo.RECON_SAMPLES)
     assert terms.recon == pytest.approx(recon, abs=1e-3) and terms.recon_stderr == pytest.approx(stderr, rel=1e-3)
     curve = elbo.iw_curve(model, x, ks=(1, 100, 1000), seeds=elbo.iw_seeds(0))
-    want = np.array([[direct_iw_nll(model, x, k=k, seed=s, drawn=1000) for k in (1, 100, 1000)]
-                     for s in elbo.iw_seeds(0)])
+    want = np.array(
+        [[direct_iw_nll(model, x, k=k, seed=s, drawn=1000) for k in (1, 100, 1000)] for s in elbo.iw_seeds(0)]
+    )
     np.testing.assert_allclose(curve.iw_nll, want, atol=2e-3)
     mean, spread = curve.at(1000)
     assert mean < terms.neg_elbo + 3 * terms.recon_stderr, "the IW estimate sits below the bound"

@@ -46,8 +46,9 @@ class GatedJob(TrainingJob):
 
 def test_a_job_trains_in_the_background_then_saves_an_evaluated_checkpoint(digits, tmp_path):
     train, test = digits
-    job = GatedJob(*configs(), tmp_path / "a.pt", metadata={"role": "beta-sweep", "group": "g"},
-                   train_data=train, test_data=test)
+    job = GatedJob(
+        *configs(), tmp_path / "a.pt", metadata={"role": "beta-sweep", "group": "g"}, train_data=train, test_data=test
+    )
     job.start()  # returns while the thread is held inside fit: the page is never blocked
     assert job.in_training.wait(TIMEOUT_S)
     assert job.progress().state == RUNNING and not job.progress().finished
@@ -135,6 +136,7 @@ def test_unique_checkpoint_path_sanitises_and_never_overwrites(tmp_path):
 
 # --- the server-wide board: claimed names, a queue cap, reattaching, a quick Stop -------------------------------
 
+
 def test_three_sessions_pressing_train_at_once_with_the_default_name_get_three_files(digits, tmp_path):
     """Issue #15: the name is claimed when the form is submitted, so no job overwrites another's file."""
     train, test = digits
@@ -151,8 +153,11 @@ def test_three_sessions_pressing_train_at_once_with_the_default_name_get_three_f
         presser.start()
     for presser in pressers:
         presser.join(TIMEOUT_S)
-    assert sorted(job.save_path.name for job in jobs) == ["digits-vae-z2-2.pt", "digits-vae-z2-3.pt",
-                                                          "digits-vae-z2.pt"]
+    assert sorted(job.save_path.name for job in jobs) == [
+        "digits-vae-z2-2.pt",
+        "digits-vae-z2-3.pt",
+        "digits-vae-z2.pt",
+    ]
     for job in jobs:
         assert job.join(TIMEOUT_S) and job.progress().state == DONE
         assert job.progress().saved_path == str(job.save_path)

@@ -122,11 +122,13 @@ def test_slerp_changes_the_norm_linearly_and_lerp_stays_below():
     rng = np.random.default_rng(1)
     a, b = rng.normal(size=8), 3.0 * rng.normal(size=8)
     ts = np.linspace(0, 1, 21)
-    np.testing.assert_allclose(np.linalg.norm(slerp(a, b, ts), axis=1),
-                               (1 - ts) * np.linalg.norm(a) + ts * np.linalg.norm(b), rtol=1e-5)
+    np.testing.assert_allclose(
+        np.linalg.norm(slerp(a, b, ts), axis=1), (1 - ts) * np.linalg.norm(a) + ts * np.linalg.norm(b), rtol=1e-5
+    )
     lerp_norms = np.linalg.norm(lerp(a, b, ts), axis=1)
-    np.testing.assert_allclose(lerp_norms, np.sqrt((1 - ts) ** 2 * (a @ a) + ts ** 2 * (b @ b)
-                                                   + 2 * ts * (1 - ts) * (a @ b)), rtol=1e-5)
+    np.testing.assert_allclose(
+        lerp_norms, np.sqrt((1 - ts) ** 2 * (a @ a) + ts**2 * (b @ b) + 2 * ts * (1 - ts) * (a @ b)), rtol=1e-5
+    )
     assert np.all(lerp_norms <= np.linalg.norm(slerp(a, b, ts), axis=1) + 1e-5)
 
 

@@ -72,8 +72,9 @@ def test_kl_matrix_and_informative_dims(tiny_zoo, tmp_path):
 from vae_core.sweeps import SweepPoint, describe_sweep, short_of_sweep, sweep_epochs  # noqa: E402
 
 
-def points_of(neg_elbos: dict[float, float], epochs: int = 10,
-              here: dict[float, int] | None = None) -> list[SweepPoint]:
+def points_of(
+    neg_elbos: dict[float, float], epochs: int = 10, here: dict[float, int] | None = None
+) -> list[SweepPoint]:
     points = [SweepPoint(f"b{b}", b, v - 10.0, 10.0, (10.0,), None, False, epochs) for b, v in neg_elbos.items()]
     points += [SweepPoint(f"here{b}", b, 50.0, 1.0, (1.0,), None, True, e) for b, e in (here or {}).items()]
     return points

@@ -6,8 +6,9 @@ from vae_core.train_request import HIDDEN_PRESETS, TrainRequest, build_configs, 
 
 
 def request(**changes) -> TrainRequest:
-    values = dict(kind="vae", arch="mlp", size="small", latent_dim=2, beta=4.0, dataset="digits", epochs=3,
-                  lr=1e-3, name="x")
+    values = dict(
+        kind="vae", arch="mlp", size="small", latent_dim=2, beta=4.0, dataset="digits", epochs=3, lr=1e-3, name="x"
+    )
     values.update(changes)
     return TrainRequest(**values)
 
@@ -57,8 +58,17 @@ def test_the_forms_default_trains_a_vae_with_active_units_on_digits_in_seconds()
     from vae_core.vocabulary import ACTIVE_UNIT_VARIANCE
 
     train, test = load_dataset("digits", "train"), load_dataset("digits", "test")
-    defaults = TrainRequest(kind="vae", arch="mlp", size="medium", latent_dim=2, beta=1.0, dataset="digits",
-                            epochs=default_epochs("digits"), lr=1e-3, name="x")
+    defaults = TrainRequest(
+        kind="vae",
+        arch="mlp",
+        size="medium",
+        latent_dim=2,
+        beta=1.0,
+        dataset="digits",
+        epochs=default_epochs("digits"),
+        lr=1e-3,
+        name="x",
+    )
     model_config, train_config = build_configs(defaults, train.input_shape)
     assert train_config.dynamic_binarization and train_config.kl_warmup_epochs == 10 and train_config.epochs == 30
     started = time.perf_counter()

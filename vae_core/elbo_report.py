@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import cast
 
 import numpy as np
 import torch
@@ -21,6 +22,7 @@ from torch import Tensor
 
 from vae_core.losses import log_normal
 from vae_core.models import LatentModel
+from vae_core.models.vae import VAE
 from vae_core.protocol import DataProtocol, binarization_spread, protocol_of
 from vae_core.registry import ModelEntry, counterpart
 
@@ -92,25 +94,33 @@ def as_batch(image: np.ndarray | Tensor, model: LatentModel) -> Tensor:
     return x.reshape(1, *shape).to(_device(model))
 
 
-def elbo_breakdown(model: LatentModel, x: Tensor, *, beta: float, seed: int,
-                   n_samples: int = RECON_SAMPLES) -> ElboBreakdown:
+def elbo_breakdown(
+    model: LatentModel, x: Tensor, *, beta: float, seed: int, n_samples: int = RECON_SAMPLES
+) -> ElboBreakdown:
     """The terms of model.loss for a batch of one image, with n_samples seeded draws from q(z|x)."""
-    _require_vae(model)
+    vae = _require_vae(model)
     assert x.shape[0] == 1, "one image at a time"
     with torch.no_grad():
         terms = model.loss(x, beta=beta, n_samples=n_samples, generator=_generator(model, seed))
         encoding = model.encode(x)
         # the same draws again, one reconstruction NLL per draw, for the standard error of their mean
-        z = model.sample_latent(encoding, n_samples, _generator(model, seed)).flatten(0, 1)
+        z = vae.sample_latent(encoding, n_samples, _generator(model, seed)).flatten(0, 1)
         per_draw = model.reconstruction_nll(model.decode_params(z), x.expand(n_samples, *x.shape[1:]))
         at_mean = model.reconstruction_nll(model.decode_params(encoding.mean), x)
     mean, logvar = encoding
+    assert logvar is not None  # a VAE's encoding has one
     stderr = float(per_draw.double().std() / math.sqrt(n_samples)) if n_samples > 1 else math.inf
     return ElboBreakdown(
-        recon=float(terms.recon), kl=float(terms.kl), kl_per_dim=terms.kl_per_dim.cpu().numpy().astype(np.float64),
+        recon=float(terms.recon),
+        kl=float(terms.kl),
+        kl_per_dim=terms.kl_per_dim.cpu().numpy().astype(np.float64),
         posterior_mean=mean[0].cpu().numpy().astype(np.float64),
         posterior_std=(0.5 * logvar[0]).exp().cpu().numpy().astype(np.float64),
-        beta=float(beta), n_samples=n_samples, seed=seed, recon_stderr=stderr, recon_at_mean=float(at_mean[0]),
+        beta=float(beta),
+        n_samples=n_samples,
+        seed=seed,
+        recon_stderr=stderr,
+        recon_at_mean=float(at_mean[0]),
     )
 
 
@@ -136,14 +146,18 @@ def iw_draws(model: LatentModel, x: Tensor, *, k: int, seed: int) -> np.ndarray:
     assert x.shape[0] == 1, "one image at a time"
     with torch.no_grad():
         mean, logvar = model.encode(x)
+        assert logvar is not None  # a VAE's encoding has one
         eps = torch.randn((k, mean.shape[1]), generator=_generator(model, seed), device=mean.device, dtype=mean.dtype)
         z = mean + (0.5 * logvar).exp() * eps  # (k, D)
         log_weights = []
         for start in range(0, k, IW_CHUNK):
-            chunk = z[start:start + IW_CHUNK]
+            chunk = z[start : start + IW_CHUNK]
             log_px_z = -model.reconstruction_nll(model.decode_params(chunk), x.expand(len(chunk), *x.shape[1:]))
-            log_weights.append(log_px_z + log_normal(chunk, torch.zeros_like(chunk), torch.zeros_like(chunk))
-                               - log_normal(chunk, mean, logvar))
+            log_weights.append(
+                log_px_z
+                + log_normal(chunk, torch.zeros_like(chunk), torch.zeros_like(chunk))
+                - log_normal(chunk, mean, logvar)
+            )
     return torch.cat(log_weights).double().cpu().numpy()
 
 
@@ -188,8 +202,14 @@ def iw_curve_from_rows(ks: Sequence[int], seeds: Sequence[int], rows: Sequence[n
     return IwCurve(ks=ks, seeds=tuple(int(s) for s in seeds), iw_nll=table)
 
 
-def iw_curve(model: LatentModel, x: Tensor, *, ks: Sequence[int], seeds: Sequence[int],
-             progress: Callable[[int, int], None] | None = None) -> IwCurve:
+def iw_curve(
+    model: LatentModel,
+    x: Tensor,
+    *,
+    ks: Sequence[int],
+    seeds: Sequence[int],
+    progress: Callable[[int, int], None] | None = None,
+) -> IwCurve:
     """-IW_K for each K in ks and each seed; progress(done, total) is called after each seed."""
     rows = []
     for done, seed in enumerate(seeds, start=1):
@@ -199,12 +219,15 @@ def iw_curve(model: LatentModel, x: Tensor, *, ks: Sequence[int], seeds: Sequenc
     return iw_curve_from_rows(ks, seeds, rows)
 
 
-def binarized_neg_elbo_spread(model: LatentModel, grey: Tensor, *, seeds: Sequence[int], draw_seed: int,
-                              n_samples: int = RECON_SAMPLES) -> tuple[float, float]:
+def binarized_neg_elbo_spread(
+    model: LatentModel, grey: Tensor, *, seeds: range, draw_seed: int, n_samples: int = RECON_SAMPLES
+) -> tuple[float, float]:
     """(mean, sd) of -ELBO over binarisations of one grey image (seeds), with the same draws for each."""
     return binarization_spread(
         lambda binary: elbo_breakdown(model, binary, beta=1.0, seed=draw_seed, n_samples=n_samples).neg_elbo,
-        grey, seeds)
+        grey,
+        seeds,
+    )
 
 
 def decimals_for(noise: float, most: int = MOST_DECIMALS) -> int:
@@ -224,9 +247,9 @@ def format_noisy(value: float, noise: float, most: int = MOST_DECIMALS) -> str:
 
 def posterior_samples(model: LatentModel, x: Tensor, *, n: int, seed: int) -> np.ndarray:
     """n images decoded from seeded draws z ~ q(z|x), shape (n, H, W) (first channel)."""
-    _require_vae(model)
+    vae = _require_vae(model)
     with torch.no_grad():
-        images = model.sample_posterior(x, n, generator=_generator(model, seed))
+        images = vae.sample_posterior(x, n, generator=_generator(model, seed))
     return images[:, 0, 0].cpu().numpy()
 
 
@@ -243,9 +266,13 @@ def ae_breakdown(model: LatentModel, x: Tensor) -> AeBreakdown:
     with torch.no_grad():
         terms = model.loss(x)
         reconstruction = model.reconstruct(x)
-    return AeBreakdown(recon=float(terms.recon), regularizer=float(terms.regularizer),
-                       mse=float((reconstruction - x).pow(2).mean()),
-                       reconstruction=reconstruction[0, 0].cpu().numpy(), likelihood=model.config.likelihood)
+    return AeBreakdown(
+        recon=float(terms.recon),
+        regularizer=float(terms.regularizer),
+        mse=float((reconstruction - x).pow(2).mean()),
+        reconstruction=reconstruction[0, 0].cpu().numpy(),
+        likelihood=model.config.likelihood,
+    )
 
 
 def entry_protocol(entry: ModelEntry) -> DataProtocol:
@@ -272,20 +299,28 @@ def contrast_text(ae: AeBreakdown, vae: ElboBreakdown, protocol: DataProtocol) -
     noise = vae.recon_stderr
     gap = ae.recon - vae.recon_at_mean
     if gap <= -SAME_RECONSTRUCTION_NATS:
-        verdict = (f"The AE rebuilds this image better, by {-gap:.1f} nats: nothing charges it for what its code "
-                   "carries, while the VAE pays for every nat of its code in the KL.")
+        verdict = (
+            f"The AE rebuilds this image better, by {-gap:.1f} nats: nothing charges it for what its code "
+            "carries, while the VAE pays for every nat of its code in the KL."
+        )
     elif gap >= SAME_RECONSTRUCTION_NATS:
-        verdict = (f"Here the VAE rebuilds the image better, by {gap:.1f} nats, although its code is charged "
-                   "for: a free code does not make the AE's reconstruction sharper on this image.")
+        verdict = (
+            f"Here the VAE rebuilds the image better, by {gap:.1f} nats, although its code is charged "
+            "for: a free code does not make the AE's reconstruction sharper on this image."
+        )
     else:
-        verdict = (f"The two rebuild it about equally well (within {SAME_RECONSTRUCTION_NATS:g} nat).")
-    text = (f"On this image the AE's reconstruction costs {ae.recon:.1f} nats and the VAE's decoder at μ(x) "
-            f"{vae.recon_at_mean:.1f}; averaged over z ~ q(z|x) the VAE's costs {format_noisy(vae.recon, noise)}. "
-            + verdict)
+        verdict = f"The two rebuild it about equally well (within {SAME_RECONSTRUCTION_NATS:g} nat)."
+    text = (
+        f"On this image the AE's reconstruction costs {ae.recon:.1f} nats and the VAE's decoder at μ(x) "
+        f"{vae.recon_at_mean:.1f}; averaged over z ~ q(z|x) the VAE's costs {format_noisy(vae.recon, noise)}. "
+        + verdict
+    )
     if protocol.is_likelihood:
-        text += (f" Only the VAE adds a KL ({vae.kl:.2f} nats) and so an upper bound on −log p(x) "
-                 f"({format_noisy(vae.neg_elbo, noise)}); the AE has no density over its codes and cannot say "
-                 "how probable the image is.")
+        text += (
+            f" Only the VAE adds a KL ({vae.kl:.2f} nats) and so an upper bound on −log p(x) "
+            f"({format_noisy(vae.neg_elbo, noise)}); the AE has no density over its codes and cannot say "
+            "how probable the image is."
+        )
     else:
         text += f" The VAE adds a KL of {vae.kl:.2f} nats; the AE has no density over its codes."
     return text
@@ -299,5 +334,7 @@ def _device(model: LatentModel) -> torch.device:
     return next(model.parameters()).device
 
 
-def _require_vae(model: LatentModel) -> None:
+def _require_vae(model: LatentModel) -> VAE:
+    """The model as a VAE (what the ELBO terms need: an autoencoder has no posterior)."""
     assert model.config.is_variational, "the ELBO terms need a VAE (an autoencoder has no posterior)"
+    return cast(VAE, model)

@@ -42,7 +42,14 @@ MAX_CONCURRENT_JOBS = max(1, int(os.environ.get(MAX_JOBS_ENV, "2") or 2))
 _SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT_JOBS)
 
 WAITING, RUNNING, EVALUATING, DONE, STOPPED, DIVERGED, FAILED = (
-    "waiting", "running", "evaluating", "done", "stopped", "diverged", "failed")
+    "waiting",
+    "running",
+    "evaluating",
+    "done",
+    "stopped",
+    "diverged",
+    "failed",
+)
 FINISHED_STATES = (DONE, STOPPED, DIVERGED, FAILED)
 
 # The training curve gets a point every CURVE_POINTS_PER_EPOCH-th of an epoch, or every CURVE_SECONDS, which
@@ -99,9 +106,16 @@ def unique_checkpoint_path(folder: str | Path, name: str) -> Path:
 class TrainingJob(TrainingCallback):
     """fit(model_config, train_config) in a daemon thread, then evaluate and save to save_path."""
 
-    def __init__(self, model_config: ModelConfig, train_config: TrainConfig, save_path: str | Path, *,
-                 metadata: dict[str, Any] | None = None, train_data: ImageDataset | None = None,
-                 test_data: ImageDataset | None = None):
+    def __init__(
+        self,
+        model_config: ModelConfig,
+        train_config: TrainConfig,
+        save_path: str | Path,
+        *,
+        metadata: dict[str, Any] | None = None,
+        train_data: ImageDataset | None = None,
+        test_data: ImageDataset | None = None,
+    ):
         self.model_config, self.train_config = model_config, train_config
         self.save_path = Path(save_path)
         self.metadata = dict(metadata or {})
@@ -110,8 +124,7 @@ class TrainingJob(TrainingCallback):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._progress = JobProgress(WAITING, 0.0, 0, train_config.epochs,
-                                     message="Waiting for a free training slot…")
+        self._progress = JobProgress(WAITING, 0.0, 0, train_config.epochs, message="Waiting for a free training slot…")
         self._diverged_result: FitResult | None = None
         self._pending = [0.0, 0.0, 0.0, 0]  # recon, kl, regularizer sums and the steps since the last curve point
         self._last_point_at = time.monotonic()
@@ -136,8 +149,18 @@ class TrainingJob(TrainingCallback):
         """A copy of the current progress."""
         with self._lock:
             p = self._progress
-            return JobProgress(p.state, p.fraction, p.epoch, p.total_epochs, list(p.history), p.message,
-                               p.saved_path, list(p.curve), p.stop_requested, p.report)
+            return JobProgress(
+                p.state,
+                p.fraction,
+                p.epoch,
+                p.total_epochs,
+                list(p.history),
+                p.message,
+                p.saved_path,
+                list(p.curve),
+                p.stop_requested,
+                p.report,
+            )
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the thread; True when it has finished."""
@@ -149,8 +172,11 @@ class TrainingJob(TrainingCallback):
     def can_save_last_good(self) -> bool:
         """After a divergence with at least one good epoch, its weights can still be saved."""
         with self._lock:
-            return self._diverged_result is not None and bool(self._diverged_result.history) \
+            return (
+                self._diverged_result is not None
+                and bool(self._diverged_result.history)
                 and self._progress.saved_path is None
+            )
 
     def save_last_good(self) -> Path:
         """Save the weights from the end of the last finished epoch before the divergence (under a fresh claim:
@@ -174,8 +200,10 @@ class TrainingJob(TrainingCallback):
         with self._lock:
             self._progress.fraction = progress.global_step / progress.total_steps
             if not self._progress.stop_requested:
-                self._progress.message = (f"Epoch {progress.epoch}/{self.train_config.epochs}, step "
-                                          f"{progress.step}/{progress.steps_per_epoch}, loss {progress.objective:.2f}")
+                self._progress.message = (
+                    f"Epoch {progress.epoch}/{self.train_config.epochs}, step "
+                    f"{progress.step}/{progress.steps_per_epoch}, loss {progress.objective:.2f}"
+                )
             if point is not None:
                 self._progress.curve.append(point)
 
@@ -195,12 +223,16 @@ class TrainingJob(TrainingCallback):
         pending[3] += 1
         every = max(1, math.ceil(progress.steps_per_epoch / CURVE_POINTS_PER_EPOCH))
         now = time.monotonic()
-        if progress.global_step % every and now - self._last_point_at < CURVE_SECONDS \
-                and progress.step != progress.steps_per_epoch:
+        if (
+            progress.global_step % every
+            and now - self._last_point_at < CURVE_SECONDS
+            and progress.step != progress.steps_per_epoch
+        ):
             return None
         n = pending[3]
-        point = CurvePoint(progress.global_step / progress.steps_per_epoch, pending[0] / n, pending[1] / n,
-                           pending[2] / n)
+        point = CurvePoint(
+            progress.global_step / progress.steps_per_epoch, pending[0] / n, pending[1] / n, pending[2] / n
+        )
         self._pending, self._last_point_at = [0.0, 0.0, 0.0, 0], now
         return point
 
@@ -237,14 +269,18 @@ class TrainingJob(TrainingCallback):
             self._test_data = load_dataset(self.train_config.dataset, "test")
         train_data, test_data = self._train_data, self._test_data
         try:
-            result = fit(self.model_config, self.train_config, self, stop=self._stop, train_data=train_data,
-                         test_data=test_data)
+            result = fit(
+                self.model_config, self.train_config, self, stop=self._stop, train_data=train_data, test_data=test_data
+            )
         except TrainingDiverged as err:
             with self._lock:
                 self._diverged_result = err.result
             good = len(err.result.history)
-            self._set(state=DIVERGED, message=f"Training diverged: {err}" + (
-                f" {good} good epoch(s) can still be saved." if good else " No epoch finished, nothing to save."))
+            self._set(
+                state=DIVERGED,
+                message=f"Training diverged: {err}"
+                + (f" {good} good epoch(s) can still be saved." if good else " No epoch finished, nothing to save."),
+            )
             return
         if not result.history:
             self._set(state=STOPPED, message="Stopped before the first epoch finished; nothing was saved.")
@@ -252,11 +288,19 @@ class TrainingJob(TrainingCallback):
         self._set(state=EVALUATING, message="Evaluating on the test split…")
         path, report = self._save(result, diverged=False)
         epochs = len(result.history)
-        evaluated = (f" (evaluated on the first {report.n_images:,} test images)"
-                     if report.n_images < len(self._test_data) else "")
-        self._set(state=STOPPED if result.stopped else DONE, fraction=1.0, saved_path=str(path), report=report,
-                  message=(f"Stopped in epoch {epochs}; " if result.stopped else f"Trained {epochs} epochs; ")
-                  + f"saved as {path.name}{evaluated}.")
+        evaluated = (
+            f" (evaluated on the first {report.n_images:,} test images)"
+            if report.n_images < len(self._test_data)
+            else ""
+        )
+        self._set(
+            state=STOPPED if result.stopped else DONE,
+            fraction=1.0,
+            saved_path=str(path),
+            report=report,
+            message=(f"Stopped in epoch {epochs}; " if result.stopped else f"Trained {epochs} epochs; ")
+            + f"saved as {path.name}{evaluated}.",
+        )
 
     def _save(self, result: FitResult, diverged: bool) -> tuple[Path, EvaluationReport]:
         # Evaluated like the zoo (vae_core.cli): the test split, binarised when training was; a stopped run on
@@ -267,13 +311,23 @@ class TrainingJob(TrainingCallback):
         if result.stopped or diverged:
             images = images[:STOPPED_EVAL_IMAGES]
         report = evaluate(result.model, images, binarized=self.train_config.dynamic_binarization)
-        metadata = training_metadata(result.seconds, len(train_data), len(test_data),
-                                     len(result.history), self.train_config.num_threads,
-                                     device=self.train_config.device)
+        metadata = training_metadata(
+            result.seconds,
+            len(train_data),
+            len(test_data),
+            len(result.history),
+            self.train_config.num_threads,
+            device=self.train_config.device,
+        )
         metadata.update(self.metadata, trained_in_app=True, stopped_early=result.stopped or diverged)
-        path = save_checkpoint(self.save_path, result.model, self.train_config,
-                               history=[r.to_dict() for r in result.history], metrics=report.to_dict(),
-                               metadata=metadata)
+        path = save_checkpoint(
+            self.save_path,
+            result.model,
+            self.train_config,
+            history=[r.to_dict() for r in result.history],
+            metrics=report.to_dict(),
+            metadata=metadata,
+        )
         return path, report
 
 
@@ -284,8 +338,7 @@ class QueueFull(RuntimeError):
 class JobBoard:
     """Every training job of this server by id: what a page reattaches to after a browser refresh."""
 
-    def __init__(self, max_running: int = MAX_CONCURRENT_JOBS,
-                 max_waiting: int = limits.MAX_QUEUED_TRAINING_JOBS):
+    def __init__(self, max_running: int = MAX_CONCURRENT_JOBS, max_waiting: int = limits.MAX_QUEUED_TRAINING_JOBS):
         self.max_running, self.max_waiting = max_running, max_waiting
         self._lock = threading.Lock()
         self._jobs: dict[str, TrainingJob] = {}  # insertion order: oldest first
@@ -304,9 +357,17 @@ class JobBoard:
             jobs = list(self._jobs.values())
         return [job for job in jobs if not job.progress().finished]
 
-    def submit(self, model_config: ModelConfig, train_config: TrainConfig, folder: str | Path, stem: str, *,
-               metadata: dict[str, Any] | None = None, train_data: ImageDataset | None = None,
-               test_data: ImageDataset | None = None) -> TrainingJob:
+    def submit(
+        self,
+        model_config: ModelConfig,
+        train_config: TrainConfig,
+        folder: str | Path,
+        stem: str,
+        *,
+        metadata: dict[str, Any] | None = None,
+        train_data: ImageDataset | None = None,
+        test_data: ImageDataset | None = None,
+    ) -> TrainingJob:
         """Claim folder/stem.pt (or stem-2.pt, ...) now, register the job and start it.
 
         Raises QueueFull when the server is at capacity and ValueError for a name without letters or digits.
@@ -314,12 +375,15 @@ class JobBoard:
         with self._lock:
             busy = sum(not job.progress().finished for job in self._jobs.values())
             if busy >= self.capacity:
-                raise QueueFull(f"{busy} trainings are already running or waiting on this server (at most "
-                                f"{self.max_running} train at once and {self.max_waiting} wait); try again "
-                                "when one has finished.")
+                raise QueueFull(
+                    f"{busy} trainings are already running or waiting on this server (at most "
+                    f"{self.max_running} train at once and {self.max_waiting} wait); try again "
+                    "when one has finished."
+                )
             path = claim_checkpoint_path(folder, stem)
-            job = TrainingJob(model_config, train_config, path, metadata=metadata, train_data=train_data,
-                              test_data=test_data)
+            job = TrainingJob(
+                model_config, train_config, path, metadata=metadata, train_data=train_data, test_data=test_data
+            )
             self._jobs[job.job_id] = job
             self._forget_old_finished()
         try:
@@ -330,9 +394,8 @@ class JobBoard:
 
     def _forget_old_finished(self) -> None:
         finished = [job_id for job_id, job in self._jobs.items() if job.progress().finished]
-        for job_id in finished[:max(0, len(finished) - FINISHED_JOBS_KEPT)]:
+        for job_id in finished[: max(0, len(finished) - FINISHED_JOBS_KEPT)]:
             del self._jobs[job_id]
 
 
 BOARD = JobBoard()  # the server's one board (module state: Streamlit imports a module once per server)
-

@@ -37,8 +37,9 @@ CODE_BOX_COVERAGE = 0.99  # the central share of the codes, per dimension, that 
 PRIOR_BOX_SIGMA = 3.0  # a VAE's box also spans the prior's ±3σ (99.7% of its mass per coordinate)
 
 
-def code_box(codes: np.ndarray, prior_sigma: float | None = None, coverage: float = CODE_BOX_COVERAGE,
-             scale: float = 1.0) -> tuple[tuple[float, float], tuple[float, float]]:
+def code_box(
+    codes: np.ndarray, prior_sigma: float | None = None, coverage: float = CODE_BOX_COVERAGE, scale: float = 1.0
+) -> tuple[tuple[float, float], tuple[float, float]]:
     """((x_lo, x_hi), (y_lo, y_hi)) of 2-D codes: the central `coverage` of them in each dimension, joined
     with the prior's ±prior_sigma box where given (a VAE), then scaled by `scale` about its centre.
 
@@ -54,15 +55,18 @@ def code_box(codes: np.ndarray, prior_sigma: float | None = None, coverage: floa
     if prior_sigma is not None:
         low, high = np.minimum(low, -prior_sigma), np.maximum(high, prior_sigma)
     centre, half = (low + high) / 2.0, np.maximum((high - low) / 2.0, 1e-3) * scale
-    return (float(centre[0] - half[0]), float(centre[0] + half[0])), (float(centre[1] - half[1]),
-                                                                      float(centre[1] + half[1]))
+    return (float(centre[0] - half[0]), float(centre[0] + half[0])), (
+        float(centre[1] - half[1]),
+        float(centre[1] + half[1]),
+    )
 
 
 GRID_KINDS = ("quantiles", "linear")
 
 
-def grid_axes(codes: np.ndarray, variational: bool, n: int, kind: str,
-              extent: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def grid_axes(
+    codes: np.ndarray, variational: bool, n: int, kind: str, extent: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
     """(z₁ values, z₂ values) of a decoded grid of n by n cells that fits one model's own 2-D codes.
 
     "quantiles": equal mass between neighbouring cells of the Gaussian a sampler would draw from: the prior
@@ -132,8 +136,14 @@ class CodeDensity:
 SMOOTH_CELLS = 0.6  # the outline's smoothing, in cells, for 10 000 codes (MNIST's test set)
 
 
-def code_density(codes: np.ndarray, x_axis: np.ndarray, y_axis: np.ndarray, mass: float = 0.95,
-                 per_cell: int = 5, smooth_cells: float | None = None) -> CodeDensity:
+def code_density(
+    codes: np.ndarray,
+    x_axis: np.ndarray,
+    y_axis: np.ndarray,
+    mass: float = 0.95,
+    per_cell: int = 5,
+    smooth_cells: float | None = None,
+) -> CodeDensity:
     """The region of a decoded grid where the densest `mass` of the codes lie.
 
     A histogram of the codes in cell units (per_cell bins per cell, odd so that one bin sits on each cell's
@@ -168,12 +178,18 @@ def code_density(codes: np.ndarray, x_axis: np.ndarray, y_axis: np.ndarray, mass
     ordered = np.sort(density.ravel())[::-1]
     reach = int(np.searchsorted(np.cumsum(ordered), mass * ordered.sum()))
     level = float(ordered[min(reach, len(ordered) - 1)])
-    on_grid = density[y_skip:y_skip + n_y * per_cell, x_skip:x_skip + n_x * per_cell]
-    centre_bins = on_grid[per_cell // 2::per_cell, per_cell // 2::per_cell]  # the bin on each cell's centre
+    on_grid = density[y_skip : y_skip + n_y * per_cell, x_skip : x_skip + n_x * per_cell]
+    centre_bins = on_grid[per_cell // 2 :: per_cell, per_cell // 2 :: per_cell]  # the bin on each cell's centre
     x_centres = (x_edges[:-1] + x_edges[1:]) / 2
     y_centres = (y_edges[:-1] + y_edges[1:]) / 2
-    return CodeDensity(x=x_centres[x_skip:x_skip + n_x * per_cell], y=y_centres[y_skip:y_skip + n_y * per_cell],
-                       density=on_grid, level=level, mass=mass, cell_inside=(centre_bins >= level)[::-1])
+    return CodeDensity(
+        x=x_centres[x_skip : x_skip + n_x * per_cell],
+        y=y_centres[y_skip : y_skip + n_y * per_cell],
+        density=on_grid,
+        level=level,
+        mass=mass,
+        cell_inside=(centre_bins >= level)[::-1],
+    )
 
 
 def slice_codes(base: np.ndarray, dim_x: int, dim_y: int, x_values: np.ndarray, y_values: np.ndarray) -> np.ndarray:
@@ -255,4 +271,4 @@ def slider_ranges(codes: np.ndarray, variational: bool, n_sigma: float = 3.0) ->
     if variational:
         return [(-n_sigma, n_sigma, 0.0)] * codes.shape[1]
     means, stds = codes.mean(0), np.maximum(codes.std(0), 1e-3)
-    return [(float(m - n_sigma * s), float(m + n_sigma * s), float(m)) for m, s in zip(means, stds)]
+    return [(float(m - n_sigma * s), float(m + n_sigma * s), float(m)) for m, s in zip(means, stds, strict=False)]

@@ -38,8 +38,13 @@ def sweep_point(entry: ModelEntry, report: EvaluationReport) -> SweepPoint:
     """A SweepPoint from an entry and its test-set evaluation."""
     assert metrics_complete(report, entry.latent_dim), f"{entry.info.name}: incomplete metrics"
     return SweepPoint(
-        name=entry.info.name, beta=entry.beta, recon=report.recon, kl=report.kl, kl_per_dim=report.kl_per_dim,
-        active_units=report.active_units, trained_here=entry.source == SOURCE_USER,
+        name=entry.info.name,
+        beta=entry.beta,
+        recon=report.recon,
+        kl=report.kl,
+        kl_per_dim=report.kl_per_dim,
+        active_units=report.active_units,
+        trained_here=entry.source == SOURCE_USER,
         epochs=int(entry.info.metadata.get("epochs_run", entry.info.train_config.epochs)),
     )
 
@@ -49,8 +54,9 @@ def reference_entry(members: list[ModelEntry]) -> ModelEntry:
     return min(members, key=lambda e: (e.source != SOURCE_SHIPPED, abs(e.beta - 1.0), e.info.name))
 
 
-def extra_point_configs(reference: ModelEntry, beta: float, epochs: int,
-                        device: str = "cpu") -> tuple[ModelConfig, TrainConfig]:
+def extra_point_configs(
+    reference: ModelEntry, beta: float, epochs: int, device: str = "cpu"
+) -> tuple[ModelConfig, TrainConfig]:
     """Configs for one more β point: the reference's model and training, with a new β and fewer epochs.
 
     One torch thread on CPU, so that training in one browser session leaves cores for the others.
@@ -58,9 +64,14 @@ def extra_point_configs(reference: ModelEntry, beta: float, epochs: int,
     if beta < 0:
         raise ValueError(f"β must be non-negative, got {beta}")
     model_config = dataclasses.replace(reference.info.model_config, beta=float(beta))
-    train_config = dataclasses.replace(reference.info.train_config, epochs=int(epochs), device=device,
-                                       num_threads=1 if device == "cpu" else 0, eval_each_epoch=False,
-                                       kl_warmup_epochs=min(reference.info.train_config.kl_warmup_epochs, int(epochs)))
+    train_config = dataclasses.replace(
+        reference.info.train_config,
+        epochs=int(epochs),
+        device=device,
+        num_threads=1 if device == "cpu" else 0,
+        eval_each_epoch=False,
+        kl_warmup_epochs=min(reference.info.train_config.kl_warmup_epochs, int(epochs)),
+    )
     return model_config, train_config
 
 
@@ -98,22 +109,36 @@ def describe_sweep(points: list[SweepPoint], bound_name: str = "−ELBO", decima
     comparable = [p for p in points if not short_of_sweep(p, epochs)]
     best = min(comparable, key=lambda p: p.neg_elbo)
     ones = [p for p in comparable if p.beta == 1.0]
-    lead = (f"Lowest {bound_name} in this sweep: β = {best.beta:g}, {best.neg_elbo:.{decimals}f} nats per image "
-            f"after {epochs} epochs.")
+    lead = (
+        f"Lowest {bound_name} in this sweep: β = {best.beta:g}, {best.neg_elbo:.{decimals}f} nats per image "
+        f"after {epochs} epochs."
+    )
     if not ones:
         return lead + " The sweep has no β = 1 point, the only one trained on the bound itself."
     one = min(ones, key=lambda p: p.neg_elbo)
-    resolution = 10.0 ** -decimals
+    resolution = 10.0**-decimals
     if best.beta != 1.0 and one.neg_elbo - best.neg_elbo < resolution:
-        return (lead + f" β = 1, the only point whose training objective is the bound itself, is within "
-                f"{resolution:g} nats of it: a tie at this precision.")
+        return (
+            lead + f" β = 1, the only point whose training objective is the bound itself, is within "
+            f"{resolution:g} nats of it: a tie at this precision."
+        )
     if best.beta == 1.0:
         runner_up = min((p for p in comparable if p.beta != 1.0), key=lambda p: p.neg_elbo, default=None)
-        gap = (f" (the next best, β = {runner_up.beta:g}, is {runner_up.neg_elbo - one.neg_elbo:.{decimals}f} nats "
-               "higher)") if runner_up is not None else ""
-        return (lead + " β = 1 is the only point whose training objective is the bound itself, and it has the "
-                f"lowest{gap}: any other β buys rate or distortion at a price in the bound.")
-    return (lead + f" β = 1, the only point whose training objective is the bound itself, has "
-            f"{one.neg_elbo:.{decimals}f}: {one.neg_elbo - best.neg_elbo:.{decimals}f} nats worse. With the "
-            f"same {epochs} epochs β = 1 has not reached the best bound it can: the points show where each "
-            "objective got in that time, not the best each can do.")
+        gap = (
+            (
+                f" (the next best, β = {runner_up.beta:g}, is {runner_up.neg_elbo - one.neg_elbo:.{decimals}f} nats "
+                "higher)"
+            )
+            if runner_up is not None
+            else ""
+        )
+        return (
+            lead + " β = 1 is the only point whose training objective is the bound itself, and it has the "
+            f"lowest{gap}: any other β buys rate or distortion at a price in the bound."
+        )
+    return (
+        lead + f" β = 1, the only point whose training objective is the bound itself, has "
+        f"{one.neg_elbo:.{decimals}f}: {one.neg_elbo - best.neg_elbo:.{decimals}f} nats worse. With the "
+        f"same {epochs} epochs β = 1 has not reached the best bound it can: the points show where each "
+        "objective got in that time, not the best each can do."
+    )

@@ -58,20 +58,32 @@ def default_name(kind: str, dataset: str, latent_dim: int, beta: float) -> str:
     return f"{dataset}-{kind}-z{latent_dim}" + (f"-beta{beta:g}" if kind in VARIATIONAL_KINDS and beta != 1 else "")
 
 
-def build_configs(request: TrainRequest, input_shape: tuple[int, int, int],
-                  device: str = "cpu") -> tuple[ModelConfig, TrainConfig]:
+def build_configs(
+    request: TrainRequest, input_shape: tuple[int, int, int], device: str = "cpu"
+) -> tuple[ModelConfig, TrainConfig]:
     """Configs for a request. Raises ValueError (from the configs) for values they reject.
 
     Training in the app uses one torch thread on CPU so that other browser sessions stay responsive, and
     dynamically binarised images, like every zoo model.
     """
     hidden = HIDDEN_PRESETS[request.arch][request.size]
-    model_config = ModelConfig(kind=request.kind, arch=request.arch, input_shape=tuple(input_shape),
-                               latent_dim=int(request.latent_dim), hidden_dims=hidden,
-                               beta=float(request.beta) if request.kind in VARIATIONAL_KINDS else 1.0)
+    channels, height, width = (int(size) for size in input_shape)
+    model_config = ModelConfig(
+        kind=request.kind,
+        arch=request.arch,
+        input_shape=(channels, height, width),
+        latent_dim=int(request.latent_dim),
+        hidden_dims=hidden,
+        beta=float(request.beta) if request.kind in VARIATIONAL_KINDS else 1.0,
+    )
     warmup = default_kl_warmup(request.epochs) if request.kl_warmup_epochs is None else request.kl_warmup_epochs
-    train_config = TrainConfig(dataset=request.dataset, epochs=int(request.epochs), lr=float(request.lr),
-                               kl_warmup_epochs=int(warmup) if request.kind in VARIATIONAL_KINDS else 0,
-                               dynamic_binarization=model_config.likelihood == "bernoulli",
-                               device=device, num_threads=1 if device == "cpu" else 0)
+    train_config = TrainConfig(
+        dataset=request.dataset,
+        epochs=int(request.epochs),
+        lr=float(request.lr),
+        kl_warmup_epochs=int(warmup) if request.kind in VARIATIONAL_KINDS else 0,
+        dynamic_binarization=model_config.likelihood == "bernoulli",
+        device=device,
+        num_threads=1 if device == "cpu" else 0,
+    )
     return model_config, train_config

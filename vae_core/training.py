@@ -71,10 +71,17 @@ def kl_weight(train_config: TrainConfig, beta: float, epoch: int) -> float:
     return beta * min(1.0, epoch / train_config.kl_warmup_epochs)
 
 
-def fit(model_config: ModelConfig, train_config: TrainConfig, callback: TrainingCallback | None = None, *,
-        stop: threading.Event | None = None, train_data: ImageDataset | None = None,
-        test_data: ImageDataset | None = None, model: LatentModel | None = None,
-        fast_path: bool = True) -> FitResult:
+def fit(
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    callback: TrainingCallback | None = None,
+    *,
+    stop: threading.Event | None = None,
+    train_data: ImageDataset | None = None,
+    test_data: ImageDataset | None = None,
+    model: LatentModel | None = None,
+    fast_path: bool = True,
+) -> FitResult:
     """Train a model from scratch (or continue `model`) and return it with its per-epoch history.
 
     fast_path: let an MLP VAE compute its gradients with the backward pass written out in
@@ -86,8 +93,10 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, callback: Training
     if test_data is None and cfg.eval_each_epoch:
         test_data = load_dataset(cfg.dataset, "test")
     if train_data.input_shape != model_config.input_shape:
-        raise ValueError(f"the model expects images shaped {model_config.input_shape} but {cfg.dataset} "
-                         f"images are {train_data.input_shape}")
+        raise ValueError(
+            f"the model expects images shaped {model_config.input_shape} but {cfg.dataset} "
+            f"images are {train_data.input_shape}"
+        )
 
     device = torch.device(cfg.device)
     shuffle = seed_everything(cfg.seed)
@@ -129,7 +138,9 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, callback: Training
                         last_good.restore()
                         raise TrainingDiverged(
                             f"the objective became {objective} at epoch {epoch}, step {step}; the weights were "
-                            f"restored to the end of epoch {epoch - 1}. Try a lower learning rate.", result)
+                            f"restored to the end of epoch {epoch - 1}. Try a lower learning rate.",
+                            result,
+                        )
                     optimizer.step()
                     global_step = (epoch - 1) * steps_per_epoch + step
                     if global_step % FLUSH_EVERY == 0:
@@ -138,15 +149,24 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, callback: Training
                     sums.add_(scalars, alpha=len(xb))
                     seen += len(xb)
                     batch_terms = TermMeans.from_dict(dict(zip(SCALAR_TERMS, scalars.tolist(), strict=True)))
-                    callback.on_step(StepProgress(epoch, step, steps_per_epoch, global_step,
-                                                  cfg.epochs * steps_per_epoch, objective, batch_terms))
+                    callback.on_step(
+                        StepProgress(
+                            epoch,
+                            step,
+                            steps_per_epoch,
+                            global_step,
+                            cfg.epochs * steps_per_epoch,
+                            objective,
+                            batch_terms,
+                        )
+                    )
                 if seen == 0:
                     break
                 scheduler.step()  # lr * lr_decay ** epoch from the next epoch on
                 model.eval()
                 test_terms = mean_loss_terms(model, x_test, beta=beta, labels=y_test) if x_test is not None else None
-                record = EpochRecord(epoch, beta, time.perf_counter() - epoch_start,
-                                     dict(zip(SCALAR_TERMS, (sums / seen).tolist(), strict=True)), test_terms)
+                train_terms = TermMeans.from_dict(dict(zip(SCALAR_TERMS, (sums / seen).tolist(), strict=True)))
+                record = EpochRecord(epoch, beta, time.perf_counter() - epoch_start, train_terms, test_terms)
                 result.history.append(record)
                 last_good.save()
                 callback.on_epoch(record, model)
@@ -159,6 +179,7 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, callback: Training
 
 
 # --- fit's helpers ----------------------------------------------------------------------------------------------
+
 
 @contextmanager
 def torch_threads(n: int) -> Iterator[None]:
@@ -179,8 +200,7 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def fixed_test_images(test_data: ImageDataset | None, cfg: TrainConfig,
-                      device: torch.device) -> torch.Tensor | None:
+def fixed_test_images(test_data: ImageDataset | None, cfg: TrainConfig, device: torch.device) -> torch.Tensor | None:
     """The test images fit measures after each epoch (None when there are none).
 
     A model trained on binarised images is measured on one fixed binarisation of the test set, the same
@@ -193,8 +213,9 @@ def fixed_test_images(test_data: ImageDataset | None, cfg: TrainConfig,
     return test_data.images.to(device)
 
 
-def shuffled_batches(images: torch.Tensor, batch_size: int, generator: torch.Generator,
-                     labels: torch.Tensor | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+def shuffled_batches(
+    images: torch.Tensor, batch_size: int, generator: torch.Generator, labels: torch.Tensor | None = None
+) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
     """One epoch of (images, labels) batches in a fresh random order; the last batch may be smaller. labels is
     None unless given (models that take labels); the order depends on the generator alone.
 
@@ -204,9 +225,11 @@ def shuffled_batches(images: torch.Tensor, batch_size: int, generator: torch.Gen
     rows = images.reshape(len(images), -1)
     order = torch.randperm(len(images), generator=generator).to(images.device)
     for start in range(0, len(images), batch_size):
-        index = order[start:start + batch_size]
-        yield (rows.index_select(0, index).view(-1, *images.shape[1:]),
-               labels.index_select(0, index) if labels is not None else None)
+        index = order[start : start + batch_size]
+        yield (
+            rows.index_select(0, index).view(-1, *images.shape[1:]),
+            labels.index_select(0, index) if labels is not None else None,
+        )
 
 
 class LastGoodWeights:
@@ -243,11 +266,23 @@ def flush_tiny_moments(optimizer: torch.optim.Optimizer) -> None:
             moment = state[name]
             moment.masked_fill_(moment.abs() < TINY, 0.0)
 
-def training_metadata(seconds: float, n_train: int, n_test: int, epochs_run: int, threads: int | None = None, *,
-                      device: str | torch.device = "cpu") -> dict:
+
+def training_metadata(
+    seconds: float,
+    n_train: int,
+    n_test: int,
+    epochs_run: int,
+    threads: int | None = None,
+    *,
+    device: str | torch.device = "cpu",
+) -> dict:
     """Where and how long a model was trained, for its checkpoint (threads and device: those training used)."""
-    return {"train_seconds": round(seconds, 2), "split_sizes": {"train": n_train, "test": n_test},
-            "epochs_run": epochs_run, "hardware": hardware_description(threads, device=device)}
+    return {
+        "train_seconds": round(seconds, 2),
+        "split_sizes": {"train": n_train, "test": n_test},
+        "epochs_run": epochs_run,
+        "hardware": hardware_description(threads, device=device),
+    }
 
 
 def hardware_description(threads: int | None = None, *, device: str | torch.device = "cpu") -> str:
@@ -262,5 +297,7 @@ def hardware_description(threads: int | None = None, *, device: str | torch.devi
     if device.type != "cpu":
         return f"{device.type} device, {platform.machine()}"
     threads = threads or torch.get_num_threads()
-    return (f"CPU {platform.processor() or platform.machine()} ({os.cpu_count()} cores), "
-            f"{threads} torch thread{'s' if threads != 1 else ''}")
+    return (
+        f"CPU {platform.processor() or platform.machine()} ({os.cpu_count()} cores), "
+        f"{threads} torch thread{'s' if threads != 1 else ''}"
+    )

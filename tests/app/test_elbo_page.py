@@ -40,16 +40,24 @@ PAGE = str(next(p for p in REPO_ROOT.glob("*/6_elbo_breakdown.py")).relative_to(
 # --- a binarised zoo, like the shipped one ------------------------------------------------------------------------
 def train_binarised(path: Path, *, kind: str, latent_dim: int, role: str | None, group: str | None) -> Path:
     train_data, test_data = load_dataset("digits", "train"), load_dataset("digits", "test")
-    model_config = ModelConfig(kind=kind, input_shape=train_data.input_shape, latent_dim=latent_dim,
-                               hidden_dims=(64,), beta=1.0)
-    train_config = TrainConfig(dataset="digits", epochs=3, batch_size=128, lr=3e-3, seed=0, eval_each_epoch=False,
-                               dynamic_binarization=True)
+    model_config = ModelConfig(
+        kind=kind, input_shape=train_data.input_shape, latent_dim=latent_dim, hidden_dims=(64,), beta=1.0
+    )
+    train_config = TrainConfig(
+        dataset="digits", epochs=3, batch_size=128, lr=3e-3, seed=0, eval_each_epoch=False, dynamic_binarization=True
+    )
     result = fit(model_config, train_config, train_data=train_data, test_data=test_data)
     metadata = training_metadata(result.seconds, len(train_data), len(test_data), len(result.history))
     if role:
         metadata.update(role=role, group=group)
-    return save_checkpoint(path, result.model, train_config, history=[r.to_dict() for r in result.history],
-                           metrics=evaluate(result.model, test_data, binarized=True).to_dict(), metadata=metadata)
+    return save_checkpoint(
+        path,
+        result.model,
+        train_config,
+        history=[r.to_dict() for r in result.history],
+        metrics=evaluate(result.model, test_data, binarized=True).to_dict(),
+        metadata=metadata,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +198,7 @@ def no_exception(at) -> None:
 
 
 def digits_test_image(index: int) -> torch.Tensor:
-    return load_dataset("digits", "test").images[index:index + 1]
+    return load_dataset("digits", "test").images[index : index + 1]
 
 
 # --- the binarised zoo: what the shipped models get -------------------------------------------------------------
@@ -239,8 +247,9 @@ def test_iw_curve_shows_seeds_and_their_spread(page, binarised_zoo):
     np.testing.assert_allclose(values(seed_lines[2]["y"]), table[2], atol=2e-3)
     # the estimate is shown to the digits the noise of a mean of IW_SEEDS draws supports
     assert shown_decimals(page, "IW, K=100") == decimals_for(table[:, -1].std(ddof=1) / math.sqrt(IW_SEEDS))
-    assert metric(page, "IW, K=100") == pytest.approx(table[:, -1].mean(), abs=0.5 * 10 ** -shown_decimals(
-        page, "IW, K=100") + 2e-3)
+    assert metric(page, "IW, K=100") == pytest.approx(
+        table[:, -1].mean(), abs=0.5 * 10 ** -shown_decimals(page, "IW, K=100") + 2e-3
+    )
     rising = int(sum(np.any(np.diff(row) > 0) for row in table))
     text = captions(page)
     claim = f"{rising} of {IW_SEEDS} seeds' estimates rise" if rising else "every seed's estimate falls"
@@ -279,7 +288,9 @@ def test_pickers_start_from_the_sidebar_and_the_ae_matches_the_vae(page, binaris
     assert page.selectbox(key="elbo_ae").value == "shipped/digits-ae-z4"
     page.selectbox(key="sidebar_model").set_value("shipped/digits-ae-z2").run()
     assert (page.selectbox(key="elbo_vae").value, page.selectbox(key="elbo_ae").value) == (
-        "shipped/digits-vae-z2", "shipped/digits-ae-z2")
+        "shipped/digits-vae-z2",
+        "shipped/digits-ae-z2",
+    )
     page.selectbox(key="elbo_ae").set_value("shipped/digits-ae-z4").run()
     no_exception(page)
     assert any("Not a like-for-like comparison" in w.value and "4-D code" in w.value for w in page.warning)
@@ -359,11 +370,14 @@ def test_grey_models_get_the_caveat_and_no_likelihood_words(grey_page, app_env):
     assert "binarised copy" not in captions(at)
 
 
-@pytest.mark.parametrize("bad,words", [
-    (b"", "empty"),
-    (b"GIF89a but not really", "not an image"),
-    (None, "only 1×1"),
-])
+@pytest.mark.parametrize(
+    "bad,words",
+    [
+        (b"", "empty"),
+        (b"GIF89a but not really", "not an image"),
+        (None, "only 1×1"),
+    ],
+)
 def test_bad_upload_gets_a_message_and_loses_nothing(grey_page, bad, words):
     page = grey_page
     if bad is None:
@@ -467,9 +481,16 @@ def test_figures_show_the_breakdown_they_are_given():
     from vae_core.elbo_report import ElboBreakdown
     from vae_core.images import enlarge, thumbnail
 
-    terms = ElboBreakdown(recon=50.0, kl=4.0, kl_per_dim=np.array([3.0, 1.0, 0.0]),
-                          posterior_mean=np.array([1.5, -0.5, 0.0]), posterior_std=np.array([0.2, 0.6, 1.0]),
-                          beta=2.0, n_samples=64, seed=0)
+    terms = ElboBreakdown(
+        recon=50.0,
+        kl=4.0,
+        kl_per_dim=np.array([3.0, 1.0, 0.0]),
+        posterior_mean=np.array([1.5, -0.5, 0.0]),
+        posterior_std=np.array([0.2, 0.6, 1.0]),
+        beta=2.0,
+        n_samples=64,
+        seed=0,
+    )
     informative, idle = posterior_figure(terms).data  # KL >= 0.05 nats: dims 0 and 1; dim 2 sits on the prior
     np.testing.assert_array_equal(informative.x, [0, 1])
     np.testing.assert_allclose(informative.y, terms.posterior_mean[:2])

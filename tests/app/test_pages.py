@@ -25,8 +25,14 @@ from vae_core.models import build_model
 from vae_core.results import EpochRecord
 
 APP_FILE = Path(__file__).resolve().parents[2] / "app.py"
-MY_PAGES = ["pages/1_home.py", "pages/2_latent_space.py", "pages/3_decoder_grid.py", "pages/4_interpolation.py",
-            "pages/5_beta_tradeoff.py", "pages/7_train.py"]
+MY_PAGES = [
+    "pages/1_home.py",
+    "pages/2_latent_space.py",
+    "pages/3_decoder_grid.py",
+    "pages/4_interpolation.py",
+    "pages/5_beta_tradeoff.py",
+    "pages/7_train.py",
+]
 N_DIGITS_TEST = 360
 JOB_TIMEOUT_S = 120
 
@@ -78,7 +84,7 @@ def png_of_digit(seven: bool = True) -> bytes:
     pixels[12:18, 14:50] = 0
     for row in range(18, 54):
         col = 48 - (row - 18) // 2
-        pixels[row, col - 3:col + 3] = 0
+        pixels[row, col - 3 : col + 3] = 0
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")
     return buffer.getvalue()
@@ -122,9 +128,17 @@ def test_broken_checkpoints_are_reported_and_left_out_of_the_picker(open_page, a
     # Readable metadata, weights of another shape: the scan lists it, loading fails, the picker drops it.
     model = build_model(ModelConfig(input_shape=(1, 8, 8), latent_dim=2, hidden_dims=(8,)))
     wrong = ModelConfig(input_shape=(1, 8, 8), latent_dim=3, hidden_dims=(8,))
-    torch.save({"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "model_config": config_to_dict(wrong),
-                "train_config": config_to_dict(TrainConfig()), "metadata": {}, "state_dict": model.state_dict()},
-               user / "a-mismatch.pt")
+    torch.save(
+        {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "model_config": config_to_dict(wrong),
+            "train_config": config_to_dict(TrainConfig()),
+            "metadata": {},
+            "state_dict": model.state_dict(),
+        },
+        user / "a-mismatch.pt",
+    )
     at = open_page()
     picker = at.sidebar.selectbox(key="sidebar_model")
     assert not any("truncated" in option for option in picker.options)  # its metadata cannot be read
@@ -257,8 +271,9 @@ def test_decoder_grid_axes_are_each_models_own_and_labelled_in_z(open_page, app_
     at.slider(key="grid_extent").set_value(2.0).run()
     ae2 = chart_specs(at)["grid_figure_ae"]
     centre, half = (low + high) / 2, (high - low) / 2
-    assert tick_values(ae2["layout"]["xaxis"])[[0, -1]] == pytest.approx([centre - 2 * half, centre + 2 * half],
-                                                                          abs=0.051)
+    assert tick_values(ae2["layout"]["xaxis"])[[0, -1]] == pytest.approx(
+        [centre - 2 * half, centre + 2 * half], abs=0.051
+    )
     assert "2× the box" in texts(at.caption)
 
 
@@ -332,7 +347,7 @@ def test_interpolation_marks_z_t_and_plots_the_norms_of_both_paths(open_page, ap
     np.testing.assert_allclose([values(star["x"])[0], values(star["y"])[0]], 0.75 * a + 0.25 * b, atol=1e-4)
     curves = {d["name"]: d for d in specs["interp_norms"]["data"]}
     ts = values(curves["linear path"]["x"]).astype(float)
-    lerp_closed = np.sqrt((1 - ts) ** 2 * (a @ a) + ts ** 2 * (b @ b) + 2 * ts * (1 - ts) * (a @ b))
+    lerp_closed = np.sqrt((1 - ts) ** 2 * (a @ a) + ts**2 * (b @ b) + 2 * ts * (1 - ts) * (a @ b))
     np.testing.assert_allclose(values(curves["linear path"]["y"]), lerp_closed, rtol=1e-4)
     slerp_closed = (1 - ts) * np.linalg.norm(a) + ts * np.linalg.norm(b)
     np.testing.assert_allclose(values(curves["spherical path"]["y"]), slerp_closed, rtol=1e-4)
@@ -376,8 +391,9 @@ def test_beta_page_plots_the_sweep_from_its_metrics(open_page, app_env):
     np.testing.assert_allclose(values(markers["y"]), [i.metrics.recon for i in infos], rtol=1e-6)
     heat = specs["beta_heatmap"]["data"][0]
     z = np.array([values(row) for row in heat["z"]]) if isinstance(heat["z"], list) else values(heat["z"])
-    np.testing.assert_allclose(np.asarray(z, dtype=float).reshape(3, 3),
-                               np.array([i.metrics.kl_per_dim for i in infos]).T, rtol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(z, dtype=float).reshape(3, 3), np.array([i.metrics.kl_per_dim for i in infos]).T, rtol=1e-5
+    )
     rows_before = len(image_urls(at))
     assert rows_before == 3  # one row of samples per beta
     at.slider(key="beta_n_samples").set_value(6).run()
@@ -397,8 +413,11 @@ def test_beta_page_trains_one_more_point_that_joins_the_sweep(open_page, tmp_pat
     assert (info.metadata["role"], info.metadata["group"]) == ("beta-sweep", "digits-beta-sweep")
     assert info.model_config.beta == 2.0
     # 1 epoch against the sweep's 2: drawn apart as off the curve, and left out of the comparison
-    here = next(d for d in chart_specs(at)["beta_rd"]["data"]
-                if d.get("name", "").startswith("trained here, fewer epochs than the sweep's 2"))
+    here = next(
+        d
+        for d in chart_specs(at)["beta_rd"]["data"]
+        if d.get("name", "").startswith("trained here, fewer epochs than the sweep's 2")
+    )
     np.testing.assert_allclose(values(here["x"]), [info.metrics.kl], rtol=1e-6)
     assert "1 point(s) trained here for fewer epochs than the sweep's 2 (β = 2: 1)" in texts(at.caption)
     assert len(image_urls(at)) == 4  # its samples joined too
@@ -422,7 +441,9 @@ def test_train_page_trains_saves_and_lists_the_model(open_page, tmp_path):
     assert any("class-demo-1 (trained here)" in o for o in options)
     curves = chart_specs(at)["train_job_curves"]
     recon = next(d for d in curves["data"] if d["name"] == "test" and d.get("xaxis", "x") == "x")
-    np.testing.assert_allclose(values(recon["y"]), [EpochRecord.from_dict(r).test.recon for r in info.metadata["history"]], rtol=1e-6)
+    np.testing.assert_allclose(
+        values(recon["y"]), [EpochRecord.from_dict(r).test.recon for r in info.metadata["history"]], rtol=1e-6
+    )
 
 
 def test_train_page_can_stop_a_job(open_page, tmp_path):
@@ -478,8 +499,12 @@ def test_beta_page_evaluates_a_sweep_member_saved_without_metrics(open_page, app
     from vae_core.evaluation import evaluate
 
     model, info = load_checkpoint(app_env.sweep[0])
-    bare = save_checkpoint(tmp_path / "user_checkpoints" / "digits-vae-z3-beta0.5-bare.pt", model, info.train_config,
-                           metadata={"role": "beta-sweep", "group": "digits-beta-sweep"})  # no metrics stored
+    bare = save_checkpoint(
+        tmp_path / "user_checkpoints" / "digits-vae-z3-beta0.5-bare.pt",
+        model,
+        info.train_config,
+        metadata={"role": "beta-sweep", "group": "digits-beta-sweep"},
+    )  # no metrics stored
     at = open_page("pages/5_beta_tradeoff.py")
     assert not at.exception
     here = next(d for d in chart_specs(at)["beta_rd"]["data"] if d.get("name") == "trained here")
@@ -492,8 +517,12 @@ def test_beta_page_evaluates_a_sweep_member_saved_without_metrics(open_page, app
 def test_checkpoints_whose_metrics_are_not_a_mapping_are_skipped_with_a_note(open_page, app_env, tmp_path, odd):
     model, info = load_checkpoint(app_env.sweep[1])
     name = "digits-vae-z3-odd"
-    save_checkpoint(tmp_path / "user_checkpoints" / f"{name}.pt", model, info.train_config,
-                    metadata={"role": "beta-sweep", "group": "digits-beta-sweep", "metrics": odd})
+    save_checkpoint(
+        tmp_path / "user_checkpoints" / f"{name}.pt",
+        model,
+        info.train_config,
+        metadata={"role": "beta-sweep", "group": "digits-beta-sweep", "metrics": odd},
+    )
     at = open_page()
     assert not at.exception
     assert f"{name}.pt" in texts(at.sidebar.warning) + texts(at.sidebar.caption) + texts(at.sidebar.markdown)
@@ -506,8 +535,12 @@ def test_checkpoints_whose_metrics_are_not_a_mapping_are_skipped_with_a_note(ope
 def test_checkpoints_with_odd_stored_metrics_still_work_everywhere(open_page, app_env, tmp_path, odd):
     model, info = load_checkpoint(app_env.sweep[1])
     name = "digits-vae-z3-odd"
-    save_checkpoint(tmp_path / "user_checkpoints" / f"{name}.pt", model, info.train_config,
-                    metadata={"role": "beta-sweep", "group": "digits-beta-sweep", "metrics": odd})
+    save_checkpoint(
+        tmp_path / "user_checkpoints" / f"{name}.pt",
+        model,
+        info.train_config,
+        metadata={"role": "beta-sweep", "group": "digits-beta-sweep", "metrics": odd},
+    )
     at = pick_model(open_page(), name, source="user")
     assert not at.exception
     for page in ("pages/2_latent_space.py", "pages/3_decoder_grid.py", "pages/5_beta_tradeoff.py"):

@@ -172,5 +172,7 @@ def test_changing_the_data_set_switches_to_its_own_models(open_page, tmp_path, m
     assert at.sidebar.selectbox(key="sidebar_model").value == "user/fashion-model"  # no ankle boot drawn as a 2
     assert not any("mnist-model" in o for o in at.sidebar.selectbox(key="sidebar_model").options)
     at.sidebar.checkbox(key="sidebar_foreign_models").check().run()
-    assert any("mnist-model" in o and "FOREIGN: trained on MNIST" in o
-               for o in at.sidebar.selectbox(key="sidebar_model").options)
+    assert any(
+        "mnist-model" in o and "FOREIGN: trained on MNIST" in o
+        for o in at.sidebar.selectbox(key="sidebar_model").options
+    )

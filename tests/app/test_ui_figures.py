@@ -35,11 +35,12 @@ def test_latent_scatter_has_every_point_once_with_its_index():
 
 def test_prior_circles_have_radius_one_and_two_around_the_centre():
     points = np.zeros((4, 2), np.float32)
-    fig = latent_scatter(points, np.array([0, 1, 0, 1]), ["a", "b"], prior_centre=(0.5, -1.0),
-                         axis_range=((-3, 3), (-4, 2)))
+    fig = latent_scatter(
+        points, np.array([0, 1, 0, 1]), ["a", "b"], prior_centre=(0.5, -1.0), axis_range=((-3, 3), (-4, 2))
+    )
     circles = [t for t in fig.data if (t.name or "").startswith("prior")]
     assert [t.name for t in circles] == ["prior 1σ", "prior 2σ"]
-    for trace, radius in zip(circles, (1.0, 2.0)):
+    for trace, radius in zip(circles, (1.0, 2.0), strict=False):
         np.testing.assert_allclose(np.hypot(np.asarray(trace.x) - 0.5, np.asarray(trace.y) + 1.0), radius)
     assert list(fig.layout.xaxis.range) == [-3, 3] and list(fig.layout.yaxis.range) == [-4, 2]
 
@@ -121,21 +122,47 @@ def test_kl_heatmap_holds_kl_per_dimension_by_beta():
 
 
 def test_training_curves_plot_recon_and_kl_per_epoch():
-    history = [EpochRecord(epoch=e, beta=1.0, seconds=1.0,
-                           train=TermMeans(objective=0.0, recon=10.0 / e, kl=float(e), regularizer=0.0),
-                           test=TermMeans(objective=0.0, recon=11.0 / e, kl=e + 0.5, regularizer=0.0))
-               for e in (1, 2, 3)]
+    history = [
+        EpochRecord(
+            epoch=e,
+            beta=1.0,
+            seconds=1.0,
+            train=TermMeans(objective=0.0, recon=10.0 / e, kl=float(e), regularizer=0.0),
+            test=TermMeans(objective=0.0, recon=11.0 / e, kl=e + 0.5, regularizer=0.0),
+        )
+        for e in (1, 2, 3)
+    ]
     fig = training_curves(history, "vae")
     by_name_axis = {(t.name, t.xaxis): t for t in fig.data}
     np.testing.assert_allclose(by_name_axis[("train", "x")].y, [10.0, 5.0, 10.0 / 3])
     np.testing.assert_allclose(by_name_axis[("test", "x2")].y, [1.5, 2.5, 3.5])
-    sparse = training_curves([EpochRecord(epoch=1, beta=0.0, seconds=1.0, test=None,
-                                          train=TermMeans(objective=3.2, recon=3.0, kl=0.0, regularizer=0.2))], "sae")
+    sparse = training_curves(
+        [
+            EpochRecord(
+                epoch=1,
+                beta=0.0,
+                seconds=1.0,
+                test=None,
+                train=TermMeans(objective=3.2, recon=3.0, kl=0.0, regularizer=0.2),
+            )
+        ],
+        "sae",
+    )
     assert [t.name for t in sparse.data] == ["train", "train"] and sparse.data[1].y[0] == 0.2
     titles = [a.text for a in sparse.layout.annotations]
     assert "nats" not in titles[1] and "no unit" in titles[1]  # a weighted L1 penalty is not a log-likelihood
-    plain = training_curves([EpochRecord(epoch=1, beta=0.0, seconds=1.0, test=None,
-                                         train=TermMeans(objective=3.0, recon=3.0, kl=0.0, regularizer=0.0))], "ae")
+    plain = training_curves(
+        [
+            EpochRecord(
+                epoch=1,
+                beta=0.0,
+                seconds=1.0,
+                test=None,
+                train=TermMeans(objective=3.0, recon=3.0, kl=0.0, regularizer=0.0),
+            )
+        ],
+        "ae",
+    )
     assert len(plain.data) == 1  # no second panel for a kind without a second term
 
 
@@ -143,8 +170,16 @@ def test_training_curves_draw_the_step_curve_when_there_is_one():
     from vae_core.jobs import CurvePoint
 
     curve = [CurvePoint(epochs=s / 4, recon=20.0 - s, kl=0.5 * s, regularizer=0.0) for s in range(1, 9)]
-    history = [EpochRecord(epoch=e, beta=1.0, seconds=1.0, train=TermMeans(0.0, 1.0, 1.0, 0.0),
-                           test=TermMeans(0.0, 15.0 / e, 2.0 * e, 0.0)) for e in (1, 2)]
+    history = [
+        EpochRecord(
+            epoch=e,
+            beta=1.0,
+            seconds=1.0,
+            train=TermMeans(0.0, 1.0, 1.0, 0.0),
+            test=TermMeans(0.0, 15.0 / e, 2.0 * e, 0.0),
+        )
+        for e in (1, 2)
+    ]
     fig = training_curves(history, "vae", curve)
     by_name_axis = {(t.name, t.xaxis): t for t in fig.data}
     np.testing.assert_allclose(by_name_axis[("train", "x")].x, [s / 4 for s in range(1, 9)])  # 4 points per epoch

@@ -28,36 +28,95 @@ def axis_ticks(axis: np.ndarray, max_ticks: int = 6) -> tuple[list[int], list[st
     return picks, [f"{axis[i]:.1f}" for i in picks]
 
 
-def decoded_grid_figure(grid_png: bytes, x_axis: np.ndarray, y_axis: np.ndarray, density: CodeDensity | None,
-                        *, height_px: int = 340, title: str = "",
-                        axis_titles: tuple[str, str] = (dim_name(0), dim_name(1))) -> go.Figure:
+def decoded_grid_figure(
+    grid_png: bytes,
+    x_axis: np.ndarray,
+    y_axis: np.ndarray,
+    density: CodeDensity | None,
+    *,
+    height_px: int = 340,
+    title: str = "",
+    axis_titles: tuple[str, str] = (dim_name(0), dim_name(1)),
+) -> go.Figure:
     """The decoded grid (a PNG tiled in image order: the top row has the largest y) on axes in z, with the
     outline of the region holding density.mass of the test codes in OUTLINE_COLOUR (none when density is None)."""
     n_x, n_y = len(x_axis), len(y_axis)
     fig = go.Figure()
-    fig.add_layout_image(dict(
-        source="data:image/png;base64," + base64.b64encode(grid_png).decode("ascii"), xref="x", yref="y",
-        x=-0.5, y=n_y - 0.5, sizex=n_x, sizey=n_y, sizing="stretch", layer="below", xanchor="left", yanchor="top"))
+    fig.add_layout_image(
+        dict(
+            source="data:image/png;base64," + base64.b64encode(grid_png).decode("ascii"),
+            xref="x",
+            yref="y",
+            x=-0.5,
+            y=n_y - 0.5,
+            sizex=n_x,
+            sizey=n_y,
+            sizing="stretch",
+            layer="below",
+            xanchor="left",
+            yanchor="top",
+        )
+    )
     if density is not None:
         # the holes (density below the level) under a faint orange veil, then the outline itself
-        fig.add_trace(go.Heatmap(
-            x=density.x, y=density.y, z=(density.density < density.level).astype(np.float32), name="holes",
-            colorscale=[[0.0, "rgba(0, 0, 0, 0)"], [1.0, HOLE_VEIL]], zmin=0.0, zmax=1.0, showscale=False,
-            hoverinfo="skip"))
-        fig.add_trace(go.Contour(
-            x=density.x, y=density.y, z=density.density, name=f"{density.mass:.0%} of the test codes",
-            contours=dict(start=density.level, end=density.level, size=1.0, coloring="lines"),
-            colorscale=[[0.0, OUTLINE_COLOUR], [1.0, OUTLINE_COLOUR]],  # coloring="lines" takes the scale's colour
-            line=dict(width=3), showscale=False, hoverinfo="skip", showlegend=False))
+        fig.add_trace(
+            go.Heatmap(
+                x=density.x,
+                y=density.y,
+                z=(density.density < density.level).astype(np.float32),
+                name="holes",
+                colorscale=[[0.0, "rgba(0, 0, 0, 0)"], [1.0, HOLE_VEIL]],
+                zmin=0.0,
+                zmax=1.0,
+                showscale=False,
+                hoverinfo="skip",
+            )
+        )
+        fig.add_trace(
+            go.Contour(
+                x=density.x,
+                y=density.y,
+                z=density.density,
+                name=f"{density.mass:.0%} of the test codes",
+                contours=dict(start=density.level, end=density.level, size=1.0, coloring="lines"),
+                colorscale=[[0.0, OUTLINE_COLOUR], [1.0, OUTLINE_COLOUR]],  # coloring="lines" takes the scale's colour
+                line=dict(width=3),
+                showscale=False,
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
     x_ticks, x_text = axis_ticks(x_axis)
     y_ticks, y_text = axis_ticks(y_axis)
     font = dict(size=FONT_PX)
     fig.update_layout(
-        title=dict(text=title, x=0.02, font=dict(size=FONT_PX + 2)), height=height_px,
-        margin=dict(l=48, r=4, t=36 if title else 4, b=44), font=font, plot_bgcolor="white", dragmode=False,
-        xaxis=dict(title=axis_titles[0], range=[-0.5, n_x - 0.5], tickvals=x_ticks, ticktext=x_text, showgrid=False,
-                   zeroline=False, tickfont=font, constrain="domain"),
-        yaxis=dict(title=axis_titles[1], range=[-0.5, n_y - 0.5], tickvals=y_ticks, ticktext=y_text, showgrid=False,
-                   zeroline=False, tickfont=font, scaleanchor="x", scaleratio=1, constrain="domain"),
+        title=dict(text=title, x=0.02, font=dict(size=FONT_PX + 2)),
+        height=height_px,
+        margin=dict(l=48, r=4, t=36 if title else 4, b=44),
+        font=font,
+        plot_bgcolor="white",
+        dragmode=False,
+        xaxis=dict(
+            title=axis_titles[0],
+            range=[-0.5, n_x - 0.5],
+            tickvals=x_ticks,
+            ticktext=x_text,
+            showgrid=False,
+            zeroline=False,
+            tickfont=font,
+            constrain="domain",
+        ),
+        yaxis=dict(
+            title=axis_titles[1],
+            range=[-0.5, n_y - 0.5],
+            tickvals=y_ticks,
+            ticktext=y_text,
+            showgrid=False,
+            zeroline=False,
+            tickfont=font,
+            scaleanchor="x",
+            scaleratio=1,
+            constrain="domain",
+        ),
     )
     return fig

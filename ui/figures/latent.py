@@ -16,8 +16,18 @@ from vae_core.latent_paths import circle
 from vae_core.vocabulary import dim_name
 
 # Ten well-separated colours (Tableau 10), one per class, the same on every page.
-CLASS_COLOURS = ("#4E79A7", "#F28E2B", "#E15759", "#76B7B2", "#59A14F",
-                 "#EDC948", "#B07AA1", "#FF9DA7", "#9C755F", "#BAB0AC")
+CLASS_COLOURS = (
+    "#4E79A7",
+    "#F28E2B",
+    "#E15759",
+    "#76B7B2",
+    "#59A14F",
+    "#EDC948",
+    "#B07AA1",
+    "#FF9DA7",
+    "#9C755F",
+    "#BAB0AC",
+)
 PRIOR_COLOUR = "rgba(20, 20, 20, 0.9)"
 PATH_COLOUR = "#111111"
 CURRENT_COLOUR = "#C2007A"  # magenta (no class has it): the current point z(t) on the interpolation page
@@ -28,10 +38,18 @@ def class_colour(label: int) -> str:
     return CLASS_COLOURS[int(label) % len(CLASS_COLOURS)]
 
 
-def latent_scatter(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], *, title: str = "",
-                   axis_titles: tuple[str, str] = (dim_name(0), dim_name(1)), prior_centre: Sequence[float] | None = None,
-                   axis_range: tuple[tuple[float, float], tuple[float, float]] | None = None,
-                   marker_size: float = 4.0, height: int = 520) -> go.Figure:
+def latent_scatter(
+    points: np.ndarray,
+    labels: np.ndarray,
+    class_names: Sequence[str],
+    *,
+    title: str = "",
+    axis_titles: tuple[str, str] = (dim_name(0), dim_name(1)),
+    prior_centre: Sequence[float] | None = None,
+    axis_range: tuple[tuple[float, float], tuple[float, float]] | None = None,
+    marker_size: float = 4.0,
+    height: int = 520,
+) -> go.Figure:
     """Codes as a WebGL scatter, one trace per class; optional 1σ/2σ prior circles.
 
     prior_centre: where N(0, I) is centred in this view ((0, 0) for a 2-D latent); None draws no circles.
@@ -44,18 +62,28 @@ def latent_scatter(points: np.ndarray, labels: np.ndarray, class_names: Sequence
     for label in np.unique(labels):
         idx = np.flatnonzero(labels == label)
         name = class_names[int(label)] if int(label) < len(class_names) else str(label)
-        fig.add_trace(go.Scattergl(
-            x=points[idx, 0], y=points[idx, 1], mode="markers", name=name, customdata=idx,
-            marker=dict(size=marker_size, color=class_colour(label), opacity=0.7),
-            hovertemplate=f"{name} · test image #%{{customdata}}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
-        ))
+        fig.add_trace(
+            go.Scattergl(
+                x=points[idx, 0],
+                y=points[idx, 1],
+                mode="markers",
+                name=name,
+                customdata=idx,
+                marker=dict(size=marker_size, color=class_colour(label), opacity=0.7),
+                hovertemplate=f"{name} · test image #%{{customdata}}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
+            )
+        )
     if prior_centre is not None:
         add_prior_circles(fig, prior_centre)
     layout: dict[str, Any] = dict(
-        title=dict(text=title, x=0.02), height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-        xaxis=dict(title=axis_titles[0], zeroline=False), legend=dict(itemsizing="constant", title="class"),
+        title=dict(text=title, x=0.02),
+        height=height,
+        margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        xaxis=dict(title=axis_titles[0], zeroline=False),
+        legend=dict(itemsizing="constant", title="class"),
         yaxis=dict(title=axis_titles[1], zeroline=False, scaleanchor="x", scaleratio=1),
-        dragmode="pan", clickmode="event+select",
+        dragmode="pan",
+        clickmode="event+select",
     )
     if axis_range is not None:
         layout["xaxis"]["range"] = list(axis_range[0])
@@ -64,21 +92,30 @@ def latent_scatter(points: np.ndarray, labels: np.ndarray, class_names: Sequence
     return fig
 
 
-def add_prior_circles(fig: go.Figure, centre: Sequence[float] = (0.0, 0.0), radii: Sequence[float] = (1.0, 2.0)) -> None:
+def add_prior_circles(
+    fig: go.Figure, centre: Sequence[float] = (0.0, 0.0), radii: Sequence[float] = (1.0, 2.0)
+) -> None:
     """Dashed circles at 1σ and 2σ of N(0, I) (they hold 39% and 86% of its mass in 2-D).
 
     WebGL traces, like the points: a browser draws WebGL above SVG, so SVG circles would hide under the cloud.
     """
-    for radius, dash in zip(radii, ("dash", "dot", "longdash")):
+    for radius, dash in zip(radii, ("dash", "dot", "longdash"), strict=False):
         xs, ys = circle(radius)
-        fig.add_trace(go.Scattergl(
-            x=xs + centre[0], y=ys + centre[1], mode="lines", name=f"prior {radius:g}σ",
-            line=dict(color=PRIOR_COLOUR, width=2.5, dash=dash), hoverinfo="skip",
-        ))
+        fig.add_trace(
+            go.Scattergl(
+                x=xs + centre[0],
+                y=ys + centre[1],
+                mode="lines",
+                name=f"prior {radius:g}σ",
+                line=dict(color=PRIOR_COLOUR, width=2.5, dash=dash),
+                hoverinfo="skip",
+            )
+        )
 
 
-def path_traces(path_points: np.ndarray, current_point: Sequence[float] | None = None,
-                name: str = "path") -> list[go.Scattergl]:
+def path_traces(
+    path_points: np.ndarray, current_point: Sequence[float] | None = None, name: str = "path"
+) -> list[go.Scattergl]:
     """An interpolation path (N, 2) with its ends marked A and B and, optionally, the current point z(t).
 
     WebGL traces, like the scatter's points: a browser draws WebGL above SVG, and WebGL traces in the order
@@ -87,22 +124,45 @@ def path_traces(path_points: np.ndarray, current_point: Sequence[float] | None =
     path_points = np.asarray(path_points, dtype=np.float32)
     ends = path_points[[0, -1]]
     traces = [
-        go.Scattergl(x=path_points[:, 0], y=path_points[:, 1], mode="lines", name=name,
-                     line=dict(color=PATH_COLOUR, width=3), hoverinfo="skip"),
-        go.Scattergl(x=ends[:, 0], y=ends[:, 1], mode="markers+text", text=["A", "B"], textposition="top center",
-                     textfont=dict(size=16, color=PATH_COLOUR), name="A, B", showlegend=False, hoverinfo="skip",
-                     marker=dict(size=14, color="white", line=dict(width=3, color=PATH_COLOUR))),
+        go.Scattergl(
+            x=path_points[:, 0],
+            y=path_points[:, 1],
+            mode="lines",
+            name=name,
+            line=dict(color=PATH_COLOUR, width=3),
+            hoverinfo="skip",
+        ),
+        go.Scattergl(
+            x=ends[:, 0],
+            y=ends[:, 1],
+            mode="markers+text",
+            text=["A", "B"],
+            textposition="top center",
+            textfont=dict(size=16, color=PATH_COLOUR),
+            name="A, B",
+            showlegend=False,
+            hoverinfo="skip",
+            marker=dict(size=14, color="white", line=dict(width=3, color=PATH_COLOUR)),
+        ),
     ]
     if current_point is not None:
-        traces.append(go.Scattergl(x=[current_point[0]], y=[current_point[1]], mode="markers", name="z(t)",
-                                   marker=dict(size=20, symbol="star", color=CURRENT_COLOUR,
-                                               line=dict(width=1.5, color=PATH_COLOUR)),
-                                   hoverinfo="skip", showlegend=True))
+        traces.append(
+            go.Scattergl(
+                x=[current_point[0]],
+                y=[current_point[1]],
+                mode="markers",
+                name="z(t)",
+                marker=dict(size=20, symbol="star", color=CURRENT_COLOUR, line=dict(width=1.5, color=PATH_COLOUR)),
+                hoverinfo="skip",
+                showlegend=True,
+            )
+        )
     return traces
 
 
-def add_path(fig: go.Figure | dict, path_points: np.ndarray, current_point: Sequence[float] | None = None,
-             name: str = "path") -> None:
+def add_path(
+    fig: go.Figure | dict, path_points: np.ndarray, current_point: Sequence[float] | None = None, name: str = "path"
+) -> None:
     """Draw path_traces on a figure, or on a figure's dict (as ui.state.derived caches them), in place, on top
     of what is already there."""
     traces = path_traces(path_points, current_point, name)
@@ -123,8 +183,9 @@ def trusted_figure(fig: Mapping[str, Any]) -> go.Figure:
     return go.Figure(fig, _validate=False)
 
 
-def shared_range(point_sets: Sequence[np.ndarray], include_prior: bool = False,
-                 margin: float = 0.05) -> tuple[tuple[float, float], tuple[float, float]]:
+def shared_range(
+    point_sets: Sequence[np.ndarray], include_prior: bool = False, margin: float = 0.05
+) -> tuple[tuple[float, float], tuple[float, float]]:
     """One square-ish (x, y) range that holds every point set (and the 2σ circle if asked), with a margin.
 
     Robust to a few far outliers: the 0.1% and 99.9% quantiles bound the range, not the extremes.
@@ -160,27 +221,59 @@ SLERP_COLOUR = "#F28E2B"  # orange: the spherical path's norms
 FONT_PX = 13  # figure text at least 12 px
 
 
-def norms_figure(ts: np.ndarray, lerp_norms: np.ndarray, slerp_norms: np.ndarray, t: float, method: str,
-                 code_norm: float, prior_norm: float | None, height: int = 260) -> go.Figure:
+def norms_figure(
+    ts: np.ndarray,
+    lerp_norms: np.ndarray,
+    slerp_norms: np.ndarray,
+    t: float,
+    method: str,
+    code_norm: float,
+    prior_norm: float | None,
+    height: int = 260,
+) -> go.Figure:
     """‖z(t)‖ against t for the linear and the spherical path between the same two codes, the current t marked,
     and dotted reference levels: the test codes' mean norm and (VAEs) the prior's."""
     fig = go.Figure()
     for name, norms, colour in (("linear", lerp_norms, LERP_COLOUR), ("spherical", slerp_norms, SLERP_COLOUR)):
-        fig.add_trace(go.Scatter(x=ts, y=norms, mode="lines", name=f"{name} path",
-                                 line=dict(color=colour, width=4 if name == method else 2)))
+        fig.add_trace(
+            go.Scatter(
+                x=ts,
+                y=norms,
+                mode="lines",
+                name=f"{name} path",
+                line=dict(color=colour, width=4 if name == method else 2),
+            )
+        )
     current = slerp_norms if method == "spherical" else lerp_norms
-    fig.add_trace(go.Scatter(x=[t], y=[float(np.interp(t, ts, current))], mode="markers", name="z(t)",
-                             marker=dict(size=16, symbol="star", color=CURRENT_COLOUR,
-                                         line=dict(width=1.5, color=PATH_COLOUR))))
+    fig.add_trace(
+        go.Scatter(
+            x=[t],
+            y=[float(np.interp(t, ts, current))],
+            mode="markers",
+            name="z(t)",
+            marker=dict(size=16, symbol="star", color=CURRENT_COLOUR, line=dict(width=1.5, color=PATH_COLOUR)),
+        )
+    )
     levels = [("test codes' mean ‖z‖", code_norm)]
     if prior_norm is not None:
         levels.append(("prior's mean ‖z‖", prior_norm))
     above = len(levels) == 1 or levels[0][1] >= levels[1][1]  # each label on the side away from the other line
-    for (label, level), dash, position in zip(levels, ("dot", "dash"), (("top left", "bottom right") if above
-                                                                      else ("bottom left", "top right"))):
-        fig.add_hline(y=level, line=dict(color="#555555", dash=dash, width=1.5), annotation_text=label,
-                      annotation_position=position, annotation_font_size=FONT_PX)
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), font=dict(size=FONT_PX),
-                      xaxis=dict(title="t", range=[0, 1]), yaxis=dict(title="‖z(t)‖", rangemode="tozero"),
-                      legend=dict(orientation="h", y=1.15, x=1, xanchor="right"))
+    for (label, level), dash, position in zip(
+        levels, ("dot", "dash"), (("top left", "bottom right") if above else ("bottom left", "top right")), strict=False
+    ):
+        fig.add_hline(
+            y=level,
+            line=dict(color="#555555", dash=dash, width=1.5),
+            annotation_text=label,
+            annotation_position=position,
+            annotation_font_size=FONT_PX,
+        )
+    fig.update_layout(
+        height=height,
+        margin=dict(l=10, r=10, t=10, b=10),
+        font=dict(size=FONT_PX),
+        xaxis=dict(title="t", range=[0, 1]),
+        yaxis=dict(title="‖z(t)‖", rangemode="tozero"),
+        legend=dict(orientation="h", y=1.15, x=1, xanchor="right"),
+    )
     return fig

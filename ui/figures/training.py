@@ -33,8 +33,9 @@ def second_term(kind: str) -> tuple[Callable[[TermMeans | CurvePoint], float], s
     return None
 
 
-def training_curves(history: list[EpochRecord], kind: str, curve: list[CurvePoint] | None = None,
-                    height: int = 360) -> go.Figure:
+def training_curves(
+    history: list[EpochRecord], kind: str, curve: list[CurvePoint] | None = None, height: int = 360
+) -> go.Figure:
     """Reconstruction (and KL or penalty) against epochs: a training line every few steps, test per epoch.
 
     Without `curve` (a stored history) the training line is the per-epoch mean, plotted at each epoch's end.
@@ -48,19 +49,35 @@ def training_curves(history: list[EpochRecord], kind: str, curve: list[CurvePoin
     else:
         train_rows = [(record.epoch, record.train) for record in history]
     test_rows = [(record.epoch, record.test) for record in history if record.test is not None]
-    for split, rows, colour, mode in (("train", train_rows, TRAIN_COLOUR, "lines"),
-                                      ("test", test_rows, TEST_COLOUR, "lines+markers")):
+    for split, rows, colour, mode in (
+        ("train", train_rows, TRAIN_COLOUR, "lines"),
+        ("test", test_rows, TEST_COLOUR, "lines+markers"),
+    ):
         if not rows:
             continue
         xs = [x for x, _ in rows]
         for col, term in terms:
-            fig.add_trace(go.Scatter(x=xs, y=[term(t) for _, t in rows], mode=mode if len(rows) > 1 else "markers",
-                                     name=split, line=dict(color=colour), marker=dict(size=8),
-                                     legendgroup=split, showlegend=col == 1,
-                                     hovertemplate=f"{split}, epoch %{{x:.2f}}: %{{y:.2f}}<extra></extra>"),
-                          row=1, col=col)
+            fig.add_trace(
+                go.Scatter(
+                    x=xs,
+                    y=[term(t) for _, t in rows],
+                    mode=mode if len(rows) > 1 else "markers",
+                    name=split,
+                    line=dict(color=colour),
+                    marker=dict(size=8),
+                    legendgroup=split,
+                    showlegend=col == 1,
+                    hovertemplate=f"{split}, epoch %{{x:.2f}}: %{{y:.2f}}<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
     fig.update_xaxes(title_text="epoch", rangemode="tozero")
     fig.update_annotations(font_size=FONT_PX + 1)
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), font=dict(size=FONT_PX),
-                      legend=dict(orientation="h", y=-0.25))
+    fig.update_layout(
+        height=height,
+        margin=dict(l=10, r=10, t=40, b=10),
+        font=dict(size=FONT_PX),
+        legend=dict(orientation="h", y=-0.25),
+    )
     return fig

@@ -53,8 +53,12 @@ def available_datasets() -> list[str]:
 
 
 # Where an NVIDIA driver leaves a trace (Linux, WSL, Windows). torch.cuda.is_available() needs the driver.
-NVIDIA_DRIVER_SIGNS = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/usr/lib/wsl/lib/libcuda.so.1",
-                       os.path.join(os.environ.get("SystemRoot", r"C:\Windows"), "System32", "nvcuda.dll"))
+NVIDIA_DRIVER_SIGNS = (
+    "/proc/driver/nvidia/version",
+    "/dev/nvidiactl",
+    "/usr/lib/wsl/lib/libcuda.so.1",
+    os.path.join(os.environ.get("SYSTEMROOT", r"C:\Windows"), "System32", "nvcuda.dll"),
+)
 
 
 def available_devices() -> list[str]:
@@ -74,8 +78,13 @@ def draw_sidebar() -> Selection:
     """Draw the shared sidebar and remember its Selection in session state for the page."""
     sidebar = st.sidebar
     datasets = available_datasets()
-    dataset = sidebar.selectbox("Data set", datasets, key=DATASET_KEY, format_func=DATASET_LABELS.get,
-                                help="Only data sets whose files are on this machine are listed.")
+    dataset = sidebar.selectbox(
+        "Data set",
+        datasets,
+        key=DATASET_KEY,
+        format_func=DATASET_LABELS.get,
+        help="Only data sets whose files are on this machine are listed.",
+    )
     # The shape from a table, not from loading the split: reading MNIST (torchvision's import and its md5
     # checks) took seconds of the first page's start-up. The pages that need images load them and say why
     # when they cannot.
@@ -83,14 +92,22 @@ def draw_sidebar() -> Selection:
 
     registry = loaders.registry()
     failed = loaders.failed_loads()
-    fitting = [] if input_shape is None else [
-        e for e in registry.for_dataset(dataset, input_shape) if e.checkpoint_id not in failed
-    ]
+    fitting = (
+        []
+        if input_shape is None
+        else [e for e in registry.for_dataset(dataset, input_shape) if e.checkpoint_id not in failed]
+    )
     entries = _offered_models(sidebar, fitting, dataset)
     entry = _pick_model(sidebar, entries, dataset)
     devices = available_devices()
-    device = sidebar.radio("Run models on", devices, key=DEVICE_KEY, format_func=DEVICE_LABELS.get,
-                           horizontal=True, help="GPU is offered only when PyTorch finds one.")
+    device = sidebar.radio(
+        "Run models on",
+        devices,
+        key=DEVICE_KEY,
+        format_func=DEVICE_LABELS.get,
+        horizontal=True,
+        help="GPU is offered only when PyTorch finds one.",
+    )
     if entry is not None:
         # The model itself is loaded by the pages that use it (require_model): the home page needs only this.
         _describe(sidebar, entry, dataset)
@@ -115,9 +132,12 @@ def _offered_models(sidebar, fitting: list[ModelEntry], dataset: str) -> list[Mo
     foreign = [e for e in fitting if e.dataset != dataset]
     if not foreign:
         return own
-    show = sidebar.checkbox(f"Show models trained on other data sets ({len(foreign)})", key=FOREIGN_KEY,
-                            help="Models trained on another data set with the same image size, e.g. an MNIST "
-                                 "model shown Fashion-MNIST images: it redraws them as the images it knows.")
+    show = sidebar.checkbox(
+        f"Show models trained on other data sets ({len(foreign)})",
+        key=FOREIGN_KEY,
+        help="Models trained on another data set with the same image size, e.g. an MNIST "
+        "model shown Fashion-MNIST images: it redraws them as the images it knows.",
+    )
     return own + foreign if show else own
 
 
@@ -138,16 +158,23 @@ def _pick_model(sidebar, entries: list[ModelEntry], dataset: str) -> ModelEntry 
         # A new data set, or the picked file went away: open on the data set's own natural model.
         st.session_state[MODEL_KEY] = default_entry(entries, dataset).key
         st.session_state[MODEL_DATASET_KEY] = dataset
-    key = sidebar.selectbox("Model", keys, key=MODEL_KEY, format_func=lambda k: model_label(by_key[k], dataset),
-                            help="Shipped models (checkpoints/) and models trained on the Train page "
-                                 "(user_checkpoints/), trained on this data set.")
+    key = sidebar.selectbox(
+        "Model",
+        keys,
+        key=MODEL_KEY,
+        format_func=lambda k: model_label(by_key[k], dataset),
+        help="Shipped models (checkpoints/) and models trained on the Train page "
+        "(user_checkpoints/), trained on this data set.",
+    )
     return by_key[key]
 
 
 def _describe(sidebar, entry: ModelEntry, dataset: str) -> None:
     report = entry.info.metrics
-    lines = [f"Trained on **{entry.dataset}** for {entry.info.metadata.get('epochs_run', entry.info.train_config.epochs)} "
-             f"epochs, {entry.info.model_config.arch.upper()} body."]
+    lines = [
+        f"Trained on **{entry.dataset}** for {entry.info.metadata.get('epochs_run', entry.info.train_config.epochs)} "
+        f"epochs, {entry.info.model_config.arch.upper()} body."
+    ]
     if entry.dataset != dataset:
         lines.append(f"Shown on {DATASET_LABELS[dataset]}: images it never saw in training.")
     if report is not None:
@@ -188,5 +215,7 @@ def require_test_split(selection: Selection) -> ImageDataset:
 
 def missing_models_text(dataset: str) -> str:
     """What to do when no model fits a data set."""
-    return (f"No model fits {DATASET_LABELS.get(dataset, dataset)} yet. Train one on the **Train** page, "
-            f"or build the shipped zoo with `{ZOO_COMMAND}`.")
+    return (
+        f"No model fits {DATASET_LABELS.get(dataset, dataset)} yet. Train one on the **Train** page, "
+        f"or build the shipped zoo with `{ZOO_COMMAND}`."
+    )

@@ -53,8 +53,9 @@ def encode_split(ref: ModelRef, dataset: str, *, split: str = "test") -> Encoded
     stds = None
     if model.config.is_variational:
         with torch.inference_mode():
-            logvars = torch.cat([model.encode(inputs[s:s + 1000].to(ref.device)).logvar.cpu()
-                                 for s in range(0, len(data), 1000)])
+            logvars = torch.cat(
+                [model.encode(inputs[s : s + 1000].to(ref.device)).logvar.cpu() for s in range(0, len(data), 1000)]
+            )
         stds = (0.5 * logvars).exp().numpy().astype(np.float32)
     return EncodedSplit(means, stds, data.labels.numpy())
 
@@ -82,8 +83,7 @@ def decoded_grid_png(ref: ModelRef, codes: np.ndarray, *, n_cols: int, cell_px: 
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def prior_samples_png(ref: ModelRef, *, n: int, seed: int, temperature: float, n_cols: int,
-                      cell_px: int = 56) -> bytes:
+def prior_samples_png(ref: ModelRef, *, n: int, seed: int, temperature: float, n_cols: int, cell_px: int = 56) -> bytes:
     """n decoded draws from N(0, temperature² I) with a fixed seed, tiled into one PNG."""
     codes = prior_codes(n, load_model(ref).config.latent_dim, seed, temperature)
     return decoded_grid_png(ref, codes, n_cols=n_cols, cell_px=cell_px)
@@ -99,7 +99,7 @@ def prior_codes(n: int, latent_dim: int, seed: int, temperature: float = 1.0) ->
 def reconstruction_png(ref: ModelRef, dataset: str, index: int, *, size_px: int = 140) -> tuple[bytes, bytes]:
     """(original, reconstruction) of test image `index` as PNGs; the reconstruction decodes the mean code."""
     model = load_model(ref)
-    x = load_split(dataset, "test").images[index: index + 1]
+    x = load_split(dataset, "test").images[index : index + 1]
     with torch.inference_mode():
         x_hat = model.reconstruct(x.to(ref.device)).cpu()
     return images.digit_png(x, size_px), images.digit_png(x_hat, size_px)
@@ -112,8 +112,15 @@ def test_metrics(ref: ModelRef, dataset: str, *, binarized: bool = False) -> Eva
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def latent_figure(ref: ModelRef, dataset: str, *, method: str, title: str = "", axis_range: tuple | None = None,
-                  show_prior: bool = False) -> dict:
+def latent_figure(
+    ref: ModelRef,
+    dataset: str,
+    *,
+    method: str,
+    title: str = "",
+    axis_range: tuple | None = None,
+    show_prior: bool = False,
+) -> dict:
     """The test-split scatter of one model, as a plotly figure dict.
 
     A dict, not a go.Figure: a cache hit unpickles it in well under a millisecond, where a Figure of 10 000
@@ -122,10 +129,18 @@ def latent_figure(ref: ModelRef, dataset: str, *, method: str, title: str = "", 
     """
     projection, points = project_split(ref, dataset, method=method)
     encoded = encode_split(ref, dataset)
-    centre = projection.transform(np.zeros((1, projection.latent_dim)))[0] if show_prior and projection.shows_prior else None
-    return figures.latent_scatter(points, encoded.labels, load_split(dataset, "test").class_names, title=title,
-                                  axis_titles=projection.axis_titles, prior_centre=centre,
-                                  axis_range=axis_range).to_dict()
+    centre = (
+        projection.transform(np.zeros((1, projection.latent_dim)))[0] if show_prior and projection.shows_prior else None
+    )
+    return figures.latent_scatter(
+        points,
+        encoded.labels,
+        load_split(dataset, "test").class_names,
+        title=title,
+        axis_titles=projection.axis_titles,
+        prior_centre=centre,
+        axis_range=axis_range,
+    ).to_dict()
 
 
 @st.cache_data(max_entries=256, show_spinner=False)

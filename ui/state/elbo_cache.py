@@ -56,8 +56,9 @@ def iw_curve(ref: ModelRef, image: np.ndarray, *, ks: Sequence[int], seeds: Sequ
 def binarized_spread(ref: ModelRef, grey: np.ndarray, *, seeds: tuple[int, ...], draw_seed: int) -> tuple[float, float]:
     """(mean, sd) of -ELBO over binarisations of the grey image with these seeds."""
     model = load_model(ref)
-    return elbo_report.binarized_neg_elbo_spread(model, elbo_report.as_batch(grey, model), seeds=seeds,
-                                                 draw_seed=draw_seed)
+    return elbo_report.binarized_neg_elbo_spread(
+        model, elbo_report.as_batch(grey, model), seeds=seeds, draw_seed=draw_seed
+    )
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -65,8 +66,10 @@ def pictures(ref: ModelRef, image: np.ndarray, *, seed: int) -> tuple[np.ndarray
     """(decoded posterior mean (H, W), POSTERIOR_SAMPLES decoded draws from q(z|x) (n, H, W))."""
     model = load_model(ref)
     x = elbo_report.as_batch(image, model)
-    return (elbo_report.mean_reconstruction(model, x),
-            elbo_report.posterior_samples(model, x, n=elbo_report.POSTERIOR_SAMPLES, seed=seed))
+    return (
+        elbo_report.mean_reconstruction(model, x),
+        elbo_report.posterior_samples(model, x, n=elbo_report.POSTERIOR_SAMPLES, seed=seed),
+    )
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -111,8 +111,13 @@ def _mount() -> Callable:
 
 def drawing_canvas(key: str, *, initial: str | None = None) -> CanvasResult:
     """Draw the canvas; returns what is drawn. initial: a data URL to repaint when the canvas mounts afresh."""
-    result = _mount()(key=key, data={"stroke": STROKE_PX, "initial": initial},
-                      on_image_change=_ignore, on_cleared_change=_ignore, width="content")
+    result = _mount()(
+        key=key,
+        data={"stroke": STROKE_PX, "initial": initial},
+        on_image_change=_ignore,
+        on_cleared_change=_ignore,
+        width="content",
+    )
     image = result.get("image")
     return CanvasResult(image if isinstance(image, str) else None, bool(result.get("cleared")))
 

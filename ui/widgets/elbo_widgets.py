@@ -57,12 +57,20 @@ def pick_models(selection: Selection) -> tuple[ModelEntry | None, ModelEntry | N
         if st.session_state.get("elbo_vae") not in vaes:
             st.session_state["elbo_vae"] = start_vae.key
         # another VAE: the AE picker starts again from that VAE's like-for-like AE
-        vae = by_key[left.selectbox("VAE", vaes, key="elbo_vae", format_func=lambda k: by_key[k].label,
-                                    on_change=lambda: st.session_state.pop("elbo_ae", None))]
+        vae = by_key[
+            left.selectbox(
+                "VAE",
+                vaes,
+                key="elbo_vae",
+                format_func=lambda k: by_key[k].label,
+                on_change=lambda: st.session_state.pop("elbo_ae", None),
+            )
+        ]
     if aes:
         if st.session_state.get("elbo_ae") not in aes:
             twin = like_for_like_ae(list(selection.entries), vae) if vae is not None else None
             st.session_state["elbo_ae"] = (start_ae if vae == start_vae or twin is None else twin).key
-        ae = by_key[right.selectbox("Autoencoder for contrast", aes, key="elbo_ae",
-                                    format_func=lambda k: by_key[k].label)]
+        ae = by_key[
+            right.selectbox("Autoencoder for contrast", aes, key="elbo_ae", format_func=lambda k: by_key[k].label)
+        ]
     return vae, ae

@@ -55,8 +55,9 @@ def measured_image(grey: np.ndarray, protocol: DataProtocol, seed: int) -> np.nd
     return measured_inputs(batch, protocol, seed=int(seed))[0, 0].numpy()
 
 
-def choose_image(dataset: str, input_shape: tuple[int, int, int], protocol: DataProtocol,
-                 key_prefix: str) -> ChosenImage | None:
+def choose_image(
+    dataset: str, input_shape: tuple[int, int, int], protocol: DataProtocol, key_prefix: str
+) -> ChosenImage | None:
     """The input picker. None (after saying what to do) until there is an image."""
     memory = st.session_state.setdefault(f"{key_prefix}_inputs", InputMemory())
     source = st.radio("Input", list(SOURCES), key=f"{key_prefix}_source", format_func=SOURCES.get, horizontal=True)
@@ -87,13 +88,22 @@ def _binarization(grey: np.ndarray, protocol: DataProtocol, key_prefix: str) -> 
         return EVAL_BINARIZATION_SEED
     key = f"{key_prefix}_binarize_seed"
     columns = st.columns([1, 1, 1, 3])
-    seed = int(columns[2].number_input("Binarisation seed", 0, 2**31 - 1, EVAL_BINARIZATION_SEED, key=key,
-                                       help="Another seed gives another binarised copy of the same grey image."))
+    seed = int(
+        columns[2].number_input(
+            "Binarisation seed",
+            0,
+            2**31 - 1,
+            EVAL_BINARIZATION_SEED,
+            key=key,
+            help="Another seed gives another binarised copy of the same grey image.",
+        )
+    )
     columns[0].image(enlarge(grey, PREVIEW_PX), caption="Grey levels")
     columns[1].image(enlarge(measured_image(grey, protocol, seed), PREVIEW_PX), caption=f"Binarised, seed {seed}")
     columns[3].caption(
         "This model was trained on binarised images, so it is measured on a binarised copy of this one: each "
-        f"pixel is white with probability equal to its grey level (seed {seed}).")
+        f"pixel is white with probability equal to its grey level (seed {seed})."
+    )
     return seed
 
 
@@ -107,8 +117,11 @@ def _test_image(dataset: str, key_prefix: str, protocol: DataProtocol):
     column, _ = st.columns([1, 3])
     index = int(column.number_input(f"Test image (0 – {len(test) - 1})", 0, len(test) - 1, 0, key=key))
     label = test.class_names[int(test.labels[index])]
-    how = ("binarised below, as the model was trained" if protocol.binarizes_inputs
-           else "in grey levels, as the model was trained")
+    how = (
+        "binarised below, as the model was trained"
+        if protocol.binarizes_inputs
+        else "in grey levels, as the model was trained"
+    )
     st.caption(f"Test image {index}, a {label}: no preprocessing needed; measured {how}.")
     return test.images[index, 0].numpy(), None, f"test image {index} ({label})"
 
@@ -117,8 +130,9 @@ def _outside_image(source: str, memory: InputMemory, input_shape: tuple[int, int
     """An upload or a drawing through the preprocessing pipeline; errors are shown, the last good one kept."""
     problem = None
     if source == "upload":
-        upload = st.file_uploader("A picture of one digit (PNG or JPG)", type=["png", "jpg", "jpeg"],
-                                  key=f"{key_prefix}_upload")
+        upload = st.file_uploader(
+            "A picture of one digit (PNG or JPG)", type=["png", "jpg", "jpeg"], key=f"{key_prefix}_upload"
+        )
         if upload is not None:
             problem = memory.offer("upload", f"{upload.file_id}:{upload.size}", upload.getvalue, input_shape)
     else:

@@ -36,8 +36,15 @@ def attached_job(job_key: str) -> TrainingJob | None:
     return job
 
 
-def submit(job_key: str, model_config: ModelConfig, train_config: TrainConfig, folder: str | Path, stem: str, *,
-           metadata: dict[str, Any] | None = None) -> None:
+def submit(
+    job_key: str,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    folder: str | Path,
+    stem: str,
+    *,
+    metadata: dict[str, Any] | None = None,
+) -> None:
     """Claim the name and start the job on the server's board, then rerun the page (its form disabled while the
     job trains); show why when it cannot start."""
     try:
@@ -80,13 +87,20 @@ def _panel(job_key: str, job: TrainingJob, show_curves: bool) -> None:
         st.session_state[announced_key] = True
         refresh_registry()
         st.rerun()  # the whole app: the sidebar's picker must list the new checkpoint
-    st.markdown(f"**{job.save_path.name}**: {job.model_config.kind.upper()} on {job.train_config.dataset}, "
-                f"{job.train_config.epochs} epochs")
+    st.markdown(
+        f"**{job.save_path.name}**: {job.model_config.kind.upper()} on {job.train_config.dataset}, "
+        f"{job.train_config.epochs} epochs"
+    )
     if not progress.finished:
         st.progress(progress.fraction, text=progress.message)
-        st.button("Stop training", key=f"{job_key}_stop", on_click=job.request_stop, type="secondary",
-                  disabled=progress.stop_requested,
-                  help="Stops after the current batch; the epochs finished so far are evaluated and saved.")
+        st.button(
+            "Stop training",
+            key=f"{job_key}_stop",
+            on_click=job.request_stop,
+            type="secondary",
+            disabled=progress.stop_requested,
+            help="Stops after the current batch; the epochs finished so far are evaluated and saved.",
+        )
     elif progress.state == DONE:
         st.success(progress.message)
     elif progress.state == STOPPED:
@@ -105,14 +119,22 @@ def _panel(job_key: str, job: TrainingJob, show_curves: bool) -> None:
     if collapse:
         st.warning(collapse, icon="⚠️")
     if show_curves and (progress.curve or progress.history):
-        st.plotly_chart(training_curves(progress.history, job.model_config.kind, progress.curve),
-                        key=f"{job_key}_curves", config={"displaylogo": False})
+        st.plotly_chart(
+            training_curves(progress.history, job.model_config.kind, progress.curve),
+            key=f"{job_key}_curves",
+            config={"displaylogo": False},
+        )
         warmup = job.train_config.kl_warmup_epochs if job.model_config.is_variational else 0
-        st.caption("Blue: training terms, averaged over the batches since the previous point (a point every few "
-                   "steps). Orange: the test split after each epoch."
-                   + (f" KL warm-up: the KL weight rises from β/{warmup} in epoch 1 to β in epoch {warmup}, so "
-                      "until then the model is trained on a weaker KL term than its final objective."
-                      if warmup > 0 else ""))
+        st.caption(
+            "Blue: training terms, averaged over the batches since the previous point (a point every few "
+            "steps). Orange: the test split after each epoch."
+            + (
+                f" KL warm-up: the KL weight rises from β/{warmup} in epoch 1 to β in epoch {warmup}, so "
+                "until then the model is trained on a weaker KL term than its final objective."
+                if warmup > 0
+                else ""
+            )
+        )
 
 
 def result_line(job: TrainingJob, report: EvaluationReport) -> str:
@@ -120,8 +142,10 @@ def result_line(job: TrainingJob, report: EvaluationReport) -> str:
     names = metric_names(protocol_of(job.train_config, job.model_config), report.is_variational)
     images = f"{report.n_images:,} test images"
     if report.is_variational:
-        numbers = (f"{names.neg_elbo}: {report.neg_elbo:.1f} nats per image (reconstruction {report.recon:.1f} + "
-                   f"KL {report.kl:.1f}), {report.active_units} of {job.model_config.latent_dim} active units")
+        numbers = (
+            f"{names.neg_elbo}: {report.neg_elbo:.1f} nats per image (reconstruction {report.recon:.1f} + "
+            f"KL {report.kl:.1f}), {report.active_units} of {job.model_config.latent_dim} active units"
+        )
     else:
         numbers = f"{names.recon}: {report.recon:.1f} nats per image"
     return f"On {images}: {numbers}." + (f" {names.caveat}" if names.caveat else "")
@@ -132,7 +156,9 @@ def collapse_warning(job: TrainingJob, progress: JobProgress) -> str | None:
     report = progress.report
     if report is None or not report.is_variational or report.active_units != 0:
         return None
-    return (f"This VAE has **no active units**: no posterior mean varies across the test images by more than "
-            f"{ACTIVE_UNIT_VARIANCE:g} (KL {report.kl:.2f} nats per image), so every image gets the same code and "
-            "the decoder draws an average image (posterior collapse). Try more epochs, a KL warm-up, a smaller "
-            "β, or a larger learning rate.")
+    return (
+        f"This VAE has **no active units**: no posterior mean varies across the test images by more than "
+        f"{ACTIVE_UNIT_VARIANCE:g} (KL {report.kl:.2f} nats per image), so every image gets the same code and "
+        "the decoder draws an average image (posterior collapse). Try more epochs, a KL warm-up, a smaller "
+        "β, or a larger learning rate."
+    )

@@ -32,10 +32,15 @@ def projection_choice(container, latent_dim: int, key: str) -> str:
     if latent_dim <= 2:
         container.caption(f"2-D latent: the axes are {dim_name(0)} and {dim_name(1)} themselves.")
         return "pca"
-    return container.radio("Latent size > 2: view through", list(PROJECTION_LABELS), key=key, horizontal=True,
-                           format_func=PROJECTION_LABELS.get,
-                           help="PCA keeps distances along its two directions (and the prior stays a circle); "
-                                "t-SNE keeps neighbourhoods but bends distances, so no prior circles there.")
+    return container.radio(
+        "Latent size > 2: view through",
+        list(PROJECTION_LABELS),
+        key=key,
+        horizontal=True,
+        format_func=PROJECTION_LABELS.get,
+        help="PCA keeps distances along its two directions (and the prior stays a circle); "
+        "t-SNE keeps neighbourhoods but bends distances, so no prior circles there.",
+    )
 
 
 @dataclass(frozen=True)
@@ -61,23 +66,34 @@ def digit_picker(data: ImageDataset, key_prefix: str, default_class: int, title:
     Returns None while an upload is awaited; a bad file shows an error and keeps the last good upload.
     """
     st.markdown(f"**{title}**")
-    source = st.radio(f"{title}: source", ["test", "upload"], key=f"{key_prefix}_source", horizontal=True,
-                      format_func={"test": "Test set", "upload": "Upload"}.get, label_visibility="collapsed")
+    source = st.radio(
+        f"{title}: source",
+        ["test", "upload"],
+        key=f"{key_prefix}_source",
+        horizontal=True,
+        format_func={"test": "Test set", "upload": "Upload"}.get,
+        label_visibility="collapsed",
+    )
     if source == "test":
         labels = data.labels.numpy()
         classes = list(range(len(data.class_names)))
         left, right = st.columns(2)
-        label = left.selectbox("Class", classes, index=default_class % len(classes), key=f"{key_prefix}_class",
-                               format_func=lambda c: data.class_names[c])
+        label = left.selectbox(
+            "Class",
+            classes,
+            index=default_class % len(classes),
+            key=f"{key_prefix}_class",
+            format_func=lambda c: data.class_names[c],
+        )
         count = int((labels == label).sum())
-        nth = int(right.number_input(f"Which one (0–{count - 1})", 0, max(count - 1, 0), 0,
-                                     key=f"{key_prefix}_nth"))
+        nth = int(right.number_input(f"Which one (0–{count - 1})", 0, max(count - 1, 0), 0, key=f"{key_prefix}_nth"))
         index = nth_of_class(labels, label, min(nth, count - 1))
         return PickedDigit(data.images[index, 0].numpy(), f"test image #{index} ({data.class_names[label]})", index)
 
     memory = st.session_state.setdefault(f"{key_prefix}_uploads", InputMemory())
-    upload = st.file_uploader(f"{title}: a picture of one digit", type=["png", "jpg", "jpeg", "gif", "bmp", "webp"],
-                              key=f"{key_prefix}_file")
+    upload = st.file_uploader(
+        f"{title}: a picture of one digit", type=["png", "jpg", "jpeg", "gif", "bmp", "webp"], key=f"{key_prefix}_file"
+    )
     if upload is not None:
         error = memory.offer("upload", upload.file_id, upload.getvalue, data.input_shape)
         if error:
