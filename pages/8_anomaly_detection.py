@@ -9,7 +9,7 @@ from ui.figures.anomaly import roc_figure, score_histograms
 from ui.shell.sidebar import current_selection, require_model
 from ui.state import anomaly_cache
 from ui.state.loaders import model_or_none, registry
-from ui.widgets.elbo_widgets import choose_image
+from ui.widgets.image_chooser import choose_image
 from vae_core import anomaly
 from vae_core.protocol import metric_names, protocol_of
 from vae_core.registry import counterpart
@@ -208,9 +208,10 @@ st.markdown(
 
 # --- 4. your image -------------------------------------------------------------------------------------------------
 st.header("4 · Where does your image fall?")
-chosen = choose_image(selection.dataset, vae_entry.input_shape)
+chosen = choose_image(selection.dataset, vae_entry.input_shape, protocol, "anomaly")
 if chosen is not None:
-    image = np.ascontiguousarray(chosen.image, dtype=np.float32)
+    # the image as the model is measured on it (the chooser's seeded binarisation for a binarised model)
+    image = np.ascontiguousarray(chosen.measured, dtype=np.float32)
     mine = anomaly_cache.image_scores(
         vae_ref, ae_ref, protocol.value, selection.dataset, image, iw_samples=iw_samples, seed=SEED
     )
