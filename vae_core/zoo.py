@@ -114,24 +114,8 @@ def family_specs() -> list[ZooSpec]:
     specs = []
     for dataset in FAMILY_DATASETS:
         kinds = ("ae", "vae") + (MNIST_ONLY_FAMILY_KINDS if dataset == "mnist" else ())
-        small = dataset == "digits"
         for kind in kinds:
-            model = ModelConfig(
-                kind=kind,
-                input_shape=INPUT_SHAPES[dataset],
-                latent_dim=2,
-                hidden_dims=(128, 64) if small else (256, 128),
-                beta=1.0,
-            )
-            train = TrainConfig(
-                dataset=dataset,
-                epochs=DIGITS_EPOCHS if small else FAMILY_EPOCHS,
-                batch_size=128,
-                lr=1e-3,
-                seed=ZOO_SEED,
-                dynamic_binarization=True,
-                num_threads=ZOO_THREADS,
-            )
+            model, train = family_configs(dataset, kind)
             specs.append(
                 ZooSpec(
                     name=f"{dataset}-{kind}-z2",
@@ -145,28 +129,34 @@ def family_specs() -> list[ZooSpec]:
     return specs
 
 
+def family_configs(dataset: str, kind: str) -> tuple[ModelConfig, TrainConfig]:
+    """The latent-size-2 body, data protocol and schedule every 2-D zoo model of a data set shares."""
+    small = dataset == "digits"
+    model = ModelConfig(
+        kind=kind,
+        input_shape=INPUT_SHAPES[dataset],
+        latent_dim=2,
+        hidden_dims=(128, 64) if small else (256, 128),
+        beta=1.0,
+    )
+    train = TrainConfig(
+        dataset=dataset,
+        epochs=DIGITS_EPOCHS if small else FAMILY_EPOCHS,
+        batch_size=128,
+        lr=1e-3,
+        seed=ZOO_SEED,
+        dynamic_binarization=True,
+        num_threads=ZOO_THREADS,
+    )
+    return model, train
+
+
 def conditional_specs() -> list[ZooSpec]:
     """The conditional VAE page's models: a 2-D CVAE per data set, with the family's body, data and schedule, so
     that it differs from the same-size VAE only by the label fed to its encoder and decoder."""
     specs = []
     for dataset in CONDITIONAL_DATASETS:
-        small = dataset == "digits"
-        model = ModelConfig(
-            kind="cvae",
-            input_shape=INPUT_SHAPES[dataset],
-            latent_dim=2,
-            hidden_dims=(128, 64) if small else (256, 128),
-            beta=1.0,
-        )
-        train = TrainConfig(
-            dataset=dataset,
-            epochs=DIGITS_EPOCHS if small else FAMILY_EPOCHS,
-            batch_size=128,
-            lr=1e-3,
-            seed=ZOO_SEED,
-            dynamic_binarization=True,
-            num_threads=ZOO_THREADS,
-        )
+        model, train = family_configs(dataset, "cvae")
         specs.append(
             ZooSpec(
                 name=f"{dataset}-cvae-z2",
