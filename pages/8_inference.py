@@ -26,6 +26,7 @@ from ui.figures.inference_text import (
 from ui.shell.sidebar import current_selection
 from ui.state import inference_cache as cache
 from ui.state.loaders import dataset_or_none
+from ui.widgets.image_chooser import choose_image
 from vae_core import divergences
 from vae_core.images import enlarge
 from vae_core.posterior import posterior_shape
@@ -43,6 +44,8 @@ st.markdown(
 
 # =====================================================================================================
 st.header("1 · The true posterior of a 2-D VAE")
+image: np.ndarray | None = None  # the image part 1 measures, as the model is measured on it
+description = ""
 vaes_2d = [e for e in selection.entries if e.is_variational and e.latent_dim == 2]
 test = dataset_or_none(selection.dataset, "test") if vaes_2d else None
 if not vaes_2d:
@@ -64,12 +67,24 @@ elif test is not None:
 
     source = st.radio(
         "Image",
-        ["index", "largest"],
+        ["index", "largest", "own"],
         horizontal=True,
         key="inference_source",
-        format_func={"index": "A test image by index", "largest": "Test images with the largest gap"}.get,
+        format_func={
+            "index": "A test image by index",
+            "largest": "Test images with the largest gap",
+            "own": "Your upload or drawing",
+        }.get,
     )
-    if source == "largest":
+    if source == "own":
+        chosen = choose_image(selection.dataset, entry.input_shape, protocol, "inference_own")
+        if chosen is not None:
+            # the chooser shows the grey image and, for a binarised model, the seeded binarised copy measured here
+            image = np.ascontiguousarray(chosen.measured, dtype=np.float32)
+            description = chosen.description.capitalize() + (
+                f" (binarised, seed {chosen.binarization_seed})" if protocol.binarizes_inputs else ""
+            )
+    elif source == "largest":
         with st.spinner(f"Ranking {min(cache.RANKED_IMAGES, len(test))} test images by their gap…"):
             ranking = cache.gap_ranking(ref, selection.dataset, protocol)
         top = ranking.indices[:10].tolist()
@@ -96,9 +111,13 @@ elif test is not None:
         if not 0 <= st.session_state.get("inference_index", 0) < len(test):
             st.session_state["inference_index"] = 0
         index = int(st.number_input(f"Test image (0 – {len(test) - 1})", 0, len(test) - 1, 0, key="inference_index"))
-    image = cache.measured_test_image(test, protocol, index)
-    label = test.class_names[int(test.labels[index])]
+    if source != "own":
+        image = cache.measured_test_image(test, protocol, index)
+        description = f"Test image {index}, a {test.class_names[int(test.labels[index])]}" + (
+            f" (binarised, seed {cache.EVAL_BINARIZATION_SEED})" if protocol.binarizes_inputs else ""
+        )
 
+if vaes_2d and test is not None and image is not None:
     fit_q_star = st.toggle(
         "Also fit q*, the best diagonal Gaussian for this one image (about a second)",
         value=True,
@@ -113,8 +132,7 @@ elif test is not None:
     picture, chart = st.columns([1, 3])
     picture.image(
         enlarge(result.image[0].numpy()),
-        caption=f"Test image {index}, a {label}"
-        + (f" (binarised, seed {cache.EVAL_BINARIZATION_SEED})" if protocol.binarizes_inputs else ""),
+        caption=description,
     )
     view = picture.radio(
         "View",

@@ -8,15 +8,18 @@ model.loss, IW_K by model.iw_log_likelihood with the page's seed, the mean-field
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image, ImageDraw
 from torch.distributions import Bernoulli, Normal
 
 from vae_core.checkpoints import load_checkpoint
 from vae_core.data import load_dataset
+from vae_core.preprocess import preprocess_bytes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(next(p for p in REPO_ROOT.glob("*/8_inference.py")).relative_to(REPO_ROOT))
@@ -170,3 +173,29 @@ def test_a_binarised_model_sees_the_test_sets_fixed_binarisation(app_env, tmp_pa
     shown = metric(at, "log p(x), quadrature")
     rounding = 0.5 * 10 ** -shown_decimals(at, "log p(x)")
     assert shown == pytest.approx(brute_force_log_px(result.model.eval(), x), abs=rounding + 2e-3)
+
+
+def test_an_upload_is_measured_like_a_test_image(page, app_env):
+    """Your own image goes through the shared chooser (its preprocessing) and gets the same quadrature as a test
+    image: the page's log p(x) against brute force on the prepared upload."""
+    page.radio(key="inference_source").set_value("own").run()
+    page.radio(key="inference_own_source").set_value("upload").run()
+    png = seven_png()
+    page.file_uploader(key="inference_own_upload").upload("seven.png", png, "image/png").run()
+    no_exception(page)
+    model = load_checkpoint(app_env.vae_2d).model
+    x = torch.from_numpy(preprocess_bytes(png, (1, 8, 8)).image).reshape(1, 8, 8)  # the grey-level test zoo
+    log_px = brute_force_log_px(model, x)
+    rounding = 0.5 * 10 ** -shown_decimals(page, EVIDENCE)
+    assert metric(page, EVIDENCE + ", quadrature") == pytest.approx(log_px, abs=rounding + 2e-3)
+
+
+def seven_png(size: int = 280) -> bytes:
+    """A hand-drawn-looking 7, dark ink on white paper, as a phone photo of a digit would be."""
+    image = Image.new("L", (size, size), 255)
+    pen = ImageDraw.Draw(image)
+    pen.line((60, 50, 220, 50), fill=0, width=22)
+    pen.line((220, 50, 120, 250), fill=0, width=22)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
