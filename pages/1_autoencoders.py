@@ -14,6 +14,7 @@ import torch
 from ui.figures import autoencoders as figs
 from ui.shell.sidebar import current_selection
 from ui.state import autoencoder_lesson as state
+from ui.widgets.image_chooser import choose_image
 from vae_core import ae_lessons as L
 from vae_core.ae_lesson_models import (
     ACTIVE_THRESHOLD,
@@ -26,6 +27,7 @@ from vae_core.ae_lesson_models import (
     ToySettings,
 )
 from vae_core.images import digit_png
+from vae_core.protocol import DataProtocol
 from vae_core.toy_data import MANIFOLD_DIMS, grid_2d, manifold_normal
 from vae_core.zoo import WIDE_SPARSE_RHO
 
@@ -338,9 +340,17 @@ def denoising_image_part() -> None:
     levels = GAUSSIAN_LEVELS if kind == "gaussian" else MASK_LEVELS
     level = columns[1].select_slider("Noise level", levels, value=levels[3], key=f"ae_dae_level_{kind}")
     with columns[2]:
-        index = index_picker("ae_dae_index")
+        own = st.toggle("Your own image (upload or drawing)", key="ae_dae_own")
+        index = 0 if own else index_picker("ae_dae_index")
     clean = images[index : index + 1]
-    noisy = L.corrupt(clean, kind, level, seed=index)
+    seed, source = index, f"test image {index}"
+    if own:
+        # the shared chooser prepares an upload or a drawing the way the data set's images were made
+        chosen = choose_image(dataset, tuple(images.shape[1:]), DataProtocol.GREY_BERNOULLI, "ae_dae_own")
+        if chosen is None:
+            return
+        clean, seed, source = torch.from_numpy(chosen.grey).reshape(1, *images.shape[1:]), 0, chosen.description
+    noisy = L.corrupt(clean, kind, level, seed=seed)
     with torch.no_grad():
         outputs = {"noisy input": noisy, "DAE output": dae.reconstruct(noisy), "plain AE output": ae.reconstruct(noisy)}
     errors = {label: L.squared_error(clean, out).item() for label, out in outputs.items()}
@@ -371,7 +381,7 @@ def denoising_image_part() -> None:
         f"mean error is {dae_err:.2f} and the plain AE's {ae_err:.2f} (the noisy input itself: "
         f"{curve.input_errors[at]:.2f}). The DAE was trained with {training}; it beats the plain AE at "
         + (f"levels {', '.join(f'{lv:g}' for lv in wins)}" if wins else "none of these levels")
-        + f" of {kind} noise. Same noise draw for both models; the digit above uses seed {index}."
+        + f" of {kind} noise. Same noise draw for both models; the digit above ({source}) uses seed {seed}."
     )
 
 

@@ -9,6 +9,7 @@ store; the tests take the same objects from there (outside a script run the acce
 from __future__ import annotations
 
 import base64
+import io
 import json
 import math
 import re
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image, ImageDraw
 from sklearn.decomposition import PCA
 
 from ui.state import autoencoder_lesson as state
@@ -30,6 +32,7 @@ from vae_core.ae_lesson_models import (
 )
 from vae_core.ae_lessons import corrupt
 from vae_core.data import load_dataset
+from vae_core.preprocess import preprocess_bytes
 from vae_core.toy_data import manifold_normal
 
 APP_FILE = Path(__file__).resolve().parents[2] / "app.py"
@@ -178,3 +181,34 @@ def test_contractive_part_shows_the_jacobian_norms_autograd_gives(open_part):
         assert float(metric(at, f"{label}: slope across")) == pytest.approx(slope.norm(dim=1).mean().item(), abs=0.006)
     assert float(metric(at, "CAE: slope across")) < float(metric(at, "Plain AE: slope across"))
     assert re.search(r"flatter across the manifold than along it", captions(at))
+
+
+def test_denoising_an_upload_measures_it_against_its_own_clean_version(open_part):
+    """The noise slider works on your own image too: the errors shown are against the prepared upload."""
+    at = open_part(SECTIONS[2])
+    at.toggle(key="ae_dae_own").set_value(True).run()
+    at.radio(key="ae_dae_own_source").set_value("upload").run()
+    png = seven_png()
+    at.file_uploader(key="ae_dae_own_upload").upload("seven.png", png, "image/png").run()
+    assert not at.exception, at.exception
+    clean = torch.from_numpy(preprocess_bytes(png, (1, 8, 8)).image).reshape(1, 1, 8, 8)
+    level = GAUSSIAN_LEVELS[3]
+    noisy = corrupt(clean, "gaussian", level, seed=0)
+    dae = state.lesson_model("digits", "dae", "DAE")
+    with torch.no_grad():
+        dae_error = ((clean - dae.reconstruct(noisy)) ** 2).sum().item()
+    input_error = ((clean - noisy) ** 2).sum().item()
+    text = "\n".join(caption for image in at.image for caption in image.captions)
+    assert f"noisy input: {input_error:.1f}" in text and f"DAE output: {dae_error:.1f}" in text
+    assert "your upload" in captions(at) and "uses seed 0" in captions(at)
+
+
+def seven_png(size: int = 280) -> bytes:
+    """A 7 in dark ink on white paper, like a photo of a handwritten digit."""
+    image = Image.new("L", (size, size), 255)
+    pen = ImageDraw.Draw(image)
+    pen.line((60, 50, 220, 50), fill=0, width=22)
+    pen.line((220, 50, 120, 250), fill=0, width=22)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
