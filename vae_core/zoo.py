@@ -129,6 +129,19 @@ def family_specs() -> list[ZooSpec]:
     return specs
 
 
+def zoo_train_config(dataset: str, epochs: int) -> TrainConfig:
+    """The training recipe most zoo models share: batch 128, Adam 1e-3, the zoo seed, binarised, one thread."""
+    return TrainConfig(
+        dataset=dataset,
+        epochs=epochs,
+        batch_size=128,
+        lr=1e-3,
+        seed=ZOO_SEED,
+        dynamic_binarization=True,
+        num_threads=ZOO_THREADS,
+    )
+
+
 def family_configs(dataset: str, kind: str) -> tuple[ModelConfig, TrainConfig]:
     """The latent-size-2 body, data protocol and schedule every 2-D zoo model of a data set shares."""
     small = dataset == "digits"
@@ -139,15 +152,7 @@ def family_configs(dataset: str, kind: str) -> tuple[ModelConfig, TrainConfig]:
         hidden_dims=(128, 64) if small else (256, 128),
         beta=1.0,
     )
-    train = TrainConfig(
-        dataset=dataset,
-        epochs=DIGITS_EPOCHS if small else FAMILY_EPOCHS,
-        batch_size=128,
-        lr=1e-3,
-        seed=ZOO_SEED,
-        dynamic_binarization=True,
-        num_threads=ZOO_THREADS,
-    )
+    train = zoo_train_config(dataset, DIGITS_EPOCHS if small else FAMILY_EPOCHS)
     return model, train
 
 
@@ -185,15 +190,7 @@ def beta_sweep_specs(dataset: str) -> list[ZooSpec]:
             kind="vae", input_shape=INPUT_SHAPES[dataset], latent_dim=latent, hidden_dims=hidden, beta=beta
         )
         # Binarised like every zoo model, so that the beta = 1 point's -ELBO is a true likelihood bound.
-        train = TrainConfig(
-            dataset=dataset,
-            epochs=epochs,
-            batch_size=128,
-            lr=1e-3,
-            seed=ZOO_SEED,
-            dynamic_binarization=True,
-            num_threads=ZOO_THREADS,
-        )
+        train = zoo_train_config(dataset, epochs)
         specs.append(
             ZooSpec(
                 name=f"{dataset}-vae-z{latent}-beta{beta:g}",
@@ -271,15 +268,7 @@ def wide_sparse_specs() -> list[ZooSpec]:
             sparsity_target=WIDE_SPARSE_RHO,
             sparsity_weight=weight,
         )
-        train = TrainConfig(
-            dataset="mnist",
-            epochs=FAMILY_EPOCHS,
-            batch_size=128,
-            lr=1e-3,
-            seed=ZOO_SEED,
-            dynamic_binarization=True,
-            num_threads=ZOO_THREADS,
-        )
+        train = zoo_train_config("mnist", FAMILY_EPOCHS)
         specs.append(
             ZooSpec(
                 name=f"mnist-sae-wide-{suffix}",
