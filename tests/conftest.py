@@ -159,14 +159,23 @@ def train_tiny_checkpoint(
     epochs: int = 2,
     hidden_dims: tuple[int, ...] = (64,),
     seed: int = 0,
+    binarized: bool = False,
 ) -> Path:
-    """Train a small MLP on digits for a few epochs and save it like the zoo does (metrics, role, group)."""
+    """Train a small MLP on digits for a few epochs and save it like the zoo does (metrics, role, group).
+
+    binarized: dynamic binarisation in training and a binarised test set for the metrics, the zoo's protocol."""
     train_data, test_data = load_dataset("digits", "train"), load_dataset("digits", "test")
     model_config = ModelConfig(
         kind=kind, input_shape=train_data.input_shape, latent_dim=latent_dim, hidden_dims=hidden_dims, beta=beta
     )
     train_config = TrainConfig(
-        dataset="digits", epochs=epochs, batch_size=128, lr=3e-3, seed=seed, eval_each_epoch=False
+        dataset="digits",
+        epochs=epochs,
+        batch_size=128,
+        lr=3e-3,
+        seed=seed,
+        eval_each_epoch=False,
+        dynamic_binarization=binarized,
     )
     result = fit(model_config, train_config, train_data=train_data, test_data=test_data)
     metadata = training_metadata(result.seconds, len(train_data), len(test_data), len(result.history))
@@ -177,7 +186,7 @@ def train_tiny_checkpoint(
         result.model,
         train_config,
         history=[r.to_dict() for r in result.history],
-        metrics=evaluate(result.model, test_data).to_dict(),
+        metrics=evaluate(result.model, test_data, binarized=binarized).to_dict(),
         metadata=metadata,
     )
 

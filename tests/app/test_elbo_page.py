@@ -23,13 +23,11 @@ import torch
 from PIL import Image, ImageDraw
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
-from vae_core.checkpoints import load_checkpoint, save_checkpoint
-from vae_core.config import ModelConfig, TrainConfig
+from tests.conftest import train_tiny_checkpoint
+from vae_core.checkpoints import load_checkpoint
 from vae_core.data import load_dataset
 from vae_core.elbo_report import BINARIZATION_SEEDS, IW_SEEDS, RECON_SAMPLES, decimals_for
-from vae_core.evaluation import evaluate
 from vae_core.preprocess import preprocess_bytes, to_data_url
-from vae_core.training import fit, training_metadata
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 APP_FILE = REPO_ROOT / "app.py"
@@ -39,24 +37,8 @@ PAGE = str(next(p for p in REPO_ROOT.glob("*/6_elbo_breakdown.py")).relative_to(
 
 # --- a binarised zoo, like the shipped one ------------------------------------------------------------------------
 def train_binarised(path: Path, *, kind: str, latent_dim: int, role: str | None, group: str | None) -> Path:
-    train_data, test_data = load_dataset("digits", "train"), load_dataset("digits", "test")
-    model_config = ModelConfig(
-        kind=kind, input_shape=train_data.input_shape, latent_dim=latent_dim, hidden_dims=(64,), beta=1.0
-    )
-    train_config = TrainConfig(
-        dataset="digits", epochs=3, batch_size=128, lr=3e-3, seed=0, eval_each_epoch=False, dynamic_binarization=True
-    )
-    result = fit(model_config, train_config, train_data=train_data, test_data=test_data)
-    metadata = training_metadata(result.seconds, len(train_data), len(test_data), len(result.history))
-    if role:
-        metadata.update(role=role, group=group)
-    return save_checkpoint(
-        path,
-        result.model,
-        train_config,
-        history=[r.to_dict() for r in result.history],
-        metrics=evaluate(result.model, test_data, binarized=True).to_dict(),
-        metadata=metadata,
+    return train_tiny_checkpoint(
+        path, kind=kind, latent_dim=latent_dim, role=role, group=group, epochs=3, binarized=True
     )
 
 
