@@ -154,18 +154,7 @@ def mean_field_figure(comparison: MeanFieldComparison) -> go.Figure:
             (comparison.reverse.covariance, "reverse KL(q‖p) fit", REVERSE_COLOUR, "solid"),
             (comparison.forward.covariance, "forward KL(p‖q) fit", FORWARD_COLOUR, "dash"),
         ):
-            x, y = gaussian_ellipse(mean, cov, n_sigma)
-            fig.add_trace(
-                go.Scatter(
-                    x=x,
-                    y=y,
-                    mode="lines",
-                    name=name,
-                    legendgroup=name,
-                    showlegend=n_sigma == 1,
-                    line=dict(color=colour, width=2.5 if n_sigma == 1 else 1.2, dash=dash),
-                )
-            )
+            add_ellipse(fig, mean, cov, n_sigma, name=name, colour=colour, dash=dash)
     reach = 2.3 * float(np.sqrt(np.diag(comparison.target_cov)).max())
     fig.update_xaxes(range=[-reach, reach])
     fig.update_yaxes(range=[-reach, reach])
@@ -254,20 +243,25 @@ def mixture_figure_2d(
     )
     for name, fit, colour, dash in fits:
         for n_sigma in (1, 2):
-            x, y = gaussian_ellipse(fit.mean, fit.cov, n_sigma)
-            fig.add_trace(
-                go.Scatter(
-                    x=x,
-                    y=y,
-                    mode="lines",
-                    name=name,
-                    legendgroup=name,
-                    showlegend=n_sigma == 1,
-                    line=dict(color=colour, width=2.5 if n_sigma == 1 else 1.2, dash=dash),
-                )
-            )
+            add_ellipse(fig, fit.mean, fit.cov, n_sigma, name=name, colour=colour, dash=dash)
     mean, cov = target.moments()
     reach = 2.6 * np.sqrt(cov[0, 0])
     fig.update_xaxes(range=[float(mean[0] - reach), float(mean[0] + reach)])
     fig.update_yaxes(range=[float(-reach), float(reach)])
     return _layout(fig, x_title="z₁", y_title="z₂", equal_axes=True)
+
+
+def add_ellipse(fig: go.Figure, mean, cov, n_sigma: int, *, name: str, colour: str, dash: str) -> None:
+    """A Gaussian's n-sigma ellipse as a line trace; the 1-sigma one is bold and carries the legend entry."""
+    x, y = gaussian_ellipse(mean, cov, n_sigma)
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=y,
+            mode="lines",
+            name=name,
+            legendgroup=name,
+            showlegend=n_sigma == 1,
+            line=dict(color=colour, width=2.5 if n_sigma == 1 else 1.2, dash=dash),
+        )
+    )
