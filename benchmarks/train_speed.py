@@ -1,22 +1,19 @@
-"""Seconds per epoch: the textbook MNIST VAE loop vs vae_core's fit, with and without its fast path.
+"""Seconds per epoch: the textbook MNIST VAE loop vs vae_core's fit.
 
-All three train the 784-400-20 MLP VAE (Bernoulli decoder, Adam 1e-3, batch 128) for the same number of
-epochs on MNIST and report seconds per epoch and the final test -ELBO (nats per image, grey-level test images,
-one posterior sample). Run it from the repository root (no install needed):
+Both train the 784-400-20 MLP VAE (Bernoulli decoder, Adam 1e-3, batch 128) for the same number of epochs on
+MNIST and report seconds per epoch and the final test -ELBO (nats per image, grey-level test images, one
+posterior sample). Run it from the repository root (no install needed):
 
-    python -m benchmarks.train_speed [--epochs 3] [--threads 2] [--chunk 20] [--sequential] [--choices]
+    python -m benchmarks.train_speed [--epochs 3] [--rounds 2] [--threads 2] [--choices]
 
-Rows: the textbook loop (pytorch/examples' vae/main.py: DataLoader + ToTensor, torch.optim.Adam), vae_core's
-fit as shipped (the MLP fast path of vae_core/models/mlp_backprop.py), and fit(fast_path=False) (autograd on
-VAE.loss). The line `speed-up: N.NNx` is textbook / fit as shipped; the line after it says what the fast path
-buys over autograd on this machine.
+Rows: the textbook loop (pytorch/examples' vae/main.py: DataLoader + ToTensor, torch.optim.Adam) and vae_core's
+fit (autograd on VAE.loss, fused Adam, whole-split tensors). The line `speed-up: N.NNx` is textbook / fit.
 
-The loops take turns, --chunk steps at a time: each runs in its own thread, but only one runs at any moment,
-and each is timed only for its own turns. Shared cloud machines change speed by up to 2x within tens of seconds
-(a pure-Python loop measured 0.22-0.54 s for the same work within 40 s on the CI-class machine), so running one
-loop after the other measured the machine as much as the code: the ratio moved between 2.8x and 3.8x from run
-to run. Taking turns gives every loop the same machine. Each loop keeps its own stream of torch's global random
-numbers, so taking turns changes no loop's results. --sequential runs them one after the other instead.
+Every loop runs on the main thread. A Python worker thread pays for torch's OpenMP work (this machine, torch
+2.14: a 128x784 @ 784x400 matmul 520 vs 820 us, an elementwise op 6 vs 60 us), which a benchmark must not
+mix into one loop's figure. Shared cloud machines change speed within tens of seconds, so the loops
+alternate: each round trains every loop from scratch once, the order rotating from round to round, and the
+figure is the median over rounds.
 
 --choices also times one vae_core epoch for each thread count and each BCE formulation, the measurements
 behind vae_core's defaults.
@@ -25,9 +22,11 @@ behind vae_core's defaults.
 from __future__ import annotations
 
 import argparse
-import threading
+import math
+import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -36,7 +35,7 @@ from torch import nn
 from vae_core.config import ModelConfig, TrainConfig
 from vae_core.data import data_dir, load_dataset
 from vae_core.evaluation import mean_loss_terms
-from vae_core.training import TrainingCallback, fit
+from vae_core.training import fit
 
 
 class TextbookVAE(nn.Module):
@@ -63,13 +62,17 @@ def textbook_loss(recon_x, x, mu, logvar):
     return bce + kld
 
 
-def textbook_training(epochs: int, seed: int, threads: int, after_step: Callable[[], None]) -> TextbookVAE:
-    """The DataLoader + ToTensor loop, calling after_step() after every training step."""
+def textbook_train_set():
+    """MNIST as the textbook reads it: a torchvision dataset that converts each image with ToTensor."""
     from torchvision import datasets, transforms
 
+    return datasets.MNIST(str(data_dir()), train=True, download=True, transform=transforms.ToTensor())
+
+
+def textbook_training(epochs: int, seed: int, threads: int, train) -> TextbookVAE:
+    """The DataLoader + ToTensor loop."""
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
-    train = datasets.MNIST(str(data_dir()), train=True, download=True, transform=transforms.ToTensor())
     train_loader = torch.utils.data.DataLoader(train, batch_size=128, shuffle=True)
     model = TextbookVAE()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -81,7 +84,6 @@ def textbook_training(epochs: int, seed: int, threads: int, after_step: Callable
             loss = textbook_loss(recon, data, mu, logvar)
             loss.backward()
             optimizer.step()
-            after_step()
     return model.eval()
 
 
@@ -99,61 +101,6 @@ def textbook_test_neg_elbo(model: TextbookVAE, seed: int) -> float:
     return total / len(test)
 
 
-class Turns:
-    """Loops in their own threads run one at a time, `chunk` steps per turn (0: each to its end), round robin.
-
-    A loop calls begin() when it starts, step() after every training step and finish() when it is done;
-    `seconds[name]` sums the time of its own turns only.
-    """
-
-    def __init__(self, names: list[str], chunk: int):
-        self.names, self.chunk = names, chunk
-        self.seconds = dict.fromkeys(names, 0.0)
-        self._steps = dict.fromkeys(names, 0)
-        self._rng: dict[str, torch.Tensor] = {}
-        self._done: set[str] = set()
-        self._current = names[0]
-        self._turn_started = 0.0
-        self._changed = threading.Condition()
-
-    def begin(self, name: str) -> None:
-        with self._changed:
-            self._changed.wait_for(lambda: self._current == name)
-        if name in self._rng:
-            torch.set_rng_state(self._rng[name])  # this loop's own random stream, where it left it
-        self._turn_started = time.perf_counter()
-
-    def step(self, name: str) -> None:
-        self._steps[name] += 1
-        if self.chunk and self._steps[name] % self.chunk == 0:
-            self._end_turn(name)
-            self.begin(name)
-
-    def finish(self, name: str) -> None:
-        self._done.add(name)
-        self._end_turn(name)
-
-    def _end_turn(self, name: str) -> None:
-        self.seconds[name] += time.perf_counter() - self._turn_started
-        self._rng[name] = torch.get_rng_state()
-        with self._changed:
-            i = self.names.index(name)
-            for k in range(1, len(self.names) + 1):
-                candidate = self.names[(i + k) % len(self.names)]
-                if candidate not in self._done:
-                    self._current = candidate
-                    break
-            self._changed.notify_all()
-
-
-class StepHook(TrainingCallback):
-    def __init__(self, after_step: Callable[[], None]):
-        self.after_step = after_step
-
-    def on_step(self, progress) -> None:
-        self.after_step()
-
-
 def vae_core_configs(epochs: int, seed: int, threads: int) -> tuple[ModelConfig, TrainConfig]:
     model = ModelConfig(kind="vae", arch="mlp", input_shape=(1, 28, 28), latent_dim=20, hidden_dims=(400,))
     train = TrainConfig(
@@ -162,15 +109,10 @@ def vae_core_configs(epochs: int, seed: int, threads: int) -> tuple[ModelConfig,
     return model, train
 
 
-def train_vae_core(
-    epochs: int, seed: int, threads: int, fast_path: bool, after_step: Callable[[], None] | None = None
-) -> nn.Module:
+def train_vae_core(epochs: int, seed: int, threads: int) -> nn.Module:
     """vae_core's fit on MNIST; the data are loaded (and cached) before any loop is timed."""
     model_config, train_config = vae_core_configs(epochs, seed, threads)
-    callback = StepHook(after_step) if after_step else None
-    return fit(
-        model_config, train_config, callback, train_data=load_dataset("mnist", "train"), fast_path=fast_path
-    ).model
+    return fit(model_config, train_config, train_data=load_dataset("mnist", "train")).model
 
 
 def vae_core_test_neg_elbo(model: nn.Module, seed: int) -> float:
@@ -179,37 +121,36 @@ def vae_core_test_neg_elbo(model: nn.Module, seed: int) -> float:
     return test_terms.recon + test_terms.kl  # -ELBO (the benchmarked model is a VAE)
 
 
-def race(epochs: int, seed: int, threads: int, chunk: int) -> dict[str, tuple[float, float]]:
-    """{loop: (seconds per epoch, test -ELBO)} for the three loops taking turns."""
-    loops: dict[str, Callable[[Callable[[], None]], nn.Module]] = {
-        "textbook": lambda after_step: textbook_training(epochs, seed, threads, after_step),
-        "fast path": lambda after_step: train_vae_core(epochs, seed, threads, True, after_step),
-        "autograd": lambda after_step: train_vae_core(epochs, seed, threads, False, after_step),
+@dataclass
+class LoopTimes:
+    """One loop's seconds per epoch in every round, and the test -ELBO of its last model."""
+
+    seconds_per_epoch: list[float] = field(default_factory=list)
+    test_neg_elbo: float = math.nan
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds_per_epoch)
+
+
+def alternate(epochs: int, seed: int, threads: int, rounds: int) -> dict[str, LoopTimes]:
+    """Train each loop from scratch once per round, all on this (the main) thread, rotating their order."""
+    textbook_train = textbook_train_set()
+    loops: dict[str, Callable[[], nn.Module]] = {
+        "textbook": lambda: textbook_training(epochs, seed, threads, textbook_train),
+        "fit": lambda: train_vae_core(epochs, seed, threads),
     }
-    turns = Turns(list(loops), chunk)
-    models: dict[str, nn.Module] = {}
-    errors: list[Exception] = []
-
-    def run(name: str) -> None:
-        turns.begin(name)
-        try:
-            models[name] = loops[name](lambda: turns.step(name))
-        except Exception as err:  # re-raised by the main thread
-            errors.append(err)
-        finally:
-            turns.finish(name)
-
-    threads_ = [threading.Thread(target=run, args=(name,), name=name) for name in loops]
-    for thread in threads_:
-        thread.start()
-    for thread in threads_:
-        thread.join()
-    if errors:
-        raise errors[0]
-    losses = {"textbook": textbook_test_neg_elbo(models["textbook"], seed)}
-    for name in ("fast path", "autograd"):
-        losses[name] = vae_core_test_neg_elbo(models[name], seed)
-    return {name: (turns.seconds[name] / epochs, losses[name]) for name in loops}
+    times = {name: LoopTimes() for name in loops}
+    names = list(loops)
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            started = time.perf_counter()
+            model = loops[name]()
+            times[name].seconds_per_epoch.append((time.perf_counter() - started) / epochs)
+            if r == rounds - 1:
+                test = textbook_test_neg_elbo if name == "textbook" else vae_core_test_neg_elbo
+                times[name].test_neg_elbo = test(model, seed)
+    return times
 
 
 def time_bce_formulations(threads: int, repeats: int = 200) -> dict[str, float]:
@@ -235,39 +176,35 @@ def time_bce_formulations(threads: int, repeats: int = 200) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each loop, alternating")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2, help="torch threads for every loop")
-    parser.add_argument("--chunk", type=int, default=20, help="steps per turn when the loops take turns")
-    parser.add_argument("--sequential", action="store_true", help="run the loops one after the other")
     parser.add_argument("--choices", action="store_true", help="also time thread counts and BCE formulations")
     args = parser.parse_args()
 
-    how = "one after the other" if args.sequential else f"taking turns every {args.chunk} steps"
     print(
         f"MNIST, 784-400-20 MLP VAE, Bernoulli decoder, Adam 1e-3, batch 128, {args.epochs} epochs, "
-        f"{args.threads} torch threads, {how}"
+        f"{args.threads} torch threads, {args.rounds} alternating rounds on the main thread"
     )
     load_dataset("mnist", "train"), load_dataset("mnist", "test")  # the one-off load is not a per-epoch cost
-    rows = race(args.epochs, args.seed, args.threads, 0 if args.sequential else args.chunk)
+    rows = alternate(args.epochs, args.seed, args.threads, args.rounds)
     labels = {
         "textbook": "textbook (DataLoader + ToTensor)",
-        "fast path": "vae_core fit (MLP fast path, as shipped)",
-        "autograd": "vae_core fit(fast_path=False) (autograd)",
+        "fit": "vae_core fit",
     }
-    for name, (seconds, neg_elbo) in rows.items():
-        print(f"{labels[name]:42s} {seconds:6.2f} s/epoch, test -ELBO {neg_elbo:.2f} nats")
-    textbook, fast, autograd = rows["textbook"], rows["fast path"], rows["autograd"]
-    print(f"speed-up: {textbook[0] / fast[0]:.2f}x; test -ELBO difference {fast[1] - textbook[1]:+.2f} nats")
+    for name, row in rows.items():
+        each = ", ".join(f"{s:.2f}" for s in row.seconds_per_epoch)
+        print(f"{labels[name]:42s} {row.median:6.2f} s/epoch (rounds: {each}), test -ELBO {row.test_neg_elbo:.2f} nats")
+    textbook, fitted = rows["textbook"], rows["fit"]
     print(
-        f"speed-up without the fast path: {textbook[0] / autograd[0]:.2f}x; test -ELBO difference "
-        f"{autograd[1] - textbook[1]:+.2f} nats"
+        f"speed-up: {textbook.median / fitted.median:.2f}x; test -ELBO difference "
+        f"{fitted.test_neg_elbo - textbook.test_neg_elbo:+.2f} nats"
     )
-    print(f"fast path vs autograd: {autograd[0] / fast[0]:.2f}x ({1 - fast[0] / autograd[0]:.0%} less time per epoch)")
 
     if args.choices:
         for threads in (1, 2):
             started = time.perf_counter()
-            train_vae_core(1, args.seed, threads, fast_path=True)
+            train_vae_core(1, args.seed, threads)
             print(f"choice: vae_core with {threads} thread(s): {time.perf_counter() - started:.2f} s/epoch")
         for name, ms in time_bce_formulations(args.threads).items():
             print(f"choice: {name}: {ms:.3f} ms per batch (forward + backward)")

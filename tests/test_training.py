@@ -194,7 +194,7 @@ def test_dynamic_binarisation_feeds_binary_batches(tiny_config, digits_train, di
     torch.manual_seed(0)
     model = build_model(tiny_config())
     seen: list[torch.Tensor] = []
-    original = model.loss  # what fit calls each step on the autograd path
+    original = model.loss  # what fit calls each step
 
     def recording(x, beta=None):
         seen.append(x)
@@ -202,7 +202,7 @@ def test_dynamic_binarisation_feeds_binary_batches(tiny_config, digits_train, di
 
     model.loss = recording  # instance attribute: only this model records
     config = TrainConfig(dataset="digits", epochs=1, dynamic_binarization=True, batch_size=256, eval_each_epoch=False)
-    result = fit(tiny_config(), config, train_data=digits_train, model=model, fast_path=False)
+    result = fit(tiny_config(), config, train_data=digits_train, model=model)
     assert result.model is model and len(result.history) == 1
     batches = torch.cat(seen)
     assert len(batches) == len(digits_train)

@@ -21,7 +21,7 @@ from .config import ModelConfig, TrainConfig
 from .data import ImageDataset, binarize, load_dataset
 from .evaluation import mean_loss_terms
 from .losses import SCALAR_TERMS
-from .models import LatentModel, build_model, mlp_backprop
+from .models import LatentModel, build_model
 from .results import EpochRecord, TermMeans
 
 
@@ -80,13 +80,8 @@ def fit(
     train_data: ImageDataset | None = None,
     test_data: ImageDataset | None = None,
     model: LatentModel | None = None,
-    fast_path: bool = True,
 ) -> FitResult:
-    """Train a model from scratch (or continue `model`) and return it with its per-epoch history.
-
-    fast_path: let an MLP VAE compute its gradients with the backward pass written out in
-    models/mlp_backprop.py (the same numbers, less time); False, or any other model, uses autograd.
-    """
+    """Train a model from scratch (or continue `model`) and return it with its per-epoch history."""
     callback = callback or TrainingCallback()
     cfg = train_config
     train_data = train_data or load_dataset(cfg.dataset, "train")
@@ -101,7 +96,6 @@ def fit(
     device = torch.device(cfg.device)
     shuffle = seed_everything(cfg.seed)
     model = (model or build_model(model_config)).to(device)
-    use_fast_path = fast_path and mlp_backprop.supports(model)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, fused=True)
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_decay)
     x_train = train_data.images.to(device)
@@ -128,11 +122,8 @@ def fit(
                     if cfg.dynamic_binarization:
                         xb = torch.bernoulli(xb)
                     optimizer.zero_grad(set_to_none=True)
-                    if use_fast_path:
-                        terms = mlp_backprop.loss_and_backward(model, xb, beta)  # the same as the two lines below
-                    else:
-                        terms = model.loss(xb, beta=beta) if yb is None else model.loss(xb, beta=beta, labels=yb)
-                        terms.objective.backward()
+                    terms = model.loss(xb, beta=beta) if yb is None else model.loss(xb, beta=beta, labels=yb)
+                    terms.objective.backward()
                     objective = terms.objective.item()
                     if not math.isfinite(objective):
                         last_good.restore()
