@@ -11,6 +11,7 @@ import streamlit as st
 from ui.shell import warmup
 from ui.shell.busy_indicator import busy_indicator
 from ui.shell.navigation import leave_legacy_pages_mode
+from ui.shell.projector import projector_style, projector_switch
 from ui.shell.sidebar import draw_sidebar
 
 PAGES_DIR = Path(__file__).parent / "pages"
@@ -34,7 +35,7 @@ PAGES = (
 def main() -> None:
     leave_legacy_pages_mode()  # a folder named pages/ would otherwise start Streamlit in its old mode
     st.set_page_config(page_title="VAE Latent Explorer", page_icon="🧭", layout="wide")
-    busy_indicator()  # config.toml's toolbarMode = "minimal" hides Streamlit's own running indicator
+    busy_indicator()  # a class sees that a run is in progress (ui/shell/busy_indicator.py)
     pages = [
         st.Page(PAGES_DIR / file, title=title, icon=icon, default=(i == 0))
         for i, (file, title, icon) in enumerate(PAGES)
@@ -43,6 +44,8 @@ def main() -> None:
     page = st.navigation(pages)
     st.sidebar.title("VAE Latent Explorer")
     draw_sidebar()
+    projector_switch()  # projector mode: the sidebar's switch and ?projector=1 (ui/shell/projector.py)
+    projector_style()
     try:
         page.run()
     finally:

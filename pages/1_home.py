@@ -2,12 +2,13 @@
 
 import streamlit as st
 
+from ui.shell.projector import prose
 from ui.shell.sidebar import current_selection, missing_models_text
 
 selection = current_selection()
 
 st.title("VAE Latent Explorer")
-st.markdown(
+prose(
     "Look at what an autoencoder and a variational autoencoder *learn*: where they put each image in their "
     "latent space, what their decoders draw in between, and what the KL term costs and buys."
 )

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui.figures.latent import selected_index, shared_range, trusted_figure
+from ui.shell.projector import image_width, prose
 from ui.shell.sidebar import current_selection, require_test_split
 from ui.state import derived
 from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
@@ -12,7 +13,7 @@ from vae_core.registry import comparison_pair
 
 selection = current_selection()
 st.title("Latent space")
-st.markdown(
+prose(
     "Each dot is one test image, placed where the encoder puts it (the posterior mean μ for a VAE), coloured "
     "by its true label, which the model never saw. Compare the two panels: the autoencoder may spread its "
     "classes at any scale with empty gaps between them, while the VAE's KL term packs them into the prior "
@@ -76,7 +77,7 @@ def latent_pads() -> None:
     # The decoder runs in the browser: hovering or dragging costs no rerun. A click picks the nearest test
     # image for the block below, which alone reruns.
     st.subheader("Move through the plane")
-    st.caption(
+    prose(
         "Point anywhere, in the gaps too: your browser decodes the code under the pointer as you move. "
         "Click to pick the nearest test image below."
     )
@@ -131,14 +132,14 @@ def latent_images() -> None:
     )
     image_columns = st.columns(1 + len(panels))
     original_png, _ = derived.reconstruction_png(refs[0], selection.dataset, index)
-    image_columns[0].image(original_png, caption="original", width=140)
+    image_columns[0].image(original_png, caption="original", width=image_width(140))
     for column, (side, _entry), ref in zip(image_columns[1:], panels, refs, strict=True):
         _, recon_png = derived.reconstruction_png(ref, selection.dataset, index)
         code = derived.encode_split(ref, selection.dataset).means[index]
         column.image(
             recon_png,
             caption=f"{side}: z = ({', '.join(f'{v:.2f}' for v in code[:4])}{', …' if len(code) > 4 else ''})",
-            width=140,
+            width=image_width(140),
         )
 
 

@@ -1,9 +1,10 @@
 """A "Working…" badge while the script runs, so a class can see that the app is busy.
 
-.streamlit/config.toml sets toolbarMode = "minimal", which hides Streamlit's own running indicator with the
-toolbar. This badge is pure CSS on the attribute Streamlit keeps on its app element
-(data-test-script-state="running" while a run, fragment runs included, is in progress): no JavaScript, no
-extra message. It fades in after 0.4 s, so the quick reruns of a slider do not make it flash.
+Streamlit's own running indicator is a small icon in the top corner, easy to miss from the back of a lecture
+hall; this badge, in the theme's primary colour (light and dark themes alike), is pure CSS on the attribute
+Streamlit keeps on its app element (data-test-script-state="running" while a run, fragment runs included, is
+in progress): no JavaScript, no extra message. It fades in after 0.4 s, so the quick reruns of a slider do not
+make it flash.
 """
 
 from __future__ import annotations

@@ -1,0 +1,45 @@
+"""Projector mode (ui/shell/projector.py): the URL parameter and the sidebar switch agree, and the prose goes."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from tests.app.conftest import APP_FILE, APP_TIMEOUT_S
+from ui.shell.projector import PROJECTOR_KEY
+
+HOME_LEAD = "Look at what an autoencoder"  # the home page's first paragraph of prose
+
+
+def _markdown_text(at) -> str:
+    return "\n".join(m.value for m in at.main.markdown)
+
+
+def test_the_url_parameter_turns_projector_mode_on_and_hides_the_prose(app_env, navigation_only):
+    at = AppTest.from_file(str(APP_FILE), default_timeout=APP_TIMEOUT_S)
+    at.query_params[PROJECTOR_KEY] = "1"
+    at.run()
+    assert not at.exception
+    assert at.sidebar.toggle(key=PROJECTOR_KEY).value is True
+    assert HOME_LEAD not in _markdown_text(at)
+
+
+def test_the_switch_writes_the_url_and_brings_the_prose_back_when_off(open_page):
+    at = open_page()
+    assert HOME_LEAD in _markdown_text(at)
+    assert PROJECTOR_KEY not in at.query_params
+    at.sidebar.toggle(key=PROJECTOR_KEY).set_value(True).run()
+    assert at.query_params[PROJECTOR_KEY] == "1"
+    assert HOME_LEAD not in _markdown_text(at)
+    at.sidebar.toggle(key=PROJECTOR_KEY).set_value(False).run()  # the URL still said 1 during this run
+    assert at.sidebar.toggle(key=PROJECTOR_KEY).value is False
+    assert PROJECTOR_KEY not in at.query_params
+    assert HOME_LEAD in _markdown_text(at)
+
+
+def test_a_nonsense_value_in_the_url_means_off(app_env, navigation_only):
+    at = AppTest.from_file(str(APP_FILE), default_timeout=APP_TIMEOUT_S)
+    at.query_params[PROJECTOR_KEY] = "<script>"
+    at.run()
+    assert not at.exception
+    assert at.sidebar.toggle(key=PROJECTOR_KEY).value is False
+    assert HOME_LEAD in _markdown_text(at)
