@@ -143,7 +143,7 @@ def _decode(data: bytes, max_pixels: int) -> Image.Image:
         with warnings.catch_warnings():
             # Pillow only warns between MAX_IMAGE_PIXELS and twice that; treat the warning as the error it is.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
+            image: Image.Image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
             width, height = image.size  # from the header: nothing is decoded yet
             if width * height > max_pixels:
                 raise ImageInputError(_too_many_pixels(width, height, max_pixels))
@@ -157,6 +157,7 @@ def _decode(data: bytes, max_pixels: int) -> Image.Image:
             factor = max(image.size) // (2 * WORKING_SIDE)
             if factor >= 2 and image.mode in ("L", "LA", "RGB", "RGBA", "P", "PA"):
                 # reduce in 8-bit before any float array exists (a box filter; Lanczos still does the rest)
+                ImageOps.exif_transpose(image, in_place=True)  # the reduced copy would lose the EXIF rotation
                 if image.mode in ("P", "PA"):
                     image = image.convert("RGBA")
                 image = image.reduce(factor)
