@@ -46,8 +46,11 @@ MAX_QUEUED_TRAINING_JOBS = 2  # per server: each job uses one core; more only ma
 
 # --- uploads ----------------------------------------------------------------------------------------------------
 MAX_UPLOAD_BYTES = 5 * 2**20  # an image or a checkpoint picked in the browser, before decoding
-# A digit photo needs far less; 4 MP is 16 MB as RGBA 8-bit and 48 MB as RGB float32, decoded after a reduce.
-MAX_UPLOAD_PIXELS = 4_000_000
+# A phone camera takes 12-20 MP; 24 MP admits those uncropped. PNG cannot be decoded reduced, so the worst case
+# is a 24 MP RGBA PNG: 96 MB as 8-bit pixels, reduced in Pillow to at most 1024 px a side before any float32
+# array exists (JPEG is decoded at 1/2-1/8 scale by Image.draft and costs far less).
+MAX_UPLOAD_PIXELS = 24_000_000
+MAX_CONCURRENT_DECODES = 2  # uploads decoded at once per server (2 cores): a burst of uploads queues, not swaps
 
 # --- checkpoint files -------------------------------------------------------------------------------------------
 # data.pkl holds configs and a per-epoch history: at most 28 KB in the shipped files. Unpickling costs at most

@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,11 +31,18 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from vae_core import limits
+
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # a phone photo is 2-6 MB; more is not a digit worth waiting for
-MAX_PIXELS = 40_000_000  # 40 megapixels; checked from the header, before any pixel is decoded
+MAX_PIXELS = limits.MAX_UPLOAD_PIXELS  # checked from the header, before any pixel is decoded
 MIN_SIDE = 8  # the digits data set itself is 8x8; a smaller image cannot hold a digit
 WORKING_SIDE = 512  # large images are shrunk to this longest side first: the result is 28x28 anyway
 ALLOWED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")  # only plain raster decoders (no EPS, no PDF)
+# File name endings every st.file_uploader of an image accepts, and that the error text lists: one list for both.
+UPLOAD_TYPES = ("png", "jpg", "jpeg", "gif", "bmp", "webp")
+UPLOAD_TYPES_TEXT = "PNG, JPG, GIF, BMP or WEBP"
+DECODE_WAIT_SECONDS = 5.0  # how long an upload waits for a free decoder before the page says the server is busy
+_DECODES = threading.BoundedSemaphore(limits.MAX_CONCURRENT_DECODES)
 INK_FLOOR = 0.15  # after normalising, levels below this are paper, not ink
 MIN_CONTRAST = 0.1  # ink must differ from the background by this much (of the full range) to count
 DATA_URL_PREFIXES = ("data:image/png;base64,", "data:image/jpeg;base64,")
@@ -121,11 +129,21 @@ def load_image(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: in
             f"The file is {_megabytes(len(data))}; the limit is {_megabytes(max_bytes)}. "
             "Crop the picture around the digit or save it smaller."
         )
+    if not _DECODES.acquire(timeout=DECODE_WAIT_SECONDS):
+        raise ImageInputError("The server is busy decoding other uploads; try again in a few seconds.")
+    try:
+        return _decode(data, max_pixels)
+    finally:
+        _DECODES.release()
+
+
+def _decode(data: bytes, max_pixels: int) -> Image.Image:
+    """Open from the header, check the size, then decode reduced: at most 2 * WORKING_SIDE a side."""
     try:
         with warnings.catch_warnings():
             # Pillow only warns between MAX_IMAGE_PIXELS and twice that; treat the warning as the error it is.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
+            image: Image.Image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
             width, height = image.size  # from the header: nothing is decoded yet
             if width * height > max_pixels:
                 raise ImageInputError(_too_many_pixels(width, height, max_pixels))
@@ -136,6 +154,13 @@ def load_image(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: in
             if image.format == "JPEG":
                 image.draft(image.mode, (2 * WORKING_SIDE, 2 * WORKING_SIDE))  # decode big photos reduced
             image.load()
+            factor = max(image.size) // (2 * WORKING_SIDE)
+            if factor >= 2 and image.mode in ("L", "LA", "RGB", "RGBA", "P", "PA"):
+                # reduce in 8-bit before any float array exists (a box filter; Lanczos still does the rest)
+                ImageOps.exif_transpose(image, in_place=True)  # the reduced copy would lose the EXIF rotation
+                if image.mode in ("P", "PA"):
+                    image = image.convert("RGBA")
+                image = image.reduce(factor)
     except ImageInputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -145,8 +170,7 @@ def load_image(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: in
         ) from None
     except UnidentifiedImageError:
         raise ImageInputError(
-            "This file is not an image the app can read. Upload a PNG or JPG "
-            f"(also accepted: {', '.join(f for f in ALLOWED_FORMATS if f not in ('PNG', 'JPEG'))})."
+            f"This file is not an image the app can read. Upload a {UPLOAD_TYPES_TEXT} picture."
         ) from None
     except (OSError, ValueError, SyntaxError, EOFError) as err:
         # truncated or corrupt files surface as OSError ("image file is truncated") or a decoder's error
@@ -239,7 +263,7 @@ def to_greyscale(image: Image.Image) -> tuple[np.ndarray, str]:
     mode = image.mode
     notes = []
     if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
-        grey = np.asarray(image, dtype=np.float64) / 65535.0
+        grey = np.asarray(image, dtype=np.float32) / np.float32(65535.0)
         notes.append("16-bit greyscale, scaled exactly from 0..65535.")
     elif mode == "I":
         values = np.asarray(image, dtype=np.int64)
@@ -247,7 +271,7 @@ def to_greyscale(image: Image.Image) -> tuple[np.ndarray, str]:
             raise ImageInputError(
                 "32-bit integer images are not supported; save the picture as an 8- or 16-bit PNG or as a JPG."
             )
-        grey = values / 65535.0
+        grey = (values / 65535.0).astype(np.float32)
         notes.append("16-bit greyscale, scaled exactly from 0..65535.")
     elif mode == "F":
         raise ImageInputError(
@@ -255,8 +279,8 @@ def to_greyscale(image: Image.Image) -> tuple[np.ndarray, str]:
         )
     else:
         has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
-        rgba = np.asarray(image.convert("RGBA" if has_alpha else "RGB"), dtype=np.float64) / 255.0
-        luminance = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
+        rgba = np.asarray(image.convert("RGBA" if has_alpha else "RGB"), dtype=np.float32) / np.float32(255.0)
+        luminance = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
         grey = luminance
         if has_alpha:
             alpha = rgba[..., 3]

@@ -17,7 +17,15 @@ import streamlit as st
 from ui.state.loaders import dataset_or_none
 from ui.widgets.canvas import drawing_canvas
 from vae_core.images import enlarge, thumbnail
-from vae_core.preprocess import ImageInputError, InputMemory, PreprocessResult, decode_data_url, to_data_url
+from vae_core.preprocess import (
+    UPLOAD_TYPES,
+    UPLOAD_TYPES_TEXT,
+    ImageInputError,
+    InputMemory,
+    PreprocessResult,
+    decode_data_url,
+    to_data_url,
+)
 from vae_core.protocol import EVAL_BINARIZATION_SEED, DataProtocol
 
 SOURCES = {"test": "A test image", "upload": "Upload a picture", "draw": "Draw"}
@@ -131,7 +139,7 @@ def _outside_image(source: str, memory: InputMemory, input_shape: tuple[int, int
     problem = None
     if source == "upload":
         upload = st.file_uploader(
-            "A picture of one digit (PNG or JPG)", type=["png", "jpg", "jpeg"], key=f"{key_prefix}_upload"
+            f"A picture of one digit ({UPLOAD_TYPES_TEXT})", type=list(UPLOAD_TYPES), key=f"{key_prefix}_upload"
         )
         if upload is not None:
             problem = memory.offer("upload", f"{upload.file_id}:{upload.size}", upload.getvalue, input_shape)

@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 
 from vae_core.data import ImageDataset
-from vae_core.preprocess import ImageInputError, InputMemory
+from vae_core.preprocess import UPLOAD_TYPES, ImageInputError, InputMemory
 from vae_core.registry import ModelEntry
 from vae_core.vocabulary import dim_name
 
@@ -91,9 +91,7 @@ def digit_picker(data: ImageDataset, key_prefix: str, default_class: int, title:
         return PickedDigit(data.images[index, 0].numpy(), f"test image #{index} ({data.class_names[label]})", index)
 
     memory = st.session_state.setdefault(f"{key_prefix}_uploads", InputMemory())
-    upload = st.file_uploader(
-        f"{title}: a picture of one digit", type=["png", "jpg", "jpeg", "gif", "bmp", "webp"], key=f"{key_prefix}_file"
-    )
+    upload = st.file_uploader(f"{title}: a picture of one digit", type=list(UPLOAD_TYPES), key=f"{key_prefix}_file")
     if upload is not None:
         error = memory.offer("upload", upload.file_id, upload.getvalue, data.input_shape)
         if error:
