@@ -12,6 +12,7 @@ import streamlit as st
 import torch
 
 from ui.figures import autoencoders as figs
+from ui.shell.projector import prose
 from ui.shell.sidebar import current_selection
 from ui.state import autoencoder_lesson as state
 from ui.widgets.image_chooser import choose_image
@@ -39,7 +40,7 @@ FIELD_STEPS = 21  # the DAE's vector field is drawn on a FIELD_STEPS x FIELD_STE
 
 selection = current_selection()
 st.title("The autoencoder family")
-st.markdown(
+prose(
     "An autoencoder learns an encoder f and a decoder g so that g(f(x)) ≈ x. Left to itself it could copy "
     "its input; what it learns comes from what stops it: a **bottleneck** (undercomplete AE), a **sparsity "
     "penalty** on its hidden units (sparse AE), **noise** it must undo (denoising AE), or a **penalty on "

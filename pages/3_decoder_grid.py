@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from ui.figures.grid import OUTLINE_COLOUR_NAME, decoded_grid_figure
+from ui.shell.projector import prose
 from ui.shell.sidebar import current_selection, require_test_split
 from ui.state import derived
 from ui.widgets.shared import model_caption
@@ -14,7 +15,7 @@ from vae_core.vocabulary import dim_name
 
 selection = current_selection()
 st.title("Decoder grid")
-st.markdown(
+prose(
     "Forget the encoder: feed the decoder a regular grid of codes and look at what it draws. A VAE is trained "
     "so that codes drawn from its prior N(0, I) decode to plausible images, and its KL term pulls the codes "
     "towards that prior. "

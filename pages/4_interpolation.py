@@ -5,6 +5,7 @@ import streamlit as st
 import torch
 
 from ui.figures.latent import CURRENT_COLOUR_NAME, add_path, norms_figure, trusted_figure
+from ui.shell.projector import prose
 from ui.shell.sidebar import current_selection, require_test_split
 from ui.state import derived
 from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
@@ -17,7 +18,7 @@ from vae_core.vocabulary import dim_name
 
 selection = current_selection()
 st.title("Interpolation")
-st.markdown(
+prose(
     "Encode two digits, then decode the codes on the way from one to the other. Where the decoder has learnt "
     "a smooth space (a VAE) every step is a plausible image and the shape morphs; where it has not, the "
     "middle of the path can fall in a hole. Then take one code and turn its latent dimensions one at a time."

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui.figures.beta import kl_heatmap_figure, rate_distortion_figure
+from ui.shell.projector import prose
 from ui.shell.sidebar import ZOO_COMMAND, current_selection
 from ui.state import derived
 from ui.state.loaders import dataset_or_none
@@ -25,7 +26,7 @@ JOB_KEY = "beta_job"
 
 selection = current_selection()
 st.title("β trade-off")
-st.markdown(
+prose(
     "The same VAE trained with different weights β on the KL term. Each model pays **rate** (KL: on average "
     "over the images, an upper bound on the nats its codes carry about an image) to lower **distortion** "
     "(reconstruction error). Look for the curve they trace, which dimensions fall silent as β grows "

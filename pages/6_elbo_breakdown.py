@@ -17,6 +17,7 @@ from ui.figures.elbo import (
     objective_figure,
     posterior_figure,
 )
+from ui.shell.projector import prose
 from ui.shell.sidebar import current_selection, require_model
 from ui.state import elbo_cache
 from ui.state.loaders import model_or_none
@@ -32,7 +33,7 @@ BETA_PAGE = Path(__file__).with_name("5_beta_tradeoff.py")  # a sibling page, wh
 
 selection = current_selection()
 st.title("ELBO breakdown")
-st.markdown(
+prose(
     "Give the VAE one image and read its loss like a bill: how many nats it costs to **reconstruct** the image, "
     "how many the **KL** term charges for the code, and how close the resulting bound comes to −log p(x). "
     "Watch which latent dimensions leave the prior: those are the ones the code uses for *this* image."
@@ -191,7 +192,7 @@ pictures[2].image([enlarge(s, 84) for s in samples], caption=[f"z ~ q(z|x) #{i +
 
 # --- 3. KL per dimension ------------------------------------------------------------------------------
 st.header("3 · Which dimensions the code uses")
-st.markdown(
+prose(
     "A dimension whose posterior sits on the prior (μ ≈ 0, σ ≈ 1) costs no KL and tells the decoder "
     "nothing about this image; one that is narrow and off-centre costs KL. That cost is not the "
     "information the dimension carries about this image: only *averaged over the data* does the KL "
@@ -281,7 +282,7 @@ def beta_section() -> None:
 
 
 beta_section()
-st.markdown(
+prose(
     "Moving β only re-weighs the bill for **this** model's posterior: reconstruction and KL stay put, and at "
     "β = 1 the objective is −ELBO. The posterior itself changes only in a model *trained* at that β (larger β: "
     "posteriors closer to the prior, less KL, a worse reconstruction); compare such models on the β page."

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ui.shell.projector import prose
 from ui.shell.sidebar import DATASET_LABELS, available_datasets, current_selection
 from ui.state.loaders import dataset_or_none
 from ui.widgets.job_panel import attached_job, job_panel, job_running, submit
@@ -24,7 +25,7 @@ JOB_KEY = "train_job"
 
 selection = current_selection()
 st.title("Train a model")
-st.markdown(
+prose(
     "Pick a model and watch its two terms fall as it trains: reconstruction (how well it redraws the images) "
     "and, for a VAE, the KL price of its codes. Training runs in the background, one CPU thread, "
     f"at most {MAX_CONCURRENT_JOBS} at a time on this server; when it ends, the model is saved to "

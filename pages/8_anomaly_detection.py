@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from ui.figures.anomaly import roc_figure, score_histograms
+from ui.shell.projector import prose
 from ui.shell.sidebar import current_selection, require_model
 from ui.state import anomaly_cache
 from ui.state.loaders import model_or_none, registry
@@ -24,7 +25,7 @@ SEED = 0
 
 selection = current_selection()
 st.title("Anomaly detection")
-st.markdown(
+prose(
     "A VAE trained on one data set gives every image a score: −ELBO, or the importance-weighted estimate of "
     "−log p(x). An image the model finds improbable should score high, so a threshold on the score flags "
     "outliers. Below, the model's own test set meets images it never saw: the other data set, noise, inverted, "
@@ -183,7 +184,7 @@ st.dataframe(pd.DataFrame(rows), hide_index=True, key="anomaly_rates")
 
 # --- 3. ROC and AUC ------------------------------------------------------------------------------------------------
 st.header("3 · ROC curves and AUC")
-st.markdown(
+prose(
     "Sweep the threshold from high to low: every position gives one (false-positive rate, detection rate) "
     "point, and together they draw the ROC curve. Its area, the **AUC**, is the chance that a random "
     "outlier scores higher than a random test image: 1 separates them perfectly, 0.5 is a coin toss, and "
@@ -287,7 +288,7 @@ else:
 
 # --- 6. why a likelihood can favour simple images -----------------------------------------------------------------
 st.header("6 · Why a likelihood can prefer simple images")
-st.markdown(
+prose(
     "−log p(x) of a binary image is the number of nats needed to encode it under the model. An image with few "
     "ink pixels on a plain background is cheap to encode under almost *any* model that predicts background well, "
     "because most of its pixels are easy; a busy image costs more everywhere. So the likelihood mixes two things: "
@@ -316,7 +317,7 @@ st.markdown(
 
 # --- 7. a remedy ---------------------------------------------------------------------------------------------------
 st.header("7 · A remedy: subtract what a simple model already explains")
-st.markdown(
+prose(
     "Two corrected scores divide out the image's simplicity. **Likelihood ratio**: −log p(x) + log p_ref(x), with "
     "p_ref an independent-pixel Bernoulli fitted to the training set (its log-likelihood is exact); a simple image "
     "is cheap under both, so only what the VAE explains *beyond* pixel frequencies counts. **Complexity-corrected** "

@@ -23,6 +23,7 @@ from ui.figures.inference_text import (
     q_star_note,
     shape_note,
 )
+from ui.shell.projector import prose
 from ui.shell.sidebar import current_selection
 from ui.state import inference_cache as cache
 from ui.state.loaders import dataset_or_none
@@ -34,7 +35,7 @@ from vae_core.protocol import protocol_of
 
 selection = current_selection()
 st.title("Inference: the true posterior")
-st.markdown(
+prose(
     "The ELBO page says that the gap between −ELBO and −log p(x) is KL(q(z|x) ‖ p(z|x)): how far the encoder's "
     "Gaussian is from the **true posterior**. With a two-dimensional latent that posterior can be computed: "
     "p(z|x) ∝ p(x|z) p(z) on a fine grid, and log p(x) = log ∫ p(x|z) p(z) dz by adding up the grid. Below, the "
@@ -225,7 +226,7 @@ if vaes_2d and test is not None and image is not None:
 
 # =====================================================================================================
 st.header("2 · Mean-field: a factorised q for a correlated posterior")
-st.markdown(
+prose(
     "Mean-field variational inference picks q(z) = q₁(z₁) q₂(z₂), as the VAE's diagonal Gaussian does. For a "
     "correlated Gaussian target p the best such q has a closed form in each direction of the KL."
 )
@@ -252,7 +253,7 @@ mean_field_part()
 
 # =====================================================================================================
 st.header("3 · Forward vs reverse KL on a two-mode target")
-st.markdown(
+prose(
     "- **Reverse KL(q ‖ p) = E_q[log q − log p]**: the expectation is under *q*. Its penalty explodes where q puts "
     "mass and p has almost none (log p → −∞), so q stays inside p's mass: **zero-forcing, mode-seeking**. It can "
     "sit on one mode and ignore the other at little cost.\n"

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ui.figures.latent import latent_scatter, shared_range
+from ui.shell.projector import prose
 from ui.shell.sidebar import current_selection
 from ui.state import conditional_cache
 from ui.state.loaders import dataset_or_none, model_or_none, registry
@@ -21,7 +22,7 @@ SEED = 0
 
 selection = current_selection()
 st.title("Conditional VAE")
-st.markdown(
+prose(
     "A conditional VAE is told the class: the one-hot label y is an input of the encoder, q(z | x, y), and of the "
     "decoder, p(x | z, y), while the prior stays N(0, I). Since the decoder already knows *which* digit to draw, "
     "z no longer has to say it, and is free to hold *how* it is drawn: slant, width, thickness. Decode one z with "
@@ -75,7 +76,7 @@ right.image(
     conditional_cache.same_z_png(cvae, n_styles=n_styles, seed=seed),
     caption="Each row: one z decoded with the labels " + ", ".join(class_names) + " (left to right).",
 )
-st.markdown(
+prose(
     "Along a row only the label changes, so whatever the row's digits have in common (stroke width, slant, "
     "size) is what z encodes; down a column only z changes, and the class stays put."
 )
@@ -94,7 +95,7 @@ if cvae_entry.latent_dim == 2:
 
 # --- 2. style transfer ------------------------------------------------------------------------------------------
 st.header("2 · Style transfer")
-st.markdown(
+prose(
     "Encode a test digit with its own label, keep its posterior mean z, and decode z with every other "
     "label: the style travels, the class is swapped."
 )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.app.conftest import APP_FILE, APP_TIMEOUT_S
+from tests.app.test_pages import MY_PAGES
 from ui.shell.projector import PROJECTOR_KEY
 
 HOME_LEAD = "Look at what an autoencoder"  # the home page's first paragraph of prose
@@ -43,3 +45,13 @@ def test_a_nonsense_value_in_the_url_means_off(app_env, navigation_only):
     assert not at.exception
     assert at.sidebar.toggle(key=PROJECTOR_KEY).value is False
     assert HOME_LEAD in _markdown_text(at)
+
+
+@pytest.mark.parametrize("page", MY_PAGES)
+def test_projector_mode_leaves_out_each_pages_lesson_prose(open_page, page):
+    at = open_page(page)
+    lesson = {m.value for m in at.main.markdown}
+    at.sidebar.toggle(key=PROJECTOR_KEY).set_value(True).run()
+    assert not at.exception, at.exception
+    projected = {m.value for m in at.main.markdown}
+    assert projected < lesson, "projector mode draws a subset of the page's text, without its prose"
