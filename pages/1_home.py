@@ -4,6 +4,7 @@ import streamlit as st
 
 from ui.shell.projector import prose
 from ui.shell.sidebar import current_selection, missing_models_text
+from ui.widgets.literal_text import literal
 
 selection = current_selection()
 
@@ -66,4 +67,4 @@ st.markdown(
 if selection.entry is None:
     st.info(missing_models_text(selection.dataset))
 else:
-    st.caption(f"Exploring: {selection.entry.label} on {selection.dataset}.")
+    st.caption(f"Exploring: {literal(selection.entry.label)} on {selection.dataset}.")

@@ -8,6 +8,7 @@ from ui.shell.sidebar import ZOO_COMMAND, current_selection
 from ui.state import derived
 from ui.state.loaders import dataset_or_none
 from ui.widgets.job_panel import job_panel, job_running, submit
+from ui.widgets.literal_text import literal
 from vae_core.protocol import metric_names, protocol_of
 from vae_core.registry import beta_sweeps, user_folder
 from vae_core.sweeps import (
@@ -61,7 +62,7 @@ with st.spinner("Evaluating the sweep's models on the test split…"):
 epochs = sweep_epochs(points)
 
 st.caption(
-    f"{len(points)} models in {group}: {reference.info.model_config.arch.upper()} VAEs with a "
+    f"{len(points)} models in {literal(group)}: {reference.info.model_config.arch.upper()} VAEs with a "
     f"{reference.latent_dim}-D latent, test-split terms in nats per image"
     + (", measured on one fixed binarisation of the test images." if protocol.binarizes_inputs else ".")
     + (f" {names.caveat}" if names.caveat else "")

@@ -23,6 +23,7 @@ from ui.state import elbo_cache
 from ui.state.loaders import model_or_none
 from ui.widgets.elbo_widgets import pick_models
 from ui.widgets.image_chooser import choose_image
+from ui.widgets.literal_text import literal
 from vae_core import elbo_report as elbo
 from vae_core.elbo_report import entry_protocol, format_noisy, like_for_like_ae
 from vae_core.images import enlarge
@@ -251,7 +252,7 @@ else:
             + " and ".join(mismatch)
             + "."
             + (
-                f" Pick {twin.label} for one."
+                f" Pick {literal(twin.label)} for one."
                 if twin
                 else " No AE with the VAE's latent size and data protocol is available; train one on the "
                 "**Train** page."

@@ -13,6 +13,7 @@ import streamlit as st
 
 from ui.shell.navigation import leave_legacy_pages_mode
 from ui.state import loaders
+from ui.widgets.literal_text import literal
 from vae_core.checkpoint_info import CheckpointError
 from vae_core.data import DATASET_NAMES, INPUT_SHAPES, ImageDataset, is_available
 from vae_core.registry import ModelEntry, ModelRef, default_entry
@@ -172,7 +173,8 @@ def _pick_model(sidebar, entries: list[ModelEntry], dataset: str) -> ModelEntry 
 def _describe(sidebar, entry: ModelEntry, dataset: str) -> None:
     report = entry.info.metrics
     lines = [
-        f"Trained on **{entry.dataset}** for {entry.info.metadata.get('epochs_run', entry.info.train_config.epochs)} "
+        f"Trained on **{literal(entry.dataset)}** for "
+        f"{literal(entry.info.metadata.get('epochs_run', entry.info.train_config.epochs))} "
         f"epochs, {entry.info.model_config.arch.upper()} body."
     ]
     if entry.dataset != dataset:
@@ -188,7 +190,7 @@ def _report_problems(sidebar, problems: tuple[tuple[str, str], ...], failed: dic
     if messages:
         with sidebar.expander(f"⚠️ {len(messages)} checkpoint file(s) skipped"):
             for message in messages:
-                st.warning(message)
+                st.warning(literal(message))
 
 
 def require_model(selection: Selection) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from ui.widgets.literal_text import literal
 from vae_core.data import ImageDataset
 from vae_core.preprocess import UPLOAD_TYPES, ImageInputError, InputMemory
 from vae_core.registry import ModelEntry
@@ -18,7 +19,7 @@ PROJECTION_LABELS = {"pca": "PCA (linear, fast)", "tsne": "t-SNE (non-linear, sl
 def model_caption(entry: ModelEntry) -> str:
     """One line about a model: what it is and its test-set numbers (from its own evaluation)."""
     report = entry.info.metrics
-    text = entry.label
+    text = literal(entry.label)
     if report is None:
         return text
     text += f" · test {report.format_headline()}" + (f", KL {report.kl:.1f}" if report.is_variational else "")
