@@ -125,3 +125,36 @@ def test_a_model_ref_names_the_checkpoint_and_device_and_is_a_cache_key(tiny_zoo
     assert ref == entry.ref("cpu") and hash(ref) == hash(entry.ref("cpu")) and ref != entry.ref("cuda")
     with pytest.raises(dataclasses.FrozenInstanceError):
         ref.device = "cuda"
+
+
+def test_odd_entries_in_a_folder_are_skipped_with_a_note_and_the_rest_still_listed(tmp_path):
+    import os
+
+    from vae_core.registry import folder_signature, scan_registry
+
+    folder = tmp_path / "user"
+    folder.mkdir()
+    good = _odd_folder_good_checkpoint(folder)
+    os.symlink(folder / "loop-b.pt", folder / "loop-a.pt")  # a symlink loop: stat raises ELOOP
+    os.symlink(folder / "loop-a.pt", folder / "loop-b.pt")
+    os.symlink(folder / "nowhere.pt", folder / "dangling.pt")
+    (folder / "a-folder.pt").mkdir()
+    os.mkfifo(folder / "a-fifo.pt")
+    folders = (("user", str(folder)),)
+    signature = folder_signature(folders)  # must not raise
+    assert ("user", good.name) in {(source, name) for source, name, *_ in signature}
+    registry = scan_registry(folders)
+    assert [entry.info.path.name for entry in registry.entries] == [good.name]
+    noted = " ".join(why for _, why in registry.problems)
+    assert "loop-a.pt" in noted and "loop-b.pt" in noted
+
+
+def _odd_folder_good_checkpoint(folder):
+    from vae_core.checkpoints import save_checkpoint
+    from vae_core.config import ModelConfig, TrainConfig
+    from vae_core.models import build_model
+
+    config = ModelConfig(input_shape=(1, 8, 8), latent_dim=2, hidden_dims=(8,))
+    path = folder / "good.pt"
+    save_checkpoint(path, build_model(config), TrainConfig())
+    return path

@@ -154,10 +154,15 @@ def folder_signature(folders: tuple[tuple[str, str], ...]) -> tuple:
         try:
             with os.scandir(folder) as it:
                 for item in it:
-                    if item.name.endswith(SUFFIX) and item.is_file():
-                        stat = item.stat()
-                        signature.append((source, item.name, stat.st_mtime_ns, stat.st_size))
-        except (FileNotFoundError, NotADirectoryError):
+                    if not item.name.endswith(SUFFIX):
+                        continue
+                    try:
+                        if item.is_file():
+                            stat = item.stat()
+                            signature.append((source, item.name, stat.st_mtime_ns, stat.st_size))
+                    except OSError:  # a symlink loop, a file gone or unreadable: the scan reports it
+                        signature.append((source, item.name, -1, -1))
+        except OSError:  # no such folder, not a folder, not readable: nothing to list
             continue
     return tuple(sorted(signature))
 
