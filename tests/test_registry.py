@@ -158,3 +158,22 @@ def _odd_folder_good_checkpoint(folder):
     path = folder / "good.pt"
     save_checkpoint(path, build_model(config), TrainConfig())
     return path
+
+
+def test_a_sweep_member_with_another_latent_size_makes_its_own_sweep(tiny_zoo, tmp_path):
+    from tests.conftest import train_tiny_checkpoint
+    from vae_core.vocabulary import ROLE_BETA_SWEEP
+
+    user = tmp_path / "user"
+    user.mkdir()
+    shipped = beta_sweeps(scan(tiny_zoo.folder, user).for_dataset("digits", DIGITS), "digits")["digits-beta-sweep"]
+    other_size = {e.latent_dim for e in shipped} ^ {2, 3}
+    size = min(other_size)
+    train_tiny_checkpoint(
+        user / "odd-member.pt", latent_dim=size, beta=2.0, role=ROLE_BETA_SWEEP, group="digits-beta-sweep", epochs=1
+    )
+    sweeps = beta_sweeps(scan(tiny_zoo.folder, user).for_dataset("digits", DIGITS), "digits")
+    assert len(sweeps) == 2
+    for members in sweeps.values():
+        assert len({e.latent_dim for e in members}) == 1
+    assert sorted(len(m) for m in sweeps.values()) == [1, len(shipped)]

@@ -105,11 +105,11 @@ class ModelEntry:
 
     @property
     def role(self) -> str | None:
-        return self.info.metadata.get("role")
+        return self.info.role
 
     @property
     def group(self) -> str | None:
-        return self.info.metadata.get("group")
+        return self.info.group
 
     @property
     def label(self) -> str:
@@ -232,10 +232,18 @@ def beta_sweeps(entries: list[ModelEntry], dataset: str) -> dict[str, list[Model
     for e in entries:
         if e.role == ROLE_BETA_SWEEP and e.is_variational and e.dataset == dataset and e.group:
             groups.setdefault(e.group, []).append(e)
-    return {
-        g: sorted(members, key=lambda e: (e.beta, e.source != SOURCE_SHIPPED, e.info.name))
-        for g, members in sorted(groups.items())
-    }
+    # A sweep compares models that differ in beta alone: a group whose files disagree in latent size (a user's
+    # file joining a shipped group, say) becomes one sweep per latent size.
+    sweeps: dict[str, list[ModelEntry]] = {}
+    for g, members in sorted(groups.items()):
+        sizes = sorted({e.latent_dim for e in members})
+        for size in sizes:
+            name = g if len(sizes) == 1 else f"{g} ({size}-D latent)"
+            sweeps[name] = sorted(
+                (e for e in members if e.latent_dim == size),
+                key=lambda e: (e.beta, e.source != SOURCE_SHIPPED, e.info.name),
+            )
+    return sweeps
 
 
 def comparison_pair(entries: list[ModelEntry], entry: ModelEntry) -> tuple[ModelEntry | None, ModelEntry | None]:
