@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-# CommonMark lets a backslash escape any ASCII punctuation; these are the ones Markdown, GFM's autolinks and
-# Streamlit's own directives (:red[...], :material/...:, $maths$) give a meaning.
-_MARKDOWN_SPECIALS = frozenset("\\`*_{}[]()<>#+-.!|~$:=&")
+# CommonMark lets a backslash escape any ASCII punctuation; these are the ones that make links, images, HTML,
+# emphasis, code, tables, headings, GFM autolinks (the ':' of "https:") and Streamlit's own directives
+# (:red[...], :material/...:, $maths$). "-", "." and "+" start lists only at the start of a line: harmless.
+_MARKDOWN_SPECIALS = frozenset("\\`*_{}[]()<>#!|~$:")
 
 
 def literal(text: object) -> str:
