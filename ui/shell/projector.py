@@ -21,7 +21,7 @@ _STYLE = """
 [data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
 [data-testid="stMain"] [data-testid="stWidgetLabel"] p { font-size: 1.35rem; }
 [data-testid="stMain"] h1 { font-size: 2.2rem; padding-top: 0; }
-[data-testid="stMain"] .block-container { padding-top: 1.5rem; }
+[data-testid="stMain"] .block-container { padding-top: 3.75rem; }  /* just below the app header */
 </style>
 """
 
