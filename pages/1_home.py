@@ -54,14 +54,19 @@ st.markdown(
 
 st.header("A path through the pages")
 st.markdown(
-    "1. **Latent space**: the test images as points, AE and VAE side by side; click a point to see its "
+    "1. **Autoencoder family**: the undercomplete autoencoder beside PCA, then sparse, denoising and "
+    "contractive autoencoders.\n"
+    "2. **Latent space**: the test images as points, AE and VAE side by side; click a point to see its "
     "reconstruction.\n"
-    "2. **Decoder grid**: decode a grid of codes; the AE's holes and the VAE's filled prior.\n"
-    "3. **Interpolation**: walk from one digit to another, linearly or on the sphere; turn each latent knob.\n"
-    "4. **β trade-off**: rate against distortion across a β sweep, collapsed units, samples per β; "
+    "3. **Decoder grid**: decode a grid of codes; the AE's holes and the VAE's filled prior.\n"
+    "4. **Interpolation**: walk from one digit to another, linearly or on the sphere; turn each latent knob.\n"
+    "5. **β trade-off**: rate against distortion across a β sweep, collapsed units, samples per β; "
     "train one more β point live.\n"
-    "5. **ELBO breakdown**: the bound's terms for one image, and how tight it is.\n"
-    "6. **Train**: train your own model; it joins the model picker when it is done."
+    "6. **ELBO breakdown**: the bound's terms for one image, and how tight it is.\n"
+    "7. **Inference**: the true posterior against the encoder's q(z|x), mean-field, forward against reverse KL.\n"
+    "8. **Anomaly detection**: score images of another data set by −log p(x), and why simple images fool it.\n"
+    "9. **Conditional VAE**: give the model the class; change the label, keep the style.\n"
+    "10. **Train**: train your own model; it joins the model picker when it is done."
 )
 
 if selection.entry is None:
