@@ -37,10 +37,13 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # a phone photo is 2-6 MB; more is not a di
 MAX_PIXELS = limits.MAX_UPLOAD_PIXELS  # checked from the header, before any pixel is decoded
 MIN_SIDE = 8  # the digits data set itself is 8x8; a smaller image cannot hold a digit
 WORKING_SIDE = 512  # large images are shrunk to this longest side first: the result is 28x28 anyway
-ALLOWED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")  # only plain raster decoders (no EPS, no PDF)
-# File name endings every st.file_uploader of an image accepts, and that the error text lists: one list for both.
-UPLOAD_TYPES = ("png", "jpg", "jpeg", "gif", "bmp", "webp")
-UPLOAD_TYPES_TEXT = "PNG, JPG, GIF, BMP or WEBP"
+# Pillow format -> the file name endings st.file_uploader accepts for it: only plain raster decoders (no EPS,
+# no PDF). The decoder's formats, the uploaders' types and the error text all come from this one table.
+UPLOAD_FORMATS = {"PNG": ("png",), "JPEG": ("jpg", "jpeg"), "GIF": ("gif",), "BMP": ("bmp",), "WEBP": ("webp",)}
+ALLOWED_FORMATS = tuple(UPLOAD_FORMATS)
+UPLOAD_TYPES = tuple(ending for endings in UPLOAD_FORMATS.values() for ending in endings)
+_NAMES = [endings[0].upper() for endings in UPLOAD_FORMATS.values()]
+UPLOAD_TYPES_TEXT = ", ".join(_NAMES[:-1]) + " or " + _NAMES[-1]  # "PNG, JPG, GIF, BMP or WEBP"
 DECODE_WAIT_SECONDS = 5.0  # how long an upload waits for a free decoder before the page says the server is busy
 _DECODES = threading.BoundedSemaphore(limits.MAX_CONCURRENT_DECODES)
 INK_FLOOR = 0.15  # after normalising, levels below this are paper, not ink

@@ -12,15 +12,21 @@ from ui.shell.projector import PROJECTOR_KEY
 HOME_LEAD = "Look at what an autoencoder"  # the home page's first paragraph of prose
 
 
+def _opened_with_url_parameter(value: str) -> AppTest:
+    """The app opened from a link that says ?projector=<value>, after its first run (which must not fail)."""
+    at = AppTest.from_file(str(APP_FILE), default_timeout=APP_TIMEOUT_S)
+    at.query_params[PROJECTOR_KEY] = value
+    at.run()
+    assert not at.exception
+    return at
+
+
 def _markdown_text(at) -> str:
     return "\n".join(m.value for m in at.main.markdown)
 
 
 def test_the_url_parameter_turns_projector_mode_on_and_hides_the_prose(app_env, navigation_only):
-    at = AppTest.from_file(str(APP_FILE), default_timeout=APP_TIMEOUT_S)
-    at.query_params[PROJECTOR_KEY] = "1"
-    at.run()
-    assert not at.exception
+    at = _opened_with_url_parameter("1")
     assert at.sidebar.toggle(key=PROJECTOR_KEY).value is True
     assert HOME_LEAD not in _markdown_text(at)
 
@@ -39,10 +45,7 @@ def test_the_switch_writes_the_url_and_brings_the_prose_back_when_off(open_page)
 
 
 def test_a_nonsense_value_in_the_url_means_off(app_env, navigation_only):
-    at = AppTest.from_file(str(APP_FILE), default_timeout=APP_TIMEOUT_S)
-    at.query_params[PROJECTOR_KEY] = "<script>"
-    at.run()
-    assert not at.exception
+    at = _opened_with_url_parameter("<script>")
     assert at.sidebar.toggle(key=PROJECTOR_KEY).value is False
     assert HOME_LEAD in _markdown_text(at)
 
