@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 LOG_2PI = math.log(2 * math.pi)
@@ -46,6 +45,38 @@ def gaussian_kl_per_dim(mean: Tensor, logvar: Tensor) -> Tensor:
     return 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar)
 
 
+class BernoulliNLL(torch.autograd.Function):
+    """-log Bernoulli(x; sigmoid(logits)) per pixel, for any logit and any target x in [0, 1].
+
+    max(l, 0) - x*l + log(1 + e^-|l|): the formula of F.binary_cross_entropy_with_logits, whose CPU kernel
+    calls the scalar (not vectorised) log1p, which made it the slowest op of a training step after the matmuls
+    (benchmarks/train_speed.py --choices). log(1 + e) in place of log1p(e) loses a little where e is tiny and
+    1 + e rounds: under 1e-6 nats per pixel (tests/test_losses.py), so under 1e-3 per MNIST image and about
+    1e-4 on average, far below any digit a page shows. The backward is the textbook (sigmoid(l) - x) * grad, in
+    differentiable ops, so double backward works too.
+    """
+
+    @staticmethod
+    def forward(ctx, logits: Tensor, target: Tensor) -> Tensor:
+        ctx.save_for_backward(logits, target)
+        # In place on one fresh temporary: each pass over the batch's pixels is one elementwise kernel.
+        softplus_rest = logits.abs().neg_().exp_().add_(1.0).log_()  # log(1 + e^-|l|)
+        return softplus_rest.add_(logits.clamp_min(0)).sub_(logits * target)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        logits, target = ctx.saved_tensors
+        grad_logits = (torch.sigmoid(logits) - target) * grad if ctx.needs_input_grad[0] else None
+        grad_target = -logits * grad if ctx.needs_input_grad[1] else None
+        return grad_logits, grad_target
+
+
+def bernoulli_nll(logits: Tensor, target: Tensor) -> Tensor:
+    """-log p(target | logits) per pixel under a Bernoulli decoder; logits and target broadcast together."""
+    logits, target = torch.broadcast_tensors(logits, target)
+    return BernoulliNLL.apply(logits, target)
+
+
 def reconstruction_nll(x_params: Tensor, x: Tensor, likelihood: str, gaussian_sigma: float) -> Tensor:
     """-log p(x | decoder output) per image, shape (B,), summed over pixels.
 
@@ -53,7 +84,7 @@ def reconstruction_nll(x_params: Tensor, x: Tensor, likelihood: str, gaussian_si
     gaussian: x_params are means and sigma is fixed, so the NLL is a scaled squared error plus a constant.
     """
     if likelihood == "bernoulli":
-        per_pixel = F.binary_cross_entropy_with_logits(x_params, x, reduction="none")
+        per_pixel = bernoulli_nll(x_params, x)
     elif likelihood == "gaussian":
         per_pixel = 0.5 * ((x - x_params) / gaussian_sigma).pow(2) + 0.5 * LOG_2PI + math.log(gaussian_sigma)
     else:
@@ -68,7 +99,7 @@ def mean_reconstruction_nll(x_params: Tensor, x: Tensor, likelihood: str, gaussi
     batch's pixels in the forward and the backward pass (part of benchmarks/train_speed.py's figure).
     """
     if likelihood == "bernoulli":
-        return F.binary_cross_entropy_with_logits(x_params, x, reduction="sum") / x.shape[0]
+        return bernoulli_nll(x_params, x).sum() / x.shape[0]
     # The Gaussian decoder is not on the benchmarked path: its formula keeps one home, reconstruction_nll.
     return reconstruction_nll(x_params, x, likelihood, gaussian_sigma).mean()
 
