@@ -33,6 +33,7 @@ PAGES = (
 
 
 def main() -> None:
+    warmup.import_shared_modules()  # first: no session may meet a half-imported pandas (ui/shell/warmup.py)
     leave_legacy_pages_mode()  # a folder named pages/ would otherwise start Streamlit in its old mode
     st.set_page_config(page_title="VAE Latent Explorer", page_icon="🧭", layout="wide")
     busy_indicator()  # a class sees that a run is in progress (ui/shell/busy_indicator.py)

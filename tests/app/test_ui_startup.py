@@ -17,7 +17,7 @@ from ui.shell import sidebar, warmup
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # In a fresh interpreter: run the app's first page (the home page) with AppTest, the background warm-up held
-# back, and report whether torch was imported.
+# back, and report whether torch was imported (and pandas, which must be).
 FIRST_PAGE = """
 import json, sys
 import ui.shell.warmup
@@ -33,6 +33,7 @@ print(json.dumps({
     "devices": available_devices(),
     "driver": any(os.path.exists(sign) for sign in NVIDIA_DRIVER_SIGNS),
     "torch": "torch" in sys.modules,
+    "pandas_whole": hasattr(sys.modules.get("pandas"), "Series"),
 }))
 """
 
@@ -50,6 +51,9 @@ def test_the_first_page_draws_without_importing_torch(app_env):
         pytest.skip("an NVIDIA driver is present: asking torch about the GPU is the right thing to do here")
     assert report["devices"] == ["cpu"]
     assert not report["torch"], "the home page imported torch"
+    # Imported by every run before any page code, so no session's plotly meets another session's half-imported
+    # pandas (ui/shell/warmup.py, SHARED_MODULES).
+    assert report["pandas_whole"], "the first run did not import pandas before the pages"
 
 
 def test_devices_come_from_torch_where_a_driver_may_be(monkeypatch, tmp_path):

@@ -22,8 +22,22 @@ HEAVY_MODULES = ("torch",)  # (Streamlit itself imports plotly.graph_objects)
 # benchmarks/app_latency.py's probe: without the wait the first page went idle 1.3 s later).
 DELAY_S = 1.0
 
+# Modules that other libraries read straight from sys.modules, past Python's import lock: plotly's JSON encoder
+# looks pandas up with should_load=False, so a session drawing a figure while another session's first run was
+# importing pandas met a half-initialised module ("partially initialized module 'pandas' has no attribute
+# 'Series'", seen by benchmarks/class_load.py on a fresh server). app.py imports them before anything else in
+# every run: an import waits for another thread's import of the same module, so no run gets past that line
+# while pandas is half-built. It costs the server's first run about 0.4 s, once.
+SHARED_MODULES = ("pandas",)
+
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
+
+
+def import_shared_modules() -> None:
+    """Import SHARED_MODULES (already loaded after the server's first run: then this costs microseconds)."""
+    for name in SHARED_MODULES:
+        importlib.import_module(name)
 
 
 def start() -> threading.Thread:
