@@ -4,9 +4,11 @@ import numpy as np
 import streamlit as st
 
 from ui.figures.grid import OUTLINE_COLOUR_NAME, decoded_grid_figure
-from ui.shell.projector import prose
+from ui.shell.projector import image_width, prose
 from ui.shell.sidebar import current_selection, require_test_split
 from ui.state import derived
+from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
+from ui.widgets.latent_pad import latent_samples
 from ui.widgets.shared import model_caption
 from vae_core.latent_paths import code_density, grid_axes, grid_codes, linear_axis, slice_codes
 from vae_core.protocol import protocol_of
@@ -31,6 +33,7 @@ GRID_LABELS = {
     "quantiles": "Equal-mass Gaussian quantiles (Kingma & Welling)",
     "linear": "Linear, over the model's own codes",
 }
+BROWSER_MAX_GRID = 16  # cells per side of the browser's sample grid: 256 decodes per repaint
 CODE_MASS = 0.95  # the outline encloses the densest region holding this share of the test codes
 
 
@@ -133,6 +136,37 @@ else:
         means = derived.encode_split(ref, selection.dataset).means
         return means.mean(0), np.maximum(means.std(0), 1e-3)
 
+    try:  # an MLP decoder runs in the browser: the grid size and temperature then cost no rerun at all
+        decoder = browser_decoder(ref)
+    except UnsupportedDecoder:
+        decoder = None
+
+    @st.fragment
+    def samples_in_browser(decoder: dict) -> None:
+        seed = int(st.number_input("Seed", 0, 10_000, 0, key="grid_seed"))
+        noise = derived.prior_codes(BROWSER_MAX_GRID**2, entry.latent_dim, seed)
+        centre, scale = code_spread()
+        if variational:
+            caption = "{count} codes z ~ N(0, {tau}² I) with seed " + f"{seed}, decoded in your browser."
+        else:
+            caption = (
+                "{count} codes z = m + s·ε, ε ~ N(0, {tau}² I) with seed "
+                + f"{seed}, m and s the mean and standard deviation of the autoencoder's test codes in each "
+                "dimension, decoded in your browser."
+            )
+        latent_samples(
+            f"grid_samples_{entry.key}",
+            decoder,
+            noise=noise,
+            centre=centre,
+            scale=scale,
+            caption=caption
+            + " A larger grid keeps the smaller one's samples; another temperature scales the same codes.",
+            origin=entry.key,
+            sizes=(4, BROWSER_MAX_GRID, 10),
+            cell_px=image_width(28),
+        )
+
     @st.fragment
     def prior_samples() -> None:
         c1, c2, c3 = st.columns(3)
@@ -216,6 +250,9 @@ else:
             )
 
     with tab_samples:
-        prior_samples()
+        if decoder is not None:
+            samples_in_browser(decoder)
+        else:
+            prior_samples()
     with tab_slice:
         latent_slice()

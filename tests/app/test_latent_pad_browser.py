@@ -163,3 +163,56 @@ def test_the_interpolation_knobs_decode_in_the_browser_too(app_env):
         assert len(sent) == before_sent
         (REPO_ROOT / "artifacts" / "browser").mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(REPO_ROOT / "artifacts" / "browser" / "interpolation_knobs.png"), full_page=True)
+
+
+def test_the_decoder_grid_samples_decode_in_the_browser(app_env):
+    # The grid-size and temperature sliders of a larger latent's sample grid repaint in the browser, with no
+    # message to the server, and the grid shows torch's decoding of z = τ·ε for the seed's draws ε.
+    from playwright.sync_api import expect, sync_playwright
+
+    from tools.app_browser import open_app, running_app, wait_for_idle
+    from ui.state.derived import prior_codes
+
+    sent: list[str] = []
+    with running_app() as url, sync_playwright() as playwright, chromium_page(playwright) as page:
+        page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
+        open_app(page, url)
+        page.goto(f"{url}/decoder_grid")
+        wait_for_idle(page)
+        model_picker = page.get_by_test_id("stSidebar").get_by_role("combobox", name="Model")
+        model_picker.click()
+        page.get_by_role("option", name="digits-vae-z4").click()
+        grid = page.locator(".vle-sg")
+        grid.wait_for(timeout=60_000)
+        wait_for_idle(page)
+        expect(grid).to_have_attribute("data-grid", "10", timeout=30_000)
+        image = grid.locator("canvas.vle-sg-img")
+        before_image, before_sent = image.evaluate("c => c.toDataURL()"), len(sent)
+        assert "100 codes z ~ N(0, 1² I) with seed 0" in grid.locator(".vle-sg-caption").inner_text()
+
+        temperature = grid.get_by_label("Temperature τ")
+        temperature.focus()
+        for _ in range(10):  # 1.0 -> 0.5 in steps of 0.05
+            page.keyboard.press("ArrowLeft")
+        page.wait_for_timeout(300)
+        size = grid.get_by_label("Grid size")
+        size.focus()
+        for _ in range(2):
+            page.keyboard.press("ArrowLeft")
+        page.wait_for_timeout(300)
+        assert len(sent) == before_sent, "moving the sliders sends nothing to the server"
+        assert grid.get_attribute("data-grid") == "8" and float(grid.get_attribute("data-temperature")) == 0.5
+        assert image.evaluate("c => c.toDataURL()") != before_image
+        assert "64 codes z ~ N(0, 0.5² I)" in grid.locator(".vle-sg-caption").inner_text()
+
+        # The canvas against torch: cell k decodes 0.5 * the seed's k-th draw (8-bit pixels, the decoder's 1e-3).
+        pixels = np.array(
+            image.evaluate("c => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)"),
+            dtype=np.float64,
+        ).reshape(8 * 8, 8 * 8, 4)[..., 0]  # grey: the red channel
+        model, _ = load_checkpoint(app_env.vae_4d)
+        codes = torch.from_numpy(prior_codes(16 * 16, 4, seed=0)[:64]) * 0.5
+        with torch.no_grad():
+            expected = model.decode(codes).numpy()[:, 0]  # (64, 8, 8)
+        cells = pixels.reshape(8, 8, 8, 8).transpose(0, 2, 1, 3).reshape(64, 8, 8)
+        assert np.abs(cells / 255.0 - expected).max() <= 0.5 / 255 + MAX_PIXEL_ERROR

@@ -294,7 +294,8 @@ def test_decoder_grid_cells_are_the_decoder_at_the_labelled_codes(open_page, app
     np.testing.assert_allclose(cell / 255.0, expected, atol=1 / 255 + 1e-6)
 
 
-def test_decoder_grid_samples_and_slices_larger_latents(open_page):
+def test_decoder_grid_samples_and_slices_larger_latents(open_page, server_side_decoding):
+    # Decoded on the server, as for a conv model (an MLP's samples are drawn in the browser: test_latent_pad_browser).
     at = pick_model(open_page("pages/3_decoder_grid.py"), "digits-vae-z4")
     assert not at.exception
     (samples,) = image_urls(at)

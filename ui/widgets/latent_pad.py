@@ -1,4 +1,4 @@
-"""The live latent pad and client-side latent sliders: components v2 that run the decoder in the browser.
+"""The live latent pad, client-side latent sliders and sample grid: components v2 that run the decoder in the browser.
 
 Both receive an MLP decoder as a payload from vae_core.decoder_export (float16 weights in base64 when exact;
 ui/state/browser_decoders.py caches them per checkpoint) and decode in plain JS over typed arrays
@@ -13,6 +13,7 @@ A click on the pad (not the end of a drag) is the one thing that reaches Python:
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -24,10 +25,11 @@ import streamlit as st
 
 from vae_core.decoder_export import codes_payload
 
-__all__ = ["PadClick", "latent_pad", "latent_sliders"]
+__all__ = ["PadClick", "latent_pad", "latent_samples", "latent_sliders"]
 
 PAD_NAME = "vae_latent_explorer.latent_pad"
 SLIDERS_NAME = "vae_latent_explorer.latent_sliders"
+SAMPLES_NAME = "vae_latent_explorer.latent_samples"
 JS_DIR = Path(__file__).with_name("js")
 SENT_KEY = "browser_payloads_sent"  # session state: fingerprints of the payloads this browser holds
 PAD_PX = 300  # the latent plane, CSS pixels
@@ -64,6 +66,21 @@ _SLIDERS_HTML = """
 </div>
 """
 
+_SAMPLES_HTML = """
+<div class="vle-sg">
+  <div class="vle-sg-controls">
+    <label class="vle-sg-knob"><span>Grid size</span><input type="range" class="vle-sg-n" aria-label="Grid size">
+      <span class="vle-sg-value vle-sg-n-value"></span></label>
+    <label class="vle-sg-knob"><span>Temperature τ</span>
+      <input type="range" class="vle-sg-t" aria-label="Temperature τ"><span class="vle-sg-value vle-sg-t-value"></span>
+    </label>
+  </div>
+  <canvas class="vle-sg-img" aria-label="Decoded samples"></canvas>
+  <div class="vle-sg-caption"></div>
+  <div class="vle-sg-status"></div>
+</div>
+"""
+
 _CSS = """
 .vle-lp, .vle-ls { font-family: var(--st-font); color: var(--st-text-color); }
 .vle-lp-title { font-weight: 600; margin-bottom: .3rem; }
@@ -82,6 +99,15 @@ _CSS = """
   font-size: .85rem; }
 .vle-ls-knob input { width: 100%; accent-color: var(--st-primary-color); }
 .vle-ls-value { font-variant-numeric: tabular-nums; text-align: right; }
+.vle-sg { font-family: var(--st-font); color: var(--st-text-color); display: flex; flex-direction: column;
+  gap: .5rem; }
+.vle-sg-controls { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: .5rem 2rem; max-width: 40rem; }
+.vle-sg-knob { display: grid; grid-template-columns: auto 1fr 3rem; align-items: center; gap: .5rem; font-size: .9rem; }
+.vle-sg-knob input { width: 100%; accent-color: var(--st-primary-color); }
+.vle-sg-value { font-variant-numeric: tabular-nums; text-align: right; }
+.vle-sg-img { image-rendering: pixelated; background: #000; align-self: flex-start; }
+.vle-sg-caption { font-size: .875rem; opacity: .7; }
+.vle-sg-status { color: var(--st-primary-color); }
 .vle-ls-reset { font: inherit; padding: .3rem .7rem; border: 1px solid var(--st-border-color);
   border-radius: var(--st-button-radius);
   background: var(--st-secondary-background-color); color: var(--st-text-color); cursor: pointer; }
@@ -180,6 +206,48 @@ def latent_sliders(
         "columns": columns,
     }
     _component(SLIDERS_NAME, _SLIDERS_HTML, "latent_sliders.js")(
+        key=key, data=data, on_missing_change=_forget_sent, width="stretch"
+    )
+
+
+def latent_samples(
+    key: str,
+    decoder: dict[str, Any],
+    *,
+    noise: np.ndarray,
+    centre: Sequence[float],
+    scale: Sequence[float],
+    caption: str,
+    origin: str,
+    sizes: tuple[int, int, int] = (4, 16, 10),
+    temperatures: tuple[float, float, float, float] = (0.1, 2.0, 0.05, 1.0),
+    cell_px: int = 28,
+) -> None:
+    """A grid of decoded samples z = centre + scale * τ * ε, with its grid-size and temperature sliders, all in the
+    browser: moving either slider repaints on the next animation frame with no rerun.
+
+    noise: (max grid size², D) float32 draws ε ~ N(0, I); a grid of n x n decodes the first n² of them, so a larger
+    grid keeps the smaller one's samples. caption: text under the grid, where "{count}" and "{tau}" become the
+    shown number of samples and temperature. sizes: (min, max, default) cells per side; temperatures: (min, max,
+    step, default). origin: changes whenever the sliders should return to their defaults (another model).
+    """
+    low, high, default_n = sizes
+    noise = np.ascontiguousarray(noise, dtype="<f4")
+    assert noise.shape == (high * high, decoder["latent_dim"]), "one draw of ε per cell of the largest grid"
+    data = {
+        "id": key,
+        "decoder": decoder["fingerprint"],
+        "blobs": _blobs_to_send([decoder]),
+        "origin": origin,
+        "noise": base64.b64encode(noise.tobytes()).decode("ascii"),
+        "centre": [float(v) for v in centre],
+        "scale": [float(v) for v in scale],
+        "caption": caption,
+        "sizes": [int(low), int(high), int(default_n)],
+        "temperatures": [float(t) for t in temperatures],
+        "cell_px": int(cell_px),
+    }
+    _component(SAMPLES_NAME, _SAMPLES_HTML, "latent_samples.js")(
         key=key, data=data, on_missing_change=_forget_sent, width="stretch"
     )
 
