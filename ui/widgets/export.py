@@ -111,3 +111,8 @@ def codes_download(
         icon=DOWNLOAD_ICON,
         help=f"Download the {len(codes):,} test images' codes (the VAE's posterior means) with their labels",
     )
+
+
+def downloads_row() -> Any:
+    """A row for a figure's download buttons, side by side under it (use as `with downloads_row(): ...`)."""
+    return st.container(horizontal=True, gap="small")
