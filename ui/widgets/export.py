@@ -109,7 +109,7 @@ def codes_download(
         key=key,
         on_click="ignore",
         icon=DOWNLOAD_ICON,
-        help=f"Download the {len(codes):,} test images' codes (the VAE's posterior means) with their labels",
+        help=f"Download the {len(codes):,} test images' codes (a VAE's are its posterior means μ) with their labels",
     )
 
 
