@@ -48,7 +48,8 @@ def codes_csv(codes: np.ndarray, labels: np.ndarray) -> bytes:
     assert labels.shape == (len(codes),), f"labels must be ({len(codes)},), got shape {labels.shape}"
     buffer = io.StringIO()
     buffer.write(",".join(codes_header(codes.shape[1])) + "\n")
-    # One row template, one call: np.savetxt formats 10 000 rows in tens of milliseconds.
+    # One row template, one np.savetxt call: as fast as pandas' to_csv or a join of '%' strings here, about
+    # 0.1 s for 10 000 2-D codes and 0.35 s for 32-D ones on the 2-core machine (hence written only on click).
     row = "%d,%d," + ",".join([FLOAT_FORMAT] * codes.shape[1]) if codes.shape[1] else "%d,%d"
     table = np.column_stack([np.arange(len(codes)), labels.astype(np.int64), codes.astype(np.float64)])
     np.savetxt(buffer, table, fmt=row, delimiter=",")
