@@ -48,12 +48,12 @@ def grid_panel(e, kind: str, n: int, extent: float) -> int:
         key=f"grid_figure_{'vae' if e.is_variational else 'ae'}",
         config={"displaylogo": False, "staticPlot": True},
     )
-    side = "vae" if e.is_variational else "ae"
+    panel = "vae" if e.is_variational else "ae"
     encoded = derived.encode_split(ref, selection.dataset)
     with downloads_row():
-        image_download(png, selection.dataset, e.info.name, EXPORT_PAGE, f"{kind}-grid-{n}", key=f"grid_png_{side}")
+        image_download(png, selection.dataset, e.info.name, EXPORT_PAGE, f"{kind}-grid-{n}", key=f"grid_png_{panel}")
         codes_download(
-            encoded.means, encoded.labels, selection.dataset, e.info.name, EXPORT_PAGE, key=f"grid_csv_{side}"
+            encoded.means, encoded.labels, selection.dataset, e.info.name, EXPORT_PAGE, key=f"grid_csv_{panel}"
         )
     if kind == "quantiles":
         spread = (
@@ -161,7 +161,12 @@ else:
             png = derived.prior_samples_png(ref, n=n * n, seed=seed, temperature=temperature, n_cols=n, cell_px=28)
             st.image(png)
             image_download(
-                png, selection.dataset, entry.info.name, EXPORT_PAGE, f"samples-seed{seed}", key="grid_samples_png"
+                png,
+                selection.dataset,
+                entry.info.name,
+                EXPORT_PAGE,
+                f"samples-seed{seed}-tau{temperature:g}",
+                key="grid_samples_png",
             )
             st.caption(
                 f"{n * n} codes z ~ N(0, {temperature:g}² I) with seed {seed}, decoded. The same seed at "
@@ -173,7 +178,12 @@ else:
         png = derived.decoded_grid_png(ref, codes.astype(np.float32), n_cols=n, cell_px=28)
         st.image(png)
         image_download(
-            png, selection.dataset, entry.info.name, EXPORT_PAGE, f"samples-seed{seed}", key="grid_samples_png"
+            png,
+            selection.dataset,
+            entry.info.name,
+            EXPORT_PAGE,
+            f"samples-seed{seed}-tau{temperature:g}",
+            key="grid_samples_png",
         )
         st.caption(
             f"{n * n} codes z = m + s·ε, ε ~ N(0, {temperature:g}² I) with seed {seed}, m and s the mean "

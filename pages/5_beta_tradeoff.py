@@ -125,9 +125,15 @@ def samples_per_beta() -> None:
             )
             png = derived.prior_samples_png(entry.ref(device), n=n, seed=seed, temperature=1.0, n_cols=n, cell_px=40)
             image_col.image(png)
-            what = f"samples-seed{seed}"
-            key = f"beta_png_{entry.key}"
-            image_download(png, selection.dataset, entry.info.name, EXPORT_PAGE, what, key=key, container=image_col)
+            image_download(
+                png,
+                selection.dataset,
+                entry.info.name,
+                EXPORT_PAGE,
+                f"samples-seed{seed}",
+                key=f"beta_png_{entry.key}",
+                container=image_col,
+            )
 
 
 samples_per_beta()

@@ -25,7 +25,7 @@ from tools.app_browser import (
     running_app,
     wait_for_idle,
 )
-from tools.screenshots import open_page
+from tools.screenshots import open_page as open_nav_page
 from vae_core.checkpoints import load_checkpoint
 from vae_core.data import load_dataset
 from vae_core.protocol import measured_inputs, protocol_of
@@ -89,7 +89,7 @@ def test_export_buttons_download_the_grid_png_the_figure_and_the_test_codes(app_
     with running_app() as url, sync_playwright() as playwright, chromium_page(playwright) as page:
         open_app(page, url)
 
-        open_page(page, nav_href(page, "decoder_grid"))
+        open_nav_page(page, nav_href(page, "decoder_grid"))
         assert exception_texts(page) == []
         name, png = download(page, ".st-key-grid_png_vae button")
         assert name.endswith(".png") and "decoder-grid" in name, name
@@ -100,7 +100,7 @@ def test_export_buttons_download_the_grid_png_the_figure_and_the_test_codes(app_
         assert name.endswith("_test-codes.csv"), name
         check_codes_csv(data, vae_codes, labels)
 
-        open_page(page, nav_href(page, "latent_space"))
+        open_nav_page(page, nav_href(page, "latent_space"))
         assert exception_texts(page) == []
         name, data = download(page, ".st-key-latent_csv_Autoencoder button")
         assert name.endswith(".csv") and "latent-space" in name, name
