@@ -14,10 +14,12 @@ from typing import Any
 
 import numpy as np
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from vae_core.export import codes_csv, export_file_name, export_stem
 
 FIGURE_FORMATS = {"png": "PNG", "svg": "SVG"}  # plotly.js toImage formats offered -> label
+DEFAULT_FIGURE_FORMAT = "png"
 FORMAT_KEY = "export_figure_format"  # session state: the format the charts' camera button saves in
 PNG_SCALE = 2  # a figure's PNG at twice its on-screen size: sharp on a slide or a printed page
 DOWNLOAD_ICON = ":material/download:"
@@ -29,7 +31,7 @@ def figure_format_choice() -> str:
         "Figure downloads",
         list(FIGURE_FORMATS),
         format_func=FIGURE_FORMATS.__getitem__,
-        default="png",
+        default=DEFAULT_FIGURE_FORMAT,
         required=True,
         key=FORMAT_KEY,
         help="The camera icon above a chart (shown on hover) saves it as this: PNG for slides, SVG to edit.",
@@ -40,7 +42,7 @@ def figure_format_choice() -> str:
 def figure_format() -> str:
     """The chosen figure format: 'png' until the sidebar says otherwise (pages run without it in some tests)."""
     chosen = st.session_state.get(FORMAT_KEY)
-    return chosen if chosen in FIGURE_FORMATS else "png"
+    return chosen if chosen in FIGURE_FORMATS else DEFAULT_FIGURE_FORMAT
 
 
 def figure_config(dataset: str, model: str | None, page: str, what: str, **options: Any) -> dict[str, Any]:
@@ -70,7 +72,7 @@ def image_download(
     *,
     key: str,
     label: str = "PNG",
-    container: Any = None,
+    container: DeltaGenerator | None = None,
 ) -> None:
     """A button that downloads a grid or strip exactly as shown (the same PNG bytes), named from its context."""
     (container or st).download_button(
@@ -94,7 +96,7 @@ def codes_download(
     *,
     key: str,
     label: str = "Test-set codes (CSV)",
-    container: Any = None,
+    container: DeltaGenerator | None = None,
 ) -> None:
     """A button that downloads the test split's codes (N, D) with their labels as `index,label,z1,…,zD`.
 
@@ -113,6 +115,6 @@ def codes_download(
     )
 
 
-def downloads_row() -> Any:
+def downloads_row() -> DeltaGenerator:
     """A row for a figure's download buttons, side by side under it (use as `with downloads_row(): ...`)."""
     return st.container(horizontal=True, gap="small")
