@@ -13,6 +13,7 @@ from ui.shell.busy_indicator import busy_indicator
 from ui.shell.navigation import leave_legacy_pages_mode
 from ui.shell.projector import projector_style, projector_switch
 from ui.shell.sidebar import draw_sidebar
+from ui.widgets.export import figure_format_choice
 
 PAGES_DIR = Path(__file__).parent / "pages"
 
@@ -47,6 +48,7 @@ def main() -> None:
     draw_sidebar()
     projector_switch()  # projector mode: the sidebar's switch and ?projector=1 (ui/shell/projector.py)
     projector_style()
+    figure_format_choice()  # what the charts' camera button saves: PNG or SVG (ui/widgets/export.py)
     try:
         page.run()
     finally:

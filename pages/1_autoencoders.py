@@ -15,6 +15,7 @@ from ui.figures import autoencoders as figs
 from ui.shell.projector import prose
 from ui.shell.sidebar import current_selection
 from ui.state import autoencoder_lesson as state
+from ui.widgets.export import figure_config
 from ui.widgets.image_chooser import choose_image
 from vae_core import ae_lessons as L
 from vae_core.ae_lesson_models import (
@@ -38,6 +39,7 @@ DIGIT_PX = 84
 N_DIGITS_SHOWN = 6  # eight columns are narrower than a digit on a laptop-wide page
 FIELD_STEPS = 21  # the DAE's vector field is drawn on a FIELD_STEPS x FIELD_STEPS grid
 
+EXPORT_PAGE = "autoencoders"  # the page's part of every download's file name
 selection = current_selection()
 st.title("The autoencoder family")
 prose(
@@ -140,7 +142,7 @@ def pca_toy_part() -> None:
                 nonlinear.reconstruct(toy.points),
                 title=f"{MANIFOLD_LABELS[settings.manifold]}, code size 2",
             )
-    st.plotly_chart(fig, key="ae_pca_chart")
+    st.plotly_chart(fig, key="ae_pca_chart", config=figure_config("toy", None, EXPORT_PAGE, "pca-and-ae"))
     same = "the same subspace" if angle < 1.0 else "not quite the same subspace"
     st.caption(
         f"Both models have a {code_dim}-D bottleneck. The linear AE was never told about PCA, yet its "
@@ -206,7 +208,11 @@ def kl_curve_part() -> None:
     rho = st.slider("Target ρ", 0.01, 0.5, WIDE_SPARSE_RHO, step=0.01, key="ae_sparse_rho")
     rho_hat = torch.linspace(0.001, 0.999, 500, dtype=torch.float64)
     kl_values = L.bernoulli_kl(rho, rho_hat)
-    st.plotly_chart(figs.kl_penalty_figure(rho_hat, kl_values, rho), key="ae_sparse_kl_chart")
+    st.plotly_chart(
+        figs.kl_penalty_figure(rho_hat, kl_values, rho),
+        key="ae_sparse_kl_chart",
+        config=figure_config("", None, EXPORT_PAGE, "kl-penalty"),
+    )
     half = L.bernoulli_kl(rho, torch.tensor([0.5], dtype=torch.float64)).item()
     st.caption(
         f"For ρ = {rho:g}: a unit at ρ̂ = ρ costs 0 nats; one that is on half the time (ρ̂ = 0.5) costs "
@@ -243,7 +249,9 @@ def sparse_image_part() -> None:
         for label, role in (("no penalty", "dense"), ("KL penalty", "sparse"))
     }
     st.plotly_chart(
-        figs.activation_bars_figure({k: v.numpy() for k, v in acts.items()}, threshold), key="ae_sparse_bars"
+        figs.activation_bars_figure({k: v.numpy() for k, v in acts.items()}, threshold),
+        key="ae_sparse_bars",
+        config=figure_config(dataset, None, EXPORT_PAGE, "activations"),
     )
     st.markdown(f"**Fraction of the {units} units above {threshold:g}**")
     metric_columns = st.columns(4)
@@ -261,6 +269,7 @@ def sparse_image_part() -> None:
             marker_label=f"ρ = {config.sparsity_target:g}",
         ),
         key="ae_sparse_hist",
+        config=figure_config(dataset, None, EXPORT_PAGE, "activation-histogram"),
     )
     sparse_mean, dense_mean = float(rho_hats["KL penalty"].mean()), float(rho_hats["no penalty"].mean())
     ratio = means["no penalty"] / max(means["KL penalty"], 1e-12)
@@ -301,6 +310,7 @@ def denoising_toy_part() -> None:
             f"with σ = {noise:g} (arrows scaled to fit)",
         ),
         key="ae_dae_field",
+        config=figure_config("toy", None, EXPORT_PAGE, "dae-field"),
     )
     columns = st.columns(2)
     columns[0].metric(
@@ -367,7 +377,9 @@ def denoising_image_part() -> None:
     }
     x_title = "noise std" if kind == "gaussian" else "fraction of pixels zeroed"
     st.plotly_chart(
-        figs.denoising_curve_figure(curve.levels, errors_by_model, level, x_title=x_title), key="ae_dae_curve"
+        figs.denoising_curve_figure(curve.levels, errors_by_model, level, x_title=x_title),
+        key="ae_dae_curve",
+        config=figure_config(dataset, None, EXPORT_PAGE, "denoising-curve"),
     )
     at = curve.levels.index(level)
     dae_err, ae_err = curve.model_errors["DAE"][at], curve.model_errors["plain AE"][at]
@@ -425,7 +437,7 @@ def contractive_image_part() -> None:
     histogram = figs.histogram_figure(
         norms, title=f"Squared Frobenius norm ‖J_f(x)‖² over {len(images)} test images", x_title="‖J_f(x)‖²", log_x=True
     )
-    st.plotly_chart(histogram, key="ae_cae_hist")
+    st.plotly_chart(histogram, key="ae_cae_hist", config=figure_config(dataset, None, EXPORT_PAGE, "jacobian-norms"))
     table = {
         "": [
             "mean ‖J‖²",
@@ -502,6 +514,7 @@ def contractive_toy_part() -> None:
             x_title="s",
         ),
         key="ae_cae_response",
+        config=figure_config("toy", None, EXPORT_PAGE, "cae-response"),
     )
     columns = st.columns(4)
     columns[0].metric("Plain AE: slope along", f"{responses['plain AE'].along:.2f}")

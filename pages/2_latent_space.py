@@ -7,10 +7,12 @@ from ui.shell.projector import image_width, prose
 from ui.shell.sidebar import current_selection, require_test_split
 from ui.state import derived
 from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
+from ui.widgets.export import codes_download, figure_config
 from ui.widgets.latent_pad import PadClick, latent_pad
 from ui.widgets.shared import model_caption, projection_choice
 from vae_core.registry import comparison_pair
 
+EXPORT_PAGE = "latent-space"  # the page's part of every download's file name
 selection = current_selection()
 st.title("Latent space")
 prose(
@@ -67,9 +69,13 @@ for column, (side, entry), ref in zip(st.columns(len(panels)), panels, refs, str
             key=chart_key,
             on_select=lambda k=chart_key: _pick_from_chart(k),
             selection_mode="points",
-            config={"scrollZoom": True, "displaylogo": False},
+            config=figure_config(selection.dataset, entry.info.name, EXPORT_PAGE, f"{method}-scatter", scrollZoom=True),
         )
         st.caption(model_caption(entry))
+        encoded = derived.encode_split(ref, selection.dataset)
+        codes_download(
+            encoded.means, encoded.labels, selection.dataset, entry.info.name, EXPORT_PAGE, key=f"latent_csv_{side}"
+        )
 
 
 @st.fragment(key="latent_pads")

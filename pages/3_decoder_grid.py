@@ -8,8 +8,10 @@ from ui.shell.projector import image_width, prose
 from ui.shell.sidebar import current_selection, require_test_split
 from ui.state import derived
 from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
+from ui.widgets.export import codes_download, downloads_row, image_download
 from ui.widgets.latent_pad import latent_samples
 from ui.widgets.shared import model_caption
+from vae_core.export import export_stem
 from vae_core.latent_paths import code_density, grid_axes, grid_codes, linear_axis, slice_codes
 from vae_core.protocol import protocol_of
 from vae_core.registry import comparison_pair
@@ -35,6 +37,7 @@ GRID_LABELS = {
 }
 BROWSER_MAX_GRID = 16  # cells per side of the browser's sample grid: 256 decodes per repaint
 CODE_MASS = 0.95  # the outline encloses the densest region holding this share of the test codes
+EXPORT_PAGE = "decoder-grid"  # the page's part of every download's file name
 
 
 def grid_panel(e, kind: str, n: int, extent: float) -> int:
@@ -49,6 +52,13 @@ def grid_panel(e, kind: str, n: int, extent: float) -> int:
         key=f"grid_figure_{'vae' if e.is_variational else 'ae'}",
         config={"displaylogo": False, "staticPlot": True},
     )
+    panel = "vae" if e.is_variational else "ae"
+    encoded = derived.encode_split(ref, selection.dataset)
+    with downloads_row():
+        image_download(png, selection.dataset, e.info.name, EXPORT_PAGE, f"{kind}-grid-{n}", key=f"grid_png_{panel}")
+        codes_download(
+            encoded.means, encoded.labels, selection.dataset, e.info.name, EXPORT_PAGE, key=f"grid_csv_{panel}"
+        )
     if kind == "quantiles":
         spread = (
             "the prior N(0, 1) in each dimension"
@@ -163,6 +173,7 @@ else:
             caption=caption
             + " A larger grid keeps the smaller one's samples; another temperature scales the same codes.",
             origin=entry.key,
+            file_stem=export_stem(selection.dataset, entry.info.name, EXPORT_PAGE, f"samples-seed{seed}"),
             sizes=(4, BROWSER_MAX_GRID, 10),
             cell_px=image_width(28),
         )
@@ -183,7 +194,16 @@ else:
             "τ > 1 reaches regions the encoder rarely used.",
         )
         if variational:
-            st.image(derived.prior_samples_png(ref, n=n * n, seed=seed, temperature=temperature, n_cols=n, cell_px=28))
+            png = derived.prior_samples_png(ref, n=n * n, seed=seed, temperature=temperature, n_cols=n, cell_px=28)
+            st.image(png)
+            image_download(
+                png,
+                selection.dataset,
+                entry.info.name,
+                EXPORT_PAGE,
+                f"samples-seed{seed}-tau{temperature:g}",
+                key="grid_samples_png",
+            )
             st.caption(
                 f"{n * n} codes z ~ N(0, {temperature:g}² I) with seed {seed}, decoded. The same seed at "
                 "another temperature scales the same codes."
@@ -191,7 +211,16 @@ else:
             return
         centre, scale = code_spread()
         codes = centre + scale * derived.prior_codes(n * n, entry.latent_dim, seed, temperature)
-        st.image(derived.decoded_grid_png(ref, codes.astype(np.float32), n_cols=n, cell_px=28))
+        png = derived.decoded_grid_png(ref, codes.astype(np.float32), n_cols=n, cell_px=28)
+        st.image(png)
+        image_download(
+            png,
+            selection.dataset,
+            entry.info.name,
+            EXPORT_PAGE,
+            f"samples-seed{seed}-tau{temperature:g}",
+            key="grid_samples_png",
+        )
         st.caption(
             f"{n * n} codes z = m + s·ε, ε ~ N(0, {temperature:g}² I) with seed {seed}, m and s the mean "
             "and standard deviation of the autoencoder's test codes in each dimension, decoded."
@@ -240,6 +269,8 @@ else:
             key="grid_slice_figure",
             config={"displaylogo": False, "staticPlot": True},
         )
+        slice_name = f"slice-{dim_name(dim_x)}-{dim_name(dim_y)}"
+        image_download(png, selection.dataset, entry.info.name, EXPORT_PAGE, slice_name, key="grid_slice_png")
         report = entry.info.metrics
         kl = report.kl_per_dim if report is not None else ()
         if variational and len(kl) == entry.latent_dim:

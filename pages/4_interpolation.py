@@ -9,6 +9,7 @@ from ui.shell.projector import prose
 from ui.shell.sidebar import current_selection, require_test_split
 from ui.state import derived
 from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
+from ui.widgets.export import codes_download, figure_config, image_download
 from ui.widgets.latent_pad import latent_sliders
 from ui.widgets.shared import digit_picker, model_caption
 from vae_core import images
@@ -16,6 +17,7 @@ from vae_core.latent_paths import INTERPOLATIONS, interpolate, prior_mean_norm, 
 from vae_core.protocol import measured_inputs, protocol_of
 from vae_core.vocabulary import dim_name
 
+EXPORT_PAGE = "interpolation"  # the page's part of every download's file name
 selection = current_selection()
 st.title("Interpolation")
 prose(
@@ -69,7 +71,9 @@ method = c1.radio(
 )
 n_steps = c2.slider("Steps in the strip", 5, 15, 9, key="interp_steps")
 path = interpolate(z_a, z_b, np.linspace(0.0, 1.0, n_steps), method)
-st.image(derived.decoded_grid_png(model, path, n_cols=n_steps, cell_px=56))
+strip_png = derived.decoded_grid_png(model, path, n_cols=n_steps, cell_px=56)
+st.image(strip_png)
+image_download(strip_png, selection.dataset, entry.info.name, EXPORT_PAGE, f"{method}-strip", key="interp_strip_png")
 st.caption(f"{n_steps} evenly spaced steps from {digit_a.description} (left) to {digit_b.description} (right).")
 
 FINE_TS = np.linspace(0.0, 1.0, 41)
@@ -93,7 +97,11 @@ def walk() -> None:
         fine_path = interpolate(z_a, z_b, FINE_TS, method)
         add_path(fig, projection.transform(fine_path), current_point=projection.transform(z_t[None])[0])
         fig["layout"]["height"] = 420
-        st.plotly_chart(trusted_figure(fig), key="interp_scatter", config={"displaylogo": False})
+        st.plotly_chart(
+            trusted_figure(fig),
+            key="interp_scatter",
+            config=figure_config(selection.dataset, entry.info.name, EXPORT_PAGE, f"{method}-path"),
+        )
         st.caption(
             f"The {method} path from A to B over the test codes{measured_note}, with z(t) as the "
             f"{CURRENT_COLOUR_NAME} star"
@@ -104,6 +112,8 @@ def walk() -> None:
                 else "."
             )
         )
+        encoded = derived.encode_split(model, selection.dataset)
+        codes_download(encoded.means, encoded.labels, selection.dataset, entry.info.name, EXPORT_PAGE, key="interp_csv")
     norms_chart(t)
 
 

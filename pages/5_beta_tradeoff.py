@@ -7,6 +7,7 @@ from ui.shell.projector import prose
 from ui.shell.sidebar import ZOO_COMMAND, current_selection
 from ui.state import derived
 from ui.state.loaders import dataset_or_none
+from ui.widgets.export import figure_config, image_download
 from ui.widgets.job_panel import job_panel, job_running, submit
 from ui.widgets.literal_text import literal
 from vae_core.protocol import metric_names, protocol_of
@@ -25,6 +26,7 @@ from vae_core.vocabulary import INFORMATIVE_MEAN_KL, ROLE_BETA_SWEEP, SOURCE_USE
 
 JOB_KEY = "beta_job"
 
+EXPORT_PAGE = "beta-tradeoff"  # the page's part of every download's file name
 selection = current_selection()
 st.title("β trade-off")
 prose(
@@ -73,7 +75,7 @@ with st.container():
     st.plotly_chart(
         rate_distortion_figure(points, bound_name=bound_name, distortion_name=names.recon),
         key="beta_rd",
-        config={"displaylogo": False},
+        config=figure_config(selection.dataset, group, EXPORT_PAGE, "rate-distortion"),
     )
     st.caption(
         f"Dotted lines: equal {bound_name} (recon + KL); lines further down and left are lower. Small "
@@ -89,7 +91,11 @@ with st.container():
         )
 with st.container():
     st.subheader("KL per latent dimension")
-    st.plotly_chart(kl_heatmap_figure(points), key="beta_heatmap", config={"displaylogo": False})
+    st.plotly_chart(
+        kl_heatmap_figure(points),
+        key="beta_heatmap",
+        config=figure_config(selection.dataset, group, EXPORT_PAGE, "kl-per-dimension"),
+    )
     st.caption(
         "Pale cells are dimensions with almost no KL: the encoder ignores them and q(z|x) ≈ p(z) there "
         "(collapsed dimensions). Informative dimensions (mean KL > "
@@ -117,8 +123,16 @@ def samples_per_beta() -> None:
             label_col.markdown(
                 f"**β = {entry.beta:g}**" + ("  \n*trained here*" if entry.source == SOURCE_USER else "")
             )
-            image_col.image(
-                derived.prior_samples_png(entry.ref(device), n=n, seed=seed, temperature=1.0, n_cols=n, cell_px=40)
+            png = derived.prior_samples_png(entry.ref(device), n=n, seed=seed, temperature=1.0, n_cols=n, cell_px=40)
+            image_col.image(png)
+            image_download(
+                png,
+                selection.dataset,
+                entry.info.name,
+                EXPORT_PAGE,
+                f"samples-seed{seed}",
+                key=f"beta_png_{entry.key}",
+                container=image_col,
             )
 
 

@@ -22,6 +22,7 @@ from ui.shell.sidebar import current_selection, require_model
 from ui.state import elbo_cache
 from ui.state.loaders import model_or_none
 from ui.widgets.elbo_widgets import pick_models
+from ui.widgets.export import figure_config
 from ui.widgets.image_chooser import choose_image
 from ui.widgets.literal_text import literal
 from vae_core import elbo_report as elbo
@@ -32,6 +33,7 @@ from vae_core.vocabulary import INFORMATIVE_IMAGE_KL, dim_name
 
 BETA_PAGE = Path(__file__).with_name("5_beta_tradeoff.py")  # a sibling page, wherever the pages folder is
 
+EXPORT_PAGE = "elbo-breakdown"  # the page's part of every download's file name
 selection = current_selection()
 st.title("ELBO breakdown")
 prose(
@@ -160,7 +162,11 @@ def tightness() -> None:
         "average, a lower estimate of how far q(z|x) is from the true posterior.",
     )
     if k > 1:
-        st.plotly_chart(iw_curve_figure(curve, terms.neg_elbo, k), key="elbo_iw_chart")
+        st.plotly_chart(
+            iw_curve_figure(curve, terms.neg_elbo, k),
+            key="elbo_iw_chart",
+            config=figure_config(selection.dataset, vae_entry.info.name, EXPORT_PAGE, "iw-against-k"),
+        )
         rising = [s for s, row in zip(curve.seeds, curve.iw_nll, strict=True) if np.any(np.diff(row) > 0)]
         one_draw = (
             f"{len(rising)} of {len(seeds)} seeds' estimates rise somewhere as K grows: one draw does "
@@ -201,8 +207,16 @@ prose(
 )
 # side by side for a few dimensions; one above the other, full width, when there are many
 figures = st.columns(2) if terms.kl_per_dim.size <= 16 else (st.container(), st.container())
-figures[0].plotly_chart(posterior_figure(terms), key="elbo_posterior_chart")
-figures[1].plotly_chart(kl_per_dim_figure(terms), key="elbo_kl_chart")
+figures[0].plotly_chart(
+    posterior_figure(terms),
+    key="elbo_posterior_chart",
+    config=figure_config(selection.dataset, vae_entry.info.name, EXPORT_PAGE, "posterior"),
+)
+figures[1].plotly_chart(
+    kl_per_dim_figure(terms),
+    key="elbo_kl_chart",
+    config=figure_config(selection.dataset, vae_entry.info.name, EXPORT_PAGE, "kl-per-dimension"),
+)
 used = informative(terms)
 largest = int(np.argmax(terms.kl_per_dim))
 idle = f"the {COLOUR_NAMES[IDLE_COLOUR]} ones sit on the prior" if not used.all() else "none sits on the prior"
@@ -279,7 +293,11 @@ def beta_section() -> None:
         format_noisy(weighed.objective, noise),
         help="Reconstruction + β·KL: what a model trained at this β would minimise for this image.",
     )
-    cols[2].plotly_chart(objective_figure(weighed, np.linspace(0, max(elbo.BETA_CHOICES), 81)), key="elbo_beta_chart")
+    cols[2].plotly_chart(
+        objective_figure(weighed, np.linspace(0, max(elbo.BETA_CHOICES), 81)),
+        key="elbo_beta_chart",
+        config=figure_config(selection.dataset, vae_entry.info.name, EXPORT_PAGE, "beta-objective"),
+    )
 
 
 beta_section()

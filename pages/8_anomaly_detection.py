@@ -10,6 +10,7 @@ from ui.shell.projector import prose
 from ui.shell.sidebar import current_selection, require_model
 from ui.state import anomaly_cache
 from ui.state.loaders import model_or_none, registry
+from ui.widgets.export import figure_config
 from ui.widgets.image_chooser import choose_image
 from vae_core import anomaly
 from vae_core.protocol import metric_names, protocol_of
@@ -23,6 +24,7 @@ DEFAULT_IW = 50
 DEFAULT_FPR = 0.05  # the threshold opens where 5% of the test images are flagged
 SEED = 0
 
+EXPORT_PAGE = "anomaly-detection"  # the page's part of every download's file name
 selection = current_selection()
 st.title("Anomaly detection")
 prose(
@@ -165,7 +167,9 @@ threshold = float(
     )
 )
 st.plotly_chart(
-    score_histograms(study, score_key, labels[score_key], shown=shown, threshold=threshold), key="anomaly_histogram"
+    score_histograms(study, score_key, labels[score_key], shown=shown, threshold=threshold),
+    key="anomaly_histogram",
+    config=figure_config(selection.dataset, vae_entry.info.name, EXPORT_PAGE, "score-histograms"),
 )
 rows = []
 for scored in study.sets:
@@ -196,7 +200,11 @@ ood_key = st.selectbox(
 )
 ood = study.scored(ood_key)
 curves = {labels[k]: anomaly.roc(inside.scores.values(k), ood.scores.values(k)) for k in keys}
-st.plotly_chart(roc_figure(curves, f"{inside.label} against {ood.label}"), key="anomaly_roc")
+st.plotly_chart(
+    roc_figure(curves, f"{inside.label} against {ood.label}"),
+    key="anomaly_roc",
+    config=figure_config(selection.dataset, vae_entry.info.name, EXPORT_PAGE, "roc"),
+)
 short = {kind.key: kind.short for kind in anomaly.SCORE_KINDS}
 auc_table = pd.DataFrame(
     [{"out-of-distribution set": r.ood_label, **{short[k]: round(r.auc[k], 3) for k in keys}} for r in study.results]
@@ -220,6 +228,7 @@ if chosen is not None:
     st.plotly_chart(
         score_histograms(study, score_key, labels[score_key], shown=shown, threshold=threshold, image_score=value),
         key="anomaly_image_histogram",
+        config=figure_config(selection.dataset, vae_entry.info.name, EXPORT_PAGE, "image-histogram"),
     )
     percentiles = {s.label: anomaly.percentile_in(value, s.scores.values(score_key)) for s in study.sets}
     cols = st.columns(3)

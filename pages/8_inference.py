@@ -27,12 +27,14 @@ from ui.shell.projector import prose
 from ui.shell.sidebar import current_selection
 from ui.state import inference_cache as cache
 from ui.state.loaders import dataset_or_none
+from ui.widgets.export import figure_config
 from ui.widgets.image_chooser import choose_image
 from vae_core import divergences
 from vae_core.images import enlarge
 from vae_core.posterior import posterior_shape
 from vae_core.protocol import protocol_of
 
+EXPORT_PAGE = "inference"  # the page's part of every download's file name
 selection = current_selection()
 st.title("Inference: the true posterior")
 prose(
@@ -142,7 +144,11 @@ if vaes_2d and test is not None and image is not None:
         format_func={"q": "Zoom on q and p(z|x)", "grid": "The whole grid"}.get,
     )
     q_star = amortisation.q_star if amortisation is not None else None
-    chart.plotly_chart(posterior_figure(report.grid, report.q, q_star, view=view), key="inference_posterior_chart")
+    chart.plotly_chart(
+        posterior_figure(report.grid, report.q, q_star, view=view),
+        key="inference_posterior_chart",
+        config=figure_config(selection.dataset, entry.info.name, EXPORT_PAGE, "true-posterior"),
+    )
     chart.caption(
         "Grey: p(z|x), darker where denser; green lines: the regions holding 50, 90 and 99 % of its mass. "
         "Blue: the "
@@ -238,9 +244,15 @@ def mean_field_part() -> None:
     comparison = cache.mean_field(rho)
     rhos, ratios = cache.variance_curve()
     left, right = st.columns(2)
-    left.plotly_chart(mean_field_figure(comparison), key="inference_mean_field_chart")
+    left.plotly_chart(
+        mean_field_figure(comparison),
+        key="inference_mean_field_chart",
+        config=figure_config("", None, EXPORT_PAGE, "mean-field"),
+    )
     right.plotly_chart(
-        variance_ratio_figure(rhos, ratios, rho, float(comparison.variance_ratio[0])), key="inference_variance_chart"
+        variance_ratio_figure(rhos, ratios, rho, float(comparison.variance_ratio[0])),
+        key="inference_variance_chart",
+        config=figure_config("", None, EXPORT_PAGE, "variance-ratio"),
     )
     cells = st.columns(3)
     cells[0].metric("Reverse-KL variance ÷ true variance", f"{comparison.variance_ratio[0]:.3f}")
@@ -297,7 +309,7 @@ def kl_direction_part() -> None:
         figure = mixture_figure_1d(target, fits, divergences.quadrature_grid(target, 1201).axes[0])
     else:
         figure = mixture_figure_2d(target, fits, divergences.quadrature_grid(target, 161).axes)
-    st.plotly_chart(figure, key="inference_mixture_chart")
+    st.plotly_chart(figure, key="inference_mixture_chart", config=figure_config("", None, EXPORT_PAGE, "mixture-fits"))
     rows = [("reverse, from mode A", from_a), ("reverse, from mode B", from_b), ("forward (moments)", forward)]
     st.table(
         {

@@ -12,6 +12,7 @@ from ui.shell.projector import prose
 from ui.shell.sidebar import current_selection
 from ui.state import conditional_cache
 from ui.state.loaders import dataset_or_none, model_or_none, registry
+from ui.widgets.export import codes_download, figure_config, image_download
 from ui.widgets.shared import digit_picker
 from vae_core.images import enlarge
 from vae_core.protocol import metric_names, protocol_of
@@ -20,6 +21,7 @@ from vae_core.vocabulary import ROLE_FAMILY_2D, dim_name
 GRID_SIDE = 8  # cells per side of each class's latent grid
 SEED = 0
 
+EXPORT_PAGE = "conditional-vae"  # the page's part of every download's file name
 selection = current_selection()
 st.title("Conditional VAE")
 prose(
@@ -72,9 +74,19 @@ st.header("1 · One z, every class")
 left, right = st.columns([1, 3])
 n_styles = int(left.slider("Rows (draws z ~ N(0, I))", 1, 12, 6, key="cvae_rows"))
 seed = int(left.number_input("Seed of the draws", 0, 2**31 - 1, SEED, key="cvae_seed"))
+same_z_png = conditional_cache.same_z_png(cvae, n_styles=n_styles, seed=seed)
 right.image(
-    conditional_cache.same_z_png(cvae, n_styles=n_styles, seed=seed),
+    same_z_png,
     caption="Each row: one z decoded with the labels " + ", ".join(class_names) + " (left to right).",
+)
+image_download(
+    same_z_png,
+    selection.dataset,
+    cvae_entry.info.name,
+    EXPORT_PAGE,
+    f"one-z-every-class-seed{seed}",
+    key="cvae_same_z_png",
+    container=right,
 )
 prose(
     "Along a row only the label changes, so whatever the row's digits have in common (stroke width, slant, "
@@ -115,10 +127,20 @@ if picked is not None:
         )
     left, right = st.columns([1, 6])
     left.image(enlarge(picked.image, 56), caption=picked.description)
+    transfer_png = conditional_cache.transfer_png(cvae, np.ascontiguousarray(picked.image, np.float32), label)
     right.image(
-        conditional_cache.transfer_png(cvae, np.ascontiguousarray(picked.image, np.float32), label),
+        transfer_png,
         caption=f"Decoded with the labels {', '.join(class_names)}; its own ({class_names[label]}) is the "
         "reconstruction.",
+    )
+    image_download(
+        transfer_png,
+        selection.dataset,
+        cvae_entry.info.name,
+        EXPORT_PAGE,
+        "style-transfer",
+        key="cvae_transfer_png",
+        container=right,
     )
 
 # --- 3. the latent scatter ----------------------------------------------------------------------------------------
@@ -145,6 +167,10 @@ else:
             height=460,
         ),
         key="cvae_scatter",
+        config=figure_config(selection.dataset, cvae_entry.info.name, EXPORT_PAGE, "scatter"),
+    )
+    codes_download(
+        cvae_codes, labels, selection.dataset, cvae_entry.info.name, EXPORT_PAGE, key="cvae_csv", container=columns[0]
     )
     knn_cvae = conditional_cache.predictability(cvae, selection.dataset)
     if vae_codes is not None:
@@ -153,6 +179,16 @@ else:
                 vae_codes, labels, class_names, title="VAE: μ(x)", prior_centre=(0.0, 0.0), axis_range=axis, height=460
             ),
             key="cvae_vae_scatter",
+            config=figure_config(selection.dataset, vae_entry.info.name, EXPORT_PAGE, "scatter"),
+        )
+        codes_download(
+            vae_codes,
+            labels,
+            selection.dataset,
+            vae_entry.info.name,
+            EXPORT_PAGE,
+            key="cvae_vae_csv",
+            container=columns[1],
         )
         knn_vae = conditional_cache.predictability(vae_entry.ref(selection.device), selection.dataset)
         st.metric("Class predicted from the VAE's codes (5-NN)", f"{100 * knn_vae:.1f}%")
@@ -197,7 +233,11 @@ figure.update_layout(
     yaxis_title="test-set mean KL(q ‖ N(0, 1)), nats",
     margin={"l": 10, "r": 10, "t": 20, "b": 10},
 )
-st.plotly_chart(figure, key="cvae_kl_chart")
+st.plotly_chart(
+    figure,
+    key="cvae_kl_chart",
+    config=figure_config(selection.dataset, cvae_entry.info.name, EXPORT_PAGE, "kl-per-dimension"),
+)
 names = metric_names(protocol, variational=True)
 columns = st.columns(4)
 columns[0].metric("KL · VAE", f"{comparison.vae_kl:.2f}", help="KL(q(z|x) ‖ N(0, I)), nats per test image")

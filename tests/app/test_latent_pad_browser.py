@@ -216,3 +216,13 @@ def test_the_decoder_grid_samples_decode_in_the_browser(app_env):
             expected = model.decode(codes).numpy()[:, 0]  # (64, 8, 8)
         cells = pixels.reshape(8, 8, 8, 8).transpose(0, 2, 1, 3).reshape(64, 8, 8)
         assert np.abs(cells / 255.0 - expected).max() <= 0.5 / 255 + MAX_PIXEL_ERROR
+        # Its "Download PNG" saves the grid as shown: 8 cells of 28 px a side, named after the view.
+        with page.expect_download() as download_info:
+            grid.get_by_text("Download PNG").click()
+        download = download_info.value
+        assert download.suggested_filename.endswith("_samples-seed0-8x8-tau0.50.png"), download.suggested_filename
+        from PIL import Image
+
+        with Image.open(download.path()) as saved:
+            assert saved.format == "PNG" and saved.size == (8 * 28, 8 * 28)
+        assert len(sent) == before_sent

@@ -13,6 +13,7 @@ import streamlit as st
 
 from ui.figures.training import training_curves
 from ui.state.loaders import refresh_registry
+from ui.widgets.export import figure_config
 from vae_core.config import ModelConfig, TrainConfig
 from vae_core.jobs import BOARD, DIVERGED, DONE, FAILED, STOPPED, JobProgress, QueueFull, TrainingJob
 from vae_core.protocol import metric_names, protocol_of
@@ -122,7 +123,7 @@ def _panel(job_key: str, job: TrainingJob, show_curves: bool) -> None:
         st.plotly_chart(
             training_curves(progress.history, job.model_config.kind, progress.curve),
             key=f"{job_key}_curves",
-            config={"displaylogo": False},
+            config=figure_config(job.train_config.dataset, job.save_path.stem, "train", "training-curves"),
         )
         warmup = job.train_config.kl_warmup_epochs if job.model_config.is_variational else 0
         st.caption(

@@ -77,6 +77,7 @@ _SAMPLES_HTML = """
   </div>
   <canvas class="vle-sg-img" aria-label="Decoded samples"></canvas>
   <div class="vle-sg-caption"></div>
+  <a class="vle-sg-download" href="#" download="samples.png">Download PNG</a>
   <div class="vle-sg-status"></div>
 </div>
 """
@@ -108,6 +109,8 @@ _CSS = """
 .vle-sg-img { image-rendering: pixelated; background: #000; align-self: flex-start; }
 .vle-sg-caption { font-size: .875rem; opacity: .7; }
 .vle-sg-status { color: var(--st-primary-color); }
+.vle-sg-download { align-self: flex-start; font-size: .875rem; padding: .25rem .75rem; text-decoration: none;
+  border: 1px solid var(--st-border-color); border-radius: var(--st-button-radius); color: var(--st-text-color); }
 .vle-ls-reset { font: inherit; padding: .3rem .7rem; border: 1px solid var(--st-border-color);
   border-radius: var(--st-button-radius);
   background: var(--st-secondary-background-color); color: var(--st-text-color); cursor: pointer; }
@@ -219,6 +222,7 @@ def latent_samples(
     scale: Sequence[float],
     caption: str,
     origin: str,
+    file_stem: str,
     sizes: tuple[int, int, int] = (4, 16, 10),
     temperatures: tuple[float, float, float, float] = (0.1, 2.0, 0.05, 1.0),
     cell_px: int = 28,
@@ -230,6 +234,7 @@ def latent_samples(
     grid keeps the smaller one's samples. caption: text under the grid, where "{count}" and "{tau}" become the
     shown number of samples and temperature. sizes: (min, max, default) cells per side; temperatures: (min, max,
     step, default). origin: changes whenever the sliders should return to their defaults (another model).
+    file_stem: the "Download PNG" link saves <file_stem>-<n>x<n>-tau<τ>.png, the grid as shown (cell_px a cell).
     """
     low, high, default_n = sizes
     noise = np.ascontiguousarray(noise, dtype="<f4")
@@ -243,6 +248,7 @@ def latent_samples(
         "centre": [float(v) for v in centre],
         "scale": [float(v) for v in scale],
         "caption": caption,
+        "file_stem": file_stem,
         "sizes": [int(low), int(high), int(default_n)],
         "temperatures": [float(t) for t in temperatures],
         "cell_px": int(cell_px),

@@ -8,8 +8,21 @@ function wireSamples(root) {
   const s = {
     wrap: q(".vle-sg"), nInput: q("input.vle-sg-n"), tInput: q("input.vle-sg-t"), nValue: q(".vle-sg-n-value"),
     tValue: q(".vle-sg-t-value"), img: q("canvas.vle-sg-img"), caption: q(".vle-sg-caption"),
-    status: q(".vle-sg-status"), data: null, loaded: null, net: null, noise: null, pending: false,
+    status: q(".vle-sg-status"), download: q("a.vle-sg-download"), data: null, loaded: null, net: null,
+    noise: null, pending: false,
   };
+  // The grid as shown (each cell cell_px wide, sharp pixels), made when the link is clicked.
+  s.download.addEventListener("click", () => {
+    const n = Number(s.nInput.value), cell = s.data.cell_px;
+    const [, height, width] = s.net.shape;
+    const big = document.createElement("canvas");
+    big.width = n * cell; big.height = Math.round(n * cell * height / width);
+    const ctx = big.getContext("2d");
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(s.img, 0, 0, big.width, big.height);
+    s.download.href = big.toDataURL("image/png");
+    s.download.download = `${s.data.file_stem}-${n}x${n}-tau${Number(s.tInput.value).toFixed(2)}.png`;
+  });
   s.nInput.addEventListener("input", () => schedule(s));
   s.tInput.addEventListener("input", () => schedule(s));
   return s;
