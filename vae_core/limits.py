@@ -45,7 +45,11 @@ MAX_TSNE_POINTS = 5000  # scikit-learn's Barnes-Hut t-SNE: about 30 s and 200 MB
 MAX_QUEUED_TRAINING_JOBS = 2  # per server: each job uses one core; more only makes every job and page slower
 
 # --- uploads ----------------------------------------------------------------------------------------------------
-MAX_UPLOAD_BYTES = 5 * 2**20  # an image or a checkpoint picked in the browser, before decoding
+# An image picked in the browser, before decoding: a phone photo is 2-6 MB as JPEG, a digit needs far less. The
+# one cap for st.file_uploader (max_upload_size, whole megabytes of 2**20 bytes, as Streamlit counts them), the
+# server's maxUploadSize (.streamlit/config.toml) and the decoder (vae_core.preprocess.load_image).
+MAX_UPLOAD_MB = 5
+MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 2**20
 # A phone camera takes 12-20 MP; 24 MP admits those uncropped. PNG cannot be decoded reduced, so the worst case
 # is a 24 MP RGBA PNG: 96 MB as 8-bit pixels, reduced in Pillow to at most 1024 px a side before any float32
 # array exists (JPEG is decoded at 1/2-1/8 scale by Image.draft and costs far less).

@@ -14,7 +14,7 @@ Decisions worth knowing (each is tested):
   strokes are dark and onto black when they are light, so the opaque strokes are the ink whatever their colour
   (compositing onto white alone would erase white-on-transparent drawings).
 - 16-bit greyscale is converted exactly (value / 65535); 32-bit integer and floating-point images are refused.
-- Uploads are checked before they are decoded: bytes (MAX_UPLOAD_BYTES), pixel count (MAX_PIXELS, which also
+- Uploads are checked before they are decoded: bytes (limits.MAX_UPLOAD_BYTES), pixel count (MAX_PIXELS, which also
   guards against decompression bombs, together with Pillow's own check) and at least MIN_SIDE pixels a side.
 """
 
@@ -33,7 +33,6 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vae_core import limits
 
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # a phone photo is 2-6 MB; more is not a digit worth waiting for
 MAX_PIXELS = limits.MAX_UPLOAD_PIXELS  # checked from the header, before any pixel is decoded
 MIN_SIDE = 8  # the digits data set itself is 8x8; a smaller image cannot hold a digit
 WORKING_SIDE = 512  # large images are shrunk to this longest side first: the result is 28x28 anyway
@@ -123,7 +122,7 @@ class PreprocessResult:
 
 
 # --- loading and validating -------------------------------------------------------------------------------
-def load_image(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_PIXELS) -> Image.Image:
+def load_image(data: bytes, *, max_bytes: int = limits.MAX_UPLOAD_BYTES, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Decode an uploaded file into a loaded PIL image, or raise ImageInputError saying what is wrong."""
     if not data:
         raise ImageInputError("The file is empty. Choose a PNG or JPG picture of a digit.")
@@ -183,7 +182,7 @@ def _decode(data: bytes, max_pixels: int) -> Image.Image:
     return image
 
 
-def decode_data_url(url: str, *, max_bytes: int = MAX_UPLOAD_BYTES) -> bytes:
+def decode_data_url(url: str, *, max_bytes: int = limits.MAX_UPLOAD_BYTES) -> bytes:
     """The bytes of a PNG or JPEG data URL (what the drawing canvas sends)."""
     prefix = next((p for p in DATA_URL_PREFIXES if url.startswith(p)), None)
     if prefix is None:
