@@ -36,6 +36,7 @@ from vae_core import limits
 MAX_PIXELS = limits.MAX_UPLOAD_PIXELS  # checked from the header, before any pixel is decoded
 MIN_SIDE = 8  # the digits data set itself is 8x8; a smaller image cannot hold a digit
 WORKING_SIDE = 512  # large images are shrunk to this longest side first: the result is 28x28 anyway
+SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")  # Pillow's 16-bit greyscale (PNG), converted exactly
 # Pillow format -> the file name endings st.file_uploader accepts for it: only plain raster decoders (no EPS,
 # no PDF). The decoder's formats, the uploaders' types and the error text all come from this one table.
 UPLOAD_FORMATS = {"PNG": ("png",), "JPEG": ("jpg", "jpeg"), "GIF": ("gif",), "BMP": ("bmp",), "WEBP": ("webp",)}
@@ -157,12 +158,19 @@ def _decode(data: bytes, max_pixels: int) -> Image.Image:
                 image.draft(image.mode, (2 * WORKING_SIDE, 2 * WORKING_SIDE))  # decode big photos reduced
             image.load()
             factor = max(image.size) // (2 * WORKING_SIDE)
-            if factor >= 2 and image.mode in ("L", "LA", "RGB", "RGBA", "P", "PA"):
-                # reduce in 8-bit before any float array exists (a box filter; Lanczos still does the rest)
+            if factor >= 2 and image.mode in ("1", "L", "LA", "RGB", "RGBA", "P", "PA", *SIXTEEN_BIT_MODES):
+                # reduce in 8 (or 16) bits before any float array exists (a box filter; Lanczos still does the
+                # rest): a 24 MP image unreduced costs 100-300 MB of float32 in to_greyscale
                 ImageOps.exif_transpose(image, in_place=True)  # the reduced copy would lose the EXIF rotation
                 if image.mode in ("P", "PA"):
                     image = image.convert("RGBA")
-                image = image.reduce(factor)
+                elif image.mode == "1":
+                    image = image.convert("L")  # one byte a pixel; Image.reduce takes no 1-bit images
+                if image.mode in SIXTEEN_BIT_MODES:
+                    # Image.reduce takes no 16-bit images either; a box resize is the same average, in 16 bits
+                    image = image.resize((image.width // factor, image.height // factor), Image.Resampling.BOX)
+                else:
+                    image = image.reduce(factor)
     except ImageInputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -264,7 +272,7 @@ def to_greyscale(image: Image.Image) -> tuple[np.ndarray, str]:
     image = ImageOps.exif_transpose(image)  # phone photos store their rotation in EXIF
     mode = image.mode
     notes = []
-    if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
+    if mode in SIXTEEN_BIT_MODES:
         grey = np.asarray(image, dtype=np.float32) / np.float32(65535.0)
         notes.append("16-bit greyscale, scaled exactly from 0..65535.")
     elif mode == "I":
