@@ -55,8 +55,8 @@ MAX_UPLOAD_MB = 5
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 2**20
 # A phone camera takes 12-20 MP; 24 MP admits those uncropped. PNG cannot be decoded reduced, so the worst case
 # is a 24 MP RGBA PNG: 96 MB as 8-bit pixels (about 190 MB with the decoder's buffers and the reduced copy),
-# reduced in Pillow to under 2048 px a side before any float32 array exists; 1-bit and 16-bit images are reduced
-# too (in 8 and 16 bits), and JPEG is decoded at 1/2-1/8 scale by Image.draft and costs far less.
+# reduced in Pillow by a whole factor to under 2048 px a side before any float32 array exists; 1-bit and 16-bit are
+# reduced too (in 8 and 16 bits), and JPEG is decoded at 1/2-1/8 scale by Image.draft and costs far less.
 MAX_UPLOAD_PIXELS = 24_000_000
 MAX_CONCURRENT_DECODES = 2  # uploads decoded at once per server (2 cores): a burst of uploads queues, not swaps
 

@@ -141,7 +141,7 @@ def load_image(data: bytes, *, max_bytes: int = limits.MAX_UPLOAD_BYTES, max_pix
 
 
 def _decode(data: bytes, max_pixels: int) -> Image.Image:
-    """Open from the header, check the size, then decode reduced: at most 2 * WORKING_SIDE a side."""
+    """Open from the header, check the size, then decode reduced by a whole factor: under 4 * WORKING_SIDE a side."""
     try:
         with warnings.catch_warnings():
             # Pillow only warns between MAX_IMAGE_PIXELS and twice that; treat the warning as the error it is.
