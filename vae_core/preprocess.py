@@ -14,7 +14,7 @@ Decisions worth knowing (each is tested):
   strokes are dark and onto black when they are light, so the opaque strokes are the ink whatever their colour
   (compositing onto white alone would erase white-on-transparent drawings).
 - 16-bit greyscale is converted exactly (value / 65535); 32-bit integer and floating-point images are refused.
-- Uploads are checked before they are decoded: bytes (MAX_UPLOAD_BYTES), pixel count (MAX_PIXELS, which also
+- Uploads are checked before they are decoded: bytes (limits.MAX_UPLOAD_BYTES), pixel count (MAX_PIXELS, which also
   guards against decompression bombs, together with Pillow's own check) and at least MIN_SIDE pixels a side.
 """
 
@@ -33,10 +33,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vae_core import limits
 
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # a phone photo is 2-6 MB; more is not a digit worth waiting for
 MAX_PIXELS = limits.MAX_UPLOAD_PIXELS  # checked from the header, before any pixel is decoded
 MIN_SIDE = 8  # the digits data set itself is 8x8; a smaller image cannot hold a digit
 WORKING_SIDE = 512  # large images are shrunk to this longest side first: the result is 28x28 anyway
+SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")  # Pillow's 16-bit greyscale (PNG), converted exactly
 # Pillow format -> the file name endings st.file_uploader accepts for it: only plain raster decoders (no EPS,
 # no PDF). The decoder's formats, the uploaders' types and the error text all come from this one table.
 UPLOAD_FORMATS = {"PNG": ("png",), "JPEG": ("jpg", "jpeg"), "GIF": ("gif",), "BMP": ("bmp",), "WEBP": ("webp",)}
@@ -123,7 +123,7 @@ class PreprocessResult:
 
 
 # --- loading and validating -------------------------------------------------------------------------------
-def load_image(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_PIXELS) -> Image.Image:
+def load_image(data: bytes, *, max_bytes: int = limits.MAX_UPLOAD_BYTES, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Decode an uploaded file into a loaded PIL image, or raise ImageInputError saying what is wrong."""
     if not data:
         raise ImageInputError("The file is empty. Choose a PNG or JPG picture of a digit.")
@@ -141,7 +141,7 @@ def load_image(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: in
 
 
 def _decode(data: bytes, max_pixels: int) -> Image.Image:
-    """Open from the header, check the size, then decode reduced: at most 2 * WORKING_SIDE a side."""
+    """Open from the header, check the size, then decode reduced by a whole factor: under 4 * WORKING_SIDE a side."""
     try:
         with warnings.catch_warnings():
             # Pillow only warns between MAX_IMAGE_PIXELS and twice that; treat the warning as the error it is.
@@ -158,12 +158,19 @@ def _decode(data: bytes, max_pixels: int) -> Image.Image:
                 image.draft(image.mode, (2 * WORKING_SIDE, 2 * WORKING_SIDE))  # decode big photos reduced
             image.load()
             factor = max(image.size) // (2 * WORKING_SIDE)
-            if factor >= 2 and image.mode in ("L", "LA", "RGB", "RGBA", "P", "PA"):
-                # reduce in 8-bit before any float array exists (a box filter; Lanczos still does the rest)
+            if factor >= 2 and image.mode in ("1", "L", "LA", "RGB", "RGBA", "P", "PA", *SIXTEEN_BIT_MODES):
+                # reduce in 8 (or 16) bits before any float array exists (a box filter; Lanczos still does the
+                # rest): a 24 MP image unreduced costs 100-300 MB of float32 in to_greyscale
                 ImageOps.exif_transpose(image, in_place=True)  # the reduced copy would lose the EXIF rotation
                 if image.mode in ("P", "PA"):
                     image = image.convert("RGBA")
-                image = image.reduce(factor)
+                elif image.mode == "1":
+                    image = image.convert("L")  # one byte a pixel; Image.reduce takes no 1-bit images
+                if image.mode in SIXTEEN_BIT_MODES:
+                    # Image.reduce takes no 16-bit images either; a box resize is the same average, in 16 bits
+                    image = image.resize((image.width // factor, image.height // factor), Image.Resampling.BOX)
+                else:
+                    image = image.reduce(factor)
     except ImageInputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -183,7 +190,7 @@ def _decode(data: bytes, max_pixels: int) -> Image.Image:
     return image
 
 
-def decode_data_url(url: str, *, max_bytes: int = MAX_UPLOAD_BYTES) -> bytes:
+def decode_data_url(url: str, *, max_bytes: int = limits.MAX_UPLOAD_BYTES) -> bytes:
     """The bytes of a PNG or JPEG data URL (what the drawing canvas sends)."""
     prefix = next((p for p in DATA_URL_PREFIXES if url.startswith(p)), None)
     if prefix is None:
@@ -265,7 +272,7 @@ def to_greyscale(image: Image.Image) -> tuple[np.ndarray, str]:
     image = ImageOps.exif_transpose(image)  # phone photos store their rotation in EXIF
     mode = image.mode
     notes = []
-    if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
+    if mode in SIXTEEN_BIT_MODES:
         grey = np.asarray(image, dtype=np.float32) / np.float32(65535.0)
         notes.append("16-bit greyscale, scaled exactly from 0..65535.")
     elif mode == "I":

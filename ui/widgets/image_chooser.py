@@ -16,6 +16,7 @@ import streamlit as st
 
 from ui.state.loaders import dataset_or_none
 from ui.widgets.canvas import drawing_canvas
+from vae_core import limits
 from vae_core.images import enlarge, thumbnail
 from vae_core.preprocess import (
     UPLOAD_TYPES,
@@ -139,7 +140,10 @@ def _outside_image(source: str, memory: InputMemory, input_shape: tuple[int, int
     problem = None
     if source == "upload":
         upload = st.file_uploader(
-            f"A picture of one digit ({UPLOAD_TYPES_TEXT})", type=list(UPLOAD_TYPES), key=f"{key_prefix}_upload"
+            f"A picture of one digit ({UPLOAD_TYPES_TEXT})",
+            type=list(UPLOAD_TYPES),
+            key=f"{key_prefix}_upload",
+            max_upload_size=limits.MAX_UPLOAD_MB,
         )
         if upload is not None:
             problem = memory.offer("upload", f"{upload.file_id}:{upload.size}", upload.getvalue, input_shape)

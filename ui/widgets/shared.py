@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 from ui.widgets.literal_text import literal
+from vae_core import limits
 from vae_core.data import ImageDataset
 from vae_core.preprocess import UPLOAD_TYPES, ImageInputError, InputMemory
 from vae_core.registry import ModelEntry
@@ -92,7 +93,12 @@ def digit_picker(data: ImageDataset, key_prefix: str, default_class: int, title:
         return PickedDigit(data.images[index, 0].numpy(), f"test image #{index} ({data.class_names[label]})", index)
 
     memory = st.session_state.setdefault(f"{key_prefix}_uploads", InputMemory())
-    upload = st.file_uploader(f"{title}: a picture of one digit", type=list(UPLOAD_TYPES), key=f"{key_prefix}_file")
+    upload = st.file_uploader(
+        f"{title}: a picture of one digit",
+        type=list(UPLOAD_TYPES),
+        key=f"{key_prefix}_file",
+        max_upload_size=limits.MAX_UPLOAD_MB,
+    )
     if upload is not None:
         error = memory.offer("upload", upload.file_id, upload.getvalue, data.input_shape)
         if error:
