@@ -35,6 +35,7 @@ same_axes = controls[1].toggle(
     "Same axes for both",
     value=True,
     key="latent_same_axes",
+    bind="query-params",
     help="Shows how differently the two models scale their codes.",
 )
 
@@ -124,6 +125,7 @@ def latent_images() -> None:
         value=0,
         step=1,
         key="latent_index",
+        bind="query-params",
     )
     label = data.class_names[int(data.labels[index])]
     st.markdown(
