@@ -183,8 +183,8 @@ def test_in_a_browser_a_fragments_slider_and_the_reset_update_the_address(app_en
     with running_app() as url, sync_playwright() as playwright, chromium_page(playwright) as page:
         open_app(page, f"{url}/decoder_grid?model={AE_2D}&grid_n=9")
         assert params(page)["grid_n"] == ["9"] and params(page)[MODEL_PARAM] == [AE_2D]
-        slider = page.get_by_role("slider").first  # "Cells per side", drawn in the grid's fragment
-        assert slider.get_attribute("aria-valuenow") == "9"
+        slider = page.get_by_role("slider", name="Cells per side")  # drawn in the grid's fragment
+        assert slider.input_value() == "9"
         slider.focus()
         page.keyboard.press("ArrowRight")
         wait_for_idle(page)
@@ -193,7 +193,7 @@ def test_in_a_browser_a_fragments_slider_and_the_reset_update_the_address(app_en
         page.get_by_role("button", name="Reset this page").click()
         wait_for_idle(page)
         page.wait_for_function("() => !location.search.includes('grid_n')", timeout=10_000)
-        assert slider.get_attribute("aria-valuenow") == "15"
+        assert slider.input_value() == "15"
         assert params(page)[MODEL_PARAM] == [AE_2D]
         slider.focus()
         page.keyboard.press("ArrowLeft")
