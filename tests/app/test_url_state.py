@@ -9,12 +9,14 @@ drives the real app in Chromium to see the address change.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.app.conftest import APP_FILE, APP_TIMEOUT_S
+from tests.conftest import train_tiny_checkpoint
 from tools.app_browser import chromium_page, chromium_path, open_app, playwright_available, running_app, wait_for_idle
 from ui.shell.sidebar import DATASET_KEY, MODEL_KEY
 from ui.shell.url_state import DATASET_PARAM, MODEL_PARAM, PAGE_VIEW, RESET_KEY
@@ -146,14 +148,35 @@ def test_pages_without_settings_in_the_url_have_no_reset_control(open_page):
     assert not [b for b in at.sidebar.button if b.key == RESET_KEY]
 
 
+@pytest.fixture(scope="module")
+def more_models(tmp_path_factory) -> Path:
+    """A user folder with what the tiny zoo lacks: a binarised VAE (the ELBO page's K slider needs a likelihood
+    model) and a conditional VAE (the Conditional VAE page)."""
+    folder = tmp_path_factory.mktemp("url_state_models")
+    train_tiny_checkpoint(folder / "digits-vae-z2-bin.pt", epochs=1, binarized=True)
+    train_tiny_checkpoint(folder / "digits-cvae-z2.pt", kind="cvae", epochs=1, role="conditional", group="cvae")
+    return folder
+
+
 # (page, model): together they draw every widget a page binds (2-D and larger latents draw different ones).
-OPENINGS = [(LATENT, VAE_2D), (LATENT, VAE_4D), (GRID, VAE_2D), (GRID, VAE_4D), (INTERPOLATION, VAE_2D)]
+OPENINGS = [
+    (LATENT, VAE_2D),
+    (LATENT, VAE_4D),
+    (GRID, VAE_2D),
+    (GRID, VAE_4D),
+    (INTERPOLATION, VAE_2D),
+    ("pages/5_beta_tradeoff.py", VAE_2D),  # the page shows the data set's β sweep, whichever model is picked
+    ("pages/6_elbo_breakdown.py", VAE_2D),
+    ("pages/6_elbo_breakdown.py", "user/digits-vae-z2-bin"),
+    ("pages/9_conditional_vae.py", VAE_2D),
+]
 
 
 @pytest.mark.parametrize("page", sorted({page for page, _ in OPENINGS}))
-def test_the_list_of_a_pages_settings_is_what_the_page_binds(app_env, navigation_only, page):
+def test_the_list_of_a_pages_settings_is_what_the_page_binds(app_env, navigation_only, more_models, monkeypatch, page):
     """Every key url_state lists for a page is a widget the page binds to the URL, with the listed default,
     and every widget the page binds is listed (the reset control resets exactly those)."""
+    monkeypatch.setenv("VAE_USER_CHECKPOINT_DIR", str(more_models))
     listed = {v.key: v.default for v in PAGE_VIEW[page.removeprefix("pages/")]}
     seen: set[str] = set()
     for _, model in [o for o in OPENINGS if o[0] == page]:

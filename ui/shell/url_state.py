@@ -80,6 +80,17 @@ PAGE_VIEW: dict[str, tuple[ViewKey, ...]] = {
         ViewKey("interp_steps", 9),
         ViewKey("interp_t", 0.5),
     ),
+    "5_beta_tradeoff.py": (
+        ViewKey("beta_seed", 0),
+        ViewKey("beta_n_samples", 10),
+    ),
+    "6_elbo_breakdown.py": (
+        ViewKey("elbo_seed", 0),
+        # vae_core.elbo_report.IW_DEFAULT_K: that module imports torch, which ui.shell must not (the first
+        # page draws before torch loads); the test that compares these defaults with the page's catches drift.
+        ViewKey("elbo_k", 1000),
+        ViewKey("elbo_beta", 1.0),
+    ),
     "9_conditional_vae.py": _digit_picker("cvae_pick", default_class=2),
 }
 
