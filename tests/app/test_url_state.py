@@ -190,9 +190,14 @@ def test_the_list_of_a_pages_settings_is_what_the_page_binds(app_env, navigation
     assert seen == set(listed), f"listed for {page} but never drawn: {set(listed) - seen}"
 
 
-def test_every_page_with_settings_is_a_page_of_the_app():
+def test_every_page_with_settings_is_a_page_of_the_app_and_is_checked_above():
     app_pages = set(re.findall(r'\("(\d+_\w+\.py)"', APP_FILE.read_text()))
     assert set(PAGE_VIEW) <= app_pages
+    assert set(PAGE_VIEW) == {page.removeprefix("pages/") for page, _ in OPENINGS}
+    # A page that binds a widget itself must be listed (and so opened above), or its reset would miss it.
+    pages = (APP_FILE.parent / "pages").glob("*.py")
+    binding = {path.name for path in pages if 'bind="query-params"' in path.read_text()}
+    assert binding <= set(PAGE_VIEW)
 
 
 @pytest.mark.skipif(chromium_path() is None, reason="Debian's /usr/bin/chromium is not installed")

@@ -51,7 +51,8 @@ def _digit_picker(prefix: str, default_class: int) -> tuple[ViewKey, ...]:
 
 
 # Per page file (app.PAGES), the widgets whose values define the view. Left out on purpose: uploads and drawings
-# (not text), per-model knob sliders (their keys and ranges belong to one model), buttons and chart selections.
+# (not text), per-model knob sliders (their keys and ranges belong to one model), the knobs' "Start from" (its
+# labels name the digits, so a link's label would stop matching once A or B changes), buttons, chart selections.
 PAGE_VIEW: dict[str, tuple[ViewKey, ...]] = {
     "2_latent_space.py": (
         ViewKey("latent_projection", "pca"),  # drawn for latents above 2-D only
