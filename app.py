@@ -9,12 +9,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.shell import warmup
+from ui.shell import url_state, warmup
 from ui.shell.busy_indicator import busy_indicator
 from ui.shell.navigation import leave_legacy_pages_mode
 from ui.shell.projector import projector_style, projector_switch
 from ui.shell.sidebar import draw_sidebar
-from ui.shell.url_state import reset_page_control
 
 PAGES_DIR = Path(__file__).parent / "pages"
 
@@ -48,7 +47,7 @@ def main() -> None:
     draw_sidebar()
     # The page's file names its settings in the URL; url_path is how the navigation's page is told apart.
     page_file = next(file for file, p in files.items() if p.url_path == page.url_path)
-    reset_page_control(page_file)
+    url_state.reset_page_control(page_file)  # "Reset this page" (ui/shell/url_state.py)
     projector_switch()  # projector mode: the sidebar's switch and ?projector=1 (ui/shell/projector.py)
     projector_style()
     try:
