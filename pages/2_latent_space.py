@@ -37,6 +37,7 @@ same_axes = controls[1].toggle(
     "Same axes for both",
     value=True,
     key="latent_same_axes",
+    bind="query-params",
     help="Shows how differently the two models scale their codes.",
 )
 
@@ -130,6 +131,7 @@ def latent_images() -> None:
         value=0,
         step=1,
         key="latent_index",
+        bind="query-params",
     )
     label = data.class_names[int(data.labels[index])]
     st.markdown(

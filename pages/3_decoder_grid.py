@@ -93,8 +93,10 @@ if entry.latent_dim == 2:
     @st.fragment
     def grid_2d() -> None:
         c1, c2, c3 = st.columns([1.4, 1, 1])
-        grid_kind = c1.radio("Grid", list(GRID_LABELS), key="grid_kind", format_func=GRID_LABELS.get)
-        n = c2.slider("Cells per side", 5, 25, 15, key="grid_n")
+        grid_kind = c1.radio(
+            "Grid", list(GRID_LABELS), key="grid_kind", bind="query-params", format_func=GRID_LABELS.get
+        )
+        n = c2.slider("Cells per side", 5, 25, 15, key="grid_n", bind="query-params")
         extent = c3.slider(
             "Linear grid: extent ×",
             0.5,
@@ -102,6 +104,7 @@ if entry.latent_dim == 2:
             1.0,
             0.25,
             key="grid_extent",
+            bind="query-params",
             disabled=grid_kind != "linear",
             help="1 = the box holding the central 99% of the model's own test codes in each "
             "dimension (a VAE's also holds the prior's ±3σ); 2 reaches twice as far out.",
@@ -181,8 +184,8 @@ else:
     @st.fragment
     def prior_samples() -> None:
         c1, c2, c3 = st.columns(3)
-        n = c1.slider("Grid size", 4, 16, 10, key="grid_samples_n")
-        seed = int(c2.number_input("Seed", 0, 10_000, 0, key="grid_seed"))
+        n = c1.slider("Grid size", 4, 16, 10, key="grid_samples_n", bind="query-params")
+        seed = int(c2.number_input("Seed", 0, 10_000, 0, key="grid_seed", bind="query-params"))
         temperature = c3.slider(
             "Temperature τ",
             0.1,
@@ -190,6 +193,7 @@ else:
             1.0,
             0.05,
             key="grid_temperature",
+            bind="query-params",
             help="z ~ N(0, τ² I). τ < 1 stays near the prior's mode (cleaner, less varied); "
             "τ > 1 reaches regions the encoder rarely used.",
         )
@@ -230,9 +234,13 @@ else:
     def latent_slice() -> None:
         dims = list(range(entry.latent_dim))
         c1, c2, c3, c4 = st.columns(4)
-        dim_x = c1.selectbox("Horizontal: dimension", dims, index=0, key="grid_dim_x", format_func=dim_name)
-        dim_y = c2.selectbox("Vertical: dimension", dims, index=1, key="grid_dim_y", format_func=dim_name)
-        n = c3.slider("Cells per side", 5, 21, 11, key="grid_slice_n")
+        dim_x = c1.selectbox(
+            "Horizontal: dimension", dims, index=0, key="grid_dim_x", bind="query-params", format_func=dim_name
+        )
+        dim_y = c2.selectbox(
+            "Vertical: dimension", dims, index=1, key="grid_dim_y", bind="query-params", format_func=dim_name
+        )
+        n = c3.slider("Cells per side", 5, 21, 11, key="grid_slice_n", bind="query-params")
         half_range = c4.slider(
             "Range ± (standard deviations)" if not variational else "Range ±",
             1.0,
@@ -240,6 +248,7 @@ else:
             3.0,
             0.5,
             key="grid_slice_range",
+            bind="query-params",
             help="In units of the prior's σ = 1."
             if variational
             else "In units of each dimension's standard deviation over the test codes.",
@@ -255,6 +264,7 @@ else:
             len(data) - 1,
             -1,
             key="grid_anchor",
+            bind="query-params",
         )
         means = derived.encode_split(ref, selection.dataset).means
         base = means[anchor] if anchor >= 0 else centre

@@ -65,11 +65,12 @@ method = c1.radio(
     "Path",
     INTERPOLATIONS,
     key="interp_method",
+    bind="query-params",
     format_func=str.capitalize,
     help="Linear: the straight line (1 − t)·z_A + t·z_B. Spherical (slerp): the direction turns along "
     "the great circle while the norm changes linearly from ‖z_A‖ to ‖z_B‖.",
 )
-n_steps = c2.slider("Steps in the strip", 5, 15, 9, key="interp_steps")
+n_steps = c2.slider("Steps in the strip", 5, 15, 9, key="interp_steps", bind="query-params")
 path = interpolate(z_a, z_b, np.linspace(0.0, 1.0, n_steps), method)
 strip_png = derived.decoded_grid_png(model, path, n_cols=n_steps, cell_px=56)
 st.image(strip_png)
@@ -82,7 +83,7 @@ FINE_TS = np.linspace(0.0, 1.0, 41)
 @st.fragment
 def walk() -> None:
     # Only z(t) moves with t: the strip above stays as it is; the scatter is redrawn with the new z(t).
-    t = st.slider("t", 0.0, 1.0, 0.5, 0.05, key="interp_t")
+    t = st.slider("t", 0.0, 1.0, 0.5, 0.05, key="interp_t", bind="query-params")
     z_t = interpolate(z_a, z_b, [t], method)[0]
     left, right = st.columns([1, 2])
     with left:

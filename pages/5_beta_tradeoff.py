@@ -110,8 +110,8 @@ st.subheader("Samples per β")
 @st.fragment
 def samples_per_beta() -> None:
     c1, c2 = st.columns(2)
-    seed = int(c1.number_input("Seed", 0, 10_000, 0, key="beta_seed"))
-    n = c2.slider("Samples per β", 4, 16, 10, key="beta_n_samples")
+    seed = int(c1.number_input("Seed", 0, 10_000, 0, key="beta_seed", bind="query-params"))
+    n = c2.slider("Samples per β", 4, 16, 10, key="beta_n_samples", bind="query-params")
     st.caption(
         f"The same {n} codes z ~ N(0, I) (seed {seed}) decoded by each model. Which β give sharp but odd "
         "samples, which blurry average ones? A model's prior samples look like its data only where its "

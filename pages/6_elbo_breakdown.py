@@ -76,6 +76,7 @@ seed = int(
         2**31 - 1,
         0,
         key="elbo_seed",
+        bind="query-params",
         help="Every sampled number below is reproducible from this seed.",
     )
 )
@@ -140,6 +141,7 @@ def tightness() -> None:
             elbo.IW_CHOICES,
             value=elbo.IW_DEFAULT_K,
             key="elbo_k",
+            bind="query-params",
             help="K = 1 is a one-sample ELBO. The estimate's *expectation* falls towards "
             "−log p(x) as K grows; a single draw need not.",
         )
@@ -285,7 +287,7 @@ st.header("5 · β: weighing the KL differently")
 @st.fragment
 def beta_section() -> None:
     """The β slider re-weighs the same terms: moving it reruns only this part."""
-    weighed = terms.with_beta(st.select_slider("β", elbo.BETA_CHOICES, value=1.0, key="elbo_beta"))
+    weighed = terms.with_beta(st.select_slider("β", elbo.BETA_CHOICES, value=1.0, key="elbo_beta", bind="query-params"))
     cols = st.columns([1, 1, 3])
     cols[0].metric("β·KL (nats)", f"{weighed.beta_kl:.2f}")
     cols[1].metric(

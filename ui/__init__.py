@@ -15,7 +15,8 @@ Start here:
 The layout:
 - ui/shell/    the app's frame: sidebar (data set, model, device), navigation (leaves Streamlit's legacy
                pages/ mode; tests/app/test_navigation.py guards it), warmup (torch loads in the background),
-               busy_indicator (a "Working…" badge while a run is in progress)
+               busy_indicator (a "Working…" badge while a run is in progress), url_state (the view in the URL:
+               each page's widgets bound with bind="query-params" are listed there, with "Reset this page")
 - ui/state/    st.cache_* wrappers: loaders, derived, elbo_cache, browser_decoders (decoders as browser payloads)
 - ui/widgets/  widgets that draw and return plain values: shared (model caption, projection choice, digit
                picker), image_chooser (test image / upload / drawing, binarised for binarised models; shared by

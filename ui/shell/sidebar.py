@@ -1,6 +1,7 @@
 """The shared sidebar: data set family, model picker (from the checkpoint registry) and device.
 
 app.py calls draw_sidebar() once per run, before the page; pages call current_selection() to read it.
+The data set and model also live in the URL (ui/shell/url_state.py): a link opens the app on them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
+from ui.shell import url_state
 from ui.shell.navigation import leave_legacy_pages_mode
 from ui.state import loaders
 from ui.widgets.literal_text import literal
@@ -78,7 +80,13 @@ def available_devices() -> list[str]:
 def draw_sidebar() -> Selection:
     """Draw the shared sidebar and remember its Selection in session state for the page."""
     sidebar = st.sidebar
+    link = url_state.sidebar_link()  # what the URL said, on the session's first run only
     datasets = available_datasets()
+    if link is not None and link.dataset is not None:
+        if link.dataset in datasets:
+            st.session_state[DATASET_KEY] = link.dataset
+        else:
+            sidebar.warning(f"The link's data set {literal(link.dataset)} is not on this machine.")
     dataset = sidebar.selectbox(
         "Data set",
         datasets,
@@ -98,8 +106,9 @@ def draw_sidebar() -> Selection:
         if input_shape is None
         else [e for e in registry.for_dataset(dataset, input_shape) if e.checkpoint_id not in failed]
     )
-    entries = _offered_models(sidebar, fitting, dataset)
-    entry = _pick_model(sidebar, entries, dataset)
+    link_model = link.model if link is not None else None
+    entries = _offered_models(sidebar, fitting, dataset, link_model)
+    entry = _pick_model(sidebar, entries, dataset, link_model)
     devices = available_devices()
     device = sidebar.radio(
         "Run models on",
@@ -117,6 +126,7 @@ def draw_sidebar() -> Selection:
     _report_problems(sidebar, registry.problems, failed_here)
     selection = Selection(dataset=dataset, entry=entry, device=device, entries=tuple(entries), input_shape=input_shape)
     st.session_state[SELECTION_KEY] = selection
+    url_state.write_sidebar(dataset, entry.key if entry is not None else None)
     return selection
 
 
@@ -127,12 +137,15 @@ def current_selection() -> Selection:
     return selection if isinstance(selection, Selection) else draw_sidebar()
 
 
-def _offered_models(sidebar, fitting: list[ModelEntry], dataset: str) -> list[ModelEntry]:
-    """The data set's own models; those trained on another data set only when the checkbox asks for them."""
+def _offered_models(sidebar, fitting: list[ModelEntry], dataset: str, link_model: str | None) -> list[ModelEntry]:
+    """The data set's own models; those trained on another data set only when the checkbox asks for them
+    (or when the link that opened the session names one of them)."""
     own = [e for e in fitting if e.dataset == dataset]
     foreign = [e for e in fitting if e.dataset != dataset]
     if not foreign:
         return own
+    if link_model in {e.key for e in foreign}:
+        st.session_state[FOREIGN_KEY] = True
     show = sidebar.checkbox(
         f"Show models trained on other data sets ({len(foreign)})",
         key=FOREIGN_KEY,
@@ -149,16 +162,21 @@ def model_label(entry: ModelEntry, dataset: str) -> str:
     return f"{entry.label} · FOREIGN: trained on {DATASET_LABELS.get(entry.dataset, entry.dataset)}"
 
 
-def _pick_model(sidebar, entries: list[ModelEntry], dataset: str) -> ModelEntry | None:
+def _pick_model(sidebar, entries: list[ModelEntry], dataset: str, link_model: str | None) -> ModelEntry | None:
     if not entries:
         sidebar.info(missing_models_text(dataset))
         return None
     keys = [e.key for e in entries]
     by_key = {e.key: e for e in entries}
-    if st.session_state.get(MODEL_KEY) not in by_key or st.session_state.get(MODEL_DATASET_KEY) != dataset:
+    if link_model in by_key:
+        st.session_state[MODEL_KEY] = link_model
+        st.session_state[MODEL_DATASET_KEY] = dataset
+    elif st.session_state.get(MODEL_KEY) not in by_key or st.session_state.get(MODEL_DATASET_KEY) != dataset:
         # A new data set, or the picked file went away: open on the data set's own natural model.
         st.session_state[MODEL_KEY] = default_entry(entries, dataset).key
         st.session_state[MODEL_DATASET_KEY] = dataset
+        if link_model is not None:  # the link's model is not here (deleted, renamed, or another machine's)
+            url_state.remember_missing_model(link_model, st.session_state[MODEL_KEY])
     key = sidebar.selectbox(
         "Model",
         keys,
@@ -167,6 +185,11 @@ def _pick_model(sidebar, entries: list[ModelEntry], dataset: str) -> ModelEntry 
         help="Shipped models (checkpoints/) and models trained on the Train page "
         "(user_checkpoints/), trained on this data set.",
     )
+    asked = url_state.missing_model_note(key)
+    if asked is not None:
+        sidebar.warning(
+            f"The link's model {literal(asked)} is not here: showing this data set's default model instead."
+        )
     return by_key[key]
 
 

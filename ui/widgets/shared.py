@@ -38,6 +38,7 @@ def projection_choice(container, latent_dim: int, key: str) -> str:
         "Latent size > 2: view through",
         list(PROJECTION_LABELS),
         key=key,
+        bind="query-params",
         horizontal=True,
         format_func=PROJECTION_LABELS.get,
         help="PCA keeps distances along its two directions (and the prior stays a circle); "
@@ -72,6 +73,7 @@ def digit_picker(data: ImageDataset, key_prefix: str, default_class: int, title:
         f"{title}: source",
         ["test", "upload"],
         key=f"{key_prefix}_source",
+        bind="query-params",
         horizontal=True,
         format_func={"test": "Test set", "upload": "Upload"}.get,
         label_visibility="collapsed",
@@ -85,10 +87,15 @@ def digit_picker(data: ImageDataset, key_prefix: str, default_class: int, title:
             classes,
             index=default_class % len(classes),
             key=f"{key_prefix}_class",
+            bind="query-params",
             format_func=lambda c: data.class_names[c],
         )
         count = int((labels == label).sum())
-        nth = int(right.number_input(f"Which one (0–{count - 1})", 0, max(count - 1, 0), 0, key=f"{key_prefix}_nth"))
+        nth = int(
+            right.number_input(
+                f"Which one (0–{count - 1})", 0, max(count - 1, 0), 0, key=f"{key_prefix}_nth", bind="query-params"
+            )
+        )
         index = nth_of_class(labels, label, min(nth, count - 1))
         return PickedDigit(data.images[index, 0].numpy(), f"test image #{index} ({data.class_names[label]})", index)
 

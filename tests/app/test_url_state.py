@@ -1,0 +1,234 @@
+"""Shareable state (ui/shell/url_state.py): a link with settings opens a page in that state, the widgets keep the
+URL in step, bad values are ignored, a missing model falls back with a note, and "Reset this page" resets.
+
+AppTest has no browser: a bound widget's change reaches the address bar through the browser (which is how a
+fragment's rerun updates it), so here a page widget is checked to be bound under its key, and the last test
+drives the real app in Chromium to see the address change.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.app.conftest import APP_FILE, APP_TIMEOUT_S
+from tests.conftest import train_tiny_checkpoint
+from tools.app_browser import chromium_page, chromium_path, open_app, playwright_available, running_app, wait_for_idle
+from ui.shell.sidebar import DATASET_KEY, MODEL_KEY
+from ui.shell.url_state import DATASET_PARAM, MODEL_PARAM, PAGE_VIEW, RESET_KEY
+from vae_core.latent_paths import INTERPOLATIONS
+
+GRID = "pages/3_decoder_grid.py"
+INTERPOLATION = "pages/4_interpolation.py"
+LATENT = "pages/2_latent_space.py"
+VAE_2D, AE_2D, VAE_4D = "shipped/digits-vae-z2", "shipped/digits-ae-z2", "shipped/digits-vae-z4"
+
+# The kinds of widget a page binds (AppTest has one accessor per kind).
+WIDGET_KINDS = ("slider", "number_input", "selectbox", "radio", "toggle", "checkbox", "select_slider")
+
+
+def opened(page: str, **params: str) -> AppTest:
+    """The app opened from a link to page with these URL parameters, after its first run (which must not fail)."""
+    at = AppTest.from_file(str(APP_FILE), default_timeout=APP_TIMEOUT_S)
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def widget(at: AppTest, key: str):
+    """The widget with this key, whatever its kind (each key is drawn once)."""
+    (found,) = [w for kind in WIDGET_KINDS for w in getattr(at, kind) if w.key == key]
+    return found
+
+
+def bound_keys(at: AppTest) -> set[str]:
+    """Keys of the widgets Streamlit writes to the URL (the frontend reads query_param_key)."""
+    return {w.key for kind in WIDGET_KINDS for w in getattr(at, kind) if w.proto.query_param_key}
+
+
+def test_a_link_opens_the_decoder_grid_in_its_state(app_env, navigation_only):
+    linear = opened(GRID, model=VAE_2D).radio(key="grid_kind").options[1]  # the label the URL holds
+    at = opened(GRID, **{DATASET_PARAM: "digits", MODEL_PARAM: AE_2D, "grid_kind": linear, "grid_n": "9"})
+    assert at.sidebar.selectbox(key=MODEL_KEY).value == AE_2D
+    assert at.radio(key="grid_kind").value == "linear"
+    assert at.slider(key="grid_n").value == 9
+    assert at.slider(key="grid_extent").disabled is False  # the page followed the linear grid, not only the widget
+
+
+def test_a_link_opens_interpolation_on_its_digits_path_and_steps(app_env, navigation_only):
+    at = opened(
+        INTERPOLATION,
+        model=VAE_2D,
+        interp_a_class="3",
+        interp_b_nth="2",
+        interp_method=INTERPOLATIONS[1].capitalize(),  # the radio's label
+        interp_steps="13",
+        interp_t="0.25",
+    )
+    assert at.selectbox(key="interp_a_class").value == 3
+    assert at.number_input(key="interp_b_nth").value == 2
+    assert at.radio(key="interp_method").value == INTERPOLATIONS[1]
+    assert at.slider(key="interp_steps").value == 13
+    assert at.slider(key="interp_t").value == 0.25
+    assert any(c.value.startswith("13 evenly spaced steps") for c in at.caption)
+
+
+def test_a_link_opens_the_latent_space_on_its_image(app_env, navigation_only):
+    at = opened(LATENT, model=VAE_2D, latent_same_axes="false", latent_index="42")
+    assert at.toggle(key="latent_same_axes").value is False
+    assert at.number_input(key="latent_index").value == 42
+    assert any(m.value.startswith("**Test image #42**") for m in at.markdown)
+
+
+def test_bad_values_in_a_link_are_ignored_and_leave_the_url(app_env, navigation_only):
+    at = opened(GRID, dataset="no-such-data", model=VAE_2D, grid_n="999", grid_kind="<script>", grid_extent="abc")
+    assert at.sidebar.selectbox(key=DATASET_KEY).value == "digits"
+    assert any("no-such-data" in w.value for w in at.sidebar.warning)
+    assert (at.slider(key="grid_n").value, at.radio(key="grid_kind").value) == (15, "quantiles")
+    assert at.slider(key="grid_extent").value == 1.0
+    assert not {"grid_n", "grid_kind", "grid_extent"} & set(at.query_params)
+    assert at.query_params[DATASET_PARAM] == "digits"
+
+
+def test_a_link_to_a_missing_model_falls_back_to_the_default_with_a_note(app_env, navigation_only):
+    at = opened(GRID, dataset="digits", model="shipped/not-on-this-machine")
+    assert at.sidebar.selectbox(key=MODEL_KEY).value == VAE_2D  # the data set's default model
+    assert at.query_params[MODEL_PARAM] == VAE_2D  # the URL now says what is shown
+    (note,) = [w.value for w in at.sidebar.warning if "not-on-this-machine" in w.value]
+    assert "default model" in note
+    at.slider(key="grid_n").set_value(9).run()
+    assert any("not-on-this-machine" in w.value for w in at.sidebar.warning), "the note stays while it applies"
+    at.sidebar.selectbox(key=MODEL_KEY).set_value(AE_2D).run()
+    assert not any("not-on-this-machine" in w.value for w in at.sidebar.warning)
+
+
+def test_the_sidebar_writes_the_data_set_and_the_models_registry_key(open_page):
+    at = open_page(GRID)
+    assert (at.query_params[DATASET_PARAM], at.query_params[MODEL_PARAM]) == ("digits", VAE_2D)
+    at.sidebar.selectbox(key=MODEL_KEY).set_value(VAE_4D).run()
+    assert at.query_params[MODEL_PARAM] == VAE_4D
+
+
+def test_the_url_read_happens_once_then_the_widgets_rule(app_env, navigation_only):
+    at = opened(GRID, model=AE_2D)
+    at.sidebar.selectbox(key=MODEL_KEY).set_value(VAE_2D).run()  # the URL said AE during this run
+    at.run()
+    assert at.sidebar.selectbox(key=MODEL_KEY).value == VAE_2D
+    assert at.query_params[MODEL_PARAM] == VAE_2D
+
+
+def test_a_page_switch_keeps_the_sidebars_settings(app_env, navigation_only):
+    # That the grid's own parameters leave the address is the browser's part (the last test).
+    at = opened(GRID, model=AE_2D, grid_n="9")
+    at.switch_page(INTERPOLATION).run()
+    assert not at.exception, at.exception
+    assert at.sidebar.selectbox(key=MODEL_KEY).value == AE_2D
+    assert at.query_params[MODEL_PARAM] == AE_2D
+
+
+def test_reset_this_page_restores_the_defaults_and_clears_them_from_the_url(app_env, navigation_only):
+    at = opened(INTERPOLATION, model=AE_2D, interp_steps="13", interp_a_class="4")
+    at.slider(key="interp_t").set_value(0.8).run()
+    at.sidebar.button(key=RESET_KEY).click().run()
+    assert not at.exception, at.exception
+    assert (at.slider(key="interp_steps").value, at.slider(key="interp_t").value) == (9, 0.5)
+    assert at.selectbox(key="interp_a_class").value == 1
+    assert not {"interp_steps", "interp_a_class"} & set(at.query_params)
+    assert at.sidebar.selectbox(key=MODEL_KEY).value == AE_2D, "the data set and model stay"
+
+
+def test_pages_without_settings_in_the_url_have_no_reset_control(open_page):
+    at = open_page()  # the home page
+    assert not [b for b in at.sidebar.button if b.key == RESET_KEY]
+
+
+@pytest.fixture(scope="module")
+def more_models(tmp_path_factory) -> Path:
+    """A user folder with what the tiny zoo lacks: a binarised VAE (the ELBO page's K slider needs a likelihood
+    model) and a conditional VAE (the Conditional VAE page)."""
+    folder = tmp_path_factory.mktemp("url_state_models")
+    train_tiny_checkpoint(folder / "digits-vae-z2-bin.pt", epochs=1, binarized=True)
+    train_tiny_checkpoint(folder / "digits-cvae-z2.pt", kind="cvae", epochs=1, role="conditional", group="cvae")
+    return folder
+
+
+# (page, model): together they draw every widget a page binds (2-D and larger latents draw different ones).
+OPENINGS = [
+    (LATENT, VAE_2D),
+    (LATENT, VAE_4D),
+    (GRID, VAE_2D),
+    (GRID, VAE_4D),
+    (INTERPOLATION, VAE_2D),
+    ("pages/5_beta_tradeoff.py", VAE_2D),  # the page shows the data set's β sweep, whichever model is picked
+    ("pages/6_elbo_breakdown.py", VAE_2D),
+    ("pages/6_elbo_breakdown.py", "user/digits-vae-z2-bin"),
+    ("pages/9_conditional_vae.py", VAE_2D),
+]
+
+
+@pytest.mark.parametrize("page", sorted({page for page, _ in OPENINGS}))
+def test_the_list_of_a_pages_settings_is_what_the_page_binds(app_env, navigation_only, more_models, monkeypatch, page):
+    """Every key url_state lists for a page is a widget the page binds to the URL, with the listed default,
+    and every widget the page binds is listed (the reset control resets exactly those)."""
+    monkeypatch.setenv("VAE_USER_CHECKPOINT_DIR", str(more_models))
+    listed = {v.key: v.default for v in PAGE_VIEW[page.removeprefix("pages/")]}
+    seen: set[str] = set()
+    for _, model in [o for o in OPENINGS if o[0] == page]:
+        at = opened(page, model=model)
+        bound = bound_keys(at)
+        assert bound <= set(listed), f"bound on {page} but not listed: {bound - set(listed)}"
+        for key in bound:
+            assert widget(at, key).proto.query_param_key == key
+            assert widget(at, key).value == listed[key], f"{key}: the page opens with another default"
+        seen |= bound
+    assert seen == set(listed), f"listed for {page} but never drawn: {set(listed) - seen}"
+
+
+def test_every_page_with_settings_is_a_page_of_the_app_and_is_checked_above():
+    app_pages = set(re.findall(r'\("(\d+_\w+\.py)"', APP_FILE.read_text()))
+    assert set(PAGE_VIEW) <= app_pages
+    assert set(PAGE_VIEW) == {page.removeprefix("pages/") for page, _ in OPENINGS}
+    # A page that binds a widget itself must be listed (and so opened above), or its reset would miss it.
+    pages = (APP_FILE.parent / "pages").glob("*.py")
+    binding = {path.name for path in pages if 'bind="query-params"' in path.read_text()}
+    assert binding <= set(PAGE_VIEW)
+
+
+@pytest.mark.skipif(chromium_path() is None, reason="Debian's /usr/bin/chromium is not installed")
+@pytest.mark.skipif(not playwright_available(), reason="the playwright package is not installed")
+def test_in_a_browser_a_fragments_slider_and_the_reset_update_the_address(app_env):
+    from playwright.sync_api import sync_playwright
+
+    def params(page) -> dict[str, list[str]]:
+        return parse_qs(urlsplit(page.url).query)
+
+    with running_app() as url, sync_playwright() as playwright, chromium_page(playwright) as page:
+        open_app(page, f"{url}/decoder_grid?model={AE_2D}&grid_n=9")
+        assert params(page)["grid_n"] == ["9"] and params(page)[MODEL_PARAM] == [AE_2D]
+        slider = page.get_by_role("slider", name="Cells per side")  # drawn in the grid's fragment
+        assert slider.input_value() == "9"
+        slider.focus()
+        page.keyboard.press("ArrowRight")
+        wait_for_idle(page)
+        page.wait_for_function("() => location.search.includes('grid_n=10')", timeout=10_000)
+        assert params(page)[MODEL_PARAM] == [AE_2D], "the sidebar's parameters stay"
+        page.get_by_role("button", name="Reset this page").click()
+        wait_for_idle(page)
+        page.wait_for_function("() => !location.search.includes('grid_n')", timeout=10_000)
+        assert slider.input_value() == "15"
+        assert params(page)[MODEL_PARAM] == [AE_2D]
+        slider.focus()
+        page.keyboard.press("ArrowLeft")
+        page.wait_for_function("() => location.search.includes('grid_n=14')", timeout=10_000)
+        page.locator('[data-testid="stSidebarNav"] a', has_text="Interpolation").click()
+        page.wait_for_selector('[data-testid="stMain"] h1:has-text("Interpolation")')
+        wait_for_idle(page)
+        assert "grid_n" not in params(page), "the grid's settings leave with the grid"
+        assert params(page)[MODEL_PARAM] == [AE_2D]
+        assert not page.locator('[data-testid="stException"]').count()
