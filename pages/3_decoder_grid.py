@@ -156,7 +156,7 @@ else:
 
     @st.fragment
     def samples_in_browser(decoder: dict) -> None:
-        seed = int(st.number_input("Seed", 0, 10_000, 0, key="grid_seed"))
+        seed = int(st.number_input("Seed", 0, 10_000, 0, key="grid_seed", bind="query-params"))
         noise = derived.prior_codes(BROWSER_MAX_GRID**2, entry.latent_dim, seed)
         centre, scale = code_spread()
         if variational:
@@ -184,7 +184,7 @@ else:
     @st.fragment
     def prior_samples() -> None:
         c1, c2, c3 = st.columns(3)
-        n = c1.slider("Grid size", 4, 16, 10, key="grid_samples_n", bind="query-params")
+        n = c1.slider("Grid size", 4, 16, 10, key="grid_samples_n")
         seed = int(c2.number_input("Seed", 0, 10_000, 0, key="grid_seed", bind="query-params"))
         temperature = c3.slider(
             "Temperature τ",
@@ -193,7 +193,6 @@ else:
             1.0,
             0.05,
             key="grid_temperature",
-            bind="query-params",
             help="z ~ N(0, τ² I). τ < 1 stays near the prior's mode (cleaner, less varied); "
             "τ > 1 reaches regions the encoder rarely used.",
         )

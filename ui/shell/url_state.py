@@ -52,7 +52,8 @@ def _digit_picker(prefix: str, default_class: int) -> tuple[ViewKey, ...]:
 
 # Per page file (app.PAGES), the widgets whose values define the view. Left out on purpose: uploads and drawings
 # (not text), per-model knob sliders (their keys and ranges belong to one model), the knobs' "Start from" (its
-# labels name the digits, so a link's label would stop matching once A or B changes), buttons, chart selections.
+# labels name the digits, so a link's label would stop matching once A or B changes), buttons, chart selections,
+# and the Decoder grid's sample-grid size and temperature (the browser owns them for MLP decoders: no rerun).
 PAGE_VIEW: dict[str, tuple[ViewKey, ...]] = {
     "2_latent_space.py": (
         ViewKey("latent_projection", "pca"),  # drawn for latents above 2-D only
@@ -65,9 +66,7 @@ PAGE_VIEW: dict[str, tuple[ViewKey, ...]] = {
         ViewKey("grid_n", 15),
         ViewKey("grid_extent", 1.0),
         # larger latents: samples and a 2-D slice
-        ViewKey("grid_samples_n", 10),
         ViewKey("grid_seed", 0),
-        ViewKey("grid_temperature", 1.0),
         ViewKey("grid_dim_x", 0),
         ViewKey("grid_dim_y", 1),
         ViewKey("grid_slice_n", 11),
