@@ -1,4 +1,4 @@
-"""Load torch in the background, right after the first page is drawn.
+"""Load torch (and the other heavy libraries the lessons import) in the background, after the first page is drawn.
 
 The home page and the sidebar do not need torch, so the app's first page appears seconds sooner when it
 loads later (torch takes 2-3 s to import on a 2-core machine). Importing it in a daemon thread once that
@@ -15,7 +15,10 @@ import time
 
 # Third-party modules only: they never import ours, so a page importing our modules meanwhile cannot
 # deadlock with this thread on Python's per-module import locks.
-HEAVY_MODULES = ("torch",)  # (Streamlit itself imports plotly.graph_objects)
+# torch for every lesson; torchvision for the MNIST files (vae_core.data); scikit-learn's PCA for the Latent space
+# and Autoencoder family pages. About 1.3 + 1.6 + 1.5 s of imports on a 2-core machine that the page a student
+# opens next does not wait for. (Streamlit itself imports plotly.graph_objects.)
+HEAVY_MODULES = ("torch", "torchvision", "sklearn.decomposition")
 
 # Importing torch holds the GIL for long stretches (loading its shared libraries), which would hold up the
 # messages that finish the first page; a second is enough for them to go out (measured with
