@@ -14,16 +14,17 @@ Start here:
 
 The layout:
 - ui/shell/    the app's frame: sidebar (data set, model, device), navigation (leaves Streamlit's legacy
-               pages/ mode; tests/app/test_navigation.py guards it), warmup (torch, torchvision and scikit-learn load in the background; pandas first in every run),
-               busy_indicator (a "Working…" badge while a run is in progress), url_state (the view in the URL:
-               each page's widgets bound with bind="query-params" are listed there, with "Reset this page")
+               pages/ mode; tests/app/test_navigation.py guards it), warmup (torch, torchvision and scikit-learn
+               load in the background; pandas first in every run), busy_indicator (a "Working…" badge while a run
+               is in progress), url_state (the view in the URL: each page's widgets bound with
+               bind="query-params" are listed there, with "Reset this page")
 - ui/state/    st.cache_* wrappers: loaders, derived, elbo_cache, browser_decoders (decoders as browser payloads)
 - ui/widgets/  widgets that draw and return plain values: shared (model caption, projection choice, digit
                picker), image_chooser (test image / upload / drawing, binarised for binarised models; shared by
                the pages that measure one image), elbo_widgets (the ELBO page's model pickers), job_panel (a
                training job's progress, polled by a fragment), canvas (the drawing canvas, a custom component),
-               latent_pad (the live latent pad, client-side latent sliders and sample grid: the decoder runs in the browser,
-               JS in ui/widgets/js/), export (download buttons: grids and strips as PNG, test codes as CSV;
+               latent_pad (the live latent pad, client-side latent sliders and sample grid: the decoder runs in
+               the browser, JS in ui/widgets/js/), export (download buttons: grids and strips as PNG, test codes as CSV;
                `figure_config` is every st.plotly_chart's config: its camera saves PNG/SVG as the sidebar chooses)
 - ui/figures/  plotly builders, no Streamlit: latent (scatter, prior circles, paths, trusted_figure), beta
                (rate-distortion plane, KL heatmap), elbo (posterior, KL per dimension, IW against K, β curve), training
