@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .app_browser import (
     MAIN_TITLE,
@@ -90,7 +91,8 @@ def draw_stroke(page) -> None:
 def open_page(page, href: str) -> None:
     """Click the page's link in the sidebar navigation and wait until that page has run."""
     before = page.locator(MAIN_TITLE).first.inner_text() if page.locator(MAIN_TITLE).count() else ""
-    here = page.url.rstrip("/") == href.rstrip("/")
+    # The address carries the view's settings (?dataset=…&model=…, ui/shell/url_state.py): compare paths only.
+    here = urlsplit(page.url).path.rstrip("/") == urlsplit(href).path.rstrip("/")
     page.locator(f'[data-testid="stSidebarNav"] a[href="{href}"]').click()
     if not here:  # the old page's elements stay until the new run replaces them: wait for its title to go
         page.wait_for_function(
