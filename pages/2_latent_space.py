@@ -9,7 +9,9 @@ from ui.state import derived
 from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
 from ui.widgets.latent_pad import PadClick, latent_pad
 from ui.widgets.shared import model_caption, projection_choice
+from ui.widgets.tsne_progress import tsne_progress
 from vae_core.registry import comparison_pair
+from vae_core.tsne_job import DONE, describe_sample
 
 selection = current_selection()
 st.title("Latent space")
@@ -48,7 +50,25 @@ def _pick_from_chart(chart_key: str) -> None:
         st.rerun("latent_images")
 
 
+def _back_to_pca() -> None:
+    # The Cancel button's callback: the radio may still be set here, before the page reruns.
+    st.session_state["latent_projection"] = "pca"
+    st.session_state["latent_tsne_note"] = "t-SNE cancelled; the view is back to PCA."
+
+
 refs = [entry.ref(selection.device) for _, entry in panels]
+if note := st.session_state.pop("latent_tsne_note", None):
+    st.info(note)
+if method == "tsne":
+    # t-SNE runs in a child process per model (vae_core.tsne_job), shared with every session on that model:
+    # until all are done the charts' place shows their progress and a Cancel button, polled by a fragment.
+    runs = [
+        (f"{side}: {entry.info.name}", derived.tsne_run(ref, selection.dataset))
+        for (side, entry), ref in zip(panels, refs, strict=True)
+    ]
+    if not all(job.progress().state == DONE for _, job in runs):
+        tsne_progress(runs, key="latent_tsne_cancel", on_cancel=_back_to_pca)
+        st.stop()
 point_sets = [derived.project_split(ref, selection.dataset, method=method)[1] for ref in refs]
 axis_range = shared_range(point_sets, include_prior=True) if same_axes and len(panels) == 2 else None
 for column, (side, entry), ref in zip(st.columns(len(panels)), panels, refs, strict=True):
@@ -70,6 +90,9 @@ for column, (side, entry), ref in zip(st.columns(len(panels)), panels, refs, str
             config={"scrollZoom": True, "displaylogo": False},
         )
         st.caption(model_caption(entry))
+        if method == "tsne":
+            projection, _ = derived.project_split(ref, selection.dataset, method=method)
+            st.caption(describe_sample(len(data), projection.indices))
 
 
 @st.fragment(key="latent_pads")

@@ -212,6 +212,11 @@ def test_latent_space_projects_larger_latents_with_pca_or_tsne(open_page):
     assert spec["layout"]["xaxis"]["title"]["text"] == "PC 1"
     assert any(str(d.get("name", "")).startswith("prior") for d in spec["data"])  # PCA keeps the prior a circle
     at.radio(key="latent_projection").set_value("tsne").run()
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    while at.get("progress"):  # t-SNE runs in a child process (tests/app/test_latent_tsne.py)
+        assert time.monotonic() < deadline, "t-SNE did not finish"
+        time.sleep(0.5)
+        at.run()
     assert not at.exception
     (spec,) = chart_specs(at).values()
     assert spec["layout"]["xaxis"]["title"]["text"] == "t-SNE 1"

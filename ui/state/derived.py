@@ -23,6 +23,8 @@ from vae_core.projection import Projection2D, fit_projection
 from vae_core.protocol import DataProtocol, measured_inputs, protocol_of
 from vae_core.registry import ModelRef
 from vae_core.results import EvaluationReport
+from vae_core.tsne_job import BOARD as TSNE_BOARD
+from vae_core.tsne_job import TsneJob
 
 
 @dataclass(frozen=True)
@@ -62,10 +64,25 @@ def encode_split(ref: ModelRef, dataset: str, *, split: str = "test") -> Encoded
 
 @st.cache_data(max_entries=48, show_spinner="Projecting the codes to 2-D…")
 def project_split(ref: ModelRef, dataset: str, *, method: str = "pca") -> tuple[Projection2D, np.ndarray]:
-    """(projection, (N, 2) points) of the test-split codes; t-SNE takes a while, hence the cache."""
+    """(projection, (n, 2) points) of the test-split codes.
+
+    A t-SNE of codes above 2-D comes from its server-wide run (`tsne_run`): call this once the run is done
+    (`tsne_run(...).progress().state == "done"`); before that it raises RuntimeError, and nothing is cached. A
+    capped t-SNE covers a random subset of the codes, `projection.indices`.
+    """
     encoded = encode_split(ref, dataset)
+    if method == "tsne" and encoded.means.shape[1] > 2:
+        job = tsne_run(ref, dataset)
+        projection = Projection2D("tsne", None, None, encoded.means.shape[1], indices=job.indices)
+        return projection, job.points()
     projection, points = fit_projection(encoded.means, method)
     return projection, points.astype(np.float32)
+
+
+def tsne_run(ref: ModelRef, dataset: str) -> TsneJob:
+    """The t-SNE of the test-split codes (above 2-D) in its child process: the run going or done for this model,
+    shared by every session, or a new one (after a cancel too). Poll `.progress()`, stop it with `.cancel()`."""
+    return TSNE_BOARD.start((ref, dataset), encode_split(ref, dataset).means)
 
 
 def decode(ref: ModelRef, codes: np.ndarray) -> np.ndarray:
@@ -132,10 +149,12 @@ def latent_figure(
     centre = (
         projection.transform(np.zeros((1, projection.latent_dim)))[0] if show_prior and projection.shows_prior else None
     )
+    shown = projection.indices  # a capped t-SNE's subset: its labels, and its test indices for clicks
     return figures.latent_scatter(
         points,
-        encoded.labels,
+        encoded.labels if shown is None else encoded.labels[shown],
         load_split(dataset, "test").class_names,
+        indices=shown,
         title=title,
         axis_titles=projection.axis_titles,
         prior_centre=centre,
