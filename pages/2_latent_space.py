@@ -31,15 +31,6 @@ if len(panels) == 1:
         "Train one on the Train page to compare."
     )
 
-controls = st.columns([2, 1])
-method = projection_choice(controls[0], max(e.latent_dim for _, e in panels), key="latent_projection")
-same_axes = controls[1].toggle(
-    "Same axes for both",
-    value=True,
-    key="latent_same_axes",
-    help="Shows how differently the two models scale their codes.",
-)
-
 
 def _pick_from_chart(chart_key: str) -> None:
     # A click on either chart becomes the image number below; only that block reruns, the charts (10 000
@@ -57,42 +48,60 @@ def _back_to_pca() -> None:
 
 
 refs = [entry.ref(selection.device) for _, entry in panels]
-if note := st.session_state.pop("latent_tsne_note", None):
-    st.info(note)
-if method == "tsne":
-    # t-SNE runs in a child process per model (vae_core.tsne_job), shared with every session on that model:
-    # until all are done the charts' place shows their progress and a Cancel button, polled by a fragment.
-    runs = [
-        (f"{side}: {entry.info.name}", derived.tsne_run(ref, selection.dataset))
-        for (side, entry), ref in zip(panels, refs, strict=True)
-    ]
-    if not all(job.progress().state == DONE for _, job in runs):
-        tsne_progress(runs, key="latent_tsne_cancel", on_cancel=_back_to_pca)
-        st.stop()
-point_sets = [derived.project_split(ref, selection.dataset, method=method)[1] for ref in refs]
-axis_range = shared_range(point_sets, include_prior=True) if same_axes and len(panels) == 2 else None
-for column, (side, entry), ref in zip(st.columns(len(panels)), panels, refs, strict=True):
-    with column:
-        fig = derived.latent_figure(
-            ref,
-            selection.dataset,
-            method=method,
-            title=f"{side}: {entry.info.name}",
-            axis_range=axis_range,
-            show_prior=entry.is_variational,
-        )
-        chart_key = f"latent_chart_{side}_{entry.key}_{method}"
-        st.plotly_chart(
-            trusted_figure(fig),
-            key=chart_key,
-            on_select=lambda k=chart_key: _pick_from_chart(k),
-            selection_mode="points",
-            config={"scrollZoom": True, "displaylogo": False},
-        )
-        st.caption(model_caption(entry))
-        if method == "tsne":
-            projection, _ = derived.project_split(ref, selection.dataset, method=method)
-            st.caption(describe_sample(len(data), projection.indices))
+
+
+@st.fragment(key="latent_charts")
+def latent_charts() -> None:
+    # The projection, the axes toggle and a t-SNE's progress rerun only the charts; a click on a point reruns
+    # only the images block below (_pick_from_chart).
+    controls = st.columns([2, 1])
+    method = projection_choice(controls[0], max(e.latent_dim for _, e in panels), key="latent_projection")
+    same_axes = controls[1].toggle(
+        "Same axes for both",
+        value=True,
+        key="latent_same_axes",
+        help="Shows how differently the two models scale their codes.",
+    )
+
+    if note := st.session_state.pop("latent_tsne_note", None):
+        st.info(note)
+    if method == "tsne":
+        # t-SNE runs in a child process per model (vae_core.tsne_job), shared with every session on that model:
+        # until all are done the charts' place shows their progress and a Cancel button, polled by a fragment.
+        runs = [
+            (f"{side}: {entry.info.name}", derived.tsne_run(ref, selection.dataset))
+            for (side, entry), ref in zip(panels, refs, strict=True)
+        ]
+        if not all(job.progress().state == DONE for _, job in runs):
+            tsne_progress(runs, key="latent_tsne_cancel", on_cancel=_back_to_pca)
+            return
+    point_sets = [derived.project_split(ref, selection.dataset, method=method)[1] for ref in refs]
+    axis_range = shared_range(point_sets, include_prior=True) if same_axes and len(panels) == 2 else None
+    for column, (side, entry), ref in zip(st.columns(len(panels)), panels, refs, strict=True):
+        with column:
+            fig = derived.latent_figure(
+                ref,
+                selection.dataset,
+                method=method,
+                title=f"{side}: {entry.info.name}",
+                axis_range=axis_range,
+                show_prior=entry.is_variational,
+            )
+            chart_key = f"latent_chart_{side}_{entry.key}_{method}"
+            st.plotly_chart(
+                trusted_figure(fig),
+                key=chart_key,
+                on_select=lambda k=chart_key: _pick_from_chart(k),
+                selection_mode="points",
+                config={"scrollZoom": True, "displaylogo": False},
+            )
+            st.caption(model_caption(entry))
+            if method == "tsne":
+                projection, _ = derived.project_split(ref, selection.dataset, method=method)
+                st.caption(describe_sample(len(data), projection.indices))
+
+
+latent_charts()
 
 
 @st.fragment(key="latent_pads")
