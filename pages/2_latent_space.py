@@ -76,7 +76,30 @@ def latent_charts() -> None:
             tsne_progress(runs, key="latent_tsne_cancel", on_cancel=_back_to_pca)
             return
     point_sets = [derived.project_split(ref, selection.dataset, method=method)[1] for ref in refs]
-    axis_range = shared_range(point_sets, include_prior=True) if same_axes and len(panels) == 2 else None
+    if len(panels) == 1:
+        _charts(method, None, "")
+        return
+    # Both axes choices stay in the browser once drawn, the other one hidden: flipping the toggle then sends
+    # two unchanged charts, which the browser does not redraw (redrawing 2 x 10 000 points took 1.5-2 s in
+    # headless Chromium on 2 busy cores), and only the style below changes. Each choice keeps its place.
+    signature = (tuple(entry.key for _, entry in panels), method, selection.dataset)
+    drawn = st.session_state.get("latent_axes_drawn")
+    if drawn is None or drawn[0] != signature:
+        drawn = (signature, set())  # a new pair or projection: draw only what is shown
+    drawn[1].add(same_axes)
+    st.session_state["latent_axes_drawn"] = drawn
+    for shared in (True, False):
+        with st.container(key=f"latent_axes_{'shared' if shared else 'own'}"):
+            if shared in drawn[1]:
+                _charts(
+                    method, shared_range(point_sets, include_prior=True) if shared else None, "" if shared else "_own"
+                )
+    hidden = "own" if same_axes else "shared"
+    st.html(f"<style>.st-key-latent_axes_{hidden} {{height: 0; overflow: hidden; visibility: hidden}}</style>")
+
+
+def _charts(method: str, axis_range: tuple | None, key_suffix: str) -> None:
+    """The scatter of each panel's test codes, side by side, with their captions."""
     for column, (side, entry), ref in zip(st.columns(len(panels)), panels, refs, strict=True):
         with column:
             fig = derived.latent_figure(
@@ -87,7 +110,7 @@ def latent_charts() -> None:
                 axis_range=axis_range,
                 show_prior=entry.is_variational,
             )
-            chart_key = f"latent_chart_{side}_{entry.key}_{method}"
+            chart_key = f"latent_chart_{side}_{entry.key}_{method}{key_suffix}"
             st.plotly_chart(
                 trusted_figure(fig),
                 key=chart_key,
