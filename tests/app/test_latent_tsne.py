@@ -86,3 +86,36 @@ def _values(array_or_typed) -> np.ndarray:
     if isinstance(array_or_typed, dict) and "bdata" in array_or_typed:
         return np.frombuffer(base64.b64decode(array_or_typed["bdata"]), dtype=np.dtype(array_or_typed["dtype"]))
     return np.asarray(array_or_typed)
+
+
+def test_in_a_browser_the_bar_moves_by_itself_and_the_chart_replaces_it(app_env):
+    """The real polling: the progress fragment reruns on its own (run_every) until the t-SNE is done, then the
+    page draws the t-SNE chart, with no click in between."""
+    import re
+
+    from tools.app_browser import (
+        chromium_page,
+        chromium_path,
+        open_app,
+        playwright_available,
+        running_app,
+        wait_for_idle,
+    )
+
+    if chromium_path() is None or not playwright_available():
+        pytest.skip("needs /usr/bin/chromium and the playwright package")
+    from playwright.sync_api import sync_playwright
+
+    with running_app() as url, sync_playwright() as playwright, chromium_page(playwright) as page:
+        open_app(page, f"{url}/latent_space")
+        page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').nth(1).click()
+        page.get_by_role("option", name=re.compile("z4")).first.click()
+        wait_for_idle(page, timeout_ms=60_000)
+        page.get_by_text("t-SNE (non-linear", exact=False).click()
+        page.locator('[data-testid="stProgress"]').wait_for(timeout=60_000)
+        assert page.get_by_role("button", name="Cancel t-SNE").count() == 1
+        page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=TSNE_TIMEOUT_S * 1000)
+        wait_for_idle(page, timeout_ms=60_000)
+        assert page.locator('[data-testid="stProgress"]').count() == 0
+        assert page.get_by_text("t-SNE of all", exact=False).count() >= 1
+        assert page.locator(".xtitle", has_text="t-SNE 1").count() >= 1
