@@ -95,7 +95,11 @@ def latent_charts() -> None:
                     method, shared_range(point_sets, include_prior=True) if shared else None, "" if shared else "_own"
                 )
     hidden = "own" if same_axes else "shared"
-    st.html(f"<style>.st-key-latent_axes_{hidden} {{height: 0; overflow: hidden; visibility: hidden}}</style>")
+    # !important: Streamlit's own container styles are more specific than one class; max-height because the
+    # container is a flex item, whose height its flex basis can override.
+    hide = "height: 0; max-height: 0; min-height: 0; overflow: hidden; visibility: hidden"
+    rules = "; ".join(f"{rule} !important" for rule in hide.split("; "))
+    st.html(f"<style>.st-key-latent_axes_{hidden} {{{rules}}}</style>")
 
 
 def _charts(method: str, axis_range: tuple | None, key_suffix: str) -> None:

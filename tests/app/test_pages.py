@@ -192,7 +192,7 @@ def test_latent_space_shows_ae_and_vae_on_shared_axes_with_the_prior_on_the_vae(
     own_ae = next(k for k in specs if "Autoencoder" in k and k.endswith("_own"))
     assert "range" not in specs[own_ae]["layout"]["xaxis"] and ae_key in specs
     styles = "\n".join(str(h.proto.body) for h in at.get("html"))
-    assert ".st-key-latent_axes_shared {height: 0" in styles
+    assert ".st-key-latent_axes_shared {height: 0 !important" in styles
 
 
 def test_choosing_a_test_image_shows_it_and_its_reconstructions(open_page):
