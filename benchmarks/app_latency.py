@@ -502,8 +502,8 @@ def browser_widget_figures(dataset: str | None, repeats: int) -> list[str]:
                     page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
                     page.get_by_role("option", name=DATASET_LABELS[dataset]).click()
                     wait_for_idle(page, timeout_ms=120_000)
-                model = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').nth(1).inner_text()
-                lines = [f"model in the sidebar: {model.strip().splitlines()[-1]}"]
+                picker = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').nth(1)
+                lines = [f"model in the sidebar: {picker.locator('input').first.input_value()}"]
                 return lines + widget_figures(page, f"http://127.0.0.1:{port}", log, repeats)
         finally:
             stop_app(process)
