@@ -10,7 +10,9 @@ from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
 from ui.widgets.export import codes_download, figure_config
 from ui.widgets.latent_pad import PadClick, latent_pad
 from ui.widgets.shared import model_caption, projection_choice
+from ui.widgets.tsne_progress import tsne_progress
 from vae_core.registry import comparison_pair
+from vae_core.tsne_job import DONE, describe_sample
 
 EXPORT_PAGE = "latent-space"  # the page's part of every download's file name
 selection = current_selection()
@@ -31,16 +33,6 @@ if len(panels) == 1:
         "Train one on the Train page to compare."
     )
 
-controls = st.columns([2, 1])
-method = projection_choice(controls[0], max(e.latent_dim for _, e in panels), key="latent_projection")
-same_axes = controls[1].toggle(
-    "Same axes for both",
-    value=True,
-    key="latent_same_axes",
-    bind="query-params",
-    help="Shows how differently the two models scale their codes.",
-)
-
 
 def _pick_from_chart(chart_key: str) -> None:
     # A click on either chart becomes the image number below; only that block reruns, the charts (10 000
@@ -51,32 +43,106 @@ def _pick_from_chart(chart_key: str) -> None:
         st.rerun("latent_images")
 
 
+def _back_to_pca() -> None:
+    # The Cancel button's callback: the radio may still be set here, before the page reruns.
+    st.session_state["latent_projection"] = "pca"
+    st.session_state["latent_tsne_note"] = "t-SNE cancelled; the view is back to PCA."
+
+
 refs = [entry.ref(selection.device) for _, entry in panels]
-point_sets = [derived.project_split(ref, selection.dataset, method=method)[1] for ref in refs]
-axis_range = shared_range(point_sets, include_prior=True) if same_axes and len(panels) == 2 else None
-for column, (side, entry), ref in zip(st.columns(len(panels)), panels, refs, strict=True):
-    with column:
-        fig = derived.latent_figure(
-            ref,
-            selection.dataset,
-            method=method,
-            title=f"{side}: {entry.info.name}",
-            axis_range=axis_range,
-            show_prior=entry.is_variational,
-        )
-        chart_key = f"latent_chart_{side}_{entry.key}_{method}"
-        st.plotly_chart(
-            trusted_figure(fig),
-            key=chart_key,
-            on_select=lambda k=chart_key: _pick_from_chart(k),
-            selection_mode="points",
-            config=figure_config(selection.dataset, entry.info.name, EXPORT_PAGE, f"{method}-scatter", scrollZoom=True),
-        )
-        st.caption(model_caption(entry))
-        encoded = derived.encode_split(ref, selection.dataset)
-        codes_download(
-            encoded.means, encoded.labels, selection.dataset, entry.info.name, EXPORT_PAGE, key=f"latent_csv_{side}"
-        )
+
+
+@st.fragment(key="latent_charts")
+def latent_charts() -> None:
+    # The projection, the axes toggle and a t-SNE's progress rerun only the charts; a click on a point reruns
+    # only the images block below (_pick_from_chart).
+    controls = st.columns([2, 1])
+    method = projection_choice(controls[0], max(e.latent_dim for _, e in panels), key="latent_projection")
+    same_axes = controls[1].toggle(
+        "Same axes for both",
+        value=True,
+        key="latent_same_axes",
+        bind="query-params",
+        help="Shows how differently the two models scale their codes.",
+    )
+
+    if note := st.session_state.pop("latent_tsne_note", None):
+        st.info(note)
+    if method == "tsne":
+        # t-SNE runs in a child process per model (vae_core.tsne_job), shared with every session on that model:
+        # until all are done the charts' place shows their progress and a Cancel button, polled by a fragment.
+        runs = [
+            (f"{side}: {entry.info.name}", derived.tsne_run(ref, selection.dataset))
+            for (side, entry), ref in zip(panels, refs, strict=True)
+        ]
+        if not all(job.progress().state == DONE for _, job in runs):
+            tsne_progress(runs, key="latent_tsne_cancel", on_cancel=_back_to_pca)
+            return
+    point_sets = [derived.project_split(ref, selection.dataset, method=method)[1] for ref in refs]
+    if len(panels) == 1:
+        _charts(method, None, "")
+        return
+    # Both axes choices stay in the browser once drawn, the other one hidden: flipping the toggle then sends
+    # two unchanged charts, which the browser does not redraw (redrawing 2 x 10 000 points took 1.5-2 s in
+    # headless Chromium on 2 busy cores), and only the style below changes. Each choice keeps its place.
+    signature = (tuple(entry.key for _, entry in panels), method, selection.dataset)
+    drawn = st.session_state.get("latent_axes_drawn")
+    if drawn is None or drawn[0] != signature:
+        drawn = (signature, set())  # a new pair or projection: draw only what is shown
+    drawn[1].add(same_axes)
+    st.session_state["latent_axes_drawn"] = drawn
+    for shared in (True, False):
+        with st.container(key=f"latent_axes_{'shared' if shared else 'own'}"):
+            if shared in drawn[1]:
+                _charts(
+                    method, shared_range(point_sets, include_prior=True) if shared else None, "" if shared else "_own"
+                )
+    hidden = "own" if same_axes else "shared"
+    # !important: Streamlit's own container styles are more specific than one class; max-height because the
+    # container is a flex item, whose height its flex basis can override.
+    hide = "height: 0; max-height: 0; min-height: 0; overflow: hidden; visibility: hidden"
+    rules = "; ".join(f"{rule} !important" for rule in hide.split("; "))
+    st.html(f"<style>.st-key-latent_axes_{hidden} {{{rules}}}</style>")
+
+
+def _charts(method: str, axis_range: tuple | None, key_suffix: str) -> None:
+    """The scatter of each panel's test codes, side by side, with their captions."""
+    for column, (side, entry), ref in zip(st.columns(len(panels)), panels, refs, strict=True):
+        with column:
+            fig = derived.latent_figure(
+                ref,
+                selection.dataset,
+                method=method,
+                title=f"{side}: {entry.info.name}",
+                axis_range=axis_range,
+                show_prior=entry.is_variational,
+            )
+            chart_key = f"latent_chart_{side}_{entry.key}_{method}{key_suffix}"
+            st.plotly_chart(
+                trusted_figure(fig),
+                key=chart_key,
+                on_select=lambda k=chart_key: _pick_from_chart(k),
+                selection_mode="points",
+                config=figure_config(
+                    selection.dataset, entry.info.name, EXPORT_PAGE, f"{method}-scatter", scrollZoom=True
+                ),
+            )
+            st.caption(model_caption(entry))
+            if method == "tsne":
+                projection, _ = derived.project_split(ref, selection.dataset, method=method)
+                st.caption(describe_sample(len(data), projection.indices))
+            encoded = derived.encode_split(ref, selection.dataset)
+            codes_download(
+                encoded.means,
+                encoded.labels,
+                selection.dataset,
+                entry.info.name,
+                EXPORT_PAGE,
+                key=f"latent_csv_{side}{key_suffix}",
+            )
+
+
+latent_charts()
 
 
 @st.fragment(key="latent_pads")

@@ -11,7 +11,7 @@ from ui.state import derived
 from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
 from ui.widgets.export import codes_download, figure_config, image_download
 from ui.widgets.latent_pad import latent_sliders
-from ui.widgets.shared import digit_picker, model_caption
+from ui.widgets.shared import PickedDigit, digit_picker, model_caption
 from vae_core import images
 from vae_core.latent_paths import INTERPOLATIONS, interpolate, prior_mean_norm, slider_ranges
 from vae_core.protocol import measured_inputs, protocol_of
@@ -43,45 +43,61 @@ def as_measured(digit) -> tuple[np.ndarray, np.ndarray]:
     return image, derived.encode_image(model, image)
 
 
-col_a, col_b = st.columns(2)
-with col_a:
-    digit_a = digit_picker(data, "interp_a", default_class=1, title="Start: A")
-with col_b:
-    digit_b = digit_picker(data, "interp_b", default_class=7, title="End: B")
-if digit_a is None or digit_b is None:
-    st.stop()
-(image_a, z_a), (image_b, z_b) = as_measured(digit_a), as_measured(digit_b)
-col_a.image(images.digit_png(image_a, 112), width=112)
-col_b.image(images.digit_png(image_b, 112), width=112)
-if protocol.binarizes_inputs:
-    st.caption(
-        "A and B as the model sees them: it was trained on binarised images, so test images come from the "
-        "test set's one fixed binarisation and uploads are binarised with the same seed."
-    )
+@st.fragment(key="interp_digits")
+def digits_and_paths() -> None:
+    # A new digit A or B changes every code below, so this fragment holds the rest of the page: a class or
+    # an upload reruns it, not app.py's sidebar and navigation around it.
+    col_a, col_b = st.columns(2)
+    with col_a:
+        digit_a = digit_picker(data, "interp_a", default_class=1, title="Start: A")
+    with col_b:
+        digit_b = digit_picker(data, "interp_b", default_class=7, title="End: B")
+    if digit_a is None or digit_b is None:
+        return
+    (image_a, z_a), (image_b, z_b) = as_measured(digit_a), as_measured(digit_b)
+    col_a.image(images.digit_png(image_a, 112), width=112)
+    col_b.image(images.digit_png(image_b, 112), width=112)
+    if protocol.binarizes_inputs:
+        st.caption(
+            "A and B as the model sees them: it was trained on binarised images, so test images come from the "
+            "test set's one fixed binarisation and uploads are binarised with the same seed."
+        )
+    st.header("From A to B")
+    path_and_walk(digit_a, digit_b, z_a, z_b)
+    st.header("Turn the knobs")
+    knobs(digit_a, digit_b, z_a, z_b)
 
-st.header("From A to B")
-c1, c2 = st.columns([1, 3])
-method = c1.radio(
-    "Path",
-    INTERPOLATIONS,
-    key="interp_method",
-    bind="query-params",
-    format_func=str.capitalize,
-    help="Linear: the straight line (1 − t)·z_A + t·z_B. Spherical (slerp): the direction turns along "
-    "the great circle while the norm changes linearly from ‖z_A‖ to ‖z_B‖.",
-)
-n_steps = c2.slider("Steps in the strip", 5, 15, 9, key="interp_steps", bind="query-params")
-path = interpolate(z_a, z_b, np.linspace(0.0, 1.0, n_steps), method)
-strip_png = derived.decoded_grid_png(model, path, n_cols=n_steps, cell_px=56)
-st.image(strip_png)
-image_download(strip_png, selection.dataset, entry.info.name, EXPORT_PAGE, f"{method}-strip", key="interp_strip_png")
-st.caption(f"{n_steps} evenly spaced steps from {digit_a.description} (left) to {digit_b.description} (right).")
+
+@st.fragment(key="interp_path")
+def path_and_walk(digit_a: PickedDigit, digit_b: PickedDigit, z_a: np.ndarray, z_b: np.ndarray) -> None:
+    # The path and the number of steps redraw the strip and the walk below, not the digits above.
+    c1, c2 = st.columns([1, 3])
+    method = c1.radio(
+        "Path",
+        INTERPOLATIONS,
+        key="interp_method",
+        bind="query-params",
+        format_func=str.capitalize,
+        help="Linear: the straight line (1 − t)·z_A + t·z_B. Spherical (slerp): the direction turns along "
+        "the great circle while the norm changes linearly from ‖z_A‖ to ‖z_B‖.",
+    )
+    n_steps = c2.slider("Steps in the strip", 5, 15, 9, key="interp_steps", bind="query-params")
+    path = interpolate(z_a, z_b, np.linspace(0.0, 1.0, n_steps), method)
+    strip_png = derived.decoded_grid_png(model, path, n_cols=n_steps, cell_px=56)
+    st.image(strip_png)
+    image_download(
+        strip_png, selection.dataset, entry.info.name, EXPORT_PAGE, f"{method}-strip", key="interp_strip_png"
+    )
+    st.caption(f"{n_steps} evenly spaced steps from {digit_a.description} (left) to {digit_b.description} (right).")
+    walk(z_a, z_b, method)
+
 
 FINE_TS = np.linspace(0.0, 1.0, 41)
+BACKDROP_POINTS = 2000  # test codes drawn behind the path
 
 
 @st.fragment
-def walk() -> None:
+def walk(z_a: np.ndarray, z_b: np.ndarray, method: str) -> None:
     # Only z(t) moves with t: the strip above stays as it is; the scatter is redrawn with the new z(t).
     t = st.slider("t", 0.0, 1.0, 0.5, 0.05, key="interp_t", bind="query-params")
     z_t = interpolate(z_a, z_b, [t], method)[0]
@@ -94,7 +110,11 @@ def walk() -> None:
         )
     with right:
         projection, _ = derived.project_split(model, selection.dataset, method="pca")
-        fig = derived.latent_figure(model, selection.dataset, method="pca", show_prior=entry.is_variational)
+        # A backdrop of at most BACKDROP_POINTS codes: this chart is redrawn at every t, and the browser's
+        # redraw grows with its points (about 2 s for 10 000 in headless Chromium on 2 busy cores).
+        fig = derived.latent_figure(
+            model, selection.dataset, method="pca", show_prior=entry.is_variational, max_points=BACKDROP_POINTS
+        )
         fine_path = interpolate(z_a, z_b, FINE_TS, method)
         add_path(fig, projection.transform(fine_path), current_point=projection.transform(z_t[None])[0])
         fig["layout"]["height"] = 420
@@ -104,7 +124,7 @@ def walk() -> None:
             config=figure_config(selection.dataset, entry.info.name, EXPORT_PAGE, f"{method}-path"),
         )
         st.caption(
-            f"The {method} path from A to B over the test codes{measured_note}, with z(t) as the "
+            f"The {method} path from A to B over {backdrop}{measured_note}, with z(t) as the "
             f"{CURRENT_COLOUR_NAME} star"
             + (
                 ": drawn in the codes' first two principal components, a projection, so straight stays "
@@ -115,10 +135,10 @@ def walk() -> None:
         )
         encoded = derived.encode_split(model, selection.dataset)
         codes_download(encoded.means, encoded.labels, selection.dataset, entry.info.name, EXPORT_PAGE, key="interp_csv")
-    norms_chart(t)
+    norms_chart(z_a, z_b, t, method)
 
 
-def norms_chart(t: float) -> None:
+def norms_chart(z_a: np.ndarray, z_b: np.ndarray, t: float, method: str) -> None:
     """‖z(t)‖ along both paths for the shown pair, and what slerp keeps: the norms' straight line."""
     lerp_norms = np.linalg.norm(interpolate(z_a, z_b, FINE_TS, "linear"), axis=1)
     slerp_norms = np.linalg.norm(interpolate(z_a, z_b, FINE_TS, "spherical"), axis=1)
@@ -156,14 +176,8 @@ def norms_chart(t: float) -> None:
     st.caption(text)
 
 
-measured_note = " (encoded from the test set's fixed binarisation)" if protocol.binarizes_inputs else ""
-walk()
-
-st.header("Turn the knobs")
-
-
 @st.fragment
-def knobs() -> None:
+def knobs(digit_a: PickedDigit, digit_b: PickedDigit, z_a: np.ndarray, z_b: np.ndarray) -> None:
     start = st.radio(
         "Start from",
         ["A", "B"],
@@ -220,4 +234,10 @@ def knobs() -> None:
     image.caption("Moved: " + (", ".join(dim_name(d) for d in moved) if len(moved) else "nothing yet"))
 
 
-knobs()
+measured_note = " (encoded from the test set's fixed binarisation)" if protocol.binarizes_inputs else ""
+backdrop = (
+    "the test codes"
+    if len(data) <= BACKDROP_POINTS
+    else f"{BACKDROP_POINTS:,} of the {len(data):,} test codes (a random subset, always the same)".replace(",", " ")
+)
+digits_and_paths()

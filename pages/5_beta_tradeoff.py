@@ -145,19 +145,29 @@ st.caption(
     f"a minute or more on MNIST; the sweep's models had {epochs} epochs, and a point with fewer is marked "
     "as off the curve."
 )
-with st.form("beta_form"):
-    c1, c2 = st.columns(2)
-    beta = c1.number_input("β", min_value=0.0, max_value=50.0, value=2.0, step=0.1, format="%.2f", key="beta_new")
-    new_epochs = c2.slider("Epochs", 1, max(20, epochs), min(3, epochs), key="beta_epochs")
-    submitted = st.form_submit_button("Train this β point", disabled=job_running(JOB_KEY), type="primary")
-if submitted and not job_running(JOB_KEY):
-    model_config, train_config = extra_point_configs(reference, beta, new_epochs, device)
-    submit(
-        JOB_KEY,
-        model_config,
-        train_config,
-        user_folder(),
-        f"{selection.dataset}-vae-z{reference.latent_dim}-beta{beta:g}",
-        metadata={"role": ROLE_BETA_SWEEP, "group": group},
-    )
-job_panel(JOB_KEY, show_curves=False)
+
+
+@st.fragment(key="beta_train")
+def train_one_more() -> None:
+    # Submitting reruns only the form and the job panel (the sweep's figures above stay); the job's end reruns
+    # the whole page once (job_panel), so that the new point joins the plots.
+    with st.form("beta_form"):
+        c1, c2 = st.columns(2)
+        beta = c1.number_input("β", min_value=0.0, max_value=50.0, value=2.0, step=0.1, format="%.2f", key="beta_new")
+        new_epochs = c2.slider("Epochs", 1, max(20, epochs), min(3, epochs), key="beta_epochs")
+        submitted = st.form_submit_button("Train this β point", disabled=job_running(JOB_KEY), type="primary")
+    if submitted and not job_running(JOB_KEY):
+        model_config, train_config = extra_point_configs(reference, beta, new_epochs, device)
+        submit(
+            JOB_KEY,
+            model_config,
+            train_config,
+            user_folder(),
+            f"{selection.dataset}-vae-z{reference.latent_dim}-beta{beta:g}",
+            metadata={"role": ROLE_BETA_SWEEP, "group": group},
+            rerun_scope="fragment",
+        )
+    job_panel(JOB_KEY, show_curves=False)
+
+
+train_one_more()

@@ -22,19 +22,20 @@ The layout:
 - ui/widgets/  widgets that draw and return plain values: shared (model caption, projection choice, digit
                picker), image_chooser (test image / upload / drawing, binarised for binarised models; shared by
                the pages that measure one image), elbo_widgets (the ELBO page's model pickers), job_panel (a
-               training job's progress, polled by a fragment), canvas (the drawing canvas, a custom component),
-               latent_pad (the live latent pad, client-side latent sliders and sample grid: the decoder runs in
-               the browser, JS in ui/widgets/js/), export (download buttons: grids and strips as PNG, test codes as CSV;
-               `figure_config` is every st.plotly_chart's config: its camera saves PNG/SVG as the sidebar chooses)
+               training job's progress, polled by a fragment), tsne_progress (a t-SNE run's bars and Cancel),
+               canvas (the drawing canvas, a custom component), latent_pad (the live latent pad, client-side
+               latent sliders and sample grid: the decoder runs in the browser, JS in ui/widgets/js/), export
+               (download buttons: grids and strips as PNG, test codes as CSV; `figure_config` is every
+               st.plotly_chart's config: its camera saves PNG/SVG as the sidebar chooses)
 - ui/figures/  plotly builders, no Streamlit: latent (scatter, prior circles, paths, trusted_figure), beta
                (rate-distortion plane, KL heatmap), elbo (posterior, KL per dimension, IW against K, β curve), training
 - Streamlit-free logic the pages use sits in vae_core: registry (ModelEntry, ModelRef, folders, pairing,
-  sweeps), latent_paths (grids, lerp/slerp, slices, slider ranges), projection (PCA / t-SNE), sweeps (the β
-  table), elbo_report, jobs (fit() in a background thread, at most VAE_MAX_TRAINING_JOBS at once, on a
-  server-wide board), train_request (the Train form -> configs), preprocess (uploads and drawings -> model
-  input), images (arrays -> PNG), export (codes -> CSV, download file names), results (typed metrics),
-  vocabulary (roles, sources, labels, thresholds, z₁…), protocol (what a model's numbers mean), posterior,
-  divergences, anomaly, conditional, ae_lessons, toy_data.
+  sweeps), latent_paths (grids, lerp/slerp, slices, slider ranges), projection (PCA / t-SNE), tsne_job (t-SNE in
+  a child process: progress, cancel, the size cap), sweeps (the β table), elbo_report, jobs (fit() in a
+  background thread, at most VAE_MAX_TRAINING_JOBS at once, on a server-wide board), train_request (the Train
+  form -> configs), preprocess (uploads and drawings -> model input), images (arrays -> PNG), export (codes ->
+  CSV, download file names), results (typed metrics), vocabulary (roles, sources, labels, thresholds, z₁…),
+  protocol (what a model's numbers mean), posterior, divergences, anomaly, conditional, ae_lessons, toy_data.
 
 Speed (benchmarks/app_latency.py): a slider change reruns only its st.fragment, which should decode one small
 batch and draw one small PNG; everything else comes from ui.state's caches. Pass ui.state.derived's figure dicts

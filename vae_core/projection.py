@@ -1,8 +1,9 @@
 """2-D views of latent codes (PCA or t-SNE), which can also place new codes (paths, the prior) in the picture.
 
 The one home of projections: PCA is scikit-learn's, and its basis is kept, so an interpolation path or the
-prior's circles can be drawn in the same coordinates as the points. t-SNE has no such map. scikit-learn is
-imported when a projection is fitted, not with this module.
+prior's circles can be drawn in the same coordinates as the points. t-SNE has no such map, and may cover only
+a random subset of the codes (vae_core.tsne_job caps it at limits.MAX_TSNE_POINTS). scikit-learn is imported
+when a projection is fitted, not with this module.
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ import numpy as np
 from .vocabulary import dim_name
 
 PROJECTIONS = ("pca", "tsne")
+TSNE_ITERATIONS = 1000  # gradient steps (scikit-learn's default); vae_core.tsne_job reports progress against it
+# One OpenMP thread: on the 2-core machine the app is sized for, a t-SNE on every core spin-waits against the
+# server and other sessions; 300 codes took 45 s that way under load, 6 s on one thread (one core, like a
+# training job).
+TSNE_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,8 @@ class Projection2D:
     mean: np.ndarray | None  # (D,) centre subtracted before PCA
     components: np.ndarray | None  # (2, D) orthonormal rows (PCA)
     latent_dim: int
+    # Which of the fitted codes the points are, in order (a capped t-SNE's random subset); None: all of them.
+    indices: np.ndarray | None = None
 
     @property
     def can_transform(self) -> bool:
@@ -69,7 +77,18 @@ def fit_projection(codes: np.ndarray, method: str = "pca", seed: int = 0) -> tup
         pca = PCA(n_components=2, svd_solver="full").fit(codes)
         projection = Projection2D("pca", pca.mean_, pca.components_, latent_dim)
         return projection, projection.transform(codes)
-    from sklearn.manifold import TSNE
+    return Projection2D("tsne", None, None, latent_dim), run_tsne(codes, seed)
 
-    points = TSNE(n_components=2, random_state=seed, init="pca").fit_transform(codes)
-    return Projection2D("tsne", None, None, latent_dim), points
+
+def run_tsne(codes: np.ndarray, seed: int, verbose: int = 0) -> np.ndarray:
+    """(N, 2) t-SNE points of (N, D) codes: the one set of t-SNE settings, seeded (verbose only prints).
+
+    Barnes-Hut t-SNE with PCA initialisation, scikit-learn's defaults otherwise (1000 iterations), on
+    TSNE_THREADS OpenMP threads.
+    """
+    from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
+
+    tsne = TSNE(n_components=2, random_state=seed, init="pca", max_iter=TSNE_ITERATIONS, verbose=verbose)
+    with threadpool_limits(limits=TSNE_THREADS):
+        return tsne.fit_transform(np.asarray(codes, dtype=np.float64))

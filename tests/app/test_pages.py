@@ -188,7 +188,11 @@ def test_latent_space_shows_ae_and_vae_on_shared_axes_with_the_prior_on_the_vae(
 
     at.toggle(key="latent_same_axes").set_value(False).run()
     specs = chart_specs(at)
-    assert "range" not in specs[next(k for k in specs if "Autoencoder" in k)]["layout"]["xaxis"]
+    # Both choices stay on the page once drawn (the browser then need not redraw them); the shared one is hidden.
+    own_ae = next(k for k in specs if "Autoencoder" in k and k.endswith("_own"))
+    assert "range" not in specs[own_ae]["layout"]["xaxis"] and ae_key in specs
+    styles = "\n".join(str(h.proto.body) for h in at.get("html"))
+    assert ".st-key-latent_axes_shared {height: 0 !important" in styles
 
 
 def test_choosing_a_test_image_shows_it_and_its_reconstructions(open_page):
@@ -212,6 +216,11 @@ def test_latent_space_projects_larger_latents_with_pca_or_tsne(open_page):
     assert spec["layout"]["xaxis"]["title"]["text"] == "PC 1"
     assert any(str(d.get("name", "")).startswith("prior") for d in spec["data"])  # PCA keeps the prior a circle
     at.radio(key="latent_projection").set_value("tsne").run()
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    while at.get("progress"):  # t-SNE runs in a child process (tests/app/test_latent_tsne.py)
+        assert time.monotonic() < deadline, "t-SNE did not finish"
+        time.sleep(0.5)
+        at.run()
     assert not at.exception
     (spec,) = chart_specs(at).values()
     assert spec["layout"]["xaxis"]["title"]["text"] == "t-SNE 1"

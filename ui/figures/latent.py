@@ -49,8 +49,12 @@ def latent_scatter(
     axis_range: tuple[tuple[float, float], tuple[float, float]] | None = None,
     marker_size: float = 4.0,
     height: int = 520,
+    indices: np.ndarray | None = None,
 ) -> go.Figure:
     """Codes as a WebGL scatter, one trace per class; optional 1σ/2σ prior circles.
+
+    indices: the test-split index of each point, when the points are a subset (a capped t-SNE); None: point i
+    is test image i.
 
     prior_centre: where N(0, I) is centred in this view ((0, 0) for a 2-D latent); None draws no circles.
     """
@@ -68,7 +72,7 @@ def latent_scatter(
                 y=points[idx, 1],
                 mode="markers",
                 name=name,
-                customdata=idx,
+                customdata=idx if indices is None else np.asarray(indices)[idx],
                 marker=dict(size=marker_size, color=class_colour(label), opacity=0.7),
                 hovertemplate=f"{name} · test image #%{{customdata}}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
             )

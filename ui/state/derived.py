@@ -23,6 +23,8 @@ from vae_core.projection import Projection2D, fit_projection
 from vae_core.protocol import DataProtocol, measured_inputs, protocol_of
 from vae_core.registry import ModelRef
 from vae_core.results import EvaluationReport
+from vae_core.tsne_job import BOARD as TSNE_BOARD
+from vae_core.tsne_job import TsneJob, sample_indices
 
 
 @dataclass(frozen=True)
@@ -62,10 +64,25 @@ def encode_split(ref: ModelRef, dataset: str, *, split: str = "test") -> Encoded
 
 @st.cache_data(max_entries=48, show_spinner="Projecting the codes to 2-D…")
 def project_split(ref: ModelRef, dataset: str, *, method: str = "pca") -> tuple[Projection2D, np.ndarray]:
-    """(projection, (N, 2) points) of the test-split codes; t-SNE takes a while, hence the cache."""
+    """(projection, (n, 2) points) of the test-split codes.
+
+    A t-SNE of codes above 2-D comes from its server-wide run (`tsne_run`): call this once the run is done
+    (`tsne_run(...).progress().state == "done"`); before that it raises RuntimeError, and nothing is cached. A
+    capped t-SNE covers a random subset of the codes, `projection.indices`.
+    """
     encoded = encode_split(ref, dataset)
+    if method == "tsne" and encoded.means.shape[1] > 2:
+        job = tsne_run(ref, dataset)
+        projection = Projection2D("tsne", None, None, encoded.means.shape[1], indices=job.indices)
+        return projection, job.points()
     projection, points = fit_projection(encoded.means, method)
     return projection, points.astype(np.float32)
+
+
+def tsne_run(ref: ModelRef, dataset: str) -> TsneJob:
+    """The t-SNE of the test-split codes (above 2-D) in its child process: the run going or done for this model,
+    shared by every session, or a new one (after a cancel too). Poll `.progress()`, stop it with `.cancel()`."""
+    return TSNE_BOARD.start((ref, dataset), encode_split(ref, dataset).means)
 
 
 def decode(ref: ModelRef, codes: np.ndarray) -> np.ndarray:
@@ -120,8 +137,10 @@ def latent_figure(
     title: str = "",
     axis_range: tuple | None = None,
     show_prior: bool = False,
+    max_points: int | None = None,
 ) -> dict:
-    """The test-split scatter of one model, as a plotly figure dict.
+    """The test-split scatter of one model, as a plotly figure dict; max_points: at most that many of the
+    points, a seeded random subset (vae_core.tsne_job.sample_indices), where the scatter is only a backdrop.
 
     A dict, not a go.Figure: a cache hit unpickles it in well under a millisecond, where a Figure of 10 000
     points takes tens of milliseconds to rebuild. Pass it to st.plotly_chart through figures.trusted_figure,
@@ -132,10 +151,15 @@ def latent_figure(
     centre = (
         projection.transform(np.zeros((1, projection.latent_dim)))[0] if show_prior and projection.shows_prior else None
     )
+    shown = projection.indices  # a capped t-SNE's subset: its labels, and its test indices for clicks
+    if max_points is not None and (subset := sample_indices(len(points), max_points)) is not None:
+        points = points[subset]
+        shown = subset if shown is None else shown[subset]
     return figures.latent_scatter(
         points,
-        encoded.labels,
+        encoded.labels if shown is None else encoded.labels[shown],
         load_split(dataset, "test").class_names,
+        indices=shown,
         title=title,
         axis_titles=projection.axis_titles,
         prior_centre=centre,

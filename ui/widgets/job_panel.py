@@ -7,9 +7,10 @@ the URL (?train_job=…), so a browser refresh finds the job again: its progress
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from ui.figures.training import training_curves
 from ui.state.loaders import refresh_registry
@@ -45,9 +46,11 @@ def submit(
     stem: str,
     *,
     metadata: dict[str, Any] | None = None,
+    rerun_scope: Literal["app", "fragment"] = "app",
 ) -> None:
     """Claim the name and start the job on the server's board, then rerun the page (its form disabled while the
-    job trains); show why when it cannot start."""
+    job trains); show why when it cannot start. rerun_scope="fragment": rerun only the fragment that holds
+    the form and the job panel (it must be called from that fragment's own run)."""
     try:
         job = BOARD.submit(model_config, train_config, folder, stem, metadata=metadata)
     except QueueFull as err:
@@ -59,7 +62,12 @@ def submit(
     st.session_state[f"{job_key}_announced"] = False
     st.session_state[job_key] = job.job_id
     st.query_params[job_key] = job.job_id
-    st.rerun()  # the form above was drawn before the job existed: redraw it with its button disabled
+    # The form above was drawn before the job existed: redraw it with its button disabled. A fragment-scoped
+    # rerun is refused during a full-app run (a fragment drawn by the page's own run, or AppTest): rerun all.
+    try:
+        st.rerun(scope=rerun_scope)
+    except StreamlitAPIException:
+        st.rerun()
 
 
 def job_running(job_key: str) -> bool:
