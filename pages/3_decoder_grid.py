@@ -198,23 +198,18 @@ else:
         )
         if variational:
             png = derived.prior_samples_png(ref, n=n * n, seed=seed, temperature=temperature, n_cols=n, cell_px=28)
-            st.image(png)
-            image_download(
-                png,
-                selection.dataset,
-                entry.info.name,
-                EXPORT_PAGE,
-                f"samples-seed{seed}-tau{temperature:g}",
-                key="grid_samples_png",
-            )
-            st.caption(
+            caption = (
                 f"{n * n} codes z ~ N(0, {temperature:g}² I) with seed {seed}, decoded. The same seed at "
                 "another temperature scales the same codes."
             )
-            return
-        centre, scale = code_spread()
-        codes = centre + scale * derived.prior_codes(n * n, entry.latent_dim, seed, temperature)
-        png = derived.decoded_grid_png(ref, codes.astype(np.float32), n_cols=n, cell_px=28)
+        else:
+            centre, scale = code_spread()
+            codes = centre + scale * derived.prior_codes(n * n, entry.latent_dim, seed, temperature)
+            png = derived.decoded_grid_png(ref, codes.astype(np.float32), n_cols=n, cell_px=28)
+            caption = (
+                f"{n * n} codes z = m + s·ε, ε ~ N(0, {temperature:g}² I) with seed {seed}, m and s the mean "
+                "and standard deviation of the autoencoder's test codes in each dimension, decoded."
+            )
         st.image(png)
         image_download(
             png,
@@ -224,10 +219,7 @@ else:
             f"samples-seed{seed}-tau{temperature:g}",
             key="grid_samples_png",
         )
-        st.caption(
-            f"{n * n} codes z = m + s·ε, ε ~ N(0, {temperature:g}² I) with seed {seed}, m and s the mean "
-            "and standard deviation of the autoencoder's test codes in each dimension, decoded."
-        )
+        st.caption(caption)
 
     @st.fragment
     def latent_slice() -> None:
