@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from vae_core.images import digit_png, grid_png, png_bytes, strip_png, tile, to_uint8, upscale
+from vae_core.images import digit_png, grid_png, png_bytes, strip_png, tile, tile_pngs, to_uint8, upscale
 
 
 def read_png(data: bytes) -> np.ndarray:
@@ -73,3 +73,13 @@ def test_strip_png_puts_the_cells_of_a_row_side_by_side_at_digit_png_scale():
 def test_strip_png_refuses_images_of_different_shapes():
     with pytest.raises(AssertionError, match="one shape"):
         strip_png([np.zeros((8, 8)), np.zeros((28, 28))])
+
+
+def test_tile_pngs_joins_the_shown_pngs_pixel_for_pixel():
+    dark, light = digit_png(np.zeros((8, 8)), 84), digit_png(np.full((8, 8), 0.6), 84)
+    joined = read_png(tile_pngs([dark, light, dark]))
+    assert joined.shape == (80, 3 * 81 - 1)
+    np.testing.assert_array_equal(joined[:, 81:161], read_png(light))
+    assert (joined[:, 80] == 255).all() and (joined[:, :80] == 0).all()
+    with pytest.raises(AssertionError, match="one size"):
+        tile_pngs([dark, digit_png(np.zeros((28, 28)), 28)])

@@ -99,3 +99,16 @@ def strip_png(images: Sequence[torch.Tensor | np.ndarray], cell_px: int = 56, n_
     assert len(shapes) == 1, f"a strip's images must share one shape, got {sorted(shapes)}"
     scale = max(1, cell_px // cells[0].shape[-1])
     return png_bytes(tile(np.stack([upscale(cell, scale) for cell in cells]), n_cols or len(cells)))
+
+
+def tile_pngs(pngs: Sequence[bytes], n_cols: int | None = None) -> bytes:
+    """PNGs of one size (the page's own, already upscaled) tiled n_cols wide (default: one row) as one PNG.
+
+    For a row the page shows as several PNGs from a cache: the download is those very pixels, with the 1-px
+    white lines grid_png puts between cells.
+    """
+    assert len(pngs) > 0, "nothing to tile"
+    cells = [np.asarray(Image.open(io.BytesIO(png)).convert("L")) for png in pngs]
+    shapes = {cell.shape for cell in cells}
+    assert len(shapes) == 1, f"the PNGs must share one size, got {sorted(shapes)}"
+    return png_bytes(tile(np.stack(cells), n_cols or len(cells)))

@@ -208,6 +208,8 @@ MODEL_Z4 = ("selectbox", "sidebar_model", "shipped/digits-vae-z4")  # > 2-D: the
         ("pages/1_autoencoders.py", None, {"ae_pca_rows_png": (18, 6)}),
         ("pages/1_autoencoders.py", DENOISING, {"ae_dae_row_png": (4, 4)}),
         # the grids drawn as charts: the PNG is the chart's picture, without its axes
+        # the original and both models' reconstructions, three st.image calls side by side
+        ("pages/2_latent_space.py", None, {"latent_row_png": (3, 3)}),
         ("pages/3_decoder_grid.py", None, {"grid_png_ae": (1, 1), "grid_png_vae": (1, 1)}),
         ("pages/3_decoder_grid.py", MODEL_Z4, {"grid_samples_png": (1, 1), "grid_slice_png": (1, 1)}),
         ("pages/4_interpolation.py", None, {"interp_strip_png": (1, 1)}),
