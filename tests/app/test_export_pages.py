@@ -137,7 +137,7 @@ def download_buttons(at) -> dict[str, object]:
     return {button.proto.id.rsplit("-", 1)[-1]: button.proto for button in at.get("download_button")}
 
 
-def test_every_chart_with_a_modebar_saves_under_its_own_name_as_png_then_svg(open_page):
+def test_every_chart_has_a_camera_that_saves_under_its_own_name_as_png_then_svg(open_page):
     at = open_page()
     stems: dict[str, str] = {}
     still: set[str] = set()
