@@ -102,6 +102,14 @@ def test_export_buttons_download_the_grid_png_the_figure_and_the_test_codes(app_
         chart.hover()
         assert chart.locator(".modebar-btn").count() == 1, "a still chart offers only its camera"
         box = chart.locator(".main-svg").first.bounding_box()
+        ranges_js = "el => [el._fullLayout.xaxis.range, el._fullLayout.yaxis.range]"
+        ranges = chart.locator(".js-plotly-plot").evaluate(ranges_js)
+        page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.6, steps=5)
+        page.mouse.up()
+        page.wait_for_timeout(300)  # plotly.js would redraw a zoomed box within a frame or two
+        assert chart.locator(".js-plotly-plot").evaluate(ranges_js) == ranges, "a drag zoomed the still chart"
         name, png = download(page, '[data-testid="stPlotlyChart"] >> nth=1 >> [data-title="Download plot as a PNG"]')
         assert name.endswith("-figure.png") and "decoder-grid" in name, name
         assert Image.open(io.BytesIO(png)).size == pytest.approx((2 * box["width"], 2 * box["height"]), abs=4)
