@@ -153,6 +153,7 @@ def test_every_chart_has_a_camera_that_saves_under_its_own_name_as_png_then_svg(
                 assert config["scrollZoom"] is False and config["doubleClick"] is False, key
                 layout = specs[key]["layout"]
                 assert layout["dragmode"] is False and layout["hovermode"] is False, key
+                assert layout["legend"]["itemclick"] is False and layout["legend"]["itemdoubleclick"] is False, key
                 axes = [name for name in layout if re.fullmatch(r"[xy]axis\d*", name)]
                 assert axes and all(layout[name]["fixedrange"] is True for name in axes), (key, axes)
                 still.add(key)
