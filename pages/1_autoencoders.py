@@ -15,7 +15,7 @@ from ui.figures import autoencoders as figs
 from ui.shell.projector import prose
 from ui.shell.sidebar import current_selection
 from ui.state import autoencoder_lesson as state
-from ui.widgets.export import figure_config
+from ui.widgets.export import figure_config, image_download
 from ui.widgets.image_chooser import choose_image
 from vae_core import ae_lessons as L
 from vae_core.ae_lesson_models import (
@@ -28,7 +28,7 @@ from vae_core.ae_lesson_models import (
     TOY_SPECS,
     ToySettings,
 )
-from vae_core.images import digit_png
+from vae_core.images import digit_png, strip_png
 from vae_core.protocol import DataProtocol
 from vae_core.toy_data import MANIFOLD_DIMS, grid_2d, manifold_normal
 from vae_core.zoo import WIDE_SPARSE_RHO
@@ -172,6 +172,9 @@ def pca_image_part() -> None:
         errors = L.squared_error(shown, row)
         st.markdown(f"**{label}**")
         images_row(list(row), [f"{e:.1f}" if label != "original" else "" for e in errors.tolist()])
+    # the three rows as one picture, in the order shown: the originals, PCA-k, the AE
+    rows_png = strip_png([image for row in rows.values() for image in row], DIGIT_PX, n_cols=N_DIGITS_SHOWN)
+    image_download(rows_png, dataset, None, EXPORT_PAGE, f"originals-pca-{k}-ae-z2", key="ae_pca_rows_png")
     mean_k = L.squared_error(images, L.pca_reconstruct(pca_k, images)).mean().item()
     mean_2 = L.squared_error(images, L.pca_reconstruct(pca_2, images)).mean().item()
     mean_ae = L.reconstruction_errors(ae, images).mean().item()
@@ -369,6 +372,8 @@ def denoising_image_part() -> None:
         [clean[0]] + [out[0] for out in outputs.values()],
         ["clean"] + [f"{label}: {errors[label]:.1f}" for label in outputs],
     )
+    row_png = strip_png([clean[0]] + [out[0] for out in outputs.values()], DIGIT_PX)
+    image_download(row_png, dataset, None, EXPORT_PAGE, f"denoising-{kind}-{level:g}", key="ae_dae_row_png")
     curve = state.denoising_curve(dataset, kind)
     errors_by_model = {
         "plain AE": curve.model_errors["plain AE"],

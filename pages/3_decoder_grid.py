@@ -8,7 +8,7 @@ from ui.shell.projector import image_width, prose
 from ui.shell.sidebar import current_selection, require_test_split
 from ui.state import derived
 from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
-from ui.widgets.export import codes_download, downloads_row, image_download
+from ui.widgets.export import codes_download, downloads_row, image_download, still_figure, still_figure_config
 from ui.widgets.latent_pad import latent_samples
 from ui.widgets.shared import model_caption
 from vae_core.export import export_stem
@@ -48,9 +48,9 @@ def grid_panel(e, kind: str, n: int, extent: float) -> int:
     density = code_density(means, x_axis, y_axis, mass=CODE_MASS)
     png = derived.decoded_grid_png(ref, grid_codes(x_axis, y_axis), n_cols=n, cell_px=28)
     st.plotly_chart(
-        decoded_grid_figure(png, x_axis, y_axis, density),
+        still_figure(decoded_grid_figure(png, x_axis, y_axis, density)),
         key=f"grid_figure_{'vae' if e.is_variational else 'ae'}",
-        config={"displaylogo": False, "staticPlot": True},
+        config=still_figure_config(selection.dataset, e.info.name, EXPORT_PAGE, f"{kind}-grid-{n}-figure"),
     )
     panel = "vae" if e.is_variational else "ae"
     encoded = derived.encode_split(ref, selection.dataset)
@@ -263,14 +263,16 @@ else:
         x_axis, y_axis = centre[dim_x] + scale[dim_x] * steps, centre[dim_y] + scale[dim_y] * steps
         codes = slice_codes(base, dim_x, dim_y, x_axis, y_axis)
         png = derived.decoded_grid_png(ref, codes, n_cols=n, cell_px=28)
+        slice_name = f"slice-{dim_name(dim_x)}-{dim_name(dim_y)}"
         st.plotly_chart(
-            decoded_grid_figure(
-                png, x_axis, y_axis, None, axis_titles=(dim_name(dim_x), dim_name(dim_y)), height_px=460
+            still_figure(
+                decoded_grid_figure(
+                    png, x_axis, y_axis, None, axis_titles=(dim_name(dim_x), dim_name(dim_y)), height_px=460
+                )
             ),
             key="grid_slice_figure",
-            config={"displaylogo": False, "staticPlot": True},
+            config=still_figure_config(selection.dataset, entry.info.name, EXPORT_PAGE, f"{slice_name}-figure"),
         )
-        slice_name = f"slice-{dim_name(dim_x)}-{dim_name(dim_y)}"
         image_download(png, selection.dataset, entry.info.name, EXPORT_PAGE, slice_name, key="grid_slice_png")
         report = entry.info.metrics
         kl = report.kl_per_dim if report is not None else ()

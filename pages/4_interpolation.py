@@ -9,7 +9,7 @@ from ui.shell.projector import prose
 from ui.shell.sidebar import current_selection, require_test_split
 from ui.state import derived
 from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
-from ui.widgets.export import codes_download, figure_config, image_download
+from ui.widgets.export import codes_download, figure_config, image_download, still_figure, still_figure_config
 from ui.widgets.latent_pad import latent_sliders
 from ui.widgets.shared import PickedDigit, digit_picker, model_caption
 from vae_core import images
@@ -145,9 +145,9 @@ def norms_chart(z_a: np.ndarray, z_b: np.ndarray, t: float, method: str) -> None
     code_norm = float(np.linalg.norm(derived.encode_split(model, selection.dataset).means, axis=1).mean())
     prior_norm = prior_mean_norm(entry.latent_dim) if entry.is_variational else None
     st.plotly_chart(
-        norms_figure(FINE_TS, lerp_norms, slerp_norms, t, method, code_norm, prior_norm),
+        still_figure(norms_figure(FINE_TS, lerp_norms, slerp_norms, t, method, code_norm, prior_norm)),
         key="interp_norms",
-        config={"displaylogo": False, "staticPlot": True},
+        config=still_figure_config(selection.dataset, entry.info.name, EXPORT_PAGE, f"{method}-norms"),
     )
     n_a, n_b = float(np.linalg.norm(z_a)), float(np.linalg.norm(z_b))
     mid_lerp, mid_slerp = float(lerp_norms[len(FINE_TS) // 2]), float(slerp_norms[len(FINE_TS) // 2])

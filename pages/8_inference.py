@@ -27,10 +27,10 @@ from ui.shell.projector import prose
 from ui.shell.sidebar import current_selection
 from ui.state import inference_cache as cache
 from ui.state.loaders import dataset_or_none
-from ui.widgets.export import figure_config
+from ui.widgets.export import figure_config, image_download
 from ui.widgets.image_chooser import choose_image
 from vae_core import divergences
-from vae_core.images import enlarge
+from vae_core.images import digit_png, enlarge
 from vae_core.posterior import posterior_shape
 from vae_core.protocol import protocol_of
 
@@ -136,6 +136,15 @@ if vaes_2d and test is not None and image is not None:
     picture.image(
         enlarge(result.image[0].numpy()),
         caption=description,
+    )
+    image_download(
+        digit_png(result.image[0].numpy()),
+        selection.dataset,
+        entry.info.name,
+        EXPORT_PAGE,
+        "measured-image",
+        key="inference_image_png",
+        container=picture,
     )
     view = picture.radio(
         "View",

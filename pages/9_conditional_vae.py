@@ -104,6 +104,15 @@ if cvae_entry.latent_dim == 2:
         columns = st.columns(5)
         for column, c in zip(columns, range(row_start, min(row_start + 5, len(grids))), strict=False):
             column.image(grids[c], caption=class_names[c])
+            image_download(
+                grids[c],
+                selection.dataset,
+                cvae_entry.info.name,
+                EXPORT_PAGE,
+                f"grid-{GRID_SIDE}-class-{class_names[c]}",
+                key=f"cvae_class_grid_png_{c}",
+                container=column,
+            )
 
 # --- 2. style transfer ------------------------------------------------------------------------------------------
 st.header("2 · Style transfer")
