@@ -87,10 +87,10 @@ def draw_stroke(page) -> None:
     page.mouse.up()
 
 
-def open_page(page, href: str) -> None:
-    """Click the page's link in the sidebar navigation and wait until that page has run."""
+def open_page(page, href: str, timeout_ms: int = 60_000) -> None:
+    """Click the page's link in the sidebar navigation and wait (up to timeout_ms) until that page has run."""
     before = page.locator(MAIN_TITLE).first.inner_text() if page.locator(MAIN_TITLE).count() else ""
-    here = page.url.rstrip("/") == href.rstrip("/")
+    here = page.url.split("?")[0].rstrip("/") == href.split("?")[0].rstrip("/")  # ?projector=1 stays on
     page.locator(f'[data-testid="stSidebarNav"] a[href="{href}"]').click()
     if not here:  # the old page's elements stay until the new run replaces them: wait for its title to go
         page.wait_for_function(
@@ -98,9 +98,9 @@ def open_page(page, href: str) -> None:
             const title = document.querySelector(selector);
             return title !== null && title.innerText !== before; }""",
             arg=[MAIN_TITLE, before],
-            timeout=60_000,
+            timeout=timeout_ms,
         )
-    wait_for_idle(page, timeout_ms=60_000)
+    wait_for_idle(page, timeout_ms=timeout_ms)
 
 
 def tour(page, url: str, on_page: Callable[[str, object], None]) -> TourReport:
