@@ -19,6 +19,7 @@ from tools.app_browser import (
     REPO_ROOT,
     chromium_page,
     chromium_path,
+    exception_texts,
     nav_links,
     open_app,
     playwright_available,
@@ -161,6 +162,10 @@ def test_the_projector_style_sheet_reaches_streamlits_real_elements(lecture_app)
     assert len(rules) >= 5, rules  # the parser found the sheet's rules
     with chromium_page(playwright, viewport=PROJECTOR_VIEWPORT) as page:
         open_app(page, f"{url}/{STYLE_CHECK_PAGE}?{PROJECTOR_KEY}=1")
+        switch = page.get_by_role("switch", name="Projector mode")
+        page.wait_for_function("(s) => s.checked", arg=switch.element_handle(), timeout=KEY_WAIT_MS)
+        wait_for_idle(page, settle_ms=500)
+        page.screenshot(path=ARTIFACTS / "style_check.png")
         rem_px = page.evaluate("() => parseFloat(getComputedStyle(document.documentElement).fontSize)")
         unmatched, unstyled = [], {}
         for selector, declared in rules:
@@ -177,3 +182,52 @@ def test_the_projector_style_sheet_reaches_streamlits_real_elements(lecture_app)
                 unstyled[selector] = {"declared": declared, "computed (first 3)": computed[:3]}
     assert not unmatched, f"selectors of the projector style that match nothing in Streamlit's DOM: {unmatched}"
     assert not unstyled, f"rules that match but do not take effect on any element: {unstyled}"
+
+
+PIXEL_AT = """(canvas, [fx, fy]) => Array.from(canvas.getContext("2d").getImageData(
+    Math.floor(fx * canvas.width), Math.floor(fy * canvas.height), 1, 1).data.slice(0, 3))"""
+APP_BACKGROUND = """() => getComputedStyle(document.querySelector('[data-testid="stApp"]')).backgroundColor"""
+
+
+def _rgb(css: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in re.findall(r"\d+", css)[:3])
+
+
+def _luminance(rgb) -> float:
+    return (0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]) / 255
+
+
+@pytest.mark.parametrize("scheme", ["dark", "light"])
+def test_the_latent_pad_and_the_drawing_canvas_paint_on_the_themes_paper(lecture_app, scheme):
+    """With the browser's colour scheme, Streamlit's theme changes, and the two hand-painted canvases with it: the pad's
+    plane and the ELBO page's drawing paper take the app's background, their ink (ticks, strokes) its text colour."""
+    url, playwright = lecture_app
+    with chromium_page(playwright, viewport=PROJECTOR_VIEWPORT, color_scheme=scheme) as page:
+        open_app(page, f"{url}/latent_space")
+        background = _rgb(page.evaluate(APP_BACKGROUND))
+        assert (_luminance(background) < 0.3) == (scheme == "dark"), f"the app's theme ignored {scheme}: {background}"
+        plane = page.locator("canvas.vle-lp-bg").last
+        plane.wait_for(timeout=KEY_WAIT_MS)
+        page.wait_for_function(  # the pad paints once its decoder and codes have arrived
+            "() => [...document.querySelectorAll('canvas.vle-lp-bg')].every(c => c.width > 0)", timeout=KEY_WAIT_MS
+        )
+        corner = plane.evaluate(PIXEL_AT, [0.995, 0.005])  # the top-right corner: paper, no grid line or label
+        assert max(abs(a - b) for a, b in zip(corner, background, strict=True)) <= 8, (corner, background)
+
+        open_app(page, f"{url}/elbo_breakdown")
+        page.get_by_text("Draw", exact=True).click()
+        canvas = page.locator("canvas.vle-canvas")
+        canvas.wait_for(timeout=KEY_WAIT_MS)
+        paper = canvas.evaluate(PIXEL_AT, [0.5, 0.5])
+        assert max(abs(a - b) for a, b in zip(paper, background, strict=True)) <= 8, (paper, background)
+        box = canvas.bounding_box()
+        page.mouse.move(box["x"] + 0.3 * box["width"], box["y"] + 0.5 * box["height"])
+        page.mouse.down()
+        page.mouse.move(box["x"] + 0.7 * box["width"], box["y"] + 0.5 * box["height"], steps=8)
+        page.mouse.up()
+        ink = canvas.evaluate(PIXEL_AT, [0.5, 0.5])
+        text = _rgb(page.evaluate("() => getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).color"))
+        assert max(abs(a - b) for a, b in zip(ink, text, strict=True)) <= 8, (ink, text)
+        # light ink on dark paper is a drawing too: the preprocessing finds the background and measures it
+        page.get_by_text("How the image was prepared").first.wait_for(timeout=KEY_WAIT_MS)
+        assert not exception_texts(page)
