@@ -26,7 +26,7 @@ from tools.app_browser import (
     running_app,
     wait_for_idle,
 )
-from tools.screenshots import open_page, slug
+from tools.screenshots import PROJECTOR_VIEWPORT, open_page, slug
 from ui.shell.projector import PROJECTOR_KEY, STYLE
 from vae_core.data import data_dir, is_available
 from vae_core.registry import CHECKPOINT_DIR_ENV, USER_CHECKPOINT_DIR_ENV
@@ -39,7 +39,6 @@ pytestmark = [
 ]
 
 ARTIFACTS = REPO_ROOT / "artifacts" / "projector_fold"
-PROJECTOR_VIEWPORT = {"width": 1280, "height": 720}  # the lecture hall's projector, as issue #11 says
 MAIN = '[data-testid="stMain"]'
 # page slug -> the CSS selector of its key element inside the main area (the first match counts): what a lecturer
 # points at. Pages whose lesson is a figure name it; the home page's key element is the ELBO, the Train page's
