@@ -25,6 +25,8 @@ STYLE = """
 [data-testid="stMain"] [data-testid="stWidgetLabel"] p { font-size: 1.35rem; }
 [data-testid="stMain"] h1 { font-size: 2.2rem; padding-top: 0; }
 [data-testid="stMain"] .block-container { padding-top: 3.75rem; }  /* just below the app header */
+/* a slider's value sat on its track, pushed down by the line height it inherits */
+[data-testid="stMain"] [data-testid="stSliderThumbValue"] { font-size: 1.05rem; line-height: 1.1rem; }
 </style>
 """
 
