@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from ui.figures.anomaly import roc_figure, score_histograms
-from ui.shell.projector import prose
+from ui.shell.projector import projector_on, prose, setup_section
 from ui.shell.sidebar import current_selection, require_model
 from ui.state import anomaly_cache
 from ui.state.loaders import model_or_none, registry
@@ -36,7 +36,7 @@ prose(
 require_model(selection)
 
 # --- 1. models and sets -------------------------------------------------------------------------------------------
-st.header("1 · The model and the sets")
+setup = setup_section("1 · The model and the sets")  # folded away in projector mode
 entries = [e for e in selection.entries if e.info.model_config.kind != "cvae"]
 vaes = [e for e in entries if e.is_variational]
 aes = [e for e in entries if not e.is_variational]
@@ -48,7 +48,7 @@ if st.session_state.get("anomaly_vae") not in {e.key for e in vaes}:
     sidebar_vae = [selection.entry] if selection.entry in vaes else []
     family = [e for e in vaes if e.role == ROLE_FAMILY_2D]
     st.session_state["anomaly_vae"] = (sidebar_vae + family + vaes)[0].key
-left, right = st.columns(2)
+left, right = setup.columns(2)
 vae_entry = by_key[
     left.selectbox("VAE", [e.key for e in vaes], key="anomaly_vae", format_func=lambda k: by_key[k].label)
 ]
@@ -71,7 +71,7 @@ names = metric_names(protocol, variational=True)
 if names.caveat:
     st.warning(names.caveat)
 
-left, right = st.columns(2)
+left, right = setup.columns(2)
 subset = int(
     left.select_slider(
         "Images per set (the first N of each)",
@@ -117,7 +117,7 @@ def run_study(ref, ae, protocol_value: str, dataset: str, include_synthetic: boo
 study = run_study(vae_ref, ae_ref, protocol.value, selection.dataset)
 inside = study.inside
 n_images = len(inside.scores)
-st.caption(
+setup.caption(
     f"{n_images} images per set (the first {n_images} of each test set; the synthetic sets are built from them), "
     f"K = {iw_samples}, seed {SEED}. "
     + (
@@ -134,6 +134,8 @@ st.header("2 · Scores per set, and a threshold")
 score_key = st.radio(
     "Score", keys, index=keys.index("iw_nll"), key="anomaly_score", horizontal=True, format_func=labels.get
 )
+# In projector mode the histogram goes above its two controls, so that it starts on the first screen.
+histogram_slot = st.container() if projector_on() else None
 set_labels = {s.key: s.label for s in study.sets}
 # Noise and inverted images usually score far beyond the rest and would squeeze the histogram: off by default.
 FAR_SETS = ("uniform-noise", "bernoulli-noise", "inverted")
@@ -166,7 +168,7 @@ threshold = float(
         step=0.1,
     )
 )
-st.plotly_chart(
+(histogram_slot if histogram_slot is not None else st).plotly_chart(
     score_histograms(study, score_key, labels[score_key], shown=shown, threshold=threshold),
     key="anomaly_histogram",
     config=figure_config(selection.dataset, vae_entry.info.name, EXPORT_PAGE, "score-histograms"),

@@ -88,6 +88,7 @@ _CSS = """
 .vle-lp-body { display: flex; flex-wrap: wrap; gap: 10px; align-items: flex-start; }
 .vle-lp-plane { position: relative; line-height: 0; border: 1px solid var(--st-border-color);
   border-radius: var(--st-base-radius); overflow: hidden; }
+.vle-lp-bg { background: var(--st-background-color); }  /* the plane's paper: latent_pad.js reads it */
 .vle-lp-fg { position: absolute; left: 0; top: 0; cursor: crosshair; touch-action: none; }
 .vle-lp-side, .vle-ls-side { display: flex; flex-direction: column; gap: .35rem; font-size: .85rem; }
 .vle-lp-img, .vle-ls-img { image-rendering: pixelated; background: #000; border-radius: 4px; }
