@@ -22,13 +22,32 @@ from ui.shell.sidebar import DATASET_KEY, MODEL_KEY
 from ui.shell.url_state import DATASET_PARAM, MODEL_PARAM, PAGE_VIEW, RESET_KEY
 from vae_core.latent_paths import INTERPOLATIONS
 
+AUTOENCODERS = "pages/1_autoencoders.py"
 GRID = "pages/3_decoder_grid.py"
 INTERPOLATION = "pages/4_interpolation.py"
 LATENT = "pages/2_latent_space.py"
+TRAIN = "pages/7_train.py"
+INFERENCE = "pages/8_inference.py"
+ANOMALY = "pages/8_anomaly_detection.py"
+CONDITIONAL = "pages/9_conditional_vae.py"
+# Choices are written as the labels they show (url_state's docstring); these are the pages' labels.
+AE_SECTIONS = ("1 · Undercomplete AE and PCA", "2 · Sparse AE", "3 · Denoising AE", "4 · Contractive AE")
+AE_MASKING = "masking (fraction zeroed)"
+INFERENCE_OWN = "Your upload or drawing"
+SMALL_STUDY = {"anomaly_subset": "250", "anomaly_k": "10"}  # the page's smallest study: quick to score
 VAE_2D, AE_2D, VAE_4D = "shipped/digits-vae-z2", "shipped/digits-ae-z2", "shipped/digits-vae-z4"
 
 # The kinds of widget a page binds (AppTest has one accessor per kind).
-WIDGET_KINDS = ("slider", "number_input", "selectbox", "radio", "toggle", "checkbox", "select_slider")
+WIDGET_KINDS = (
+    "slider",
+    "number_input",
+    "selectbox",
+    "radio",
+    "toggle",
+    "checkbox",
+    "select_slider",
+    "segmented_control",
+)
 
 
 def opened(page: str, **params: str) -> AppTest:
@@ -158,32 +177,43 @@ def more_models(tmp_path_factory) -> Path:
     return folder
 
 
-# (page, model): together they draw every widget a page binds (2-D and larger latents draw different ones).
-OPENINGS = [
-    (LATENT, VAE_2D),
-    (LATENT, VAE_4D),
-    (GRID, VAE_2D),
-    (GRID, VAE_4D),
-    (INTERPOLATION, VAE_2D),
-    ("pages/5_beta_tradeoff.py", VAE_2D),  # the page shows the data set's β sweep, whichever model is picked
-    ("pages/6_elbo_breakdown.py", VAE_2D),
-    ("pages/6_elbo_breakdown.py", "user/digits-vae-z2-bin"),
-    ("pages/9_conditional_vae.py", VAE_2D),
+# (page, model, URL parameters): together they draw every widget a page binds (2-D and larger latents, the parts
+# of a page and the sources of an image draw different ones). A parameter opens a part; the Anomaly page's also
+# keep its study small.
+BINARISED = "user/digits-vae-z2-bin"
+OPENINGS: list[tuple[str, str, dict[str, str]]] = [
+    *[(AUTOENCODERS, VAE_2D, {"ae_section": part}) for part in AE_SECTIONS],
+    (AUTOENCODERS, VAE_2D, {"ae_section": AE_SECTIONS[2], "ae_dae_own": "true", "ae_dae_kind": AE_MASKING}),
+    (LATENT, VAE_2D, {}),
+    (LATENT, VAE_4D, {}),
+    (GRID, VAE_2D, {}),
+    (GRID, VAE_4D, {}),
+    (INTERPOLATION, VAE_2D, {}),
+    ("pages/5_beta_tradeoff.py", VAE_2D, {}),  # the page shows the data set's β sweep, whichever model is picked
+    ("pages/6_elbo_breakdown.py", VAE_2D, {}),
+    ("pages/6_elbo_breakdown.py", BINARISED, {}),
+    (TRAIN, VAE_2D, {}),
+    (INFERENCE, VAE_2D, {}),
+    (INFERENCE, BINARISED, {"inference_source": INFERENCE_OWN}),
+    (ANOMALY, VAE_2D, SMALL_STUDY),
+    (ANOMALY, BINARISED, SMALL_STUDY),
+    (CONDITIONAL, VAE_2D, {}),
 ]
 
 
-@pytest.mark.parametrize("page", sorted({page for page, _ in OPENINGS}))
+@pytest.mark.parametrize("page", sorted({page for page, _, _ in OPENINGS}))
 def test_the_list_of_a_pages_settings_is_what_the_page_binds(app_env, navigation_only, more_models, monkeypatch, page):
-    """Every key url_state lists for a page is a widget the page binds to the URL, with the listed default,
-    and every widget the page binds is listed (the reset control resets exactly those)."""
+    """Every key url_state lists for a page is a widget the page binds to the URL, with the listed default
+    (where the opening's URL did not set it), and every widget the page binds is listed (the reset control
+    resets exactly those)."""
     monkeypatch.setenv("VAE_USER_CHECKPOINT_DIR", str(more_models))
     listed = {v.key: v.default for v in PAGE_VIEW[page.removeprefix("pages/")]}
     seen: set[str] = set()
-    for _, model in [o for o in OPENINGS if o[0] == page]:
-        at = opened(page, model=model)
+    for _, model, params in [o for o in OPENINGS if o[0] == page]:
+        at = opened(page, model=model, **params)
         bound = bound_keys(at)
         assert bound <= set(listed), f"bound on {page} but not listed: {bound - set(listed)}"
-        for key in bound:
+        for key in bound - set(params):
             assert widget(at, key).proto.query_param_key == key
             assert widget(at, key).value == listed[key], f"{key}: the page opens with another default"
         seen |= bound
@@ -193,7 +223,7 @@ def test_the_list_of_a_pages_settings_is_what_the_page_binds(app_env, navigation
 def test_every_page_with_settings_is_a_page_of_the_app_and_is_checked_above():
     app_pages = set(re.findall(r'\("(\d+_\w+\.py)"', APP_FILE.read_text()))
     assert set(PAGE_VIEW) <= app_pages
-    assert set(PAGE_VIEW) == {page.removeprefix("pages/") for page, _ in OPENINGS}
+    assert set(PAGE_VIEW) == {page.removeprefix("pages/") for page, _, _ in OPENINGS}
     # A page that binds a widget itself must be listed (and so opened above), or its reset would miss it.
     pages = (APP_FILE.parent / "pages").glob("*.py")
     binding = {path.name for path in pages if 'bind="query-params"' in path.read_text()}
