@@ -323,3 +323,24 @@ def test_in_a_browser_a_fragments_slider_and_the_reset_update_the_address(app_en
         assert "grid_n" not in params(page), "the grid's settings leave with the grid"
         assert params(page)[MODEL_PARAM] == [AE_2D]
         assert not page.locator('[data-testid="stException"]').count()
+
+
+@pytest.mark.skipif(chromium_path() is None, reason="Debian's /usr/bin/chromium is not installed")
+@pytest.mark.skipif(not playwright_available(), reason="the playwright package is not installed")
+def test_in_a_browser_the_train_forms_fields_are_bound_before_the_form_is_sent(app_env):
+    """st.form widgets bind too: a link fills the form, and an edit reaches the address before Train is clicked
+    (the page's Python sees it only on submit, as with any form)."""
+    from playwright.sync_api import sync_playwright
+
+    with running_app() as url, sync_playwright() as playwright, chromium_page(playwright) as page:
+        open_app(page, f"{url}/train?dataset=digits&train_beta=4&train_latent=8")
+        beta = page.get_by_label("β (VAE only)")
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('input')].some(i => i.value === '4.00')", timeout=10_000
+        )
+        assert beta.input_value() == "4.00"
+        assert parse_qs(urlsplit(page.url).query)["train_latent"] == ["8"]
+        beta.fill("2.5")
+        beta.press("Enter")
+        page.wait_for_function("() => location.search.includes('train_beta=2.5')", timeout=10_000)
+        assert not page.locator('[data-testid="stException"]').count()
