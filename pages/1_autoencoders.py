@@ -366,7 +366,9 @@ def denoising_image_part() -> None:
         key="ae_dae_kind",
         bind="query-params",
         horizontal=True,
-        format_func={"gaussian": "Gaussian (std)", "mask": "masking (fraction zeroed)"}.get,
+        # short labels for the URL (?ae_dae_kind=Masking); the captions say what the level measures
+        format_func={"gaussian": "Gaussian", "mask": "Masking"}.get,
+        captions=["noise std", "fraction of pixels zeroed"],
     )
     levels = GAUSSIAN_LEVELS if kind == "gaussian" else MASK_LEVELS
     level = columns[1].select_slider(

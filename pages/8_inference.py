@@ -74,11 +74,9 @@ elif test is not None:
         horizontal=True,
         key="inference_source",
         bind="query-params",
-        format_func={
-            "index": "A test image by index",
-            "largest": "Test images with the largest gap",
-            "own": "Your upload or drawing",
-        }.get,
+        # short labels: a choice is written to the URL as its label (?inference_source=Largest+gap)
+        format_func={"index": "Test image", "largest": "Largest gap", "own": "Upload or drawing"}.get,
+        help="A test image by its index, one of the test images with the largest gap, or your own upload or drawing.",
     )
     if source == "own":
         chosen = choose_image(selection.dataset, entry.input_shape, protocol, "inference_own")
@@ -148,7 +146,8 @@ if vaes_2d and test is not None and image is not None:
         ["q", "grid"],
         key="inference_view",
         bind="query-params",
-        format_func={"q": "Zoom on q and p(z|x)", "grid": "The whole grid"}.get,
+        format_func={"q": "Zoom", "grid": "Whole grid"}.get,
+        help="Zoom on q(z|x) and p(z|x), or show the whole grid p(z|x) is computed on.",
     )
     q_star = amortisation.q_star if amortisation is not None else None
     chart.plotly_chart(

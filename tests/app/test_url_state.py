@@ -34,8 +34,8 @@ CONDITIONAL = "pages/9_conditional_vae.py"
 ELBO = "pages/6_elbo_breakdown.py"
 # Choices are written as the labels they show (url_state's docstring); these are the pages' labels.
 AE_SECTIONS = ("1 · Undercomplete AE and PCA", "2 · Sparse AE", "3 · Denoising AE", "4 · Contractive AE")
-AE_MASKING = "masking (fraction zeroed)"
-INFERENCE_OWN = "Your upload or drawing"
+AE_MASKING = "Masking"
+INFERENCE_OWN = "Upload or drawing"
 SMALL_STUDY = {"anomaly_subset": "250", "anomaly_k": "10"}  # the page's smallest study: quick to score
 VAE_2D, AE_2D, VAE_4D = "shipped/digits-vae-z2", "shipped/digits-ae-z2", "shipped/digits-vae-z4"
 BINARISED = "user/digits-vae-z2-bin"  # in the more_models folder below
