@@ -7,7 +7,9 @@ Two mechanisms, one per kind of setting:
   range or not among the options is dropped without an error), keeps only non-default values in the URL, has
   the browser update the address on every change (so a fragment's rerun updates it too, which a write-back after
   the page could not do) and drops the parameters of the page one leaves. Choice widgets are written as their
-  shown labels (`?interp_method=Spherical`), as Streamlit binds them. `PAGE_VIEW` below lists, per page file,
+  shown labels (`?interp_method=Spherical`), as Streamlit binds them, so a bound choice gets short labels and
+  says the rest in its help or captions (`?grid_kind=Linear`). Widgets in an st.form bind too (the Train form):
+  an edit reaches the address at once, the page's Python on submit. `PAGE_VIEW` below lists, per page file,
   which widgets are bound and their defaults: the reset control needs the defaults (deleting a bound widget's
   key would bring the opening URL's value back), and tests/app/test_url_state.py checks the list against what
   each page draws, so it cannot drift.
