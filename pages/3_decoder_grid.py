@@ -31,9 +31,12 @@ prose(
 data = require_test_split(selection)
 entry, device = selection.entry, selection.device
 
-GRID_LABELS = {
+# Short labels, because a choice is written to the URL as its label (?grid_kind=Linear); the caption under each
+# option says what the grid is.
+GRID_LABELS = {"quantiles": "Quantiles", "linear": "Linear"}
+GRID_CAPTIONS = {
     "quantiles": "Equal-mass Gaussian quantiles (Kingma & Welling)",
-    "linear": "Linear, over the model's own codes",
+    "linear": "Evenly spaced, over the model's own codes",
 }
 BROWSER_MAX_GRID = 16  # cells per side of the browser's sample grid: 256 decodes per repaint
 CODE_MASS = 0.95  # the outline encloses the densest region holding this share of the test codes
@@ -94,7 +97,12 @@ if entry.latent_dim == 2:
     def grid_2d() -> None:
         c1, c2, c3 = st.columns([1.4, 1, 1])
         grid_kind = c1.radio(
-            "Grid", list(GRID_LABELS), key="grid_kind", bind="query-params", format_func=GRID_LABELS.get
+            "Grid",
+            list(GRID_LABELS),
+            key="grid_kind",
+            bind="query-params",
+            format_func=GRID_LABELS.get,
+            captions=[GRID_CAPTIONS[kind] for kind in GRID_LABELS],
         )
         n = c2.slider("Cells per side", 5, 25, 15, key="grid_n", bind="query-params")
         extent = c3.slider(

@@ -78,6 +78,7 @@ subset = int(
         SUBSET_CHOICES,
         value=DEFAULT_SUBSET,
         key="anomaly_subset",
+        bind="query-params",
         help="Every image costs K decoder passes; fewer images keep the page quick.",
     )
 )
@@ -87,6 +88,7 @@ iw_samples = int(
         IW_CHOICES,
         value=DEFAULT_IW,
         key="anomaly_k",
+        bind="query-params",
         help="For the IW estimate of −log p(x) of every image.",
     )
 )
@@ -132,7 +134,13 @@ keys = [k for k in anomaly.SCORE_KEYS if k in inside.scores.available()]
 # --- 2. histograms and a threshold --------------------------------------------------------------------------------
 st.header("2 · Scores per set, and a threshold")
 score_key = st.radio(
-    "Score", keys, index=keys.index("iw_nll"), key="anomaly_score", horizontal=True, format_func=labels.get
+    "Score",
+    keys,
+    index=keys.index("iw_nll"),
+    key="anomaly_score",
+    bind="query-params",
+    horizontal=True,
+    format_func=labels.get,
 )
 # In projector mode the histogram goes above its two controls, so that it starts on the first screen.
 histogram_slot = st.container() if projector_on() else None
