@@ -47,11 +47,16 @@ CEILING_JS = """([fp, n]) => globalThis.__vle.decodeRate(fp, n)"""
 
 
 def shipped_2d_models(any_latent: bool = False) -> list[tuple[str, str]]:
-    """(checkpoint name, data set) of every shipped model with a 2-D latent (any latent: all of them)."""
+    """(checkpoint name, data set) of every shipped model with a 2-D latent (any latent: all of them) that the
+    sidebar offers: conditional VAEs (which need a label) have their own page and no pad."""
     from vae_core.checkpoint_info import list_checkpoints
 
     infos = list_checkpoints(REPO_ROOT / "checkpoints").infos
-    return sorted((i.name, i.train_config.dataset) for i in infos if any_latent or i.model_config.latent_dim == 2)
+    return sorted(
+        (i.name, i.train_config.dataset)
+        for i in infos
+        if (any_latent or i.model_config.latent_dim == 2) and not i.model_config.needs_labels
+    )
 
 
 def dataset_available(name: str) -> bool:
@@ -140,7 +145,10 @@ def measure(page, name: str, seconds: float, sent: list, driver: str) -> str:
     ceiling = page.evaluate(CEILING_JS, [pad.get_attribute("data-fingerprint"), 300])
     rate = new / duration
     events = (after["events"] - before["events"]) / duration
-    verdict = "meets" if rate >= GOAL_DECODES_PER_S and sent_during == 0 else "MISSES"
+    # One decode per display frame is the most a pad can paint: a drag whose every frame was decoded meets the goal
+    # even where the browser ran at 59.x Hz (the mouse driver cannot say: CDP delivers fewer moves than frames).
+    every_frame = display_frames is not None and new >= display_frames - 1
+    verdict = "meets" if (rate >= GOAL_DECODES_PER_S or every_frame) and sent_during == 0 else "MISSES"
     shown = f" in {display_frames} display frames" if display_frames else ""
     return (
         f"{name:22s} {driver:5s} pointer events/s {events:4.0f} · decodes/s {rate:5.1f} ({new}{shown}) "
