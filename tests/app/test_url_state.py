@@ -61,7 +61,8 @@ def test_a_link_opens_the_decoder_grid_in_its_state(app_env, navigation_only):
     assert at.slider(key="grid_extent").disabled is False  # the page followed the linear grid, not only the widget
 
 
-def test_a_link_opens_interpolation_on_its_digits_path_and_steps(app_env, navigation_only):
+def test_a_link_opens_interpolation_on_its_digits_path_and_steps(app_env, navigation_only, server_side_decoding):
+    # With server-side decoding, where t is a Streamlit slider bound to the URL (an MLP's t lives in the browser).
     at = opened(
         INTERPOLATION,
         model=VAE_2D,
@@ -132,7 +133,9 @@ def test_a_page_switch_keeps_the_sidebars_settings(app_env, navigation_only):
     assert at.query_params[MODEL_PARAM] == AE_2D
 
 
-def test_reset_this_page_restores_the_defaults_and_clears_them_from_the_url(app_env, navigation_only):
+def test_reset_this_page_restores_the_defaults_and_clears_them_from_the_url(
+    app_env, navigation_only, server_side_decoding
+):
     at = opened(INTERPOLATION, model=AE_2D, interp_steps="13", interp_a_class="4")
     at.slider(key="interp_t").set_value(0.8).run()
     at.sidebar.button(key=RESET_KEY).click().run()
@@ -158,13 +161,17 @@ def more_models(tmp_path_factory) -> Path:
     return folder
 
 
-# (page, model): together they draw every widget a page binds (2-D and larger latents draw different ones).
+SERVER_SIDE = "server-side decoding"  # opened as for a conv model: no browser decoder
+# (page, model[, SERVER_SIDE]): together they draw every widget a page binds (2-D and larger latents draw different
+# ones; Interpolation's t is a bound slider only where the walk decodes on the server). A page's SERVER_SIDE
+# openings come after its others: from the first on, the rest of that page's openings decode on the server.
 OPENINGS = [
     (LATENT, VAE_2D),
     (LATENT, VAE_4D),
     (GRID, VAE_2D),
     (GRID, VAE_4D),
     (INTERPOLATION, VAE_2D),
+    (INTERPOLATION, VAE_2D, SERVER_SIDE),
     ("pages/5_beta_tradeoff.py", VAE_2D),  # the page shows the data set's β sweep, whichever model is picked
     ("pages/6_elbo_breakdown.py", VAE_2D),
     ("pages/6_elbo_breakdown.py", "user/digits-vae-z2-bin"),
@@ -172,14 +179,18 @@ OPENINGS = [
 ]
 
 
-@pytest.mark.parametrize("page", sorted({page for page, _ in OPENINGS}))
-def test_the_list_of_a_pages_settings_is_what_the_page_binds(app_env, navigation_only, more_models, monkeypatch, page):
+@pytest.mark.parametrize("page", sorted({opening[0] for opening in OPENINGS}))
+def test_the_list_of_a_pages_settings_is_what_the_page_binds(
+    app_env, navigation_only, more_models, monkeypatch, request, page
+):
     """Every key url_state lists for a page is a widget the page binds to the URL, with the listed default,
     and every widget the page binds is listed (the reset control resets exactly those)."""
     monkeypatch.setenv("VAE_USER_CHECKPOINT_DIR", str(more_models))
     listed = {v.key: v.default for v in PAGE_VIEW[page.removeprefix("pages/")]}
     seen: set[str] = set()
-    for _, model in [o for o in OPENINGS if o[0] == page]:
+    for _, model, *how in [o for o in OPENINGS if o[0] == page]:
+        if how == [SERVER_SIDE]:
+            request.getfixturevalue("server_side_decoding")
         at = opened(page, model=model)
         bound = bound_keys(at)
         assert bound <= set(listed), f"bound on {page} but not listed: {bound - set(listed)}"
@@ -193,7 +204,7 @@ def test_the_list_of_a_pages_settings_is_what_the_page_binds(app_env, navigation
 def test_every_page_with_settings_is_a_page_of_the_app_and_is_checked_above():
     app_pages = set(re.findall(r'\("(\d+_\w+\.py)"', APP_FILE.read_text()))
     assert set(PAGE_VIEW) <= app_pages
-    assert set(PAGE_VIEW) == {page.removeprefix("pages/") for page, _ in OPENINGS}
+    assert set(PAGE_VIEW) == {opening[0].removeprefix("pages/") for opening in OPENINGS}
     # A page that binds a widget itself must be listed (and so opened above), or its reset would miss it.
     pages = (APP_FILE.parent / "pages").glob("*.py")
     binding = {path.name for path in pages if 'bind="query-params"' in path.read_text()}
