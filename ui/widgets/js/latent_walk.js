@@ -177,13 +177,16 @@ function drawNorms(s, k) {
   drawAxes(ctx, box, niceTicks(0, 1, 5), niceTicks(0, top, 4), px, py, ["t", "‖z(t)‖"], text, font);
   ctx.save();
   ctx.beginPath(); ctx.rect(box.left, box.top, box.width, box.height); ctx.clip();
-  ctx.font = `12px ${font}`; ctx.textBaseline = "bottom";
+  ctx.font = `12px ${font}`;
   levels.forEach(([label, level, dash], i) => {
     ctx.strokeStyle = "#555555"; ctx.lineWidth = 1.5; ctx.setLineDash(dash);
     ctx.beginPath(); ctx.moveTo(box.left, py(level)); ctx.lineTo(box.left + box.width, py(level)); ctx.stroke();
     ctx.setLineDash([]);
+    // each label on the side of its line away from the other line (as ui/figures/latent.norms_figure does)
+    const above = levels.length === 1 || level >= levels[1 - i][1];
+    ctx.textBaseline = above ? "bottom" : "top";
     ctx.fillStyle = "#333"; ctx.textAlign = i ? "right" : "left";
-    ctx.fillText(label, i ? box.left + box.width - 4 : box.left + 4, py(level) - 2);
+    ctx.fillText(label, i ? box.left + box.width - 4 : box.left + 4, py(level) + (above ? -2 : 2));
   });
   const curves = [["linear", d.lerp_norms, d.colours.lerp], ["spherical", d.slerp_norms, d.colours.slerp]];
   for (const [name, norms, colour] of curves) {
