@@ -10,8 +10,9 @@ to end.
 
 - Widget changes end to end (`--widgets`, also part of the full run): headless Chromium changes each widget
   that used to rerun a whole page (Interpolation's path, steps and class, the Latent page's axes toggle, a
-  click on a point and the image number, the β page's Train form) and the sliders that still go to the server
-  (Interpolation's t, the β page's samples), and times each from the input event to the page settled, in the
+  click on a point and the image number, the β page's Train form), the sliders that still go to the server
+  (Interpolation's steps, the β page's samples) and Interpolation's t (in the browser for an MLP decoder: the
+  walk's own range input; a st.slider otherwise), and times each from the input event to the page settled, in the
   page's own clock: an init script (WIDGET_PROBE_JS) records the first pointer or key event, every DOM change
   in the main area and every image load, and the moment after the animation frame that follows each change
   (the change is on screen); a client-side component (Interpolation's walk) counts its own repaints, which its
