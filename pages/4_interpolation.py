@@ -14,6 +14,7 @@ from ui.widgets.export import codes_download, figure_config, image_download
 from ui.widgets.latent_pad import WalkColours, latent_sliders, latent_walk
 from ui.widgets.shared import PickedDigit, digit_picker, model_caption
 from vae_core import images
+from vae_core.export import export_stem
 from vae_core.latent_paths import INTERPOLATIONS, interpolate, prior_mean_norm, slider_ranges
 from vae_core.protocol import measured_inputs, protocol_of
 from vae_core.tsne_job import sample_indices
@@ -167,6 +168,7 @@ def browser_walk(decoder: dict, z_a: np.ndarray, z_b: np.ndarray, method: str) -
         prior_norm=prior_norm,
         colours=WALK_COLOURS,
         caption=scatter_caption(method),
+        file_stem=export_stem(selection.dataset, entry.info.name, EXPORT_PAGE, f"{method}-path"),
     )
     codes_download(encoded.means, encoded.labels, selection.dataset, entry.info.name, EXPORT_PAGE, key="interp_csv")
     st.caption(norms_text(z_a, z_b, plan.lerp_norms, plan.slerp_norms, code_norm, prior_norm))

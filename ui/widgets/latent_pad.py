@@ -105,6 +105,7 @@ _WALK_HTML = """
       </div>
       <div class="vle-lw-legend"></div>
       <div class="vle-lw-caption"></div>
+      <a class="vle-lw-download" href="#" download="walk.png">Download PNG</a>
     </div>
   </div>
   <canvas class="vle-lw-norms" aria-label="The norm of z(t) along both paths"></canvas>
@@ -138,8 +139,9 @@ _CSS = """
 .vle-sg-img { image-rendering: pixelated; background: #000; align-self: flex-start; }
 .vle-sg-caption { font-size: .875rem; opacity: .7; }
 .vle-sg-status { color: var(--st-primary-color); }
-.vle-sg-download { align-self: flex-start; font-size: .875rem; padding: .25rem .75rem; text-decoration: none;
-  border: 1px solid var(--st-border-color); border-radius: var(--st-button-radius); color: var(--st-text-color); }
+.vle-sg-download, .vle-lw-download { align-self: flex-start; font-size: .875rem; padding: .25rem .75rem;
+  text-decoration: none; border: 1px solid var(--st-border-color); border-radius: var(--st-button-radius);
+  color: var(--st-text-color); }
 .vle-lw { font-family: var(--st-font); color: var(--st-text-color); display: flex; flex-direction: column;
   gap: .6rem; }
 .vle-lw-knob { display: grid; grid-template-columns: 1.2rem 1fr 3rem; align-items: center; gap: .5rem; }
@@ -332,6 +334,7 @@ def latent_walk(
     prior_norm: float | None,
     colours: WalkColours,
     caption: str,
+    file_stem: str,
     plane_height_px: int = 420,
     image_px: int = 196,
 ) -> None:
@@ -342,7 +345,8 @@ def latent_walk(
     picture and their labels (sent once per session, by fingerprint, like the decoder). axis_range: ((x0, x1),
     (y0, y1)) the picture holds, drawn with equal scales. prior_centre: where the prior's 1σ and 2σ circles go
     (None: no circles). code_norm/prior_norm: the norms chart's reference levels (prior_norm None for an AE).
-    caption: the text under the picture (it does not depend on t). A new walk (path or digit) keeps the slider
+    caption: the text under the picture (it does not depend on t). file_stem: its "Download PNG" link saves the
+    picture as shown, <file_stem>-t<t>.png. A new walk (path or digit) keeps the slider
     where it is; start_t is where it starts in a new browser session.
     """
     assert walk.codes.shape[1] == decoder["latent_dim"], "the walk's codes are the decoder's latent codes"
@@ -378,6 +382,7 @@ def latent_walk(
             "slerp": colours.slerp,
         },
         "caption": caption,
+        "file_stem": file_stem,
         "height": int(plane_height_px),
         "image_px": int(image_px),
     }

@@ -15,12 +15,22 @@ function wireWalk(root) {
     imgCaption: el(".vle-lw-img-caption"), readout: el(".vle-lw-readout"), status: el(".vle-lw-status"),
     picture: el(".vle-lw-picture"), bg: el("canvas.vle-lw-bg"), fg: el("canvas.vle-lw-fg"),
     legend: el(".vle-lw-legend"), caption: el(".vle-lw-caption"), normsCanvas: el("canvas.vle-lw-norms"),
+    download: el("a.vle-lw-download"),
     data: null, loaded: null, net: null, codes: null, k: null, pending: false, width: 0, view: null,
   };
   s.input.addEventListener("input", () => {
     s.k = Number(s.input.value);
     if (s.data) vleStats(s.data.id).events += 1;
     schedule(s);
+  });
+  // The picture as shown (the fixed part and the star, at the screen's resolution), made when the link is clicked.
+  s.download.addEventListener("click", () => {
+    const both = document.createElement("canvas");
+    both.width = s.bg.width; both.height = s.bg.height;
+    const ctx = both.getContext("2d");
+    ctx.drawImage(s.bg, 0, 0); ctx.drawImage(s.fg, 0, 0);
+    s.download.href = both.toDataURL("image/png");
+    s.download.download = `${s.data.file_stem}-t${s.data.ts[s.k].toFixed(2)}.png`;
   });
   new ResizeObserver(() => {
     if (s.loaded && s.net && fitWidth(s)) { drawPicture(s); schedule(s); }
