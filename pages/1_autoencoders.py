@@ -15,7 +15,7 @@ from ui.figures import autoencoders as figs
 from ui.shell.projector import prose
 from ui.shell.sidebar import current_selection
 from ui.state import autoencoder_lesson as state
-from ui.widgets.export import figure_config
+from ui.widgets.export import figure_config, image_download
 from ui.widgets.image_chooser import choose_image
 from vae_core import ae_lessons as L
 from vae_core.ae_lesson_models import (
@@ -28,7 +28,7 @@ from vae_core.ae_lesson_models import (
     TOY_SPECS,
     ToySettings,
 )
-from vae_core.images import digit_png
+from vae_core.images import digit_png, strip_png
 from vae_core.protocol import DataProtocol
 from vae_core.toy_data import MANIFOLD_DIMS, grid_2d, manifold_normal
 from vae_core.zoo import WIDE_SPARSE_RHO
@@ -69,6 +69,7 @@ section = st.segmented_control(
     SECTIONS,
     default=SECTIONS[0],
     key="ae_section",
+    bind="query-params",
     help="One part at a time: each trains or loads only the models it shows.",
 )
 section = section or SECTIONS[0]
@@ -78,9 +79,15 @@ def toy_controls(key: str, manifolds: tuple[str, ...]) -> ToySettings:
     """Manifold, number of points and noise of the toy data; the defaults are ToySettings()."""
     defaults = ToySettings()
     columns = st.columns(3)
-    manifold = columns[0].selectbox("Toy manifold", manifolds, format_func=MANIFOLD_LABELS.get, key=f"{key}_manifold")
-    n_points = columns[1].slider("Points", 100, 1000, defaults.n_points, step=100, key=f"{key}_points")
-    noise = columns[2].slider("Noise std of the data", 0.0, 0.2, defaults.noise, step=0.01, key=f"{key}_noise")
+    manifold = columns[0].selectbox(
+        "Toy manifold", manifolds, format_func=MANIFOLD_LABELS.get, key=f"{key}_manifold", bind="query-params"
+    )
+    n_points = columns[1].slider(
+        "Points", 100, 1000, defaults.n_points, step=100, key=f"{key}_points", bind="query-params"
+    )
+    noise = columns[2].slider(
+        "Noise std of the data", 0.0, 0.2, defaults.noise, step=0.01, key=f"{key}_noise", bind="query-params"
+    )
     return ToySettings(manifold, n_points, noise, defaults.seed)
 
 
@@ -90,7 +97,9 @@ def images_row(images, captions) -> None:
 
 
 def index_picker(key: str) -> int:
-    return int(st.number_input(f"Test image # (0–{TEST_IMAGES - 1})", 0, TEST_IMAGES - 1, 0, key=key))
+    return int(
+        st.number_input(f"Test image # (0–{TEST_IMAGES - 1})", 0, TEST_IMAGES - 1, 0, key=key, bind="query-params")
+    )
 
 
 def relation(a: float, b: float, tolerance: float = 0.02) -> str:
@@ -163,7 +172,7 @@ def pca_image_part() -> None:
     )
     images = state.test_images(dataset)
     ae = state.lesson_model(dataset, "ae", "plain AE (z = 2)")
-    k = st.slider("PCA components k", 1, 64, 2, key="ae_pca_k")
+    k = st.slider("PCA components k", 1, 64, 2, key="ae_pca_k", bind="query-params")
     pca_k, pca_2 = state.pca_model(dataset, k), state.pca_model(dataset, 2)
     shown = images[:N_DIGITS_SHOWN]
     with torch.no_grad():
@@ -172,6 +181,9 @@ def pca_image_part() -> None:
         errors = L.squared_error(shown, row)
         st.markdown(f"**{label}**")
         images_row(list(row), [f"{e:.1f}" if label != "original" else "" for e in errors.tolist()])
+    # the three rows as one picture, in the order shown: the originals, PCA-k, the AE
+    rows_png = strip_png([image for row in rows.values() for image in row], DIGIT_PX, n_cols=N_DIGITS_SHOWN)
+    image_download(rows_png, dataset, None, EXPORT_PAGE, f"originals-pca-{k}-ae-z2", key="ae_pca_rows_png")
     mean_k = L.squared_error(images, L.pca_reconstruct(pca_k, images)).mean().item()
     mean_2 = L.squared_error(images, L.pca_reconstruct(pca_2, images)).mean().item()
     mean_ae = L.reconstruction_errors(ae, images).mean().item()
@@ -205,7 +217,7 @@ def kl_curve_part() -> None:
         "divergence between a Bernoulli(ρ) and a Bernoulli(ρ̂ⱼ): zero when the unit is on a fraction ρ of the "
         "time, growing fast as it is on more often."
     )
-    rho = st.slider("Target ρ", 0.01, 0.5, WIDE_SPARSE_RHO, step=0.01, key="ae_sparse_rho")
+    rho = st.slider("Target ρ", 0.01, 0.5, WIDE_SPARSE_RHO, step=0.01, key="ae_sparse_rho", bind="query-params")
     rho_hat = torch.linspace(0.001, 0.999, 500, dtype=torch.float64)
     kl_values = L.bernoulli_kl(rho, rho_hat)
     st.plotly_chart(
@@ -238,7 +250,9 @@ def sparse_image_part() -> None:
     columns = st.columns([1, 1, 2])
     with columns[0]:
         index = index_picker("ae_sparse_index")
-    threshold = columns[1].slider("'On' above", 0.01, 0.9, ACTIVE_THRESHOLD, step=0.01, key="ae_sparse_threshold")
+    threshold = columns[1].slider(
+        "'On' above", 0.01, 0.9, ACTIVE_THRESHOLD, step=0.01, key="ae_sparse_threshold", bind="query-params"
+    )
     image = images[index : index + 1]
     with columns[2]:
         images_row([image[0]], [f"test image #{index}"])
@@ -290,7 +304,15 @@ def denoising_toy_part() -> None:
     st.subheader("The denoising AE's vector field points back to the data")
     settings = toy_controls("ae_dae", ("curve", "spiral"))
     default_spec = TOY_SPECS["dae"]
-    noise = st.slider("Corruption std σ during training", 0.05, 0.4, default_spec.noise, step=0.05, key="ae_dae_sigma")
+    noise = st.slider(
+        "Corruption std σ during training",
+        0.05,
+        0.4,
+        default_spec.noise,
+        step=0.05,
+        key="ae_dae_sigma",
+        bind="query-params",
+    )
     spec = replace(default_spec, noise=noise)
     toy = state.toy_manifold(settings)
     model = state.toy_fit(settings, spec, "denoising AE").model
@@ -345,13 +367,18 @@ def denoising_image_part() -> None:
         "Noise",
         ("gaussian", "mask"),
         key="ae_dae_kind",
+        bind="query-params",
         horizontal=True,
-        format_func={"gaussian": "Gaussian (std)", "mask": "masking (fraction zeroed)"}.get,
+        # short labels for the URL (?ae_dae_kind=Masking); the captions say what the level measures
+        format_func={"gaussian": "Gaussian", "mask": "Masking"}.get,
+        captions=["noise std", "fraction of pixels zeroed"],
     )
     levels = GAUSSIAN_LEVELS if kind == "gaussian" else MASK_LEVELS
-    level = columns[1].select_slider("Noise level", levels, value=levels[3], key=f"ae_dae_level_{kind}")
+    level = columns[1].select_slider(
+        "Noise level", levels, value=levels[3], key=f"ae_dae_level_{kind}", bind="query-params"
+    )
     with columns[2]:
-        own = st.toggle("Your own image (upload or drawing)", key="ae_dae_own")
+        own = st.toggle("Your own image (upload or drawing)", key="ae_dae_own", bind="query-params")
         index = 0 if own else index_picker("ae_dae_index")
     clean = images[index : index + 1]
     seed, source = index, f"test image {index}"
@@ -369,6 +396,8 @@ def denoising_image_part() -> None:
         [clean[0]] + [out[0] for out in outputs.values()],
         ["clean"] + [f"{label}: {errors[label]:.1f}" for label in outputs],
     )
+    row_png = strip_png([clean[0]] + [out[0] for out in outputs.values()], DIGIT_PX)
+    image_download(row_png, dataset, None, EXPORT_PAGE, f"denoising-{kind}-{level:g}", key="ae_dae_row_png")
     curve = state.denoising_curve(dataset, kind)
     errors_by_model = {
         "plain AE": curve.model_errors["plain AE"],
@@ -417,7 +446,7 @@ def contractive_image_part() -> None:
     with columns[0]:
         index = index_picker("ae_cae_index")
     epsilon = columns[1].select_slider(
-        "Perturbation ‖δ‖", (0.1, 0.3, 1.0, 3.0), value=PERTURBATION_NORM, key="ae_cae_epsilon"
+        "Perturbation ‖δ‖", (0.1, 0.3, 1.0, 3.0), value=PERTURBATION_NORM, key="ae_cae_epsilon", bind="query-params"
     )
     with columns[2]:
         images_row([images[index]], [f"test image #{index}"])
@@ -481,7 +510,11 @@ def contractive_toy_part() -> None:
     settings = toy_controls("ae_cae", ("curve", "spiral"))
     plain_spec, cae_default = TOY_SPECS["plain-2d"], TOY_SPECS["cae"]
     weight = st.select_slider(
-        "Contractive weight λ", (0.3, 1.0, 3.0, 10.0), value=cae_default.contractive_weight, key="ae_cae_weight"
+        "Contractive weight λ",
+        (0.3, 1.0, 3.0, 10.0),
+        value=cae_default.contractive_weight,
+        key="ae_cae_weight",
+        bind="query-params",
     )
     cae_spec = replace(cae_default, contractive_weight=weight)
     toy = state.toy_manifold(settings)
@@ -494,7 +527,12 @@ def contractive_toy_part() -> None:
     }
     order = toy.t.argsort()
     position = st.slider(
-        "Point on the curve (by its coordinate t)", 0, len(toy) - 1, len(toy) // 2, key="ae_cae_position"
+        "Point on the curve (by its coordinate t)",
+        0,
+        len(toy) - 1,
+        len(toy) // 2,
+        key="ae_cae_position",
+        bind="query-params",
     )
     i = int(order[min(position, len(toy) - 1)])
     offsets = torch.linspace(-0.3, 0.3, 31)

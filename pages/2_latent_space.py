@@ -7,10 +7,11 @@ from ui.shell.projector import image_width, prose
 from ui.shell.sidebar import current_selection, require_test_split
 from ui.state import derived
 from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
-from ui.widgets.export import codes_download, figure_config
+from ui.widgets.export import codes_download, figure_config, image_download
 from ui.widgets.latent_pad import PadClick, latent_pad
 from ui.widgets.shared import model_caption, projection_choice
 from ui.widgets.tsne_progress import tsne_progress
+from vae_core.images import tile_pngs
 from vae_core.registry import comparison_pair
 from vae_core.tsne_job import DONE, describe_sample
 
@@ -207,14 +208,19 @@ def latent_images() -> None:
     image_columns = st.columns(1 + len(panels))
     original_png, _ = derived.reconstruction_png(refs[0], selection.dataset, index)
     image_columns[0].image(original_png, caption="original", width=image_width(140))
+    row_pngs = [original_png]
     for column, (side, _entry), ref in zip(image_columns[1:], panels, refs, strict=True):
         _, recon_png = derived.reconstruction_png(ref, selection.dataset, index)
+        row_pngs.append(recon_png)
         code = derived.encode_split(ref, selection.dataset).means[index]
         column.image(
             recon_png,
             caption=f"{side}: z = ({', '.join(f'{v:.2f}' for v in code[:4])}{', …' if len(code) > 4 else ''})",
             width=image_width(140),
         )
+    # the row as one file: the original, then each panel's reconstruction, left to right as shown
+    model = "-and-".join(entry.info.name for _, entry in panels)
+    image_download(tile_pngs(row_pngs), selection.dataset, model, EXPORT_PAGE, f"test-{index}", key="latent_row_png")
 
 
 latent_images()

@@ -8,7 +8,7 @@ from ui.shell.projector import image_width, prose
 from ui.shell.sidebar import current_selection, require_test_split
 from ui.state import derived
 from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
-from ui.widgets.export import codes_download, downloads_row, image_download
+from ui.widgets.export import codes_download, downloads_row, image_download, still_figure, still_figure_config
 from ui.widgets.latent_pad import latent_samples
 from ui.widgets.shared import model_caption
 from vae_core.export import export_stem
@@ -31,9 +31,12 @@ prose(
 data = require_test_split(selection)
 entry, device = selection.entry, selection.device
 
-GRID_LABELS = {
+# Short labels, because a choice is written to the URL as its label (?grid_kind=Linear); the caption under each
+# option says what the grid is.
+GRID_LABELS = {"quantiles": "Quantiles", "linear": "Linear"}
+GRID_CAPTIONS = {
     "quantiles": "Equal-mass Gaussian quantiles (Kingma & Welling)",
-    "linear": "Linear, over the model's own codes",
+    "linear": "Evenly spaced, over the model's own codes",
 }
 BROWSER_MAX_GRID = 16  # cells per side of the browser's sample grid: 256 decodes per repaint
 CODE_MASS = 0.95  # the outline encloses the densest region holding this share of the test codes
@@ -48,9 +51,9 @@ def grid_panel(e, kind: str, n: int, extent: float) -> int:
     density = code_density(means, x_axis, y_axis, mass=CODE_MASS)
     png = derived.decoded_grid_png(ref, grid_codes(x_axis, y_axis), n_cols=n, cell_px=28)
     st.plotly_chart(
-        decoded_grid_figure(png, x_axis, y_axis, density),
+        still_figure(decoded_grid_figure(png, x_axis, y_axis, density)),
         key=f"grid_figure_{'vae' if e.is_variational else 'ae'}",
-        config={"displaylogo": False, "staticPlot": True},
+        config=still_figure_config(selection.dataset, e.info.name, EXPORT_PAGE, f"{kind}-grid-{n}-figure"),
     )
     panel = "vae" if e.is_variational else "ae"
     encoded = derived.encode_split(ref, selection.dataset)
@@ -94,7 +97,12 @@ if entry.latent_dim == 2:
     def grid_2d() -> None:
         c1, c2, c3 = st.columns([1.4, 1, 1])
         grid_kind = c1.radio(
-            "Grid", list(GRID_LABELS), key="grid_kind", bind="query-params", format_func=GRID_LABELS.get
+            "Grid",
+            list(GRID_LABELS),
+            key="grid_kind",
+            bind="query-params",
+            format_func=GRID_LABELS.get,
+            captions=[GRID_CAPTIONS[kind] for kind in GRID_LABELS],
         )
         n = c2.slider("Cells per side", 5, 25, 15, key="grid_n", bind="query-params")
         extent = c3.slider(
@@ -198,23 +206,18 @@ else:
         )
         if variational:
             png = derived.prior_samples_png(ref, n=n * n, seed=seed, temperature=temperature, n_cols=n, cell_px=28)
-            st.image(png)
-            image_download(
-                png,
-                selection.dataset,
-                entry.info.name,
-                EXPORT_PAGE,
-                f"samples-seed{seed}-tau{temperature:g}",
-                key="grid_samples_png",
-            )
-            st.caption(
+            caption = (
                 f"{n * n} codes z ~ N(0, {temperature:g}² I) with seed {seed}, decoded. The same seed at "
                 "another temperature scales the same codes."
             )
-            return
-        centre, scale = code_spread()
-        codes = centre + scale * derived.prior_codes(n * n, entry.latent_dim, seed, temperature)
-        png = derived.decoded_grid_png(ref, codes.astype(np.float32), n_cols=n, cell_px=28)
+        else:
+            centre, scale = code_spread()
+            codes = centre + scale * derived.prior_codes(n * n, entry.latent_dim, seed, temperature)
+            png = derived.decoded_grid_png(ref, codes.astype(np.float32), n_cols=n, cell_px=28)
+            caption = (
+                f"{n * n} codes z = m + s·ε, ε ~ N(0, {temperature:g}² I) with seed {seed}, m and s the mean "
+                "and standard deviation of the autoencoder's test codes in each dimension, decoded."
+            )
         st.image(png)
         image_download(
             png,
@@ -224,10 +227,7 @@ else:
             f"samples-seed{seed}-tau{temperature:g}",
             key="grid_samples_png",
         )
-        st.caption(
-            f"{n * n} codes z = m + s·ε, ε ~ N(0, {temperature:g}² I) with seed {seed}, m and s the mean "
-            "and standard deviation of the autoencoder's test codes in each dimension, decoded."
-        )
+        st.caption(caption)
 
     @st.fragment
     def latent_slice() -> None:
@@ -271,14 +271,16 @@ else:
         x_axis, y_axis = centre[dim_x] + scale[dim_x] * steps, centre[dim_y] + scale[dim_y] * steps
         codes = slice_codes(base, dim_x, dim_y, x_axis, y_axis)
         png = derived.decoded_grid_png(ref, codes, n_cols=n, cell_px=28)
+        slice_name = f"slice-{dim_name(dim_x)}-{dim_name(dim_y)}"
         st.plotly_chart(
-            decoded_grid_figure(
-                png, x_axis, y_axis, None, axis_titles=(dim_name(dim_x), dim_name(dim_y)), height_px=460
+            still_figure(
+                decoded_grid_figure(
+                    png, x_axis, y_axis, None, axis_titles=(dim_name(dim_x), dim_name(dim_y)), height_px=460
+                )
             ),
             key="grid_slice_figure",
-            config={"displaylogo": False, "staticPlot": True},
+            config=still_figure_config(selection.dataset, entry.info.name, EXPORT_PAGE, f"{slice_name}-figure"),
         )
-        slice_name = f"slice-{dim_name(dim_x)}-{dim_name(dim_y)}"
         image_download(png, selection.dataset, entry.info.name, EXPORT_PAGE, slice_name, key="grid_slice_png")
         report = entry.info.metrics
         kl = report.kl_per_dim if report is not None else ()

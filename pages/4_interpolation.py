@@ -10,7 +10,7 @@ from ui.shell.projector import prose
 from ui.shell.sidebar import current_selection, require_test_split
 from ui.state import derived
 from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
-from ui.widgets.export import codes_download, figure_config, image_download
+from ui.widgets.export import codes_download, figure_config, image_download, still_figure, still_figure_config
 from ui.widgets.latent_pad import WalkColours, latent_sliders, latent_walk
 from ui.widgets.shared import PickedDigit, digit_picker, model_caption
 from vae_core import images
@@ -101,9 +101,7 @@ T_GRID = np.round(np.linspace(0.0, 1.0, 21), 2)  # the t slider's values: 0, 0.0
 BACKDROP_POINTS = 2000  # test codes drawn behind the path
 WALK_COLOURS = WalkColours(
     classes=figures.CLASS_COLOURS,
-    path=figures.PATH_COLOUR,
     current=figures.CURRENT_COLOUR,
-    prior=figures.PRIOR_COLOUR,
     lerp=figures.LERP_COLOUR,
     slerp=figures.SLERP_COLOUR,
 )
@@ -213,9 +211,9 @@ def norms_chart(z_a: np.ndarray, z_b: np.ndarray, t: float, method: str) -> None
     slerp_norms = np.linalg.norm(interpolate(z_a, z_b, FINE_TS, "spherical"), axis=1)
     code_norm, prior_norm = reference_norms()
     st.plotly_chart(
-        norms_figure(FINE_TS, lerp_norms, slerp_norms, t, method, code_norm, prior_norm),
+        still_figure(norms_figure(FINE_TS, lerp_norms, slerp_norms, t, method, code_norm, prior_norm)),
         key="interp_norms",
-        config={"displaylogo": False, "staticPlot": True},
+        config=still_figure_config(selection.dataset, entry.info.name, EXPORT_PAGE, f"{method}-norms"),
     )
     st.caption(norms_text(z_a, z_b, lerp_norms, slerp_norms, code_norm, prior_norm))
 

@@ -22,12 +22,12 @@ from ui.shell.sidebar import current_selection, require_model
 from ui.state import elbo_cache
 from ui.state.loaders import model_or_none
 from ui.widgets.elbo_widgets import pick_models
-from ui.widgets.export import figure_config
+from ui.widgets.export import figure_config, image_download
 from ui.widgets.image_chooser import choose_image
 from ui.widgets.literal_text import literal
 from vae_core import elbo_report as elbo
 from vae_core.elbo_report import entry_protocol, format_noisy, like_for_like_ae
-from vae_core.images import enlarge
+from vae_core.images import DEFAULT_SIZE_PX, enlarge, strip_png
 from vae_core.protocol import metric_names
 from vae_core.vocabulary import INFORMATIVE_IMAGE_KL, dim_name
 
@@ -198,6 +198,15 @@ binarised = f", binarised (seed {chosen.binarization_seed})" if protocol.binariz
 pictures[0].image(enlarge(image), caption=f"Input x: {chosen.description}{binarised}")
 pictures[1].image(enlarge(decoded_mean), caption="Decoded at μ(x)")
 pictures[2].image([enlarge(s, 84) for s in samples], caption=[f"z ~ q(z|x) #{i + 1}" for i in range(len(samples))])
+image_download(
+    strip_png(list(samples), 84),
+    selection.dataset,
+    vae_entry.info.name,
+    EXPORT_PAGE,
+    f"posterior-samples-seed{seed}",
+    key="elbo_samples_png",
+    container=pictures[2],
+)
 
 # --- 3. KL per dimension ------------------------------------------------------------------------------
 st.header("3 · Which dimensions the code uses")
@@ -250,6 +259,15 @@ else:
     cols = st.columns([1, 1, 1.3, 1.3])
     cols[0].image(enlarge(ae_terms.reconstruction), caption="AE reconstruction")
     cols[1].image(enlarge(decoded_mean), caption="VAE decoded at μ(x)")
+    image_download(
+        strip_png([ae_terms.reconstruction, decoded_mean], DEFAULT_SIZE_PX),
+        selection.dataset,
+        ae_entry.info.name,
+        EXPORT_PAGE,
+        "ae-reconstruction-and-vae-decoded-mean",
+        key="elbo_ae_pair_png",
+        container=cols[1],
+    )
     cols[2].metric(
         "AE reconstruction (nats)",
         f"{ae_terms.recon:.2f}",

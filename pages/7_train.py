@@ -44,23 +44,38 @@ if st.session_state.get("train_followed_dataset") != selection.dataset:
 with st.form("train_form"):
     c1, c2, c3 = st.columns(3)
     kind = c1.selectbox(
-        "Model", list(KIND_LABELS), index=list(KIND_LABELS).index("vae"), key="train_kind", format_func=KIND_LABELS.get
+        "Model",
+        list(KIND_LABELS),
+        index=list(KIND_LABELS).index("vae"),
+        key="train_kind",
+        bind="query-params",
+        format_func=KIND_LABELS.get,
     )
-    arch = c2.selectbox("Body", ["mlp", "conv"], key="train_arch", format_func={"mlp": "MLP", "conv": "Conv"}.get)
+    arch = c2.selectbox(
+        "Body", ["mlp", "conv"], key="train_arch", bind="query-params", format_func={"mlp": "MLP", "conv": "Conv"}.get
+    )
     size = c3.selectbox(
         "Size",
         list(HIDDEN_PRESETS["mlp"]),
         index=1,
         key="train_size",
+        bind="query-params",
         help="MLP widths: "
         + ", ".join(f"{k} {v}" for k, v in HIDDEN_PRESETS["mlp"].items())
         + "; conv channels: "
         + ", ".join(f"{k} {v}" for k, v in HIDDEN_PRESETS["conv"].items()),
     )
     c4, c5, c6 = st.columns(3)
-    latent_dim = c4.select_slider("Latent size", LATENT_SIZES, value=2, key="train_latent")
+    latent_dim = c4.select_slider("Latent size", LATENT_SIZES, value=2, key="train_latent", bind="query-params")
     beta = c5.number_input(
-        "β (VAE only)", min_value=0.0, max_value=50.0, value=1.0, step=0.1, format="%.2f", key="train_beta"
+        "β (VAE only)",
+        min_value=0.0,
+        max_value=50.0,
+        value=1.0,
+        step=0.1,
+        format="%.2f",
+        key="train_beta",
+        bind="query-params",
     )
     dataset = c6.selectbox("Data set", datasets, key="train_dataset", format_func=DATASET_LABELS.get)
     c7, c8, c9 = st.columns(3)
@@ -80,7 +95,9 @@ with st.form("train_form"):
         help="β rises linearly from β/N in epoch 1 to β in epoch N. Without it a small VAE often "
         "switches its codes off in the first steps (posterior collapse) and never recovers.",
     )
-    lr = c9.select_slider("Learning rate", LEARNING_RATES, value=1e-3, key="train_lr", format_func=lambda v: f"{v:g}")
+    lr = c9.select_slider(
+        "Learning rate", LEARNING_RATES, value=1e-3, key="train_lr", bind="query-params", format_func=lambda v: f"{v:g}"
+    )
     name = st.text_input(
         "Name (optional)",
         key="train_name",

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from ui.figures.anomaly import roc_figure, score_histograms
-from ui.shell.projector import prose
+from ui.shell.projector import projector_on, prose, setup_section
 from ui.shell.sidebar import current_selection, require_model
 from ui.state import anomaly_cache
 from ui.state.loaders import model_or_none, registry
@@ -36,7 +36,7 @@ prose(
 require_model(selection)
 
 # --- 1. models and sets -------------------------------------------------------------------------------------------
-st.header("1 · The model and the sets")
+setup = setup_section("1 · The model and the sets")  # folded away in projector mode
 entries = [e for e in selection.entries if e.info.model_config.kind != "cvae"]
 vaes = [e for e in entries if e.is_variational]
 aes = [e for e in entries if not e.is_variational]
@@ -48,7 +48,7 @@ if st.session_state.get("anomaly_vae") not in {e.key for e in vaes}:
     sidebar_vae = [selection.entry] if selection.entry in vaes else []
     family = [e for e in vaes if e.role == ROLE_FAMILY_2D]
     st.session_state["anomaly_vae"] = (sidebar_vae + family + vaes)[0].key
-left, right = st.columns(2)
+left, right = setup.columns(2)
 vae_entry = by_key[
     left.selectbox("VAE", [e.key for e in vaes], key="anomaly_vae", format_func=lambda k: by_key[k].label)
 ]
@@ -71,13 +71,14 @@ names = metric_names(protocol, variational=True)
 if names.caveat:
     st.warning(names.caveat)
 
-left, right = st.columns(2)
+left, right = setup.columns(2)
 subset = int(
     left.select_slider(
         "Images per set (the first N of each)",
         SUBSET_CHOICES,
         value=DEFAULT_SUBSET,
         key="anomaly_subset",
+        bind="query-params",
         help="Every image costs K decoder passes; fewer images keep the page quick.",
     )
 )
@@ -87,6 +88,7 @@ iw_samples = int(
         IW_CHOICES,
         value=DEFAULT_IW,
         key="anomaly_k",
+        bind="query-params",
         help="For the IW estimate of −log p(x) of every image.",
     )
 )
@@ -117,7 +119,7 @@ def run_study(ref, ae, protocol_value: str, dataset: str, include_synthetic: boo
 study = run_study(vae_ref, ae_ref, protocol.value, selection.dataset)
 inside = study.inside
 n_images = len(inside.scores)
-st.caption(
+setup.caption(
     f"{n_images} images per set (the first {n_images} of each test set; the synthetic sets are built from them), "
     f"K = {iw_samples}, seed {SEED}. "
     + (
@@ -132,8 +134,16 @@ keys = [k for k in anomaly.SCORE_KEYS if k in inside.scores.available()]
 # --- 2. histograms and a threshold --------------------------------------------------------------------------------
 st.header("2 · Scores per set, and a threshold")
 score_key = st.radio(
-    "Score", keys, index=keys.index("iw_nll"), key="anomaly_score", horizontal=True, format_func=labels.get
+    "Score",
+    keys,
+    index=keys.index("iw_nll"),
+    key="anomaly_score",
+    bind="query-params",
+    horizontal=True,
+    format_func=labels.get,
 )
+# In projector mode the histogram goes above its two controls, so that it starts on the first screen.
+histogram_slot = st.container() if projector_on() else None
 set_labels = {s.key: s.label for s in study.sets}
 # Noise and inverted images usually score far beyond the rest and would squeeze the histogram: off by default.
 FAR_SETS = ("uniform-noise", "bernoulli-noise", "inverted")
@@ -166,7 +176,7 @@ threshold = float(
         step=0.1,
     )
 )
-st.plotly_chart(
+(histogram_slot if histogram_slot is not None else st).plotly_chart(
     score_histograms(study, score_key, labels[score_key], shown=shown, threshold=threshold),
     key="anomaly_histogram",
     config=figure_config(selection.dataset, vae_entry.info.name, EXPORT_PAGE, "score-histograms"),

@@ -27,10 +27,10 @@ from ui.shell.projector import prose
 from ui.shell.sidebar import current_selection
 from ui.state import inference_cache as cache
 from ui.state.loaders import dataset_or_none
-from ui.widgets.export import figure_config
+from ui.widgets.export import figure_config, image_download
 from ui.widgets.image_chooser import choose_image
 from vae_core import divergences
-from vae_core.images import enlarge
+from vae_core.images import digit_png, enlarge
 from vae_core.posterior import posterior_shape
 from vae_core.protocol import protocol_of
 
@@ -73,11 +73,10 @@ elif test is not None:
         ["index", "largest", "own"],
         horizontal=True,
         key="inference_source",
-        format_func={
-            "index": "A test image by index",
-            "largest": "Test images with the largest gap",
-            "own": "Your upload or drawing",
-        }.get,
+        bind="query-params",
+        # short labels: a choice is written to the URL as its label (?inference_source=Largest+gap)
+        format_func={"index": "Test image", "largest": "Largest gap", "own": "Upload or drawing"}.get,
+        help="A test image by its index, one of the test images with the largest gap, or your own upload or drawing.",
     )
     if source == "own":
         chosen = choose_image(selection.dataset, entry.input_shape, protocol, "inference_own")
@@ -113,7 +112,11 @@ elif test is not None:
     else:
         if not 0 <= st.session_state.get("inference_index", 0) < len(test):
             st.session_state["inference_index"] = 0
-        index = int(st.number_input(f"Test image (0 – {len(test) - 1})", 0, len(test) - 1, 0, key="inference_index"))
+        index = int(
+            st.number_input(
+                f"Test image (0 – {len(test) - 1})", 0, len(test) - 1, 0, key="inference_index", bind="query-params"
+            )
+        )
     if source != "own":
         image = cache.measured_test_image(test, protocol, index)
         description = f"Test image {index}, a {test.class_names[int(test.labels[index])]}" + (
@@ -125,6 +128,7 @@ if vaes_2d and test is not None and image is not None:
         "Also fit q*, the best diagonal Gaussian for this one image (about a second)",
         value=True,
         key="inference_q_star",
+        bind="query-params",
     )
     with st.spinner("Computing p(z|x) on a grid, the ELBO, IW-5000" + (" and q*…" if fit_q_star else "…")):
         result = cache.image_inference(ref, image, fit_q_star=fit_q_star)
@@ -137,11 +141,22 @@ if vaes_2d and test is not None and image is not None:
         enlarge(result.image[0].numpy()),
         caption=description,
     )
+    image_download(
+        digit_png(result.image[0].numpy()),
+        selection.dataset,
+        entry.info.name,
+        EXPORT_PAGE,
+        "measured-image",
+        key="inference_image_png",
+        container=picture,
+    )
     view = picture.radio(
         "View",
         ["q", "grid"],
         key="inference_view",
-        format_func={"q": "Zoom on q and p(z|x)", "grid": "The whole grid"}.get,
+        bind="query-params",
+        format_func={"q": "Zoom", "grid": "Whole grid"}.get,
+        help="Zoom on q(z|x) and p(z|x), or show the whole grid p(z|x) is computed on.",
     )
     q_star = amortisation.q_star if amortisation is not None else None
     chart.plotly_chart(
@@ -240,7 +255,9 @@ prose(
 
 @st.fragment
 def mean_field_part() -> None:
-    rho = float(st.slider("Correlation ρ of the target", -0.95, 0.95, 0.8, 0.05, key="inference_rho"))
+    rho = float(
+        st.slider("Correlation ρ of the target", -0.95, 0.95, 0.8, 0.05, key="inference_rho", bind="query-params")
+    )
     comparison = cache.mean_field(rho)
     rhos, ratios = cache.variance_curve()
     left, right = st.columns(2)
@@ -283,17 +300,33 @@ def kl_direction_part() -> None:
     controls = st.columns(4)
     dim = int(
         controls[0].radio(
-            "Target", [1, 2], key="inference_mixture_dim", horizontal=True, format_func=lambda d: f"{d}-D"
+            "Target",
+            [1, 2],
+            key="inference_mixture_dim",
+            bind="query-params",
+            horizontal=True,
+            format_func=lambda d: f"{d}-D",
         )
     )
     separation = float(
-        controls[1].slider("Separation of the modes (in component σ)", 0.0, 10.0, 6.0, 0.5, key="inference_separation")
+        controls[1].slider(
+            "Separation of the modes (in component σ)",
+            0.0,
+            10.0,
+            6.0,
+            0.5,
+            key="inference_separation",
+            bind="query-params",
+        )
     )
-    weight = float(controls[2].slider("Weight of mode A (left)", 0.1, 0.9, 0.7, 0.05, key="inference_weight"))
+    weight = float(
+        controls[2].slider("Weight of mode A (left)", 0.1, 0.9, 0.7, 0.05, key="inference_weight", bind="query-params")
+    )
     start = controls[3].radio(
         "Reverse-KL fit starts near",
         ["A", "B"],
         key="inference_start",
+        bind="query-params",
         horizontal=True,
         format_func=lambda m: f"mode {m}",
     )

@@ -72,8 +72,8 @@ class_names = list(data.class_names)
 # --- 1. the same z, every class -------------------------------------------------------------------------------
 st.header("1 · One z, every class")
 left, right = st.columns([1, 3])
-n_styles = int(left.slider("Rows (draws z ~ N(0, I))", 1, 12, 6, key="cvae_rows"))
-seed = int(left.number_input("Seed of the draws", 0, 2**31 - 1, SEED, key="cvae_seed"))
+n_styles = int(left.slider("Rows (draws z ~ N(0, I))", 1, 12, 6, key="cvae_rows", bind="query-params"))
+seed = int(left.number_input("Seed of the draws", 0, 2**31 - 1, SEED, key="cvae_seed", bind="query-params"))
 same_z_png = conditional_cache.same_z_png(cvae, n_styles=n_styles, seed=seed)
 right.image(
     same_z_png,
@@ -104,6 +104,15 @@ if cvae_entry.latent_dim == 2:
         columns = st.columns(5)
         for column, c in zip(columns, range(row_start, min(row_start + 5, len(grids))), strict=False):
             column.image(grids[c], caption=class_names[c])
+            image_download(
+                grids[c],
+                selection.dataset,
+                cvae_entry.info.name,
+                EXPORT_PAGE,
+                f"grid-{GRID_SIDE}-class-{class_names[c]}",
+                key=f"cvae_class_grid_png_{c}",
+                container=column,
+            )
 
 # --- 2. style transfer ------------------------------------------------------------------------------------------
 st.header("2 · Style transfer")

@@ -3,10 +3,11 @@
 import io
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
-from vae_core.images import digit_png, grid_png, png_bytes, tile, to_uint8, upscale
+from vae_core.images import digit_png, grid_png, png_bytes, strip_png, tile, tile_pngs, to_uint8, upscale
 
 
 def read_png(data: bytes) -> np.ndarray:
@@ -55,3 +56,30 @@ def test_grid_png_places_each_image_in_its_cell():
     pixels = read_png(grid_png(images, n_cols=2, cell_px=8))
     assert pixels.shape == (2 * 8 + 1, 2 * 8 + 1)
     assert pixels[0, 0] == 0 and pixels[0, 9] == 128 and pixels[9, 0] == 255 and pixels[9, 9] == 64
+
+
+def test_strip_png_puts_the_cells_of_a_row_side_by_side_at_digit_png_scale():
+    # three 8x8 digits, as (1, H, W) tensors and a plain (H, W) array, shown at 84 px: 84 // 8 = 10 per pixel
+    digits = [torch.full((1, 8, 8), 0.0), np.full((8, 8), 1.0), torch.full((1, 8, 8), 0.2)]
+    strip = read_png(strip_png(digits, cell_px=84))
+    assert strip.shape == (80, 3 * 81 - 1)
+    np.testing.assert_array_equal(strip[:, :80], read_png(digit_png(digits[0], 84)))
+    assert (strip[:, 80] == 255).all() and (strip[:, 161] == 255).all()  # the white lines between cells
+    assert (strip[:, 81:161] == 255).all() and (strip[:, 162:] == 51).all()
+    two_rows = read_png(strip_png(digits[:2] * 2, cell_px=84, n_cols=2))
+    assert two_rows.shape == (2 * 81 - 1, 2 * 81 - 1)
+
+
+def test_strip_png_refuses_images_of_different_shapes():
+    with pytest.raises(AssertionError, match="one shape"):
+        strip_png([np.zeros((8, 8)), np.zeros((28, 28))])
+
+
+def test_tile_pngs_joins_the_shown_pngs_pixel_for_pixel():
+    dark, light = digit_png(np.zeros((8, 8)), 84), digit_png(np.full((8, 8), 0.6), 84)
+    joined = read_png(tile_pngs([dark, light, dark]))
+    assert joined.shape == (80, 3 * 81 - 1)
+    np.testing.assert_array_equal(joined[:, 81:161], read_png(light))
+    assert (joined[:, 80] == 255).all() and (joined[:, :80] == 0).all()
+    with pytest.raises(AssertionError, match="one size"):
+        tile_pngs([dark, digit_png(np.zeros((28, 28)), 28)])

@@ -123,11 +123,12 @@ def running_app(env: dict[str, str] | None = None, log_path: Path | None = None)
 
 
 @contextmanager
-def chromium_page(playwright) -> Iterator:
-    """A fresh headless Chromium page with the README viewport."""
+def chromium_page(playwright, viewport: dict[str, int] | None = None, color_scheme: str = "light") -> Iterator:
+    """A fresh headless Chromium page, with the README viewport unless told another; color_scheme is what the
+    page's prefers-color-scheme says ("light" or "dark"), which Streamlit's theme follows."""
     browser = playwright.chromium.launch(executable_path=chromium_path() or CHROMIUM, headless=True, args=CHROMIUM_ARGS)
     try:
-        context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
+        context = browser.new_context(viewport=viewport or VIEWPORT, device_scale_factor=1, color_scheme=color_scheme)
         yield context.new_page()
     finally:
         browser.close()

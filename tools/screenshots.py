@@ -1,6 +1,7 @@
 """A tour of every page in a real browser; with --out (or $SCREENSHOTS) it saves small README screenshots.
 
     python -m tools.screenshots --out docs/screenshots     # the shipped models in checkpoints/ only
+    python -m tools.screenshots --projector                # projector mode's first 1280x720 screen of a few pages
 
 tests/app/test_browser.py runs the same tour on the test zoo and checks every page on the way.
 """
@@ -88,8 +89,8 @@ def draw_stroke(page) -> None:
     page.mouse.up()
 
 
-def open_page(page, href: str) -> None:
-    """Click the page's link in the sidebar navigation and wait until that page has run."""
+def open_page(page, href: str, timeout_ms: int = 60_000) -> None:
+    """Click the page's link in the sidebar navigation and wait (up to timeout_ms) until that page has run."""
     before = page.locator(MAIN_TITLE).first.inner_text() if page.locator(MAIN_TITLE).count() else ""
     # The address carries the view's settings (?dataset=…&model=…, ui/shell/url_state.py): compare paths only.
     here = urlsplit(page.url).path.rstrip("/") == urlsplit(href).path.rstrip("/")
@@ -100,9 +101,9 @@ def open_page(page, href: str) -> None:
             const title = document.querySelector(selector);
             return title !== null && title.innerText !== before; }""",
             arg=[MAIN_TITLE, before],
-            timeout=60_000,
+            timeout=timeout_ms,
         )
-    wait_for_idle(page, timeout_ms=60_000)
+    wait_for_idle(page, timeout_ms=timeout_ms)
 
 
 def tour(page, url: str, on_page: Callable[[str, object], None]) -> TourReport:
@@ -194,9 +195,42 @@ def save_readme_shot(folder: Path, name: str, page) -> Path:
     return path
 
 
+PROJECTOR_VIEWPORT = {"width": 1280, "height": 720}  # a lecture hall's projector (issue #11)
+# page slug -> README file name: the first screen of these pages in projector mode, as a class sees it
+PROJECTOR_SHOTS = {
+    "latent_space": "projector_latent_space",
+    "decoder_grid": "projector_decoder_grid",
+    "beta_tradeoff": "projector_beta_tradeoff",
+    "conditional_vae": "projector_conditional_vae",
+}
+PROJECTOR_SETTLE_MS = 1500  # plotly and the images draw after the run has ended
+
+
+def projector_shots(playwright, url: str, folder: Path) -> list[Path]:
+    """PROJECTOR_SHOTS at 1280x720 with ?projector=1, each page as it opens, without scrolling."""
+    from ui.shell.projector import PROJECTOR_KEY
+
+    folder.mkdir(parents=True, exist_ok=True)
+    saved = []
+    with chromium_page(playwright, viewport=PROJECTOR_VIEWPORT) as page:
+        open_app(page, f"{url}/?{PROJECTOR_KEY}=1", timeout_ms=180_000)
+        for _title, href in nav_links(page):
+            if slug(href) not in PROJECTOR_SHOTS:
+                continue
+            open_page(page, href, timeout_ms=180_000)
+            wait_for_idle(page, settle_ms=PROJECTOR_SETTLE_MS)
+            if exception_texts(page):
+                raise SystemExit(f"exceptions on {slug(href)}: {exception_texts(page)}")
+            path = folder / f"{PROJECTOR_SHOTS[slug(href)]}.png"
+            path.write_bytes(small_png(page.screenshot(), width=PROJECTOR_VIEWPORT["width"]))
+            saved.append(path)
+    return saved
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path(os.environ.get(SCREENSHOTS_ENV, "docs/screenshots")))
+    parser.add_argument("--projector", action="store_true", help="only the projector-mode shots (PROJECTOR_SHOTS)")
     args = parser.parse_args()
     if chromium_path() is None:
         raise SystemExit("Debian's /usr/bin/chromium is not installed (apt-get install chromium).")
@@ -212,6 +246,10 @@ def main() -> None:
         sync_playwright() as playwright,
         chromium_page(playwright) as page,
     ):
+        if args.projector:
+            for path in projector_shots(playwright, url, args.out):
+                print(f"{path} ({path.stat().st_size / 1024:.0f} KB)")
+            return
 
         def on_page(name: str, page) -> None:
             if name in README_SHOTS:

@@ -7,6 +7,7 @@ which is what the model actually sees, and the PNG stays small and fast to make.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -83,3 +84,31 @@ def grid_png(images: torch.Tensor | np.ndarray, n_cols: int, cell_px: int = 56, 
     # Upscale each cell before tiling so the separating lines stay one pixel thin.
     cells = np.stack([upscale(a, scale) for a in array]) if scale > 1 else array
     return png_bytes(tile(cells, n_cols, pad=pad))
+
+
+def strip_png(images: Sequence[torch.Tensor | np.ndarray], cell_px: int = 56, n_cols: int | None = None) -> bytes:
+    """Images of one shape ((1, H, W) or (H, W) each, in [0, 1]) as one PNG, n_cols wide (default: one row).
+
+    A page that shows a row as several st.image calls (one caption each) offers this as the row's download:
+    the same cells at the same scale as digit_png(image, cell_px), separated by 1-px white lines as in grid_png.
+    """
+    assert len(images) > 0, "a strip needs at least one image"
+    cells = [to_uint8(image) for image in images]
+    cells = [cell.reshape(cell.shape[-2:]) for cell in cells]  # (1, H, W) -> (H, W)
+    shapes = {cell.shape for cell in cells}
+    assert len(shapes) == 1, f"a strip's images must share one shape, got {sorted(shapes)}"
+    scale = max(1, cell_px // cells[0].shape[-1])
+    return png_bytes(tile(np.stack([upscale(cell, scale) for cell in cells]), n_cols or len(cells)))
+
+
+def tile_pngs(pngs: Sequence[bytes], n_cols: int | None = None) -> bytes:
+    """PNGs of one size (the page's own, already upscaled) tiled n_cols wide (default: one row) as one PNG.
+
+    For a row the page shows as several PNGs from a cache: the download is those very pixels, with the 1-px
+    white lines grid_png puts between cells.
+    """
+    assert len(pngs) > 0, "nothing to tile"
+    cells = [np.asarray(Image.open(io.BytesIO(png)).convert("L")) for png in pngs]
+    shapes = {cell.shape for cell in cells}
+    assert len(shapes) == 1, f"the PNGs must share one size, got {sorted(shapes)}"
+    return png_bytes(tile(np.stack(cells), n_cols or len(cells)))

@@ -1,7 +1,8 @@
 """The export buttons in a real browser: what they download is a valid PNG, SVG or CSV of what the page shows.
 
 `streamlit run app.py` on the tiny zoo (digits, 8×8), driven by Debian's headless Chromium. On the Decoder grid
-page the grid's PNG button and the codes' CSV button; on the Latent space page the chart's camera button
+page the grid's PNG button, the VAE panel's camera (a still chart: the camera is its only button) and the codes'
+CSV button; on the Latent space page the chart's camera button
 (plotly.js saves the figure in the browser, PNG and then SVG after the sidebar's switch) and the codes' CSV.
 The CSV's numbers are checked against an independent encode of the test split with the checkpoint.
 """
@@ -96,6 +97,22 @@ def test_export_buttons_download_the_grid_png_the_figure_and_the_test_codes(app_
         assert png[:8] == PNG_SIGNATURE
         side = GRID_CELLS * (GRID_CELL_PX + 1) - 1  # 1-px lines between the cells
         assert Image.open(io.BytesIO(png)).size == (side, side)
+        # the grid as a chart, outline and axes included: a still chart whose modebar holds the camera alone
+        chart = page.locator('[data-testid="stPlotlyChart"]').nth(1)
+        chart.hover()
+        assert chart.locator(".modebar-btn").count() == 1, "a still chart offers only its camera"
+        box = chart.locator(".main-svg").first.bounding_box()
+        ranges_js = "el => [el._fullLayout.xaxis.range, el._fullLayout.yaxis.range]"
+        ranges = chart.locator(".js-plotly-plot").evaluate(ranges_js)
+        page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.6, steps=5)
+        page.mouse.up()
+        page.wait_for_timeout(300)  # plotly.js would redraw a zoomed box within a frame or two
+        assert chart.locator(".js-plotly-plot").evaluate(ranges_js) == ranges, "a drag zoomed the still chart"
+        name, png = download(page, '[data-testid="stPlotlyChart"] >> nth=1 >> [data-title="Download plot as a PNG"]')
+        assert name.endswith("-figure.png") and "decoder-grid" in name, name
+        assert Image.open(io.BytesIO(png)).size == pytest.approx((2 * box["width"], 2 * box["height"]), abs=4)
         name, data = download(page, ".st-key-grid_csv_vae button")
         assert name.endswith("_test-codes.csv"), name
         check_codes_csv(data, vae_codes, labels)

@@ -3,6 +3,8 @@ the server, the image at t = 1 is torch's decoding of z_B, and a new path reache
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -21,6 +23,24 @@ pytestmark = [
 
 MAX_PIXEL_ERROR = 1e-3  # issue #10: the browser's image and torch's, for the same code
 PIXELS_JS = "c => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)"
+
+PIXEL_AT = """(canvas, [fx, fy]) => Array.from(canvas.getContext("2d").getImageData(
+    Math.floor(fx * canvas.width), Math.floor(fy * canvas.height), 1, 1).data.slice(0, 3))"""
+# The brightest pixel of a small box around a point: in the dark theme, a light glyph stroke (not the paper or a dot).
+INK_NEAR = """(canvas, [x, y]) => {
+    const d = canvas.getContext("2d").getImageData(Math.round(x) - 6, Math.round(y) - 14, 12, 14).data;
+    let best = [0, 0, 0];
+    for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] > best[0] + best[1] + best[2])
+      best = [d[i], d[i + 1], d[i + 2]];
+    return best; }"""
+
+
+def rgb(css: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in re.findall(r"\d+", css)[:3])
+
+
+def close(a, b, tolerance: int = 8) -> bool:
+    return max(abs(x - y) for x, y in zip(a, b, strict=True)) <= tolerance
 
 
 def test_moving_t_repaints_in_the_browser_and_a_new_path_reaches_the_component(app_env):
@@ -98,3 +118,31 @@ def test_moving_t_repaints_in_the_browser_and_a_new_path_reaches_the_component(a
         assert len(sent) == before_sent
         (REPO_ROOT / "artifacts" / "browser").mkdir(parents=True, exist_ok=True)
         walk.screenshot(path=str(REPO_ROOT / "artifacts" / "browser" / "interpolation_walk.png"))
+
+
+def test_in_the_dark_theme_the_walk_is_drawn_on_the_themes_paper_in_its_ink(app_env):
+    # As the pad: the picture and the norms chart take the app's background, the path its text colour.
+    from playwright.sync_api import sync_playwright
+
+    from tools.app_browser import open_app, running_app, wait_for_idle
+
+    with running_app() as url, sync_playwright() as playwright, chromium_page(playwright, color_scheme="dark") as page:
+        open_app(page, url)
+        page.locator('[data-testid="stSidebarNav"] a', has_text="Interpolation").click()
+        walk = page.locator(".vle-lw")
+        walk.wait_for(timeout=60_000)
+        wait_for_idle(page)
+        app = page.locator('[data-testid="stApp"]')
+        background = app.evaluate("e => getComputedStyle(e).backgroundColor")
+        text = app.evaluate("e => getComputedStyle(e).color")
+        assert sum(rgb(background)) < 3 * 80, f"not the dark theme: {background}"
+        picture = walk.locator("canvas.vle-lw-bg")
+        page.wait_for_function("(c) => c.width > 0", arg=picture.element_handle())
+        for canvas in (picture, walk.locator("canvas.vle-lw-norms")):
+            corner = canvas.evaluate(PIXEL_AT, [0.002, 0.002])  # outside the plot area: paper only
+            assert close(corner, rgb(background)), (corner, background)
+        a_label = walk.get_attribute("data-a-label")  # where the "A" is written, in canvas pixels
+        assert a_label is not None
+        x, y = (float(v) for v in a_label.split(","))
+        ink = picture.evaluate(INK_NEAR, [x, y])
+        assert close(ink, rgb(text), tolerance=40), (ink, text)

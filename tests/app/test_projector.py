@@ -58,3 +58,19 @@ def test_projector_mode_leaves_out_each_pages_lesson_prose(open_page, page):
     assert not at.exception, at.exception
     projected = {m.value for m in at.main.markdown}
     assert projected < lesson, "projector mode draws a subset of the page's text, without its prose"
+
+
+ANOMALY_PAGE = "pages/8_anomaly_detection.py"
+ANOMALY_SETUP = "1 · The model and the sets"
+
+
+def test_projector_mode_folds_a_pages_set_up_into_an_expander_that_still_holds_its_widgets(open_page):
+    at = open_page(ANOMALY_PAGE)
+    assert ANOMALY_SETUP in [h.value for h in at.main.header]
+    assert not [e for e in at.main.expander if e.label == ANOMALY_SETUP]
+    at.sidebar.toggle(key=PROJECTOR_KEY).set_value(True).run()
+    assert not at.exception, at.exception
+    assert ANOMALY_SETUP not in [h.value for h in at.main.header]
+    (setup,) = [e for e in at.main.expander if e.label == ANOMALY_SETUP]
+    assert setup.selectbox(key="anomaly_vae").value == at.selectbox(key="anomaly_vae").value
+    assert {s.key for s in setup.select_slider} == {"anomaly_subset", "anomaly_k"}

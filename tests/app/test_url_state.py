@@ -21,14 +21,36 @@ from tools.app_browser import chromium_page, chromium_path, open_app, playwright
 from ui.shell.sidebar import DATASET_KEY, MODEL_KEY
 from ui.shell.url_state import DATASET_PARAM, MODEL_PARAM, PAGE_VIEW, RESET_KEY
 from vae_core.latent_paths import INTERPOLATIONS
+from vae_core.train_request import default_epochs
 
+AUTOENCODERS = "pages/1_autoencoders.py"
 GRID = "pages/3_decoder_grid.py"
 INTERPOLATION = "pages/4_interpolation.py"
 LATENT = "pages/2_latent_space.py"
+TRAIN = "pages/7_train.py"
+INFERENCE = "pages/8_inference.py"
+ANOMALY = "pages/8_anomaly_detection.py"
+CONDITIONAL = "pages/9_conditional_vae.py"
+ELBO = "pages/6_elbo_breakdown.py"
+# Choices are written as the labels they show (url_state's docstring); these are the pages' labels.
+AE_SECTIONS = ("1 · Undercomplete AE and PCA", "2 · Sparse AE", "3 · Denoising AE", "4 · Contractive AE")
+AE_MASKING = "Masking"
+INFERENCE_OWN = "Upload or drawing"
+SMALL_STUDY = {"anomaly_subset": "250", "anomaly_k": "10"}  # the page's smallest study: quick to score
 VAE_2D, AE_2D, VAE_4D = "shipped/digits-vae-z2", "shipped/digits-ae-z2", "shipped/digits-vae-z4"
+BINARISED = "user/digits-vae-z2-bin"  # in the more_models folder below
 
 # The kinds of widget a page binds (AppTest has one accessor per kind).
-WIDGET_KINDS = ("slider", "number_input", "selectbox", "radio", "toggle", "checkbox", "select_slider")
+WIDGET_KINDS = (
+    "slider",
+    "number_input",
+    "selectbox",
+    "radio",
+    "toggle",
+    "checkbox",
+    "select_slider",
+    "segmented_control",
+)
 
 
 def opened(page: str, **params: str) -> AppTest:
@@ -54,6 +76,7 @@ def bound_keys(at: AppTest) -> set[str]:
 
 def test_a_link_opens_the_decoder_grid_in_its_state(app_env, navigation_only):
     linear = opened(GRID, model=VAE_2D).radio(key="grid_kind").options[1]  # the label the URL holds
+    assert linear == "Linear", "a short label keeps the URL readable (?grid_kind=Linear)"
     at = opened(GRID, **{DATASET_PARAM: "digits", MODEL_PARAM: AE_2D, "grid_kind": linear, "grid_n": "9"})
     assert at.sidebar.selectbox(key=MODEL_KEY).value == AE_2D
     assert at.radio(key="grid_kind").value == "linear"
@@ -85,6 +108,64 @@ def test_a_link_opens_the_latent_space_on_its_image(app_env, navigation_only):
     assert at.toggle(key="latent_same_axes").value is False
     assert at.number_input(key="latent_index").value == 42
     assert any(m.value.startswith("**Test image #42**") for m in at.markdown)
+
+
+def test_a_link_opens_the_autoencoders_page_on_its_part_and_settings(app_env, navigation_only):
+    at = opened(AUTOENCODERS, model=VAE_2D, ae_section=AE_SECTIONS[1], ae_sparse_rho="0.2", ae_sparse_index="5")
+    assert at.segmented_control(key="ae_section").value == AE_SECTIONS[1]
+    assert (at.slider(key="ae_sparse_rho").value, at.number_input(key="ae_sparse_index").value) == (0.2, 5)
+    assert any(c.value.startswith("For ρ = 0.2: a unit at") for c in at.caption), "the sparse part follows ρ"
+    assert not [w for w in at.slider if w.key == "ae_pca_k"], "one part at a time: part 1 is not drawn"
+
+
+def test_a_link_prepares_the_train_form_and_reset_clears_it(app_env, navigation_only):
+    at = opened(TRAIN, dataset="digits", train_arch="Conv", train_latent="8", train_beta="4")
+    assert at.selectbox(key="train_kind").value == "vae"
+    assert (at.selectbox(key="train_arch").value, at.select_slider(key="train_latent").value) == ("conv", 8)
+    assert at.number_input(key="train_beta").value == 4.0
+    assert at.slider(key="train_epochs").value == default_epochs("digits"), "epochs still follow the data set"
+    at.sidebar.button(key=RESET_KEY).click().run()
+    assert not at.exception, at.exception
+    assert (at.selectbox(key="train_arch").value, at.number_input(key="train_beta").value) == ("mlp", 1.0)
+    assert not {"train_arch", "train_latent", "train_beta"} & set(at.query_params)
+
+
+def test_a_link_opens_inference_on_its_image_and_targets(app_env, navigation_only):
+    at = opened(INFERENCE, model=VAE_2D, inference_index="7", inference_q_star="false", inference_rho="-0.5")
+    assert at.number_input(key="inference_index").value == 7
+    assert at.toggle(key="inference_q_star").value is False
+    assert at.slider(key="inference_rho").value == -0.5
+    # mean-field under reverse KL keeps 1 − ρ² of each marginal variance: the page computed it for ρ = −0.5
+    (ratio,) = [m.value for m in at.metric if m.label == "Reverse-KL variance ÷ true variance"]
+    assert ratio == "0.750"
+    assert not [m for m in at.metric if m.label == "ELBO of q*"], "q* was not fitted"
+
+
+def test_a_link_opens_the_anomaly_page_on_its_study_and_score(app_env, navigation_only):
+    score_labels = opened(ANOMALY, model=VAE_2D, **SMALL_STUDY).radio(key="anomaly_score").options
+    other = next(label for label in score_labels if not label.startswith("IW"))  # the default is the IW score
+    at = opened(ANOMALY, model=VAE_2D, anomaly_score=other, **SMALL_STUDY)
+    assert (at.select_slider(key="anomaly_subset").value, at.select_slider(key="anomaly_k").value) == (250, 10)
+    assert at.slider(key="anomaly_threshold").label.startswith(f"Threshold on {other} ")
+    assert any("K = 10, seed" in c.value for c in at.caption)
+
+
+def test_a_link_opens_the_conditional_vae_on_its_draws(app_env, navigation_only, more_models, monkeypatch):
+    monkeypatch.setenv("VAE_USER_CHECKPOINT_DIR", str(more_models))
+    at = opened(CONDITIONAL, model=VAE_2D, cvae_rows="3", cvae_seed="5", cvae_pick_class="4")
+    assert (at.slider(key="cvae_rows").value, at.number_input(key="cvae_seed").value) == (3, 5)
+    assert at.selectbox(key="cvae_pick_class").value == 4
+
+
+def test_a_link_opens_the_image_chooser_on_its_test_image_and_seed(app_env, navigation_only, more_models, monkeypatch):
+    monkeypatch.setenv("VAE_USER_CHECKPOINT_DIR", str(more_models))
+    at = opened(ELBO, model=BINARISED, elbo_test_index="12", elbo_binarize_seed="3")
+    assert (at.number_input(key="elbo_test_index").value, at.number_input(key="elbo_binarize_seed").value) == (12, 3)
+    assert any(c.value.startswith("Test image 12, a ") for c in at.caption)
+    assert any("(seed 3)" in c.value for c in at.caption), "the binarised copy uses the link's seed"
+    drawing = opened(ELBO, model=VAE_2D, elbo_source="Draw")
+    assert drawing.radio(key="elbo_source").value == "draw"
+    assert not [w for w in drawing.number_input if w.key == "elbo_test_index"]
 
 
 def test_bad_values_in_a_link_are_ignored_and_leave_the_url(app_env, navigation_only):
@@ -161,40 +242,50 @@ def more_models(tmp_path_factory) -> Path:
     return folder
 
 
-SERVER_SIDE = "server-side decoding"  # opened as for a conv model: no browser decoder
-# (page, model[, SERVER_SIDE]): together they draw every widget a page binds (2-D and larger latents draw different
-# ones; Interpolation's t is a bound slider only where the walk decodes on the server). A page's SERVER_SIDE
-# openings come after its others: from the first on, the rest of that page's openings decode on the server.
-OPENINGS = [
-    (LATENT, VAE_2D),
-    (LATENT, VAE_4D),
-    (GRID, VAE_2D),
-    (GRID, VAE_4D),
-    (INTERPOLATION, VAE_2D),
-    (INTERPOLATION, VAE_2D, SERVER_SIDE),
-    ("pages/5_beta_tradeoff.py", VAE_2D),  # the page shows the data set's β sweep, whichever model is picked
-    ("pages/6_elbo_breakdown.py", VAE_2D),
-    ("pages/6_elbo_breakdown.py", "user/digits-vae-z2-bin"),
-    ("pages/9_conditional_vae.py", VAE_2D),
+# (page, model, URL parameters): together they draw every widget a page binds (2-D and larger latents, the parts
+# of a page and the sources of an image draw different ones). A parameter opens a part; the Anomaly page's also
+# keep its study small.
+OPENINGS: list[tuple[str, str, dict[str, str]]] = [
+    *[(AUTOENCODERS, VAE_2D, {"ae_section": part}) for part in AE_SECTIONS],
+    (AUTOENCODERS, VAE_2D, {"ae_section": AE_SECTIONS[2], "ae_dae_own": "true", "ae_dae_kind": AE_MASKING}),
+    (LATENT, VAE_2D, {}),
+    (LATENT, VAE_4D, {}),
+    (GRID, VAE_2D, {}),
+    (GRID, VAE_4D, {}),
+    (INTERPOLATION, VAE_2D, {}),
+    ("pages/5_beta_tradeoff.py", VAE_2D, {}),  # the page shows the data set's β sweep, whichever model is picked
+    (ELBO, VAE_2D, {}),
+    (ELBO, BINARISED, {}),
+    (TRAIN, VAE_2D, {}),
+    (INFERENCE, VAE_2D, {}),
+    (INFERENCE, BINARISED, {"inference_source": INFERENCE_OWN}),
+    (ANOMALY, VAE_2D, SMALL_STUDY),
+    (ANOMALY, BINARISED, SMALL_STUDY),
+    (CONDITIONAL, VAE_2D, {}),
 ]
+# Openings as for a conv model (no browser decoder), after the page's others: Interpolation's t is a bound slider
+# only where the walk decodes on the server (an MLP's walk keeps its t in the browser, out of the URL).
+SERVER_SIDE_OPENINGS: list[tuple[str, str, dict[str, str]]] = [(INTERPOLATION, VAE_2D, {})]
 
 
-@pytest.mark.parametrize("page", sorted({opening[0] for opening in OPENINGS}))
+@pytest.mark.parametrize("page", sorted({page for page, _, _ in OPENINGS}))
 def test_the_list_of_a_pages_settings_is_what_the_page_binds(
     app_env, navigation_only, more_models, monkeypatch, request, page
 ):
-    """Every key url_state lists for a page is a widget the page binds to the URL, with the listed default,
-    and every widget the page binds is listed (the reset control resets exactly those)."""
+    """Every key url_state lists for a page is a widget the page binds to the URL, with the listed default
+    (where the opening's URL did not set it), and every widget the page binds is listed (the reset control
+    resets exactly those)."""
     monkeypatch.setenv("VAE_USER_CHECKPOINT_DIR", str(more_models))
     listed = {v.key: v.default for v in PAGE_VIEW[page.removeprefix("pages/")]}
     seen: set[str] = set()
-    for _, model, *how in [o for o in OPENINGS if o[0] == page]:
-        if how == [SERVER_SIDE]:
+    openings = [o for o in OPENINGS if o[0] == page]
+    for number, (_, model, params) in enumerate(openings + [o for o in SERVER_SIDE_OPENINGS if o[0] == page]):
+        if number == len(openings):  # from here on, decoded on the server
             request.getfixturevalue("server_side_decoding")
-        at = opened(page, model=model)
+        at = opened(page, model=model, **params)
         bound = bound_keys(at)
         assert bound <= set(listed), f"bound on {page} but not listed: {bound - set(listed)}"
-        for key in bound:
+        for key in bound - set(params):
             assert widget(at, key).proto.query_param_key == key
             assert widget(at, key).value == listed[key], f"{key}: the page opens with another default"
         seen |= bound
@@ -204,7 +295,7 @@ def test_the_list_of_a_pages_settings_is_what_the_page_binds(
 def test_every_page_with_settings_is_a_page_of_the_app_and_is_checked_above():
     app_pages = set(re.findall(r'\("(\d+_\w+\.py)"', APP_FILE.read_text()))
     assert set(PAGE_VIEW) <= app_pages
-    assert set(PAGE_VIEW) == {opening[0].removeprefix("pages/") for opening in OPENINGS}
+    assert set(PAGE_VIEW) == {page.removeprefix("pages/") for page, _, _ in OPENINGS}
     # A page that binds a widget itself must be listed (and so opened above), or its reset would miss it.
     pages = (APP_FILE.parent / "pages").glob("*.py")
     binding = {path.name for path in pages if 'bind="query-params"' in path.read_text()}
@@ -242,4 +333,25 @@ def test_in_a_browser_a_fragments_slider_and_the_reset_update_the_address(app_en
         wait_for_idle(page)
         assert "grid_n" not in params(page), "the grid's settings leave with the grid"
         assert params(page)[MODEL_PARAM] == [AE_2D]
+        assert not page.locator('[data-testid="stException"]').count()
+
+
+@pytest.mark.skipif(chromium_path() is None, reason="Debian's /usr/bin/chromium is not installed")
+@pytest.mark.skipif(not playwright_available(), reason="the playwright package is not installed")
+def test_in_a_browser_the_train_forms_fields_are_bound_before_the_form_is_sent(app_env):
+    """st.form widgets bind too: a link fills the form, and an edit reaches the address before Train is clicked
+    (the page's Python sees it only on submit, as with any form)."""
+    from playwright.sync_api import sync_playwright
+
+    with running_app() as url, sync_playwright() as playwright, chromium_page(playwright) as page:
+        open_app(page, f"{url}/train?dataset=digits&train_beta=4&train_latent=8")
+        beta = page.get_by_label("β (VAE only)")
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('input')].some(i => i.value === '4.00')", timeout=10_000
+        )
+        assert beta.input_value() == "4.00"
+        assert parse_qs(urlsplit(page.url).query)["train_latent"] == ["8"]
+        beta.fill("2.5")
+        beta.press("Enter")
+        page.wait_for_function("() => location.search.includes('train_beta=2.5')", timeout=10_000)
         assert not page.locator('[data-testid="stException"]').count()

@@ -9,7 +9,7 @@ from vae_core.anomaly import AnomalyStudy, RocCurve
 
 IN_COLOUR = "#4E79A7"
 OOD_COLOURS = ("#E15759", "#F28E2B", "#59A14F", "#B07AA1", "#76B7B2", "#EDC948", "#9C755F")
-THRESHOLD_COLOUR = "#333333"
+THRESHOLD_COLOUR = "#8C8C8C"  # mid grey: reads on the light and the dark theme alike (dark grey vanished on dark)
 IMAGE_COLOUR = "#D62728"
 
 

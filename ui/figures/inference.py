@@ -14,7 +14,7 @@ from vae_core.posterior import DiagonalGaussian, PosteriorGrid, mass_levels
 POSTERIOR_COLOURSCALE = "Greys"
 ENCODER_COLOUR = "#1f77b4"  # q(z|x), the encoder's Gaussian
 Q_STAR_COLOUR = "#d62728"  # q*, the best Gaussian for this one image
-TARGET_COLOUR = "#333333"
+TARGET_COLOUR = "#8C8C8C"  # mid grey, for the light and the dark theme alike (dark grey vanished on dark)
 REVERSE_COLOUR = "#1f77b4"  # fits that minimise KL(q ‖ p)
 FORWARD_COLOUR = "#ff7f0e"  # fits that minimise KL(p ‖ q)
 MASS_FRACTIONS = (0.5, 0.9, 0.99)  # the posterior's contour lines enclose these fractions of its mass

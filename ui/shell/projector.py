@@ -3,7 +3,8 @@
 A switch in the sidebar (`projector_switch()`, drawn by app.py) and the URL parameter `?projector=1` turn it on;
 the two stay in step, so a prepared link opens the app in projector mode. Pages route their explanatory text
 through `prose(md)`, which draws nothing in projector mode; figure builders and image widths multiply by
-`scale()`. The larger fonts are one style sheet that app.py puts on the page (`projector_style()`).
+`scale()`; a page's set-up widgets go into `setup_section(title)`, folded away in projector mode. The larger fonts
+are one style sheet that app.py puts on the page (`projector_style()`).
 """
 
 from __future__ import annotations
@@ -15,13 +16,17 @@ ON_VALUES = ("1", "true", "on", "yes")  # what the URL parameter may say to turn
 URL_READ_KEY = "projector_url_read"  # set once the session has read the URL parameter
 SCALE = 1.5  # fonts, markers and image cells in projector mode, relative to the normal view
 
-_STYLE = """
+# The projector's style sheet. Its data-testid selectors are Streamlit's own names, which may change with an
+# upgrade: tests/app/test_projector_fold.py checks in Chromium that each rule still reaches its elements.
+STYLE = """
 <style>
 [data-testid="stMain"] { font-size: 1.35rem; }
 [data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
 [data-testid="stMain"] [data-testid="stWidgetLabel"] p { font-size: 1.35rem; }
 [data-testid="stMain"] h1 { font-size: 2.2rem; padding-top: 0; }
 [data-testid="stMain"] .block-container { padding-top: 3.75rem; }  /* just below the app header */
+/* a slider's value sat on its track, pushed down by the line height it inherits */
+[data-testid="stMain"] [data-testid="stSliderThumbValue"] { font-size: 1.05rem; line-height: 1.1rem; }
 </style>
 """
 
@@ -76,7 +81,17 @@ def prose(md: str) -> None:
         st.markdown(md)
 
 
+def setup_section(title: str):
+    """A page's set-up section (which models, how many images): normally a header whose widgets follow; in projector
+    mode one folded expander of that title, so the figure after it rises onto the first screen. Returns the
+    container to draw the section's widgets in."""
+    if projector_on():
+        return st.expander(title)
+    st.header(title)
+    return st.container()
+
+
 def projector_style() -> None:
     """The projector's larger type (call once per run, after the switch)."""
     if projector_on():
-        st.html(_STYLE)
+        st.html(STYLE)

@@ -7,7 +7,9 @@ Two mechanisms, one per kind of setting:
   range or not among the options is dropped without an error), keeps only non-default values in the URL, has
   the browser update the address on every change (so a fragment's rerun updates it too, which a write-back after
   the page could not do) and drops the parameters of the page one leaves. Choice widgets are written as their
-  shown labels (`?interp_method=Spherical`), as Streamlit binds them. `PAGE_VIEW` below lists, per page file,
+  shown labels (`?interp_method=Spherical`), as Streamlit binds them, so a bound choice gets short labels and
+  says the rest in its help or captions (`?grid_kind=Linear`). Widgets in an st.form bind too (the Train form):
+  an edit reaches the address at once, the page's Python on submit. `PAGE_VIEW` below lists, per page file,
   which widgets are bound and their defaults: the reset control needs the defaults (deleting a bound widget's
   key would bring the opening URL's value back), and tests/app/test_url_state.py checks the list against what
   each page draws, so it cannot drift.
@@ -50,11 +52,58 @@ def _digit_picker(prefix: str, default_class: int) -> tuple[ViewKey, ...]:
     )
 
 
+def _image_chooser(prefix: str) -> tuple[ViewKey, ...]:
+    # ui.widgets.image_chooser.choose_image's bound widgets: the source, the test image, and the seed of the
+    # binarised copy (vae_core.protocol.EVAL_BINARIZATION_SEED; drawn for binarised models only).
+    return (
+        ViewKey(f"{prefix}_source", "test"),
+        ViewKey(f"{prefix}_test_index", 0),
+        ViewKey(f"{prefix}_binarize_seed", 0),
+    )
+
+
 # Per page file (app.PAGES), the widgets whose values define the view. Left out on purpose: uploads and drawings
 # (not text), per-model knob sliders (their keys and ranges belong to one model), the knobs' "Start from" (its
 # labels name the digits, so a link's label would stop matching once A or B changes), buttons, chart selections,
-# and the Decoder grid's sample-grid size and temperature (the browser owns them for MLP decoders: no rerun).
+# the Decoder grid's sample-grid size and temperature (the browser owns them for MLP decoders: no rerun), a page's
+# own model pickers (the Inference, Anomaly and Conditional VAE pages' pickers: their defaults follow the sidebar's
+# model or the files on a machine, and the sidebar's model is in the URL), widgets whose range or default is
+# computed from the data (Inference's ranked list, Anomaly's sets shown, threshold and out-of-distribution set),
+# and on the Train page the name (every student following a link would write the same file) and the data set,
+# epochs and KL warm-up (they follow the sidebar's data set, which is in the URL).
 PAGE_VIEW: dict[str, tuple[ViewKey, ...]] = {
+    "1_autoencoders.py": (
+        ViewKey("ae_section", "1 · Undercomplete AE and PCA"),  # SECTIONS[0]: one part at a time
+        # 1 · the toy manifold (vae_core.ae_lesson_models.ToySettings()) and the images
+        ViewKey("ae_pca_manifold", "curve"),
+        ViewKey("ae_pca_points", 500),
+        ViewKey("ae_pca_noise", 0.05),
+        ViewKey("ae_pca_k", 2),
+        # 2 · sparse (vae_core.zoo.WIDE_SPARSE_RHO, vae_core.ae_lesson_models.ACTIVE_THRESHOLD)
+        ViewKey("ae_sparse_rho", 0.05),
+        ViewKey("ae_sparse_index", 0),
+        ViewKey("ae_sparse_threshold", 0.1),
+        # 3 · denoising: the toy field, then digits with a noise level per kind of noise (the fourth level)
+        ViewKey("ae_dae_manifold", "curve"),
+        ViewKey("ae_dae_points", 500),
+        ViewKey("ae_dae_noise", 0.05),
+        ViewKey("ae_dae_sigma", 0.2),  # vae_core.ae_lesson_models.TOY_SPECS["dae"].noise
+        ViewKey("ae_dae_kind", "gaussian"),
+        ViewKey("ae_dae_level_gaussian", 0.3),
+        ViewKey("ae_dae_level_mask", 0.5),
+        ViewKey("ae_dae_own", False),
+        ViewKey("ae_dae_index", 0),
+        ViewKey("ae_dae_own_source", "test"),  # the image chooser; the lesson's images are grey, never binarised
+        ViewKey("ae_dae_own_test_index", 0),
+        # 4 · contractive (vae_core.ae_lesson_models.PERTURBATION_NORM, TOY_SPECS["cae"])
+        ViewKey("ae_cae_index", 0),
+        ViewKey("ae_cae_epsilon", 1.0),
+        ViewKey("ae_cae_manifold", "curve"),
+        ViewKey("ae_cae_points", 500),
+        ViewKey("ae_cae_noise", 0.05),
+        ViewKey("ae_cae_weight", 3.0),
+        ViewKey("ae_cae_position", 250),  # the middle point of the default 500
+    ),
     "2_latent_space.py": (
         ViewKey("latent_projection", "pca"),  # drawn for latents above 2-D only
         ViewKey("latent_same_axes", True),
@@ -92,8 +141,42 @@ PAGE_VIEW: dict[str, tuple[ViewKey, ...]] = {
         # page draws before torch loads); the test that compares these defaults with the page's catches drift.
         ViewKey("elbo_k", 1000),
         ViewKey("elbo_beta", 1.0),
+        *_image_chooser("elbo"),
     ),
-    "9_conditional_vae.py": _digit_picker("cvae_pick", default_class=2),
+    "7_train.py": (
+        # the Train form: a link can prepare "a β = 4 VAE with an 8-D latent"; Train still needs a click
+        ViewKey("train_kind", "vae"),
+        ViewKey("train_arch", "mlp"),
+        ViewKey("train_size", "medium"),
+        ViewKey("train_latent", 2),
+        ViewKey("train_beta", 1.0),
+        ViewKey("train_lr", 1e-3),
+    ),
+    "8_anomaly_detection.py": (
+        ViewKey("anomaly_subset", 500),
+        ViewKey("anomaly_k", 50),
+        ViewKey("anomaly_score", "iw_nll"),
+        *_image_chooser("anomaly"),
+    ),
+    "8_inference.py": (
+        # 1 · the true posterior of one image
+        ViewKey("inference_source", "index"),
+        ViewKey("inference_index", 0),
+        *_image_chooser("inference_own"),
+        ViewKey("inference_q_star", True),
+        ViewKey("inference_view", "q"),
+        # 2 · mean-field; 3 · forward and reverse KL
+        ViewKey("inference_rho", 0.8),
+        ViewKey("inference_mixture_dim", 1),
+        ViewKey("inference_separation", 6.0),
+        ViewKey("inference_weight", 0.7),
+        ViewKey("inference_start", "A"),
+    ),
+    "9_conditional_vae.py": (
+        ViewKey("cvae_rows", 6),
+        ViewKey("cvae_seed", 0),
+        *_digit_picker("cvae_pick", default_class=2),
+    ),
 }
 
 

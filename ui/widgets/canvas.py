@@ -1,10 +1,11 @@
 """A drawing canvas built with Streamlit's custom components v2 (inline HTML/CSS/JS, no extra package).
 
-Dark ink on white paper, like a pen on paper; the preprocessing then shows the inversion to MNIST's light ink
-on black. When a stroke ends, the canvas sends its pixels to Python as a PNG data URL (a state value, so it
-survives reruns); "Clear" wipes it and sends a one-off `cleared` trigger. The JS runs again on every rerun that
-changes `data`, but the DOM stays, so it wires the canvas once and keeps the strokes. On a fresh mount
-(after a page switch) it repaints `initial`, the last drawing the page kept.
+The theme's ink on the theme's paper: dark on white in the light theme (the preprocessing then shows the inversion
+to MNIST's light ink on black), light on dark in the dark theme (nothing to invert). When a stroke ends, the
+canvas sends its pixels to Python as a PNG data URL (a state value, so it survives reruns); "Clear" wipes it and
+sends a one-off `cleared` trigger. The JS runs again on every rerun that changes `data`, but the DOM stays, so it
+wires the canvas once and keeps the strokes. On a fresh mount (after a page switch) it repaints `initial`, the
+last drawing the page kept.
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ _HTML = """
 
 _CSS = """
 .vle-pad { display: inline-flex; flex-direction: column; gap: .4rem; font-family: var(--st-font); }
-.vle-canvas { width: 280px; height: 280px; background: #fff; border: 1px solid var(--st-border-color);
-  border-radius: var(--st-base-radius); cursor: crosshair; touch-action: none; }
+/* paper and ink follow the theme: the JS paints with this background and colour */
+.vle-canvas { width: 280px; height: 280px; background: var(--st-background-color); color: var(--st-text-color);
+  border: 1px solid var(--st-border-color); border-radius: var(--st-base-radius); cursor: crosshair;
+  touch-action: none; }
 .vle-bar { display: flex; align-items: center; gap: .75rem; }
 .vle-clear { padding: .3rem .9rem; border: 1px solid var(--st-border-color); border-radius: var(--st-button-radius);
   background: var(--st-secondary-background-color); color: var(--st-text-color); cursor: pointer; }
@@ -49,7 +52,11 @@ export default function (component) {
   const size = canvas.width;
   const stroke = (data && data.stroke) || 22;
 
-  const paper = () => { ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, size, size); };
+  const look = getComputedStyle(canvas);  // the theme's paper and ink (CSS above); white and black if missing
+  const missing = (c) => !c || c === "transparent" || c.replace(/\\s/g, "") === "rgba(0,0,0,0)";
+  const paperColour = missing(look.backgroundColor) ? "#fff" : look.backgroundColor;
+  const inkColour = missing(look.color) ? "#000" : look.color;
+  const paper = () => { ctx.fillStyle = paperColour; ctx.fillRect(0, 0, size, size); };
   paper();
   if (data && data.initial) {  // a fresh mount: repaint the drawing the page kept
     const img = new Image();
@@ -65,7 +72,7 @@ export default function (component) {
   };
   let last = null;
   const segment = (a, b) => {
-    ctx.strokeStyle = "#000";
+    ctx.strokeStyle = inkColour;
     ctx.lineWidth = stroke;
     ctx.beginPath(); ctx.moveTo(a[0], a[1]); ctx.lineTo(b[0], b[1]); ctx.stroke();
   };

@@ -2,8 +2,9 @@
 
 Grids are PNG bytes already (ui.state.derived), so their button costs one st.download_button. Figures are
 saved by plotly.js in the browser (the modebar's camera, set up by `figure_config`): no server-side renderer
-such as kaleido, and the file is the chart as the reader sees it, zoom included. Every button downloads
-without rerunning the page (on_click="ignore"); the codes CSV is only written when its button is clicked.
+such as kaleido, and the file is the chart as the reader sees it, zoom included. A chart that must not move
+(a decoded grid on its axes) keeps the camera alone (`still_figure_config` with `still_figure`). Every button
+downloads without rerunning the page (on_click="ignore"); the codes CSV is only written when its button is clicked.
 
 No torch here: app.py draws `figure_format_choice` in the sidebar, which must load without it.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
@@ -23,6 +25,10 @@ DEFAULT_FIGURE_FORMAT = "png"
 FORMAT_KEY = "export_figure_format"  # session state: the format the charts' camera button saves in
 PNG_SCALE = 2  # a figure's PNG at twice its on-screen size: sharp on a slide or a printed page
 DOWNLOAD_ICON = ":material/download:"
+# plotly.js config of a chart the reader should not move (a decoded grid on axes in z): the modebar keeps only
+# the camera, and no scroll or double click zooms. staticPlot would also drop the camera, so the chart could
+# not be saved with its outline and axes; `still_figure` turns off dragging and hover in the figure itself.
+CAMERA_ONLY = {"modeBarButtons": [["toImage"]], "scrollZoom": False, "doubleClick": False}
 
 
 def figure_format_choice() -> str:
@@ -61,6 +67,25 @@ def figure_config(dataset: str, model: str | None, page: str, what: str, **optio
             "scale": PNG_SCALE if image_format == "png" else 1,
         },
     }
+
+
+def still_figure_config(dataset: str, model: str | None, page: str, what: str) -> dict[str, Any]:
+    """figure_config(...) for a still chart (pair it with `still_figure`): its modebar holds the camera only."""
+    return figure_config(dataset, model, page, what, **CAMERA_ONLY)
+
+
+def still_figure(figure: go.Figure) -> go.Figure:
+    """The figure, made to stay as drawn: no drag to zoom or pan (dragmode off, every axis fixedrange), no hover
+    labels, no legend click hiding a trace. With `still_figure_config` it reads as staticPlot did, and its camera
+    still saves it.
+
+    Changes the figure in place and returns it, for a figure built for this one chart (a copy would cost
+    about 35 ms on a decoded grid with its outline, twice per rerun of the Decoder grid).
+    """
+    figure.update_layout(dragmode=False, hovermode=False, legend_itemclick=False, legend_itemdoubleclick=False)
+    figure.update_xaxes(fixedrange=True)
+    figure.update_yaxes(fixedrange=True)
+    return figure
 
 
 def image_download(

@@ -5,6 +5,8 @@ values) or None. For a model trained on binarised images (DataProtocol.BINARIZED
 copy the model is measured on and a seed for it, and says so in one sentence; `chosen.measured` is that copy,
 `chosen.grey` the grey-level image. Session-state keys start with key_prefix; the last good upload and drawing
 are kept in an InputMemory (vae_core.preprocess), so a bad file shows a message and never replaces them.
+The source, the test image's index and the binarisation seed are bound to the URL under their keys
+(ui.shell.url_state lists them per page); an upload or a drawing is not text and stays out of it.
 """
 
 from __future__ import annotations
@@ -69,7 +71,14 @@ def choose_image(
 ) -> ChosenImage | None:
     """The input picker. None (after saying what to do) until there is an image."""
     memory = st.session_state.setdefault(f"{key_prefix}_inputs", InputMemory())
-    source = st.radio("Input", list(SOURCES), key=f"{key_prefix}_source", format_func=SOURCES.get, horizontal=True)
+    source = st.radio(
+        "Input",
+        list(SOURCES),
+        key=f"{key_prefix}_source",
+        bind="query-params",
+        format_func=SOURCES.get,
+        horizontal=True,
+    )
     if source == "test":
         found = _test_image(dataset, key_prefix, protocol)
     else:
@@ -104,6 +113,7 @@ def _binarization(grey: np.ndarray, protocol: DataProtocol, key_prefix: str) -> 
             2**31 - 1,
             EVAL_BINARIZATION_SEED,
             key=key,
+            bind="query-params",
             help="Another seed gives another binarised copy of the same grey image.",
         )
     )
@@ -124,7 +134,9 @@ def _test_image(dataset: str, key_prefix: str, protocol: DataProtocol):
     if not 0 <= st.session_state.get(key, 0) < len(test):
         st.session_state[key] = 0  # another data set with fewer test images was picked
     column, _ = st.columns([1, 3])
-    index = int(column.number_input(f"Test image (0 – {len(test) - 1})", 0, len(test) - 1, 0, key=key))
+    index = int(
+        column.number_input(f"Test image (0 – {len(test) - 1})", 0, len(test) - 1, 0, key=key, bind="query-params")
+    )
     label = test.class_names[int(test.labels[index])]
     how = (
         "binarised below, as the model was trained"

@@ -118,6 +118,7 @@ _CSS = """
 .vle-lp-body { display: flex; flex-wrap: wrap; gap: 10px; align-items: flex-start; }
 .vle-lp-plane { position: relative; line-height: 0; border: 1px solid var(--st-border-color);
   border-radius: var(--st-base-radius); overflow: hidden; }
+.vle-lp-bg { background: var(--st-background-color); }  /* the plane's paper: latent_pad.js reads it */
 .vle-lp-fg { position: absolute; left: 0; top: 0; cursor: crosshair; touch-action: none; }
 .vle-lp-side, .vle-ls-side { display: flex; flex-direction: column; gap: .35rem; font-size: .85rem; }
 .vle-lp-img, .vle-ls-img { image-rendering: pixelated; background: #000; border-radius: 4px; }
@@ -156,6 +157,7 @@ _CSS = """
 .vle-lw-picture { flex: 1; min-width: 0; display: flex; flex-direction: column; gap: .3rem; }
 .vle-lw-plane { position: relative; line-height: 0; }
 .vle-lw-fg { position: absolute; left: 0; top: 0; }
+.vle-lw-bg, .vle-lw-norms { background: var(--st-background-color); }  /* the paper: latent_walk.js reads it */
 .vle-lw-legend { display: flex; flex-wrap: wrap; gap: .2rem .8rem; font-size: .8rem; }
 .vle-lw-legend span { display: inline-flex; align-items: center; gap: .3rem; }
 .vle-lw-legend i { display: inline-block; width: .7rem; height: .7rem; border-radius: 50%; }
@@ -308,12 +310,12 @@ def latent_samples(
 
 @dataclass(frozen=True)
 class WalkColours:
-    """The colours the walk draws with: ui/figures/latent.py's, so the page's captions name them truly."""
+    """The colours the walk draws with: ui/figures/latent.py's, so the page's captions name them truly. The path,
+    A and B, the prior's circles and the outlines take the theme's text colour (PATH_COLOUR's near-black in the
+    light theme), on the theme's background, as the pad does."""
 
     classes: Sequence[str]  # one per class (Tableau 10)
-    path: str  # the path, the A and B markers and the star's outline
     current: str  # the z(t) star
-    prior: str  # the prior's circles
     lerp: str  # the linear path's norms
     slerp: str  # the spherical path's norms
 
@@ -375,9 +377,7 @@ def latent_walk(
         "class_names": list(class_names),
         "colours": {
             "classes": list(colours.classes),
-            "path": colours.path,
             "current": colours.current,
-            "prior": colours.prior,
             "lerp": colours.lerp,
             "slerp": colours.slerp,
         },

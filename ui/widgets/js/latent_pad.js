@@ -95,34 +95,48 @@ function sizeCanvas(canvas, cssPx) {
   return ctx;
 }
 
+// The theme's paper and ink, read from the page (CSS: the plane's background and the pad's text colour), so the
+// plane follows Streamlit's light or dark theme; white and black where a colour is missing (transparent).
+function themeColours(s) {
+  const paper = getComputedStyle(s.bg).backgroundColor;
+  const ink = getComputedStyle(s.wrap).color;
+  const missing = (c) => !c || c === "transparent" || c.replace(/\s/g, "") === "rgba(0,0,0,0)";
+  return { paper: missing(paper) ? "#fff" : paper, ink: missing(ink) ? "#000" : ink };
+}
+
 function drawBackground(s) {
   const size = s.size;
   const ctx = sizeCanvas(s.bg, size);
   sizeCanvas(s.fg, size);
   const v = view(s);
-  ctx.fillStyle = "#fff";
+  const { paper, ink } = themeColours(s);
+  ctx.fillStyle = paper;
   ctx.fillRect(0, 0, size, size);
-  // grid and tick labels
+  // grid and tick labels, in the ink colour made fainter by alpha
   const step = niceStep(size / v.scale);
   ctx.font = "10px sans-serif";
-  ctx.fillStyle = "rgba(0,0,0,.55)";
+  ctx.fillStyle = ink;
+  ctx.strokeStyle = ink;
   ctx.lineWidth = 1;
   const lo = [v.cx - size / 2 / v.scale, v.cy - size / 2 / v.scale];
   for (let axis = 0; axis < 2; axis++) {
     for (let t = Math.ceil(lo[axis] / step) * step; t < lo[axis] + size / v.scale; t += step) {
       const [px, py] = toPixel(s, v, axis === 0 ? [t, 0] : [0, t]);
-      ctx.strokeStyle = Math.abs(t) < step / 2 ? "rgba(0,0,0,.28)" : "rgba(0,0,0,.08)";
+      ctx.globalAlpha = Math.abs(t) < step / 2 ? 0.28 : 0.08;
       ctx.beginPath();
       if (axis === 0) { ctx.moveTo(px, 0); ctx.lineTo(px, size); } else { ctx.moveTo(0, py); ctx.lineTo(size, py); }
       ctx.stroke();
+      ctx.globalAlpha = 0.55;
       const label = Number(t.toFixed(6)).toString().replace("-", "−");
       // tick labels along the bottom and the left edge, clear of the axis names in the corners
       if (axis === 0 && px > 8 && px < size - 40) ctx.fillText(label, px + 2, size - 3);
       if (axis === 1 && py > 22 && py < size - 14) ctx.fillText(label, 2, py - 2);
     }
   }
+  ctx.globalAlpha = 0.55;
   ctx.fillText("z₁ →", size - 28, size - 3);
   ctx.fillText("z₂ ↑", 3, 11);
+  ctx.globalAlpha = 1;
   if (s.codes) {  // test codes, faint, one colour per class
     const { n, codes, labels } = s.codes;
     ctx.globalAlpha = n > 3000 ? 0.35 : 0.6;
@@ -139,13 +153,15 @@ function drawBackground(s) {
   }
   if (s.data.show_prior) {  // the prior's 1σ and 2σ circles
     const [ox, oy] = toPixel(s, v, [0, 0]);
-    ctx.strokeStyle = "rgba(20,20,20,.85)";
+    ctx.strokeStyle = ink;
+    ctx.globalAlpha = 0.85;
     ctx.lineWidth = 1.6;
     [[1, [6, 4]], [2, [2, 3]]].forEach(([r, dash]) => {
       ctx.setLineDash(dash);
       ctx.beginPath(); ctx.arc(ox, oy, r * v.scale, 0, 2 * Math.PI); ctx.stroke();
     });
     ctx.setLineDash([]);
+    ctx.globalAlpha = 1;
   }
 }
 
@@ -156,7 +172,7 @@ function drawMarkers(s) {
   const v = view(s);
   if (s.pinned) {
     const [px, py] = toPixel(s, v, s.pinned);
-    ctx.strokeStyle = "#111"; ctx.lineWidth = 2.5;
+    ctx.strokeStyle = themeColours(s).ink; ctx.lineWidth = 2.5;
     ctx.beginPath(); ctx.arc(px, py, 7, 0, 2 * Math.PI); ctx.stroke();
   }
   if (s.z) {

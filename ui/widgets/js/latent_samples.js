@@ -85,20 +85,12 @@ export default function (component) {
   const { parentElement, data, setTriggerValue } = component;
   if (!parentElement.__vleSamples) parentElement.__vleSamples = wireSamples(parentElement);
   const s = parentElement.__vleSamples;
-  const old = s.loaded;
-  s.data = data;
-  s.wrap.dataset.vleId = data.id;
-  vleRemember(data.blobs);
-  const missing = vleMissing([data.decoder]);
-  if (missing.length) {
-    vleAskFor(missing, setTriggerValue, s.status);
-    return;
-  }
+  const old = s.loaded;  // the data last set up in full (not a run that found the payload missing)
+  const net = vleReady(s, data, setTriggerValue);
+  if (!net) return;
   s.loaded = data;
-  s.status.textContent = "";
-  s.net = VLE.nets.get(data.decoder);
+  s.net = net;
   s.noise = vleFloats(data.noise, "float32");
-  s.wrap.dataset.fingerprint = data.decoder;
   if (!old || old.origin !== data.origin || old.decoder !== data.decoder) setDefaults(s);
   schedule(s);
 }

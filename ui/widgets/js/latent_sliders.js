@@ -70,18 +70,10 @@ export default function (component) {
   if (!parentElement.__vleSliders) parentElement.__vleSliders = wireSliders(parentElement);
   const s = parentElement.__vleSliders;
   const old = s.loaded;  // the data last set up in full (not a run that found the payload missing)
-  s.data = data;
-  s.wrap.dataset.vleId = data.id;
-  vleRemember(data.blobs);
-  const missing = vleMissing([data.decoder]);
-  if (missing.length) {
-    vleAskFor(missing, setTriggerValue, s.status);
-    return;
-  }
+  const net = vleReady(s, data, setTriggerValue);
+  if (!net) return;
   s.loaded = data;
-  s.status.textContent = "";
-  s.net = VLE.nets.get(data.decoder);
-  s.wrap.dataset.fingerprint = data.decoder;
+  s.net = net;
   const shapeChanged = !old || old.decoder !== data.decoder || JSON.stringify(old.ranges) !== JSON.stringify(data.ranges);
   if (shapeChanged) build(s);
   if (shapeChanged || old.origin !== data.origin) setCode(s, data.start);

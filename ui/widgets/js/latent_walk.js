@@ -41,9 +41,16 @@ function wireWalk(root) {
 function fmt(v, digits = 2) { return v.toFixed(digits).replace("-", "−"); }
 
 function theme(s) {
-  // The page's text colour and font (Streamlit's --st-* variables, through the CSS): readable in both themes.
+  // The theme's paper, ink and font, read from the page (CSS: the canvases' background is Streamlit's, the text
+  // colour its text), so the walk follows the light or dark theme as the pad does; white and black where a colour
+  // is missing (transparent). The path, A and B, the prior's circles and outlines are drawn in ink.
+  const paper = getComputedStyle(s.bg).backgroundColor;
   const style = getComputedStyle(s.wrap);
-  return { text: style.color, font: style.fontFamily || "sans-serif" };
+  const missing = (c) => !c || c === "transparent" || c.replace(/\s/g, "") === "rgba(0,0,0,0)";
+  return {
+    paper: missing(paper) ? "#fff" : paper, ink: missing(style.color) ? "#000" : style.color,
+    font: style.fontFamily || "sans-serif",
+  };
 }
 
 function niceTicks(lo, hi, count) {
@@ -85,17 +92,19 @@ function planeView(s) {
   return { w, h, scale, px, py, x: [cx - w / 2 / scale, cx + w / 2 / scale], y: [cy - h / 2 / scale, cy + h / 2 / scale] };
 }
 
-function drawAxes(ctx, box, xTicks, yTicks, px, py, titles, colour, font) {
-  // A white plot area (the colours the captions name read on it in either theme), ticks outside it.
-  ctx.fillStyle = "#fff";
-  ctx.fillRect(box.left, box.top, box.width, box.height);
+function drawAxes(ctx, size, box, xTicks, yTicks, px, py, titles, { paper, ink, font }) {
+  // The theme's paper, faint grid lines and a frame in its ink, tick labels and titles outside the plot area.
+  ctx.fillStyle = paper;
+  ctx.fillRect(0, 0, size.width, size.height);
   ctx.lineWidth = 1;
-  ctx.strokeStyle = "rgba(0,0,0,.08)";
+  ctx.strokeStyle = ink;
+  ctx.globalAlpha = 0.1;
   for (const v of xTicks) { ctx.beginPath(); ctx.moveTo(px(v), box.top); ctx.lineTo(px(v), box.top + box.height); ctx.stroke(); }
   for (const v of yTicks) { ctx.beginPath(); ctx.moveTo(box.left, py(v)); ctx.lineTo(box.left + box.width, py(v)); ctx.stroke(); }
-  ctx.strokeStyle = "rgba(0,0,0,.3)";
+  ctx.globalAlpha = 0.35;
   ctx.strokeRect(box.left + 0.5, box.top + 0.5, box.width - 1, box.height - 1);
-  ctx.fillStyle = colour;
+  ctx.globalAlpha = 1;
+  ctx.fillStyle = ink;
   ctx.font = `12px ${font}`;
   ctx.textAlign = "center"; ctx.textBaseline = "top";
   for (const v of xTicks) ctx.fillText(fmt(v, v % 1 === 0 ? 0 : 1), px(v), box.top + box.height + 3);
@@ -114,43 +123,47 @@ function drawPicture(s) {
   const ctx = sizeCanvas(s.bg, s.width, height);
   sizeCanvas(s.fg, s.width, height);
   const v = s.view = planeView(s);
-  const { text, font } = theme(s);
+  const colours = theme(s), { paper, ink, font } = colours;
   const box = { left: MARGIN.left, top: MARGIN.top, width: v.w, height: v.h };
-  drawAxes(ctx, box, niceTicks(v.x[0], v.x[1], 6), niceTicks(v.y[0], v.y[1], 5), v.px, v.py, d.axis_titles, text, font);
+  drawAxes(ctx, { width: s.width, height }, box, niceTicks(v.x[0], v.x[1], 6), niceTicks(v.y[0], v.y[1], 5), v.px, v.py,
+           d.axis_titles, colours);
   ctx.save();
   ctx.beginPath(); ctx.rect(box.left, box.top, box.width, box.height); ctx.clip();
-  const colours = d.colours.classes;
+  const classes = d.colours.classes;
   if (s.codes) {
     const { n, codes, labels } = s.codes;
     ctx.globalAlpha = 0.7;
-    for (let c = 0; c < colours.length; c++) {
-      ctx.fillStyle = colours[c];
+    for (let c = 0; c < classes.length; c++) {
+      ctx.fillStyle = classes[c];
       for (let i = 0; i < n; i++) {
-        if (labels[i] % colours.length !== c) continue;
+        if (labels[i] % classes.length !== c) continue;
         ctx.beginPath(); ctx.arc(v.px(codes[2 * i]), v.py(codes[2 * i + 1]), 2, 0, 2 * Math.PI); ctx.fill();
       }
     }
     ctx.globalAlpha = 1;
   }
   if (d.prior_centre) {  // 1σ dashed, 2σ dotted, as ui/figures/latent.add_prior_circles
-    ctx.strokeStyle = d.colours.prior; ctx.lineWidth = 2.5;
+    ctx.strokeStyle = ink; ctx.lineWidth = 2.5; ctx.globalAlpha = 0.9;
     [[1, [8, 5]], [2, [2, 4]]].forEach(([r, dash]) => {
       ctx.setLineDash(dash);
       ctx.beginPath(); ctx.arc(v.px(d.prior_centre[0]), v.py(d.prior_centre[1]), r * v.scale, 0, 2 * Math.PI); ctx.stroke();
     });
     ctx.setLineDash([]);
+    ctx.globalAlpha = 1;
   }
-  ctx.strokeStyle = d.colours.path; ctx.lineWidth = 3; ctx.lineJoin = "round";
+  ctx.strokeStyle = ink; ctx.lineWidth = 3; ctx.lineJoin = "round";
   ctx.beginPath();
   d.fine_points.forEach(([x, y], i) => (i ? ctx.lineTo(v.px(x), v.py(y)) : ctx.moveTo(v.px(x), v.py(y))));
   ctx.stroke();
   const ends = [d.fine_points[0], d.fine_points[d.fine_points.length - 1]];
   ctx.font = `bold 16px ${font}`; ctx.textAlign = "center"; ctx.textBaseline = "bottom";
   ends.forEach(([x, y], i) => {
-    ctx.fillStyle = "#fff"; ctx.strokeStyle = d.colours.path; ctx.lineWidth = 3;
+    ctx.fillStyle = paper; ctx.strokeStyle = ink; ctx.lineWidth = 3;
     ctx.beginPath(); ctx.arc(v.px(x), v.py(y), 6, 0, 2 * Math.PI); ctx.fill(); ctx.stroke();
-    ctx.fillStyle = d.colours.path; ctx.fillText(i ? "B" : "A", v.px(x), v.py(y) - 9);
+    ctx.fillStyle = ink; ctx.fillText(i ? "B" : "A", v.px(x), v.py(y) - 9);
   });
+  const dpr = globalThis.devicePixelRatio || 1;  // for tests: where the "A" is written, in canvas pixels
+  s.wrap.dataset.aLabel = `${v.px(ends[0][0]) * dpr},${(v.py(ends[0][1]) - 9) * dpr}`;
   ctx.restore();
 }
 
@@ -169,14 +182,14 @@ function drawStar(s, k) {
   const ctx = s.fg.getContext("2d");
   ctx.clearRect(0, 0, s.width, s.data.height);
   const [x, y] = s.data.points[k];
-  star(ctx, s.view.px(x), s.view.py(y), 10, s.data.colours.current, s.data.colours.path);
+  star(ctx, s.view.px(x), s.view.py(y), 10, s.data.colours.current, theme(s).ink);
 }
 
 function drawNorms(s, k) {
   // ‖z(t)‖ along both paths (the chosen one thick), the current t, and the reference levels, dashed.
   const d = s.data, width = Math.max(MIN_PLANE_PX, Math.round(s.wrap.clientWidth || s.width)), height = NORMS_PX;
   const ctx = sizeCanvas(s.normsCanvas, width, height);
-  const { text, font } = theme(s);
+  const colours = theme(s), { ink, font } = colours;
   const legendPx = 22;
   const box = { left: MARGIN.left, top: MARGIN.top + legendPx, width: width - MARGIN.left - MARGIN.right,
                 height: height - MARGIN.top - MARGIN.bottom - legendPx };
@@ -184,18 +197,19 @@ function drawNorms(s, k) {
   if (d.prior_norm !== null) levels.push(["prior's mean ‖z‖", d.prior_norm, [7, 4]]);
   const top = Math.max(...d.lerp_norms, ...d.slerp_norms, ...levels.map((l) => l[1])) * 1.1 || 1;
   const px = (t) => box.left + t * box.width, py = (n) => box.top + box.height * (1 - n / top);
-  drawAxes(ctx, box, niceTicks(0, 1, 5), niceTicks(0, top, 4), px, py, ["t", "‖z(t)‖"], text, font);
+  drawAxes(ctx, { width, height }, box, niceTicks(0, 1, 5), niceTicks(0, top, 4), px, py, ["t", "‖z(t)‖"], colours);
   ctx.save();
   ctx.beginPath(); ctx.rect(box.left, box.top, box.width, box.height); ctx.clip();
   ctx.font = `12px ${font}`;
   levels.forEach(([label, level, dash], i) => {
-    ctx.strokeStyle = "#555555"; ctx.lineWidth = 1.5; ctx.setLineDash(dash);
+    ctx.strokeStyle = ink; ctx.globalAlpha = 0.6; ctx.lineWidth = 1.5; ctx.setLineDash(dash);
     ctx.beginPath(); ctx.moveTo(box.left, py(level)); ctx.lineTo(box.left + box.width, py(level)); ctx.stroke();
     ctx.setLineDash([]);
+    ctx.globalAlpha = 1;
     // each label on the side of its line away from the other line (as ui/figures/latent.norms_figure does)
     const above = levels.length === 1 || level >= levels[1 - i][1];
     ctx.textBaseline = above ? "bottom" : "top";
-    ctx.fillStyle = "#333"; ctx.textAlign = i ? "right" : "left";
+    ctx.fillStyle = ink; ctx.textAlign = i ? "right" : "left";
     ctx.fillText(label, i ? box.left + box.width - 4 : box.left + 4, py(level) + (above ? -2 : 2));
   });
   const curves = [["linear", d.lerp_norms, d.colours.lerp], ["spherical", d.slerp_norms, d.colours.slerp]];
@@ -208,7 +222,7 @@ function drawNorms(s, k) {
   const t = d.ts[k];
   ctx.strokeStyle = d.colours.current; ctx.lineWidth = 1.5;
   ctx.beginPath(); ctx.moveTo(px(t), box.top); ctx.lineTo(px(t), box.top + box.height); ctx.stroke();
-  star(ctx, px(t), py(d.norms[k]), 9, d.colours.current, d.colours.path);
+  star(ctx, px(t), py(d.norms[k]), 9, d.colours.current, ink);
   ctx.restore();
   // the legend, above the plot area, in the page's text colour
   ctx.font = `12px ${font}`; ctx.textBaseline = "middle"; ctx.textAlign = "left";
@@ -217,11 +231,11 @@ function drawNorms(s, k) {
   for (const [name, , colour] of curves) {
     ctx.strokeStyle = colour; ctx.lineWidth = name === d.method ? 4 : 2;
     ctx.beginPath(); ctx.moveTo(x, y); ctx.lineTo(x + 22, y); ctx.stroke();
-    ctx.fillStyle = text; ctx.fillText(`${name} path`, x + 27, y);
+    ctx.fillStyle = ink; ctx.fillText(`${name} path`, x + 27, y);
     x += 27 + ctx.measureText(`${name} path`).width + 16;
   }
-  star(ctx, x + 8, y, 7, d.colours.current, d.colours.path);
-  ctx.fillStyle = text; ctx.fillText("z(t)", x + 20, y);
+  star(ctx, x + 8, y, 7, d.colours.current, ink);
+  ctx.fillStyle = ink; ctx.fillText("z(t)", x + 20, y);
 }
 
 function buildLegend(s) {

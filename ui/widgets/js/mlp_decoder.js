@@ -127,6 +127,22 @@ function vleAskFor(missing, setTriggerValue, status) {
   setTriggerValue("missing", missing);
 }
 
+function vleReady(s, data, setTriggerValue) {
+  // The start of every component's run: keep the payloads Python sent and return the decoder, or ask Python for
+  // a payload the page lacks and return null. s holds the component's wrap and status elements.
+  s.data = data;
+  s.wrap.dataset.vleId = data.id;
+  vleRemember(data.blobs);
+  const missing = vleMissing([data.decoder]);
+  if (missing.length) {
+    vleAskFor(missing, setTriggerValue, s.status);
+    return null;
+  }
+  s.status.textContent = "";
+  s.wrap.dataset.fingerprint = data.decoder;
+  return VLE.nets.get(data.decoder);
+}
+
 function vleStats(id) {
   return VLE.stats[id] || (VLE.stats[id] = { decodes: 0, events: 0, decodeMs: [], frameTimes: [] });
 }
