@@ -7,7 +7,9 @@ ui/state/browser_decoders.py caches them per checkpoint) and decode in plain JS 
 no message to the server. Payloads travel once per browser session: the page remembers (in session state) which
 fingerprints it has sent, later runs send only the fingerprint, and the browser keeps the payloads on
 globalThis. A browser that lacks one after all (a reloaded tab keeps no state, so this is rare) says so with the
-`missing` trigger, and the next run sends everything again.
+`missing` trigger, and the next run sends everything again. Two components that lack the same payload (the
+Interpolation page's walk and knobs) both ask; Streamlit may merge their reruns into one fragment's, so a component
+also resumes when its payload arrives in another's data (vleRemember in mlp_decoder.js).
 
 A click on the pad (not the end of a drag) is the one thing that reaches Python: `PadClick`.
 """

@@ -284,7 +284,7 @@ function frame(s) {
   s.wrap.dataset.decodes = String(vleStats(d.id).decodes);
 }
 
-export default function (component) {
+export default function start(component) {
   const { parentElement, data, setTriggerValue } = component;
   if (!parentElement.__vleWalk) parentElement.__vleWalk = wireWalk(parentElement);
   const s = parentElement.__vleWalk;
@@ -294,10 +294,11 @@ export default function (component) {
   vleRemember(data.blobs);
   const missing = vleMissing([data.decoder, data.codes]);
   if (missing.length) {
-    vleAskFor(missing, setTriggerValue, s.status);
+    vleAskFor(missing, setTriggerValue, s.status, data.id, () => start(component));
     return;
   }
   s.loaded = data;
+  VLE.waiting.delete(data.id);  // a later run had what an earlier one lacked: nothing to resume
   s.status.textContent = "";
   s.net = VLE.nets.get(data.decoder);
   s.codes = VLE.codes.get(data.codes);
