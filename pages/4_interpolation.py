@@ -167,6 +167,7 @@ def browser_walk(decoder: dict, z_a: np.ndarray, z_b: np.ndarray, method: str) -
         colours=WALK_COLOURS,
         caption=scatter_caption(method),
         file_stem=export_stem(selection.dataset, entry.info.name, EXPORT_PAGE, f"{method}-path"),
+        norms_file_stem=export_stem(selection.dataset, entry.info.name, EXPORT_PAGE, f"{method}-norms"),
     )
     codes_download(encoded.means, encoded.labels, selection.dataset, entry.info.name, EXPORT_PAGE, key="interp_csv")
     st.caption(norms_text(z_a, z_b, plan.lerp_norms, plan.slerp_norms, code_norm, prior_norm))

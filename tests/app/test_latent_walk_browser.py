@@ -105,16 +105,21 @@ def test_moving_t_repaints_in_the_browser_and_a_new_path_reaches_the_component(a
         assert len(sent) == before_sent
         expected_norm = (np.linalg.norm(z_a) + np.linalg.norm(z_b)) / 2
         assert walk.locator(".vle-lw-readout").inner_text().endswith(f"‖z(t)‖ = {expected_norm:.2f}")
-        # Its "Download PNG" saves the picture as shown, named after the view as the plotly chart's camera was.
-        with page.expect_download() as download_info:
-            walk.get_by_text("Download PNG").click()
-        download = download_info.value
-        assert download.suggested_filename.endswith("_spherical-path-t0.50.png"), download.suggested_filename
+        # Its "Download PNG" links save the picture and the norms chart as shown, named after the view as the
+        # plotly charts' cameras named them.
         from PIL import Image
 
-        with Image.open(download.path()) as saved:
-            box = walk.locator("canvas.vle-lw-fg").bounding_box()
-            assert saved.format == "PNG" and saved.size == (round(box["width"]), round(box["height"]))
+        for link, canvas, ending in (
+            ("a.vle-lw-picture-png", "canvas.vle-lw-fg", "_spherical-path-t0.50.png"),
+            ("a.vle-lw-norms-png", "canvas.vle-lw-norms", "_spherical-norms-t0.50.png"),
+        ):
+            with page.expect_download() as download_info:
+                walk.locator(link).click()
+            download = download_info.value
+            assert download.suggested_filename.endswith(ending), download.suggested_filename
+            with Image.open(download.path()) as saved:
+                box = walk.locator(canvas).bounding_box()
+                assert saved.format == "PNG" and saved.size == (round(box["width"]), round(box["height"]))
         assert len(sent) == before_sent
         (REPO_ROOT / "artifacts" / "browser").mkdir(parents=True, exist_ok=True)
         walk.screenshot(path=str(REPO_ROOT / "artifacts" / "browser" / "interpolation_walk.png"))

@@ -107,10 +107,11 @@ _WALK_HTML = """
       </div>
       <div class="vle-lw-legend"></div>
       <div class="vle-lw-caption"></div>
-      <a class="vle-lw-download" href="#" download="walk.png">Download PNG</a>
+      <a class="vle-lw-download vle-lw-picture-png" href="#" download="walk.png">Download PNG</a>
     </div>
   </div>
   <canvas class="vle-lw-norms" aria-label="The norm of z(t) along both paths"></canvas>
+  <a class="vle-lw-download vle-lw-norms-png" href="#" download="norms.png">Download PNG</a>
 </div>
 """
 
@@ -339,6 +340,7 @@ def latent_walk(
     colours: WalkColours,
     caption: str,
     file_stem: str,
+    norms_file_stem: str,
     plane_height_px: int = 420,
     image_px: int = 196,
 ) -> None:
@@ -349,8 +351,8 @@ def latent_walk(
     picture and their labels (sent once per session, by fingerprint, like the decoder). axis_range: ((x0, x1),
     (y0, y1)) the picture holds, drawn with equal scales. prior_centre: where the prior's 1σ and 2σ circles go
     (None: no circles). code_norm/prior_norm: the norms chart's reference levels (prior_norm None for an AE).
-    caption: the text under the picture (it does not depend on t). file_stem: its "Download PNG" link saves the
-    picture as shown, <file_stem>-t<t>.png. A new walk (path or digit) keeps the slider
+    caption: the text under the picture (it does not depend on t). file_stem, norms_file_stem: the "Download PNG"
+    links save the picture and the norms chart as shown, <stem>-t<t>.png. A new walk (path or digit) keeps the slider
     where it is; start_t is where it starts in a new browser session.
     """
     assert walk.codes.shape[1] == decoder["latent_dim"], "the walk's codes are the decoder's latent codes"
@@ -385,6 +387,7 @@ def latent_walk(
         },
         "caption": caption,
         "file_stem": file_stem,
+        "norms_file_stem": norms_file_stem,
         "height": int(plane_height_px),
         "image_px": int(image_px),
     }

@@ -15,7 +15,7 @@ function wireWalk(root) {
     imgCaption: el(".vle-lw-img-caption"), readout: el(".vle-lw-readout"), status: el(".vle-lw-status"),
     picture: el(".vle-lw-picture"), bg: el("canvas.vle-lw-bg"), fg: el("canvas.vle-lw-fg"),
     legend: el(".vle-lw-legend"), caption: el(".vle-lw-caption"), normsCanvas: el("canvas.vle-lw-norms"),
-    download: el("a.vle-lw-download"),
+    download: el("a.vle-lw-picture-png"), normsDownload: el("a.vle-lw-norms-png"),
     data: null, loaded: null, net: null, codes: null, k: null, pending: false, width: 0, view: null,
   };
   s.input.addEventListener("input", () => {
@@ -31,6 +31,10 @@ function wireWalk(root) {
     ctx.drawImage(s.bg, 0, 0); ctx.drawImage(s.fg, 0, 0);
     s.download.href = both.toDataURL("image/png");
     s.download.download = `${s.data.file_stem}-t${s.data.ts[s.k].toFixed(2)}.png`;
+  });
+  s.normsDownload.addEventListener("click", () => {
+    s.normsDownload.href = s.normsCanvas.toDataURL("image/png");
+    s.normsDownload.download = `${s.data.norms_file_stem}-t${s.data.ts[s.k].toFixed(2)}.png`;
   });
   new ResizeObserver(() => {
     if (s.loaded && s.net && fitWidth(s)) { drawPicture(s); schedule(s); }
