@@ -4,18 +4,22 @@ import numpy as np
 import streamlit as st
 import torch
 
+from ui.figures import latent as figures
 from ui.figures.latent import CURRENT_COLOUR_NAME, add_path, norms_figure, trusted_figure
 from ui.shell.projector import prose
 from ui.shell.sidebar import current_selection, require_test_split
 from ui.state import derived
 from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
 from ui.widgets.export import codes_download, figure_config, image_download, still_figure, still_figure_config
-from ui.widgets.latent_pad import latent_sliders
+from ui.widgets.latent_pad import WalkColours, latent_sliders, latent_walk
 from ui.widgets.shared import PickedDigit, digit_picker, model_caption
 from vae_core import images
+from vae_core.export import export_stem
 from vae_core.latent_paths import INTERPOLATIONS, interpolate, prior_mean_norm, slider_ranges
 from vae_core.protocol import measured_inputs, protocol_of
+from vae_core.tsne_job import sample_indices
 from vae_core.vocabulary import dim_name
+from vae_core.walk import picture_range, plan_walk
 
 EXPORT_PAGE = "interpolation"  # the page's part of every download's file name
 selection = current_selection()
@@ -93,11 +97,84 @@ def path_and_walk(digit_a: PickedDigit, digit_b: PickedDigit, z_a: np.ndarray, z
 
 
 FINE_TS = np.linspace(0.0, 1.0, 41)
+T_GRID = np.round(np.linspace(0.0, 1.0, 21), 2)  # the t slider's values: 0, 0.05, …, 1
 BACKDROP_POINTS = 2000  # test codes drawn behind the path
+WALK_COLOURS = WalkColours(
+    classes=figures.CLASS_COLOURS,
+    current=figures.CURRENT_COLOUR,
+    lerp=figures.LERP_COLOUR,
+    slerp=figures.SLERP_COLOUR,
+)
 
 
 @st.fragment
 def walk(z_a: np.ndarray, z_b: np.ndarray, method: str) -> None:
+    # An MLP decoder runs in the browser: the walk is sent precomputed and t moves with no rerun at all. Other
+    # decoders (conv) decode z(t) here, and the t slider reruns this fragment.
+    try:
+        decoder = browser_decoder(model)
+    except UnsupportedDecoder:
+        server_walk(z_a, z_b, method)
+        return
+    browser_walk(decoder, z_a, z_b, method)
+
+
+def scatter_caption(method: str) -> str:
+    return (
+        f"The {method} path from A to B over {backdrop}{measured_note}, with z(t) as the {CURRENT_COLOUR_NAME} star"
+        + (
+            ": drawn in the codes' first two principal components, a projection, so straight stays "
+            "straight but lengths shrink."
+            if entry.latent_dim > 2
+            else "."
+        )
+    )
+
+
+def reference_norms() -> tuple[float, float | None]:
+    """(the test codes' mean ‖z‖, the prior's mean ‖z‖ or None for an autoencoder): the norms chart's levels."""
+    code_norm = float(np.linalg.norm(derived.encode_split(model, selection.dataset).means, axis=1).mean())
+    return code_norm, prior_mean_norm(entry.latent_dim) if entry.is_variational else None
+
+
+def browser_walk(decoder: dict, z_a: np.ndarray, z_b: np.ndarray, method: str) -> None:
+    """The walk as one client-side component: the t slider, z(t)'s image, the picture and the norms chart."""
+    projection, points = derived.project_split(model, selection.dataset, method="pca")
+    encoded = derived.encode_split(model, selection.dataset)
+    # The same backdrop as the server-side scatter: derived.latent_figure's seeded subset of the test codes.
+    subset = sample_indices(len(points), BACKDROP_POINTS)
+    shown = np.arange(len(points)) if subset is None else subset
+    plan = plan_walk(z_a, z_b, method, T_GRID, FINE_TS, projection.transform)
+    centre = (
+        projection.transform(np.zeros((1, entry.latent_dim)))[0]
+        if entry.is_variational and projection.shows_prior
+        else None
+    )
+    code_norm, prior_norm = reference_norms()
+    latent_walk(
+        f"interp_walk_{entry.key}",
+        decoder,
+        walk=plan,
+        start_t=0.5,
+        backdrop=points[shown],
+        labels=encoded.labels[shown],
+        class_names=data.class_names,
+        axis_titles=projection.axis_titles,
+        axis_range=picture_range(points[shown], plan.fine_points, centre),
+        prior_centre=centre,
+        code_norm=code_norm,
+        prior_norm=prior_norm,
+        colours=WALK_COLOURS,
+        caption=scatter_caption(method),
+        file_stem=export_stem(selection.dataset, entry.info.name, EXPORT_PAGE, f"{method}-path"),
+        norms_file_stem=export_stem(selection.dataset, entry.info.name, EXPORT_PAGE, f"{method}-norms"),
+    )
+    codes_download(encoded.means, encoded.labels, selection.dataset, entry.info.name, EXPORT_PAGE, key="interp_csv")
+    st.caption(norms_text(z_a, z_b, plan.lerp_norms, plan.slerp_norms, code_norm, prior_norm))
+
+
+def server_walk(z_a: np.ndarray, z_b: np.ndarray, method: str) -> None:
+    """The walk drawn on the server: a t slider (bound to the URL), a PNG of z(t) and two plotly charts."""
     # Only z(t) moves with t: the strip above stays as it is; the scatter is redrawn with the new z(t).
     t = st.slider("t", 0.0, 1.0, 0.5, 0.05, key="interp_t", bind="query-params")
     z_t = interpolate(z_a, z_b, [t], method)[0]
@@ -123,16 +200,7 @@ def walk(z_a: np.ndarray, z_b: np.ndarray, method: str) -> None:
             key="interp_scatter",
             config=figure_config(selection.dataset, entry.info.name, EXPORT_PAGE, f"{method}-path"),
         )
-        st.caption(
-            f"The {method} path from A to B over {backdrop}{measured_note}, with z(t) as the "
-            f"{CURRENT_COLOUR_NAME} star"
-            + (
-                ": drawn in the codes' first two principal components, a projection, so straight stays "
-                "straight but lengths shrink."
-                if entry.latent_dim > 2
-                else "."
-            )
-        )
+        st.caption(scatter_caption(method))
         encoded = derived.encode_split(model, selection.dataset)
         codes_download(encoded.means, encoded.labels, selection.dataset, entry.info.name, EXPORT_PAGE, key="interp_csv")
     norms_chart(z_a, z_b, t, method)
@@ -142,13 +210,24 @@ def norms_chart(z_a: np.ndarray, z_b: np.ndarray, t: float, method: str) -> None
     """‖z(t)‖ along both paths for the shown pair, and what slerp keeps: the norms' straight line."""
     lerp_norms = np.linalg.norm(interpolate(z_a, z_b, FINE_TS, "linear"), axis=1)
     slerp_norms = np.linalg.norm(interpolate(z_a, z_b, FINE_TS, "spherical"), axis=1)
-    code_norm = float(np.linalg.norm(derived.encode_split(model, selection.dataset).means, axis=1).mean())
-    prior_norm = prior_mean_norm(entry.latent_dim) if entry.is_variational else None
+    code_norm, prior_norm = reference_norms()
     st.plotly_chart(
         still_figure(norms_figure(FINE_TS, lerp_norms, slerp_norms, t, method, code_norm, prior_norm)),
         key="interp_norms",
         config=still_figure_config(selection.dataset, entry.info.name, EXPORT_PAGE, f"{method}-norms"),
     )
+    st.caption(norms_text(z_a, z_b, lerp_norms, slerp_norms, code_norm, prior_norm))
+
+
+def norms_text(
+    z_a: np.ndarray,
+    z_b: np.ndarray,
+    lerp_norms: np.ndarray,
+    slerp_norms: np.ndarray,
+    code_norm: float,
+    prior_norm: float | None,
+) -> str:
+    """The norms chart's caption (the norms along FINE_TS): it does not depend on t."""
     n_a, n_b = float(np.linalg.norm(z_a)), float(np.linalg.norm(z_b))
     mid_lerp, mid_slerp = float(lerp_norms[len(FINE_TS) // 2]), float(slerp_norms[len(FINE_TS) // 2])
     cos_ab = float(np.dot(z_a, z_b) / max(n_a * n_b, 1e-12))
@@ -173,7 +252,7 @@ def norms_chart(z_a: np.ndarray, z_b: np.ndarray, t: float, method: str) -> None
         )
     else:
         text += f" An autoencoder has no prior; its test codes' mean norm is {code_norm:.2f}."
-    st.caption(text)
+    return text
 
 
 @st.fragment

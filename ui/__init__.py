@@ -24,7 +24,8 @@ The layout:
                the pages that measure one image), elbo_widgets (the ELBO page's model pickers), job_panel (a
                training job's progress, polled by a fragment), tsne_progress (a t-SNE run's bars and Cancel),
                canvas (the drawing canvas, a custom component), latent_pad (the live latent pad, client-side
-               latent sliders and sample grid: the decoder runs in the browser, JS in ui/widgets/js/), export
+               latent sliders, sample grid and Interpolation's walk: the decoder runs in the browser, JS in
+               ui/widgets/js/), export
                (download buttons: grids and strips as PNG, test codes as CSV; `figure_config` is every
                st.plotly_chart's config: its camera saves PNG/SVG as the sidebar chooses)
 - ui/figures/  plotly builders, no Streamlit: latent (scatter, prior circles, paths, trusted_figure), beta
@@ -35,7 +36,8 @@ The layout:
   background thread, at most VAE_MAX_TRAINING_JOBS at once, on a server-wide board), train_request (the Train
   form -> configs), preprocess (uploads and drawings -> model input), images (arrays -> PNG), export (codes ->
   CSV, download file names), results (typed metrics), vocabulary (roles, sources, labels, thresholds, z₁…),
-  protocol (what a model's numbers mean), posterior, divergences, anomaly, conditional, ae_lessons, toy_data.
+  protocol (what a model's numbers mean), posterior, divergences, anomaly, conditional, ae_lessons, toy_data,
+  walk (Interpolation's walk from A to B, precomputed for the browser).
 
 Speed (benchmarks/app_latency.py): a slider change reruns only its st.fragment, which should decode one small
 batch and draw one small PNG; everything else comes from ui.state's caches. Pass ui.state.derived's figure dicts

@@ -322,10 +322,11 @@ def test_decoder_grid_samples_and_slices_larger_latents(open_page, server_side_d
 
 
 # --- interpolation ----------------------------------------------------------------------------------------
-def test_interpolation_moves_along_the_path_and_draws_it(open_page):
+def test_interpolation_moves_along_the_path_and_draws_it(open_page, server_side_decoding):
+    # The server-side walk (a conv model's); an MLP's is drawn in the browser: test_latent_walk*.py.
     at = open_page("pages/4_interpolation.py")
     assert not at.exception
-    _image_a, _image_b, strip, middle = image_urls(at)  # the knobs' image is drawn in the browser
+    _image_a, _image_b, strip, middle, _knobs = image_urls(at)
     spec = chart_specs(at)["interp_scatter"]
     names = [d.get("name") for d in spec["data"]]
     path = spec["data"][names.index("path")]
@@ -334,7 +335,7 @@ def test_interpolation_moves_along_the_path_and_draws_it(open_page):
     classes = [i for i, d in enumerate(spec["data"]) if d.get("customdata") is not None]
     assert path["type"] == "scattergl" and names.index("path") > max(classes) and names.index("z(t)") > max(classes)
     at.slider(key="interp_t").set_value(1.0).run()
-    _, _, strip2, end = image_urls(at)
+    _, _, strip2, end, _ = image_urls(at)
     assert strip2 == strip and end != middle
     assert "decoded z(t = 1.00), linear" in image_captions(at)
     at.radio(key="interp_method").set_value("spherical").run()
@@ -344,7 +345,7 @@ def test_interpolation_moves_along_the_path_and_draws_it(open_page):
     assert image_urls(at)[2] != strip
 
 
-def test_interpolation_marks_z_t_and_plots_the_norms_of_both_paths(open_page, app_env):
+def test_interpolation_marks_z_t_and_plots_the_norms_of_both_paths(open_page, app_env, server_side_decoding):
     """z(t) on the scatter is (1 − t) z_A + t z_B with the codes computed here from the model; the norm chart's
     curves match the closed forms ‖(1 − t) a + t b‖ and (1 − t)‖a‖ + t‖b‖ (slerp's norm is linear in t)."""
     at = open_page("pages/4_interpolation.py")
@@ -384,11 +385,11 @@ def test_interpolation_accepts_an_upload_and_reports_a_bad_one(open_page):
     assert "Upload a picture" in texts(at.info) and len(image_urls(at)) == 0  # waits for the file
     at.file_uploader(key="interp_b_file").upload("seven.png", png_of_digit(), "image/png").run()
     assert not at.exception and not at.error
-    assert len(image_urls(at)) == 4 and "your upload" in texts(at.caption)  # A, B, the strip, z(t)
+    assert len(image_urls(at)) == 3 and "your upload" in texts(at.caption)  # A, B, the strip (z(t): the browser)
     at.file_uploader(key="interp_b_file").upload("notes.png", b"not an image", "image/png").run()
     assert not at.exception
     assert "not an image" in texts(at.error)
-    assert len(image_urls(at)) == 4  # the good upload is kept
+    assert len(image_urls(at)) == 3  # the good upload is kept
 
 
 # --- beta trade-off ---------------------------------------------------------------------------------------

@@ -84,7 +84,8 @@ def test_a_link_opens_the_decoder_grid_in_its_state(app_env, navigation_only):
     assert at.slider(key="grid_extent").disabled is False  # the page followed the linear grid, not only the widget
 
 
-def test_a_link_opens_interpolation_on_its_digits_path_and_steps(app_env, navigation_only):
+def test_a_link_opens_interpolation_on_its_digits_path_and_steps(app_env, navigation_only, server_side_decoding):
+    # With server-side decoding, where t is a Streamlit slider bound to the URL (an MLP's t lives in the browser).
     at = opened(
         INTERPOLATION,
         model=VAE_2D,
@@ -213,7 +214,9 @@ def test_a_page_switch_keeps_the_sidebars_settings(app_env, navigation_only):
     assert at.query_params[MODEL_PARAM] == AE_2D
 
 
-def test_reset_this_page_restores_the_defaults_and_clears_them_from_the_url(app_env, navigation_only):
+def test_reset_this_page_restores_the_defaults_and_clears_them_from_the_url(
+    app_env, navigation_only, server_side_decoding
+):
     at = opened(INTERPOLATION, model=AE_2D, interp_steps="13", interp_a_class="4")
     at.slider(key="interp_t").set_value(0.8).run()
     at.sidebar.button(key=RESET_KEY).click().run()
@@ -260,17 +263,25 @@ OPENINGS: list[tuple[str, str, dict[str, str]]] = [
     (ANOMALY, BINARISED, SMALL_STUDY),
     (CONDITIONAL, VAE_2D, {}),
 ]
+# Openings as for a conv model (no browser decoder), after the page's others: Interpolation's t is a bound slider
+# only where the walk decodes on the server (an MLP's walk keeps its t in the browser, out of the URL).
+SERVER_SIDE_OPENINGS: list[tuple[str, str, dict[str, str]]] = [(INTERPOLATION, VAE_2D, {})]
 
 
 @pytest.mark.parametrize("page", sorted({page for page, _, _ in OPENINGS}))
-def test_the_list_of_a_pages_settings_is_what_the_page_binds(app_env, navigation_only, more_models, monkeypatch, page):
+def test_the_list_of_a_pages_settings_is_what_the_page_binds(
+    app_env, navigation_only, more_models, monkeypatch, request, page
+):
     """Every key url_state lists for a page is a widget the page binds to the URL, with the listed default
     (where the opening's URL did not set it), and every widget the page binds is listed (the reset control
     resets exactly those)."""
     monkeypatch.setenv("VAE_USER_CHECKPOINT_DIR", str(more_models))
     listed = {v.key: v.default for v in PAGE_VIEW[page.removeprefix("pages/")]}
     seen: set[str] = set()
-    for _, model, params in [o for o in OPENINGS if o[0] == page]:
+    openings = [o for o in OPENINGS if o[0] == page]
+    for number, (_, model, params) in enumerate(openings + [o for o in SERVER_SIDE_OPENINGS if o[0] == page]):
+        if number == len(openings):  # from here on, decoded on the server
+            request.getfixturevalue("server_side_decoding")
         at = opened(page, model=model, **params)
         bound = bound_keys(at)
         assert bound <= set(listed), f"bound on {page} but not listed: {bound - set(listed)}"

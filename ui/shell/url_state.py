@@ -127,6 +127,8 @@ PAGE_VIEW: dict[str, tuple[ViewKey, ...]] = {
         *_digit_picker("interp_b", default_class=7),
         ViewKey("interp_method", "linear"),
         ViewKey("interp_steps", 9),
+        # Only where the walk decodes on the server (a conv decoder): an MLP decoder's walk has its t slider in
+        # the browser (ui/widgets/latent_pad.latent_walk), which keeps it out of the URL and starts at 0.5.
         ViewKey("interp_t", 0.5),
     ),
     "5_beta_tradeoff.py": (

@@ -1,4 +1,5 @@
-"""The live latent pad, client-side latent sliders and sample grid: components v2 that run the decoder in the browser.
+"""The live latent pad, client-side latent sliders, sample grid and interpolation walk: components v2 that run the
+decoder in the browser.
 
 Both receive an MLP decoder as a payload from vae_core.decoder_export (float16 weights in base64 when exact;
 ui/state/browser_decoders.py caches them per checkpoint) and decode in plain JS over typed arrays
@@ -6,7 +7,9 @@ ui/state/browser_decoders.py caches them per checkpoint) and decode in plain JS 
 no message to the server. Payloads travel once per browser session: the page remembers (in session state) which
 fingerprints it has sent, later runs send only the fingerprint, and the browser keeps the payloads on
 globalThis. A browser that lacks one after all (a reloaded tab keeps no state, so this is rare) says so with the
-`missing` trigger, and the next run sends everything again.
+`missing` trigger, and the next run sends everything again. Two components that lack the same payload (the
+Interpolation page's walk and knobs) both ask; Streamlit may merge their reruns into one fragment's, so a component
+also resumes when its payload arrives in another's data (vleRemember in mlp_decoder.js).
 
 A click on the pad (not the end of a drag) is the one thing that reaches Python: `PadClick`.
 """
@@ -18,18 +21,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import streamlit as st
 
 from vae_core.decoder_export import codes_payload
 
-__all__ = ["PadClick", "latent_pad", "latent_samples", "latent_sliders"]
+if TYPE_CHECKING:
+    from vae_core.walk import Walk
+
+__all__ = ["PadClick", "WalkColours", "latent_pad", "latent_samples", "latent_sliders", "latent_walk"]
 
 PAD_NAME = "vae_latent_explorer.latent_pad"
 SLIDERS_NAME = "vae_latent_explorer.latent_sliders"
 SAMPLES_NAME = "vae_latent_explorer.latent_samples"
+WALK_NAME = "vae_latent_explorer.latent_walk"
 JS_DIR = Path(__file__).with_name("js")
 SENT_KEY = "browser_payloads_sent"  # session state: fingerprints of the payloads this browser holds
 PAD_PX = 300  # the latent plane, CSS pixels
@@ -82,6 +89,32 @@ _SAMPLES_HTML = """
 </div>
 """
 
+_WALK_HTML = """
+<div class="vle-lw">
+  <label class="vle-lw-knob"><span>t</span><input type="range" class="vle-lw-t" aria-label="t">
+    <span class="vle-lw-value"></span></label>
+  <div class="vle-lw-body">
+    <div class="vle-lw-side">
+      <canvas class="vle-lw-img" aria-label="The image decoded at z(t)"></canvas>
+      <div class="vle-lw-img-caption"></div>
+      <div class="vle-lw-readout"></div>
+      <div class="vle-lw-status"></div>
+    </div>
+    <div class="vle-lw-picture">
+      <div class="vle-lw-plane">
+        <canvas class="vle-lw-bg"></canvas>
+        <canvas class="vle-lw-fg" aria-label="The path from A to B over the test codes, z(t) as a star"></canvas>
+      </div>
+      <div class="vle-lw-legend"></div>
+      <div class="vle-lw-caption"></div>
+      <a class="vle-lw-download vle-lw-picture-png" href="#" download="walk.png">Download PNG</a>
+    </div>
+  </div>
+  <canvas class="vle-lw-norms" aria-label="The norm of z(t) along both paths"></canvas>
+  <a class="vle-lw-download vle-lw-norms-png" href="#" download="norms.png">Download PNG</a>
+</div>
+"""
+
 _CSS = """
 .vle-lp, .vle-ls { font-family: var(--st-font); color: var(--st-text-color); }
 .vle-lp-title { font-weight: 600; margin-bottom: .3rem; }
@@ -110,8 +143,27 @@ _CSS = """
 .vle-sg-img { image-rendering: pixelated; background: #000; align-self: flex-start; }
 .vle-sg-caption { font-size: .875rem; opacity: .7; }
 .vle-sg-status { color: var(--st-primary-color); }
-.vle-sg-download { align-self: flex-start; font-size: .875rem; padding: .25rem .75rem; text-decoration: none;
-  border: 1px solid var(--st-border-color); border-radius: var(--st-button-radius); color: var(--st-text-color); }
+.vle-sg-download, .vle-lw-download { align-self: flex-start; font-size: .875rem; padding: .25rem .75rem;
+  text-decoration: none; border: 1px solid var(--st-border-color); border-radius: var(--st-button-radius);
+  color: var(--st-text-color); }
+.vle-lw { font-family: var(--st-font); color: var(--st-text-color); display: flex; flex-direction: column;
+  gap: .6rem; }
+.vle-lw-knob { display: grid; grid-template-columns: 1.2rem 1fr 3rem; align-items: center; gap: .5rem; }
+.vle-lw-knob input { width: 100%; accent-color: var(--st-primary-color); }
+.vle-lw-value { font-variant-numeric: tabular-nums; text-align: right; }
+.vle-lw-body { display: flex; gap: 1rem; align-items: flex-start; }
+.vle-lw-side { display: flex; flex-direction: column; gap: .35rem; font-size: .875rem; }
+.vle-lw-img { image-rendering: pixelated; background: #000; border-radius: 4px; }
+.vle-lw-img-caption, .vle-lw-caption { opacity: .7; font-size: .875rem; }
+.vle-lw-readout { font-variant-numeric: tabular-nums; }
+.vle-lw-status { color: var(--st-primary-color); }
+.vle-lw-picture { flex: 1; min-width: 0; display: flex; flex-direction: column; gap: .3rem; }
+.vle-lw-plane { position: relative; line-height: 0; }
+.vle-lw-fg { position: absolute; left: 0; top: 0; }
+.vle-lw-bg, .vle-lw-norms { background: var(--st-background-color); }  /* the paper: latent_walk.js reads it */
+.vle-lw-legend { display: flex; flex-wrap: wrap; gap: .2rem .8rem; font-size: .8rem; }
+.vle-lw-legend span { display: inline-flex; align-items: center; gap: .3rem; }
+.vle-lw-legend i { display: inline-block; width: .7rem; height: .7rem; border-radius: 50%; }
 .vle-ls-reset { font: inherit; padding: .3rem .7rem; border: 1px solid var(--st-border-color);
   border-radius: var(--st-button-radius);
   background: var(--st-secondary-background-color); color: var(--st-text-color); cursor: pointer; }
@@ -255,6 +307,91 @@ def latent_samples(
         "cell_px": int(cell_px),
     }
     _component(SAMPLES_NAME, _SAMPLES_HTML, "latent_samples.js")(
+        key=key, data=data, on_missing_change=_forget_sent, width="stretch"
+    )
+
+
+@dataclass(frozen=True)
+class WalkColours:
+    """The colours the walk draws with: ui/figures/latent.py's, so the page's captions name them truly. The path,
+    A and B, the prior's circles and the outlines take the theme's text colour (PATH_COLOUR's near-black in the
+    light theme), on the theme's background, as the pad does."""
+
+    classes: Sequence[str]  # one per class (Tableau 10)
+    current: str  # the z(t) star
+    lerp: str  # the linear path's norms
+    slerp: str  # the spherical path's norms
+
+
+def latent_walk(
+    key: str,
+    decoder: dict[str, Any],
+    *,
+    walk: Walk,
+    start_t: float,
+    backdrop: np.ndarray,
+    labels: np.ndarray,
+    class_names: Sequence[str],
+    axis_titles: tuple[str, str],
+    axis_range: Sequence[Sequence[float]],
+    prior_centre: Sequence[float] | None,
+    code_norm: float,
+    prior_norm: float | None,
+    colours: WalkColours,
+    caption: str,
+    file_stem: str,
+    norms_file_stem: str,
+    plane_height_px: int = 420,
+    image_px: int = 196,
+) -> None:
+    """The walk from A to B with its own t slider, all drawn in the browser: moving t indexes the precomputed
+    walk, decodes z(t) and repaints the image, the star, the readout and the norms chart, with no rerun.
+
+    walk: vae_core.walk.plan_walk's path (walk.ts is the slider's grid). backdrop/labels: (N, 2) test codes in the
+    picture and their labels (sent once per session, by fingerprint, like the decoder). axis_range: ((x0, x1),
+    (y0, y1)) the picture holds, drawn with equal scales. prior_centre: where the prior's 1σ and 2σ circles go
+    (None: no circles). code_norm/prior_norm: the norms chart's reference levels (prior_norm None for an AE).
+    caption: the text under the picture (it does not depend on t). file_stem, norms_file_stem: the "Download PNG"
+    links save the picture and the norms chart as shown, <stem>-t<t>.png. A new walk (path or digit) keeps the slider
+    where it is; start_t is where it starts in a new browser session.
+    """
+    assert walk.codes.shape[1] == decoder["latent_dim"], "the walk's codes are the decoder's latent codes"
+    codes_blob = codes_payload(backdrop, labels)
+    ts = [round(float(t), 6) for t in walk.ts]
+    data = {
+        "id": key,
+        "decoder": decoder["fingerprint"],
+        "codes": codes_blob["fingerprint"],
+        "blobs": _blobs_to_send([decoder, codes_blob]),
+        "method": walk.method,
+        "ts": ts,
+        "start": int(np.argmin(np.abs(walk.ts - start_t))),
+        "z": walk.codes.astype(float).round(6).tolist(),
+        "points": walk.points.round(6).tolist(),
+        "norms": walk.norms.round(6).tolist(),
+        "fine_ts": walk.fine_ts.round(6).tolist(),
+        "fine_points": walk.fine_points.round(6).tolist(),
+        "lerp_norms": walk.lerp_norms.round(6).tolist(),
+        "slerp_norms": walk.slerp_norms.round(6).tolist(),
+        "code_norm": float(code_norm),
+        "prior_norm": None if prior_norm is None else float(prior_norm),
+        "prior_centre": None if prior_centre is None else [float(v) for v in prior_centre],
+        "range": [[float(v) for v in axis] for axis in axis_range],
+        "axis_titles": list(axis_titles),
+        "class_names": list(class_names),
+        "colours": {
+            "classes": list(colours.classes),
+            "current": colours.current,
+            "lerp": colours.lerp,
+            "slerp": colours.slerp,
+        },
+        "caption": caption,
+        "file_stem": file_stem,
+        "norms_file_stem": norms_file_stem,
+        "height": int(plane_height_px),
+        "image_px": int(image_px),
+    }
+    _component(WALK_NAME, _WALK_HTML, "latent_walk.js")(
         key=key, data=data, on_missing_change=_forget_sent, width="stretch"
     )
 

@@ -222,10 +222,11 @@ function setUp(s, data) {
   vleRemember(data.blobs);
   const missing = vleMissing([data.decoder, data.codes]);
   if (missing.length) {
-    vleAskFor(missing, s.setTriggerValue, s.status);
+    vleAskFor(missing, s.setTriggerValue, s.status, data.id, () => setUp(s, data));
     return;
   }
   s.loaded = data;
+  VLE.waiting.delete(data.id);  // a later run had what an earlier one lacked: nothing to resume
   s.status.textContent = "";
   s.net = VLE.nets.get(data.decoder);
   s.codes = data.codes ? VLE.codes.get(data.codes) : null;

@@ -65,12 +65,12 @@ function schedule(s) {
   });
 }
 
-export default function (component) {
+export default function start(component) {
   const { parentElement, data, setTriggerValue } = component;
   if (!parentElement.__vleSliders) parentElement.__vleSliders = wireSliders(parentElement);
   const s = parentElement.__vleSliders;
   const old = s.loaded;  // the data last set up in full (not a run that found the payload missing)
-  const net = vleReady(s, data, setTriggerValue);
+  const net = vleReady(s, data, setTriggerValue, () => start(component));
   if (!net) return;
   s.loaded = data;
   s.net = net;

@@ -5,7 +5,9 @@
 
 const VLE = globalThis.__vle || (globalThis.__vle = {
   have: new Set(),    // fingerprints of every payload this page has unpacked (the payload text is not kept)
-  asked: new Set(),   // fingerprints this page has asked Python to send again (once each: no rerun loop)
+  asked: new Set(),   // "<component id> <fingerprint>" each component has asked Python to send again (once each:
+                      // no rerun loop; per component, as two components may lack the same decoder)
+  waiting: new Map(), // component id -> {missing, resume}: a component that lacks payloads, resumed when one arrives
   nets: new Map(),    // fingerprint -> decoder ready to run (float32 weights)
   codes: new Map(),   // fingerprint -> {n, dim, codes: Float32Array, labels: Uint8Array}
   stats: {},          // component id -> {decodes, events, decodeMs: [], frameTimes: []}, for tests and benchmarks
@@ -103,12 +105,23 @@ function vleLoadCodes(payload) {
 
 function vleRemember(blobs) {
   // Keep every payload Python sent this run ({fingerprint: payload}; null where the browser has it already).
+  const added = new Set();
   for (const [fp, payload] of Object.entries(blobs || {})) {
     if (!payload || VLE.have.has(fp)) continue;
     if (payload.format === "vle-mlp-decoder/1") VLE.nets.set(fp, vleLoadDecoder(payload));
     else if (payload.format === "vle-codes/1") VLE.codes.set(fp, vleLoadCodes(payload));
     else continue;
     VLE.have.add(fp);
+    added.add(fp);
+  }
+  // Components waiting for one of these start again (after this one): Streamlit may merge two components'
+  // reruns into one fragment's, so the payload a component asked for can arrive in another component's data.
+  // Progress lets a resumed component ask again for what it still lacks (each arrival once: no loop).
+  for (const [id, waiter] of VLE.waiting) {
+    if (!waiter.missing.some((fp) => added.has(fp))) continue;
+    VLE.waiting.delete(id);
+    for (const tag of [...VLE.asked]) if (tag.startsWith(`${id} `)) VLE.asked.delete(tag);
+    setTimeout(waiter.resume, 0);
   }
 }
 
@@ -116,28 +129,34 @@ function vleMissing(fingerprints) {
   return fingerprints.filter((fp) => fp && !VLE.have.has(fp));
 }
 
-function vleAskFor(missing, setTriggerValue, status) {
+function vleAskFor(missing, setTriggerValue, status, id, resume) {
   // Python thinks this page holds these payloads but it does not (e.g. a run cut short): ask once for them.
-  if (missing.every((fp) => VLE.asked.has(fp))) {
+  // Each component asks for itself: one whose neighbour asked first for the same decoder would otherwise wait
+  // for a rerun of its own that never comes (Interpolation's walk and knobs share one).
+  const tag = (fp) => `${id} ${fp}`;
+  if (resume) VLE.waiting.set(id, { missing, resume });
+  if (missing.every((fp) => VLE.asked.has(tag(fp)))) {
     status.textContent = "The decoder did not arrive; reload the page.";
     return;
   }
-  missing.forEach((fp) => VLE.asked.add(fp));
+  missing.forEach((fp) => VLE.asked.add(tag(fp)));
   status.textContent = "Loading the decoder…";
   setTriggerValue("missing", missing);
 }
 
-function vleReady(s, data, setTriggerValue) {
+function vleReady(s, data, setTriggerValue, resume) {
   // The start of every component's run: keep the payloads Python sent and return the decoder, or ask Python for
-  // a payload the page lacks and return null. s holds the component's wrap and status elements.
+  // a payload the page lacks and return null (resume: runs the component again once the payload is here).
+  // s holds the component's wrap and status elements.
   s.data = data;
   s.wrap.dataset.vleId = data.id;
   vleRemember(data.blobs);
   const missing = vleMissing([data.decoder]);
   if (missing.length) {
-    vleAskFor(missing, setTriggerValue, s.status);
+    vleAskFor(missing, setTriggerValue, s.status, data.id, resume);
     return null;
   }
+  VLE.waiting.delete(data.id);  // a later run had what an earlier one lacked: nothing to resume
   s.status.textContent = "";
   s.wrap.dataset.fingerprint = data.decoder;
   return VLE.nets.get(data.decoder);
