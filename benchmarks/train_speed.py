@@ -16,7 +16,8 @@ alternate: each round trains every loop from scratch once, the order rotating fr
 figure is the median over rounds.
 
 --choices also times one vae_core epoch for each thread count and each BCE formulation (vae_core's bernoulli_nll
-writes out log(1 + e) because torch's CPU log1p is not vectorised), the measurements behind vae_core's defaults.
+writes out log(1 + e) because torch's CPU log1p is not vectorised), the measurements behind vae_core's defaults,
+and the matmul floor: the five 128x784x400 products every step of both loops does, which bounds their ratio.
 """
 
 from __future__ import annotations
@@ -182,6 +183,31 @@ def time_bce_formulations(threads: int, repeats: int = 200) -> dict[str, float]:
     return out
 
 
+def time_matmul_floor(threads: int, repeats: int = 100) -> dict[str, float]:
+    """Milliseconds per step of the five 128x784x400 matmuls every loop's step does (two forward, three
+    backward): the floor under both loops, and so the ceiling on their ratio. And one of them in numpy's BLAS."""
+
+    torch.set_num_threads(threads)
+    generator = torch.Generator().manual_seed(0)
+    x, g = torch.rand(128, 784, generator=generator), torch.rand(128, 784, generator=generator)
+    h, w1, w4 = torch.rand(128, 400, generator=generator), torch.randn(784, 400), torch.randn(400, 784)
+    products = (lambda: x @ w1, lambda: h @ w4, lambda: g @ w4.T, lambda: g.T @ h, lambda: x.T @ h)
+    xn, w1n = x.numpy(), w1.numpy()
+    timed = {
+        "five 128x784x400 matmuls (torch)": lambda: [product() for product in products],
+        "one of them in torch": lambda: x @ w1,
+        "one of them in numpy": lambda: xn @ w1n,
+    }
+    out = {}
+    for name, step in timed.items():
+        step()
+        started = time.perf_counter()
+        for _ in range(repeats):
+            step()
+        out[name] = (time.perf_counter() - started) / repeats * 1000
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3)
@@ -217,6 +243,14 @@ def main() -> None:
             print(f"choice: vae_core with {threads} thread(s): {time.perf_counter() - started:.2f} s/epoch")
         for name, ms in time_bce_formulations(args.threads).items():
             print(f"choice: {name}: {ms:.3f} ms per 128 x 784 batch")
+        for name, ms in time_matmul_floor(args.threads).items():
+            print(f"floor: {name}: {ms:.2f} ms per step")
+        textbook_step_ms = textbook.median / math.ceil(60_000 / 128) * 1000
+        floor_ms = time_matmul_floor(args.threads)["five 128x784x400 matmuls (torch)"]
+        print(
+            f"floor: the textbook's {textbook_step_ms:.1f} ms per step over the matmuls alone: "
+            f"at most {textbook_step_ms / floor_ms:.2f}x for any loop that does the same products"
+        )
 
 
 if __name__ == "__main__":
