@@ -13,15 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tools.app_browser import REPO_ROOT, capture, chromium_page, chromium_path, playwright_available, running_app
+from tests.browser_marks import NEEDS_BROWSER
+from tools.app_browser import REPO_ROOT, capture, chromium_page, running_app
 from tools.screenshots import README_SHOTS, SCREENSHOTS_ENV, save_readme_shot, tour
 
-pytestmark = [
-    pytest.mark.skipif(
-        chromium_path() is None, reason="Debian's /usr/bin/chromium is not installed (.ci/run installs it with apt-get)"
-    ),
-    pytest.mark.skipif(not playwright_available(), reason="the playwright package is not installed"),
-]
+pytestmark = NEEDS_BROWSER
 
 ARTIFACTS = REPO_ROOT / "artifacts" / "browser"
 

@@ -17,12 +17,11 @@ import pytest
 import torch
 from PIL import Image
 
+from tests.browser_marks import NEEDS_BROWSER
 from tools.app_browser import (
     chromium_page,
-    chromium_path,
     exception_texts,
     open_app,
-    playwright_available,
     running_app,
     wait_for_idle,
 )
@@ -31,12 +30,7 @@ from vae_core.checkpoints import load_checkpoint
 from vae_core.data import load_dataset
 from vae_core.protocol import measured_inputs, protocol_of
 
-pytestmark = [
-    pytest.mark.skipif(
-        chromium_path() is None, reason="Debian's /usr/bin/chromium is not installed (.ci/run installs it with apt-get)"
-    ),
-    pytest.mark.skipif(not playwright_available(), reason="the playwright package is not installed"),
-]
+pytestmark = NEEDS_BROWSER
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 GRID_CELLS = 15  # the Decoder grid page's default cells per side

@@ -10,20 +10,15 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 import torch
 
-from tools.app_browser import REPO_ROOT, chromium_page, chromium_path, playwright_available
+from tests.browser_marks import NEEDS_BROWSER
+from tools.app_browser import REPO_ROOT, chromium_page
 from vae_core.checkpoint_info import read_checkpoint_info
 from vae_core.checkpoints import load_checkpoint
 from vae_core.decoder_export import export_decoder
 
-pytestmark = [
-    pytest.mark.skipif(
-        chromium_path() is None, reason="Debian's /usr/bin/chromium is not installed (.ci/run installs it with apt-get)"
-    ),
-    pytest.mark.skipif(not playwright_available(), reason="the playwright package is not installed"),
-]
+pytestmark = NEEDS_BROWSER
 
 DECODER_JS = REPO_ROOT / "ui" / "widgets" / "js" / "mlp_decoder.js"
 # Every shipped 2-D model (the pad's), and one of each larger-latent shape (the sliders'): 2, 8, 16 and 50 dimensions.

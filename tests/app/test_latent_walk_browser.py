@@ -6,20 +6,15 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import pytest
 import torch
 
 from tests.app.test_latent_walk import first_of_class
 from tests.app.test_pages import codes_of
-from tools.app_browser import REPO_ROOT, chromium_page, chromium_path, playwright_available
+from tests.browser_marks import NEEDS_BROWSER
+from tools.app_browser import REPO_ROOT, chromium_page
 from vae_core.checkpoints import load_checkpoint
 
-pytestmark = [
-    pytest.mark.skipif(
-        chromium_path() is None, reason="Debian's /usr/bin/chromium is not installed (.ci/run installs it with apt-get)"
-    ),
-    pytest.mark.skipif(not playwright_available(), reason="the playwright package is not installed"),
-]
+pytestmark = NEEDS_BROWSER
 
 MAX_PIXEL_ERROR = 1e-3  # issue #10: the browser's image and torch's, for the same code
 PIXELS_JS = "c => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)"

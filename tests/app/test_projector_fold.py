@@ -15,14 +15,13 @@ import re
 
 import pytest
 
+from tests.browser_marks import NEEDS_BROWSER
 from tools.app_browser import (
     REPO_ROOT,
     chromium_page,
-    chromium_path,
     exception_texts,
     nav_links,
     open_app,
-    playwright_available,
     running_app,
     wait_for_idle,
 )
@@ -31,12 +30,7 @@ from ui.shell.projector import PROJECTOR_KEY, STYLE
 from vae_core.data import data_dir, is_available
 from vae_core.registry import CHECKPOINT_DIR_ENV, USER_CHECKPOINT_DIR_ENV
 
-pytestmark = [
-    pytest.mark.skipif(
-        chromium_path() is None, reason="Debian's /usr/bin/chromium is not installed (.ci/run installs it with apt-get)"
-    ),
-    pytest.mark.skipif(not playwright_available(), reason="the playwright package is not installed"),
-]
+pytestmark = NEEDS_BROWSER
 
 ARTIFACTS = REPO_ROOT / "artifacts" / "projector_fold"
 MAIN = '[data-testid="stMain"]'

@@ -68,17 +68,7 @@ function paintSamples(s) {
 }
 
 function schedule(s) {
-  if (s.pending) return;
-  s.pending = true;
-  requestAnimationFrame(() => {
-    s.pending = false;
-    if (!s.net) return;
-    const t0 = performance.now();
-    paintSamples(s);
-    const t1 = performance.now();
-    vleRecord(vleStats(s.data.id), t1 - t0, t1);
-    s.wrap.dataset.decodes = String(vleStats(s.data.id).decodes);
-  });
+  vleSchedule(s, paintSamples);
 }
 
 export default function start(component) {

@@ -48,21 +48,15 @@ function setCode(s, code) {
   schedule(s);
 }
 
+function paintKnobs(s) {
+  vlePaint(s.imgCtx, s.image, vleDecode(s.net, s.z), s.net.shape);
+  const moved = [];
+  s.z.forEach((v, k) => { if (Math.abs(v - s.data.start[k]) > 1e-6) moved.push(s.data.names[k]); });
+  s.moved.textContent = "Moved: " + (moved.length ? moved.join(", ") : "nothing yet");
+}
+
 function schedule(s) {
-  if (s.pending) return;
-  s.pending = true;
-  requestAnimationFrame(() => {
-    s.pending = false;
-    if (!s.net) return;
-    const t0 = performance.now();
-    vlePaint(s.imgCtx, s.image, vleDecode(s.net, s.z), s.net.shape);
-    const t1 = performance.now();
-    vleRecord(vleStats(s.data.id), t1 - t0, t1);
-    const moved = [];
-    s.z.forEach((v, k) => { if (Math.abs(v - s.data.start[k]) > 1e-6) moved.push(s.data.names[k]); });
-    s.moved.textContent = "Moved: " + (moved.length ? moved.join(", ") : "nothing yet");
-    s.wrap.dataset.decodes = String(vleStats(s.data.id).decodes);
-  });
+  vleSchedule(s, paintKnobs);
 }
 
 export default function start(component) {
