@@ -193,27 +193,14 @@ def _checkpoint_with_pickle(path: Path, data_pkl: Callable[[zipfile.ZipFile, str
 
 
 def child_checkpoint_pickle(kind: str, args) -> dict:
-    from vae_core.registry import scan_registry
-    from vae_core.vocabulary import SOURCE_USER
-
     opcode = {"checkpoint-pickle-lists": b"]", "checkpoint-pickle-sets": b"\x8f"}[kind]  # EMPTY_LIST, EMPTY_SET
-    with tempfile.TemporaryDirectory() as folder:
-        path = _checkpoint_with_pickle(
-            Path(folder) / "inflating.pt", lambda archive, name: archive.writestr(name, _pickle_of(opcode))
-        )
-        size = path.stat().st_size
-        base = _reset_peak()
-        start = time.perf_counter()
-        registry = scan_registry(((SOURCE_USER, folder),))
-        seconds = time.perf_counter() - start
-    assert not registry.entries and len(registry.problems) == 1, registry
-    return {"seconds": seconds, "base": base, "note": f"{size / 1024:.0f} KB file; {registry.problems[0][1][:70]}"}
+    size, seconds, base, problem = _list_one_refused(
+        "inflating.pt", lambda archive, name: archive.writestr(name, _pickle_of(opcode))
+    )
+    return {"seconds": seconds, "base": base, "note": f"{size / 1024:.0f} KB file; {problem[:70]}"}
 
 
 def child_checkpoint_bomb(kind: str, args) -> dict:
-    from vae_core.registry import scan_registry
-    from vae_core.vocabulary import SOURCE_USER
-
     def bomb(archive: zipfile.ZipFile, name: str) -> None:
         info = zipfile.ZipInfo(name)
         info.compress_type = zipfile.ZIP_DEFLATED
@@ -222,15 +209,24 @@ def child_checkpoint_bomb(kind: str, args) -> dict:
             for _ in range(64):
                 handle.write(chunk)
 
+    size, seconds, base, problem = _list_one_refused("bomb.pt", bomb)
+    return {"seconds": seconds, "base": base, "note": f"{size / MB:.1f} MB file; {problem[:60]}"}
+
+
+def _list_one_refused(name: str, write_pickle) -> tuple[int, float, int, str]:
+    """Write one checkpoint whose pickle write_pickle(archive, member) makes, time the registry's scan of its
+    folder from a reset peak, and check the file was refused: (file bytes, seconds, base peak, the reason)."""
+    from vae_core.registry import scan_registry
+    from vae_core.vocabulary import SOURCE_USER
+
     with tempfile.TemporaryDirectory() as folder:
-        path = _checkpoint_with_pickle(Path(folder) / "bomb.pt", bomb)
-        size = path.stat().st_size
+        size = _checkpoint_with_pickle(Path(folder) / name, write_pickle).stat().st_size
         base = _reset_peak()
         start = time.perf_counter()
         registry = scan_registry(((SOURCE_USER, folder),))
         seconds = time.perf_counter() - start
     assert not registry.entries and len(registry.problems) == 1, registry
-    return {"seconds": seconds, "base": base, "note": f"{size / MB:.1f} MB file; {registry.problems[0][1][:60]}"}
+    return size, seconds, base, registry.problems[0][1]
 
 
 def largest_mlp_config():
