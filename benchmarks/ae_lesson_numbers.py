@@ -15,8 +15,9 @@ from pathlib import Path
 
 import torch
 
-from vae_core import ae_lessons as L
-from vae_core.ae_lesson_models import (
+from vae_core.engine.data import load_dataset
+from vae_core.lessons.autoencoders import numbers as L
+from vae_core.lessons.autoencoders.lesson_models import (
     ACTIVE_THRESHOLD,
     GAUSSIAN_LEVELS,
     IMAGE_ROLES,
@@ -28,10 +29,9 @@ from vae_core.ae_lesson_models import (
     ToySettings,
     image_model,
 )
-from vae_core.data import load_dataset
-from vae_core.toy_autoencoders import train_toy_autoencoder
-from vae_core.toy_data import grid_2d, make_toy_manifold, manifold_normal
-from vae_core.zoo import WIDE_SPARSE_RHO
+from vae_core.lessons.autoencoders.toy_data import grid_2d, make_toy_manifold, manifold_normal
+from vae_core.lessons.autoencoders.toy_models import train_toy_autoencoder
+from vae_core.zoo.specs import WIDE_SPARSE_RHO
 
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import torch
 
-from vae_core.anomaly import SCORE_KINDS, run_study, score_labels
-from vae_core.checkpoints import load_checkpoint
-from vae_core.data import is_available
-from vae_core.protocol import protocol_of
+from vae_core.engine.checkpoints import load_checkpoint
+from vae_core.engine.data import is_available
+from vae_core.engine.protocol import protocol_of
+from vae_core.lessons.anomaly import SCORE_KINDS, run_study, score_labels
 
 
 def main() -> None:

@@ -49,7 +49,7 @@ CEILING_JS = """([fp, n]) => globalThis.__vle.decodeRate(fp, n)"""
 def shipped_2d_models(any_latent: bool = False) -> list[tuple[str, str]]:
     """(checkpoint name, data set) of every shipped model with a 2-D latent (any latent: all of them) that the
     sidebar offers: conditional VAEs (which need a label) have their own page and no pad."""
-    from vae_core.checkpoint_info import list_checkpoints
+    from vae_core.engine.checkpoint_info import list_checkpoints
 
     infos = list_checkpoints(REPO_ROOT / "checkpoints").infos
     return sorted(
@@ -62,7 +62,7 @@ def shipped_2d_models(any_latent: bool = False) -> list[tuple[str, str]]:
 def dataset_available(name: str) -> bool:
     if name == "digits":
         return True
-    from vae_core.data import DatasetUnavailable, load_dataset
+    from vae_core.engine.data import DatasetUnavailable, load_dataset
 
     try:
         load_dataset(name, "test")

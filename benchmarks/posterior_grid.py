@@ -2,7 +2,7 @@
 
     python benchmarks/posterior_grid.py [--checkpoint checkpoints/mnist-vae-z2.pt] [--images 20] [--threads 2]
 
-Times vae_core.posterior.posterior_grid alone (the coarse scan, the adaptive fine grid, any regrowth),
+Times vae_core.lessons.posterior.posterior_grid alone (the coarse scan, the adaptive fine grid, any regrowth),
 then the whole analysis (grid + Gauss–Hermite ELBO + KL on the grid), per test image, after one warm-up
 image. Prints the median, the quartiles and the grid sizes; the issue's target is a median ≤ 0.3 s on 2
 CPU cores. On a shared machine other work inflates the wall-clock figures (on the team's 2-core machine,
@@ -22,10 +22,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from any folder
 
-from vae_core import posterior as post
-from vae_core.checkpoints import load_checkpoint
-from vae_core.data import load_dataset
-from vae_core.protocol import measured_inputs, protocol_of
+from vae_core.engine.checkpoints import load_checkpoint
+from vae_core.engine.data import load_dataset
+from vae_core.engine.protocol import measured_inputs, protocol_of
+from vae_core.lessons import posterior as post
 
 
 def main() -> None:

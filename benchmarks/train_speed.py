@@ -33,11 +33,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vae_core.config import ModelConfig, TrainConfig
-from vae_core.data import data_dir, load_dataset
-from vae_core.evaluation import mean_loss_terms
-from vae_core.losses import bernoulli_nll
-from vae_core.training import fit
+from vae_core.engine.config import ModelConfig, TrainConfig
+from vae_core.engine.data import data_dir, load_dataset
+from vae_core.engine.evaluation import mean_loss_terms
+from vae_core.engine.losses import bernoulli_nll
+from vae_core.engine.training import fit
 
 
 class TextbookVAE(nn.Module):

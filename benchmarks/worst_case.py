@@ -1,4 +1,5 @@
-"""The worst case of each user-reachable bound in vae_core/limits.py: seconds and peak memory, one fresh process each.
+"""The worst case of each user-reachable bound in vae_core/engine/limits.py: seconds and peak memory, one
+fresh process each.
 
     python benchmarks/worst_case.py                     # every case, about 2-4 minutes on 2 cores
     python benchmarks/worst_case.py --cases upload-png,tsne --tsne-points 2000
@@ -11,7 +12,7 @@ RSS (VmHWM) and the growth of that peak over the setup's RSS: the memory the wor
 Where the whole worst case would take too long (the IW estimate over the 10 000 test images; t-SNE when asked
 for fewer points), it is measured on part of it and extrapolated, and the table says so.
 
-The budgets quoted are the ones vae_core/limits.py's comments state (2 CPU cores, 24 GB per server). Needs the
+The budgets quoted are the ones vae_core/engine/limits.py's comments state (2 CPU cores, 24 GB per server). Needs the
 shipped checkpoints and MNIST in $VAE_DATA_DIR (or ./data). On a shared machine other work inflates the seconds.
 """
 
@@ -34,7 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run as a script from any folder
 
-from vae_core import limits  # noqa: E402  (no torch: the parent process stays small)
+from vae_core.engine import limits  # noqa: E402  (no torch: the parent process stays small)
 
 MB = 2**20
 DEFAULT_MODEL = "checkpoints/mnist-vae-default.pt"  # the largest shipped model: 784-512-512-50
@@ -46,7 +47,7 @@ TIMEOUT_S = 300  # per child: a case that runs longer is reported as such, not w
 
 @dataclass(frozen=True)
 class Case:
-    bound: str  # the name in vae_core/limits.py
+    bound: str  # the name in vae_core/engine/limits.py
     value: Callable[[argparse.Namespace], str]  # the value exercised, as printed
     budget: str  # what limits.py's comment says the worst case costs
 
@@ -156,7 +157,7 @@ def _upload_bytes(kind: str) -> bytes:
 
 
 def child_upload(kind: str, args) -> dict:
-    from vae_core.preprocess import preprocess_bytes  # what the pages call: load_image, then preprocess
+    from vae_core.serving.preprocess import preprocess_bytes  # what the pages call: load_image, then preprocess
 
     data = _upload_bytes(kind)
     base = _reset_peak()
@@ -175,9 +176,9 @@ def _pickle_of(opcode: bytes) -> bytes:
 
 def _checkpoint_with_pickle(path: Path, data_pkl: Callable[[zipfile.ZipFile, str], None]) -> Path:
     """A tiny real checkpoint at path whose data.pkl is replaced by data_pkl(archive, name) (deflated)."""
-    from vae_core.checkpoints import save_checkpoint
-    from vae_core.config import ModelConfig, TrainConfig
-    from vae_core.models import build_model
+    from vae_core.engine.checkpoints import save_checkpoint
+    from vae_core.engine.config import ModelConfig, TrainConfig
+    from vae_core.engine.models import build_model
 
     model = build_model(ModelConfig(input_shape=(1, 8, 8), latent_dim=2, hidden_dims=(16,)))
     save_checkpoint(path, model, TrainConfig(dataset="digits"))
@@ -216,8 +217,8 @@ def child_checkpoint_bomb(kind: str, args) -> dict:
 def _list_one_refused(name: str, write_pickle) -> tuple[int, float, int, str]:
     """Write one checkpoint whose pickle write_pickle(archive, member) makes, time the registry's scan of its
     folder from a reset peak, and check the file was refused: (file bytes, seconds, base peak, the reason)."""
-    from vae_core.registry import scan_registry
-    from vae_core.vocabulary import SOURCE_USER
+    from vae_core.engine.registry import scan_registry
+    from vae_core.engine.vocabulary import SOURCE_USER
 
     with tempfile.TemporaryDirectory() as folder:
         size = _checkpoint_with_pickle(Path(folder) / name, write_pickle).stat().st_size
@@ -231,7 +232,7 @@ def _list_one_refused(name: str, write_pickle) -> tuple[int, float, int, str]:
 
 def largest_mlp_config():
     """An MNIST VAE with two equal hidden layers, as wide as MAX_PARAMETERS allows."""
-    from vae_core.config import ModelConfig, parameter_count_bound
+    from vae_core.engine.config import ModelConfig, parameter_count_bound
 
     def config(width: int) -> ModelConfig:
         return ModelConfig(input_shape=(1, 28, 28), latent_dim=limits.MAX_LATENT_DIM, hidden_dims=(width, width))
@@ -248,9 +249,9 @@ def largest_mlp_config():
 
 
 def child_checkpoint_parameters(kind: str, args) -> dict:
-    from vae_core.checkpoints import load_checkpoint, save_checkpoint
-    from vae_core.config import TrainConfig, parameter_count_bound
-    from vae_core.models import build_model
+    from vae_core.engine.checkpoints import load_checkpoint, save_checkpoint
+    from vae_core.engine.config import TrainConfig, parameter_count_bound
+    from vae_core.engine.models import build_model
 
     config = largest_mlp_config()
     over = {**vars(config), "hidden_dims": (config.hidden_dims[0] + 64,) * 2}
@@ -276,9 +277,9 @@ def child_checkpoint_parameters(kind: str, args) -> dict:
 
 
 def _mnist_model(path: str):
-    from vae_core.checkpoints import load_checkpoint
-    from vae_core.data import load_dataset
-    from vae_core.protocol import measured_inputs, protocol_of
+    from vae_core.engine.checkpoints import load_checkpoint
+    from vae_core.engine.data import load_dataset
+    from vae_core.engine.protocol import measured_inputs, protocol_of
 
     model, info = load_checkpoint(REPO / path)
     protocol = protocol_of(info.train_config, info.model_config)
@@ -287,7 +288,7 @@ def _mnist_model(path: str):
 
 
 def child_iw(kind: str, args) -> dict:
-    from vae_core.evaluation import evaluate
+    from vae_core.engine.evaluation import evaluate
 
     model, images, _ = _mnist_model(DEFAULT_MODEL)
     sample = images[: args.iw_images]
@@ -306,7 +307,7 @@ def child_iw(kind: str, args) -> dict:
 
 
 def child_posterior_samples(kind: str, args) -> dict:
-    from vae_core.elbo_report import posterior_samples
+    from vae_core.lessons.elbo_report import posterior_samples
 
     model, images, _ = _mnist_model(DEFAULT_MODEL)
     x = images[:1]
@@ -321,8 +322,8 @@ def child_posterior_samples(kind: str, args) -> dict:
 def child_grid(kind: str, args) -> dict:
     import torch
 
-    from vae_core.images import grid_png
-    from vae_core.latent_paths import grid_axes, grid_codes
+    from vae_core.lessons.latent_paths import grid_axes, grid_codes
+    from vae_core.serving.images import grid_png
 
     model, _, _ = _mnist_model(GRID_MODEL)
     side = limits.MAX_GRID_SIDE
@@ -337,8 +338,8 @@ def child_grid(kind: str, args) -> dict:
 
 
 def child_tsne(kind: str, args) -> dict:
-    from vae_core.evaluation import embed_dataset
-    from vae_core.projection import fit_projection
+    from vae_core.engine.evaluation import embed_dataset
+    from vae_core.lessons.projection import fit_projection
 
     model, images, _ = _mnist_model(TSNE_MODEL)
     points = min(args.tsne_points, limits.MAX_TSNE_POINTS)

@@ -17,8 +17,9 @@ from ui.shell.sidebar import current_selection
 from ui.state import autoencoder_lesson as state
 from ui.widgets.export import figure_config, image_download
 from ui.widgets.image_chooser import choose_image
-from vae_core import ae_lessons as L
-from vae_core.ae_lesson_models import (
+from vae_core.engine.protocol import DataProtocol
+from vae_core.lessons.autoencoders import numbers as L
+from vae_core.lessons.autoencoders.lesson_models import (
     ACTIVE_THRESHOLD,
     GAUSSIAN_LEVELS,
     LESSON_DATASETS,
@@ -28,10 +29,9 @@ from vae_core.ae_lesson_models import (
     TOY_SPECS,
     ToySettings,
 )
-from vae_core.images import digit_png, strip_png
-from vae_core.protocol import DataProtocol
-from vae_core.toy_data import MANIFOLD_DIMS, grid_2d, manifold_normal
-from vae_core.zoo import WIDE_SPARSE_RHO
+from vae_core.lessons.autoencoders.toy_data import MANIFOLD_DIMS, grid_2d, manifold_normal
+from vae_core.serving.images import digit_png, strip_png
+from vae_core.zoo.specs import WIDE_SPARSE_RHO
 
 SECTIONS = ("1 · Undercomplete AE and PCA", "2 · Sparse AE", "3 · Denoising AE", "4 · Contractive AE")
 MANIFOLD_LABELS = {"curve": "S-curve (2-D)", "spiral": "spiral (2-D)", "swiss-roll": "swiss roll (3-D)"}

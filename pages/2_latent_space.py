@@ -11,9 +11,9 @@ from ui.widgets.export import codes_download, figure_config, image_download
 from ui.widgets.latent_pad import PadClick, latent_pad
 from ui.widgets.shared import model_caption, projection_choice
 from ui.widgets.tsne_progress import tsne_progress
-from vae_core.images import tile_pngs
-from vae_core.registry import comparison_pair
-from vae_core.tsne_job import DONE, describe_sample
+from vae_core.engine.registry import comparison_pair
+from vae_core.serving.images import tile_pngs
+from vae_core.serving.tsne_job import DONE, describe_sample
 
 EXPORT_PAGE = "latent-space"  # the page's part of every download's file name
 selection = current_selection()
@@ -70,7 +70,7 @@ def latent_charts() -> None:
     if note := st.session_state.pop("latent_tsne_note", None):
         st.info(note)
     if method == "tsne":
-        # t-SNE runs in a child process per model (vae_core.tsne_job), shared with every session on that model:
+        # t-SNE runs in a child process per model (vae_core.serving.tsne_job), shared with every session on that model:
         # until all are done the charts' place shows their progress and a Cancel button, polled by a fragment.
         runs = [
             (f"{side}: {entry.info.name}", derived.tsne_run(ref, selection.dataset))

@@ -11,11 +11,11 @@ from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
 from ui.widgets.export import codes_download, downloads_row, image_download, still_figure, still_figure_config
 from ui.widgets.latent_pad import latent_samples
 from ui.widgets.shared import model_caption
-from vae_core.export import export_stem
-from vae_core.latent_paths import code_density, grid_axes, grid_codes, linear_axis, slice_codes
-from vae_core.protocol import protocol_of
-from vae_core.registry import comparison_pair
-from vae_core.vocabulary import dim_name
+from vae_core.engine.protocol import protocol_of
+from vae_core.engine.registry import comparison_pair
+from vae_core.engine.vocabulary import dim_name
+from vae_core.lessons.latent_paths import code_density, grid_axes, grid_codes, linear_axis, slice_codes
+from vae_core.serving.export import export_stem
 
 selection = current_selection()
 st.title("Decoder grid")

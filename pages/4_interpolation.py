@@ -13,13 +13,13 @@ from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
 from ui.widgets.export import codes_download, figure_config, image_download, still_figure, still_figure_config
 from ui.widgets.latent_pad import WalkColours, latent_sliders, latent_walk
 from ui.widgets.shared import PickedDigit, digit_picker, model_caption
-from vae_core import images
-from vae_core.export import export_stem
-from vae_core.latent_paths import INTERPOLATIONS, interpolate, prior_mean_norm, slider_ranges
-from vae_core.protocol import measured_inputs, protocol_of
-from vae_core.tsne_job import sample_indices
-from vae_core.vocabulary import dim_name
-from vae_core.walk import picture_range, plan_walk
+from vae_core.engine.protocol import measured_inputs, protocol_of
+from vae_core.engine.vocabulary import dim_name
+from vae_core.lessons.latent_paths import INTERPOLATIONS, interpolate, prior_mean_norm, slider_ranges
+from vae_core.lessons.walk import picture_range, plan_walk
+from vae_core.serving import images
+from vae_core.serving.export import export_stem
+from vae_core.serving.tsne_job import sample_indices
 
 EXPORT_PAGE = "interpolation"  # the page's part of every download's file name
 selection = current_selection()

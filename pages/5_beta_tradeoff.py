@@ -10,9 +10,10 @@ from ui.state.loaders import dataset_or_none
 from ui.widgets.export import figure_config, image_download
 from ui.widgets.job_panel import job_panel, job_running, submit
 from ui.widgets.literal_text import literal
-from vae_core.protocol import metric_names, protocol_of
-from vae_core.registry import beta_sweeps, user_folder
-from vae_core.sweeps import (
+from vae_core.engine.protocol import metric_names, protocol_of
+from vae_core.engine.registry import beta_sweeps, user_folder
+from vae_core.engine.vocabulary import INFORMATIVE_MEAN_KL, ROLE_BETA_SWEEP, SOURCE_USER
+from vae_core.lessons.sweeps import (
     describe_sweep,
     extra_point_configs,
     informative_dims,
@@ -22,7 +23,6 @@ from vae_core.sweeps import (
     sweep_epochs,
     sweep_point,
 )
-from vae_core.vocabulary import INFORMATIVE_MEAN_KL, ROLE_BETA_SWEEP, SOURCE_USER
 
 JOB_KEY = "beta_job"
 

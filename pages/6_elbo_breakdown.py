@@ -25,11 +25,11 @@ from ui.widgets.elbo_widgets import pick_models
 from ui.widgets.export import figure_config, image_download
 from ui.widgets.image_chooser import choose_image
 from ui.widgets.literal_text import literal
-from vae_core import elbo_report as elbo
-from vae_core.elbo_report import entry_protocol, format_noisy, like_for_like_ae
-from vae_core.images import DEFAULT_SIZE_PX, enlarge, strip_png
-from vae_core.protocol import metric_names
-from vae_core.vocabulary import INFORMATIVE_IMAGE_KL, dim_name
+from vae_core.engine.protocol import metric_names
+from vae_core.engine.vocabulary import INFORMATIVE_IMAGE_KL, dim_name
+from vae_core.lessons import elbo_report as elbo
+from vae_core.lessons.elbo_report import entry_protocol, format_noisy, like_for_like_ae
+from vae_core.serving.images import DEFAULT_SIZE_PX, enlarge, strip_png
 
 BETA_PAGE = Path(__file__).with_name("5_beta_tradeoff.py")  # a sibling page, wherever the pages folder is
 
@@ -61,7 +61,7 @@ image = chosen.measured  # what the model is measured on: the binarised copy for
 if names.caveat:
     import torch
 
-    from vae_core.protocol import binary_entropy_floor
+    from vae_core.engine.protocol import binary_entropy_floor
 
     floor = binary_entropy_floor(torch.from_numpy(chosen.grey)[None, None])
     st.warning(f"{names.caveat} For this image that floor is {floor:.1f} nats.")

@@ -6,9 +6,10 @@ from ui.shell.projector import prose
 from ui.shell.sidebar import DATASET_LABELS, available_datasets, current_selection
 from ui.state.loaders import dataset_or_none
 from ui.widgets.job_panel import attached_job, job_panel, job_running, submit
-from vae_core.jobs import BOARD, MAX_CONCURRENT_JOBS
-from vae_core.registry import user_folder
-from vae_core.train_request import (
+from vae_core.engine.registry import user_folder
+from vae_core.engine.vocabulary import KIND_LABELS
+from vae_core.serving.jobs import BOARD, MAX_CONCURRENT_JOBS
+from vae_core.serving.train_request import (
     HIDDEN_PRESETS,
     LATENT_SIZES,
     LEARNING_RATES,
@@ -19,7 +20,6 @@ from vae_core.train_request import (
     default_kl_warmup,
     default_name,
 )
-from vae_core.vocabulary import KIND_LABELS
 
 JOB_KEY = "train_job"
 

@@ -12,10 +12,10 @@ from ui.state import anomaly_cache
 from ui.state.loaders import model_or_none, registry
 from ui.widgets.export import figure_config
 from ui.widgets.image_chooser import choose_image
-from vae_core import anomaly
-from vae_core.protocol import metric_names, protocol_of
-from vae_core.registry import counterpart
-from vae_core.vocabulary import ROLE_FAMILY_2D
+from vae_core.engine.protocol import metric_names, protocol_of
+from vae_core.engine.registry import counterpart
+from vae_core.engine.vocabulary import ROLE_FAMILY_2D
+from vae_core.lessons import anomaly
 
 SUBSET_CHOICES = (250, 500, 1000, 2000, 5000, 10000)
 DEFAULT_SUBSET = 500
@@ -254,7 +254,7 @@ if chosen is not None:
 # --- 5. both directions --------------------------------------------------------------------------------------------
 st.header("5 · Both directions: MNIST against Fashion-MNIST")
 pair = ("mnist", "fashion-mnist")
-from vae_core.data import INPUT_SHAPES, is_available  # noqa: E402  (cheap; torch is loaded by now)
+from vae_core.engine.data import INPUT_SHAPES, is_available  # noqa: E402  (cheap; torch is loaded by now)
 
 all_entries = registry().entries
 direction_models = {}

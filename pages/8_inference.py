@@ -29,10 +29,10 @@ from ui.state import inference_cache as cache
 from ui.state.loaders import dataset_or_none
 from ui.widgets.export import figure_config, image_download
 from ui.widgets.image_chooser import choose_image
-from vae_core import divergences
-from vae_core.images import digit_png, enlarge
-from vae_core.posterior import posterior_shape
-from vae_core.protocol import protocol_of
+from vae_core.engine.protocol import protocol_of
+from vae_core.lessons import divergences
+from vae_core.lessons.posterior import posterior_shape
+from vae_core.serving.images import digit_png, enlarge
 
 EXPORT_PAGE = "inference"  # the page's part of every download's file name
 selection = current_selection()

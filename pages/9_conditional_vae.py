@@ -14,9 +14,9 @@ from ui.state import conditional_cache
 from ui.state.loaders import dataset_or_none, model_or_none, registry
 from ui.widgets.export import codes_download, figure_config, image_download
 from ui.widgets.shared import digit_picker
-from vae_core.images import enlarge
-from vae_core.protocol import metric_names, protocol_of
-from vae_core.vocabulary import ROLE_FAMILY_2D, dim_name
+from vae_core.engine.protocol import metric_names, protocol_of
+from vae_core.engine.vocabulary import ROLE_FAMILY_2D, dim_name
+from vae_core.serving.images import enlarge
 
 GRID_SIDE = 8  # cells per side of each class's latent grid
 SEED = 0

@@ -13,11 +13,11 @@ import pytest
 import torch
 import torchvision.datasets.mnist
 
-from vae_core.checkpoints import save_checkpoint
-from vae_core.config import ModelConfig, TrainConfig
-from vae_core.data import ImageDataset, load_dataset
-from vae_core.evaluation import evaluate
-from vae_core.training import FitResult, fit, training_metadata
+from vae_core.engine.checkpoints import save_checkpoint
+from vae_core.engine.config import ModelConfig, TrainConfig
+from vae_core.engine.data import ImageDataset, load_dataset
+from vae_core.engine.evaluation import evaluate
+from vae_core.engine.training import FitResult, fit, training_metadata
 
 TINY_HIDDEN = (32, 16)
 DIGITS_SHAPE = (1, 8, 8)

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import torch
 
-from vae_core.checkpoint_info import FORMAT_NAME, FORMAT_VERSION
-from vae_core.checkpoints import save_checkpoint
-from vae_core.config import ModelConfig, TrainConfig, config_to_dict
-from vae_core.models import build_model
+from vae_core.engine.checkpoint_info import FORMAT_NAME, FORMAT_VERSION
+from vae_core.engine.checkpoints import save_checkpoint
+from vae_core.engine.config import ModelConfig, TrainConfig, config_to_dict
+from vae_core.engine.models import build_model
 
 MARKER = "code-ran-marker"
 MB = 2**20

@@ -33,14 +33,14 @@ def test_no_module_of_vae_core_imports_streamlit():
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
     for expected in (
-        "vae_core.cli",
+        "vae_core.zoo.cli",
         "vae_core.__main__",
-        "vae_core.models.vae",
-        "vae_core.training",
-        "vae_core.checkpoints",
-        "vae_core.evaluation",
-        "vae_core.data",
-        "vae_core.losses",
+        "vae_core.engine.models.vae",
+        "vae_core.engine.training",
+        "vae_core.engine.checkpoints",
+        "vae_core.engine.evaluation",
+        "vae_core.engine.data",
+        "vae_core.engine.losses",
     ):
         assert expected in report["modules"]
     assert report["streamlit"] == [], f"vae_core pulled in {report['streamlit']}"

@@ -2,15 +2,15 @@
 
 Start here:
 - ui.shell.sidebar: `current_selection() -> Selection(dataset, entry, device, entries, input_shape)`, what the
-  shared sidebar (drawn by app.py) chose; `selection.model` is the picked model as a vae_core.registry.ModelRef.
-  `entry` is a vae_core.registry.ModelEntry, or None when no model fits the data set (then show
+  shared sidebar (drawn by app.py) chose; `selection.model` is the picked model as a vae_core.engine.registry.ModelRef.
+  `entry` is a vae_core.engine.registry.ModelEntry, or None when no model fits the data set (then show
   `missing_models_text(dataset)`); `require_model` / `require_test_split` stop a page that cannot run.
 - ui.state.loaders: cached loaders, the only place models and data come from. `load_split(name, split)`
   (st.cache_resource, raises DatasetUnavailable), `dataset_or_none(name, split)` (shows st.error, returns None),
   `load_model(ref)` / `model_or_none(ref)`: eval mode, gradients off, shared across sessions: never train
   them. `registry()` rescans when files change; `refresh_registry()` after saving a checkpoint.
 - ui.state.derived: st.cache_data results for a ModelRef: test-set encodings, 2-D projections, decoded grids,
-  the latent scatter as a figure dict. ui.state.elbo_cache: the ELBO page's numbers (vae_core.elbo_report).
+  the latent scatter as a figure dict. ui.state.elbo_cache: the ELBO page's numbers (vae_core.lessons.elbo_report).
 
 The layout:
 - ui/shell/    the app's frame: sidebar (data set, model, device), navigation (leaves Streamlit's legacy

@@ -1,7 +1,7 @@
 """vae_core: autoencoders and VAEs in plain PyTorch, for the VAE Latent Explorer (no Streamlit here).
 
-The public names below are imported on first use, not with the package: `import vae_core.data` or
-`vae_core.checkpoint_info` must not load torch (seconds on a small machine), so the app can draw its first
+The public names below are imported on first use, not with the package: `import vae_core.engine.data` or
+`vae_core.engine.checkpoint_info` must not load torch (seconds on a small machine), so the app can draw its first
 page while torch loads in the background.
 """
 
@@ -14,18 +14,18 @@ __version__ = "0.1.0"
 
 # public name -> the module that holds it
 _EXPORTS = {
-    "ModelConfig": "config",
-    "TrainConfig": "config",
-    "LossTerms": "losses",
-    "LatentModel": "models",
-    "build_model": "models",
+    "ModelConfig": "engine.config",
+    "TrainConfig": "engine.config",
+    "LossTerms": "engine.losses",
+    "LatentModel": "engine.models",
+    "build_model": "engine.models",
 }
 __all__ = ["LatentModel", "LossTerms", "ModelConfig", "TrainConfig", "__version__", "build_model"]
 
 if TYPE_CHECKING:
-    from .config import ModelConfig, TrainConfig
-    from .losses import LossTerms
-    from .models import LatentModel, build_model
+    from vae_core.engine.config import ModelConfig, TrainConfig
+    from vae_core.engine.losses import LossTerms
+    from vae_core.engine.models import LatentModel, build_model
 
 
 def __getattr__(name: str) -> Any:

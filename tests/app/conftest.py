@@ -65,7 +65,7 @@ def open_page(app_env, navigation_only):
 def server_side_decoding(monkeypatch):
     """Pages behave as for a conv model: no browser decoder, so everything decodes on the server."""
     import ui.state.browser_decoders as browser_decoders
-    from vae_core.decoder_export import UnsupportedDecoder
+    from vae_core.serving.decoder_export import UnsupportedDecoder
 
     def refuse(model):
         raise UnsupportedDecoder("the browser decoder runs MLP decoders only (test)")

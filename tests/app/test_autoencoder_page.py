@@ -22,7 +22,8 @@ from PIL import Image, ImageDraw
 from sklearn.decomposition import PCA
 
 from ui.state import autoencoder_lesson as state
-from vae_core.ae_lesson_models import (
+from vae_core.engine.data import load_dataset
+from vae_core.lessons.autoencoders.lesson_models import (
     ACTIVE_THRESHOLD,
     GAUSSIAN_LEVELS,
     MASK_LEVELS,
@@ -30,10 +31,9 @@ from vae_core.ae_lesson_models import (
     TOY_SPECS,
     ToySettings,
 )
-from vae_core.ae_lessons import corrupt
-from vae_core.data import load_dataset
-from vae_core.preprocess import preprocess_bytes
-from vae_core.toy_data import manifold_normal
+from vae_core.lessons.autoencoders.numbers import corrupt
+from vae_core.lessons.autoencoders.toy_data import manifold_normal
+from vae_core.serving.preprocess import preprocess_bytes
 
 APP_FILE = Path(__file__).resolve().parents[2] / "app.py"
 PAGE = "pages/1_autoencoders.py"

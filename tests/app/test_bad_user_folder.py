@@ -18,9 +18,9 @@ import pytest
 
 from tests.app.conftest import APP_FILE
 from tests.hostile_files import CASES, LOAD_ONLY, MARKER, tiny_model, with_metadata
-from vae_core.checkpoints import save_checkpoint
-from vae_core.config import TrainConfig
-from vae_core.vocabulary import ROLE_BETA_SWEEP
+from vae_core.engine.checkpoints import save_checkpoint
+from vae_core.engine.config import TrainConfig
+from vae_core.engine.vocabulary import ROLE_BETA_SWEEP
 
 # Each page's own st.title, which shows that the page's script ran past its first lines.
 PAGE_TITLES = {

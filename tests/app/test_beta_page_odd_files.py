@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import train_tiny_checkpoint
-from vae_core.vocabulary import ROLE_BETA_SWEEP
+from vae_core.engine.vocabulary import ROLE_BETA_SWEEP
 
 
 def test_a_sweep_member_of_another_latent_size_gets_its_own_sweep_and_the_page_still_draws(open_page, tmp_path):

@@ -3,7 +3,7 @@ independent computation.
 
 The expectations are rebuilt from the checkpoint file with the model's encoder and decoder networks and
 torch.distributions (Bernoulli log-probabilities, the closed-form Normal KL, direct importance sampling with the
-stated seeds), not through vae_core.elbo_report or model.loss, so a slip in the page's plumbing (wrong input,
+stated seeds), not through vae_core.lessons.elbo_report or model.loss, so a slip in the page's plumbing (wrong input,
 grey instead of binarised, wrong seed, wrong K, wrong beta, stale values) shows up as a mismatch.
 
 Two zoos: `binarised_zoo` (here) mirrors the shipped one, every model trained on dynamically binarised digits;
@@ -24,10 +24,10 @@ from PIL import Image, ImageDraw
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
 from tests.conftest import train_tiny_checkpoint
-from vae_core.checkpoints import load_checkpoint
-from vae_core.data import load_dataset
-from vae_core.elbo_report import BINARIZATION_SEEDS, IW_SEEDS, RECON_SAMPLES, decimals_for
-from vae_core.preprocess import preprocess_bytes, to_data_url
+from vae_core.engine.checkpoints import load_checkpoint
+from vae_core.engine.data import load_dataset
+from vae_core.lessons.elbo_report import BINARIZATION_SEEDS, IW_SEEDS, RECON_SAMPLES, decimals_for
+from vae_core.serving.preprocess import preprocess_bytes, to_data_url
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 APP_FILE = REPO_ROOT / "app.py"
@@ -407,9 +407,9 @@ def test_input_survives_switching_sources(page):
     assert metric(page, "−ELBO") == uploaded
 
 
-# --- vae_core.elbo_report on its own (no AppTest) ---------------------------------------------------------------
+# --- vae_core.lessons.elbo_report on its own (no AppTest) -------------------------------------------------------------
 def test_breakdown_terms_agree_with_the_closed_form(app_env):
-    from vae_core import elbo_report as elbo
+    from vae_core.lessons import elbo_report as elbo
 
     model = load_checkpoint(app_env.vae_4d).model
     x = load_dataset("digits", "test").images[3:4]
@@ -428,7 +428,7 @@ def test_breakdown_terms_agree_with_the_closed_form(app_env):
 
 
 def test_iw_estimate_is_below_the_bound_and_samples_are_seeded(app_env):
-    from vae_core import elbo_report as elbo
+    from vae_core.lessons import elbo_report as elbo
 
     model = load_checkpoint(app_env.vae_2d).model
     x = load_dataset("digits", "test").images[5:6]
@@ -441,7 +441,7 @@ def test_iw_estimate_is_below_the_bound_and_samples_are_seeded(app_env):
 
 
 def test_autoencoder_terms_and_guards(app_env):
-    from vae_core import elbo_report as elbo
+    from vae_core.lessons import elbo_report as elbo
 
     ae = load_checkpoint(app_env.ae_2d).model
     vae = load_checkpoint(app_env.vae_2d).model
@@ -460,8 +460,8 @@ def test_autoencoder_terms_and_guards(app_env):
 
 def test_figures_show_the_breakdown_they_are_given():
     from ui.figures.elbo import kl_per_dim_figure, objective_figure, posterior_figure
-    from vae_core.elbo_report import ElboBreakdown
-    from vae_core.images import enlarge, thumbnail
+    from vae_core.lessons.elbo_report import ElboBreakdown
+    from vae_core.serving.images import enlarge, thumbnail
 
     terms = ElboBreakdown(
         recon=50.0,

@@ -26,9 +26,9 @@ from tools.app_browser import (
     wait_for_idle,
 )
 from tools.screenshots import open_page as open_nav_page
-from vae_core.checkpoints import load_checkpoint
-from vae_core.data import load_dataset
-from vae_core.protocol import measured_inputs, protocol_of
+from vae_core.engine.checkpoints import load_checkpoint
+from vae_core.engine.data import load_dataset
+from vae_core.engine.protocol import measured_inputs, protocol_of
 
 pytestmark = NEEDS_BROWSER
 

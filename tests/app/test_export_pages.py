@@ -26,7 +26,7 @@ tiny_cvae, cvae_page = conditional_page.tiny_cvae, conditional_page.cvae_page
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Every page the app lists (app.py's PAGES), the Train page last: it has no chart until a job runs.
 APP_PAGES = [f"pages/{name}.py" for name in re.findall(r'\("(\d+_\w+)\.py"', (REPO_ROOT / "app.py").read_text())]
-SAFE_STEM = re.compile(r"^[a-z0-9.\-]+(_[a-z0-9.\-]+)*$")  # vae_core.export's parts joined by '_'
+SAFE_STEM = re.compile(r"^[a-z0-9.\-]+(_[a-z0-9.\-]+)*$")  # vae_core.serving.export's parts joined by '_'
 
 
 def chart_configs(at) -> dict[str, dict]:

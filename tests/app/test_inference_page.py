@@ -1,6 +1,6 @@
 """The inference page (AppTest): it runs on the offline digits zoo, and its key numbers equal independent ones.
 
-The expectations are computed here without vae_core.posterior: log p(x) by brute-force quadrature over a wide
+The expectations are computed here without vae_core.lessons.posterior: log p(x) by brute-force quadrature over a wide
 fixed grid with torch.distributions' Bernoulli log-probability, the ELBO by many-sample Monte Carlo with
 model.loss, IW_K by model.iw_log_likelihood with the page's seed, the mean-field numbers from 1 − ρ² and
 −½ log(1 − ρ²), the forward-KL fit from the mixture's moments written out.
@@ -17,13 +17,13 @@ import torch
 from PIL import Image, ImageDraw
 from torch.distributions import Bernoulli, Normal
 
-from vae_core.checkpoints import load_checkpoint
-from vae_core.data import load_dataset
-from vae_core.preprocess import preprocess_bytes
+from vae_core.engine.checkpoints import load_checkpoint
+from vae_core.engine.data import load_dataset
+from vae_core.serving.preprocess import preprocess_bytes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(next(p for p in REPO_ROOT.glob("*/8_inference.py")).relative_to(REPO_ROOT))
-# The test zoo's models are trained on grey levels with a Bernoulli decoder (vae_core.protocol's GREY_BERNOULLI),
+# The test zoo's models are trained on grey levels with a Bernoulli decoder (vae_core.engine.protocol's GREY_BERNOULLI),
 # where the page may not call the integral log p(x).
 EVIDENCE = "log ∫ p(x|z) p(z) dz"
 
@@ -144,10 +144,10 @@ def test_a_binarised_model_sees_the_test_sets_fixed_binarisation(app_env, tmp_pa
     card's protocol), and the page may call the integral log p(x)."""
     import os
 
-    from vae_core.checkpoints import save_checkpoint
-    from vae_core.config import ModelConfig, TrainConfig
-    from vae_core.protocol import DataProtocol, measured_inputs
-    from vae_core.training import fit
+    from vae_core.engine.checkpoints import save_checkpoint
+    from vae_core.engine.config import ModelConfig, TrainConfig
+    from vae_core.engine.protocol import DataProtocol, measured_inputs
+    from vae_core.engine.training import fit
 
     train, test = load_dataset("digits", "train"), load_dataset("digits", "test")
     result = fit(

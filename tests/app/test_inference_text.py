@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from ui.figures import inference_text as text
-from vae_core import divergences
-from vae_core.posterior import ElboEstimate, GapReport, IwEstimate, PosteriorGrid
+from vae_core.lessons import divergences
+from vae_core.lessons.posterior import ElboEstimate, GapReport, IwEstimate, PosteriorGrid
 
 
 def report(log_px: float, elbo: float, kl_on_grid: float, error: float = 1e-3) -> GapReport:

@@ -10,8 +10,8 @@ import json
 
 import numpy as np
 
-from vae_core.data import load_dataset
-from vae_core.decoder_export import decoder_from_payload
+from vae_core.engine.data import load_dataset
+from vae_core.serving.decoder_export import decoder_from_payload
 
 
 def components(at, name: str) -> list[dict]:

@@ -14,9 +14,9 @@ import torch
 
 from tests.browser_marks import NEEDS_BROWSER
 from tools.app_browser import REPO_ROOT, chromium_page
-from vae_core.checkpoint_info import read_checkpoint_info
-from vae_core.checkpoints import load_checkpoint
-from vae_core.decoder_export import export_decoder
+from vae_core.engine.checkpoint_info import read_checkpoint_info
+from vae_core.engine.checkpoints import load_checkpoint
+from vae_core.serving.decoder_export import export_decoder
 
 pytestmark = NEEDS_BROWSER
 

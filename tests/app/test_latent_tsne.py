@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from vae_core import limits
-from vae_core.data import load_dataset
-from vae_core.tsne_job import TsneBoard, sample_indices
+from vae_core.engine import limits
+from vae_core.engine.data import load_dataset
+from vae_core.serving.tsne_job import TsneBoard, sample_indices
 
 TSNE_TIMEOUT_S = 180
 CAP = 100  # below the digits test split, so the cap applies

@@ -13,8 +13,8 @@ import pytest
 from tests.app.test_latent_pad import components
 from tests.app.test_pages import chart_specs, codes_of, pick_model, texts
 from ui.figures.latent import CURRENT_COLOUR, CURRENT_COLOUR_NAME
-from vae_core.data import load_dataset
-from vae_core.latent_paths import prior_mean_norm
+from vae_core.engine.data import load_dataset
+from vae_core.lessons.latent_paths import prior_mean_norm
 
 
 def first_of_class(codes: np.ndarray, label: int) -> np.ndarray:

@@ -12,7 +12,7 @@ from tests.app.test_latent_walk import first_of_class
 from tests.app.test_pages import codes_of
 from tests.browser_marks import NEEDS_BROWSER
 from tools.app_browser import REPO_ROOT, chromium_page
-from vae_core.checkpoints import load_checkpoint
+from vae_core.engine.checkpoints import load_checkpoint
 
 pytestmark = NEEDS_BROWSER
 

@@ -17,12 +17,12 @@ import pytest
 import torch
 from PIL import Image
 
-from vae_core.checkpoint_info import FORMAT_NAME, FORMAT_VERSION
-from vae_core.checkpoints import load_checkpoint, save_checkpoint
-from vae_core.config import ModelConfig, TrainConfig, config_to_dict
-from vae_core.data import load_dataset
-from vae_core.models import build_model
-from vae_core.results import EpochRecord
+from vae_core.engine.checkpoint_info import FORMAT_NAME, FORMAT_VERSION
+from vae_core.engine.checkpoints import load_checkpoint, save_checkpoint
+from vae_core.engine.config import ModelConfig, TrainConfig, config_to_dict
+from vae_core.engine.data import load_dataset
+from vae_core.engine.models import build_model
+from vae_core.engine.results import EpochRecord
 
 APP_FILE = Path(__file__).resolve().parents[2] / "app.py"
 MY_PAGES = [
@@ -230,7 +230,7 @@ def test_latent_space_projects_larger_latents_with_pca_or_tsne(open_page):
 # --- decoder grid -----------------------------------------------------------------------------------------
 def codes_of(path) -> np.ndarray:
     """The test codes of a checkpoint, computed here from the model (as measured: binarised where it is)."""
-    from vae_core.protocol import measured_inputs, protocol_of
+    from vae_core.engine.protocol import measured_inputs, protocol_of
 
     model, info = load_checkpoint(path)
     images = measured_inputs(load_dataset("digits", "test").images, protocol_of(info.train_config, info.model_config))
@@ -491,7 +491,7 @@ def test_the_pages_folder_does_not_put_streamlit_in_its_legacy_mode(app_env):
 
 
 def test_the_train_form_follows_the_sidebars_data_set(open_page, monkeypatch):
-    from vae_core.data import is_available
+    from vae_core.engine.data import is_available
 
     data_dir = APP_FILE.parent / "data"
     if not is_available("mnist", data_dir):
@@ -507,7 +507,7 @@ def test_the_train_form_follows_the_sidebars_data_set(open_page, monkeypatch):
 
 
 def test_beta_page_evaluates_a_sweep_member_saved_without_metrics(open_page, app_env, tmp_path):
-    from vae_core.evaluation import evaluate
+    from vae_core.engine.evaluation import evaluate
 
     model, info = load_checkpoint(app_env.sweep[0])
     bare = save_checkpoint(

@@ -27,8 +27,8 @@ from tools.app_browser import (
 )
 from tools.screenshots import PROJECTOR_VIEWPORT, open_page, slug
 from ui.shell.projector import PROJECTOR_KEY, STYLE
-from vae_core.data import data_dir, is_available
-from vae_core.registry import CHECKPOINT_DIR_ENV, USER_CHECKPOINT_DIR_ENV
+from vae_core.engine.data import data_dir, is_available
+from vae_core.engine.registry import CHECKPOINT_DIR_ENV, USER_CHECKPOINT_DIR_ENV
 
 pytestmark = NEEDS_BROWSER
 

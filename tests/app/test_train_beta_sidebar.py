@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 import torch
 
-from vae_core.checkpoints import load_checkpoint, save_checkpoint
-from vae_core.config import ModelConfig, TrainConfig
-from vae_core.data import is_available, load_dataset
-from vae_core.models import build_model
-from vae_core.vocabulary import ACTIVE_UNIT_VARIANCE
+from vae_core.engine.checkpoints import load_checkpoint, save_checkpoint
+from vae_core.engine.config import ModelConfig, TrainConfig
+from vae_core.engine.data import is_available, load_dataset
+from vae_core.engine.models import build_model
+from vae_core.engine.vocabulary import ACTIVE_UNIT_VARIANCE
 
 APP_FILE = Path(__file__).resolve().parents[2] / "app.py"
 REAL_DATA_DIR = os.environ.get("VAE_DATA_DIR")  # read before app_env points the app at digits only

@@ -7,8 +7,8 @@ import pytest
 from ui.figures.beta import iso_elbo_levels, kl_heatmap_figure, rate_distortion_figure
 from ui.figures.latent import add_path, latent_scatter, selected_index, shared_range
 from ui.figures.training import training_curves
-from vae_core.results import EpochRecord, TermMeans
-from vae_core.sweeps import SweepPoint
+from vae_core.engine.results import EpochRecord, TermMeans
+from vae_core.lessons.sweeps import SweepPoint
 
 
 def scatter_traces(fig):
@@ -167,7 +167,7 @@ def test_training_curves_plot_recon_and_kl_per_epoch():
 
 
 def test_training_curves_draw_the_step_curve_when_there_is_one():
-    from vae_core.jobs import CurvePoint
+    from vae_core.serving.jobs import CurvePoint
 
     curve = [CurvePoint(epochs=s / 4, recon=20.0 - s, kl=0.5 * s, regularizer=0.0) for s in range(1, 9)]
     history = [

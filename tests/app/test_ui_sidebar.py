@@ -1,4 +1,4 @@
-"""The sidebar takes each data set's image shape from vae_core.data.INPUT_SHAPES instead of loading the data
+"""The sidebar takes each data set's image shape from vae_core.engine.data.INPUT_SHAPES instead of loading the data
 (loading MNIST cost seconds of the first page's start-up); the table must agree with the data it stands for."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from vae_core.data import DATASET_NAMES, INPUT_SHAPES, is_available, load_dataset
+from vae_core.engine.data import DATASET_NAMES, INPUT_SHAPES, is_available, load_dataset
 
 REPO_DATA = Path(__file__).resolve().parents[2] / "data"
 

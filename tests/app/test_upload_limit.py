@@ -1,4 +1,4 @@
-"""One upload cap (vae_core.limits.MAX_UPLOAD_MB): the browser's uploaders, the server and the decoder agree.
+"""One upload cap (vae_core.engine.limits.MAX_UPLOAD_MB): the browser's uploaders, the server and the decoder agree.
 
 A cap the uploader enforces above the decoder's would let a user send a file only to be told afterwards that it
 is too large; one below it would make the decoder's own check (and its message) unreachable.
@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 from tests.app.conftest import REPO_ROOT
-from vae_core import limits
-from vae_core.preprocess import ImageInputError, decode_data_url, load_image
+from vae_core.engine import limits
+from vae_core.serving.preprocess import ImageInputError, decode_data_url, load_image
 
 # The two places that draw an uploader (ui.widgets.image_chooser, ui.widgets.shared.digit_picker), each reached on
 # a page that is quick to open: (page, the clicks that reveal its uploaders).

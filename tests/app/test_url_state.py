@@ -20,8 +20,8 @@ from tests.conftest import train_tiny_checkpoint
 from tools.app_browser import chromium_page, chromium_path, open_app, playwright_available, running_app, wait_for_idle
 from ui.shell.sidebar import DATASET_KEY, MODEL_KEY
 from ui.shell.url_state import DATASET_PARAM, MODEL_PARAM, PAGE_VIEW, RESET_KEY
-from vae_core.latent_paths import INTERPOLATIONS
-from vae_core.train_request import default_epochs
+from vae_core.lessons.latent_paths import INTERPOLATIONS
+from vae_core.serving.train_request import default_epochs
 
 AUTOENCODERS = "pages/1_autoencoders.py"
 GRID = "pages/3_decoder_grid.py"

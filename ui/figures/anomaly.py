@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from vae_core.anomaly import AnomalyStudy, RocCurve
+from vae_core.lessons.anomaly import AnomalyStudy, RocCurve
 
 IN_COLOUR = "#4E79A7"
 OOD_COLOURS = ("#E15759", "#F28E2B", "#59A14F", "#B07AA1", "#76B7B2", "#EDC948", "#9C755F")

@@ -1,7 +1,7 @@
 """Plotly figures of the autoencoder-family lesson (no Streamlit here).
 
 Each builder takes plain arrays (numpy or torch) and returns a go.Figure; the numbers come from
-vae_core.ae_lessons, computed by the caller.
+vae_core.lessons.autoencoders.numbers, computed by the caller.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from vae_core.sweeps import SweepPoint, kl_matrix, short_of_sweep, sweep_epochs
-from vae_core.vocabulary import dim_name
+from vae_core.engine.vocabulary import dim_name
+from vae_core.lessons.sweeps import SweepPoint, kl_matrix, short_of_sweep, sweep_epochs
 
 SHIPPED_COLOUR = "#4E79A7"
 TRAINED_HERE_COLOUR = "#E15759"
@@ -41,7 +41,7 @@ def rate_distortion_figure(
     On a line recon + KL = c every point has the same ELBO; β = 1 training aims at the lowest such line,
     other β values buy one term with the other (Alemi et al. 2018, "Fixing a broken ELBO"). Points trained
     in the app with fewer epochs than the sweep are drawn apart (open diamonds): they lie off its curve.
-    bound_name / distortion_name: the labels vae_core.protocol.metric_names gives the sweep's models.
+    bound_name / distortion_name: the labels vae_core.engine.protocol.metric_names gives the sweep's models.
     """
     points = sorted(points, key=lambda p: p.beta)
     rates = np.array([p.kl for p in points])

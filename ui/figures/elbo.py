@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from vae_core.elbo_report import ElboBreakdown, IwCurve
-from vae_core.vocabulary import INFORMATIVE_IMAGE_KL, dim_name
+from vae_core.engine.vocabulary import INFORMATIVE_IMAGE_KL, dim_name
+from vae_core.lessons.elbo_report import ElboBreakdown, IwCurve
 
 PRIOR_COLOUR = "rgba(120, 120, 120, 0.18)"
 POSTERIOR_COLOUR = "#1f77b4"  # informative dimensions, in both the posterior and the KL plot; the IW mean
@@ -19,8 +19,8 @@ MAX_LABELLED_DIMS = 20  # beyond this, every fifth dimension is labelled
 
 
 def informative(breakdown: ElboBreakdown) -> np.ndarray:
-    """Informative dimensions for this image (vae_core.vocabulary): KL(q(z_d|x) || p(z_d)) >= INFORMATIVE_IMAGE_KL
-    (bool, (D,))."""
+    """Informative dimensions for this image (vae_core.engine.vocabulary): KL(q(z_d|x) || p(z_d)) >=
+    INFORMATIVE_IMAGE_KL (bool, (D,))."""
     return breakdown.kl_per_dim >= INFORMATIVE_IMAGE_KL
 
 

@@ -12,8 +12,8 @@ import base64
 import numpy as np
 import plotly.graph_objects as go
 
-from vae_core.latent_paths import CodeDensity
-from vae_core.vocabulary import dim_name
+from vae_core.engine.vocabulary import dim_name
+from vae_core.lessons.latent_paths import CodeDensity
 
 OUTLINE_COLOUR = "#F28E2B"  # orange: "the orange outline" in the page's captions
 OUTLINE_COLOUR_NAME = "orange"

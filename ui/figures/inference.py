@@ -1,6 +1,6 @@
 """Figures for the inference page: the true posterior beside q(z|x), mean-field fits, the two KL directions.
 
-Pure plotly / NumPy (no Streamlit); the numbers come from vae_core.posterior and vae_core.divergences.
+Pure plotly / NumPy (no Streamlit); the numbers come from vae_core.lessons.posterior and vae_core.lessons.divergences.
 """
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from vae_core.divergences import GaussianFit, MeanFieldComparison, TwoGaussianMixture, gaussian_log_prob
-from vae_core.posterior import DiagonalGaussian, PosteriorGrid, mass_levels
+from vae_core.lessons.divergences import GaussianFit, MeanFieldComparison, TwoGaussianMixture, gaussian_log_prob
+from vae_core.lessons.posterior import DiagonalGaussian, PosteriorGrid, mass_levels
 
 POSTERIOR_COLOURSCALE = "Greys"
 ENCODER_COLOUR = "#1f77b4"  # q(z|x), the encoder's Gaussian

@@ -10,9 +10,9 @@ import math
 
 import numpy as np
 
-from vae_core.divergences import GaussianFit, MeanFieldComparison, TwoGaussianMixture
-from vae_core.posterior import AmortisationReport, DiagonalGaussian, GapReport, IwEstimate, PosteriorShape
-from vae_core.protocol import EVAL_BINARIZATION_SEED, DataProtocol, metric_names
+from vae_core.engine.protocol import EVAL_BINARIZATION_SEED, DataProtocol, metric_names
+from vae_core.lessons.divergences import GaussianFit, MeanFieldComparison, TwoGaussianMixture
+from vae_core.lessons.posterior import AmortisationReport, DiagonalGaussian, GapReport, IwEstimate, PosteriorShape
 
 MAX_DECIMALS = 3
 NEAR_GAUSSIAN_NATS = 0.05  # KL(p(z|x) ‖ its moment-matched Gaussian) below this: "close to Gaussian"
@@ -36,7 +36,7 @@ def evidence_label(protocol: DataProtocol) -> str:
 
 
 def protocol_note(protocol: DataProtocol, dataset: str, gaussian_sigma: float) -> str:
-    """One sentence on what the model is fed and so what its numbers are (vae_core.protocol's cases)."""
+    """One sentence on what the model is fed and so what its numbers are (vae_core.engine.protocol's cases)."""
     if protocol is DataProtocol.BINARIZED:
         return (
             f"This model was trained with dynamic binarisation, so each {dataset} test image is shown as in the "

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from vae_core.latent_paths import circle
-from vae_core.vocabulary import dim_name
+from vae_core.engine.vocabulary import dim_name
+from vae_core.lessons.latent_paths import circle
 
 # Ten well-separated colours (Tableau 10), one per class, the same on every page.
 CLASS_COLOURS = (

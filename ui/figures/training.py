@@ -1,6 +1,6 @@
 """Live training curves (no Streamlit here): reconstruction and KL (or the AE penalty) as training goes.
 
-The training line has a point every few steps (vae_core.jobs.CurvePoint: batch means since the last point);
+The training line has a point every few steps (vae_core.serving.jobs.CurvePoint: batch means since the last point);
 the test markers, one per finished epoch, are the epoch's evaluation on the test split.
 """
 
@@ -11,9 +11,9 @@ from collections.abc import Callable
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from vae_core.config import VARIATIONAL_KINDS
-from vae_core.jobs import CurvePoint
-from vae_core.results import EpochRecord, TermMeans
+from vae_core.engine.config import VARIATIONAL_KINDS
+from vae_core.engine.results import EpochRecord, TermMeans
+from vae_core.serving.jobs import CurvePoint
 
 TRAIN_COLOUR, TEST_COLOUR = "#4E79A7", "#F28E2B"
 FONT_PX = 13  # figure text readable on a projector

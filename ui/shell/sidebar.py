@@ -16,9 +16,9 @@ from ui.shell import url_state
 from ui.shell.navigation import leave_legacy_pages_mode
 from ui.state import loaders
 from ui.widgets.literal_text import literal
-from vae_core.checkpoint_info import CheckpointError
-from vae_core.data import DATASET_NAMES, INPUT_SHAPES, ImageDataset, is_available
-from vae_core.registry import ModelEntry, ModelRef, default_entry
+from vae_core.engine.checkpoint_info import CheckpointError
+from vae_core.engine.data import DATASET_NAMES, INPUT_SHAPES, ImageDataset, is_available
+from vae_core.engine.registry import ModelEntry, ModelRef, default_entry
 
 SELECTION_KEY = "app_selection"
 DATASET_KEY = "sidebar_dataset"
@@ -36,7 +36,7 @@ ZOO_COMMAND = "python -m vae_core zoo --out checkpoints/"
 class Selection:
     """What the sidebar chose, as plain values."""
 
-    dataset: str  # one of vae_core.data.DATASET_NAMES
+    dataset: str  # one of vae_core.engine.data.DATASET_NAMES
     entry: ModelEntry | None  # the picked model; None when no model fits the data set
     device: str  # "cpu" or "cuda"
     entries: tuple[ModelEntry, ...] = field(default=())  # the picker's models: the data set's own (and, when

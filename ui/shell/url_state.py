@@ -15,7 +15,7 @@ Two mechanisms, one per kind of setting:
   each page draws, so it cannot drift.
 - The sidebar's data set and model are written here (`?dataset=mnist&model=shipped/mnist-vae-z2`), always, not
   only when they differ from the default: which model is the default depends on the files on a machine, so a
-  link for a slide names them. The model is its registry key (vae_core.registry.ModelEntry.key), not its label.
+  link for a slide names them. The model is its registry key (vae_core.engine.registry.ModelEntry.key), not its label.
   Like projector mode (ui/shell/projector.py), the URL is read once per session; later the widgets are the truth.
 
 The reset control (`reset_page_control`, drawn by app.py in the sidebar) sets the page's bound widgets back to
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-DATASET_PARAM = "dataset"  # the sidebar's data set (a vae_core.data.DATASET_NAMES name)
+DATASET_PARAM = "dataset"  # the sidebar's data set (a vae_core.engine.data.DATASET_NAMES name)
 MODEL_PARAM = "model"  # the sidebar's model, by registry key ("shipped/<name>" or "user/<name>")
 URL_READ_KEY = "url_state_read"  # set once the session has read the sidebar's URL parameters
 LINK_NOTE_KEY = "url_state_link_note"  # (what the link asked for, the model shown instead) while it is shown
@@ -54,7 +54,7 @@ def _digit_picker(prefix: str, default_class: int) -> tuple[ViewKey, ...]:
 
 def _image_chooser(prefix: str) -> tuple[ViewKey, ...]:
     # ui.widgets.image_chooser.choose_image's bound widgets: the source, the test image, and the seed of the
-    # binarised copy (vae_core.protocol.EVAL_BINARIZATION_SEED; drawn for binarised models only).
+    # binarised copy (vae_core.engine.protocol.EVAL_BINARIZATION_SEED; drawn for binarised models only).
     return (
         ViewKey(f"{prefix}_source", "test"),
         ViewKey(f"{prefix}_test_index", 0),
@@ -74,12 +74,12 @@ def _image_chooser(prefix: str) -> tuple[ViewKey, ...]:
 PAGE_VIEW: dict[str, tuple[ViewKey, ...]] = {
     "1_autoencoders.py": (
         ViewKey("ae_section", "1 · Undercomplete AE and PCA"),  # SECTIONS[0]: one part at a time
-        # 1 · the toy manifold (vae_core.ae_lesson_models.ToySettings()) and the images
+        # 1 · the toy manifold (vae_core.lessons.autoencoders.lesson_models.ToySettings()) and the images
         ViewKey("ae_pca_manifold", "curve"),
         ViewKey("ae_pca_points", 500),
         ViewKey("ae_pca_noise", 0.05),
         ViewKey("ae_pca_k", 2),
-        # 2 · sparse (vae_core.zoo.WIDE_SPARSE_RHO, vae_core.ae_lesson_models.ACTIVE_THRESHOLD)
+        # 2 · sparse (vae_core.zoo.specs.WIDE_SPARSE_RHO, vae_core.lessons.autoencoders.lesson_models.ACTIVE_THRESHOLD)
         ViewKey("ae_sparse_rho", 0.05),
         ViewKey("ae_sparse_index", 0),
         ViewKey("ae_sparse_threshold", 0.1),
@@ -87,7 +87,7 @@ PAGE_VIEW: dict[str, tuple[ViewKey, ...]] = {
         ViewKey("ae_dae_manifold", "curve"),
         ViewKey("ae_dae_points", 500),
         ViewKey("ae_dae_noise", 0.05),
-        ViewKey("ae_dae_sigma", 0.2),  # vae_core.ae_lesson_models.TOY_SPECS["dae"].noise
+        ViewKey("ae_dae_sigma", 0.2),  # vae_core.lessons.autoencoders.lesson_models.TOY_SPECS["dae"].noise
         ViewKey("ae_dae_kind", "gaussian"),
         ViewKey("ae_dae_level_gaussian", 0.3),
         ViewKey("ae_dae_level_mask", 0.5),
@@ -95,7 +95,7 @@ PAGE_VIEW: dict[str, tuple[ViewKey, ...]] = {
         ViewKey("ae_dae_index", 0),
         ViewKey("ae_dae_own_source", "test"),  # the image chooser; the lesson's images are grey, never binarised
         ViewKey("ae_dae_own_test_index", 0),
-        # 4 · contractive (vae_core.ae_lesson_models.PERTURBATION_NORM, TOY_SPECS["cae"])
+        # 4 · contractive (vae_core.lessons.autoencoders.lesson_models.PERTURBATION_NORM, TOY_SPECS["cae"])
         ViewKey("ae_cae_index", 0),
         ViewKey("ae_cae_epsilon", 1.0),
         ViewKey("ae_cae_manifold", "curve"),
@@ -137,7 +137,7 @@ PAGE_VIEW: dict[str, tuple[ViewKey, ...]] = {
     ),
     "6_elbo_breakdown.py": (
         ViewKey("elbo_seed", 0),
-        # vae_core.elbo_report.IW_DEFAULT_K: that module imports torch, which ui.shell must not (the first
+        # vae_core.lessons.elbo_report.IW_DEFAULT_K: that module imports torch, which ui.shell must not (the first
         # page draws before torch loads); the test that compares these defaults with the page's catches drift.
         ViewKey("elbo_k", 1000),
         ViewKey("elbo_beta", 1.0),

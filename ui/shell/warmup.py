@@ -15,8 +15,8 @@ import time
 
 # Third-party modules only: they never import ours, so a page importing our modules meanwhile cannot
 # deadlock with this thread on Python's per-module import locks.
-# torch for every lesson; torchvision for the MNIST files (vae_core.data); scikit-learn's PCA for the Latent space
-# and Autoencoder family pages. About 1.3 + 1.6 + 1.5 s of imports on a 2-core machine that the page a student
+# torch for every lesson; torchvision for the MNIST files (vae_core.engine.data); scikit-learn's PCA for the Latent
+# space and Autoencoder family pages. About 1.3 + 1.6 + 1.5 s of imports on a 2-core machine that the page a student
 # opens next does not wait for. (Streamlit itself imports plotly.graph_objects.)
 HEAVY_MODULES = ("torch", "torchvision", "sklearn.decomposition")
 

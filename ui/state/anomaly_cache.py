@@ -1,5 +1,5 @@
 """The anomaly page's numbers, computed once per (model, set, settings) and cached: thin st.cache_data wrappers
-over vae_core.anomaly, which holds the maths and is tested on its own.
+over vae_core.lessons.anomaly, which holds the maths and is tested on its own.
 
 A study scores every set with K importance samples per image; each set is its own cache entry, so `study` can
 move a progress bar between sets (a bar cannot be driven from inside a cached function) and a set shared by two
@@ -14,15 +14,15 @@ import numpy as np
 import streamlit as st
 
 from ui.state.loaders import load_model
-from vae_core import anomaly
-from vae_core.protocol import DataProtocol
-from vae_core.registry import ModelRef
+from vae_core.engine.protocol import DataProtocol
+from vae_core.engine.registry import ModelRef
+from vae_core.lessons import anomaly
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def reference(dataset: str) -> anomaly.IndependentBernoulli:
     """The independent-pixel Bernoulli fitted to the data set's training split (shared, read-only)."""
-    from vae_core.data import load_dataset
+    from vae_core.engine.data import load_dataset
 
     return anomaly.IndependentBernoulli.fit(load_dataset(dataset, "train").images)
 
@@ -83,7 +83,7 @@ def image_scores(
     """The same scores for one image (H, W) in [0, 1], measured as the model is (binarised for binarised models)."""
     import torch
 
-    from vae_core.protocol import measured_inputs
+    from vae_core.engine.protocol import measured_inputs
 
     model = load_model(vae)
     x = torch.as_tensor(np.asarray(image, dtype=np.float32)).reshape(1, *model.config.input_shape)

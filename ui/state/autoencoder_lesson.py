@@ -16,8 +16,10 @@ import numpy as np
 import streamlit as st
 import torch
 
-from vae_core import ae_lessons as L
-from vae_core.ae_lesson_models import (
+from vae_core.engine.data import load_dataset
+from vae_core.engine.registry import shipped_folder
+from vae_core.lessons.autoencoders import numbers as L
+from vae_core.lessons.autoencoders.lesson_models import (
     GAUSSIAN_LEVELS,
     MASK_LEVELS,
     PCA_TRAIN_IMAGES,
@@ -25,10 +27,8 @@ from vae_core.ae_lesson_models import (
     ToySettings,
     image_model,
 )
-from vae_core.data import load_dataset
-from vae_core.registry import shipped_folder
-from vae_core.toy_autoencoders import ToyFit, ToyTrainSpec, train_toy_autoencoder
-from vae_core.toy_data import ToyManifold, make_toy_manifold
+from vae_core.lessons.autoencoders.toy_data import ToyManifold, make_toy_manifold
+from vae_core.lessons.autoencoders.toy_models import ToyFit, ToyTrainSpec, train_toy_autoencoder
 
 MAX_STORED = 48  # models kept (toy models are ~20 kB each; sliders over noise and size make new ones)
 

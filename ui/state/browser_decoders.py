@@ -1,4 +1,4 @@
-"""Cached browser payloads of models' decoders (vae_core.decoder_export), for ui/widgets/latent_pad.py."""
+"""Cached browser payloads of models' decoders (vae_core.serving.decoder_export), for ui/widgets/latent_pad.py."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 import streamlit as st
 
-from vae_core.decoder_export import UnsupportedDecoder, export_decoder
-from vae_core.registry import ModelRef
+from vae_core.engine.registry import ModelRef
+from vae_core.serving.decoder_export import UnsupportedDecoder, export_decoder
 
 from .loaders import load_model
 

@@ -1,5 +1,5 @@
 """The conditional VAE page's numbers and pictures, cached per model (thin st.cache_data wrappers over
-vae_core.conditional, which holds the maths and is tested on its own)."""
+vae_core.lessons.conditional, which holds the maths and is tested on its own)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import numpy as np
 import streamlit as st
 
 from ui.state.loaders import load_model, load_split
-from vae_core import conditional
-from vae_core.images import grid_png
-from vae_core.latent_paths import gaussian_quantile_axis, grid_codes
-from vae_core.protocol import DataProtocol, measured_inputs
-from vae_core.registry import ModelRef
+from vae_core.engine.protocol import DataProtocol, measured_inputs
+from vae_core.engine.registry import ModelRef
+from vae_core.lessons import conditional
+from vae_core.lessons.latent_paths import gaussian_quantile_axis, grid_codes
+from vae_core.serving.images import grid_png
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -1,6 +1,6 @@
 """Cached results of running a model: encodings, projections, decoded images (st.cache_data).
 
-Every function takes a vae_core.registry.ModelRef first (`entry.ref(device)`, or `selection.model`), then plain
+Every function takes a vae_core.engine.registry.ModelRef first (`entry.ref(device)`, or `selection.model`), then plain
 values; options are keyword-only. st.cache_data keys on the ref's values, and its checkpoint_id changes whenever
 the checkpoint file does. Decoding is done in small batches under torch.inference_mode, and results are cached
 as numpy arrays or PNG bytes, so a slider that returns to a position it has been at costs nothing.
@@ -16,15 +16,15 @@ import torch
 
 from ui.figures import latent as figures
 from ui.state.loaders import load_model, load_split
-from vae_core import images
-from vae_core.checkpoint_info import read_checkpoint_info
-from vae_core.evaluation import embed_dataset, evaluate
-from vae_core.projection import Projection2D, fit_projection
-from vae_core.protocol import DataProtocol, measured_inputs, protocol_of
-from vae_core.registry import ModelRef
-from vae_core.results import EvaluationReport
-from vae_core.tsne_job import BOARD as TSNE_BOARD
-from vae_core.tsne_job import TsneJob, sample_indices
+from vae_core.engine.checkpoint_info import read_checkpoint_info
+from vae_core.engine.evaluation import embed_dataset, evaluate
+from vae_core.engine.protocol import DataProtocol, measured_inputs, protocol_of
+from vae_core.engine.registry import ModelRef
+from vae_core.engine.results import EvaluationReport
+from vae_core.lessons.projection import Projection2D, fit_projection
+from vae_core.serving import images
+from vae_core.serving.tsne_job import BOARD as TSNE_BOARD
+from vae_core.serving.tsne_job import TsneJob, sample_indices
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class EncodedSplit:
 
 @st.cache_resource(max_entries=6, show_spinner=False)
 def measured_split(dataset: str, protocol: DataProtocol, split: str = "test") -> torch.Tensor:
-    """A split's images as a model of that protocol is measured on them (vae_core.protocol.measured_inputs):
+    """A split's images as a model of that protocol is measured on them (vae_core.engine.protocol.measured_inputs):
     the one fixed binarisation for binarised models. Shared across sessions: read-only."""
     return measured_inputs(load_split(dataset, split).images, protocol)
 
@@ -46,7 +46,7 @@ def measured_split(dataset: str, protocol: DataProtocol, split: str = "test") ->
 @st.cache_data(max_entries=48, show_spinner="Encoding the test set…")
 def encode_split(ref: ModelRef, dataset: str, *, split: str = "test") -> EncodedSplit:
     """Encode a whole split (all of it: 10 000 images for MNIST's test split) as the model is measured on it:
-    a model trained on binarised images sees the split's one fixed binarisation (vae_core.protocol)."""
+    a model trained on binarised images sees the split's one fixed binarisation (vae_core.engine.protocol)."""
     model = load_model(ref)
     data = load_split(dataset, split)
     info = read_checkpoint_info(ref.path)
@@ -124,7 +124,7 @@ def reconstruction_png(ref: ModelRef, dataset: str, index: int, *, size_px: int 
 
 @st.cache_data(max_entries=64, show_spinner="Evaluating on the test set…")
 def test_metrics(ref: ModelRef, dataset: str, *, binarized: bool = False) -> EvaluationReport:
-    """vae_core.evaluation.evaluate on the test split (for models saved without metrics)."""
+    """vae_core.engine.evaluation.evaluate on the test split (for models saved without metrics)."""
     return evaluate(load_model(ref), load_split(dataset, "test"), binarized=binarized)
 
 
@@ -140,7 +140,7 @@ def latent_figure(
     max_points: int | None = None,
 ) -> dict:
     """The test-split scatter of one model, as a plotly figure dict; max_points: at most that many of the
-    points, a seeded random subset (vae_core.tsne_job.sample_indices), where the scatter is only a backdrop.
+    points, a seeded random subset (vae_core.serving.tsne_job.sample_indices), where the scatter is only a backdrop.
 
     A dict, not a go.Figure: a cache hit unpickles it in well under a millisecond, where a Figure of 10 000
     points takes tens of milliseconds to rebuild. Pass it to st.plotly_chart through figures.trusted_figure,

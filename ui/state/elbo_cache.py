@@ -1,7 +1,7 @@
 """The ELBO page's numbers, cached per (model, image, seed, K) so widgets that do not change them are free.
 
-Thin st.cache_data wrappers over vae_core.elbo_report (which holds the maths and is tested on its own). Every
-function takes a vae_core.registry.ModelRef (the cache keys on its values; its checkpoint_id changes when the
+Thin st.cache_data wrappers over vae_core.lessons.elbo_report (which holds the maths and is tested on its own). Every
+function takes a vae_core.engine.registry.ModelRef (the cache keys on its values; its checkpoint_id changes when the
 file does) and the image as a NumPy array, which st.cache_data hashes by content. The image is the one the
 model is measured on (the binarised copy for a binarised model).
 """
@@ -14,8 +14,8 @@ import numpy as np
 import streamlit as st
 
 from ui.state.loaders import load_model
-from vae_core import elbo_report
-from vae_core.registry import ModelRef
+from vae_core.engine.registry import ModelRef
+from vae_core.lessons import elbo_report
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -1,7 +1,7 @@
 """The inference page's numbers, cached: per (model, image) for the posterior, per slider values for the toys.
 
-Thin st.cache_data wrappers over vae_core.posterior and vae_core.divergences. Every function takes a
-vae_core.registry.ModelRef (the cache keys on its values) and images as NumPy arrays, which st.cache_data
+Thin st.cache_data wrappers over vae_core.lessons.posterior and vae_core.lessons.divergences. Every function takes a
+vae_core.engine.registry.ModelRef (the cache keys on its values) and images as NumPy arrays, which st.cache_data
 hashes by content. The grids are small, so the models run on the CPU whatever the sidebar says.
 """
 
@@ -14,10 +14,10 @@ import streamlit as st
 import torch
 
 from ui.state.loaders import load_model, load_split
-from vae_core import divergences, posterior
-from vae_core.data import ImageDataset
-from vae_core.protocol import EVAL_BINARIZATION_SEED, DataProtocol, measured_inputs
-from vae_core.registry import ModelRef
+from vae_core.engine.data import ImageDataset
+from vae_core.engine.protocol import EVAL_BINARIZATION_SEED, DataProtocol, measured_inputs
+from vae_core.engine.registry import ModelRef
+from vae_core.lessons import divergences, posterior
 
 IW_K = 5000  # importance samples for the IW estimate shown beside log p(x)
 IW_SEEDS = (0, 1, 2, 3)  # the shown estimate is the first seed's; the others measure its spread

@@ -2,7 +2,7 @@
 
 Models are cached with st.cache_resource and shared by every browser session, so they are returned in eval
 mode with gradients switched off: never call .train() on them or optimise them (the Train page builds fresh
-models with vae_core.training.fit). Data sets are shared the same way and are read-only.
+models with vae_core.engine.training.fit). Data sets are shared the same way and are read-only.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from vae_core.checkpoint_info import CheckpointError
-from vae_core.data import DatasetUnavailable, ImageDataset, load_dataset
-from vae_core.registry import ModelRef, Registry, folder_signature, registry_folders, scan_registry
+from vae_core.engine.checkpoint_info import CheckpointError
+from vae_core.engine.data import DatasetUnavailable, ImageDataset, load_dataset
+from vae_core.engine.registry import ModelRef, Registry, folder_signature, registry_folders, scan_registry
 
 if TYPE_CHECKING:
-    from vae_core.models import LatentModel
+    from vae_core.engine.models import LatentModel
 
-# torch (through vae_core.checkpoints) is imported when the first model is loaded, not with this module: the
+# torch (through vae_core.engine.checkpoints) is imported when the first model is loaded, not with this module: the
 # sidebar and the home page use the registry alone and so draw before torch has loaded.
 
 
@@ -64,7 +64,7 @@ def load_model(ref: ModelRef) -> LatentModel:
 
     Keyed on the ref's values: checkpoint_id (path, mtime, size) changes when the file does; path is what is read.
     """
-    from vae_core.checkpoints import load_checkpoint
+    from vae_core.engine.checkpoints import load_checkpoint
 
     model, _ = load_checkpoint(ref.path, ref.device)
     model.eval()

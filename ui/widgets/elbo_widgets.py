@@ -8,9 +8,9 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.shell.sidebar import Selection
-from vae_core.elbo_report import like_for_like_ae
-from vae_core.registry import ModelEntry, counterpart
-from vae_core.vocabulary import ROLE_DEFAULT
+from vae_core.engine.registry import ModelEntry, counterpart
+from vae_core.engine.vocabulary import ROLE_DEFAULT
+from vae_core.lessons.elbo_report import like_for_like_ae
 
 SIDEBAR_SEEN_KEY = "elbo_sidebar_model"  # the sidebar model the pickers last started from
 

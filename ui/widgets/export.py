@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from vae_core.export import codes_csv, export_file_name, export_stem
+from vae_core.serving.export import codes_csv, export_file_name, export_stem
 
 FIGURE_FORMATS = {"png": "PNG", "svg": "SVG"}  # plotly.js toImage formats offered -> label
 DEFAULT_FIGURE_FORMAT = "png"
@@ -126,7 +126,7 @@ def codes_download(
     """A button that downloads the test split's codes (N, D) with their labels as `index,label,z1,…,zD`.
 
     The CSV is written when the button is clicked (a deferred download), not on every rerun of the page:
-    10 000 rows take 0.1–0.35 s to format (vae_core.export.codes_csv), which a slider move should not pay.
+    10 000 rows take 0.1–0.35 s to format (vae_core.serving.export.codes_csv), which a slider move should not pay.
     """
     (container or st).download_button(
         label,

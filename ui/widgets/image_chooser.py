@@ -4,7 +4,7 @@
 values) or None. For a model trained on binarised images (DataProtocol.BINARIZED) it also shows the binarised
 copy the model is measured on and a seed for it, and says so in one sentence; `chosen.measured` is that copy,
 `chosen.grey` the grey-level image. Session-state keys start with key_prefix; the last good upload and drawing
-are kept in an InputMemory (vae_core.preprocess), so a bad file shows a message and never replaces them.
+are kept in an InputMemory (vae_core.serving.preprocess), so a bad file shows a message and never replaces them.
 The source, the test image's index and the binarisation seed are bound to the URL under their keys
 (ui.shell.url_state lists them per page); an upload or a drawing is not text and stays out of it.
 """
@@ -18,9 +18,10 @@ import streamlit as st
 
 from ui.state.loaders import dataset_or_none
 from ui.widgets.canvas import drawing_canvas
-from vae_core import limits
-from vae_core.images import enlarge, thumbnail
-from vae_core.preprocess import (
+from vae_core.engine import limits
+from vae_core.engine.protocol import EVAL_BINARIZATION_SEED, DataProtocol
+from vae_core.serving.images import enlarge, thumbnail
+from vae_core.serving.preprocess import (
     UPLOAD_TYPES,
     UPLOAD_TYPES_TEXT,
     ImageInputError,
@@ -29,7 +30,6 @@ from vae_core.preprocess import (
     decode_data_url,
     to_data_url,
 )
-from vae_core.protocol import EVAL_BINARIZATION_SEED, DataProtocol
 
 SOURCES = {"test": "A test image", "upload": "Upload a picture", "draw": "Draw"}
 PREVIEW_PX = 112
@@ -60,7 +60,7 @@ def measured_image(grey: np.ndarray, protocol: DataProtocol, seed: int) -> np.nd
         return np.ascontiguousarray(grey, dtype=np.float32)
     import torch
 
-    from vae_core.protocol import measured_inputs
+    from vae_core.engine.protocol import measured_inputs
 
     batch = torch.from_numpy(np.ascontiguousarray(grey, dtype=np.float32))[None, None]
     return measured_inputs(batch, protocol, seed=int(seed))[0, 0].numpy()

@@ -1,6 +1,6 @@
 """The progress panel of a background training job, shared by the Train and β pages.
 
-A page's job lives on the server's vae_core.jobs.BOARD; the page keeps only its id, in session state and in
+A page's job lives on the server's vae_core.serving.jobs.BOARD; the page keeps only its id, in session state and in
 the URL (?train_job=…), so a browser refresh finds the job again: its progress, curves and Stop button.
 """
 
@@ -15,11 +15,11 @@ from streamlit.errors import StreamlitAPIException
 from ui.figures.training import training_curves
 from ui.state.loaders import refresh_registry
 from ui.widgets.export import figure_config
-from vae_core.config import ModelConfig, TrainConfig
-from vae_core.jobs import BOARD, DIVERGED, DONE, FAILED, STOPPED, JobProgress, QueueFull, TrainingJob
-from vae_core.protocol import metric_names, protocol_of
-from vae_core.results import EvaluationReport
-from vae_core.vocabulary import ACTIVE_UNIT_VARIANCE
+from vae_core.engine.config import ModelConfig, TrainConfig
+from vae_core.engine.protocol import metric_names, protocol_of
+from vae_core.engine.results import EvaluationReport
+from vae_core.engine.vocabulary import ACTIVE_UNIT_VARIANCE
+from vae_core.serving.jobs import BOARD, DIVERGED, DONE, FAILED, STOPPED, JobProgress, QueueFull, TrainingJob
 
 POLL_SECONDS = 1.0
 

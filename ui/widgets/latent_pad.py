@@ -1,7 +1,7 @@
 """The live latent pad, client-side latent sliders, sample grid and interpolation walk: components v2 that run the
 decoder in the browser.
 
-Both receive an MLP decoder as a payload from vae_core.decoder_export (float16 weights in base64 when exact;
+Both receive an MLP decoder as a payload from vae_core.serving.decoder_export (float16 weights in base64 when exact;
 ui/state/browser_decoders.py caches them per checkpoint) and decode in plain JS over typed arrays
 (ui/widgets/js/mlp_decoder.js), once per animation frame while the pointer or a slider moves: no Python rerun,
 no message to the server. Payloads travel once per browser session: the page remembers (in session state) which
@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import streamlit as st
 
-from vae_core.decoder_export import codes_payload
+from vae_core.serving.decoder_export import codes_payload
 
 if TYPE_CHECKING:
-    from vae_core.walk import Walk
+    from vae_core.lessons.walk import Walk
 
 __all__ = ["PadClick", "WalkColours", "latent_pad", "latent_samples", "latent_sliders", "latent_walk"]
 
@@ -347,8 +347,8 @@ def latent_walk(
     """The walk from A to B with its own t slider, all drawn in the browser: moving t indexes the precomputed
     walk, decodes z(t) and repaints the image, the star, the readout and the norms chart, with no rerun.
 
-    walk: vae_core.walk.plan_walk's path (walk.ts is the slider's grid). backdrop/labels: (N, 2) test codes in the
-    picture and their labels (sent once per session, by fingerprint, like the decoder). axis_range: ((x0, x1),
+    walk: vae_core.lessons.walk.plan_walk's path (walk.ts is the slider's grid). backdrop/labels: (N, 2) test codes in
+    the picture and their labels (sent once per session, by fingerprint, like the decoder). axis_range: ((x0, x1),
     (y0, y1)) the picture holds, drawn with equal scales. prior_centre: where the prior's 1σ and 2σ circles go
     (None: no circles). code_norm/prior_norm: the norms chart's reference levels (prior_norm None for an AE).
     caption: the text under the picture (it does not depend on t). file_stem, norms_file_stem: the "Download PNG"

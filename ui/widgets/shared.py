@@ -8,11 +8,11 @@ import numpy as np
 import streamlit as st
 
 from ui.widgets.literal_text import literal
-from vae_core import limits
-from vae_core.data import ImageDataset
-from vae_core.preprocess import UPLOAD_TYPES, ImageInputError, InputMemory
-from vae_core.registry import ModelEntry
-from vae_core.vocabulary import dim_name
+from vae_core.engine import limits
+from vae_core.engine.data import ImageDataset
+from vae_core.engine.registry import ModelEntry
+from vae_core.engine.vocabulary import dim_name
+from vae_core.serving.preprocess import UPLOAD_TYPES, ImageInputError, InputMemory
 
 PROJECTION_LABELS = {"pca": "PCA (linear, fast)", "tsne": "t-SNE (non-linear, slow the first time)"}
 

@@ -1,4 +1,5 @@
-"""The progress of t-SNE runs (vae_core.tsne_job) while a page waits for them: bars, the cap, and a Cancel button."""
+"""The progress of t-SNE runs (vae_core.serving.tsne_job) while a page waits for them: bars, the cap, and a Cancel
+button."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Callable, Sequence
 import streamlit as st
 
 from ui.widgets.literal_text import literal
-from vae_core.tsne_job import CANCELLED, DONE, FAILED, TsneJob, describe_sample
+from vae_core.serving.tsne_job import CANCELLED, DONE, FAILED, TsneJob, describe_sample
 
 POLL_SECONDS = 0.5  # how often the bars move; each poll reruns this fragment only
 

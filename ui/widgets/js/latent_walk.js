@@ -1,6 +1,6 @@
 // The Interpolation page's walk from A to B, drawn in this browser: a t slider, the image decoded at z(t), the
 // picture of the test codes with the path and z(t) as a star, the norm readout and a small chart of the norms
-// along both paths. Python sends the walk precomputed for every t of the slider's grid (vae_core/walk.py): moving
+// along both paths. Python sends the walk precomputed for every t of the slider's grid (vae_core/lessons/walk.py): moving
 // t only indexes it, decodes one code and repaints, on the next animation frame, with no message to the server.
 // A new path or digit sends new data; the slider stays where it is. Needs mlp_decoder.js in front of it.
 

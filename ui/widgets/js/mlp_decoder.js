@@ -1,4 +1,4 @@
-// The browser half of vae_core/decoder_export.py: an MLP decoder over typed arrays, plus a page-wide cache.
+// The browser half of vae_core/serving/decoder_export.py: an MLP decoder over typed arrays, plus a page-wide cache.
 // Plain script (no import/export): the Python side puts it in front of each component's module code, and the
 // browser test evaluates it on its own. Everything shared lives on globalThis.__vle, so a decoder sent once
 // serves every pad and slider panel of the session, across reruns and page switches.

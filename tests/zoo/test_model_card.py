@@ -1,0 +1,117 @@
+"""The model card is generated from the checkpoints' metadata: every number in it is read back from a file."""
+
+from __future__ import annotations
+
+import pytest
+
+from vae_core.engine.checkpoint_info import list_checkpoints
+from vae_core.engine.data import is_available
+from vae_core.zoo.cli import main
+from vae_core.zoo.model_card import ANCHOR_BURDA_NLL, format_kl_per_dim, render_model_card, write_model_card
+from vae_core.zoo.specs import run_zoo, select_specs, zoo_specs
+
+DIGITS_NAMES = [s.name for s in zoo_specs() if s.train.dataset == "digits"]
+
+
+@pytest.fixture(scope="module")
+def digits_zoo(tmp_path_factory):
+    """The quick digits part of the zoo (works offline)."""
+    out = tmp_path_factory.mktemp("card-zoo")
+    run_zoo(out, select_specs(zoo_specs(quick=True), DIGITS_NAMES), quick=True, log=lambda message: None)
+    return out
+
+
+def table_row(card: str, name: str) -> list[str]:
+    rows = [line for line in card.splitlines() if line.startswith(f"| `{name}` |")]
+    assert rows, f"no row for {name}"
+    return [cell.strip() for cell in rows[0].strip("|").split("|")]
+
+
+def test_card_has_one_metrics_row_per_checkpoint_with_its_numbers(digits_zoo):
+    card = render_model_card(digits_zoo)
+    infos = list_checkpoints(digits_zoo).infos
+    assert sorted(i.name for i in infos) == sorted(DIGITS_NAMES)
+    for info in infos:
+        metrics = info.metrics
+        # one row in the metrics tables and one in the provenance table
+        assert sum(line.startswith(f"| `{info.name}` |") for line in card.splitlines()) == 2
+        row = table_row(card, info.name)
+        header = table_row(card.replace("| checkpoint |", "| `HEADER` |", 1), "HEADER")
+        cells = dict(zip(header, row, strict=True))
+        mark = "" if metrics.data_protocol.is_likelihood else " †"
+        assert cells["protocol"] == metrics.data_protocol.value
+        assert cells["recon"] == f"{metrics.recon:.2f}{mark}"
+        assert cells["active units"] == str(metrics.active_units)
+        assert cells["epochs"] == str(info.metadata["epochs_run"])
+        if info.model_config.is_variational:
+            assert cells["-ELBO"] == f"{metrics.recon + metrics.kl:.2f}{mark}"
+            assert cells["KL"] == f"{metrics.kl:.2f}"
+            if mark:  # a cross-entropy on grey levels has no IW estimate of -log p(x)
+                assert cells["IW -log p(x)"] == "-"
+            else:
+                assert cells["IW -log p(x)"] == f"{metrics.iw_nll:.2f} (K={metrics.iw_samples})"
+            assert cells["beta"] == f"{info.model_config.beta:g}"
+        else:
+            assert cells["-ELBO"] == cells["KL"] == cells["IW -log p(x)"] == "-"
+
+
+def test_beta_paragraph_numbers_come_from_the_sweep_endpoints(digits_zoo):
+    card = render_model_card(digits_zoo)
+    sweep = sorted(
+        (i for i in list_checkpoints(digits_zoo).infos if i.metadata["group"] == "digits-beta-sweep"),
+        key=lambda i: i.model_config.beta,
+    )
+    low, high = sweep[0], sweep[-1]
+    assert (
+        f"From beta = {low.model_config.beta:g} to beta = {high.model_config.beta:g}, the test KL goes from "
+        f"{low.metrics.kl:.2f} to {high.metrics.kl:.2f} nats"
+    ) in card
+    for info in sweep:
+        assert f"beta {info.model_config.beta:g}: {info.metrics.active_units}" in card
+    assert "--quick" in card  # quick models are flagged as such
+
+
+def test_card_totals_are_sums_over_the_files(digits_zoo):
+    card = render_model_card(digits_zoo)
+    infos = list_checkpoints(digits_zoo).infos
+    total_minutes = sum(i.metadata["train_seconds"] for i in infos) / 60
+    assert f"Training time of the whole zoo: {total_minutes:.1f} min" in card
+    assert f"Checkpoints: {len(infos)}," in card
+
+
+def test_card_is_deterministic_and_written_atomically(digits_zoo):
+    path = write_model_card(digits_zoo)
+    assert path == digits_zoo / "README.md"
+    assert path.read_text(encoding="utf-8") == render_model_card(digits_zoo)
+    assert not [p for p in digits_zoo.iterdir() if p.name.endswith(".tmp")]
+    assert main(["model-card", str(digits_zoo)]) == 0
+    assert path.read_text(encoding="utf-8") == render_model_card(digits_zoo)
+
+
+def test_default_section_states_the_anchors(tmp_path):
+    spec = select_specs(zoo_specs(quick=True), ["mnist-vae-default"])[0]
+    if not is_available("mnist"):
+        pytest.skip("MNIST is not in the data directory")
+    run_zoo(tmp_path, [spec], quick=True, log=lambda message: None)
+    info = list_checkpoints(tmp_path).infos[0]
+    card = render_model_card(tmp_path)
+    assert f"Test -log p(x) ≈ {info.metrics.iw_nll:.2f} nats" in card
+    assert f"K = {info.metrics.iw_samples}" in card
+    assert info.metadata["test_binarization"] in card
+    assert f"{ANCHOR_BURDA_NLL:.2f} nats" in card and "3,280 epochs" in card
+    assert "reproduction" not in card  # no figure without a source
+
+
+def test_empty_or_missing_folder_gives_a_clear_message(tmp_path, capsys):
+    with pytest.raises(ValueError, match="no readable checkpoints"):
+        render_model_card(tmp_path)
+    assert main(["model-card", str(tmp_path / "missing")]) == 1
+    assert "is not a folder of checkpoints" in capsys.readouterr().err
+    assert not (tmp_path / "README.md").exists()
+
+
+def test_format_kl_per_dim_sorts_and_collapses_zeros():
+    assert format_kl_per_dim([0.01, 3.26, 0.0, 12.04], decimals=1) == "12.0 3.3 0.0 ×2"
+    assert format_kl_per_dim([0.01, 3.26, 0.0, 12.04]) == "12.04 3.26 0.01 0.00 ×1"
+    assert format_kl_per_dim([1.0, 2.0]) == "2.00 1.00"
+    assert format_kl_per_dim([]) == ""

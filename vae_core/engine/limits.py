@@ -1,0 +1,84 @@
+"""Bounds on everything a user or a file sets: the one place they are defined (the CLI, configs, the checkpoint
+reader and, later, the app import them from here).
+
+Each bound keeps the worst case it allows under a stated budget on the machine the app is sized for: 2 CPU
+cores, 24 GB of memory shared by every session of one server. The budgets are per request; the comment says
+what the worst case costs and why the bound is far above anything a lesson needs. No torch here: configs and
+the checkpoint lister import this module before torch has loaded.
+"""
+
+from __future__ import annotations
+
+# --- model size (ModelConfig) -----------------------------------------------------------------------------------
+# The largest shipped model is 784-512-512-50 (1.4 M parameters); lessons use 2-64 latent units.
+MAX_LATENT_DIM = 512
+MAX_CLASSES = 1000  # size of a conditional model's one-hot label
+MAX_HIDDEN_LAYERS = 8  # each a Linear or a stride-2 conv; 8 halvings take 256 px to 1
+MAX_HIDDEN_WIDTH = 4096  # MLP widths and conv channels alike
+MAX_INPUT_CHANNELS = 4  # grey, RGB, RGBA
+MAX_INPUT_SIDE = 256  # pixels, for H and W: the data sets are 8x8 and 28x28
+# 20 M parameters: 80 MB of float32 weights, about 320 MB while training (weights, gradients, two Adam moments),
+# and a checkpoint of at most 80 MB; loading one holds the stored and the built weights at once, about 160 MB.
+# Checked on the config before anything is allocated.
+MAX_PARAMETERS = 20_000_000
+
+# --- training (TrainConfig) -------------------------------------------------------------------------------------
+# One epoch of the largest allowed model on MNIST takes minutes on 2 cores; 1000 epochs is days, not weeks, and
+# the shipped models use at most 150 (digits) and 60 (MNIST).
+MAX_EPOCHS = 1000
+MAX_BATCH_SIZE = 8192  # activations of one batch of the largest model: 8192 x 4096 x 4 B = 134 MB per layer
+MAX_THREADS = 64  # torch intra-op threads; more than the cores only adds contention
+MAX_LEARNING_RATE = 10.0  # Adam steps are about lr per weight; anything above this diverges at once
+MAX_BETA = 1e4  # beta-VAE weight on the KL; the β page sweeps 0.1-16
+MIN_GAUSSIAN_SIGMA = 1e-4  # fixed decoder std in pixel units; below this the NLL overflows float32 gradients
+MAX_GAUSSIAN_SIGMA = 1e3
+MAX_PENALTY_WEIGHT = 1e6  # sparsity / contractive / corruption weights
+
+# --- evaluation and exploration ---------------------------------------------------------------------------------
+# IW estimate: time is linear in K (memory is not: samples are drawn 500 at a time for 100 images, 160 MB a
+# tensor for MNIST, about 300 MB at the peak). K = 5000 (the shipped default's protocol) on the 10 000 MNIST test
+# images is the worst case, about half an hour on 2 idle cores for the largest shipped model (benchmarks/
+# worst_case.py extrapolated 2 hours from 20 images on a 2-core machine at load 9).
+MAX_IW_SAMPLES = 5000
+MAX_ANOMALY_IW_SAMPLES = 1000  # K per image when the anomaly page scores whole sets (thousands of images)
+# Draws from q(z|x) for one image: 10 000 x 784 x 4 B = 31 MB decoded, about 80 MB with the decoder's activations.
+MAX_POSTERIOR_SAMPLES = 10_000
+MAX_GRID_SIDE = 40  # decoder grid of n x n images: 1600 decodes, 1600 x 784 x 4 B = 5 MB, well under a second
+MAX_TSNE_POINTS = 5000  # scikit-learn's Barnes-Hut t-SNE: about 30 s and 200 MB at 5000 points on 2 cores
+MAX_QUEUED_TRAINING_JOBS = 2  # per server: each job uses one core; more only makes every job and page slower
+
+# --- uploads ----------------------------------------------------------------------------------------------------
+# An image picked in the browser, before decoding: a phone photo is 2-6 MB as JPEG, a digit needs far less. The
+# one cap for st.file_uploader (max_upload_size, whole megabytes of 2**20 bytes, as Streamlit counts them), the
+# server's maxUploadSize (.streamlit/config.toml) and the decoder (vae_core.serving.preprocess.load_image).
+MAX_UPLOAD_MB = 5
+MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 2**20
+# A phone camera takes 12-20 MP; 24 MP admits those uncropped. PNG cannot be decoded reduced, so the worst case
+# is a 24 MP RGBA PNG: 96 MB as 8-bit pixels (about 190 MB with the decoder's buffers and the reduced copy),
+# reduced in Pillow by a whole factor to under 2048 px a side before any float32 array exists; 1-bit and 16-bit are
+# reduced too (in 8 and 16 bits), and JPEG is decoded at 1/2-1/8 scale by Image.draft and costs far less.
+MAX_UPLOAD_PIXELS = 24_000_000
+MAX_CONCURRENT_DECODES = 2  # uploads decoded at once per server (2 cores): a burst of uploads queues, not swaps
+
+# --- checkpoint files -------------------------------------------------------------------------------------------
+# data.pkl holds configs and a per-epoch history: at most 28 KB in the shipped files (about 180 bytes an epoch,
+# so a MAX_EPOCHS history fits 5 times over). Unpickling costs at most about 240 bytes of memory per pickle byte
+# (an empty set per one-byte EMPTY_SET opcode; empty lists cost about 80), so 1 MiB bounds it near 250 MB, held
+# only while the scan reads that one file; a pickle that declares more than this is refused before inflating.
+MAX_PICKLE_BYTES = 2**20
+MAX_METADATA_NODES = 200_000  # values visited when type-checking metadata (shared references count each time)
+MAX_TEXT_LENGTH = 200  # role, group, created_at, hardware, ...: strings the app shows
+MAX_ARCHIVE_MEMBERS = 1024  # one record per tensor plus a few: a VAE with 8 hidden layers has about 40
+# Every tensor record together: the largest allowed model stored as float32, plus room for the int64 buffers.
+MAX_TENSOR_BYTES = 4 * MAX_PARAMETERS + 2**20
+MAX_HISTORY_EPOCHS = MAX_EPOCHS  # entries in the stored history, read by the training figures
+# Largest |weight| accepted. Adam moves a weight by about lr per step; the lessons train with lr <= 1e-2, so
+# even 10^6 steps stay below 1e4, and float16-stored checkpoints top out at 65504. A weight of 1e6 comes from a
+# corrupted or hand-made file (or a run at an absurd lr that diverged), and overflows float32 logits.
+MAX_ABS_WEIGHT = 1e6
+
+# --- temporary files --------------------------------------------------------------------------------------------
+# A temp file of a writer that was killed (SIGKILL, power loss) is removed once its writer's process is gone, or
+# once it is older than this whatever its pid says (pids are reused). Writing the largest checkpoint takes under
+# a second; an hour leaves room for a slow network file system.
+STALE_TEMP_SECONDS = 3600

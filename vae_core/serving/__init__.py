@@ -1,0 +1,1 @@
+"""What a server needs: training jobs, t-SNE in a child process, upload preprocessing, exports, browser payloads."""
