@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -105,7 +106,7 @@ def binary_entropy_floor(images: Tensor) -> float:
     return float(entropy.flatten(1).sum(1).mean())
 
 
-def binarization_spread(model_loss, images: Tensor, seeds: range) -> tuple[float, float]:
+def binarization_spread(model_loss, images: Tensor, seeds: Sequence[int]) -> tuple[float, float]:
     """(mean, standard deviation) over several binarisations of a per-batch number `model_loss(binary_images)`.
 
     A binarised model's number for one grey image depends on which binarisation it is shown; the spread says by

@@ -220,7 +220,7 @@ def iw_curve(
 
 
 def binarized_neg_elbo_spread(
-    model: LatentModel, grey: Tensor, *, seeds: range, draw_seed: int, n_samples: int = RECON_SAMPLES
+    model: LatentModel, grey: Tensor, *, seeds: Sequence[int], draw_seed: int, n_samples: int = RECON_SAMPLES
 ) -> tuple[float, float]:
     """(mean, sd) of -ELBO over binarisations of one grey image (seeds), with the same draws for each."""
     return binarization_spread(
