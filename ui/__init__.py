@@ -8,7 +8,8 @@ Start here:
 - ui.state.loaders: cached loaders, the only place models and data come from. `load_split(name, split)`
   (st.cache_resource, raises DatasetUnavailable), `dataset_or_none(name, split)` (shows st.error, returns None),
   `load_model(ref)` / `model_or_none(ref)`: eval mode, gradients off, shared across sessions: never train
-  them. `registry()` rescans when files change; `refresh_registry()` after saving a checkpoint.
+  them; `load_vae` / `load_conditional_vae` narrow the type for maths that needs that class. `registry()`
+  rescans when files change; `refresh_registry()` after saving a checkpoint.
 - ui.state.derived: st.cache_data results for a ModelRef: test-set encodings, 2-D projections, decoded grids,
   the latent scatter as a figure dict. ui.state.elbo_cache: the ELBO page's numbers (vae_core.lessons.elbo_report).
 

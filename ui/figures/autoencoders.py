@@ -49,7 +49,7 @@ def toy_reconstruction_figure(
     """2-D toy data with the true curve, PCA's line, the linear AE's reconstructions and the non-linear AE's
     learned curve (its decoder over a line of codes)."""
     points, clean = _array(points), _array(clean)
-    order = np.argsort(clean[:, 0] + 1e-3 * clean[:, 1]) if clean.shape[0] else []
+    order = np.argsort(clean[:, 0] + 1e-3 * clean[:, 1]) if clean.shape[0] else np.zeros(0, dtype=np.intp)
     fig = go.Figure(
         [
             go.Scatter(

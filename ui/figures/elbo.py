@@ -75,7 +75,7 @@ def kl_per_dim_figure(breakdown: ElboBreakdown) -> go.Figure:
             x=dims,
             y=breakdown.kl_per_dim,
             marker_color=list(colours),
-            text=[dim_name(d) for d in dims],
+            text=[dim_name(d) for d in range(len(dims))],
             textposition="none",
             hovertemplate="%{text}: KL = %{y:.3f} nats<extra></extra>",
         )

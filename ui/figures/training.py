@@ -44,6 +44,7 @@ def training_curves(
     titles = ("reconstruction −log p(x|z) [nats]",) + ((second[1],) if second else ())
     fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, horizontal_spacing=0.12)
     terms = [(1, lambda t: t.recon)] + ([(2, second[0])] if second else [])
+    train_rows: list[tuple[float, TermMeans | CurvePoint]]
     if curve:
         train_rows = [(point.epochs, point) for point in curve]
     else:

@@ -50,6 +50,11 @@ class Selection:
         return self.entry.ref(self.device)
 
 
+def dataset_label(dataset: str) -> str:
+    """The data set's name as the app shows it (its own name when it has no label)."""
+    return DATASET_LABELS.get(dataset, dataset)
+
+
 def available_datasets() -> list[str]:
     """Data sets whose files are here (digits always is)."""
     return [name for name in DATASET_NAMES if is_available(name)]
@@ -91,7 +96,7 @@ def draw_sidebar() -> Selection:
         "Data set",
         datasets,
         key=DATASET_KEY,
-        format_func=DATASET_LABELS.get,
+        format_func=dataset_label,
         help="Only data sets whose files are on this machine are listed.",
     )
     # The shape from a table, not from loading the split: reading MNIST (torchvision's import and its md5
@@ -159,7 +164,7 @@ def model_label(entry: ModelEntry, dataset: str) -> str:
     """The picker's text: the entry's label, and for a model of another data set, which one it was trained on."""
     if entry.dataset == dataset:
         return entry.label
-    return f"{entry.label} · FOREIGN: trained on {DATASET_LABELS.get(entry.dataset, entry.dataset)}"
+    return f"{entry.label} · FOREIGN: trained on {dataset_label(entry.dataset)}"
 
 
 def _pick_model(sidebar, entries: list[ModelEntry], dataset: str, link_model: str | None) -> ModelEntry | None:
@@ -173,7 +178,9 @@ def _pick_model(sidebar, entries: list[ModelEntry], dataset: str, link_model: st
         st.session_state[MODEL_DATASET_KEY] = dataset
     elif st.session_state.get(MODEL_KEY) not in by_key or st.session_state.get(MODEL_DATASET_KEY) != dataset:
         # A new data set, or the picked file went away: open on the data set's own natural model.
-        st.session_state[MODEL_KEY] = default_entry(entries, dataset).key
+        opening = default_entry(entries, dataset)
+        assert opening is not None, "default_entry picks one of a non-empty list"
+        st.session_state[MODEL_KEY] = opening.key
         st.session_state[MODEL_DATASET_KEY] = dataset
         if link_model is not None:  # the link's model is not here (deleted, renamed, or another machine's)
             url_state.remember_missing_model(link_model, st.session_state[MODEL_KEY])
@@ -241,6 +248,6 @@ def require_test_split(selection: Selection) -> ImageDataset:
 def missing_models_text(dataset: str) -> str:
     """What to do when no model fits a data set."""
     return (
-        f"No model fits {DATASET_LABELS.get(dataset, dataset)} yet. Train one on the **Train** page, "
+        f"No model fits {dataset_label(dataset)} yet. Train one on the **Train** page, "
         f"or build the shipped zoo with `{ZOO_COMMAND}`."
     )

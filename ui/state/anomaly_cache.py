@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import streamlit as st
 
-from ui.state.loaders import load_model
+from ui.state.loaders import load_model, load_vae
 from vae_core.engine.protocol import DataProtocol
 from vae_core.engine.registry import ModelRef
 from vae_core.lessons import anomaly
@@ -42,7 +42,7 @@ def scored_set(
     """One set of a study of `dataset` (anomaly.set_keys), scored under the VAE and the AE."""
     image_set = anomaly.build_set(dataset, key, subset=subset, seed=seed)
     return anomaly.score_set(
-        load_model(vae),
+        load_vae(vae),
         image_set,
         DataProtocol(protocol),
         reference(dataset),
@@ -85,7 +85,7 @@ def image_scores(
 
     from vae_core.engine.protocol import measured_inputs
 
-    model = load_model(vae)
+    model = load_vae(vae)
     x = torch.as_tensor(np.asarray(image, dtype=np.float32)).reshape(1, *model.config.input_shape)
     x = measured_inputs(x, DataProtocol(protocol))
     return anomaly.score_images(

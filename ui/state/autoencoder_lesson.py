@@ -64,13 +64,11 @@ def toy_fit(settings: ToySettings, spec: ToyTrainSpec, label: str) -> ToyFit:
 
     def train() -> ToyFit:
         bar = st.progress(0.0, text=f"Training the {label} ({spec.steps} steps)…")
-        fit = train_toy_autoencoder(
-            toy_manifold(settings).points,
-            spec,
-            progress=lambda step, total, loss: bar.progress(
-                step / total, text=f"Training the {label}: step {step}/{total}, loss {loss:.4f}"
-            ),
-        )
+
+        def report(step: int, total: int, loss: float) -> None:
+            bar.progress(step / total, text=f"Training the {label}: step {step}/{total}, loss {loss:.4f}")
+
+        fit = train_toy_autoencoder(toy_manifold(settings).points, spec, progress=report)
         bar.empty()
         return fit
 
@@ -85,12 +83,11 @@ def lesson_model(dataset: str, role: str, label: str):
         if dataset != "digits":
             return image_model(dataset, role, folder)
         bar = st.progress(0.0, text=f"Training the {label} on digits…")
-        model = image_model(
-            dataset,
-            role,
-            folder,
-            progress=lambda done: bar.progress(min(done, 1.0), text=f"Training the {label} on digits: {done:.0%}"),
-        )
+
+        def report(done: float) -> None:
+            bar.progress(min(done, 1.0), text=f"Training the {label} on digits: {done:.0%}")
+
+        model = image_model(dataset, role, folder, progress=report)
         bar.empty()
         return model
 

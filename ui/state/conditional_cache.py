@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from ui.state.loaders import load_model, load_split
+from ui.state.loaders import load_conditional_vae, load_model, load_split, load_vae
 from vae_core.engine.protocol import DataProtocol, measured_inputs
 from vae_core.engine.registry import ModelRef
 from vae_core.lessons import conditional
@@ -17,7 +17,7 @@ from vae_core.serving.images import grid_png
 @st.cache_data(max_entries=32, show_spinner=False)
 def same_z_png(ref: ModelRef, *, n_styles: int, seed: int, cell_px: int = 48) -> bytes:
     """n_styles codes z ~ N(0, I), one per row, each decoded with every class (one per column), as one PNG."""
-    model = load_model(ref)
+    model = load_conditional_vae(ref)
     images = conditional.decode_every_class(model, conditional.prior_codes(n_styles, model.config.latent_dim, seed))
     return grid_png(images.reshape(-1, 1, *images.shape[2:]), n_cols=images.shape[1], cell_px=cell_px)
 
@@ -25,7 +25,7 @@ def same_z_png(ref: ModelRef, *, n_styles: int, seed: int, cell_px: int = 48) ->
 @st.cache_data(max_entries=32, show_spinner=False)
 def class_grids_png(ref: ModelRef, *, side: int, cell_px: int = 20) -> list[bytes]:
     """For each class, the decoder over the same side x side Gaussian-quantile grid of the 2-D latent."""
-    model = load_model(ref)
+    model = load_conditional_vae(ref)
     axis = gaussian_quantile_axis(side)
     images = conditional.decode_every_class(model, grid_codes(axis, axis))  # (side², classes, H, W)
     return [grid_png(images[:, c][:, None], n_cols=side, cell_px=cell_px, pad=0) for c in range(images.shape[1])]
@@ -34,7 +34,7 @@ def class_grids_png(ref: ModelRef, *, side: int, cell_px: int = 20) -> list[byte
 @st.cache_data(max_entries=32, show_spinner=False)
 def transfer_png(ref: ModelRef, image: np.ndarray, label: int, *, cell_px: int = 56) -> bytes:
     """The image encoded with its own label and decoded with every label, in one row."""
-    out = conditional.style_transfer(load_model(ref), image, label)
+    out = conditional.style_transfer(load_conditional_vae(ref), image, label)
     return grid_png(out[:, None], n_cols=len(out), cell_px=cell_px)
 
 
@@ -50,7 +50,7 @@ def kl_comparison(cvae: ModelRef, vae: ModelRef, dataset: str, protocol: str) ->
     """Test-set KL per dimension of both models, on the images as the CVAE is measured (same draws' seed)."""
     data = load_split(dataset, "test")
     images = measured_inputs(data.images, DataProtocol(protocol))
-    return conditional.compare_kl(load_model(cvae), load_model(vae), images, data.labels)
+    return conditional.compare_kl(load_conditional_vae(cvae), load_vae(vae), images, data.labels)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -54,10 +54,13 @@ def encode_split(ref: ModelRef, dataset: str, *, split: str = "test") -> Encoded
     means = embed_dataset(model, inputs).numpy().astype(np.float32)
     stds = None
     if model.config.is_variational:
+        chunks = []
         with torch.inference_mode():
-            logvars = torch.cat(
-                [model.encode(inputs[s : s + 1000].to(ref.device)).logvar.cpu() for s in range(0, len(data), 1000)]
-            )
+            for s in range(0, len(data), 1000):
+                logvar = model.encode(inputs[s : s + 1000].to(ref.device)).logvar
+                assert logvar is not None, "a variational model's encoder returns log-variances"
+                chunks.append(logvar.cpu())
+            logvars = torch.cat(chunks)
         stds = (0.5 * logvars).exp().numpy().astype(np.float32)
     return EncodedSplit(means, stds, data.labels.numpy())
 

@@ -8,7 +8,7 @@ models with vae_core.engine.training.fit). Data sets are shared the same way and
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import streamlit as st
 
@@ -17,7 +17,9 @@ from vae_core.engine.data import DatasetUnavailable, ImageDataset, load_dataset
 from vae_core.engine.registry import ModelRef, Registry, folder_signature, registry_folders, scan_registry
 
 if TYPE_CHECKING:
-    from vae_core.engine.models import LatentModel
+    from vae_core.engine.models import VAE, ConditionalVAE, LatentModel
+
+ModelClass = TypeVar("ModelClass", bound="LatentModel")
 
 # torch (through vae_core.engine.checkpoints) is imported when the first model is loaded, not with this module: the
 # sidebar and the home page use the registry alone and so draw before torch has loaded.
@@ -70,6 +72,27 @@ def load_model(ref: ModelRef) -> LatentModel:
     model.eval()
     for parameter in model.parameters():
         parameter.requires_grad_(False)  # shared across sessions: nobody may train it in place
+    return model
+
+
+def load_vae(ref: ModelRef) -> VAE:
+    """load_model for maths that needs a plain VAE (anomaly scores, the CVAE's comparison). Raises TypeError for
+    another kind of model: the pages offer only VAEs there."""
+    from vae_core.engine.models import VAE
+
+    return _narrowed(load_model(ref), VAE, ref)
+
+
+def load_conditional_vae(ref: ModelRef) -> ConditionalVAE:
+    """load_model for the conditional VAE's lesson. Raises TypeError for another kind of model."""
+    from vae_core.engine.models import ConditionalVAE
+
+    return _narrowed(load_model(ref), ConditionalVAE, ref)
+
+
+def _narrowed(model: LatentModel, model_class: type[ModelClass], ref: ModelRef) -> ModelClass:
+    if not isinstance(model, model_class):
+        raise TypeError(f"{ref.path} holds a {type(model).__name__}, not the {model_class.__name__} asked for")
     return model
 
 

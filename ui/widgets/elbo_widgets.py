@@ -22,6 +22,7 @@ def initial_models(selection: Selection) -> tuple[ModelEntry | None, ModelEntry 
     vaes = [e for e in entries if e.is_variational]
     aes = [e for e in entries if not e.is_variational]
     sidebar = selection.entry
+    vae: ModelEntry | None
     if sidebar is not None and sidebar.is_variational:
         vae = sidebar
     elif sidebar is not None and (twin := counterpart(entries, sidebar)) is not None:
@@ -29,6 +30,7 @@ def initial_models(selection: Selection) -> tuple[ModelEntry | None, ModelEntry 
     else:
         defaults = [e for e in vaes if e.role == ROLE_DEFAULT and e.dataset == selection.dataset]
         vae = (defaults + vaes)[0] if vaes else None
+    ae: ModelEntry | None
     if sidebar is not None and not sidebar.is_variational:
         ae = sidebar
     else:
@@ -55,6 +57,7 @@ def pick_models(selection: Selection) -> tuple[ModelEntry | None, ModelEntry | N
     vae = ae = None
     if vaes:
         if st.session_state.get("elbo_vae") not in vaes:
+            assert start_vae is not None, "initial_models starts from a VAE when there is one"
             st.session_state["elbo_vae"] = start_vae.key
         # another VAE: the AE picker starts again from that VAE's like-for-like AE
         vae = by_key[
@@ -69,7 +72,9 @@ def pick_models(selection: Selection) -> tuple[ModelEntry | None, ModelEntry | N
     if aes:
         if st.session_state.get("elbo_ae") not in aes:
             twin = like_for_like_ae(list(selection.entries), vae) if vae is not None else None
-            st.session_state["elbo_ae"] = (start_ae if vae == start_vae or twin is None else twin).key
+            start = start_ae if vae == start_vae or twin is None else twin
+            assert start is not None, "initial_models starts from an autoencoder when there is one"
+            st.session_state["elbo_ae"] = start.key
         ae = by_key[
             right.selectbox("Autoencoder for contrast", aes, key="elbo_ae", format_func=lambda k: by_key[k].label)
         ]
