@@ -13,9 +13,18 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+APP_TESTS = Path(__file__).resolve().parent
+REPO_ROOT = APP_TESTS.parents[1]
 APP_FILE = REPO_ROOT / "app.py"
 APP_TIMEOUT_S = 60  # first runs load data and models; later runs hit the caches
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own hook deselects by `-m`
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test under tests/app `app` (pytest.ini), so `-m app` and `-m "not app"` run one layer alone."""
+    for item in items:
+        if item.path.is_relative_to(APP_TESTS):
+            item.add_marker(pytest.mark.app)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from tests.browser_marks import needs_browser
 from vae_core.engine import limits
 from vae_core.engine.data import load_dataset
 from vae_core.serving.tsne_job import TsneBoard, sample_indices
@@ -88,23 +89,15 @@ def _values(array_or_typed) -> np.ndarray:
     return np.asarray(array_or_typed)
 
 
+@needs_browser
 def test_in_a_browser_the_bar_moves_by_itself_and_the_chart_replaces_it(app_env):
     """The real polling: the progress fragment reruns on its own (run_every) until the t-SNE is done, then the
     page draws the t-SNE chart, with no click in between."""
     import re
 
-    from tools.app_browser import (
-        chromium_page,
-        chromium_path,
-        open_app,
-        playwright_available,
-        running_app,
-        wait_for_idle,
-    )
-
-    if chromium_path() is None or not playwright_available():
-        pytest.skip("needs /usr/bin/chromium and the playwright package")
     from playwright.sync_api import sync_playwright
+
+    from tools.app_browser import chromium_page, open_app, running_app, wait_for_idle
 
     with running_app() as url, sync_playwright() as playwright, chromium_page(playwright) as page:
         open_app(page, f"{url}/latent_space")

@@ -16,8 +16,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.app.conftest import APP_FILE, APP_TIMEOUT_S
+from tests.browser_marks import needs_browser
 from tests.conftest import train_tiny_checkpoint
-from tools.app_browser import chromium_page, chromium_path, open_app, playwright_available, running_app, wait_for_idle
+from tools.app_browser import chromium_page, open_app, running_app, wait_for_idle
 from ui.shell.sidebar import DATASET_KEY, MODEL_KEY
 from ui.shell.url_state import DATASET_PARAM, MODEL_PARAM, PAGE_VIEW, RESET_KEY
 from vae_core.lessons.latent_paths import INTERPOLATIONS
@@ -302,8 +303,7 @@ def test_every_page_with_settings_is_a_page_of_the_app_and_is_checked_above():
     assert binding <= set(PAGE_VIEW)
 
 
-@pytest.mark.skipif(chromium_path() is None, reason="Debian's /usr/bin/chromium is not installed")
-@pytest.mark.skipif(not playwright_available(), reason="the playwright package is not installed")
+@needs_browser
 def test_in_a_browser_a_fragments_slider_and_the_reset_update_the_address(app_env):
     from playwright.sync_api import sync_playwright
 
@@ -336,8 +336,7 @@ def test_in_a_browser_a_fragments_slider_and_the_reset_update_the_address(app_en
         assert not page.locator('[data-testid="stException"]').count()
 
 
-@pytest.mark.skipif(chromium_path() is None, reason="Debian's /usr/bin/chromium is not installed")
-@pytest.mark.skipif(not playwright_available(), reason="the playwright package is not installed")
+@needs_browser
 def test_in_a_browser_the_train_forms_fields_are_bound_before_the_form_is_sent(app_env):
     """st.form widgets bind too: a link fills the form, and an edit reaches the address before Train is clicked
     (the page's Python sees it only on submit, as with any form)."""
