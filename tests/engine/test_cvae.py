@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from vae_core.engine.checkpoints import load_checkpoint, save_checkpoint
 from vae_core.engine.config import TrainConfig
-from vae_core.engine.models import ConditionalVAE, build_model
+from vae_core.engine.models import VAE, ConditionalVAE, build_model
 
 
 @pytest.fixture
@@ -24,10 +24,10 @@ def test_shapes(cvae, digits_test):
     assert cvae.decode(mean, y).shape == x.shape
     assert cvae(x, y).x_params.shape == x.shape
     assert cvae.reconstruct(x, y).shape == x.shape
-    assert cvae.sample_prior(4, labels=torch.arange(4)).shape == (4, 1, 8, 8)
+    assert cvae.sample_prior(4, y=torch.arange(4)).shape == (4, 1, 8, 8)
     assert cvae.transfer_style(x[:2], y[:2], torch.arange(10)).shape == (2, 10, 1, 8, 8)
-    assert cvae.iw_log_likelihood(x, 5, labels=y).shape == (6,)
-    assert cvae.config.is_variational and cvae.needs_labels
+    assert cvae.iw_log_weights(x, y, k=5).shape == (5, 6)
+    assert cvae.config.is_variational and cvae.needs_labels and isinstance(cvae, VAE)
 
 
 def test_labels_are_required_and_checked(cvae, digits_test):
@@ -64,7 +64,7 @@ def test_loss_matches_a_hand_computation(tiny_config, digits_test):
         probs = torch.sigmoid(logits)
         recon = -(x.reshape(5, 64) * torch.log(probs) + (1 - x.reshape(5, 64)) * torch.log(1 - probs)).sum(1)
         kl = 0.5 * (mean**2 + logvar.exp() - 1 - logvar)
-        terms = model.loss(x, beta=2.0, labels=y, generator=torch.Generator().manual_seed(7))
+        terms = model.loss(x, y, beta=2.0, generator=torch.Generator().manual_seed(7))
     assert float(terms.recon) == pytest.approx(float(recon.mean()), rel=1e-5)
     torch.testing.assert_close(terms.kl_per_dim, kl.mean(0))
     assert float(terms.objective) == pytest.approx(float(recon.mean() + 2.0 * kl.sum(1).mean()), rel=1e-5)
@@ -83,7 +83,7 @@ def test_the_label_changes_the_decoder_output(cvae):
 
 def test_one_training_step_changes_the_weights(cvae, digits_test):
     x, y = digits_test.images[:16], digits_test.labels[:16]
-    terms = cvae.loss(x, labels=y)
+    terms = cvae.loss(x, y)
     assert torch.isfinite(terms.objective)
     params = [p for p in cvae.parameters() if p.requires_grad]
     grads = torch.autograd.grad(terms.objective, params)
