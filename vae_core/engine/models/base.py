@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import NamedTuple, TypeVar
 
 import torch
 from torch import Tensor, nn
 
 from vae_core.engine.config import ModelConfig
 from vae_core.engine.losses import IW_CHUNK, LossTerms, Reduction, mean_reconstruction_nll, reconstruction_nll
+
+T = TypeVar("T")
 
 
 class Encoding(NamedTuple):
@@ -120,6 +123,11 @@ class LatentModel(nn.Module):
         """The batch mean of reconstruction_nll (a 0-d tensor), computed in one reduction."""
         return mean_reconstruction_nll(x_params, x, self.config.likelihood, self.config.gaussian_sigma)
 
+    @staticmethod
+    def renamed_state_keys(config: ModelConfig, state: Mapping[str, T]) -> dict[str, T]:
+        """A state dict saved by an older layout of this family, keys renamed to today's (unchanged here)."""
+        return dict(state)
+
     def _check_input(self, x: Tensor) -> None:
         if tuple(x.shape[1:]) != self.config.input_shape:
             raise ValueError(
@@ -138,6 +146,13 @@ def register_model(name: str):
         return cls
 
     return add
+
+
+def current_state_keys(config: ModelConfig, state: Mapping[str, T]) -> dict[str, T]:
+    """The one place a checkpoint's old state-dict keys become today's: a state dict (or its shapes) saved for
+    config, with the keys of any older layout of its family renamed (the family's renamed_state_keys)."""
+    cls = MODEL_REGISTRY.get(config.kind, LatentModel)
+    return cls.renamed_state_keys(config, state)
 
 
 def build_model(config: ModelConfig) -> LatentModel:

@@ -7,28 +7,26 @@ p(x|z, y); the prior stays p(z) = N(0, I). The ELBO terms are the VAE's LossTerm
 
 Because the decoder is told the class, z no longer has to encode it: it is free to hold the *style* (slant, width,
 stroke), and the same z decoded with different labels gives different digits in the same hand.
-Built on the VAE: it overrides what reads the label (encode, decode_params, forward) and inherits the rest (loss,
-iw_log_weights, sample_latent, embed, reconstruct, ...); each requires the labels, (B,) class indices, as its y.
+Built on the VAE and its MLP bodies: only the bodies' inputs change, so every method the VAE has (loss,
+iw_log_weights, embed, reconstruct, sample_prior, ...) works here too, and each requires the labels, (B,) class
+indices, as its y.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vae_core.engine.config import ModelConfig
-from vae_core.engine.models.base import Encoding, LatentModel, ModelOutput, register_model
+from vae_core.engine.models.base import LatentModel, register_model
+from vae_core.engine.models.bodies import MLPDecoder, MLPEncoder
 from vae_core.engine.models.vae import VAE
 
-
-def mlp(in_features: int, widths: tuple[int, ...]) -> nn.Sequential:
-    """Linear + ReLU per width (empty widths: the identity)."""
-    layers: list[nn.Module] = []
-    for width in widths:
-        layers += [nn.Linear(in_features, width), nn.ReLU()]
-        in_features = width
-    return nn.Sequential(*layers)
+T = TypeVar("T")
 
 
 @register_model("cvae")
@@ -36,14 +34,15 @@ class ConditionalVAE(VAE):
     """q(z|x, y) = N(mean, diag(exp(logvar))) and p(x|z, y), with [x, onehot(y)] and [z, onehot(y)] as inputs."""
 
     def __init__(self, config: ModelConfig):
-        LatentModel.__init__(self, config)  # its own bodies, not the VAE's
         if config.arch != "mlp":
             raise ValueError(f"the conditional VAE has an MLP body only, got arch={config.arch!r}")
-        num_classes, widths = config.num_classes, config.hidden_dims
-        self.encoder = mlp(config.input_size + num_classes, widths)
-        self.to_posterior = nn.Linear(widths[-1] if widths else config.input_size + num_classes, 2 * config.latent_dim)
-        self.decoder_body = mlp(config.latent_dim + num_classes, tuple(reversed(widths)))
-        self.to_pixels = nn.Linear(widths[0] if widths else config.latent_dim + num_classes, config.input_size)
+        LatentModel.__init__(self, config)
+        # The VAE's layers, built in the CVAE's own order (encoder, posterior head, decoder; the VAE builds its
+        # head last): weights are initialised from the global generator in construction order, so a seed still
+        # trains the same CVAE as it always has.
+        self.encoder = MLPEncoder(config, extra_inputs=config.num_classes)
+        self.to_posterior = nn.Linear(self.encoder.out_features, 2 * config.latent_dim)
+        self.decoder = MLPDecoder(config, extra_inputs=config.num_classes)
 
     def one_hot(self, labels: Tensor | None, batch: int) -> Tensor:
         """(B, num_classes) float one-hot codes of labels, checked."""
@@ -53,21 +52,13 @@ class ConditionalVAE(VAE):
             raise ValueError(f"expected {batch} labels shaped ({batch},), got {tuple(labels.shape)}")
         if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= self.config.num_classes):
             raise ValueError(f"labels must lie in 0..{self.config.num_classes - 1}")
-        return F.one_hot(labels.long(), self.config.num_classes).to(self.to_pixels.weight.dtype)
+        return F.one_hot(labels.long(), self.config.num_classes).to(self.to_posterior.weight.dtype)
 
-    # --- the encoder and the decoder, both given the class ------------------------------------------------------
-    def encode(self, x: Tensor, y: Tensor | None = None) -> Encoding:
-        return self._posterior(self.encoder(torch.cat([x.flatten(1), self.one_hot(y, x.shape[0])], dim=1)))
+    def encoder_input(self, x: Tensor, y: Tensor | None) -> Tensor:
+        return torch.cat([x.flatten(1), self.one_hot(y, x.shape[0])], dim=1)
 
-    def decode_params(self, z: Tensor, y: Tensor | None = None) -> Tensor:
-        logits = self.to_pixels(self.decoder_body(torch.cat([z, self.one_hot(y, z.shape[0])], dim=1)))
-        return logits.view(-1, *self.config.input_shape)
-
-    def forward(self, x: Tensor, y: Tensor | None = None) -> ModelOutput:
-        hidden = self.encoder(torch.cat([x.flatten(1), self.one_hot(y, x.shape[0])], dim=1))
-        encoding = self._posterior(hidden)
-        z = self.sample_latent(encoding)[0]
-        return ModelOutput(self.decode_params(z, y), z, encoding, hidden)
+    def decoder_input(self, z: Tensor, y: Tensor | None) -> Tensor:
+        return torch.cat([z, self.one_hot(y, z.shape[0])], dim=1)
 
     def transfer_style(self, x: Tensor, labels: Tensor, target_labels: Tensor) -> Tensor:
         """Encode each image with its own label, decode its posterior mean with every target label:
@@ -76,3 +67,25 @@ class ConditionalVAE(VAE):
         t = target_labels.shape[0]
         z_rep = z.repeat_interleave(t, dim=0)
         return self.decode(z_rep, target_labels.repeat(x.shape[0])).view(x.shape[0], t, *self.config.input_shape)
+
+    @staticmethod
+    def renamed_state_keys(config: ModelConfig, state: Mapping[str, T]) -> dict[str, T]:
+        """A state dict (or any mapping keyed by its names) saved by the CVAE of before it shared the VAE's bodies,
+        with its keys renamed to today's; today's keys pass unchanged.
+
+        The old model kept its own Linear + ReLU stacks: encoder.{i} is today's encoder.net.{i + 1} (after the
+        Flatten), decoder_body.{i} today's decoder.net.{i}, and to_pixels the decoder's last Linear.
+        """
+        last = f"decoder.net.{2 * len(config.hidden_dims)}"
+        renamed = {}
+        for key, value in state.items():
+            head, _, rest = key.partition(".")
+            if head == "encoder" and rest.split(".")[0].isdigit():
+                index, _, param = rest.partition(".")
+                key = f"encoder.net.{int(index) + 1}.{param}"
+            elif head == "decoder_body":
+                key = f"decoder.net.{rest}"
+            elif head == "to_pixels":
+                key = f"{last}.{rest}"
+            renamed[key] = value
+        return renamed

@@ -24,7 +24,7 @@ class VAE(LatentModel):
     """Gaussian encoder q(z|x) = N(mean, diag(exp(logvar))), prior N(0, I), Bernoulli or Gaussian decoder.
 
     The labels y every method takes are ignored here; a subclass that conditions on them (the conditional VAE)
-    overrides encode, decode_params and forward, and inherits the rest.
+    builds bodies with wider inputs and overrides encoder_input and decoder_input.
     """
 
     def __init__(self, config: ModelConfig):
@@ -33,8 +33,19 @@ class VAE(LatentModel):
         self.encoder = encoder
         self.to_posterior = nn.Linear(encoder.out_features, 2 * config.latent_dim)
 
+    def encoder_input(self, x: Tensor, y: Tensor | None) -> Tensor:
+        """What the encoder body reads for images x (and labels y): x itself."""
+        return x
+
+    def decoder_input(self, z: Tensor, y: Tensor | None) -> Tensor:
+        """What the decoder body reads for codes z (and labels y): z itself."""
+        return z
+
     def encode(self, x: Tensor, y: Tensor | None = None) -> Encoding:
-        return self._posterior(self.encoder(x))
+        return self._posterior(self.encoder(self.encoder_input(x, y)))
+
+    def decode_params(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.decoder(self.decoder_input(z, y))
 
     def sample_latent(self, encoding: Encoding, n_samples: int = 1, generator: torch.Generator | None = None) -> Tensor:
         """Reparameterised samples z = mean + sigma * eps, shape (n_samples, B, D)."""
@@ -44,7 +55,7 @@ class VAE(LatentModel):
         return mean + (0.5 * logvar).exp() * eps
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> ModelOutput:
-        hidden = self.encoder(x)
+        hidden = self.encoder(self.encoder_input(x, y))
         encoding = self._posterior(hidden)
         z = self.sample_latent(encoding)[0]
         return ModelOutput(self.decode_params(z, y), z, encoding, hidden)
