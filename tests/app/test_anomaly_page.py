@@ -1,7 +1,7 @@
 """The anomaly page (AppTest): it runs offline on digits, and its numbers equal independent computations.
 
 The AUCs are recomputed here with scikit-learn from per-image scores computed with the model's own methods
-(model.loss on single images would be slow; model.iw_log_likelihood with the same seed and batches instead),
+(model.loss on single images would be slow; model.iw_log_weights with the same seed and batches instead),
 and the false-positive rate from the threshold the page shows.
 """
 
@@ -16,6 +16,7 @@ from sklearn.metrics import roc_auc_score
 
 from vae_core.engine.checkpoints import load_checkpoint
 from vae_core.engine.data import load_dataset
+from vae_core.engine.losses import iw_log_likelihood
 from vae_core.engine.protocol import measured_inputs, protocol_of
 from vae_core.lessons.anomaly import IndependentBernoulli, score_labels, synthetic_ood
 
@@ -47,7 +48,7 @@ def expected_iw_auc(tiny_zoo):
                 xb = x[start : start + 250]
                 # the page's scorer draws the ELBO samples first from the same generator: replay them
                 model.sample_latent(model.encode(xb), 10, generator)
-                out.append(-model.iw_log_likelihood(xb, 10, generator=generator))
+                out.append(-iw_log_likelihood(model.iw_log_weights(xb, k=10, generator=generator)))
         return torch.cat(out).double().numpy()
 
     inside = iw(test)

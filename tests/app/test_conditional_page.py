@@ -44,7 +44,7 @@ def metric(at, label: str) -> float:
 
 def closed_form_kl(model, images, labels=None) -> float:
     with torch.no_grad():
-        mean, logvar = model.encode(images, labels) if labels is not None else model.encode(images)
+        mean, logvar = model.encode(images, labels)
     return float((0.5 * (mean**2 + logvar.exp() - 1 - logvar)).sum(1).mean())
 
 

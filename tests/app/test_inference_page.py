@@ -2,7 +2,7 @@
 
 The expectations are computed here without vae_core.lessons.posterior: log p(x) by brute-force quadrature over a wide
 fixed grid with torch.distributions' Bernoulli log-probability, the ELBO by many-sample Monte Carlo with
-model.loss, IW_K by model.iw_log_likelihood with the page's seed, the mean-field numbers from 1 − ρ² and
+model.loss, IW_K by model.iw_log_weights with the page's seed, the mean-field numbers from 1 − ρ² and
 −½ log(1 − ρ²), the forward-KL fit from the mixture's moments written out.
 """
 
@@ -19,6 +19,7 @@ from torch.distributions import Bernoulli, Normal
 
 from vae_core.engine.checkpoints import load_checkpoint
 from vae_core.engine.data import load_dataset
+from vae_core.engine.losses import iw_log_likelihood
 from vae_core.serving.preprocess import preprocess_bytes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -78,7 +79,9 @@ def test_page_numbers_equal_independent_computations(page, app_env):
     assert metric(page, EVIDENCE + ", quadrature") == pytest.approx(log_px, abs=rounding + 2e-3)
     with torch.no_grad():
         elbo_mc = -float(model.loss(x[None], n_samples=20000, generator=torch.Generator().manual_seed(1)).neg_elbo)
-        iw = float(model.iw_log_likelihood(x[None], 5000, generator=torch.Generator().manual_seed(0))[0])
+        iw = float(
+            iw_log_likelihood(model.iw_log_weights(x[None], k=5000, generator=torch.Generator().manual_seed(0)))[0]
+        )
     assert metric(page, "ELBO of q(z|x)") == pytest.approx(elbo_mc, abs=0.03)
     assert metric(page, "IW, K=5000") == pytest.approx(iw, abs=0.5 * 10 ** -shown_decimals(page, "IW, K=") + 1e-4)
     gap, kl = metric(page, f"Gap: {EVIDENCE} − ELBO"), metric(page, "KL(q ‖ p(z|x)) on the grid")

@@ -8,7 +8,8 @@ import torch.nn.functional as F
 
 from vae_core.engine.checkpoints import load_checkpoint, save_checkpoint
 from vae_core.engine.config import TrainConfig
-from vae_core.engine.models import ConditionalVAE, build_model
+from vae_core.engine.models import VAE, ConditionalVAE, build_model, current_state_keys
+from vae_core.engine.models.bodies import MLPDecoder, MLPEncoder
 
 
 @pytest.fixture
@@ -24,10 +25,10 @@ def test_shapes(cvae, digits_test):
     assert cvae.decode(mean, y).shape == x.shape
     assert cvae(x, y).x_params.shape == x.shape
     assert cvae.reconstruct(x, y).shape == x.shape
-    assert cvae.sample_prior(4, labels=torch.arange(4)).shape == (4, 1, 8, 8)
+    assert cvae.sample_prior(4, y=torch.arange(4)).shape == (4, 1, 8, 8)
     assert cvae.transfer_style(x[:2], y[:2], torch.arange(10)).shape == (2, 10, 1, 8, 8)
-    assert cvae.iw_log_likelihood(x, 5, labels=y).shape == (6,)
-    assert cvae.config.is_variational and cvae.needs_labels
+    assert cvae.iw_log_weights(x, y, k=5).shape == (5, 6)
+    assert cvae.config.is_variational and cvae.needs_labels and isinstance(cvae, VAE)
 
 
 def test_labels_are_required_and_checked(cvae, digits_test):
@@ -54,7 +55,7 @@ def test_loss_matches_a_hand_computation(tiny_config, digits_test):
     onehot = torch.zeros(5, 10)
     onehot[torch.arange(5), y] = 1.0
     w_enc, b_enc = model.to_posterior.weight, model.to_posterior.bias
-    w_dec, b_dec = model.to_pixels.weight, model.to_pixels.bias
+    w_dec, b_dec = model.decoder.net[0].weight, model.decoder.net[0].bias  # the decoder's one Linear
     with torch.no_grad():
         stats = torch.cat([x.reshape(5, 64), onehot], 1) @ w_enc.T + b_enc
         mean, logvar = stats[:, :3], stats[:, 3:]
@@ -64,7 +65,7 @@ def test_loss_matches_a_hand_computation(tiny_config, digits_test):
         probs = torch.sigmoid(logits)
         recon = -(x.reshape(5, 64) * torch.log(probs) + (1 - x.reshape(5, 64)) * torch.log(1 - probs)).sum(1)
         kl = 0.5 * (mean**2 + logvar.exp() - 1 - logvar)
-        terms = model.loss(x, beta=2.0, labels=y, generator=torch.Generator().manual_seed(7))
+        terms = model.loss(x, y, beta=2.0, generator=torch.Generator().manual_seed(7))
     assert float(terms.recon) == pytest.approx(float(recon.mean()), rel=1e-5)
     torch.testing.assert_close(terms.kl_per_dim, kl.mean(0))
     assert float(terms.objective) == pytest.approx(float(recon.mean() + 2.0 * kl.sum(1).mean()), rel=1e-5)
@@ -83,13 +84,13 @@ def test_the_label_changes_the_decoder_output(cvae):
 
 def test_one_training_step_changes_the_weights(cvae, digits_test):
     x, y = digits_test.images[:16], digits_test.labels[:16]
-    terms = cvae.loss(x, labels=y)
+    terms = cvae.loss(x, y)
     assert torch.isfinite(terms.objective)
     params = [p for p in cvae.parameters() if p.requires_grad]
     grads = torch.autograd.grad(terms.objective, params)
     assert len(grads) == len(params) and all(g.shape == p.shape for g, p in zip(grads, params, strict=True))
     # The label's one-hot column of the decoder's first layer gets a gradient: the label is really used.
-    first = next(i for i, p in enumerate(params) if p is cvae.decoder_body[0].weight)
+    first = next(i for i, p in enumerate(params) if p is cvae.decoder.net[0].weight)
     assert grads[first][:, 2:].abs().sum() > 0
     # One Adam step changes every parameter.
     before = [p.detach().clone() for p in params]
@@ -135,3 +136,61 @@ def test_fit_and_evaluate_pass_the_labels(tiny_config, digits_train, digits_test
     assert report.kl == pytest.approx(result.history[-1].test.kl, rel=1e-4)
     with pytest.raises(ValueError, match="labels"):
         evaluate(result.model, digits_test.images)
+
+
+def test_built_on_the_vae_and_the_shared_bodies(cvae, digits_test):
+    assert isinstance(cvae, VAE)
+    assert isinstance(cvae.encoder, MLPEncoder) and isinstance(cvae.decoder, MLPDecoder)
+    # The bodies' first layers read the one-hot label beside the image and beside the code.
+    config = cvae.config
+    assert cvae.encoder.net[1].in_features == config.input_size + config.num_classes
+    assert cvae.decoder.net[0].in_features == config.latent_dim + config.num_classes
+    # Its posterior is the VAE's, computed from [x, onehot(y)] by hand through the same layers.
+    x, y = digits_test.images[:3], digits_test.labels[:3]
+    with torch.no_grad():
+        hidden = cvae.encoder(torch.cat([x.flatten(1), F.one_hot(y, 10).float()], 1))
+        mean, logvar = cvae.to_posterior(hidden).chunk(2, -1)
+        encoding = cvae.encode(x, y)
+    assert torch.equal(encoding.mean, mean) and torch.equal(encoding.logvar, logvar)
+
+
+def old_layout(state: dict, hidden_layers: int) -> dict:
+    """The state dict as the CVAE of before the shared bodies saved it (its own Linear + ReLU stacks)."""
+    out = {}
+    for key, value in state.items():
+        parts = key.split(".")
+        if parts[:2] == ["encoder", "net"]:
+            key = f"encoder.{int(parts[2]) - 1}.{parts[3]}"  # no Flatten in front
+        elif parts[:2] == ["decoder", "net"]:
+            index = int(parts[2])
+            key = f"to_pixels.{parts[3]}" if index == 2 * hidden_layers else f"decoder_body.{index}.{parts[3]}"
+        out[key] = value
+    return out
+
+
+@pytest.mark.parametrize("hidden_dims", [(), (16,), (16, 12)], ids=["no hidden", "one hidden", "two hidden"])
+def test_old_checkpoint_keys_map_to_today(tiny_config, digits_test, hidden_dims):
+    config = tiny_config(kind="cvae", hidden_dims=hidden_dims)
+    torch.manual_seed(3)
+    model = build_model(config)
+    old = old_layout(model.state_dict(), len(hidden_dims))
+    assert "to_pixels.weight" in old and not any(k.startswith("decoder.") for k in old)
+    assert current_state_keys(config, old).keys() == model.state_dict().keys()
+    assert current_state_keys(config, model.state_dict()).keys() == model.state_dict().keys()  # today's pass as-is
+    fresh = build_model(config)
+    fresh.load_state_dict(current_state_keys(config, old), strict=True)
+    x, y = digits_test.images[:4], digits_test.labels[:4]
+    with torch.no_grad():
+        assert torch.equal(fresh.reconstruct(x, y), model.reconstruct(x, y))
+
+
+def test_a_checkpoint_in_the_old_layout_loads(tmp_path, cvae, digits_test):
+    # A file written before the CVAE shared the VAE's bodies: load_checkpoint renames its keys.
+    path = save_checkpoint(tmp_path / "old-cvae.pt", cvae, TrainConfig(dataset="digits", epochs=1))
+    payload = torch.load(path, weights_only=True)
+    payload["state_dict"] = old_layout(payload["state_dict"], len(cvae.config.hidden_dims))
+    torch.save(payload, path)
+    loaded, _ = load_checkpoint(path)
+    x, y = digits_test.images[:4], digits_test.labels[:4]
+    with torch.no_grad():
+        assert torch.equal(loaded.embed(x, y), cvae.embed(x, y))

@@ -21,6 +21,7 @@ from vae_core.engine.losses import (
     elbo_terms,
     gaussian_kl_per_dim,
     iw_log_likelihood,
+    iw_log_weights,
     log_mean_exp,
     log_normal,
     mean_reconstruction_nll,
@@ -171,9 +172,67 @@ def test_log_mean_exp_is_stable():
 
 def test_iw_rejects_k_below_one():
     with pytest.raises(ValueError, match="k must be at least 1"):
-        iw_log_likelihood(
+        iw_log_weights(
             torch.zeros(1, 2), torch.zeros(1, 1), torch.zeros(1, 1), lambda z: z.repeat(1, 2), "gaussian", 1.0, k=0
         )
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_iw_log_weights_match_torch_distributions(likelihood):
+    # The same draws (chunk_size >= k: one randn((k, B, D))), each log weight assembled independently from
+    # torch.distributions: log p(x|z) + log p(z) - log q(z|x).
+    k, batch, latent, sigma = 9, 3, 2, 0.4
+    x = torch.rand(batch, 1, 2, 3, generator=gen(0), dtype=torch.float64)
+    if likelihood == "bernoulli":
+        x = x.round()
+    mean = torch.randn(batch, latent, generator=gen(1), dtype=torch.float64)
+    logvar = torch.randn(batch, latent, generator=gen(2), dtype=torch.float64) * 0.5
+    weight = torch.randn(6, latent, generator=gen(3), dtype=torch.float64)
+
+    def decode(z: torch.Tensor) -> torch.Tensor:
+        return (z @ weight.T).view(-1, 1, 2, 3)
+
+    ours = iw_log_weights(x, mean, logvar, decode, likelihood, sigma, k=k, generator=gen(4), chunk_size=k)
+    std = (0.5 * logvar).exp()
+    z = mean + std * torch.randn((k, batch, latent), generator=gen(4), dtype=torch.float64)
+    params = decode(z.reshape(-1, latent)).view(k, batch, 1, 2, 3)
+    decoder = Bernoulli(logits=params) if likelihood == "bernoulli" else Normal(params, sigma)
+    log_px_z = decoder.log_prob(x.expand(k, *x.shape)).flatten(2).sum(2)
+    log_pz = Normal(0.0, 1.0).log_prob(z).sum(-1)
+    log_qz = Normal(mean, std).log_prob(z).sum(-1)
+    expected = log_px_z + log_pz - log_qz
+    assert ours.shape == (k, batch)
+    torch.testing.assert_close(ours, expected, rtol=1e-10, atol=1e-10)
+    # The reduction: IW_K = log (1/K) sum_k w_k, and with one draw the ELBO's single-sample estimate.
+    torch.testing.assert_close(iw_log_likelihood(ours), torch.logsumexp(expected, 0) - math.log(k))
+    torch.testing.assert_close(iw_log_likelihood(ours[:1]), expected[0])
+
+
+def test_elbo_terms_per_image_reduce_to_the_batch_terms():
+    mean, logvar = torch.randn(4, 3, generator=gen(2)), torch.randn(4, 3, generator=gen(3))
+    draws = torch.rand(5, 4, generator=gen(4)) * 100  # (n_samples, B) reconstruction NLLs
+    per_image = elbo_terms(draws, mean, logvar, 2.0, reduction="none")
+    batch = elbo_terms(draws.mean(0), mean, logvar, 2.0)
+    kl_by_image = kl_divergence(Normal(mean, (0.5 * logvar).exp()), Normal(0.0, 1.0))
+    torch.testing.assert_close(per_image.kl_per_dim, kl_by_image)
+    torch.testing.assert_close(per_image.recon, draws.mean(0))
+    assert per_image.recon_draws is draws and batch.recon_draws is None
+    for name in ("recon", "kl", "regularizer", "objective", "neg_elbo"):
+        assert getattr(per_image, name).shape == (4,)
+        torch.testing.assert_close(getattr(per_image, name).mean(), getattr(batch, name), msg=name)
+    torch.testing.assert_close(per_image.objective, draws.mean(0) + 2.0 * kl_by_image.sum(1))
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        elbo_terms(draws, mean, logvar, 2.0, reduction="sum")  # type: ignore[arg-type]
+
+
+def test_autoencoder_terms_per_image():
+    recon, penalty = torch.tensor([1.0, 3.0]), torch.tensor([0.5, 1.5])
+    terms = autoencoder_terms(recon, latent_dim=3, regularizer=penalty, reduction="none")
+    assert torch.equal(terms.objective, recon + penalty) and torch.equal(terms.kl, torch.zeros(2))
+    assert terms.kl_per_dim.shape == (2, 3) and terms.recon_draws is not None
+    assert torch.equal(terms.recon_draws, recon[None])
+    batch = autoencoder_terms(recon, latent_dim=3, regularizer=penalty.mean())
+    assert torch.equal(terms.objective.mean(), batch.objective)
 
 
 # --- probabilistic PCA: a VAE whose log p(x) and posterior are known exactly ---------------------------------
@@ -289,7 +348,7 @@ def test_exact_posterior_iw_bound_equals_log_likelihood_for_any_k(ppca, k, dtype
     x = ppca.sample_x(8, seed=5)
     model = ppca.model.to(dtype)  # float32 as the app runs it
     with torch.no_grad():
-        iw = model.iw_log_likelihood(x.to(dtype), k=k, generator=gen(k))
+        iw = iw_log_likelihood(model.iw_log_weights(x.to(dtype), k=k, generator=gen(k)))
     # With the true posterior every importance weight equals p(x), whatever the draw.
     assert torch.allclose(iw.double(), ppca.log_px(x), atol=1e-4)
 
@@ -297,8 +356,8 @@ def test_exact_posterior_iw_bound_equals_log_likelihood_for_any_k(ppca, k, dtype
 def test_exact_posterior_iw_is_independent_of_chunking(ppca):
     x = ppca.sample_x(4, seed=6)
     with torch.no_grad():
-        chunked = ppca.model.iw_log_likelihood(x, k=50, chunk_size=7, generator=gen(0))
-        whole = ppca.model.iw_log_likelihood(x, k=50, chunk_size=500, generator=gen(0))
+        chunked = iw_log_likelihood(ppca.model.iw_log_weights(x, k=50, chunk_size=7, generator=gen(0)))
+        whole = iw_log_likelihood(ppca.model.iw_log_weights(x, k=50, chunk_size=500, generator=gen(0)))
     assert torch.allclose(chunked, whole, atol=1e-8)
     assert torch.allclose(chunked, ppca.log_px(x), atol=1e-4)
 
@@ -308,9 +367,9 @@ def test_chunking_draws_the_same_samples_when_chunks_line_up(ppca):
     ppca.perturb_encoder()
     x = ppca.sample_x(4, seed=7)
     with torch.no_grad():
-        a = ppca.model.iw_log_likelihood(x, k=30, chunk_size=30, generator=gen(1))
-        b = ppca.model.iw_log_likelihood(x, k=30, chunk_size=500, generator=gen(1))
-        c = ppca.model.iw_log_likelihood(x, k=30, chunk_size=7, generator=gen(1))
+        a = iw_log_likelihood(ppca.model.iw_log_weights(x, k=30, chunk_size=30, generator=gen(1)))
+        b = iw_log_likelihood(ppca.model.iw_log_weights(x, k=30, chunk_size=500, generator=gen(1)))
+        c = iw_log_likelihood(ppca.model.iw_log_weights(x, k=30, chunk_size=7, generator=gen(1)))
     assert torch.equal(a, b)
     assert torch.allclose(c, a, atol=0.5)  # different draws, same quantity: close but not equal
     assert not torch.equal(c, a)
@@ -325,7 +384,8 @@ def test_perturbed_encoder_loosens_elbo_and_iw_tightens_with_k(ppca):
         neg_elbo_exact = ppca.expected_recon(x) + gaussian_kl_per_dim(*ppca.model.encode(x)).sum(1)
         neg_elbo_sampled = ppca.model.loss(x, n_samples=200, generator=gen(9)).neg_elbo.item()
         # One seed for every K: the draws for small K are a prefix of those for large K, so the noise is shared.
-        gaps = {k: log_px - ppca.model.iw_log_likelihood(x, k=k, generator=gen(10)) for k in (1, 10, 100, 1000)}
+        log_weights = ppca.model.iw_log_weights(x, k=1000, generator=gen(10))
+        gaps = {k: log_px - iw_log_likelihood(log_weights[:k]) for k in (1, 10, 100, 1000)}
     elbo_gap = (neg_elbo_exact + log_px).mean().item()  # = E_x KL(q(z|x) || p(z|x)) > 0
     mean_gap = {k: g.mean().item() for k, g in gaps.items()}
     std_error = {k: g.std().item() / math.sqrt(n) for k, g in gaps.items()}

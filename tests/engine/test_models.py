@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch.distributions import Bernoulli, kl_divergence
 
 from vae_core.engine.config import MODEL_KINDS, ModelConfig
+from vae_core.engine.losses import iw_log_likelihood
 from vae_core.engine.models import MODEL_REGISTRY, VAE, build_model
 from vae_core.engine.models.autoencoders import kl_sparsity
 
@@ -310,8 +311,9 @@ def test_vae_sampling_methods_shapes_and_seeding():
     posterior = model.sample_posterior(x, 5, generator=torch.Generator().manual_seed(0))
     assert posterior.shape == (5, 2, 1, 8, 8)
     assert posterior.min() >= 0 and posterior.max() <= 1
-    iw = model.iw_log_likelihood(x, k=7, generator=torch.Generator().manual_seed(0))
-    assert iw.shape == (2,) and torch.isfinite(iw).all()
+    log_weights = model.iw_log_weights(x, k=7, generator=torch.Generator().manual_seed(0))
+    assert log_weights.shape == (7, 2) and torch.isfinite(log_weights).all()
+    assert iw_log_likelihood(log_weights).shape == (2,)
     a = model.loss(x, n_samples=3, generator=torch.Generator().manual_seed(4)).objective
     b = model.loss(x, n_samples=3, generator=torch.Generator().manual_seed(4)).objective
     assert torch.equal(a, b)
@@ -326,3 +328,87 @@ def test_vae_beta_weights_only_the_kl():
     t2 = model.loss(x, beta=0.5, generator=torch.Generator().manual_seed(0))
     assert t2.beta == 0.5 and torch.equal(t2.recon, t.recon)
     assert t2.objective.item() == pytest.approx((t.recon + 0.5 * t.kl).item(), rel=1e-6)
+
+
+# --- the one interface, every family alike -----------------------------------------------------------------------
+
+FAMILY_OPTIONS = {"sae": {"sparsity": "kl"}, "dae": {"corruption": "mask", "corruption_rate": 0.3}}
+
+
+def family(kind: str, **overrides) -> torch.nn.Module:
+    return make_model(kind=kind, **{**FAMILY_OPTIONS.get(kind, {}), **overrides})
+
+
+def labels(batch: int, seed: int = 2) -> torch.Tensor:
+    return torch.randint(0, 10, (batch,), generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+@pytest.mark.parametrize("training", [False, True], ids=["eval", "train"])
+def test_per_image_terms_average_to_the_batch_terms(kind, training):
+    # Same seed, both reductions: the same draws (q(z|x) samples, the DAE's corruption in training), so the per-image
+    # terms' batch mean is the reduced term, up to float rounding (the reduced path sums the batch in one go).
+    model = family(kind, **({"sparsity": "l1"} if kind == "sae" and training else {}))
+    model.train(training)
+    x, y = images((1, 8, 8), batch=6), labels(6)
+    options = {"beta": 0.7, "n_samples": 3}
+    mean = model.loss(x, y, generator=torch.Generator().manual_seed(9), **options)
+    per_image = model.loss(x, y, generator=torch.Generator().manual_seed(9), reduction="none", **options)
+    for name in ("recon", "kl", "regularizer", "objective", "neg_elbo"):
+        value = getattr(per_image, name)
+        assert value.shape == (6,), name
+        torch.testing.assert_close(value.mean(), getattr(mean, name), rtol=1e-5, atol=1e-5, msg=name)
+    assert per_image.kl_per_dim.shape == (6, LATENT)
+    torch.testing.assert_close(per_image.kl_per_dim.mean(0), mean.kl_per_dim, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(per_image.kl_per_dim.sum(1), per_image.kl)
+    draws = per_image.recon_draws
+    assert draws is not None and mean.recon_draws is None
+    assert draws.shape == ((3, 6) if model.config.is_variational else (1, 6))
+    assert torch.equal(draws.mean(0), per_image.recon)
+    assert per_image.beta == (0.7 if model.config.is_variational else 0.0)
+
+
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+def test_every_family_takes_the_same_call(kind):
+    model = family(kind)
+    x, y = images((1, 8, 8), batch=4), labels(4)
+    # Labels in, whatever the family: the conditional VAE uses them, the others ignore them.
+    terms = model.loss(x, y, beta=1.0, n_samples=2, generator=torch.Generator().manual_seed(0))
+    assert terms.objective.shape == () and torch.isfinite(terms.objective)
+    assert model.embed(x, y).shape == (4, LATENT) and model.reconstruct(x, y).shape == x.shape
+    assert model.sample_prior(4, generator=torch.Generator().manual_seed(1), y=y).shape == (4, 1, 8, 8)
+    if not model.needs_labels:  # the labels change nothing for a family that takes none
+        model.eval()
+        assert torch.equal(model.embed(x, y), model.embed(x))
+        with torch.no_grad():
+            with_y = model.loss(x, y, generator=torch.Generator().manual_seed(3))
+            without = model.loss(x, generator=torch.Generator().manual_seed(3))
+        assert torch.equal(with_y.objective, without.objective)
+    with pytest.raises(TypeError):
+        model.loss(x, y, 1.0)  # everything after the labels is keyword-only
+    with pytest.raises(ValueError, match="reduction must be one of mean, none"):
+        model.loss(x, y, reduction="sum")
+    if model.config.is_variational:
+        log_weights = model.iw_log_weights(x, y, k=5, generator=torch.Generator().manual_seed(0))
+        assert log_weights.shape == (5, 4) and torch.isfinite(log_weights).all()
+    else:
+        with pytest.raises(NotImplementedError, match="no likelihood estimate"):
+            model.iw_log_weights(x, y, k=5)
+
+
+def test_dae_corruption_follows_the_generator():
+    dae = family("dae")
+    seen = capture_encoder_input(dae)
+    x = images((1, 8, 8), batch=8)
+    dae.train()
+    for seed in (4, 4, 5):
+        dae.loss(x, generator=torch.Generator().manual_seed(seed))
+    assert torch.equal(seen[0], seen[1]) and not torch.equal(seen[0], seen[2])
+
+
+def test_sae_kl_penalty_per_image_repeats_the_batch_penalty():
+    # The KL sparsity penalty compares the batch's mean activation with rho: one number, shared by every image.
+    model = family("sae").eval()
+    x = images((1, 8, 8), batch=5)
+    per_image = model.loss(x, reduction="none").regularizer
+    assert torch.equal(per_image, model.loss(x).regularizer.expand(5))

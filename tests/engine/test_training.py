@@ -196,9 +196,9 @@ def test_dynamic_binarisation_feeds_binary_batches(tiny_config, digits_train, di
     seen: list[torch.Tensor] = []
     original = model.loss  # what fit calls each step
 
-    def recording(x, beta=None):
+    def recording(x, y=None, *, beta=None):
         seen.append(x)
-        return original(x, beta=beta)
+        return original(x, y, beta=beta)
 
     model.loss = recording  # instance attribute: only this model records
     config = TrainConfig(dataset="digits", epochs=1, dynamic_binarization=True, batch_size=256, eval_each_epoch=False)

@@ -9,6 +9,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from vae_core.engine.data import binarize
+from vae_core.engine.losses import iw_log_likelihood
 from vae_core.engine.models import build_model
 from vae_core.engine.protocol import DataProtocol, measured_inputs
 from vae_core.lessons.anomaly import (
@@ -19,7 +20,6 @@ from vae_core.lessons.anomaly import (
     anomaly_sets,
     auc_sentence,
     detection_results,
-    per_image_elbo,
     percentile_in,
     png_code_length,
     rates_at_threshold,
@@ -77,14 +77,21 @@ def test_percentile_counts_below_and_half_the_ties():
     assert percentile_in(0.0, scores) == 0.0 and percentile_in(9.0, scores) == 100.0
 
 
-def test_per_image_elbo_matches_the_model_loss_on_single_images(bernoulli_vae, binary_test):
-    for i in range(5):
-        x = binary_test[i : i + 1]
-        with torch.no_grad():
-            recon, kl = per_image_elbo(bernoulli_vae, x, n_samples=7, generator=torch.Generator().manual_seed(i))
-            terms = bernoulli_vae.loss(x, beta=1.0, n_samples=7, generator=torch.Generator().manual_seed(i))
-        assert float(recon + kl) == pytest.approx(float(terms.neg_elbo), rel=1e-6)
-        assert float(kl) == pytest.approx(float(terms.kl), rel=1e-6)
+def test_scores_are_the_model_interface_in_batch_order(bernoulli_vae, binary_test, reference):
+    # Per batch, one generator: the ELBO's draws (model.loss per image), then the importance samples
+    # (model.iw_log_weights); the per-image terms themselves are checked in tests/engine/test_models.py.
+    scores = score_images(bernoulli_vae, binary_test, reference, iw_samples=20, elbo_samples=7, batch_size=16, seed=3)
+    generator = torch.Generator().manual_seed(3)
+    recon, kl, iw = [], [], []
+    with torch.no_grad():
+        for xb in binary_test.split(16):
+            terms = bernoulli_vae.loss(xb, beta=1.0, n_samples=7, generator=generator, reduction="none")
+            recon.append(terms.recon)
+            kl.append(terms.kl)
+            iw.append(-iw_log_likelihood(bernoulli_vae.iw_log_weights(xb, k=20, generator=generator)))
+    np.testing.assert_array_equal(scores.recon, torch.cat(recon).double().numpy())
+    np.testing.assert_array_equal(scores.kl, torch.cat(kl).double().numpy())
+    np.testing.assert_array_equal(scores.iw_nll, torch.cat(iw).double().numpy())
 
 
 def test_scores_are_seeded_batched_and_consistent(bernoulli_vae, binary_test, reference, tiny_config):

@@ -51,7 +51,7 @@ def test_codes_and_kl_comparison(models, digits_test):
     assert posterior_means(cvae, x, y).shape == posterior_means(vae, x, y).shape == (50, 2)
     result = compare_kl(cvae, vae, x, y, batch_size=20)
     with torch.no_grad():
-        cvae_terms, vae_terms = cvae.loss(x, labels=y), vae.loss(x)
+        cvae_terms, vae_terms = cvae.loss(x, y), vae.loss(x, y)
     np.testing.assert_allclose(result.cvae_kl_per_dim, cvae_terms.kl_per_dim.numpy(), rtol=1e-5)
     np.testing.assert_allclose(result.vae_kl_per_dim, vae_terms.kl_per_dim.numpy(), rtol=1e-5)
     assert result.cvae_kl == pytest.approx(float(cvae_terms.kl), rel=1e-5)

@@ -3,7 +3,7 @@
 The exact case is probabilistic PCA: x = W z + b + N(0, s² I) with z ~ N(0, I) has p(x) = N(b, W Wᵀ + s² I)
 (torch.distributions.MultivariateNormal here) and a Gaussian posterior, so the grid's log p(x), its
 posterior moments, the ELBO and the gap can all be checked against closed forms. On a shipped 2-D VAE the
-check is the ordering ELBO ≤ IW_K ≈ log p(x), IW_K from VAE.iw_log_likelihood.
+check is the ordering ELBO ≤ IW_K ≈ log p(x), IW_K from VAE.iw_log_weights.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from torch.distributions import MultivariateNormal
 
 from vae_core.engine.checkpoints import load_checkpoint
 from vae_core.engine.data import load_dataset
-from vae_core.engine.losses import reconstruction_nll
+from vae_core.engine.losses import iw_log_likelihood, reconstruction_nll
 from vae_core.lessons import posterior as post
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
@@ -179,7 +179,11 @@ def test_shipped_vae_log_px_lies_between_elbo_and_iw(digits_vae, index):
     report = post.analyse_image(decoder, x, q)
     with torch.no_grad():
         iw = [
-            float(digits_vae.iw_log_likelihood(x[None], 5000, generator=torch.Generator().manual_seed(s))[0])
+            float(
+                iw_log_likelihood(
+                    digits_vae.iw_log_weights(x[None], k=5000, generator=torch.Generator().manual_seed(s))
+                )[0]
+            )
             for s in range(4)
         ]
     iw_mean, iw_se = statistics.mean(iw), statistics.stdev(iw) / 2

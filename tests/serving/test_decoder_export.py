@@ -76,6 +76,12 @@ def test_conv_decoders_are_refused_with_a_reason(tiny_config):
         export_decoder(model)
 
 
+def test_a_decoder_that_also_reads_the_label_is_refused(tiny_config):
+    # The conditional VAE's MLPDecoder reads [z, onehot(y)]: the browser decoder has no label input.
+    with pytest.raises(UnsupportedDecoder, match="also needs a label"):
+        export_decoder(build_model(tiny_config(kind="cvae")))
+
+
 def test_arrays_round_trip_little_endian():
     array = np.array([[0.5, -2.0], [1e-3, 65504.0]], dtype=np.float32)
     np.testing.assert_array_equal(unpack_array(pack_array(array, "float32"), "float32"), array.ravel())

@@ -90,7 +90,7 @@ def assert_independent_terms(
     if meta["test_binarized"]:
         images = torch.bernoulli(images, generator=torch.Generator().manual_seed(meta["eval_seed"]))
     with torch.no_grad():
-        encoding = model.encode(images, labels) if model.needs_labels else model.encode(images)
+        encoding = model.encode(images, labels)  # labels: used by a conditional model, ignored by the others
         mean = encoding.mean.double()
         variances = mean.var(0, unbiased=False).numpy()
         assert int(np.sum(variances > ACTIVE_UNIT_VARIANCE)) == recorded.active_units

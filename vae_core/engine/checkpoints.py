@@ -33,7 +33,7 @@ from vae_core.engine.checkpoint_info import (
     safe_checkpoint_name,
 )
 from vae_core.engine.config import TrainConfig, config_to_dict
-from vae_core.engine.models import LatentModel, build_model
+from vae_core.engine.models import LatentModel, build_model, current_state_keys
 
 __all__ = ["LoadedCheckpoint", "claim_checkpoint_path", "load_checkpoint", "save_checkpoint"]
 
@@ -112,7 +112,9 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Loa
     state = payload.get("state_dict")
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path.name}: its weights are missing or not tensors")
-    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    state = current_state_keys(
+        info.model_config, {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    )
     _check_weight_values(path, state)
     try:
         model = build_model(info.model_config)
@@ -134,7 +136,7 @@ def _check_shapes(path: Path, info: CheckpointInfo) -> None:
         expected = expected_shapes(info)
     except (RuntimeError, ValueError, TypeError) as err:
         raise CheckpointError(f"{path.name}: its model config does not build ({first_line(err)})") from None
-    stored = info.tensor_shapes
+    stored = current_state_keys(info.model_config, info.tensor_shapes)
     missing, unexpected = sorted(set(expected) - set(stored)), sorted(set(stored) - set(expected))
     if missing or unexpected:
         names = ", ".join([f"missing {k}" for k in missing[:2]] + [f"unexpected {k}" for k in unexpected[:2]])

@@ -89,7 +89,7 @@ class ModelConfig:
 
     @property
     def needs_labels(self) -> bool:
-        """True when the model also takes each image's class label (fit and evaluate then pass `labels=`)."""
+        """True when the model also takes each image's class label: its loss, embed, ... then require their y."""
         return self.kind in LABELLED_KINDS
 
     @property

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from vae_core.engine.data import ImageDataset
-from vae_core.engine.losses import SCALAR_TERMS
+from vae_core.engine.losses import SCALAR_TERMS, iw_log_likelihood
 from vae_core.engine.models import LatentModel
 from vae_core.engine.protocol import DataProtocol, binary_entropy_floor, measured_inputs
 from vae_core.engine.results import EvaluationReport, TermMeans
@@ -22,15 +22,13 @@ def mean_loss_terms(
 ) -> TermMeans:
     """Batch-size-weighted means of the loss terms over images (no gradient, model's current mode kept).
 
-    labels: the images' classes, for models that take them (model.needs_labels)."""
+    labels: the images' classes, required by models that take them (model.needs_labels), ignored by the others."""
     sums = torch.zeros(len(SCALAR_TERMS))
     with torch.no_grad():
         for start in range(0, images.shape[0], batch_size):
             xb = images[start : start + batch_size]
-            if model.needs_labels:
-                terms = model.loss(xb, beta=beta, labels=_required(labels)[start : start + batch_size])
-            else:
-                terms = model.loss(xb, beta=beta)
+            yb = labels[start : start + batch_size] if labels is not None else None
+            terms = model.loss(xb, yb, beta=beta)
             sums += terms.scalars().cpu() * len(xb)
     means = (sums / images.shape[0]).tolist()
     return TermMeans.from_dict(dict(zip(SCALAR_TERMS, means, strict=True)))
@@ -52,12 +50,11 @@ def evaluate(
     models trained with dynamic binarisation. iw_samples > 0 adds the IW_K estimate of -log p(x) (VAEs), except
     for a Bernoulli decoder on grey levels, whose numbers are cross-entropies: there is no -log p(x) to estimate,
     and the report carries the images' entropy floor instead (vae_core.engine.protocol).
-    A model that takes labels (model.needs_labels) is given the data set's, so `data` must be an ImageDataset.
+    Every model is given the data set's labels when `data` is an ImageDataset; one that takes them
+    (model.needs_labels) refuses bare images.
     """
     images = data.images if isinstance(data, ImageDataset) else data
-    labels = data.labels if isinstance(data, ImageDataset) and model.needs_labels else None
-    if model.needs_labels and labels is None:
-        raise ValueError("a model that takes labels is evaluated on an ImageDataset (images and their labels)")
+    labels = data.labels if isinstance(data, ImageDataset) else None
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -79,12 +76,12 @@ def evaluate(
             torch.manual_seed(seed)
             for start in range(0, n, batch_size):
                 xb = images[start : start + batch_size].to(device)
-                if labels is None:
-                    terms, reconstruction, code = model.loss(xb, beta=1.0), model.reconstruct(xb), model.embed(xb)
-                else:
-                    yb = labels[start : start + batch_size].to(device)
-                    terms = model.loss(xb, beta=1.0, labels=yb)
-                    reconstruction, code = model.reconstruct(xb, yb), model.embed(xb, yb)
+                yb = labels[start : start + batch_size].to(device) if labels is not None else None
+                terms, reconstruction, code = (
+                    model.loss(xb, yb, beta=1.0),
+                    model.reconstruct(xb, yb),
+                    model.embed(xb, yb),
+                )
                 sums += torch.stack(
                     [terms.recon, terms.kl, terms.regularizer, (reconstruction - xb).pow(2).mean()]
                 ).double().cpu() * len(xb)
@@ -94,12 +91,9 @@ def evaluate(
                 iw_gen = torch.Generator(device=device).manual_seed(seed)
                 for start in range(0, n, iw_batch_size):
                     xb = images[start : start + iw_batch_size].to(device)
-                    if labels is None:
-                        log_px = model.iw_log_likelihood(xb, iw_samples, generator=iw_gen)
-                    else:  # log p(x | y) for a conditional model
-                        log_px = model.iw_log_likelihood(
-                            xb, iw_samples, labels=labels[start : start + iw_batch_size].to(device), generator=iw_gen
-                        )
+                    yb = labels[start : start + iw_batch_size].to(device) if labels is not None else None
+                    # log p(x), or log p(x | y) for a conditional model
+                    log_px = iw_log_likelihood(model.iw_log_weights(xb, yb, k=iw_samples, generator=iw_gen))
                     iw.append(log_px.double().cpu())
     finally:
         model.train(was_training)
@@ -122,12 +116,6 @@ def evaluate(
         protocol=protocol.value,
         entropy_floor=None if protocol.is_likelihood else binary_entropy_floor(images),
     )
-
-
-def _required(labels: Tensor | None) -> Tensor:
-    if labels is None:
-        raise ValueError("this model takes the images' labels; pass labels=")
-    return labels
 
 
 def active_units(codes: Tensor, threshold: float = ACTIVE_UNIT_VARIANCE) -> tuple[int, Tensor]:

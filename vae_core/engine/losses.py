@@ -1,6 +1,7 @@
-"""Every ELBO term's one home, plus the importance-weighted bound.
+"""Every ELBO term's one home, plus the one importance-weighted estimator.
 
-Units: all terms are in nats per image: summed over the pixels of an image, averaged over the batch.
+Units: all terms are in nats per image: summed over the pixels of an image, then averaged over the batch
+(reduction "mean") or left per image (reduction "none").
 """
 
 from __future__ import annotations
@@ -8,24 +9,33 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor
 
 LOG_2PI = math.log(2 * math.pi)
 SCALAR_TERMS = ("objective", "neg_elbo", "recon", "kl", "regularizer")  # the order of LossTerms.scalars()
+IW_CHUNK = 500  # importance samples drawn and decoded per chunk: memory stays flat for K in the thousands
+
+Reduction = Literal["mean", "none"]  # batch means (0-d terms) or one value per image ((B,) terms)
+REDUCTIONS: tuple[str, ...] = get_args(Reduction)
 
 
 @dataclass(frozen=True)
 class LossTerms:
-    """The terms of one objective evaluation, each in nats per image (batch mean)."""
+    """The terms of one objective evaluation in nats per image: batch means (0-d tensors) with reduction "mean",
+    one value per image (leading dimension B) with reduction "none"."""
 
     recon: Tensor  # E_q[-log p(x|z)] for VAEs; -log p(x|x_hat) (BCE or Gaussian NLL) for AEs
     kl: Tensor  # KL(q(z|x) || p(z)); zero for autoencoders
-    kl_per_dim: Tensor  # (latent_dim,), sums to kl
+    kl_per_dim: Tensor  # (latent_dim,), or (B, latent_dim) per image; sums over its last dimension to kl
     beta: float  # weight on kl in the objective
     regularizer: Tensor  # sparsity or contractive penalty of the AE family; zero for VAEs
     objective: Tensor  # recon + beta * kl + regularizer: what training minimises
+    # Reduction "none" only: -log p(x|z_s) for each draw z_s ~ q(z|x) and image, (n_samples, B), whose mean over
+    # the draws is recon (one row for the deterministic families); the spread of a Monte Carlo recon comes from it.
+    recon_draws: Tensor | None = None
 
     @property
     def neg_elbo(self) -> Tensor:
@@ -104,30 +114,89 @@ def mean_reconstruction_nll(x_params: Tensor, x: Tensor, likelihood: str, gaussi
     return reconstruction_nll(x_params, x, likelihood, gaussian_sigma).mean()
 
 
-def elbo_terms(recon: Tensor, mean: Tensor, logvar: Tensor, beta: float) -> LossTerms:
-    """Combine a reconstruction NLL, per image (B,) or already their mean (a 0-d tensor), and a
-    diagonal-Gaussian posterior into the VAE's terms."""
-    kl_per_dim = gaussian_kl_per_dim(mean, logvar).mean(0)
-    recon = recon.mean()
-    kl = kl_per_dim.sum()
-    zero = recon.new_zeros(())
+def check_reduction(reduction: str) -> None:
+    """Refuse a reduction other than "mean" and "none" before anything is computed."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {', '.join(REDUCTIONS)}; got {reduction!r}")
+
+
+def reduce_images(values: Tensor, reduction: Reduction) -> Tensor:
+    """Per-image values (B,) as the reduction asks: their batch mean (0-d) or themselves."""
+    return values.mean() if reduction == "mean" else values
+
+
+def monte_carlo_reconstruction(
+    x_params: Tensor, x: Tensor, likelihood: str, gaussian_sigma: float, n_samples: int, reduction: Reduction
+) -> Tensor:
+    """E_q[-log p(x|z)] by Monte Carlo, from the decoder's output for n_samples draws of each of the B images
+    (x_params and x shaped (n_samples * B, ...), draw-major as z.flatten(0, 1) gives them).
+
+    "mean": one 0-d tensor, the mean over draws and images in one reduction (the training step's fast path);
+    "none": each draw's NLL per image, shaped (n_samples, B), for elbo_terms to average over the draws.
+    """
+    if reduction == "mean":
+        return mean_reconstruction_nll(x_params, x, likelihood, gaussian_sigma)
+    return reconstruction_nll(x_params, x, likelihood, gaussian_sigma).view(n_samples, -1)
+
+
+def elbo_terms(recon: Tensor, mean: Tensor, logvar: Tensor, beta: float, reduction: Reduction = "mean") -> LossTerms:
+    """Combine a reconstruction NLL and a diagonal-Gaussian posterior into the VAE's terms.
+
+    recon: with reduction "mean", the NLLs per image (B,) or already their mean (0-d); with "none", each draw's NLL
+    per image (n_samples, B), as monte_carlo_reconstruction gives them. KL in closed form (gaussian_kl_per_dim).
+    """
+    check_reduction(reduction)
+    if reduction == "mean":
+        kl_per_dim = gaussian_kl_per_dim(mean, logvar).mean(0)
+        recon = recon.mean()
+        kl = kl_per_dim.sum()
+        zero = recon.new_zeros(())
+        return LossTerms(
+            recon=recon, kl=kl, kl_per_dim=kl_per_dim, beta=float(beta), regularizer=zero, objective=recon + beta * kl
+        )
+    assert recon.dim() == 2 and recon.shape[1] == mean.shape[0], f"expected (n_samples, B) NLLs, got {recon.shape}"
+    kl_per_dim = gaussian_kl_per_dim(mean, logvar)
+    kl = kl_per_dim.sum(1)
+    per_image = recon.mean(0)
     return LossTerms(
-        recon=recon, kl=kl, kl_per_dim=kl_per_dim, beta=float(beta), regularizer=zero, objective=recon + beta * kl
+        recon=per_image,
+        kl=kl,
+        kl_per_dim=kl_per_dim,
+        beta=float(beta),
+        regularizer=torch.zeros_like(per_image),
+        objective=per_image + beta * kl,
+        recon_draws=recon,
     )
 
 
-def autoencoder_terms(recon: Tensor, latent_dim: int, regularizer: Tensor | None = None) -> LossTerms:
-    """The AE family's terms: a reconstruction NLL, per image (B,) or their mean (0-d), plus an optional
-    penalty; no KL."""
-    recon = recon.mean()
-    reg = recon.new_zeros(()) if regularizer is None else regularizer
+def autoencoder_terms(
+    recon: Tensor, latent_dim: int, regularizer: Tensor | None = None, reduction: Reduction = "mean"
+) -> LossTerms:
+    """The AE family's terms: a reconstruction NLL plus an optional penalty; no KL.
+
+    "mean": recon per image (B,) or their mean (0-d), regularizer 0-d; "none": both per image (B,).
+    """
+    check_reduction(reduction)
+    if reduction == "mean":
+        recon = recon.mean()
+        reg = recon.new_zeros(()) if regularizer is None else regularizer
+        return LossTerms(
+            recon=recon,
+            kl=recon.new_zeros(()),
+            kl_per_dim=recon.new_zeros(latent_dim),
+            beta=0.0,
+            regularizer=reg,
+            objective=recon + reg,
+        )
+    reg = torch.zeros_like(recon) if regularizer is None else regularizer
     return LossTerms(
         recon=recon,
-        kl=recon.new_zeros(()),
-        kl_per_dim=recon.new_zeros(latent_dim),
+        kl=torch.zeros_like(recon),
+        kl_per_dim=recon.new_zeros(recon.shape[0], latent_dim),
         beta=0.0,
         regularizer=reg,
         objective=recon + reg,
+        recon_draws=recon.unsqueeze(0),
     )
 
 
@@ -141,27 +210,32 @@ def log_mean_exp(values: Tensor, dim: int) -> Tensor:
     return torch.logsumexp(values, dim) - math.log(values.shape[dim])
 
 
-def iw_log_likelihood(
+def iw_log_weights(
     x: Tensor,
     mean: Tensor,
     logvar: Tensor,
     decode_params: Callable[[Tensor], Tensor],
     likelihood: str,
     gaussian_sigma: float,
+    *,
     k: int,
-    chunk_size: int = 500,
     generator: torch.Generator | None = None,
+    chunk_size: int = IW_CHUNK,
 ) -> Tensor:
-    """Importance-weighted lower bound IW_K <= log p(x), per image, shape (B,) in nats (Burda et al. 2015).
+    """The K log importance weights of each image, shaped (K, B), in nats (Burda et al. 2015, eq. 8):
 
-    IW_K = log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x),  z_k ~ q(z|x). K = 1 is the ELBO; the bound rises
-    with K. The K samples are drawn chunk_size at a time so memory stays flat for K in the thousands.
+        log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x),  z_k ~ q(z|x) = N(mean, diag(exp(logvar))),
+
+    p(z) = N(0, I). iw_log_likelihood reduces them to IW_K; their first K' rows give IW_K' for every K' <= K.
+    decode_params maps codes (n * B, D), the B images repeated n times, to the decoder's output.
+    The noise is drawn chunk_size draws at a time, one randn((n, B, D)) per chunk, so memory stays flat for K in
+    the thousands; the draws therefore depend on chunk_size (chunk_size >= k draws them all in one go).
     """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     batch, latent_dim = mean.shape
     std = (0.5 * logvar).exp()
-    log_weights = []  # (n, B) per chunk: log p(x|z_k) + log p(z_k) - log q(z_k|x)
+    log_weights = []  # (n, B) per chunk
     for start in range(0, k, chunk_size):
         n = min(chunk_size, k - start)
         eps = torch.randn((n, batch, latent_dim), generator=generator, device=mean.device, dtype=mean.dtype)
@@ -172,4 +246,12 @@ def iw_log_likelihood(
         log_pz = log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
         log_qz = log_normal(z, mean, logvar)
         log_weights.append(log_px_z + log_pz - log_qz)
-    return log_mean_exp(torch.cat(log_weights), dim=0)
+    return torch.cat(log_weights)
+
+
+def iw_log_likelihood(log_weights: Tensor) -> Tensor:
+    """IW_K = log (1/K) sum_k w_k per image, (B,) in nats, from the (K, B) log weights of iw_log_weights.
+
+    A lower bound on log p(x) that tightens as K grows (Burda et al. 2015); K = 1 is the ELBO's estimate.
+    """
+    return log_mean_exp(log_weights, dim=0)

@@ -122,7 +122,7 @@ def fit(
                     if cfg.dynamic_binarization:
                         xb = torch.bernoulli(xb)
                     optimizer.zero_grad(set_to_none=True)
-                    terms = model.loss(xb, beta=beta) if yb is None else model.loss(xb, beta=beta, labels=yb)
+                    terms = model.loss(xb, yb, beta=beta)
                     terms.objective.backward()
                     objective = terms.objective.item()
                     if not math.isfinite(objective):

@@ -32,7 +32,6 @@ import numpy as np
 from vae_core.engine import limits
 
 if TYPE_CHECKING:
-    import torch
     from torch import Tensor
 
     from vae_core.engine.models import VAE, LatentModel
@@ -193,26 +192,6 @@ def png_code_length(images: Tensor) -> np.ndarray:
 # --- per-image scores ------------------------------------------------------------------------------------------
 
 
-def per_image_elbo(
-    model: VAE, x: Tensor, n_samples: int = DEFAULT_ELBO_SAMPLES, generator: torch.Generator | None = None
-) -> tuple[Tensor, Tensor]:
-    """(reconstruction E_q[-log p(x|z)], KL(q(z|x) || p(z))) per image, each (B,), in nats.
-
-    The terms VAE.loss averages over the batch, left per image: the same draws (model.sample_latent with the same
-    generator) and the closed-form KL (Kingma & Welling 2014, Appendix B).
-    """
-    from vae_core.engine.losses import gaussian_kl_per_dim
-
-    encoding = model.encode(x)
-    assert encoding.logvar is not None, "a VAE's encoder gives a posterior log-variance"
-    z = model.sample_latent(encoding, n_samples, generator)  # (S, B, D)
-    x_params = model.decode_params(z.flatten(0, 1))
-    x_rep = x.expand(n_samples, *x.shape).flatten(0, 1)
-    recon = model.reconstruction_nll(x_params, x_rep).view(n_samples, x.shape[0]).mean(0)
-    kl = gaussian_kl_per_dim(encoding.mean, encoding.logvar).sum(1)
-    return recon, kl
-
-
 def ae_reconstruction_error(ae: LatentModel, x: Tensor) -> Tensor:
     """An autoencoder's -log p(x | x_hat) per image (B,): its reconstruction error in its own likelihood."""
     return ae.reconstruction_nll(ae.decode_params(ae.embed(x)), x)
@@ -236,6 +215,8 @@ def score_images(
     """
     import torch
 
+    from vae_core.engine.losses import iw_log_likelihood
+
     if not model.config.is_variational:
         raise ValueError(f"anomaly scores need a VAE (a likelihood); got a {model.config.kind!r} model")
     if not 1 <= iw_samples <= limits.MAX_ANOMALY_IW_SAMPLES:
@@ -255,10 +236,12 @@ def score_images(
         with torch.no_grad():
             for start in range(0, n, batch_size):
                 xb = images[start : start + batch_size].to(device)
-                recon, kl = per_image_elbo(model, xb, elbo_samples, generator)
-                parts["recon"].append(recon.double().cpu())
-                parts["kl"].append(kl.double().cpu())
-                parts["iw"].append(-model.iw_log_likelihood(xb, iw_samples, generator=generator).double().cpu())
+                # One generator for both, in this order: the ELBO's draws, then the importance samples.
+                terms = model.loss(xb, beta=1.0, n_samples=elbo_samples, generator=generator, reduction="none")
+                parts["recon"].append(terms.recon.double().cpu())
+                parts["kl"].append(terms.kl.double().cpu())
+                log_weights = model.iw_log_weights(xb, k=iw_samples, generator=generator)
+                parts["iw"].append(-iw_log_likelihood(log_weights).double().cpu())
                 if ae is not None:
                     parts["ae"].append(ae_reconstruction_error(ae, xb).double().cpu())
                 if progress is not None:

@@ -59,20 +59,16 @@ def style_transfer(model: ConditionalVAE, image: np.ndarray | Tensor, label: int
 
 
 def posterior_means(model: LatentModel, images: Tensor, labels: Tensor, batch_size: int = 1000) -> np.ndarray:
-    """Posterior means (N, D) of a test set; a conditional model is given each image's own label."""
+    """Posterior means (N, D) of a test set; every model is given each image's own label (a conditional one uses
+    it, the others ignore it)."""
     import torch
-
-    from vae_core.engine.models.cvae import ConditionalVAE
 
     device = next(model.parameters()).device
     out = []
     with torch.no_grad():
         for start in range(0, images.shape[0], batch_size):
             xb = images[start : start + batch_size].to(device)
-            if isinstance(model, ConditionalVAE):
-                out.append(model.embed(xb, labels[start : start + batch_size].to(device)))
-            else:
-                out.append(model.embed(xb))
+            out.append(model.embed(xb, labels[start : start + batch_size].to(device)))
     return torch.cat(out).cpu().numpy()
 
 
@@ -113,8 +109,8 @@ def compare_kl(
         for start in range(0, n, batch_size):
             xb, yb = images[start : start + batch_size], labels[start : start + batch_size]
             for name, terms in (
-                ("cvae", cvae.loss(xb, beta=1.0, labels=yb, generator=generator)),
-                ("vae", vae.loss(xb, beta=1.0, generator=generator)),
+                ("cvae", cvae.loss(xb, yb, beta=1.0, generator=generator)),
+                ("vae", vae.loss(xb, yb, beta=1.0, generator=generator)),
             ):
                 kl_sums[name] += terms.kl_per_dim.double().cpu() * len(xb)
                 recon_sums[name] += float(terms.recon) * len(xb)

@@ -1,9 +1,10 @@
 """The ELBO page's numbers for one image, computed from a model (no Streamlit; shared by the page and its tests).
 
 Everything random is seeded with a generator of its own, so a number can be recomputed exactly from the model,
-the input and the seed: `model.loss(x, beta, n_samples, generator=Generator().manual_seed(seed))` gives the
-reconstruction and KL terms; `iw_draws` the K importance weights of one seed, from which IW_K for every K up to
-that size is read off (nested: IW_K uses the first K draws). Units: nats per image.
+the input and the seed: `model.loss(x, beta=beta, n_samples=n, generator=Generator().manual_seed(seed),
+reduction="none")` gives the reconstruction and KL terms and each draw's reconstruction NLL; `iw_draws` the K
+importance weights of one seed (model.iw_log_weights), from which IW_K for every K up to that size is read off
+(nested: IW_K uses the first K draws). Units: nats per image.
 
 Monte Carlo numbers come with their noise (the standard error of the reconstruction term, the spread of the IW
 estimate over seeds), and `format_noisy` prints a number only to the digits that noise supports.
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vae_core.engine.losses import log_normal
+from vae_core.engine.losses import iw_log_likelihood
 from vae_core.engine.models import LatentModel
 from vae_core.engine.models.vae import VAE
 from vae_core.engine.protocol import DataProtocol, binarization_spread, protocol_of
@@ -30,7 +31,6 @@ RECON_SAMPLES = 64  # draws z ~ q(z|x) averaged in the reconstruction term: one 
 IW_CHOICES = (1, 5, 10, 50, 100, 500, 1000, 5000)  # K for the importance-weighted bound
 IW_DEFAULT_K = 1000
 IW_SEEDS = 5  # independent draws of the IW estimate whose spread is shown (seeds seed, seed + 1, ...)
-IW_CHUNK = 500  # decoder calls per chunk of importance samples (memory stays flat)
 BINARIZATION_SEEDS = 10  # binarisations of one grey image averaged when the page shows the spread over them
 MOST_DECIMALS = 2  # exact numbers (the closed-form KL) are printed to this many decimals
 BETA_CHOICES = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
@@ -98,22 +98,19 @@ def elbo_breakdown(
     model: LatentModel, x: Tensor, *, beta: float, seed: int, n_samples: int = RECON_SAMPLES
 ) -> ElboBreakdown:
     """The terms of model.loss for a batch of one image, with n_samples seeded draws from q(z|x)."""
-    vae = _require_vae(model)
+    _require_vae(model)
     assert x.shape[0] == 1, "one image at a time"
     with torch.no_grad():
-        terms = model.loss(x, beta=beta, n_samples=n_samples, generator=_generator(model, seed))
-        encoding = model.encode(x)
-        # the same draws again, one reconstruction NLL per draw, for the standard error of their mean
-        z = vae.sample_latent(encoding, n_samples, _generator(model, seed)).flatten(0, 1)
-        per_draw = model.reconstruction_nll(model.decode_params(z), x.expand(n_samples, *x.shape[1:]))
-        at_mean = model.reconstruction_nll(model.decode_params(encoding.mean), x)
-    mean, logvar = encoding
-    assert logvar is not None  # a VAE's encoding has one
+        terms = model.loss(x, beta=beta, n_samples=n_samples, generator=_generator(model, seed), reduction="none")
+        mean, logvar = model.encode(x)
+        at_mean = model.reconstruction_nll(model.decode_params(mean), x)
+    assert logvar is not None and terms.recon_draws is not None  # a VAE's encoding has one; reduction "none"
+    per_draw = terms.recon_draws[:, 0]  # the NLL of each draw, for the standard error of their mean
     stderr = float(per_draw.double().std() / math.sqrt(n_samples)) if n_samples > 1 else math.inf
     return ElboBreakdown(
-        recon=float(terms.recon),
-        kl=float(terms.kl),
-        kl_per_dim=terms.kl_per_dim.cpu().numpy().astype(np.float64),
+        recon=float(terms.recon[0]),
+        kl=float(terms.kl[0]),
+        kl_per_dim=terms.kl_per_dim[0].cpu().numpy().astype(np.float64),
         posterior_mean=mean[0].cpu().numpy().astype(np.float64),
         posterior_std=(0.5 * logvar[0]).exp().cpu().numpy().astype(np.float64),
         beta=float(beta),
@@ -125,46 +122,34 @@ def elbo_breakdown(
 
 
 def iw_nll(model: LatentModel, x: Tensor, *, k: int, seed: int) -> float:
-    """-IW_K from model.iw_log_likelihood: one draw of the importance-weighted estimate of -log p(x), in nats.
+    """-IW_K from model.iw_log_weights: one draw of the importance-weighted estimate of -log p(x), in nats.
 
     Its *expectation* is an upper bound on -log p(x) that tightens as K grows; one draw need not be below
     the draw for a smaller K (see iw_curve for the spread over seeds).
     """
     _require_vae(model)
     with torch.no_grad():
-        return -float(model.iw_log_likelihood(x, k, generator=_generator(model, seed))[0])
+        return -float(iw_log_likelihood(model.iw_log_weights(x, k=k, generator=_generator(model, seed)))[0])
 
 
 def iw_draws(model: LatentModel, x: Tensor, *, k: int, seed: int) -> np.ndarray:
     """The k log importance weights log p(x|z_k) + log p(z_k) - log q(z_k|x), z_k ~ q(z|x), of one image (k,).
 
-    The noise is drawn at once as randn((k, D)) from a generator seeded with seed (Burda et al. 2015, eq. 8);
-    iw_nll_from(w[:K]) is then that seed's K-sample estimate for every K <= k (nested: one seed's estimates for
-    growing K share their first draws, as one student adding samples would see them).
+    model.iw_log_weights with all k draws in one chunk, so the noise is one randn((k, 1, D)) from a generator
+    seeded with seed (Burda et al. 2015, eq. 8); iw_nll_from(w[:K]) is then that seed's K-sample estimate for every
+    K <= k (nested: one seed's estimates for growing K share their first draws, as one student adding samples would
+    see them).
     """
     _require_vae(model)
     assert x.shape[0] == 1, "one image at a time"
     with torch.no_grad():
-        mean, logvar = model.encode(x)
-        assert logvar is not None  # a VAE's encoding has one
-        eps = torch.randn((k, mean.shape[1]), generator=_generator(model, seed), device=mean.device, dtype=mean.dtype)
-        z = mean + (0.5 * logvar).exp() * eps  # (k, D)
-        log_weights = []
-        for start in range(0, k, IW_CHUNK):
-            chunk = z[start : start + IW_CHUNK]
-            log_px_z = -model.reconstruction_nll(model.decode_params(chunk), x.expand(len(chunk), *x.shape[1:]))
-            log_weights.append(
-                log_px_z
-                + log_normal(chunk, torch.zeros_like(chunk), torch.zeros_like(chunk))
-                - log_normal(chunk, mean, logvar)
-            )
-    return torch.cat(log_weights).double().cpu().numpy()
+        log_weights = model.iw_log_weights(x, k=k, generator=_generator(model, seed), chunk_size=k)
+    return log_weights[:, 0].double().cpu().numpy()
 
 
 def iw_nll_from(log_weights: np.ndarray) -> float:
-    """-IW_K = -log (1/K) sum_k w_k from K log weights, in nats."""
-    top = float(np.max(log_weights))
-    return -(top + math.log(float(np.mean(np.exp(log_weights - top)))))
+    """-IW_K = -log (1/K) sum_k w_k from one image's K log weights (K,), in nats."""
+    return -float(iw_log_likelihood(torch.from_numpy(np.asarray(log_weights, dtype=np.float64))))
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vae_core.engine.losses import gaussian_kl_per_dim, iw_log_likelihood, log_normal, reconstruction_nll
+from vae_core.engine.losses import (
+    gaussian_kl_per_dim,
+    iw_log_likelihood,
+    iw_log_weights,
+    log_normal,
+    reconstruction_nll,
+)
 from vae_core.engine.models import LatentModel
 
 LATENT_DIM = 2  # everything here integrates over a plane
@@ -338,17 +344,17 @@ def _kl_on(log_q: Tensor, log_joint: Tensor, log_px: float) -> float:
 def iw_bound(decoder: Decoder, x: Tensor, q: DiagonalGaussian, k: int, seed: int = 0) -> float:
     """IW_K ≤ log p(x) for one image with proposal q (Burda et al. 2015), seeded; nats."""
     with torch.no_grad():
-        value = iw_log_likelihood(
+        log_weights = iw_log_weights(
             x.unsqueeze(0),
             q.mean[None],
             q.logvar[None],
             decoder.decode_params,
             decoder.likelihood,
             decoder.gaussian_sigma,
-            k,
+            k=k,
             generator=torch.Generator().manual_seed(seed),
         )
-    return float(value[0])
+    return float(iw_log_likelihood(log_weights)[0])
 
 
 @dataclass(frozen=True)

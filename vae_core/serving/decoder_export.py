@@ -117,7 +117,8 @@ class DecoderSpec:
 def export_decoder(model) -> DecoderSpec:
     """The decoder of an MLP LatentModel as a DecoderSpec (float32 copies of its weights).
 
-    Raises UnsupportedDecoder for conv decoders and for anything but Linear / ReLU / Unflatten layers.
+    Raises UnsupportedDecoder for conv decoders, decoders that also take a label (the conditional VAE), and for
+    anything but Linear / ReLU / Unflatten layers.
     """
     from torch import nn  # imported here: the rest of this module (payloads, decoding) needs numpy only
 
@@ -129,6 +130,8 @@ def export_decoder(model) -> DecoderSpec:
             f"the browser decoder runs MLP decoders only; this model's decoder is "
             f"{config.arch!r}, so it decodes on the server"
         )
+    if config.needs_labels:  # its MLPDecoder reads [z, onehot(y)]: the browser decoder has no label input
+        raise UnsupportedDecoder("the browser decoder takes a code only; this model also needs a label")
     layers: list[DenseLayer] = []
     for module in model.decoder.net:
         if isinstance(module, nn.Linear):

@@ -6,7 +6,15 @@ from vae_core.engine.models.autoencoders import (
     DenoisingAutoencoder,
     SparseAutoencoder,
 )
-from vae_core.engine.models.base import MODEL_REGISTRY, Encoding, LatentModel, ModelOutput, build_model, register_model
+from vae_core.engine.models.base import (
+    MODEL_REGISTRY,
+    Encoding,
+    LatentModel,
+    ModelOutput,
+    build_model,
+    current_state_keys,
+    register_model,
+)
 from vae_core.engine.models.cvae import ConditionalVAE
 from vae_core.engine.models.vae import VAE
 
@@ -22,5 +30,6 @@ __all__ = [
     "ModelOutput",
     "SparseAutoencoder",
     "build_model",
+    "current_state_keys",
     "register_model",
 ]

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from vae_core.engine.config import ModelConfig
-from vae_core.engine.losses import LossTerms, autoencoder_terms
+from vae_core.engine.losses import LossTerms, Reduction, autoencoder_terms, check_reduction, reduce_images
 from vae_core.engine.models.base import Encoding, LatentModel, ModelOutput, register_model
 from vae_core.engine.models.bodies import build_bodies
 
@@ -21,49 +21,56 @@ class Autoencoder(LatentModel):
         self.encoder = encoder
         self.to_code = nn.Linear(encoder.out_features, config.latent_dim)
 
-    def encode(self, x: Tensor) -> Encoding:
+    def encode(self, x: Tensor, y: Tensor | None = None) -> Encoding:
         return Encoding(self.to_code(self.encoder(x)), None)
 
-    def forward(self, x: Tensor) -> ModelOutput:
+    def forward(self, x: Tensor, y: Tensor | None = None) -> ModelOutput:
         hidden = self.encoder(x)
         code = self.to_code(hidden)
         return ModelOutput(self.decoder(code), code, Encoding(code, None), hidden)
 
-    def corrupt(self, x: Tensor) -> Tensor:
+    def corrupt(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """The input the encoder sees during training; the plain AE sees x itself."""
         return x
 
-    def penalty(self, x_in: Tensor, out: ModelOutput) -> Tensor | None:
-        """Extra term added to the objective (none for the plain AE)."""
+    def penalty(self, x_in: Tensor, out: ModelOutput, reduction: Reduction) -> Tensor | None:
+        """Extra term added to the objective, reduced as asked (none for the plain AE)."""
         return None
 
     def loss(
         self,
         x: Tensor,
-        beta: float | None = None,
+        y: Tensor | None = None,
         *,
-        labels: Tensor | None = None,
+        beta: float | None = None,
         n_samples: int = 1,
         generator: torch.Generator | None = None,
+        reduction: Reduction = "mean",
     ) -> LossTerms:
-        """Deterministic: beta, labels, n_samples and generator are ignored."""
+        """Deterministic: y, beta and n_samples are ignored; generator drives the denoising AE's corruption."""
         self._check_input(x)
-        x_in = self.corrupt(x) if self.training else x
+        check_reduction(reduction)
+        x_in = self.corrupt(x, generator) if self.training else x
         out = self(x_in)
         # The target is always the clean x: that is what makes the denoising AE denoise.
-        recon = self.mean_reconstruction_nll(out.x_params, x)
-        return autoencoder_terms(recon, self.config.latent_dim, self.penalty(x_in, out))
+        if reduction == "mean":
+            recon = self.mean_reconstruction_nll(out.x_params, x)
+        else:
+            recon = self.reconstruction_nll(out.x_params, x)
+        return autoencoder_terms(recon, self.config.latent_dim, self.penalty(x_in, out, reduction), reduction)
 
 
 @register_model("dae")
 class DenoisingAutoencoder(Autoencoder):
     """Denoising AE (Vincent et al. 2008): reconstruct the clean image from a corrupted one."""
 
-    def corrupt(self, x: Tensor) -> Tensor:
+    def corrupt(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         rate = self.config.corruption_rate
         if self.config.corruption == "gaussian":
-            return (x + rate * torch.randn_like(x)).clamp(0.0, 1.0)
-        return x * (torch.rand_like(x) >= rate).to(x.dtype)  # masking noise: zero a fraction `rate`
+            noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+            return (x + rate * noise).clamp(0.0, 1.0)
+        # masking noise: zero a fraction `rate`
+        return x * (torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) >= rate).to(x.dtype)
 
 
 @register_model("sae")
@@ -76,16 +83,20 @@ class SparseAutoencoder(Autoencoder):
     def __init__(self, config: ModelConfig):
         super().__init__(config, final_activation=nn.Sigmoid() if config.sparsity == "kl" else None)
 
-    def penalty(self, x_in: Tensor, out: ModelOutput) -> Tensor:
+    def penalty(self, x_in: Tensor, out: ModelOutput, reduction: Reduction) -> Tensor:
         weight = self.config.sparsity_weight
         if self.config.sparsity == "l1":
-            return weight * l1_sparsity(out.hidden)
-        return weight * kl_sparsity(out.hidden, self.config.sparsity_target)
+            return weight * l1_sparsity(out.hidden, reduction)
+        # The KL penalty compares the batch's mean activation with rho: one number for the whole batch, which
+        # reduction "none" repeats for each image (so their mean is still the batch's penalty).
+        penalty = weight * kl_sparsity(out.hidden, self.config.sparsity_target)
+        return penalty if reduction == "mean" else penalty.expand(x_in.shape[0])
 
 
-def l1_sparsity(activations: Tensor) -> Tensor:
-    """sum_j |h_j| per image, averaged over the batch: the L1 sparsity penalty before its weight."""
-    return activations.abs().sum(1).mean()
+def l1_sparsity(activations: Tensor, reduction: Reduction = "mean") -> Tensor:
+    """sum_j |h_j| per image, averaged over the batch (or per image, reduction "none"): the L1 sparsity penalty
+    before its weight."""
+    return reduce_images(activations.abs().sum(1), reduction)
 
 
 def bernoulli_kl(rho: float, rho_hat: Tensor) -> Tensor:
@@ -113,14 +124,16 @@ class ContractiveAutoencoder(Autoencoder):
     def loss(
         self,
         x: Tensor,
-        beta: float | None = None,
+        y: Tensor | None = None,
         *,
-        labels: Tensor | None = None,
+        beta: float | None = None,
         n_samples: int = 1,
         generator: torch.Generator | None = None,
+        reduction: Reduction = "mean",
     ) -> LossTerms:
-        """Deterministic: beta, labels, n_samples and generator are ignored."""
+        """Deterministic: y, beta, n_samples and generator are ignored."""
         self._check_input(x)
+        check_reduction(reduction)
         # Read before enable_grad below, inside which is_grad_enabled() is always True.
         penalty_needs_graph = self.training and torch.is_grad_enabled()
         # The Jacobian needs a graph back to x even when the caller evaluates under no_grad.
@@ -128,8 +141,12 @@ class ContractiveAutoencoder(Autoencoder):
             x_in = x.detach().clone().requires_grad_(True)
             out = self(x_in)
             jac_sq = jacobian_frobenius_sq(out.z, x_in, create_graph=penalty_needs_graph)
-        recon = self.mean_reconstruction_nll(out.x_params, x)
-        return autoencoder_terms(recon, self.config.latent_dim, self.config.contractive_weight * jac_sq.mean())
+        if reduction == "mean":
+            recon = self.mean_reconstruction_nll(out.x_params, x)
+        else:
+            recon = self.reconstruction_nll(out.x_params, x)
+        penalty = self.config.contractive_weight * reduce_images(jac_sq, reduction)
+        return autoencoder_terms(recon, self.config.latent_dim, penalty, reduction)
 
 
 def jacobian_frobenius_sq(code: Tensor, x: Tensor, create_graph: bool = True) -> Tensor:

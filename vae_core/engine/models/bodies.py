@@ -9,14 +9,17 @@ from vae_core.engine.config import ModelConfig
 
 
 class MLPEncoder(nn.Module):
-    """Flatten, then Linear + ReLU per hidden width. `out_features` is the last hidden width."""
+    """Flatten, then Linear + ReLU per hidden width. `out_features` is the last hidden width.
+
+    extra_inputs: features appended to the flattened image by the caller (the conditional VAE's one-hot label).
+    """
 
     out_features: int
 
-    def __init__(self, config: ModelConfig, final_activation: nn.Module | None = None):
+    def __init__(self, config: ModelConfig, final_activation: nn.Module | None = None, extra_inputs: int = 0):
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten()]
-        width = config.input_size
+        width = config.input_size + extra_inputs
         for i, hidden in enumerate(config.hidden_dims):
             last = i == len(config.hidden_dims) - 1
             layers += [nn.Linear(width, hidden), final_activation if (last and final_activation) else nn.ReLU()]
@@ -29,12 +32,15 @@ class MLPEncoder(nn.Module):
 
 
 class MLPDecoder(nn.Module):
-    """Mirror of the encoder: latent -> hidden widths reversed -> one output per pixel (no activation)."""
+    """Mirror of the encoder: latent -> hidden widths reversed -> one output per pixel (no activation).
 
-    def __init__(self, config: ModelConfig):
+    extra_inputs: features appended to the code by the caller (the conditional VAE's one-hot label).
+    """
+
+    def __init__(self, config: ModelConfig, extra_inputs: int = 0):
         super().__init__()
         layers: list[nn.Module] = []
-        width = config.latent_dim
+        width = config.latent_dim + extra_inputs
         for hidden in reversed(config.hidden_dims):
             layers += [nn.Linear(width, hidden), nn.ReLU()]
             width = hidden
