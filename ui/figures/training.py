@@ -11,8 +11,8 @@ from collections.abc import Callable
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from vae_core.engine.config import VARIATIONAL_KINDS
 from vae_core.engine.results import EpochRecord, TermMeans
+from vae_core.engine.vocabulary import KINDS
 from vae_core.serving.jobs import CurvePoint
 
 TRAIN_COLOUR, TEST_COLOUR = "#4E79A7", "#F28E2B"
@@ -20,13 +20,15 @@ FONT_PX = 13  # figure text readable on a projector
 
 # Kinds whose objective adds a penalty to the reconstruction: the penalty is a weight times a sum of absolute
 # activations (sparse) or a squared Jacobian norm (contractive), not a log-likelihood, so it has no unit.
-PENALTY_TITLES = {"sae": "sparsity penalty λ·Σ|h| (no unit)", "cae": "contractive penalty λ·‖∂h/∂x‖² (no unit)"}
+PENALTY_TITLES = {
+    kind.name: f"{kind.penalty} {kind.penalty_formula} (no unit)" for kind in KINDS.values() if kind.penalty
+}
 
 
 def second_term(kind: str) -> tuple[Callable[[TermMeans | CurvePoint], float], str] | None:
     """(the term, panel title) of the second panel: KL for VAEs, the penalty of a sparse or contractive AE;
     None for kinds without a second term (a plain or denoising AE)."""
-    if kind in VARIATIONAL_KINDS:
+    if kind in KINDS and KINDS[kind].variational:
         return (lambda terms: terms.kl), "KL(q(z|x) ‖ p(z)) [nats]"
     if kind in PENALTY_TITLES:
         return (lambda terms: terms.regularizer), PENALTY_TITLES[kind]

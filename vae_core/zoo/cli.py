@@ -27,7 +27,7 @@ from vae_core.engine.training import (
     fit,
     training_metadata,
 )
-from vae_core.engine.vocabulary import DEFAULT_HIDDEN
+from vae_core.engine.vocabulary import DEFAULT_HIDDEN, model_kind
 from vae_core.zoo.model_card import write_model_card
 from vae_core.zoo.specs import run_zoo, select_specs, zoo_specs
 
@@ -209,7 +209,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.out.suffix != ".pt":
         raise ValueError(f"--out must end in .pt, got {args.out}")
     check_writable(args.out)
-    hidden = args.hidden or DEFAULT_HIDDEN[args.arch]
+    hidden = args.hidden or model_kind(args.model).default_hidden(args.arch)
     model_config = ModelConfig(
         kind=args.model,
         arch=args.arch,
