@@ -60,7 +60,7 @@ def test_roles_and_sources_are_plain_strings_a_checkpoint_can_store():
 def test_the_words_are_not_spelled_again_elsewhere():
     literals = re.compile(
         r"""["'](beta-sweep|family-2d|Denoising AE|Contractive AE)["']|ACTIVE_KL_NATS|INFORMATIVE_KL\b|KIND_NAMES"""
-        r"|VARIATIONAL_KINDS|LABELLED_KINDS|KIND_LABELS"
+        r"|VARIATIONAL_KINDS|LABELLED_KINDS|KIND_LABELS|ACTIVE_THRESHOLD|fraction_active|IMAGE_ROLES"
     )
     offenders = []
     for folder in ("vae_core", "ui", "pages"):

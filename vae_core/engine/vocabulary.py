@@ -18,6 +18,9 @@ ROLE_SPARSE_WIDE = "sparse-wide"  # the autoencoder lesson's wide sparse AE and 
 ROLE_CONDITIONAL = "conditional"  # a conditional VAE (label-conditioned), for the conditional VAE page
 # the model card's section order
 ROLES = (ROLE_DEFAULT, ROLE_FAMILY_2D, ROLE_BETA_SWEEP, ROLE_SPARSE_WIDE, ROLE_CONDITIONAL)
+# A role belongs to a checkpoint. The models one lesson picks for itself are its *exhibits*, a different word
+# for a different thing: the autoencoder lesson's are "ae", "dae", "cae", "sparse" and "dense"
+# (vae_core.lessons.autoencoders.lesson_models.IMAGE_EXHIBITS, mapped to zoo files by name, not by role).
 
 # --- sources: which folder a model came from -------------------------------------------------------------------
 SOURCE_SHIPPED = "shipped"  # checkpoints/ ($VAE_CHECKPOINT_DIR)
@@ -107,6 +110,11 @@ ACTIVE_UNIT_VARIANCE = 0.01
 INFORMATIVE_MEAN_KL = 0.01
 # About one image (the ELBO page): its KL(q(z_d|x) || p(z_d)) for that image is at least this.
 INFORMATIVE_IMAGE_KL = 0.05
+
+# A hidden unit is *on* for one image when its sigmoid activation exceeds this (the autoencoder lesson's sparse
+# AEs; the page's slider starts here). A third notion, about a hidden layer, not the latent code: neither active
+# nor informative.
+UNIT_ON_ACTIVATION = 0.1
 
 
 def dim_name(d: int) -> str:
