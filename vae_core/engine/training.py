@@ -195,7 +195,8 @@ def fixed_test_images(test_data: ImageDataset | None, cfg: TrainConfig, device: 
     """The test images fit measures after each epoch (None when there are none).
 
     A model trained on binarised images is measured on one fixed binarisation of the test set, the same
-    protocol evaluate(..., binarized=True, seed=cfg.seed) uses, so the history and the final metrics agree.
+    protocol evaluate(..., protocol=DataProtocol.BINARIZED, seed=cfg.seed) uses, so the history and the final
+    metrics agree.
     """
     if test_data is None:
         return None

@@ -34,6 +34,7 @@ from vae_core.engine.config import ModelConfig, TrainConfig
 from vae_core.engine.data import ImageDataset, load_dataset
 from vae_core.engine.evaluation import evaluate
 from vae_core.engine.models import LatentModel
+from vae_core.engine.protocol import protocol_of
 from vae_core.engine.results import EpochRecord, EvaluationReport
 from vae_core.engine.training import FitResult, StepProgress, TrainingCallback, TrainingDiverged, fit, training_metadata
 
@@ -310,7 +311,7 @@ class TrainingJob(TrainingCallback):
         images = test_data.images
         if result.stopped or diverged:
             images = images[:STOPPED_EVAL_IMAGES]
-        report = evaluate(result.model, images, binarized=self.train_config.dynamic_binarization)
+        report = evaluate(result.model, images, protocol=protocol_of(self.train_config, self.model_config))
         metadata = training_metadata(
             result.seconds,
             len(train_data),
