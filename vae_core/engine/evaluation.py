@@ -33,7 +33,7 @@ def mean_loss_terms(
                 terms = model.loss(xb, beta=beta)
             sums += terms.scalars().cpu() * len(xb)
     means = (sums / images.shape[0]).tolist()
-    return TermMeans.from_dict(dict(zip(SCALAR_TERMS, means, strict=True)))
+    return TermMeans.from_named(SCALAR_TERMS, means)
 
 
 def evaluate(

@@ -69,6 +69,7 @@ class CurvePoint:
     recon: float
     kl: float
     regularizer: float
+    beta: float = 1.0  # the KL weight of these steps (a point never spans two epochs, so it has one)
 
 
 @dataclass
@@ -232,7 +233,11 @@ class TrainingJob(TrainingCallback):
             return None
         n = pending[3]
         point = CurvePoint(
-            progress.global_step / progress.steps_per_epoch, pending[0] / n, pending[1] / n, pending[2] / n
+            progress.global_step / progress.steps_per_epoch,
+            pending[0] / n,
+            pending[1] / n,
+            pending[2] / n,
+            beta=progress.beta,
         )
         self._pending, self._last_point_at = [0.0, 0.0, 0.0, 0], now
         return point
