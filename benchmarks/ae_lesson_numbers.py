@@ -16,11 +16,11 @@ from pathlib import Path
 import torch
 
 from vae_core.engine.data import load_dataset
+from vae_core.engine.vocabulary import UNIT_ON_ACTIVATION
 from vae_core.lessons.autoencoders import numbers as L
 from vae_core.lessons.autoencoders.lesson_models import (
-    ACTIVE_THRESHOLD,
     GAUSSIAN_LEVELS,
-    IMAGE_ROLES,
+    IMAGE_EXHIBITS,
     MASK_LEVELS,
     PCA_TRAIN_IMAGES,
     PERTURBATION_NORM,
@@ -41,9 +41,9 @@ def toy_numbers() -> None:
     toy = make_toy_manifold(settings.manifold, settings.n_points, settings.noise, settings.seed)
     print(f"## Toy data: {settings}")
     fits = {}
-    for role, spec in TOY_SPECS.items():
-        fits[role] = train_toy_autoencoder(toy.points, spec)
-        print(f"  trained {role:9s} {spec}: {fits[role].seconds:.1f} s")
+    for exhibit, spec in TOY_SPECS.items():
+        fits[exhibit] = train_toy_autoencoder(toy.points, spec)
+        print(f"  trained {exhibit:9s} {spec}: {fits[exhibit].seconds:.1f} s")
     comparison = L.compare_with_pca(toy.points, fits["linear"].model, fits["nonlinear"].model)
     print(
         f"1. principal angle PCA vs linear AE: {comparison.largest_angle_deg:.4f} deg; mean squared error "
@@ -59,9 +59,9 @@ def toy_numbers() -> None:
         f"{alignment.fraction_pointing_back(min_distance=far):.0%} of those farther than {far:g}"
     )
     normal = manifold_normal(toy)
-    for role in ("plain-2d", "cae"):
-        response = L.along_across(fits[role].model, toy.clean, toy.tangent, normal)
-        print(f"4. toy {role}: reconstruction slope along {response.along:.2f}, across {response.across:.2f}")
+    for exhibit in ("plain-2d", "cae"):
+        response = L.along_across(fits[exhibit].model, toy.clean, toy.tangent, normal)
+        print(f"4. toy {exhibit}: reconstruction slope along {response.along:.2f}, across {response.across:.2f}")
 
 
 def image_numbers(dataset: str) -> None:
@@ -69,21 +69,21 @@ def image_numbers(dataset: str) -> None:
     test = load_dataset(dataset, "test").images[:TEST_IMAGES]
     train = load_dataset(dataset, "train").images[:PCA_TRAIN_IMAGES]
     models = {}
-    for role in IMAGE_ROLES:
+    for exhibit in IMAGE_EXHIBITS:
         started = time.perf_counter()
-        models[role] = image_model(dataset, role, CHECKPOINTS)
-        print(f"  {role}: ready in {time.perf_counter() - started:.1f} s")
+        models[exhibit] = image_model(dataset, exhibit, CHECKPOINTS)
+        print(f"  {exhibit}: ready in {time.perf_counter() - started:.1f} s")
     ae_error = L.reconstruction_errors(models["ae"], test).mean().item()
     pca_errors = {k: L.squared_error(test, L.pca_reconstruct(L.fit_pca(train, k), test)).mean().item() for k in (2, 16)}
     print(f"1. squared error per image: PCA-2 {pca_errors[2]:.2f}, PCA-16 {pca_errors[16]:.2f}, AE z=2 {ae_error:.2f}")
-    for role in ("dense", "sparse"):
-        hidden = L.hidden_activations(models[role], test)
-        rho_hat = L.mean_activations(models[role], test)
+    for exhibit in ("dense", "sparse"):
+        hidden = L.hidden_activations(models[exhibit], test)
+        rho_hat = L.mean_activations(models[exhibit], test)
         print(
-            f"2. {role} ({hidden.shape[1]} sigmoid units): fraction of units > {ACTIVE_THRESHOLD:g} per image "
-            f"{L.fraction_active(hidden, ACTIVE_THRESHOLD).mean().item():.3f}; mean rho_hat "
+            f"2. {exhibit} ({hidden.shape[1]} sigmoid units): fraction of units > {UNIT_ON_ACTIVATION:g} per image "
+            f"{L.fraction_on(hidden, UNIT_ON_ACTIVATION).mean().item():.3f}; mean rho_hat "
             f"{rho_hat.mean().item():.3f} (target rho {WIDE_SPARSE_RHO:g} for the sparse one); "
-            f"squared error {L.reconstruction_errors(models[role], test).mean().item():.2f}"
+            f"squared error {L.reconstruction_errors(models[exhibit], test).mean().item():.2f}"
         )
     for kind, levels in (("gaussian", GAUSSIAN_LEVELS), ("mask", MASK_LEVELS)):
         curve = L.denoising_curve({"ae": models["ae"], "dae": models["dae"]}, test, kind, levels)
@@ -93,10 +93,10 @@ def image_numbers(dataset: str) -> None:
                 f"   level {level:<5g} noisy input {curve.input_errors[i]:7.2f}  "
                 f"AE {curve.model_errors['ae'][i]:7.2f}  DAE {curve.model_errors['dae'][i]:7.2f}"
             )
-    for role in ("ae", "cae"):
-        summary = L.contraction_summary(models[role].embed, test, PERTURBATION_NORM)
+    for exhibit in ("ae", "cae"):
+        summary = L.contraction_summary(models[exhibit].embed, test, PERTURBATION_NORM)
         print(
-            f"4. {role}: ||J_f||_F^2 mean {summary.jacobian_sq_mean:.2f}, median {summary.jacobian_sq_median:.2f};"
+            f"4. {exhibit}: ||J_f||_F^2 mean {summary.jacobian_sq_mean:.2f}, median {summary.jacobian_sq_median:.2f};"
             f" code spread {summary.code_spread:.2f}; ||J_f||_F / spread {summary.relative_jacobian:.3f}; "
             f"code moves {summary.displacement_mean:.4f} under ||dx|| = {PERTURBATION_NORM:g} "
             f"({summary.relative_displacement:.4f} spreads)"

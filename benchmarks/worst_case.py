@@ -289,12 +289,15 @@ def _mnist_model(path: str):
 
 def child_iw(kind: str, args) -> dict:
     from vae_core.engine.evaluation import evaluate
+    from vae_core.engine.protocol import DataProtocol
 
     model, images, _ = _mnist_model(DEFAULT_MODEL)
     sample = images[: args.iw_images]
     base = _reset_peak()
     start = time.perf_counter()
-    report = evaluate(model, sample, iw_samples=limits.MAX_IW_SAMPLES, binarized=True)  # binarised: IW applies
+    report = evaluate(
+        model, sample, iw_samples=limits.MAX_IW_SAMPLES, protocol=DataProtocol.BINARIZED
+    )  # binarised: IW applies
     seconds = time.perf_counter() - start
     assert report.iw_samples == limits.MAX_IW_SAMPLES and report.iw_nll is not None
     whole = seconds * MNIST_TEST_IMAGES / len(sample)

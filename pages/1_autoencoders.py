@@ -18,9 +18,9 @@ from ui.state import autoencoder_lesson as state
 from ui.widgets.export import figure_config, image_download
 from ui.widgets.image_chooser import choose_image
 from vae_core.engine.protocol import DataProtocol
+from vae_core.engine.vocabulary import UNIT_ON_ACTIVATION
 from vae_core.lessons.autoencoders import numbers as L
 from vae_core.lessons.autoencoders.lesson_models import (
-    ACTIVE_THRESHOLD,
     GAUSSIAN_LEVELS,
     LESSON_DATASETS,
     MASK_LEVELS,
@@ -251,16 +251,16 @@ def sparse_image_part() -> None:
     with columns[0]:
         index = index_picker("ae_sparse_index")
     threshold = columns[1].slider(
-        "'On' above", 0.01, 0.9, ACTIVE_THRESHOLD, step=0.01, key="ae_sparse_threshold", bind="query-params"
+        "'On' above", 0.01, 0.9, UNIT_ON_ACTIVATION, step=0.01, key="ae_sparse_threshold", bind="query-params"
     )
     image = images[index : index + 1]
     with columns[2]:
         images_row([image[0]], [f"test image #{index}"])
     acts = {"no penalty": L.hidden_activations(dense, image)[0], "KL penalty": L.hidden_activations(sparse, image)[0]}
-    fractions = {label: L.fraction_active(values.unsqueeze(0), threshold).item() for label, values in acts.items()}
+    fractions = {label: L.fraction_on(values.unsqueeze(0), threshold).item() for label, values in acts.items()}
     means = {
-        label: state.mean_fraction_active(dataset, role, threshold)
-        for label, role in (("no penalty", "dense"), ("KL penalty", "sparse"))
+        label: state.mean_fraction_on(dataset, exhibit, threshold)
+        for label, exhibit in (("no penalty", "dense"), ("KL penalty", "sparse"))
     }
     st.plotly_chart(
         figs.activation_bars_figure({k: v.numpy() for k, v in acts.items()}, threshold),

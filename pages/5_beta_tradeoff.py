@@ -58,7 +58,9 @@ with st.spinner("Evaluating the sweep's models on the test split…"):
         metrics = entry.info.metrics
         if not metrics_complete(metrics, entry.latent_dim):  # saved without its evaluation: evaluate here
             metrics = derived.test_metrics(
-                entry.ref(device), selection.dataset, binarized=entry.info.train_config.dynamic_binarization
+                entry.ref(device),
+                selection.dataset,
+                protocol=protocol_of(entry.info.train_config, entry.info.model_config),
             )
         points.append(sweep_point(entry, metrics))
 epochs = sweep_epochs(points)

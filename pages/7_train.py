@@ -7,7 +7,7 @@ from ui.shell.sidebar import DATASET_LABELS, available_datasets, current_selecti
 from ui.state.loaders import dataset_or_none
 from ui.widgets.job_panel import attached_job, job_panel, job_running, submit
 from vae_core.engine.registry import user_folder
-from vae_core.engine.vocabulary import KIND_LABELS
+from vae_core.engine.vocabulary import KINDS, kind_label
 from vae_core.serving.jobs import BOARD, MAX_CONCURRENT_JOBS
 from vae_core.serving.train_request import (
     HIDDEN_PRESETS,
@@ -45,11 +45,11 @@ with st.form("train_form"):
     c1, c2, c3 = st.columns(3)
     kind = c1.selectbox(
         "Model",
-        list(KIND_LABELS),
-        index=list(KIND_LABELS).index("vae"),
+        list(KINDS),
+        index=list(KINDS).index("vae"),
         key="train_kind",
         bind="query-params",
-        format_func=KIND_LABELS.get,
+        format_func=kind_label,
     )
     arch = c2.selectbox(
         "Body", ["mlp", "conv"], key="train_arch", bind="query-params", format_func={"mlp": "MLP", "conv": "Conv"}.get

@@ -17,6 +17,7 @@ from vae_core.engine.checkpoints import save_checkpoint
 from vae_core.engine.config import ModelConfig, TrainConfig
 from vae_core.engine.data import ImageDataset, load_dataset
 from vae_core.engine.evaluation import evaluate
+from vae_core.engine.protocol import protocol_of
 from vae_core.engine.training import FitResult, fit, training_metadata
 
 TINY_HIDDEN = (32, 16)
@@ -186,7 +187,7 @@ def train_tiny_checkpoint(
         result.model,
         train_config,
         history=[r.to_dict() for r in result.history],
-        metrics=evaluate(result.model, test_data, binarized=binarized).to_dict(),
+        metrics=evaluate(result.model, test_data, protocol=protocol_of(train_config, model_config)).to_dict(),
         metadata=metadata,
     )
 

@@ -23,8 +23,8 @@ from sklearn.decomposition import PCA
 
 from ui.state import autoencoder_lesson as state
 from vae_core.engine.data import load_dataset
+from vae_core.engine.vocabulary import UNIT_ON_ACTIVATION
 from vae_core.lessons.autoencoders.lesson_models import (
-    ACTIVE_THRESHOLD,
     GAUSSIAN_LEVELS,
     MASK_LEVELS,
     PERTURBATION_NORM,
@@ -117,10 +117,10 @@ def test_sparse_part_shows_the_fractions_a_direct_count_gives(open_part):
     with torch.no_grad():
         sparse_acts = sparse.encoder(test).numpy()
         dense_acts = dense.encoder(test).numpy()
-    assert metric(at, "This digit, KL penalty") == f"{(sparse_acts[0] > ACTIVE_THRESHOLD).mean():.1%}"
-    assert metric(at, "Test mean, KL penalty") == f"{(sparse_acts > ACTIVE_THRESHOLD).mean():.1%}"
-    assert metric(at, "Test mean, no penalty") == f"{(dense_acts > ACTIVE_THRESHOLD).mean():.1%}"
-    assert (sparse_acts > ACTIVE_THRESHOLD).mean() < 0.5 * (dense_acts > ACTIVE_THRESHOLD).mean()
+    assert metric(at, "This digit, KL penalty") == f"{(sparse_acts[0] > UNIT_ON_ACTIVATION).mean():.1%}"
+    assert metric(at, "Test mean, KL penalty") == f"{(sparse_acts > UNIT_ON_ACTIVATION).mean():.1%}"
+    assert metric(at, "Test mean, no penalty") == f"{(dense_acts > UNIT_ON_ACTIVATION).mean():.1%}"
+    assert (sparse_acts > UNIT_ON_ACTIVATION).mean() < 0.5 * (dense_acts > UNIT_ON_ACTIVATION).mean()
     bars = chart(at, "ae_sparse_bars")["data"]
     assert np.allclose(values(bars[1]["y"]), sparse_acts[0], atol=1e-6)
     histogram = chart(at, "ae_sparse_hist")["data"]
@@ -160,8 +160,8 @@ def test_denoising_part_shows_the_errors_against_the_clean_digits(open_part):
 def test_contractive_part_shows_the_jacobian_norms_autograd_gives(open_part):
     at = open_part(SECTIONS[3])
     test = digits_test()
-    for role, label in (("ae", "plain AE"), ("cae", "CAE")):
-        model = state.lesson_model("digits", role, label)
+    for exhibit, label in (("ae", "plain AE"), ("cae", "CAE")):
+        model = state.lesson_model("digits", exhibit, label)
         per_image = torch.func.vmap(torch.func.jacrev(lambda x, m=model: m.embed(x.unsqueeze(0))[0]))(test)
         norms = per_image.pow(2).flatten(1).sum(1)
         assert float(metric(at, f"Test mean ‖J‖², {label}")) == pytest.approx(norms.mean().item(), abs=0.006)

@@ -185,3 +185,25 @@ def test_training_curves_draw_the_step_curve_when_there_is_one():
     np.testing.assert_allclose(by_name_axis[("train", "x")].x, [s / 4 for s in range(1, 9)])  # 4 points per epoch
     np.testing.assert_allclose(by_name_axis[("train", "x2")].y, [0.5 * s for s in range(1, 9)])
     np.testing.assert_allclose(by_name_axis[("test", "x")].y, [15.0, 7.5])
+
+
+def test_training_curves_show_the_beta_each_point_was_trained_with():
+    from vae_core.serving.jobs import CurvePoint
+
+    warm_up = [CurvePoint(epochs=s / 2, recon=10.0, kl=1.0, regularizer=0.0, beta=min(1.0, s / 2)) for s in (1, 2, 3)]
+    history = [
+        EpochRecord(
+            epoch=e, beta=b, seconds=1.0, train=TermMeans(0.0, 1.0, 1.0, 0.0), test=TermMeans(0.0, 9.0, 1.0, 0.0)
+        )
+        for e, b in ((1, 0.5), (2, 1.0))
+    ]
+    fig = training_curves(history, "vae", warm_up)
+    by_name_axis = {(t.name, t.xaxis): t for t in fig.data}
+    for axis in ("x", "x2"):
+        np.testing.assert_allclose(by_name_axis[("train", axis)].customdata, [0.5, 1.0, 1.0])
+        np.testing.assert_allclose(by_name_axis[("test", axis)].customdata, [0.5, 1.0])
+        assert "β %{customdata" in by_name_axis[("train", axis)].hovertemplate
+    stored = training_curves(history, "vae")  # no curve: the per-epoch means, each with its epoch's beta
+    np.testing.assert_allclose(stored.data[0].customdata, [0.5, 1.0])
+    autoencoder = training_curves(history, "ae")  # no KL term: beta means nothing there
+    assert all(t.customdata is None and "β" not in t.hovertemplate for t in autoencoder.data)

@@ -10,6 +10,7 @@ from vae_core.engine.checkpoints import load_checkpoint, save_checkpoint
 from vae_core.engine.config import TrainConfig
 from vae_core.engine.models import VAE, ConditionalVAE, build_model, current_state_keys
 from vae_core.engine.models.bodies import MLPDecoder, MLPEncoder
+from vae_core.engine.protocol import DataProtocol
 
 
 @pytest.fixture
@@ -130,7 +131,7 @@ def test_fit_and_evaluate_pass_the_labels(tiny_config, digits_train, digits_test
     )
     assert len(result.history) == 2 and result.history[-1].test is not None
     assert result.history[-1].train.objective < result.history[0].train.objective
-    report = evaluate(result.model, digits_test, iw_samples=5, binarized=True)
+    report = evaluate(result.model, digits_test, iw_samples=5, protocol=DataProtocol.BINARIZED)
     assert report.neg_elbo == pytest.approx(report.recon + report.kl) and report.iw_nll is not None
     # The history's test terms are measured as evaluate measures them (same binarisation, same labels).
     assert report.kl == pytest.approx(result.history[-1].test.kl, rel=1e-4)

@@ -102,12 +102,14 @@ def test_autoencoder_report_has_no_elbo(trained_ae, digits_test):
 
 
 def test_iw_estimate_is_tighter_than_the_elbo(trained_vae, digits_test):
-    report = evaluate(trained_vae.model, digits_test, iw_samples=50, binarized=True)
+    report = evaluate(trained_vae.model, digits_test, iw_samples=50, protocol=DataProtocol.BINARIZED)
     assert report.iw_samples == 50
     # IW_K >= ELBO in expectation (Burda et al. 2015), so -IW_K <= -ELBO, and the bound tightens with K.
     assert report.iw_nll <= report.neg_elbo + 0.05
-    assert report.iw_nll < evaluate(trained_vae.model, digits_test, iw_samples=5, binarized=True).iw_nll
-    again = evaluate(trained_vae.model, digits_test, iw_samples=50, binarized=True)
+    assert (
+        report.iw_nll < evaluate(trained_vae.model, digits_test, iw_samples=5, protocol=DataProtocol.BINARIZED).iw_nll
+    )
+    again = evaluate(trained_vae.model, digits_test, iw_samples=50, protocol=DataProtocol.BINARIZED)
     assert again.iw_nll == report.iw_nll
 
 
@@ -123,13 +125,13 @@ def test_grey_level_bernoulli_numbers_are_cross_entropies(digits_test):
     floor = torch.distributions.Bernoulli(probs=digits_test.images.double()).entropy().flatten(1).sum(1).mean()
     assert grey.entropy_floor == pytest.approx(float(floor), rel=1e-9)
     assert grey.recon >= grey.entropy_floor
-    binary = evaluate(model, digits_test, binarized=True)
+    binary = evaluate(model, digits_test, protocol=DataProtocol.BINARIZED)
     assert binary.data_protocol is DataProtocol.BINARIZED and binary.entropy_floor is None
     assert EvaluationReport.from_dict(grey.to_dict()) == grey
 
 
 def test_binarized_evaluation_uses_the_seeded_binarisation(trained_vae, digits_test):
-    binary = evaluate(trained_vae.model, digits_test, binarized=True, seed=5)
+    binary = evaluate(trained_vae.model, digits_test, protocol=DataProtocol.BINARIZED, seed=5)
     grey = evaluate(trained_vae.model, digits_test, seed=5)
     fixed = binarize(digits_test.images, torch.Generator().manual_seed(5))
     assert set(fixed.unique().tolist()) == {0.0, 1.0}
@@ -138,6 +140,19 @@ def test_binarized_evaluation_uses_the_seeded_binarisation(trained_vae, digits_t
     assert binary.recon == pytest.approx(by_hand.recon, rel=1e-9)
     assert binary.kl == pytest.approx(by_hand.kl, rel=1e-9)
     assert binary.recon != pytest.approx(grey.recon, rel=1e-3)
+
+
+def test_a_grey_level_protocol_of_the_other_likelihood_is_refused(digits_test):
+    torch.manual_seed(0)
+    config = ModelConfig(kind="vae", input_shape=(1, 8, 8), latent_dim=2, hidden_dims=(16,), likelihood="gaussian")
+    model = build_model(config)
+    assert evaluate(model, digits_test).data_protocol is DataProtocol.GAUSSIAN
+    assert evaluate(model, digits_test, protocol=DataProtocol.GAUSSIAN).data_protocol is DataProtocol.GAUSSIAN
+    with pytest.raises(ValueError, match="a gaussian decoder cannot be measured under the grey-bernoulli"):
+        evaluate(model, digits_test, protocol=DataProtocol.GREY_BERNOULLI)
+    bernoulli = build_model(ModelConfig(kind="vae", input_shape=(1, 8, 8), latent_dim=2, hidden_dims=(16,)))
+    with pytest.raises(ValueError, match="a bernoulli decoder cannot be measured under the gaussian protocol"):
+        evaluate(bernoulli, digits_test, protocol=DataProtocol.GAUSSIAN)
 
 
 def test_mean_loss_terms_weights_batches_by_size(trained_ae, digits_test):

@@ -33,6 +33,14 @@ def info_with(metrics) -> CheckpointInfo:
     )
 
 
+def test_terms_computed_in_memory_are_taken_by_name():
+    names = ("objective", "neg_elbo", "recon", "kl", "regularizer")  # vae_core.engine.losses.SCALAR_TERMS
+    terms = TermMeans.from_named(names, [5.0, 4.5, 4.0, 0.5, 0.25])
+    assert terms == TermMeans(objective=5.0, recon=4.0, kl=0.5, regularizer=0.25)
+    with pytest.raises(ValueError):  # one value per name
+        TermMeans.from_named(names, [5.0, 4.5])
+
+
 def test_stored_reports_read_back_typed_and_round_trip():
     report = EvaluationReport.from_dict(STORED_VAE)
     assert report.kl_per_dim == (4.0, 0.5) and report.active_units == 2 and report.iw_nll == 24.0

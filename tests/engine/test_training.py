@@ -82,6 +82,18 @@ def test_objective_decreases_over_epochs(tiny_config, digits_train, digits_test)
     assert test[-1] < test[0] - 1.0, test
 
 
+def test_step_terms_average_to_the_epochs_record(tiny_config, digits_train, digits_test):
+    recorder = Recorder()
+    result = run(tiny_config, digits_train, digits_test, recorder, epochs=2, batch_size=512)
+    sizes = [512, 512, len(digits_train) - 1024]  # the last batch is smaller and weighs less
+    for record, steps in zip(result.history, (recorder.steps[:3], recorder.steps[3:]), strict=True):
+        for name in ("objective", "recon", "kl", "regularizer"):
+            values = [getattr(p.terms, name) for p in steps]
+            mean = sum(v * n for v, n in zip(values, sizes, strict=True)) / len(digits_train)
+            assert getattr(record.train, name) == pytest.approx(mean, rel=1e-5, abs=1e-7), name
+        assert [p.terms.objective for p in steps] == pytest.approx([p.objective for p in steps], rel=1e-6)
+
+
 def test_test_terms_match_an_evaluation_of_the_returned_model(tiny_config, digits_train, digits_test):
     result = run(tiny_config, digits_train, digits_test, model_kwargs={"kind": "ae"}, epochs=1)
     with torch.no_grad():
@@ -181,11 +193,20 @@ def test_kl_weight_schedule():
     assert [kl_weight(TrainConfig(kl_warmup_epochs=0), 2.0, e) for e in (1, 5)] == [2.0, 2.0]
 
 
-def test_warm_up_reaches_the_history(tiny_config, digits_train, digits_test):
+def test_warm_up_reaches_the_history_and_every_step(tiny_config, digits_train, digits_test):
+    recorder = Recorder()
     result = run(
-        tiny_config, digits_train, digits_test, model_kwargs={"beta": 3.0}, epochs=3, kl_warmup_epochs=2, batch_size=512
+        tiny_config,
+        digits_train,
+        digits_test,
+        recorder,
+        model_kwargs={"beta": 3.0},
+        epochs=3,
+        kl_warmup_epochs=2,
+        batch_size=512,
     )
     assert [r.beta for r in result.history] == [1.5, 3.0, 3.0]
+    assert [p.beta for p in recorder.steps] == [1.5] * 3 + [3.0] * 6  # 3 steps of 512 images per epoch
     for r in result.history:
         assert r.test.objective == pytest.approx(r.test.recon + r.beta * r.test.kl, rel=1e-5)
 

@@ -125,7 +125,7 @@ def test_hidden_activations_are_the_layer_the_sparse_penalty_sees():
     assert hidden.min() > 0 and hidden.max() < 1  # the KL form puts a sigmoid there
     threshold = 0.5
     counted = np.array([(row > threshold).sum() / row.size for row in hidden.numpy()])
-    assert np.allclose(L.fraction_active(hidden, threshold).numpy(), counted)
+    assert np.allclose(L.fraction_on(hidden, threshold).numpy(), counted)
     assert torch.allclose(L.mean_activations(model, x, batch_size=3), hidden.mean(0), atol=1e-6)
 
 

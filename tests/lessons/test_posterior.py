@@ -19,6 +19,7 @@ from torch.distributions import MultivariateNormal
 from vae_core.engine.checkpoints import load_checkpoint
 from vae_core.engine.data import load_dataset
 from vae_core.engine.losses import iw_log_likelihood, reconstruction_nll
+from vae_core.engine.protocol import DataProtocol, measured_inputs
 from vae_core.lessons import posterior as post
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
@@ -219,14 +220,15 @@ def test_mass_levels_enclose_the_gaussian_fractions(ppca):
         assert 1 - level / peak == pytest.approx(fraction, abs=0.02)  # the exact mass above that level
 
 
-def test_infer_image_binarises_with_its_seed_and_keeps_grey_levels_otherwise(digits_vae):
+def test_infer_image_scores_the_image_as_the_protocol_measures_it(digits_vae):
     image = load_dataset("digits", "test").images[5]
     grey = post.infer_image(digits_vae, image, k=100, iw_seeds=(0, 1), fit_q_star=False)
-    assert not grey.binarized and torch.equal(grey.image, image)
-    binary = post.infer_image(digits_vae, image, binarize_seed=3, k=100, iw_seeds=(0,), fit_q_star=False)
-    again = post.infer_image(digits_vae, image, binarize_seed=3, k=100, iw_seeds=(0,), fit_q_star=False)
-    assert binary.binarized and set(binary.image.unique().tolist()) <= {0.0, 1.0}
-    assert torch.equal(binary.image, again.image) and binary.report.log_px == again.report.log_px
+    assert torch.equal(grey.image, image)  # grey levels are scored as they are, never binarised here
+    measured = measured_inputs(image.unsqueeze(0), DataProtocol.BINARIZED)[0]
+    binary = post.infer_image(digits_vae, measured, k=100, iw_seeds=(0,), fit_q_star=False)
+    again = post.infer_image(digits_vae, measured, k=100, iw_seeds=(0,), fit_q_star=False)
+    assert torch.equal(binary.image, measured) and set(binary.image.unique().tolist()) <= {0.0, 1.0}
+    assert binary.report.log_px == again.report.log_px and binary.report.log_px != grey.report.log_px
     assert len(grey.iw.values) == 2 and grey.iw.spread >= 0
 
 

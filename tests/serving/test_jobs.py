@@ -1,5 +1,6 @@
 """Background training jobs: they run in a thread, report progress, stop, survive divergence, and save."""
 
+import dataclasses
 import threading
 import time
 
@@ -228,3 +229,16 @@ def test_the_curve_gets_a_point_every_few_steps(digits, tmp_path):
         recon = np.average([p.recon for p in points], weights=weights)
         assert recon == pytest.approx(record.train.recon, rel=1e-5)
     assert progress.report is not None and progress.report.n_images == len(test)
+    assert {p.beta for p in progress.curve} == {1.0}
+
+
+def test_the_curve_carries_the_warm_up_beta(digits, tmp_path):
+    train, test = digits
+    model_config, train_config = configs(epochs=3, beta=2.0)
+    train_config = dataclasses.replace(train_config, kl_warmup_epochs=2)
+    job = TrainingJob(model_config, train_config, tmp_path / "w.pt", train_data=train, test_data=test).start()
+    assert job.join(TIMEOUT_S)
+    progress = job.progress()
+    steps = -(-len(train) // 256)
+    assert [p.beta for p in progress.curve] == [1.0] * steps + [2.0] * (2 * steps)
+    assert [r.beta for r in progress.history] == [1.0, 2.0, 2.0]

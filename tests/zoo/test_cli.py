@@ -14,6 +14,7 @@ import torch
 from vae_core.engine.checkpoints import load_checkpoint
 from vae_core.engine.data import load_dataset
 from vae_core.engine.evaluation import evaluate
+from vae_core.engine.protocol import DataProtocol
 from vae_core.zoo import cli
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -104,7 +105,7 @@ def test_train_writes_a_checkpoint_with_its_metrics(trained, digits_test):
     assert meta["split_sizes"] == {"train": 1437, "test": 360}
     assert meta["train_seconds"] > 0 and meta["hardware"]
     # The stored metrics are those of the stored weights: re-evaluating the loaded model reproduces them.
-    again = evaluate(model, digits_test, iw_samples=5, seed=0, binarized=True)
+    again = evaluate(model, digits_test, iw_samples=5, seed=0, protocol=DataProtocol.BINARIZED)
     assert meta["metrics"]["neg_elbo"] == pytest.approx(again.neg_elbo, rel=1e-6)
     assert meta["metrics"]["iw_nll"] == pytest.approx(again.iw_nll, rel=1e-6)
 
@@ -118,7 +119,11 @@ def test_evaluate_json(trained, capsys):
     assert out["neg_elbo"] == pytest.approx(out["recon"] + out["kl"])
     assert len(out["kl_per_dim"]) == 3
     expected = evaluate(
-        load_checkpoint(trained).model, load_dataset("digits", "test"), iw_samples=10, seed=0, binarized=True
+        load_checkpoint(trained).model,
+        load_dataset("digits", "test"),
+        iw_samples=10,
+        seed=0,
+        protocol=DataProtocol.BINARIZED,
     )
     assert out["protocol"] == "binarised" and out["binarized"] and out["entropy_floor"] is None
     assert out["neg_elbo"] == pytest.approx(expected.neg_elbo, rel=1e-6)
@@ -130,7 +135,9 @@ def test_evaluate_text_on_the_train_split(trained, capsys):
     out = capsys.readouterr().out
     lines = {line.split(": ")[0].strip(): line.split(": ")[1].strip() for line in out.strip().splitlines()}
     assert lines["protocol"] == "binarised"
-    expected = evaluate(load_checkpoint(trained).model, load_dataset("digits", "train"), binarized=True)
+    expected = evaluate(
+        load_checkpoint(trained).model, load_dataset("digits", "train"), protocol=DataProtocol.BINARIZED
+    )
     assert float(lines["−ELBO, an upper bound on −log p(x)"].split()[0]) == pytest.approx(expected.neg_elbo, abs=1e-3)
     assert float(lines["KL(q(z|x) ‖ p(z))"].split()[0]) == pytest.approx(expected.kl, abs=1e-3)
     assert int(lines["active units"]) == expected.active_units

@@ -68,7 +68,7 @@ def test_shipped_checkpoint_reevaluates_to_its_recorded_metrics(name):
 
     test = load_dataset(spec.train.dataset, "test")
     assert meta["split_sizes"] == {"train": len(load_dataset(spec.train.dataset, "train")), "test": len(test)}
-    report = evaluate(model, test, seed=meta["eval_seed"], binarized=meta["test_binarized"])
+    report = evaluate(model, test, seed=meta["eval_seed"], protocol=protocol_of(info.train_config, info.model_config))
     assert report.n_images == recorded.n_images == len(test)
     assert report.recon == pytest.approx(recorded.recon, abs=NATS_TOLERANCE)
     assert report.kl == pytest.approx(recorded.kl, abs=NATS_TOLERANCE)
@@ -117,7 +117,7 @@ def test_digits_iw_estimates_recompute_exactly(name):
         load_dataset("digits", "test"),
         iw_samples=meta["iw_samples"],
         seed=meta["eval_seed"],
-        binarized=meta["test_binarized"],
+        protocol=protocol_of(info.train_config, info.model_config),
     )
     assert report.iw_nll == pytest.approx(info.metrics.iw_nll, abs=NATS_TOLERANCE)
 

@@ -11,6 +11,7 @@ from vae_core.engine.checkpoint_info import read_checkpoint_info
 from vae_core.engine.checkpoints import load_checkpoint
 from vae_core.engine.data import is_available, load_dataset
 from vae_core.engine.evaluation import evaluate
+from vae_core.engine.protocol import protocol_of
 from vae_core.zoo.cli import main
 from vae_core.zoo.specs import DEFAULT_IW_SAMPLES, MNIST_BETAS, QuickSizes, run_zoo, select_specs, split_for, zoo_specs
 
@@ -146,7 +147,7 @@ def test_recorded_metrics_are_those_of_the_stored_weights(quick_zoo):
             split_for(spec, "test"),
             iw_samples=meta["iw_samples"],
             seed=meta["eval_seed"],
-            binarized=meta["test_binarized"],
+            protocol=protocol_of(info.train_config, info.model_config),
         )
         recorded = info.metrics
         # Same weights, data, seed and protocol: the numbers must agree to rounding.

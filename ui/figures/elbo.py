@@ -30,11 +30,14 @@ def posterior_figure(breakdown: ElboBreakdown) -> go.Figure:
     Dimensions that carry information are blue; those left on the prior are grey.
     """
     dims = np.arange(len(breakdown.posterior_mean))
-    active = informative(breakdown)
+    is_informative = informative(breakdown)
     fig = go.Figure()
     fig.add_hrect(y0=-1, y1=1, fillcolor=PRIOR_COLOUR, line_width=0, layer="below")
     fig.add_hline(y=0, line_color="grey", line_width=1)
-    for chosen, colour, name in ((active, POSTERIOR_COLOUR, "informative"), (~active, IDLE_COLOUR, "on the prior")):
+    for chosen, colour, name in (
+        (is_informative, POSTERIOR_COLOUR, "informative"),
+        (~is_informative, IDLE_COLOUR, "on the prior"),
+    ):
         if not chosen.any():
             continue
         fig.add_trace(

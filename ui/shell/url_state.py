@@ -79,7 +79,7 @@ PAGE_VIEW: dict[str, tuple[ViewKey, ...]] = {
         ViewKey("ae_pca_points", 500),
         ViewKey("ae_pca_noise", 0.05),
         ViewKey("ae_pca_k", 2),
-        # 2 · sparse (vae_core.zoo.specs.WIDE_SPARSE_RHO, vae_core.lessons.autoencoders.lesson_models.ACTIVE_THRESHOLD)
+        # 2 · sparse (vae_core.zoo.specs.WIDE_SPARSE_RHO, vae_core.engine.vocabulary.UNIT_ON_ACTIVATION)
         ViewKey("ae_sparse_rho", 0.05),
         ViewKey("ae_sparse_index", 0),
         ViewKey("ae_sparse_threshold", 0.1),

@@ -75,23 +75,23 @@ def toy_fit(settings: ToySettings, spec: ToyTrainSpec, label: str) -> ToyFit:
     return _remember(("toy", astuple(settings), astuple(spec)), train)
 
 
-def lesson_model(dataset: str, role: str, label: str):
-    """The lesson's image model for a role: loaded from the zoo (MNIST) or trained now (digits)."""
+def lesson_model(dataset: str, exhibit: str, label: str):
+    """The lesson's image model for an exhibit: loaded from the zoo (MNIST) or trained now (digits)."""
     folder = str(shipped_folder())
 
     def make():
         if dataset != "digits":
-            return image_model(dataset, role, folder)
+            return image_model(dataset, exhibit, folder)
         bar = st.progress(0.0, text=f"Training the {label} on digits…")
 
         def report(done: float) -> None:
             bar.progress(min(done, 1.0), text=f"Training the {label} on digits: {done:.0%}")
 
-        model = image_model(dataset, role, folder, progress=report)
+        model = image_model(dataset, exhibit, folder, progress=report)
         bar.empty()
         return model
 
-    return _remember(("image", dataset, role, folder), make)
+    return _remember(("image", dataset, exhibit, folder), make)
 
 
 def test_images(dataset: str) -> torch.Tensor:
@@ -117,23 +117,23 @@ def denoising_curve(dataset: str, kind: str) -> L.DenoisingCurve:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def jacobian_norms(dataset: str, role: str) -> np.ndarray:
-    model = lesson_model(dataset, role, role)
+def jacobian_norms(dataset: str, exhibit: str) -> np.ndarray:
+    model = lesson_model(dataset, exhibit, exhibit)
     return L.jacobian_norms_sq(model.embed, test_images(dataset)).numpy()
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def contraction(dataset: str, role: str, epsilon: float) -> L.ContractionSummary:
-    model = lesson_model(dataset, role, role)
+def contraction(dataset: str, exhibit: str, epsilon: float) -> L.ContractionSummary:
+    model = lesson_model(dataset, exhibit, exhibit)
     return L.contraction_summary(model.embed, test_images(dataset), epsilon)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def rho_hat(dataset: str, role: str) -> np.ndarray:
-    return L.mean_activations(lesson_model(dataset, role, role), test_images(dataset)).numpy()
+def rho_hat(dataset: str, exhibit: str) -> np.ndarray:
+    return L.mean_activations(lesson_model(dataset, exhibit, exhibit), test_images(dataset)).numpy()
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def mean_fraction_active(dataset: str, role: str, threshold: float) -> float:
-    model = lesson_model(dataset, role, role)
-    return L.fraction_active(L.hidden_activations(model, test_images(dataset)), threshold).mean().item()
+def mean_fraction_on(dataset: str, exhibit: str, threshold: float) -> float:
+    model = lesson_model(dataset, exhibit, exhibit)
+    return L.fraction_on(L.hidden_activations(model, test_images(dataset)), threshold).mean().item()

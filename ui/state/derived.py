@@ -126,9 +126,10 @@ def reconstruction_png(ref: ModelRef, dataset: str, index: int, *, size_px: int 
 
 
 @st.cache_data(max_entries=64, show_spinner="Evaluating on the test set…")
-def test_metrics(ref: ModelRef, dataset: str, *, binarized: bool = False) -> EvaluationReport:
-    """vae_core.engine.evaluation.evaluate on the test split (for models saved without metrics)."""
-    return evaluate(load_model(ref), load_split(dataset, "test"), binarized=binarized)
+def test_metrics(ref: ModelRef, dataset: str, *, protocol: DataProtocol | None = None) -> EvaluationReport:
+    """vae_core.engine.evaluation.evaluate on the test split under the model's protocol (for models saved
+    without metrics); None: the grey levels as they are."""
+    return evaluate(load_model(ref), load_split(dataset, "test"), protocol=protocol)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -6,15 +6,13 @@ import itertools
 import math
 import numbers
 import re
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, cast
 
 from vae_core.engine import limits
-from vae_core.engine.vocabulary import DEFAULT_HIDDEN
+from vae_core.engine.vocabulary import KINDS, ModelKind
 
-MODEL_KINDS = ("ae", "dae", "sae", "cae", "vae", "cvae")
-VARIATIONAL_KINDS = ("vae", "cvae")
-LABELLED_KINDS = ("cvae",)  # kinds whose encoder and decoder also take the class label
+MODEL_KINDS = tuple(KINDS)  # registry names; each kind's words, flags and default sizes: vocabulary.KINDS
 ARCHITECTURES = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian")
 CORRUPTIONS = ("gaussian", "mask")
@@ -29,7 +27,9 @@ class ModelConfig:
     arch: str = "mlp"  # body: mlp | conv
     input_shape: tuple[int, int, int] = (1, 28, 28)  # C, H, W of one image, pixels in [0, 1]
     latent_dim: int = 2
-    hidden_dims: tuple[int, ...] = DEFAULT_HIDDEN["mlp"]  # MLP widths, or conv channels (each conv halves H and W)
+    # MLP widths, or conv channels (each conv halves H and W). Left out: the kind's default for the arch
+    # (vocabulary.ModelKind.hidden_dims), set by __post_init__, so after construction it is always a tuple.
+    hidden_dims: tuple[int, ...] = field(default=cast("tuple[int, ...]", None))
     likelihood: str = "bernoulli"  # decoder p(x|z): bernoulli (BCE from logits) | gaussian (fixed sigma)
     gaussian_sigma: float = 0.1  # fixed decoder std for the gaussian likelihood, in pixel units
     beta: float = 1.0  # weight on the KL term (beta-VAE); 1 gives the ELBO
@@ -49,6 +49,8 @@ class ModelConfig:
         _check_choice("likelihood", self.likelihood, LIKELIHOODS)
         _check_choice("corruption", self.corruption, CORRUPTIONS)
         _check_choice("sparsity", self.sparsity, SPARSITY_PENALTIES)
+        if self.hidden_dims is None:
+            self.hidden_dims = self.model_kind.default_hidden(self.arch)
         self.input_shape = _int_tuple("input_shape", self.input_shape, max_length=3)
         if len(self.input_shape) != 3:
             raise ValueError(f"input_shape must be (C, H, W) with positive sizes, got {self.input_shape}")
@@ -72,8 +74,7 @@ class ModelConfig:
         self.contractive_weight = _check_float(
             "contractive_weight", self.contractive_weight, 0.0, limits.MAX_PENALTY_WEIGHT
         )
-        if self.kind in LABELLED_KINDS and self.arch != "mlp":
-            raise ValueError(f"a {self.kind} model has an MLP body only; use arch mlp")
+        self.model_kind.default_hidden(self.arch)  # ValueError for a body the kind cannot have (a CVAE's conv)
         if self.arch == "conv" and not self.hidden_dims:
             raise ValueError("a conv body needs at least one entry in hidden_dims (its channel counts)")
         count = parameter_count_bound(self)
@@ -84,13 +85,18 @@ class ModelConfig:
             )
 
     @property
+    def model_kind(self) -> ModelKind:
+        """The kind's record: its label, flags and default sizes (vae_core.engine.vocabulary.KINDS)."""
+        return KINDS[self.kind]
+
+    @property
     def is_variational(self) -> bool:
-        return self.kind in VARIATIONAL_KINDS
+        return self.model_kind.variational
 
     @property
     def needs_labels(self) -> bool:
         """True when the model also takes each image's class label: its loss, embed, ... then require their y."""
-        return self.kind in LABELLED_KINDS
+        return self.model_kind.takes_labels
 
     @property
     def input_size(self) -> int:

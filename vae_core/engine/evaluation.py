@@ -31,7 +31,7 @@ def mean_loss_terms(
             terms = model.loss(xb, yb, beta=beta)
             sums += terms.scalars().cpu() * len(xb)
     means = (sums / images.shape[0]).tolist()
-    return TermMeans.from_dict(dict(zip(SCALAR_TERMS, means, strict=True)))
+    return TermMeans.from_named(SCALAR_TERMS, means)
 
 
 def evaluate(
@@ -41,15 +41,17 @@ def evaluate(
     iw_samples: int = 0,
     batch_size: int = 500,
     seed: int = 0,
-    binarized: bool = False,
+    protocol: DataProtocol | None = None,
     iw_batch_size: int = 100,
 ) -> EvaluationReport:
     """Evaluate on a split. Seeded: the same model and data give the same numbers.
 
-    binarized: evaluate on one fixed stochastic binarisation of the images (seeded), the usual protocol for
-    models trained with dynamic binarisation. iw_samples > 0 adds the IW_K estimate of -log p(x) (VAEs), except
-    for a Bernoulli decoder on grey levels, whose numbers are cross-entropies: there is no -log p(x) to estimate,
-    and the report carries the images' entropy floor instead (vae_core.engine.protocol).
+    protocol: how the model is measured (vae_core.engine.protocol; `protocol_of(train_config, model_config)` says
+    how it was trained). DataProtocol.BINARIZED evaluates on one fixed stochastic binarisation of the images
+    (seeded), the usual protocol for models trained with dynamic binarisation; None takes the images as they
+    are (GAUSSIAN or GREY_BERNOULLI, by the decoder's likelihood). iw_samples > 0 adds the IW_K estimate of
+    -log p(x) (VAEs), except for a Bernoulli decoder on grey levels, whose numbers are cross-entropies: there is
+    no -log p(x) to estimate, and the report carries the images' entropy floor instead.
     Every model is given the data set's labels when `data` is an ImageDataset; one that takes them
     (model.needs_labels) refuses bare images.
     """
@@ -58,12 +60,7 @@ def evaluate(
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    if binarized:
-        protocol = DataProtocol.BINARIZED
-    elif model.config.likelihood == "gaussian":
-        protocol = DataProtocol.GAUSSIAN
-    else:
-        protocol = DataProtocol.GREY_BERNOULLI
+    protocol = _checked_protocol(protocol, model.config.likelihood)
     images = measured_inputs(images, protocol, seed)
     if not protocol.is_likelihood:
         iw_samples = 0
@@ -111,11 +108,22 @@ def evaluate(
         latent_variance=tuple(variances.tolist()),
         iw_nll=-float(torch.cat(iw).mean()) if iw else None,
         iw_samples=iw_samples if iw else 0,
-        binarized=binarized,
+        binarized=protocol.binarizes_inputs,
         mse=mse,
         protocol=protocol.value,
         entropy_floor=None if protocol.is_likelihood else binary_entropy_floor(images),
     )
+
+
+def _checked_protocol(protocol: DataProtocol | None, likelihood: str) -> DataProtocol:
+    """The protocol to measure a model with this likelihood by: its grey-level one for None. A grey-level
+    protocol that names the other likelihood (GAUSSIAN for a Bernoulli decoder, or the reverse) is refused."""
+    grey = DataProtocol.GAUSSIAN if likelihood == "gaussian" else DataProtocol.GREY_BERNOULLI
+    if protocol is None or protocol.binarizes_inputs:
+        return protocol or grey
+    if protocol is not grey:
+        raise ValueError(f"a {likelihood} decoder cannot be measured under the {protocol.value} protocol")
+    return protocol
 
 
 def active_units(codes: Tensor, threshold: float = ACTIVE_UNIT_VARIANCE) -> tuple[int, Tensor]:

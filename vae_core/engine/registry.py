@@ -225,7 +225,7 @@ def counterpart(entries: list[ModelEntry], entry: ModelEntry) -> ModelEntry | No
         key=lambda e: (
             e.group is None or e.group != entry.group,
             e.role != ROLE_FAMILY_2D,
-            e.kind != "ae",
+            not e.info.model_config.model_kind.is_plain,  # the plain AE (or VAE) before the variants
             abs(e.beta - 1.0),
             e.source != SOURCE_SHIPPED,
             e.info.name,

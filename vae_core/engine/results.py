@@ -12,7 +12,7 @@ Units: nats per image (summed over an image's pixels, averaged over images).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -32,6 +32,13 @@ class TermMeans:
         return asdict(self)
 
     @classmethod
+    def from_named(cls, names: Sequence[str], values: Sequence[float]) -> TermMeans:
+        """From means computed in memory, values[i] being names[i] (vae_core.engine.losses.SCALAR_TERMS order);
+        names that are not fields (neg_elbo) are left out. Unchecked: from_dict is the reader of stored files."""
+        named = dict(zip(names, values, strict=True))
+        return cls(objective=named["objective"], recon=named["recon"], kl=named["kl"], regularizer=named["regularizer"])
+
+    @classmethod
     def from_dict(cls, data: Any) -> TermMeans:
         """Read what to_dict wrote (other keys, such as the neg_elbo older files store, are ignored)."""
         values = _mapping(data, cls.__name__)
@@ -47,13 +54,6 @@ class EpochRecord:
     seconds: float
     train: TermMeans  # batch-size-weighted means over the epoch
     test: TermMeans | None  # means over the test split after the epoch, if it was evaluated
-
-    def __post_init__(self) -> None:
-        # fit builds the terms from its running sums by name; they are read once, here, into TermMeans.
-        for name in ("train", "test"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, TermMeans):
-                object.__setattr__(self, name, TermMeans.from_dict(value))
 
     def to_dict(self) -> dict[str, Any]:
         return {

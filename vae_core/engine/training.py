@@ -33,7 +33,14 @@ class StepProgress:
     global_step: int
     total_steps: int
     objective: float  # this batch's objective, nats per image
-    terms: TermMeans | None = None  # this batch's terms (nats per image), for curves finer than an epoch
+    beta: float  # the KL weight this step trained with (ramps up during KL warm-up)
+    scalars: torch.Tensor | None = None  # this batch's terms, detached, in SCALAR_TERMS order: read .terms
+
+    @property
+    def terms(self) -> TermMeans | None:
+        """This batch's terms (nats per image), for curves finer than an epoch. Typed when a callback asks, so
+        the loop itself never leaves torch between steps."""
+        return None if self.scalars is None else TermMeans.from_named(SCALAR_TERMS, self.scalars.tolist())
 
 
 class TrainingCallback:
@@ -104,6 +111,7 @@ def fit(
     y_train = train_data.labels.to(device) if model.needs_labels else None
     y_test = test_data.labels.to(device) if model.needs_labels and test_data is not None else None
     steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
+    total_steps = cfg.epochs * steps_per_epoch
     result = FitResult(model, model_config, cfg)
     last_good = LastGoodWeights(model)
     started = time.perf_counter()
@@ -113,7 +121,7 @@ def fit(
                 beta = kl_weight(cfg, model_config.beta, epoch)
                 epoch_start = time.perf_counter()
                 model.train()
-                sums, seen = torch.zeros(len(SCALAR_TERMS), device=device), 0
+                train_sums = TermSums(device)
                 batches = shuffled_batches(x_train, cfg.batch_size, shuffle, labels=y_train)
                 for step, (xb, yb) in enumerate(batches, start=1):
                     if stop is not None and stop.is_set():
@@ -137,27 +145,16 @@ def fit(
                     if global_step % FLUSH_EVERY == 0:
                         flush_tiny_moments(optimizer)
                     scalars = terms.scalars()
-                    sums.add_(scalars, alpha=len(xb))
-                    seen += len(xb)
-                    batch_terms = TermMeans.from_dict(dict(zip(SCALAR_TERMS, scalars.tolist(), strict=True)))
+                    train_sums.add(scalars, len(xb))
                     callback.on_step(
-                        StepProgress(
-                            epoch,
-                            step,
-                            steps_per_epoch,
-                            global_step,
-                            cfg.epochs * steps_per_epoch,
-                            objective,
-                            batch_terms,
-                        )
+                        StepProgress(epoch, step, steps_per_epoch, global_step, total_steps, objective, beta, scalars)
                     )
-                if seen == 0:
+                if train_sums.images == 0:
                     break
                 scheduler.step()  # lr * lr_decay ** epoch from the next epoch on
                 model.eval()
                 test_terms = mean_loss_terms(model, x_test, beta=beta, labels=y_test) if x_test is not None else None
-                train_terms = TermMeans.from_dict(dict(zip(SCALAR_TERMS, (sums / seen).tolist(), strict=True)))
-                record = EpochRecord(epoch, beta, time.perf_counter() - epoch_start, train_terms, test_terms)
+                record = EpochRecord(epoch, beta, time.perf_counter() - epoch_start, train_sums.means(), test_terms)
                 result.history.append(record)
                 last_good.save()
                 callback.on_epoch(record, model)
@@ -195,7 +192,8 @@ def fixed_test_images(test_data: ImageDataset | None, cfg: TrainConfig, device: 
     """The test images fit measures after each epoch (None when there are none).
 
     A model trained on binarised images is measured on one fixed binarisation of the test set, the same
-    protocol evaluate(..., binarized=True, seed=cfg.seed) uses, so the history and the final metrics agree.
+    protocol evaluate(..., protocol=DataProtocol.BINARIZED, seed=cfg.seed) uses, so the history and the final
+    metrics agree.
     """
     if test_data is None:
         return None
@@ -221,6 +219,22 @@ def shuffled_batches(
             rows.index_select(0, index).view(-1, *images.shape[1:]),
             labels.index_select(0, index) if labels is not None else None,
         )
+
+
+class TermSums:
+    """Batch-size-weighted sums of an epoch's loss terms, one tensor on the training device: a step adds its
+    batch without leaving torch, and the typed means are read once, when the epoch ends."""
+
+    def __init__(self, device: torch.device):
+        self.sums = torch.zeros(len(SCALAR_TERMS), device=device)  # SCALAR_TERMS order
+        self.images = 0
+
+    def add(self, scalars: torch.Tensor, n_images: int) -> None:
+        self.sums.add_(scalars, alpha=n_images)
+        self.images += n_images
+
+    def means(self) -> TermMeans:
+        return TermMeans.from_named(SCALAR_TERMS, (self.sums / self.images).tolist())
 
 
 class LastGoodWeights:

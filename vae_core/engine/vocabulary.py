@@ -7,6 +7,9 @@ would pickle as a reference to its class and make the file unreadable. No torch 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
 # --- roles: what a shipped model is for (metadata["role"]); models trained in the app may carry one too ------
 ROLE_DEFAULT = "default"  # the data set's high-quality model (the ELBO page's)
 ROLE_FAMILY_2D = "family-2d"  # a latent-size-2 model, shown side by side with its AE / VAE counterpart
@@ -15,41 +18,87 @@ ROLE_SPARSE_WIDE = "sparse-wide"  # the autoencoder lesson's wide sparse AE and 
 ROLE_CONDITIONAL = "conditional"  # a conditional VAE (label-conditioned), for the conditional VAE page
 # the model card's section order
 ROLES = (ROLE_DEFAULT, ROLE_FAMILY_2D, ROLE_BETA_SWEEP, ROLE_SPARSE_WIDE, ROLE_CONDITIONAL)
+# A role belongs to a checkpoint. The models one lesson picks for itself are its *exhibits*, a different word
+# for a different thing: the autoencoder lesson's are "ae", "dae", "cae", "sparse" and "dense"
+# (vae_core.lessons.autoencoders.lesson_models.IMAGE_EXHIBITS, mapped to zoo files by name, not by role).
 
 # --- sources: which folder a model came from -------------------------------------------------------------------
 SOURCE_SHIPPED = "shipped"  # checkpoints/ ($VAE_CHECKPOINT_DIR)
 SOURCE_USER = "user"  # trained in the app: user_checkpoints/ ($VAE_USER_CHECKPOINT_DIR)
 
-# --- model kinds (vae_core.engine.config.MODEL_KINDS) -----------------------------------------------------------------
-# label: short, capitalised, for pickers and titles. noun: inside a sentence ("a denoising AE with ...").
-KIND_LABELS = {
-    "ae": "AE",
-    "dae": "Denoising AE",
-    "sae": "Sparse AE",
-    "cae": "Contractive AE",
-    "vae": "VAE",
-    "cvae": "Conditional VAE",
+# --- model kinds: one record per kind (vae_core.engine.config.MODEL_KINDS is its keys) ------------------------------
+# Default body sizes per architecture when a config names none: MLP widths, or conv channels (each conv halves H
+# and W). Conv channels are not MLP widths: 512 and 256 channels would make a ~2.5M-parameter conv model.
+DEFAULT_HIDDEN = {"mlp": (512, 256), "conv": (32, 64)}
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """One model family: what it is called, what it takes and adds to the reconstruction, its default sizes."""
+
+    name: str  # the registry name stored in checkpoints, e.g. "vae"
+    label: str  # short, capitalised, for pickers and titles: "Denoising AE"
+    noun: str  # inside a sentence: "a denoising AE with ..."
+    variational: bool = False  # an encoder q(z|x), a KL term, an ELBO
+    takes_labels: bool = False  # the encoder and the decoder also take the class label (fit and evaluate pass labels=)
+    corrupts_inputs: bool = False  # trained to undo noise added to its inputs
+    penalty: str | None = None  # the AE family's penalty added to the reconstruction, in words; None without one
+    penalty_formula: str | None = None  # the same penalty as a formula, for chart titles
+    # default body sizes for each architecture the kind can be built with
+    hidden_dims: Mapping[str, tuple[int, ...]] = field(default_factory=lambda: DEFAULT_HIDDEN)
+
+    @property
+    def is_plain(self) -> bool:
+        """The plain AE and the plain VAE: no labels, no corruption, no penalty (the pair the pages compare)."""
+        return not (self.takes_labels or self.corrupts_inputs or self.penalty)
+
+    def default_hidden(self, arch: str) -> tuple[int, ...]:
+        """The body sizes a config of this kind gets when it names none; ValueError for an arch it lacks."""
+        if arch not in self.hidden_dims:
+            bodies = " or ".join(name.upper() for name in self.hidden_dims)
+            raise ValueError(f"a {self.name} model has an {bodies} body only; use arch {next(iter(self.hidden_dims))}")
+        return self.hidden_dims[arch]
+
+
+# In the order pickers list them: the autoencoder family, then the VAEs.
+KINDS: dict[str, ModelKind] = {
+    kind.name: kind
+    for kind in (
+        ModelKind("ae", "AE", "autoencoder"),
+        ModelKind("dae", "Denoising AE", "denoising AE", corrupts_inputs=True),
+        ModelKind("sae", "Sparse AE", "sparse AE", penalty="sparsity penalty", penalty_formula="λ·Σ|h|"),
+        ModelKind(
+            "cae", "Contractive AE", "contractive AE", penalty="contractive penalty", penalty_formula="λ·‖∂h/∂x‖²"
+        ),
+        ModelKind("vae", "VAE", "VAE", variational=True),
+        ModelKind(
+            "cvae",
+            "Conditional VAE",
+            "conditional VAE",
+            variational=True,
+            takes_labels=True,
+            hidden_dims={"mlp": DEFAULT_HIDDEN["mlp"]},  # label-conditioned MLP body only
+        ),
+    )
 }
-KIND_NOUNS = {
-    "ae": "autoencoder",
-    "dae": "denoising AE",
-    "sae": "sparse AE",
-    "cae": "contractive AE",
-    "vae": "VAE",
-    "cvae": "conditional VAE",
-}
+
+
+def model_kind(kind: str) -> ModelKind:
+    """The record of a kind; ValueError naming the known ones for any other."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
+    return KINDS[kind]
 
 
 def kind_label(kind: str) -> str:
-    return KIND_LABELS.get(kind, kind)
+    """The kind's label for pickers and titles; an unknown kind is shown as it is."""
+    return KINDS[kind].label if kind in KINDS else kind
 
 
 def kind_noun(kind: str) -> str:
-    return KIND_NOUNS.get(kind, kind)
+    """The kind's noun inside a sentence; an unknown kind is shown as it is."""
+    return KINDS[kind].noun if kind in KINDS else kind
 
-
-# --- default body sizes ---------------------------------------------------------------------------------------------
-DEFAULT_HIDDEN = {"mlp": (512, 256), "conv": (32, 64)}  # MLP widths / conv channels when none are given
 
 # --- latent units ---------------------------------------------------------------------------------------------------
 # An *active unit* (Burda, Grosse & Salakhutdinov 2015, section 5.2): dimension d with Cov_x(E_q[z_d | x]) above
@@ -61,6 +110,11 @@ ACTIVE_UNIT_VARIANCE = 0.01
 INFORMATIVE_MEAN_KL = 0.01
 # About one image (the ELBO page): its KL(q(z_d|x) || p(z_d)) for that image is at least this.
 INFORMATIVE_IMAGE_KL = 0.05
+
+# A hidden unit is *on* for one image when its sigmoid activation exceeds this (the autoencoder lesson's sparse
+# AEs; the page's slider starts here). A third notion, about a hidden layer, not the latent code: neither active
+# nor informative.
+UNIT_ON_ACTIVATION = 0.1
 
 
 def dim_name(d: int) -> str:

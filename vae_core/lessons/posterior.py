@@ -576,7 +576,6 @@ class ImageInference:
     report: GapReport
     iw: IwEstimate
     amortisation: AmortisationReport | None
-    binarized: bool  # the image was binarised (seeded) because the model was trained on binarised data
     image: Tensor  # (C, H, W): exactly what was scored
 
 
@@ -584,27 +583,24 @@ def infer_image(
     model: LatentModel,
     image: Tensor,
     *,
-    binarize_seed: int | None = None,
     k: int = 5000,
     iw_seeds: tuple[int, ...] = (0, 1, 2, 3),
     fit_q_star: bool = True,
     q_star_steps: int = 300,
     seed: int = 0,
 ) -> ImageInference:
-    """Everything the inference lesson shows for one image (C, H, W) in [0, 1].
+    """Everything the inference lesson shows for one image (C, H, W) in [0, 1], scored as given.
 
-    binarize_seed: when given, the image is binarised first (each pixel 1 with probability equal to its
-    intensity, from a generator seeded with it), as for models trained with dynamic binarisation.
+    Pass the image as the model is measured on it: binarised for a model of the DataProtocol.BINARIZED protocol
+    (vae_core.engine.protocol.measured_inputs, or the image chooser's measured image), grey levels otherwise.
     """
     x = image.to(next(model.parameters()).dtype)
-    if binarize_seed is not None:
-        x = torch.bernoulli(x, generator=torch.Generator().manual_seed(binarize_seed))
     decoder = Decoder.from_model(model)
     q = encode_one(model, x)
     report = analyse_image(decoder, x, q)
     iw = IwEstimate(k, tuple(iw_seeds), tuple(iw_bound(decoder, x, q, k, s) for s in iw_seeds))
     amortisation = amortisation_gap(decoder, x, q, report.grid, steps=q_star_steps, seed=seed) if fit_q_star else None
-    return ImageInference(report, iw, amortisation, binarize_seed is not None, x)
+    return ImageInference(report, iw, amortisation, x)
 
 
 def mass_levels(grid: PosteriorGrid, fractions: tuple[float, ...] = (0.5, 0.9, 0.99)) -> list[float]:

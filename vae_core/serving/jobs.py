@@ -34,6 +34,7 @@ from vae_core.engine.config import ModelConfig, TrainConfig
 from vae_core.engine.data import ImageDataset, load_dataset
 from vae_core.engine.evaluation import evaluate
 from vae_core.engine.models import LatentModel
+from vae_core.engine.protocol import protocol_of
 from vae_core.engine.results import EpochRecord, EvaluationReport
 from vae_core.engine.training import FitResult, StepProgress, TrainingCallback, TrainingDiverged, fit, training_metadata
 
@@ -68,6 +69,7 @@ class CurvePoint:
     recon: float
     kl: float
     regularizer: float
+    beta: float = 1.0  # the KL weight of these steps (a point never spans two epochs, so it has one)
 
 
 @dataclass
@@ -231,7 +233,11 @@ class TrainingJob(TrainingCallback):
             return None
         n = pending[3]
         point = CurvePoint(
-            progress.global_step / progress.steps_per_epoch, pending[0] / n, pending[1] / n, pending[2] / n
+            progress.global_step / progress.steps_per_epoch,
+            pending[0] / n,
+            pending[1] / n,
+            pending[2] / n,
+            beta=progress.beta,
         )
         self._pending, self._last_point_at = [0.0, 0.0, 0.0, 0], now
         return point
@@ -310,7 +316,7 @@ class TrainingJob(TrainingCallback):
         images = test_data.images
         if result.stopped or diverged:
             images = images[:STOPPED_EVAL_IMAGES]
-        report = evaluate(result.model, images, binarized=self.train_config.dynamic_binarization)
+        report = evaluate(result.model, images, protocol=protocol_of(self.train_config, self.model_config))
         metadata = training_metadata(
             result.seconds,
             len(train_data),

@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from vae_core.engine.config import VARIATIONAL_KINDS, ModelConfig, TrainConfig
+from vae_core.engine.config import ModelConfig, TrainConfig
+from vae_core.engine.vocabulary import model_kind
 
 # Body sizes offered in the form: MLP widths or conv channels (each conv halves the image).
 HIDDEN_PRESETS: dict[str, dict[str, tuple[int, ...]]] = {
@@ -55,7 +56,7 @@ class TrainRequest:
 
 def default_name(kind: str, dataset: str, latent_dim: int, beta: float) -> str:
     """A file stem in the zoo's style, e.g. 'digits-vae-z2-beta4'."""
-    return f"{dataset}-{kind}-z{latent_dim}" + (f"-beta{beta:g}" if kind in VARIATIONAL_KINDS and beta != 1 else "")
+    return f"{dataset}-{kind}-z{latent_dim}" + (f"-beta{beta:g}" if model_kind(kind).variational and beta != 1 else "")
 
 
 def build_configs(
@@ -67,6 +68,7 @@ def build_configs(
     dynamically binarised images, like every zoo model.
     """
     hidden = HIDDEN_PRESETS[request.arch][request.size]
+    variational = model_kind(request.kind).variational
     channels, height, width = (int(size) for size in input_shape)
     model_config = ModelConfig(
         kind=request.kind,
@@ -74,14 +76,14 @@ def build_configs(
         input_shape=(channels, height, width),
         latent_dim=int(request.latent_dim),
         hidden_dims=hidden,
-        beta=float(request.beta) if request.kind in VARIATIONAL_KINDS else 1.0,
+        beta=float(request.beta) if variational else 1.0,
     )
     warmup = default_kl_warmup(request.epochs) if request.kl_warmup_epochs is None else request.kl_warmup_epochs
     train_config = TrainConfig(
         dataset=request.dataset,
         epochs=int(request.epochs),
         lr=float(request.lr),
-        kl_warmup_epochs=int(warmup) if request.kind in VARIATIONAL_KINDS else 0,
+        kl_warmup_epochs=int(warmup) if variational else 0,
         dynamic_binarization=model_config.likelihood == "bernoulli",
         device=device,
         # One thread: the job runs in a worker thread, where torch's OpenMP team makes two threads slower

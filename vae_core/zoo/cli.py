@@ -18,6 +18,7 @@ from vae_core.engine.checkpoints import load_checkpoint, save_checkpoint
 from vae_core.engine.config import ARCHITECTURES, LIKELIHOODS, MODEL_KINDS, ModelConfig, TrainConfig
 from vae_core.engine.data import DATASET_NAMES, INPUT_SHAPES, DatasetUnavailable, load_dataset
 from vae_core.engine.evaluation import evaluate
+from vae_core.engine.protocol import protocol_of
 from vae_core.engine.results import EvaluationReport
 from vae_core.engine.training import (
     EpochRecord,
@@ -27,7 +28,7 @@ from vae_core.engine.training import (
     fit,
     training_metadata,
 )
-from vae_core.engine.vocabulary import DEFAULT_HIDDEN
+from vae_core.engine.vocabulary import DEFAULT_HIDDEN, model_kind
 from vae_core.zoo.model_card import write_model_card
 from vae_core.zoo.specs import run_zoo, select_specs, zoo_specs
 
@@ -209,7 +210,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.out.suffix != ".pt":
         raise ValueError(f"--out must end in .pt, got {args.out}")
     check_writable(args.out)
-    hidden = args.hidden or DEFAULT_HIDDEN[args.arch]
+    hidden = args.hidden or model_kind(args.model).default_hidden(args.arch)
     model_config = ModelConfig(
         kind=args.model,
         arch=args.arch,
@@ -232,7 +233,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     train_data = load_dataset(args.dataset, "train")
     test_data = load_dataset(args.dataset, "test")
     result = fit(model_config, train_config, ProgressBar(), train_data=train_data, test_data=test_data)
-    report = evaluate(result.model, test_data, iw_samples=args.iw_samples, seed=args.seed, binarized=args.binarize)
+    protocol = protocol_of(train_config, model_config)
+    report = evaluate(result.model, test_data, iw_samples=args.iw_samples, seed=args.seed, protocol=protocol)
     save_checkpoint(
         args.out,
         result.model,
@@ -261,9 +263,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             f"{dataset} images are {data.input_shape}"
         )
     started = time.perf_counter()
-    report = evaluate(
-        model, data, iw_samples=args.iw_samples, seed=args.seed, binarized=info.train_config.dynamic_binarization
-    )
+    protocol = protocol_of(info.train_config, info.model_config)
+    report = evaluate(model, data, iw_samples=args.iw_samples, seed=args.seed, protocol=protocol)
     out = {
         "checkpoint": str(args.path),
         "dataset": dataset,

@@ -17,6 +17,7 @@ from vae_core.engine.protocol import DataProtocol, protocol_of
 from vae_core.engine.results import EvaluationReport
 from vae_core.engine.vocabulary import (
     ACTIVE_UNIT_VARIANCE,
+    KINDS,
     ROLE_BETA_SWEEP,
     ROLE_CONDITIONAL,
     ROLE_DEFAULT,
@@ -27,7 +28,8 @@ from vae_core.engine.vocabulary import (
 )
 
 CARD_NAME = "README.md"
-KIND_ORDER = ("ae", "vae", "dae", "sae", "cae")
+# Within a section: the plain AE and VAE first (the pair the pages compare), then the variants, in KINDS' order.
+KIND_ORDER = tuple(sorted(KINDS, key=lambda kind: not KINDS[kind].is_plain))
 # Burda, Grosse & Salakhutdinov (2015), "Importance Weighted Autoencoders", Table 1: VAE with one stochastic
 # layer (784-200-200-50), 3,280 epochs, test -log p(x) estimated with K = 5000.
 ANCHOR_BURDA_NLL = 86.76

@@ -18,6 +18,7 @@ from vae_core.engine.checkpoints import load_checkpoint, save_checkpoint
 from vae_core.engine.config import ModelConfig, TrainConfig
 from vae_core.engine.data import INPUT_SHAPES, ImageDataset, load_dataset
 from vae_core.engine.evaluation import evaluate
+from vae_core.engine.protocol import protocol_of
 from vae_core.engine.results import EvaluationReport
 from vae_core.engine.training import TrainingCallback, fit, torch_threads, training_metadata
 from vae_core.engine.vocabulary import ROLE_BETA_SWEEP, ROLE_CONDITIONAL, ROLE_DEFAULT, ROLE_FAMILY_2D, ROLE_SPARSE_WIDE
@@ -315,14 +316,15 @@ def split_for(spec: ZooSpec, split: str) -> ImageDataset:
 def measure(model, spec: ZooSpec, test_data: ImageDataset) -> EvaluationReport:
     """The test metrics recorded with a zoo model (the protocol is also written into its metadata)."""
     with torch_threads(spec.train.num_threads):  # the IW estimate is the costliest step: same reason
-        return evaluate(model, test_data, iw_samples=spec.iw_samples, seed=EVAL_SEED, binarized=spec.test_binarized)
+        protocol = protocol_of(spec.train, spec.model)
+        return evaluate(model, test_data, iw_samples=spec.iw_samples, seed=EVAL_SEED, protocol=protocol)
 
 
 def zoo_metadata(spec: ZooSpec, quick: bool) -> dict:
     """Role, group and evaluation protocol of a zoo model, as docs/CONTRACTS.md names them."""
     protocol = (
         f"fixed stochastic binarisation of the test set with seed {EVAL_SEED} "
-        f"(evaluate(..., binarized=True, seed={EVAL_SEED}))"
+        f"(evaluate(..., protocol=DataProtocol.BINARIZED, seed={EVAL_SEED}))"
         if spec.test_binarized
         else "grey-level test images in [0, 1], not binarised"
     )

@@ -1,8 +1,8 @@
-"""Which models the autoencoder lesson shows, and its default settings, in one place.
+"""Which models the autoencoder lesson shows (its exhibits), and its default settings, in one place.
 
 Toy models are trained on demand from the ToyTrainSpecs below (seconds each). Image models come from the
 zoo for MNIST; offline, on the 8x8 digits, the zoo has no denoising, contractive or sparse model, so every
-role is trained on demand with vae_core's fit() from the configs below (seconds each, the same kinds and
+exhibit is trained on demand with vae_core's fit() from the configs below (seconds each, the same kinds and
 penalties, all trained alike so that they compare).
 """
 
@@ -36,7 +36,7 @@ class ToySettings:
     seed: int = 0
 
 
-# Role -> the toy model trained for it. The 1-D codes compare with PCA's best line; the denoising and
+# Exhibit -> the toy model trained for it. The 1-D codes compare with PCA's best line; the denoising and
 # contractive models get a 2-D code, as wide as the input, so that the bottleneck does not do their work.
 TOY_SPECS: dict[str, ToyTrainSpec] = {
     "linear": ToyTrainSpec(kind="linear", code_dim=1, steps=1500),
@@ -46,8 +46,8 @@ TOY_SPECS: dict[str, ToyTrainSpec] = {
     "cae": ToyTrainSpec(kind="cae", code_dim=2, contractive_weight=3.0, steps=1000),
 }
 
-# Image roles: the plain AE, the denoising and contractive AEs with the same body, and the wide sparse pair.
-IMAGE_ROLES = ("ae", "dae", "cae", "sparse", "dense")
+# Image exhibits: the plain AE, the denoising and contractive AEs with the same body, and the wide sparse pair.
+IMAGE_EXHIBITS = ("ae", "dae", "cae", "sparse", "dense")
 ZOO_MODELS: dict[str, dict[str, str]] = {
     "mnist": {
         "ae": "mnist-ae-z2",
@@ -61,7 +61,7 @@ LESSON_DATASETS = ("mnist", "digits")
 DIGITS_EPOCHS = 60  # 12 steps per epoch: a few seconds per model on one core
 
 
-def digits_configs(role: str) -> tuple[ModelConfig, TrainConfig]:
+def digits_configs(exhibit: str) -> tuple[ModelConfig, TrainConfig]:
     """The configs of a digits model the lesson trains on demand (no such file ships in the zoo)."""
     shape = INPUT_SHAPES["digits"]
     base = ModelConfig(kind="ae", input_shape=shape, latent_dim=2, hidden_dims=(128, 64))
@@ -81,12 +81,12 @@ def digits_configs(role: str) -> tuple[ModelConfig, TrainConfig]:
         ),
     }
     models["dense"] = replace(models["sparse"], sparsity_weight=0.0)
-    if role not in models:
-        raise ValueError(f"no digits lesson model for role {role!r}; known: {', '.join(models)}")
+    if exhibit not in models:
+        raise ValueError(f"no digits lesson model for exhibit {exhibit!r}; known: {', '.join(models)}")
     train = TrainConfig(
         dataset="digits", epochs=DIGITS_EPOCHS, batch_size=128, lr=3e-3, seed=0, num_threads=1, eval_each_epoch=False
     )
-    return models[role], train
+    return models[exhibit], train
 
 
 # MNIST settings of the pictures: test images used, noise levels of the denoising curves, perturbation size.
@@ -94,17 +94,18 @@ TEST_IMAGES = 1000  # the first N test images, for every curve and histogram
 PCA_TRAIN_IMAGES = 10000  # PCA is fitted on the first N training images
 GAUSSIAN_LEVELS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7)  # std of the added noise, pixels in [0, 1]
 MASK_LEVELS = (0.0, 0.1, 0.25, 0.5, 0.75)  # fraction of pixels set to 0
-ACTIVE_THRESHOLD = 0.1  # a sigmoid unit counts as "on" above this
 PERTURBATION_NORM = 1.0  # ||x' - x|| of the random perturbations of the contraction section
 
 
-def image_model(dataset: str, role: str, checkpoint_dir: str | Path, progress: Callable[[float], None] | None = None):
-    """The lesson's model for a role on a data set: the zoo file for MNIST, trained now for digits.
+def image_model(
+    dataset: str, exhibit: str, checkpoint_dir: str | Path, progress: Callable[[float], None] | None = None
+):
+    """The lesson's model for an exhibit on a data set: the zoo file for MNIST, trained now for digits.
 
     progress(fraction done) is called during an on-demand training. Returns the model in eval mode.
     """
     if dataset in ZOO_MODELS:
-        model, _ = load_checkpoint(Path(checkpoint_dir) / f"{ZOO_MODELS[dataset][role]}.pt")
+        model, _ = load_checkpoint(Path(checkpoint_dir) / f"{ZOO_MODELS[dataset][exhibit]}.pt")
         return model.eval()
     if dataset != "digits":
         raise ValueError(f"the autoencoder lesson has models for {', '.join(LESSON_DATASETS)}; got {dataset!r}")
@@ -115,5 +116,5 @@ def image_model(dataset: str, role: str, checkpoint_dir: str | Path, progress: C
             if progress is not None:
                 progress(step.global_step / step.total_steps)
 
-    model_config, train_config = digits_configs(role)
+    model_config, train_config = digits_configs(exhibit)
     return fit(model_config, train_config, Report()).model.eval()

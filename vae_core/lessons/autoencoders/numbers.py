@@ -45,7 +45,7 @@ __all__ = [
     "directional_sensitivity",
     "field_alignment",
     "fit_pca",
-    "fraction_active",
+    "fraction_on",
     "hidden_activations",
     "jacobian_norms_sq",
     "kl_sparsity",
@@ -145,8 +145,9 @@ def hidden_activations(model, images: Tensor) -> Tensor:
     return model.encoder(images)
 
 
-def fraction_active(activations: Tensor, threshold: float) -> Tensor:
-    """Per image, the fraction of hidden units whose activation exceeds `threshold`, (B,)."""
+def fraction_on(activations: Tensor, threshold: float) -> Tensor:
+    """Per image, the fraction of hidden units that are on: activation above `threshold`, (B,)
+    (vae_core.engine.vocabulary.UNIT_ON_ACTIVATION is the lesson's default)."""
     return (activations > threshold).to(torch.float32).mean(1)
 
 
