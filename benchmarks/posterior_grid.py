@@ -23,8 +23,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from any folder
 
 from vae_core.engine.checkpoints import load_checkpoint
-from vae_core.engine.data import load_dataset
-from vae_core.engine.protocol import measured_inputs, protocol_of
+from vae_core.engine.data import load_dataset, measured_inputs
+from vae_core.engine.protocol import protocol_of
 from vae_core.lessons import posterior as post
 
 

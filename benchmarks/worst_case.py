@@ -278,8 +278,8 @@ def child_checkpoint_parameters(kind: str, args) -> dict:
 
 def _mnist_model(path: str):
     from vae_core.engine.checkpoints import load_checkpoint
-    from vae_core.engine.data import load_dataset
-    from vae_core.engine.protocol import measured_inputs, protocol_of
+    from vae_core.engine.data import load_dataset, measured_inputs
+    from vae_core.engine.protocol import protocol_of
 
     model, info = load_checkpoint(REPO / path)
     protocol = protocol_of(info.train_config, info.model_config)

@@ -146,7 +146,8 @@ def test_a_binarised_model_sees_the_test_sets_fixed_binarisation(app_env, tmp_pa
 
     from vae_core.engine.checkpoints import save_checkpoint
     from vae_core.engine.config import ModelConfig, TrainConfig
-    from vae_core.engine.protocol import DataProtocol, measured_inputs
+    from vae_core.engine.data import measured_inputs
+    from vae_core.engine.protocol import DataProtocol
     from vae_core.engine.training import fit
 
     train, test = load_dataset("digits", "train"), load_dataset("digits", "test")

@@ -230,7 +230,8 @@ def test_latent_space_projects_larger_latents_with_pca_or_tsne(open_page):
 # --- decoder grid -----------------------------------------------------------------------------------------
 def codes_of(path) -> np.ndarray:
     """The test codes of a checkpoint, computed here from the model (as measured: binarised where it is)."""
-    from vae_core.engine.protocol import measured_inputs, protocol_of
+    from vae_core.engine.data import measured_inputs
+    from vae_core.engine.protocol import protocol_of
 
     model, info = load_checkpoint(path)
     images = measured_inputs(load_dataset("digits", "test").images, protocol_of(info.train_config, info.model_config))

@@ -22,8 +22,8 @@ import pytest
 import torch
 
 from vae_core.engine.checkpoints import load_checkpoint
-from vae_core.engine.data import is_available, load_dataset
-from vae_core.engine.protocol import measured_inputs, protocol_of
+from vae_core.engine.data import is_available, load_dataset, measured_inputs
+from vae_core.engine.protocol import protocol_of
 from vae_core.lessons.latent_paths import code_density, grid_axes
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"

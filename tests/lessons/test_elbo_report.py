@@ -16,8 +16,8 @@ import torch
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
 from vae_core.engine.checkpoints import load_checkpoint
-from vae_core.engine.data import is_available, load_dataset
-from vae_core.engine.protocol import DataProtocol, measured_inputs, protocol_of
+from vae_core.engine.data import is_available, load_dataset, measured_inputs
+from vae_core.engine.protocol import DataProtocol, protocol_of
 from vae_core.lessons import elbo_report as elbo
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
