@@ -160,7 +160,7 @@ def test_a_binarised_model_sees_the_test_sets_fixed_binarisation(app_env, tmp_pa
     folder = Path(os.environ["VAE_USER_CHECKPOINT_DIR"])
     folder.mkdir(parents=True, exist_ok=True)
     save_checkpoint(
-        folder / "digits-vae-z2-bin.pt",
+        folder / "digits-vae-z2-bin.safetensors",
         result.model,
         TrainConfig(dataset="digits", epochs=2, dynamic_binarization=True),
     )

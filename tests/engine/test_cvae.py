@@ -101,7 +101,7 @@ def test_one_training_step_changes_the_weights(cvae, digits_test):
 
 
 def test_save_load_round_trip(tmp_path, cvae, digits_test):
-    path = save_checkpoint(tmp_path / "cvae.pt", cvae, TrainConfig(dataset="digits", epochs=1))
+    path = save_checkpoint(tmp_path / "cvae.safetensors", cvae, TrainConfig(dataset="digits", epochs=1))
     loaded, info = load_checkpoint(path)
     assert isinstance(loaded, ConditionalVAE) and info.model_config == cvae.config
     for (name, a), (_, b) in zip(cvae.state_dict().items(), loaded.state_dict().items(), strict=True):

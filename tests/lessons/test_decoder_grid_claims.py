@@ -36,7 +36,7 @@ pytestmark = pytest.mark.skipif(not is_available("mnist"), reason="MNIST is not 
 
 def test_codes(name: str) -> tuple[np.ndarray, bool]:
     """(the test codes as the page encodes them: under the model's protocol, the model's variational flag)."""
-    model, info = load_checkpoint(CHECKPOINTS / f"{name}.pt")
+    model, info = load_checkpoint(CHECKPOINTS / f"{name}.safetensors")
     images = measured_inputs(load_dataset("mnist", "test").images, protocol_of(info.train_config, info.model_config))
     with torch.no_grad():
         return model.embed(images).numpy().astype(np.float64), info.model_config.is_variational

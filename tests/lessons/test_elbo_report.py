@@ -168,7 +168,7 @@ def test_the_contrast_text_follows_the_numbers():
 
 # --- the shipped default models -----------------------------------------------------------------------------------
 def shipped(name: str):
-    path = SHIPPED / f"{name}.pt"
+    path = SHIPPED / f"{name}.safetensors"
     if not path.is_file():
         pytest.skip(f"{path.name} is not shipped here")
     if not is_available("mnist"):

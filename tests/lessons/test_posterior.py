@@ -168,7 +168,7 @@ def test_rank_by_gap_matches_the_full_analysis_in_order(ppca):
 # --- a shipped 2-D VAE ------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def digits_vae():
-    return load_checkpoint(CHECKPOINTS / "digits-vae-z2.pt").model
+    return load_checkpoint(CHECKPOINTS / "digits-vae-z2.safetensors").model
 
 
 @pytest.mark.parametrize("index", [0, 1, 3])
