@@ -2,8 +2,9 @@
 
     python -m benchmarks.anomaly_auc --checkpoints checkpoints/ --subset 2000 --iw-samples 100
 
-For each data set with `<dataset>-vae-z2.pt` (and `<dataset>-ae-z2.pt` for the AE contrast) in the folder: the
-test set against the other 28x28 data set and the synthetic sets, scored as the model is measured (its protocol).
+For each data set with `<dataset>-vae-z2.safetensors` (and `<dataset>-ae-z2.safetensors` for the AE contrast) in
+the folder: the test set against the other 28x28 data set and the synthetic sets, scored as the model is measured
+(its protocol).
 """
 
 from __future__ import annotations
@@ -31,12 +32,12 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     for dataset in args.datasets:
-        vae_path = args.checkpoints / f"{dataset}-vae-z2.pt"
+        vae_path = args.checkpoints / f"{dataset}-vae-z2.safetensors"
         if not vae_path.exists() or not is_available(dataset):
             print(f"# {dataset}: skipped (no {vae_path.name} or no data)")
             continue
         vae, info = load_checkpoint(vae_path)
-        ae_path = args.checkpoints / f"{dataset}-ae-z2.pt"
+        ae_path = args.checkpoints / f"{dataset}-ae-z2.safetensors"
         ae = load_checkpoint(ae_path).model if ae_path.exists() else None
         protocol = protocol_of(info.train_config, info.model_config)
         started = time.perf_counter()

@@ -1,6 +1,6 @@
 """Seconds for one image's posterior grid on a shipped 2-D VAE (median over test images).
 
-    python benchmarks/posterior_grid.py [--checkpoint checkpoints/mnist-vae-z2.pt] [--images 20] [--threads 2]
+    python benchmarks/posterior_grid.py [--checkpoint checkpoints/mnist-vae-z2.safetensors] [--images 20] [--threads 2]
 
 Times vae_core.lessons.posterior.posterior_grid alone (the coarse scan, the adaptive fine grid, any regrowth),
 then the whole analysis (grid + Gauss–Hermite ELBO + KL on the grid), per test image, after one warm-up
@@ -23,14 +23,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from any folder
 
 from vae_core.engine.checkpoints import load_checkpoint
-from vae_core.engine.data import load_dataset
-from vae_core.engine.protocol import measured_inputs, protocol_of
+from vae_core.engine.data import load_dataset, measured_inputs
+from vae_core.engine.protocol import protocol_of
 from vae_core.lessons import posterior as post
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", default="checkpoints/mnist-vae-z2.pt")
+    parser.add_argument("--checkpoint", default="checkpoints/mnist-vae-z2.safetensors")
     parser.add_argument("--images", type=int, default=20, help="test images timed (the first N)")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     args = parser.parse_args()

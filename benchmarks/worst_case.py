@@ -27,7 +27,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,9 +37,9 @@ sys.path.insert(0, str(REPO))  # run as a script from any folder
 from vae_core.engine import limits  # noqa: E402  (no torch: the parent process stays small)
 
 MB = 2**20
-DEFAULT_MODEL = "checkpoints/mnist-vae-default.pt"  # the largest shipped model: 784-512-512-50
-GRID_MODEL = "checkpoints/mnist-vae-z2.pt"  # the decoder grid is drawn for 2-D models
-TSNE_MODEL = "checkpoints/mnist-vae-z16-beta1.pt"  # t-SNE is offered for latents of more than 2 dimensions
+DEFAULT_MODEL = "checkpoints/mnist-vae-default.safetensors"  # the largest shipped model: 784-512-512-50
+GRID_MODEL = "checkpoints/mnist-vae-z2.safetensors"  # the decoder grid is drawn for 2-D models
+TSNE_MODEL = "checkpoints/mnist-vae-z16-beta1.safetensors"  # t-SNE is offered for latents of more than 2 dimensions
 MNIST_TEST_IMAGES = 10_000
 TIMEOUT_S = 300  # per child: a case that runs longer is reported as such, not waited for
 
@@ -73,20 +72,20 @@ CASES: dict[str, Case] = {
         lambda a: f"{limits.MAX_UPLOAD_PIXELS / 1e6:.0f} MP RGB JPEG",
         "far less than the PNG (draft)",
     ),
-    "checkpoint-pickle-lists": Case(
-        "MAX_PICKLE_BYTES",
-        lambda a: f"{limits.MAX_PICKLE_BYTES // 1024} KiB pickle of empty lists",
-        "empty lists: about 80 MB",
+    "checkpoint-header-lists": Case(
+        "MAX_HEADER_BYTES",
+        lambda a: f"{limits.MAX_HEADER_BYTES // 1024} KiB header of nested empty lists",
+        "near 35 MB",
     ),
-    "checkpoint-pickle-sets": Case(
-        "MAX_PICKLE_BYTES",
-        lambda a: f"{limits.MAX_PICKLE_BYTES // 1024} KiB pickle of empty sets",
-        "near 250 MB (empty sets)",
+    "checkpoint-document-lists": Case(
+        "MAX_HEADER_BYTES",
+        lambda a: f"{limits.MAX_HEADER_BYTES // 1024} KiB document of nested empty lists",
+        "near 35 MB, then the node budget",
     ),
-    "checkpoint-bomb": Case(
-        "MAX_PICKLE_BYTES",
-        lambda a: "pickle inflating to 1 GiB",
-        "refused before inflating",
+    "checkpoint-absurd-header": Case(
+        "MAX_HEADER_BYTES",
+        lambda a: "a header declaring 2**63 bytes",
+        "refused before reading it",
     ),
     "checkpoint-parameters": Case(
         "MAX_PARAMETERS",
@@ -168,66 +167,48 @@ def child_upload(kind: str, args) -> dict:
     return {"seconds": seconds, "base": base, "note": f"{len(data) / MB:.2f} MB file"}
 
 
-def _pickle_of(opcode: bytes) -> bytes:
-    """A protocol-4 pickle of exactly MAX_PICKLE_BYTES: a list of one-byte empty containers (the costliest)."""
-    head, tail = b"\x80\x04(", b"l."  # PROTO 4, MARK ... LIST, STOP
-    return head + opcode * (limits.MAX_PICKLE_BYTES - len(head) - len(tail)) + tail
+def _nested_lists(size: int) -> bytes:
+    """size bytes of JSON list items "[[]]," (no trailing comma): the costliest JSON per byte, two lists per 5."""
+    return (b"[[]]," * (size // 5))[:-1].ljust(size - 1) + b" "
 
 
-def _checkpoint_with_pickle(path: Path, data_pkl: Callable[[zipfile.ZipFile, str], None]) -> Path:
-    """A tiny real checkpoint at path whose data.pkl is replaced by data_pkl(archive, name) (deflated)."""
-    from vae_core.engine.checkpoints import save_checkpoint
-    from vae_core.engine.config import ModelConfig, TrainConfig
-    from vae_core.engine.models import build_model
-
-    model = build_model(ModelConfig(input_shape=(1, 8, 8), latent_dim=2, hidden_dims=(16,)))
-    save_checkpoint(path, model, TrainConfig(dataset="digits"))
-    with zipfile.ZipFile(path) as archive:
-        members = {i.filename: archive.read(i) for i in archive.infolist()}
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, content in members.items():
-            if name.endswith("/data.pkl"):
-                data_pkl(archive, name)
-            else:
-                archive.writestr(name, content)
-    return path
+def _header_file(header: bytes, declared: int | None = None) -> bytes:
+    """A safetensors file of header alone, its first 8 bytes declaring its length (or declared)."""
+    return (len(header) if declared is None else declared).to_bytes(8, "little") + header
 
 
-def child_checkpoint_pickle(kind: str, args) -> dict:
-    opcode = {"checkpoint-pickle-lists": b"]", "checkpoint-pickle-sets": b"\x8f"}[kind]  # EMPTY_LIST, EMPTY_SET
-    size, seconds, base, problem = _list_one_refused(
-        "inflating.pt", lambda archive, name: archive.writestr(name, _pickle_of(opcode))
-    )
+def child_checkpoint_header(kind: str, args) -> dict:
+    budget = limits.MAX_HEADER_BYTES
+    if kind == "checkpoint-header-lists":  # the header's own JSON: refused as not ours once parsed
+        head, tail = b'{"x":[', b"]}"
+        content = _header_file(head + _nested_lists(budget - len(head) - len(tail)) + tail)
+    elif kind == "checkpoint-document-lists":  # the document inside it, parsed and walked, then refused
+        head = (
+            b'{"__metadata__":{"vae-latent-explorer":"{\\"format\\":\\"vae-latent-explorer\\",'
+            b'\\"format_version\\":2,\\"model_config\\":{},\\"train_config\\":{},\\"metadata\\":{\\"note\\":['
+        )
+        tail = b']}}","sha256":"' + b"0" * 64 + b'"}}'
+        content = _header_file(head + _nested_lists(budget - len(head) - len(tail)) + tail)
+    else:
+        content = _header_file(b"{}", declared=2**63)
+    size, seconds, base, problem = _list_one_refused(f"{kind}.safetensors", content)
     return {"seconds": seconds, "base": base, "note": f"{size / 1024:.0f} KB file; {problem[:70]}"}
 
 
-def child_checkpoint_bomb(kind: str, args) -> dict:
-    def bomb(archive: zipfile.ZipFile, name: str) -> None:
-        info = zipfile.ZipInfo(name)
-        info.compress_type = zipfile.ZIP_DEFLATED
-        chunk = bytes(16 * MB)
-        with archive.open(info, "w", force_zip64=True) as handle:
-            for _ in range(64):
-                handle.write(chunk)
-
-    size, seconds, base, problem = _list_one_refused("bomb.pt", bomb)
-    return {"seconds": seconds, "base": base, "note": f"{size / MB:.1f} MB file; {problem[:60]}"}
-
-
-def _list_one_refused(name: str, write_pickle) -> tuple[int, float, int, str]:
-    """Write one checkpoint whose pickle write_pickle(archive, member) makes, time the registry's scan of its
-    folder from a reset peak, and check the file was refused: (file bytes, seconds, base peak, the reason)."""
+def _list_one_refused(name: str, content: bytes) -> tuple[int, float, int, str]:
+    """Write one checkpoint file of content, time the registry's scan of its folder from a reset peak, and check
+    the file was refused: (file bytes, seconds, base peak, the reason)."""
     from vae_core.engine.registry import scan_registry
     from vae_core.engine.vocabulary import SOURCE_USER
 
     with tempfile.TemporaryDirectory() as folder:
-        size = _checkpoint_with_pickle(Path(folder) / name, write_pickle).stat().st_size
+        (Path(folder) / name).write_bytes(content)
         base = _reset_peak()
         start = time.perf_counter()
         registry = scan_registry(((SOURCE_USER, folder),))
         seconds = time.perf_counter() - start
     assert not registry.entries and len(registry.problems) == 1, registry
-    return size, seconds, base, registry.problems[0][1]
+    return len(content), seconds, base, registry.problems[0][1]
 
 
 def largest_mlp_config():
@@ -261,7 +242,7 @@ def child_checkpoint_parameters(kind: str, args) -> dict:
     except ValueError:
         refused = "one size up refused"
     with tempfile.TemporaryDirectory() as folder:
-        path = save_checkpoint(Path(folder) / "largest.pt", build_model(config), TrainConfig(dataset="mnist"))
+        path = save_checkpoint(Path(folder) / "largest.safetensors", build_model(config), TrainConfig(dataset="mnist"))
         size = path.stat().st_size
         base = _reset_peak()
         start = time.perf_counter()
@@ -278,8 +259,8 @@ def child_checkpoint_parameters(kind: str, args) -> dict:
 
 def _mnist_model(path: str):
     from vae_core.engine.checkpoints import load_checkpoint
-    from vae_core.engine.data import load_dataset
-    from vae_core.engine.protocol import measured_inputs, protocol_of
+    from vae_core.engine.data import load_dataset, measured_inputs
+    from vae_core.engine.protocol import protocol_of
 
     model, info = load_checkpoint(REPO / path)
     protocol = protocol_of(info.train_config, info.model_config)
@@ -369,9 +350,9 @@ CHILDREN: dict[str, Callable[[str, argparse.Namespace], dict]] = {
     "upload-png16": child_upload,
     "upload-png1": child_upload,
     "upload-jpeg": child_upload,
-    "checkpoint-pickle-lists": child_checkpoint_pickle,
-    "checkpoint-pickle-sets": child_checkpoint_pickle,
-    "checkpoint-bomb": child_checkpoint_bomb,
+    "checkpoint-header-lists": child_checkpoint_header,
+    "checkpoint-document-lists": child_checkpoint_header,
+    "checkpoint-absurd-header": child_checkpoint_header,
     "checkpoint-parameters": child_checkpoint_parameters,
     "iw": child_iw,
     "posterior-samples": child_posterior_samples,

@@ -13,7 +13,8 @@ from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
 from ui.widgets.export import codes_download, figure_config, image_download, still_figure, still_figure_config
 from ui.widgets.latent_pad import WalkColours, latent_sliders, latent_walk
 from ui.widgets.shared import PickedDigit, digit_picker, model_caption
-from vae_core.engine.protocol import measured_inputs, protocol_of
+from vae_core.engine.data import measured_inputs
+from vae_core.engine.protocol import protocol_of
 from vae_core.engine.vocabulary import dim_name
 from vae_core.lessons.latent_paths import INTERPOLATIONS, interpolate, prior_mean_norm, slider_ranges
 from vae_core.lessons.walk import picture_range, plan_walk

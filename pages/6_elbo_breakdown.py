@@ -61,7 +61,7 @@ image = chosen.measured  # what the model is measured on: the binarised copy for
 if names.caveat:
     import torch
 
-    from vae_core.engine.protocol import binary_entropy_floor
+    from vae_core.engine.data import binary_entropy_floor
 
     floor = binary_entropy_floor(torch.from_numpy(chosen.grey)[None, None])
     st.warning(f"{names.caveat} For this image that floor is {floor:.1f} nats.")

@@ -133,9 +133,10 @@ def no_download(monkeypatch) -> None:
 
 # --- a tiny checkpoint zoo (the registry, the sweeps and the app's pages use it) -----------------------------
 # `tiny_zoo` (session) trains, in a few seconds:
-# - digits-ae-z2.pt, digits-vae-z2.pt: role "family-2d", group "digits-family-2d"
-# - digits-vae-z3-beta0.5.pt, -beta1.pt, -beta4.pt: role "beta-sweep", group "digits-beta-sweep"
-# - digits-vae-z4.pt: a VAE with a 4-D latent (PCA / t-SNE, slices, per-dimension sliders)
+# - digits-ae-z2.safetensors, digits-vae-z2.safetensors: role "family-2d", group "digits-family-2d"
+# - digits-vae-z3-beta0.5.safetensors, -beta1.safetensors, -beta4.safetensors: role "beta-sweep",
+#   group "digits-beta-sweep"
+# - digits-vae-z4.safetensors: a VAE with a 4-D latent (PCA / t-SNE, slices, per-dimension sliders)
 
 
 @dataclass(frozen=True)
@@ -199,10 +200,11 @@ def tiny_zoo(tmp_path_factory) -> TinyZoo:
     sweep = dict(role="beta-sweep", group="digits-beta-sweep", latent_dim=3)
     return TinyZoo(
         folder=folder,
-        ae_2d=train_tiny_checkpoint(folder / "digits-ae-z2.pt", kind="ae", **family),
-        vae_2d=train_tiny_checkpoint(folder / "digits-vae-z2.pt", kind="vae", **family),
+        ae_2d=train_tiny_checkpoint(folder / "digits-ae-z2.safetensors", kind="ae", **family),
+        vae_2d=train_tiny_checkpoint(folder / "digits-vae-z2.safetensors", kind="vae", **family),
         sweep=tuple(
-            train_tiny_checkpoint(folder / f"digits-vae-z3-beta{b:g}.pt", beta=b, **sweep) for b in (0.5, 1.0, 4.0)
+            train_tiny_checkpoint(folder / f"digits-vae-z3-beta{b:g}.safetensors", beta=b, **sweep)
+            for b in (0.5, 1.0, 4.0)
         ),
-        vae_4d=train_tiny_checkpoint(folder / "digits-vae-z4.pt", latent_dim=4),
+        vae_4d=train_tiny_checkpoint(folder / "digits-vae-z4.safetensors", latent_dim=4),
     )

@@ -1,23 +1,27 @@
 """Builders of hostile and damaged checkpoint files (issue #15), shared by the unit tests and the AppTests.
 
 CASES maps a case name to (builder, words): `builder(path, model)` writes the bad file at path (a file, a
-folder, a link or a FIFO) from a good tiny model and returns the path; `words` is a phrase the one-line refusal
-must contain. LOAD_ONLY names the cases that listing accepts (it reads no weights) and loading refuses.
+folder, a link or a FIFO) from a good tiny model and returns the path it wrote, which is path itself except for
+the old-format cases (named *.pt); `words` is a phrase the one-line refusal must contain. LOAD_ONLY names the
+cases that listing accepts (it reads no weights) and loading refuses.
+
+The files are built here byte by byte (a JSON header with an 8-byte length before it) or with the safetensors
+package directly, not with save_checkpoint, so a case can hold what save_checkpoint would never write.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
-import pickle
-import struct
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+import safetensors.torch
 import torch
 
-from vae_core.engine.checkpoint_info import FORMAT_NAME, FORMAT_VERSION
+from vae_core.engine import limits
+from vae_core.engine.checkpoint_info import CHECKSUM_KEY, FORMAT_NAME, FORMAT_VERSION, content_checksum
 from vae_core.engine.checkpoints import save_checkpoint
 from vae_core.engine.config import ModelConfig, TrainConfig, config_to_dict
 from vae_core.engine.models import build_model
@@ -26,27 +30,44 @@ MARKER = "code-ran-marker"
 MB = 2**20
 
 
-def base_payload(model, **changes) -> dict:
+def base_document(model, **changes) -> dict:
+    """The document save_checkpoint writes for model, with changes."""
     values = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "model_config": config_to_dict(model.config),
         "train_config": config_to_dict(TrainConfig(dataset="digits")),
         "metadata": {"dataset": "digits", "metrics": {"neg_elbo": 30.0}},
-        "state_dict": {k: v.clone() for k, v in model.state_dict().items()},
     }
     values.update(changes)
     return values
 
 
-class RunsCode:
-    """Unpickling calls function(*args): stands in for any code a malicious file could carry."""
+def write_checkpoint(path: Path, document, state: dict[str, torch.Tensor], checksum: bool = True) -> Path:
+    """A checkpoint of any document (Python's json, unchecked) and state, with a correct checksum unless told."""
+    text = document if isinstance(document, str) else json.dumps(document)
+    unsigned = safetensors.torch.save(state, metadata={FORMAT_NAME: text})
+    metadata = {FORMAT_NAME: text}
+    if checksum:
+        metadata[CHECKSUM_KEY] = content_checksum(text, unsigned[8 + int.from_bytes(unsigned[:8], "little") :])
+    path.write_bytes(safetensors.torch.save(state, metadata=metadata))
+    return path
 
-    def __init__(self, function, *args):
-        self.function, self.args = function, args
 
-    def __reduce__(self):
-        return (self.function, self.args)
+def split_file(data: bytes) -> tuple[dict, bytes]:
+    """(header, tensor bytes) of a safetensors file's bytes."""
+    length = int.from_bytes(data[:8], "little")
+    return json.loads(data[8 : 8 + length]), data[8 + length :]
+
+
+def joined_file(header, tensor_bytes: bytes) -> bytes:
+    """A safetensors file's bytes from a header (any JSON value) and the bytes after it."""
+    text = json.dumps(header).encode()
+    return len(text).to_bytes(8, "little") + text + tensor_bytes
+
+
+def state_of(model) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in model.state_dict().items()}
 
 
 # --- builders: (path, model) -> the hostile file, written at path -------------------------------------------------
@@ -54,42 +75,46 @@ class RunsCode:
 
 def with_model_config(**changes) -> Callable:
     def build(path: Path, model) -> Path:
-        torch.save(base_payload(model, model_config={**config_to_dict(model.config), **changes}), path)
-        return path
+        document = base_document(model, model_config={**config_to_dict(model.config), **changes})
+        return write_checkpoint(path, document, state_of(model))
 
     return build
 
 
 def with_train_config(**changes) -> Callable:
     def build(path: Path, model) -> Path:
-        torch.save(base_payload(model, train_config={**config_to_dict(TrainConfig(dataset="digits")), **changes}), path)
-        return path
+        train = {**config_to_dict(TrainConfig(dataset="digits")), **changes}
+        return write_checkpoint(path, base_document(model, train_config=train), state_of(model))
 
     return build
 
 
 def with_metadata(**changes) -> Callable:
     def build(path: Path, model) -> Path:
-        torch.save(base_payload(model, metadata={"dataset": "digits", **changes}), path)
-        return path
+        return write_checkpoint(path, base_document(model, metadata={"dataset": "digits", **changes}), state_of(model))
 
     return build
 
 
-def with_payload(**changes) -> Callable:
+def with_document(**changes) -> Callable:
     def build(path: Path, model) -> Path:
-        torch.save(base_payload(model, **changes), path)
-        return path
+        return write_checkpoint(path, base_document(model, **changes), state_of(model))
+
+    return build
+
+
+def with_document_text(text: str) -> Callable:
+    def build(path: Path, model) -> Path:
+        return write_checkpoint(path, text, state_of(model))
 
     return build
 
 
 def with_weights(change: Callable[[dict], None]) -> Callable:
     def build(path: Path, model) -> Path:
-        state = {k: v.clone() for k, v in model.state_dict().items()}
+        state = state_of(model)
         change(state)
-        torch.save(base_payload(model, state_dict=state), path)
-        return path
+        return write_checkpoint(path, base_document(model), state)
 
     return build
 
@@ -102,37 +127,83 @@ def first_weight(fill: float) -> Callable[[dict], None]:
     return change
 
 
-def shared_references(depth: int = 9, width: int = 10):
-    """A "billion laughs": width**depth leaves, but only depth lists in the pickle."""
-    value: list = [0] * width
-    for _ in range(depth):
-        value = [value] * width
-    return value
+def without_checksum(path: Path, model) -> Path:
+    return write_checkpoint(path, base_document(model), state_of(model), checksum=False)
 
 
-def nested(depth: int):
-    value: list = []
-    for _ in range(depth):
-        value = [value]
-    return value
+def with_header(change: Callable[[dict, bytes], tuple[object, bytes]]) -> Callable:
+    """The good file with its header (a dict) and tensor bytes rewritten by change(header, tensor_bytes)."""
 
-
-def code(function, *args) -> Callable:
     def build(path: Path, model) -> Path:
-        torch.save(base_payload(model, metadata={"note": RunsCode(function, *args)}), path)
+        header, tensor_bytes = split_file(write_checkpoint(path, base_document(model), state_of(model)).read_bytes())
+        path.write_bytes(joined_file(*change(header, tensor_bytes)))
         return path
 
     return build
 
 
-def marker_args(function_name: str):
-    """Arguments that make each function create the marker file, if it were ever called."""
-    return {
-        "system": (f"touch {MARKER}",),
-        "open": (MARKER, "w"),
-        "eval": (f"open({MARKER!r}, 'w')",),
-        "exec": (f"open({MARKER!r}, 'w')",),
-    }[function_name]
+def first_tensor(header: dict) -> dict:
+    return header[next(name for name in header if name != "__metadata__")]
+
+
+def huge_shape(header, tensor_bytes):
+    first_tensor(header)["shape"] = [1_000_000, 1_000_000]
+    return header, tensor_bytes
+
+
+def unknown_dtype(header, tensor_bytes):
+    first_tensor(header)["dtype"] = "F8_E4M3"
+    return header, tensor_bytes
+
+
+def overlapping_ranges(header, tensor_bytes):
+    names = [name for name in header if name != "__metadata__"]
+    first, second = header[names[0]], header[names[1]]
+    size = second["data_offsets"][1] - second["data_offsets"][0]
+    second["data_offsets"] = [first["data_offsets"][0], first["data_offsets"][0] + size]
+    return header, tensor_bytes
+
+
+def many_tensors(header, tensor_bytes):
+    header.update(
+        {f"extra.{i}": {"dtype": "U8", "shape": [0], "data_offsets": [0, 0]} for i in range(limits.MAX_TENSORS + 1)}
+    )
+    return header, tensor_bytes
+
+
+def not_a_tensor_entry(header, tensor_bytes):
+    name = next(name for name in header if name != "__metadata__")
+    header[name] = {"dtype": "F32"}
+    return header, tensor_bytes
+
+
+def header_of_empty_lists(path: Path, model) -> Path:
+    """A header of exactly limits.MAX_HEADER_BYTES of nested empty lists, the costliest JSON to parse."""
+    unit, prefix = b"[[]],", b'{"x":['
+    body = unit * ((limits.MAX_HEADER_BYTES - len(prefix) - 2) // len(unit))
+    text = (prefix + body[:-1] + b"]").ljust(limits.MAX_HEADER_BYTES - 1) + b"}"
+    path.write_bytes(len(text).to_bytes(8, "little") + text)
+    return path
+
+
+def header_length(length: int) -> Callable:
+    """The good file with its first 8 bytes saying the header is length bytes long."""
+
+    def build(path: Path, model) -> Path:
+        data = write_checkpoint(path, base_document(model), state_of(model)).read_bytes()
+        path.write_bytes(length.to_bytes(8, "little") + data[8:])
+        return path
+
+    return build
+
+
+def appended(extra: bytes) -> Callable:
+    def build(path: Path, model) -> Path:
+        data = write_checkpoint(path, base_document(model), state_of(model)).read_bytes()
+        path.write_bytes(data + extra)
+        return path
+
+    return build
 
 
 def raw_bytes(content: bytes) -> Callable:
@@ -155,87 +226,50 @@ def truncated(fraction: float) -> Callable:
 
 def flipped_tensor_bytes(path: Path, model) -> Path:
     path = save_checkpoint(path, model, TrainConfig(dataset="digits"))
-    with zipfile.ZipFile(path) as archive:
-        info = next(i for i in archive.infolist() if i.filename.endswith("/data/0"))
     data = bytearray(path.read_bytes())
-    name_length, extra_length = struct.unpack_from("<HH", data, info.header_offset + 26)  # the local header's
-    start = info.header_offset + 30 + name_length + extra_length
+    start = 8 + int.from_bytes(data[:8], "little")
     for i in range(start, start + 16):
         data[i] ^= 0x5A
     path.write_bytes(bytes(data))
     return path
 
 
-def rezipped(transform: Callable[[dict[str, bytes]], dict[str, bytes]], compress: int = zipfile.ZIP_STORED):
-    """The good file's members, transformed, written back as a zip."""
+def sparse_file(size: int) -> Callable:
+    """A file of size bytes that takes no disk space (a hole): refused on its size alone."""
 
     def build(path: Path, model) -> Path:
-        good = save_checkpoint(path, model, TrainConfig(dataset="digits"))
-        with zipfile.ZipFile(good) as archive:
-            members = {i.filename: archive.read(i) for i in archive.infolist()}
-        members = transform(members)
-        with zipfile.ZipFile(good, "w", compression=compress) as archive:
-            for name, data in members.items():
-                archive.writestr(name, data)
-        return good
+        with open(path, "wb") as handle:
+            handle.truncate(size)
+        return path
 
     return build
 
 
-def pickle_member(members: dict[str, bytes]) -> str:
-    return next(n for n in members if n.endswith("/data.pkl"))
-
-
-def shorter_record(members):
-    name = next(n for n in members if n.endswith("/data/0"))
-    members[name] = members[name][:-4]
-    return members
-
-
-def many_members(members):
-    members.update({f"bad/extra/{i}": b"" for i in range(2000)})
-    return members
-
-
-def lying_pickle_size(path: Path, model) -> Path:
-    """A zip whose central directory says data.pkl inflates to 1 GiB (it does not): refused on the number."""
-    path = save_checkpoint(path, model, TrainConfig(dataset="digits"))
-    data = bytearray(path.read_bytes())
-    with zipfile.ZipFile(path) as archive:
-        info = next(i for i in archive.infolist() if i.filename.endswith("/data.pkl"))
-    central = data.find(b"PK\x01\x02")
-    while True:  # data.pkl's central directory entry
-        name_length, extra, comment = struct.unpack_from("<HHH", data, central + 28)
-        if data[central + 46 : central + 46 + name_length].decode() == info.filename:
-            break
-        central = data.find(b"PK\x01\x02", central + 46 + name_length + extra + comment)
-    struct.pack_into("<I", data, central + 24, 2**30)
-    struct.pack_into("<I", data, info.header_offset + 22, 2**30)
-    path.write_bytes(bytes(data))
+def foreign_safetensors(path: Path, model) -> Path:
+    """A plain state_dict saved with safetensors, as another project would: no document of ours."""
+    safetensors.torch.save_file(state_of(model), path)
     return path
 
 
-def deflate_bomb(inflated_bytes: int, member: str = "data.pkl") -> Callable:
-    """A small archive whose pickle (or first tensor record) really inflates to inflated_bytes."""
+class RunsCode:
+    """Unpickling calls function(*args): stands in for any code a malicious file could carry."""
+
+    def __init__(self, function, *args):
+        self.function, self.args = function, args
+
+    def __reduce__(self):
+        return (self.function, self.args)
+
+
+def old_format(code: bool, suffix: str = ".pt") -> Callable:
+    """A torch pickle as earlier versions saved checkpoints, holding code when asked, at path with suffix."""
 
     def build(path: Path, model) -> Path:
-        good = save_checkpoint(path, model, TrainConfig(dataset="digits"))
-        with zipfile.ZipFile(good) as archive:
-            members = {i.filename: archive.read(i) for i in archive.infolist()}
-        target = next(n for n in members if n.endswith(f"/{member}"))
-        chunk = bytes(16 * MB)
-        with zipfile.ZipFile(good, "w") as archive:
-            for name, data in members.items():
-                if name != target:
-                    archive.writestr(name, data)
-                    continue
-                info = zipfile.ZipInfo(name)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                with archive.open(info, "w", force_zip64=True) as handle:
-                    handle.write(data)
-                    for _ in range(inflated_bytes // len(chunk)):
-                        handle.write(chunk)
-        return good
+        path = path.with_suffix(suffix)
+        metadata = {"dataset": "digits", "note": RunsCode(os.system, f"touch {MARKER}") if code else "plain"}
+        payload = {**base_document(model, format_version=1, metadata=metadata), "state_dict": state_of(model)}
+        torch.save(payload, path)
+        return path
 
     return build
 
@@ -251,7 +285,7 @@ def symlink_loop(path: Path, model) -> Path:
 
 
 def dangling_symlink(path: Path, model) -> Path:
-    path.symlink_to("nowhere.pt")
+    path.symlink_to("nowhere.safetensors")
     return path
 
 
@@ -260,6 +294,7 @@ def fifo(path: Path, model) -> Path:
     return path
 
 
+NOT_READ = "an old-format checkpoint (a torch pickle), which this version does not read"
 CASES: dict[str, tuple[Callable, str]] = {
     # configs: type and range of every field
     "hidden-inf": (with_model_config(hidden_dims=[math.inf]), "hidden_dims entries must be a whole number"),
@@ -285,8 +320,8 @@ CASES: dict[str, tuple[Callable, str]] = {
     "sigma-negative": (with_model_config(gaussian_sigma=-1.0), "gaussian_sigma must lie between"),
     "kind-a-list": (with_model_config(kind=["vae"]), "kind must be one of"),
     "unknown-config-field": (with_model_config(attention_heads=8), "unknown ModelConfig fields"),
-    "model-config-a-list": (with_payload(model_config=[1, 2]), "model_config must be a mapping"),
-    "model-config-missing": (with_payload(model_config=None), "model_config must be a mapping"),
+    "model-config-a-list": (with_document(model_config=[1, 2]), "model_config must be a mapping"),
+    "model-config-missing": (with_document(model_config=None), "model_config must be a mapping"),
     "lr-nan": (with_train_config(lr=math.nan), "lr must be a finite number"),
     "lr-inf": (with_train_config(lr=math.inf), "lr must be a finite number"),
     "epochs-1e9": (with_train_config(epochs=10**9), "epochs must lie between"),
@@ -306,12 +341,17 @@ CASES: dict[str, tuple[Callable, str]] = {
     "train-seconds-nan": (with_metadata(train_seconds=math.nan), "train_seconds must be a non-negative"),
     "history-a-string": (with_metadata(history="x"), "history must be a list"),
     "role-100k-chars": (with_metadata(role="x" * 100_000), "role is 100000 characters long"),
-    "metadata-a-list": (with_payload(metadata=[1, 2]), "metadata must be a mapping"),
-    "metadata-int-keys": (with_metadata(split_sizes={1: 2}), "has a key of type int"),
-    "metadata-billion-laughs": (with_metadata(note=shared_references()), "metadata is too large"),
-    "metadata-nested-deep": (with_metadata(note=nested(200)), "nested too deeply"),
-    "tensor-in-metadata": (with_metadata(note=torch.zeros(3)), "holds a TensorRecord"),
-    # weights
+    "metadata-a-list": (with_document(metadata=[1, 2]), "metadata must be a mapping"),
+    "metadata-250k-values": (with_metadata(note=[0] * 250_000), "metadata is too large"),
+    "metadata-nested-deep": (with_metadata(note=json.loads("[" * 200 + "]" * 200)), "nested too deeply"),
+    "document-nested-100k": (with_document_text('{"a":' + "[" * 100_000 + "]" * 100_000 + "}"), "nested too deeply"),
+    "document-not-json": (with_document_text("{'format': 'vae-latent-explorer'"), "its document is not JSON"),
+    "document-a-list": (with_document_text("[1, 2]"), "not a VAE Latent Explorer checkpoint"),
+    "newer-format": (with_document(format_version=FORMAT_VERSION + 1), "newer vae_core"),
+    "format-version-bool": (with_document(format_version=True), "has no format version"),
+    "no-checksum": (without_checksum, "it has no checksum"),
+    "foreign-safetensors": (foreign_safetensors, "not a VAE Latent Explorer checkpoint"),
+    # weights: listing reads only their index (LOAD_ONLY below: refused when loaded)
     "weights-nan": (with_weights(first_weight(math.nan)), "NaN or infinite"),
     "weights-inf": (with_weights(first_weight(math.inf)), "NaN or infinite"),
     "weights-1e30": (with_weights(first_weight(1e30)), "beyond the 1e+06"),
@@ -321,40 +361,30 @@ CASES: dict[str, tuple[Callable, str]] = {
     ),
     "weights-missing-key": (with_weights(lambda s: s.pop(next(iter(s)))), "missing"),
     "weights-extra-key": (with_weights(lambda s: s.update(extra=torch.zeros(1))), "unexpected extra"),
-    "weights-not-a-dict": (with_payload(state_dict=[1, 2]), "its weights are missing or not tensors"),
-    "weights-are-lists": (with_payload(state_dict={"w": [1.0]}), "its weights are missing or not tensors"),
-    "weights-flipped-bytes": (flipped_tensor_bytes, "Bad CRC-32"),
-    "tensor-record-short": (rezipped(shorter_record), "of the wrong size"),
-    # archives
-    "pickle-declares-1GiB": (lying_pickle_size, "its pickle would inflate to 1024 MB"),
-    "pickle-inflates-64MiB": (deflate_bomb(64 * MB), "its pickle would inflate to 64 MB"),
-    "archive-2000-members": (rezipped(many_members), "members"),
-    "archive-no-pickle": (
-        rezipped(lambda m: {k: v for k, v in m.items() if not k.endswith("data.pkl")}),
-        "no single data.pkl",
-    ),
-    "archive-two-pickles": (rezipped(lambda m: {**m, "other/data.pkl": m[pickle_member(m)]}), "no single data.pkl"),
-    "truncated-half": (truncated(0.5), "not a readable checkpoint"),
-    "truncated-to-header": (truncated(0.01), "not a readable checkpoint"),
-    "random-bytes": (raw_bytes(bytes(range(256)) * 16), "not a PyTorch zip archive"),
-    "empty-file": (raw_bytes(b""), "not a PyTorch zip archive"),
-    "a-plain-pickle": (raw_bytes(pickle.dumps({"format": FORMAT_NAME})), "not a PyTorch zip archive"),
-    "foreign-state-dict": (
-        lambda path, model: torch.save(model.state_dict(), path) or path,
-        "not a VAE Latent Explorer checkpoint",
-    ),
-    "newer-format": (with_payload(format_version=FORMAT_VERSION + 1), "newer vae_core"),
-    "format-version-bool": (with_payload(format_version=True), "has no format version"),
-    # code and objects in the pickle
-    "code-posix-system": (code(os.system, *marker_args("system")), "(it names posix.system)"),
-    "code-eval": (code(eval, *marker_args("eval")), "(it names __builtin__.eval)"),
-    "code-exec": (code(exec, *marker_args("exec")), "(it names __builtin__.exec)"),
-    "code-open": (code(open, *marker_args("open")), "(it names io.open)"),
-    "torch-size-in-metadata": (with_metadata(shape=torch.Size([2, 3])), "(it names torch.Size)"),
-    "a-parameter-not-a-tensor": (
-        with_payload(state_dict={"w": torch.nn.Parameter(torch.zeros(2))}),
-        "(it names torch._utils._rebuild_parameter)",
-    ),
+    "weights-int64": (with_weights(lambda s: s.update({next(iter(s)): s[next(iter(s))].long()})), "stored as I64"),
+    "weights-flipped-bytes": (flipped_tensor_bytes, "do not match its checksum"),
+    # the header: sizes, types and byte ranges
+    "header-declares-1GiB": (header_length(2**30), "its header declares 1,073,741,824 bytes"),
+    "header-past-the-end": (header_length(10**6), "its header runs past the end of the file"),
+    "header-1MiB-of-empty-lists": (header_of_empty_lists, "not a VAE Latent Explorer checkpoint"),
+    "header-a-list": (with_header(lambda h, b: ([h], b)), "its header is not a JSON object"),
+    "header-a-string": (with_header(lambda h, b: ("not json", b)), "its header is not a JSON object"),
+    "header-not-json": (raw_bytes(len(b"{not json}").to_bytes(8, "little") + b"{not json}"), "its header is not JSON"),
+    "tensor-huge-shape": (with_header(huge_shape), "needs 4,000,000,000,000 bytes"),
+    "tensor-unknown-dtype": (with_header(unknown_dtype), "has dtype 'F8_E4M3'"),
+    "tensor-ranges-overlap": (with_header(overlapping_ranges), "starts at byte"),
+    "tensor-not-an-entry": (with_header(not_a_tensor_entry), "is not a tensor entry"),
+    "tensors-over-the-limit": (with_header(many_tensors), f"more than the {limits.MAX_TENSORS} a model may have"),
+    "trailing-bytes": (appended(b"\0" * 64), "its tensors take"),
+    "file-over-the-size-limit": (sparse_file(limits.MAX_TENSOR_BYTES + 2 * MB), "more than any checkpoint"),
+    "truncated-half": (truncated(0.5), "not a readable checkpoint, perhaps truncated"),
+    "truncated-to-header": (truncated(0.01), "not a readable checkpoint, perhaps truncated"),
+    "random-bytes": (raw_bytes(bytes(range(256)) * 16), "not a readable checkpoint"),
+    "empty-file": (raw_bytes(b""), "shorter than a safetensors header"),
+    # the old format: a torch pickle is never opened (named *.pt) nor parsed (named *.safetensors)
+    "old-format": (old_format(code=False), NOT_READ),
+    "old-format-with-code": (old_format(code=True), NOT_READ),
+    "old-format-named-safetensors": (old_format(code=True, suffix=".safetensors"), NOT_READ),
     # file-system oddities
     "a-directory": (directory, "a folder, not a file"),
     "symlink-loop": (symlink_loop, "a symbolic link that leads to no file"),
@@ -370,6 +400,7 @@ LOAD_ONLY = {
     "weights-wrong-shape",
     "weights-missing-key",
     "weights-extra-key",
+    "weights-int64",
     "weights-flipped-bytes",
 }
 

@@ -15,9 +15,9 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from vae_core.engine.checkpoints import load_checkpoint
-from vae_core.engine.data import load_dataset
+from vae_core.engine.data import load_dataset, measured_inputs
 from vae_core.engine.losses import iw_log_likelihood
-from vae_core.engine.protocol import measured_inputs, protocol_of
+from vae_core.engine.protocol import protocol_of
 from vae_core.lessons.anomaly import IndependentBernoulli, score_labels, synthetic_ood
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -1,8 +1,8 @@
 """Every page renders with every kind of bad file in the user checkpoint folder (issue #15).
 
-One folder holds one file per hostile case of tests/hostile_files.py (code in pickles, damaged archives, absurd
-configs, non-finite weights, odd metadata, a pickle that inflates past the limit, a symlink loop, a dangling
-link, a folder and a FIFO named *.pt) plus odd-but-loadable files (partial or string metrics, a β-sweep member
+One folder holds one file per hostile case of tests/hostile_files.py (damaged, truncated and absurd headers,
+absurd configs, non-finite weights, odd metadata, old-format pickles carrying code, a symlink loop, a dangling
+link, a folder and a FIFO named *.safetensors) plus odd-but-loadable files (partial or string metrics, a β-sweep member
 of another latent size) and one good model. Each page of app.py's navigation is rendered once with that folder:
 no exception, its title shown, the sidebar's note naming each skipped file and why, the good models offered.
 Focused checks pick the odd models in the sidebar.
@@ -59,10 +59,11 @@ def navigation_files() -> list[str]:
     return [ast.literal_eval(entry)[0] for entry in pages.elts]
 
 
-def skipped_cases() -> dict[str, str]:
+def skipped_cases(folder: Path) -> dict[str, str]:
     """file name -> the words its sidebar note must hold, for every file the registry refuses."""
-    skipped = {f"{case}.pt": words for case, (_, words) in CASES.items() if case not in LOAD_ONLY}
-    skipped.update({f"{case}.pt": words for case, (_, words) in EXTRA_CASES.items() if words is not None})
+    names = {path.stem: path.name for path in folder.iterdir()}  # the old-format cases are named *.pt
+    skipped = {names[case]: words for case, (_, words) in CASES.items() if case not in LOAD_ONLY}
+    skipped.update({names[case]: words for case, (_, words) in EXTRA_CASES.items() if words is not None})
     return skipped
 
 
@@ -73,13 +74,15 @@ def unescaped(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def bad_folder(tmp_path_factory) -> Path:
-    """The user folder: one file per case, named <case>.pt, and one good model."""
+    """The user folder: one file per case, named <case>.safetensors (or .pt), and one good model."""
     folder = tmp_path_factory.mktemp("bad_user") / "user_checkpoints"
     folder.mkdir()
     model = tiny_model()
     for case, (build, _) in {**CASES, **EXTRA_CASES}.items():
-        build(folder / f"{case}.pt", model)
-    save_checkpoint(folder / f"{GOOD_USER_MODEL}.pt", model, TrainConfig(dataset="digits"), metrics={"neg_elbo": 30.0})
+        build(folder / f"{case}.safetensors", model)
+    save_checkpoint(
+        folder / f"{GOOD_USER_MODEL}.safetensors", model, TrainConfig(dataset="digits"), metrics={"neg_elbo": 30.0}
+    )
     return folder
 
 
@@ -108,7 +111,7 @@ def test_every_page_renders_beside_every_bad_file(page, bad_user_folder, app_env
     notes = sidebar_notes(at)
     expander = next(e for e in at.sidebar.expander if "skipped" in e.label)
     assert expander.label.startswith(f"⚠️ {len(at.sidebar.warning)} checkpoint file(s) skipped")
-    for name, words in skipped_cases().items():
+    for name, words in skipped_cases(bad_user_folder).items():
         line = next((line for line in notes.splitlines() if name in line), None)
         assert line is not None, f"no note names {name}"
         assert words in line, (name, line)
@@ -142,13 +145,15 @@ def test_a_model_whose_weights_are_refused_is_dropped_with_a_note(case, bad_user
     assert not at.exception, [e.value for e in at.exception]
     assert "Decoder grid" in [t.value for t in at.main.title]
     assert not any(f"— {case} (trained here)" in o for o in at.sidebar.selectbox(key="sidebar_model").options)
-    line = next((line for line in sidebar_notes(at).splitlines() if f"{case}.pt" in line), None)
+    line = next((line for line in sidebar_notes(at).splitlines() if f"{case}.safetensors" in line), None)
     assert line is not None and CASES[case][1] in line, line
 
 
 def test_the_folder_holds_the_file_system_oddities(bad_folder):
     # A builder that quietly wrote a plain file instead would leave the page checks above without their case.
-    assert (bad_folder / "symlink-loop.pt").is_symlink() and not (bad_folder / "symlink-loop.pt").exists()
-    assert (bad_folder / "dangling-symlink.pt").is_symlink()
-    assert (bad_folder / "a-directory.pt").is_dir()
-    assert (bad_folder / "a-fifo.pt").is_fifo()
+    assert (bad_folder / "symlink-loop.safetensors").is_symlink()
+    assert not (bad_folder / "symlink-loop.safetensors").exists()
+    assert (bad_folder / "dangling-symlink.safetensors").is_symlink()
+    assert (bad_folder / "a-directory.safetensors").is_dir()
+    assert (bad_folder / "a-fifo.safetensors").is_fifo()
+    assert (bad_folder / "old-format-with-code.pt").is_file()

@@ -10,7 +10,12 @@ def test_a_sweep_member_of_another_latent_size_gets_its_own_sweep_and_the_page_s
     user = tmp_path / "user_checkpoints"
     user.mkdir()
     train_tiny_checkpoint(
-        user / "odd-member.pt", latent_dim=2, beta=2.0, role=ROLE_BETA_SWEEP, group="digits-beta-sweep", epochs=1
+        user / "odd-member.safetensors",
+        latent_dim=2,
+        beta=2.0,
+        role=ROLE_BETA_SWEEP,
+        group="digits-beta-sweep",
+        epochs=1,
     )
     at = open_page("pages/5_beta_tradeoff.py")
     assert not at.exception, at.exception

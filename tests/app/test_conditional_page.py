@@ -24,7 +24,7 @@ PAGE = str(next(p for p in REPO_ROOT.glob("*/9_conditional_vae.py")).relative_to
 def tiny_cvae(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("cvae")
     return train_tiny_checkpoint(
-        folder / "digits-cvae-z2.pt", kind="cvae", role="conditional", group="digits-conditional"
+        folder / "digits-cvae-z2.safetensors", kind="cvae", role="conditional", group="digits-conditional"
     )
 
 

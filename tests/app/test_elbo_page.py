@@ -46,10 +46,10 @@ def train_binarised(path: Path, *, kind: str, latent_dim: int, role: str | None,
 def binarised_zoo(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("binarised_zoo")
     family = dict(role="family-2d", group="digits-family-2d")
-    train_binarised(folder / "digits-vae-z2.pt", kind="vae", latent_dim=2, **family)
-    train_binarised(folder / "digits-ae-z2.pt", kind="ae", latent_dim=2, **family)
-    train_binarised(folder / "digits-vae-z4.pt", kind="vae", latent_dim=4, role="default", group=None)
-    train_binarised(folder / "digits-ae-z4.pt", kind="ae", latent_dim=4, role="default", group=None)
+    train_binarised(folder / "digits-vae-z2.safetensors", kind="vae", latent_dim=2, **family)
+    train_binarised(folder / "digits-ae-z2.safetensors", kind="ae", latent_dim=2, **family)
+    train_binarised(folder / "digits-vae-z4.safetensors", kind="vae", latent_dim=4, role="default", group=None)
+    train_binarised(folder / "digits-ae-z4.safetensors", kind="ae", latent_dim=4, role="default", group=None)
     return folder
 
 
@@ -135,7 +135,7 @@ def shown_decimals(at, label_start: str) -> int:
 def model_for(at, folder: Path, key: str):
     """The checkpoint behind a picker value such as 'shipped/digits-vae-z2', loaded afresh from its file."""
     name = at.selectbox(key=key).value.split("/", 1)[1]
-    return load_checkpoint(Path(folder) / f"{name}.pt").model
+    return load_checkpoint(Path(folder) / f"{name}.safetensors").model
 
 
 def assert_numbers(at, want: dict[str, float]) -> None:

@@ -27,8 +27,8 @@ from tools.app_browser import (
 )
 from tools.screenshots import open_page as open_nav_page
 from vae_core.engine.checkpoints import load_checkpoint
-from vae_core.engine.data import load_dataset
-from vae_core.engine.protocol import measured_inputs, protocol_of
+from vae_core.engine.data import load_dataset, measured_inputs
+from vae_core.engine.protocol import protocol_of
 
 pytestmark = NEEDS_BROWSER
 

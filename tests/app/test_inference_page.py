@@ -149,7 +149,8 @@ def test_a_binarised_model_sees_the_test_sets_fixed_binarisation(app_env, tmp_pa
 
     from vae_core.engine.checkpoints import save_checkpoint
     from vae_core.engine.config import ModelConfig, TrainConfig
-    from vae_core.engine.protocol import DataProtocol, measured_inputs
+    from vae_core.engine.data import measured_inputs
+    from vae_core.engine.protocol import DataProtocol
     from vae_core.engine.training import fit
 
     train, test = load_dataset("digits", "train"), load_dataset("digits", "test")
@@ -162,7 +163,7 @@ def test_a_binarised_model_sees_the_test_sets_fixed_binarisation(app_env, tmp_pa
     folder = Path(os.environ["VAE_USER_CHECKPOINT_DIR"])
     folder.mkdir(parents=True, exist_ok=True)
     save_checkpoint(
-        folder / "digits-vae-z2-bin.pt",
+        folder / "digits-vae-z2-bin.safetensors",
         result.model,
         TrainConfig(dataset="digits", epochs=2, dynamic_binarization=True),
     )

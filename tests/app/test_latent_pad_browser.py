@@ -25,7 +25,7 @@ DECODER_JS = REPO_ROOT / "ui" / "widgets" / "js" / "mlp_decoder.js"
 # The pad decodes unconditional models; the conditional VAEs (which need a label) have their own page.
 SHIPPED = sorted(
     p
-    for p in (REPO_ROOT / "checkpoints").glob("*.pt")
+    for p in (REPO_ROOT / "checkpoints").glob("*.safetensors")
     if ("-z2" in p.name or p.stem in ("digits-vae-z8-beta1", "mnist-vae-z16-beta1", "mnist-vae-default"))
     and not read_checkpoint_info(p).model_config.needs_labels
 )

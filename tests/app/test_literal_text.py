@@ -14,7 +14,7 @@ HOSTILE = [
     "<img src=x onerror=alert(1)>",
     "**bold** _it_ `code` $x^2$ :red[alarm] :material/home: # heading",
     "https://evil.example/bare-autolink",
-    "plain-name_01.pt",
+    "plain-name_01.safetensors",
 ]
 # CommonMark: a backslash followed by ASCII punctuation stands for that character.
 UNESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
@@ -31,7 +31,7 @@ def test_literal_text_unescapes_to_the_original_and_leaves_no_markdown_special_b
 def test_a_hostile_file_name_shows_as_text_in_the_sidebar_note(open_page, tmp_path):
     user = tmp_path / "user_checkpoints"
     user.mkdir()
-    name = "![x](https:evil.example)[click](https:evil.example).pt"
+    name = "![x](https:evil.example)[click](https:evil.example).safetensors"
     (user / name).write_bytes(b"PK\x03\x04 cut short")
     at = open_page()
     assert not at.exception, at.exception

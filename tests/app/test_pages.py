@@ -17,6 +17,7 @@ import pytest
 import torch
 from PIL import Image
 
+from tests.hostile_files import write_checkpoint
 from vae_core.engine.checkpoint_info import FORMAT_NAME, FORMAT_VERSION
 from vae_core.engine.checkpoints import load_checkpoint, save_checkpoint
 from vae_core.engine.config import ModelConfig, TrainConfig, config_to_dict
@@ -124,20 +125,20 @@ def test_every_page_says_how_to_get_a_model_when_there_is_none(open_page, monkey
 def test_broken_checkpoints_are_reported_and_left_out_of_the_picker(open_page, app_env, tmp_path):
     user = tmp_path / "user_checkpoints"
     user.mkdir()
-    (user / "truncated.pt").write_bytes(b"PK\x03\x04 cut short")
+    (user / "truncated.safetensors").write_bytes(b"PK\x03\x04 cut short")
     # Readable metadata, weights of another shape: the scan lists it, loading fails, the picker drops it.
     model = build_model(ModelConfig(input_shape=(1, 8, 8), latent_dim=2, hidden_dims=(8,)))
     wrong = ModelConfig(input_shape=(1, 8, 8), latent_dim=3, hidden_dims=(8,))
-    torch.save(
+    write_checkpoint(
+        user / "a-mismatch.safetensors",
         {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
             "model_config": config_to_dict(wrong),
             "train_config": config_to_dict(TrainConfig()),
             "metadata": {},
-            "state_dict": model.state_dict(),
         },
-        user / "a-mismatch.pt",
+        model.state_dict(),
     )
     at = open_page()
     picker = at.sidebar.selectbox(key="sidebar_model")
@@ -151,13 +152,13 @@ def test_broken_checkpoints_are_reported_and_left_out_of_the_picker(open_page, a
     assert not any("a-mismatch" in option for option in picker.options)
     assert not any("truncated" in option for option in picker.options)
     warnings = texts(at.sidebar.warning)
-    assert "truncated.pt" in warnings and "a-mismatch.pt" in warnings
+    assert "truncated.safetensors" in warnings and "a-mismatch.safetensors" in warnings
     assert picker.value == "shipped/digits-vae-z2"  # fell back to the data set's natural model
 
 
 def test_a_model_for_another_input_shape_is_not_offered(open_page, tmp_path):
     model = build_model(ModelConfig(input_shape=(1, 28, 28), hidden_dims=(8,)))
-    save_checkpoint(tmp_path / "user_checkpoints" / "mnist-shaped.pt", model, TrainConfig(dataset="mnist"))
+    save_checkpoint(tmp_path / "user_checkpoints" / "mnist-shaped.safetensors", model, TrainConfig(dataset="mnist"))
     at = open_page()
     options = at.sidebar.selectbox(key="sidebar_model").options
     assert len(options) == 6 and not any("mnist-shaped" in o for o in options)
@@ -230,7 +231,8 @@ def test_latent_space_projects_larger_latents_with_pca_or_tsne(open_page):
 # --- decoder grid -----------------------------------------------------------------------------------------
 def codes_of(path) -> np.ndarray:
     """The test codes of a checkpoint, computed here from the model (as measured: binarised where it is)."""
-    from vae_core.engine.protocol import measured_inputs, protocol_of
+    from vae_core.engine.data import measured_inputs
+    from vae_core.engine.protocol import protocol_of
 
     model, info = load_checkpoint(path)
     images = measured_inputs(load_dataset("digits", "test").images, protocol_of(info.train_config, info.model_config))
@@ -418,8 +420,8 @@ def test_beta_page_trains_one_more_point_that_joins_the_sweep(open_page, tmp_pat
     next(b for b in at.button if b.label == "Train this β point").click().run()
     assert not at.exception
     wait_for_job(at, lambda at: at.success)
-    saved = list((tmp_path / "user_checkpoints").glob("*.pt"))
-    assert [p.name for p in saved] == ["digits-vae-z3-beta2.pt"]
+    saved = list((tmp_path / "user_checkpoints").glob("*.safetensors"))
+    assert [p.name for p in saved] == ["digits-vae-z3-beta2.safetensors"]
     info = load_checkpoint(saved[0]).info
     assert (info.metadata["role"], info.metadata["group"]) == ("beta-sweep", "digits-beta-sweep")
     assert info.model_config.beta == 2.0
@@ -444,8 +446,8 @@ def test_train_page_trains_saves_and_lists_the_model(open_page, tmp_path):
     next(b for b in at.button if b.label == "Train").click().run()
     assert not at.exception
     wait_for_job(at, lambda at: at.success)
-    assert "class-demo-1.pt" in at.success[0].value
-    path = tmp_path / "user_checkpoints" / "class-demo-1.pt"
+    assert "class-demo-1.safetensors" in at.success[0].value
+    path = tmp_path / "user_checkpoints" / "class-demo-1.safetensors"
     info = load_checkpoint(path).info
     assert info.model_config.kind == "ae" and info.metadata["epochs_run"] == 2
     options = at.sidebar.selectbox(key="sidebar_model").options
@@ -511,7 +513,7 @@ def test_beta_page_evaluates_a_sweep_member_saved_without_metrics(open_page, app
 
     model, info = load_checkpoint(app_env.sweep[0])
     bare = save_checkpoint(
-        tmp_path / "user_checkpoints" / "digits-vae-z3-beta0.5-bare.pt",
+        tmp_path / "user_checkpoints" / "digits-vae-z3-beta0.5-bare.safetensors",
         model,
         info.train_config,
         metadata={"role": "beta-sweep", "group": "digits-beta-sweep"},
@@ -529,14 +531,14 @@ def test_checkpoints_whose_metrics_are_not_a_mapping_are_skipped_with_a_note(ope
     model, info = load_checkpoint(app_env.sweep[1])
     name = "digits-vae-z3-odd"
     save_checkpoint(
-        tmp_path / "user_checkpoints" / f"{name}.pt",
+        tmp_path / "user_checkpoints" / f"{name}.safetensors",
         model,
         info.train_config,
         metadata={"role": "beta-sweep", "group": "digits-beta-sweep", "metrics": odd},
     )
     at = open_page()
     assert not at.exception
-    assert f"{name}.pt" in texts(at.sidebar.warning) + texts(at.sidebar.caption) + texts(at.sidebar.markdown)
+    assert f"{name}.safetensors" in texts(at.sidebar.warning) + texts(at.sidebar.caption) + texts(at.sidebar.markdown)
     for page in ("pages/2_latent_space.py", "pages/3_decoder_grid.py", "pages/5_beta_tradeoff.py"):
         at.switch_page(page).run()
         assert not at.exception, page
@@ -547,7 +549,7 @@ def test_checkpoints_with_odd_stored_metrics_still_work_everywhere(open_page, ap
     model, info = load_checkpoint(app_env.sweep[1])
     name = "digits-vae-z3-odd"
     save_checkpoint(
-        tmp_path / "user_checkpoints" / f"{name}.pt",
+        tmp_path / "user_checkpoints" / f"{name}.safetensors",
         model,
         info.train_config,
         metadata={"role": "beta-sweep", "group": "digits-beta-sweep", "metrics": odd},

@@ -63,7 +63,7 @@ def test_a_collapsed_vae_gets_a_warning_with_what_to_try(open_page, tmp_path):
     at.text_input(key="train_name").input("collapsed")
     next(b for b in at.button if b.label == "Train").click().run()
     wait_for(at, lambda at: at.success)
-    model, _ = load_checkpoint(tmp_path / "user_checkpoints" / "collapsed.pt")
+    model, _ = load_checkpoint(tmp_path / "user_checkpoints" / "collapsed.safetensors")
     test = load_dataset("digits", "test")
     mean, _ = posterior(model, test.images)
     assert int((mean.var(dim=0, unbiased=False) > ACTIVE_UNIT_VARIANCE).sum()) == 0  # independently: collapsed
@@ -147,7 +147,7 @@ def save_untrained(path: Path, dataset: str, input_shape=(1, 28, 28)) -> None:
 
 
 def test_models_of_another_data_set_are_offered_only_when_asked_and_labelled(open_page, tmp_path):
-    save_untrained(tmp_path / "user_checkpoints" / "foreign-8x8.pt", "fashion-mnist", input_shape=(1, 8, 8))
+    save_untrained(tmp_path / "user_checkpoints" / "foreign-8x8.safetensors", "fashion-mnist", input_shape=(1, 8, 8))
     at = open_page()
     picker = at.sidebar.selectbox(key="sidebar_model")
     assert not any("foreign-8x8" in option for option in picker.options)
@@ -162,8 +162,8 @@ def test_changing_the_data_set_switches_to_its_own_models(open_page, tmp_path, m
     if not (REAL_DATA_DIR and all(is_available(name, REAL_DATA_DIR) for name in ("mnist", "fashion-mnist"))):
         pytest.skip("needs MNIST and Fashion-MNIST in $VAE_DATA_DIR")
     monkeypatch.setenv("VAE_DATA_DIR", REAL_DATA_DIR)
-    save_untrained(tmp_path / "user_checkpoints" / "mnist-model.pt", "mnist")
-    save_untrained(tmp_path / "user_checkpoints" / "fashion-model.pt", "fashion-mnist")
+    save_untrained(tmp_path / "user_checkpoints" / "mnist-model.safetensors", "mnist")
+    save_untrained(tmp_path / "user_checkpoints" / "fashion-model.safetensors", "fashion-mnist")
     at = open_page()
     at.sidebar.selectbox(key="sidebar_dataset").set_value("mnist").run()
     assert at.sidebar.selectbox(key="sidebar_model").value == "user/mnist-model"

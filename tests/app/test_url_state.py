@@ -238,8 +238,10 @@ def more_models(tmp_path_factory) -> Path:
     """A user folder with what the tiny zoo lacks: a binarised VAE (the ELBO page's K slider needs a likelihood
     model) and a conditional VAE (the Conditional VAE page)."""
     folder = tmp_path_factory.mktemp("url_state_models")
-    train_tiny_checkpoint(folder / "digits-vae-z2-bin.pt", epochs=1, binarized=True)
-    train_tiny_checkpoint(folder / "digits-cvae-z2.pt", kind="cvae", epochs=1, role="conditional", group="cvae")
+    train_tiny_checkpoint(folder / "digits-vae-z2-bin.safetensors", epochs=1, binarized=True)
+    train_tiny_checkpoint(
+        folder / "digits-cvae-z2.safetensors", kind="cvae", epochs=1, role="conditional", group="cvae"
+    )
     return folder
 
 

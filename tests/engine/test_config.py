@@ -72,7 +72,7 @@ def test_dict_round_trip_uses_plain_values():
     model_cfg = ModelConfig(kind="sae", arch="conv", input_shape=(1, 8, 8), hidden_dims=(8, 4), latent_dim=3)
     train_cfg = TrainConfig(dataset="mnist", epochs=3, seed=7, dynamic_binarization=True)
     as_dict = config_to_dict(model_cfg)
-    # Lists, not tuples: only plain containers survive torch.load(weights_only=True) unchanged.
+    # Lists, not tuples: what a checkpoint's JSON document reads back.
     assert as_dict["input_shape"] == [1, 8, 8] and isinstance(as_dict["hidden_dims"], list)
     assert config_from_dict(ModelConfig, as_dict) == model_cfg
     assert config_from_dict(TrainConfig, config_to_dict(train_cfg)) == train_cfg

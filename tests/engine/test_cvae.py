@@ -6,8 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from vae_core.engine.checkpoint_info import FORMAT_NAME
 from vae_core.engine.checkpoints import load_checkpoint, save_checkpoint
-from vae_core.engine.config import TrainConfig
+from vae_core.engine.config import TrainConfig, config_to_dict
+from vae_core.engine.legacy import convert_old_checkpoint
 from vae_core.engine.models import VAE, ConditionalVAE, build_model, current_state_keys
 from vae_core.engine.models.bodies import MLPDecoder, MLPEncoder
 from vae_core.engine.protocol import DataProtocol
@@ -103,7 +105,7 @@ def test_one_training_step_changes_the_weights(cvae, digits_test):
 
 
 def test_save_load_round_trip(tmp_path, cvae, digits_test):
-    path = save_checkpoint(tmp_path / "cvae.pt", cvae, TrainConfig(dataset="digits", epochs=1))
+    path = save_checkpoint(tmp_path / "cvae.safetensors", cvae, TrainConfig(dataset="digits", epochs=1))
     loaded, info = load_checkpoint(path)
     assert isinstance(loaded, ConditionalVAE) and info.model_config == cvae.config
     for (name, a), (_, b) in zip(cvae.state_dict().items(), loaded.state_dict().items(), strict=True):
@@ -185,13 +187,22 @@ def test_old_checkpoint_keys_map_to_today(tiny_config, digits_test, hidden_dims)
         assert torch.equal(fresh.reconstruct(x, y), model.reconstruct(x, y))
 
 
-def test_a_checkpoint_in_the_old_layout_loads(tmp_path, cvae, digits_test):
-    # A file written before the CVAE shared the VAE's bodies: load_checkpoint renames its keys.
-    path = save_checkpoint(tmp_path / "old-cvae.pt", cvae, TrainConfig(dataset="digits", epochs=1))
-    payload = torch.load(path, weights_only=True)
-    payload["state_dict"] = old_layout(payload["state_dict"], len(cvae.config.hidden_dims))
-    torch.save(payload, path)
-    loaded, _ = load_checkpoint(path)
+def test_an_old_checkpoint_in_the_old_layout_converts_and_loads(tmp_path, cvae, digits_test):
+    # A .pt written before the CVAE shared the VAE's bodies: `convert` renames its keys (current_state_keys).
+    path = tmp_path / "old-cvae.pt"
+    torch.save(
+        {
+            "format": FORMAT_NAME,
+            "format_version": 1,
+            "model_config": config_to_dict(cvae.config),
+            "train_config": config_to_dict(TrainConfig(dataset="digits", epochs=1)),
+            "metadata": {"dataset": "digits", "seed": 0},
+            "state_dict": old_layout(cvae.state_dict(), len(cvae.config.hidden_dims)),
+        },
+        path,
+    )
+    converted = convert_old_checkpoint(path)
+    loaded, _ = load_checkpoint(converted.target)
     x, y = digits_test.images[:4], digits_test.labels[:4]
     with torch.no_grad():
         assert torch.equal(loaded.embed(x, y), cvae.embed(x, y))

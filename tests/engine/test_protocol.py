@@ -1,17 +1,12 @@
-"""The data protocol of a model and the names its numbers may carry (vae_core.engine.protocol)."""
+"""The data protocol of a model and the names its numbers may carry (vae_core.engine.protocol), and the images as a
+model is measured on them (vae_core.engine.data)."""
 
 import pytest
 import torch
 
 from vae_core.engine.config import ModelConfig, TrainConfig
-from vae_core.engine.protocol import (
-    DataProtocol,
-    binarization_spread,
-    binary_entropy_floor,
-    measured_inputs,
-    metric_names,
-    protocol_of,
-)
+from vae_core.engine.data import binarization_spread, binary_entropy_floor, measured_inputs
+from vae_core.engine.protocol import DataProtocol, metric_names, protocol_of
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.hostile_files import write_checkpoint
 from vae_core.engine.checkpoint_info import FORMAT_NAME, FORMAT_VERSION
 from vae_core.engine.checkpoints import save_checkpoint
 from vae_core.engine.config import ModelConfig, TrainConfig, config_to_dict
@@ -43,20 +44,20 @@ def test_folders_come_from_the_environment(monkeypatch, tmp_path):
 
 def test_scan_lists_both_folders_and_reports_unreadable_files(tiny_zoo, tmp_path):
     user = tmp_path / "user"
-    save_untrained(user / "mine.pt", input_shape=DIGITS)
-    (user / "broken.pt").write_bytes(b"not a checkpoint")
+    save_untrained(user / "mine.safetensors", input_shape=DIGITS)
+    (user / "broken.safetensors").write_bytes(b"not a checkpoint")
     registry = scan(tiny_zoo.folder, user)
     names = {(e.source, e.info.name) for e in registry.entries}
     assert (SOURCE_SHIPPED, "digits-vae-z2") in names and (SOURCE_USER, "mine") in names
     assert len(registry.entries) == 7
-    assert [Path(p).name for p, _ in registry.problems] == ["broken.pt"]
+    assert [Path(p).name for p, _ in registry.problems] == ["broken.safetensors"]
     assert next(e for e in registry.entries if e.key == "user/mine").info.name == "mine"
     assert all(e.key != "user/nothing" for e in registry.entries)
 
 
 def test_only_models_whose_input_fits_are_offered(tiny_zoo, tmp_path):
     user = tmp_path / "user"
-    save_untrained(user / "mnist-shaped.pt", input_shape=(1, 28, 28))
+    save_untrained(user / "mnist-shaped.safetensors", input_shape=(1, 28, 28))
     registry = scan(tiny_zoo.folder, user)
     digits = registry.for_dataset("digits", DIGITS)
     assert "mnist-shaped" not in [e.info.name for e in digits]
@@ -95,16 +96,16 @@ def test_a_file_whose_weights_do_not_fit_its_config_is_listed_but_cannot_load(tm
     # Metadata reads fine, so the scan lists it; loading fails later and the app then skips it.
     model = build_model(ModelConfig(input_shape=DIGITS, latent_dim=2, hidden_dims=(8,)))
     wrong = ModelConfig(input_shape=DIGITS, latent_dim=3, hidden_dims=(8,))
-    torch.save(
+    write_checkpoint(
+        tmp_path / "mismatch.safetensors",
         {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
             "model_config": config_to_dict(wrong),
             "train_config": config_to_dict(TrainConfig()),
             "metadata": {},
-            "state_dict": model.state_dict(),
         },
-        tmp_path / "mismatch.pt",
+        model.state_dict(),
     )
     registry = scan(tmp_path, tmp_path / "none")
     assert [e.info.name for e in registry.entries] == ["mismatch"]
@@ -113,9 +114,25 @@ def test_a_file_whose_weights_do_not_fit_its_config_is_listed_but_cannot_load(tm
 def test_folder_signature_changes_when_a_checkpoint_appears(tmp_path):
     folders = ((SOURCE_SHIPPED, str(tmp_path)), (SOURCE_USER, str(tmp_path / "missing")))
     before = folder_signature(folders)
-    save_untrained(tmp_path / "new.pt", input_shape=DIGITS)
+    save_untrained(tmp_path / "new.safetensors", input_shape=DIGITS)
     after = folder_signature(folders)
-    assert before == () and len(after) == 1 and after[0][1] == "new.pt"
+    assert before == () and len(after) == 1 and after[0][1] == "new.safetensors"
+
+
+def test_an_old_format_file_is_a_problem_that_says_how_to_convert_it(tmp_path):
+    folders = ((SOURCE_USER, str(tmp_path)),)
+    save_untrained(tmp_path / "new.safetensors", input_shape=DIGITS)
+    torch.save({"state_dict": {}}, tmp_path / "old.pt")
+    assert [name for _, name, *_ in folder_signature(folders)] == ["new.safetensors", "old.pt"]
+    registry = scan_registry(folders)
+    assert [e.info.name for e in registry.entries] == ["new"]
+    assert registry.problems == (
+        (
+            str(tmp_path / "old.pt"),
+            "old.pt: an old-format checkpoint (a torch pickle), which this version does not read; convert it once "
+            f"with `python -m vae_core convert {tmp_path}`",
+        ),
+    )
 
 
 def test_a_model_ref_names_the_checkpoint_and_device_and_is_a_cache_key(tiny_zoo, tmp_path):
@@ -135,18 +152,18 @@ def test_odd_entries_in_a_folder_are_skipped_with_a_note_and_the_rest_still_list
     folder = tmp_path / "user"
     folder.mkdir()
     good = _odd_folder_good_checkpoint(folder)
-    os.symlink(folder / "loop-b.pt", folder / "loop-a.pt")  # a symlink loop: stat raises ELOOP
-    os.symlink(folder / "loop-a.pt", folder / "loop-b.pt")
-    os.symlink(folder / "nowhere.pt", folder / "dangling.pt")
-    (folder / "a-folder.pt").mkdir()
-    os.mkfifo(folder / "a-fifo.pt")
+    os.symlink(folder / "loop-b.safetensors", folder / "loop-a.safetensors")  # a symlink loop: stat raises ELOOP
+    os.symlink(folder / "loop-a.safetensors", folder / "loop-b.safetensors")
+    os.symlink(folder / "nowhere.safetensors", folder / "dangling.safetensors")
+    (folder / "a-folder.safetensors").mkdir()
+    os.mkfifo(folder / "a-fifo.safetensors")
     folders = (("user", str(folder)),)
     signature = folder_signature(folders)  # must not raise
     assert ("user", good.name) in {(source, name) for source, name, *_ in signature}
     registry = scan_registry(folders)
     assert [entry.info.path.name for entry in registry.entries] == [good.name]
     noted = " ".join(why for _, why in registry.problems)
-    assert "loop-a.pt" in noted and "loop-b.pt" in noted
+    assert "loop-a.safetensors" in noted and "loop-b.safetensors" in noted
 
 
 def _odd_folder_good_checkpoint(folder):
@@ -155,7 +172,7 @@ def _odd_folder_good_checkpoint(folder):
     from vae_core.engine.models import build_model
 
     config = ModelConfig(input_shape=(1, 8, 8), latent_dim=2, hidden_dims=(8,))
-    path = folder / "good.pt"
+    path = folder / "good.safetensors"
     save_checkpoint(path, build_model(config), TrainConfig())
     return path
 
@@ -170,7 +187,12 @@ def test_a_sweep_member_with_another_latent_size_makes_its_own_sweep(tiny_zoo, t
     other_size = {e.latent_dim for e in shipped} ^ {2, 3}
     size = min(other_size)
     train_tiny_checkpoint(
-        user / "odd-member.pt", latent_dim=size, beta=2.0, role=ROLE_BETA_SWEEP, group="digits-beta-sweep", epochs=1
+        user / "odd-member.safetensors",
+        latent_dim=size,
+        beta=2.0,
+        role=ROLE_BETA_SWEEP,
+        group="digits-beta-sweep",
+        epochs=1,
     )
     sweeps = beta_sweeps(scan(tiny_zoo.folder, user).for_dataset("digits", DIGITS), "digits")
     assert len(sweeps) == 2

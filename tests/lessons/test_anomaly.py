@@ -8,10 +8,10 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from vae_core.engine.data import binarize
+from vae_core.engine.data import binarize, measured_inputs
 from vae_core.engine.losses import iw_log_likelihood
 from vae_core.engine.models import build_model
-from vae_core.engine.protocol import DataProtocol, measured_inputs
+from vae_core.engine.protocol import DataProtocol
 from vae_core.lessons.anomaly import (
     SCORE_KEYS,
     SYNTHETIC_OOD,

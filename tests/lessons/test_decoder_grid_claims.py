@@ -22,8 +22,8 @@ import pytest
 import torch
 
 from vae_core.engine.checkpoints import load_checkpoint
-from vae_core.engine.data import is_available, load_dataset
-from vae_core.engine.protocol import measured_inputs, protocol_of
+from vae_core.engine.data import is_available, load_dataset, measured_inputs
+from vae_core.engine.protocol import protocol_of
 from vae_core.lessons.latent_paths import code_density, grid_axes
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
@@ -36,7 +36,7 @@ pytestmark = pytest.mark.skipif(not is_available("mnist"), reason="MNIST is not 
 
 def test_codes(name: str) -> tuple[np.ndarray, bool]:
     """(the test codes as the page encodes them: under the model's protocol, the model's variational flag)."""
-    model, info = load_checkpoint(CHECKPOINTS / f"{name}.pt")
+    model, info = load_checkpoint(CHECKPOINTS / f"{name}.safetensors")
     images = measured_inputs(load_dataset("mnist", "test").images, protocol_of(info.train_config, info.model_config))
     with torch.no_grad():
         return model.embed(images).numpy().astype(np.float64), info.model_config.is_variational

@@ -16,9 +16,9 @@ import torch
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
 from vae_core.engine.checkpoints import load_checkpoint
-from vae_core.engine.data import is_available, load_dataset
+from vae_core.engine.data import is_available, load_dataset, measured_inputs
 from vae_core.engine.losses import IW_CHUNK
-from vae_core.engine.protocol import DataProtocol, measured_inputs, protocol_of
+from vae_core.engine.protocol import DataProtocol, protocol_of
 from vae_core.lessons import elbo_report as elbo
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -176,7 +176,7 @@ def test_the_contrast_text_follows_the_numbers():
 
 # --- the shipped default models -----------------------------------------------------------------------------------
 def shipped(name: str):
-    path = SHIPPED / f"{name}.pt"
+    path = SHIPPED / f"{name}.safetensors"
     if not path.is_file():
         pytest.skip(f"{path.name} is not shipped here")
     if not is_available("mnist"):

@@ -17,9 +17,9 @@ import torch
 from torch.distributions import MultivariateNormal
 
 from vae_core.engine.checkpoints import load_checkpoint
-from vae_core.engine.data import load_dataset
+from vae_core.engine.data import load_dataset, measured_inputs
 from vae_core.engine.losses import iw_log_likelihood, reconstruction_nll
-from vae_core.engine.protocol import DataProtocol, measured_inputs
+from vae_core.engine.protocol import DataProtocol
 from vae_core.lessons import posterior as post
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
@@ -169,7 +169,7 @@ def test_rank_by_gap_matches_the_full_analysis_in_order(ppca):
 # --- a shipped 2-D VAE ------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def digits_vae():
-    return load_checkpoint(CHECKPOINTS / "digits-vae-z2.pt").model
+    return load_checkpoint(CHECKPOINTS / "digits-vae-z2.safetensors").model
 
 
 @pytest.mark.parametrize("index", [0, 1, 3])

@@ -118,8 +118,8 @@ def test_the_shipped_sweeps_kl_per_dimension_matches_an_independent_computation(
     import torch
 
     from vae_core.engine.checkpoints import load_checkpoint
-    from vae_core.engine.data import is_available, load_dataset
-    from vae_core.engine.protocol import measured_inputs, protocol_of
+    from vae_core.engine.data import is_available, load_dataset, measured_inputs
+    from vae_core.engine.protocol import protocol_of
 
     if not is_available(dataset):
         pytest.skip(f"needs {dataset}'s files")

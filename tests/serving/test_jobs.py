@@ -48,7 +48,11 @@ class GatedJob(TrainingJob):
 def test_a_job_trains_in_the_background_then_saves_an_evaluated_checkpoint(digits, tmp_path):
     train, test = digits
     job = GatedJob(
-        *configs(), tmp_path / "a.pt", metadata={"role": "beta-sweep", "group": "g"}, train_data=train, test_data=test
+        *configs(),
+        tmp_path / "a.safetensors",
+        metadata={"role": "beta-sweep", "group": "g"},
+        train_data=train,
+        test_data=test,
     )
     job.start()  # returns while the thread is held inside fit: the page is never blocked
     assert job.in_training.wait(TIMEOUT_S)
@@ -67,7 +71,7 @@ def test_a_job_trains_in_the_background_then_saves_an_evaluated_checkpoint(digit
 
 def test_stop_keeps_what_was_trained(digits, tmp_path):
     train, test = digits
-    job = GatedJob(*configs(epochs=5), tmp_path / "b.pt", train_data=train, test_data=test, stop_at_epoch=2)
+    job = GatedJob(*configs(epochs=5), tmp_path / "b.safetensors", train_data=train, test_data=test, stop_at_epoch=2)
     job.gate.set()
     job.start()
     assert job.join(TIMEOUT_S)
@@ -80,12 +84,12 @@ def test_stop_keeps_what_was_trained(digits, tmp_path):
 
 def test_stop_before_the_first_step_saves_nothing(digits, tmp_path):
     train, test = digits
-    job = TrainingJob(*configs(), tmp_path / "c.pt", train_data=train, test_data=test)
+    job = TrainingJob(*configs(), tmp_path / "c.safetensors", train_data=train, test_data=test)
     job.request_stop()
     job.start()
     assert job.join(TIMEOUT_S)
     assert job.progress().state == STOPPED and job.progress().saved_path is None
-    assert not (tmp_path / "c.pt").exists()
+    assert not (tmp_path / "c.safetensors").exists()
 
 
 def test_divergence_keeps_the_last_good_weights_and_offers_to_save_them(digits, tmp_path, monkeypatch):
@@ -96,7 +100,7 @@ def test_divergence_keeps_the_last_good_weights_and_offers_to_save_them(digits, 
         raise TrainingDiverged("the objective became nan at epoch 2, step 1", good)
 
     monkeypatch.setattr(training_job, "fit", diverging_fit)
-    job = TrainingJob(*configs(epochs=1), tmp_path / "d.pt", train_data=train, test_data=test).start()
+    job = TrainingJob(*configs(epochs=1), tmp_path / "d.safetensors", train_data=train, test_data=test).start()
     assert job.join(TIMEOUT_S)
     progress = job.progress()
     assert progress.state == DIVERGED and "nan" in progress.message and progress.saved_path is None
@@ -110,7 +114,7 @@ def test_divergence_keeps_the_last_good_weights_and_offers_to_save_them(digits, 
 def test_a_failure_becomes_a_message(digits, tmp_path):
     train, test = digits
     model_config = ModelConfig(input_shape=(1, 28, 28), hidden_dims=(8,))  # does not fit digits
-    job = TrainingJob(model_config, configs()[1], tmp_path / "e.pt", train_data=train, test_data=test).start()
+    job = TrainingJob(model_config, configs()[1], tmp_path / "e.safetensors", train_data=train, test_data=test).start()
     assert job.join(TIMEOUT_S)
     assert job.progress().state == FAILED and "(1, 28, 28)" in job.progress().message
 
@@ -120,7 +124,7 @@ def test_jobs_wait_for_a_free_slot(digits, tmp_path, monkeypatch):
     slots = threading.BoundedSemaphore(1)
     monkeypatch.setattr(training_job, "_SLOTS", slots)
     slots.acquire()  # someone else is training
-    job = TrainingJob(*configs(epochs=1), tmp_path / "f.pt", train_data=train, test_data=test).start()
+    job = TrainingJob(*configs(epochs=1), tmp_path / "f.safetensors", train_data=train, test_data=test).start()
     assert not job.join(0.5) and job.progress().state == WAITING
     slots.release()
     assert job.join(TIMEOUT_S) and job.progress().state == DONE
@@ -128,9 +132,9 @@ def test_jobs_wait_for_a_free_slot(digits, tmp_path, monkeypatch):
 
 def test_unique_checkpoint_path_sanitises_and_never_overwrites(tmp_path):
     first = unique_checkpoint_path(tmp_path, "../my model")
-    assert first == tmp_path / "my-model.pt"
+    assert first == tmp_path / "my-model.safetensors"
     first.write_bytes(b"x")
-    assert unique_checkpoint_path(tmp_path, "../my model") == tmp_path / "my-model-2.pt"
+    assert unique_checkpoint_path(tmp_path, "../my model") == tmp_path / "my-model-2.safetensors"
     with pytest.raises(ValueError):
         unique_checkpoint_path(tmp_path, "///")
 
@@ -155,9 +159,9 @@ def test_three_sessions_pressing_train_at_once_with_the_default_name_get_three_f
     for presser in pressers:
         presser.join(TIMEOUT_S)
     assert sorted(job.save_path.name for job in jobs) == [
-        "digits-vae-z2-2.pt",
-        "digits-vae-z2-3.pt",
-        "digits-vae-z2.pt",
+        "digits-vae-z2-2.safetensors",
+        "digits-vae-z2-3.safetensors",
+        "digits-vae-z2.safetensors",
     ]
     for job in jobs:
         assert job.join(TIMEOUT_S) and job.progress().state == DONE
@@ -183,7 +187,7 @@ def test_the_board_caps_its_queue_and_a_job_that_never_trained_gives_its_name_ba
     assert list(tmp_path.iterdir()) == []  # neither a model nor a claim is left behind
     slots.release()
     board.submit(*configs(epochs=1), tmp_path, "queued", train_data=train, test_data=test).join(TIMEOUT_S)
-    assert [p.name for p in tmp_path.iterdir()] == ["queued.pt"]  # the released name is free again
+    assert [p.name for p in tmp_path.iterdir()] == ["queued.safetensors"]  # the released name is free again
 
 
 def test_a_job_is_found_again_by_its_id(digits, tmp_path):
@@ -193,7 +197,7 @@ def test_a_job_is_found_again_by_its_id(digits, tmp_path):
     job = board.submit(*configs(epochs=1), tmp_path, "mine", train_data=train, test_data=test)
     assert board.get(job.job_id) is job and board.get("not-an-id") is None and board.get(None) is None
     assert job.join(TIMEOUT_S)
-    assert board.get(job.job_id).progress().saved_path == str(tmp_path / "mine.pt")
+    assert board.get(job.job_id).progress().saved_path == str(tmp_path / "mine.safetensors")
 
 
 def test_stop_answers_within_about_a_second(digits, tmp_path):
@@ -201,7 +205,7 @@ def test_stop_answers_within_about_a_second(digits, tmp_path):
     train, test = digits
     model_config = ModelConfig(input_shape=(1, 8, 8), latent_dim=2, hidden_dims=(256, 128))
     train_config = TrainConfig(dataset="digits", epochs=500, batch_size=32, num_threads=1)
-    job = TrainingJob(model_config, train_config, tmp_path / "s.pt", train_data=train, test_data=test).start()
+    job = TrainingJob(model_config, train_config, tmp_path / "s.safetensors", train_data=train, test_data=test).start()
     deadline = time.monotonic() + TIMEOUT_S
     while job.progress().epoch < 1 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -211,14 +215,14 @@ def test_stop_answers_within_about_a_second(digits, tmp_path):
     assert progress.stop_requested and progress.message.startswith("Stopping")
     assert job.join(TIMEOUT_S)
     answered = time.perf_counter() - pressed
-    assert job.progress().state == STOPPED and (tmp_path / "s.pt").exists()
+    assert job.progress().state == STOPPED and (tmp_path / "s.safetensors").exists()
     assert answered < 3.0, f"Stop took {answered:.2f} s"  # about 0.2 s alone on 2 cores; room for a busy machine
 
 
 def test_the_curve_gets_a_point_every_few_steps(digits, tmp_path):
     """Digits with batches of 256 has 6 steps per epoch: a point per step, at global_step / steps_per_epoch."""
     train, test = digits
-    job = TrainingJob(*configs(epochs=2), tmp_path / "c.pt", train_data=train, test_data=test).start()
+    job = TrainingJob(*configs(epochs=2), tmp_path / "c.safetensors", train_data=train, test_data=test).start()
     assert job.join(TIMEOUT_S)
     progress = job.progress()
     steps = -(-len(train) // 256)

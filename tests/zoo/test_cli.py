@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import safetensors.torch
 import torch
 
+from tests.hostile_files import CASES, MARKER, tiny_model
+from vae_core.engine.checkpoint_info import FORMAT_NAME, list_checkpoints
 from vae_core.engine.checkpoints import load_checkpoint
+from vae_core.engine.config import TrainConfig, config_to_dict
 from vae_core.engine.data import load_dataset
 from vae_core.engine.evaluation import evaluate
 from vae_core.engine.protocol import DataProtocol
@@ -47,7 +52,7 @@ def subcommands() -> list[str]:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
     """One checkpoint trained through the CLI on binarised digits (numbers that are likelihoods), shared."""
-    path = tmp_path_factory.mktemp("cli") / "tiny.pt"
+    path = tmp_path_factory.mktemp("cli") / "tiny.safetensors"
     assert cli.main([*TRAIN_ARGS, "--binarize", "--out", str(path)]) == 0
     return path
 
@@ -55,7 +60,7 @@ def trained(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def trained_grey(tmp_path_factory) -> Path:
     """The same on grey levels: a Bernoulli decoder whose numbers are cross-entropies."""
-    path = tmp_path_factory.mktemp("cli") / "tiny-grey.pt"
+    path = tmp_path_factory.mktemp("cli") / "tiny-grey.safetensors"
     assert cli.main([*TRAIN_ARGS, "--out", str(path)]) == 0
     return path
 
@@ -159,18 +164,18 @@ def test_evaluate_never_calls_a_grey_level_cross_entropy_a_likelihood(trained_gr
 
 
 def test_list_prints_a_row_and_skips_bad_files(trained, capsys):
-    (trained.parent / "broken.pt").write_bytes(b"garbage")
+    (trained.parent / "broken.safetensors").write_bytes(b"garbage")
     try:
         assert cli.main(["list", str(trained.parent)]) == 0
     finally:
-        (trained.parent / "broken.pt").unlink()
+        (trained.parent / "broken.safetensors").unlink()
     captured = capsys.readouterr()
     header, *rows = captured.out.strip().splitlines()
     assert header.split()[:3] == ["name", "model", "arch"]
     assert len(rows) == 1
     cells = rows[0].split()
     assert cells[:4] == ["tiny", "vae", "mlp", "3"] and "digits" in cells
-    assert "broken.pt" in captured.err and "skipped" in captured.err
+    assert "broken.safetensors" in captured.err and "skipped" in captured.err
 
 
 def test_list_of_an_empty_folder(tmp_path, capsys):
@@ -179,25 +184,25 @@ def test_list_of_an_empty_folder(tmp_path, capsys):
 
 
 def test_missing_checkpoint_is_one_line(tmp_path, capsys):
-    code = cli.main(["evaluate", str(tmp_path / "absent.pt")])
-    assert_one_line_error(capsys, code, "absent.pt", "no such checkpoint")
+    code = cli.main(["evaluate", str(tmp_path / "absent.safetensors")])
+    assert_one_line_error(capsys, code, "absent.safetensors", "no such checkpoint")
 
 
 def test_corrupt_checkpoint_is_one_line(tmp_path, capsys):
-    path = tmp_path / "corrupt.pt"
+    path = tmp_path / "corrupt.safetensors"
     path.write_bytes(os.urandom(2048))
     code = cli.main(["evaluate", str(path), "--json"])
-    assert_one_line_error(capsys, code, "corrupt.pt")
+    assert_one_line_error(capsys, code, "corrupt.safetensors")
 
 
-def test_out_without_pt_suffix_is_refused_before_training(tmp_path, capsys):
+def test_out_without_the_suffix_is_refused_before_training(tmp_path, capsys):
     code = cli.main([*TRAIN_ARGS, "--out", str(tmp_path / "model.ckpt")])
-    assert_one_line_error(capsys, code, "--out must end in .pt")
+    assert_one_line_error(capsys, code, "--out must end in .safetensors")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_bad_config_value_is_one_line(tmp_path, capsys):
-    code = cli.main(["train", "--dataset", "digits", "--latent-dim", "0", "--out", str(tmp_path / "m.pt")])
+    code = cli.main(["train", "--dataset", "digits", "--latent-dim", "0", "--out", str(tmp_path / "m.safetensors")])
     assert_one_line_error(capsys, code, "latent_dim must lie between 1 and")
 
 
@@ -210,7 +215,7 @@ def test_dataset_with_other_image_shape_is_refused(trained, tmp_path, capsys, mo
 
 def test_unavailable_data_set_is_one_line(tmp_path, capsys, monkeypatch, no_download):
     monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path))
-    code = cli.main(["train", "--dataset", "fashion-mnist", "--out", str(tmp_path / "m.pt")])
+    code = cli.main(["train", "--dataset", "fashion-mnist", "--out", str(tmp_path / "m.safetensors")])
     assert_one_line_error(capsys, code, "fashion-mnist is not available")
 
 
@@ -223,7 +228,7 @@ def test_a_reader_that_stops_early_is_not_an_error(tmp_path):
     from vae_core.engine.models import build_model
 
     model = build_model(ModelConfig(input_shape=(1, 8, 8), hidden_dims=(4,)))
-    save_checkpoint(tmp_path / "model.pt", model, TrainConfig(dataset="digits"))
+    save_checkpoint(tmp_path / "model.safetensors", model, TrainConfig(dataset="digits"))
     process = subprocess.Popen(
         [sys.executable, "-m", "vae_core", "list", str(tmp_path)],
         cwd=REPO_ROOT,
@@ -235,3 +240,84 @@ def test_a_reader_that_stops_early_is_not_an_error(tmp_path):
     stderr = process.stderr.read()
     assert process.wait(timeout=120) == 0, stderr
     assert "Broken pipe" not in stderr and "Error" not in stderr, stderr
+
+
+# --- convert: the old format (torch pickles) to safetensors, once ------------------------------------------------
+
+
+def old_format_checkpoint(path: Path, model, train_config: TrainConfig, metadata: dict, state=None) -> Path:
+    """A checkpoint as vae_core wrote them before safetensors: torch.save of one dict (float16 weights here)."""
+    payload = {
+        "format": FORMAT_NAME,
+        "format_version": 1,
+        "model_config": config_to_dict(model.config),
+        "train_config": config_to_dict(train_config),
+        "metadata": metadata,
+        "state_dict": state if state is not None else {k: v.half() for k, v in model.state_dict().items()},
+    }
+    torch.save(payload, path)
+    return path
+
+
+OLD_METADATA = {
+    "dataset": "digits",
+    "seed": 3,
+    "history": [{"epoch": 1, "beta": 1.0, "train": {"objective": 50.5, "recon": 40.25}, "test": None}],
+    "metrics": {"neg_elbo": 30.125, "kl_per_dim": [0.5, 0.0], "iw_nll": math.nan},
+    "created_at": "2024-05-01T10:00:00+00:00",
+    "versions": {"vae_core": "0.1.0", "torch": "2.4.0", "python": "3.11.7"},
+    "stored_dtype": "float16",
+    "role": "family-2d",
+    "group": "digits-family-2d",
+}
+
+
+def test_convert_writes_the_same_checkpoint_beside_the_old_file_once(tmp_path, capsys):
+    model, train_config = tiny_model(), TrainConfig(dataset="digits", seed=3)
+    old = old_format_checkpoint(tmp_path / "mine.pt", model, train_config, OLD_METADATA)
+    old_bytes = old.read_bytes()
+    assert cli.main(["convert", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out.startswith("converted mine.pt -> mine.safetensors (12 tensors, float16, ") and out.count("\n") == 0
+    new = tmp_path / "mine.safetensors"
+
+    stored = safetensors.torch.load_file(new)  # as stored: float16, bit for bit
+    original = model.state_dict()
+    assert stored.keys() == original.keys()
+    assert all(stored[k].dtype == torch.float16 and torch.equal(stored[k], original[k].half()) for k in original)
+    loaded, info = load_checkpoint(new)  # as loaded: float32 from those float16 values
+    assert all(torch.equal(loaded.state_dict()[k], original[k].half().float()) for k in original)
+    assert info.model_config == model.config and info.train_config == train_config
+    assert json.dumps(info.metadata) == json.dumps(OLD_METADATA)  # NaN included; created_at and versions kept
+    assert info.role == "family-2d" and info.stored_dtype == "float16"
+    assert old.read_bytes() == old_bytes
+
+    scan = list_checkpoints(tmp_path)
+    assert [i.name for i in scan.infos] == ["mine"]
+    assert scan.problems == [(old, "mine.pt: old format, already converted to mine.safetensors; delete mine.pt")]
+
+    converted = new.read_bytes()
+    assert cli.main(["convert", str(old)]) == 0
+    assert capsys.readouterr().out.strip() == "mine.pt: left alone, mine.safetensors is already there"
+    assert new.read_bytes() == converted
+
+
+def test_convert_refuses_code_and_broken_weights_and_converts_the_rest(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a marker the pickle's code would write lands here
+    model = tiny_model()
+    CASES["old-format-with-code"][0](tmp_path / "evil.safetensors", model)  # written as evil.pt
+    nan = {k: v.clone() for k, v in model.state_dict().items()}
+    next(iter(nan.values()))[0, 0] = math.nan
+    old_format_checkpoint(tmp_path / "diverged.pt", model, TrainConfig(dataset="digits"), OLD_METADATA, state=nan)
+    old_format_checkpoint(tmp_path / "good.pt", model, TrainConfig(dataset="digits"), OLD_METADATA)
+
+    assert cli.main(["convert", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith("converted good.pt -> good.safetensors") and "Traceback" not in captured.err
+    errors = captured.err.strip().splitlines()
+    assert errors[0].startswith("error: diverged.pt: refused: 1 of its weights") and "NaN" in errors[0]
+    assert errors[1] == (
+        "error: evil.pt: refused: it holds code or objects torch's safe loader does not load (it names posix.system)"
+    )
+    assert not (tmp_path / MARKER).exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["diverged.pt", "evil.pt", "good.pt", "good.safetensors"]

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
+import safetensors.torch
 
 from vae_core.engine import limits
 from vae_core.engine.checkpoint_info import list_checkpoints, read_checkpoint_info
@@ -32,54 +32,79 @@ TINY = ["--dataset", "digits", "--epochs", "1", "--hidden", "4", "--batch-size",
 # (argv with {tmp} for the test's folder, words the one line must contain, expected exit code)
 CASES = {
     "iw-samples-1e9": (
-        ["train", *TINY, "--iw-samples", str(10**9), "--out", "{tmp}/m.pt"],
+        ["train", *TINY, "--iw-samples", str(10**9), "--out", "{tmp}/m.safetensors"],
         f"outside 0..{limits.MAX_IW_SAMPLES}",
         2,
     ),
-    "iw-samples-negative": (["train", *TINY, "--iw-samples", "-1", "--out", "{tmp}/m.pt"], "outside 0..", 2),
-    "evaluate-iw-1e9": (["evaluate", "{tmp}/m.pt", "--iw-samples", str(10**9)], "outside 0..", 2),
-    "lr-nan": (["train", *TINY, "--lr", "nan", "--out", "{tmp}/m.pt"], "nan is not a finite number", 2),
-    "lr-inf": (["train", *TINY, "--lr", "inf", "--out", "{tmp}/m.pt"], "inf is not a finite number", 2),
-    "lr-negative": (["train", *TINY, "--lr", "-1", "--out", "{tmp}/m.pt"], "lr must lie between", 1),
-    "lr-huge": (["train", *TINY, "--lr", "1e10", "--out", "{tmp}/m.pt"], "lr must lie between", 1),
-    "lr-not-a-number": (["train", *TINY, "--lr", "fast", "--out", "{tmp}/m.pt"], "'fast' is not a number", 2),
-    "beta-nan": (["train", *TINY, "--beta", "nan", "--out", "{tmp}/m.pt"], "nan is not a finite number", 2),
-    "beta-minus-inf": (["train", *TINY, "--beta=-inf", "--out", "{tmp}/m.pt"], "not a finite number", 2),
-    "beta-negative": (["train", *TINY, "--beta", "-1", "--out", "{tmp}/m.pt"], "beta must lie between", 1),
+    "iw-samples-negative": (["train", *TINY, "--iw-samples", "-1", "--out", "{tmp}/m.safetensors"], "outside 0..", 2),
+    "evaluate-iw-1e9": (["evaluate", "{tmp}/m.safetensors", "--iw-samples", str(10**9)], "outside 0..", 2),
+    "lr-nan": (["train", *TINY, "--lr", "nan", "--out", "{tmp}/m.safetensors"], "nan is not a finite number", 2),
+    "lr-inf": (["train", *TINY, "--lr", "inf", "--out", "{tmp}/m.safetensors"], "inf is not a finite number", 2),
+    "lr-negative": (["train", *TINY, "--lr", "-1", "--out", "{tmp}/m.safetensors"], "lr must lie between", 1),
+    "lr-huge": (["train", *TINY, "--lr", "1e10", "--out", "{tmp}/m.safetensors"], "lr must lie between", 1),
+    "lr-not-a-number": (["train", *TINY, "--lr", "fast", "--out", "{tmp}/m.safetensors"], "'fast' is not a number", 2),
+    "beta-nan": (["train", *TINY, "--beta", "nan", "--out", "{tmp}/m.safetensors"], "nan is not a finite number", 2),
+    "beta-minus-inf": (["train", *TINY, "--beta=-inf", "--out", "{tmp}/m.safetensors"], "not a finite number", 2),
+    "beta-negative": (["train", *TINY, "--beta", "-1", "--out", "{tmp}/m.safetensors"], "beta must lie between", 1),
     "hidden-negative": (
-        ["train", *TINY, "--hidden", "-5", "--out", "{tmp}/m.pt"],
+        ["train", *TINY, "--hidden", "-5", "--out", "{tmp}/m.safetensors"],
         "hidden_dims entries must lie between 1 and",
         1,
     ),
     "conv-hidden-zero": (
-        ["train", *TINY, "--arch", "conv", "--hidden", "0", "--out", "{tmp}/m.pt"],
+        ["train", *TINY, "--arch", "conv", "--hidden", "0", "--out", "{tmp}/m.safetensors"],
         "hidden_dims entries must lie between 1 and",
         1,
     ),
-    "hidden-2.5M": (["train", *TINY, "--hidden", "2500000", "--out", "{tmp}/m.pt"], "hidden_dims entries", 1),
-    "hidden-nine-layers": (["train", *TINY, "--hidden", *["4"] * 9, "--out", "{tmp}/m.pt"], "at most 8", 1),
-    "hidden-not-a-number": (["train", *TINY, "--hidden", "wide", "--out", "{tmp}/m.pt"], "invalid int value", 2),
-    "latent-zero": (["train", *TINY, "--latent-dim", "0", "--out", "{tmp}/m.pt"], "latent_dim must lie", 1),
-    "latent-1e9": (["train", *TINY, "--latent-dim", str(10**9), "--out", "{tmp}/m.pt"], "latent_dim must lie", 1),
-    "latent-2.5": (["train", *TINY, "--latent-dim", "2.5", "--out", "{tmp}/m.pt"], "invalid int value", 2),
-    "epochs-zero": (["train", *TINY, "--epochs", "0", "--out", "{tmp}/m.pt"], "epochs must lie between", 1),
-    "epochs-1e9": (["train", *TINY, "--epochs", str(10**9), "--out", "{tmp}/m.pt"], "epochs must lie", 1),
-    "batch-size-zero": (["train", *TINY, "--batch-size", "0", "--out", "{tmp}/m.pt"], "batch_size must lie", 1),
-    "batch-size-1e9": (["train", *TINY, "--batch-size", str(10**9), "--out", "{tmp}/m.pt"], "batch_size", 1),
-    "threads-negative": (["train", *TINY, "--threads", "-1", "--out", "{tmp}/m.pt"], "num_threads must lie", 1),
-    "kl-warmup-negative": (["train", *TINY, "--kl-warmup", "-1", "--out", "{tmp}/m.pt"], "kl_warmup_epochs", 1),
-    "unknown-dataset": (["train", "--dataset", "imagenet", "--out", "{tmp}/m.pt"], "invalid choice", 2),
-    "unknown-model": (["train", *TINY, "--model", "gan", "--out", "{tmp}/m.pt"], "invalid choice", 2),
-    "out-not-pt": (["train", *TINY, "--out", "{tmp}/m.ckpt"], "--out must end in .pt", 1),
-    "out-is-a-folder": (["train", *TINY, "--out", "{tmp}/folder.pt"], "is a folder", 1),
-    "out-under-a-file": (["train", *TINY, "--out", "{tmp}/a-file/m.pt"], "cannot write to", 1),
-    "out-in-proc": (["train", *TINY, "--out", "/proc/vae-core-test/m.pt"], "cannot write to", 1),
+    "hidden-2.5M": (["train", *TINY, "--hidden", "2500000", "--out", "{tmp}/m.safetensors"], "hidden_dims entries", 1),
+    "hidden-nine-layers": (["train", *TINY, "--hidden", *["4"] * 9, "--out", "{tmp}/m.safetensors"], "at most 8", 1),
+    "hidden-not-a-number": (
+        ["train", *TINY, "--hidden", "wide", "--out", "{tmp}/m.safetensors"],
+        "invalid int value",
+        2,
+    ),
+    "latent-zero": (["train", *TINY, "--latent-dim", "0", "--out", "{tmp}/m.safetensors"], "latent_dim must lie", 1),
+    "latent-1e9": (
+        ["train", *TINY, "--latent-dim", str(10**9), "--out", "{tmp}/m.safetensors"],
+        "latent_dim must lie",
+        1,
+    ),
+    "latent-2.5": (["train", *TINY, "--latent-dim", "2.5", "--out", "{tmp}/m.safetensors"], "invalid int value", 2),
+    "epochs-zero": (["train", *TINY, "--epochs", "0", "--out", "{tmp}/m.safetensors"], "epochs must lie between", 1),
+    "epochs-1e9": (["train", *TINY, "--epochs", str(10**9), "--out", "{tmp}/m.safetensors"], "epochs must lie", 1),
+    "batch-size-zero": (
+        ["train", *TINY, "--batch-size", "0", "--out", "{tmp}/m.safetensors"],
+        "batch_size must lie",
+        1,
+    ),
+    "batch-size-1e9": (["train", *TINY, "--batch-size", str(10**9), "--out", "{tmp}/m.safetensors"], "batch_size", 1),
+    "threads-negative": (
+        ["train", *TINY, "--threads", "-1", "--out", "{tmp}/m.safetensors"],
+        "num_threads must lie",
+        1,
+    ),
+    "kl-warmup-negative": (
+        ["train", *TINY, "--kl-warmup", "-1", "--out", "{tmp}/m.safetensors"],
+        "kl_warmup_epochs",
+        1,
+    ),
+    "unknown-dataset": (["train", "--dataset", "imagenet", "--out", "{tmp}/m.safetensors"], "invalid choice", 2),
+    "unknown-model": (["train", *TINY, "--model", "gan", "--out", "{tmp}/m.safetensors"], "invalid choice", 2),
+    "out-not-safetensors": (["train", *TINY, "--out", "{tmp}/m.pt"], "--out must end in .safetensors", 1),
+    "out-is-a-folder": (["train", *TINY, "--out", "{tmp}/folder.safetensors"], "is a folder", 1),
+    "out-under-a-file": (["train", *TINY, "--out", "{tmp}/a-file/m.safetensors"], "cannot write to", 1),
+    "out-in-proc": (["train", *TINY, "--out", "/proc/vae-core-test/m.safetensors"], "cannot write to", 1),
     "out-missing": (["train", *TINY], "the following arguments are required: --out", 2),
     "list-missing-folder": (["list", "{tmp}/nonexistent"], "no such folder", 1),
     "list-a-file": (["list", "{tmp}/a-file"], "no such folder", 1),
-    "evaluate-missing": (["evaluate", "{tmp}/absent.pt"], "no such checkpoint file", 1),
-    "evaluate-a-folder": (["evaluate", "{tmp}/folder.pt"], "a folder, not a file", 1),
-    "evaluate-a-text-file": (["evaluate", "{tmp}/a-file"], "not a PyTorch zip archive", 1),
+    "evaluate-missing": (["evaluate", "{tmp}/absent.safetensors"], "no such checkpoint file", 1),
+    "evaluate-a-folder": (["evaluate", "{tmp}/folder.safetensors"], "a folder, not a file", 1),
+    "evaluate-a-text-file": (["evaluate", "{tmp}/a-file"], "a-file: not a readable checkpoint", 1),
+    "evaluate-an-old-format-file": (["evaluate", "{tmp}/old.pt"], "convert it once with", 1),
+    "convert-missing": (["convert", "{tmp}/absent.pt"], "absent.pt: no such checkpoint file", 1),
+    "convert-a-text-file": (["convert", "{tmp}/a-file"], "not an old-format checkpoint", 1),
+    "convert-an-old-file-that-is-not-one": (["convert", "{tmp}/old.pt"], "not an old-format checkpoint", 1),
+    "convert-no-path": (["convert"], "the following arguments are required: FOLDER_OR_FILE", 2),
     "evaluate-seed-negative": (["evaluate", "{tmp}/a-file", "--seed", "-1"], "outside 0..", 2),
     "unknown-command": (["explode"], "invalid choice", 2),
     "no-command": ([], "the following arguments are required: command", 2),
@@ -99,7 +124,8 @@ def run(argv: list[str], capsys) -> tuple[int, str, str]:
 @pytest.fixture
 def tmp(tmp_path, monkeypatch) -> Path:
     (tmp_path / "a-file").write_text("not a checkpoint")
-    (tmp_path / "folder.pt").mkdir()
+    (tmp_path / "old.pt").write_text("not a pickle either")
+    (tmp_path / "folder.safetensors").mkdir()
 
     def no_training(*args, **kwargs):
         raise AssertionError("training started for a command that should have been refused")
@@ -124,13 +150,13 @@ def test_bad_command_line_is_one_line(case, tmp, capsys):
 def test_out_in_a_read_only_folder_fails_before_training(tmp, capsys):
     locked = tmp / "locked"
     locked.mkdir(mode=0o555)
-    code, _, err = run(["train", *TINY, "--out", str(locked / "m.pt")], capsys)
+    code, _, err = run(["train", *TINY, "--out", str(locked / "m.safetensors")], capsys)
     assert code == 1 and err.startswith("error: cannot write to") and len(err.strip().splitlines()) == 1
 
 
 def good_checkpoint(folder: Path) -> Path:
     model = build_model(ModelConfig(input_shape=(1, 8, 8), hidden_dims=(4,)))
-    return save_checkpoint(folder / "good.pt", model, TrainConfig(dataset="digits"))
+    return save_checkpoint(folder / "good.safetensors", model, TrainConfig(dataset="digits"))
 
 
 def test_json_output_is_strict_when_a_metric_is_not_finite(tmp_path, capsys, monkeypatch):
@@ -155,29 +181,29 @@ def test_json_output_is_strict_when_a_metric_is_not_finite(tmp_path, capsys, mon
 def test_ctrl_c_while_saving_exits_130_keeps_the_old_file(tmp_path, capsys, monkeypatch):
     out = good_checkpoint(tmp_path)
     before = out.read_bytes()
-    real_save = torch.save
+    real_save = safetensors.torch.save
 
-    def save_with_ctrl_c(obj, handle, *args, **kwargs):
+    def save_with_ctrl_c(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGINT)  # arrives in the middle of the write
-        real_save(obj, handle, *args, **kwargs)
+        return real_save(*args, **kwargs)
 
-    monkeypatch.setattr(torch, "save", save_with_ctrl_c)
+    monkeypatch.setattr(safetensors.torch, "save", save_with_ctrl_c)
     code, _, err = run(["train", *TINY, "--out", str(out)], capsys)
     assert code == 130
     assert err.strip().splitlines()[-1].startswith("interrupted") and "Traceback" not in err
     assert out.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.safetensors"]
 
 
 def test_a_writer_killed_with_sigkill_leaves_a_temp_file_the_next_listing_removes(tmp_path):
     good_checkpoint(tmp_path)
-    before = (tmp_path / "good.pt").read_bytes()
+    before = (tmp_path / "good.safetensors").read_bytes()
     script = (
         "import sys, time; from vae_core.engine.atomic_files import write_atomically; "
         "write_atomically(sys.argv[1], lambda h: (h.write(b'x' * 4096), h.flush(), time.sleep(120)))"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    writer = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "good.pt")], env=env)
+    writer = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "good.safetensors")], env=env)
     try:
         deadline = time.monotonic() + 60
         while not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]:
@@ -187,21 +213,21 @@ def test_a_writer_killed_with_sigkill_leaves_a_temp_file_the_next_listing_remove
         writer.kill()
         writer.wait(timeout=30)
     (temp,) = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-    assert temp.name.startswith(".good.pt.") and temp.name.endswith(f"-{writer.pid}.tmp")
-    assert (tmp_path / "good.pt").read_bytes() == before  # the previous checkpoint is intact
+    assert temp.name.startswith(".good.safetensors.") and temp.name.endswith(f"-{writer.pid}.tmp")
+    assert (tmp_path / "good.safetensors").read_bytes() == before  # the previous checkpoint is intact
     assert [i.name for i in list_checkpoints(tmp_path).infos] == ["good"]
     assert temp.exists()  # written moments ago: left alone for now
     old = time.time() - 120
     os.utime(temp, (old, old))
     scan = list_checkpoints(tmp_path)
     assert not temp.exists() and [i.name for i in scan.infos] == ["good"] and not scan.problems
-    read_checkpoint_info(tmp_path / "good.pt")
+    read_checkpoint_info(tmp_path / "good.safetensors")
 
 
 @pytest.mark.slow
 def test_sigint_during_training_in_a_real_process(tmp_path):
     """A real Ctrl-C (SIGINT from outside) while `python -m vae_core train` runs: exit 130, one line."""
-    out = tmp_path / "m.pt"
+    out = tmp_path / "m.safetensors"
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     argv = [
         sys.executable,

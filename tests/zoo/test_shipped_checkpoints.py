@@ -31,7 +31,7 @@ NATS_TOLERANCE = 0.02  # per image; covers float summation order across thread c
 
 
 def shipped_path(name: str) -> Path:
-    path = CHECKPOINTS / f"{name}.pt"
+    path = CHECKPOINTS / f"{name}.safetensors"
     assert path.is_file(), f"{path} is missing: run `python -m vae_core zoo --out checkpoints/`"
     return path
 
@@ -55,7 +55,7 @@ def test_shipped_checkpoint_reevaluates_to_its_recorded_metrics(name):
     spec = SPECS[name]
     if not is_available(spec.train.dataset):
         pytest.skip(f"{spec.train.dataset} is not in the data directory")
-    model, info = load_checkpoint(shipped_path(name))  # weights_only=True inside
+    model, info = load_checkpoint(shipped_path(name))  # every check of a user file, too
     meta, recorded = info.metadata, info.metrics
     # The file rebuilds its own model: its configs are the zoo's, and a fresh build takes its weights.
     assert info.model_config == spec.model and info.train_config == spec.train

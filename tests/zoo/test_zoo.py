@@ -161,11 +161,11 @@ def test_recorded_metrics_are_those_of_the_stored_weights(quick_zoo):
 
 def test_second_run_skips_existing_models(quick_zoo, capsys):
     names = ["digits-ae-z2", "digits-vae-z2"]
-    before = {n: (quick_zoo / f"{n}.pt").stat().st_mtime_ns for n in names}
+    before = {n: (quick_zoo / f"{n}.safetensors").stat().st_mtime_ns for n in names}
     specs = select_specs(zoo_specs(quick=True), names)
     outcome = run_zoo(quick_zoo, specs, quick=True)
     assert [p.stem for p in outcome.skipped] == names and not outcome.trained and not outcome.problems
-    assert {n: (quick_zoo / f"{n}.pt").stat().st_mtime_ns for n in names} == before
+    assert {n: (quick_zoo / f"{n}.safetensors").stat().st_mtime_ns for n in names} == before
     assert "exists, skipped" in capsys.readouterr().err
 
 
@@ -178,7 +178,7 @@ def test_zoo_reports_progress_on_stderr(tmp_path, capsys):
 
 
 def test_a_foreign_or_broken_file_is_left_alone(tmp_path, capsys):
-    broken = tmp_path / "digits-ae-z2.pt"
+    broken = tmp_path / "digits-ae-z2.safetensors"
     broken.write_bytes(b"not a checkpoint")
     specs = select_specs(zoo_specs(quick=True), ["digits-ae-z2", "digits-vae-z2"])
     # Same name, different settings: a full-size model must not be mistaken for the quick one.
@@ -189,7 +189,7 @@ def test_a_foreign_or_broken_file_is_left_alone(tmp_path, capsys):
     )
     outcome = run_zoo(tmp_path, specs, quick=True)
     assert not outcome.trained and not outcome.skipped
-    assert [p.name for p, _ in outcome.problems] == ["digits-ae-z2.pt", "digits-vae-z2.pt"]
+    assert [p.name for p, _ in outcome.problems] == ["digits-ae-z2.safetensors", "digits-vae-z2.safetensors"]
     assert "not a readable checkpoint" in outcome.problems[0][1]
     assert "other settings" in outcome.problems[1][1]
     assert broken.read_bytes() == b"not a checkpoint"

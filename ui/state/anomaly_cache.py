@@ -83,7 +83,7 @@ def image_scores(
     """The same scores for one image (H, W) in [0, 1], measured as the model is (binarised for binarised models)."""
     import torch
 
-    from vae_core.engine.protocol import measured_inputs
+    from vae_core.engine.data import measured_inputs
 
     model = load_vae(vae)
     x = torch.as_tensor(np.asarray(image, dtype=np.float32)).reshape(1, *model.config.input_shape)

@@ -7,7 +7,8 @@ import numpy as np
 import streamlit as st
 
 from ui.state.loaders import load_conditional_vae, load_model, load_split, load_vae
-from vae_core.engine.protocol import DataProtocol, measured_inputs
+from vae_core.engine.data import measured_inputs
+from vae_core.engine.protocol import DataProtocol
 from vae_core.engine.registry import ModelRef
 from vae_core.lessons import conditional
 from vae_core.lessons.latent_paths import gaussian_quantile_axis, grid_codes

@@ -17,8 +17,9 @@ import torch
 from ui.figures import latent as figures
 from ui.state.loaders import load_model, load_split
 from vae_core.engine.checkpoint_info import read_checkpoint_info
+from vae_core.engine.data import measured_inputs
 from vae_core.engine.evaluation import embed_dataset, evaluate
-from vae_core.engine.protocol import DataProtocol, measured_inputs, protocol_of
+from vae_core.engine.protocol import DataProtocol, protocol_of
 from vae_core.engine.registry import ModelRef
 from vae_core.engine.results import EvaluationReport
 from vae_core.lessons.projection import Projection2D, fit_projection
@@ -38,7 +39,7 @@ class EncodedSplit:
 
 @st.cache_resource(max_entries=6, show_spinner=False)
 def measured_split(dataset: str, protocol: DataProtocol, split: str = "test") -> torch.Tensor:
-    """A split's images as a model of that protocol is measured on them (vae_core.engine.protocol.measured_inputs):
+    """A split's images as a model of that protocol is measured on them (vae_core.engine.data.measured_inputs):
     the one fixed binarisation for binarised models. Shared across sessions: read-only."""
     return measured_inputs(load_split(dataset, split).images, protocol)
 

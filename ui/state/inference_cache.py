@@ -14,8 +14,8 @@ import streamlit as st
 import torch
 
 from ui.state.loaders import load_model, load_split
-from vae_core.engine.data import ImageDataset
-from vae_core.engine.protocol import EVAL_BINARIZATION_SEED, DataProtocol, measured_inputs
+from vae_core.engine.data import ImageDataset, measured_inputs
+from vae_core.engine.protocol import EVAL_BINARIZATION_SEED, DataProtocol
 from vae_core.engine.registry import ModelRef
 from vae_core.lessons import divergences, posterior
 

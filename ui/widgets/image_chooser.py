@@ -60,7 +60,7 @@ def measured_image(grey: np.ndarray, protocol: DataProtocol, seed: int) -> np.nd
         return np.ascontiguousarray(grey, dtype=np.float32)
     import torch
 
-    from vae_core.engine.protocol import measured_inputs
+    from vae_core.engine.data import measured_inputs
 
     batch = torch.from_numpy(np.ascontiguousarray(grey, dtype=np.float32))[None, None]
     return measured_inputs(batch, protocol, seed=int(seed))[0, 0].numpy()

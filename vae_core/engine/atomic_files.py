@@ -2,7 +2,7 @@
 
 Also the two things a folder of such files needs when several writers share it:
 - temp files of writers that were killed (SIGKILL, power loss) are removed by the next save or listing;
-- claim_path reserves a free name (stem.pt, stem-2.pt, ...) atomically, for jobs that save much later.
+- claim_path reserves a free name (stem.safetensors, stem-2.safetensors, ...) atomically, for jobs that save much later.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def write_atomically(path: str | Path, write: Callable[[BinaryIO], object]) -> P
     writer's pid, and is opened with "xb" rather than mkstemp so it gets the usual umask permissions instead
     of 0600. On any error the temp file is removed and an existing file at path is left untouched. A Ctrl-C
     (SIGINT) during the write, in the main thread, is held until write returns, then the temp file is removed
-    and KeyboardInterrupt raised: an interrupted torch.save otherwise ends in an unrelated RuntimeError.
+    and KeyboardInterrupt raised: an interrupted writer otherwise ends in an unrelated error.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,20 +1,19 @@
 """What a checkpoint says about itself (configs and metadata), read without torch and without its weights.
 
-A checkpoint is torch's zip format: the payload's structure is a pickle (`<archive>/data.pkl`) and each
-tensor's bytes are a separate record. Listing a folder only needs the pickle. Reading it with
-torch.load(weights_only=True) means importing torch (seconds) and torch's pure-Python safe unpickler (~12 ms
-per file); the app's first page lists the models before torch has loaded, so the pickle is read here with
-the standard library's C unpickler, restricted to exactly what save_checkpoint writes:
+A checkpoint is a safetensors file: 8 bytes giving the length N of a JSON header (unsigned, little-endian), the
+N-byte header, then the tensors' bytes. The header maps each tensor's name to its dtype, shape and byte range,
+and its `__metadata__`, a map of strings, holds two entries of ours:
 
-- plain values (dicts, lists, strings, numbers, booleans, None), built without calling anything;
-- collections.OrderedDict, and torch's tensor records, which become a TensorRecord (shape and storage only;
-  the storage bytes are never read).
+- FORMAT_NAME: a JSON document {"format", "format_version", "model_config", "train_config", "metadata"}: the
+  configs that rebuild the model, and the seed, history, metrics and whatever else the app shows;
+- CHECKSUM_KEY: the SHA-256 of that document's text followed by the tensors' bytes. safetensors has no checksum
+  of its own, so flipped bytes in the weights would load silently; checkpoints.load_checkpoint checks it.
 
-Any other global in the pickle, even one torch would accept, refuses the file, naming the global: this reader
-never calls anything a file names, and checkpoints.load_checkpoint reads every file through it before torch
-sees it, so listing and loading accept the same files. Before anything is unpickled the archive's declared
-member sizes are checked against vae_core/engine/limits.py, so a small file cannot inflate into gigabytes; after,
-the configs are validated and the metadata the app shows is type-checked, once, into CheckpointInfo's fields.
+Listing a folder reads the 8 bytes and the header with bounded reads (limits.MAX_HEADER_BYTES), parses both with
+the standard library's json, and checks every tensor's dtype, shape and byte range against the file's size and
+limits; then the configs are validated and the metadata the app shows type-checked, once, into CheckpointInfo's
+fields. No torch, no weights, and never a pickle: a file of the old format (a torch pickle, `.pt`) is not opened,
+only named, with the command that converts it once (vae_core.engine.legacy).
 
 Every failure is a CheckpointError with a one-line message naming the file; list_checkpoints never raises
 for a bad file (it is reported in `problems`).
@@ -22,24 +21,37 @@ for a bad file (it is reported in `problems`).
 
 from __future__ import annotations
 
-import collections
-import io
+import contextlib
+import hashlib
+import json
 import math
-import pickle
+import os
 import re
-import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from stat import S_ISREG
+from typing import Any, BinaryIO, NamedTuple
 
 from vae_core.engine import limits
 from vae_core.engine.atomic_files import remove_stale_temp_files
 from vae_core.engine.config import ModelConfig, TrainConfig, config_from_dict
 from vae_core.engine.results import EvaluationReport
 
-FORMAT_NAME = "vae-latent-explorer"
-FORMAT_VERSION = 1
-SUFFIX = ".pt"
+FORMAT_NAME = "vae-latent-explorer"  # also the __metadata__ key of the document
+# 1: the torch pickle (.pt) of earlier versions, read only by `python -m vae_core convert`; 2: safetensors + JSON.
+FORMAT_VERSION = 2
+SUFFIX = ".safetensors"
+OLD_SUFFIXES = (".pt", ".pth")  # torch pickles: listed only to say how to convert them, never opened
+CHECKSUM_KEY = "sha256"
+CONVERT_COMMAND = "python -m vae_core convert"
+
+# safetensors dtype -> bytes per element, for the dtypes a state_dict of these models can hold.
+DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
+FLOAT_DTYPES = frozenset({"F64", "F32", "F16", "BF16"})  # loaded as float32
+_LENGTH_BYTES = 8  # the header's length, before the header
+# The first bytes of the old format, recognised only to name it: torch's zip archive, a bare pickle (protocol 2-5).
+_OLD_FORMAT_STARTS = (b"PK\x03\x04", b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 
 
 class CheckpointError(RuntimeError):
@@ -98,37 +110,43 @@ class CheckpointScan(NamedTuple):
     problems: list[tuple[Path, str]]  # (file, why it was skipped)
 
 
-class StorageRecord(NamedTuple):
-    key: str  # the record's name inside the archive: <archive>/data/<key>
-    dtype: str  # torch storage class name, e.g. "FloatStorage"
-    numel: int  # elements in the storage
+class TensorEntry(NamedTuple):
+    """One tensor as the header describes it: what it is and where its bytes are, not its values."""
 
-
-class TensorRecord(NamedTuple):
-    """Stands in for a tensor when only the metadata is read: its shape and storage, not its values."""
-
+    dtype: str  # a key of DTYPE_BYTES
     shape: tuple[int, ...]
-    storage: StorageRecord | None
+    start: int  # byte range [start, end) after the header
+    end: int
+
+
+class CheckpointHeader(NamedTuple):
+    """A checked header: ours, of a format this version reads, its tensors' byte ranges consistent with the file."""
+
+    document: dict[str, Any]  # format, format_version, model_config, train_config, metadata
+    document_text: str  # the document as stored: what the checksum covers, with the tensors' bytes
+    checksum: str  # hex SHA-256
+    tensors: dict[str, TensorEntry]
+    data_offset: int  # where the tensors' bytes begin in the file
 
 
 def read_checkpoint_info(path: str | Path) -> CheckpointInfo:
     """Read and validate a checkpoint's configs and metadata (never its weights, never torch)."""
     path = Path(path)
-    payload, _ = read_plain_payload(path)
-    return info_from_payload(path, payload)
+    return info_from_header(path, read_header(path))
 
 
 def list_checkpoints(folder: str | Path) -> CheckpointScan:
-    """Metadata of every *.pt in folder (not recursive); a bad file is reported in problems, never raised.
+    """Metadata of every checkpoint in folder (not recursive); a bad file is reported in problems, never raised.
 
-    Also removes the temp files of killed writers (see atomic_files.remove_stale_temp_files).
+    Old-format files (*.pt) are reported too, with the command that converts them. Also removes the temp files
+    of killed writers (see atomic_files.remove_stale_temp_files).
     """
     folder = Path(folder)
     infos, problems = [], []
     try:
         if not folder.is_dir():
             return CheckpointScan([], [])
-        paths = sorted(p for p in folder.iterdir() if p.name.endswith(SUFFIX) and not p.name.startswith("."))
+        paths = sorted(p for p in folder.iterdir() if is_listed_name(p.name))
     except OSError as err:
         return CheckpointScan([], [(folder, f"{folder}: cannot list the folder ({_os_reason(err)})")])
     remove_stale_temp_files(folder)
@@ -142,6 +160,11 @@ def list_checkpoints(folder: str | Path) -> CheckpointScan:
     return CheckpointScan(infos, problems)
 
 
+def is_listed_name(name: str) -> bool:
+    """Whether a listing looks at a file of this name: a checkpoint, or an old-format one to report."""
+    return not name.startswith(".") and name.endswith((SUFFIX, *OLD_SUFFIXES))
+
+
 def safe_checkpoint_name(name: str) -> str:
     """A file stem made only of letters, digits, '-', '_' and '.', without path parts."""
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name.strip()).strip(".-_")[:80]
@@ -150,127 +173,250 @@ def safe_checkpoint_name(name: str) -> str:
     return stem
 
 
-def read_plain_payload(path: Path) -> tuple[dict, dict[str, StorageRecord]]:
-    """The checked payload with TensorRecords for tensors, and the storages it names (by archive key)."""
-    members = check_archive(path)
-    payload, storages = _unpickle_restricted(path, members)
-    return checked_payload(path, payload), storages
+def old_format_note(path: Path) -> str:
+    """The one line that names an old-format file and what to do with it (nothing of the file is parsed)."""
+    converted = path.with_suffix(SUFFIX)
+    if converted != path and converted.exists():
+        return f"{path.name}: old format, already converted to {converted.name}; delete {path.name}"
+    return (
+        f"{path.name}: an old-format checkpoint (a torch pickle), which this version does not read; convert it "
+        f"once with `{CONVERT_COMMAND} {path.parent}`"
+    )
 
 
-def check_archive(path: Path) -> dict[str, zipfile.ZipInfo]:
-    """The archive's members (name -> info) once its layout and declared sizes are within limits.
+def read_header(path: Path) -> CheckpointHeader:
+    """The checked header of the checkpoint at path: at most 8 + limits.MAX_HEADER_BYTES bytes are read."""
+    with _open_checkpoint(path) as (handle, size):
+        length = _header_length(path, handle.read(_LENGTH_BYTES), size)
+        raw = handle.read(length)
+    return parse_header(path, raw, length, size)
 
-    Raises CheckpointError unless path is a regular file in torch's zip format whose pickle and tensor records
-    declare plausible uncompressed sizes (vae_core/engine/limits.py): nothing is decompressed here.
+
+def read_checkpoint_file(path: Path) -> tuple[CheckpointHeader, bytes]:
+    """The checked header and the whole file, read once: what load_checkpoint takes the weights from.
+
+    One read, so the header checked and the weights loaded come from the same file even when a writer replaces
+    it meanwhile; its size is bounded by the limits before anything is read.
     """
-    try:
-        if not path.is_file():
-            if path.is_symlink():
-                kind = "a symbolic link that leads to no file (dangling, or a loop)"
-            elif path.is_dir():
-                kind = "a folder, not a file"
-            else:
-                kind = "not a regular file" if path.exists() else "no such checkpoint file"
-            raise CheckpointError(f"{path}: {kind}")
-        size = path.stat().st_size
-        if size > limits.MAX_TENSOR_BYTES + limits.MAX_PICKLE_BYTES + 2**20:
-            raise CheckpointError(
-                f"{path.name}: the file is {size / 2**20:.0f} MB, more than any checkpoint within the model-size limit"
-            )
-        if not zipfile.is_zipfile(path):
-            # save_checkpoint always writes torch's zip format; anything else is truncated, corrupt or foreign.
-            raise CheckpointError(
-                f"{path.name}: not a readable checkpoint, perhaps truncated or corrupt (not a PyTorch zip archive)"
-            )
-        with zipfile.ZipFile(path) as archive:
-            infos = archive.infolist()
-    except CheckpointError:
-        raise
-    except (OSError, zipfile.BadZipFile, ValueError, EOFError) as err:
-        raise CheckpointError(f"{path.name}: not a readable checkpoint ({_os_reason(err)})") from None
-    if len(infos) > limits.MAX_ARCHIVE_MEMBERS:
+    with _open_checkpoint(path) as (handle, size):
+        data = handle.read(size + 1)
+    if len(data) != size:
+        raise CheckpointError(f"{path.name}: not a readable checkpoint (it changed while it was read)")
+    return parse_checkpoint_bytes(path, data), data
+
+
+def parse_checkpoint_bytes(path: Path, data: bytes) -> CheckpointHeader:
+    """The checked header of a whole checkpoint file's bytes; path names the file in messages."""
+    length = _header_length(path, data[:_LENGTH_BYTES], len(data))
+    return parse_header(path, data[_LENGTH_BYTES : _LENGTH_BYTES + length], length, len(data))
+
+
+def parse_header(path: Path, raw: bytes, length: int, file_size: int) -> CheckpointHeader:
+    """Check the header's bytes: JSON, ours, of a format this version reads, tensors consistent with the file."""
+    if len(raw) != length:
+        raise _damaged(path, "its header runs past the end of the file")
+    if not raw.startswith(b"{"):
+        raise _damaged(path, "its header is not a JSON object")
+    header = _json(path, raw, "header")
+    if not isinstance(header, dict):
+        raise _damaged(path, "its header is not a JSON object")
+    meta = header.pop("__metadata__", None)
+    text = meta.get(FORMAT_NAME) if isinstance(meta, dict) else None
+    if not isinstance(text, str):
         raise CheckpointError(
-            f"{path.name}: refused: the archive has {len(infos)} members, more than a checkpoint ever has"
+            f"{path.name}: not a VAE Latent Explorer checkpoint (a safetensors file without its document)"
         )
-    pickles = [i for i in infos if i.filename.count("/") == 1 and i.filename.endswith("/data.pkl")]
-    if len(pickles) != 1:
-        raise CheckpointError(f"{path.name}: not a VAE Latent Explorer checkpoint (no single data.pkl)")
-    if pickles[0].file_size > limits.MAX_PICKLE_BYTES:
-        raise CheckpointError(
-            f"{path.name}: refused: its pickle would inflate to "
-            f"{pickles[0].file_size / 2**20:.0f} MB; checkpoints hold at most "
-            f"{limits.MAX_PICKLE_BYTES / 2**20:.0f} MB of configs and metadata"
-        )
-    total = sum(i.file_size for i in infos)
-    if total > limits.MAX_TENSOR_BYTES + limits.MAX_PICKLE_BYTES + 2**20:
-        raise CheckpointError(
-            f"{path.name}: refused: its records would inflate to {total / 2**20:.0f} MB, "
-            f"more than the largest model allowed "
-            f"({limits.MAX_PARAMETERS:,} parameters) needs"
-        )
-    return {i.filename: i for i in infos}
+    document = checked_document(path, _json(path, text, "document"))
+    checksum = meta.get(CHECKSUM_KEY)
+    if not isinstance(checksum, str) or not re.fullmatch(r"[0-9a-f]{64}", checksum):
+        raise _damaged(path, "it has no checksum")
+    data_offset = _LENGTH_BYTES + length
+    tensors = _tensor_entries(path, header, file_size - data_offset)
+    return CheckpointHeader(document, text, checksum, tensors, data_offset)
 
 
-def check_record_checksums(path: Path) -> None:
-    """Read every record of an accepted archive once, in 1 MB chunks, so zipfile checks its CRC-32.
-
-    torch.load does not check them: flipped bytes in the tensor data would load silently. Listing does not
-    call this (it reads no weights); load_checkpoint does, before torch.load.
-    """
-    try:
-        with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
-                with archive.open(info) as handle:
-                    while handle.read(2**20):
-                        pass
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as err:
-        raise CheckpointError(
-            f"{path.name}: not a readable checkpoint, perhaps truncated or corrupt ({_os_reason(err)})"
-        ) from None
-
-
-def checked_payload(path: Path, payload: Any) -> dict:
-    """The payload if it is ours and of a format this version reads; CheckpointError otherwise."""
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
+def checked_document(path: Path, document: Any) -> dict:
+    """The document if it is ours and of a format version this one reads; CheckpointError otherwise."""
+    if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
         raise CheckpointError(f"{path.name}: not a VAE Latent Explorer checkpoint")
-    version = payload.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool):
+    version = document.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise CheckpointError(f"{path.name}: has no format version")
     if version > FORMAT_VERSION:
         raise CheckpointError(
             f"{path.name}: written in format {version} by a newer vae_core; this one reads up "
             f"to format {FORMAT_VERSION}. Upgrade vae_core to load it."
         )
-    return payload
+    return document
 
 
-def info_from_payload(path: Path, payload: dict) -> CheckpointInfo:
-    """The CheckpointInfo of a checked payload; CheckpointError if its configs or metadata are invalid.
-
-    payload["state_dict"] may hold tensors or TensorRecords; only their shapes are read.
-    """
+def info_from_header(path: Path, header: CheckpointHeader) -> CheckpointInfo:
+    """The CheckpointInfo of a checked header; CheckpointError if its configs or metadata are invalid."""
+    document = header.document
     try:
-        model_config = config_from_dict(ModelConfig, _plain_dict(payload.get("model_config"), "model_config"))
-        train_config = config_from_dict(TrainConfig, _plain_dict(payload.get("train_config"), "train_config"))
+        model_config = config_from_dict(ModelConfig, _plain_dict(document.get("model_config"), "model_config"))
+        train_config = config_from_dict(TrainConfig, _plain_dict(document.get("train_config"), "train_config"))
     except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as err:
         raise CheckpointError(f"{path.name}: invalid configuration ({first_line(err)})") from None
     try:
-        raw = payload.get("metadata")
+        raw = document.get("metadata")
         metadata = {} if raw is None else _plain_dict(raw, "metadata")
         _check_plain(metadata, "metadata", [limits.MAX_METADATA_NODES], depth=0)
         typed = _typed_metadata(metadata, train_config)
     except (TypeError, ValueError, OverflowError) as err:
         raise CheckpointError(f"{path.name}: invalid metadata ({first_line(err)})") from None
-    try:
-        shapes = _tensor_shapes(payload.get("state_dict"))
-    except (TypeError, ValueError, OverflowError) as err:
-        raise CheckpointError(f"{path.name}: its weights are missing or not tensors ({first_line(err)})") from None
+    shapes = {name: entry.shape for name, entry in header.tensors.items()}
     return CheckpointInfo(path, model_config, train_config, metadata, tensor_shapes=shapes, **typed)
+
+
+def encode_document(document: dict[str, Any]) -> str:
+    """The JSON text a checkpoint stores its document as; TypeError or ValueError unless it is plain values.
+
+    Python's json, with NaN and infinities as such (not strict JSON): a NaN metric reads back as NaN.
+    """
+    _check_plain(document, "document", [limits.MAX_METADATA_NODES], depth=0)
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+
+
+def content_checksum(document_text: str, tensor_bytes: bytes | memoryview) -> str:
+    """Hex SHA-256 of the document's UTF-8 text followed by the tensors' bytes: what CHECKSUM_KEY holds."""
+    digest = hashlib.sha256(document_text.encode("utf-8"))
+    digest.update(tensor_bytes)
+    return digest.hexdigest()
+
+
+def check_checksum(path: Path, header: CheckpointHeader, data: bytes) -> None:
+    """Raise CheckpointError unless the file's bytes (data, as read_checkpoint_file returns them) match the
+    header's checksum."""
+    if content_checksum(header.document_text, memoryview(data)[header.data_offset :]) != header.checksum:
+        raise _damaged(path, "its weights or metadata do not match its checksum")
 
 
 def first_line(err: BaseException) -> str:
     text = str(err).strip()
     return text.splitlines()[0][:200] if text else type(err).__name__
+
+
+# --- reading the file -------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _open_checkpoint(path: Path) -> Iterator[tuple[BinaryIO, int]]:
+    """(handle, size) of a regular file within the size limit; CheckpointError for anything else.
+
+    An old-format file is refused by its name, before it is opened. O_NONBLOCK: a FIFO put in place of the file
+    after the check opens without blocking, and is then refused as not a regular file.
+    """
+    if not path.is_file():
+        if path.is_symlink():
+            kind = "a symbolic link that leads to no file (dangling, or a loop)"
+        elif path.is_dir():
+            kind = "a folder, not a file"
+        else:
+            kind = "not a regular file" if path.exists() else "no such checkpoint file"
+        raise CheckpointError(f"{path}: {kind}")
+    if path.name.endswith(OLD_SUFFIXES):
+        raise CheckpointError(old_format_note(path))
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as err:
+        raise CheckpointError(f"{path.name}: not a readable checkpoint ({_os_reason(err)})") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not S_ISREG(info.st_mode):
+            raise CheckpointError(f"{path}: not a regular file")
+        if info.st_size > _LENGTH_BYTES + limits.MAX_HEADER_BYTES + limits.MAX_TENSOR_BYTES:
+            raise CheckpointError(
+                f"{path.name}: the file is {info.st_size / 2**20:.0f} MB, more than any checkpoint within the "
+                f"model-size limit"
+            )
+        try:
+            yield handle, info.st_size
+        except OSError as err:
+            raise CheckpointError(f"{path.name}: not a readable checkpoint ({_os_reason(err)})") from None
+
+
+def _header_length(path: Path, first: bytes, file_size: int) -> int:
+    """The header length the file's first 8 bytes declare, once it is plausible."""
+    if len(first) < _LENGTH_BYTES:
+        raise _damaged(path, "shorter than a safetensors header")
+    length = int.from_bytes(first, "little")
+    if length > limits.MAX_HEADER_BYTES:
+        if first.startswith(_OLD_FORMAT_STARTS):
+            raise CheckpointError(old_format_note(path))
+        raise CheckpointError(
+            f"{path.name}: not a readable checkpoint (its header declares {length:,} bytes; a checkpoint's "
+            f"holds at most {limits.MAX_HEADER_BYTES:,})"
+        )
+    if length > file_size - _LENGTH_BYTES:
+        raise _damaged(path, "its header runs past the end of the file")
+    return length
+
+
+def _json(path: Path, text: bytes | str, what: str) -> Any:
+    """Parse JSON of bounded size (the header's limit); nesting deep enough to exhaust the stack is refused."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise CheckpointError(f"{path.name}: refused: its {what} is nested too deeply") from None
+    except MemoryError:
+        raise CheckpointError(f"{path.name}: refused: its {what} does not fit in memory") from None
+    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError, an integer of more than 4300 digits
+        raise _damaged(path, f"its {what} is not JSON: {first_line(err)[:80]}") from None
+
+
+def _tensor_entries(path: Path, header: dict, data_size: int) -> dict[str, TensorEntry]:
+    """Every tensor entry, checked; their byte ranges must tile the data after the header exactly."""
+    if len(header) > limits.MAX_TENSORS:
+        raise CheckpointError(
+            f"{path.name}: refused: it holds {len(header)} tensors, more than the {limits.MAX_TENSORS} a model may have"
+        )
+    if data_size > limits.MAX_TENSOR_BYTES:
+        raise CheckpointError(
+            f"{path.name}: refused: its weights take {data_size / 2**20:.0f} MB, more than the largest model "
+            f"allowed ({limits.MAX_PARAMETERS:,} parameters)"
+        )
+    entries = {}
+    for name, value in header.items():
+        try:
+            entries[name] = _tensor_entry(value)
+        except ValueError as err:
+            raise _damaged(path, f"tensor {name[:40]!r} {err}") from None
+    position = 0
+    for name, entry in sorted(entries.items(), key=lambda item: item[1].start):
+        if entry.start != position:
+            raise _damaged(path, f"tensor {name[:40]!r} starts at byte {entry.start}, not {position}")
+        position = entry.end
+    if position != data_size:
+        raise _damaged(path, f"its tensors take {position} bytes, the file holds {data_size} after the header")
+    return entries
+
+
+def _tensor_entry(value: Any) -> TensorEntry:
+    """A header's tensor entry, or ValueError saying what is wrong with it."""
+    if not isinstance(value, dict) or set(value) != {"dtype", "shape", "data_offsets"}:
+        raise ValueError("is not a tensor entry (dtype, shape, data_offsets)")
+    dtype, shape, offsets = value["dtype"], value["shape"], value["data_offsets"]
+    if dtype not in DTYPE_BYTES:
+        raise ValueError(f"has dtype {str(dtype)[:12]!r}, not one of {', '.join(DTYPE_BYTES)}")
+    if not isinstance(shape, list) or len(shape) > limits.MAX_TENSOR_DIMS or not all(map(_is_size, shape)):
+        raise ValueError(
+            f"has no valid shape (at most {limits.MAX_TENSOR_DIMS} sizes of at most {limits.MAX_TENSOR_BYTES})"
+        )
+    if not isinstance(offsets, list) or len(offsets) != 2 or not all(map(_is_size, offsets)) or offsets[0] > offsets[1]:
+        raise ValueError("has no valid byte range")
+    needed = math.prod(shape) * DTYPE_BYTES[dtype]
+    if needed != offsets[1] - offsets[0]:
+        raise ValueError(f"of shape {shape} needs {needed:,} bytes, its byte range holds {offsets[1] - offsets[0]:,}")
+    return TensorEntry(dtype, tuple(shape), offsets[0], offsets[1])
+
+
+def _is_size(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= limits.MAX_TENSOR_BYTES
+
+
+def _damaged(path: Path, reason: str) -> CheckpointError:
+    return CheckpointError(f"{path.name}: not a readable checkpoint, perhaps truncated or corrupt ({reason})")
 
 
 # --- metadata types -----------------------------------------------------------------------------------------------
@@ -285,8 +431,7 @@ def _plain_dict(value: Any, what: str) -> dict:
 def _check_plain(value: Any, where: str, budget: list[int], depth: int) -> None:
     """Raise TypeError unless value is made of plain values only, within a bounded size and depth.
 
-    budget counts the values visited: a pickle can share one list many times over (a "billion laughs"), which
-    costs nothing to store and forever to walk.
+    budget counts the values visited, so walking a document costs a bounded time whatever its shape.
     """
     budget[0] -= 1
     if budget[0] < 0:
@@ -296,8 +441,8 @@ def _check_plain(value: Any, where: str, budget: list[int], depth: int) -> None:
     if value is None or isinstance(value, (bool, int, str)):
         return
     if isinstance(value, float):
-        return  # NaN in a stored metric is a value; the JSON writers turn it into null
-    if type(value) in (list, tuple):  # not a NamedTuple such as TensorRecord (a tensor in the metadata)
+        return  # NaN in a stored metric is a value; the JSON writers of the CLI turn it into null
+    if type(value) in (list, tuple):  # tuples are written as lists
         for item in value:
             _check_plain(item, where, budget, depth + 1)
         return
@@ -368,139 +513,8 @@ def _text(meta: dict, key: str) -> str | None:
     return value
 
 
-def _tensor_shapes(state: Any) -> dict[str, tuple[int, ...]]:
-    """state_dict key -> shape, for TensorRecords or tensors; TypeError if it is not a mapping of them."""
-    if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
-        raise TypeError("state_dict is not a mapping of names to tensors")
-    shapes = {}
-    for key, value in state.items():
-        shape = getattr(value, "shape", None)
-        if shape is None:
-            raise TypeError(f"weight {key[:40]!r} is a {type(value).__name__}, not a tensor")
-        shapes[key] = tuple(int(s) for s in shape)
-    return shapes
-
-
 def _os_reason(err: BaseException) -> str:
     """An OSError as its strerror ("Too many levels of symbolic links"), anything else as its first line."""
     if isinstance(err, OSError) and err.strerror:
         return err.strerror
     return first_line(err)
-
-
-# --- the restricted reader --------------------------------------------------------------------------------------
-
-_STORAGE_BYTES = {
-    "FloatStorage": 4,
-    "HalfStorage": 2,
-    "BFloat16Storage": 2,
-    "DoubleStorage": 8,
-    "LongStorage": 8,
-    "IntStorage": 4,
-    "ShortStorage": 2,
-    "CharStorage": 1,
-    "ByteStorage": 1,
-    "BoolStorage": 1,
-}
-
-
-class _RefusedGlobal(Exception):
-    """The pickle names something other than what save_checkpoint writes."""
-
-
-class _MetadataUnpickler(pickle.Unpickler):
-    def __init__(self, data: bytes):
-        super().__init__(io.BytesIO(data))
-        self.storages: dict[str, StorageRecord] = {}
-
-    def find_class(self, module: str, name: str):
-        if (module, name) == ("collections", "OrderedDict"):
-            return collections.OrderedDict
-        if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
-            return _tensor_record
-        if module == "torch" and name in _STORAGE_BYTES:
-            return name  # only ever named inside a storage's persistent id, never called
-        raise _RefusedGlobal(f"{module}.{name}"[:100])
-
-    def persistent_load(self, pid):
-        # torch writes ("storage", storage type, key, location, numel) for each tensor's storage.
-        if (
-            isinstance(pid, tuple)
-            and len(pid) == 5
-            and pid[0] == "storage"
-            and pid[1] in _STORAGE_BYTES
-            and isinstance(pid[2], str)
-            and isinstance(pid[4], int)
-            and pid[4] >= 0
-        ):
-            record = StorageRecord(pid[2], pid[1], pid[4])
-            self.storages[record.key] = record
-            return record
-        raise _RefusedGlobal(f"persistent id {pid!r:.40}")
-
-
-def _tensor_record(storage, storage_offset, size, *rest) -> TensorRecord:
-    if (
-        not isinstance(storage, StorageRecord)
-        or not isinstance(size, tuple)
-        or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in size)
-    ):
-        raise ValueError("a tensor record is malformed")
-    return TensorRecord(tuple(size), storage)
-
-
-def _unpickle_restricted(path: Path, members: dict[str, zipfile.ZipInfo]) -> tuple[Any, dict[str, StorageRecord]]:
-    name = next(n for n in members if n.count("/") == 1 and n.endswith("/data.pkl"))
-    prefix = name[: -len("data.pkl")]
-    try:
-        with zipfile.ZipFile(path) as archive, archive.open(members[name]) as handle:
-            data = handle.read(limits.MAX_PICKLE_BYTES + 1)
-        if len(data) > limits.MAX_PICKLE_BYTES:
-            raise CheckpointError(f"{path.name}: refused: its pickle is larger than it says")
-        unpickler = _MetadataUnpickler(data)
-        payload = unpickler.load()
-    except CheckpointError:
-        raise
-    except _RefusedGlobal as err:
-        raise CheckpointError(
-            f"{path.name}: refused: the file holds code or objects the app will not load (it names {err})"
-        ) from None
-    except RecursionError:
-        raise CheckpointError(f"{path.name}: refused: its pickle is nested too deeply") from None
-    except MemoryError:
-        raise CheckpointError(f"{path.name}: refused: its pickle does not fit in memory") from None
-    except (
-        pickle.UnpicklingError,
-        EOFError,
-        OSError,
-        ValueError,
-        zipfile.BadZipFile,
-        KeyError,
-        TypeError,
-        AttributeError,
-        IndexError,
-        OverflowError,
-        NotImplementedError,
-        UnicodeDecodeError,
-    ) as err:
-        raise CheckpointError(
-            f"{path.name}: not a readable checkpoint, perhaps truncated or corrupt "
-            f"({type(err).__name__}: {first_line(err)})"
-        ) from None
-    storages = unpickler.storages
-    total = 0
-    for record in storages.values():
-        nbytes = record.numel * _STORAGE_BYTES[record.dtype]
-        info = members.get(f"{prefix}data/{record.key}")
-        if info is None or info.file_size != nbytes:
-            raise CheckpointError(
-                f"{path.name}: not a readable checkpoint, perhaps truncated or corrupt "
-                f"(tensor record {record.key[:20]!r} is missing or of the wrong size)"
-            )
-        total += nbytes
-    if total > limits.MAX_TENSOR_BYTES:
-        raise CheckpointError(
-            f"{path.name}: refused: its weights take {total / 2**20:.0f} MB, more than the "
-            f"largest model allowed ({limits.MAX_PARAMETERS:,} parameters)"
-        )
-    return payload, storages

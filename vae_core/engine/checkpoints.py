@@ -1,41 +1,55 @@
-"""Checkpoint files: tensors and plain values only, written atomically, loaded with weights_only=True.
+"""Checkpoint files: safetensors weights and a JSON document of configs and metadata, written atomically.
 
 Reading what a file says about itself (configs, metadata, tensor shapes) is checkpoint_info's job, without
-torch; this module adds torch: saving, and loading the weights after checkpoint_info has accepted the file.
+torch; this module adds torch: saving, and loading the weights (with the safetensors package) after
+checkpoint_info has accepted the file.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import pickle
+import math
 import platform
-import re
-import zipfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import safetensors
+import safetensors.torch
 import torch
 
 from vae_core import __version__
 from vae_core.engine import limits
 from vae_core.engine.atomic_files import claim_path, release_claim, write_atomically
 from vae_core.engine.checkpoint_info import (
+    CHECKSUM_KEY,
+    FLOAT_DTYPES,
     FORMAT_NAME,
     FORMAT_VERSION,
     SUFFIX,
     CheckpointError,
+    CheckpointHeader,
     CheckpointInfo,
-    check_record_checksums,
-    checked_payload,
+    check_checksum,
+    content_checksum,
+    encode_document,
     first_line,
-    info_from_payload,
-    read_plain_payload,
+    info_from_header,
+    read_checkpoint_file,
     safe_checkpoint_name,
 )
 from vae_core.engine.config import TrainConfig, config_to_dict
-from vae_core.engine.models import LatentModel, build_model, current_state_keys
+from vae_core.engine.models import LatentModel, build_model
 
-__all__ = ["LoadedCheckpoint", "claim_checkpoint_path", "load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "LoadedCheckpoint",
+    "checked_weights",
+    "checkpoint_bytes",
+    "claim_checkpoint_path",
+    "load_checkpoint",
+    "model_from_weights",
+    "read_weights",
+    "save_checkpoint",
+]
 
 
 class LoadedCheckpoint(NamedTuple):
@@ -53,10 +67,13 @@ def save_checkpoint(
     metadata: dict[str, Any] | None = None,
     half: bool = False,
 ) -> Path:
-    """Write model weights, configs and metadata to path atomically (temp file, then os.replace).
+    """Write model weights, configs and metadata to path (ending in .safetensors) atomically.
 
     half: store floating-point weights as float16 (half the size); loading restores float32.
     """
+    path = Path(path)
+    if path.suffix != SUFFIX:
+        raise ValueError(f"{path.name}: a checkpoint's file name ends in {SUFFIX}")
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     if half:
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
@@ -66,26 +83,41 @@ def save_checkpoint(
         "history": list(history or []),
         "metrics": dict(metrics or {}),
         "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "versions": {"vae_core": __version__, "torch": str(torch.__version__), "python": platform.python_version()},
+        "versions": {
+            "vae_core": __version__,
+            "torch": str(torch.__version__),
+            "safetensors": safetensors.__version__,
+            "python": platform.python_version(),
+        },
         "stored_dtype": "float16" if half else "float32",
         "n_parameters": sum(p.numel() for p in model.parameters()),
         **(metadata or {}),
     }
-    payload = {
+    document = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "model_config": config_to_dict(model.config),
         "train_config": config_to_dict(train_config),
         "metadata": meta,
-        "state_dict": state,
     }
-    written = write_atomically(path, lambda handle: torch.save(payload, handle))
+    text = encode_document(document)  # refuses a non-plain value before any file is touched
+    # Serialised inside the write, so a Ctrl-C meanwhile is held by write_atomically like one during the write.
+    written = write_atomically(path, lambda handle: handle.write(checkpoint_bytes(text, state)))
     release_claim(written)  # if claim_checkpoint_path reserved this name, it is filled now
     return written
 
 
+def checkpoint_bytes(document_text: str, state: dict[str, torch.Tensor]) -> bytes:
+    """A checkpoint file's bytes: the tensors of state, with the document and its checksum in the header."""
+    unsigned = safetensors.torch.save(state, metadata={FORMAT_NAME: document_text})
+    # The tensors' bytes do not depend on the metadata: they are the same once the checksum is added.
+    tensor_bytes = memoryview(unsigned)[8 + int.from_bytes(unsigned[:8], "little") :]
+    checksum = content_checksum(document_text, tensor_bytes)
+    return safetensors.torch.save(state, metadata={FORMAT_NAME: document_text, CHECKSUM_KEY: checksum})
+
+
 def claim_checkpoint_path(folder: str | Path, stem: str) -> Path:
-    """Reserve a free checkpoint name in folder: stem.pt, else stem-2.pt, stem-3.pt, ... (atomic).
+    """Reserve a free checkpoint name in folder: stem.safetensors, else stem-2.safetensors, ... (atomic).
 
     For a job that saves much later (a training started from the app): two jobs never get the same name, and
     a file saved without a claim is never overwritten. save_checkpoint(path, ...) fills the claimed name and
@@ -98,54 +130,81 @@ def claim_checkpoint_path(folder: str | Path, stem: str) -> Path:
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> LoadedCheckpoint:
     """Rebuild the model from the file's own config, load its weights as float32, and put it in eval mode.
 
-    In order, each step refusing the file with a CheckpointError before the next one costs anything: the
-    archive's declared sizes, the restricted pickle reader (checkpoint_info), the configs and metadata, the
-    stored shapes against those of the config's model (built on the meta device: nothing allocated), the
-    records' checksums, then torch.load(weights_only=True) and finite, bounded weights.
+    In order, each step refusing the file with a CheckpointError before the next one costs anything: its size
+    and header (checkpoint_info), the configs and metadata, the stored dtypes and shapes against those of the
+    config's model (built on the meta device: nothing allocated), the checksum, then the weights through
+    safetensors, finite and bounded, and the model they fill.
     """
     path = Path(path)
-    plain, _ = read_plain_payload(path)
-    info = info_from_payload(path, plain)
-    _check_shapes(path, info)
-    check_record_checksums(path)
-    payload = read_payload_with_torch(path, mmap=False)
-    state = payload.get("state_dict")
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError(f"{path.name}: its weights are missing or not tensors")
-    state = current_state_keys(
-        info.model_config, {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
-    )
+    # The file's bytes live only during this call: the tensors hold copies, so they are freed before the checks.
+    info, state = read_weights(path, *read_checkpoint_file(path))
     _check_weight_values(path, state)
+    return LoadedCheckpoint(model_from_weights(path, info, state).to(device).eval(), info)
+
+
+def read_weights(path: Path, header: CheckpointHeader, data: bytes) -> tuple[CheckpointInfo, dict[str, torch.Tensor]]:
+    """A checkpoint's info and float32 weights from its bytes (data, with its checked header): its configs, the
+    tensors' dtypes and shapes and the checksum are checked, not the weights' values. path names it in messages."""
+    info = info_from_header(path, header)
+    _check_tensor_index(path, info, header)
+    check_checksum(path, header, data)
+    try:
+        state = safetensors.torch.load(data)
+    except (safetensors.SafetensorError, ValueError, RuntimeError) as err:
+        raise CheckpointError(
+            f"{path.name}: not a readable checkpoint, perhaps truncated or corrupt ({first_line(err)})"
+        ) from None
+    return info, {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+
+
+def checked_weights(
+    path: Path, header: CheckpointHeader, data: bytes
+) -> tuple[CheckpointInfo, dict[str, torch.Tensor]]:
+    """read_weights, and the weights' values checked: every check of load_checkpoint but the model's own."""
+    info, state = read_weights(path, header, data)
+    _check_weight_values(path, state)
+    return info, state
+
+
+def model_from_weights(path: Path, info: CheckpointInfo, state: dict[str, torch.Tensor]) -> LatentModel:
+    """The model info's config builds, with state loaded (strict); CheckpointError if they do not fit."""
     try:
         model = build_model(info.model_config)
         model.load_state_dict(state, strict=True)
     except (RuntimeError, ValueError, TypeError) as err:
         raise CheckpointError(f"{path.name}: its weights do not fit its model config ({first_line(err)})") from None
-    return LoadedCheckpoint(model.to(device).eval(), info)
+    return model
 
 
-def expected_shapes(info: CheckpointInfo) -> dict[str, tuple[int, ...]]:
-    """state_dict key -> shape of the model its config builds, without allocating it (the meta device)."""
+def expected_tensors(info: CheckpointInfo) -> dict[str, torch.Tensor]:
+    """state_dict of the model its config builds, on the meta device (shapes and dtypes, nothing allocated)."""
     with torch.device("meta"):
         skeleton = build_model(info.model_config)
-    return {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    return dict(skeleton.state_dict())
 
 
-def _check_shapes(path: Path, info: CheckpointInfo) -> None:
+def _check_tensor_index(path: Path, info: CheckpointInfo, header: CheckpointHeader) -> None:
+    """The stored tensors are exactly the config's model's: the same names and shapes, float where it has floats."""
     try:
-        expected = expected_shapes(info)
+        expected = expected_tensors(info)
     except (RuntimeError, ValueError, TypeError) as err:
         raise CheckpointError(f"{path.name}: its model config does not build ({first_line(err)})") from None
-    stored = current_state_keys(info.model_config, info.tensor_shapes)
+    stored = header.tensors
     missing, unexpected = sorted(set(expected) - set(stored)), sorted(set(stored) - set(expected))
     if missing or unexpected:
         names = ", ".join([f"missing {k}" for k in missing[:2]] + [f"unexpected {k}" for k in unexpected[:2]])
         raise CheckpointError(f"{path.name}: its weights do not fit its model config ({names[:160]})")
-    for key, shape in expected.items():
-        if stored[key] != shape:
+    for key, tensor in expected.items():
+        entry = stored[key]
+        if entry.shape != tuple(tensor.shape):
             raise CheckpointError(
                 f"{path.name}: its weights do not fit its model config ({key[:60]} is stored "
-                f"as {list(stored[key])}, its config builds {list(shape)})"
+                f"as {list(entry.shape)}, its config builds {list(tensor.shape)})"
+            )
+        if tensor.is_floating_point() != (entry.dtype in FLOAT_DTYPES):
+            raise CheckpointError(
+                f"{path.name}: its weights do not fit its model config ({key[:60]} is stored as {entry.dtype}, "
+                f"its config builds {str(tensor.dtype).removeprefix('torch.')})"
             )
 
 
@@ -154,56 +213,16 @@ def _check_weight_values(path: Path, state: dict[str, torch.Tensor]) -> None:
     for key, value in state.items():
         if not value.is_floating_point() or value.numel() == 0:
             continue
-        if not bool(torch.isfinite(value).all()):
+        low, high = (float(v) for v in torch.aminmax(value))  # NaN if any is NaN; no temporary the tensor's size
+        if not (math.isfinite(low) and math.isfinite(high)):
             bad = int((~torch.isfinite(value)).sum())
             raise CheckpointError(
                 f"{path.name}: refused: {bad} of its weights in {key[:60]} are NaN or "
                 f"infinite (a corrupted or diverged model)"
             )
-        largest = float(value.abs().max())
+        largest = max(-low, high)
         if largest > limits.MAX_ABS_WEIGHT:
             raise CheckpointError(
                 f"{path.name}: refused: a weight in {key[:60]} is {largest:.3g}, beyond the "
                 f"{limits.MAX_ABS_WEIGHT:g} no trained model reaches (a corrupted file)"
             )
-
-
-def read_payload_with_torch(path: Path, mmap: bool) -> dict:
-    """The whole payload through torch.load(weights_only=True), after the archive's sizes are checked."""
-    try:
-        # weights_only=True: a file can only hold tensors and plain values; a pickle with code is refused.
-        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
-    except pickle.UnpicklingError as err:
-        raise CheckpointError(
-            f"{path.name}: refused: the file holds code or objects the app will not load ({_unpickler_reason(err)})"
-        ) from None
-    except (
-        RuntimeError,
-        EOFError,
-        OSError,
-        ValueError,
-        zipfile.BadZipFile,
-        KeyError,
-        TypeError,
-        AttributeError,
-        IndexError,
-        OverflowError,
-        MemoryError,
-    ) as err:
-        raise CheckpointError(
-            f"{path.name}: not a readable checkpoint, perhaps truncated or corrupt ({first_line(err)})"
-        ) from None
-    return checked_payload(path, payload)
-
-
-def _unpickler_reason(err: BaseException) -> str:
-    """The refused global torch names ("it names posix.system"), not its advice text."""
-    text = str(err)
-    found = re.search(r"GLOBAL ([\w.]+)", text) or re.search(r"Unsupported global: ([\w.]+)", text)
-    if found:
-        return f"it names {found.group(1)}"
-    if "WeightsUnpickler error:" in text:
-        rest = text.split("WeightsUnpickler error:", 1)[1].strip()
-        if rest:
-            return rest.splitlines()[0].split(". ")[0][:120]
-    return first_line(err)[:120]

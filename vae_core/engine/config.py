@@ -163,7 +163,7 @@ def parameter_count_bound(config: ModelConfig) -> int:
 
 
 def config_to_dict(config: ModelConfig | TrainConfig) -> dict[str, Any]:
-    """Plain dict (lists for tuples) that torch.load(weights_only=True) can read back."""
+    """Plain dict (lists for tuples), as a checkpoint's JSON document stores it."""
     out = asdict(config)
     return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
 

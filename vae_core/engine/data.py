@@ -1,4 +1,5 @@
-"""Data sets as in-memory tensors: MNIST and Fashion-MNIST via torchvision, scikit-learn's digits offline.
+"""Data sets as in-memory tensors: MNIST and Fashion-MNIST via torchvision, scikit-learn's digits offline, and
+the images as a model is measured on them under its data protocol (vae_core.engine.protocol).
 
 Nothing is read or downloaded at import time; each split is loaded once per process and then cached.
 """
@@ -7,11 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from vae_core.engine.protocol import EVAL_BINARIZATION_SEED, DataProtocol
 
 if TYPE_CHECKING:
     import torch
@@ -101,6 +106,39 @@ def binarize(images: Tensor, generator: torch.Generator | None = None) -> Tensor
     import torch
 
     return torch.bernoulli(images, generator=generator)
+
+
+def measured_inputs(images: Tensor, protocol: DataProtocol, seed: int = EVAL_BINARIZATION_SEED) -> Tensor:
+    """The images as the model is measured on them: one fixed seeded binarisation for binarised models."""
+    if not protocol.binarizes_inputs:
+        return images
+    import torch
+
+    return binarize(images, torch.Generator().manual_seed(seed))
+
+
+def binary_entropy_floor(images: Tensor) -> float:
+    """Mean over images of sum_pixels H(pixel) in nats: the lowest Bernoulli cross-entropy any model can reach
+    on these grey-level images (the cross-entropy of p against itself). Zero for binary images."""
+    import torch
+
+    p = images.double().clamp(0.0, 1.0)
+    entropy = -(torch.special.xlogy(p, p) + torch.special.xlogy(1 - p, 1 - p))
+    return float(entropy.flatten(1).sum(1).mean())
+
+
+def binarization_spread(model_loss, images: Tensor, seeds: Sequence[int]) -> tuple[float, float]:
+    """(mean, standard deviation) over several binarisations of a per-batch number `model_loss(binary_images)`.
+
+    A binarised model's number for one grey image depends on which binarisation it is shown; the spread says by
+    how much (shown next to the single-seed figure).
+    """
+    import torch
+
+    values = [float(model_loss(binarize(images, torch.Generator().manual_seed(seed)))) for seed in seeds]
+    mean = sum(values) / len(values)
+    var = sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1)
+    return mean, math.sqrt(var)
 
 
 @lru_cache(maxsize=8)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from vae_core.engine.data import ImageDataset
+from vae_core.engine.data import ImageDataset, binary_entropy_floor, measured_inputs
 from vae_core.engine.losses import SCALAR_TERMS, iw_log_likelihood
 from vae_core.engine.models import LatentModel
-from vae_core.engine.protocol import DataProtocol, binary_entropy_floor, measured_inputs
+from vae_core.engine.protocol import DataProtocol
 from vae_core.engine.results import EvaluationReport, TermMeans
 from vae_core.engine.vocabulary import ACTIVE_UNIT_VARIANCE
 

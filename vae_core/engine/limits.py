@@ -61,15 +61,17 @@ MAX_UPLOAD_PIXELS = 24_000_000
 MAX_CONCURRENT_DECODES = 2  # uploads decoded at once per server (2 cores): a burst of uploads queues, not swaps
 
 # --- checkpoint files -------------------------------------------------------------------------------------------
-# data.pkl holds configs and a per-epoch history: at most 28 KB in the shipped files (about 180 bytes an epoch,
-# so a MAX_EPOCHS history fits 5 times over). Unpickling costs at most about 240 bytes of memory per pickle byte
-# (an empty set per one-byte EMPTY_SET opcode; empty lists cost about 80), so 1 MiB bounds it near 250 MB, held
-# only while the scan reads that one file; a pickle that declares more than this is refused before inflating.
-MAX_PICKLE_BYTES = 2**20
-MAX_METADATA_NODES = 200_000  # values visited when type-checking metadata (shared references count each time)
+# A checkpoint's header is JSON: each tensor's dtype, shape and byte range, and the document of configs, metadata
+# and a per-epoch history, at most 58 KB in the shipped files (about 380 bytes an epoch as stored, so a MAX_EPOCHS
+# history fits twice over). Parsing JSON costs at most about 31 bytes of memory per byte (nested empty lists,
+# "[[]],"), so 1 MiB bounds a header near 35 MB (benchmarks/worst_case.py), held only while the scan reads that
+# one file; a file that declares a longer header is refused before any of it is read.
+MAX_HEADER_BYTES = 2**20
+MAX_METADATA_NODES = 200_000  # values visited when type-checking a checkpoint's document (its configs and metadata)
 MAX_TEXT_LENGTH = 200  # role, group, created_at, hardware, ...: strings the app shows
-MAX_ARCHIVE_MEMBERS = 1024  # one record per tensor plus a few: a VAE with 8 hidden layers has about 40
-# Every tensor record together: the largest allowed model stored as float32, plus room for the int64 buffers.
+MAX_TENSORS = 1024  # tensors in one checkpoint: a VAE with 8 hidden layers has about 40
+MAX_TENSOR_DIMS = 8  # sizes in one tensor's shape: the models' weights have at most 4 (conv kernels)
+# The bytes of every tensor together: the largest allowed model stored as float32, plus room for int64 buffers.
 MAX_TENSOR_BYTES = 4 * MAX_PARAMETERS + 2**20
 MAX_HISTORY_EPOCHS = MAX_EPOCHS  # entries in the stored history, read by the training figures
 # Largest |weight| accepted. Adam moves a weight by about lr per step; the lessons train with lr <= 1e-2, so

@@ -8,20 +8,17 @@ image, no model can beat. A Gaussian decoder with a fixed sigma is a density of 
 bound is in nats of a continuous density, not comparable with the discrete Bernoulli numbers.
 
 `protocol_of(train_config, model_config)` says which case a model is; `MetricNames` gives the one label each
-number may carry under it; `measured_inputs` turns a split into what the model is measured on.
+number may carry under it. No torch here, not even inside functions: the checkpoint lister reads these names
+before torch has loaded; `vae_core.engine.data.measured_inputs` turns a split into what a model is measured on.
 """
 
 from __future__ import annotations
 
 import enum
-import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from torch import Tensor
-
     from vae_core.engine.config import ModelConfig, TrainConfig
 
 EVAL_BINARIZATION_SEED = 0  # the fixed binarisation of a test set that binarised models are measured on
@@ -83,40 +80,3 @@ def metric_names(protocol: DataProtocol, variational: bool) -> MetricNames:
         iw=f"IW estimate of −log p(x){continuous}",
         caveat=None,
     )
-
-
-def measured_inputs(images: Tensor, protocol: DataProtocol, seed: int = EVAL_BINARIZATION_SEED) -> Tensor:
-    """The images as the model is measured on them: one fixed seeded binarisation for binarised models."""
-    if not protocol.binarizes_inputs:
-        return images
-    import torch
-
-    from vae_core.engine.data import binarize
-
-    return binarize(images, torch.Generator().manual_seed(seed))
-
-
-def binary_entropy_floor(images: Tensor) -> float:
-    """Mean over images of sum_pixels H(pixel) in nats: the lowest Bernoulli cross-entropy any model can reach
-    on these grey-level images (the cross-entropy of p against itself). Zero for binary images."""
-    import torch
-
-    p = images.double().clamp(0.0, 1.0)
-    entropy = -(torch.special.xlogy(p, p) + torch.special.xlogy(1 - p, 1 - p))
-    return float(entropy.flatten(1).sum(1).mean())
-
-
-def binarization_spread(model_loss, images: Tensor, seeds: Sequence[int]) -> tuple[float, float]:
-    """(mean, standard deviation) over several binarisations of a per-batch number `model_loss(binary_images)`.
-
-    A binarised model's number for one grey image depends on which binarisation it is shown; the spread says by
-    how much (shown next to the single-seed figure).
-    """
-    import torch
-
-    from vae_core.engine.data import binarize
-
-    values = [float(model_loss(binarize(images, torch.Generator().manual_seed(seed)))) for seed in seeds]
-    mean = sum(values) / len(values)
-    var = sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1)
-    return mean, math.sqrt(var)

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from vae_core.engine.checkpoint_info import SUFFIX, CheckpointInfo, list_checkpoints  # no torch needed
+from vae_core.engine.checkpoint_info import CheckpointInfo, is_listed_name, list_checkpoints  # no torch needed
 from vae_core.engine.vocabulary import (
     ROLE_BETA_SWEEP,
     ROLE_DEFAULT,
@@ -161,7 +161,7 @@ def folder_signature(folders: tuple[tuple[str, str], ...]) -> tuple:
         try:
             with os.scandir(folder) as it:
                 for item in it:
-                    if not item.name.endswith(SUFFIX):
+                    if not is_listed_name(item.name):
                         continue
                     try:
                         if item.is_file():

@@ -1,7 +1,7 @@
 """Typed results: the per-epoch terms of training and the evaluation report, as stored in a checkpoint.
 
-A checkpoint stores these as plain dicts (`to_dict`), which torch.load(weights_only=True) and the metadata
-reader can read back. `from_dict` is the only code that reads such a dict: everything else gets the dataclass.
+A checkpoint stores these as plain dicts (`to_dict`) in its JSON document, which the metadata reader reads
+back. `from_dict` is the only code that reads such a dict: everything else gets the dataclass.
 A stored dict that is not what `to_dict` writes (a list, a string, a number missing or of the wrong type) is
 refused with ValueError by `from_dict`; CheckpointInfo.metrics turns that into None, so an odd file never
 crashes a page. No torch here: the sidebar reads metrics before torch has loaded.

@@ -1,8 +1,7 @@
 """One home per word: the names, labels and thresholds the engine, the CLI, the model card and the app share.
 
-Plain strings rather than enums, on purpose: roles and sources are written into checkpoint metadata, which is
-read back by a restricted unpickler (vae_core.engine.checkpoint_info) that accepts plain values only; an Enum member
-would pickle as a reference to its class and make the file unreadable. No torch here.
+Plain strings rather than enums, on purpose: roles and sources are written into checkpoint metadata, a JSON
+document (vae_core.engine.checkpoint_info) that holds plain values only. No torch here.
 """
 
 from __future__ import annotations

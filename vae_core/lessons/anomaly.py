@@ -16,7 +16,7 @@ out-of-distribution images *higher* likelihood than its own test set when they a
 pixels, lower entropy). Both subtract what any simple model would already explain.
 
 Everything is seeded and runs under no_grad; nothing happens at import time. Scores are computed on the images
-as the model is measured on them (`protocol.measured_inputs`: one fixed binarisation for binarised models).
+as the model is measured on them (`data.measured_inputs`: one fixed binarisation for binarised models).
 """
 
 from __future__ import annotations
@@ -385,7 +385,7 @@ def score_set(
 ) -> ScoredSet:
     """Score one set as the model is measured on it (`measured_inputs`: one fixed binarisation for binarised
     models, with the same seed for every set)."""
-    from vae_core.engine.protocol import measured_inputs
+    from vae_core.engine.data import measured_inputs
 
     inputs = measured_inputs(image_set.images, protocol)
     scores = score_images(model, inputs, reference, ae=ae, iw_samples=iw_samples, seed=seed, progress=progress)

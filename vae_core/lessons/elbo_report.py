@@ -21,10 +21,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from vae_core.engine.data import binarization_spread
 from vae_core.engine.losses import iw_log_likelihood
 from vae_core.engine.models import LatentModel
 from vae_core.engine.models.vae import VAE
-from vae_core.engine.protocol import DataProtocol, binarization_spread, protocol_of
+from vae_core.engine.protocol import DataProtocol, protocol_of
 from vae_core.engine.registry import ModelEntry, counterpart
 
 RECON_SAMPLES = 64  # draws z ~ q(z|x) averaged in the reconstruction term: one draw is too noisy to read

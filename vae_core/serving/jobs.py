@@ -93,7 +93,7 @@ class JobProgress:
 
 
 def unique_checkpoint_path(folder: str | Path, name: str) -> Path:
-    """folder/<sanitised name>.pt, with -2, -3, ... appended if that file exists (never overwrite a model).
+    """folder/<sanitised name>.safetensors, with -2, -3, ... appended if that file exists (never overwrite a model).
 
     Not a reservation: a job that saves later claims its name with submit_job (claim_checkpoint_path) instead.
     """
@@ -374,7 +374,7 @@ class JobBoard:
         train_data: ImageDataset | None = None,
         test_data: ImageDataset | None = None,
     ) -> TrainingJob:
-        """Claim folder/stem.pt (or stem-2.pt, ...) now, register the job and start it.
+        """Claim folder/stem.safetensors (or stem-2.safetensors, ...) now, register the job and start it.
 
         Raises QueueFull when the server is at capacity and ValueError for a name without letters or digits.
         """

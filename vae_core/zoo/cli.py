@@ -1,4 +1,4 @@
-"""Command line: python -m vae_core {train,evaluate,list,zoo,model-card} ..."""
+"""Command line: python -m vae_core {train,evaluate,list,convert,zoo,model-card} ..."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ import uuid
 from pathlib import Path
 
 from vae_core.engine import limits
-from vae_core.engine.checkpoint_info import CheckpointError, first_line, list_checkpoints
+from vae_core.engine.checkpoint_info import SUFFIX, CheckpointError, first_line, list_checkpoints
 from vae_core.engine.checkpoints import load_checkpoint, save_checkpoint
 from vae_core.engine.config import ARCHITECTURES, LIKELIHOODS, MODEL_KINDS, ModelConfig, TrainConfig
 from vae_core.engine.data import DATASET_NAMES, INPUT_SHAPES, DatasetUnavailable, load_dataset
 from vae_core.engine.evaluation import evaluate
+from vae_core.engine.legacy import convert_old_checkpoint, old_checkpoints
 from vae_core.engine.protocol import protocol_of
 from vae_core.engine.results import EvaluationReport
 from vae_core.engine.training import (
@@ -136,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"K for the IW estimate stored with the model (at most {limits.MAX_IW_SAMPLES})",
     )
     train.add_argument("--half", action="store_true", help="store weights as float16")
-    train.add_argument("--out", type=Path, required=True, help="checkpoint file to write (.pt)")
+    train.add_argument("--out", type=Path, required=True, help=f"checkpoint file to write ({SUFFIX})")
 
     ev = sub.add_parser("evaluate", help="evaluate a checkpoint on a data split (JSON with --json)")
     ev.add_argument("path", type=Path)
@@ -153,6 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="list the checkpoints in a folder")
     ls.add_argument("folder", nargs="?", type=Path, default=Path("checkpoints"))
+
+    convert = sub.add_parser(
+        "convert", help=f"convert old-format checkpoints (.pt, torch pickles) to {SUFFIX}, once, beside them"
+    )
+    convert.add_argument("paths", nargs="+", type=Path, metavar="FOLDER_OR_FILE")
 
     zoo = sub.add_parser("zoo", help="train the shipped checkpoint zoo, skipping models already there")
     zoo.add_argument("--out", type=Path, default=Path("checkpoints"), help="folder to write the checkpoints to")
@@ -178,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             "train": cmd_train,
             "evaluate": cmd_evaluate,
             "list": cmd_list,
+            "convert": cmd_convert,
             "zoo": cmd_zoo,
             "model-card": cmd_model_card,
         }
@@ -207,8 +214,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     # Everything that can be refused is refused before the data are loaded and the training starts.
-    if args.out.suffix != ".pt":
-        raise ValueError(f"--out must end in .pt, got {args.out}")
+    if args.out.suffix != SUFFIX:
+        raise ValueError(f"--out must end in {SUFFIX}, got {args.out}")
     check_writable(args.out)
     hidden = args.hidden or model_kind(args.model).default_hidden(args.arch)
     model_config = ModelConfig(
@@ -331,6 +338,22 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_convert(args: argparse.Namespace) -> int:
+    """Convert each old-format file named, or found in a folder named: a line per file, errors on stderr."""
+    failed = 0
+    for path in args.paths:
+        sources = old_checkpoints(path)
+        if not sources:
+            print(f"{path}: no old-format checkpoints (*.pt) to convert", file=sys.stderr)
+        for source in sources:
+            try:
+                print(convert_old_checkpoint(source).note)
+            except (CheckpointError, OSError) as err:
+                print(f"error: {first_line(err)}", file=sys.stderr)
+                failed += 1
+    return 1 if failed else 0
+
+
 def cmd_zoo(args: argparse.Namespace) -> int:
     specs = select_specs(zoo_specs(quick=args.quick), args.only)
     started = time.perf_counter()
@@ -356,7 +379,7 @@ def cmd_model_card(args: argparse.Namespace) -> int:
 def check_writable(out: Path) -> None:
     """Raise OSError/ValueError now, not after training, if a checkpoint cannot be written at out."""
     if out.is_dir():
-        raise ValueError(f"--out {out} is a folder; give a file name ending in .pt")
+        raise ValueError(f"--out {out} is a folder; give a file name ending in {SUFFIX}")
     # A probe named like atomic_files' temp files (so a killed probe is cleaned up like them), removed at once.
     probe = out.with_name(f".{out.name}.{uuid.uuid4().hex}-{os.getpid()}.tmp")
     try:

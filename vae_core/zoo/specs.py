@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from vae_core.engine.checkpoint_info import CheckpointError, read_checkpoint_info
+from vae_core.engine.checkpoint_info import SUFFIX, CheckpointError, read_checkpoint_info
 from vae_core.engine.checkpoints import load_checkpoint, save_checkpoint
 from vae_core.engine.config import ModelConfig, TrainConfig
 from vae_core.engine.data import INPUT_SHAPES, ImageDataset, load_dataset
@@ -94,7 +94,7 @@ class ZooSpec:
 
     @property
     def filename(self) -> str:
-        return f"{self.name}.pt"
+        return f"{self.name}{SUFFIX}"
 
     @property
     def test_binarized(self) -> bool:

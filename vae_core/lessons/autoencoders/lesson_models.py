@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from vae_core.engine.checkpoint_info import SUFFIX
 from vae_core.engine.checkpoints import load_checkpoint
 from vae_core.engine.config import ModelConfig, TrainConfig
 from vae_core.engine.data import INPUT_SHAPES
@@ -105,7 +106,7 @@ def image_model(
     progress(fraction done) is called during an on-demand training. Returns the model in eval mode.
     """
     if dataset in ZOO_MODELS:
-        model, _ = load_checkpoint(Path(checkpoint_dir) / f"{ZOO_MODELS[dataset][exhibit]}.pt")
+        model, _ = load_checkpoint(Path(checkpoint_dir) / f"{ZOO_MODELS[dataset][exhibit]}{SUFFIX}")
         return model.eval()
     if dataset != "digits":
         raise ValueError(f"the autoencoder lesson has models for {', '.join(LESSON_DATASETS)}; got {dataset!r}")
