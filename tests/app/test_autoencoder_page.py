@@ -21,6 +21,7 @@ import torch
 from PIL import Image, ImageDraw
 from sklearn.decomposition import PCA
 
+from ui.shell.lessons import LESSONS
 from ui.state import autoencoder_lesson as state
 from vae_core.engine.data import load_dataset
 from vae_core.lessons.autoencoders.lesson_models import (
@@ -36,7 +37,7 @@ from vae_core.lessons.autoencoders.toy_data import manifold_normal
 from vae_core.serving.preprocess import preprocess_bytes
 
 APP_FILE = Path(__file__).resolve().parents[2] / "app.py"
-PAGE = "pages/1_autoencoders.py"
+PAGE = LESSONS["autoencoders"].script
 SECTIONS = ("1 · Undercomplete AE and PCA", "2 · Sparse AE", "3 · Denoising AE", "4 · Contractive AE")
 PAGE_TIMEOUT_S = 300  # the first run of a part trains its models (tens of seconds on 2 shared cores)
 

@@ -26,6 +26,7 @@ from tools.app_browser import (
     wait_for_idle,
 )
 from tools.screenshots import PROJECTOR_VIEWPORT, open_page, slug
+from ui.shell.lessons import LESSONS
 from ui.shell.projector import PROJECTOR_KEY, STYLE
 from vae_core.engine.data import data_dir, is_available
 from vae_core.engine.registry import CHECKPOINT_DIR_ENV, USER_CHECKPOINT_DIR_ENV
@@ -56,10 +57,8 @@ MIN_VISIBLE_PX = 100  # of the key element inside the first screen: a chart's ti
 
 
 def _listed_pages() -> list[str]:
-    """Slugs of the pages app.py lists, in order (the home page is the root)."""
-    files = re.findall(r'\("(\d+_\w+)\.py"', (REPO_ROOT / "app.py").read_text())
-    present = [f for f in files if (REPO_ROOT / "pages" / f"{f}.py").is_file()]
-    return ["home" if i == 0 else re.sub(r"^\d+_", "", f) for i, f in enumerate(present)]
+    """Slugs of the pages the navigation lists, in order (the home page is the root)."""
+    return list(LESSONS)
 
 
 def _placement(page, selector: str) -> dict:

@@ -8,7 +8,6 @@ drives the real app in Chromium to see the address change.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,20 +17,21 @@ from streamlit.testing.v1 import AppTest
 from tests.app.conftest import APP_FILE, APP_TIMEOUT_S
 from tests.conftest import train_tiny_checkpoint
 from tools.app_browser import chromium_page, chromium_path, open_app, playwright_available, running_app, wait_for_idle
+from ui.shell.lessons import LESSONS
 from ui.shell.sidebar import DATASET_KEY, MODEL_KEY
 from ui.shell.url_state import DATASET_PARAM, MODEL_PARAM, PAGE_VIEW, RESET_KEY
 from vae_core.lessons.latent_paths import INTERPOLATIONS
 from vae_core.serving.train_request import default_epochs
 
-AUTOENCODERS = "pages/1_autoencoders.py"
-GRID = "pages/3_decoder_grid.py"
-INTERPOLATION = "pages/4_interpolation.py"
-LATENT = "pages/2_latent_space.py"
-TRAIN = "pages/7_train.py"
-INFERENCE = "pages/8_inference.py"
-ANOMALY = "pages/8_anomaly_detection.py"
-CONDITIONAL = "pages/9_conditional_vae.py"
-ELBO = "pages/6_elbo_breakdown.py"
+AUTOENCODERS = "autoencoders"
+GRID = "decoder_grid"
+INTERPOLATION = "interpolation"
+LATENT = "latent_space"
+TRAIN = "train"
+INFERENCE = "inference"
+ANOMALY = "anomaly_detection"
+CONDITIONAL = "conditional_vae"
+ELBO = "elbo_breakdown"
 # Choices are written as the labels they show (url_state's docstring); these are the pages' labels.
 AE_SECTIONS = ("1 · Undercomplete AE and PCA", "2 · Sparse AE", "3 · Denoising AE", "4 · Contractive AE")
 AE_MASKING = "Masking"
@@ -53,12 +53,13 @@ WIDGET_KINDS = (
 )
 
 
-def opened(page: str, **params: str) -> AppTest:
-    """The app opened from a link to page with these URL parameters, after its first run (which must not fail)."""
+def opened(lesson: str, **params: str) -> AppTest:
+    """The app opened from a link to a lesson (its slug) with these URL parameters, after its first run (which
+    must not fail)."""
     at = AppTest.from_file(str(APP_FILE), default_timeout=APP_TIMEOUT_S)
     for name, value in params.items():
         at.query_params[name] = value
-    at.switch_page(page).run()
+    at.switch_page(LESSONS[lesson].script).run()
     assert not at.exception, at.exception
     return at
 
@@ -191,7 +192,7 @@ def test_a_link_to_a_missing_model_falls_back_to_the_default_with_a_note(app_env
 
 
 def test_the_sidebar_writes_the_data_set_and_the_models_registry_key(open_page):
-    at = open_page(GRID)
+    at = open_page(LESSONS[GRID].script)
     assert (at.query_params[DATASET_PARAM], at.query_params[MODEL_PARAM]) == ("digits", VAE_2D)
     at.sidebar.selectbox(key=MODEL_KEY).set_value(VAE_4D).run()
     assert at.query_params[MODEL_PARAM] == VAE_4D
@@ -208,7 +209,7 @@ def test_the_url_read_happens_once_then_the_widgets_rule(app_env, navigation_onl
 def test_a_page_switch_keeps_the_sidebars_settings(app_env, navigation_only):
     # That the grid's own parameters leave the address is the browser's part (the last test).
     at = opened(GRID, model=AE_2D, grid_n="9")
-    at.switch_page(INTERPOLATION).run()
+    at.switch_page(LESSONS[INTERPOLATION].script).run()
     assert not at.exception, at.exception
     assert at.sidebar.selectbox(key=MODEL_KEY).value == AE_2D
     assert at.query_params[MODEL_PARAM] == AE_2D
@@ -253,7 +254,7 @@ OPENINGS: list[tuple[str, str, dict[str, str]]] = [
     (GRID, VAE_2D, {}),
     (GRID, VAE_4D, {}),
     (INTERPOLATION, VAE_2D, {}),
-    ("pages/5_beta_tradeoff.py", VAE_2D, {}),  # the page shows the data set's β sweep, whichever model is picked
+    ("beta_tradeoff", VAE_2D, {}),  # the page shows the data set's β sweep, whichever model is picked
     (ELBO, VAE_2D, {}),
     (ELBO, BINARISED, {}),
     (TRAIN, VAE_2D, {}),
@@ -276,7 +277,7 @@ def test_the_list_of_a_pages_settings_is_what_the_page_binds(
     (where the opening's URL did not set it), and every widget the page binds is listed (the reset control
     resets exactly those)."""
     monkeypatch.setenv("VAE_USER_CHECKPOINT_DIR", str(more_models))
-    listed = {v.key: v.default for v in PAGE_VIEW[page.removeprefix("pages/")]}
+    listed = {v.key: v.default for v in PAGE_VIEW[page]}
     seen: set[str] = set()
     openings = [o for o in OPENINGS if o[0] == page]
     for number, (_, model, params) in enumerate(openings + [o for o in SERVER_SIDE_OPENINGS if o[0] == page]):
@@ -293,12 +294,11 @@ def test_the_list_of_a_pages_settings_is_what_the_page_binds(
 
 
 def test_every_page_with_settings_is_a_page_of_the_app_and_is_checked_above():
-    app_pages = set(re.findall(r'\("(\d+_\w+\.py)"', APP_FILE.read_text()))
-    assert set(PAGE_VIEW) <= app_pages
-    assert set(PAGE_VIEW) == {page.removeprefix("pages/") for page, _, _ in OPENINGS}
+    assert set(PAGE_VIEW) <= set(LESSONS)
+    assert set(PAGE_VIEW) == {page for page, _, _ in OPENINGS}
     # A page that binds a widget itself must be listed (and so opened above), or its reset would miss it.
     pages = (APP_FILE.parent / "pages").glob("*.py")
-    binding = {path.name for path in pages if 'bind="query-params"' in path.read_text()}
+    binding = {path.stem for path in pages if 'bind="query-params"' in path.read_text()}
     assert binding <= set(PAGE_VIEW)
 
 

@@ -9,7 +9,7 @@ Two mechanisms, one per kind of setting:
   the page could not do) and drops the parameters of the page one leaves. Choice widgets are written as their
   shown labels (`?interp_method=Spherical`), as Streamlit binds them, so a bound choice gets short labels and
   says the rest in its help or captions (`?grid_kind=Linear`). Widgets in an st.form bind too (the Train form):
-  an edit reaches the address at once, the page's Python on submit. `PAGE_VIEW` below lists, per page file,
+  an edit reaches the address at once, the page's Python on submit. `PAGE_VIEW` below lists, per lesson,
   which widgets are bound and their defaults: the reset control needs the defaults (deleting a bound widget's
   key would bring the opening URL's value back), and tests/app/test_url_state.py checks the list against what
   each page draws, so it cannot drift.
@@ -62,17 +62,17 @@ def _image_chooser(prefix: str) -> tuple[ViewKey, ...]:
     )
 
 
-# Per page file (app.PAGES), the widgets whose values define the view. Left out on purpose: uploads and drawings
-# (not text), per-model knob sliders (their keys and ranges belong to one model), the knobs' "Start from" (its
-# labels name the digits, so a link's label would stop matching once A or B changes), buttons, chart selections,
-# the Decoder grid's sample-grid size and temperature (the browser owns them for MLP decoders: no rerun), a page's
-# own model pickers (the Inference, Anomaly and Conditional VAE pages' pickers: their defaults follow the sidebar's
-# model or the files on a machine, and the sidebar's model is in the URL), widgets whose range or default is
-# computed from the data (Inference's ranked list, Anomaly's sets shown, threshold and out-of-distribution set),
-# and on the Train page the name (every student following a link would write the same file) and the data set,
-# epochs and KL warm-up (they follow the sidebar's data set, which is in the URL).
+# Per lesson (its slug in ui.shell.lessons.LESSONS), the widgets whose values define the view. Left out on purpose:
+# uploads and drawings (not text), per-model knob sliders (their keys and ranges belong to one model), the knobs'
+# "Start from" (its labels name the digits, so a link's label would stop matching once A or B changes), buttons, chart
+# selections, the Decoder grid's sample-grid size and temperature (the browser owns them for MLP decoders: no rerun),
+# a page's own model pickers (the Inference, Anomaly and Conditional VAE pages' pickers: their defaults follow the
+# sidebar's model or the files on a machine, and the sidebar's model is in the URL), widgets whose range or default is
+# computed from the data (Inference's ranked list, Anomaly's sets shown, threshold and out-of-distribution set), and
+# on the Train page the name (every student following a link would write the same file) and the data set, epochs and
+# KL warm-up (they follow the sidebar's data set, which is in the URL).
 PAGE_VIEW: dict[str, tuple[ViewKey, ...]] = {
-    "1_autoencoders.py": (
+    "autoencoders": (
         ViewKey("ae_section", "1 · Undercomplete AE and PCA"),  # SECTIONS[0]: one part at a time
         # 1 · the toy manifold (vae_core.lessons.autoencoders.lesson_models.ToySettings()) and the images
         ViewKey("ae_pca_manifold", "curve"),
@@ -104,12 +104,12 @@ PAGE_VIEW: dict[str, tuple[ViewKey, ...]] = {
         ViewKey("ae_cae_weight", 3.0),
         ViewKey("ae_cae_position", 250),  # the middle point of the default 500
     ),
-    "2_latent_space.py": (
+    "latent_space": (
         ViewKey("latent_projection", "pca"),  # drawn for latents above 2-D only
         ViewKey("latent_same_axes", True),
         ViewKey("latent_index", 0),
     ),
-    "3_decoder_grid.py": (
+    "decoder_grid": (
         # 2-D latents: the grid over the plane
         ViewKey("grid_kind", "quantiles"),
         ViewKey("grid_n", 15),
@@ -122,7 +122,7 @@ PAGE_VIEW: dict[str, tuple[ViewKey, ...]] = {
         ViewKey("grid_slice_range", 3.0),
         ViewKey("grid_anchor", -1),
     ),
-    "4_interpolation.py": (
+    "interpolation": (
         *_digit_picker("interp_a", default_class=1),
         *_digit_picker("interp_b", default_class=7),
         ViewKey("interp_method", "linear"),
@@ -131,11 +131,11 @@ PAGE_VIEW: dict[str, tuple[ViewKey, ...]] = {
         # the browser (ui/widgets/latent_pad.latent_walk), which keeps it out of the URL and starts at 0.5.
         ViewKey("interp_t", 0.5),
     ),
-    "5_beta_tradeoff.py": (
+    "beta_tradeoff": (
         ViewKey("beta_seed", 0),
         ViewKey("beta_n_samples", 10),
     ),
-    "6_elbo_breakdown.py": (
+    "elbo_breakdown": (
         ViewKey("elbo_seed", 0),
         # vae_core.lessons.elbo_report.IW_DEFAULT_K: that module imports torch, which ui.shell must not (the first
         # page draws before torch loads); the test that compares these defaults with the page's catches drift.
@@ -143,7 +143,7 @@ PAGE_VIEW: dict[str, tuple[ViewKey, ...]] = {
         ViewKey("elbo_beta", 1.0),
         *_image_chooser("elbo"),
     ),
-    "7_train.py": (
+    "train": (
         # the Train form: a link can prepare "a β = 4 VAE with an 8-D latent"; Train still needs a click
         ViewKey("train_kind", "vae"),
         ViewKey("train_arch", "mlp"),
@@ -152,13 +152,13 @@ PAGE_VIEW: dict[str, tuple[ViewKey, ...]] = {
         ViewKey("train_beta", 1.0),
         ViewKey("train_lr", 1e-3),
     ),
-    "8_anomaly_detection.py": (
+    "anomaly_detection": (
         ViewKey("anomaly_subset", 500),
         ViewKey("anomaly_k", 50),
         ViewKey("anomaly_score", "iw_nll"),
         *_image_chooser("anomaly"),
     ),
-    "8_inference.py": (
+    "inference": (
         # 1 · the true posterior of one image
         ViewKey("inference_source", "index"),
         ViewKey("inference_index", 0),
@@ -172,7 +172,7 @@ PAGE_VIEW: dict[str, tuple[ViewKey, ...]] = {
         ViewKey("inference_weight", 0.7),
         ViewKey("inference_start", "A"),
     ),
-    "9_conditional_vae.py": (
+    "conditional_vae": (
         ViewKey("cvae_rows", 6),
         ViewKey("cvae_seed", 0),
         *_digit_picker("cvae_pick", default_class=2),
@@ -227,9 +227,9 @@ def missing_model_note(shown: str) -> str | None:
     return asked
 
 
-def page_view(page_file: str) -> tuple[ViewKey, ...]:
-    """The bound widgets of a page file (its name, e.g. "3_decoder_grid.py"); empty for a page with none."""
-    return PAGE_VIEW.get(page_file, ())
+def page_view(slug: str) -> tuple[ViewKey, ...]:
+    """The bound widgets of a lesson (its slug, e.g. "decoder_grid"); empty for a page with none."""
+    return PAGE_VIEW.get(slug, ())
 
 
 def reset_page(view: tuple[ViewKey, ...]) -> None:
@@ -240,9 +240,9 @@ def reset_page(view: tuple[ViewKey, ...]) -> None:
         st.session_state[view_key.key] = view_key.default
 
 
-def reset_page_control(page_file: str) -> None:
-    """The sidebar's "Reset this page" button, for a page with settings in the URL."""
-    view = page_view(page_file)
+def reset_page_control(slug: str) -> None:
+    """The sidebar's "Reset this page" button, for a lesson (its slug) with settings in the URL."""
+    view = page_view(slug)
     if not view:
         return
     st.sidebar.button(

@@ -1,7 +1,6 @@
 """ELBO breakdown: one image's reconstruction and KL terms, the IW estimate of -log p(x), and the AE for contrast."""
 
 import math
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -17,6 +16,7 @@ from ui.figures.elbo import (
     objective_figure,
     posterior_figure,
 )
+from ui.shell.lessons import LESSONS
 from ui.shell.projector import prose
 from ui.shell.sidebar import current_selection, require_model
 from ui.state import elbo_cache
@@ -30,8 +30,6 @@ from vae_core.engine.vocabulary import INFORMATIVE_IMAGE_KL, dim_name
 from vae_core.lessons import elbo_report as elbo
 from vae_core.lessons.elbo_report import entry_protocol, format_noisy, like_for_like_ae
 from vae_core.serving.images import DEFAULT_SIZE_PX, enlarge, strip_png
-
-BETA_PAGE = Path(__file__).with_name("5_beta_tradeoff.py")  # a sibling page, wherever the pages folder is
 
 EXPORT_PAGE = "elbo-breakdown"  # the page's part of every download's file name
 selection = current_selection()
@@ -326,10 +324,4 @@ prose(
     "β = 1 the objective is −ELBO. The posterior itself changes only in a model *trained* at that β (larger β: "
     "posteriors closer to the prior, less KL, a worse reconstruction); compare such models on the β page."
 )
-if BETA_PAGE.is_file():
-    # page_link takes the path relative to the main script (app.py), one folder up from this page
-    st.page_link(
-        f"{BETA_PAGE.parent.name}/{BETA_PAGE.name}",
-        label="Compare models trained at different β",
-        icon=":material/tune:",
-    )
+st.page_link(LESSONS["beta_tradeoff"].script, label="Compare models trained at different β", icon=":material/tune:")
