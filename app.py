@@ -33,7 +33,8 @@ def main() -> None:
         )
         for lesson in LESSONS.values()
     }
-    page = st.navigation(list(pages.values()))
+    # expanded: every lesson listed, as before the split (Streamlit folds a menu of more than 12 pages to 10).
+    page = st.navigation(list(pages.values()), expanded=True)
     st.sidebar.title("VAE Latent Explorer")
     draw_sidebar()
     # url_path is how the navigation's page is told apart (the default page's is "").

@@ -25,6 +25,9 @@ from vae_core.engine.vocabulary import ROLE_BETA_SWEEP
 PAGE_TITLES = {
     "home": "VAE Latent Explorer",
     "autoencoders": "The autoencoder family",
+    "sparse_autoencoders": "The autoencoder family",
+    "denoising_autoencoders": "The autoencoder family",
+    "contractive_autoencoders": "The autoencoder family",
     "latent_space": "Latent space",
     "decoder_grid": "Decoder grid",
     "interpolation": "Interpolation",

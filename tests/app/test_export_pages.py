@@ -197,8 +197,6 @@ def test_grids_strips_and_codes_have_download_buttons_that_do_not_rerun_the_page
         assert buttons[key].ignore_rerun, f"{key} reruns the page on click"
 
 
-SECTIONS = ("1 · Undercomplete AE and PCA", "2 · Sparse AE", "3 · Denoising AE", "4 · Contractive AE")
-DENOISING = ("segmented_control", "ae_section", SECTIONS[2])
 MODEL_Z4 = ("selectbox", "sidebar_model", "shipped/digits-vae-z4")  # > 2-D: the Decoder grid's slice and samples
 
 
@@ -207,7 +205,7 @@ MODEL_Z4 = ("selectbox", "sidebar_model", "shipped/digits-vae-z4")  # > 2-D: the
     [
         # 3 rows (originals, PCA-k, AE) of 6 digits; the DAE's row: clean, noisy, DAE, plain AE
         (LESSONS["autoencoders"].script, None, {"ae_pca_rows_png": (18, 6)}),
-        (LESSONS["autoencoders"].script, DENOISING, {"ae_dae_row_png": (4, 4)}),
+        (LESSONS["denoising_autoencoders"].script, None, {"ae_dae_row_png": (4, 4)}),
         # the grids drawn as charts: the PNG is the chart's picture, without its axes
         # the original and both models' reconstructions, three st.image calls side by side
         (LESSONS["latent_space"].script, None, {"latent_row_png": (3, 3)}),

@@ -41,6 +41,9 @@ MAIN = '[data-testid="stMain"]'
 KEY_ELEMENTS = {
     "home": '[data-testid="stMarkdownContainer"] .katex-display',  # the ELBO
     "autoencoders": '[data-testid="stPlotlyChart"]',  # the toy manifold with PCA's line and the AEs' curves
+    "sparse_autoencoders": '[data-testid="stPlotlyChart"]',  # the KL penalty against a unit's mean activation
+    "denoising_autoencoders": '[data-testid="stPlotlyChart"]',  # the DAE's vector field
+    "contractive_autoencoders": '[data-testid="stMetric"]',  # ‖J‖² of the digit shown, plain AE against CAE
     "latent_space": '[data-testid="stPlotlyChart"]',  # the latent scatter
     "decoder_grid": '[data-testid="stPlotlyChart"]',  # the decoded grid
     "interpolation": '[data-testid="stImage"]',  # the endpoints A and B the path runs between

@@ -111,12 +111,16 @@ def test_a_link_opens_the_latent_space_on_its_image(app_env, navigation_only):
     assert any(m.value.startswith("**Test image #42**") for m in at.markdown)
 
 
-def test_a_link_opens_the_autoencoders_page_on_its_part_and_settings(app_env, navigation_only):
+def test_a_link_from_before_the_split_opens_the_autoencoder_part_it_names_with_its_settings(app_env, navigation_only):
+    # The family was one page, /autoencoders, with its part in ?ae_section=; each part is now a page of its own.
     at = opened(AUTOENCODERS, model=VAE_2D, ae_section=AE_SECTIONS[1], ae_sparse_rho="0.2", ae_sparse_index="5")
-    assert at.segmented_control(key="ae_section").value == AE_SECTIONS[1]
+    assert at.segmented_control(key="ae_part_sparse_autoencoders").value == AE_SECTIONS[1]
     assert (at.slider(key="ae_sparse_rho").value, at.number_input(key="ae_sparse_index").value) == (0.2, 5)
     assert any(c.value.startswith("For ρ = 0.2: a unit at") for c in at.caption), "the sparse part follows ρ"
     assert not [w for w in at.slider if w.key == "ae_pca_k"], "one part at a time: part 1 is not drawn"
+    assert "ae_section" not in at.query_params and at.query_params[MODEL_PARAM] == VAE_2D
+    first = opened(AUTOENCODERS, model=VAE_2D, ae_section=AE_SECTIONS[0], ae_pca_k="16")
+    assert first.slider(key="ae_pca_k").value == 16 and "ae_section" not in first.query_params
 
 
 def test_a_link_prepares_the_train_form_and_reset_clears_it(app_env, navigation_only):
@@ -247,8 +251,11 @@ def more_models(tmp_path_factory) -> Path:
 # of a page and the sources of an image draw different ones). A parameter opens a part; the Anomaly page's also
 # keep its study small.
 OPENINGS: list[tuple[str, str, dict[str, str]]] = [
-    *[(AUTOENCODERS, VAE_2D, {"ae_section": part}) for part in AE_SECTIONS],
-    (AUTOENCODERS, VAE_2D, {"ae_section": AE_SECTIONS[2], "ae_dae_own": "true", "ae_dae_kind": AE_MASKING}),
+    (AUTOENCODERS, VAE_2D, {}),
+    ("sparse_autoencoders", VAE_2D, {}),
+    ("denoising_autoencoders", VAE_2D, {}),
+    ("denoising_autoencoders", VAE_2D, {"ae_dae_own": "true", "ae_dae_kind": AE_MASKING}),
+    ("contractive_autoencoders", VAE_2D, {}),
     (LATENT, VAE_2D, {}),
     (LATENT, VAE_4D, {}),
     (GRID, VAE_2D, {}),

@@ -34,7 +34,11 @@ LESSONS: dict[str, Lesson] = {
     lesson.slug: lesson
     for lesson in (
         Lesson("home", "Home", ":material/home:"),
-        Lesson("autoencoders", "Autoencoder family", ":material/compress:"),
+        # the autoencoder family's four parts (ui.widgets.autoencoder_parts), the first at the family's old address
+        Lesson("autoencoders", "Undercomplete AE and PCA", ":material/compress:"),
+        Lesson("sparse_autoencoders", "Sparse AE", ":material/grain:"),
+        Lesson("denoising_autoencoders", "Denoising AE", ":material/auto_fix_high:"),
+        Lesson("contractive_autoencoders", "Contractive AE", ":material/unfold_less:"),
         Lesson("latent_space", "Latent space", ":material/scatter_plot:"),
         Lesson("decoder_grid", "Decoder grid", ":material/grid_on:"),
         Lesson("interpolation", "Interpolation", ":material/timeline:"),

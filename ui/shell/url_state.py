@@ -73,17 +73,20 @@ def _image_chooser(prefix: str) -> tuple[ViewKey, ...]:
 # KL warm-up (they follow the sidebar's data set, which is in the URL).
 PAGE_VIEW: dict[str, tuple[ViewKey, ...]] = {
     "autoencoders": (
-        ViewKey("ae_section", "1 · Undercomplete AE and PCA"),  # SECTIONS[0]: one part at a time
-        # 1 · the toy manifold (vae_core.lessons.autoencoders.lesson_models.ToySettings()) and the images
+        # the toy manifold (vae_core.lessons.autoencoders.lesson_models.ToySettings()) and the images
         ViewKey("ae_pca_manifold", "curve"),
         ViewKey("ae_pca_points", 500),
         ViewKey("ae_pca_noise", 0.05),
         ViewKey("ae_pca_k", 2),
-        # 2 · sparse (vae_core.zoo.specs.WIDE_SPARSE_RHO, vae_core.lessons.autoencoders.lesson_models.ACTIVE_THRESHOLD)
+    ),
+    "sparse_autoencoders": (
+        # vae_core.zoo.specs.WIDE_SPARSE_RHO, vae_core.lessons.autoencoders.lesson_models.ACTIVE_THRESHOLD
         ViewKey("ae_sparse_rho", 0.05),
         ViewKey("ae_sparse_index", 0),
         ViewKey("ae_sparse_threshold", 0.1),
-        # 3 · denoising: the toy field, then digits with a noise level per kind of noise (the fourth level)
+    ),
+    "denoising_autoencoders": (
+        # the toy field, then digits with a noise level per kind of noise (the fourth level)
         ViewKey("ae_dae_manifold", "curve"),
         ViewKey("ae_dae_points", 500),
         ViewKey("ae_dae_noise", 0.05),
@@ -95,7 +98,9 @@ PAGE_VIEW: dict[str, tuple[ViewKey, ...]] = {
         ViewKey("ae_dae_index", 0),
         ViewKey("ae_dae_own_source", "test"),  # the image chooser; the lesson's images are grey, never binarised
         ViewKey("ae_dae_own_test_index", 0),
-        # 4 · contractive (vae_core.lessons.autoencoders.lesson_models.PERTURBATION_NORM, TOY_SPECS["cae"])
+    ),
+    "contractive_autoencoders": (
+        # vae_core.lessons.autoencoders.lesson_models.PERTURBATION_NORM, TOY_SPECS["cae"]
         ViewKey("ae_cae_index", 0),
         ViewKey("ae_cae_epsilon", 1.0),
         ViewKey("ae_cae_manifold", "curve"),
