@@ -6,9 +6,7 @@ the digits models train here. Every sentence about a result is computed from the
 
 from dataclasses import replace
 
-import numpy as np
 import streamlit as st
-import torch
 
 from ui.figures import autoencoders as figs
 from ui.shell.sidebar import current_selection
@@ -25,6 +23,7 @@ from ui.widgets.autoencoder_parts import (
 )
 from ui.widgets.export import figure_config, image_download
 from vae_core.lessons.autoencoders import numbers as L
+from vae_core.lessons.autoencoders import parts
 from vae_core.lessons.autoencoders.lesson_models import TOY_SPECS
 from vae_core.lessons.autoencoders.toy_data import MANIFOLD_DIMS
 from vae_core.serving.images import strip_png
@@ -52,28 +51,20 @@ def pca_toy_part() -> None:
     columns[1].metric(f"PCA-{code_dim} error", f"{result.pca_error:.4f}")
     columns[2].metric("Linear AE error", f"{result.linear_error:.4f}")
     columns[3].metric("Non-linear AE error", f"{result.nonlinear_error:.4f}")
-    if code_dim == 1:
-        pca = L.fit_pca(toy.points, 1)
-        scores = pca.transform(toy.points.double().numpy())
-        line = pca.inverse_transform(np.array([[scores.min()], [scores.max()]]))
-        with torch.no_grad():
-            linear_recon = linear.reconstruct(toy.points)
+    drawn = parts.toy_reconstructions(toy.points, linear, nonlinear, code_dim)
+    if drawn.pca_line is not None:
         fig = figs.toy_reconstruction_figure(
             toy.points,
             toy.clean,
-            line,
-            linear_recon,
-            L.decoded_curve(nonlinear, toy.points),
+            drawn.pca_line,
+            drawn.linear,
+            drawn.nonlinear,
             title=f"{MANIFOLD_LABELS[settings.manifold]}, code size 1",
         )
     else:
-        with torch.no_grad():
-            fig = figs.toy_reconstruction_figure_3d(
-                toy.points,
-                linear.reconstruct(toy.points),
-                nonlinear.reconstruct(toy.points),
-                title=f"{MANIFOLD_LABELS[settings.manifold]}, code size 2",
-            )
+        fig = figs.toy_reconstruction_figure_3d(
+            toy.points, drawn.linear, drawn.nonlinear, title=f"{MANIFOLD_LABELS[settings.manifold]}, code size 2"
+        )
     st.plotly_chart(fig, key="ae_pca_chart", config=figure_config("toy", None, EXPORT_PAGE, "pca-and-ae"))
     same = "the same subspace" if angle < 1.0 else "not quite the same subspace"
     st.caption(
@@ -97,19 +88,15 @@ def pca_image_part() -> None:
     ae = state.lesson_model(dataset, "ae", "plain AE (z = 2)")
     k = st.slider("PCA components k", 1, 64, 2, key="ae_pca_k", bind="query-params")
     pca_k, pca_2 = state.pca_model(dataset, k), state.pca_model(dataset, 2)
-    shown = images[:N_DIGITS_SHOWN]
-    with torch.no_grad():
-        rows = {"original": shown, f"PCA-{k}": L.pca_reconstruct(pca_k, shown), "AE z = 2": ae.reconstruct(shown)}
+    rows = parts.pca_and_ae_rows(images[:N_DIGITS_SHOWN], pca_k, ae, k)
     for label, row in rows.items():
-        errors = L.squared_error(shown, row)
         st.markdown(f"**{label}**")
-        images_row(list(row), [f"{e:.1f}" if label != "original" else "" for e in errors.tolist()])
+        images_row(list(row.images), [f"{e:.1f}" if label != "original" else "" for e in row.errors])
     # the three rows as one picture, in the order shown: the originals, PCA-k, the AE
-    rows_png = strip_png([image for row in rows.values() for image in row], DIGIT_PX, n_cols=N_DIGITS_SHOWN)
+    rows_png = strip_png(parts.row_images(rows), DIGIT_PX, n_cols=N_DIGITS_SHOWN)
     image_download(rows_png, dataset, None, EXPORT_PAGE, f"originals-pca-{k}-ae-z2", key="ae_pca_rows_png")
-    mean_k = L.squared_error(images, L.pca_reconstruct(pca_k, images)).mean().item()
-    mean_2 = L.squared_error(images, L.pca_reconstruct(pca_2, images)).mean().item()
-    mean_ae = L.reconstruction_errors(ae, images).mean().item()
+    means = parts.pca_and_ae_means(images, pca_k, pca_2, ae)
+    mean_k, mean_2, mean_ae = means.pca_k, means.pca_2, means.ae
     columns = st.columns(3)
     columns[0].metric("PCA-2 error (test mean)", f"{mean_2:.2f}")
     columns[1].metric("AE z = 2 error (test mean)", f"{mean_ae:.2f}")

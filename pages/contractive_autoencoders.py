@@ -7,16 +7,14 @@ the digits models train here. Every sentence about a result is computed from the
 from dataclasses import replace
 
 import streamlit as st
-import torch
 
 from ui.figures import autoencoders as figs
 from ui.shell.sidebar import current_selection
 from ui.state import autoencoder_lesson as state
 from ui.widgets.autoencoder_parts import EXPORT_PAGE, images_row, index_picker, part_footer, part_header, toy_controls
 from ui.widgets.export import figure_config
-from vae_core.lessons.autoencoders import numbers as L
+from vae_core.lessons.autoencoders import parts
 from vae_core.lessons.autoencoders.lesson_models import PERTURBATION_NORM, TOY_SPECS
-from vae_core.lessons.autoencoders.toy_data import manifold_normal
 
 selection = current_selection()
 dataset, source_note = part_header("contractive_autoencoders", selection)
@@ -43,9 +41,7 @@ def contractive_image_part() -> None:
     with columns[2]:
         images_row([images[index]], [f"test image #{index}"])
     digit = images[index : index + 1]
-    digit_norms = {
-        label: L.jacobian_norms_sq(model.embed, digit).item() for label, model in (("plain AE", ae), ("CAE", cae))
-    }
+    digit_norms = {"plain AE": parts.jacobian_norm_sq(ae, digit), "CAE": parts.jacobian_norm_sq(cae, digit)}
     summaries = {
         "plain AE": state.contraction(dataset, "ae", epsilon),
         "CAE": state.contraction(dataset, "cae", epsilon),
@@ -112,12 +108,6 @@ def contractive_toy_part() -> None:
     toy = state.toy_manifold(settings)
     plain = state.toy_fit(settings, plain_spec, "plain AE (2-D code)").model
     cae = state.toy_fit(settings, cae_spec, "CAE (2-D code)").model
-    normal = manifold_normal(toy)
-    responses = {
-        "plain AE": L.along_across(plain, toy.clean, toy.tangent, normal),
-        "CAE": L.along_across(cae, toy.clean, toy.tangent, normal),
-    }
-    order = toy.t.argsort()
     position = st.slider(
         "Point on the curve (by its coordinate t)",
         0,
@@ -126,20 +116,12 @@ def contractive_toy_part() -> None:
         key="ae_cae_position",
         bind="query-params",
     )
-    i = int(order[min(position, len(toy) - 1)])
-    offsets = torch.linspace(-0.3, 0.3, 31)
-    across = {
-        f"{label}, across": L.response_profile(model, toy.clean[i], normal[i], offsets).numpy()
-        for label, model in (("plain AE", plain), ("CAE", cae))
-    }
-    along = {
-        f"{label}, along": L.response_profile(model, toy.clean[i], toy.tangent[i], offsets).numpy()
-        for label, model in (("plain AE", plain), ("CAE", cae))
-    }
+    response = parts.curve_response({"plain AE": plain, "CAE": cae}, toy, position)
+    responses = response.slopes
     st.plotly_chart(
         figs.response_figure(
-            offsets,
-            {**across, **along},
+            response.offsets,
+            response.profiles,
             title="Move the input by s across (normal) or along (tangent) the curve",
             x_title="s",
         ),

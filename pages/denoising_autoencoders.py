@@ -8,7 +8,6 @@ import math
 from dataclasses import replace
 
 import streamlit as st
-import torch
 
 from ui.figures import autoencoders as figs
 from ui.shell.sidebar import current_selection
@@ -25,9 +24,8 @@ from ui.widgets.autoencoder_parts import (
 from ui.widgets.export import figure_config, image_download
 from ui.widgets.image_chooser import choose_image
 from vae_core.engine.protocol import DataProtocol
-from vae_core.lessons.autoencoders import numbers as L
+from vae_core.lessons.autoencoders import parts
 from vae_core.lessons.autoencoders.lesson_models import GAUSSIAN_LEVELS, MASK_LEVELS, TOY_SPECS
-from vae_core.lessons.autoencoders.toy_data import grid_2d
 from vae_core.serving.images import strip_png
 
 FIELD_STEPS = 21  # the DAE's vector field is drawn on a FIELD_STEPS x FIELD_STEPS grid
@@ -53,16 +51,13 @@ def denoising_toy_part() -> None:
     spec = replace(default_spec, noise=noise)
     toy = state.toy_manifold(settings)
     model = state.toy_fit(settings, spec, "denoising AE").model
-    grid = grid_2d(toy.points, steps=FIELD_STEPS)
-    field = L.reconstruction_field(model, grid)
-    alignment = L.field_alignment(field, grid, toy.clean)
-    near, far = 2 * noise, 4 * noise
-    near_fraction = alignment.fraction_pointing_back(max_distance=near)
-    far_fraction = alignment.fraction_pointing_back(min_distance=far)
+    arrows = parts.denoising_field(model, toy, FIELD_STEPS, noise)
+    near, far = arrows.near, arrows.far
+    near_fraction, far_fraction = arrows.near_fraction, arrows.far_fraction
     st.plotly_chart(
         figs.vector_field_figure(
-            grid,
-            field,
+            arrows.grid,
+            arrows.field,
             toy.points,
             steps=FIELD_STEPS,
             title=f"r(x̃) − x̃ on a {FIELD_STEPS} × {FIELD_STEPS} grid, DAE trained "
@@ -77,8 +72,6 @@ def denoising_toy_part() -> None:
         "–" if math.isnan(near_fraction) else f"{near_fraction:.0%}",
     )
     columns[1].metric(f"… farther than {far:g}", "–" if math.isnan(far_fraction) else f"{far_fraction:.0%}")
-    lengths = field.norm(dim=1)
-    near_mask = alignment.distance < near
     st.caption(
         f"The DAE (2-D code, as wide as its input, so no bottleneck) was trained to map x + N(0, σ²I) back to x. "
         f"Each arrow goes from a grid point x̃ to its reconstruction: r(x̃) − x̃ estimates σ² times the gradient "
@@ -87,9 +80,8 @@ def denoising_toy_part() -> None:
         + " have arrows within 45° of the way back to the nearest point of the curve; farther than "
         f"{far:g} (4σ), where the DAE saw almost no training inputs, "
         + ("there are no grid points" if math.isnan(far_fraction) else f"{far_fraction:.0%}")
-        + f" do. Arrow lengths: median {lengths[near_mask].median().item() if near_mask.any() else float('nan'):.3f} "
-        f"near the curve, {lengths[~near_mask].median().item() if (~near_mask).any() else float('nan'):.3f} "
-        f"elsewhere."
+        + f" do. Arrow lengths: median {arrows.median_length_near:.3f} near the curve, "
+        f"{arrows.median_length_elsewhere:.3f} elsewhere."
     )
 
 
@@ -124,11 +116,9 @@ def denoising_image_part() -> None:
         chosen = choose_image(dataset, tuple(images.shape[1:]), DataProtocol.GREY_BERNOULLI, "ae_dae_own")
         if chosen is None:
             return
-        clean, seed, source = torch.from_numpy(chosen.grey).reshape(1, *images.shape[1:]), 0, chosen.description
-    noisy = L.corrupt(clean, kind, level, seed=seed)
-    with torch.no_grad():
-        outputs = {"noisy input": noisy, "DAE output": dae.reconstruct(noisy), "plain AE output": ae.reconstruct(noisy)}
-    errors = {label: L.squared_error(clean, out).item() for label, out in outputs.items()}
+        clean, seed, source = parts.image_batch(chosen.grey, tuple(images.shape[1:])), 0, chosen.description
+    denoised = parts.denoise(clean, kind, level, seed, dae, ae)
+    outputs, errors = denoised.outputs, denoised.errors
     images_row(
         [clean[0]] + [out[0] for out in outputs.values()],
         ["clean"] + [f"{label}: {errors[label]:.1f}" for label in outputs],

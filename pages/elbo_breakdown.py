@@ -57,12 +57,7 @@ if chosen is None:
     st.stop()
 image = chosen.measured  # what the model is measured on: the binarised copy for a binarised model
 if names.caveat:
-    import torch
-
-    from vae_core.engine.protocol import binary_entropy_floor
-
-    floor = binary_entropy_floor(torch.from_numpy(chosen.grey)[None, None])
-    st.warning(f"{names.caveat} For this image that floor is {floor:.1f} nats.")
+    st.warning(f"{names.caveat} For this image that floor is {elbo_cache.entropy_floor(chosen.grey):.1f} nats.")
 
 # --- 2. the terms -------------------------------------------------------------------------------------
 st.header(f"2 · The {'bound' if protocol.is_likelihood else 'objective'}'s terms for this image")

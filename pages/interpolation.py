@@ -2,7 +2,6 @@
 
 import numpy as np
 import streamlit as st
-import torch
 
 from ui.figures import latent as figures
 from ui.figures.latent import CURRENT_COLOUR_NAME, add_path, norms_figure, trusted_figure
@@ -11,9 +10,10 @@ from ui.shell.sidebar import current_selection, require_test_split
 from ui.state import derived
 from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
 from ui.widgets.export import codes_download, figure_config, image_download, still_figure, still_figure_config
+from ui.widgets.image_chooser import measured_image
 from ui.widgets.latent_pad import WalkColours, latent_sliders, latent_walk
 from ui.widgets.shared import PickedDigit, digit_picker, model_caption
-from vae_core.engine.protocol import measured_inputs, protocol_of
+from vae_core.engine.protocol import EVAL_BINARIZATION_SEED, protocol_of
 from vae_core.engine.vocabulary import dim_name
 from vae_core.lessons.latent_paths import INTERPOLATIONS, interpolate, prior_mean_norm, slider_ranges
 from vae_core.lessons.walk import picture_range, plan_walk
@@ -43,7 +43,7 @@ def as_measured(digit) -> tuple[np.ndarray, np.ndarray]:
     if digit.index is not None:
         image = derived.measured_split(selection.dataset, protocol)[digit.index, 0].numpy()
         return image, derived.encode_split(model, selection.dataset).means[digit.index]
-    image = measured_inputs(torch.as_tensor(digit.image)[None, None], protocol)[0, 0].numpy()
+    image = measured_image(digit.image, protocol, EVAL_BINARIZATION_SEED)  # an upload: the test set's seed
     return image, derived.encode_image(model, image)
 
 

@@ -5,14 +5,13 @@ the digits models train here. Every sentence about a result is computed from the
 """
 
 import streamlit as st
-import torch
 
 from ui.figures import autoencoders as figs
 from ui.shell.sidebar import current_selection
 from ui.state import autoencoder_lesson as state
 from ui.widgets.autoencoder_parts import EXPORT_PAGE, images_row, index_picker, part_footer, part_header
 from ui.widgets.export import figure_config
-from vae_core.lessons.autoencoders import numbers as L
+from vae_core.lessons.autoencoders import parts
 from vae_core.lessons.autoencoders.lesson_models import ACTIVE_THRESHOLD
 from vae_core.zoo.specs import WIDE_SPARSE_RHO
 
@@ -31,17 +30,15 @@ def kl_curve_part() -> None:
         "time, growing fast as it is on more often."
     )
     rho = st.slider("Target ρ", 0.01, 0.5, WIDE_SPARSE_RHO, step=0.01, key="ae_sparse_rho", bind="query-params")
-    rho_hat = torch.linspace(0.001, 0.999, 500, dtype=torch.float64)
-    kl_values = L.bernoulli_kl(rho, rho_hat)
+    curve = parts.kl_penalty_curve(rho)
     st.plotly_chart(
-        figs.kl_penalty_figure(rho_hat, kl_values, rho),
+        figs.kl_penalty_figure(curve.rho_hat, curve.kl, rho),
         key="ae_sparse_kl_chart",
         config=figure_config("", None, EXPORT_PAGE, "kl-penalty"),
     )
-    half = L.bernoulli_kl(rho, torch.tensor([0.5], dtype=torch.float64)).item()
     st.caption(
         f"For ρ = {rho:g}: a unit at ρ̂ = ρ costs 0 nats; one that is on half the time (ρ̂ = 0.5) costs "
-        f"{half:.3f} nats, and the cost has no upper bound as ρ̂ → 1 (or 0)."
+        f"{curve.at_half:.3f} nats, and the cost has no upper bound as ρ̂ → 1 (or 0)."
     )
 
 
@@ -69,14 +66,17 @@ def sparse_image_part() -> None:
     image = images[index : index + 1]
     with columns[2]:
         images_row([image[0]], [f"test image #{index}"])
-    acts = {"no penalty": L.hidden_activations(dense, image)[0], "KL penalty": L.hidden_activations(sparse, image)[0]}
-    fractions = {label: L.fraction_active(values.unsqueeze(0), threshold).item() for label, values in acts.items()}
+    layer = {
+        "no penalty": parts.units_of_one_image(dense, image, threshold),
+        "KL penalty": parts.units_of_one_image(sparse, image, threshold),
+    }
+    fractions = {label: one.fraction_active for label, one in layer.items()}
     means = {
         label: state.mean_fraction_active(dataset, role, threshold)
         for label, role in (("no penalty", "dense"), ("KL penalty", "sparse"))
     }
     st.plotly_chart(
-        figs.activation_bars_figure({k: v.numpy() for k, v in acts.items()}, threshold),
+        figs.activation_bars_figure({label: one.activations for label, one in layer.items()}, threshold),
         key="ae_sparse_bars",
         config=figure_config(dataset, None, EXPORT_PAGE, "activations"),
     )

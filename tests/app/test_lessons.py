@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+
 from tests.app.conftest import REPO_ROOT
 from ui.shell.lessons import HOME, LESSONS, PAGES_FOLDER
 
@@ -33,3 +35,21 @@ def test_every_published_address_still_opens_its_lesson():
 def test_each_lesson_is_listed_under_its_own_slug():
     assert all(slug == lesson.slug for slug, lesson in LESSONS.items())
     assert len({lesson.title for lesson in LESSONS.values()}) == len(LESSONS)
+
+
+def imported_packages(source: str) -> set[str]:
+    """The top-level package of every import in a script, at any depth (inside functions too)."""
+    tree = ast.parse(source)
+    names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    names |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    return {name.split(".")[0] for name in names}
+
+
+def test_imported_packages_sees_imports_inside_functions():
+    assert imported_packages("def f():\n    import torch.nn\nfrom numpy import array\n") == {"torch", "numpy"}
+
+
+def test_no_page_imports_torch():
+    # A page is the script of a lesson, layout and words: tensors live in ui.state and vae_core.lessons.
+    for path in sorted((REPO_ROOT / PAGES_FOLDER).glob("*.py")):
+        assert "torch" not in imported_packages(path.read_text()), f"{path.name} imports torch"
