@@ -39,7 +39,7 @@ def main() -> None:
     draw_sidebar()
     # url_path is how the navigation's page is told apart (the default page's is "").
     lesson = next(LESSONS[slug] for slug, p in pages.items() if p.url_path == page.url_path)
-    url_state.reset_page_control(lesson.slug)  # "Reset this page" (ui/shell/url_state.py)
+    url_state.reset_page_control(lesson)  # "Reset this page" (ui/shell/url_state.py)
     projector_switch()  # projector mode: the sidebar's switch and ?projector=1 (ui/shell/projector.py)
     projector_style()
     figure_format_choice()  # what the charts' camera button saves: PNG or SVG (ui/widgets/export.py)

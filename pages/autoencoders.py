@@ -11,6 +11,7 @@ import streamlit as st
 from ui.figures import autoencoders as figs
 from ui.shell.sidebar import current_selection
 from ui.state import autoencoder_lesson as state
+from ui.widgets import bound
 from ui.widgets.autoencoder_parts import (
     DIGIT_PX,
     EXPORT_PAGE,
@@ -86,7 +87,7 @@ def pca_image_part() -> None:
     )
     images = state.test_images(dataset)
     ae = state.lesson_model(dataset, "ae", "plain AE (z = 2)")
-    k = st.slider("PCA components k", 1, 64, 2, key="ae_pca_k", bind="query-params")
+    k = bound.slider("PCA components k", key="ae_pca_k", min_value=1, max_value=64, value=2)
     pca_k, pca_2 = state.pca_model(dataset, k), state.pca_model(dataset, 2)
     rows = parts.pca_and_ae_rows(images[:N_DIGITS_SHOWN], pca_k, ae, k)
     for label, row in rows.items():

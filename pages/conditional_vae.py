@@ -12,6 +12,7 @@ from ui.shell.projector import prose
 from ui.shell.sidebar import current_selection
 from ui.state import conditional_cache
 from ui.state.loaders import dataset_or_none, model_or_none, registry
+from ui.widgets import bound
 from ui.widgets.export import codes_download, figure_config, image_download
 from ui.widgets.shared import digit_picker
 from vae_core.engine.protocol import metric_names, protocol_of
@@ -72,8 +73,14 @@ class_names = list(data.class_names)
 # --- 1. the same z, every class -------------------------------------------------------------------------------
 st.header("1 · One z, every class")
 left, right = st.columns([1, 3])
-n_styles = int(left.slider("Rows (draws z ~ N(0, I))", 1, 12, 6, key="cvae_rows", bind="query-params"))
-seed = int(left.number_input("Seed of the draws", 0, 2**31 - 1, SEED, key="cvae_seed", bind="query-params"))
+n_styles = int(
+    bound.slider("Rows (draws z ~ N(0, I))", key="cvae_rows", min_value=1, max_value=12, value=6, container=left)
+)
+seed = int(
+    bound.number_input(
+        "Seed of the draws", key="cvae_seed", min_value=0, max_value=2**31 - 1, value=SEED, container=left
+    )
+)
 same_z_png = conditional_cache.same_z_png(cvae, n_styles=n_styles, seed=seed)
 right.image(
     same_z_png,

@@ -11,6 +11,7 @@ import streamlit as st
 from ui.figures import autoencoders as figs
 from ui.shell.sidebar import current_selection
 from ui.state import autoencoder_lesson as state
+from ui.widgets import bound
 from ui.widgets.autoencoder_parts import EXPORT_PAGE, images_row, index_picker, part_footer, part_header, toy_controls
 from ui.widgets.export import figure_config
 from vae_core.lessons.autoencoders import parts
@@ -35,8 +36,8 @@ def contractive_image_part() -> None:
     columns = st.columns([1, 1, 2])
     with columns[0]:
         index = index_picker("ae_cae_index")
-    epsilon = columns[1].select_slider(
-        "Perturbation ‖δ‖", (0.1, 0.3, 1.0, 3.0), value=PERTURBATION_NORM, key="ae_cae_epsilon", bind="query-params"
+    epsilon = bound.select_slider(
+        "Perturbation ‖δ‖", (0.1, 0.3, 1.0, 3.0), key="ae_cae_epsilon", value=PERTURBATION_NORM, container=columns[1]
     )
     with columns[2]:
         images_row([images[index]], [f"test image #{index}"])
@@ -97,24 +98,19 @@ def contractive_toy_part() -> None:
     st.subheader("On the toy curve: flat across the manifold, faithful along it")
     settings = toy_controls("ae_cae", ("curve", "spiral"))
     plain_spec, cae_default = TOY_SPECS["plain-2d"], TOY_SPECS["cae"]
-    weight = st.select_slider(
-        "Contractive weight λ",
-        (0.3, 1.0, 3.0, 10.0),
-        value=cae_default.contractive_weight,
-        key="ae_cae_weight",
-        bind="query-params",
+    weight = bound.select_slider(
+        "Contractive weight λ", (0.3, 1.0, 3.0, 10.0), key="ae_cae_weight", value=cae_default.contractive_weight
     )
     cae_spec = replace(cae_default, contractive_weight=weight)
     toy = state.toy_manifold(settings)
     plain = state.toy_fit(settings, plain_spec, "plain AE (2-D code)").model
     cae = state.toy_fit(settings, cae_spec, "CAE (2-D code)").model
-    position = st.slider(
+    position = bound.slider(
         "Point on the curve (by its coordinate t)",
-        0,
-        len(toy) - 1,
-        len(toy) // 2,
         key="ae_cae_position",
-        bind="query-params",
+        min_value=0,
+        max_value=len(toy) - 1,
+        value=len(toy) // 2,
     )
     response = parts.curve_response({"plain AE": plain, "CAE": cae}, toy, position)
     responses = response.slopes

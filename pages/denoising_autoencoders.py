@@ -12,6 +12,7 @@ import streamlit as st
 from ui.figures import autoencoders as figs
 from ui.shell.sidebar import current_selection
 from ui.state import autoencoder_lesson as state
+from ui.widgets import bound
 from ui.widgets.autoencoder_parts import (
     DIGIT_PX,
     EXPORT_PAGE,
@@ -39,14 +40,13 @@ def denoising_toy_part() -> None:
     st.subheader("The denoising AE's vector field points back to the data")
     settings = toy_controls("ae_dae", ("curve", "spiral"))
     default_spec = TOY_SPECS["dae"]
-    noise = st.slider(
+    noise = bound.slider(
         "Corruption std σ during training",
-        0.05,
-        0.4,
-        default_spec.noise,
-        step=0.05,
         key="ae_dae_sigma",
-        bind="query-params",
+        min_value=0.05,
+        max_value=0.4,
+        value=default_spec.noise,
+        step=0.05,
     )
     spec = replace(default_spec, noise=noise)
     toy = state.toy_manifold(settings)
@@ -92,22 +92,22 @@ def denoising_image_part() -> None:
     dae = state.lesson_model(dataset, "dae", "DAE")
     images = state.test_images(dataset)
     columns = st.columns([1, 1, 1])
-    kind = columns[0].radio(
+    kind = bound.radio(
         "Noise",
         ("gaussian", "mask"),
         key="ae_dae_kind",
-        bind="query-params",
-        horizontal=True,
         # short labels for the URL (?ae_dae_kind=Masking); the captions say what the level measures
         format_func={"gaussian": "Gaussian", "mask": "Masking"}.get,
+        horizontal=True,
         captions=["noise std", "fraction of pixels zeroed"],
+        container=columns[0],
     )
     levels = GAUSSIAN_LEVELS if kind == "gaussian" else MASK_LEVELS
-    level = columns[1].select_slider(
-        "Noise level", levels, value=levels[3], key=f"ae_dae_level_{kind}", bind="query-params"
+    level = bound.select_slider(
+        "Noise level", levels, key=f"ae_dae_level_{kind}", value=levels[3], container=columns[1]
     )
     with columns[2]:
-        own = st.toggle("Your own image (upload or drawing)", key="ae_dae_own", bind="query-params")
+        own = bound.toggle("Your own image (upload or drawing)", key="ae_dae_own")
         index = 0 if own else index_picker("ae_dae_index")
     clean = images[index : index + 1]
     seed, source = index, f"test image {index}"

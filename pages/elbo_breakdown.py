@@ -21,6 +21,7 @@ from ui.shell.projector import prose
 from ui.shell.sidebar import current_selection, require_model
 from ui.state import elbo_cache
 from ui.state.loaders import model_or_none
+from ui.widgets import bound
 from ui.widgets.elbo_widgets import pick_models
 from ui.widgets.export import figure_config, image_download
 from ui.widgets.image_chooser import choose_image
@@ -63,14 +64,14 @@ if names.caveat:
 st.header(f"2 · The {'bound' if protocol.is_likelihood else 'objective'}'s terms for this image")
 left, right = st.columns([1, 3])
 seed = int(
-    left.number_input(
+    bound.number_input(
         "Random seed of the draws",
-        0,
-        2**31 - 1,
-        0,
         key="elbo_seed",
-        bind="query-params",
+        min_value=0,
+        max_value=2**31 - 1,
+        value=0,
         help="Every sampled number below is reproducible from this seed.",
+        container=left,
     )
 )
 right.button(
@@ -129,14 +130,14 @@ def tightness() -> None:
         return
     slider, estimate, gap = st.columns([2, 1, 1])
     k = int(
-        slider.select_slider(
+        bound.select_slider(
             "K, importance samples for the estimate of −log p(x)",
             elbo.IW_CHOICES,
-            value=elbo.IW_DEFAULT_K,
             key="elbo_k",
-            bind="query-params",
+            value=elbo.IW_DEFAULT_K,
             help="K = 1 is a one-sample ELBO. The estimate's *expectation* falls towards "
             "−log p(x) as K grows; a single draw need not.",
+            container=slider,
         )
     )
     seeds = elbo.iw_seeds(seed)
@@ -298,7 +299,7 @@ st.header("5 · β: weighing the KL differently")
 @st.fragment
 def beta_section() -> None:
     """The β slider re-weighs the same terms: moving it reruns only this part."""
-    weighed = terms.with_beta(st.select_slider("β", elbo.BETA_CHOICES, value=1.0, key="elbo_beta", bind="query-params"))
+    weighed = terms.with_beta(bound.select_slider("β", elbo.BETA_CHOICES, key="elbo_beta", value=1.0))
     cols = st.columns([1, 1, 3])
     cols[0].metric("β·KL (nats)", f"{weighed.beta_kl:.2f}")
     cols[1].metric(

@@ -9,6 +9,7 @@ from ui.shell.projector import prose
 from ui.shell.sidebar import current_selection, require_test_split
 from ui.state import derived
 from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
+from ui.widgets import bound
 from ui.widgets.export import codes_download, figure_config, image_download, still_figure, still_figure_config
 from ui.widgets.image_chooser import measured_image
 from ui.widgets.latent_pad import WalkColours, latent_sliders, latent_walk
@@ -76,16 +77,16 @@ def digits_and_paths() -> None:
 def path_and_walk(digit_a: PickedDigit, digit_b: PickedDigit, z_a: np.ndarray, z_b: np.ndarray) -> None:
     # The path and the number of steps redraw the strip and the walk below, not the digits above.
     c1, c2 = st.columns([1, 3])
-    method = c1.radio(
+    method = bound.radio(
         "Path",
         INTERPOLATIONS,
         key="interp_method",
-        bind="query-params",
         format_func=str.capitalize,
         help="Linear: the straight line (1 − t)·z_A + t·z_B. Spherical (slerp): the direction turns along "
         "the great circle while the norm changes linearly from ‖z_A‖ to ‖z_B‖.",
+        container=c1,
     )
-    n_steps = c2.slider("Steps in the strip", 5, 15, 9, key="interp_steps", bind="query-params")
+    n_steps = bound.slider("Steps in the strip", key="interp_steps", min_value=5, max_value=15, value=9, container=c2)
     path = interpolate(z_a, z_b, np.linspace(0.0, 1.0, n_steps), method)
     strip_png = derived.decoded_grid_png(model, path, n_cols=n_steps, cell_px=56)
     st.image(strip_png)
@@ -176,7 +177,7 @@ def browser_walk(decoder: dict, z_a: np.ndarray, z_b: np.ndarray, method: str) -
 def server_walk(z_a: np.ndarray, z_b: np.ndarray, method: str) -> None:
     """The walk drawn on the server: a t slider (bound to the URL), a PNG of z(t) and two plotly charts."""
     # Only z(t) moves with t: the strip above stays as it is; the scatter is redrawn with the new z(t).
-    t = st.slider("t", 0.0, 1.0, 0.5, 0.05, key="interp_t", bind="query-params")
+    t = bound.slider("t", key="interp_t", min_value=0.0, max_value=1.0, value=0.5, step=0.05)
     z_t = interpolate(z_a, z_b, [t], method)[0]
     left, right = st.columns([1, 2])
     with left:

@@ -9,6 +9,7 @@ import streamlit as st
 from ui.figures import autoencoders as figs
 from ui.shell.sidebar import current_selection
 from ui.state import autoencoder_lesson as state
+from ui.widgets import bound
 from ui.widgets.autoencoder_parts import EXPORT_PAGE, images_row, index_picker, part_footer, part_header
 from ui.widgets.export import figure_config
 from vae_core.lessons.autoencoders import parts
@@ -29,7 +30,7 @@ def kl_curve_part() -> None:
         "divergence between a Bernoulli(ρ) and a Bernoulli(ρ̂ⱼ): zero when the unit is on a fraction ρ of the "
         "time, growing fast as it is on more often."
     )
-    rho = st.slider("Target ρ", 0.01, 0.5, WIDE_SPARSE_RHO, step=0.01, key="ae_sparse_rho", bind="query-params")
+    rho = bound.slider("Target ρ", key="ae_sparse_rho", min_value=0.01, max_value=0.5, value=WIDE_SPARSE_RHO, step=0.01)
     curve = parts.kl_penalty_curve(rho)
     st.plotly_chart(
         figs.kl_penalty_figure(curve.rho_hat, curve.kl, rho),
@@ -60,8 +61,14 @@ def sparse_image_part() -> None:
     columns = st.columns([1, 1, 2])
     with columns[0]:
         index = index_picker("ae_sparse_index")
-    threshold = columns[1].slider(
-        "'On' above", 0.01, 0.9, ACTIVE_THRESHOLD, step=0.01, key="ae_sparse_threshold", bind="query-params"
+    threshold = bound.slider(
+        "'On' above",
+        key="ae_sparse_threshold",
+        min_value=0.01,
+        max_value=0.9,
+        value=ACTIVE_THRESHOLD,
+        step=0.01,
+        container=columns[1],
     )
     image = images[index : index + 1]
     with columns[2]:

@@ -8,6 +8,7 @@ drives the real app in Chromium to see the address change.
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,7 +20,8 @@ from tests.conftest import train_tiny_checkpoint
 from tools.app_browser import chromium_page, chromium_path, open_app, playwright_available, running_app, wait_for_idle
 from ui.shell.lessons import LESSONS
 from ui.shell.sidebar import DATASET_KEY, MODEL_KEY
-from ui.shell.url_state import DATASET_PARAM, MODEL_PARAM, PAGE_VIEW, RESET_KEY
+from ui.shell.url_state import DATASET_PARAM, MODEL_PARAM, RESET_KEY
+from ui.widgets.bound import RECORDS_KEY, UrlBinding
 from vae_core.lessons.latent_paths import INTERPOLATIONS
 from vae_core.serving.train_request import default_epochs
 
@@ -270,21 +272,35 @@ OPENINGS: list[tuple[str, str, dict[str, str]]] = [
     (ANOMALY, VAE_2D, SMALL_STUDY),
     (ANOMALY, BINARISED, SMALL_STUDY),
     (CONDITIONAL, VAE_2D, {}),
+    ("home", VAE_2D, {}),  # no settings in the URL: nothing may be bound
 ]
 # Openings as for a conv model (no browser decoder), after the page's others: Interpolation's t is a bound slider
 # only where the walk decodes on the server (an MLP's walk keeps its t in the browser, out of the URL).
 SERVER_SIDE_OPENINGS: list[tuple[str, str, dict[str, str]]] = [(INTERPOLATION, VAE_2D, {})]
 
 
+def assert_recorded_as_drawn(record: UrlBinding, drawn) -> None:
+    """The record ui.widgets.bound made for a widget holds what the widget was drawn with."""
+    assert record.widget == drawn.type, (record, drawn.type)
+    if record.widget in {"slider", "number_input"}:
+        assert (record.min_value, record.max_value) == (drawn.min, drawn.max), record
+        assert type(drawn.value) is record.value_type, (record, drawn.value)
+    elif record.widget == "toggle":
+        assert record.value_type is bool
+    else:  # a choice: the URL holds one of its labels
+        assert record.labels == tuple(drawn.options), record
+        assert type(record.default) is record.value_type
+
+
 @pytest.mark.parametrize("page", sorted({page for page, _, _ in OPENINGS}))
 def test_the_list_of_a_pages_settings_is_what_the_page_binds(
     app_env, navigation_only, more_models, monkeypatch, request, page
 ):
-    """Every key url_state lists for a page is a widget the page binds to the URL, with the listed default
-    (where the opening's URL did not set it), and every widget the page binds is listed (the reset control
-    resets exactly those)."""
+    """Every key a lesson lists (ui.shell.lessons) is a widget its page binds to the URL, and every widget the page
+    binds is listed (the reset control resets exactly those). Each bound widget was recorded (ui.widgets.bound) with
+    the default it opens with (where the opening's URL did not set it), its type and its bounds or labels."""
     monkeypatch.setenv("VAE_USER_CHECKPOINT_DIR", str(more_models))
-    listed = {v.key: v.default for v in PAGE_VIEW[page]}
+    listed = set(LESSONS[page].url_keys)
     seen: set[str] = set()
     openings = [o for o in OPENINGS if o[0] == page]
     for number, (_, model, params) in enumerate(openings + [o for o in SERVER_SIDE_OPENINGS if o[0] == page]):
@@ -292,21 +308,45 @@ def test_the_list_of_a_pages_settings_is_what_the_page_binds(
             request.getfixturevalue("server_side_decoding")
         at = opened(page, model=model, **params)
         bound = bound_keys(at)
-        assert bound <= set(listed), f"bound on {page} but not listed: {bound - set(listed)}"
-        for key in bound - set(params):
-            assert widget(at, key).proto.query_param_key == key
-            assert widget(at, key).value == listed[key], f"{key}: the page opens with another default"
+        assert bound <= listed, f"bound on {page} but not listed: {bound - listed}"
+        records = {}  # AppTest's session state has no .get; a page that binds nothing records nothing
+        if RECORDS_KEY in at.session_state:
+            records = at.session_state[RECORDS_KEY]
+        for key in bound:
+            drawn = widget(at, key)
+            assert drawn.proto.query_param_key == key
+            assert_recorded_as_drawn(records[key], drawn)
+            if key not in params:
+                assert drawn.value == records[key].default, f"{key}: the page opens with another default"
         seen |= bound
-    assert seen == set(listed), f"listed for {page} but never drawn: {set(listed) - seen}"
+    assert seen == listed, f"listed for {page} but never drawn: {listed - seen}"
 
 
-def test_every_page_with_settings_is_a_page_of_the_app_and_is_checked_above():
-    assert set(PAGE_VIEW) <= set(LESSONS)
-    assert set(PAGE_VIEW) == {page for page, _, _ in OPENINGS}
-    # A page that binds a widget itself must be listed (and so opened above), or its reset would miss it.
-    pages = (APP_FILE.parent / "pages").glob("*.py")
-    binding = {path.stem for path in pages if 'bind="query-params"' in path.read_text()}
-    assert binding <= set(PAGE_VIEW)
+def test_every_lesson_is_opened_above():
+    assert {page for page, _, _ in OPENINGS} == set(LESSONS)
+
+
+def test_widgets_are_bound_only_through_the_recorder():
+    # A widget bound any other way would have no record: "Reset this page" would miss it.
+    calls = []
+    for path in sorted([*(APP_FILE.parent / "pages").glob("*.py"), *(APP_FILE.parent / "ui").rglob("*.py")]):
+        if path.name == "bound.py" and path.parent.name == "widgets":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and any(k.arg == "bind" for k in node.keywords):
+                calls.append(f"{path.name}:{node.lineno}")
+    assert not calls, calls
+
+
+def test_reset_also_clears_a_setting_this_session_never_drew(app_env, navigation_only):
+    # A 2-D model: the seed of the samples (a larger latent's widget) is in the link but not on the page.
+    at = opened(GRID, model=VAE_2D, grid_n="9", grid_seed="5")
+    at.sidebar.button(key=RESET_KEY).click().run()
+    assert not at.exception, at.exception
+    assert at.slider(key="grid_n").value == 15
+    assert not {"grid_n", "grid_seed"} & set(at.query_params)
+    at.sidebar.selectbox(key=MODEL_KEY).set_value(VAE_4D).run()
+    assert at.number_input(key="grid_seed").value == 0, "the link's seed is gone with the reset"
 
 
 @pytest.mark.skipif(chromium_path() is None, reason="Debian's /usr/bin/chromium is not installed")

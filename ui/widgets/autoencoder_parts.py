@@ -12,6 +12,7 @@ import streamlit as st
 from ui.shell.lessons import LESSONS
 from ui.shell.projector import prose
 from ui.shell.sidebar import Selection
+from ui.widgets import bound
 from vae_core.lessons.autoencoders.lesson_models import LESSON_DATASETS, TEST_IMAGES, ToySettings
 from vae_core.serving.images import digit_png
 
@@ -102,14 +103,26 @@ def toy_controls(key: str, manifolds: tuple[str, ...]) -> ToySettings:
     """Manifold, number of points and noise of the toy data; the defaults are ToySettings()."""
     defaults = ToySettings()
     columns = st.columns(3)
-    manifold = columns[0].selectbox(
-        "Toy manifold", manifolds, format_func=MANIFOLD_LABELS.get, key=f"{key}_manifold", bind="query-params"
+    manifold = bound.selectbox(
+        "Toy manifold", manifolds, key=f"{key}_manifold", format_func=MANIFOLD_LABELS.get, container=columns[0]
     )
-    n_points = columns[1].slider(
-        "Points", 100, 1000, defaults.n_points, step=100, key=f"{key}_points", bind="query-params"
+    n_points = bound.slider(
+        "Points",
+        key=f"{key}_points",
+        min_value=100,
+        max_value=1000,
+        value=defaults.n_points,
+        step=100,
+        container=columns[1],
     )
-    noise = columns[2].slider(
-        "Noise std of the data", 0.0, 0.2, defaults.noise, step=0.01, key=f"{key}_noise", bind="query-params"
+    noise = bound.slider(
+        "Noise std of the data",
+        key=f"{key}_noise",
+        min_value=0.0,
+        max_value=0.2,
+        value=defaults.noise,
+        step=0.01,
+        container=columns[2],
     )
     return ToySettings(manifold, n_points, noise, defaults.seed)
 
@@ -123,7 +136,9 @@ def images_row(images, captions) -> None:
 def index_picker(key: str) -> int:
     """The number of one of the lesson's test images."""
     return int(
-        st.number_input(f"Test image # (0–{TEST_IMAGES - 1})", 0, TEST_IMAGES - 1, 0, key=key, bind="query-params")
+        bound.number_input(
+            f"Test image # (0–{TEST_IMAGES - 1})", key=key, min_value=0, max_value=TEST_IMAGES - 1, value=0
+        )
     )
 
 
