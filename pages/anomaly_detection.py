@@ -151,7 +151,7 @@ shown = st.multiselect(
     "the right of the rest; add them here)",
     list(set_labels),
     key="anomaly_shown",
-    format_func=set_labels.get,
+    format_func=lambda key: set_labels[key],
 ) or list(set_labels)
 in_scores = inside.scores.values(score_key)
 pooled = np.concatenate([s.scores.values(score_key) for s in study.sets if s.key in shown])
@@ -262,7 +262,7 @@ if len(direction_models) < 2 or not all(is_available(d) for d in pair):
         "This part needs the MNIST and Fashion-MNIST files and the 2-D VAE of each (`mnist-vae-z2`, "
         "`fashion-mnist-vae-z2`); offline, on digits, the sets above are all this page can show."
     )
-    directions = {}
+    directions: dict[str, anomaly.AnomalyStudy] = {}
 else:
     directions = {}
     for dataset, entry in direction_models.items():
@@ -344,7 +344,7 @@ studies = (
     if directions
     else [(vae_entry.info.name, study)]
 )
-remedy_rows = [
+remedy_rows: list[dict[str, str | float]] = [
     {
         "model": name,
         "outliers": result.ood_label,
@@ -357,7 +357,7 @@ remedy_rows = [
 ]
 st.dataframe(pd.DataFrame(remedy_rows), hide_index=True, key="anomaly_remedy")
 for row in remedy_rows:
-    base, ratio, png = row["AUC, IW"], row["AUC, ratio"], row["AUC, PNG-corrected"]
+    base, ratio, png = float(row["AUC, IW"]), float(row["AUC, ratio"]), float(row["AUC, PNG-corrected"])
     st.markdown(
         f"- {row['model']}, against the {row['outliers']}: AUC {base:.3f} with the IW score, {ratio:.3f} "
         f"with the likelihood ratio ({ratio - base:+.3f}), {png:.3f} complexity-corrected ({png - base:+.3f})."

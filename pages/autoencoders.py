@@ -47,6 +47,7 @@ def pca_toy_part() -> None:
     nonlinear = state.toy_fit(settings, nonlinear_spec, "non-linear AE").model
     result = L.compare_with_pca(toy.points, linear, nonlinear)
     angle = result.largest_angle_deg
+    assert result.nonlinear_error is not None  # compare_with_pca was given the non-linear model
     columns = st.columns(4)
     columns[0].metric("Angle, PCA vs linear AE", f"{angle:.3f}°")
     columns[1].metric(f"PCA-{code_dim} error", f"{result.pca_error:.4f}")

@@ -51,6 +51,7 @@ device = selection.device
 reference = reference_entry(members)
 protocol = protocol_of(reference.info.train_config, reference.info.model_config)
 names = metric_names(protocol, variational=True)
+assert names.neg_elbo is not None, "a variational model's bound always has a name"
 bound_name = names.neg_elbo.split(",")[0]  # "−ELBO" (or "cross-entropy + KL" for grey-level models)
 
 points = []
@@ -61,6 +62,7 @@ with st.spinner("Evaluating the sweep's models on the test split…"):
             metrics = derived.test_metrics(
                 entry.ref(device), selection.dataset, binarized=entry.info.train_config.dynamic_binarization
             )
+        assert metrics is not None  # complete, or evaluated just now
         points.append(sweep_point(entry, metrics))
 epochs = sweep_epochs(points)
 

@@ -108,8 +108,8 @@ if cvae_entry.latent_dim == 2:
     )
     grids = conditional_cache.class_grids_png(cvae, side=GRID_SIDE)
     for row_start in range(0, len(grids), 5):
-        columns = st.columns(5)
-        for column, c in zip(columns, range(row_start, min(row_start + 5, len(grids))), strict=False):
+        row = st.columns(5)
+        for column, c in zip(row, range(row_start, min(row_start + 5, len(grids))), strict=False):
             column.image(grids[c], caption=class_names[c])
             image_download(
                 grids[c],
@@ -189,7 +189,7 @@ else:
         cvae_codes, labels, selection.dataset, cvae_entry.info.name, EXPORT_PAGE, key="cvae_csv", container=columns[0]
     )
     knn_cvae = conditional_cache.predictability(cvae, selection.dataset)
-    if vae_codes is not None:
+    if vae_entry is not None and vae_codes is not None:
         columns[1].plotly_chart(
             latent_scatter(
                 vae_codes, labels, class_names, title="VAE: μ(x)", prior_centre=(0.0, 0.0), axis_range=axis, height=460
@@ -255,11 +255,11 @@ st.plotly_chart(
     config=figure_config(selection.dataset, cvae_entry.info.name, EXPORT_PAGE, "kl-per-dimension"),
 )
 names = metric_names(protocol, variational=True)
-columns = st.columns(4)
-columns[0].metric("KL · VAE", f"{comparison.vae_kl:.2f}", help="KL(q(z|x) ‖ N(0, I)), nats per test image")
-columns[1].metric("KL · CVAE", f"{comparison.cvae_kl:.2f}", help="KL(q(z|x, y) ‖ N(0, I)), nats per test image")
-columns[2].metric("Recon. · VAE", f"{comparison.vae_recon:.2f}", help=f"{names.recon}, nats per test image")
-columns[3].metric("Recon. · CVAE", f"{comparison.cvae_recon:.2f}", help=f"{names.recon} given y, nats per test image")
+terms = st.columns(4)
+terms[0].metric("KL · VAE", f"{comparison.vae_kl:.2f}", help="KL(q(z|x) ‖ N(0, I)), nats per test image")
+terms[1].metric("KL · CVAE", f"{comparison.cvae_kl:.2f}", help="KL(q(z|x, y) ‖ N(0, I)), nats per test image")
+terms[2].metric("Recon. · VAE", f"{comparison.vae_recon:.2f}", help=f"{names.recon}, nats per test image")
+terms[3].metric("Recon. · CVAE", f"{comparison.cvae_recon:.2f}", help=f"{names.recon} given y, nats per test image")
 saved = comparison.vae_kl - comparison.cvae_kl
 label_nats = math.log(len(class_names))
 st.markdown(

@@ -13,7 +13,7 @@ from ui.widgets.export import codes_download, downloads_row, image_download, sti
 from ui.widgets.latent_pad import latent_samples
 from ui.widgets.shared import model_caption
 from vae_core.engine.protocol import protocol_of
-from vae_core.engine.registry import comparison_pair
+from vae_core.engine.registry import ModelEntry, comparison_pair
 from vae_core.engine.vocabulary import dim_name
 from vae_core.lessons.latent_paths import code_density, grid_axes, grid_codes, linear_axis, slice_codes
 from vae_core.serving.export import export_stem
@@ -30,7 +30,9 @@ prose(
     "so training rarely asked the decoder what to draw there."
 )
 data = require_test_split(selection)
-entry, device = selection.entry, selection.device
+assert selection.entry is not None, "require_test_split stops the page when no model fits"
+entry: ModelEntry = selection.entry
+device = selection.device
 
 # Short labels, because a choice is written to the URL as its label (?grid_kind=Linear); the caption under each
 # option says what the grid is.
@@ -158,6 +160,7 @@ else:
         means = derived.encode_split(ref, selection.dataset).means
         return means.mean(0), np.maximum(means.std(0), 1e-3)
 
+    decoder: dict | None
     try:  # an MLP decoder runs in the browser: the grid size and temperature then cost no rerun at all
         decoder = browser_decoder(ref)
     except UnsupportedDecoder:

@@ -5,6 +5,7 @@ the digits models train here. Every sentence about a result is computed from the
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import replace
 
 import streamlit as st
@@ -113,7 +114,8 @@ def denoising_image_part() -> None:
     seed, source = index, f"test image {index}"
     if own:
         # the shared chooser prepares an upload or a drawing the way the data set's images were made
-        chosen = choose_image(dataset, tuple(images.shape[1:]), DataProtocol.GREY_BERNOULLI, "ae_dae_own")
+        channels, height, width = images.shape[1:]
+        chosen = choose_image(dataset, (channels, height, width), DataProtocol.GREY_BERNOULLI, "ae_dae_own")
         if chosen is None:
             return
         clean, seed, source = parts.image_batch(chosen.grey, tuple(images.shape[1:])), 0, chosen.description
@@ -126,7 +128,7 @@ def denoising_image_part() -> None:
     row_png = strip_png([clean[0]] + [out[0] for out in outputs.values()], DIGIT_PX)
     image_download(row_png, dataset, None, EXPORT_PAGE, f"denoising-{kind}-{level:g}", key="ae_dae_row_png")
     curve = state.denoising_curve(dataset, kind)
-    errors_by_model = {
+    errors_by_model: dict[str, Sequence[float]] = {
         "plain AE": curve.model_errors["plain AE"],
         "DAE": curve.model_errors["DAE"],
         "noisy input": curve.input_errors,

@@ -50,6 +50,7 @@ if model_or_none(vae_entry.ref(selection.device)) is None:
 protocol = entry_protocol(vae_entry)
 names = metric_names(protocol, variational=True)
 vae = vae_entry.ref(selection.device)
+vae_name = vae_entry.info.name  # for the download names (the fragments below see the module's names unnarrowed)
 
 # --- 1. the input -------------------------------------------------------------------------------------
 st.header("1 · Choose an image")
@@ -57,6 +58,7 @@ chosen = choose_image(selection.dataset, vae_entry.input_shape, protocol, "elbo"
 if chosen is None:
     st.stop()
 image = chosen.measured  # what the model is measured on: the binarised copy for a binarised model
+grey = chosen.grey
 if names.caveat:
     st.warning(f"{names.caveat} For this image that floor is {elbo_cache.entropy_floor(chosen.grey):.1f} nats.")
 
@@ -107,7 +109,7 @@ if protocol.binarizes_inputs:
             f"Average −ELBO over {len(seeds)} binarisations (seeds 0–{seeds[-1]})", key="elbo_binarize_average"
         ):
             return
-        mean, spread = elbo_cache.binarized_spread(vae, chosen.grey, seeds=seeds, draw_seed=seed)
+        mean, spread = elbo_cache.binarized_spread(vae, grey, seeds=seeds, draw_seed=seed)
         cols = st.columns([1, 3])
         cols[0].metric(f"−ELBO, mean of {len(seeds)} binarisations", format_noisy(mean, spread / math.sqrt(len(seeds))))
         cols[1].caption(
@@ -161,7 +163,7 @@ def tightness() -> None:
         st.plotly_chart(
             iw_curve_figure(curve, terms.neg_elbo, k),
             key="elbo_iw_chart",
-            config=figure_config(selection.dataset, vae_entry.info.name, EXPORT_PAGE, "iw-against-k"),
+            config=figure_config(selection.dataset, vae_name, EXPORT_PAGE, "iw-against-k"),
         )
         rising = [s for s, row in zip(curve.seeds, curve.iw_nll, strict=True) if np.any(np.diff(row) > 0)]
         one_draw = (
@@ -310,7 +312,7 @@ def beta_section() -> None:
     cols[2].plotly_chart(
         objective_figure(weighed, np.linspace(0, max(elbo.BETA_CHOICES), 81)),
         key="elbo_beta_chart",
-        config=figure_config(selection.dataset, vae_entry.info.name, EXPORT_PAGE, "beta-objective"),
+        config=figure_config(selection.dataset, vae_name, EXPORT_PAGE, "beta-objective"),
     )
 
 

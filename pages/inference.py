@@ -93,16 +93,15 @@ elif test is not None:
         gaps = dict(zip(top, ranking.gaps[:10].tolist(), strict=True))
         if st.session_state.get("inference_ranked") not in top:
             st.session_state["inference_ranked"] = top[0]
-        index = int(
-            st.selectbox(
-                "Ranked by a quick gap estimate",
-                top,
-                key="inference_ranked",
-                format_func=lambda i: (
-                    f"test image {i} ({test.class_names[int(test.labels[i])]}): gap ≈ {gaps[i]:.1f} nats"
-                ),
-            )
+        class_names, labels = test.class_names, test.labels
+        ranked = st.selectbox(
+            "Ranked by a quick gap estimate",
+            top,
+            key="inference_ranked",
+            format_func=lambda i: f"test image {i} ({class_names[int(labels[i])]}): gap ≈ {gaps[i]:.1f} nats",
         )
+        assert ranked is not None  # a selectbox over a non-empty list, opening on its first entry
+        index = int(ranked)
         st.caption(
             f"The first {min(cache.RANKED_IMAGES, len(test))} test images, each scored on a "
             f"{ranking.points}×{ranking.points} grid over its q's ±{ranking.q_sigmas:g}σ box (one batched "
@@ -354,7 +353,8 @@ def kl_direction_part() -> None:
     if dim == 1:
         figure = mixture_figure_1d(target, fits, divergences.quadrature_grid(target, 1201).axes[0])
     else:
-        figure = mixture_figure_2d(target, fits, divergences.quadrature_grid(target, 161).axes)
+        x_axis, y_axis = divergences.quadrature_grid(target, 161).axes
+        figure = mixture_figure_2d(target, fits, (x_axis, y_axis))
     st.plotly_chart(figure, key="inference_mixture_chart", config=figure_config("", None, EXPORT_PAGE, "mixture-fits"))
     rows = [("reverse, from mode A", from_a), ("reverse, from mode B", from_b), ("forward (moments)", forward)]
     st.table(

@@ -15,6 +15,7 @@ from ui.widgets.image_chooser import measured_image
 from ui.widgets.latent_pad import WalkColours, latent_sliders, latent_walk
 from ui.widgets.shared import PickedDigit, digit_picker, model_caption
 from vae_core.engine.protocol import EVAL_BINARIZATION_SEED, protocol_of
+from vae_core.engine.registry import ModelEntry
 from vae_core.engine.vocabulary import dim_name
 from vae_core.lessons.latent_paths import INTERPOLATIONS, interpolate, prior_mean_norm, slider_ranges
 from vae_core.lessons.walk import picture_range, plan_walk
@@ -31,7 +32,8 @@ prose(
     "middle of the path can fall in a hole. Then take one code and turn its latent dimensions one at a time."
 )
 data = require_test_split(selection)
-entry = selection.entry
+assert selection.entry is not None, "require_test_split stops the page when no model fits"
+entry: ModelEntry = selection.entry
 model = selection.model
 st.caption(model_caption(entry))
 
@@ -178,7 +180,7 @@ def server_walk(z_a: np.ndarray, z_b: np.ndarray, method: str) -> None:
     """The walk drawn on the server: a t slider (bound to the URL), a PNG of z(t) and two plotly charts."""
     # Only z(t) moves with t: the strip above stays as it is; the scatter is redrawn with the new z(t).
     t = bound.slider("t", key="interp_t", min_value=0.0, max_value=1.0, value=0.5, step=0.05)
-    z_t = interpolate(z_a, z_b, [t], method)[0]
+    z_t = interpolate(z_a, z_b, np.array([t]), method)[0]
     left, right = st.columns([1, 2])
     with left:
         st.image(derived.decoded_png(model, z_t, size_px=196), caption=f"decoded z(t = {t:.2f}), {method}")
@@ -311,7 +313,7 @@ def knobs(digit_a: PickedDigit, digit_b: PickedDigit, z_a: np.ndarray, z_b: np.n
     )
     image.image(derived.decoded_png(model, code, size_px=196), caption="decoded knobs")
     moved = np.flatnonzero(np.abs(code - np.array(start_values)) > 1e-6)
-    image.caption("Moved: " + (", ".join(dim_name(d) for d in moved) if len(moved) else "nothing yet"))
+    image.caption("Moved: " + (", ".join(dim_name(int(d)) for d in moved) if len(moved) else "nothing yet"))
 
 
 measured_note = " (encoded from the test set's fixed binarisation)" if protocol.binarizes_inputs else ""

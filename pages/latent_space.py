@@ -26,6 +26,7 @@ prose(
     "N(0, I), whose 1σ and 2σ circles are drawn. **Click a point** to see the image and its reconstruction."
 )
 data = require_test_split(selection)
+assert selection.entry is not None  # require_test_split stops the page when no model fits
 
 ae_entry, vae_entry = comparison_pair(list(selection.entries), selection.entry)
 panels = [(side, entry) for side, entry in (("Autoencoder", ae_entry), ("VAE", vae_entry)) if entry is not None]
@@ -88,7 +89,7 @@ def latent_charts() -> None:
     # two unchanged charts, which the browser does not redraw (redrawing 2 x 10 000 points took 1.5-2 s in
     # headless Chromium on 2 busy cores), and only the style below changes. Each choice keeps its place.
     signature = (tuple(entry.key for _, entry in panels), method, selection.dataset)
-    drawn = st.session_state.get("latent_axes_drawn")
+    drawn: tuple[tuple, set[bool]] | None = st.session_state.get("latent_axes_drawn")
     if drawn is None or drawn[0] != signature:
         drawn = (signature, set())  # a new pair or projection: draw only what is shown
     drawn[1].add(same_axes)

@@ -78,7 +78,9 @@ with st.form("train_form"):
         format="%.2f",
         container=c5,
     )
-    dataset = c6.selectbox("Data set", datasets, key="train_dataset", format_func=DATASET_LABELS.get)
+    dataset = c6.selectbox(
+        "Data set", datasets, key="train_dataset", format_func=lambda name: DATASET_LABELS.get(name, name)
+    )
     c7, c8, c9 = st.columns(3)
     epochs = c7.slider(
         "Epochs",
