@@ -73,9 +73,8 @@ from tools.app_browser import (  # noqa: E402
     wait_until_healthy,
 )
 from tools.screenshots import open_page  # noqa: E402
+from ui.shell.lessons import LESSONS  # noqa: E402
 
-INTERPOLATION_PAGE = "4_interpolation.py"
-ELBO_PAGE = "6_elbo_breakdown.py"
 TARGET_RERUN_MS = 50.0
 TARGET_COLD_S = 5.0
 TARGET_LESSON_S = 3.0  # issue #10: the first lesson page drawn with its model, after the home page
@@ -128,14 +127,6 @@ def summary(name: str, seconds: list[float], target_ms: float | None = None) -> 
     )
 
 
-def page_path(file_name: str) -> str:
-    """The page's path relative to app.py (app.py decides the folder)."""
-    found = sorted(REPO_ROOT.glob(f"*/{file_name}"))
-    if not found:
-        raise SystemExit(f"no page {file_name} next to app.py")
-    return str(found[0].relative_to(REPO_ROOT))
-
-
 def timed_reruns(at, widget, values: list, repeats: int) -> list[float]:
     """Set the widget to each value in turn (cycling) and time each rerun."""
     times = []
@@ -168,7 +159,7 @@ def slider_figures(dataset: str | None, repeats: int) -> list[str]:
     if model is None:
         return [*lines, "no model for this data set: build the zoo (python -m vae_core zoo --out checkpoints/)"]
 
-    at.switch_page(page_path(INTERPOLATION_PAGE)).run()
+    at.switch_page(LESSONS["interpolation"].script).run()
     if at.exception:
         raise SystemExit(f"the interpolation page raised: {at.exception[0].value}")
     t_values = [round(0.05 * i, 2) for i in range(21)]
@@ -201,7 +192,7 @@ def slider_figures(dataset: str | None, repeats: int) -> list[str]:
             "see benchmarks/latent_pad.py"
         )
 
-    at.switch_page(page_path(ELBO_PAGE)).run()
+    at.switch_page(LESSONS["elbo_breakdown"].script).run()
     if not at.exception and at.select_slider:
         betas = [0.0, 0.5, 1.0, 2.0, 4.0]
         lines.append(

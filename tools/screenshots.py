@@ -34,6 +34,7 @@ from .app_browser import (
 )
 
 SCREENSHOTS_ENV = "SCREENSHOTS"
+MAIN = '[data-testid="stMain"]'
 ELBO_TITLE = "ELBO breakdown"
 
 
@@ -91,16 +92,19 @@ def draw_stroke(page) -> None:
 
 def open_page(page, href: str, timeout_ms: int = 60_000) -> None:
     """Click the page's link in the sidebar navigation and wait (up to timeout_ms) until that page has run."""
-    before = page.locator(MAIN_TITLE).first.inner_text() if page.locator(MAIN_TITLE).count() else ""
+    before = page.locator(MAIN).first.inner_text() if page.locator(MAIN).count() else ""
     # The address carries the view's settings (?dataset=…&model=…, ui/shell/url_state.py): compare paths only.
     here = urlsplit(page.url).path.rstrip("/") == urlsplit(href).path.rstrip("/")
     page.locator(f'[data-testid="stSidebarNav"] a[href="{href}"]').click()
-    if not here:  # the old page's elements stay until the new run replaces them: wait for its title to go
+    if not here:
+        # The old page's elements stay until the new run replaces them: wait for the main area's text to change
+        # (not only the title: the autoencoder family's four pages share theirs), with a title drawn.
         page.wait_for_function(
-            """([selector, before]) => {
-            const title = document.querySelector(selector);
-            return title !== null && title.innerText !== before; }""",
-            arg=[MAIN_TITLE, before],
+            """([main, title, before]) => {
+            const area = document.querySelector(main);
+            return area !== null && document.querySelector(title) !== null && area.innerText !== before; }""",
+            arg=[MAIN, MAIN_TITLE, before],
+            polling=100,
             timeout=timeout_ms,
         )
     wait_for_idle(page, timeout_ms=timeout_ms)

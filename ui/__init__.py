@@ -17,10 +17,11 @@ The layout:
 - ui/shell/    the app's frame: sidebar (data set, model, device), navigation (leaves Streamlit's legacy
                pages/ mode; tests/app/test_navigation.py guards it), warmup (torch, torchvision and scikit-learn
                load in the background; pandas first in every run), busy_indicator (a "Working…" badge while a run
-               is in progress), url_state (the view in the URL: each page's widgets bound with
-               bind="query-params" are listed there, with "Reset this page")
+               is in progress), url_state (the view in the URL, with "Reset this page"), lessons (the
+               lesson registry: each page's title, icon, address and URL keys)
 - ui/state/    st.cache_* wrappers: loaders, derived, elbo_cache, browser_decoders (decoders as browser payloads)
-- ui/widgets/  widgets that draw and return plain values: shared (model caption, projection choice, digit
+- ui/widgets/  widgets that draw and return plain values: bound (every widget bound to the URL, its default,
+               type and bounds recorded where it is drawn), shared (model caption, projection choice, digit
                picker), image_chooser (test image / upload / drawing, binarised for binarised models; shared by
                the pages that measure one image), elbo_widgets (the ELBO page's model pickers), job_panel (a
                training job's progress, polled by a fragment), tsne_progress (a t-SNE run's bars and Cancel),

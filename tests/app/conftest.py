@@ -3,8 +3,9 @@
 `tiny_zoo` (tests/conftest.py, session) is the tiny digits checkpoint zoo the pages need.
 `app_env` (function) points the app at it: VAE_CHECKPOINT_DIR is the zoo, VAE_USER_CHECKPOINT_DIR a fresh
 empty folder per test, VAE_DATA_DIR an empty folder so only the offline digits data set is offered.
-`open_page(page_file)` returns an AppTest of app.py that has run once on that page (with `navigation_only`,
-which keeps AppTest from rerunning a page file without app.py; see its docstring).
+`open_page(script)` (a lesson's, e.g. `LESSONS["latent_space"].script`) returns an AppTest of app.py that has run
+once on that page (with `navigation_only`, which keeps AppTest from rerunning a page file without app.py; see its
+docstring).
 """
 
 from __future__ import annotations
@@ -57,14 +58,14 @@ def navigation_only(monkeypatch) -> None:
 
 @pytest.fixture
 def open_page(app_env, navigation_only):
-    """open_page("pages/2_latent_space.py") -> an AppTest of app.py that has run once on that page."""
+    """open_page(LESSONS["latent_space"].script) -> an AppTest of app.py that has run once on that page."""
     from streamlit.testing.v1 import AppTest
 
-    def _open(page_file: str | None = None):
+    def _open(script: str | None = None):
         at = AppTest.from_file(str(APP_FILE), default_timeout=APP_TIMEOUT_S)
         at.run()
-        if page_file is not None:
-            at.switch_page(page_file).run()
+        if script is not None:
+            at.switch_page(script).run()
         return at
 
     return _open

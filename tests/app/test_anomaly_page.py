@@ -7,21 +7,19 @@ and the false-positive rate from the threshold the page shows.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
+from ui.shell.lessons import LESSONS
 from vae_core.engine.checkpoints import load_checkpoint
 from vae_core.engine.data import load_dataset, measured_inputs
 from vae_core.engine.losses import iw_log_likelihood
 from vae_core.engine.protocol import protocol_of
 from vae_core.lessons.anomaly import IndependentBernoulli, score_labels, synthetic_ood
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-PAGE = str(next(p for p in REPO_ROOT.glob("*/8_anomaly_detection.py")).relative_to(REPO_ROOT))
+PAGE = LESSONS["anomaly_detection"].script
 
 
 def dataframe(at, column: str):

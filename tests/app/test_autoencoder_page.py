@@ -21,6 +21,7 @@ import torch
 from PIL import Image, ImageDraw
 from sklearn.decomposition import PCA
 
+from ui.shell.lessons import LESSONS
 from ui.state import autoencoder_lesson as state
 from vae_core.engine.data import load_dataset
 from vae_core.engine.vocabulary import UNIT_ON_ACTIVATION
@@ -36,8 +37,8 @@ from vae_core.lessons.autoencoders.toy_data import manifold_normal
 from vae_core.serving.preprocess import preprocess_bytes
 
 APP_FILE = Path(__file__).resolve().parents[2] / "app.py"
-PAGE = "pages/1_autoencoders.py"
-SECTIONS = ("1 · Undercomplete AE and PCA", "2 · Sparse AE", "3 · Denoising AE", "4 · Contractive AE")
+# The family's four parts, one lesson each (ui.widgets.autoencoder_parts.PARTS).
+SECTIONS = ("autoencoders", "sparse_autoencoders", "denoising_autoencoders", "contractive_autoencoders")
 PAGE_TIMEOUT_S = 300  # the first run of a part trains its models (tens of seconds on 2 shared cores)
 
 
@@ -48,9 +49,7 @@ def open_part(app_env, navigation_only):
     def _open(section: str):
         at = AppTest.from_file(str(APP_FILE), default_timeout=PAGE_TIMEOUT_S)
         at.run()
-        at.switch_page(PAGE).run()
-        if section != SECTIONS[0]:
-            at.segmented_control(key="ae_section").set_value(section).run()
+        at.switch_page(LESSONS[section].script).run()
         assert not at.exception, at.exception
         return at
 
@@ -181,6 +180,17 @@ def test_contractive_part_shows_the_jacobian_norms_autograd_gives(open_part):
         assert float(metric(at, f"{label}: slope across")) == pytest.approx(slope.norm(dim=1).mean().item(), abs=0.006)
     assert float(metric(at, "CAE: slope across")) < float(metric(at, "Plain AE: slope across"))
     assert re.search(r"flatter across the manifold than along it", captions(at))
+
+
+def test_the_part_picker_opens_another_part_at_its_own_address(open_part):
+    at = open_part(SECTIONS[0])
+    picker = at.segmented_control(key="ae_part_autoencoders")
+    assert picker.options == ["1 · Undercomplete AE and PCA", "2 · Sparse AE", "3 · Denoising AE", "4 · Contractive AE"]
+    picker.set_value(picker.options[1]).run()
+    assert not at.exception, at.exception
+    assert at.segmented_control(key="ae_part_sparse_autoencoders").value == picker.options[1]
+    assert [w.key for w in at.slider if w.key.startswith("ae_sparse")] == ["ae_sparse_rho", "ae_sparse_threshold"]
+    assert not [w for w in at.slider if w.key == "ae_pca_k"]
 
 
 def test_denoising_an_upload_measures_it_against_its_own_clean_version(open_part):

@@ -10,31 +10,33 @@ Focused checks pick the odd models in the sidebar.
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 
 import pytest
 
-from tests.app.conftest import APP_FILE
 from tests.hostile_files import CASES, LOAD_ONLY, MARKER, tiny_model, with_metadata
+from ui.shell.lessons import LESSONS
 from vae_core.engine.checkpoints import save_checkpoint
 from vae_core.engine.config import TrainConfig
 from vae_core.engine.vocabulary import ROLE_BETA_SWEEP
 
-# Each page's own st.title, which shows that the page's script ran past its first lines.
+# Each lesson's own st.title, which shows that the page's script ran past its first lines.
 PAGE_TITLES = {
-    "1_home.py": "VAE Latent Explorer",
-    "1_autoencoders.py": "The autoencoder family",
-    "2_latent_space.py": "Latent space",
-    "3_decoder_grid.py": "Decoder grid",
-    "4_interpolation.py": "Interpolation",
-    "5_beta_tradeoff.py": "β trade-off",
-    "6_elbo_breakdown.py": "ELBO breakdown",
-    "8_inference.py": "Inference: the true posterior",
-    "8_anomaly_detection.py": "Anomaly detection",
-    "9_conditional_vae.py": "Conditional VAE",
-    "7_train.py": "Train a model",
+    "home": "VAE Latent Explorer",
+    "autoencoders": "The autoencoder family",
+    "sparse_autoencoders": "The autoencoder family",
+    "denoising_autoencoders": "The autoencoder family",
+    "contractive_autoencoders": "The autoencoder family",
+    "latent_space": "Latent space",
+    "decoder_grid": "Decoder grid",
+    "interpolation": "Interpolation",
+    "beta_tradeoff": "β trade-off",
+    "elbo_breakdown": "ELBO breakdown",
+    "inference": "Inference: the true posterior",
+    "anomaly_detection": "Anomaly detection",
+    "conditional_vae": "Conditional VAE",
+    "train": "Train a model",
 }
 
 # Files beyond CASES: (builder, words of the refusal, or None for a file that is listed and must keep working).
@@ -46,17 +48,6 @@ EXTRA_CASES = {
     "sweep-member-z2": (with_metadata(role=ROLE_BETA_SWEEP, group="digits-beta-sweep"), None),
 }
 GOOD_USER_MODEL = "good-user-model"
-
-
-def navigation_files() -> list[str]:
-    """The page files app.py's PAGES lists, read from its source (importing app.py would run the app)."""
-    tree = ast.parse(APP_FILE.read_text())
-    pages = next(
-        node.value
-        for node in tree.body
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "PAGES" for t in node.targets)
-    )
-    return [ast.literal_eval(entry)[0] for entry in pages.elts]
 
 
 def skipped_cases(folder: Path) -> dict[str, str]:
@@ -99,12 +90,12 @@ def sidebar_notes(at) -> str:
 
 
 def test_the_parametrized_pages_are_the_navigations():
-    assert sorted(navigation_files()) == sorted(PAGE_TITLES)
+    assert sorted(LESSONS) == sorted(PAGE_TITLES)
 
 
 @pytest.mark.parametrize("page", list(PAGE_TITLES))
 def test_every_page_renders_beside_every_bad_file(page, bad_user_folder, app_env, open_page):
-    at = open_page(f"pages/{page}")
+    at = open_page(LESSONS[page].script)
     assert not at.exception, [e.value for e in at.exception]
     assert PAGE_TITLES[page] in [t.value for t in at.main.title]
 
@@ -130,8 +121,8 @@ def pick(at, name: str):
 def test_picking_an_odd_but_loadable_model_keeps_every_model_page_working(name, bad_user_folder, open_page):
     at = pick(open_page(), name)
     assert not at.exception, [e.value for e in at.exception]
-    for page in ("2_latent_space.py", "3_decoder_grid.py", "5_beta_tradeoff.py"):
-        at.switch_page(f"pages/{page}").run()
+    for page in ("latent_space", "decoder_grid", "beta_tradeoff"):
+        at.switch_page(LESSONS[page].script).run()
         assert not at.exception, (page, [e.value for e in at.exception])
         assert PAGE_TITLES[page] in [t.value for t in at.main.title]
 
@@ -140,7 +131,7 @@ def test_picking_an_odd_but_loadable_model_keeps_every_model_page_working(name, 
 def test_a_model_whose_weights_are_refused_is_dropped_with_a_note(case, bad_user_folder, open_page):
     # Listing reads no weights, so these are offered; the first page that loads one marks it failed, says why
     # in the sidebar, and reruns on another model.
-    at = open_page("pages/3_decoder_grid.py")
+    at = open_page(LESSONS["decoder_grid"].script)
     at = pick(at, case)
     assert not at.exception, [e.value for e in at.exception]
     assert "Decoder grid" in [t.value for t in at.main.title]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import train_tiny_checkpoint
+from ui.shell.lessons import LESSONS
 from vae_core.engine.vocabulary import ROLE_BETA_SWEEP
 
 
@@ -17,7 +18,7 @@ def test_a_sweep_member_of_another_latent_size_gets_its_own_sweep_and_the_page_s
         group="digits-beta-sweep",
         epochs=1,
     )
-    at = open_page("pages/5_beta_tradeoff.py")
+    at = open_page(LESSONS["beta_tradeoff"].script)
     assert not at.exception, at.exception
     picker = at.selectbox(key="beta_group")
     assert len(picker.options) == 2

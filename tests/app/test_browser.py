@@ -8,7 +8,6 @@ SCREENSHOTS=<folder> small README-sized copies of each page go there too.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ import pytest
 from tests.browser_marks import NEEDS_BROWSER
 from tools.app_browser import REPO_ROOT, capture, chromium_page, running_app
 from tools.screenshots import README_SHOTS, SCREENSHOTS_ENV, save_readme_shot, tour
+from ui.shell.lessons import LESSONS
 
 pytestmark = NEEDS_BROWSER
 
@@ -45,11 +45,8 @@ def test_every_page_renders_and_the_elbo_page_takes_uploads_drawings_and_sliders
         report = tour(page, url, on_page)
 
     print("seconds per page:", {name: round(s, 1) for name, s in report.seconds.items()})  # shown with -s
-    app_pages = re.findall(r'\("(\d+_\w+)\.py"', (REPO_ROOT / "app.py").read_text())
     listed = [name for name in report.pages if "-" not in name]
-    assert len(listed) == len(
-        [p for p in app_pages if any((REPO_ROOT / d / f"{p}.py").is_file() for d in ("pages", "lessons"))]
-    ), report.pages
+    assert listed == list(LESSONS), report.pages  # every lesson, in the registry's order, at its own address
     assert {"elbo_breakdown-upload", "elbo_breakdown-draw", "elbo_breakdown-beta", "elbo_breakdown-cleared"} <= set(
         report.pages
     )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from ui.shell.busy_indicator import DELAY_S
+from ui.shell.lessons import LESSONS
 
 
 def test_every_page_run_carries_the_busy_badge(open_page):
-    at = open_page("pages/2_latent_space.py")
+    at = open_page(LESSONS["latent_space"].script)
     styles = [e.proto.body for e in at.get("html")]
     badge = [s for s in styles if 'data-test-script-state="running"' in s]
     assert len(badge) == 1, styles

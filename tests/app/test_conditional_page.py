@@ -13,11 +13,11 @@ from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 
 from tests.conftest import train_tiny_checkpoint
+from ui.shell.lessons import LESSONS
 from vae_core.engine.checkpoints import load_checkpoint
 from vae_core.engine.data import load_dataset
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-PAGE = str(next(p for p in REPO_ROOT.glob("*/9_conditional_vae.py")).relative_to(REPO_ROOT))
+PAGE = LESSONS["conditional_vae"].script
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
 from tests.conftest import train_tiny_checkpoint
+from ui.shell.lessons import LESSONS
 from vae_core.engine.checkpoints import load_checkpoint
 from vae_core.engine.data import load_dataset
 from vae_core.lessons.elbo_report import BINARIZATION_SEEDS, IW_SEEDS, RECON_SAMPLES, decimals_for
@@ -31,8 +32,7 @@ from vae_core.serving.preprocess import preprocess_bytes, to_data_url
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 APP_FILE = REPO_ROOT / "app.py"
-# The page's path relative to app.py, wherever the pages folder is (app.py lists the folder it uses).
-PAGE = str(next(p for p in REPO_ROOT.glob("*/6_elbo_breakdown.py")).relative_to(REPO_ROOT))
+PAGE = LESSONS["elbo_breakdown"].script
 
 
 # --- a binarised zoo, like the shipped one ------------------------------------------------------------------------

@@ -12,20 +12,19 @@ import base64
 import io
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from tests.app import test_conditional_page as conditional_page
+from ui.shell.lessons import LESSONS
 
 # that module's fixtures, for the conditional page's grids: a tiny CVAE trained once, the page opened on it
 tiny_cvae, cvae_page = conditional_page.tiny_cvae, conditional_page.cvae_page
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-# Every page the app lists (app.py's PAGES), the Train page last: it has no chart until a job runs.
-APP_PAGES = [f"pages/{name}.py" for name in re.findall(r'\("(\d+_\w+)\.py"', (REPO_ROOT / "app.py").read_text())]
+# Every page the app lists (ui.shell.lessons.LESSONS), the Train page last: it has no chart until a job runs.
+APP_PAGES = [lesson.script for lesson in LESSONS.values()]
 SAFE_STEM = re.compile(r"^[a-z0-9.\-]+(_[a-z0-9.\-]+)*$")  # vae_core.serving.export's parts joined by '_'
 
 
@@ -172,7 +171,7 @@ def test_every_chart_has_a_camera_that_saves_under_its_own_name_as_png_then_svg(
     assert stems["beta_rd"].startswith("digits_") and "_beta-tradeoff_" in stems["beta_rd"]
 
     at.sidebar.segmented_control(key="export_figure_format").set_value("svg").run()
-    at.switch_page("pages/2_latent_space.py").run()
+    at.switch_page(LESSONS["latent_space"].script).run()
     configs = chart_configs(at)
     assert configs, "the latent page draws its scatters"
     for key, config in configs.items():
@@ -184,9 +183,9 @@ def test_every_chart_has_a_camera_that_saves_under_its_own_name_as_png_then_svg(
 @pytest.mark.parametrize(
     "page, keys",
     [
-        ("pages/3_decoder_grid.py", {"grid_png_ae", "grid_png_vae", "grid_csv_ae", "grid_csv_vae"}),
-        ("pages/2_latent_space.py", {"latent_csv_Autoencoder", "latent_csv_VAE"}),
-        ("pages/4_interpolation.py", {"interp_strip_png", "interp_csv"}),
+        (LESSONS["decoder_grid"].script, {"grid_png_ae", "grid_png_vae", "grid_csv_ae", "grid_csv_vae"}),
+        (LESSONS["latent_space"].script, {"latent_csv_Autoencoder", "latent_csv_VAE"}),
+        (LESSONS["interpolation"].script, {"interp_strip_png", "interp_csv"}),
     ],
 )
 def test_grids_strips_and_codes_have_download_buttons_that_do_not_rerun_the_page(open_page, page, keys):
@@ -198,8 +197,6 @@ def test_grids_strips_and_codes_have_download_buttons_that_do_not_rerun_the_page
         assert buttons[key].ignore_rerun, f"{key} reruns the page on click"
 
 
-SECTIONS = ("1 · Undercomplete AE and PCA", "2 · Sparse AE", "3 · Denoising AE", "4 · Contractive AE")
-DENOISING = ("segmented_control", "ae_section", SECTIONS[2])
 MODEL_Z4 = ("selectbox", "sidebar_model", "shipped/digits-vae-z4")  # > 2-D: the Decoder grid's slice and samples
 
 
@@ -207,17 +204,17 @@ MODEL_Z4 = ("selectbox", "sidebar_model", "shipped/digits-vae-z4")  # > 2-D: the
     "page, choice, expected",
     [
         # 3 rows (originals, PCA-k, AE) of 6 digits; the DAE's row: clean, noisy, DAE, plain AE
-        ("pages/1_autoencoders.py", None, {"ae_pca_rows_png": (18, 6)}),
-        ("pages/1_autoencoders.py", DENOISING, {"ae_dae_row_png": (4, 4)}),
+        (LESSONS["autoencoders"].script, None, {"ae_pca_rows_png": (18, 6)}),
+        (LESSONS["denoising_autoencoders"].script, None, {"ae_dae_row_png": (4, 4)}),
         # the grids drawn as charts: the PNG is the chart's picture, without its axes
         # the original and both models' reconstructions, three st.image calls side by side
-        ("pages/2_latent_space.py", None, {"latent_row_png": (3, 3)}),
-        ("pages/3_decoder_grid.py", None, {"grid_png_ae": (1, 1), "grid_png_vae": (1, 1)}),
-        ("pages/3_decoder_grid.py", MODEL_Z4, {"grid_samples_png": (1, 1), "grid_slice_png": (1, 1)}),
-        ("pages/4_interpolation.py", None, {"interp_strip_png": (1, 1)}),
+        (LESSONS["latent_space"].script, None, {"latent_row_png": (3, 3)}),
+        (LESSONS["decoder_grid"].script, None, {"grid_png_ae": (1, 1), "grid_png_vae": (1, 1)}),
+        (LESSONS["decoder_grid"].script, MODEL_Z4, {"grid_samples_png": (1, 1), "grid_slice_png": (1, 1)}),
+        (LESSONS["interpolation"].script, None, {"interp_strip_png": (1, 1)}),
         # the posterior samples, shown as one st.image list; the AE's and the VAE's reconstructions, two columns
-        ("pages/6_elbo_breakdown.py", None, {"elbo_samples_png": (8, 8), "elbo_ae_pair_png": (2, 2)}),
-        ("pages/8_inference.py", None, {"inference_image_png": (1, 1)}),
+        (LESSONS["elbo_breakdown"].script, None, {"elbo_samples_png": (8, 8), "elbo_ae_pair_png": (2, 2)}),
+        (LESSONS["inference"].script, None, {"inference_image_png": (1, 1)}),
     ],
 )
 def test_every_grid_and_strip_downloads_as_one_png_of_what_is_shown(

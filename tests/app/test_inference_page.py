@@ -17,13 +17,13 @@ import torch
 from PIL import Image, ImageDraw
 from torch.distributions import Bernoulli, Normal
 
+from ui.shell.lessons import LESSONS
 from vae_core.engine.checkpoints import load_checkpoint
 from vae_core.engine.data import load_dataset
 from vae_core.engine.losses import iw_log_likelihood
 from vae_core.serving.preprocess import preprocess_bytes
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-PAGE = str(next(p for p in REPO_ROOT.glob("*/8_inference.py")).relative_to(REPO_ROOT))
+PAGE = LESSONS["inference"].script
 # The test zoo's models are trained on grey levels with a Bernoulli decoder (vae_core.engine.protocol's GREY_BERNOULLI),
 # where the page may not call the integral log p(x).
 EVIDENCE = "log ∫ p(x|z) p(z) dz"

@@ -10,6 +10,7 @@ import json
 
 import numpy as np
 
+from ui.shell.lessons import LESSONS
 from vae_core.engine.data import load_dataset
 from vae_core.serving.decoder_export import decoder_from_payload
 
@@ -24,7 +25,7 @@ def components(at, name: str) -> list[dict]:
 
 
 def test_the_latent_page_sends_each_decoder_once_then_its_fingerprint(open_page):
-    at = open_page("pages/2_latent_space.py")
+    at = open_page(LESSONS["latent_space"].script)
     assert not at.exception
     pads = components(at, "latent_pad")
     assert [p["title"].split(":")[0] for p in pads] == ["Autoencoder", "VAE"]
@@ -43,7 +44,7 @@ def test_the_latent_page_sends_each_decoder_once_then_its_fingerprint(open_page)
 
 
 def test_the_interpolation_knobs_decode_in_the_browser_from_the_start_code(open_page):
-    at = open_page("pages/4_interpolation.py")
+    at = open_page(LESSONS["interpolation"].script)
     assert not at.exception
     (knobs,) = components(at, "latent_sliders")
     assert knobs["names"] == ["z₁", "z₂"] and knobs["ranges"] == [[-3.0, 3.0]] * 2  # the VAE: ±3σ of the prior
@@ -56,9 +57,9 @@ def test_the_interpolation_knobs_decode_in_the_browser_from_the_start_code(open_
 
 
 def test_without_a_browser_decoder_the_pages_decode_on_the_server(open_page, server_side_decoding):
-    at = open_page("pages/2_latent_space.py")
+    at = open_page(LESSONS["latent_space"].script)
     assert not at.exception and not components(at, "latent_pad")
     assert "MLP decoders only" in "\n".join(str(i.value) for i in at.info)
-    at = open_page("pages/4_interpolation.py")
+    at = open_page(LESSONS["interpolation"].script)
     assert not at.exception and not components(at, "latent_sliders")
     assert [s.label for s in at.slider if s.label in ("z₁", "z₂")] == ["z₁", "z₂"]

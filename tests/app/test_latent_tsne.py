@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tests.browser_marks import needs_browser
+from ui.shell.lessons import LESSONS
 from vae_core.engine import limits
 from vae_core.engine.data import load_dataset
 from vae_core.serving.tsne_job import TsneBoard, sample_indices
@@ -35,7 +36,7 @@ def fresh_tsne(monkeypatch):
 
 
 def on_tsne(open_page):
-    at = open_page("pages/2_latent_space.py")
+    at = open_page(LESSONS["latent_space"].script)
     at.sidebar.selectbox(key="sidebar_model").set_value("shipped/digits-vae-z4").run()
     at.radio(key="latent_projection").set_value("tsne").run()
     assert not at.exception, at.exception

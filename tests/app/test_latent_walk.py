@@ -13,6 +13,7 @@ import pytest
 from tests.app.test_latent_pad import components
 from tests.app.test_pages import chart_specs, codes_of, pick_model, texts
 from ui.figures.latent import CURRENT_COLOUR, CURRENT_COLOUR_NAME
+from ui.shell.lessons import LESSONS
 from vae_core.engine.data import load_dataset
 from vae_core.lessons.latent_paths import prior_mean_norm
 
@@ -23,7 +24,7 @@ def first_of_class(codes: np.ndarray, label: int) -> np.ndarray:
 
 
 def test_an_mlp_model_gets_the_walk_precomputed_for_every_t(open_page, app_env):
-    at = open_page("pages/4_interpolation.py")
+    at = open_page(LESSONS["interpolation"].script)
     assert not at.exception
     (walk,) = components(at, "latent_walk")
     assert not [s for s in at.slider if s.key == "interp_t"], "no server-side t slider"
@@ -61,7 +62,7 @@ def test_an_mlp_model_gets_the_walk_precomputed_for_every_t(open_page, app_env):
 
 
 def test_a_larger_latent_walks_in_d_dimensions_and_is_drawn_in_its_principal_components(open_page, app_env):
-    at = pick_model(open_page("pages/4_interpolation.py"), "digits-vae-z4")
+    at = pick_model(open_page(LESSONS["interpolation"].script), "digits-vae-z4")
     assert not at.exception
     (walk,) = components(at, "latent_walk")
     codes = codes_of(app_env.vae_4d)
@@ -81,7 +82,7 @@ def test_a_larger_latent_walks_in_d_dimensions_and_is_drawn_in_its_principal_com
 
 
 def test_without_a_browser_decoder_the_walk_stays_on_the_server(open_page, server_side_decoding):
-    at = open_page("pages/4_interpolation.py")
+    at = open_page(LESSONS["interpolation"].script)
     assert not at.exception and not components(at, "latent_walk")
     (t,) = [s for s in at.slider if s.key == "interp_t"]
     assert t.value == 0.5 and t.proto.query_param_key == "interp_t", "bound to the URL as before"

@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from tests.hostile_files import write_checkpoint
+from ui.shell.lessons import LESSONS
 from vae_core.engine.checkpoint_info import FORMAT_NAME, FORMAT_VERSION
 from vae_core.engine.checkpoints import load_checkpoint, save_checkpoint
 from vae_core.engine.config import ModelConfig, TrainConfig, config_to_dict
@@ -27,12 +28,12 @@ from vae_core.engine.results import EpochRecord
 
 APP_FILE = Path(__file__).resolve().parents[2] / "app.py"
 MY_PAGES = [
-    "pages/1_home.py",
-    "pages/2_latent_space.py",
-    "pages/3_decoder_grid.py",
-    "pages/4_interpolation.py",
-    "pages/5_beta_tradeoff.py",
-    "pages/7_train.py",
+    LESSONS["home"].script,
+    LESSONS["latent_space"].script,
+    LESSONS["decoder_grid"].script,
+    LESSONS["interpolation"].script,
+    LESSONS["beta_tradeoff"].script,
+    LESSONS["train"].script,
 ]
 N_DIGITS_TEST = 360
 JOB_TIMEOUT_S = 120
@@ -118,7 +119,7 @@ def test_every_page_says_how_to_get_a_model_when_there_is_none(open_page, monkey
         at.switch_page(page).run()
         assert not at.exception, (page, at.exception)
         assert "python -m vae_core zoo" in texts(at.info), page
-    at.switch_page("pages/7_train.py").run()
+    at.switch_page(LESSONS["train"].script).run()
     assert not at.exception and at.button  # training is how one gets a model
 
 
@@ -146,7 +147,7 @@ def test_broken_checkpoints_are_reported_and_left_out_of_the_picker(open_page, a
     # The home page lists models without loading them; the first page that needs the model finds out.
     picker.set_value("user/a-mismatch").run()
     assert not at.exception, at.exception
-    at.switch_page("pages/3_decoder_grid.py").run()
+    at.switch_page(LESSONS["decoder_grid"].script).run()
     assert not at.exception, at.exception
     picker = at.sidebar.selectbox(key="sidebar_model")
     assert not any("a-mismatch" in option for option in picker.options)
@@ -166,7 +167,7 @@ def test_a_model_for_another_input_shape_is_not_offered(open_page, tmp_path):
 
 # --- latent space -----------------------------------------------------------------------------------------
 def test_latent_space_shows_ae_and_vae_on_shared_axes_with_the_prior_on_the_vae(open_page, app_env):
-    at = open_page("pages/2_latent_space.py")
+    at = open_page(LESSONS["latent_space"].script)
     specs = chart_specs(at)
     ae_key = next(k for k in specs if "Autoencoder" in k)
     vae_key = next(k for k in specs if "VAE" in k and k != ae_key)
@@ -197,7 +198,7 @@ def test_latent_space_shows_ae_and_vae_on_shared_axes_with_the_prior_on_the_vae(
 
 
 def test_choosing_a_test_image_shows_it_and_its_reconstructions(open_page):
-    at = open_page("pages/2_latent_space.py")
+    at = open_page(LESSONS["latent_space"].script)
     before = image_urls(at)
     assert len(before) == 3  # original, AE, VAE
     at.number_input(key="latent_index").set_value(5).run()
@@ -209,7 +210,7 @@ def test_choosing_a_test_image_shows_it_and_its_reconstructions(open_page):
 
 
 def test_latent_space_projects_larger_latents_with_pca_or_tsne(open_page):
-    at = pick_model(open_page("pages/2_latent_space.py"), "digits-vae-z4")
+    at = pick_model(open_page(LESSONS["latent_space"].script), "digits-vae-z4")
     assert not at.exception
     specs = chart_specs(at)
     assert len(specs) == 1  # no 4-D autoencoder to compare with
@@ -255,7 +256,7 @@ def test_decoder_grid_axes_are_each_models_own_and_labelled_in_z(open_page, app_
     the tick labels are those z values (checked with statistics.NormalDist and the codes computed here)."""
     from statistics import NormalDist
 
-    at = open_page("pages/3_decoder_grid.py")
+    at = open_page(LESSONS["decoder_grid"].script)
     assert [s.value for s in at.subheader] == ["Autoencoder", "VAE"]
     specs = chart_specs(at)
     n = 15
@@ -292,7 +293,7 @@ def test_decoder_grid_cells_are_the_decoder_at_the_labelled_codes(open_page, app
     """The VAE panel's bottom-left cell is the decoder at (Φ⁻¹(0.5/n), Φ⁻¹(0.5/n)), decoded here directly."""
     from statistics import NormalDist
 
-    at = open_page("pages/3_decoder_grid.py")
+    at = open_page(LESSONS["decoder_grid"].script)
     image = grid_image(chart_specs(at)["grid_figure_vae"])
     n = 15
     side = (image.shape[0] + 1) // n - 1  # cells are separated by one-pixel lines
@@ -307,7 +308,7 @@ def test_decoder_grid_cells_are_the_decoder_at_the_labelled_codes(open_page, app
 
 def test_decoder_grid_samples_and_slices_larger_latents(open_page, server_side_decoding):
     # Decoded on the server, as for a conv model (an MLP's samples are drawn in the browser: test_latent_pad_browser).
-    at = pick_model(open_page("pages/3_decoder_grid.py"), "digits-vae-z4")
+    at = pick_model(open_page(LESSONS["decoder_grid"].script), "digits-vae-z4")
     assert not at.exception
     (samples,) = image_urls(at)
     slice_spec = chart_specs(at)["grid_slice_figure"]
@@ -326,7 +327,7 @@ def test_decoder_grid_samples_and_slices_larger_latents(open_page, server_side_d
 # --- interpolation ----------------------------------------------------------------------------------------
 def test_interpolation_moves_along_the_path_and_draws_it(open_page, server_side_decoding):
     # The server-side walk (a conv model's); an MLP's is drawn in the browser: test_latent_walk*.py.
-    at = open_page("pages/4_interpolation.py")
+    at = open_page(LESSONS["interpolation"].script)
     assert not at.exception
     _image_a, _image_b, strip, middle, _knobs = image_urls(at)
     spec = chart_specs(at)["interp_scatter"]
@@ -350,7 +351,7 @@ def test_interpolation_moves_along_the_path_and_draws_it(open_page, server_side_
 def test_interpolation_marks_z_t_and_plots_the_norms_of_both_paths(open_page, app_env, server_side_decoding):
     """z(t) on the scatter is (1 − t) z_A + t z_B with the codes computed here from the model; the norm chart's
     curves match the closed forms ‖(1 − t) a + t b‖ and (1 − t)‖a‖ + t‖b‖ (slerp's norm is linear in t)."""
-    at = open_page("pages/4_interpolation.py")
+    at = open_page(LESSONS["interpolation"].script)
     at.slider(key="interp_t").set_value(0.25).run()
     labels = load_dataset("digits", "test").labels.numpy()
     codes = codes_of(app_env.vae_2d)
@@ -371,7 +372,7 @@ def test_interpolation_marks_z_t_and_plots_the_norms_of_both_paths(open_page, ap
 
 
 def test_latent_knobs_move_the_image_and_reset(open_page, server_side_decoding):
-    at = open_page("pages/4_interpolation.py")
+    at = open_page(LESSONS["interpolation"].script)
     start = image_urls(at)[-1]
     knob = at.slider[-2]  # z₁ of the 2-D model's knobs ([-1] is z₂)
     assert knob.label == "z₁"
@@ -382,7 +383,7 @@ def test_latent_knobs_move_the_image_and_reset(open_page, server_side_decoding):
 
 
 def test_interpolation_accepts_an_upload_and_reports_a_bad_one(open_page):
-    at = open_page("pages/4_interpolation.py")
+    at = open_page(LESSONS["interpolation"].script)
     at.radio(key="interp_b_source").set_value("upload").run()
     assert "Upload a picture" in texts(at.info) and len(image_urls(at)) == 0  # waits for the file
     at.file_uploader(key="interp_b_file").upload("seven.png", png_of_digit(), "image/png").run()
@@ -396,7 +397,7 @@ def test_interpolation_accepts_an_upload_and_reports_a_bad_one(open_page):
 
 # --- beta trade-off ---------------------------------------------------------------------------------------
 def test_beta_page_plots_the_sweep_from_its_metrics(open_page, app_env):
-    at = open_page("pages/5_beta_tradeoff.py")
+    at = open_page(LESSONS["beta_tradeoff"].script)
     specs = chart_specs(at)
     markers = next(d for d in specs["beta_rd"]["data"] if d.get("name") == "shipped")
     infos = sorted((load_checkpoint(p).info for p in app_env.sweep), key=lambda i: i.model_config.beta)
@@ -414,7 +415,7 @@ def test_beta_page_plots_the_sweep_from_its_metrics(open_page, app_env):
 
 
 def test_beta_page_trains_one_more_point_that_joins_the_sweep(open_page, tmp_path):
-    at = open_page("pages/5_beta_tradeoff.py")
+    at = open_page(LESSONS["beta_tradeoff"].script)
     at.number_input(key="beta_new").set_value(2.0)
     at.slider(key="beta_epochs").set_value(1)
     next(b for b in at.button if b.label == "Train this β point").click().run()
@@ -438,7 +439,7 @@ def test_beta_page_trains_one_more_point_that_joins_the_sweep(open_page, tmp_pat
 
 # --- train ------------------------------------------------------------------------------------------------
 def test_train_page_trains_saves_and_lists_the_model(open_page, tmp_path):
-    at = open_page("pages/7_train.py")
+    at = open_page(LESSONS["train"].script)
     at.selectbox(key="train_kind").set_value("ae")
     at.slider(key="train_epochs").set_value(2)
     at.selectbox(key="train_size").set_value("small")
@@ -460,7 +461,7 @@ def test_train_page_trains_saves_and_lists_the_model(open_page, tmp_path):
 
 
 def test_train_page_can_stop_a_job(open_page, tmp_path):
-    at = open_page("pages/7_train.py")
+    at = open_page(LESSONS["train"].script)
     at.slider(key="train_epochs").set_value(30)
     at.selectbox(key="train_size").set_value("large")
     next(b for b in at.button if b.label == "Train").click().run()
@@ -472,7 +473,7 @@ def test_train_page_can_stop_a_job(open_page, tmp_path):
 
 
 def test_train_page_rejects_a_name_without_letters(open_page, tmp_path):
-    at = open_page("pages/7_train.py")
+    at = open_page(LESSONS["train"].script)
     at.text_input(key="train_name").input("///")
     next(b for b in at.button if b.label == "Train").click().run()
     assert not at.exception
@@ -485,9 +486,9 @@ def test_the_pages_folder_does_not_put_streamlit_in_its_legacy_mode(app_env):
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(APP_FILE), default_timeout=60).run()
-    at.run()  # a rerun on a page: the legacy mode would run pages/1_home.py alone, without the sidebar
+    at.run()  # a rerun on a page: the legacy mode would run the home page's script alone, without the sidebar
     assert not at.exception and at.sidebar.selectbox(key="sidebar_model").value == "shipped/digits-vae-z2"
-    at.switch_page("pages/3_decoder_grid.py").run()
+    at.switch_page(LESSONS["decoder_grid"].script).run()
     assert not at.exception and at.sidebar.selectbox(key="sidebar_dataset")
     assert at.title[0].value == "Decoder grid"
 
@@ -501,7 +502,7 @@ def test_the_train_form_follows_the_sidebars_data_set(open_page, monkeypatch):
     monkeypatch.setenv("VAE_DATA_DIR", str(data_dir))
     at = open_page()
     at.sidebar.selectbox(key="sidebar_dataset").set_value("digits").run()
-    at.switch_page("pages/7_train.py").run()
+    at.switch_page(LESSONS["train"].script).run()
     assert at.selectbox(key="train_dataset").value == "digits"
     at.sidebar.selectbox(key="sidebar_dataset").set_value("mnist").run()
     assert not at.exception
@@ -518,7 +519,7 @@ def test_beta_page_evaluates_a_sweep_member_saved_without_metrics(open_page, app
         info.train_config,
         metadata={"role": "beta-sweep", "group": "digits-beta-sweep"},
     )  # no metrics stored
-    at = open_page("pages/5_beta_tradeoff.py")
+    at = open_page(LESSONS["beta_tradeoff"].script)
     assert not at.exception
     here = next(d for d in chart_specs(at)["beta_rd"]["data"] if d.get("name") == "trained here")
     expected = evaluate(load_checkpoint(bare).model, load_dataset("digits", "test"))
@@ -539,7 +540,7 @@ def test_checkpoints_whose_metrics_are_not_a_mapping_are_skipped_with_a_note(ope
     at = open_page()
     assert not at.exception
     assert f"{name}.safetensors" in texts(at.sidebar.warning) + texts(at.sidebar.caption) + texts(at.sidebar.markdown)
-    for page in ("pages/2_latent_space.py", "pages/3_decoder_grid.py", "pages/5_beta_tradeoff.py"):
+    for page in (LESSONS["latent_space"].script, LESSONS["decoder_grid"].script, LESSONS["beta_tradeoff"].script):
         at.switch_page(page).run()
         assert not at.exception, page
 
@@ -556,7 +557,7 @@ def test_checkpoints_with_odd_stored_metrics_still_work_everywhere(open_page, ap
     )
     at = pick_model(open_page(), name, source="user")
     assert not at.exception
-    for page in ("pages/2_latent_space.py", "pages/3_decoder_grid.py", "pages/5_beta_tradeoff.py"):
+    for page in (LESSONS["latent_space"].script, LESSONS["decoder_grid"].script, LESSONS["beta_tradeoff"].script):
         at.switch_page(page).run()
         assert not at.exception, page
     here = next(d for d in chart_specs(at)["beta_rd"]["data"] if d.get("name") == "trained here")

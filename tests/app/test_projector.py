@@ -7,6 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app.conftest import APP_FILE, APP_TIMEOUT_S
 from tests.app.test_pages import MY_PAGES
+from ui.shell.lessons import LESSONS
 from ui.shell.projector import PROJECTOR_KEY
 
 HOME_LEAD = "Look at what an autoencoder"  # the home page's first paragraph of prose
@@ -60,7 +61,7 @@ def test_projector_mode_leaves_out_each_pages_lesson_prose(open_page, page):
     assert projected < lesson, "projector mode draws a subset of the page's text, without its prose"
 
 
-ANOMALY_PAGE = "pages/8_anomaly_detection.py"
+ANOMALY_PAGE = LESSONS["anomaly_detection"].script
 ANOMALY_SETUP = "1 · The model and the sets"
 
 

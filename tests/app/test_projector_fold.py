@@ -26,6 +26,7 @@ from tools.app_browser import (
     wait_for_idle,
 )
 from tools.screenshots import PROJECTOR_VIEWPORT, open_page, slug
+from ui.shell.lessons import LESSONS
 from ui.shell.projector import PROJECTOR_KEY, STYLE
 from vae_core.engine.data import data_dir, is_available
 from vae_core.engine.registry import CHECKPOINT_DIR_ENV, USER_CHECKPOINT_DIR_ENV
@@ -40,6 +41,9 @@ MAIN = '[data-testid="stMain"]'
 KEY_ELEMENTS = {
     "home": '[data-testid="stMarkdownContainer"] .katex-display',  # the ELBO
     "autoencoders": '[data-testid="stPlotlyChart"]',  # the toy manifold with PCA's line and the AEs' curves
+    "sparse_autoencoders": '[data-testid="stPlotlyChart"]',  # the KL penalty against a unit's mean activation
+    "denoising_autoencoders": '[data-testid="stPlotlyChart"]',  # the DAE's vector field
+    "contractive_autoencoders": '[data-testid="stMetric"]',  # ‖J‖² of the digit shown, plain AE against CAE
     "latent_space": '[data-testid="stPlotlyChart"]',  # the latent scatter
     "decoder_grid": '[data-testid="stPlotlyChart"]',  # the decoded grid
     "interpolation": '[data-testid="stImage"]',  # the endpoints A and B the path runs between
@@ -56,10 +60,8 @@ MIN_VISIBLE_PX = 100  # of the key element inside the first screen: a chart's ti
 
 
 def _listed_pages() -> list[str]:
-    """Slugs of the pages app.py lists, in order (the home page is the root)."""
-    files = re.findall(r'\("(\d+_\w+)\.py"', (REPO_ROOT / "app.py").read_text())
-    present = [f for f in files if (REPO_ROOT / "pages" / f"{f}.py").is_file()]
-    return ["home" if i == 0 else re.sub(r"^\d+_", "", f) for i, f in enumerate(present)]
+    """Slugs of the pages the navigation lists, in order (the home page is the root)."""
+    return list(LESSONS)
 
 
 def _placement(page, selector: str) -> dict:

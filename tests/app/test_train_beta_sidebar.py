@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from ui.shell.lessons import LESSONS
 from vae_core.engine.checkpoints import load_checkpoint, save_checkpoint
 from vae_core.engine.config import ModelConfig, TrainConfig
 from vae_core.engine.data import is_available, load_dataset
@@ -49,14 +50,14 @@ def posterior(model, images):
 
 # --- Train ------------------------------------------------------------------------------------------------------
 def test_the_train_form_starts_from_defaults_that_train(open_page):
-    at = open_page("pages/7_train.py")
+    at = open_page(LESSONS["train"].script)
     assert (at.slider(key="train_epochs").value, at.slider(key="train_warmup").value) == (30, 10)
     assert "binarised images" in at.markdown[0].value
     assert "30 epochs with a 10-epoch KL warm-up" in texts(at.caption)  # the tip states the defaults it promises
 
 
 def test_a_collapsed_vae_gets_a_warning_with_what_to_try(open_page, tmp_path):
-    at = open_page("pages/7_train.py")
+    at = open_page(LESSONS["train"].script)
     at.number_input(key="train_beta").set_value(50.0)  # a KL weight no 2-D code survives in 1 epoch
     at.slider(key="train_epochs").set_value(1)
     at.slider(key="train_warmup").set_value(0)
@@ -72,7 +73,7 @@ def test_a_collapsed_vae_gets_a_warning_with_what_to_try(open_page, tmp_path):
 
 
 def test_the_default_vae_gets_no_collapse_warning_and_its_curve_has_a_point_per_step(open_page, tmp_path):
-    at = open_page("pages/7_train.py")
+    at = open_page(LESSONS["train"].script)
     next(b for b in at.button if b.label == "Train").click().run()  # the defaults: 30 epochs, 10 of warm-up
     wait_for(at, lambda at: at.success)
     assert "no active units" not in texts(at.warning)
@@ -89,7 +90,7 @@ def test_the_default_vae_gets_no_collapse_warning_and_its_curve_has_a_point_per_
 def test_a_refresh_finds_the_job_again_and_can_stop_it(open_page, navigation_only):
     from streamlit.testing.v1 import AppTest
 
-    at = open_page("pages/7_train.py")
+    at = open_page(LESSONS["train"].script)
     at.slider(key="train_epochs").set_value(60)
     at.selectbox(key="train_size").set_value("large")
     next(b for b in at.button if b.label == "Train").click().run()
@@ -100,7 +101,7 @@ def test_a_refresh_finds_the_job_again_and_can_stop_it(open_page, navigation_onl
     fresh = AppTest.from_file(str(APP_FILE), default_timeout=60)
     fresh.query_params["train_job"] = job_id
     fresh.run()
-    fresh.switch_page("pages/7_train.py").run()
+    fresh.switch_page(LESSONS["train"].script).run()
     fresh.query_params["train_job"] = job_id
     fresh.run()
     assert not fresh.exception
@@ -115,7 +116,7 @@ def test_a_refresh_finds_the_job_again_and_can_stop_it(open_page, navigation_onl
 def test_the_beta_page_story_is_computed_from_the_sweep_shown(open_page, app_env):
     """The caption names the β with the lowest −ELBO; the heatmap's numbers match the closed-form KL per
     dimension computed here from each sweep model's encoder on the test images."""
-    at = open_page("pages/5_beta_tradeoff.py")
+    at = open_page(LESSONS["beta_tradeoff"].script)
     assert not at.exception
     test = load_dataset("digits", "test")
     kl_rows, bounds = [], {}

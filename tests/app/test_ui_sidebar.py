@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from ui.shell.lessons import LESSONS
 from vae_core.engine.data import DATASET_NAMES, INPUT_SHAPES, is_available, load_dataset
 
 REPO_DATA = Path(__file__).resolve().parents[2] / "data"
@@ -31,5 +32,5 @@ def test_the_first_page_reads_no_data_set(open_page, monkeypatch):
     assert not at.exception
     assert at.sidebar.selectbox(key="sidebar_model").value == "shipped/digits-vae-z2"
     assert calls == []
-    at.switch_page("pages/4_interpolation.py").run()
+    at.switch_page(LESSONS["interpolation"].script).run()
     assert not at.exception and calls  # the check above would notice a load: this page does load one

@@ -15,15 +15,16 @@ import pytest
 from PIL import Image
 
 from tests.app.conftest import REPO_ROOT
+from ui.shell.lessons import LESSONS
 from vae_core.engine import limits
 from vae_core.serving.preprocess import ImageInputError, decode_data_url, load_image
 
 # The two places that draw an uploader (ui.widgets.image_chooser, ui.widgets.shared.digit_picker), each reached on
-# a page that is quick to open: (page, the clicks that reveal its uploaders).
+# a page that is quick to open: (lesson, the clicks that reveal its uploaders).
 UPLOAD_PAGES = {
-    "4_interpolation.py": [("radio", "interp_a_source", "upload"), ("radio", "interp_b_source", "upload")],
-    "6_elbo_breakdown.py": [("radio", "elbo_source", "upload")],
-    "8_inference.py": [("radio", "inference_source", "own"), ("radio", "inference_own_source", "upload")],
+    "interpolation": [("radio", "interp_a_source", "upload"), ("radio", "interp_b_source", "upload")],
+    "elbo_breakdown": [("radio", "elbo_source", "upload")],
+    "inference": [("radio", "inference_source", "own"), ("radio", "inference_own_source", "upload")],
 }
 
 
@@ -57,7 +58,7 @@ def test_the_decoder_takes_a_file_at_the_cap_and_refuses_one_byte_more():
 
 @pytest.mark.parametrize("page", sorted(UPLOAD_PAGES))
 def test_every_uploader_on_the_page_enforces_the_cap(page, open_page):
-    at = open_page(f"pages/{page}")
+    at = open_page(LESSONS[page].script)
     for kind, key, value in UPLOAD_PAGES[page]:
         at.get(kind)  # the widget lists are rebuilt after each run
         getattr(at, kind)(key=key).set_value(value).run()

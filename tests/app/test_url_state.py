@@ -8,7 +8,7 @@ drives the real app in Chromium to see the address change.
 
 from __future__ import annotations
 
-import re
+import ast
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,20 +19,22 @@ from tests.app.conftest import APP_FILE, APP_TIMEOUT_S
 from tests.browser_marks import needs_browser
 from tests.conftest import train_tiny_checkpoint
 from tools.app_browser import chromium_page, open_app, running_app, wait_for_idle
+from ui.shell.lessons import LESSONS
 from ui.shell.sidebar import DATASET_KEY, MODEL_KEY
-from ui.shell.url_state import DATASET_PARAM, MODEL_PARAM, PAGE_VIEW, RESET_KEY
+from ui.shell.url_state import DATASET_PARAM, MODEL_PARAM, RESET_KEY
+from ui.widgets.bound import RECORDS_KEY, UrlBinding
 from vae_core.lessons.latent_paths import INTERPOLATIONS
 from vae_core.serving.train_request import default_epochs
 
-AUTOENCODERS = "pages/1_autoencoders.py"
-GRID = "pages/3_decoder_grid.py"
-INTERPOLATION = "pages/4_interpolation.py"
-LATENT = "pages/2_latent_space.py"
-TRAIN = "pages/7_train.py"
-INFERENCE = "pages/8_inference.py"
-ANOMALY = "pages/8_anomaly_detection.py"
-CONDITIONAL = "pages/9_conditional_vae.py"
-ELBO = "pages/6_elbo_breakdown.py"
+AUTOENCODERS = "autoencoders"
+GRID = "decoder_grid"
+INTERPOLATION = "interpolation"
+LATENT = "latent_space"
+TRAIN = "train"
+INFERENCE = "inference"
+ANOMALY = "anomaly_detection"
+CONDITIONAL = "conditional_vae"
+ELBO = "elbo_breakdown"
 # Choices are written as the labels they show (url_state's docstring); these are the pages' labels.
 AE_SECTIONS = ("1 · Undercomplete AE and PCA", "2 · Sparse AE", "3 · Denoising AE", "4 · Contractive AE")
 AE_MASKING = "Masking"
@@ -54,12 +56,13 @@ WIDGET_KINDS = (
 )
 
 
-def opened(page: str, **params: str) -> AppTest:
-    """The app opened from a link to page with these URL parameters, after its first run (which must not fail)."""
+def opened(lesson: str, **params: str) -> AppTest:
+    """The app opened from a link to a lesson (its slug) with these URL parameters, after its first run (which
+    must not fail)."""
     at = AppTest.from_file(str(APP_FILE), default_timeout=APP_TIMEOUT_S)
     for name, value in params.items():
         at.query_params[name] = value
-    at.switch_page(page).run()
+    at.switch_page(LESSONS[lesson].script).run()
     assert not at.exception, at.exception
     return at
 
@@ -111,12 +114,16 @@ def test_a_link_opens_the_latent_space_on_its_image(app_env, navigation_only):
     assert any(m.value.startswith("**Test image #42**") for m in at.markdown)
 
 
-def test_a_link_opens_the_autoencoders_page_on_its_part_and_settings(app_env, navigation_only):
+def test_a_link_from_before_the_split_opens_the_autoencoder_part_it_names_with_its_settings(app_env, navigation_only):
+    # The family was one page, /autoencoders, with its part in ?ae_section=; each part is now a page of its own.
     at = opened(AUTOENCODERS, model=VAE_2D, ae_section=AE_SECTIONS[1], ae_sparse_rho="0.2", ae_sparse_index="5")
-    assert at.segmented_control(key="ae_section").value == AE_SECTIONS[1]
+    assert at.segmented_control(key="ae_part_sparse_autoencoders").value == AE_SECTIONS[1]
     assert (at.slider(key="ae_sparse_rho").value, at.number_input(key="ae_sparse_index").value) == (0.2, 5)
     assert any(c.value.startswith("For ρ = 0.2: a unit at") for c in at.caption), "the sparse part follows ρ"
     assert not [w for w in at.slider if w.key == "ae_pca_k"], "one part at a time: part 1 is not drawn"
+    assert "ae_section" not in at.query_params and at.query_params[MODEL_PARAM] == VAE_2D
+    first = opened(AUTOENCODERS, model=VAE_2D, ae_section=AE_SECTIONS[0], ae_pca_k="16")
+    assert first.slider(key="ae_pca_k").value == 16 and "ae_section" not in first.query_params
 
 
 def test_a_link_prepares_the_train_form_and_reset_clears_it(app_env, navigation_only):
@@ -192,7 +199,7 @@ def test_a_link_to_a_missing_model_falls_back_to_the_default_with_a_note(app_env
 
 
 def test_the_sidebar_writes_the_data_set_and_the_models_registry_key(open_page):
-    at = open_page(GRID)
+    at = open_page(LESSONS[GRID].script)
     assert (at.query_params[DATASET_PARAM], at.query_params[MODEL_PARAM]) == ("digits", VAE_2D)
     at.sidebar.selectbox(key=MODEL_KEY).set_value(VAE_4D).run()
     assert at.query_params[MODEL_PARAM] == VAE_4D
@@ -209,7 +216,7 @@ def test_the_url_read_happens_once_then_the_widgets_rule(app_env, navigation_onl
 def test_a_page_switch_keeps_the_sidebars_settings(app_env, navigation_only):
     # That the grid's own parameters leave the address is the browser's part (the last test).
     at = opened(GRID, model=AE_2D, grid_n="9")
-    at.switch_page(INTERPOLATION).run()
+    at.switch_page(LESSONS[INTERPOLATION].script).run()
     assert not at.exception, at.exception
     assert at.sidebar.selectbox(key=MODEL_KEY).value == AE_2D
     assert at.query_params[MODEL_PARAM] == AE_2D
@@ -249,14 +256,17 @@ def more_models(tmp_path_factory) -> Path:
 # of a page and the sources of an image draw different ones). A parameter opens a part; the Anomaly page's also
 # keep its study small.
 OPENINGS: list[tuple[str, str, dict[str, str]]] = [
-    *[(AUTOENCODERS, VAE_2D, {"ae_section": part}) for part in AE_SECTIONS],
-    (AUTOENCODERS, VAE_2D, {"ae_section": AE_SECTIONS[2], "ae_dae_own": "true", "ae_dae_kind": AE_MASKING}),
+    (AUTOENCODERS, VAE_2D, {}),
+    ("sparse_autoencoders", VAE_2D, {}),
+    ("denoising_autoencoders", VAE_2D, {}),
+    ("denoising_autoencoders", VAE_2D, {"ae_dae_own": "true", "ae_dae_kind": AE_MASKING}),
+    ("contractive_autoencoders", VAE_2D, {}),
     (LATENT, VAE_2D, {}),
     (LATENT, VAE_4D, {}),
     (GRID, VAE_2D, {}),
     (GRID, VAE_4D, {}),
     (INTERPOLATION, VAE_2D, {}),
-    ("pages/5_beta_tradeoff.py", VAE_2D, {}),  # the page shows the data set's β sweep, whichever model is picked
+    ("beta_tradeoff", VAE_2D, {}),  # the page shows the data set's β sweep, whichever model is picked
     (ELBO, VAE_2D, {}),
     (ELBO, BINARISED, {}),
     (TRAIN, VAE_2D, {}),
@@ -265,21 +275,35 @@ OPENINGS: list[tuple[str, str, dict[str, str]]] = [
     (ANOMALY, VAE_2D, SMALL_STUDY),
     (ANOMALY, BINARISED, SMALL_STUDY),
     (CONDITIONAL, VAE_2D, {}),
+    ("home", VAE_2D, {}),  # no settings in the URL: nothing may be bound
 ]
 # Openings as for a conv model (no browser decoder), after the page's others: Interpolation's t is a bound slider
 # only where the walk decodes on the server (an MLP's walk keeps its t in the browser, out of the URL).
 SERVER_SIDE_OPENINGS: list[tuple[str, str, dict[str, str]]] = [(INTERPOLATION, VAE_2D, {})]
 
 
+def assert_recorded_as_drawn(record: UrlBinding, drawn) -> None:
+    """The record ui.widgets.bound made for a widget holds what the widget was drawn with."""
+    assert record.widget == drawn.type, (record, drawn.type)
+    if record.widget in {"slider", "number_input"}:
+        assert (record.min_value, record.max_value) == (drawn.min, drawn.max), record
+        assert type(drawn.value) is record.value_type, (record, drawn.value)
+    elif record.widget == "toggle":
+        assert record.value_type is bool
+    else:  # a choice: the URL holds one of its labels
+        assert record.labels == tuple(drawn.options), record
+        assert type(record.default) is record.value_type
+
+
 @pytest.mark.parametrize("page", sorted({page for page, _, _ in OPENINGS}))
 def test_the_list_of_a_pages_settings_is_what_the_page_binds(
     app_env, navigation_only, more_models, monkeypatch, request, page
 ):
-    """Every key url_state lists for a page is a widget the page binds to the URL, with the listed default
-    (where the opening's URL did not set it), and every widget the page binds is listed (the reset control
-    resets exactly those)."""
+    """Every key a lesson lists (ui.shell.lessons) is a widget its page binds to the URL, and every widget the page
+    binds is listed (the reset control resets exactly those). Each bound widget was recorded (ui.widgets.bound) with
+    the default it opens with (where the opening's URL did not set it), its type and its bounds or labels."""
     monkeypatch.setenv("VAE_USER_CHECKPOINT_DIR", str(more_models))
-    listed = {v.key: v.default for v in PAGE_VIEW[page.removeprefix("pages/")]}
+    listed = set(LESSONS[page].url_keys)
     seen: set[str] = set()
     openings = [o for o in OPENINGS if o[0] == page]
     for number, (_, model, params) in enumerate(openings + [o for o in SERVER_SIDE_OPENINGS if o[0] == page]):
@@ -287,22 +311,45 @@ def test_the_list_of_a_pages_settings_is_what_the_page_binds(
             request.getfixturevalue("server_side_decoding")
         at = opened(page, model=model, **params)
         bound = bound_keys(at)
-        assert bound <= set(listed), f"bound on {page} but not listed: {bound - set(listed)}"
-        for key in bound - set(params):
-            assert widget(at, key).proto.query_param_key == key
-            assert widget(at, key).value == listed[key], f"{key}: the page opens with another default"
+        assert bound <= listed, f"bound on {page} but not listed: {bound - listed}"
+        records = {}  # AppTest's session state has no .get; a page that binds nothing records nothing
+        if RECORDS_KEY in at.session_state:
+            records = at.session_state[RECORDS_KEY]
+        for key in bound:
+            drawn = widget(at, key)
+            assert drawn.proto.query_param_key == key
+            assert_recorded_as_drawn(records[key], drawn)
+            if key not in params:
+                assert drawn.value == records[key].default, f"{key}: the page opens with another default"
         seen |= bound
-    assert seen == set(listed), f"listed for {page} but never drawn: {set(listed) - seen}"
+    assert seen == listed, f"listed for {page} but never drawn: {listed - seen}"
 
 
-def test_every_page_with_settings_is_a_page_of_the_app_and_is_checked_above():
-    app_pages = set(re.findall(r'\("(\d+_\w+\.py)"', APP_FILE.read_text()))
-    assert set(PAGE_VIEW) <= app_pages
-    assert set(PAGE_VIEW) == {page.removeprefix("pages/") for page, _, _ in OPENINGS}
-    # A page that binds a widget itself must be listed (and so opened above), or its reset would miss it.
-    pages = (APP_FILE.parent / "pages").glob("*.py")
-    binding = {path.name for path in pages if 'bind="query-params"' in path.read_text()}
-    assert binding <= set(PAGE_VIEW)
+def test_every_lesson_is_opened_above():
+    assert {page for page, _, _ in OPENINGS} == set(LESSONS)
+
+
+def test_widgets_are_bound_only_through_the_recorder():
+    # A widget bound any other way would have no record: "Reset this page" would miss it.
+    calls = []
+    for path in sorted([*(APP_FILE.parent / "pages").glob("*.py"), *(APP_FILE.parent / "ui").rglob("*.py")]):
+        if path.name == "bound.py" and path.parent.name == "widgets":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and any(k.arg == "bind" for k in node.keywords):
+                calls.append(f"{path.name}:{node.lineno}")
+    assert not calls, calls
+
+
+def test_reset_also_clears_a_setting_this_session_never_drew(app_env, navigation_only):
+    # A 2-D model: the seed of the samples (a larger latent's widget) is in the link but not on the page.
+    at = opened(GRID, model=VAE_2D, grid_n="9", grid_seed="5")
+    at.sidebar.button(key=RESET_KEY).click().run()
+    assert not at.exception, at.exception
+    assert at.slider(key="grid_n").value == 15
+    assert not {"grid_n", "grid_seed"} & set(at.query_params)
+    at.sidebar.selectbox(key=MODEL_KEY).set_value(VAE_4D).run()
+    assert at.number_input(key="grid_seed").value == 0, "the link's seed is gone with the reset"
 
 
 @needs_browser

@@ -9,6 +9,14 @@ it switches the mode off and reruns, and the rerun goes through app.py's st.navi
 Streamlit offers no public switch for this, so the shim sets the flag st.navigation itself sets. requirements.txt
 bounds Streamlit to the versions tests/app/test_navigation.py has checked; that test fails loudly when an
 upgrade changes PagesManager or st.navigation.
+
+Looked at again for issue #21 (December 2026): 1.67.0 is the newest Streamlit release on PyPI, so there are no
+release notes after it to read. Its documentation still says that a pages/ folder next to the entry point selects
+the legacy mode until some session runs st.navigation ("As soon as any session of your app executes the
+st.navigation command, your app will ignore the pages/ directory"), and its configuration has no option for it:
+`client.showSidebarNavigation` only hides the menu, the legacy routing stays. The one public way out is to rename
+the folder, which the project's stated layout (app.py, pages/, vae_core, ...) rules out; so the shim stays, until a
+release offers a switch (then drop the shim, its test and the bound in requirements.txt).
 """
 
 from __future__ import annotations

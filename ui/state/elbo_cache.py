@@ -12,8 +12,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import streamlit as st
+import torch
 
 from ui.state.loaders import load_model
+from vae_core.engine.data import binary_entropy_floor
 from vae_core.engine.registry import ModelRef
 from vae_core.lessons import elbo_report
 
@@ -76,3 +78,9 @@ def pictures(ref: ModelRef, image: np.ndarray, *, seed: int) -> tuple[np.ndarray
 def ae_breakdown(ref: ModelRef, image: np.ndarray) -> elbo_report.AeBreakdown:
     model = load_model(ref)
     return elbo_report.ae_breakdown(model, elbo_report.as_batch(image, model))
+
+
+def entropy_floor(grey: np.ndarray) -> float:
+    """The lowest Bernoulli cross-entropy any model can reach on one grey-level image (H, W), in nats
+    (vae_core.engine.data.binary_entropy_floor): what the page's caveat on grey levels quotes."""
+    return binary_entropy_floor(torch.from_numpy(grey)[None, None])

@@ -17,6 +17,7 @@ import numpy as np
 import streamlit as st
 
 from ui.state.loaders import dataset_or_none
+from ui.widgets import bound
 from ui.widgets.canvas import drawing_canvas
 from vae_core.engine import limits
 from vae_core.engine.protocol import EVAL_BINARIZATION_SEED, DataProtocol
@@ -71,14 +72,7 @@ def choose_image(
 ) -> ChosenImage | None:
     """The input picker. None (after saying what to do) until there is an image."""
     memory = st.session_state.setdefault(f"{key_prefix}_inputs", InputMemory())
-    source = st.radio(
-        "Input",
-        list(SOURCES),
-        key=f"{key_prefix}_source",
-        bind="query-params",
-        format_func=SOURCES.get,
-        horizontal=True,
-    )
+    source = bound.radio("Input", list(SOURCES), key=f"{key_prefix}_source", format_func=SOURCES.get, horizontal=True)
     if source == "test":
         found = _test_image(dataset, key_prefix, protocol)
     else:
@@ -106,16 +100,14 @@ def _binarization(grey: np.ndarray, protocol: DataProtocol, key_prefix: str) -> 
         return EVAL_BINARIZATION_SEED
     key = f"{key_prefix}_binarize_seed"
     columns = st.columns([1, 1, 1, 3])
-    seed = int(
-        columns[2].number_input(
-            "Binarisation seed",
-            0,
-            2**31 - 1,
-            EVAL_BINARIZATION_SEED,
-            key=key,
-            bind="query-params",
-            help="Another seed gives another binarised copy of the same grey image.",
-        )
+    seed = bound.number_input(
+        "Binarisation seed",
+        key=key,
+        min_value=0,
+        max_value=2**31 - 1,
+        value=EVAL_BINARIZATION_SEED,
+        container=columns[2],
+        help="Another seed gives another binarised copy of the same grey image.",
     )
     columns[0].image(enlarge(grey, PREVIEW_PX), caption="Grey levels")
     columns[1].image(enlarge(measured_image(grey, protocol, seed), PREVIEW_PX), caption=f"Binarised, seed {seed}")
@@ -134,8 +126,8 @@ def _test_image(dataset: str, key_prefix: str, protocol: DataProtocol):
     if not 0 <= st.session_state.get(key, 0) < len(test):
         st.session_state[key] = 0  # another data set with fewer test images was picked
     column, _ = st.columns([1, 3])
-    index = int(
-        column.number_input(f"Test image (0 – {len(test) - 1})", 0, len(test) - 1, 0, key=key, bind="query-params")
+    index = bound.number_input(
+        f"Test image (0 – {len(test) - 1})", key=key, min_value=0, max_value=len(test) - 1, value=0, container=column
     )
     label = test.class_names[int(test.labels[index])]
     how = (

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from ui.widgets import bound
 from ui.widgets.literal_text import literal
 from vae_core.engine import limits
 from vae_core.engine.data import ImageDataset
@@ -34,11 +35,11 @@ def projection_choice(container, latent_dim: int, key: str) -> str:
     if latent_dim <= 2:
         container.caption(f"2-D latent: the axes are {dim_name(0)} and {dim_name(1)} themselves.")
         return "pca"
-    return container.radio(
+    return bound.radio(
         "Latent size > 2: view through",
         list(PROJECTION_LABELS),
         key=key,
-        bind="query-params",
+        container=container,
         horizontal=True,
         format_func=PROJECTION_LABELS.get,
         help="PCA keeps distances along its two directions (and the prior stays a circle); "
@@ -69,11 +70,10 @@ def digit_picker(data: ImageDataset, key_prefix: str, default_class: int, title:
     Returns None while an upload is awaited; a bad file shows an error and keeps the last good upload.
     """
     st.markdown(f"**{title}**")
-    source = st.radio(
+    source = bound.radio(
         f"{title}: source",
         ["test", "upload"],
         key=f"{key_prefix}_source",
-        bind="query-params",
         horizontal=True,
         format_func={"test": "Test set", "upload": "Upload"}.get,
         label_visibility="collapsed",
@@ -82,19 +82,22 @@ def digit_picker(data: ImageDataset, key_prefix: str, default_class: int, title:
         labels = data.labels.numpy()
         classes = list(range(len(data.class_names)))
         left, right = st.columns(2)
-        label = left.selectbox(
+        label = bound.selectbox(
             "Class",
             classes,
-            index=default_class % len(classes),
             key=f"{key_prefix}_class",
-            bind="query-params",
+            index=default_class % len(classes),
             format_func=lambda c: data.class_names[c],
+            container=left,
         )
         count = int((labels == label).sum())
-        nth = int(
-            right.number_input(
-                f"Which one (0–{count - 1})", 0, max(count - 1, 0), 0, key=f"{key_prefix}_nth", bind="query-params"
-            )
+        nth = bound.number_input(
+            f"Which one (0–{count - 1})",
+            key=f"{key_prefix}_nth",
+            min_value=0,
+            max_value=max(count - 1, 0),
+            value=0,
+            container=right,
         )
         index = nth_of_class(labels, label, min(nth, count - 1))
         return PickedDigit(data.images[index, 0].numpy(), f"test image #{index} ({data.class_names[label]})", index)

@@ -8,11 +8,12 @@ from ui.shell.projector import image_width, prose
 from ui.shell.sidebar import current_selection, require_test_split
 from ui.state import derived
 from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
+from ui.widgets import bound
 from ui.widgets.export import codes_download, downloads_row, image_download, still_figure, still_figure_config
 from ui.widgets.latent_pad import latent_samples
 from ui.widgets.shared import model_caption
 from vae_core.engine.protocol import protocol_of
-from vae_core.engine.registry import comparison_pair
+from vae_core.engine.registry import ModelEntry, comparison_pair
 from vae_core.engine.vocabulary import dim_name
 from vae_core.lessons.latent_paths import code_density, grid_axes, grid_codes, linear_axis, slice_codes
 from vae_core.serving.export import export_stem
@@ -29,7 +30,9 @@ prose(
     "so training rarely asked the decoder what to draw there."
 )
 data = require_test_split(selection)
-entry, device = selection.entry, selection.device
+assert selection.entry is not None, "require_test_split stops the page when no model fits"
+entry: ModelEntry = selection.entry
+device = selection.device
 
 # Short labels, because a choice is written to the URL as its label (?grid_kind=Linear); the caption under each
 # option says what the grid is.
@@ -96,26 +99,26 @@ if entry.latent_dim == 2:
     @st.fragment
     def grid_2d() -> None:
         c1, c2, c3 = st.columns([1.4, 1, 1])
-        grid_kind = c1.radio(
+        grid_kind = bound.radio(
             "Grid",
             list(GRID_LABELS),
             key="grid_kind",
-            bind="query-params",
             format_func=GRID_LABELS.get,
             captions=[GRID_CAPTIONS[kind] for kind in GRID_LABELS],
+            container=c1,
         )
-        n = c2.slider("Cells per side", 5, 25, 15, key="grid_n", bind="query-params")
-        extent = c3.slider(
+        n = bound.slider("Cells per side", key="grid_n", min_value=5, max_value=25, value=15, container=c2)
+        extent = bound.slider(
             "Linear grid: extent ×",
-            0.5,
-            3.0,
-            1.0,
-            0.25,
             key="grid_extent",
-            bind="query-params",
+            min_value=0.5,
+            max_value=3.0,
+            value=1.0,
+            step=0.25,
             disabled=grid_kind != "linear",
             help="1 = the box holding the central 99% of the model's own test codes in each "
             "dimension (a VAE's also holds the prior's ±3σ); 2 reaches twice as far out.",
+            container=c3,
         )
         outside = {}
         with st.spinner("Decoding the grids…"):
@@ -157,6 +160,7 @@ else:
         means = derived.encode_split(ref, selection.dataset).means
         return means.mean(0), np.maximum(means.std(0), 1e-3)
 
+    decoder: dict | None
     try:  # an MLP decoder runs in the browser: the grid size and temperature then cost no rerun at all
         decoder = browser_decoder(ref)
     except UnsupportedDecoder:
@@ -164,7 +168,7 @@ else:
 
     @st.fragment
     def samples_in_browser(decoder: dict) -> None:
-        seed = int(st.number_input("Seed", 0, 10_000, 0, key="grid_seed", bind="query-params"))
+        seed = int(bound.number_input("Seed", key="grid_seed", min_value=0, max_value=10_000, value=0))
         noise = derived.prior_codes(BROWSER_MAX_GRID**2, entry.latent_dim, seed)
         centre, scale = code_spread()
         if variational:
@@ -193,7 +197,7 @@ else:
     def prior_samples() -> None:
         c1, c2, c3 = st.columns(3)
         n = c1.slider("Grid size", 4, 16, 10, key="grid_samples_n")
-        seed = int(c2.number_input("Seed", 0, 10_000, 0, key="grid_seed", bind="query-params"))
+        seed = int(bound.number_input("Seed", key="grid_seed", min_value=0, max_value=10_000, value=0, container=c2))
         temperature = c3.slider(
             "Temperature τ",
             0.1,
@@ -233,37 +237,36 @@ else:
     def latent_slice() -> None:
         dims = list(range(entry.latent_dim))
         c1, c2, c3, c4 = st.columns(4)
-        dim_x = c1.selectbox(
-            "Horizontal: dimension", dims, index=0, key="grid_dim_x", bind="query-params", format_func=dim_name
+        dim_x = bound.selectbox(
+            "Horizontal: dimension", dims, key="grid_dim_x", index=0, format_func=dim_name, container=c1
         )
-        dim_y = c2.selectbox(
-            "Vertical: dimension", dims, index=1, key="grid_dim_y", bind="query-params", format_func=dim_name
+        dim_y = bound.selectbox(
+            "Vertical: dimension", dims, key="grid_dim_y", index=1, format_func=dim_name, container=c2
         )
-        n = c3.slider("Cells per side", 5, 21, 11, key="grid_slice_n", bind="query-params")
-        half_range = c4.slider(
+        n = bound.slider("Cells per side", key="grid_slice_n", min_value=5, max_value=21, value=11, container=c3)
+        half_range = bound.slider(
             "Range ± (standard deviations)" if not variational else "Range ±",
-            1.0,
-            6.0,
-            3.0,
-            0.5,
             key="grid_slice_range",
-            bind="query-params",
+            min_value=1.0,
+            max_value=6.0,
+            value=3.0,
+            step=0.5,
             help="In units of the prior's σ = 1."
             if variational
             else "In units of each dimension's standard deviation over the test codes.",
+            container=c4,
         )
         if dim_x == dim_y:
             st.warning("Choose two different dimensions.")
             return
         centre, scale = code_spread()
-        anchor = st.number_input(
+        anchor = bound.number_input(
             "Fix the other dimensions at the code of test image # (−1: at "
             + ("0, the prior's mean)" if variational else "the test codes' mean)"),
-            -1,
-            len(data) - 1,
-            -1,
             key="grid_anchor",
-            bind="query-params",
+            min_value=-1,
+            max_value=len(data) - 1,
+            value=-1,
         )
         means = derived.encode_split(ref, selection.dataset).means
         base = means[anchor] if anchor >= 0 else centre

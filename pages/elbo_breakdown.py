@@ -1,7 +1,6 @@
 """ELBO breakdown: one image's reconstruction and KL terms, the IW estimate of -log p(x), and the AE for contrast."""
 
 import math
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -17,10 +16,12 @@ from ui.figures.elbo import (
     objective_figure,
     posterior_figure,
 )
+from ui.shell.lessons import LESSONS
 from ui.shell.projector import prose
 from ui.shell.sidebar import current_selection, require_model
 from ui.state import elbo_cache
 from ui.state.loaders import model_or_none
+from ui.widgets import bound
 from ui.widgets.elbo_widgets import pick_models
 from ui.widgets.export import figure_config, image_download
 from ui.widgets.image_chooser import choose_image
@@ -30,8 +31,6 @@ from vae_core.engine.vocabulary import INFORMATIVE_IMAGE_KL, dim_name
 from vae_core.lessons import elbo_report as elbo
 from vae_core.lessons.elbo_report import entry_protocol, format_noisy, like_for_like_ae
 from vae_core.serving.images import DEFAULT_SIZE_PX, enlarge, strip_png
-
-BETA_PAGE = Path(__file__).with_name("5_beta_tradeoff.py")  # a sibling page, wherever the pages folder is
 
 EXPORT_PAGE = "elbo-breakdown"  # the page's part of every download's file name
 selection = current_selection()
@@ -51,6 +50,7 @@ if model_or_none(vae_entry.ref(selection.device)) is None:
 protocol = entry_protocol(vae_entry)
 names = metric_names(protocol, variational=True)
 vae = vae_entry.ref(selection.device)
+vae_name = vae_entry.info.name  # for the download names (the fragments below see the module's names unnarrowed)
 
 # --- 1. the input -------------------------------------------------------------------------------------
 st.header("1 · Choose an image")
@@ -58,26 +58,22 @@ chosen = choose_image(selection.dataset, vae_entry.input_shape, protocol, "elbo"
 if chosen is None:
     st.stop()
 image = chosen.measured  # what the model is measured on: the binarised copy for a binarised model
+grey = chosen.grey
 if names.caveat:
-    import torch
-
-    from vae_core.engine.data import binary_entropy_floor
-
-    floor = binary_entropy_floor(torch.from_numpy(chosen.grey)[None, None])
-    st.warning(f"{names.caveat} For this image that floor is {floor:.1f} nats.")
+    st.warning(f"{names.caveat} For this image that floor is {elbo_cache.entropy_floor(chosen.grey):.1f} nats.")
 
 # --- 2. the terms -------------------------------------------------------------------------------------
 st.header(f"2 · The {'bound' if protocol.is_likelihood else 'objective'}'s terms for this image")
 left, right = st.columns([1, 3])
 seed = int(
-    left.number_input(
+    bound.number_input(
         "Random seed of the draws",
-        0,
-        2**31 - 1,
-        0,
         key="elbo_seed",
-        bind="query-params",
+        min_value=0,
+        max_value=2**31 - 1,
+        value=0,
         help="Every sampled number below is reproducible from this seed.",
+        container=left,
     )
 )
 right.button(
@@ -113,7 +109,7 @@ if protocol.binarizes_inputs:
             f"Average −ELBO over {len(seeds)} binarisations (seeds 0–{seeds[-1]})", key="elbo_binarize_average"
         ):
             return
-        mean, spread = elbo_cache.binarized_spread(vae, chosen.grey, seeds=seeds, draw_seed=seed)
+        mean, spread = elbo_cache.binarized_spread(vae, grey, seeds=seeds, draw_seed=seed)
         cols = st.columns([1, 3])
         cols[0].metric(f"−ELBO, mean of {len(seeds)} binarisations", format_noisy(mean, spread / math.sqrt(len(seeds))))
         cols[1].caption(
@@ -136,14 +132,14 @@ def tightness() -> None:
         return
     slider, estimate, gap = st.columns([2, 1, 1])
     k = int(
-        slider.select_slider(
+        bound.select_slider(
             "K, importance samples for the estimate of −log p(x)",
             elbo.IW_CHOICES,
-            value=elbo.IW_DEFAULT_K,
             key="elbo_k",
-            bind="query-params",
+            value=elbo.IW_DEFAULT_K,
             help="K = 1 is a one-sample ELBO. The estimate's *expectation* falls towards "
             "−log p(x) as K grows; a single draw need not.",
+            container=slider,
         )
     )
     seeds = elbo.iw_seeds(seed)
@@ -167,7 +163,7 @@ def tightness() -> None:
         st.plotly_chart(
             iw_curve_figure(curve, terms.neg_elbo, k),
             key="elbo_iw_chart",
-            config=figure_config(selection.dataset, vae_entry.info.name, EXPORT_PAGE, "iw-against-k"),
+            config=figure_config(selection.dataset, vae_name, EXPORT_PAGE, "iw-against-k"),
         )
         rising = [s for s, row in zip(curve.seeds, curve.iw_nll, strict=True) if np.any(np.diff(row) > 0)]
         one_draw = (
@@ -305,7 +301,7 @@ st.header("5 · β: weighing the KL differently")
 @st.fragment
 def beta_section() -> None:
     """The β slider re-weighs the same terms: moving it reruns only this part."""
-    weighed = terms.with_beta(st.select_slider("β", elbo.BETA_CHOICES, value=1.0, key="elbo_beta", bind="query-params"))
+    weighed = terms.with_beta(bound.select_slider("β", elbo.BETA_CHOICES, key="elbo_beta", value=1.0))
     cols = st.columns([1, 1, 3])
     cols[0].metric("β·KL (nats)", f"{weighed.beta_kl:.2f}")
     cols[1].metric(
@@ -316,7 +312,7 @@ def beta_section() -> None:
     cols[2].plotly_chart(
         objective_figure(weighed, np.linspace(0, max(elbo.BETA_CHOICES), 81)),
         key="elbo_beta_chart",
-        config=figure_config(selection.dataset, vae_entry.info.name, EXPORT_PAGE, "beta-objective"),
+        config=figure_config(selection.dataset, vae_name, EXPORT_PAGE, "beta-objective"),
     )
 
 
@@ -326,10 +322,4 @@ prose(
     "β = 1 the objective is −ELBO. The posterior itself changes only in a model *trained* at that β (larger β: "
     "posteriors closer to the prior, less KL, a worse reconstruction); compare such models on the β page."
 )
-if BETA_PAGE.is_file():
-    # page_link takes the path relative to the main script (app.py), one folder up from this page
-    st.page_link(
-        f"{BETA_PAGE.parent.name}/{BETA_PAGE.name}",
-        label="Compare models trained at different β",
-        icon=":material/tune:",
-    )
+st.page_link(LESSONS["beta_tradeoff"].script, label="Compare models trained at different β", icon=":material/tune:")

@@ -27,6 +27,7 @@ from ui.shell.projector import prose
 from ui.shell.sidebar import current_selection
 from ui.state import inference_cache as cache
 from ui.state.loaders import dataset_or_none
+from ui.widgets import bound
 from ui.widgets.export import figure_config, image_download
 from ui.widgets.image_chooser import choose_image
 from vae_core.engine.protocol import protocol_of
@@ -68,14 +69,13 @@ elif test is not None:
     evidence = evidence_label(protocol)
     ref = entry.ref(selection.device)
 
-    source = st.radio(
+    source = bound.radio(
         "Image",
         ["index", "largest", "own"],
-        horizontal=True,
         key="inference_source",
-        bind="query-params",
         # short labels: a choice is written to the URL as its label (?inference_source=Largest+gap)
         format_func={"index": "Test image", "largest": "Largest gap", "own": "Upload or drawing"}.get,
+        horizontal=True,
         help="A test image by its index, one of the test images with the largest gap, or your own upload or drawing.",
     )
     if source == "own":
@@ -93,16 +93,15 @@ elif test is not None:
         gaps = dict(zip(top, ranking.gaps[:10].tolist(), strict=True))
         if st.session_state.get("inference_ranked") not in top:
             st.session_state["inference_ranked"] = top[0]
-        index = int(
-            st.selectbox(
-                "Ranked by a quick gap estimate",
-                top,
-                key="inference_ranked",
-                format_func=lambda i: (
-                    f"test image {i} ({test.class_names[int(test.labels[i])]}): gap ≈ {gaps[i]:.1f} nats"
-                ),
-            )
+        class_names, labels = test.class_names, test.labels
+        ranked = st.selectbox(
+            "Ranked by a quick gap estimate",
+            top,
+            key="inference_ranked",
+            format_func=lambda i: f"test image {i} ({class_names[int(labels[i])]}): gap ≈ {gaps[i]:.1f} nats",
         )
+        assert ranked is not None  # a selectbox over a non-empty list, opening on its first entry
+        index = int(ranked)
         st.caption(
             f"The first {min(cache.RANKED_IMAGES, len(test))} test images, each scored on a "
             f"{ranking.points}×{ranking.points} grid over its q's ±{ranking.q_sigmas:g}σ box (one batched "
@@ -113,8 +112,12 @@ elif test is not None:
         if not 0 <= st.session_state.get("inference_index", 0) < len(test):
             st.session_state["inference_index"] = 0
         index = int(
-            st.number_input(
-                f"Test image (0 – {len(test) - 1})", 0, len(test) - 1, 0, key="inference_index", bind="query-params"
+            bound.number_input(
+                f"Test image (0 – {len(test) - 1})",
+                key="inference_index",
+                min_value=0,
+                max_value=len(test) - 1,
+                value=0,
             )
         )
     if source != "own":
@@ -124,11 +127,10 @@ elif test is not None:
         )
 
 if vaes_2d and test is not None and image is not None:
-    fit_q_star = st.toggle(
+    fit_q_star = bound.toggle(
         "Also fit q*, the best diagonal Gaussian for this one image (about a second)",
-        value=True,
         key="inference_q_star",
-        bind="query-params",
+        value=True,
     )
     with st.spinner("Computing p(z|x) on a grid, the ELBO, IW-5000" + (" and q*…" if fit_q_star else "…")):
         result = cache.image_inference(ref, image, fit_q_star=fit_q_star)
@@ -150,13 +152,13 @@ if vaes_2d and test is not None and image is not None:
         key="inference_image_png",
         container=picture,
     )
-    view = picture.radio(
+    view = bound.radio(
         "View",
         ["q", "grid"],
         key="inference_view",
-        bind="query-params",
         format_func={"q": "Zoom", "grid": "Whole grid"}.get,
         help="Zoom on q(z|x) and p(z|x), or show the whole grid p(z|x) is computed on.",
+        container=picture,
     )
     q_star = amortisation.q_star if amortisation is not None else None
     chart.plotly_chart(
@@ -256,7 +258,9 @@ prose(
 @st.fragment
 def mean_field_part() -> None:
     rho = float(
-        st.slider("Correlation ρ of the target", -0.95, 0.95, 0.8, 0.05, key="inference_rho", bind="query-params")
+        bound.slider(
+            "Correlation ρ of the target", key="inference_rho", min_value=-0.95, max_value=0.95, value=0.8, step=0.05
+        )
     )
     comparison = cache.mean_field(rho)
     rhos, ratios = cache.variance_curve()
@@ -299,36 +303,44 @@ prose(
 def kl_direction_part() -> None:
     controls = st.columns(4)
     dim = int(
-        controls[0].radio(
+        bound.radio(
             "Target",
             [1, 2],
             key="inference_mixture_dim",
-            bind="query-params",
-            horizontal=True,
             format_func=lambda d: f"{d}-D",
+            horizontal=True,
+            container=controls[0],
         )
     )
     separation = float(
-        controls[1].slider(
+        bound.slider(
             "Separation of the modes (in component σ)",
-            0.0,
-            10.0,
-            6.0,
-            0.5,
             key="inference_separation",
-            bind="query-params",
+            min_value=0.0,
+            max_value=10.0,
+            value=6.0,
+            step=0.5,
+            container=controls[1],
         )
     )
     weight = float(
-        controls[2].slider("Weight of mode A (left)", 0.1, 0.9, 0.7, 0.05, key="inference_weight", bind="query-params")
+        bound.slider(
+            "Weight of mode A (left)",
+            key="inference_weight",
+            min_value=0.1,
+            max_value=0.9,
+            value=0.7,
+            step=0.05,
+            container=controls[2],
+        )
     )
-    start = controls[3].radio(
+    start = bound.radio(
         "Reverse-KL fit starts near",
         ["A", "B"],
         key="inference_start",
-        bind="query-params",
-        horizontal=True,
         format_func=lambda m: f"mode {m}",
+        horizontal=True,
+        container=controls[3],
     )
     with st.spinner("Fitting…"):
         from_a, from_b, forward = cache.mixture_fits(separation, weight, dim)
@@ -341,7 +353,8 @@ def kl_direction_part() -> None:
     if dim == 1:
         figure = mixture_figure_1d(target, fits, divergences.quadrature_grid(target, 1201).axes[0])
     else:
-        figure = mixture_figure_2d(target, fits, divergences.quadrature_grid(target, 161).axes)
+        x_axis, y_axis = divergences.quadrature_grid(target, 161).axes
+        figure = mixture_figure_2d(target, fits, (x_axis, y_axis))
     st.plotly_chart(figure, key="inference_mixture_chart", config=figure_config("", None, EXPORT_PAGE, "mixture-fits"))
     rows = [("reverse, from mode A", from_a), ("reverse, from mode B", from_b), ("forward (moments)", forward)]
     st.table(

@@ -12,6 +12,7 @@ from ui.shell.projector import prose
 from ui.shell.sidebar import current_selection
 from ui.state import conditional_cache
 from ui.state.loaders import dataset_or_none, model_or_none, registry
+from ui.widgets import bound
 from ui.widgets.export import codes_download, figure_config, image_download
 from ui.widgets.shared import digit_picker
 from vae_core.engine.protocol import metric_names, protocol_of
@@ -72,8 +73,14 @@ class_names = list(data.class_names)
 # --- 1. the same z, every class -------------------------------------------------------------------------------
 st.header("1 · One z, every class")
 left, right = st.columns([1, 3])
-n_styles = int(left.slider("Rows (draws z ~ N(0, I))", 1, 12, 6, key="cvae_rows", bind="query-params"))
-seed = int(left.number_input("Seed of the draws", 0, 2**31 - 1, SEED, key="cvae_seed", bind="query-params"))
+n_styles = int(
+    bound.slider("Rows (draws z ~ N(0, I))", key="cvae_rows", min_value=1, max_value=12, value=6, container=left)
+)
+seed = int(
+    bound.number_input(
+        "Seed of the draws", key="cvae_seed", min_value=0, max_value=2**31 - 1, value=SEED, container=left
+    )
+)
 same_z_png = conditional_cache.same_z_png(cvae, n_styles=n_styles, seed=seed)
 right.image(
     same_z_png,
@@ -101,8 +108,8 @@ if cvae_entry.latent_dim == 2:
     )
     grids = conditional_cache.class_grids_png(cvae, side=GRID_SIDE)
     for row_start in range(0, len(grids), 5):
-        columns = st.columns(5)
-        for column, c in zip(columns, range(row_start, min(row_start + 5, len(grids))), strict=False):
+        row = st.columns(5)
+        for column, c in zip(row, range(row_start, min(row_start + 5, len(grids))), strict=False):
             column.image(grids[c], caption=class_names[c])
             image_download(
                 grids[c],
@@ -182,7 +189,7 @@ else:
         cvae_codes, labels, selection.dataset, cvae_entry.info.name, EXPORT_PAGE, key="cvae_csv", container=columns[0]
     )
     knn_cvae = conditional_cache.predictability(cvae, selection.dataset)
-    if vae_codes is not None:
+    if vae_entry is not None and vae_codes is not None:
         columns[1].plotly_chart(
             latent_scatter(
                 vae_codes, labels, class_names, title="VAE: μ(x)", prior_centre=(0.0, 0.0), axis_range=axis, height=460
@@ -248,11 +255,11 @@ st.plotly_chart(
     config=figure_config(selection.dataset, cvae_entry.info.name, EXPORT_PAGE, "kl-per-dimension"),
 )
 names = metric_names(protocol, variational=True)
-columns = st.columns(4)
-columns[0].metric("KL · VAE", f"{comparison.vae_kl:.2f}", help="KL(q(z|x) ‖ N(0, I)), nats per test image")
-columns[1].metric("KL · CVAE", f"{comparison.cvae_kl:.2f}", help="KL(q(z|x, y) ‖ N(0, I)), nats per test image")
-columns[2].metric("Recon. · VAE", f"{comparison.vae_recon:.2f}", help=f"{names.recon}, nats per test image")
-columns[3].metric("Recon. · CVAE", f"{comparison.cvae_recon:.2f}", help=f"{names.recon} given y, nats per test image")
+terms = st.columns(4)
+terms[0].metric("KL · VAE", f"{comparison.vae_kl:.2f}", help="KL(q(z|x) ‖ N(0, I)), nats per test image")
+terms[1].metric("KL · CVAE", f"{comparison.cvae_kl:.2f}", help="KL(q(z|x, y) ‖ N(0, I)), nats per test image")
+terms[2].metric("Recon. · VAE", f"{comparison.vae_recon:.2f}", help=f"{names.recon}, nats per test image")
+terms[3].metric("Recon. · CVAE", f"{comparison.cvae_recon:.2f}", help=f"{names.recon} given y, nats per test image")
 saved = comparison.vae_kl - comparison.cvae_kl
 label_nats = math.log(len(class_names))
 st.markdown(

@@ -10,6 +10,7 @@ from ui.shell.projector import projector_on, prose, setup_section
 from ui.shell.sidebar import current_selection, require_model
 from ui.state import anomaly_cache
 from ui.state.loaders import model_or_none, registry
+from ui.widgets import bound
 from ui.widgets.export import figure_config
 from ui.widgets.image_chooser import choose_image
 from vae_core.engine.protocol import metric_names, protocol_of
@@ -73,23 +74,23 @@ if names.caveat:
 
 left, right = setup.columns(2)
 subset = int(
-    left.select_slider(
+    bound.select_slider(
         "Images per set (the first N of each)",
         SUBSET_CHOICES,
-        value=DEFAULT_SUBSET,
         key="anomaly_subset",
-        bind="query-params",
+        value=DEFAULT_SUBSET,
         help="Every image costs K decoder passes; fewer images keep the page quick.",
+        container=left,
     )
 )
 iw_samples = int(
-    right.select_slider(
+    bound.select_slider(
         "K, importance samples per image",
         IW_CHOICES,
-        value=DEFAULT_IW,
         key="anomaly_k",
-        bind="query-params",
+        value=DEFAULT_IW,
         help="For the IW estimate of −log p(x) of every image.",
+        container=right,
     )
 )
 
@@ -133,14 +134,8 @@ keys = [k for k in anomaly.SCORE_KEYS if k in inside.scores.available()]
 
 # --- 2. histograms and a threshold --------------------------------------------------------------------------------
 st.header("2 · Scores per set, and a threshold")
-score_key = st.radio(
-    "Score",
-    keys,
-    index=keys.index("iw_nll"),
-    key="anomaly_score",
-    bind="query-params",
-    horizontal=True,
-    format_func=labels.get,
+score_key = bound.radio(
+    "Score", keys, key="anomaly_score", index=keys.index("iw_nll"), format_func=labels.get, horizontal=True
 )
 # In projector mode the histogram goes above its two controls, so that it starts on the first screen.
 histogram_slot = st.container() if projector_on() else None
@@ -156,7 +151,7 @@ shown = st.multiselect(
     "the right of the rest; add them here)",
     list(set_labels),
     key="anomaly_shown",
-    format_func=set_labels.get,
+    format_func=lambda key: set_labels[key],
 ) or list(set_labels)
 in_scores = inside.scores.values(score_key)
 pooled = np.concatenate([s.scores.values(score_key) for s in study.sets if s.key in shown])
@@ -267,7 +262,7 @@ if len(direction_models) < 2 or not all(is_available(d) for d in pair):
         "This part needs the MNIST and Fashion-MNIST files and the 2-D VAE of each (`mnist-vae-z2`, "
         "`fashion-mnist-vae-z2`); offline, on digits, the sets above are all this page can show."
     )
-    directions = {}
+    directions: dict[str, anomaly.AnomalyStudy] = {}
 else:
     directions = {}
     for dataset, entry in direction_models.items():
@@ -349,7 +344,7 @@ studies = (
     if directions
     else [(vae_entry.info.name, study)]
 )
-remedy_rows = [
+remedy_rows: list[dict[str, str | float]] = [
     {
         "model": name,
         "outliers": result.ood_label,
@@ -362,7 +357,7 @@ remedy_rows = [
 ]
 st.dataframe(pd.DataFrame(remedy_rows), hide_index=True, key="anomaly_remedy")
 for row in remedy_rows:
-    base, ratio, png = row["AUC, IW"], row["AUC, ratio"], row["AUC, PNG-corrected"]
+    base, ratio, png = float(row["AUC, IW"]), float(row["AUC, ratio"]), float(row["AUC, PNG-corrected"])
     st.markdown(
         f"- {row['model']}, against the {row['outliers']}: AUC {base:.3f} with the IW score, {ratio:.3f} "
         f"with the likelihood ratio ({ratio - base:+.3f}), {png:.3f} complexity-corrected ({png - base:+.3f})."

@@ -7,6 +7,7 @@ from ui.shell.projector import prose
 from ui.shell.sidebar import ZOO_COMMAND, current_selection
 from ui.state import derived
 from ui.state.loaders import dataset_or_none
+from ui.widgets import bound
 from ui.widgets.export import figure_config, image_download
 from ui.widgets.job_panel import job_panel, job_running, submit
 from ui.widgets.literal_text import literal
@@ -50,6 +51,7 @@ device = selection.device
 reference = reference_entry(members)
 protocol = protocol_of(reference.info.train_config, reference.info.model_config)
 names = metric_names(protocol, variational=True)
+assert names.neg_elbo is not None, "a variational model's bound always has a name"
 bound_name = names.neg_elbo.split(",")[0]  # "−ELBO" (or "cross-entropy + KL" for grey-level models)
 
 points = []
@@ -62,6 +64,7 @@ with st.spinner("Evaluating the sweep's models on the test split…"):
                 selection.dataset,
                 protocol=protocol_of(entry.info.train_config, entry.info.model_config),
             )
+        assert metrics is not None  # complete, or evaluated just now
         points.append(sweep_point(entry, metrics))
 epochs = sweep_epochs(points)
 
@@ -112,8 +115,8 @@ st.subheader("Samples per β")
 @st.fragment
 def samples_per_beta() -> None:
     c1, c2 = st.columns(2)
-    seed = int(c1.number_input("Seed", 0, 10_000, 0, key="beta_seed", bind="query-params"))
-    n = c2.slider("Samples per β", 4, 16, 10, key="beta_n_samples", bind="query-params")
+    seed = int(bound.number_input("Seed", key="beta_seed", min_value=0, max_value=10_000, value=0, container=c1))
+    n = bound.slider("Samples per β", key="beta_n_samples", min_value=4, max_value=16, value=10, container=c2)
     st.caption(
         f"The same {n} codes z ~ N(0, I) (seed {seed}) decoded by each model. Which β give sharp but odd "
         "samples, which blurry average ones? A model's prior samples look like its data only where its "

@@ -2,7 +2,6 @@
 
 import numpy as np
 import streamlit as st
-import torch
 
 from ui.figures import latent as figures
 from ui.figures.latent import CURRENT_COLOUR_NAME, add_path, norms_figure, trusted_figure
@@ -10,11 +9,13 @@ from ui.shell.projector import prose
 from ui.shell.sidebar import current_selection, require_test_split
 from ui.state import derived
 from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
+from ui.widgets import bound
 from ui.widgets.export import codes_download, figure_config, image_download, still_figure, still_figure_config
+from ui.widgets.image_chooser import measured_image
 from ui.widgets.latent_pad import WalkColours, latent_sliders, latent_walk
 from ui.widgets.shared import PickedDigit, digit_picker, model_caption
-from vae_core.engine.data import measured_inputs
-from vae_core.engine.protocol import protocol_of
+from vae_core.engine.protocol import EVAL_BINARIZATION_SEED, protocol_of
+from vae_core.engine.registry import ModelEntry
 from vae_core.engine.vocabulary import dim_name
 from vae_core.lessons.latent_paths import INTERPOLATIONS, interpolate, prior_mean_norm, slider_ranges
 from vae_core.lessons.walk import picture_range, plan_walk
@@ -31,7 +32,8 @@ prose(
     "middle of the path can fall in a hole. Then take one code and turn its latent dimensions one at a time."
 )
 data = require_test_split(selection)
-entry = selection.entry
+assert selection.entry is not None, "require_test_split stops the page when no model fits"
+entry: ModelEntry = selection.entry
 model = selection.model
 st.caption(model_caption(entry))
 
@@ -44,7 +46,7 @@ def as_measured(digit) -> tuple[np.ndarray, np.ndarray]:
     if digit.index is not None:
         image = derived.measured_split(selection.dataset, protocol)[digit.index, 0].numpy()
         return image, derived.encode_split(model, selection.dataset).means[digit.index]
-    image = measured_inputs(torch.as_tensor(digit.image)[None, None], protocol)[0, 0].numpy()
+    image = measured_image(digit.image, protocol, EVAL_BINARIZATION_SEED)  # an upload: the test set's seed
     return image, derived.encode_image(model, image)
 
 
@@ -77,16 +79,16 @@ def digits_and_paths() -> None:
 def path_and_walk(digit_a: PickedDigit, digit_b: PickedDigit, z_a: np.ndarray, z_b: np.ndarray) -> None:
     # The path and the number of steps redraw the strip and the walk below, not the digits above.
     c1, c2 = st.columns([1, 3])
-    method = c1.radio(
+    method = bound.radio(
         "Path",
         INTERPOLATIONS,
         key="interp_method",
-        bind="query-params",
         format_func=str.capitalize,
         help="Linear: the straight line (1 − t)·z_A + t·z_B. Spherical (slerp): the direction turns along "
         "the great circle while the norm changes linearly from ‖z_A‖ to ‖z_B‖.",
+        container=c1,
     )
-    n_steps = c2.slider("Steps in the strip", 5, 15, 9, key="interp_steps", bind="query-params")
+    n_steps = bound.slider("Steps in the strip", key="interp_steps", min_value=5, max_value=15, value=9, container=c2)
     path = interpolate(z_a, z_b, np.linspace(0.0, 1.0, n_steps), method)
     strip_png = derived.decoded_grid_png(model, path, n_cols=n_steps, cell_px=56)
     st.image(strip_png)
@@ -177,8 +179,8 @@ def browser_walk(decoder: dict, z_a: np.ndarray, z_b: np.ndarray, method: str) -
 def server_walk(z_a: np.ndarray, z_b: np.ndarray, method: str) -> None:
     """The walk drawn on the server: a t slider (bound to the URL), a PNG of z(t) and two plotly charts."""
     # Only z(t) moves with t: the strip above stays as it is; the scatter is redrawn with the new z(t).
-    t = st.slider("t", 0.0, 1.0, 0.5, 0.05, key="interp_t", bind="query-params")
-    z_t = interpolate(z_a, z_b, [t], method)[0]
+    t = bound.slider("t", key="interp_t", min_value=0.0, max_value=1.0, value=0.5, step=0.05)
+    z_t = interpolate(z_a, z_b, np.array([t]), method)[0]
     left, right = st.columns([1, 2])
     with left:
         st.image(derived.decoded_png(model, z_t, size_px=196), caption=f"decoded z(t = {t:.2f}), {method}")
@@ -311,7 +313,7 @@ def knobs(digit_a: PickedDigit, digit_b: PickedDigit, z_a: np.ndarray, z_b: np.n
     )
     image.image(derived.decoded_png(model, code, size_px=196), caption="decoded knobs")
     moved = np.flatnonzero(np.abs(code - np.array(start_values)) > 1e-6)
-    image.caption("Moved: " + (", ".join(dim_name(d) for d in moved) if len(moved) else "nothing yet"))
+    image.caption("Moved: " + (", ".join(dim_name(int(d)) for d in moved) if len(moved) else "nothing yet"))
 
 
 measured_note = " (encoded from the test set's fixed binarisation)" if protocol.binarizes_inputs else ""

@@ -7,6 +7,7 @@ from ui.shell.projector import image_width, prose
 from ui.shell.sidebar import current_selection, require_test_split
 from ui.state import derived
 from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
+from ui.widgets import bound
 from ui.widgets.export import codes_download, figure_config, image_download
 from ui.widgets.latent_pad import PadClick, latent_pad
 from ui.widgets.shared import model_caption, projection_choice
@@ -25,6 +26,7 @@ prose(
     "N(0, I), whose 1σ and 2σ circles are drawn. **Click a point** to see the image and its reconstruction."
 )
 data = require_test_split(selection)
+assert selection.entry is not None  # require_test_split stops the page when no model fits
 
 ae_entry, vae_entry = comparison_pair(list(selection.entries), selection.entry)
 panels = [(side, entry) for side, entry in (("Autoencoder", ae_entry), ("VAE", vae_entry)) if entry is not None]
@@ -59,12 +61,12 @@ def latent_charts() -> None:
     # only the images block below (_pick_from_chart).
     controls = st.columns([2, 1])
     method = projection_choice(controls[0], max(e.latent_dim for _, e in panels), key="latent_projection")
-    same_axes = controls[1].toggle(
+    same_axes = bound.toggle(
         "Same axes for both",
-        value=True,
         key="latent_same_axes",
-        bind="query-params",
+        value=True,
         help="Shows how differently the two models scale their codes.",
+        container=controls[1],
     )
 
     if note := st.session_state.pop("latent_tsne_note", None):
@@ -87,7 +89,7 @@ def latent_charts() -> None:
     # two unchanged charts, which the browser does not redraw (redrawing 2 x 10 000 points took 1.5-2 s in
     # headless Chromium on 2 busy cores), and only the style below changes. Each choice keeps its place.
     signature = (tuple(entry.key for _, entry in panels), method, selection.dataset)
-    drawn = st.session_state.get("latent_axes_drawn")
+    drawn: tuple[tuple, set[bool]] | None = st.session_state.get("latent_axes_drawn")
     if drawn is None or drawn[0] != signature:
         drawn = (signature, set())  # a new pair or projection: draw only what is shown
     drawn[1].add(same_axes)
@@ -191,14 +193,13 @@ if all(entry.latent_dim == 2 for _, entry in panels):
 
 @st.fragment(key="latent_images")
 def latent_images() -> None:
-    index = st.number_input(
+    index = bound.number_input(
         f"Test image # (0–{len(data) - 1}), or click a point",
+        key="latent_index",
         min_value=0,
         max_value=len(data) - 1,
         value=0,
         step=1,
-        key="latent_index",
-        bind="query-params",
     )
     label = data.class_names[int(data.labels[index])]
     st.markdown(

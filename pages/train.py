@@ -5,6 +5,7 @@ import streamlit as st
 from ui.shell.projector import prose
 from ui.shell.sidebar import DATASET_LABELS, available_datasets, current_selection
 from ui.state.loaders import dataset_or_none
+from ui.widgets import bound
 from ui.widgets.job_panel import attached_job, job_panel, job_running, submit
 from vae_core.engine.registry import user_folder
 from vae_core.engine.vocabulary import KINDS, kind_label
@@ -43,41 +44,43 @@ if st.session_state.get("train_followed_dataset") != selection.dataset:
     st.session_state["train_warmup"] = default_kl_warmup(default_epochs(selection.dataset))
 with st.form("train_form"):
     c1, c2, c3 = st.columns(3)
-    kind = c1.selectbox(
+    kind = bound.selectbox(
         "Model",
         list(KINDS),
-        index=list(KINDS).index("vae"),
         key="train_kind",
-        bind="query-params",
+        index=list(KINDS).index("vae"),
         format_func=kind_label,
+        container=c1,
     )
-    arch = c2.selectbox(
-        "Body", ["mlp", "conv"], key="train_arch", bind="query-params", format_func={"mlp": "MLP", "conv": "Conv"}.get
+    arch = bound.selectbox(
+        "Body", ["mlp", "conv"], key="train_arch", format_func={"mlp": "MLP", "conv": "Conv"}.get, container=c2
     )
-    size = c3.selectbox(
+    size = bound.selectbox(
         "Size",
         list(HIDDEN_PRESETS["mlp"]),
-        index=1,
         key="train_size",
-        bind="query-params",
+        index=1,
         help="MLP widths: "
         + ", ".join(f"{k} {v}" for k, v in HIDDEN_PRESETS["mlp"].items())
         + "; conv channels: "
         + ", ".join(f"{k} {v}" for k, v in HIDDEN_PRESETS["conv"].items()),
+        container=c3,
     )
     c4, c5, c6 = st.columns(3)
-    latent_dim = c4.select_slider("Latent size", LATENT_SIZES, value=2, key="train_latent", bind="query-params")
-    beta = c5.number_input(
+    latent_dim = bound.select_slider("Latent size", LATENT_SIZES, key="train_latent", value=2, container=c4)
+    beta = bound.number_input(
         "β (VAE only)",
+        key="train_beta",
         min_value=0.0,
         max_value=50.0,
         value=1.0,
         step=0.1,
         format="%.2f",
-        key="train_beta",
-        bind="query-params",
+        container=c5,
     )
-    dataset = c6.selectbox("Data set", datasets, key="train_dataset", format_func=DATASET_LABELS.get)
+    dataset = c6.selectbox(
+        "Data set", datasets, key="train_dataset", format_func=lambda name: DATASET_LABELS.get(name, name)
+    )
     c7, c8, c9 = st.columns(3)
     epochs = c7.slider(
         "Epochs",
@@ -95,8 +98,8 @@ with st.form("train_form"):
         help="β rises linearly from β/N in epoch 1 to β in epoch N. Without it a small VAE often "
         "switches its codes off in the first steps (posterior collapse) and never recovers.",
     )
-    lr = c9.select_slider(
-        "Learning rate", LEARNING_RATES, value=1e-3, key="train_lr", bind="query-params", format_func=lambda v: f"{v:g}"
+    lr = bound.select_slider(
+        "Learning rate", LEARNING_RATES, key="train_lr", value=1e-3, format_func=lambda v: f"{v:g}", container=c9
     )
     name = st.text_input(
         "Name (optional)",

@@ -1,0 +1,184 @@
+"""Widgets bound to the URL, each recording at the call what a value for it may be.
+
+Streamlit 1.67's `bind="query-params"` puts a widget's value in the address under its key (ui/shell/url_state.py
+says how). This module is the one place that passes it: each helper below draws its Streamlit widget, bound, and
+records a UrlBinding in the session, made from the same arguments the widget got: the key, the kind of widget, its
+default, the type of its value and its bounds (numbers) or the labels the URL holds (choices). From those records
+"Reset this page" sets a lesson's widgets back to their defaults, tests/app/test_url_state.py checks them against
+the widgets drawn, and a check of a URL's values before Streamlit parses them can refuse what no widget would take.
+
+Each helper takes the widget's own arguments by name (the default too, so it is recorded where it is set) and an
+optional container (a column, the sidebar); other keyword arguments go to the widget unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+RECORDS_KEY = "url_bindings"  # session state: widget key -> its UrlBinding, as last drawn in this session
+
+N = TypeVar("N", int, float)
+V = TypeVar("V")
+
+
+@dataclass(frozen=True)
+class UrlBinding:
+    """A widget bound to the URL: its parameter's name and what a value for it may be, as the widget was drawn."""
+
+    key: str  # the widget's key, which is the URL parameter's name
+    widget: str  # the Streamlit widget: "slider", "number_input", "select_slider", "selectbox", "radio", "toggle"
+    default: object  # the value it opens with, and what "Reset this page" gives back
+    value_type: type  # the type of its value: int, float or bool, or a choice's option type (str, int, float)
+    min_value: float | None = None  # a number's bounds, both included; None for choices and toggles
+    max_value: float | None = None
+    labels: tuple[str, ...] = ()  # a choice's options as the URL writes them (format_func applied), in order
+
+
+def recorded() -> dict[str, UrlBinding]:
+    """The bindings of every bound widget this session has drawn, by key (the latest drawing of each)."""
+    return st.session_state.setdefault(RECORDS_KEY, {})
+
+
+def _record(binding: UrlBinding) -> None:
+    recorded()[binding.key] = binding
+
+
+def _host(container: DeltaGenerator | None) -> Any:
+    # st's functions draw in the current container (the page, or the one a `with` block opened).
+    return st if container is None else container
+
+
+def _labels(options: Sequence[object], format_func: Callable[[Any], object]) -> tuple[str, ...]:
+    # Streamlit shows, and binds, str(format_func(option)) for each option.
+    return tuple(str(format_func(option)) for option in options)
+
+
+def slider(
+    label: str,
+    *,
+    key: str,
+    min_value: N,
+    max_value: N,
+    value: N,
+    step: N | None = None,
+    container: DeltaGenerator | None = None,
+    **widget_options: Any,
+) -> N:
+    """st.slider over one number, bound to the URL under key."""
+    _record(UrlBinding(key, "slider", value, type(value), min_value, max_value))
+    return cast(
+        N,
+        _host(container).slider(
+            label,
+            min_value=min_value,
+            max_value=max_value,
+            value=value,
+            step=step,
+            key=key,
+            bind="query-params",
+            **widget_options,
+        ),
+    )
+
+
+def number_input(
+    label: str,
+    *,
+    key: str,
+    min_value: N,
+    max_value: N,
+    value: N,
+    step: N | None = None,
+    container: DeltaGenerator | None = None,
+    **widget_options: Any,
+) -> N:
+    """st.number_input, bound to the URL under key."""
+    _record(UrlBinding(key, "number_input", value, type(value), min_value, max_value))
+    return cast(
+        N,
+        _host(container).number_input(
+            label,
+            min_value=min_value,
+            max_value=max_value,
+            value=value,
+            step=step,
+            key=key,
+            bind="query-params",
+            **widget_options,
+        ),
+    )
+
+
+def select_slider(
+    label: str,
+    options: Sequence[V],
+    *,
+    key: str,
+    value: V,
+    format_func: Callable[[Any], object] = str,
+    container: DeltaGenerator | None = None,
+    **widget_options: Any,
+) -> V:
+    """st.select_slider over one option, bound to the URL under key (the URL holds the option's label)."""
+    _record(UrlBinding(key, "select_slider", value, type(value), labels=_labels(options, format_func)))
+    return cast(
+        V,
+        _host(container).select_slider(
+            label, options, value=value, format_func=format_func, key=key, bind="query-params", **widget_options
+        ),
+    )
+
+
+def selectbox(
+    label: str,
+    options: Sequence[V],
+    *,
+    key: str,
+    index: int = 0,
+    format_func: Callable[[Any], object] = str,
+    container: DeltaGenerator | None = None,
+    **widget_options: Any,
+) -> V:
+    """st.selectbox opening on options[index], bound to the URL under key (the URL holds the option's label)."""
+    default = options[index]
+    _record(UrlBinding(key, "selectbox", default, type(default), labels=_labels(options, format_func)))
+    return cast(
+        V,
+        _host(container).selectbox(
+            label, options, index=index, format_func=format_func, key=key, bind="query-params", **widget_options
+        ),
+    )
+
+
+def radio(
+    label: str,
+    options: Sequence[V],
+    *,
+    key: str,
+    index: int = 0,
+    format_func: Callable[[Any], object] = str,
+    container: DeltaGenerator | None = None,
+    **widget_options: Any,
+) -> V:
+    """st.radio opening on options[index], bound to the URL under key (the URL holds the option's label)."""
+    default = options[index]
+    _record(UrlBinding(key, "radio", default, type(default), labels=_labels(options, format_func)))
+    return cast(
+        V,
+        _host(container).radio(
+            label, options, index=index, format_func=format_func, key=key, bind="query-params", **widget_options
+        ),
+    )
+
+
+def toggle(
+    label: str, *, key: str, value: bool = False, container: DeltaGenerator | None = None, **widget_options: Any
+) -> bool:
+    """st.toggle, bound to the URL under key."""
+    _record(UrlBinding(key, "toggle", value, bool))
+    return bool(_host(container).toggle(label, value=value, key=key, bind="query-params", **widget_options))
