@@ -8,12 +8,15 @@ A lesson's URL keys are the widgets of its page that are bound to the address (u
 each one's default, type and bounds where the widget is drawn): "Reset this page" resets them, and
 tests/app/test_url_state.py checks that the page binds exactly these.
 
-This module imports neither torch nor the pages' helpers: app.py reads it before the first page is drawn.
+This module imports neither torch nor the pages' helpers (only the torch-free vocabulary): app.py reads it before
+the first page is drawn.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from vae_core.engine.vocabulary import kind_label  # torch-free (pyproject's import-linter contract)
 
 PAGES_FOLDER = "pages"  # the lessons' scripts, next to app.py
 
@@ -69,13 +72,13 @@ LESSONS: dict[str, Lesson] = {
         ),
         Lesson(
             "sparse_autoencoders",
-            "Sparse AE",
+            kind_label("sae"),
             ":material/grain:",
             url_keys=("ae_sparse_rho", "ae_sparse_index", "ae_sparse_threshold"),
         ),
         Lesson(
             "denoising_autoencoders",
-            "Denoising AE",
+            kind_label("dae"),
             ":material/auto_fix_high:",
             url_keys=(
                 # the toy field, then digits with a noise level per kind of noise, and your own image
@@ -87,7 +90,7 @@ LESSONS: dict[str, Lesson] = {
         ),
         Lesson(
             "contractive_autoencoders",
-            "Contractive AE",
+            kind_label("cae"),
             ":material/unfold_less:",
             url_keys=(
                 *("ae_cae_index", "ae_cae_epsilon"),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -145,14 +145,7 @@ def selectbox(
     **widget_options: Any,
 ) -> V:
     """st.selectbox opening on options[index], bound to the URL under key (the URL holds the option's label)."""
-    default = options[index]
-    _record(UrlBinding(key, "selectbox", default, type(default), labels=_labels(options, format_func)))
-    return cast(
-        V,
-        _host(container).selectbox(
-            label, options, index=index, format_func=format_func, key=key, bind="query-params", **widget_options
-        ),
-    )
+    return _one_of("selectbox", label, options, key, index, format_func, container, widget_options)
 
 
 def radio(
@@ -166,13 +159,26 @@ def radio(
     **widget_options: Any,
 ) -> V:
     """st.radio opening on options[index], bound to the URL under key (the URL holds the option's label)."""
+    return _one_of("radio", label, options, key, index, format_func, container, widget_options)
+
+
+def _one_of(
+    kind: Literal["selectbox", "radio"],
+    label: str,
+    options: Sequence[V],
+    key: str,
+    index: int,
+    format_func: Callable[[Any], object],
+    container: DeltaGenerator | None,
+    widget_options: dict[str, Any],
+) -> V:
+    # selectbox and radio take the same arguments and bind alike: one recorder and one call for both.
     default = options[index]
-    _record(UrlBinding(key, "radio", default, type(default), labels=_labels(options, format_func)))
+    _record(UrlBinding(key, kind, default, type(default), labels=_labels(options, format_func)))
+    host = _host(container)
+    draw = host.selectbox if kind == "selectbox" else host.radio
     return cast(
-        V,
-        _host(container).radio(
-            label, options, index=index, format_func=format_func, key=key, bind="query-params", **widget_options
-        ),
+        V, draw(label, options, index=index, format_func=format_func, key=key, bind="query-params", **widget_options)
     )
 
 
