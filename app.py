@@ -49,4 +49,8 @@ def main() -> None:
         warmup.start()  # torch and friends load in the background once the first page is out (ui/shell/warmup.py)
 
 
-main()
+# Streamlit runs this script as a module named "__main__" and installs it as sys.modules["__main__"], so
+# multiprocessing's spawn (the t-SNE child, vae_core.serving.tsne_job) re-runs it in each child as "__mp_main__":
+# the guard keeps a child from drawing the app and starting the warm-up thread, whose torch import raced the child's.
+if __name__ == "__main__":
+    main()

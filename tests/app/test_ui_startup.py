@@ -81,3 +81,17 @@ def test_warm_up_imports_the_heavy_modules_once_in_the_background(monkeypatch):
     assert not thread.is_alive()
     assert "colorsys" in sys.modules  # imported; the missing module was skipped without an error
     importlib.import_module("colorsys")
+
+
+def test_a_spawned_child_does_not_run_the_app(monkeypatch):
+    # multiprocessing's spawn re-runs the main script as "__mp_main__" in every child, and under Streamlit the main
+    # script is app.py: a t-SNE child must not draw the app or start the warm-up (its torch import raced the child's).
+    import runpy
+
+    import streamlit as st
+
+    calls: list[str] = []
+    monkeypatch.setattr(st, "set_page_config", lambda *a, **k: calls.append("set_page_config"))
+    monkeypatch.setattr(warmup, "start", lambda: calls.append("warmup"))
+    namespace = runpy.run_path(str(REPO_ROOT / "app.py"), run_name="__mp_main__")
+    assert callable(namespace["main"]) and calls == []
