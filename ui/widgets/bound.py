@@ -70,20 +70,7 @@ def slider(
     **widget_options: Any,
 ) -> N:
     """st.slider over one number, bound to the URL under key."""
-    _record(UrlBinding(key, "slider", value, type(value), min_value, max_value))
-    return cast(
-        N,
-        _host(container).slider(
-            label,
-            min_value=min_value,
-            max_value=max_value,
-            value=value,
-            step=step,
-            key=key,
-            bind="query-params",
-            **widget_options,
-        ),
-    )
+    return _number("slider", label, key, min_value, max_value, value, step, container, widget_options)
 
 
 def number_input(
@@ -98,10 +85,27 @@ def number_input(
     **widget_options: Any,
 ) -> N:
     """st.number_input, bound to the URL under key."""
-    _record(UrlBinding(key, "number_input", value, type(value), min_value, max_value))
+    return _number("number_input", label, key, min_value, max_value, value, step, container, widget_options)
+
+
+def _number(
+    kind: Literal["slider", "number_input"],
+    label: str,
+    key: str,
+    min_value: N,
+    max_value: N,
+    value: N,
+    step: N | None,
+    container: DeltaGenerator | None,
+    widget_options: dict[str, Any],
+) -> N:
+    # slider and number_input take the same arguments and bind alike: one recorder and one call for both.
+    _record(UrlBinding(key, kind, value, type(value), min_value, max_value))
+    host = _host(container)
+    draw = host.slider if kind == "slider" else host.number_input
     return cast(
         N,
-        _host(container).number_input(
+        draw(
             label,
             min_value=min_value,
             max_value=max_value,
