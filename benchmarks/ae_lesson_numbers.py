@@ -26,12 +26,12 @@ from vae_core.lessons.autoencoders.lesson_models import (
     PERTURBATION_NORM,
     TEST_IMAGES,
     TOY_SPECS,
+    WIDE_SPARSE_RHO,
     ToySettings,
     image_model,
 )
 from vae_core.lessons.autoencoders.toy_data import grid_2d, make_toy_manifold, manifold_normal
 from vae_core.lessons.autoencoders.toy_models import train_toy_autoencoder
-from vae_core.zoo.specs import WIDE_SPARSE_RHO
 
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
 

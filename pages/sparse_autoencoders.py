@@ -14,7 +14,7 @@ from ui.widgets.autoencoder_parts import EXPORT_PAGE, images_row, index_picker, 
 from ui.widgets.export import figure_config
 from vae_core.engine.vocabulary import UNIT_ON_ACTIVATION
 from vae_core.lessons.autoencoders import parts
-from vae_core.zoo.specs import WIDE_SPARSE_RHO
+from vae_core.lessons.autoencoders.lesson_models import WIDE_SPARSE_RHO
 
 selection = current_selection()
 dataset, source_note = part_header("sparse_autoencoders", selection)

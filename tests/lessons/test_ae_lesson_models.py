@@ -13,11 +13,12 @@ from vae_core.lessons.autoencoders import numbers as L
 from vae_core.lessons.autoencoders.lesson_models import (
     IMAGE_EXHIBITS,
     TEST_IMAGES,
+    WIDE_SPARSE_RHO,
     ZOO_MODELS,
     digits_configs,
     image_model,
 )
-from vae_core.zoo.specs import WIDE_SPARSE_RHO, zoo_specs
+from vae_core.zoo.specs import zoo_specs
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
 
