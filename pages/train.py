@@ -6,10 +6,10 @@ from ui.shell.projector import prose
 from ui.shell.sidebar import DATASET_LABELS, available_datasets, current_selection
 from ui.state.loaders import dataset_or_none
 from ui.widgets import bound
-from ui.widgets.job_panel import attached_job, job_panel, job_running, submit
+from ui.widgets.job_panel import attached_job, job_panel, job_running, other_sessions_jobs, submit
 from vae_core.engine.registry import user_folder
 from vae_core.engine.vocabulary import KINDS, kind_label
-from vae_core.serving.jobs import BOARD, MAX_CONCURRENT_JOBS
+from vae_core.serving.jobs import MAX_CONCURRENT_JOBS
 from vae_core.serving.train_request import (
     HIDDEN_PRESETS,
     LATENT_SIZES,
@@ -28,7 +28,8 @@ selection = current_selection()
 st.title("Train a model")
 prose(
     "Pick a model and watch its two terms fall as it trains: reconstruction (how well it redraws the images) "
-    "and, for a VAE, the KL price of its codes. Training runs in the background, one CPU thread, "
+    "and, for a VAE, the KL price of its codes. Training runs in the background, in a process of its own "
+    "with one CPU thread, "
     f"at most {MAX_CONCURRENT_JOBS} at a time on this server; when it ends, the model is saved to "
     f"`{user_folder()}` and appears in the sidebar's model picker. Like the shipped models, it trains on "
     "binarised images (each pixel drawn black or white with its grey level as the probability, anew in every "
@@ -133,7 +134,7 @@ if submitted and not job_running(JOB_KEY):
 
 job_panel(JOB_KEY)
 if attached_job(JOB_KEY) is None:
-    others = len(BOARD.unfinished())
+    others = other_sessions_jobs()
     if others:
         st.caption(f"{others} training job(s) from other sessions are running or waiting on this server.")
     st.caption(

@@ -16,6 +16,7 @@ import torch
 
 from ui.figures import latent as figures
 from ui.state.loaders import load_model, load_split
+from ui.state.session import session_token
 from vae_core.engine.checkpoint_info import read_checkpoint_info
 from vae_core.engine.data import measured_inputs
 from vae_core.engine.evaluation import embed_dataset, evaluate
@@ -85,8 +86,9 @@ def project_split(ref: ModelRef, dataset: str, *, method: str = "pca") -> tuple[
 
 def tsne_run(ref: ModelRef, dataset: str) -> TsneJob:
     """The t-SNE of the test-split codes (above 2-D) in its child process: the run going or done for this model,
-    shared by every session, or a new one (after a cancel too). Poll `.progress()`, stop it with `.cancel()`."""
-    return TSNE_BOARD.start((ref, dataset), encode_split(ref, dataset).means)
+    shared by every session, or a new one (after a cancel too); this session holds its lease (every call renews
+    it: a run nobody holds is cancelled). Poll `.progress()`, stop it with `.cancel()`."""
+    return TSNE_BOARD.start((ref, dataset), encode_split(ref, dataset).means, holder=session_token())
 
 
 def decode(ref: ModelRef, codes: np.ndarray) -> np.ndarray:

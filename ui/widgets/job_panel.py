@@ -1,7 +1,10 @@
 """The progress panel of a background training job, shared by the Train and β pages.
 
 A page's job lives on the server's vae_core.serving.jobs.BOARD; the page keeps only its id, in session state and in
-the URL (?train_job=…), so a browser refresh finds the job again: its progress, curves and Stop button.
+the URL (?train_job=…), so a browser refresh finds the job again: its progress and curves. Only the session that
+started a job sees its Stop button: the job keeps that session's secret token (ui.state.session), never put in
+the URL, so a shared link lets others watch, not stop. Back on the page without the id in the URL, a session
+finds its own job again through session state.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from streamlit.errors import StreamlitAPIException
 
 from ui.figures.training import training_curves
 from ui.state.loaders import refresh_registry
+from ui.state.session import session_token
 from ui.widgets.export import figure_config
 from vae_core.engine.config import ModelConfig, TrainConfig
 from vae_core.engine.protocol import metric_names, protocol_of
@@ -38,6 +42,17 @@ def attached_job(job_key: str) -> TrainingJob | None:
     return job
 
 
+def controls_job(job: TrainingJob) -> bool:
+    """Whether this session started the job (and so may stop it)."""
+    return job.controlled_by(session_token())
+
+
+def other_sessions_jobs() -> int:
+    """Trainings running or waiting on this server that this session did not start."""
+    token = session_token()
+    return sum(not job.controlled_by(token) for job in BOARD.unfinished())
+
+
 def submit(
     job_key: str,
     model_config: ModelConfig,
@@ -52,7 +67,7 @@ def submit(
     job trains); show why when it cannot start. rerun_scope="fragment": rerun only the fragment that holds
     the form and the job panel (it must be called from that fragment's own run)."""
     try:
-        job = BOARD.submit(model_config, train_config, folder, stem, metadata=metadata)
+        job = BOARD.submit(model_config, train_config, folder, stem, metadata=metadata, owner=session_token())
     except QueueFull as err:
         st.warning(str(err))
         return
@@ -102,26 +117,34 @@ def _panel(job_key: str, job: TrainingJob, show_curves: bool) -> None:
     )
     if not progress.finished:
         st.progress(progress.fraction, text=progress.message)
-        st.button(
-            "Stop training",
-            key=f"{job_key}_stop",
-            on_click=job.request_stop,
-            type="secondary",
-            disabled=progress.stop_requested,
-            help="Stops after the current batch; the epochs finished so far are evaluated and saved.",
-        )
+        if controls_job(job):
+            st.button(
+                "Stop training",
+                key=f"{job_key}_stop",
+                on_click=job.request_stop,
+                type="secondary",
+                disabled=progress.stop_requested,
+                help="Stops now; the epochs finished so far are evaluated and saved.",
+            )
+        else:
+            st.caption(
+                "Started in another browser session (or before a refresh): you can watch it here; only the "
+                "session that started it can stop it."
+            )
     elif progress.state == DONE:
         st.success(progress.message)
     elif progress.state == STOPPED:
         st.warning(progress.message)
-    elif progress.state == DIVERGED:
+    elif progress.state in (DIVERGED, FAILED):
         st.error(progress.message)
-        if job.can_save_last_good and st.button("Save the last good weights", key=f"{job_key}_save_good"):
+        if (
+            job.can_save_last_good
+            and controls_job(job)
+            and st.button("Save the last good weights", key=f"{job_key}_save_good")
+        ):
             job.save_last_good()
             refresh_registry()
             st.rerun()
-    elif progress.state == FAILED:
-        st.error(progress.message)
     if progress.report is not None:
         st.caption(result_line(job, progress.report))
     collapse = collapse_warning(job, progress)

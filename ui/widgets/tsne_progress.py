@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 
 import streamlit as st
 
+from ui.state.session import session_token
 from ui.widgets.literal_text import literal
 from vae_core.serving.tsne_job import CANCELLED, DONE, FAILED, TsneJob, describe_sample
 
@@ -21,6 +22,8 @@ def tsne_progress(runs: Sequence[tuple[str, TsneJob]], *, key: str, on_cancel: C
     reruns so that it can draw the result or fall back. on_cancel runs in the button's callback after the
     runs are terminated: the place to switch the page's widgets back (e.g. to PCA).
     """
+    for _, job in runs:  # this session still waits for them: a run no session holds is cancelled
+        job.hold(session_token())
     progresses = [job.progress() for _, job in runs]
     if all(p.state == DONE for p in progresses) or any(p.state == CANCELLED for p in progresses):
         st.rerun()

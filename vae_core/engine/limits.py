@@ -46,6 +46,18 @@ MAX_POSTERIOR_SAMPLES = 10_000
 MAX_GRID_SIDE = 40  # decoder grid of n x n images: 1600 decodes, 1600 x 784 x 4 B = 5 MB, well under a second
 MAX_TSNE_POINTS = 5000  # scikit-learn's Barnes-Hut t-SNE: about 30 s and 200 MB at 5000 points on 2 cores
 MAX_QUEUED_TRAINING_JOBS = 2  # per server: each job uses one core; more only makes every job and page slower
+# Heavy background children per server, trainings and t-SNE runs together (vae_core.serving.background). Each is a
+# Python with torch and one busy core: a t-SNE of MAX_TSNE_POINTS peaks near 900 MB, a training of a form-sized
+# model a few hundred MB. Two keep a 2-core server at about 2 GB and leave the sessions' reruns a share of the
+# cores; eight at once (one link per model) took 8.8 GB and both cores for minutes. The rest wait in a queue.
+MAX_BACKGROUND_JOBS = 2
+# t-SNE runs waiting for a slot: each holds at most MAX_TSNE_POINTS codes (5000 x 512 x 8 B = 20 MB at the largest
+# latent), so a full queue costs at most 160 MB; a start beyond it is refused with a message.
+MAX_QUEUED_TSNE_JOBS = 8
+# A leased job (a t-SNE) runs only while some session renews its lease (every rerun and every 0.5 s poll of the
+# page waiting for it). 5 s of silence outlasts a slow rerun under load (p95 about 3 s) and stops the work of a
+# closed tab within seconds, not the minutes it ran on before.
+BACKGROUND_LEASE_SECONDS = 5.0
 
 # --- uploads ----------------------------------------------------------------------------------------------------
 # An image picked in the browser, before decoding: a phone photo is 2-6 MB as JPEG, a digit needs far less. The

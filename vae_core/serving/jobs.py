@@ -1,23 +1,29 @@
-"""Training inside the app without freezing it: fit() in a background thread per job (no Streamlit here).
+"""Training inside the app without slowing it: fit() in a child process per job (no Streamlit here).
 
-Jobs are server-wide: `submit_job` claims the checkpoint's name at once (vae_core.engine.checkpoints.
+Jobs are server-wide: `JobBoard.submit` claims the checkpoint's name at once (vae_core.engine.checkpoints.
 claim_checkpoint_path, so three sessions pressing Train with the same name get three files), puts the job on
-the one `BOARD` under a random id and starts it. A page keeps that id where a browser refresh cannot lose it
-(a URL query parameter) and finds the job again with `BOARD.get(job_id)`: its progress, its curves and its
-Stop button come back. A job polls nothing itself: the page reads `progress()` (a copy taken under a lock)
-from a fragment that reruns every second.
+the one `BOARD` under a random id and hands it to the server's background scheduler (vae_core.serving.background,
+shared with t-SNE). A page keeps that id where a browser refresh cannot lose it (a URL query parameter) and finds
+the job again with `BOARD.get(job_id)`: its progress and its curves come back. Only the session that started a
+job may stop it: the job keeps the owner token that session passed (`controlled_by`), a secret that is never in
+a link, so a shared `?train_job=` link shows the progress and no Stop.
 
-At most MAX_CONCURRENT_JOBS jobs train at once in the whole server; at most limits.MAX_QUEUED_TRAINING_JOBS
-more wait for a slot, and a submit beyond that is refused with a message (a class of thirty pressing "Train"
-does not grind the machine to a halt). A stop request ends training after the current batch; the epochs
-finished so far are evaluated (a stopped run on at most STOPPED_EVAL_IMAGES test images, so Stop is quick)
-and saved. A job that ends without saving releases its name.
+The child (`_train_in_child`, one torch thread, spawned: its own interpreter, so fit runs at the CLI's speed
+instead of sharing the server's GIL) sends ("step", ...) a few times an epoch with a curve point, and ("epoch",
+record, weights) after each finished epoch, so the parent always holds the last finished epoch. A run that ends
+evaluates and saves in the child. Stop terminates the child at once; the parent then evaluates the last finished
+epoch (on at most STOPPED_EVAL_IMAGES test images, so Stop is quick) and saves it. A child that dies (killed,
+out of memory) is reported with its exit code and, like a diverged run, offers its last finished epoch; it
+touches no other file. A job that ends without saving releases its name.
+
+At most VAE_MAX_TRAINING_JOBS jobs train at once in the whole server (within the scheduler's cap on all
+background children); at most limits.MAX_QUEUED_TRAINING_JOBS more wait, each told its place, and a submit
+beyond that is refused with a message.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import secrets
 import threading
 import time
@@ -26,21 +32,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
+
 from vae_core.engine import limits
 from vae_core.engine.atomic_files import release_claim
 from vae_core.engine.checkpoint_info import SUFFIX, safe_checkpoint_name
 from vae_core.engine.checkpoints import claim_checkpoint_path, save_checkpoint
 from vae_core.engine.config import ModelConfig, TrainConfig
-from vae_core.engine.data import ImageDataset, load_dataset
+from vae_core.engine.data import load_dataset
 from vae_core.engine.evaluation import evaluate
-from vae_core.engine.models import LatentModel
+from vae_core.engine.models import LatentModel, build_model
 from vae_core.engine.protocol import protocol_of
 from vae_core.engine.results import EpochRecord, EvaluationReport
-from vae_core.engine.training import FitResult, StepProgress, TrainingCallback, TrainingDiverged, fit, training_metadata
+from vae_core.engine.training import StepProgress, TrainingCallback, TrainingDiverged, fit, training_metadata
+from vae_core.serving.background import (
+    MAX_TRAINING_JOBS_ENV,
+    SCHEDULER,
+    TRAINING_KIND,
+    BackgroundJob,
+    QueueFull,
+    Scheduler,
+    max_training_jobs,
+)
 
-MAX_JOBS_ENV = "VAE_MAX_TRAINING_JOBS"
-MAX_CONCURRENT_JOBS = max(1, int(os.environ.get(MAX_JOBS_ENV, "2") or 2))
-_SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT_JOBS)
+MAX_JOBS_ENV = MAX_TRAINING_JOBS_ENV
+MAX_CONCURRENT_JOBS = max_training_jobs()
 
 WAITING, RUNNING, EVALUATING, DONE, STOPPED, DIVERGED, FAILED = (
     "waiting",
@@ -54,11 +71,14 @@ WAITING, RUNNING, EVALUATING, DONE, STOPPED, DIVERGED, FAILED = (
 FINISHED_STATES = (DONE, STOPPED, DIVERGED, FAILED)
 
 # The training curve gets a point every CURVE_POINTS_PER_EPOCH-th of an epoch, or every CURVE_SECONDS, which
-# ever comes first: on MNIST (469 steps per epoch) a point is about 23 steps, a fraction of a second.
+# ever comes first: on MNIST (469 steps per epoch) a point is about 23 steps, a fraction of a second. Each point
+# is also the child's progress message, so the parent reads about 20 messages an epoch, not one per step.
 CURVE_POINTS_PER_EPOCH = 20
 CURVE_SECONDS = 2.0
 STOPPED_EVAL_IMAGES = 2000  # a stopped run is evaluated on the first N test images (a conv model: seconds, not 20 s)
 FINISHED_JOBS_KEPT = 50  # finished jobs the board remembers, so a refresh after the end still shows the result
+
+Weights = dict[str, np.ndarray]  # a state_dict as numpy arrays: what the child sends after each epoch
 
 
 @dataclass(frozen=True)
@@ -105,123 +125,38 @@ def unique_checkpoint_path(folder: str | Path, name: str) -> Path:
     return path
 
 
-class TrainingJob(TrainingCallback):
-    """fit(model_config, train_config) in a daemon thread, then evaluate and save to save_path."""
+# --- the child's side -------------------------------------------------------------------------------------------
+class _CurveReporter(TrainingCallback):
+    """fit's callback in the child: a curve point (and the progress line) every few steps, the weights after
+    every epoch, all sent to the parent."""
 
-    def __init__(
-        self,
-        model_config: ModelConfig,
-        train_config: TrainConfig,
-        save_path: str | Path,
-        *,
-        metadata: dict[str, Any] | None = None,
-        train_data: ImageDataset | None = None,
-        test_data: ImageDataset | None = None,
-    ):
-        self.model_config, self.train_config = model_config, train_config
-        self.save_path = Path(save_path)
-        self.metadata = dict(metadata or {})
-        self.job_id = secrets.token_urlsafe(9)
-        self._train_data, self._test_data = train_data, test_data
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._progress = JobProgress(WAITING, 0.0, 0, train_config.epochs, message="Waiting for a free training slot…")
-        self._diverged_result: FitResult | None = None
-        self._pending = [0.0, 0.0, 0.0, 0]  # recon, kl, regularizer sums and the steps since the last curve point
+    def __init__(self, queue: Any, total_epochs: int) -> None:
+        self._queue, self._total_epochs = queue, total_epochs
+        self._pending = [0.0, 0.0, 0.0, 0]  # recon, kl, regularizer sums and the steps since the last point
         self._last_point_at = time.monotonic()
 
-    # --- the page's side ---------------------------------------------------------------------------
-    def start(self) -> TrainingJob:
-        """Start training in the background and return at once."""
-        assert self._thread is None, "a job starts once"
-        self._thread = threading.Thread(target=self._run, name=f"train-{self.save_path.stem}", daemon=True)
-        self._thread.start()
-        return self
-
-    def request_stop(self) -> None:
-        """Ask training to stop after the current batch (the finished epochs are still saved)."""
-        self._stop.set()
-        with self._lock:
-            if not self._progress.finished:
-                self._progress.stop_requested = True
-                self._progress.message = "Stopping after the current batch…"
-
-    def progress(self) -> JobProgress:
-        """A copy of the current progress."""
-        with self._lock:
-            p = self._progress
-            return JobProgress(
-                p.state,
-                p.fraction,
-                p.epoch,
-                p.total_epochs,
-                list(p.history),
-                p.message,
-                p.saved_path,
-                list(p.curve),
-                p.stop_requested,
-                p.report,
-            )
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the thread; True when it has finished."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return self._thread is not None and not self._thread.is_alive()
-
-    @property
-    def can_save_last_good(self) -> bool:
-        """After a divergence with at least one good epoch, its weights can still be saved."""
-        with self._lock:
-            return (
-                self._diverged_result is not None
-                and bool(self._diverged_result.history)
-                and self._progress.saved_path is None
-            )
-
-    def save_last_good(self) -> Path:
-        """Save the weights from the end of the last finished epoch before the divergence (under a fresh claim:
-        the diverged job gave its name back)."""
-        with self._lock:
-            result = self._diverged_result
-        assert result is not None and result.history, "nothing good to save"
-        self.save_path = claim_checkpoint_path(self.save_path.parent, self.save_path.stem)
-        try:
-            path, report = self._save(result, diverged=True)
-        finally:
-            release_claim(self.save_path)
-        with self._lock:
-            self._progress.saved_path, self._progress.report = str(path), report
-            self._progress.message += f" The last good weights were saved as {path.name}."
-        return path
-
-    # --- fit's callbacks (training thread) ----------------------------------------------------------
     def on_step(self, progress: StepProgress) -> None:
         point = self._curve_point(progress)
-        with self._lock:
-            self._progress.fraction = progress.global_step / progress.total_steps
-            if not self._progress.stop_requested:
-                self._progress.message = (
-                    f"Epoch {progress.epoch}/{self.train_config.epochs}, step "
-                    f"{progress.step}/{progress.steps_per_epoch}, loss {progress.objective:.2f}"
-                )
-            if point is not None:
-                self._progress.curve.append(point)
+        if point is not None:
+            message = (
+                f"Epoch {progress.epoch}/{self._total_epochs}, step {progress.step}/{progress.steps_per_epoch}, "
+                f"loss {progress.objective:.2f}"
+            )
+            self._queue.put(("step", (progress.global_step / progress.total_steps, message, point)))
 
     def on_epoch(self, record: EpochRecord, model: LatentModel) -> None:
-        with self._lock:
-            self._progress.epoch = record.epoch
-            self._progress.history.append(record)
+        weights = {name: t.detach().cpu().numpy().copy() for name, t in model.state_dict().items()}
+        self._queue.put(("epoch", (record, weights)))
 
     def _curve_point(self, progress: StepProgress) -> CurvePoint | None:
-        """Accumulate this batch; a point every 1/CURVE_POINTS_PER_EPOCH epoch or CURVE_SECONDS (training thread)."""
-        if progress.terms is None:
+        """Accumulate this batch; a point every 1/CURVE_POINTS_PER_EPOCH epoch or CURVE_SECONDS."""
+        terms = progress.terms
+        if terms is None:
             return None
         pending = self._pending
-        pending[0] += progress.terms.recon
-        pending[1] += progress.terms.kl
-        pending[2] += progress.terms.regularizer
+        pending[0] += terms.recon
+        pending[1] += terms.kl
+        pending[2] += terms.regularizer
         pending[3] += 1
         every = max(1, math.ceil(progress.steps_per_epoch / CURVE_POINTS_PER_EPOCH))
         now = time.monotonic()
@@ -242,110 +177,284 @@ class TrainingJob(TrainingCallback):
         self._pending, self._last_point_at = [0.0, 0.0, 0.0, 0], now
         return point
 
-    # --- the thread ---------------------------------------------------------------------------------
-    def _set(self, **changes: Any) -> None:
-        with self._lock:
-            for name, value in changes.items():
-                setattr(self._progress, name, value)
 
-    def _run(self) -> None:
+def _train_in_child(
+    model_config: ModelConfig, train_config: TrainConfig, save_path: Path, metadata: dict[str, Any], queue: Any
+) -> None:
+    """The child process: load the data, fit, evaluate on the whole test split and save; tell the parent each
+    step of the way. Ends with ("saved", (path, report)), ("diverged", message) or ("failed", message)."""
+    torch.set_num_threads(max(1, train_config.num_threads))
+    try:
+        queue.put(("status", "Loading the data…"))
+        train_data = load_dataset(train_config.dataset, "train")
+        test_data = load_dataset(train_config.dataset, "test")
+        queue.put(("data", (len(train_data), len(test_data))))
+        reporter = _CurveReporter(queue, train_config.epochs)
         try:
-            while not _SLOTS.acquire(timeout=0.2):  # wait for a slot, but let a stop request cancel the wait
-                if self._stop.is_set():
-                    self._set(state=STOPPED, message="Stopped before training started; nothing was saved.")
-                    return
+            result = fit(model_config, train_config, reporter, train_data=train_data, test_data=test_data)
+        except TrainingDiverged as err:
+            queue.put(("diverged", str(err)))
+            return
+        queue.put(("status", "Evaluating on the test split…"))
+        report = evaluate(result.model, test_data.images, protocol=protocol_of(train_config, model_config))
+        metadata = {
+            **training_metadata(
+                result.seconds,
+                len(train_data),
+                len(test_data),
+                len(result.history),
+                train_config.num_threads,
+                device=train_config.device,
+            ),
+            **metadata,
+            "trained_in_app": True,
+            "stopped_early": False,
+        }
+        path = save_checkpoint(
+            save_path,
+            result.model,
+            train_config,
+            history=[r.to_dict() for r in result.history],
+            metrics=report.to_dict(),
+            metadata=metadata,
+        )
+        queue.put(("saved", (str(path), report)))
+    except Exception as err:  # the page must get a message, never a silent exit
+        traceback.print_exc()
+        queue.put(("failed", f"Training failed: {type(err).__name__}: {err}"))
+
+
+# --- the parent's side ------------------------------------------------------------------------------------------
+class TrainingJob(BackgroundJob):
+    """fit(model_config, train_config) in a child process, then evaluate and save to save_path."""
+
+    kind = TRAINING_KIND
+
+    def __init__(
+        self,
+        model_config: ModelConfig,
+        train_config: TrainConfig,
+        save_path: str | Path,
+        *,
+        metadata: dict[str, Any] | None = None,
+        owner: str | None = None,
+    ):
+        self.model_config, self.train_config = model_config, train_config
+        self.save_path = Path(save_path)
+        self.metadata = dict(metadata or {})
+        self.job_id = secrets.token_urlsafe(9)
+        self._owner = owner
+        super().__init__(_train_in_child, (model_config, train_config, self.save_path, self.metadata))
+        self._progress = JobProgress(WAITING, 0.0, 0, train_config.epochs, message="Waiting for a free training slot…")
+        self._last_weights: Weights | None = None  # the last finished epoch's, as the child sent them
+        self._split_sizes: tuple[int, int] | None = None
+        self._saver: threading.Thread | None = None
+
+    # --- the page's side ---------------------------------------------------------------------------------------
+    def controlled_by(self, owner: str | None) -> bool:
+        """Whether `owner` (a session's secret token) started this job and so may stop it."""
+        return self._owner is not None and owner is not None and secrets.compare_digest(self._owner, owner)
+
+    @property
+    def finished(self) -> bool:
+        return self._progress.finished
+
+    def progress(self) -> JobProgress:
+        """A copy of the current progress (reads what the child has sent since the last call)."""
+        with self._lock:
+            self.poll()
+            p = self._progress
+            message = p.message
+            if p.state == WAITING and self.queue_place is not None:
+                place, waiting = self.queue_place
+                message = f"Waiting for a free training slot: number {place} of {waiting} in the server's queue."
+            return JobProgress(
+                p.state,
+                p.fraction,
+                p.epoch,
+                p.total_epochs,
+                list(p.history),
+                message,
+                p.saved_path,
+                list(p.curve),
+                p.stop_requested,
+                p.report,
+            )
+
+    def request_stop(self) -> None:
+        """Stop now: the child is terminated, and the epochs finished so far are evaluated and saved (in a
+        thread of the parent, so the click answers at once). A job still waiting for a slot just ends."""
+        with self._lock:
+            if self._progress.finished or self._progress.stop_requested:
+                return
+            self._progress.stop_requested = True
+            if not self.launched:
+                self._ended = True
+                self._progress.state = STOPPED
+                self._progress.message = "Stopped before training started; nothing was saved."
+                release_claim(self.save_path)
+                return
+            self.poll()  # the epochs the child finished before the stop
+            if self._progress.finished:  # it had just ended by itself
+                return
+            self._terminate()
+            if self._last_weights is None:
+                self._progress.state = STOPPED
+                self._progress.message = "Stopped before the first epoch finished; nothing was saved."
+                release_claim(self.save_path)
+                return
+            self._progress.state = EVALUATING
+            self._progress.message = f"Stopped; saving the {self._progress.epoch} finished epoch(s)…"
+            self._saver = threading.Thread(target=self._save_stopped, name="save-stopped", daemon=True)
+            self._saver.start()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until the job has finished (tests, benchmarks); True when it has."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while deadline is None or time.monotonic() < deadline:
+            if self.progress().finished:
+                return True
+            time.sleep(0.02)
+        return self.progress().finished
+
+    @property
+    def can_save_last_good(self) -> bool:
+        """After a divergence or a crash with at least one finished epoch, its weights can still be saved."""
+        with self._lock:
+            return (
+                self._progress.state in (DIVERGED, FAILED)
+                and self._last_weights is not None
+                and self._progress.saved_path is None
+            )
+
+    def save_last_good(self) -> Path:
+        """Save the weights from the end of the last finished epoch (under a fresh claim: the job gave its name
+        back when it ended)."""
+        with self._lock:
+            assert self._last_weights is not None, "nothing good to save"
+            self.save_path = claim_checkpoint_path(self.save_path.parent, self.save_path.stem)
             try:
-                self._train()
+                path, report = self._save_last_epoch()
             finally:
-                _SLOTS.release()
+                release_claim(self.save_path)
+            self._progress.saved_path, self._progress.report = str(path), report
+            self._progress.message += f" The last good weights were saved as {path.name}."
+            return path
+
+    # --- the child's messages (under the lock) -------------------------------------------------------------------
+    def _on_message(self, kind: str, payload: Any) -> None:
+        p = self._progress
+        if p.finished or p.stop_requested:
+            return
+        if kind == "status":
+            p.state, p.message = (EVALUATING if "Evaluating" in payload else RUNNING), payload
+        elif kind == "data":
+            self._split_sizes = payload
+        elif kind == "step":
+            p.fraction, p.message, point = payload
+            p.state = RUNNING
+            p.curve.append(point)
+        elif kind == "epoch":
+            record, self._last_weights = payload
+            p.epoch = record.epoch
+            p.history.append(record)
+        elif kind == "saved":
+            path, report = payload
+            p.state, p.fraction, p.saved_path, p.report = DONE, 1.0, path, report
+            evaluated = (
+                f" (evaluated on the first {report.n_images:,} test images)"
+                if self._split_sizes is not None and report.n_images < self._split_sizes[1]
+                else ""
+            )
+            p.message = f"Trained {len(p.history)} epochs; saved as {Path(path).name}{evaluated}."
+        elif kind == "diverged":
+            good = len(p.history)
+            p.state = DIVERGED
+            p.message = f"Training diverged: {payload}" + (
+                f" {good} good epoch(s) can still be saved." if good else " No epoch finished, nothing to save."
+            )
+        elif kind == "failed":
+            p.state, p.message = FAILED, str(payload)
+
+    def _on_exit(self, exitcode: int | None) -> None:
+        p = self._progress
+        if not p.finished and not p.stop_requested:
+            good = len(p.history)
+            p.state = FAILED
+            p.message = f"The training process ended unexpectedly: exit code {exitcode}." + (
+                f" {good} finished epoch(s) can still be saved." if good else " No epoch finished, nothing to save."
+            )
+        if p.saved_path is None and not p.stop_requested:
+            release_claim(self.save_path)  # give the name back; the child's save_checkpoint did when it saved
+
+    def _on_cancel(self) -> None:  # trainings are not leased; a cancel is a stop
+        self._progress.state = STOPPED
+        self._progress.message = "Cancelled; nothing was saved."
+        release_claim(self.save_path)
+
+    # --- saving in the parent ----------------------------------------------------------------------------------
+    def _save_stopped(self) -> None:
+        try:
+            path, report = self._save_last_epoch()
         except Exception as err:  # the page must get a message, never a dead thread
             traceback.print_exc()
-            self._set(state=FAILED, message=f"Training failed: {type(err).__name__}: {err}")
-        finally:
+            release_claim(self.save_path)
             with self._lock:
-                saved = self._progress.saved_path is not None
-            if not saved:
-                release_claim(self.save_path)  # give the name back; save_checkpoint already did when it saved
-
-    def _train(self) -> None:
-        self._set(state=RUNNING, message="Loading the data…")
-        if self._train_data is None:
-            self._train_data = load_dataset(self.train_config.dataset, "train")
-        if self._test_data is None:
-            self._test_data = load_dataset(self.train_config.dataset, "test")
-        train_data, test_data = self._train_data, self._test_data
-        try:
-            result = fit(
-                self.model_config, self.train_config, self, stop=self._stop, train_data=train_data, test_data=test_data
-            )
-        except TrainingDiverged as err:
-            with self._lock:
-                self._diverged_result = err.result
-            good = len(err.result.history)
-            self._set(
-                state=DIVERGED,
-                message=f"Training diverged: {err}"
-                + (f" {good} good epoch(s) can still be saved." if good else " No epoch finished, nothing to save."),
-            )
+                self._progress.state = FAILED
+                self._progress.message = f"Saving the stopped run failed: {type(err).__name__}: {err}"
             return
-        if not result.history:
-            self._set(state=STOPPED, message="Stopped before the first epoch finished; nothing was saved.")
-            return
-        self._set(state=EVALUATING, message="Evaluating on the test split…")
-        path, report = self._save(result, diverged=False)
-        epochs = len(result.history)
-        evaluated = (
-            f" (evaluated on the first {report.n_images:,} test images)"
-            if report.n_images < len(self._test_data)
-            else ""
-        )
-        self._set(
-            state=STOPPED if result.stopped else DONE,
-            fraction=1.0,
-            saved_path=str(path),
-            report=report,
-            message=(f"Stopped in epoch {epochs}; " if result.stopped else f"Trained {epochs} epochs; ")
-            + f"saved as {path.name}{evaluated}.",
-        )
+        with self._lock:
+            epochs = self._progress.epoch
+            self._progress.state, self._progress.saved_path, self._progress.report = STOPPED, str(path), report
+            self._progress.message = (
+                f"Stopped in epoch {epochs + 1}; saved the {epochs} finished epoch(s) as {path.name} "
+                f"(evaluated on the first {report.n_images:,} test images)."
+            )
 
-    def _save(self, result: FitResult, diverged: bool) -> tuple[Path, EvaluationReport]:
-        # Evaluated like the zoo (vae_core.zoo.cli): the test split, binarised when training was; a stopped run on
-        # its first STOPPED_EVAL_IMAGES images (the same fixed binarisation of those), so Stop answers quickly.
-        train_data, test_data = self._train_data, self._test_data
-        assert train_data is not None and test_data is not None, "the data are loaded before fit"
-        images = test_data.images
-        if result.stopped or diverged:
-            images = images[:STOPPED_EVAL_IMAGES]
-        report = evaluate(result.model, images, protocol=protocol_of(self.train_config, self.model_config))
+    def _save_last_epoch(self) -> tuple[Path, EvaluationReport]:
+        # Evaluated like the zoo (vae_core.zoo.cli), the test split binarised when training was, on its first
+        # STOPPED_EVAL_IMAGES images (the same fixed binarisation of those), so Stop answers quickly.
+        with self._lock:
+            weights, history = self._last_weights, list(self._progress.history)
+        assert weights is not None, "no finished epoch to save"
+        model = build_model(self.model_config)
+        model.load_state_dict({name: torch.from_numpy(array) for name, array in weights.items()})
+        model.eval()
+        test_data = load_dataset(self.train_config.dataset, "test")
+        images = test_data.images[:STOPPED_EVAL_IMAGES]
+        report = evaluate(model, images, protocol=protocol_of(self.train_config, self.model_config))
+        n_train = self._split_sizes[0] if self._split_sizes is not None else 0
         metadata = training_metadata(
-            result.seconds,
-            len(train_data),
+            sum(r.seconds for r in history),
+            n_train,
             len(test_data),
-            len(result.history),
+            len(history),
             self.train_config.num_threads,
             device=self.train_config.device,
         )
-        metadata.update(self.metadata, trained_in_app=True, stopped_early=result.stopped or diverged)
+        metadata.update(self.metadata, trained_in_app=True, stopped_early=True)
         path = save_checkpoint(
             self.save_path,
-            result.model,
+            model,
             self.train_config,
-            history=[r.to_dict() for r in result.history],
+            history=[r.to_dict() for r in history],
             metrics=report.to_dict(),
             metadata=metadata,
         )
         return path, report
 
 
-class QueueFull(RuntimeError):
-    """The server already trains MAX_CONCURRENT_JOBS jobs and has MAX_QUEUED_TRAINING_JOBS waiting."""
-
-
 class JobBoard:
     """Every training job of this server by id: what a page reattaches to after a browser refresh."""
 
-    def __init__(self, max_running: int = MAX_CONCURRENT_JOBS, max_waiting: int = limits.MAX_QUEUED_TRAINING_JOBS):
+    def __init__(
+        self,
+        max_running: int = MAX_CONCURRENT_JOBS,
+        max_waiting: int = limits.MAX_QUEUED_TRAINING_JOBS,
+        scheduler: Scheduler | None = None,
+    ):
         self.max_running, self.max_waiting = max_running, max_waiting
+        self.scheduler = scheduler or SCHEDULER
         self._lock = threading.Lock()
         self._jobs: dict[str, TrainingJob] = {}  # insertion order: oldest first
 
@@ -363,6 +472,12 @@ class JobBoard:
             jobs = list(self._jobs.values())
         return [job for job in jobs if not job.progress().finished]
 
+    def owned_by(self, owner: str | None) -> list[TrainingJob]:
+        """The jobs `owner` started, oldest first."""
+        with self._lock:
+            jobs = list(self._jobs.values())
+        return [job for job in jobs if job.controlled_by(owner)]
+
     def submit(
         self,
         model_config: ModelConfig,
@@ -371,10 +486,10 @@ class JobBoard:
         stem: str,
         *,
         metadata: dict[str, Any] | None = None,
-        train_data: ImageDataset | None = None,
-        test_data: ImageDataset | None = None,
+        owner: str | None = None,
     ) -> TrainingJob:
-        """Claim folder/stem.safetensors (or stem-2.safetensors, ...) now, register the job and start it.
+        """Claim folder/stem.safetensors (or stem-2.safetensors, ...) now, register the job and queue it; owner
+        is the secret of the session that may stop it.
 
         Raises QueueFull when the server is at capacity and ValueError for a name without letters or digits.
         """
@@ -387,16 +502,15 @@ class JobBoard:
                     "when one has finished."
                 )
             path = claim_checkpoint_path(folder, stem)
-            job = TrainingJob(
-                model_config, train_config, path, metadata=metadata, train_data=train_data, test_data=test_data
-            )
+            job = TrainingJob(model_config, train_config, path, metadata=metadata, owner=owner)
             self._jobs[job.job_id] = job
             self._forget_old_finished()
         try:
-            return job.start()
+            self.scheduler.submit(job)
         except BaseException:
             release_claim(path)
             raise
+        return job
 
     def _forget_old_finished(self) -> None:
         finished = [job_id for job_id, job in self._jobs.items() if job.progress().finished]

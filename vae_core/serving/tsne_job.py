@@ -3,7 +3,10 @@
 scikit-learn's TSNE has no callback and cannot be interrupted inside a thread, so each run is a child process
 (multiprocessing's spawn start method: no forked copy of the server's threads and torch state). With verbose=2
 TSNE prints a line every 50 iterations ("[t-SNE] Iteration 350: error = ..."); the child sends its printed
-lines to the parent, which turns them into a TsneProgress. Cancel terminates the child.
+lines to the parent, which turns them into a TsneProgress. The child is run by the server's background
+scheduler (vae_core.serving.background, shared with the trainings): it waits for a free slot, its place in the
+queue shown, and it is leased: Cancel, or no session holding it for limits.BACKGROUND_LEASE_SECONDS (a closed
+tab, a page left), terminates the child.
 
 Above limits.MAX_TSNE_POINTS codes, t-SNE runs on a random subset of that many, picked with a fixed seed
 (SAMPLE_SEED) and said so on the page (`describe_sample`). A subset rather than a refusal: MNIST's test split
@@ -11,13 +14,13 @@ has 10 000 codes, twice the cap, so refusing would leave every larger-latent MNI
 while 5000 random points show the same clusters at about a quarter of the time (Barnes-Hut is O(N log N), and
 its neighbour search grows faster).
 
-Runs are server-wide: `TsneBoard.start(key, codes)` returns the run already going for that key (every session
-looking at the same model shares it), or starts one; a cancelled or failed run is replaced by the next start.
+Runs are server-wide: `TsneBoard.start(key, codes, holder=session)` returns the run already waiting or going for
+that key (every session looking at the same model shares it, each holding a lease), or queues one; a cancelled or
+failed run is replaced by the next start.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import re
 import sys
 import threading
@@ -28,9 +31,12 @@ import numpy as np
 
 from vae_core.engine import limits
 from vae_core.lessons.projection import TSNE_ITERATIONS, run_tsne
+from vae_core.serving.background import SCHEDULER, BackgroundJob, Scheduler
 
 SAMPLE_SEED = 0  # the subset of a capped t-SNE: the same codes every time, on every machine
-STARTING, NEIGHBOURS, RUNNING, DONE, CANCELLED, FAILED = (
+TSNE_KIND = "t-SNE"  # the scheduler's name for these jobs
+WAITING, STARTING, NEIGHBOURS, RUNNING, DONE, CANCELLED, FAILED = (
+    "waiting",
     "starting",
     "neighbours",
     "running",
@@ -74,7 +80,7 @@ def describe_sample(n_codes: int, indices: np.ndarray | None, what: str = "test 
 class TsneProgress:
     """A snapshot of one run for the page."""
 
-    state: str  # STARTING, NEIGHBOURS, RUNNING, DONE, CANCELLED or FAILED
+    state: str  # WAITING, STARTING, NEIGHBOURS, RUNNING, DONE, CANCELLED or FAILED
     fraction: float  # 0..1 of the whole run
     text: str  # what it is doing, for the progress bar
     error: str | None = None  # why it failed (FAILED only)
@@ -114,8 +120,11 @@ def _child_main(codes: np.ndarray, seed: int, queue: Any) -> None:
     queue.put(("done", np.asarray(points, dtype=np.float32)))
 
 
-class TsneJob:
-    """One t-SNE run in a child process. Thread-safe: several sessions may poll it at once."""
+class TsneJob(BackgroundJob):
+    """One t-SNE run in a child process (vae_core.serving.background), leased: it runs while a session holds
+    it. Thread-safe: several sessions may poll it at once. Submit it to a Scheduler to start it."""
+
+    kind = TSNE_KIND
 
     def __init__(self, codes: np.ndarray, *, seed: int = 0, cap: int | None = None) -> None:
         codes = np.asarray(codes, dtype=np.float64)
@@ -125,27 +134,23 @@ class TsneJob:
         # Read at call time, not import time, so a test can lower the cap.
         self.indices = sample_indices(self.n_codes, limits.MAX_TSNE_POINTS if cap is None else cap)
         subset = codes if self.indices is None else codes[self.indices]
-        context = multiprocessing.get_context("spawn")
-        self._queue = context.Queue()
-        # daemon: a server that exits takes its t-SNE runs with it.
-        self._process = context.Process(target=_child_main, args=(subset, seed, self._queue), daemon=True)
-        self._lock = threading.Lock()
-        self._progress = TsneProgress(STARTING, 0.0, "starting the t-SNE process")
+        super().__init__(_child_main, (subset, seed), leased=True)
+        self._progress = TsneProgress(WAITING, 0.0, "waiting for a free slot")
         self._points: np.ndarray | None = None
-        self._process.start()
 
     @property
-    def pid(self) -> int | None:
-        return self._process.pid
-
-    def is_alive(self) -> bool:
-        """Whether the child process still runs."""
-        return self._process.is_alive()
+    def finished(self) -> bool:
+        return self._progress.finished
 
     def progress(self) -> TsneProgress:
         """The latest progress (reads what the child has sent since the last call)."""
         with self._lock:
-            self._drain()
+            self.poll()
+            if not self.launched and not self.finished:
+                place = f" (number {self.queue_place[0]} in the server's queue)" if self.queue_place else ""
+                return TsneProgress(WAITING, 0.0, f"waiting for a free slot{place}")
+            if self.launched and self._progress.state == WAITING:
+                return TsneProgress(STARTING, 0.0, "starting the t-SNE process")
             return self._progress
 
     def points(self) -> np.ndarray:
@@ -155,55 +160,30 @@ class TsneJob:
             raise RuntimeError(f"the t-SNE run is not done ({progress.state}: {progress.text})")
         return self._points
 
-    def cancel(self) -> None:
-        """Stop the run now: the child is terminated (killed if it does not exit within 5 s)."""
+    def refuse(self, reason: str) -> TsneJob:
+        """Mark a job that never ran as failed (a full queue), so the page says why."""
         with self._lock:
-            if self._progress.finished:
-                return
-            self._process.terminate()
-            self._process.join(5.0)
-            if self._process.is_alive():
-                self._process.kill()
-                self._process.join(5.0)
-            self._progress = TsneProgress(CANCELLED, self._progress.fraction, "cancelled")
-            self._queue.close()
+            self._progress = TsneProgress(FAILED, 0.0, "failed", error=reason)
+        return self
 
-    def _drain(self) -> None:
-        # Under self._lock. Reads every message waiting; the child's exit without "done" is a failure.
-        if self._progress.finished:
+    def _on_message(self, kind: str, payload: Any) -> None:
+        if self.finished:
             return
-        while True:
-            try:
-                kind, payload = self._queue.get_nowait()
-            except Exception:  # queue.Empty, or a queue broken by a dead child
-                break
-            if kind == "line":
-                self._progress = _progress_of_line(payload, self._progress)
-            elif kind == "done":
-                self._points = payload
-                self._progress = TsneProgress(DONE, 1.0, "done")
-                self._process.join(5.0)
-                return
-            else:
-                self._progress = TsneProgress(FAILED, self._progress.fraction, "failed", error=str(payload))
-                return
-        if not self._process.is_alive() and self._process.exitcode is not None:
-            # It may have put its last messages just before exiting (progress lines first, then its result or
-            # its error): read them all, waiting a little for each on a busy machine, before calling it a failure.
-            kind, payload = "failed", f"the t-SNE process ended with exit code {self._process.exitcode}"
-            while True:
-                try:
-                    kind, payload = self._queue.get(timeout=2.0)
-                except Exception:
-                    kind, payload = "failed", f"the t-SNE process ended with exit code {self._process.exitcode}"
-                    break
-                if kind != "line":
-                    break
-            if kind == "done":
-                self._points, self._progress = payload, TsneProgress(DONE, 1.0, "done")
-            else:
-                message = payload if kind == "failed" else f"the t-SNE process ended ({self._process.exitcode})"
-                self._progress = TsneProgress(FAILED, self._progress.fraction, "failed", error=str(message))
+        if kind == "line":
+            self._progress = _progress_of_line(payload, self._progress)
+        elif kind == "done":
+            self._points = payload
+            self._progress = TsneProgress(DONE, 1.0, "done")
+        else:
+            self._progress = TsneProgress(FAILED, self._progress.fraction, "failed", error=str(payload))
+
+    def _on_exit(self, exitcode: int | None) -> None:
+        if not self.finished:
+            message = f"the t-SNE process ended unexpectedly: exit code {exitcode}"
+            self._progress = TsneProgress(FAILED, self._progress.fraction, "failed", error=message)
+
+    def _on_cancel(self) -> None:
+        self._progress = TsneProgress(CANCELLED, self._progress.fraction, "cancelled")
 
 
 def _progress_of_line(line: str, previous: TsneProgress) -> TsneProgress:
@@ -221,18 +201,30 @@ def _progress_of_line(line: str, previous: TsneProgress) -> TsneProgress:
 
 
 class TsneBoard:
-    """Server-wide t-SNE runs by key (e.g. a model and a data set): one run per key, shared by every session."""
+    """Server-wide t-SNE runs by key (a model and a data set): one run per key, shared by every session, started
+    through the scheduler (capped with the server's trainings; the rest wait, at most limits.MAX_QUEUED_TSNE_JOBS)."""
 
-    def __init__(self) -> None:
+    def __init__(self, scheduler: Scheduler | None = None) -> None:
+        self.scheduler = scheduler or SCHEDULER
         self._lock = threading.Lock()
         self._jobs: dict[Any, TsneJob] = {}
 
-    def start(self, key: Any, codes: np.ndarray, *, seed: int = 0) -> TsneJob:
-        """The run for key: the one going or done, or a new one when there is none or it was cancelled or failed."""
+    def start(self, key: Any, codes: np.ndarray, *, holder: str, seed: int = 0) -> TsneJob:
+        """The run for key, held for the session `holder`: the one waiting, going or done, or a new one when
+        there is none or it was cancelled or failed."""
         with self._lock:
             job = self._jobs.get(key)
             if job is None or job.progress().state in (CANCELLED, FAILED):
                 job = self._jobs[key] = TsneJob(codes, seed=seed)
+                job.hold(holder)
+                waiting = len(self.scheduler.waiting(TSNE_KIND))
+                if waiting >= limits.MAX_QUEUED_TSNE_JOBS:
+                    return job.refuse(
+                        f"the server is busy: {waiting} t-SNE runs are already waiting for a free slot; "
+                        "try again in a minute, or use PCA meanwhile"
+                    )
+                self.scheduler.submit(job)
+            job.hold(holder)
             return job
 
     def get(self, key: Any) -> TsneJob | None:
