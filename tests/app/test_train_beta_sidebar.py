@@ -87,7 +87,9 @@ def test_the_default_vae_gets_no_collapse_warning_and_its_curve_has_a_point_per_
     assert len(values(train["x"])) == 30 * 12  # digits: 12 steps per epoch, each a point
 
 
-def test_a_refresh_finds_the_job_again_and_can_stop_it(open_page, navigation_only):
+def test_a_link_or_refresh_shows_the_job_without_stop_and_only_its_owner_stops_it(open_page, navigation_only):
+    """Issue #25 item 9: the job's id in a link lets anyone watch; Stop is for the session that started it, which
+    finds its job again on plain /train after visiting another page."""
     from streamlit.testing.v1 import AppTest
 
     at = open_page(LESSONS["train"].script)
@@ -97,7 +99,8 @@ def test_a_refresh_finds_the_job_again_and_can_stop_it(open_page, navigation_onl
     job_id = at.query_params.get("train_job")
     assert job_id, "the job's id is kept in the URL"
     assert next(b for b in at.button if b.label == "Train").disabled  # redrawn at once: one job per page
-    # A browser refresh: a new session, the same URL.
+    assert all(job_id not in str(v) for k, v in at.query_params.items() if k != "train_job")
+    # A browser refresh, or the link in another browser: a new session, the same URL.
     fresh = AppTest.from_file(str(APP_FILE), default_timeout=60)
     fresh.query_params["train_job"] = job_id
     fresh.run()
@@ -105,11 +108,20 @@ def test_a_refresh_finds_the_job_again_and_can_stop_it(open_page, navigation_onl
     fresh.query_params["train_job"] = job_id
     fresh.run()
     assert not fresh.exception
-    stop = fresh.button(key="train_job_stop")
-    assert stop.label == "Stop training"
+    assert not [b for b in fresh.button if b.key == "train_job_stop"], "a shared link must not stop the job"
+    assert "only the session that started it can stop it" in texts(fresh.caption)
+    assert fresh.get("progress"), "the link still shows the progress"
     assert next(b for b in fresh.button if b.label == "Train").disabled  # no second job from the same page
-    stop.click().run()
-    wait_for(fresh, lambda at: at.warning and "Stopped" in texts(at.warning))
+    # The owner goes elsewhere and comes back to plain /train: its own job, with Stop, not "other sessions".
+    at.switch_page(LESSONS["latent_space"].script).run()
+    at.query_params.clear()
+    at.switch_page(LESSONS["train"].script).run()
+    assert not at.exception
+    assert "from other sessions" not in texts(at.caption)
+    at.button(key="train_job_stop").click().run()
+    wait_for(at, lambda at: at.warning and "Stopped" in texts(at.warning))
+    fresh.run()
+    assert "Stopped" in texts(fresh.warning)  # the watcher sees the owner's stop
 
 
 # --- β trade-off ------------------------------------------------------------------------------------------------
