@@ -81,7 +81,7 @@ def children(tmp_path_factory):
 
 
 def test_a_child_trains_then_saves_an_evaluated_checkpoint(children):
-    folder, _, jobs = children
+    _, _, jobs = children
     job = jobs["finishing"]
     assert job.join(TIMEOUT_S)
     progress = job.progress()
@@ -139,7 +139,7 @@ def test_a_killed_child_is_reported_loses_no_other_model_and_its_last_epoch_can_
     assert jobs["finishing"].join(TIMEOUT_S)
     load_checkpoint(folder / "finishing.safetensors")  # the others are untouched
     assert job.can_save_last_good
-    model, info = load_checkpoint(job.save_last_good())
+    _, info = load_checkpoint(job.save_last_good())
     assert info.metadata["epochs_run"] == len(progress.history) and not job.can_save_last_good
 
 

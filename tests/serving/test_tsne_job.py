@@ -8,6 +8,7 @@ from sklearn.manifold import TSNE
 
 from vae_core.lessons.projection import TSNE_ITERATIONS
 from vae_core.serving import tsne_job
+from vae_core.serving.background import Scheduler
 from vae_core.serving.tsne_job import (
     CANCELLED,
     DONE,
@@ -24,13 +25,21 @@ from vae_core.serving.tsne_job import (
 JOB_TIMEOUT_S = 180  # a spawned child imports scikit-learn first: seconds on a busy 2-core machine
 
 
+def started(job: TsneJob) -> TsneJob:
+    """The job launched at once by a scheduler of its own, and held by this test."""
+    job.hold("test")
+    Scheduler(max_running=1, lease_seconds=JOB_TIMEOUT_S).submit(job)
+    return job
+
+
 def wait_until(job: TsneJob, done, timeout_s: float = JOB_TIMEOUT_S) -> list[TsneProgress]:
-    """Poll the job until done(progress); returns every progress seen."""
+    """Poll the job until done(progress), holding it meanwhile; returns every progress seen."""
     seen = [job.progress()]
     deadline = time.monotonic() + timeout_s
     while not done(seen[-1]):
         assert time.monotonic() < deadline, f"t-SNE job stuck at {seen[-1]}"
         time.sleep(0.05)
+        job.hold("test")
         seen.append(job.progress())
     return seen
 
@@ -63,7 +72,7 @@ def test_printed_iterations_become_progress():
 
 def test_a_capped_job_equals_sklearn_run_directly_on_the_same_subset_with_the_same_seed():
     codes = np.random.default_rng(3).normal(size=(90, 4))
-    job = TsneJob(codes, seed=0, cap=60)
+    job = started(TsneJob(codes, seed=0, cap=60))
     seen = wait_until(job, lambda p: p.finished)
     assert seen[-1].state == DONE, seen[-1]
     assert any(p.state == RUNNING for p in seen), "no iteration progress was reported"
@@ -78,7 +87,7 @@ def test_a_capped_job_equals_sklearn_run_directly_on_the_same_subset_with_the_sa
 
 def test_cancel_terminates_the_child_process():
     codes = np.random.default_rng(4).normal(size=(3000, 8))
-    job = TsneJob(codes, seed=0)
+    job = started(TsneJob(codes, seed=0))
     deadline = time.monotonic() + JOB_TIMEOUT_S
     while not job.is_alive():
         assert time.monotonic() < deadline
@@ -92,17 +101,17 @@ def test_cancel_terminates_the_child_process():
 
 def test_a_failing_run_reports_why():
     codes = np.full((20, 3), np.nan)
-    seen = wait_until(TsneJob(codes, seed=0), lambda p: p.finished)
+    seen = wait_until(started(TsneJob(codes, seed=0)), lambda p: p.finished)
     assert seen[-1].state == FAILED and "ValueError" in (seen[-1].error or "")
 
 
 def test_the_board_shares_a_run_per_key_and_replaces_a_cancelled_one():
-    board = TsneBoard()
+    board = TsneBoard(Scheduler(max_running=1))
     codes = np.random.default_rng(5).normal(size=(2000, 4))
-    first = board.start("model-a", codes)
-    assert board.start("model-a", codes) is first and board.get("model-a") is first
+    first = board.start("model-a", codes, holder="a")
+    assert board.start("model-a", codes, holder="b") is first and board.get("model-a") is first
     board.cancel("model-a")
     assert first.progress().state == CANCELLED and not first.is_alive()
-    second = board.start("model-a", codes)
+    second = board.start("model-a", codes, holder="a")
     assert second is not first
     second.cancel()
