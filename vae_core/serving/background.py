@@ -110,6 +110,10 @@ class BackgroundJob:
                 except Exception:  # queue.Empty, or a queue broken by a dead child
                     break
                 self._on_message(kind, payload)
+            if self.finished:  # its result is in: the child is only flushing its queue and exiting
+                self._process.join(LAST_MESSAGES_SECONDS)
+                self._ended = True
+                return
             if self._process.is_alive() or self._process.exitcode is None:
                 return
             # It may have put its last messages just before exiting: read them, waiting a little for each.

@@ -86,9 +86,9 @@ def build_configs(
         kl_warmup_epochs=int(warmup) if variational else 0,
         dynamic_binarization=model_config.likelihood == "bernoulli",
         device=device,
-        # One thread: the job runs in a worker thread, where torch's OpenMP team makes two threads slower
-        # than one (an MNIST epoch 9-12 s with two, 5.6 s with one, 4.8 s with two on the main thread), and
-        # the other core stays free for the sessions the server is answering meanwhile.
+        # One thread: the job runs in a child process of its own (vae_core.serving.jobs), and the other core
+        # stays free for the sessions the server is answering meanwhile (an MNIST epoch took 5.6 s with one
+        # thread, 4.8 s with two on a quiet 2-core machine: two threads buy little and take a core from them).
         num_threads=1 if device == "cpu" else 0,
     )
     return model_config, train_config
