@@ -19,7 +19,8 @@ The layout:
                load in the background; pandas first in every run), busy_indicator (a "Working…" badge while a run
                is in progress), url_state (the view in the URL, with "Reset this page"), lessons (the
                lesson registry: each page's title, icon, address and URL keys)
-- ui/state/    st.cache_* wrappers: loaders, derived, elbo_cache, browser_decoders (decoders as browser payloads)
+- ui/state/    st.cache_* wrappers: loaders, derived, elbo_cache, browser_decoders (decoders as browser payloads);
+               session (this session's secret token: who owns a training job, who holds a t-SNE lease)
 - ui/widgets/  widgets that draw and return plain values: bound (every widget bound to the URL, its default,
                type and bounds recorded where it is drawn), shared (model caption, projection choice, digit
                picker), image_chooser (test image / upload / drawing, binarised for binarised models; shared by
@@ -35,7 +36,8 @@ The layout:
 - Streamlit-free logic the pages use sits in vae_core: registry (ModelEntry, ModelRef, folders, pairing,
   sweeps), latent_paths (grids, lerp/slerp, slices, slider ranges), projection (PCA / t-SNE), tsne_job (t-SNE in
   a child process: progress, cancel, the size cap), sweeps (the β table), elbo_report, jobs (fit() in a
-  background thread, at most VAE_MAX_TRAINING_JOBS at once, on a server-wide board), train_request (the Train
+  child process, at most VAE_MAX_TRAINING_JOBS at once, on a server-wide board), background (the one runner of
+  those children: a server-wide cap, a queue, leases), train_request (the Train
   form -> configs), preprocess (uploads and drawings -> model input), images (arrays -> PNG), export (codes ->
   CSV, download file names), results (typed metrics), vocabulary (roles, sources, labels, thresholds, z₁…),
   protocol (what a model's numbers mean), posterior, divergences, anomaly, conditional, ae_lessons, toy_data,
