@@ -128,6 +128,7 @@ def test_progress_arrives_and_stop_ends_the_child_at_once_keeping_the_last_finis
 def test_a_killed_child_is_reported_loses_no_other_model_and_its_last_epoch_can_be_saved(children):
     folder, _, jobs = children
     job = jobs["killed"]
+    jobs["stopped"].request_stop()  # its slot (already free when the test before has run)
     wait_until(job, lambda p: p.epoch >= 1)
     os.kill(job.pid, signal.SIGKILL)
     assert job.join(TIMEOUT_S)
