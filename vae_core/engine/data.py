@@ -124,6 +124,32 @@ def training_split_missing_text(name: str, root: str | Path | None = None) -> st
     )
 
 
+@dataclass(frozen=True)
+class FitImages:
+    """Images to fit a reference model to (PCA, an independent-pixel model), and where they come from, in words."""
+
+    images: Tensor  # (N, C, H, W) in [0, 1]; shared with the cached split: read-only
+    source: str  # e.g. "the first 10000 training images"
+
+
+def fitting_images(name: str, limit: int | None = None, *, held_out: int, root: str | Path | None = None) -> FitImages:
+    """Up to `limit` training images; without the training split (MNIST and Fashion-MNIST before a fetch) the test
+    images after the first `held_out`, the ones a lesson measures: a page then works from the shipped test split
+    alone, and says (source) what it fitted to."""
+    if has_split(name, "train", root):
+        images = load_dataset(name, "train", root).images[:limit]
+        return FitImages(images, f"the first {len(images)} training images")
+    test = load_dataset(name, "test", root).images
+    if held_out >= len(test):
+        raise ValueError(f"{name} has {len(test)} test images: none left after the first {held_out}")
+    images = test[held_out:][:limit]
+    return FitImages(
+        images,
+        f"test images {held_out + 1}–{held_out + len(images)} ({source(name).title}'s training images are not on "
+        "this machine)",
+    )
+
+
 def binarize(images: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """Stochastic binarisation: each pixel becomes 1 with probability equal to its intensity."""
     import torch

@@ -12,6 +12,7 @@ download button and `python -m vae_core data fetch` both call fetch_split.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import urllib.error
@@ -161,12 +162,17 @@ def fetch_split(
     for raw in files:
         path = folder / raw.name
         if not (path.is_file() and md5_of(path) == raw.md5):
-            _fetch_file(name, split, raw, path, bases, lambda n, base=done: progress and progress(base + n, total))
+            _fetch_file(name, split, raw, path, bases, functools.partial(_report, progress, done, total))
         done += raw.size
         if progress is not None:
             progress(done, total)
         paths.append(path)
     return paths
+
+
+def _report(progress: ProgressCallback | None, before: int, total: int, received: int) -> None:
+    if progress is not None:
+        progress(before + received, total)
 
 
 def _fetch_file(
