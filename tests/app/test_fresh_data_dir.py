@@ -60,3 +60,60 @@ def test_every_page_opens_on_mnist_from_the_shipped_test_split(fresh_machine):
         assert at.session_state["app_selection"].dataset == "mnist", lesson.slug
     assert network_calls == []  # opening a page never downloads: fetching is a button
     assert not empty.exists()  # and nothing was written into the data directory
+
+
+# --- the Train page's download button -------------------------------------------------------------------------
+
+
+def open_train_page_on(dataset: str):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP_FILE), default_timeout=FIRST_RUN_TIMEOUT_S)
+    at.session_state["sidebar_dataset"] = dataset
+    at.run()
+    at.switch_page(LESSONS["train"].script).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_offline_the_train_page_says_so_and_writes_nothing(app_env, navigation_only, monkeypatch):
+    monkeypatch.setenv(MIRRORS_ENV, closed_port_url())
+    at = open_train_page_on("mnist")
+    assert "MNIST's training images are not here: download, 10 MB." in " ".join(i.value for i in at.info)
+    at.button(key="train_fetch_mnist").click().run()
+    assert not at.exception, at.exception
+    [error] = at.error
+    assert "offline" in error.value and "Nothing was written" in error.value
+    assert not is_available("mnist") and not any(p.is_file() for p in data_dir().rglob("*"))
+
+
+def test_the_train_page_fetches_the_training_split_from_a_mirror(app_env, navigation_only, monkeypatch, tmp_path):
+    # A mirror on 127.0.0.1 whose "training" files are MNIST's real test files (their md5s stand in for the
+    # training files' in the table), so the test needs no network and no 10 MB copy.
+    import shutil
+
+    from tests.engine.test_data_files import Mirror
+    from vae_core.engine import data_files
+
+    served = tmp_path / "mirror"
+    served.mkdir()
+    stand_ins = []
+    for raw in data_files.SOURCES["mnist"].files("test"):
+        name = raw.name.replace("t10k", "train")
+        shutil.copy(data_files.shipped_folder("mnist") / raw.name, served / name)
+        stand_ins.append(data_files.RawFile(name, raw.md5, raw.size))
+    real = data_files.SOURCES["mnist"]
+    splits = {**real.splits, "train": (stand_ins[0], stand_ins[1])}
+    monkeypatch.setitem(data_files.SOURCES, "mnist", data_files.Source(real.title, real.folder, real.mirrors, splits))
+    mirror = Mirror(served)
+    monkeypatch.setenv(MIRRORS_ENV, mirror.url)
+    try:
+        at = open_train_page_on("mnist")
+        at.button(key="train_fetch_mnist").click().run()
+    finally:
+        mirror.close()
+    assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
+    assert not any("training images are not here" in i.value for i in at.info)  # the rerun found the files
+    assert is_available("mnist")
+    folder = data_files.raw_folder("mnist", data_dir())
+    assert sorted(p.name for p in folder.iterdir()) == [f.name for f in stand_ins]  # no temp file left
