@@ -242,3 +242,16 @@ def test_fetching_the_real_training_split_from_a_local_mirror(tmp_path):
     finally:
         served.close()
     assert load_dataset("mnist", "train", root=tmp_path).images.shape == (60000, 1, 28, 28)
+
+
+def test_fits_use_held_out_test_images_until_the_training_split_is_here(tmp_path, digits_train):
+    from vae_core.engine.data import fitting_images
+
+    fit = fitting_images("mnist", 100, held_out=1000, root=tmp_path)
+    test = load_dataset("mnist", "test", root=tmp_path).images
+    assert torch.equal(fit.images, test[1000:1100])  # none of the first 1000, which a lesson measures
+    assert fit.source == "test images 1001–1100 (MNIST's training images are not on this machine)"
+    digits = fitting_images("digits", held_out=10**6)  # the held-out count only matters without a training split
+    assert torch.equal(digits.images, digits_train.images) and digits.source == "the first 1437 training images"
+    with pytest.raises(ValueError, match="none left after the first 10000"):
+        fitting_images("fashion-mnist", held_out=10000, root=tmp_path)
