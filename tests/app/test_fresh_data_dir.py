@@ -70,7 +70,7 @@ def test_a_fresh_machine_opens_on_mnist_and_its_shipped_test_split(fresh_machine
 
 @pytest.mark.slow
 def test_every_page_opens_on_mnist_from_the_shipped_test_split(fresh_machine):
-    # Every page's first run on MNIST: about 17 minutes at load 20 on the 2-core machine (the autoencoder
+    # Every page's first run on MNIST: 351 s at load 22-25 on the 2-core machine (the autoencoder
     # lesson, Inference and the Contractive AE take the most), so it is left out of the default run.
     open_pages_on_a_fresh_machine(fresh_machine, LESSONS.values())
 
