@@ -41,7 +41,7 @@ from tools.app_browser import chromium_page, chromium_path, open_app, playwright
 
 GOAL_DECODES_PER_S = 60.0
 IN_PAGE_HZ = 250
-DATASET_LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "digits": "digits (8×8, offline)"}
+DATASET_LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "digits": "digits (8×8, small offline set)"}
 STATS_JS = """id => { const s = globalThis.__vle.stats[id]; return s ? JSON.stringify(s) : null; }"""
 CEILING_JS = """([fp, n]) => globalThis.__vle.decodeRate(fp, n)"""
 

@@ -333,8 +333,9 @@ st.markdown(
 st.header("7 · A remedy: subtract what a simple model already explains")
 prose(
     "Two corrected scores divide out the image's simplicity. **Likelihood ratio**: −log p(x) + log p_ref(x), with "
-    "p_ref an independent-pixel Bernoulli fitted to the training set (its log-likelihood is exact); a simple image "
-    "is cheap under both, so only what the VAE explains *beyond* pixel frequencies counts. **Complexity-corrected** "
+    f"p_ref an independent-pixel Bernoulli fitted to {anomaly_cache.reference_source(selection.dataset)} (its "
+    "log-likelihood is exact); a simple image is cheap under both, so only what the VAE explains *beyond* pixel "
+    "frequencies counts. **Complexity-corrected** "
     "(Serrà et al., 2020): −log p(x) − L(x), with L(x) the image's PNG size in nats, a generic compressor's "
     "code length."
 )

@@ -11,6 +11,7 @@ from ui.widgets import bound
 from ui.widgets.export import figure_config, image_download
 from ui.widgets.job_panel import job_panel, job_running, submit
 from ui.widgets.literal_text import literal
+from ui.widgets.train_data import training_split_ready
 from vae_core.engine.protocol import metric_names, protocol_of
 from vae_core.engine.registry import beta_sweeps, user_folder
 from vae_core.engine.vocabulary import INFORMATIVE_MEAN_KL, ROLE_BETA_SWEEP, SOURCE_USER
@@ -161,7 +162,8 @@ def train_one_more() -> None:
         beta = c1.number_input("β", min_value=0.0, max_value=50.0, value=2.0, step=0.1, format="%.2f", key="beta_new")
         new_epochs = c2.slider("Epochs", 1, max(20, epochs), min(3, epochs), key="beta_epochs")
         submitted = st.form_submit_button("Train this β point", disabled=job_running(JOB_KEY), type="primary")
-    if submitted and not job_running(JOB_KEY):
+    ready = training_split_ready(selection.dataset, "beta")
+    if submitted and ready and not job_running(JOB_KEY):
         model_config, train_config = extra_point_configs(reference, beta, new_epochs, device)
         submit(
             JOB_KEY,

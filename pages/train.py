@@ -7,6 +7,7 @@ from ui.shell.sidebar import DATASET_LABELS, available_datasets, current_selecti
 from ui.state.loaders import dataset_or_none
 from ui.widgets import bound
 from ui.widgets.job_panel import attached_job, job_panel, job_running, other_sessions_jobs, submit
+from ui.widgets.train_data import training_split_ready
 from vae_core.engine.registry import user_folder
 from vae_core.engine.vocabulary import KINDS, kind_label
 from vae_core.serving.jobs import MAX_CONCURRENT_JOBS
@@ -110,7 +111,9 @@ with st.form("train_form"):
     )
     submitted = st.form_submit_button("Train", type="primary", disabled=job_running(JOB_KEY))
 
-if submitted and not job_running(JOB_KEY):
+# The form's data set as last submitted (or as the sidebar set it): its training split, or an offer to fetch it.
+ready = training_split_ready(dataset, "train")
+if submitted and ready and not job_running(JOB_KEY):
     request = TrainRequest(
         kind=kind,
         arch=arch,

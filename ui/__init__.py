@@ -25,7 +25,9 @@ The layout:
                type and bounds recorded where it is drawn), shared (model caption, projection choice, digit
                picker), image_chooser (test image / upload / drawing, binarised for binarised models; shared by
                the pages that measure one image), elbo_widgets (the ELBO page's model pickers), job_panel (a
-               training job's progress, polled by a fragment), tsne_progress (a t-SNE run's bars and Cancel),
+               training job's progress, polled by a fragment), train_data (where a page needs a
+               training split: the offer to download it, with a progress bar), tsne_progress (a t-SNE run's
+               bars and Cancel),
                canvas (the drawing canvas, a custom component), latent_pad (the live latent pad, client-side
                latent sliders, sample grid and Interpolation's walk: the decoder runs in the browser, JS in
                ui/widgets/js/), export

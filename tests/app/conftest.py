@@ -2,7 +2,8 @@
 
 `tiny_zoo` (tests/conftest.py, session) is the tiny digits checkpoint zoo the pages need.
 `app_env` (function) points the app at it: VAE_CHECKPOINT_DIR is the zoo, VAE_USER_CHECKPOINT_DIR a fresh
-empty folder per test, VAE_DATA_DIR an empty folder so only the offline digits data set is offered.
+empty folder per test, VAE_DATA_DIR an empty folder: no training splits, the shipped MNIST and Fashion-MNIST test
+splits offered all the same, and the session opens on digits, the only data set the tiny zoo has models for.
 `open_page(script)` (a lesson's, e.g. `LESSONS["latent_space"].script`) returns an AppTest of app.py that has run
 once on that page (with `navigation_only`, which keeps AppTest from rerunning a page file without app.py; see its
 docstring).
@@ -30,7 +31,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture
 def app_env(tiny_zoo, tmp_path, monkeypatch):
-    """Point the app at the tiny zoo, a fresh user folder and a data folder with only digits."""
+    """Point the app at the tiny zoo, a fresh user folder and an empty data folder."""
     monkeypatch.setenv("VAE_CHECKPOINT_DIR", str(tiny_zoo.folder))
     monkeypatch.setenv("VAE_USER_CHECKPOINT_DIR", str(tmp_path / "user_checkpoints"))
     monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "no_data"))

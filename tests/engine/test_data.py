@@ -1,6 +1,11 @@
-"""vae_core.engine.data: the digits split, the torchvision loaders on generated IDX files, and what happens offline."""
+"""vae_core.engine.data: the digits split, the IDX reader on generated files, and what happens offline."""
 
 from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+import urllib.request
 
 import numpy as np
 import pytest
@@ -20,6 +25,7 @@ from vae_core.engine.data import (
     load_dataset,
     read_extracted_idx,
 )
+from vae_core.engine.data_files import SOURCES, raw_folder, shipped_folder
 
 FOLDERS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 
@@ -90,13 +96,18 @@ def test_torchvision_loader_reads_idx_files(tmp_path, name, no_download, write_f
     assert data.class_names[0] == expected_first
 
 
-def test_missing_files_raise_dataset_unavailable_saying_what_to_do(tmp_path, no_download):
+def test_missing_training_files_raise_dataset_unavailable_without_the_network(tmp_path, monkeypatch):
+    # Loading never downloads (fetching is asked for: vae_core.engine.data_files.fetch_split).
+    def refuse(*args, **kwargs):
+        raise AssertionError("load_dataset used the network")
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
     assert not is_available("mnist", root=tmp_path)
     with pytest.raises(DatasetUnavailable) as info:
         load_dataset("mnist", "train", root=tmp_path)
     message = str(info.value)
     assert str(tmp_path / "MNIST" / "raw") in message
-    assert "Error downloading" in message  # torchvision's reason, kept in the message
+    assert "python -m vae_core data fetch mnist" in message
     assert DATA_DIR_ENV in message and "digits" in message and "ubyte.gz" in message
 
 
@@ -120,11 +131,19 @@ def test_real_fashion_mnist_test_split():
     assert torch.equal(torch.bincount(data.labels), torch.full((10,), 1000))
 
 
-@pytest.mark.skipif(not is_available("mnist"), reason="MNIST files are not in the data directory")
+@pytest.mark.skipif(not is_available("mnist"), reason="MNIST's training files are not in the data directory")
 @pytest.mark.parametrize("split", ["train", "test"])
-def test_extracted_files_read_directly_equal_torchvision(split):
-    # The direct IDX reader against torchvision's own reader of the same files.
-    reference = torchvision.datasets.MNIST(str(data_dir()), train=split == "train", download=False)
+def test_the_idx_reader_equals_torchvisions(split, tmp_path):
+    # The direct IDX reader against torchvision's own reader of the same files, which torchvision checks (md5)
+    # and extracts in a copy: the data directory's training files and the shipped test files (torchvision
+    # wants all four before it reads either split).
+    copy = raw_folder("mnist", tmp_path)
+    copy.mkdir(parents=True)
+    for part, folder in (("train", raw_folder("mnist", data_dir())), ("test", shipped_folder("mnist"))):
+        for raw in SOURCES["mnist"].files(part):
+            shutil.copy(folder / raw.name, copy / raw.name)
+    with contextlib.redirect_stdout(io.StringIO()):  # its "Extracting ..." lines
+        reference = torchvision.datasets.MNIST(str(tmp_path), train=split == "train", download=True)
     data = load_dataset("mnist", split)
     assert torch.equal(data.images[:, 0], reference.data.to(torch.float32) / 255)
     assert torch.equal(data.labels, reference.targets)
@@ -134,7 +153,7 @@ def test_fashion_class_names_are_torchvisions():
     assert tuple(torchvision.datasets.FashionMNIST.classes) == FASHION_MNIST_CLASSES
 
 
-def test_malformed_idx_files_are_left_to_torchvision(tmp_path, write_fake_mnist):
+def test_malformed_idx_files_are_skipped(tmp_path, write_fake_mnist):
     write_fake_mnist(tmp_path, "MNIST", {"train": 3, "test": 2})
     raw = tmp_path / "MNIST" / "raw"
     assert read_extracted_idx(raw, "test") is not None

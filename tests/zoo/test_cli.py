@@ -216,7 +216,7 @@ def test_dataset_with_other_image_shape_is_refused(trained, tmp_path, capsys, mo
 def test_unavailable_data_set_is_one_line(tmp_path, capsys, monkeypatch, no_download):
     monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path))
     code = cli.main(["train", "--dataset", "fashion-mnist", "--out", str(tmp_path / "m.safetensors")])
-    assert_one_line_error(capsys, code, "fashion-mnist is not available")
+    assert_one_line_error(capsys, code, "Fashion-MNIST's training images are not here", "data fetch fashion-mnist")
 
 
 def test_a_reader_that_stops_early_is_not_an_error(tmp_path):

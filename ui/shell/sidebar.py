@@ -17,8 +17,8 @@ from ui.shell.navigation import leave_legacy_pages_mode
 from ui.state import loaders
 from ui.widgets.literal_text import literal
 from vae_core.engine.checkpoint_info import CheckpointError
-from vae_core.engine.data import DATASET_NAMES, INPUT_SHAPES, ImageDataset, is_available
-from vae_core.engine.registry import ModelEntry, ModelRef, default_entry
+from vae_core.engine.data import INPUT_SHAPES, ImageDataset, offered_datasets
+from vae_core.engine.registry import ModelEntry, ModelRef, Registry, default_entry
 
 SELECTION_KEY = "app_selection"
 DATASET_KEY = "sidebar_dataset"
@@ -27,7 +27,7 @@ DEVICE_KEY = "sidebar_device"
 FOREIGN_KEY = "sidebar_foreign_models"  # the checkbox that also lists models trained on other data sets
 MODEL_DATASET_KEY = "sidebar_model_dataset"  # the data set the picked model was chosen for
 
-DATASET_LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "digits": "digits (8×8, offline)"}
+DATASET_LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "digits": "digits (8×8, small offline set)"}
 DEVICE_LABELS = {"cpu": "CPU", "cuda": "GPU (CUDA)"}
 ZOO_COMMAND = "python -m vae_core zoo --out checkpoints/"
 
@@ -56,8 +56,19 @@ def dataset_label(dataset: str) -> str:
 
 
 def available_datasets() -> list[str]:
-    """Data sets whose files are here (digits always is)."""
-    return [name for name in DATASET_NAMES if is_available(name)]
+    """Data sets whose test split is here: all of them (MNIST's and Fashion-MNIST's ship with the package; a data
+    directory's own files win). Their training splits are fetched where a page needs them (ui.widgets.train_data)."""
+    return offered_datasets()
+
+
+def opening_dataset(datasets: list[str], registry: Registry) -> str:
+    """The data set a session opens on: the first offered (MNIST first) that has a model, else the first offered.
+
+    With the shipped checkpoints that is MNIST, whatever data is installed; a folder of digits models only (a
+    classroom's own, the tests' tiny zoo) opens on digits rather than on a data set with nothing to show.
+    """
+    with_models = {entry.dataset for entry in registry.entries}
+    return next((name for name in datasets if name in with_models), datasets[0])
 
 
 # Where an NVIDIA driver leaves a trace (Linux, WSL, Windows). torch.cuda.is_available() needs the driver.
@@ -87,6 +98,9 @@ def draw_sidebar() -> Selection:
     sidebar = st.sidebar
     link = url_state.sidebar_link()  # what the URL said, on the session's first run only
     datasets = available_datasets()
+    registry = loaders.registry()
+    if st.session_state.get(DATASET_KEY) not in datasets:
+        st.session_state[DATASET_KEY] = opening_dataset(datasets, registry)
     if link is not None and link.dataset is not None:
         if link.dataset in datasets:
             st.session_state[DATASET_KEY] = link.dataset
@@ -97,14 +111,14 @@ def draw_sidebar() -> Selection:
         datasets,
         key=DATASET_KEY,
         format_func=dataset_label,
-        help="Only data sets whose files are on this machine are listed.",
+        help="MNIST's and Fashion-MNIST's test images ship with the app (their training images are downloaded "
+        "where a page needs them); digits is scikit-learn's small 8×8 set, always offline.",
     )
     # The shape from a table, not from loading the split: reading MNIST (torchvision's import and its md5
     # checks) took seconds of the first page's start-up. The pages that need images load them and say why
     # when they cannot.
     input_shape = INPUT_SHAPES.get(dataset)
 
-    registry = loaders.registry()
     failed = loaders.failed_loads()
     fitting = (
         []

@@ -19,12 +19,22 @@ from vae_core.engine.registry import ModelRef
 from vae_core.lessons import anomaly
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
 def reference(dataset: str) -> anomaly.IndependentBernoulli:
-    """The independent-pixel Bernoulli fitted to the data set's training split (shared, read-only)."""
-    from vae_core.engine.data import load_dataset
+    """The independent-pixel Bernoulli fitted to reference_images(dataset) (shared, read-only)."""
+    from vae_core.engine.data import has_split
 
-    return anomaly.IndependentBernoulli.fit(load_dataset(dataset, "train").images)
+    return _reference(dataset, has_split(dataset, "train"))
+
+
+def reference_source(dataset: str) -> str:
+    """The images the reference is fitted to, in words (the training split, or test images before it is fetched)."""
+    return anomaly.reference_images(dataset).source
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _reference(dataset: str, has_training_split: bool) -> anomaly.IndependentBernoulli:
+    # has_training_split is part of the key only: once the training split is fetched, the reference is refitted.
+    return anomaly.IndependentBernoulli.fit(anomaly.reference_images(dataset).images)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -16,7 +16,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from vae_core.engine.data import load_dataset
+from vae_core.engine.data import FitImages, fitting_images, has_split, load_dataset
 from vae_core.engine.registry import shipped_folder
 from vae_core.lessons.autoencoders import numbers as L
 from vae_core.lessons.autoencoders.lesson_models import (
@@ -100,9 +100,17 @@ def test_images(dataset: str) -> torch.Tensor:
 
 
 def pca_model(dataset: str, k: int):
-    """scikit-learn's PCA with k components, fitted on the first PCA_TRAIN_IMAGES training images."""
+    """scikit-learn's PCA with k components, fitted on pca_images(dataset)."""
+    # Keyed on whether the training split is here, so a fetch (a button) refits on it rather than mixing the two.
+    return _remember(("pca", dataset, k, has_split(dataset, "train")), lambda: L.fit_pca(pca_images(dataset).images, k))
+
+
+def pca_images(dataset: str) -> FitImages:
+    """The first PCA_TRAIN_IMAGES training images, or, before MNIST's training split is fetched, test images that
+    are not among the TEST_IMAGES the lesson measures."""
     return _remember(
-        ("pca", dataset, k), lambda: L.fit_pca(load_dataset(dataset, "train").images[:PCA_TRAIN_IMAGES], k)
+        ("pca-images", dataset, has_split(dataset, "train")),
+        lambda: fitting_images(dataset, PCA_TRAIN_IMAGES, held_out=TEST_IMAGES),
     )
 
 

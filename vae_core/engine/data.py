@@ -1,13 +1,14 @@
-"""Data sets as in-memory tensors: MNIST and Fashion-MNIST via torchvision, scikit-learn's digits offline, and
-the images as a model is measured on them under its data protocol (vae_core.engine.protocol).
+"""Data sets as in-memory tensors: MNIST and Fashion-MNIST from their IDX files, scikit-learn's digits, and the
+images as a model is measured on them under its data protocol (vae_core.engine.protocol).
 
-Nothing is read or downloaded at import time; each split is loaded once per process and then cached.
+Where a split comes from (vae_core.engine.data_files): the data directory first (torchvision's layout, gzipped or
+extracted), then, for the test splits, the copy shipped in the package. Loading never uses the network: the
+training splits are fetched on request (data_files.fetch_split: the app's download button,
+`python -m vae_core data fetch`). Nothing is read at import time; each split is loaded once per process.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
 import os
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vae_core.engine.data_files import SOURCES, raw_folder, shipped_folder, source, split_in_folder
 from vae_core.engine.protocol import EVAL_BINARIZATION_SEED, DataProtocol
 
 if TYPE_CHECKING:
@@ -35,10 +37,6 @@ DIGITS_SPLIT_SEED = 0
 # name -> the shape (C, H, W) of its images, known without loading it (the app needs it before any data is read)
 INPUT_SHAPES = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "digits": (1, 8, 8)}
 
-# name -> (torchvision class name, folder under the data directory)
-_TORCHVISION = {"mnist": ("MNIST", "MNIST"), "fashion-mnist": ("FashionMNIST", "FashionMNIST")}
-_RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-_SPLIT_FILES = {"train": _RAW_FILES[:2], "test": _RAW_FILES[2:]}  # (images, labels)
 # torchvision.datasets.FashionMNIST.classes (tests/engine/test_data.py checks they still agree)
 FASHION_MNIST_CLASSES = (
     "T-shirt/top",
@@ -55,7 +53,7 @@ FASHION_MNIST_CLASSES = (
 
 
 class DatasetUnavailable(RuntimeError):
-    """A data set could be neither found on disk nor downloaded."""
+    """A split is not on this machine (a training split not fetched yet, or unreadable files)."""
 
 
 @dataclass(frozen=True)
@@ -92,13 +90,64 @@ def load_dataset(name: str, split: str = "train", root: str | Path | None = None
 
 
 def is_available(name: str, root: str | Path | None = None) -> bool:
-    """True when the data set can be loaded without the network."""
+    """True when both splits load without the network: digits always, MNIST and Fashion-MNIST once their training
+    split is in the data directory (their test split always is, shipped in the package)."""
+    return has_split(name, "train", root)
+
+
+def has_split(name: str, split: str, root: str | Path | None = None) -> bool:
+    """True when the split loads without the network: from the data directory, or (test) from the shipped copy."""
     if name not in DATASET_NAMES:
         raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(DATASET_NAMES)}")
     if name == "digits":
         return True
-    folder = Path(root if root is not None else data_dir()) / _TORCHVISION[name][1] / "raw"
-    return all((folder / f).exists() or (folder / f"{f}.gz").exists() for f in _RAW_FILES)
+    folder = raw_folder(name, root if root is not None else data_dir())
+    if split_in_folder(name, split, folder):
+        return True
+    return split == "test" and split_in_folder(name, split, shipped_folder(name))
+
+
+def offered_datasets(root: str | Path | None = None) -> list[str]:
+    """Data sets whose test split is here, which every page needs: all of them, the test splits being shipped."""
+    return [name for name in DATASET_NAMES if has_split(name, "test", root)]
+
+
+def training_split_missing_text(name: str, root: str | Path | None = None) -> str:
+    """What to do when a data set's training split is not here (the app's download button says it too)."""
+    src = source(name)
+    folder = raw_folder(name, root if root is not None else data_dir())
+    files = " and ".join(f.name for f in src.files("train"))
+    return (
+        f"{src.title}'s training images are not here ({src.download_mb('train')} MB to download). Run "
+        f"`python -m vae_core data fetch {name}`, or copy {files} into {folder} (set {DATA_DIR_ENV} to change "
+        "the data directory). Its test split ships with the app; the digits data set works fully offline."
+    )
+
+
+@dataclass(frozen=True)
+class FitImages:
+    """Images to fit a reference model to (PCA, an independent-pixel model), and where they come from, in words."""
+
+    images: Tensor  # (N, C, H, W) in [0, 1]; shared with the cached split: read-only
+    source: str  # e.g. "the first 10000 training images"
+
+
+def fitting_images(name: str, limit: int | None = None, *, held_out: int, root: str | Path | None = None) -> FitImages:
+    """Up to `limit` training images; without the training split (MNIST and Fashion-MNIST before a fetch) the test
+    images after the first `held_out`, the ones a lesson measures: a page then works from the shipped test split
+    alone, and says (source) what it fitted to."""
+    if has_split(name, "train", root):
+        images = load_dataset(name, "train", root).images[:limit]
+        return FitImages(images, f"the first {len(images)} training images")
+    test = load_dataset(name, "test", root).images
+    if held_out >= len(test):
+        raise ValueError(f"{name} has {len(test)} test images: none left after the first {held_out}")
+    images = test[held_out:][:limit]
+    return FitImages(
+        images,
+        f"test images {held_out + 1}–{held_out + len(images)} ({source(name).title}'s training images are not on "
+        "this machine)",
+    )
 
 
 def binarize(images: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -145,7 +194,7 @@ def binarization_spread(model_loss, images: Tensor, seeds: Sequence[int]) -> tup
 def _load_cached(name: str, split: str, root: str) -> ImageDataset:
     if name == "digits":
         return _load_digits(split)
-    return _load_torchvision(name, split, Path(root))
+    return _load_idx(name, split, Path(root))
 
 
 def _load_digits(split: str) -> ImageDataset:
@@ -164,72 +213,62 @@ def _load_digits(split: str) -> ImageDataset:
     return ImageDataset("digits", split, images, labels, tuple(str(d) for d in range(10)))
 
 
-def _load_torchvision(name: str, split: str, root: Path) -> ImageDataset:
+def _load_idx(name: str, split: str, root: Path) -> ImageDataset:
+    """The split from the data directory (extracted, else gzipped files), else, for the test split, the shipped copy."""
     import torch
 
-    raw = root / _TORCHVISION[name][1] / "raw"
-    extracted = read_extracted_idx(raw, split)
-    if extracted is not None:
-        pixels, labels = (torch.from_numpy(a) for a in extracted)
-    else:
-        pixels, labels = _through_torchvision(name, split, root)
+    arrays = read_extracted_idx(raw_folder(name, root), split, name)
+    if arrays is None:
+        arrays = read_gzipped_idx(raw_folder(name, root), split, name)
+    if arrays is None and split == "test":
+        arrays = read_gzipped_idx(shipped_folder(name), split, name)
+    if arrays is None:
+        raise DatasetUnavailable(training_split_missing_text(name, root))
+    pixels, labels = (torch.from_numpy(a) for a in arrays)
     images = pixels.unsqueeze(1).to(torch.float32) / 255.0
     class_names = tuple(str(d) for d in range(10)) if name == "mnist" else FASHION_MNIST_CLASSES
     return ImageDataset(name, split, images, labels.to(torch.int64), class_names)
 
 
-def read_extracted_idx(raw: Path, split: str):
+def read_extracted_idx(raw: Path, split: str, name: str = "mnist"):
     """(pixels (N, 28, 28), labels (N,)) as uint8 arrays from the IDX files torchvision extracted into raw, or None.
 
-    Once torchvision has fetched, checked and extracted a data set, its files are read here directly: importing
-    torchvision.datasets alone took 2.7 s of the app's first lesson page on a 2-core machine, reading the files
-    50 ms. Anything unexpected (missing, compressed only, malformed) returns None and torchvision takes over.
+    Anything unexpected (missing, malformed) returns None, and the gzipped files are tried next.
     """
+    return _read_split(raw, split, name, gzipped=False)
+
+
+def read_gzipped_idx(folder: Path, split: str, name: str = "mnist"):
+    """The same from the *.gz files as the mirrors serve them (decompressed in memory; the folder is only read,
+    so the shipped copy is never written to), or None."""
+    return _read_split(folder, split, name, gzipped=True)
+
+
+def _read_split(folder: Path, split: str, name: str, *, gzipped: bool):
+    import gzip
+
     import numpy as np
 
+    def read(file_name: str) -> bytes:
+        path = folder / (file_name if gzipped else file_name.removesuffix(".gz"))
+        return gzip.decompress(path.read_bytes()) if gzipped else path.read_bytes()
+
     try:
-        images, labels = (_idx_array(raw / f, np) for f in _SPLIT_FILES[split])
-    except (OSError, ValueError):
+        images, labels = (_idx_array(read(f.name), f.name, np) for f in SOURCES[name].files(split))
+    except (OSError, ValueError, EOFError):  # gzip.BadGzipFile is an OSError; a truncated one an EOFError
         return None
     if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.ndim != 1 or len(labels) != len(images):
         return None
     return images, labels
 
 
-def _idx_array(path: Path, np):
+def _idx_array(data: bytes, file_name: str, np):
     """An IDX file of unsigned bytes (LeCun's MNIST format: magic 0x0000 08 <ndim>, big-endian sizes, data)."""
-    data = path.read_bytes()
     if len(data) < 4 or data[:3] != b"\x00\x00\x08":
-        raise ValueError(f"{path.name}: not an IDX file of unsigned bytes")
+        raise ValueError(f"{file_name}: not an IDX file of unsigned bytes")
     ndim = data[3]
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     offset = 4 + 4 * ndim
     if len(data) - offset != int(np.prod(shape)):
-        raise ValueError(f"{path.name}: {len(data) - offset} bytes of data for shape {shape}")
+        raise ValueError(f"{file_name}: {len(data) - offset} bytes of data for shape {shape}")
     return np.frombuffer(bytearray(data[offset:]), dtype=np.uint8).reshape(shape)
-
-
-def _through_torchvision(name: str, split: str, root: Path):
-    """(pixels, labels) tensors via torchvision: it checks the files' md5, extracts them, downloads if needed."""
-    import torchvision.datasets
-
-    class_name, folder = _TORCHVISION[name]
-    dataset_class = getattr(torchvision.datasets, class_name)
-    try:
-        try:
-            # Files already extracted: read them, with no download check and nothing printed.
-            ds = dataset_class(str(root), train=split == "train", download=False)
-        except RuntimeError:
-            # download=True first checks the md5 of files already in <root>/<folder>/raw and only extracts them;
-            # the network is used only when they are missing. torchvision's progress prints are kept quiet;
-            # redirecting sys.stdout is process-wide, so it is done only here, the first time a data set is read.
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                ds = dataset_class(str(root), train=split == "train", download=True)
-    except Exception as err:  # offline, a mirror down, a corrupt file: all mean "not available here"
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise DatasetUnavailable(
-            f"{name} is not available: no usable files in {root / folder / 'raw'} and the download failed "
-            f"({reason}). Copy the four *-ubyte.gz files into that folder (set {DATA_DIR_ENV} to change the "
-            f"data directory), or use the digits data set, which works offline."
-        ) from err
-    return ds.data, ds.targets

@@ -96,3 +96,9 @@ MAX_ABS_WEIGHT = 1e6
 # once it is older than this whatever its pid says (pids are reused). Writing the largest checkpoint takes under
 # a second; an hour leaves room for a slow network file system.
 STALE_TEMP_SECONDS = 3600
+
+# --- fetching data sets -----------------------------------------------------------------------------------------
+# Seconds a mirror may stay silent (connecting, or between two reads) before the next mirror is tried. The largest
+# file is Fashion-MNIST's 26 MB of training images; a slow link still sends something every few seconds, and a
+# dead one costs the user this long per mirror before the message says the machine seems to be offline.
+DATA_FETCH_TIMEOUT_S = 20

@@ -34,6 +34,7 @@ from vae_core.engine import limits
 if TYPE_CHECKING:
     from torch import Tensor
 
+    from vae_core.engine.data import FitImages
     from vae_core.engine.models import VAE, LatentModel
     from vae_core.engine.protocol import DataProtocol
 
@@ -325,13 +326,25 @@ IN_DISTRIBUTION = "in-distribution"  # the key of a study's own test set
 def set_keys(dataset: str, *, include_cross: bool = True, include_synthetic: bool = True) -> list[str]:
     """The keys of a study's sets, in order: the test set, the other 28x28 data set (when its files are here),
     then the synthetic sets."""
-    from vae_core.engine.data import is_available
+    from vae_core.engine.data import has_split
 
     keys = [IN_DISTRIBUTION]
     other = CROSS_DATASET_OOD.get(dataset)
-    if include_cross and other is not None and is_available(other):
+    if include_cross and other is not None and has_split(other, "test"):
         keys.append(other)
     return keys + (list(SYNTHETIC_OOD) if include_synthetic else [])
+
+
+# Without the training split, the reference is fitted to the test images after these (the sets take the first N).
+REFERENCE_HELD_OUT = 5000
+
+
+def reference_images(dataset: str) -> FitImages:
+    """The images the independent-pixel reference is fitted to: the training split, or, before MNIST's or
+    Fashion-MNIST's is fetched, the test images after the first REFERENCE_HELD_OUT."""
+    from vae_core.engine.data import fitting_images
+
+    return fitting_images(dataset, held_out=REFERENCE_HELD_OUT)
 
 
 def build_set(dataset: str, key: str, *, subset: int | None = None, seed: int = 0) -> ImageSet:
@@ -550,12 +563,12 @@ def run_study(
     include_synthetic: bool = True,
     progress: Callable[[float], None] | None = None,
 ) -> AnomalyStudy:
-    """Build the sets for `dataset`, fit the independent-pixel reference on its training split, score, compare."""
+    """Build the sets for `dataset`, fit the independent-pixel reference (reference_images), score, compare."""
     from vae_core.engine.data import load_dataset
 
     if model.config.input_shape != load_dataset(dataset, "test").input_shape:
         raise ValueError(f"the model takes images shaped {model.config.input_shape}, not {dataset}'s")
-    reference = IndependentBernoulli.fit(load_dataset(dataset, "train").images)
+    reference = IndependentBernoulli.fit(reference_images(dataset).images)
     sets = anomaly_sets(
         dataset, subset=subset, seed=seed, include_cross=include_cross, include_synthetic=include_synthetic
     )

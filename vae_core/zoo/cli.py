@@ -1,4 +1,4 @@
-"""Command line: python -m vae_core {train,evaluate,list,convert,zoo,model-card} ..."""
+"""Command line: python -m vae_core {train,evaluate,list,convert,zoo,model-card,data} ..."""
 
 from __future__ import annotations
 
@@ -16,7 +16,15 @@ from vae_core.engine import limits
 from vae_core.engine.checkpoint_info import SUFFIX, CheckpointError, first_line, list_checkpoints
 from vae_core.engine.checkpoints import load_checkpoint, save_checkpoint
 from vae_core.engine.config import ARCHITECTURES, LIKELIHOODS, MODEL_KINDS, ModelConfig, TrainConfig
-from vae_core.engine.data import DATASET_NAMES, INPUT_SHAPES, DatasetUnavailable, load_dataset
+from vae_core.engine.data import DATASET_NAMES, INPUT_SHAPES, DatasetUnavailable, data_dir, load_dataset
+from vae_core.engine.data_files import (
+    SOURCES,
+    FetchFailed,
+    fetch_split,
+    raw_folder,
+    shipped_folder,
+    split_in_folder,
+)
 from vae_core.engine.evaluation import evaluate
 from vae_core.engine.legacy import convert_old_checkpoint, old_checkpoints
 from vae_core.engine.protocol import protocol_of
@@ -174,6 +182,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     card = sub.add_parser("model-card", help="write a folder's README.md model card from its checkpoints' metadata")
     card.add_argument("folder", nargs="?", type=Path, default=Path("checkpoints"))
+
+    data = sub.add_parser("data", help="fetch MNIST's or Fashion-MNIST's files into the data directory")
+    data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=OneLineParser)
+    fetch = data_sub.add_parser(
+        "fetch", help="download a split (md5-checked, written atomically) into $VAE_DATA_DIR/<folder>/raw"
+    )
+    fetch.add_argument("dataset", choices=tuple(SOURCES))
+    fetch.add_argument(
+        "--split", choices=("train", "test"), default="train", help="train (default); test ships with the package"
+    )
+    data_sub.add_parser("status", help="which splits are here, and where each is read from")
     return parser
 
 
@@ -187,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             "convert": cmd_convert,
             "zoo": cmd_zoo,
             "model-card": cmd_model_card,
+            "data": cmd_data,
         }
         return commands[args.command](args)
     except BrokenPipeError:
@@ -195,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(OSError, ValueError, AttributeError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (CheckpointError, DatasetUnavailable, TrainingDiverged, ValueError, OSError) as err:
+    except (CheckpointError, DatasetUnavailable, FetchFailed, TrainingDiverged, ValueError, OSError) as err:
         print(f"error: {first_line(err)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -374,6 +394,53 @@ def cmd_model_card(args: argparse.Namespace) -> int:
     path = write_model_card(args.folder)
     print(f"wrote {path}", file=sys.stderr)
     return 0
+
+
+class DownloadBar:
+    """A one-line download progress bar on stderr, redrawn at most once per whole percent."""
+
+    def __init__(self, label: str, stream=None, width: int = 30):
+        self.label, self.stream, self.width, self.shown = label, stream or sys.stderr, width, -1
+
+    def __call__(self, done: int, total: int) -> None:
+        percent = 100 * done // max(total, 1)
+        if percent == self.shown:
+            return
+        self.shown = percent
+        filled = self.width * percent // 100
+        self.stream.write(
+            f"\r{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {done / 1e6:.1f}/{total / 1e6:.1f} MB"
+        )
+        self.stream.flush()
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    if args.data_command == "status":
+        for name in DATASET_NAMES:
+            print(f"{name}: " + ", ".join(f"{split} {split_origin(name, split)}" for split in ("train", "test")))
+        return 0
+    root = data_dir()
+    bar = DownloadBar(f"{args.dataset} {args.split}")
+    try:
+        paths = fetch_split(args.dataset, args.split, root, progress=bar)
+    finally:
+        if bar.shown >= 0:
+            sys.stderr.write("\n")
+    for path in paths:
+        print(path)
+    return 0
+
+
+def split_origin(name: str, split: str) -> str:
+    """Where load_dataset reads the split from, in a few words."""
+    if name == "digits":
+        return "(scikit-learn, bundled)"
+    folder = raw_folder(name, data_dir())
+    if split_in_folder(name, split, folder):
+        return f"in {folder}"
+    if split == "test" and split_in_folder(name, split, shipped_folder(name)):
+        return "shipped with the package"
+    return f"missing (python -m vae_core data fetch {name}{' --split test' if split == 'test' else ''})"
 
 
 def check_writable(out: Path) -> None:
