@@ -17,7 +17,7 @@ from ui.shell.navigation import leave_legacy_pages_mode
 from ui.state import loaders
 from ui.widgets.literal_text import literal
 from vae_core.engine.checkpoint_info import CheckpointError
-from vae_core.engine.data import DATASET_NAMES, INPUT_SHAPES, ImageDataset, is_available
+from vae_core.engine.data import INPUT_SHAPES, SIDEBAR_DATASETS, ImageDataset, is_available
 from vae_core.engine.registry import ModelEntry, ModelRef, default_entry
 
 SELECTION_KEY = "app_selection"
@@ -36,7 +36,7 @@ ZOO_COMMAND = "python -m vae_core zoo --out checkpoints/"
 class Selection:
     """What the sidebar chose, as plain values."""
 
-    dataset: str  # one of vae_core.engine.data.DATASET_NAMES
+    dataset: str  # one of vae_core.engine.data.SIDEBAR_DATASETS
     entry: ModelEntry | None  # the picked model; None when no model fits the data set
     device: str  # "cpu" or "cuda"
     entries: tuple[ModelEntry, ...] = field(default=())  # the picker's models: the data set's own (and, when
@@ -57,7 +57,7 @@ def dataset_label(dataset: str) -> str:
 
 def available_datasets() -> list[str]:
     """Data sets whose files are here (digits always is)."""
-    return [name for name in DATASET_NAMES if is_available(name)]
+    return [name for name in SIDEBAR_DATASETS if is_available(name)]
 
 
 # Where an NVIDIA driver leaves a trace (Linux, WSL, Windows). torch.cuda.is_available() needs the driver.

@@ -15,8 +15,9 @@ ROLE_FAMILY_2D = "family-2d"  # a latent-size-2 model, shown side by side with i
 ROLE_BETA_SWEEP = "beta-sweep"  # one β of a sweep; the sweep is metadata["group"]
 ROLE_SPARSE_WIDE = "sparse-wide"  # the autoencoder lesson's wide sparse AE and its twin without the penalty
 ROLE_CONDITIONAL = "conditional"  # a conditional VAE (label-conditioned), for the conditional VAE page
+ROLE_DISENTANGLEMENT = "disentanglement"  # a sprites model of the disentanglement lesson (VAE, β-VAEs, β-TCVAE)
 # the model card's section order
-ROLES = (ROLE_DEFAULT, ROLE_FAMILY_2D, ROLE_BETA_SWEEP, ROLE_SPARSE_WIDE, ROLE_CONDITIONAL)
+ROLES = (ROLE_DEFAULT, ROLE_FAMILY_2D, ROLE_BETA_SWEEP, ROLE_SPARSE_WIDE, ROLE_CONDITIONAL, ROLE_DISENTANGLEMENT)
 # A role belongs to a checkpoint. The models one lesson picks for itself are its *exhibits*, a different word
 # for a different thing: the autoencoder lesson's are "ae", "dae", "cae", "sparse" and "dense"
 # (vae_core.lessons.autoencoders.lesson_models.IMAGE_EXHIBITS, mapped to zoo files by name, not by role).
@@ -78,6 +79,8 @@ KINDS: dict[str, ModelKind] = {
             takes_labels=True,
             hidden_dims={"mlp": DEFAULT_HIDDEN["mlp"]},  # label-conditioned MLP body only
         ),
+        # Chen et al. (2018): the VAE with its KL's total-correlation part weighted by β (the disentanglement lesson)
+        ModelKind("tcvae", "β-TCVAE", "β-TCVAE", variational=True),
     )
 }
 
