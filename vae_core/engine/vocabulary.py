@@ -44,13 +44,14 @@ class ModelKind:
     corrupts_inputs: bool = False  # trained to undo noise added to its inputs
     penalty: str | None = None  # the AE family's penalty added to the reconstruction, in words; None without one
     penalty_formula: str | None = None  # the same penalty as a formula, for chart titles
+    tc_weighted: bool = False  # β weighs only the KL's total-correlation part (the β-TCVAE), not the whole KL
     # default body sizes for each architecture the kind can be built with
     hidden_dims: Mapping[str, tuple[int, ...]] = field(default_factory=lambda: DEFAULT_HIDDEN)
 
     @property
     def is_plain(self) -> bool:
         """The plain AE and the plain VAE: no labels, no corruption, no penalty (the pair the pages compare)."""
-        return not (self.takes_labels or self.corrupts_inputs or self.penalty)
+        return not (self.takes_labels or self.corrupts_inputs or self.penalty or self.tc_weighted)
 
     def default_hidden(self, arch: str) -> tuple[int, ...]:
         """The body sizes a config of this kind gets when it names none; ValueError for an arch it lacks."""
@@ -80,7 +81,7 @@ KINDS: dict[str, ModelKind] = {
             hidden_dims={"mlp": DEFAULT_HIDDEN["mlp"]},  # label-conditioned MLP body only
         ),
         # Chen et al. (2018): the VAE with its KL's total-correlation part weighted by β (the disentanglement lesson)
-        ModelKind("tcvae", "β-TCVAE", "β-TCVAE", variational=True),
+        ModelKind("tcvae", "β-TCVAE", "β-TCVAE", variational=True, tc_weighted=True),
     )
 }
 
