@@ -30,7 +30,9 @@ def test_every_image_is_binary_unique_and_inside_the_frame(grid_and_images):
     _, images = grid_and_images
     assert set(np.unique(images).tolist()) == {0, 1}
     assert len(np.unique(images.reshape(len(images), -1), axis=0)) == len(images)
-    edges = np.concatenate([images[:, [0, -1], :].reshape(len(images), -1), images[:, :, [0, -1]].reshape(len(images), -1)], 1)
+    edges = np.concatenate(
+        [images[:, [0, -1], :].reshape(len(images), -1), images[:, :, [0, -1]].reshape(len(images), -1)], 1
+    )
     assert edges.sum() == 0  # no shape is cut by the border
     assert images.reshape(len(images), -1).sum(1).min() >= 10  # the smallest shape is still a shape
 
@@ -54,9 +56,9 @@ def test_position_and_scale_move_the_shape_as_they_say(grid_and_images):
         assert large.sum() > 2 * small.sum()
         left, right = (images[rows.index([shape, 2, 0, x, 5])] for x in (0, len(sprites.POSITIONS) - 1))
         columns = np.arange(sprites.SPRITE_SIDE)
-        assert (right.sum(0) * columns).sum() / right.sum() - (left.sum(0) * columns).sum() / left.sum() == pytest.approx(
-            sprites.POSITIONS[-1] - sprites.POSITIONS[0], abs=1.0
-        )
+        assert (right.sum(0) * columns).sum() / right.sum() - (
+            left.sum(0) * columns
+        ).sum() / left.sum() == pytest.approx(sprites.POSITIONS[-1] - sprites.POSITIONS[0], abs=1.0)
 
 
 def test_the_engine_loads_a_fixed_partition_with_the_factors_of_each_image(grid_and_images):

@@ -31,7 +31,9 @@ def test_mws_matches_a_brute_force_sum_over_the_batch():
     for s in range(draws):
         for i in range(batch):
             # q(z_i) ~= 1/(N M) sum_j q(z_i | x_j), and the same for each dimension's marginal
-            joint = sum(math.exp(Normal(mean[j], (0.5 * logvar[j]).exp()).log_prob(z[s, i]).sum()) for j in range(batch))
+            joint = sum(
+                math.exp(Normal(mean[j], (0.5 * logvar[j]).exp()).log_prob(z[s, i]).sum()) for j in range(batch)
+            )
             assert log_qz[s, i].item() == pytest.approx(math.log(joint / (n_data * batch)), rel=1e-10)
             marginals = 0.0
             for d in range(dim):
