@@ -85,7 +85,7 @@ factor_choice = tuple(
             list(factor.values),
             key=f"disent_{factor.name}",
             value=factor.values[len(factor.values) // 2],
-            format_func=(lambda v, unit=factor.unit: v if isinstance(v, str) else f"{v:g}{unit}"),
+            format_func=factor.format,
             container=cols[k],
         )
     )

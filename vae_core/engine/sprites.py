@@ -36,6 +36,13 @@ class Factor:
     values: tuple  # shape names, or numbers
     unit: str = ""
 
+    def format(self, value: object) -> str:
+        """A value as a label: 'heart', '0.75', '45°', '16.55px'."""
+        if isinstance(value, str):
+            return value
+        assert isinstance(value, (int, float)), f"a factor value is a name or a number, got {value!r}"
+        return f"{round(float(value), 2):g}{self.unit}"
+
 
 FACTORS = (
     Factor("shape", SHAPES),
