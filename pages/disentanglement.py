@@ -8,16 +8,22 @@ from ui.shell.projector import prose
 from ui.shell.sidebar import ZOO_COMMAND, current_selection
 from ui.state.disentanglement_cache import lesson_entries, model_point, sprite_image, traversals
 from ui.widgets import bound
+from ui.widgets.job_panel import job_panel, job_running, submit
 from vae_core.engine import sprites
+from vae_core.engine.registry import user_folder
+from vae_core.engine.vocabulary import ROLE_DISENTANGLEMENT, SOURCE_SHIPPED, kind_label
 from vae_core.lessons.disentanglement import (
     FACTOR_VAE_BATCH,
+    LESSON_KINDS,
     MI_BINS,
     TRAVERSAL_SPAN,
     check_claim,
     disentangled_reference,
+    extra_point_configs,
 )
 
 TRAVERSAL_STEPS = 9
+JOB_KEY = "disent_job"
 
 selection = current_selection()
 st.title("Disentanglement")
@@ -30,7 +36,7 @@ prose(
     "This lesson uses its own data set, whatever the sidebar's."
 )
 entry_by_name = {e.info.name: e for e in lesson_entries()}
-point_by_name = {name: p for name, e in entry_by_name.items() if (p := model_point(e)) is not None}
+point_by_name = {name: p for name, e in entry_by_name.items() if (p := model_point(e, selection.device)) is not None}
 points = list(point_by_name.values())
 names = list(point_by_name)
 if len({p.beta for p in points if p.kind == "vae"}) < 2:
@@ -105,7 +111,50 @@ for column, default, key in ((left, first, "disent_left"), (right, last, "disent
     images = traversals(entry_by_name[name].ref(selection.device), factor_choice, tuple(dims), TRAVERSAL_STEPS)
     column.plotly_chart(traversal_figure(images, dims, shown.kl_per_dim, TRAVERSAL_SPAN), key=f"{key}_traversal")
 
-st.caption(
-    "Training one more β point live is not offered here: each sprites model trains for several minutes on one "
-    "thread (benchmarks/disentanglement.py), too long to wait for in class."
+st.subheader("Train one more β point")
+reference = min(
+    (e for e in entry_by_name.values() if e.source == SOURCE_SHIPPED and e.kind == "vae"),
+    key=lambda e: abs(e.beta - 1.0),
+    default=None,
 )
+if reference is None:
+    st.info(f"Training one more needs the zoo's sprites VAEs to copy: build them with `{ZOO_COMMAND}`.")
+    st.stop()
+zoo_epochs = reference.info.train_config.epochs
+cpu_seconds = reference.info.metadata.get("train_cpu_seconds")
+st.caption(
+    f"Copies {reference.info.name}'s body and training recipe with your kind and β; it is saved to the user folder, "
+    "measured once it is done (about a second) and joins the chart, the maps and the pickers above. The zoo's "
+    f"models had {zoo_epochs} epochs"
+    + (f" ({cpu_seconds:.0f} s of CPU time for {reference.info.name})" if isinstance(cpu_seconds, float) else "")
+    + "; fewer epochs show a model that had less time, not what its β leads to."
+)
+
+
+@st.fragment(key="disent_train")
+def train_one_more() -> None:
+    with st.form("disent_form"):
+        c1, c2, c3 = st.columns(3)
+        kind = c1.selectbox("Kind", LESSON_KINDS, format_func=kind_label, key="disent_new_kind")
+        beta = c2.number_input(
+            "β", min_value=0.0, max_value=50.0, value=8.0, step=0.5, format="%.2f", key="disent_new_beta"
+        )
+        epochs = c3.slider("Epochs", 1, zoo_epochs, zoo_epochs, key="disent_new_epochs")
+        submitted = st.form_submit_button("Train this model", disabled=job_running(JOB_KEY), type="primary")
+    if submitted and not job_running(JOB_KEY):
+        model_config, train_config = extra_point_configs(
+            reference.info.model_config, reference.info.train_config, kind, beta, epochs, selection.device
+        )
+        submit(
+            JOB_KEY,
+            model_config,
+            train_config,
+            user_folder(),
+            f"sprites-{kind}-z{model_config.latent_dim}-beta{beta:g}",
+            metadata={"role": ROLE_DISENTANGLEMENT, "group": reference.group},
+            rerun_scope="fragment",
+        )
+    job_panel(JOB_KEY, show_curves=False)
+
+
+train_one_more()

@@ -10,28 +10,53 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from ui.state import derived
 from ui.state.loaders import load_model, registry
+from vae_core.engine.data import INPUT_SHAPES
+from vae_core.engine.protocol import protocol_of
 from vae_core.engine.registry import ModelEntry, ModelRef
-from vae_core.engine.vocabulary import ROLE_DISENTANGLEMENT
-from vae_core.lessons.disentanglement import DisentanglementReport, ModelPoint
+from vae_core.engine.vocabulary import ROLE_DISENTANGLEMENT, SOURCE_SHIPPED
+from vae_core.lessons.disentanglement import LESSON_KINDS, DisentanglementReport, ModelPoint
+from vae_core.lessons.sweeps import metrics_complete
 
 METADATA_KEY = "disentanglement"  # where the zoo stores a model's DisentanglementReport
+SPRITES = "sprites"
 
 
 def lesson_entries() -> list[ModelEntry]:
-    """The sprites models that carry their disentanglement numbers, by kind then β."""
-    entries = [e for e in registry().entries if e.role == ROLE_DISENTANGLEMENT and METADATA_KEY in e.info.metadata]
+    """The sprites models of the lesson: the zoo's and those trained on the page, by kind then β."""
+    entries = [
+        e
+        for e in registry().entries
+        if e.role == ROLE_DISENTANGLEMENT and e.input_shape == INPUT_SHAPES[SPRITES] and e.kind in LESSON_KINDS
+    ]
     return sorted(entries, key=lambda e: (e.kind != "vae", e.beta, e.info.name))
 
 
-def model_point(entry: ModelEntry) -> ModelPoint | None:
-    """The entry's ModelPoint from its recorded metrics, or None when they are missing or malformed."""
+@st.cache_data(max_entries=32, show_spinner="Measuring the new model's disentanglement…")
+def measured_report(ref: ModelRef) -> dict:
+    """A model's DisentanglementReport as a dict, measured now (about a second): for models trained on the page,
+    which carry no recorded numbers; the zoo's carry theirs (never measured at page open)."""
+    from vae_core.lessons.disentanglement import model_report
+
+    return model_report(load_model(ref)).to_dict()
+
+
+def model_point(entry: ModelEntry, device: str = "cpu") -> ModelPoint | None:
+    """The entry's ModelPoint: recorded numbers for the zoo's models (None when missing or malformed); a model
+    trained on the page is evaluated and measured once, cached."""
     metrics = entry.info.metrics
-    try:
-        report = DisentanglementReport.from_dict(entry.info.metadata[METADATA_KEY])
-    except (KeyError, TypeError, ValueError):
+    recorded = entry.info.metadata.get(METADATA_KEY)
+    if entry.source == SOURCE_SHIPPED and (recorded is None or not metrics_complete(metrics, entry.latent_dim)):
         return None
-    if metrics is None or len(metrics.kl_per_dim) != entry.latent_dim:
+    if metrics is None or not metrics_complete(metrics, entry.latent_dim):
+        protocol = protocol_of(entry.info.train_config, entry.info.model_config)
+        metrics = derived.test_metrics(entry.ref(device), SPRITES, protocol=protocol)
+    if recorded is None:
+        recorded = measured_report(entry.ref(device))
+    try:
+        report = DisentanglementReport.from_dict(recorded)
+    except (KeyError, TypeError, ValueError):
         return None
     return ModelPoint(
         name=entry.info.name,

@@ -27,6 +27,7 @@ FACTOR_VAE_TRAIN_VOTES = 5000  # votes that build the majority-vote classifier
 FACTOR_VAE_EVAL_VOTES = 2500  # fresh votes it is scored on
 FACTOR_VAE_SEED = 0  # seeds the votes: the score of a model is one number, reproducible
 TRAVERSAL_SPAN = 3.0  # latent traversals sweep z_d over ±3 prior standard deviations
+LESSON_KINDS = ("vae", "tcvae")  # the model kinds the lesson compares (β weighs the KL, or its TC alone)
 
 
 def discretize(codes: np.ndarray, bins: int = MI_BINS) -> np.ndarray:
@@ -250,6 +251,33 @@ def check_claim(points: list[ModelPoint]) -> ClaimCheck:
         best=max(points, key=lambda p: p.report.mig),
         recon_cost=vaes[-1].recon - vaes[0].recon,
     )
+
+
+def extra_point_configs(reference_model, reference_train, kind: str, beta: float, epochs: int, device: str = "cpu"):
+    """Configs for one more model on the page: the reference's body and recipe with the kind and β asked for, one
+    torch thread on CPU (so a training session leaves cores to the others), no per-epoch test evaluation."""
+    import dataclasses
+
+    if kind not in LESSON_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(LESSON_KINDS)}; got {kind!r}")
+    if beta < 0:
+        raise ValueError(f"β must be non-negative, got {beta}")
+    tc_size = reference_model.tc_dataset_size
+    if kind == "tcvae" and not tc_size:
+        from vae_core.engine.sprites import SPRITE_COUNT, SPRITES_TEST_FRACTION
+
+        tc_size = SPRITE_COUNT - round(SPRITE_COUNT * SPRITES_TEST_FRACTION)
+    model_config = dataclasses.replace(
+        reference_model, kind=kind, beta=float(beta), tc_dataset_size=tc_size if kind == "tcvae" else 0
+    )
+    train_config = dataclasses.replace(
+        reference_train,
+        epochs=int(epochs),
+        device=device,
+        num_threads=1 if device == "cpu" else 0,
+        eval_each_epoch=False,
+    )
+    return model_config, train_config
 
 
 def disentangled_reference(n_factors: int, latent_dim: int) -> np.ndarray:
