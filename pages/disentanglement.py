@@ -10,7 +10,7 @@ from ui.state.disentanglement_cache import lesson_entries, model_point, sprite_i
 from ui.widgets import bound
 from ui.widgets.job_panel import job_panel, job_running, submit
 from vae_core.engine import sprites
-from vae_core.engine.registry import user_folder
+from vae_core.engine.registry import ModelEntry, user_folder
 from vae_core.engine.vocabulary import ROLE_DISENTANGLEMENT, SOURCE_SHIPPED, kind_label
 from vae_core.lessons.disentanglement import (
     FACTOR_VAE_BATCH,
@@ -132,7 +132,7 @@ st.caption(
 
 
 @st.fragment(key="disent_train")
-def train_one_more() -> None:
+def train_one_more(reference: ModelEntry, zoo_epochs: int) -> None:
     with st.form("disent_form"):
         c1, c2, c3 = st.columns(3)
         kind = c1.selectbox("Kind", LESSON_KINDS, format_func=kind_label, key="disent_new_kind")
@@ -157,4 +157,4 @@ def train_one_more() -> None:
     job_panel(JOB_KEY, show_curves=False)
 
 
-train_one_more()
+train_one_more(reference, zoo_epochs)
