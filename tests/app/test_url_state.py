@@ -9,6 +9,7 @@ drives the real app in Chromium to see the address change.
 from __future__ import annotations
 
 import ast
+import shutil
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,6 +26,7 @@ from ui.shell.url_state import DATASET_PARAM, MODEL_PARAM, RESET_KEY
 from ui.widgets.bound import RECORDS_KEY, UrlBinding
 from vae_core.lessons.latent_paths import INTERPOLATIONS
 from vae_core.serving.train_request import default_epochs
+from vae_core.zoo.specs import disentanglement_specs
 
 AUTOENCODERS = "autoencoders"
 GRID = "decoder_grid"
@@ -243,12 +245,15 @@ def test_pages_without_settings_in_the_url_have_no_reset_control(open_page):
 @pytest.fixture(scope="module")
 def more_models(tmp_path_factory) -> Path:
     """A user folder with what the tiny zoo lacks: a binarised VAE (the ELBO page's K slider needs a likelihood
-    model) and a conditional VAE (the Conditional VAE page)."""
+    model), a conditional VAE (the Conditional VAE page) and the shipped sprites models (the Disentanglement page's
+    own, whatever the sidebar's data set)."""
     folder = tmp_path_factory.mktemp("url_state_models")
     train_tiny_checkpoint(folder / "digits-vae-z2-bin.safetensors", epochs=1, binarized=True)
     train_tiny_checkpoint(
         folder / "digits-cvae-z2.safetensors", kind="cvae", epochs=1, role="conditional", group="cvae"
     )
+    for spec in disentanglement_specs():
+        shutil.copy(APP_FILE.parent / "checkpoints" / spec.filename, folder / spec.filename)
     return folder
 
 
@@ -267,6 +272,7 @@ OPENINGS: list[tuple[str, str, dict[str, str]]] = [
     (GRID, VAE_4D, {}),
     (INTERPOLATION, VAE_2D, {}),
     ("beta_tradeoff", VAE_2D, {}),  # the page shows the data set's β sweep, whichever model is picked
+    ("disentanglement", VAE_2D, {}),  # the page shows its sprites models, whichever model is picked
     (ELBO, VAE_2D, {}),
     (ELBO, BINARISED, {}),
     (TRAIN, VAE_2D, {}),

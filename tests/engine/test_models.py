@@ -58,7 +58,7 @@ def test_interface_shapes_ranges_and_gradients(kind, arch, shape):
 
     encoding = model.encode(x)
     assert encoding.mean.shape == (batch, LATENT)
-    if kind == "vae":
+    if model.config.is_variational:
         assert encoding.logvar.shape == (batch, LATENT)
     else:
         assert encoding.logvar is None
@@ -365,7 +365,9 @@ def test_per_image_terms_average_to_the_batch_terms(kind, training):
     assert draws is not None and mean.recon_draws is None
     assert draws.shape == ((3, 6) if model.config.is_variational else (1, 6))
     assert torch.equal(draws.mean(0), per_image.recon)
-    assert per_image.beta == (0.7 if model.config.is_variational else 0.0)
+    # beta is the weight on the KL: the β-TCVAE's is 1, its β weighs the total correlation (losses.tcvae_terms)
+    expected_beta = 1.0 if kind == "tcvae" else 0.7 if model.config.is_variational else 0.0
+    assert per_image.beta == expected_beta
 
 
 @pytest.mark.parametrize("kind", MODEL_KINDS)

@@ -20,10 +20,11 @@ def test_dimension_names_are_one_based_subscripts():
 
 def test_the_kind_table_is_the_configs_list_of_kinds_and_its_flags():
     assert tuple(vocabulary.KINDS) == MODEL_KINDS
-    assert [k for k in MODEL_KINDS if ModelConfig(kind=k).is_variational] == ["vae", "cvae"]
+    assert [k for k in MODEL_KINDS if ModelConfig(kind=k).is_variational] == ["vae", "cvae", "tcvae"]
     assert [k for k in MODEL_KINDS if ModelConfig(kind=k).needs_labels] == ["cvae"]
     assert [k.name for k in vocabulary.KINDS.values() if k.penalty] == ["sae", "cae"]
     assert [k.name for k in vocabulary.KINDS.values() if k.is_plain] == ["ae", "vae"]
+    assert [k.name for k in vocabulary.KINDS.values() if k.tc_weighted] == ["tcvae"]
     assert vocabulary.kind_label("dae") == "Denoising AE" and vocabulary.kind_noun("dae") == "denoising AE"
     assert vocabulary.kind_label("made-up") == "made-up"  # an unknown kind is shown as it is
     with pytest.raises(ValueError, match="kind must be one of ae, dae"):

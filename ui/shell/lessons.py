@@ -129,6 +129,12 @@ LESSONS: dict[str, Lesson] = {
         ),
         Lesson("beta_tradeoff", "β trade-off", ":material/tune:", url_keys=("beta_seed", "beta_n_samples")),
         Lesson(
+            "disentanglement",
+            "Disentanglement",
+            ":material/category:",
+            url_keys=("disent_shape", "disent_scale", "disent_rotation", "disent_x", "disent_y"),
+        ),
+        Lesson(
             "elbo_breakdown",
             "ELBO breakdown",
             ":material/functions:",

@@ -17,7 +17,7 @@ from ui.shell.navigation import leave_legacy_pages_mode
 from ui.state import loaders
 from ui.widgets.literal_text import literal
 from vae_core.engine.checkpoint_info import CheckpointError
-from vae_core.engine.data import INPUT_SHAPES, ImageDataset, offered_datasets
+from vae_core.engine.data import INPUT_SHAPES, SIDEBAR_DATASETS, ImageDataset, offered_datasets
 from vae_core.engine.registry import ModelEntry, ModelRef, Registry, default_entry
 
 SELECTION_KEY = "app_selection"
@@ -36,7 +36,7 @@ ZOO_COMMAND = "python -m vae_core zoo --out checkpoints/"
 class Selection:
     """What the sidebar chose, as plain values."""
 
-    dataset: str  # one of vae_core.engine.data.DATASET_NAMES
+    dataset: str  # one of vae_core.engine.data.SIDEBAR_DATASETS
     entry: ModelEntry | None  # the picked model; None when no model fits the data set
     device: str  # "cpu" or "cuda"
     entries: tuple[ModelEntry, ...] = field(default=())  # the picker's models: the data set's own (and, when
@@ -56,9 +56,10 @@ def dataset_label(dataset: str) -> str:
 
 
 def available_datasets() -> list[str]:
-    """Data sets whose test split is here: all of them (MNIST's and Fashion-MNIST's ship with the package; a data
-    directory's own files win). Their training splits are fetched where a page needs them (ui.widgets.train_data)."""
-    return offered_datasets()
+    """Data sets of the sidebar whose test split is here: all of them (MNIST's and Fashion-MNIST's ship with the
+    package; a data directory's own files win). Their training splits are fetched where a page needs them
+    (ui.widgets.train_data). Sprites are the Disentanglement lesson's own (vae_core.engine.data.SIDEBAR_DATASETS)."""
+    return [name for name in offered_datasets() if name in SIDEBAR_DATASETS]
 
 
 def opening_dataset(datasets: list[str], registry: Registry) -> str:

@@ -23,7 +23,7 @@ SPARSITY_PENALTIES = ("l1", "kl")
 class ModelConfig:
     """Everything needed to build a model; nothing about how it is trained."""
 
-    kind: str = "vae"  # registry name: ae | dae | sae | cae | vae | cvae
+    kind: str = "vae"  # registry name: ae | dae | sae | cae | vae | cvae | tcvae
     arch: str = "mlp"  # body: mlp | conv
     input_shape: tuple[int, int, int] = (1, 28, 28)  # C, H, W of one image, pixels in [0, 1]
     latent_dim: int = 2
@@ -40,6 +40,10 @@ class ModelConfig:
     sparsity_target: float = 0.05  # rho, for the kl penalty
     contractive_weight: float = 1e-2  # cae: lambda in lambda * ||dh/dx||_F^2
     num_classes: int = 10  # cvae: size of the one-hot label fed to its encoder and decoder
+    # tcvae: N, the training split's size, in the minibatch-weighted-sampling estimate of log q(z) (losses.
+    # mws_log_densities). It shifts the reported total correlation by a constant, (D - 1) log N, and leaves the
+    # gradients alone; 0 takes the batch size (no split size known, as when the Train page builds one).
+    tc_dataset_size: int = 0
 
     def __post_init__(self) -> None:
         # Every field is checked for type and range here, so a config from a file or a form either builds a
@@ -69,6 +73,7 @@ class ModelConfig:
         self.sparsity_weight = _check_float("sparsity_weight", self.sparsity_weight, 0.0, limits.MAX_PENALTY_WEIGHT)
         self.sparsity_target = _check_float("sparsity_target", self.sparsity_target, 0.0, 1.0)
         self.num_classes = _check_int("num_classes", self.num_classes, 1, limits.MAX_CLASSES)
+        self.tc_dataset_size = _check_int("tc_dataset_size", self.tc_dataset_size, 0, limits.MAX_DATASET_SIZE)
         if not 0 < self.sparsity_target < 1:
             raise ValueError(f"sparsity_target must lie in (0, 1), got {self.sparsity_target}")
         self.contractive_weight = _check_float(

@@ -29,13 +29,17 @@ if TYPE_CHECKING:
 
 DATA_DIR_ENV = "VAE_DATA_DIR"
 DEFAULT_DATA_DIR = "./data"
-DATASET_NAMES = ("mnist", "fashion-mnist", "digits")
+DATASET_NAMES = ("mnist", "fashion-mnist", "digits", "sprites")
+# The sidebar's choice for every lesson. The sprites (vae_core.engine.sprites) are the disentanglement lesson's
+# own: they have known generating factors but no model of any other lesson's zoo (no 2-D family, no β sweep, no
+# conditional model, no anomaly pair), so on them those lessons would have nothing to show.
+SIDEBAR_DATASETS = ("mnist", "fashion-mnist", "digits")
 SPLITS = ("train", "test")
 DIGITS_TEST_FRACTION = 0.2
 DIGITS_SPLIT_SEED = 0
 
 # name -> the shape (C, H, W) of its images, known without loading it (the app needs it before any data is read)
-INPUT_SHAPES = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "digits": (1, 8, 8)}
+INPUT_SHAPES = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "digits": (1, 8, 8), "sprites": (1, 32, 32)}
 
 # torchvision.datasets.FashionMNIST.classes (tests/engine/test_data.py checks they still agree)
 FASHION_MNIST_CLASSES = (
@@ -65,6 +69,9 @@ class ImageDataset:
     images: Tensor  # (N, C, H, W) float32 in [0, 1]
     labels: Tensor  # (N,) int64
     class_names: tuple[str, ...]
+    # (N, F) int64: each image's generating factors as indices into their values, for data sets drawn from known
+    # factors (the sprites: vae_core.engine.sprites.FACTORS); None for the others
+    factors: Tensor | None = None
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -99,7 +106,7 @@ def has_split(name: str, split: str, root: str | Path | None = None) -> bool:
     """True when the split loads without the network: from the data directory, or (test) from the shipped copy."""
     if name not in DATASET_NAMES:
         raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(DATASET_NAMES)}")
-    if name == "digits":
+    if name in ("digits", "sprites"):  # bundled with scikit-learn; drawn in code
         return True
     folder = raw_folder(name, root if root is not None else data_dir())
     if split_in_folder(name, split, folder):
@@ -194,6 +201,8 @@ def binarization_spread(model_loss, images: Tensor, seeds: Sequence[int]) -> tup
 def _load_cached(name: str, split: str, root: str) -> ImageDataset:
     if name == "digits":
         return _load_digits(split)
+    if name == "sprites":
+        return _load_sprites(split)
     return _load_idx(name, split, Path(root))
 
 
@@ -211,6 +220,18 @@ def _load_digits(split: str) -> ImageDataset:
     images = torch.as_tensor(bunch.images, dtype=torch.float32)[idx].unsqueeze(1) / 16.0  # pixels are 0..16
     labels = torch.as_tensor(bunch.target, dtype=torch.int64)[idx]
     return ImageDataset("digits", split, images, labels, tuple(str(d) for d in range(10)))
+
+
+def _load_sprites(split: str) -> ImageDataset:
+    """The sprites of a split, rendered (about a second for the whole grid); labels are the shape's index."""
+    import torch
+
+    from vae_core.engine import sprites
+
+    rows = sprites.factor_grid()[sprites.split_indices(split)]
+    images = torch.from_numpy(sprites.render(rows)).unsqueeze(1).to(torch.float32)
+    factors = torch.from_numpy(rows)
+    return ImageDataset("sprites", split, images, factors[:, 0].clone(), sprites.SHAPES, factors=factors)
 
 
 def _load_idx(name: str, split: str, root: Path) -> ImageDataset:

@@ -33,6 +33,9 @@ MAX_BETA = 1e4  # beta-VAE weight on the KL; the β page sweeps 0.1-16
 MIN_GAUSSIAN_SIGMA = 1e-4  # fixed decoder std in pixel units; below this the NLL overflows float32 gradients
 MAX_GAUSSIAN_SIGMA = 1e3
 MAX_PENALTY_WEIGHT = 1e6  # sparsity / contractive / corruption weights
+# The β-TCVAE's N (ModelConfig.tc_dataset_size) enters its loss as one log: any size costs the same; a billion
+# images is far beyond any data set here and keeps N * batch size well inside a float.
+MAX_DATASET_SIZE = 1_000_000_000
 
 # --- evaluation and exploration ---------------------------------------------------------------------------------
 # IW estimate: time is linear in K (memory is not: samples are drawn 500 at a time for 100 images, 160 MB a

@@ -31,11 +31,16 @@ class LossTerms:
     kl: Tensor  # KL(q(z|x) || p(z)); zero for autoencoders
     kl_per_dim: Tensor  # (latent_dim,), or (B, latent_dim) per image; sums over its last dimension to kl
     beta: float  # weight on kl in the objective
-    regularizer: Tensor  # sparsity or contractive penalty of the AE family; zero for VAEs
+    # sparsity or contractive penalty of the AE family; the β-TCVAE's extra (β - 1) * total_correlation; zero for
+    # the plain VAE
+    regularizer: Tensor
     objective: Tensor  # recon + beta * kl + regularizer: what training minimises
     # Reduction "none" only: -log p(x|z_s) for each draw z_s ~ q(z|x) and image, (n_samples, B), whose mean over
     # the draws is recon (one row for the deterministic families); the spread of a Monte Carlo recon comes from it.
     recon_draws: Tensor | None = None
+    # The β-TCVAE only (Chen et al. 2018): kl split into index-code mutual information, total correlation and
+    # dimension-wise KL, each estimated with the minibatch-weighted sampling of tc_decomposition; None otherwise.
+    tc: TCDecomposition | None = None
 
     @property
     def neg_elbo(self) -> Tensor:
@@ -45,6 +50,84 @@ class LossTerms:
     def scalars(self) -> Tensor:
         """The scalar terms as one detached vector, in SCALAR_TERMS order (cheap to accumulate over batches)."""
         return torch.stack([getattr(self, name) for name in SCALAR_TERMS]).detach()
+
+
+@dataclass(frozen=True)
+class TCDecomposition:
+    """E_q[log q(z|x) - log p(z)] = index-code MI + total correlation + dimension-wise KL (Chen et al. 2018, eq. 2),
+    in nats per image, batch means or per image as the LossTerms that holds it. The three sum exactly to the Monte
+    Carlo estimate of the KL from the same draws (the log q(z) and log prod_d q(z_d) terms cancel)."""
+
+    index_code_mi: Tensor  # E[log q(z|x) - log q(z)]
+    total_correlation: Tensor  # E[log q(z) - sum_d log q(z_d)]
+    dimwise_kl: Tensor  # E[sum_d log q(z_d) - log p(z_d)]
+
+
+def mws_log_densities(z: Tensor, mean: Tensor, logvar: Tensor, dataset_size: int) -> tuple[Tensor, Tensor]:
+    """Minibatch-weighted-sampling estimates (Chen et al. 2018, section 4.1) of log q(z) and sum_d log q(z_d) at
+    each draw z (S, M, D), the aggregate posterior q(z) = (1/N) sum_n q(z|x_n) stood in for by the batch's M
+    posteriors N(mean, exp(logvar)), (M, D):
+
+        log q(z_i) ~= log (1 / (N M)) sum_j q(z_i | x_j),  and the same per dimension for log q(z_i,d).
+
+    Returns two (S, M) tensors. N (dataset_size) only shifts them by constants: -log(NM) and -D log(NM).
+    """
+    if dataset_size < 1:
+        raise ValueError(f"dataset_size must be at least 1, got {dataset_size}")
+    batch = mean.shape[0]
+    assert z.dim() == 3 and z.shape[1:] == mean.shape, f"expected draws (S, {batch}, D), got {tuple(z.shape)}"
+    # log q(z_i,d | x_j) for every draw i and posterior j: (S, M_i, M_j, D)
+    per_dim = -0.5 * (LOG_2PI + logvar + (z.unsqueeze(2) - mean).pow(2) / logvar.exp())
+    log_nm = math.log(dataset_size * batch)
+    log_qz = torch.logsumexp(per_dim.sum(-1), dim=2) - log_nm
+    log_prod_marginals = (torch.logsumexp(per_dim, dim=2) - log_nm).sum(-1)
+    return log_qz, log_prod_marginals
+
+
+def tc_decomposition(z: Tensor, mean: Tensor, logvar: Tensor, dataset_size: int) -> TCDecomposition:
+    """The three KL parts per image, (M,), each averaged over the S draws z (S, M, D) of q(z|x)."""
+    log_qz, log_prod = mws_log_densities(z, mean, logvar, dataset_size)
+    log_qz_x = log_normal(z, mean, logvar)  # (S, M)
+    log_pz = log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
+    return TCDecomposition(
+        index_code_mi=(log_qz_x - log_qz).mean(0),
+        total_correlation=(log_qz - log_prod).mean(0),
+        dimwise_kl=(log_prod - log_pz).mean(0),
+    )
+
+
+def tcvae_terms(
+    recon: Tensor,
+    z: Tensor,
+    mean: Tensor,
+    logvar: Tensor,
+    beta: float,
+    dataset_size: int,
+    reduction: Reduction = "mean",
+) -> LossTerms:
+    """The β-TCVAE's terms (Chen et al. 2018, eq. 4 with alpha = gamma = 1): recon + MI + beta * TC + dim-KL.
+
+    MI + TC + dim-KL is the KL, so the objective is recon + KL + (beta - 1) * TC: the KL in closed form (as the
+    VAE's, lower variance than its Monte Carlo estimate, the same expectation) and the extra weight on the total
+    correlation as the regularizer. recon as elbo_terms takes it; z: the draws (S, B, D) the reconstruction used.
+    """
+    base = elbo_terms(recon, mean, logvar, 1.0, reduction)
+    parts = tc_decomposition(z, mean, logvar, dataset_size)
+    if reduction == "mean":
+        parts = TCDecomposition(
+            *(part.mean() for part in (parts.index_code_mi, parts.total_correlation, parts.dimwise_kl))
+        )
+    regularizer = (beta - 1.0) * parts.total_correlation
+    return LossTerms(
+        recon=base.recon,
+        kl=base.kl,
+        kl_per_dim=base.kl_per_dim,
+        beta=1.0,
+        regularizer=regularizer,
+        objective=base.objective + regularizer,
+        recon_draws=base.recon_draws,
+        tc=parts,
+    )
 
 
 def gaussian_kl_per_dim(mean: Tensor, logvar: Tensor) -> Tensor:

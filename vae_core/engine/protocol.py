@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from vae_core.engine.config import ModelConfig, TrainConfig
 
 EVAL_BINARIZATION_SEED = 0  # the fixed binarisation of a test set that binarised models are measured on
+# Data sets whose pixels are 0 or 1 already (the sprites, vae_core.engine.sprites): a Bernoulli decoder is a density
+# of them without any binarisation, and binarising them changes nothing.
+BINARY_DATASETS = ("sprites",)
 
 
 class DataProtocol(enum.Enum):
@@ -45,7 +48,8 @@ def protocol_of(train_config: TrainConfig, model_config: ModelConfig) -> DataPro
     """The protocol a model was trained with (read from its own configs, so any checkpoint can say it)."""
     if model_config.likelihood == "gaussian":
         return DataProtocol.GAUSSIAN
-    return DataProtocol.BINARIZED if train_config.dynamic_binarization else DataProtocol.GREY_BERNOULLI
+    binary = train_config.dynamic_binarization or train_config.dataset in BINARY_DATASETS
+    return DataProtocol.BINARIZED if binary else DataProtocol.GREY_BERNOULLI
 
 
 @dataclass(frozen=True)

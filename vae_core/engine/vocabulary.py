@@ -15,8 +15,9 @@ ROLE_FAMILY_2D = "family-2d"  # a latent-size-2 model, shown side by side with i
 ROLE_BETA_SWEEP = "beta-sweep"  # one β of a sweep; the sweep is metadata["group"]
 ROLE_SPARSE_WIDE = "sparse-wide"  # the autoencoder lesson's wide sparse AE and its twin without the penalty
 ROLE_CONDITIONAL = "conditional"  # a conditional VAE (label-conditioned), for the conditional VAE page
+ROLE_DISENTANGLEMENT = "disentanglement"  # a sprites model of the disentanglement lesson (VAE, β-VAEs, β-TCVAE)
 # the model card's section order
-ROLES = (ROLE_DEFAULT, ROLE_FAMILY_2D, ROLE_BETA_SWEEP, ROLE_SPARSE_WIDE, ROLE_CONDITIONAL)
+ROLES = (ROLE_DEFAULT, ROLE_FAMILY_2D, ROLE_BETA_SWEEP, ROLE_SPARSE_WIDE, ROLE_CONDITIONAL, ROLE_DISENTANGLEMENT)
 # A role belongs to a checkpoint. The models one lesson picks for itself are its *exhibits*, a different word
 # for a different thing: the autoencoder lesson's are "ae", "dae", "cae", "sparse" and "dense"
 # (vae_core.lessons.autoencoders.lesson_models.IMAGE_EXHIBITS, mapped to zoo files by name, not by role).
@@ -43,13 +44,14 @@ class ModelKind:
     corrupts_inputs: bool = False  # trained to undo noise added to its inputs
     penalty: str | None = None  # the AE family's penalty added to the reconstruction, in words; None without one
     penalty_formula: str | None = None  # the same penalty as a formula, for chart titles
+    tc_weighted: bool = False  # β weighs only the KL's total-correlation part (the β-TCVAE), not the whole KL
     # default body sizes for each architecture the kind can be built with
     hidden_dims: Mapping[str, tuple[int, ...]] = field(default_factory=lambda: DEFAULT_HIDDEN)
 
     @property
     def is_plain(self) -> bool:
         """The plain AE and the plain VAE: no labels, no corruption, no penalty (the pair the pages compare)."""
-        return not (self.takes_labels or self.corrupts_inputs or self.penalty)
+        return not (self.takes_labels or self.corrupts_inputs or self.penalty or self.tc_weighted)
 
     def default_hidden(self, arch: str) -> tuple[int, ...]:
         """The body sizes a config of this kind gets when it names none; ValueError for an arch it lacks."""
@@ -78,6 +80,8 @@ KINDS: dict[str, ModelKind] = {
             takes_labels=True,
             hidden_dims={"mlp": DEFAULT_HIDDEN["mlp"]},  # label-conditioned MLP body only
         ),
+        # Chen et al. (2018): the VAE with its KL's total-correlation part weighted by β (the disentanglement lesson)
+        ModelKind("tcvae", "β-TCVAE", "β-TCVAE", variational=True, tc_weighted=True),
     )
 }
 

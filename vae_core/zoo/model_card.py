@@ -21,6 +21,7 @@ from vae_core.engine.vocabulary import (
     ROLE_BETA_SWEEP,
     ROLE_CONDITIONAL,
     ROLE_DEFAULT,
+    ROLE_DISENTANGLEMENT,
     ROLE_FAMILY_2D,
     ROLE_SPARSE_WIDE,
     ROLES,
@@ -151,7 +152,32 @@ def section_lines(role: str, group: str, infos: list[CheckpointInfo]) -> list[st
         ]
     if role == ROLE_CONDITIONAL:
         return ["", f"## Conditional VAE (`{group}`)", "", CONDITIONAL_PARAGRAPH, "", *metrics_table(infos)]
+    if role == ROLE_DISENTANGLEMENT:
+        return [
+            "",
+            f"## Disentanglement on sprites (`{group}`)",
+            "",
+            *disentanglement_paragraph(infos),
+            "",
+            *metrics_table(infos),
+        ]
     return ["", f"## Other checkpoints (`{group}`)", "", *metrics_table(infos)]
+
+
+def disentanglement_paragraph(infos: list[CheckpointInfo]) -> list[str]:
+    """The sprites models' disentanglement numbers, from their metadata (vae_core.lessons.disentanglement)."""
+    parts = []
+    for info in infos:
+        numbers = info.metadata.get("disentanglement")
+        if isinstance(numbers, dict) and "mig" in numbers and "factor_vae_score" in numbers:
+            mig, score = float(numbers["mig"]), float(numbers["factor_vae_score"])
+            parts.append(f"`{info.name}` MIG {mig:.3f}, FactorVAE score {score:.3f}")
+    return [
+        "The disentanglement lesson's models: one MLP body and latent size 10, trained on the sprites drawn in code "
+        "(vae_core.engine.sprites; binary, so their Bernoulli numbers are likelihoods without binarisation), beta "
+        "varied, and a beta-TCVAE that weighs only the KL's total correlation. Measured on the posterior means of "
+        "all 12,960 sprites: " + "; ".join(parts) + "."
+    ]
 
 
 def sparse_wide_paragraph(infos: list[CheckpointInfo]) -> list[str]:

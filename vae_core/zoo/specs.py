@@ -21,7 +21,14 @@ from vae_core.engine.evaluation import evaluate
 from vae_core.engine.protocol import protocol_of
 from vae_core.engine.results import EvaluationReport
 from vae_core.engine.training import TrainingCallback, fit, torch_threads, training_metadata
-from vae_core.engine.vocabulary import ROLE_BETA_SWEEP, ROLE_CONDITIONAL, ROLE_DEFAULT, ROLE_FAMILY_2D, ROLE_SPARSE_WIDE
+from vae_core.engine.vocabulary import (
+    ROLE_BETA_SWEEP,
+    ROLE_CONDITIONAL,
+    ROLE_DEFAULT,
+    ROLE_DISENTANGLEMENT,
+    ROLE_FAMILY_2D,
+    ROLE_SPARSE_WIDE,
+)
 from vae_core.lessons.autoencoders.lesson_models import (
     WIDE_SPARSE_HIDDEN,
     WIDE_SPARSE_LATENT,
@@ -67,6 +74,16 @@ DEFAULT_IW_SAMPLES = 5000  # K of the default model's IW estimate, as in Burda e
 OTHER_IW_SAMPLES = 100  # K for every other VAE: a tighter bound than the ELBO at a small cost
 
 
+# The disentanglement lesson's sprites models: one MLP body, latent size 10 (as Higgins et al. and Chen et al. on
+# dSprites), the factor-aware kinds compared at equal size. 1024-192-64-10: 0.84 MB each in float16, four of them
+# within the lesson's 4 MB share of checkpoints/. Epochs: a few minutes each on one thread.
+DISENTANGLEMENT_LATENT = 10
+DISENTANGLEMENT_HIDDEN = (192, 64)
+DISENTANGLEMENT_EPOCHS = 30
+# (kind, beta): the VAE, two β-VAEs (Higgins et al. 2017) and a β-TCVAE (Chen et al. 2018)
+DISENTANGLEMENT_MODELS = (("vae", 1.0), ("vae", 4.0), ("vae", 16.0), ("tcvae", 6.0))
+
+
 @dataclass(frozen=True)
 class QuickSizes:
     """How `--quick` shrinks the zoo: first-N slices of each split, one epoch, tiny widths."""
@@ -98,8 +115,9 @@ class ZooSpec:
 
     @property
     def test_binarized(self) -> bool:
-        """Models trained on dynamically binarised images are evaluated on a binarised test set."""
-        return self.train.dynamic_binarization
+        """Models trained on dynamically binarised images are evaluated on a binarised test set (binary data sets
+        count as binarised: binarising them changes nothing)."""
+        return protocol_of(self.train, self.model).binarizes_inputs
 
 
 def zoo_specs(quick: bool = False, quick_sizes: QuickSizes = QuickSizes()) -> list[ZooSpec]:
@@ -113,6 +131,7 @@ def zoo_specs(quick: bool = False, quick_sizes: QuickSizes = QuickSizes()) -> li
         + [default_spec()]
     )
     specs += wide_sparse_specs()
+    specs += disentanglement_specs()
     return [shrink(spec, quick_sizes) for spec in specs] if quick else specs
 
 
@@ -279,6 +298,38 @@ def wide_sparse_specs() -> list[ZooSpec]:
     return specs
 
 
+def disentanglement_specs() -> list[ZooSpec]:
+    """The sprites models of the disentanglement lesson, β varied (and the TC-weighted kind), all else equal.
+
+    The sprites are binary already: no dynamic binarisation, and the Bernoulli likelihood is a density of them.
+    """
+    from vae_core.engine.sprites import SPRITE_COUNT, SPRITES_TEST_FRACTION
+
+    train_size = SPRITE_COUNT - round(SPRITE_COUNT * SPRITES_TEST_FRACTION)
+    specs = []
+    for kind, beta in DISENTANGLEMENT_MODELS:
+        model = ModelConfig(
+            kind=kind,
+            input_shape=INPUT_SHAPES["sprites"],
+            latent_dim=DISENTANGLEMENT_LATENT,
+            hidden_dims=DISENTANGLEMENT_HIDDEN,
+            beta=beta,
+            tc_dataset_size=train_size if kind == "tcvae" else 0,
+        )
+        train = replace(zoo_train_config("sprites", DISENTANGLEMENT_EPOCHS), dynamic_binarization=False)
+        specs.append(
+            ZooSpec(
+                name=f"sprites-{kind}-z{DISENTANGLEMENT_LATENT}-beta{beta:g}",
+                role=ROLE_DISENTANGLEMENT,
+                group=f"sprites-{ROLE_DISENTANGLEMENT}",
+                model=model,
+                train=train,
+                iw_samples=OTHER_IW_SAMPLES,
+            )
+        )
+    return specs
+
+
 def shrink(spec: ZooSpec, sizes: QuickSizes) -> ZooSpec:
     """The quick-mode version of a spec: same name, role, group and kind, tiny and fast."""
     model = replace(spec.model, hidden_dims=sizes.hidden_dims)
@@ -423,11 +474,23 @@ def train_one(
     if spec.iw_samples:
         log(f"  evaluating on {len(test_data)} test images with IW K = {spec.iw_samples}")
     report = measure(stored_model, spec, test_data)
+    metadata.update(lesson_metadata(spec, stored_model))
     save_checkpoint(
         path, stored_model, spec.train, history=history, metadata=metadata, metrics=report.to_dict(), half=spec.half
     )
     log(f"  saved {path} ({summary(report)}; trained in {result.seconds:.0f} s)")
     return path
+
+
+def lesson_metadata(spec: ZooSpec, stored_model) -> dict:
+    """Numbers a lesson shows for this model that cost too much to compute when a page opens, measured on the
+    stored weights: the disentanglement metrics of the sprites models (about a second each)."""
+    if spec.role != ROLE_DISENTANGLEMENT:
+        return {}
+    from vae_core.lessons.disentanglement import model_report
+
+    with torch_threads(spec.train.num_threads):
+        return {"disentanglement": model_report(stored_model).to_dict()}
 
 
 def mismatch(path: Path, spec: ZooSpec) -> str | None:

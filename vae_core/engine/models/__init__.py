@@ -16,12 +16,14 @@ from vae_core.engine.models.base import (
     register_model,
 )
 from vae_core.engine.models.cvae import ConditionalVAE
+from vae_core.engine.models.tcvae import BetaTCVAE
 from vae_core.engine.models.vae import VAE
 
 __all__ = [
     "MODEL_REGISTRY",
     "VAE",
     "Autoencoder",
+    "BetaTCVAE",
     "ConditionalVAE",
     "ContractiveAutoencoder",
     "DenoisingAutoencoder",
