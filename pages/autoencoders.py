@@ -22,6 +22,7 @@ from ui.widgets.autoencoder_parts import (
     relation,
     toy_controls,
 )
+from ui.widgets.chart import plot
 from ui.widgets.export import figure_config, image_download
 from vae_core.lessons.autoencoders import numbers as L
 from vae_core.lessons.autoencoders import parts
@@ -67,7 +68,7 @@ def pca_toy_part() -> None:
         fig = figs.toy_reconstruction_figure_3d(
             toy.points, drawn.linear, drawn.nonlinear, title=f"{MANIFOLD_LABELS[settings.manifold]}, code size 2"
         )
-    st.plotly_chart(fig, key="ae_pca_chart", config=figure_config("toy", None, EXPORT_PAGE, "pca-and-ae"))
+    plot(fig, key="ae_pca_chart", config=figure_config("toy", None, EXPORT_PAGE, "pca-and-ae"))
     same = "the same subspace" if angle < 1.0 else "not quite the same subspace"
     st.caption(
         f"Both models have a {code_dim}-D bottleneck. The linear AE was never told about PCA, yet its "

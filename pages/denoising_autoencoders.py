@@ -23,6 +23,7 @@ from ui.widgets.autoencoder_parts import (
     part_header,
     toy_controls,
 )
+from ui.widgets.chart import plot
 from ui.widgets.export import figure_config, image_download
 from ui.widgets.image_chooser import choose_image
 from vae_core.engine.protocol import DataProtocol
@@ -55,7 +56,7 @@ def denoising_toy_part() -> None:
     arrows = parts.denoising_field(model, toy, FIELD_STEPS, noise)
     near, far = arrows.near, arrows.far
     near_fraction, far_fraction = arrows.near_fraction, arrows.far_fraction
-    st.plotly_chart(
+    plot(
         figs.vector_field_figure(
             arrows.grid,
             arrows.field,
@@ -134,7 +135,7 @@ def denoising_image_part() -> None:
         "noisy input": curve.input_errors,
     }
     x_title = "noise std" if kind == "gaussian" else "fraction of pixels zeroed"
-    st.plotly_chart(
+    plot(
         figs.denoising_curve_figure(curve.levels, errors_by_model, level, x_title=x_title),
         key="ae_dae_curve",
         config=figure_config(dataset, None, EXPORT_PAGE, "denoising-curve"),

@@ -22,6 +22,7 @@ from ui.shell.sidebar import current_selection, require_model
 from ui.state import elbo_cache
 from ui.state.loaders import model_or_none
 from ui.widgets import bound
+from ui.widgets.chart import plot, plot_in
 from ui.widgets.elbo_widgets import pick_models
 from ui.widgets.export import figure_config, image_download
 from ui.widgets.image_chooser import choose_image
@@ -160,7 +161,7 @@ def tightness() -> None:
         "average, a lower estimate of how far q(z|x) is from the true posterior.",
     )
     if k > 1:
-        st.plotly_chart(
+        plot(
             iw_curve_figure(curve, terms.neg_elbo, k),
             key="elbo_iw_chart",
             config=figure_config(selection.dataset, vae_name, EXPORT_PAGE, "iw-against-k"),
@@ -214,12 +215,14 @@ prose(
 )
 # side by side for a few dimensions; one above the other, full width, when there are many
 figures = st.columns(2) if terms.kl_per_dim.size <= 16 else (st.container(), st.container())
-figures[0].plotly_chart(
+plot_in(
+    figures[0],
     posterior_figure(terms),
     key="elbo_posterior_chart",
     config=figure_config(selection.dataset, vae_entry.info.name, EXPORT_PAGE, "posterior"),
 )
-figures[1].plotly_chart(
+plot_in(
+    figures[1],
     kl_per_dim_figure(terms),
     key="elbo_kl_chart",
     config=figure_config(selection.dataset, vae_entry.info.name, EXPORT_PAGE, "kl-per-dimension"),
@@ -309,7 +312,8 @@ def beta_section() -> None:
         format_noisy(weighed.objective, noise),
         help="Reconstruction + β·KL: what a model trained at this β would minimise for this image.",
     )
-    cols[2].plotly_chart(
+    plot_in(
+        cols[2],
         objective_figure(weighed, np.linspace(0, max(elbo.BETA_CHOICES), 81)),
         key="elbo_beta_chart",
         config=figure_config(selection.dataset, vae_name, EXPORT_PAGE, "beta-objective"),

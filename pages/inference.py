@@ -28,6 +28,7 @@ from ui.shell.sidebar import current_selection
 from ui.state import inference_cache as cache
 from ui.state.loaders import dataset_or_none
 from ui.widgets import bound
+from ui.widgets.chart import plot, plot_in
 from ui.widgets.export import figure_config, image_download
 from ui.widgets.image_chooser import choose_image
 from vae_core.engine.protocol import protocol_of
@@ -161,7 +162,8 @@ if vaes_2d and test is not None and image is not None:
         container=picture,
     )
     q_star = amortisation.q_star if amortisation is not None else None
-    chart.plotly_chart(
+    plot_in(
+        chart,
         posterior_figure(report.grid, report.q, q_star, view=view),
         key="inference_posterior_chart",
         config=figure_config(selection.dataset, entry.info.name, EXPORT_PAGE, "true-posterior"),
@@ -265,12 +267,14 @@ def mean_field_part() -> None:
     comparison = cache.mean_field(rho)
     rhos, ratios = cache.variance_curve()
     left, right = st.columns(2)
-    left.plotly_chart(
+    plot_in(
+        left,
         mean_field_figure(comparison),
         key="inference_mean_field_chart",
         config=figure_config("", None, EXPORT_PAGE, "mean-field"),
     )
-    right.plotly_chart(
+    plot_in(
+        right,
         variance_ratio_figure(rhos, ratios, rho, float(comparison.variance_ratio[0])),
         key="inference_variance_chart",
         config=figure_config("", None, EXPORT_PAGE, "variance-ratio"),
@@ -355,7 +359,7 @@ def kl_direction_part() -> None:
     else:
         x_axis, y_axis = divergences.quadrature_grid(target, 161).axes
         figure = mixture_figure_2d(target, fits, (x_axis, y_axis))
-    st.plotly_chart(figure, key="inference_mixture_chart", config=figure_config("", None, EXPORT_PAGE, "mixture-fits"))
+    plot(figure, key="inference_mixture_chart", config=figure_config("", None, EXPORT_PAGE, "mixture-fits"))
     rows = [("reverse, from mode A", from_a), ("reverse, from mode B", from_b), ("forward (moments)", forward)]
     st.table(
         {

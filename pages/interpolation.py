@@ -10,6 +10,7 @@ from ui.shell.sidebar import current_selection, require_test_split
 from ui.state import derived
 from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
 from ui.widgets import bound
+from ui.widgets.chart import plot
 from ui.widgets.export import codes_download, figure_config, image_download, still_figure, still_figure_config
 from ui.widgets.image_chooser import measured_image
 from ui.widgets.latent_pad import WalkColours, latent_sliders, latent_walk
@@ -198,7 +199,7 @@ def server_walk(z_a: np.ndarray, z_b: np.ndarray, method: str) -> None:
         fine_path = interpolate(z_a, z_b, FINE_TS, method)
         add_path(fig, projection.transform(fine_path), current_point=projection.transform(z_t[None])[0])
         fig["layout"]["height"] = 420
-        st.plotly_chart(
+        plot(
             trusted_figure(fig),
             key="interp_scatter",
             config=figure_config(selection.dataset, entry.info.name, EXPORT_PAGE, f"{method}-path"),
@@ -214,7 +215,7 @@ def norms_chart(z_a: np.ndarray, z_b: np.ndarray, t: float, method: str) -> None
     lerp_norms = np.linalg.norm(interpolate(z_a, z_b, FINE_TS, "linear"), axis=1)
     slerp_norms = np.linalg.norm(interpolate(z_a, z_b, FINE_TS, "spherical"), axis=1)
     code_norm, prior_norm = reference_norms()
-    st.plotly_chart(
+    plot(
         still_figure(norms_figure(FINE_TS, lerp_norms, slerp_norms, t, method, code_norm, prior_norm)),
         key="interp_norms",
         config=still_figure_config(selection.dataset, entry.info.name, EXPORT_PAGE, f"{method}-norms"),

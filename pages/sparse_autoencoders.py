@@ -11,6 +11,7 @@ from ui.shell.sidebar import current_selection
 from ui.state import autoencoder_lesson as state
 from ui.widgets import bound
 from ui.widgets.autoencoder_parts import EXPORT_PAGE, images_row, index_picker, part_footer, part_header
+from ui.widgets.chart import plot
 from ui.widgets.export import figure_config
 from vae_core.engine.vocabulary import UNIT_ON_ACTIVATION
 from vae_core.lessons.autoencoders import parts
@@ -32,7 +33,7 @@ def kl_curve_part() -> None:
     )
     rho = bound.slider("Target ρ", key="ae_sparse_rho", min_value=0.01, max_value=0.5, value=WIDE_SPARSE_RHO, step=0.01)
     curve = parts.kl_penalty_curve(rho)
-    st.plotly_chart(
+    plot(
         figs.kl_penalty_figure(curve.rho_hat, curve.kl, rho),
         key="ae_sparse_kl_chart",
         config=figure_config("", None, EXPORT_PAGE, "kl-penalty"),
@@ -82,7 +83,7 @@ def sparse_image_part() -> None:
         label: state.mean_fraction_on(dataset, exhibit, threshold)
         for label, exhibit in (("no penalty", "dense"), ("KL penalty", "sparse"))
     }
-    st.plotly_chart(
+    plot(
         figs.activation_bars_figure({label: one.activations for label, one in layer.items()}, threshold),
         key="ae_sparse_bars",
         config=figure_config(dataset, None, EXPORT_PAGE, "activations"),
@@ -94,7 +95,7 @@ def sparse_image_part() -> None:
     metric_columns[2].metric("Test mean, no penalty", f"{means['no penalty']:.1%}")
     metric_columns[3].metric("Test mean, KL penalty", f"{means['KL penalty']:.1%}")
     rho_hats = {"no penalty": state.rho_hat(dataset, "dense"), "KL penalty": state.rho_hat(dataset, "sparse")}
-    st.plotly_chart(
+    plot(
         figs.histogram_figure(
             rho_hats,
             title=f"Average activation ρ̂ⱼ of each of the {units} units over {len(images)} test images",
