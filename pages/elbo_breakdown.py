@@ -17,7 +17,7 @@ from ui.figures.elbo import (
     posterior_figure,
 )
 from ui.shell.lessons import LESSONS
-from ui.shell.projector import prose
+from ui.shell.projector import prose, setup_section
 from ui.shell.sidebar import current_selection, require_model
 from ui.state import elbo_cache
 from ui.state.loaders import model_or_none
@@ -54,8 +54,8 @@ vae = vae_entry.ref(selection.device)
 vae_name = vae_entry.info.name  # for the download names (the fragments below see the module's names unnarrowed)
 
 # --- 1. the input -------------------------------------------------------------------------------------
-st.header("1 · Choose an image")
-chosen = choose_image(selection.dataset, vae_entry.input_shape, protocol, "elbo")
+with setup_section("1 · Choose an image"):  # folded in projector mode: the terms rise onto the first screen
+    chosen = choose_image(selection.dataset, vae_entry.input_shape, protocol, "elbo")
 if chosen is None:
     st.stop()
 image = chosen.measured  # what the model is measured on: the binarised copy for a binarised model

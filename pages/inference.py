@@ -23,7 +23,7 @@ from ui.figures.inference_text import (
     q_star_note,
     shape_note,
 )
-from ui.shell.projector import prose
+from ui.shell.projector import projector_slot, prose
 from ui.shell.sidebar import current_selection
 from ui.state import inference_cache as cache
 from ui.state.loaders import dataset_or_none
@@ -39,6 +39,7 @@ from vae_core.serving.images import digit_png, enlarge
 EXPORT_PAGE = "inference"  # the page's part of every download's file name
 selection = current_selection()
 st.title("Inference: the true posterior")
+key_slot = projector_slot()  # projector mode: the image and its posterior first, their controls below
 prose(
     "The ELBO page says that the gap between −ELBO and −log p(x) is KL(q(z|x) ‖ p(z|x)): how far the encoder's "
     "Gaussian is from the **true posterior**. With a two-dimensional latent that posterior can be computed: "
@@ -139,7 +140,7 @@ if vaes_2d and test is not None and image is not None:
     shape = posterior_shape(report.grid, report.q)
     st.caption(protocol_note(protocol, selection.dataset, entry.info.model_config.gaussian_sigma))
 
-    picture, chart = st.columns([1, 3])
+    picture, chart = (key_slot or st.container()).columns([1, 3])
     picture.image(
         enlarge(result.image[0].numpy()),
         caption=description,
@@ -169,7 +170,7 @@ if vaes_2d and test is not None and image is not None:
         config=figure_config(selection.dataset, entry.info.name, EXPORT_PAGE, "true-posterior"),
     )
     chart.caption(
-        "Grey: p(z|x), darker where denser; green lines: the regions holding 50, 90 and 99 % of its mass. "
+        "Grey: p(z|x), stronger where denser; green lines: the regions holding 50, 90 and 99 % of its mass. "
         "Blue: the "
         "encoder's q(z|x), 1σ (solid) and 2σ (dotted) ellipses" + ("; red dashed: q*." if q_star is not None else ".")
     )

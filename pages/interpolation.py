@@ -5,7 +5,7 @@ import streamlit as st
 
 from ui.figures import latent as figures
 from ui.figures.latent import CURRENT_COLOUR_NAME, add_path, norms_figure, trusted_figure
-from ui.shell.projector import prose
+from ui.shell.projector import folded_in_projector, projector_on, prose
 from ui.shell.sidebar import current_selection, require_test_split
 from ui.state import derived
 from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
@@ -55,7 +55,7 @@ def as_measured(digit) -> tuple[np.ndarray, np.ndarray]:
 def digits_and_paths() -> None:
     # A new digit A or B changes every code below, so this fragment holds the rest of the page: a class or
     # an upload reruns it, not app.py's sidebar and navigation around it.
-    col_a, col_b = st.columns(2)
+    col_a, col_b = folded_in_projector("A and B").columns(2)
     with col_a:
         digit_a = digit_picker(data, "interp_a", default_class=1, title="Start: A")
     with col_b:
@@ -70,7 +70,8 @@ def digits_and_paths() -> None:
             "A and B as the model sees them: it was trained on binarised images, so test images come from the "
             "test set's one fixed binarisation and uploads are binarised with the same seed."
         )
-    st.header("From A to B")
+    if not projector_on():  # projector mode: the strip and the path right under the title
+        st.header("From A to B")
     path_and_walk(digit_a, digit_b, z_a, z_b)
     st.header("Turn the knobs")
     knobs(digit_a, digit_b, z_a, z_b)

@@ -108,6 +108,19 @@ def sidebar_state() -> Literal["collapsed", "auto"]:
     return "collapsed" if projector_on() else "auto"
 
 
+def projector_slot():
+    """In projector mode, a container right here for the page's key figure, which the script draws later (its
+    controls stay where they are, below it); else None: the figure is drawn where its code runs. A figure in an
+    st.fragment takes its slot inside that fragment (a fragment writes only to its own containers)."""
+    return st.container() if projector_on() else None
+
+
+def folded_in_projector(title: str):
+    """A group of set-up widgets that has no header of its own: in projector mode folded into an expander of that
+    title, so the key figure after it rises onto the first screen; else drawn in place."""
+    return st.expander(title) if projector_on() else st.container()
+
+
 def projector_style() -> None:
     """The projector's larger type (call once per run, after the switch)."""
     if projector_on():
