@@ -111,6 +111,11 @@ def test_for_projector_raises_every_font_and_caps_the_height_without_touching_th
     assert max(sizes.values()) == 30  # larger text stays as large
     assert projected["layout"]["height"] == PROJECTOR_MAX_FIGURE_PX
     assert spec["layout"]["height"] == 900 and spec["layout"]["xaxis"]["tickfont"]["size"] == 12  # a copy
+    # Streamlit's chart theme sets tick, legend and title fonts in a template, which outranks layout.font:
+    # each is set explicitly, also where the figure left it unset
+    layout = projected["layout"]
+    assert layout["xaxis"]["tickfont"]["size"] == layout["yaxis"]["tickfont"]["size"] == PROJECTOR_FONT_PX
+    assert layout["yaxis"]["title"]["font"]["size"] == layout["legend"]["font"]["size"] == PROJECTOR_FONT_PX
 
 
 def test_every_chart_reads_on_both_themes_and_fits_projector_mode(open_page):

@@ -29,7 +29,7 @@ from tools.app_browser import (
     running_app,
     wait_for_idle,
 )
-from tools.screenshots import PROJECTOR_VIEWPORT, open_page, slug
+from tools.screenshots import PROJECTOR_VIEWPORT, slug
 from ui.figures.projector import PROJECTOR_FONT_PX
 from ui.shell.lessons import LESSONS
 from ui.shell.projector import PROJECTOR_KEY, STYLE
@@ -129,12 +129,14 @@ def test_every_pages_key_figure_is_wholly_on_the_first_dark_screen_in_projector_
     assert set(KEY_ELEMENTS) == set(_listed_pages()), "KEY_ELEMENTS names the key elements of each listed page"
     off_screen, small_text, dark_traces, errors = {}, {}, {}, {}
     with chromium_page(playwright, viewport=PROJECTOR_VIEWPORT, color_scheme="dark") as page:
-        open_app(page, f"{url}/?{PROJECTOR_KEY}=1&{DATASET_PARAM}={dataset}")
+        query = f"{PROJECTOR_KEY}=1&{DATASET_PARAM}={dataset}"
+        open_app(page, f"{url}/?{query}")
         links = nav_links(page)
         assert [slug(href) for _title, href in links] == _listed_pages()
         for _title, href in links:
             name = slug(href)
-            open_page(page, href, timeout_ms=PAGE_RUN_MS)
+            # by its link, as a slide opens it (the folded sidebar's menu cannot be clicked)
+            open_app(page, f"{href}?{query}", timeout_ms=PAGE_RUN_MS)
             selectors = KEY_ELEMENTS[name]
             # plotly and images draw after the run has ended; one never drawn is reported below as not found
             with contextlib.suppress(PlaywrightTimeout):

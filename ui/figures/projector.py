@@ -8,6 +8,7 @@ label the back row cannot read.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,6 +40,22 @@ def _enlarge_fonts(node: Any) -> None:
             _enlarge_fonts(item)
 
 
+THREE_D = frozenset({"scatter3d", "surface", "mesh3d", "cone", "streamtube", "isosurface", "volume"})
+
+
+def _at_least(container: dict, *path: str) -> None:
+    """Set the font at container[path...] to at least PROJECTOR_FONT_PX, creating the dicts on the way."""
+    node = container
+    for key in path:
+        node = node.setdefault(key, {})
+    node["size"] = max(node.get("size") or 0, PROJECTOR_FONT_PX)
+
+
+def _axis_names(layout: dict) -> list[str]:
+    """The layout's 2-D axes (xaxis, yaxis2, …); plotly's own pair when the figure names none."""
+    return [name for name in layout if re.fullmatch(r"[xy]axis\d*", name)] or ["xaxis", "yaxis"]
+
+
 def for_projector(figure: go.Figure | Mapping[str, Any], max_height_px: int = PROJECTOR_MAX_FIGURE_PX) -> go.Figure:
     """A copy of the figure with projector mode's type and height; the figure given is left as it was (it may be
     a cached one)."""
@@ -47,6 +64,24 @@ def for_projector(figure: go.Figure | Mapping[str, Any], max_height_px: int = PR
     font = layout.setdefault("font", {})
     font["size"] = max(font.get("size") or 0, PROJECTOR_FONT_PX)  # what every unset text inherits
     _enlarge_fonts(spec)
+    # Streamlit's chart theme is a template that sets the tick, legend and title fonts itself (12-14 px), and a
+    # template's font outranks the inherited layout.font: each is set here explicitly.
+    for axis in _axis_names(layout):
+        _at_least(layout, axis, "tickfont")
+        _at_least(layout, axis, "title", "font")
+    scenes = {name for name in layout if re.fullmatch(r"scene\d*", name)}
+    scenes |= {trace.get("scene", "scene") for trace in spec.get("data", []) if trace.get("type") in THREE_D}
+    for scene in sorted(scenes):
+        layout.setdefault(scene, {})
+        for axis in ("xaxis", "yaxis", "zaxis"):
+            _at_least(layout[scene], axis, "tickfont")
+            _at_least(layout[scene], axis, "title", "font")
+    _at_least(layout, "legend", "font")
+    _at_least(layout, "title", "font")
+    _at_least(layout, "hoverlabel", "font")
+    for trace in spec.get("data", []):
+        if "colorbar" in trace or trace.get("showscale"):
+            _at_least(trace, "colorbar", "tickfont")
     height = layout.get("height")
     if height is None or height > max_height_px:
         layout["height"] = max_height_px

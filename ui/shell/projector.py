@@ -31,8 +31,7 @@ STYLE = """
 [data-testid="stMain"] [data-testid="stWidgetLabel"] p { overflow-wrap: normal; word-break: normal; hyphens: auto; }
 [data-testid="stMain"] [data-testid="stCaptionContainer"] p { font-size: 1.15rem; }
 [data-testid="stMain"] input { font-size: 1.15rem; }
-[data-testid="stMain"] [data-testid="stSliderTickBarMin"],
-[data-testid="stMain"] [data-testid="stSliderTickBarMax"] { font-size: 1.15rem; }
+[data-testid="stMain"] [data-testid="stSliderTickBar"] { font-size: 1.15rem; }
 [data-testid="stMain"] h1 { font-size: 2.2rem; padding-top: 0; }
 [data-testid="stMain"] .block-container { padding-top: 3.75rem; }  /* just below the app header */
 /* a slider's value sat on its track, pushed down by the line height it inherits */
