@@ -52,8 +52,8 @@ def _at_least(container: dict, *path: str) -> None:
 
 
 def _axis_names(layout: dict) -> list[str]:
-    """The layout's 2-D axes (xaxis, yaxis2, …); plotly's own pair when the figure names none."""
-    return [name for name in layout if re.fullmatch(r"[xy]axis\d*", name)] or ["xaxis", "yaxis"]
+    """The layout's 2-D axes (xaxis, yaxis2, …), with plotly's first pair, drawn whether named or not."""
+    return sorted({name for name in layout if re.fullmatch(r"[xy]axis\d*", name)} | {"xaxis", "yaxis"})
 
 
 def for_projector(figure: go.Figure | Mapping[str, Any], max_height_px: int = PROJECTOR_MAX_FIGURE_PX) -> go.Figure:
