@@ -54,7 +54,7 @@ KEY_ELEMENTS: dict[str, tuple[str, ...]] = {
     "contractive_autoencoders": ('[data-testid="stMetric"]',),  # ‖J‖² of the digit shown, plain AE against CAE
     "latent_space": (PLOT,),  # the latent scatter
     "decoder_grid": (PLOT,),  # the decoded grid
-    "interpolation": (IMAGE,),  # the strip from A to B (A and B themselves are folded away)
+    "interpolation": (IMAGE, "canvas.vle-lw-bg"),  # the strip from A to B and the walk's path (A and B folded)
     "beta_tradeoff": (PLOT,),  # the rate-distortion plane
     "elbo_breakdown": ('[data-testid="stMetric"]',),  # the bound's terms for the image
     "inference": (IMAGE, PLOT),  # the image and its true posterior against q(z|x)
