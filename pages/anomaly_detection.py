@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from ui.figures.anomaly import roc_figure, score_histograms
-from ui.shell.projector import projector_on, prose, setup_section
+from ui.shell.projector import projector_slot, prose, setup_section
 from ui.shell.sidebar import current_selection, require_model
 from ui.state import anomaly_cache
 from ui.state.loaders import model_or_none, registry
@@ -134,12 +134,12 @@ setup.caption(
 keys = [k for k in anomaly.SCORE_KEYS if k in inside.scores.available()]
 
 # --- 2. histograms and a threshold --------------------------------------------------------------------------------
+# In projector mode the histogram goes above its header and controls, so that it lies on the first screen.
+histogram_slot = projector_slot()
 st.header("2 · Scores per set, and a threshold")
 score_key = bound.radio(
     "Score", keys, key="anomaly_score", index=keys.index("iw_nll"), format_func=labels.get, horizontal=True
 )
-# In projector mode the histogram goes above its two controls, so that it starts on the first screen.
-histogram_slot = st.container() if projector_on() else None
 set_labels = {s.key: s.label for s in study.sets}
 # Noise and inverted images usually score far beyond the rest and would squeeze the histogram: off by default.
 FAR_SETS = ("uniform-noise", "bernoulli-noise", "inverted")
