@@ -91,6 +91,9 @@ SMALLEST_TEXT = r"""([main, height]) => {
         const box = e.getBoundingClientRect(), style = getComputedStyle(e);
         if (box.width === 0 || box.bottom <= 0 || box.top >= height || style.visibility === 'hidden') continue;
         if (e.closest('.modebar-container, [role="tooltip"], .hoverlayer')) continue;  // shown on hover only
+        // an icon's ligature ("download") and a formula's sub- and superscripts (KaTeX sets them at 0.7 of the
+        // formula) are not text to read at 18 px
+        if (/Material/.test(style.fontFamily) || e.closest('.katex')) continue;
         const px = parseFloat(style.fontSize);
         if (px < smallest.px) smallest = {px, text: own.slice(0, 40)};
     }

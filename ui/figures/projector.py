@@ -77,6 +77,7 @@ def for_projector(figure: go.Figure | Mapping[str, Any], max_height_px: int = PR
             _at_least(layout[scene], axis, "tickfont")
             _at_least(layout[scene], axis, "title", "font")
     _at_least(layout, "legend", "font")
+    _at_least(layout, "legend", "title", "font")
     _at_least(layout, "title", "font")
     _at_least(layout, "hoverlabel", "font")
     for trace in spec.get("data", []):
