@@ -14,7 +14,7 @@ from ui.shell import url_state, warmup
 from ui.shell.busy_indicator import busy_indicator
 from ui.shell.lessons import HOME, LESSONS
 from ui.shell.navigation import leave_legacy_pages_mode
-from ui.shell.projector import projector_style, projector_switch
+from ui.shell.projector import projector_style, projector_switch, sidebar_state
 from ui.shell.sidebar import draw_sidebar
 from ui.widgets.export import figure_format_choice
 
@@ -24,7 +24,9 @@ APP_DIR = Path(__file__).parent  # the lessons' scripts are relative to it (ui.s
 def main() -> None:
     warmup.import_shared_modules()  # first: no session may meet a half-imported pandas (ui/shell/warmup.py)
     leave_legacy_pages_mode()  # a folder named pages/ would otherwise start Streamlit in its old mode
-    st.set_page_config(page_title="VAE Latent Explorer", page_icon="🧭", layout="wide")
+    st.set_page_config(
+        page_title="VAE Latent Explorer", page_icon="🧭", layout="wide", initial_sidebar_state=sidebar_state()
+    )
     busy_indicator()  # a class sees that a run is in progress (ui/shell/busy_indicator.py)
     # One page per lesson, in the registry's order; an explicit url_path keeps each address whatever the file is called.
     pages = {

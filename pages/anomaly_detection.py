@@ -6,11 +6,12 @@ import pandas as pd
 import streamlit as st
 
 from ui.figures.anomaly import roc_figure, score_histograms
-from ui.shell.projector import projector_on, prose, setup_section
+from ui.shell.projector import projector_slot, prose, setup_section
 from ui.shell.sidebar import current_selection, require_model
 from ui.state import anomaly_cache
 from ui.state.loaders import model_or_none, registry
 from ui.widgets import bound
+from ui.widgets.chart import plot, plot_in
 from ui.widgets.export import figure_config
 from ui.widgets.image_chooser import choose_image
 from vae_core.engine.protocol import metric_names, protocol_of
@@ -133,12 +134,12 @@ setup.caption(
 keys = [k for k in anomaly.SCORE_KEYS if k in inside.scores.available()]
 
 # --- 2. histograms and a threshold --------------------------------------------------------------------------------
+# In projector mode the histogram goes above its header and controls, so that it lies on the first screen.
+histogram_slot = projector_slot()
 st.header("2 · Scores per set, and a threshold")
 score_key = bound.radio(
     "Score", keys, key="anomaly_score", index=keys.index("iw_nll"), format_func=labels.get, horizontal=True
 )
-# In projector mode the histogram goes above its two controls, so that it starts on the first screen.
-histogram_slot = st.container() if projector_on() else None
 set_labels = {s.key: s.label for s in study.sets}
 # Noise and inverted images usually score far beyond the rest and would squeeze the histogram: off by default.
 FAR_SETS = ("uniform-noise", "bernoulli-noise", "inverted")
@@ -171,7 +172,8 @@ threshold = float(
         step=0.1,
     )
 )
-(histogram_slot if histogram_slot is not None else st).plotly_chart(
+plot_in(
+    histogram_slot or st.container(),
     score_histograms(study, score_key, labels[score_key], shown=shown, threshold=threshold),
     key="anomaly_histogram",
     config=figure_config(selection.dataset, vae_entry.info.name, EXPORT_PAGE, "score-histograms"),
@@ -205,7 +207,7 @@ ood_key = st.selectbox(
 )
 ood = study.scored(ood_key)
 curves = {labels[k]: anomaly.roc(inside.scores.values(k), ood.scores.values(k)) for k in keys}
-st.plotly_chart(
+plot(
     roc_figure(curves, f"{inside.label} against {ood.label}"),
     key="anomaly_roc",
     config=figure_config(selection.dataset, vae_entry.info.name, EXPORT_PAGE, "roc"),
@@ -230,7 +232,7 @@ if chosen is not None:
         vae_ref, ae_ref, protocol.value, selection.dataset, image, iw_samples=iw_samples, seed=SEED
     )
     value = float(mine.values(score_key)[0])
-    st.plotly_chart(
+    plot(
         score_histograms(study, score_key, labels[score_key], shown=shown, threshold=threshold, image_score=value),
         key="anomaly_image_histogram",
         config=figure_config(selection.dataset, vae_entry.info.name, EXPORT_PAGE, "image-histogram"),

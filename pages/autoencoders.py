@@ -9,6 +9,7 @@ from dataclasses import replace
 import streamlit as st
 
 from ui.figures import autoencoders as figs
+from ui.shell.projector import projector_slot
 from ui.shell.sidebar import current_selection
 from ui.state import autoencoder_lesson as state
 from ui.widgets import bound
@@ -22,6 +23,7 @@ from ui.widgets.autoencoder_parts import (
     relation,
     toy_controls,
 )
+from ui.widgets.chart import plot_in
 from ui.widgets.export import figure_config, image_download
 from vae_core.lessons.autoencoders import numbers as L
 from vae_core.lessons.autoencoders import parts
@@ -37,6 +39,7 @@ dataset, source_note = part_header("autoencoders", selection)
 
 @st.fragment
 def pca_toy_part() -> None:
+    key_slot = projector_slot()  # projector mode: the figure first, its controls and numbers below
     st.subheader("A linear autoencoder finds PCA's subspace; a non-linear one follows the curve")
     settings = toy_controls("ae_pca", tuple(MANIFOLD_DIMS))
     code_dim = MANIFOLD_DIMS[settings.manifold] - 1
@@ -67,7 +70,12 @@ def pca_toy_part() -> None:
         fig = figs.toy_reconstruction_figure_3d(
             toy.points, drawn.linear, drawn.nonlinear, title=f"{MANIFOLD_LABELS[settings.manifold]}, code size 2"
         )
-    st.plotly_chart(fig, key="ae_pca_chart", config=figure_config("toy", None, EXPORT_PAGE, "pca-and-ae"))
+    plot_in(
+        key_slot or st.container(),
+        fig,
+        key="ae_pca_chart",
+        config=figure_config("toy", None, EXPORT_PAGE, "pca-and-ae"),
+    )
     same = "the same subspace" if angle < 1.0 else "not quite the same subspace"
     st.caption(
         f"Both models have a {code_dim}-D bottleneck. The linear AE was never told about PCA, yet its "

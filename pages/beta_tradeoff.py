@@ -8,6 +8,7 @@ from ui.shell.sidebar import ZOO_COMMAND, current_selection
 from ui.state import derived
 from ui.state.loaders import dataset_or_none
 from ui.widgets import bound
+from ui.widgets.chart import plot
 from ui.widgets.export import figure_config, image_download
 from ui.widgets.job_panel import job_panel, job_running, submit
 from ui.widgets.literal_text import literal
@@ -78,7 +79,7 @@ st.caption(
 # One figure per row: the heatmap holds a number per cell, which needs the page's width to stay readable.
 with st.container():
     st.subheader("Rate against distortion")
-    st.plotly_chart(
+    plot(
         rate_distortion_figure(points, bound_name=bound_name, distortion_name=names.recon),
         key="beta_rd",
         config=figure_config(selection.dataset, group, EXPORT_PAGE, "rate-distortion"),
@@ -97,7 +98,7 @@ with st.container():
         )
 with st.container():
     st.subheader("KL per latent dimension")
-    st.plotly_chart(
+    plot(
         kl_heatmap_figure(points),
         key="beta_heatmap",
         config=figure_config(selection.dataset, group, EXPORT_PAGE, "kl-per-dimension"),

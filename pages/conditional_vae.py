@@ -13,6 +13,7 @@ from ui.shell.sidebar import current_selection
 from ui.state import conditional_cache
 from ui.state.loaders import dataset_or_none, model_or_none, registry
 from ui.widgets import bound
+from ui.widgets.chart import plot, plot_in
 from ui.widgets.export import codes_download, figure_config, image_download
 from ui.widgets.shared import digit_picker
 from vae_core.engine.protocol import metric_names, protocol_of
@@ -172,7 +173,8 @@ else:
         point_sets.append(vae_codes)
     axis = shared_range(point_sets, include_prior=True)
     columns = st.columns(2)
-    columns[0].plotly_chart(
+    plot_in(
+        columns[0],
         latent_scatter(
             cvae_codes,
             labels,
@@ -190,7 +192,8 @@ else:
     )
     knn_cvae = conditional_cache.predictability(cvae, selection.dataset)
     if vae_entry is not None and vae_codes is not None:
-        columns[1].plotly_chart(
+        plot_in(
+            columns[1],
             latent_scatter(
                 vae_codes, labels, class_names, title="VAE: μ(x)", prior_centre=(0.0, 0.0), axis_range=axis, height=460
             ),
@@ -249,7 +252,7 @@ figure.update_layout(
     yaxis_title="test-set mean KL(q ‖ N(0, 1)), nats",
     margin={"l": 10, "r": 10, "t": 20, "b": 10},
 )
-st.plotly_chart(
+plot(
     figure,
     key="cvae_kl_chart",
     config=figure_config(selection.dataset, cvae_entry.info.name, EXPORT_PAGE, "kl-per-dimension"),

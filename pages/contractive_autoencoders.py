@@ -13,6 +13,7 @@ from ui.shell.sidebar import current_selection
 from ui.state import autoencoder_lesson as state
 from ui.widgets import bound
 from ui.widgets.autoencoder_parts import EXPORT_PAGE, images_row, index_picker, part_footer, part_header, toy_controls
+from ui.widgets.chart import plot
 from ui.widgets.export import figure_config
 from vae_core.lessons.autoencoders import parts
 from vae_core.lessons.autoencoders.lesson_models import PERTURBATION_NORM, TOY_SPECS
@@ -55,7 +56,7 @@ def contractive_image_part() -> None:
     histogram = figs.histogram_figure(
         norms, title=f"Squared Frobenius norm ‖J_f(x)‖² over {len(images)} test images", x_title="‖J_f(x)‖²", log_x=True
     )
-    st.plotly_chart(histogram, key="ae_cae_hist", config=figure_config(dataset, None, EXPORT_PAGE, "jacobian-norms"))
+    plot(histogram, key="ae_cae_hist", config=figure_config(dataset, None, EXPORT_PAGE, "jacobian-norms"))
     table = {
         "": [
             "mean ‖J‖²",
@@ -114,7 +115,7 @@ def contractive_toy_part() -> None:
     )
     response = parts.curve_response({"plain AE": plain, "CAE": cae}, toy, position)
     responses = response.slopes
-    st.plotly_chart(
+    plot(
         figs.response_figure(
             response.offsets,
             response.profiles,

@@ -9,6 +9,7 @@ from ui.shell.sidebar import current_selection, require_test_split
 from ui.state import derived
 from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
 from ui.widgets import bound
+from ui.widgets.chart import plot
 from ui.widgets.export import codes_download, downloads_row, image_download, still_figure, still_figure_config
 from ui.widgets.latent_pad import latent_samples
 from ui.widgets.shared import model_caption
@@ -53,7 +54,7 @@ def grid_panel(e, kind: str, n: int, extent: float) -> int:
     x_axis, y_axis = grid_axes(means, e.is_variational, n, kind, extent)
     density = code_density(means, x_axis, y_axis, mass=CODE_MASS)
     png = derived.decoded_grid_png(ref, grid_codes(x_axis, y_axis), n_cols=n, cell_px=28)
-    st.plotly_chart(
+    plot(
         still_figure(decoded_grid_figure(png, x_axis, y_axis, density)),
         key=f"grid_figure_{'vae' if e.is_variational else 'ae'}",
         config=still_figure_config(selection.dataset, e.info.name, EXPORT_PAGE, f"{kind}-grid-{n}-figure"),
@@ -275,7 +276,7 @@ else:
         codes = slice_codes(base, dim_x, dim_y, x_axis, y_axis)
         png = derived.decoded_grid_png(ref, codes, n_cols=n, cell_px=28)
         slice_name = f"slice-{dim_name(dim_x)}-{dim_name(dim_y)}"
-        st.plotly_chart(
+        plot(
             still_figure(
                 decoded_grid_figure(
                     png, x_axis, y_axis, None, axis_titles=(dim_name(dim_x), dim_name(dim_y)), height_px=460

@@ -11,6 +11,7 @@ from dataclasses import replace
 import streamlit as st
 
 from ui.figures import autoencoders as figs
+from ui.shell.projector import projector_slot
 from ui.shell.sidebar import current_selection
 from ui.state import autoencoder_lesson as state
 from ui.widgets import bound
@@ -23,6 +24,7 @@ from ui.widgets.autoencoder_parts import (
     part_header,
     toy_controls,
 )
+from ui.widgets.chart import plot, plot_in
 from ui.widgets.export import figure_config, image_download
 from ui.widgets.image_chooser import choose_image
 from vae_core.engine.protocol import DataProtocol
@@ -38,6 +40,7 @@ dataset, source_note = part_header("denoising_autoencoders", selection)
 
 @st.fragment
 def denoising_toy_part() -> None:
+    key_slot = projector_slot()  # projector mode: the figure first, its controls and numbers below
     st.subheader("The denoising AE's vector field points back to the data")
     settings = toy_controls("ae_dae", ("curve", "spiral"))
     default_spec = TOY_SPECS["dae"]
@@ -55,7 +58,8 @@ def denoising_toy_part() -> None:
     arrows = parts.denoising_field(model, toy, FIELD_STEPS, noise)
     near, far = arrows.near, arrows.far
     near_fraction, far_fraction = arrows.near_fraction, arrows.far_fraction
-    st.plotly_chart(
+    plot_in(
+        key_slot or st.container(),
         figs.vector_field_figure(
             arrows.grid,
             arrows.field,
@@ -134,7 +138,7 @@ def denoising_image_part() -> None:
         "noisy input": curve.input_errors,
     }
     x_title = "noise std" if kind == "gaussian" else "fraction of pixels zeroed"
-    st.plotly_chart(
+    plot(
         figs.denoising_curve_figure(curve.levels, errors_by_model, level, x_title=x_title),
         key="ae_dae_curve",
         config=figure_config(dataset, None, EXPORT_PAGE, "denoising-curve"),

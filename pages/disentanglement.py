@@ -8,6 +8,7 @@ from ui.shell.projector import prose
 from ui.shell.sidebar import ZOO_COMMAND, current_selection
 from ui.state.disentanglement_cache import lesson_entries, model_point, sprite_image, traversals
 from ui.widgets import bound
+from ui.widgets.chart import plot, plot_in
 from ui.widgets.job_panel import job_panel, job_running, submit
 from vae_core.engine import sprites
 from vae_core.engine.registry import ModelEntry, user_folder
@@ -44,7 +45,7 @@ if len({p.beta for p in points if p.kind == "vae"}) < 2:
     st.stop()
 
 st.subheader("What β buys, and what it costs")
-st.plotly_chart(tradeoff_figure(points), key="disent_tradeoff")
+plot(tradeoff_figure(points), key="disent_tradeoff")
 check = check_claim(points)
 st.markdown(claim_story(check))
 st.caption(
@@ -64,7 +65,7 @@ chosen = st.selectbox(
 )
 point = point_by_name[chosen]
 matrix_shape = point.report.matrix().shape
-st.plotly_chart(mi_heatmaps_figure(point, disentangled_reference(*matrix_shape)), key="disent_heatmap")
+plot(mi_heatmaps_figure(point, disentangled_reference(*matrix_shape)), key="disent_heatmap")
 best_dims = point.report.matrix().argmax(axis=1)
 st.caption(
     f"Each cell: the mutual information between a factor and one dimension's posterior mean (binned in {MI_BINS} "
@@ -109,7 +110,7 @@ for column, default, key in ((left, first, "disent_left"), (right, last, "disent
     shown = point_by_name[name]
     dims = shown.dims_by_kl()
     images = traversals(entry_by_name[name].ref(selection.device), factor_choice, tuple(dims), TRAVERSAL_STEPS)
-    column.plotly_chart(traversal_figure(images, dims, shown.kl_per_dim, TRAVERSAL_SPAN), key=f"{key}_traversal")
+    plot_in(column, traversal_figure(images, dims, shown.kl_per_dim, TRAVERSAL_SPAN), key=f"{key}_traversal")
 
 st.subheader("Train one more β point")
 reference = min(

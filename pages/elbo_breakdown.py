@@ -17,11 +17,12 @@ from ui.figures.elbo import (
     posterior_figure,
 )
 from ui.shell.lessons import LESSONS
-from ui.shell.projector import prose
+from ui.shell.projector import prose, setup_section
 from ui.shell.sidebar import current_selection, require_model
 from ui.state import elbo_cache
 from ui.state.loaders import model_or_none
 from ui.widgets import bound
+from ui.widgets.chart import plot, plot_in
 from ui.widgets.elbo_widgets import pick_models
 from ui.widgets.export import figure_config, image_download
 from ui.widgets.image_chooser import choose_image
@@ -53,8 +54,8 @@ vae = vae_entry.ref(selection.device)
 vae_name = vae_entry.info.name  # for the download names (the fragments below see the module's names unnarrowed)
 
 # --- 1. the input -------------------------------------------------------------------------------------
-st.header("1 · Choose an image")
-chosen = choose_image(selection.dataset, vae_entry.input_shape, protocol, "elbo")
+with setup_section("1 · Choose an image"):  # folded in projector mode: the terms rise onto the first screen
+    chosen = choose_image(selection.dataset, vae_entry.input_shape, protocol, "elbo")
 if chosen is None:
     st.stop()
 image = chosen.measured  # what the model is measured on: the binarised copy for a binarised model
@@ -160,7 +161,7 @@ def tightness() -> None:
         "average, a lower estimate of how far q(z|x) is from the true posterior.",
     )
     if k > 1:
-        st.plotly_chart(
+        plot(
             iw_curve_figure(curve, terms.neg_elbo, k),
             key="elbo_iw_chart",
             config=figure_config(selection.dataset, vae_name, EXPORT_PAGE, "iw-against-k"),
@@ -214,12 +215,14 @@ prose(
 )
 # side by side for a few dimensions; one above the other, full width, when there are many
 figures = st.columns(2) if terms.kl_per_dim.size <= 16 else (st.container(), st.container())
-figures[0].plotly_chart(
+plot_in(
+    figures[0],
     posterior_figure(terms),
     key="elbo_posterior_chart",
     config=figure_config(selection.dataset, vae_entry.info.name, EXPORT_PAGE, "posterior"),
 )
-figures[1].plotly_chart(
+plot_in(
+    figures[1],
     kl_per_dim_figure(terms),
     key="elbo_kl_chart",
     config=figure_config(selection.dataset, vae_entry.info.name, EXPORT_PAGE, "kl-per-dimension"),
@@ -309,7 +312,8 @@ def beta_section() -> None:
         format_noisy(weighed.objective, noise),
         help="Reconstruction + β·KL: what a model trained at this β would minimise for this image.",
     )
-    cols[2].plotly_chart(
+    plot_in(
+        cols[2],
         objective_figure(weighed, np.linspace(0, max(elbo.BETA_CHOICES), 81)),
         key="elbo_beta_chart",
         config=figure_config(selection.dataset, vae_name, EXPORT_PAGE, "beta-objective"),

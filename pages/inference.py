@@ -23,11 +23,12 @@ from ui.figures.inference_text import (
     q_star_note,
     shape_note,
 )
-from ui.shell.projector import prose
+from ui.shell.projector import projector_slot, prose
 from ui.shell.sidebar import current_selection
 from ui.state import inference_cache as cache
 from ui.state.loaders import dataset_or_none
 from ui.widgets import bound
+from ui.widgets.chart import plot, plot_in
 from ui.widgets.export import figure_config, image_download
 from ui.widgets.image_chooser import choose_image
 from vae_core.engine.protocol import protocol_of
@@ -38,6 +39,7 @@ from vae_core.serving.images import digit_png, enlarge
 EXPORT_PAGE = "inference"  # the page's part of every download's file name
 selection = current_selection()
 st.title("Inference: the true posterior")
+key_slot = projector_slot()  # projector mode: the image and its posterior first, their controls below
 prose(
     "The ELBO page says that the gap between −ELBO and −log p(x) is KL(q(z|x) ‖ p(z|x)): how far the encoder's "
     "Gaussian is from the **true posterior**. With a two-dimensional latent that posterior can be computed: "
@@ -138,7 +140,7 @@ if vaes_2d and test is not None and image is not None:
     shape = posterior_shape(report.grid, report.q)
     st.caption(protocol_note(protocol, selection.dataset, entry.info.model_config.gaussian_sigma))
 
-    picture, chart = st.columns([1, 3])
+    picture, chart = (key_slot or st.container()).columns([1, 3])
     picture.image(
         enlarge(result.image[0].numpy()),
         caption=description,
@@ -161,13 +163,14 @@ if vaes_2d and test is not None and image is not None:
         container=picture,
     )
     q_star = amortisation.q_star if amortisation is not None else None
-    chart.plotly_chart(
+    plot_in(
+        chart,
         posterior_figure(report.grid, report.q, q_star, view=view),
         key="inference_posterior_chart",
         config=figure_config(selection.dataset, entry.info.name, EXPORT_PAGE, "true-posterior"),
     )
     chart.caption(
-        "Grey: p(z|x), darker where denser; green lines: the regions holding 50, 90 and 99 % of its mass. "
+        "Grey: p(z|x), stronger where denser; green lines: the regions holding 50, 90 and 99 % of its mass. "
         "Blue: the "
         "encoder's q(z|x), 1σ (solid) and 2σ (dotted) ellipses" + ("; red dashed: q*." if q_star is not None else ".")
     )
@@ -265,12 +268,14 @@ def mean_field_part() -> None:
     comparison = cache.mean_field(rho)
     rhos, ratios = cache.variance_curve()
     left, right = st.columns(2)
-    left.plotly_chart(
+    plot_in(
+        left,
         mean_field_figure(comparison),
         key="inference_mean_field_chart",
         config=figure_config("", None, EXPORT_PAGE, "mean-field"),
     )
-    right.plotly_chart(
+    plot_in(
+        right,
         variance_ratio_figure(rhos, ratios, rho, float(comparison.variance_ratio[0])),
         key="inference_variance_chart",
         config=figure_config("", None, EXPORT_PAGE, "variance-ratio"),
@@ -355,7 +360,7 @@ def kl_direction_part() -> None:
     else:
         x_axis, y_axis = divergences.quadrature_grid(target, 161).axes
         figure = mixture_figure_2d(target, fits, (x_axis, y_axis))
-    st.plotly_chart(figure, key="inference_mixture_chart", config=figure_config("", None, EXPORT_PAGE, "mixture-fits"))
+    plot(figure, key="inference_mixture_chart", config=figure_config("", None, EXPORT_PAGE, "mixture-fits"))
     rows = [("reverse, from mode A", from_a), ("reverse, from mode B", from_b), ("forward (moments)", forward)]
     st.table(
         {

@@ -5,11 +5,12 @@ import streamlit as st
 
 from ui.figures import latent as figures
 from ui.figures.latent import CURRENT_COLOUR_NAME, add_path, norms_figure, trusted_figure
-from ui.shell.projector import prose
+from ui.shell.projector import folded_in_projector, projector_on, prose
 from ui.shell.sidebar import current_selection, require_test_split
 from ui.state import derived
 from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
 from ui.widgets import bound
+from ui.widgets.chart import plot
 from ui.widgets.export import codes_download, figure_config, image_download, still_figure, still_figure_config
 from ui.widgets.image_chooser import measured_image
 from ui.widgets.latent_pad import WalkColours, latent_sliders, latent_walk
@@ -54,7 +55,8 @@ def as_measured(digit) -> tuple[np.ndarray, np.ndarray]:
 def digits_and_paths() -> None:
     # A new digit A or B changes every code below, so this fragment holds the rest of the page: a class or
     # an upload reruns it, not app.py's sidebar and navigation around it.
-    col_a, col_b = st.columns(2)
+    pickers = folded_in_projector("A and B")
+    col_a, col_b = pickers.columns(2)
     with col_a:
         digit_a = digit_picker(data, "interp_a", default_class=1, title="Start: A")
     with col_b:
@@ -65,11 +67,12 @@ def digits_and_paths() -> None:
     col_a.image(images.digit_png(image_a, 112), width=112)
     col_b.image(images.digit_png(image_b, 112), width=112)
     if protocol.binarizes_inputs:
-        st.caption(
+        pickers.caption(
             "A and B as the model sees them: it was trained on binarised images, so test images come from the "
             "test set's one fixed binarisation and uploads are binarised with the same seed."
         )
-    st.header("From A to B")
+    if not projector_on():  # projector mode: the strip and the path right under the title
+        st.header("From A to B")
     path_and_walk(digit_a, digit_b, z_a, z_b)
     st.header("Turn the knobs")
     knobs(digit_a, digit_b, z_a, z_b)
@@ -78,7 +81,7 @@ def digits_and_paths() -> None:
 @st.fragment(key="interp_path")
 def path_and_walk(digit_a: PickedDigit, digit_b: PickedDigit, z_a: np.ndarray, z_b: np.ndarray) -> None:
     # The path and the number of steps redraw the strip and the walk below, not the digits above.
-    c1, c2 = st.columns([1, 3])
+    c1, c2 = folded_in_projector("Path and steps").columns([1, 3])
     method = bound.radio(
         "Path",
         INTERPOLATIONS,
@@ -91,14 +94,20 @@ def path_and_walk(digit_a: PickedDigit, digit_b: PickedDigit, z_a: np.ndarray, z
     n_steps = bound.slider("Steps in the strip", key="interp_steps", min_value=5, max_value=15, value=9, container=c2)
     path = interpolate(z_a, z_b, np.linspace(0.0, 1.0, n_steps), method)
     strip_png = derived.decoded_grid_png(model, path, n_cols=n_steps, cell_px=56)
-    st.image(strip_png)
-    image_download(
-        strip_png, selection.dataset, entry.info.name, EXPORT_PAGE, f"{method}-strip", key="interp_strip_png"
-    )
-    st.caption(f"{n_steps} evenly spaced steps from {digit_a.description} (left) to {digit_b.description} (right).")
+    steps_text = f"{n_steps} evenly spaced steps from {digit_a.description} (left) to {digit_b.description} (right)."
+    if projector_on():  # the strip, its words and the walk on one screen; the PNG button is a desk's business
+        st.image(strip_png, caption=steps_text)
+    else:
+        st.image(strip_png)
+        image_download(
+            strip_png, selection.dataset, entry.info.name, EXPORT_PAGE, f"{method}-strip", key="interp_strip_png"
+        )
+        st.caption(steps_text)
     walk(z_a, z_b, method)
 
 
+PLANE_PX = 420  # the walk's picture of the latent plane
+PROJECTOR_PLANE_PX = 280  # in projector mode: the strip and the walk's picture on the first 720 px screen
 FINE_TS = np.linspace(0.0, 1.0, 41)
 T_GRID = np.round(np.linspace(0.0, 1.0, 21), 2)  # the t slider's values: 0, 0.05, …, 1
 BACKDROP_POINTS = 2000  # test codes drawn behind the path
@@ -171,6 +180,7 @@ def browser_walk(decoder: dict, z_a: np.ndarray, z_b: np.ndarray, method: str) -
         caption=scatter_caption(method),
         file_stem=export_stem(selection.dataset, entry.info.name, EXPORT_PAGE, f"{method}-path"),
         norms_file_stem=export_stem(selection.dataset, entry.info.name, EXPORT_PAGE, f"{method}-norms"),
+        plane_height_px=PROJECTOR_PLANE_PX if projector_on() else PLANE_PX,
     )
     codes_download(encoded.means, encoded.labels, selection.dataset, entry.info.name, EXPORT_PAGE, key="interp_csv")
     st.caption(norms_text(z_a, z_b, plan.lerp_norms, plan.slerp_norms, code_norm, prior_norm))
@@ -198,7 +208,7 @@ def server_walk(z_a: np.ndarray, z_b: np.ndarray, method: str) -> None:
         fine_path = interpolate(z_a, z_b, FINE_TS, method)
         add_path(fig, projection.transform(fine_path), current_point=projection.transform(z_t[None])[0])
         fig["layout"]["height"] = 420
-        st.plotly_chart(
+        plot(
             trusted_figure(fig),
             key="interp_scatter",
             config=figure_config(selection.dataset, entry.info.name, EXPORT_PAGE, f"{method}-path"),
@@ -214,7 +224,7 @@ def norms_chart(z_a: np.ndarray, z_b: np.ndarray, t: float, method: str) -> None
     lerp_norms = np.linalg.norm(interpolate(z_a, z_b, FINE_TS, "linear"), axis=1)
     slerp_norms = np.linalg.norm(interpolate(z_a, z_b, FINE_TS, "spherical"), axis=1)
     code_norm, prior_norm = reference_norms()
-    st.plotly_chart(
+    plot(
         still_figure(norms_figure(FINE_TS, lerp_norms, slerp_norms, t, method, code_norm, prior_norm)),
         key="interp_norms",
         config=still_figure_config(selection.dataset, entry.info.name, EXPORT_PAGE, f"{method}-norms"),

@@ -8,6 +8,7 @@ from ui.shell.sidebar import current_selection, require_test_split
 from ui.state import derived
 from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
 from ui.widgets import bound
+from ui.widgets.chart import plot
 from ui.widgets.export import codes_download, figure_config, image_download
 from ui.widgets.latent_pad import PadClick, latent_pad
 from ui.widgets.shared import model_caption, projection_choice
@@ -121,7 +122,7 @@ def _charts(method: str, axis_range: tuple | None, key_suffix: str) -> None:
                 show_prior=entry.is_variational,
             )
             chart_key = f"latent_chart_{side}_{entry.key}_{method}{key_suffix}"
-            st.plotly_chart(
+            plot(
                 trusted_figure(fig),
                 key=chart_key,
                 on_select=lambda k=chart_key: _pick_from_chart(k),

@@ -7,10 +7,12 @@ the digits models train here. Every sentence about a result is computed from the
 import streamlit as st
 
 from ui.figures import autoencoders as figs
+from ui.shell.projector import projector_slot
 from ui.shell.sidebar import current_selection
 from ui.state import autoencoder_lesson as state
 from ui.widgets import bound
 from ui.widgets.autoencoder_parts import EXPORT_PAGE, images_row, index_picker, part_footer, part_header
+from ui.widgets.chart import plot, plot_in
 from ui.widgets.export import figure_config
 from vae_core.engine.vocabulary import UNIT_ON_ACTIVATION
 from vae_core.lessons.autoencoders import parts
@@ -22,6 +24,7 @@ dataset, source_note = part_header("sparse_autoencoders", selection)
 
 @st.fragment
 def kl_curve_part() -> None:
+    key_slot = projector_slot()  # projector mode: the figure first, its controls below
     st.subheader("Two sparsity penalties")
     st.markdown(
         "With hidden activations hⱼ(x) the **L1 penalty** is λ Σⱼ |hⱼ(x)|, averaged over images. The **KL "
@@ -32,7 +35,8 @@ def kl_curve_part() -> None:
     )
     rho = bound.slider("Target ρ", key="ae_sparse_rho", min_value=0.01, max_value=0.5, value=WIDE_SPARSE_RHO, step=0.01)
     curve = parts.kl_penalty_curve(rho)
-    st.plotly_chart(
+    plot_in(
+        key_slot or st.container(),
         figs.kl_penalty_figure(curve.rho_hat, curve.kl, rho),
         key="ae_sparse_kl_chart",
         config=figure_config("", None, EXPORT_PAGE, "kl-penalty"),
@@ -82,7 +86,7 @@ def sparse_image_part() -> None:
         label: state.mean_fraction_on(dataset, exhibit, threshold)
         for label, exhibit in (("no penalty", "dense"), ("KL penalty", "sparse"))
     }
-    st.plotly_chart(
+    plot(
         figs.activation_bars_figure({label: one.activations for label, one in layer.items()}, threshold),
         key="ae_sparse_bars",
         config=figure_config(dataset, None, EXPORT_PAGE, "activations"),
@@ -94,7 +98,7 @@ def sparse_image_part() -> None:
     metric_columns[2].metric("Test mean, no penalty", f"{means['no penalty']:.1%}")
     metric_columns[3].metric("Test mean, KL penalty", f"{means['KL penalty']:.1%}")
     rho_hats = {"no penalty": state.rho_hat(dataset, "dense"), "KL penalty": state.rho_hat(dataset, "sparse")}
-    st.plotly_chart(
+    plot(
         figs.histogram_figure(
             rho_hats,
             title=f"Average activation ρ̂ⱼ of each of the {units} units over {len(images)} test images",

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from ui.figures.colours import NEUTRAL
 from vae_core.lessons.anomaly import AnomalyStudy, RocCurve
 
 IN_COLOUR = "#4E79A7"
 OOD_COLOURS = ("#E15759", "#F28E2B", "#59A14F", "#B07AA1", "#76B7B2", "#EDC948", "#9C755F")
-THRESHOLD_COLOUR = "#8C8C8C"  # mid grey: reads on the light and the dark theme alike (dark grey vanished on dark)
+THRESHOLD_COLOUR = NEUTRAL
 IMAGE_COLOUR = "#D62728"
 
 

@@ -11,8 +11,10 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from ui.figures.colours import NEUTRAL
+
 DATA_COLOUR = "rgba(110, 110, 110, 0.45)"
-MANIFOLD_COLOUR = "#8C8C8C"  # mid grey, for the light and the dark theme alike (near-black vanished on dark)
+MANIFOLD_COLOUR = NEUTRAL
 PCA_COLOUR = "#59A14F"  # green: survives the README palette, unlike orange next to red
 LINEAR_COLOUR = "#4E79A7"
 NONLINEAR_COLOUR = "#E15759"

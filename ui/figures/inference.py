@@ -8,13 +8,16 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from ui.figures.colours import NEUTRAL
 from vae_core.lessons.divergences import GaussianFit, MeanFieldComparison, TwoGaussianMixture, gaussian_log_prob
 from vae_core.lessons.posterior import DiagonalGaussian, PosteriorGrid, mass_levels
 
-POSTERIOR_COLOURSCALE = "Greys"
+# density from the paper (transparent) to mid grey: it reads on the light and the dark theme, where "Greys" painted
+# a white rectangle on dark
+POSTERIOR_COLOURSCALE = [[0.0, "rgba(140, 140, 140, 0)"], [1.0, "rgba(140, 140, 140, 1)"]]
 ENCODER_COLOUR = "#1f77b4"  # q(z|x), the encoder's Gaussian
 Q_STAR_COLOUR = "#d62728"  # q*, the best Gaussian for this one image
-TARGET_COLOUR = "#8C8C8C"  # mid grey, for the light and the dark theme alike (dark grey vanished on dark)
+TARGET_COLOUR = NEUTRAL
 REVERSE_COLOUR = "#1f77b4"  # fits that minimise KL(q ‖ p)
 FORWARD_COLOUR = "#ff7f0e"  # fits that minimise KL(p ‖ q)
 MASS_FRACTIONS = (0.5, 0.9, 0.99)  # the posterior's contour lines enclose these fractions of its mass

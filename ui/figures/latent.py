@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from ui.figures.colours import NEUTRAL
 from vae_core.engine.vocabulary import dim_name
 from vae_core.lessons.latent_paths import circle
 
@@ -28,7 +29,7 @@ CLASS_COLOURS = (
     "#9C755F",
     "#BAB0AC",
 )
-PRIOR_COLOUR = "rgba(20, 20, 20, 0.9)"
+PRIOR_COLOUR = NEUTRAL  # near-black circles vanished on the dark theme
 PATH_COLOUR = "#111111"
 CURRENT_COLOUR = "#C2007A"  # magenta (no class has it): the current point z(t) on the interpolation page
 CURRENT_COLOUR_NAME = "magenta"

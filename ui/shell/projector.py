@@ -9,6 +9,8 @@ are one style sheet that app.py puts on the page (`projector_style()`).
 
 from __future__ import annotations
 
+from typing import Literal
+
 import streamlit as st
 
 PROJECTOR_KEY = "projector"  # the switch's session-state key and the URL parameter's name
@@ -18,11 +20,18 @@ SCALE = 1.5  # fonts, markers and image cells in projector mode, relative to the
 
 # The projector's style sheet. Its data-testid selectors are Streamlit's own names, which may change with an
 # upgrade: tests/app/test_projector_fold.py checks in Chromium that each rule still reaches its elements.
+# Every text of the main area is at least 1.15rem (18.4 px at the browser's 16 px): captions, the values inside
+# inputs and a slider's end labels stayed at 11-14 px. A long label breaks between words, with a hyphen where the
+# browser knows one, never inside a word ("Binarisatio n").
 STYLE = """
 <style>
 [data-testid="stMain"] { font-size: 1.35rem; }
 [data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
 [data-testid="stMain"] [data-testid="stWidgetLabel"] p { font-size: 1.35rem; }
+[data-testid="stMain"] [data-testid="stWidgetLabel"] p { overflow-wrap: normal; word-break: normal; hyphens: auto; }
+[data-testid="stMain"] [data-testid="stCaptionContainer"] p { font-size: 1.15rem; }
+[data-testid="stMain"] input { font-size: 1.15rem; }
+[data-testid="stMain"] [data-testid="stSliderTickBar"] { font-size: 1.15rem; }
 [data-testid="stMain"] h1 { font-size: 2.2rem; padding-top: 0; }
 [data-testid="stMain"] .block-container { padding-top: 3.75rem; }  /* just below the app header */
 /* a slider's value sat on its track, pushed down by the line height it inherits */
@@ -89,6 +98,26 @@ def setup_section(title: str):
         return st.expander(title)
     st.header(title)
     return st.container()
+
+
+def sidebar_state() -> Literal["collapsed", "auto"]:
+    """The sidebar's state for st.set_page_config: folded in projector mode, so the figures take the screen's width
+    (its arrow opens it again; the switch is in it). Reads the URL on a session's first run (sync_from_url)."""
+    sync_from_url()
+    return "collapsed" if projector_on() else "auto"
+
+
+def projector_slot():
+    """In projector mode, a container right here for the page's key figure, which the script draws later (its
+    controls stay where they are, below it); else None: the figure is drawn where its code runs. A figure in an
+    st.fragment takes its slot inside that fragment (a fragment writes only to its own containers)."""
+    return st.container() if projector_on() else None
+
+
+def folded_in_projector(title: str):
+    """A group of set-up widgets that has no header of its own: in projector mode folded into an expander of that
+    title, so the key figure after it rises onto the first screen; else drawn in place."""
+    return st.expander(title) if projector_on() else st.container()
 
 
 def projector_style() -> None:

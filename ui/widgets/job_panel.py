@@ -18,6 +18,7 @@ from streamlit.errors import StreamlitAPIException
 from ui.figures.training import training_curves
 from ui.state.loaders import refresh_registry
 from ui.state.session import session_token
+from ui.widgets.chart import plot
 from ui.widgets.export import figure_config
 from vae_core.engine.config import ModelConfig, TrainConfig
 from vae_core.engine.protocol import metric_names, protocol_of
@@ -151,7 +152,7 @@ def _panel(job_key: str, job: TrainingJob, show_curves: bool) -> None:
     if collapse:
         st.warning(collapse, icon="⚠️")
     if show_curves and (progress.curve or progress.history):
-        st.plotly_chart(
+        plot(
             training_curves(progress.history, job.model_config.kind, progress.curve),
             key=f"{job_key}_curves",
             config=figure_config(job.train_config.dataset, job.save_path.stem, "train", "training-curves"),
