@@ -9,6 +9,7 @@ from ui.shell.sidebar import ZOO_COMMAND, current_selection
 from ui.state.disentanglement_cache import lesson_entries, model_point, sprite_image, traversals
 from ui.widgets import bound
 from ui.widgets.chart import plot, plot_in
+from ui.widgets.export import figure_config
 from ui.widgets.job_panel import job_panel, job_running, submit
 from vae_core.engine import sprites
 from vae_core.engine.registry import ModelEntry, user_folder
@@ -26,6 +27,7 @@ from vae_core.lessons.disentanglement import (
 TRAVERSAL_STEPS = 9
 JOB_KEY = "disent_job"
 
+EXPORT_PAGE = "disentanglement"  # the page's part of every download's file name
 selection = current_selection()
 st.title("Disentanglement")
 prose(
@@ -45,7 +47,7 @@ if len({p.beta for p in points if p.kind == "vae"}) < 2:
     st.stop()
 
 st.subheader("What β buys, and what it costs")
-plot(tradeoff_figure(points), key="disent_tradeoff")
+plot(tradeoff_figure(points), key="disent_tradeoff", config=figure_config("sprites", None, EXPORT_PAGE, "tradeoff"))
 check = check_claim(points)
 st.markdown(claim_story(check))
 st.caption(
@@ -65,7 +67,11 @@ chosen = st.selectbox(
 )
 point = point_by_name[chosen]
 matrix_shape = point.report.matrix().shape
-plot(mi_heatmaps_figure(point, disentangled_reference(*matrix_shape)), key="disent_heatmap")
+plot(
+    mi_heatmaps_figure(point, disentangled_reference(*matrix_shape)),
+    key="disent_heatmap",
+    config=figure_config("sprites", chosen, EXPORT_PAGE, "mutual-information"),
+)
 best_dims = point.report.matrix().argmax(axis=1)
 st.caption(
     f"Each cell: the mutual information between a factor and one dimension's posterior mean (binned in {MI_BINS} "
@@ -110,7 +116,12 @@ for column, default, key in ((left, first, "disent_left"), (right, last, "disent
     shown = point_by_name[name]
     dims = shown.dims_by_kl()
     images = traversals(entry_by_name[name].ref(selection.device), factor_choice, tuple(dims), TRAVERSAL_STEPS)
-    plot_in(column, traversal_figure(images, dims, shown.kl_per_dim, TRAVERSAL_SPAN), key=f"{key}_traversal")
+    plot_in(
+        column,
+        traversal_figure(images, dims, shown.kl_per_dim, TRAVERSAL_SPAN),
+        key=f"{key}_traversal",
+        config=figure_config("sprites", name, EXPORT_PAGE, "traversals"),
+    )
 
 st.subheader("Train one more β point")
 reference = min(

@@ -56,6 +56,7 @@ KEY_ELEMENTS: dict[str, tuple[str, ...]] = {
     "decoder_grid": (PLOT,),  # the decoded grid
     "interpolation": (IMAGE, "canvas.vle-lw-bg"),  # the strip from A to B and the walk's path (A and B folded)
     "beta_tradeoff": (PLOT,),  # the rate-distortion plane
+    "disentanglement": (PLOT,),  # MIG and the FactorVAE score against reconstruction, per model
     "elbo_breakdown": ('[data-testid="stMetric"]',),  # the bound's terms for the image
     "inference": (IMAGE, PLOT),  # the image and its true posterior against q(z|x)
     "anomaly_detection": (PLOT,),  # the score histograms and the threshold
