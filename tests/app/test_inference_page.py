@@ -136,7 +136,7 @@ def test_reverse_fit_starts_pick_their_own_modes(page):
     means = {fit: float(m) for fit, m in zip(table["fit"], table["mean z₁"], strict=True)}
     assert means["reverse, from mode A"] == pytest.approx(-5.0, abs=0.01)
     assert means["reverse, from mode B"] == pytest.approx(5.0, abs=0.01)
-    kl = {fit: float(v) for fit, v in zip(table["fit"], table["KL(q ‖ p)"], strict=True)}
+    kl = {fit: float(v) for fit, v in zip(table["fit"], table["KL(q ‖ p), nats"], strict=True)}
     assert kl["reverse, from mode A"] == pytest.approx(math.log(2), abs=0.002)
     page.radio(key="inference_start").set_value("B").run()
     assert any("started near mode B sits on mode B" in m.value for m in page.markdown)

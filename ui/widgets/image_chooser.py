@@ -68,17 +68,33 @@ def measured_image(grey: np.ndarray, protocol: DataProtocol, seed: int) -> np.nd
 
 
 def choose_image(
-    dataset: str, input_shape: tuple[int, int, int], protocol: DataProtocol, key_prefix: str
+    dataset: str,
+    input_shape: tuple[int, int, int],
+    protocol: DataProtocol,
+    key_prefix: str,
+    *,
+    sources: tuple[str, ...] = tuple(SOURCES),
+    purpose: str = "its ELBO",
 ) -> ChosenImage | None:
-    """The input picker. None (after saying what to do) until there is an image."""
+    """The input picker. None (after saying what to do) until there is an image.
+
+    sources: the choices offered, a subset of SOURCES in its order (a page with its own test-image picker leaves
+    "test" out, so it is not asked twice); purpose: what the image is for, in the hint shown until there is one.
+    """
+    assert sources and set(sources) <= set(SOURCES), f"sources must be among {list(SOURCES)}, got {sources}"
     memory = st.session_state.setdefault(f"{key_prefix}_inputs", InputMemory())
-    source = bound.radio("Input", list(SOURCES), key=f"{key_prefix}_source", format_func=SOURCES.get, horizontal=True)
+    source = bound.radio("Input", list(sources), key=f"{key_prefix}_source", format_func=SOURCES.get, horizontal=True)
     if source == "test":
         found = _test_image(dataset, key_prefix, protocol)
     else:
         found = _outside_image(source, memory, input_shape, key_prefix)
     if found is None:
-        st.info("Pick a test image, upload a picture of a digit, or draw one to see its ELBO.")
+        choices = {"test": "pick a test image", "upload": "upload a picture of a digit", "draw": "draw one"}
+        named = [choices[s] for s in sources]
+        st.info(
+            (", ".join(named[:-1]) + ", or " + named[-1] if len(named) > 1 else named[0]).capitalize()
+            + f" to see {purpose}."
+        )
         return None
     grey, prepared, description = found
     seed = _binarization(grey, protocol, key_prefix)
