@@ -592,6 +592,61 @@ def pooled_correlation(study: AnomalyStudy, a: str, b: str) -> float:
     return float(np.corrcoef(xs, ys)[0, 1])
 
 
+# Below this share of the IW score's spread, L(x) is a constant for the ranking: a PNG of an 8×8 image is mostly
+# its fixed header and chunk overhead (about 449 nats for every digits set), so subtracting it changes no AUC.
+PNG_TERM_MIN_SHARE = 0.1
+# Within the model's own test set, r(IW score, ink share) at least this: the score does follow simplicity there.
+SIMPLICITY_MIN_R = 0.3
+
+
+def png_only_auc(inside: ScoredSet, outliers: ScoredSet) -> float:
+    """AUC of −L(x) alone, the part of the complexity-corrected score iw_nll − L(x) that needs no VAE at all:
+    the baseline any gain of the correction must be read against."""
+    return roc(-inside.scores.code_length, -outliers.scores.code_length).auc
+
+
+@dataclass(frozen=True)
+class PngTermSpread:
+    """How much the PNG size L(x) varies over every image of a study, against the IW score's own spread."""
+
+    low: float  # smallest L(x), nats
+    high: float  # largest L(x), nats
+    sd: float  # standard deviation of L(x) pooled over the sets, nats
+    score_sd: float  # standard deviation of the IW score pooled over the sets, nats
+
+    @property
+    def informative(self) -> bool:
+        """False where L(x) is nearly the same for every image, so subtracting it cannot reorder the scores."""
+        return self.sd >= PNG_TERM_MIN_SHARE * self.score_sd
+
+
+def png_term_spread(study: AnomalyStudy) -> PngTermSpread:
+    lengths = np.concatenate([s.scores.code_length for s in study.sets])
+    scores = np.concatenate([s.scores.iw_nll for s in study.sets])
+    return PngTermSpread(float(lengths.min()), float(lengths.max()), float(lengths.std()), float(scores.std()))
+
+
+def inside_correlation(study: AnomalyStudy, a: str = "iw_nll", b: str = "ink") -> float:
+    """Pearson's r between two per-image quantities within the model's own test set alone (no set differences)."""
+    inside = study.inside.scores
+    return float(np.corrcoef(getattr(inside, a), getattr(inside, b))[0, 1])
+
+
+def most_telling_ood(study: AnomalyStudy) -> str:
+    """The out-of-distribution set whose AUCs differ most between the scores (the first on a tie): the ROC set
+    where the curves can be told apart, rather than one where every score separates perfectly and they coincide."""
+    spreads = [max(r.auc.values()) - min(r.auc.values()) for r in study.results]
+    return study.results[int(np.argmax(spreads))].ood_key
+
+
+def coinciding_curves(auc: dict[str, float], decimals: int = 3) -> list[list[str]]:
+    """Groups of score keys whose AUCs agree to `decimals`: their ROC curves may lie on top of each other."""
+    groups: dict[float, list[str]] = {}
+    for key, value in auc.items():
+        groups.setdefault(round(value, decimals), []).append(key)
+    return [keys for keys in groups.values() if len(keys) > 1]
+
+
 def score_labels(protocol: DataProtocol) -> dict[str, str]:
     """What each score may be called for a model under its protocol (protocol.metric_names decides the words:
     a Bernoulli cross-entropy on grey levels is never called -log p(x))."""
