@@ -411,11 +411,11 @@ for row in remedy_rows:
         f"the PNG size alone, with no VAE, gives {alone:.3f}."
     )
 for name, one_study in studies:
-    spread = anomaly.png_term_spread(one_study)
-    if not spread.informative:
+    png = anomaly.png_term(one_study)
+    if not png.informative:
         st.info(
-            f"**{name}: the PNG correction cannot work on these images.** L(x) lies between {spread.low:.0f} and "
-            f"{spread.high:.0f} nats for every image (standard deviation {spread.sd:.1f}, against "
-            f"{spread.score_sd:.0f} for the IW score): a PNG this small is mostly its fixed header, so "
-            "subtracting L(x) shifts every score by about the same constant and changes no ranking."
+            f"**{name}: the PNG correction cannot work on these images.** The mean L(x) of every set lies between "
+            f"{min(png.set_means.values()):.0f} and {max(png.set_means.values()):.0f} nats, and the PNG size alone "
+            f"tells no set from the test set (its AUC stays within {png.separation:.2f} of 0.5): a PNG this small "
+            "is mostly its fixed header, so subtracting L(x) shifts every score by about the same amount."
         )

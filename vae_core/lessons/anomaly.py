@@ -592,9 +592,10 @@ def pooled_correlation(study: AnomalyStudy, a: str, b: str) -> float:
     return float(np.corrcoef(xs, ys)[0, 1])
 
 
-# Below this share of the IW score's spread, L(x) is a constant for the ranking: a PNG of an 8×8 image is mostly
-# its fixed header and chunk overhead (about 449 nats for every digits set), so subtracting it changes no AUC.
-PNG_TERM_MIN_SHARE = 0.1
+# PNG size alone telling a set from the test set by less than this (|AUC − 0.5|) for every set: L(x) is about the
+# same for all of them (a PNG of an 8×8 image is mostly its fixed overhead, about 449 nats for every digits
+# set), so subtracting it shifts the scores by a near-constant and cannot be what tells the sets apart.
+PNG_MIN_SEPARATION = 0.1
 # Within the model's own test set, r(IW score, ink share) at least this: the score does follow simplicity there.
 SIMPLICITY_MIN_R = 0.3
 
@@ -606,24 +607,23 @@ def png_only_auc(inside: ScoredSet, outliers: ScoredSet) -> float:
 
 
 @dataclass(frozen=True)
-class PngTermSpread:
-    """How much the PNG size L(x) varies over every image of a study, against the IW score's own spread."""
+class PngTerm:
+    """What the PNG size L(x) can tell apart in one study."""
 
-    low: float  # smallest L(x), nats
-    high: float  # largest L(x), nats
-    sd: float  # standard deviation of L(x) pooled over the sets, nats
-    score_sd: float  # standard deviation of the IW score pooled over the sets, nats
+    set_means: dict[str, float]  # set key -> mean L(x), nats
+    separation: float  # max over the outlier sets of |AUC of L(x) alone − 0.5|
 
     @property
     def informative(self) -> bool:
-        """False where L(x) is nearly the same for every image, so subtracting it cannot reorder the scores."""
-        return self.sd >= PNG_TERM_MIN_SHARE * self.score_sd
+        """False where L(x) tells no outlier set from the test set: the correction then adds a near-constant."""
+        return self.separation >= PNG_MIN_SEPARATION
 
 
-def png_term_spread(study: AnomalyStudy) -> PngTermSpread:
-    lengths = np.concatenate([s.scores.code_length for s in study.sets])
-    scores = np.concatenate([s.scores.iw_nll for s in study.sets])
-    return PngTermSpread(float(lengths.min()), float(lengths.max()), float(lengths.std()), float(scores.std()))
+def png_term(study: AnomalyStudy) -> PngTerm:
+    means = {s.key: float(s.scores.code_length.mean()) for s in study.sets}
+    others = [s for s in study.sets if not s.in_distribution]
+    separation = max((abs(png_only_auc(study.inside, s) - 0.5) for s in others), default=0.0)
+    return PngTerm(means, separation)
 
 
 def inside_correlation(study: AnomalyStudy, a: str = "iw_nll", b: str = "ink") -> float:
