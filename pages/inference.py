@@ -33,10 +33,11 @@ from ui.state.loaders import dataset_or_none
 from ui.widgets import bound
 from ui.widgets.export import figure_config, image_download
 from ui.widgets.image_chooser import choose_image
+from ui.widgets.shared import show_as_measured
 from vae_core.engine.protocol import protocol_of
 from vae_core.lessons import divergences
 from vae_core.lessons.posterior import posterior_shape
-from vae_core.serving.images import digit_png, enlarge
+from vae_core.serving.images import digit_png
 
 EXPORT_PAGE = "inference"  # the page's part of every download's file name
 selection = current_selection()
@@ -52,6 +53,7 @@ prose(
 # =====================================================================================================
 st.header("1 · The true posterior of a 2-D VAE")
 image: np.ndarray | None = None  # the image part 1 measures, as the model is measured on it
+grey: np.ndarray | None = None  # the same image in grey levels, shown beside a binarised one
 description = ""
 vaes_2d = [e for e in selection.entries if e.is_variational and e.latent_dim == 2]
 test = dataset_or_none(selection.dataset, "test") if vaes_2d else None
@@ -93,6 +95,7 @@ elif test is not None:
         if chosen is not None:
             # the chooser shows the grey image and, for a binarised model, the seeded binarised copy measured here
             image = np.ascontiguousarray(chosen.measured, dtype=np.float32)
+            grey = chosen.grey
             description = chosen.description.capitalize() + (
                 f" (binarised, seed {chosen.binarization_seed})" if protocol.binarizes_inputs else ""
             )
@@ -136,6 +139,7 @@ elif test is not None:
         )
     if source != "own":
         image = cache.measured_test_image(test, protocol, index)
+        grey = test.images[index, 0].numpy()
         description = f"Test image {index}, a {test.class_names[int(test.labels[index])]}" + (
             f" (binarised, seed {cache.EVAL_BINARIZATION_SEED})" if protocol.binarizes_inputs else ""
         )
@@ -153,9 +157,13 @@ if vaes_2d and test is not None and image is not None:
     st.caption(protocol_note(protocol, selection.dataset, entry.info.model_config.gaussian_sigma))
 
     picture, chart = st.columns([1, 3])
-    picture.image(
-        enlarge(result.image[0].numpy()),
+    show_as_measured(
+        picture,
+        grey if grey is not None else result.image[0].numpy(),
+        result.image[0].numpy(),
+        binarised=protocol.binarizes_inputs,
         caption=description,
+        side_by_side=False,
     )
     image_download(
         digit_png(result.image[0].numpy()),
