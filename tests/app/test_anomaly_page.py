@@ -129,10 +129,10 @@ def test_digits_says_what_it_cannot_show_and_the_png_baseline_matches_sklearn(op
     r_inside = np.corrcoef(expected_iw_auc[1], test.flatten(1).double().mean(1).numpy())[0, 1]
     said = any("does not show the effect" in i.value for i in at.info)
     assert said == (r_inside < SIMPLICITY_MIN_R), r_inside
-    remedy = dataframe(at, "AUC, PNG size alone")
+    remedy = dataframe(at, "PNG size alone")
     inside_length = png_code_length(test)
     for key, label in (("rotated", "test images rotated 90°"), ("flipped", "test images flipped left–right")):
         outside_length = png_code_length(synthetic_ood(key, test, seed=0))
         expected = roc_auc_score(np.r_[np.zeros(n_test), np.ones(n_test)], -np.r_[inside_length, outside_length])
         row = remedy[remedy["outliers"] == label].iloc[0]
-        assert row["AUC, PNG size alone"] == pytest.approx(expected, abs=6e-4), key
+        assert row["PNG size alone"] == pytest.approx(expected, abs=6e-4), key

@@ -21,7 +21,7 @@ from ui.widgets import bound
 from ui.widgets.canvas import drawing_canvas
 from vae_core.engine import limits
 from vae_core.engine.protocol import EVAL_BINARIZATION_SEED, DataProtocol
-from vae_core.serving.images import enlarge, thumbnail
+from vae_core.serving.images import READABLE_PX, enlarge, thumbnail
 from vae_core.serving.preprocess import (
     UPLOAD_TYPES,
     UPLOAD_TYPES_TEXT,
@@ -33,7 +33,7 @@ from vae_core.serving.preprocess import (
 )
 
 SOURCES = {"test": "A test image", "upload": "Upload a picture", "draw": "Draw"}
-PREVIEW_PX = 112
+PREVIEW_PX = READABLE_PX
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,8 @@ def _binarization(grey: np.ndarray, protocol: DataProtocol, key_prefix: str) -> 
     if not protocol.binarizes_inputs:
         return EVAL_BINARIZATION_SEED
     key = f"{key_prefix}_binarize_seed"
-    columns = st.columns([1, 1, 1, 3])
+    # two image columns wide enough for PREVIEW_PX (a quarter of the page each: at a sixth they shrank to ~75 px)
+    columns = st.columns([1, 1, 2])
     seed = bound.number_input(
         "Binarisation seed",
         key=key,
@@ -127,7 +128,7 @@ def _binarization(grey: np.ndarray, protocol: DataProtocol, key_prefix: str) -> 
     )
     columns[0].image(enlarge(grey, PREVIEW_PX), caption="Grey levels")
     columns[1].image(enlarge(measured_image(grey, protocol, seed), PREVIEW_PX), caption=f"Binarised, seed {seed}")
-    columns[3].caption(
+    columns[2].caption(
         "This model was trained on binarised images, so it is measured on a binarised copy of this one: each "
         f"pixel is white with probability equal to its grey level (seed {seed})."
     )
