@@ -191,7 +191,7 @@ if picked is not None:
     transfer_png = conditional_cache.transfer_png(cvae, measured, label)
     right.image(
         transfer_png,
-        caption=f"Decoded with the labels {', '.join(class_names)}; {own_label} class ({class_names[label]}) "
+        caption=f"Decoded with the labels {', '.join(class_names)} (left to right, top row first); {own_label} class ({class_names[label]}) "
         "gives the reconstruction.",
     )
     image_download(

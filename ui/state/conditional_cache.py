@@ -33,10 +33,11 @@ def class_grids_png(ref: ModelRef, *, side: int, cell_px: int = 28) -> list[byte
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def transfer_png(ref: ModelRef, image: np.ndarray, label: int, *, cell_px: int = 56) -> bytes:
-    """The image encoded with its own label and decoded with every label, in one row."""
+def transfer_png(ref: ModelRef, image: np.ndarray, label: int, *, cell_px: int = 112, n_cols: int = 5) -> bytes:
+    """The image encoded with its own label and decoded with every label, n_cols a row (five: each digit keeps
+    its readable size in the page's column; ten in one row shrank to ~40 px)."""
     out = conditional.style_transfer(load_conditional_vae(ref), image, label)
-    return grid_png(out[:, None], n_cols=len(out), cell_px=cell_px)
+    return grid_png(out[:, None], n_cols=n_cols, cell_px=cell_px)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
