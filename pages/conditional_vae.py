@@ -191,8 +191,8 @@ if picked is not None:
     transfer_png = conditional_cache.transfer_png(cvae, measured, label)
     right.image(
         transfer_png,
-        caption=f"Decoded with the labels {', '.join(class_names)} (left to right, top row first); {own_label} class ({class_names[label]}) "
-        "gives the reconstruction.",
+        caption=f"Decoded with the labels {', '.join(class_names)} (left to right, top row first); {own_label} "
+        f"class ({class_names[label]}) gives the reconstruction.",
     )
     image_download(
         transfer_png,
