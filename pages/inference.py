@@ -55,6 +55,7 @@ st.header("1 · The true posterior of a 2-D VAE")
 image: np.ndarray | None = None  # the image part 1 measures, as the model is measured on it
 grey: np.ndarray | None = None  # the same image in grey levels, shown beside a binarised one
 description = ""
+binarization_seed = cache.EVAL_BINARIZATION_SEED  # of the binarised copy shown, for a binarised model
 vaes_2d = [e for e in selection.entries if e.is_variational and e.latent_dim == 2]
 test = dataset_or_none(selection.dataset, "test") if vaes_2d else None
 if not vaes_2d:
@@ -96,9 +97,8 @@ elif test is not None:
             # the chooser shows the grey image and, for a binarised model, the seeded binarised copy measured here
             image = np.ascontiguousarray(chosen.measured, dtype=np.float32)
             grey = chosen.grey
-            description = chosen.description.capitalize() + (
-                f" (binarised, seed {chosen.binarization_seed})" if protocol.binarizes_inputs else ""
-            )
+            description = chosen.description.capitalize()
+            binarization_seed = chosen.binarization_seed
     elif source == "largest":
         screened = min(cache.RANKED_IMAGES, len(test))
         with st.spinner(
@@ -140,9 +140,7 @@ elif test is not None:
     if source != "own":
         image = cache.measured_test_image(test, protocol, index)
         grey = test.images[index, 0].numpy()
-        description = f"Test image {index}, a {test.class_names[int(test.labels[index])]}" + (
-            f" (binarised, seed {cache.EVAL_BINARIZATION_SEED})" if protocol.binarizes_inputs else ""
-        )
+        description = f"Test image {index}, a {test.class_names[int(test.labels[index])]}"
 
 if vaes_2d and test is not None and image is not None:
     fit_q_star = bound.toggle(
@@ -163,6 +161,7 @@ if vaes_2d and test is not None and image is not None:
         result.image[0].numpy(),
         binarised=protocol.binarizes_inputs,
         caption=description,
+        seed=binarization_seed,
         side_by_side=False,
     )
     image_download(

@@ -61,13 +61,14 @@ def show_as_measured(
 ) -> None:
     """The image a model is fed, at least READABLE_PX and nearest-neighbour upscaled (vae_core.serving.images);
     for a binarised model the grey original beside (or above, in a narrow column) the binarised copy."""
+    # an explicit width: left to the layout, two equal PNGs in equal columns came out at different sizes
     if not binarised:
-        container.image(digit_png(measured, size_px), caption=caption)
+        container.image(digit_png(measured, size_px), caption=caption, width=size_px)
         return
     seed_text = f", seed {seed}" if seed is not None else ""
     left, right = container.columns(2) if side_by_side else (container, container)
-    left.image(digit_png(grey, size_px), caption=f"{caption}: grey levels")
-    right.image(digit_png(measured, size_px), caption=f"binarised{seed_text}: what the model is fed")
+    left.image(digit_png(grey, size_px), caption=f"{caption}: grey levels", width=size_px)
+    right.image(digit_png(measured, size_px), caption=f"binarised{seed_text}: what the model is fed", width=size_px)
 
 
 @dataclass(frozen=True)
