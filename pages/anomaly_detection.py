@@ -419,11 +419,11 @@ for row in remedy_rows:
         f"the PNG size alone, with no VAE, gives {alone:.3f}."
     )
 for name, one_study in studies:
-    png = anomaly.png_term(one_study)
-    if not png.informative:
+    term = anomaly.png_term(one_study)
+    if not term.informative:
         st.info(
             f"**{name}: the PNG correction cannot work on these images.** The mean L(x) of every set lies between "
-            f"{min(png.set_means.values()):.0f} and {max(png.set_means.values()):.0f} nats, and the PNG size alone "
-            f"tells no set from the test set (its AUC stays within {png.separation:.2f} of 0.5): a PNG this small "
-            "is mostly its fixed header, so subtracting L(x) shifts every score by about the same amount."
+            f"{min(term.set_means.values()):.0f} and {max(term.set_means.values()):.0f} nats, and the PNG size "
+            f"alone tells no set from the test set (its AUC stays within {term.separation:.2f} of 0.5): a PNG this "
+            "small is mostly its fixed header, so subtracting L(x) shifts every score by about the same amount."
         )

@@ -144,14 +144,14 @@ def _zoom_box(grid: PosteriorGrid, level: float, qs: list[DiagonalGaussian]) -> 
     density = grid.posterior().numpy()
     inside = density >= level
     z1, z2 = grid.z1.numpy(), grid.z2.numpy()
-    lows = [z1[inside.any(1)].min(), z2[inside.any(0)].min()]
-    highs = [z1[inside.any(1)].max(), z2[inside.any(0)].max()]
+    lows = np.array([z1[inside.any(1)].min(), z2[inside.any(0)].min()])
+    highs = np.array([z1[inside.any(1)].max(), z2[inside.any(0)].max()])
     for q in qs:
         mean, std = q.mean.detach().double().numpy(), q.std.detach().double().numpy()
         reach = mass_radius(MASS_FRACTIONS[-1]) * std
         lows = np.minimum(lows, mean - reach)
         highs = np.maximum(highs, mean + reach)
-    pad = 0.1 * (np.asarray(highs) - np.asarray(lows))
+    pad = 0.1 * (highs - lows)
     return [[float(lows[i] - pad[i]), float(highs[i] + pad[i])] for i in range(2)]
 
 
