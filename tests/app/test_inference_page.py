@@ -124,7 +124,7 @@ def test_forward_fit_row_has_the_mixture_moments(page, dim):
     d, w = 4.0, 0.3
     mean = w * (-d / 2) + (1 - w) * (d / 2)
     std = math.sqrt(1.0 + w * (1 - w) * d * d)
-    assert float(table["mean z₁"].iloc[row]) == pytest.approx(mean, abs=0.005)
+    assert float(table["mean z₁"].iloc[row].replace("−", "-")) == pytest.approx(mean, abs=0.005)
     assert float(table["std z₁"].iloc[row]) == pytest.approx(std, abs=0.005)
 
 
@@ -133,7 +133,7 @@ def test_reverse_fit_starts_pick_their_own_modes(page):
     page.slider(key="inference_weight").set_value(0.5).run()
     no_exception(page)
     table = page.table[0].value
-    means = {fit: float(m) for fit, m in zip(table["fit"], table["mean z₁"], strict=True)}
+    means = {fit: float(m.replace("−", "-")) for fit, m in zip(table["fit"], table["mean z₁"], strict=True)}
     assert means["reverse, from mode A"] == pytest.approx(-5.0, abs=0.01)
     assert means["reverse, from mode B"] == pytest.approx(5.0, abs=0.01)
     kl = {fit: float(v) for fit, v in zip(table["fit"], table["KL(q ‖ p), nats"], strict=True)}
