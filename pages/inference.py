@@ -37,7 +37,7 @@ from ui.widgets.shared import show_as_measured
 from vae_core.engine.protocol import protocol_of
 from vae_core.lessons import divergences
 from vae_core.lessons.posterior import posterior_shape
-from vae_core.serving.images import digit_png
+from vae_core.serving.images import READABLE_PX, digit_png, pair_png
 
 EXPORT_PAGE = "inference"  # the page's part of every download's file name
 selection = current_selection()
@@ -164,8 +164,10 @@ if vaes_2d and test is not None and image is not None:
         seed=binarization_seed,
         side_by_side=False,
     )
-    image_download(
-        digit_png(result.image[0].numpy()),
+    image_download(  # the picture(s) shown above: the grey original beside the binarised copy where there are two
+        pair_png(grey, result.image[0].numpy())
+        if protocol.binarizes_inputs and grey is not None
+        else digit_png(result.image[0].numpy(), READABLE_PX),
         selection.dataset,
         entry.info.name,
         EXPORT_PAGE,

@@ -79,8 +79,17 @@ def test_page_numbers_equal_independent_computations(page, app_env):
     assert metric(page, EVIDENCE + ", quadrature") == pytest.approx(log_px, abs=rounding + 2e-3)
     with torch.no_grad():
         elbo_mc = -float(model.loss(x[None], n_samples=20000, generator=torch.Generator().manual_seed(1)).neg_elbo)
-        iw = float(
-            iw_log_likelihood(model.iw_log_weights(x[None], k=5000, generator=torch.Generator().manual_seed(0)))[0]
+        # the page quotes the mean over its seeds 0-3 (issue 20 item 21), not seed 0's draw
+        iw = (
+            sum(
+                float(
+                    iw_log_likelihood(
+                        model.iw_log_weights(x[None], k=5000, generator=torch.Generator().manual_seed(s))
+                    )[0]
+                )
+                for s in range(4)
+            )
+            / 4
         )
     assert metric(page, "ELBO of q(z|x)") == pytest.approx(elbo_mc, abs=0.03)
     assert metric(page, "IW, K=5000") == pytest.approx(iw, abs=0.5 * 10 ** -shown_decimals(page, "IW, K=") + 1e-4)
