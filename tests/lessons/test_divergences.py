@@ -180,11 +180,11 @@ def test_the_mixture_maximum_and_mode_count_match_a_brute_force_scan(separation,
     """Issue 20 item 19: "p's highest" is the mixture's actual maximum, which lies between the means when the
     modes overlap (at separation 2, weight 0.5 the density at a mean is below it)."""
     target = dv.TwoGaussianMixture(separation, weight, dim=2)
-    axis = np.linspace(-8, 8, 1601)
+    axis = np.linspace(-6, 6, 601)  # step 0.02: the peak's density within ~1e-4 of the grid's best point
     mesh = np.stack(np.meshgrid(axis, axis, indexing="ij"), -1).reshape(-1, 2)
     density = np.exp(target.log_prob(mesh))
     where, peak = target.maximum()
-    assert peak >= density.max() - 1e-12 and peak == pytest.approx(density.max(), rel=1e-4)
+    assert peak >= density.max() - 1e-12 and peak == pytest.approx(density.max(), rel=2e-4)
     assert np.abs(where - mesh[np.argmax(density)]).max() <= 0.02
     along = np.exp(target.log_prob(np.stack([axis, np.zeros_like(axis)], 1)))
     local_maxima = int(np.sum((along[1:-1] > along[:-2]) & (along[1:-1] >= along[2:])))
