@@ -9,7 +9,7 @@ from ui.figures.anomaly import roc_figure, score_histograms
 from ui.shell.projector import projector_slot, prose, setup_section
 from ui.shell.sidebar import current_selection, require_model
 from ui.state import anomaly_cache
-from ui.state.loaders import model_or_none, registry
+from ui.state.loaders import dataset_or_none, model_or_none, registry
 from ui.widgets import bound
 from ui.widgets.chart import plot, plot_in
 from ui.widgets.export import figure_config
@@ -73,13 +73,22 @@ names = metric_names(protocol, variational=True)
 if names.caveat:
     st.warning(names.caveat)
 
+test_split = dataset_or_none(selection.dataset, "test")
+if test_split is None:
+    st.stop()
+# The choices stop at the test set's size: on digits (360 test images) "500" would score 360.
+n_test = len(test_split)
+subset_choices = [c for c in SUBSET_CHOICES if c < n_test] + [n_test]
+default_subset = min(DEFAULT_SUBSET, n_test)
+if st.session_state.get("anomaly_subset") not in (None, *subset_choices):
+    st.session_state["anomaly_subset"] = default_subset
 left, right = setup.columns(2)
 subset = int(
     bound.select_slider(
         "Images per set (the first N of each)",
-        SUBSET_CHOICES,
+        subset_choices,
         key="anomaly_subset",
-        value=DEFAULT_SUBSET,
+        value=default_subset,
         help="Every image costs K decoder passes; fewer images keep the page quick.",
         container=left,
     )
@@ -186,7 +195,7 @@ for scored in study.sets:
             "set": scored.label,
             "flagged": f"{100 * rate:.1f}%",
             "rate": "false positives" if scored.in_distribution else "detected",
-            "median score": round(float(np.median(scored.scores.values(score_key))), 1),
+            "median score, nats": round(float(np.median(scored.scores.values(score_key))), 1),
         }
     )
 false_positive = float(np.mean(in_scores >= threshold))
@@ -202,6 +211,9 @@ prose(
     "below 0.5 the score ranks the outliers as *more* typical than the model's own test set."
 )
 results = {r.ood_key: r for r in study.results}
+# Opens on the set whose scores differ most: where every score separates perfectly (noise) the curves coincide.
+if st.session_state.get("anomaly_ood") not in results:
+    st.session_state["anomaly_ood"] = anomaly.most_telling_ood(study)
 ood_key = st.selectbox(
     "Out-of-distribution set", list(results), key="anomaly_ood", format_func=lambda k: results[k].ood_label
 )
@@ -212,6 +224,17 @@ plot(
     key="anomaly_roc",
     config=figure_config(selection.dataset, vae_entry.info.name, EXPORT_PAGE, "roc"),
 )
+short_names = {kind.key: kind.short for kind in anomaly.SCORE_KINDS}
+overlaps = anomaly.coinciding_curves({k: results[ood_key].auc[k] for k in keys})
+if overlaps:
+    st.caption(
+        "Curves on top of each other: "
+        + "; ".join(
+            ", ".join(short_names[k] for k in group) + f" (AUC {results[ood_key].auc[group[0]]:.3f} each)"
+            for group in overlaps
+        )
+        + ". Pick another set to tell them apart."
+    )
 short = {kind.key: kind.short for kind in anomaly.SCORE_KINDS}
 auc_table = pd.DataFrame(
     [{"out-of-distribution set": r.ood_label, **{short[k]: round(r.auc[k], 3) for k in keys}} for r in study.results]
@@ -240,11 +263,11 @@ if chosen is not None:
     percentiles = {s.label: anomaly.percentile_in(value, s.scores.values(score_key)) for s in study.sets}
     cols = st.columns(3)
     cols[0].metric(labels[score_key], f"{value:.1f}")
-    cols[1].metric(f"Percentile in the {inside.label}", f"{percentiles[inside.label]:.1f}")
+    cols[1].metric(f"Percentile in the {inside.label}", f"{percentiles[inside.label]:.1f}%")
     cols[2].metric("Flagged at the threshold", "yes" if value >= threshold else "no")
     st.caption(
         f"Percentile: the share of the set's images scoring below yours. {chosen.description.capitalize()}: "
-        + ", ".join(f"{p:.0f} in the {label}" for label, p in percentiles.items())
+        + ", ".join(f"{p:.0f}% in the {label}" for label, p in percentiles.items())
         + "."
     )
 
@@ -324,12 +347,38 @@ complexity_rows = [
 st.dataframe(pd.DataFrame(complexity_rows), hide_index=True, key="anomaly_complexity")
 r_ink = anomaly.pooled_correlation(study, "iw_nll", "ink")
 r_png = anomaly.pooled_correlation(study, "iw_nll", "code_length")
+r_inside = anomaly.inside_correlation(study)
 st.markdown(
     f"L(x) is the image's PNG size. Pooled over every image above, the correlation between "
     f"{labels['iw_nll']} and the ink share is r = {r_ink:.2f}, and with L(x) r = {r_png:.2f}; the last column "
     f"gives the first within each set, where the sets' differences in kind play no part. The table's numbers "
     f"are means over each set's images."
 )
+own_png = anomaly.png_term(study)
+if not own_png.informative:
+    st.info(
+        f"**L(x) is about the same for every set here:** the sets' mean PNG sizes lie between "
+        f"{min(own_png.set_means.values()):.0f} and {max(own_png.set_means.values()):.0f} nats, and the PNG size "
+        f"alone tells no set from the test set (AUC within {own_png.separation:.2f} of 0.5). A PNG this small is "
+        "mostly its fixed header, so on these images L(x) measures no complexity."
+    )
+if r_inside >= anomaly.SIMPLICITY_MIN_R:
+    st.markdown(
+        f"Within the {inside.label} alone, r({labels['iw_nll']}, ink share) = {r_inside:.2f}: images with less "
+        "ink get lower scores, so here the score does prefer simple images."
+    )
+else:
+    st.info(
+        f"**This data set does not show the effect.** Within the {inside.label} alone r({labels['iw_nll']}, "
+        f"ink share) = {r_inside:.2f}, too weak to say that this model prefers simple images; the pooled r above "
+        "mixes the sets' differences in kind (noise has more ink *and* is unlike any digit)."
+        + (
+            " The effect is shown with MNIST against Fashion-MNIST (section 5), where the outliers are the "
+            "simpler images."
+            if directions
+            else " It shows with MNIST against Fashion-MNIST (section 5), which needs those files."
+        )
+    )
 
 # --- 7. a remedy ---------------------------------------------------------------------------------------------------
 st.header("7 · A remedy: subtract what a simple model already explains")
@@ -351,17 +400,33 @@ remedy_rows: list[dict[str, str | float]] = [
     {
         "model": name,
         "outliers": result.ood_label,
-        "AUC, IW": round(result.auc["iw_nll"], 3),
-        "AUC, ratio": round(result.auc["likelihood_ratio"], 3),
-        "AUC, PNG-corrected": round(result.auc["complexity_corrected"], 3),
+        "IW": round(result.auc["iw_nll"], 3),
+        "ratio": round(result.auc["likelihood_ratio"], 3),
+        "PNG-corrected": round(result.auc["complexity_corrected"], 3),
+        "PNG size alone": round(anomaly.png_only_auc(one_study.inside, one_study.scored(result.ood_key)), 3),
     }
     for name, one_study in studies
     for result in one_study.results
 ]
 st.dataframe(pd.DataFrame(remedy_rows), hide_index=True, key="anomaly_remedy")
+st.caption(
+    "AUC per score. PNG size alone: the AUC of −L(x) by itself, the part of the complexity-corrected score "
+    "that needs no VAE. The correction helps only as far as it beats this baseline as well as the IW score."
+)
 for row in remedy_rows:
-    base, ratio, png = float(row["AUC, IW"]), float(row["AUC, ratio"]), float(row["AUC, PNG-corrected"])
+    base, ratio, png = float(row["IW"]), float(row["ratio"]), float(row["PNG-corrected"])
+    alone = float(row["PNG size alone"])
     st.markdown(
         f"- {row['model']}, against the {row['outliers']}: AUC {base:.3f} with the IW score, {ratio:.3f} "
-        f"with the likelihood ratio ({ratio - base:+.3f}), {png:.3f} complexity-corrected ({png - base:+.3f})."
+        f"with the likelihood ratio ({ratio - base:+.3f}), {png:.3f} complexity-corrected ({png - base:+.3f}); "
+        f"the PNG size alone, with no VAE, gives {alone:.3f}."
     )
+for name, one_study in studies:
+    term = anomaly.png_term(one_study)
+    if not term.informative:
+        st.info(
+            f"**{name}: the PNG correction cannot work on these images.** The mean L(x) of every set lies between "
+            f"{min(term.set_means.values()):.0f} and {max(term.set_means.values()):.0f} nats, and the PNG size "
+            f"alone tells no set from the test set (its AUC stays within {term.separation:.2f} of 0.5): a PNG this "
+            "small is mostly its fixed header, so subtracting L(x) shifts every score by about the same amount."
+        )

@@ -5,6 +5,7 @@ import streamlit as st
 
 from ui.figures.inference import (
     FORWARD_COLOUR,
+    MASS_FRACTIONS,
     REVERSE_COLOUR,
     mean_field_figure,
     mixture_figure_1d,
@@ -19,6 +20,8 @@ from ui.figures.inference_text import (
     iw_note,
     mean_field_note,
     mixture_note,
+    nats,
+    number,
     protocol_note,
     q_star_note,
     shape_note,
@@ -31,10 +34,11 @@ from ui.widgets import bound
 from ui.widgets.chart import plot, plot_in
 from ui.widgets.export import figure_config, image_download
 from ui.widgets.image_chooser import choose_image
+from ui.widgets.shared import show_as_measured
 from vae_core.engine.protocol import protocol_of
 from vae_core.lessons import divergences
 from vae_core.lessons.posterior import posterior_shape
-from vae_core.serving.images import digit_png, enlarge
+from vae_core.serving.images import READABLE_PX, digit_png, pair_png
 
 EXPORT_PAGE = "inference"  # the page's part of every download's file name
 selection = current_selection()
@@ -51,7 +55,9 @@ prose(
 # =====================================================================================================
 st.header("1 · The true posterior of a 2-D VAE")
 image: np.ndarray | None = None  # the image part 1 measures, as the model is measured on it
+grey: np.ndarray | None = None  # the same image in grey levels, shown beside a binarised one
 description = ""
+binarization_seed = cache.EVAL_BINARIZATION_SEED  # of the binarised copy shown, for a binarised model
 vaes_2d = [e for e in selection.entries if e.is_variational and e.latent_dim == 2]
 test = dataset_or_none(selection.dataset, "test") if vaes_2d else None
 if not vaes_2d:
@@ -81,34 +87,45 @@ elif test is not None:
         help="A test image by its index, one of the test images with the largest gap, or your own upload or drawing.",
     )
     if source == "own":
-        chosen = choose_image(selection.dataset, entry.input_shape, protocol, "inference_own")
+        chosen = choose_image(
+            selection.dataset,
+            entry.input_shape,
+            protocol,
+            "inference_own",
+            sources=("upload", "draw"),  # a test image is the "Test image" choice above
+            purpose="its true posterior",
+        )
         if chosen is not None:
             # the chooser shows the grey image and, for a binarised model, the seeded binarised copy measured here
             image = np.ascontiguousarray(chosen.measured, dtype=np.float32)
-            description = chosen.description.capitalize() + (
-                f" (binarised, seed {chosen.binarization_seed})" if protocol.binarizes_inputs else ""
-            )
+            grey = chosen.grey
+            description = chosen.description.capitalize()
+            binarization_seed = chosen.binarization_seed
     elif source == "largest":
-        with st.spinner(f"Ranking {min(cache.RANKED_IMAGES, len(test))} test images by their gap…"):
-            ranking = cache.gap_ranking(ref, selection.dataset, protocol)
-        top = ranking.indices[:10].tolist()
-        gaps = dict(zip(top, ranking.gaps[:10].tolist(), strict=True))
+        screened = min(cache.RANKED_IMAGES, len(test))
+        with st.spinner(
+            f"Screening {screened} test images by a quick gap estimate, then measuring the "
+            f"{cache.EXACT_CANDIDATES} largest exactly…"
+        ):
+            ranking = cache.exact_gap_ranking(ref, selection.dataset, protocol)
+        top = list(ranking.indices[:10])
+        gaps = dict(zip(top, ranking.gaps[:10], strict=True))
         if st.session_state.get("inference_ranked") not in top:
             st.session_state["inference_ranked"] = top[0]
         class_names, labels = test.class_names, test.labels
         ranked = st.selectbox(
-            "Ranked by a quick gap estimate",
+            "Ranked by the exact gap",
             top,
             key="inference_ranked",
-            format_func=lambda i: f"test image {i} ({class_names[int(labels[i])]}): gap ≈ {gaps[i]:.1f} nats",
+            format_func=lambda i: f"test image {i} ({class_names[int(labels[i])]}): gap {gaps[i]:.1f} nats",
         )
         assert ranked is not None  # a selectbox over a non-empty list, opening on its first entry
         index = int(ranked)
         st.caption(
-            f"The first {min(cache.RANKED_IMAGES, len(test))} test images, each scored on a "
-            f"{ranking.points}×{ranking.points} grid over its q's ±{ranking.q_sigmas:g}σ box (one batched "
-            "pass). Such a small box misses posterior mass far from q, so this estimate can fall short of the "
-            "exact figures below, which use the adaptive grid."
+            f"The first {ranking.screened} test images are screened by a quick estimate of the gap on a small "
+            f"grid around each q; it misses posterior mass far from q, so the {ranking.candidates} it ranks "
+            "highest are then measured with the adaptive grid below, and the list shows the largest of those "
+            "exact gaps. An image the quick estimate misjudges badly can still be missing from the shortlist."
         )
     else:
         if not 0 <= st.session_state.get("inference_index", 0) < len(test):
@@ -124,9 +141,8 @@ elif test is not None:
         )
     if source != "own":
         image = cache.measured_test_image(test, protocol, index)
-        description = f"Test image {index}, a {test.class_names[int(test.labels[index])]}" + (
-            f" (binarised, seed {cache.EVAL_BINARIZATION_SEED})" if protocol.binarizes_inputs else ""
-        )
+        grey = test.images[index, 0].numpy()
+        description = f"Test image {index}, a {test.class_names[int(test.labels[index])]}"
 
 if vaes_2d and test is not None and image is not None:
     fit_q_star = bound.toggle(
@@ -141,12 +157,19 @@ if vaes_2d and test is not None and image is not None:
     st.caption(protocol_note(protocol, selection.dataset, entry.info.model_config.gaussian_sigma))
 
     picture, chart = (key_slot or st.container()).columns([1, 3])
-    picture.image(
-        enlarge(result.image[0].numpy()),
+    show_as_measured(
+        picture,
+        grey if grey is not None else result.image[0].numpy(),
+        result.image[0].numpy(),
+        binarised=protocol.binarizes_inputs,
         caption=description,
+        seed=binarization_seed,
+        side_by_side=False,
     )
-    image_download(
-        digit_png(result.image[0].numpy()),
+    image_download(  # the picture(s) shown above: the grey original beside the binarised copy where there are two
+        pair_png(grey, result.image[0].numpy())
+        if protocol.binarizes_inputs and grey is not None
+        else digit_png(result.image[0].numpy(), READABLE_PX),
         selection.dataset,
         entry.info.name,
         EXPORT_PAGE,
@@ -169,10 +192,11 @@ if vaes_2d and test is not None and image is not None:
         key="inference_posterior_chart",
         config=figure_config(selection.dataset, entry.info.name, EXPORT_PAGE, "true-posterior"),
     )
+    levels_text = ", ".join(f"{m:.0%}" for m in MASS_FRACTIONS[:-1]) + f" and {MASS_FRACTIONS[-1]:.0%}"
     chart.caption(
-        "Grey: p(z|x), stronger where denser; green lines: the regions holding 50, 90 and 99 % of its mass. "
-        "Blue: the "
-        "encoder's q(z|x), 1σ (solid) and 2σ (dotted) ellipses" + ("; red dashed: q*." if q_star is not None else ".")
+        f"Grey: p(z|x), stronger where denser; green lines: the regions holding {levels_text} of its mass. Blue: "
+        f"the encoder's q(z|x), its ellipses holding the same {levels_text} of its mass (the innermost solid)"
+        + ("; red dashed: q*, likewise." if q_star is not None else ".")
     )
 
     # --- the numbers ---------------------------------------------------------------------------------------
@@ -192,10 +216,15 @@ if vaes_2d and test is not None and image is not None:
         f"{report.elbo.error:.1g} nats (halving the nodes).",
     )
     cells[2].metric(
-        f"IW, K={iw.k}",
-        fmt(iw.value, iw.spread),
-        help=f"IW_K with q(z|x) as proposal (Burda et al. 2015), seed {iw.seeds[0]}; its standard "
-        f"deviation over seeds {', '.join(map(str, iw.seeds))} is {iw.spread:.2g} nats.",
+        f"IW, K={iw.k}, mean of {len(iw.seeds)} seeds",
+        fmt(iw.mean, iw.mean_error),
+        delta=f"± {iw.spread:.2g} nats per seed",
+        delta_color="off",
+        delta_arrow="off",
+        help=f"IW_K with q(z|x) as proposal (Burda et al. 2015), averaged over seeds "
+        f"{', '.join(map(str, iw.seeds))}: one seed's estimate has a standard deviation of {iw.spread:.2g} nats, "
+        f"their mean a standard error of {iw.mean_error:.2g}. One draw can lie in a tail, so no single seed is "
+        "quoted.",
     )
     cells = st.columns(3)
     cells[0].metric(
@@ -282,8 +311,8 @@ def mean_field_part() -> None:
     )
     cells = st.columns(3)
     cells[0].metric("Reverse-KL variance ÷ true variance", f"{comparison.variance_ratio[0]:.3f}")
-    cells[1].metric("KL(q ‖ p) of the reverse fit", f"{comparison.reverse.kl_reverse:.3f}")
-    cells[2].metric("KL(p ‖ q) of the forward fit", f"{comparison.forward.kl_forward:.3f}")
+    cells[1].metric("KL(q ‖ p) of the reverse fit, nats", nats(comparison.reverse.kl_reverse))
+    cells[2].metric("KL(p ‖ q) of the forward fit, nats", nats(comparison.forward.kl_forward))
     st.markdown(mean_field_note(comparison))
 
 
@@ -365,10 +394,10 @@ def kl_direction_part() -> None:
     st.table(
         {
             "fit": [name for name, _ in rows],
-            "mean z₁": [f"{fit.mean[0]:.2f}" for _, fit in rows],
+            "mean z₁": [number(fit.mean[0]) for _, fit in rows],
             "std z₁": [f"{np.sqrt(fit.cov[0, 0]):.2f}" for _, fit in rows],
-            "KL(q ‖ p)": [f"{fit.kl_reverse:.3f}" for _, fit in rows],
-            "KL(p ‖ q)": [f"{fit.kl_forward:.3f}" for _, fit in rows],
+            "KL(q ‖ p), nats": [nats(fit.kl_reverse) for _, fit in rows],
+            "KL(p ‖ q), nats": [nats(fit.kl_forward) for _, fit in rows],
         }
     )
     st.markdown(mixture_note(target, reverse, other, forward, start))

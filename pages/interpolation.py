@@ -14,13 +14,12 @@ from ui.widgets.chart import plot
 from ui.widgets.export import codes_download, figure_config, image_download, still_figure, still_figure_config
 from ui.widgets.image_chooser import measured_image
 from ui.widgets.latent_pad import WalkColours, latent_sliders, latent_walk
-from ui.widgets.shared import PickedDigit, digit_picker, model_caption
+from ui.widgets.shared import PickedDigit, digit_picker, model_caption, show_as_measured
 from vae_core.engine.protocol import EVAL_BINARIZATION_SEED, protocol_of
 from vae_core.engine.registry import ModelEntry
 from vae_core.engine.vocabulary import dim_name
 from vae_core.lessons.latent_paths import INTERPOLATIONS, interpolate, prior_mean_norm, slider_ranges
 from vae_core.lessons.walk import picture_range, plan_walk
-from vae_core.serving import images
 from vae_core.serving.export import export_stem
 from vae_core.serving.tsne_job import sample_indices
 
@@ -64,8 +63,9 @@ def digits_and_paths() -> None:
     if digit_a is None or digit_b is None:
         return
     (image_a, z_a), (image_b, z_b) = as_measured(digit_a), as_measured(digit_b)
-    col_a.image(images.digit_png(image_a, 112), width=112)
-    col_b.image(images.digit_png(image_b, 112), width=112)
+    binarised = protocol.binarizes_inputs
+    show_as_measured(col_a, digit_a.image, image_a, binarised=binarised, caption="A", seed=EVAL_BINARIZATION_SEED)
+    show_as_measured(col_b, digit_b.image, image_b, binarised=binarised, caption="B", seed=EVAL_BINARIZATION_SEED)
     if protocol.binarizes_inputs:
         pickers.caption(
             "A and B as the model sees them: it was trained on binarised images, so test images come from the "

@@ -19,6 +19,7 @@ from PIL import Image
 
 from tests.app import test_conditional_page as conditional_page
 from ui.shell.lessons import LESSONS
+from vae_core.serving.images import CELL_LINE
 
 # that module's fixtures, for the conditional page's grids: a tiny CVAE trained once, the page opened on it
 tiny_cvae, cvae_page = conditional_page.tiny_cvae, conditional_page.cvae_page
@@ -95,14 +96,14 @@ def page_pictures_and_buttons(at, media):
 
 
 def tiled(cells: list[np.ndarray], n_cols: int) -> np.ndarray:
-    """Cells of one shape joined into rows of n_cols, with 1-px white lines between them: a grid by hand."""
+    """Cells of one shape joined into rows of n_cols, with 1-px CELL_LINE lines between them: a grid by hand."""
     height = cells[0].shape[0]
     rows = []
     for start in range(0, len(cells), n_cols):
         row = cells[start : start + n_cols]
-        line = np.full((height, 1), 255, dtype=np.uint8)
+        line = np.full((height, 1), CELL_LINE, dtype=np.uint8)
         rows.append(np.concatenate([part for cell in row for part in (cell, line)][:-1], axis=1))
-    line = np.full((1, rows[0].shape[1]), 255, dtype=np.uint8)
+    line = np.full((1, rows[0].shape[1]), CELL_LINE, dtype=np.uint8)
     return np.concatenate([part for row in rows for part in (row, line)][:-1], axis=0)
 
 

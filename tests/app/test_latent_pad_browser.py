@@ -200,18 +200,25 @@ def test_the_decoder_grid_samples_decode_in_the_browser(app_env):
         assert image.evaluate("c => c.toDataURL()") != before_image
         assert "64 codes z ~ N(0, 0.5² I)" in grid.locator(".vle-sg-caption").inner_text()
 
-        # The canvas against torch: cell k decodes 0.5 * the seed's k-th draw (8-bit pixels, the decoder's 1e-3).
-        pixels = np.array(
+        # The canvas against torch: cell k decodes 0.5 * the seed's k-th draw (8-bit pixels, the decoder's 1e-3),
+        # each pixel a 3×3 block (28 px cells // 8) and the cells parted by 1-px CELL_LINE grey lines (issue 20 item 8).
+        from vae_core.serving.images import CELL_LINE
+
+        side = 8 * 25 - 1
+        canvas = np.array(
             image.evaluate("c => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)"),
             dtype=np.float64,
-        ).reshape(8 * 8, 8 * 8, 4)[..., 0]  # grey: the red channel
+        ).reshape(side, side, 4)[..., 0]  # grey: the red channel
+        assert (canvas[24::25, :] == CELL_LINE).all() and (canvas[:, 24::25] == CELL_LINE).all()
+        keep = np.array([r for r in range(side) if r % 25 < 24 and (r % 25) % 3 == 0])
+        pixels = canvas[np.ix_(keep, keep)]
         model, _ = load_checkpoint(app_env.vae_4d)
         codes = torch.from_numpy(prior_codes(16 * 16, 4, seed=0)[:64]) * 0.5
         with torch.no_grad():
             expected = model.decode(codes).numpy()[:, 0]  # (64, 8, 8)
         cells = pixels.reshape(8, 8, 8, 8).transpose(0, 2, 1, 3).reshape(64, 8, 8)
         assert np.abs(cells / 255.0 - expected).max() <= 0.5 / 255 + MAX_PIXEL_ERROR
-        # Its "Download PNG" saves the grid as shown: 8 cells of 28 px a side, named after the view.
+        # Its "Download PNG" saves the grid as shown: 8 cells of 24 px and their lines, named after the view.
         with page.expect_download() as download_info:
             grid.get_by_text("Download PNG").click()
         download = download_info.value
@@ -219,5 +226,5 @@ def test_the_decoder_grid_samples_decode_in_the_browser(app_env):
         from PIL import Image
 
         with Image.open(download.path()) as saved:
-            assert saved.format == "PNG" and saved.size == (8 * 28, 8 * 28)
+            assert saved.format == "PNG" and saved.size == (side, side)
         assert len(sent) == before_sent

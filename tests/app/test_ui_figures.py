@@ -207,3 +207,33 @@ def test_training_curves_show_the_beta_each_point_was_trained_with():
     np.testing.assert_allclose(stored.data[0].customdata, [0.5, 1.0])
     autoencoder = training_curves(history, "ae")  # no KL term: beta means nothing there
     assert all(t.customdata is None and "β" not in t.hovertemplate for t in autoencoder.data)
+
+
+def test_q_is_drawn_at_the_mass_levels_of_p_contours():
+    """Issue 20 item 11: q's 1σ/2σ ellipses (39 % and 86 % of a 2-D Gaussian's mass) were drawn against p's
+    50/90/99 % regions. Each drawn q ellipse must hold its named mass: draws from q by torch.distributions,
+    counted inside the drawn ellipse (its vertices' Mahalanobis radius under q)."""
+    import torch
+
+    from ui.figures.inference import MASS_FRACTIONS, posterior_figure
+    from vae_core.lessons.posterior import DiagonalGaussian, PosteriorGrid
+
+    axis = torch.linspace(-4, 4, 81, dtype=torch.float64)
+    z1, z2 = torch.meshgrid(axis, axis, indexing="ij")
+    grid = PosteriorGrid(axis, axis, -0.5 * (z1**2 / 0.5 + z2**2), 0.0, 1e-3, 0.0, 81)
+    mean, std = torch.tensor([0.3, -0.2]), torch.tensor([0.4, 0.9])
+    q = DiagonalGaussian(mean, torch.log(std**2))
+    drawn = [
+        t
+        for t in posterior_figure(grid, q).data
+        if t.type == "scatter" and t.legendgroup == "q(z|x)" and t.mode == "lines"
+    ]
+    assert len(drawn) == len(MASS_FRACTIONS)
+    torch.manual_seed(0)
+    draws = torch.distributions.MultivariateNormal(mean.double(), torch.diag(std.double() ** 2)).sample((200_000,))
+    draw_radius = (((draws - mean.double()) / std.double()) ** 2).sum(1).sqrt().numpy()
+    m, s_ = mean.numpy(), std.numpy()
+    for mass, trace in zip(MASS_FRACTIONS, drawn, strict=True):
+        vertex_radius = np.hypot((np.asarray(trace.x) - m[0]) / s_[0], (np.asarray(trace.y) - m[1]) / s_[1])
+        assert vertex_radius == pytest.approx(np.full_like(vertex_radius, vertex_radius[0]), rel=1e-6)
+        assert float(np.mean(draw_radius < vertex_radius[0])) == pytest.approx(mass, abs=0.004), mass

@@ -193,3 +193,55 @@ def test_auc_sentence_reads_the_number_either_way():
     low = auc_sentence(0.25, "−ELBO", "fashion-mnist test set", "mnist test set")
     assert "93%" in high and "higher" in high
     assert "75%" in low and "lower" in low and "0.250" in low
+
+
+def test_the_shipped_binarised_digits_model_cannot_show_the_png_correction_or_the_simplicity_effect():
+    """Issue 20 item 7 with the shipped digits-vae-z2 (binarised): every set's 1-bit 8×8 PNG is ≈ 449 nats, so
+    the PNG term tells no set apart and the page must say so; r(IW, ink) within the test set is weak; the ROC
+    opens on a set where the scores' AUCs differ, not on uniform noise. L(x) is recomputed here with Pillow."""
+    import io
+    from pathlib import Path
+
+    from PIL import Image
+
+    from vae_core.engine.checkpoints import load_checkpoint
+    from vae_core.engine.protocol import protocol_of
+    from vae_core.lessons import anomaly
+
+    loaded = load_checkpoint(Path(__file__).resolve().parents[2] / "checkpoints" / "digits-vae-z2.safetensors")
+    protocol = protocol_of(loaded.info.train_config, loaded.info.model_config)
+    assert protocol.binarizes_inputs
+    study = anomaly.run_study(loaded.model.eval(), protocol, "digits", iw_samples=5, include_cross=False)
+
+    def png_nats(images: torch.Tensor) -> np.ndarray:
+        sizes = []
+        for image in images[:, 0].numpy():
+            buffer = io.BytesIO()
+            Image.fromarray(image.astype(bool)).save(buffer, format="PNG", optimize=True)
+            sizes.append(8 * buffer.tell() * np.log(2))
+        return np.array(sizes)
+
+    inside_length = png_nats(measured_inputs(_digits_images(), protocol))
+    assert study.inside.scores.code_length == pytest.approx(inside_length)
+    term = anomaly.png_term(study)
+    separations = [
+        abs(
+            roc_auc_score(
+                np.r_[np.zeros(len(study.inside.scores)), np.ones(len(s.scores))],
+                -np.r_[study.inside.scores.code_length, s.scores.code_length],
+            )
+            - 0.5
+        )
+        for s in study.sets
+        if not s.in_distribution
+    ]
+    assert term.separation == pytest.approx(max(separations))
+    assert not term.informative and max(term.set_means.values()) - min(term.set_means.values()) < 5
+    assert anomaly.inside_correlation(study) < anomaly.SIMPLICITY_MIN_R
+    assert anomaly.most_telling_ood(study) != "uniform-noise"
+
+
+def _digits_images() -> torch.Tensor:
+    from vae_core.engine.data import load_dataset
+
+    return load_dataset("digits", "test").images

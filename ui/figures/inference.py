@@ -50,19 +50,29 @@ def gaussian_ellipse(
     return mean[0] + points[0], mean[1] + points[1]
 
 
+def mass_radius(mass: float) -> float:
+    """The Mahalanobis radius of the ellipse holding `mass` of a 2-D Gaussian: r² ~ χ²₂, whose CDF is
+    1 − exp(−r²/2), so r = √(−2 ln(1 − mass)) (0.5: 1.18σ, 0.9: 2.15σ, 0.99: 3.03σ)."""
+    if not 0.0 < mass < 1.0:
+        raise ValueError(f"a mass fraction lies strictly between 0 and 1, got {mass}")
+    return float(np.sqrt(-2.0 * np.log1p(-mass)))
+
+
 def _ellipse_traces(q: DiagonalGaussian, name: str, colour: str, dash: str = "solid") -> list[go.Scatter]:
+    """q's ellipses holding MASS_FRACTIONS of its mass, the levels p(z|x)'s contours are drawn at, so that the
+    two are compared like for like (1σ/2σ ellipses hold only 39 % and 86 % in 2-D)."""
     traces = []
-    for n_sigma, width in ((1, 2.5), (2, 1.5)):
-        x, y = q.ellipse(n_sigma)
+    for mass, width in zip(MASS_FRACTIONS, (2.5, 1.8, 1.2), strict=True):
+        x, y = q.ellipse(mass_radius(mass))
         traces.append(
             go.Scatter(
                 x=x,
                 y=y,
                 mode="lines",
-                name=f"{name} {n_sigma}σ",
-                line=dict(color=colour, width=width, dash=dash if n_sigma == 1 else "dot"),
+                name=f"{name}: {mass:.0%} of mass",
+                line=dict(color=colour, width=width, dash=dash if mass == MASS_FRACTIONS[0] else "dot"),
                 legendgroup=name,
-                showlegend=True,
+                showlegend=mass == MASS_FRACTIONS[0],
             )
         )
     mean = q.mean.detach().double().numpy()
@@ -85,7 +95,7 @@ def posterior_figure(
 ) -> go.Figure:
     """p(z|x) as filled contours of its density, with lines enclosing 50/90/99 % of its mass, and q's ellipses.
 
-    view "q" zooms on the region that holds q's 2σ ellipse and the posterior's 99 % line; "grid" shows the
+    view "q" zooms on the region that holds q's 99 % ellipse and the posterior's 99 % line; "grid" shows the
     whole grid.
     """
     density = grid.posterior().numpy()
@@ -113,7 +123,7 @@ def posterior_figure(
                 y=z2,
                 z=density.T,
                 showscale=False,
-                name="p(z|x): 50 / 90 / 99 % of mass",
+                name="p(z|x): " + " / ".join(f"{m:.0%}" for m in MASS_FRACTIONS) + " of mass",
                 contours=dict(start=level, end=level, size=1, coloring="none"),
                 line=dict(color="#2ca02c", width=1.5),
                 hoverinfo="skip",
@@ -133,17 +143,18 @@ def posterior_figure(
 
 
 def _zoom_box(grid: PosteriorGrid, level: float, qs: list[DiagonalGaussian]) -> list[list[float]]:
-    """Axis ranges holding the density's `level` superlevel set and each q's 2σ ellipse, padded by 10 %."""
+    """Axis ranges holding the density's `level` superlevel set and each q's outermost ellipse, padded by 10 %."""
     density = grid.posterior().numpy()
     inside = density >= level
     z1, z2 = grid.z1.numpy(), grid.z2.numpy()
-    lows = [z1[inside.any(1)].min(), z2[inside.any(0)].min()]
-    highs = [z1[inside.any(1)].max(), z2[inside.any(0)].max()]
+    lows = np.array([z1[inside.any(1)].min(), z2[inside.any(0)].min()])
+    highs = np.array([z1[inside.any(1)].max(), z2[inside.any(0)].max()])
     for q in qs:
         mean, std = q.mean.detach().double().numpy(), q.std.detach().double().numpy()
-        lows = np.minimum(lows, mean - 2 * std)
-        highs = np.maximum(highs, mean + 2 * std)
-    pad = 0.1 * (np.asarray(highs) - np.asarray(lows))
+        reach = mass_radius(MASS_FRACTIONS[-1]) * std
+        lows = np.minimum(lows, mean - reach)
+        highs = np.maximum(highs, mean + reach)
+    pad = 0.1 * (highs - lows)
     return [[float(lows[i] - pad[i]), float(highs[i] + pad[i])] for i in range(2)]
 
 

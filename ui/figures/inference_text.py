@@ -77,23 +77,45 @@ def gap_agreement_note(report: GapReport, evidence: str = "log p(x)") -> str:
     return f"**{evidence} = ELBO + KL(q ‖ p(z|x))** for this image: {verdict}"
 
 
+def number(value: float, decimals: int = 2) -> str:
+    """value to `decimals` with a typographic minus, and never a "−0.00": what rounds to 0 is shown as 0."""
+    shown = round(value, decimals)
+    return f"{0.0 if shown == 0 else shown:.{decimals}f}".replace("-", "−")
+
+
+def nats(value: float, decimals: int = 3) -> str:
+    """A divergence in nats to `decimals`. A KL is never negative: a quadrature value a hair below 0 is 0."""
+    return number(max(value, 0.0), decimals)
+
+
 def iw_note(report: GapReport, iw: IwEstimate, evidence: str = "log p(x)") -> str:
+    """IW_K read as the mean over its seeds with their spread (one draw can lie in a tail: Monte Carlo)."""
     gap = report.gap_from_bounds
-    closed = (iw.value - report.elbo.elbo) / gap if gap > 0 else math.nan
-    spread = f"its standard deviation over {len(iw.values)} seeds is {iw.spread:.2g} nats"
-    above = iw.value - report.log_px
-    if above > report.grid.log_px_error:
+    n = len(iw.values)
+    closed = (iw.mean - report.elbo.elbo) / gap if gap > 0 else math.nan
+    closed_error = iw.mean_error / gap if gap > 0 else math.nan
+    spread = (
+        f"mean of {n} seeds; one seed's estimate varies by ±{iw.spread:.2g} nats (standard deviation), "
+        f"their mean by ±{iw.mean_error:.2g}"
+    )
+    above = iw.mean - report.log_px
+    if above > report.grid.log_px_error + 2 * iw.mean_error:
         return (
-            f"IW-{iw.k} (seed {iw.seeds[0]}) lies **above** {evidence} by {above:.2g} nats: a single IW estimate "
-            f"is random, and only its expectation is a lower bound ({spread}). With q(z|x) as the proposal it is "
-            f"noisy wherever q is far from p(z|x)."
+            f"IW-{iw.k} ({spread}) lies **above** {evidence} by {above:.2g} nats: an IW estimate is random, and "
+            "only its expectation is a lower bound. With q(z|x) as the proposal it is noisy wherever q is far "
+            "from p(z|x), and a few seeds can miss that its expectation lies below."
         )
-    if iw.value < report.elbo.elbo:
+    if iw.mean < report.elbo.elbo - 2 * iw.mean_error:
         return (
-            f"IW-{iw.k} (seed {iw.seeds[0]}) lies **below** the ELBO here, by {report.elbo.elbo - iw.value:.2g} "
-            f"nats: only its expectation is guaranteed to lie between the ELBO and {evidence} ({spread})."
+            f"IW-{iw.k} ({spread}) lies **below** the ELBO here, by {report.elbo.elbo - iw.mean:.2g} nats: "
+            f"only its expectation is guaranteed to lie between the ELBO and {evidence}."
         )
-    share = f"{closed:.0%}" if math.isfinite(closed) else "none"
+    if not math.isfinite(closed):
+        share = "none"
+    elif closed_error >= 0.005:
+        share = f"{closed:.0%} ± {closed_error:.0%}"
+    else:
+        share = f"{closed:.0%}"
     return (
         f"ELBO ≤ IW-{iw.k} ≤ {evidence} here: the importance-weighted estimate closes {share} of the "
         f"{gap:.2f}-nat gap ({spread})."
@@ -166,14 +188,36 @@ def mixture_note(
     target: TwoGaussianMixture, reverse: GaussianFit, other: GaussianFit, forward: GaussianFit, start: str
 ) -> str:
     s = target.component_std
+    reverse_std, forward_std = float(np.sqrt(reverse.cov[0, 0])), float(np.sqrt(forward.cov[0, 0]))
+    kls = f"KL(q ‖ p) = {nats(reverse.kl_reverse)} nats, KL(p ‖ q) = {nats(reverse.kl_forward)}"
+    forward_kls = f"KL(p ‖ q) = {nats(forward.kl_forward)}, KL(q ‖ p) = {nats(forward.kl_reverse)}"
+    if target.separation == 0:
+        return (
+            "At separation 0 both modes lie on top of each other: p is a single Gaussian, so every fit equals it "
+            f"and both directions of the KL are 0 ({kls}; moment matching: {forward_kls}). Move the separation "
+            "slider to pull the modes apart."
+        )
+    peak_at, peak = target.maximum()
     modes = target.means[:, 0]
-    nearest = int(np.argmin(np.abs(modes - reverse.mean[0])))
-    on_mode = abs(modes[nearest] - reverse.mean[0]) < 0.5 * s and np.sqrt(reverse.cov[0, 0]) < 1.5 * s
     names = ("A", "B")
-    if on_mode:
-        where = f"sits on mode {names[nearest]} and ignores the other"
+    if target.mode_count() == 1:
+        where = (
+            f"has only one peak to sit on: at this separation p has a single maximum (at z₁ = {number(peak_at[0])}), "
+            f"the two components overlap too much to make two modes; the fit has mean {number(reverse.mean[0])} "
+            f"and std {reverse_std:.2f}"
+        )
     else:
-        where = f"spans both modes (mean {reverse.mean[0]:.2f}, std {np.sqrt(reverse.cov[0, 0]):.2f})"
+        nearest = int(np.argmin(np.abs(modes - reverse.mean[0])))
+        on_mode = abs(modes[nearest] - reverse.mean[0]) < 0.5 * s and reverse_std < 1.5 * s
+        if on_mode:
+            where = (
+                f"sits on mode {names[nearest]} and ignores the other: {kls}, which punishes the mass it leaves "
+                "uncovered"
+            )
+        else:
+            where = f"spans both modes (mean {number(reverse.mean[0])}, std {reverse_std:.2f})"
+    if "KL(q ‖ p) =" not in where:
+        where += f": {kls}"
     same = np.allclose(reverse.mean, other.mean, atol=0.05 * s) and np.allclose(
         reverse.cov, other.cov, atol=0.05 * s * s
     )
@@ -184,20 +228,19 @@ def mixture_note(
         better = "lower" if other.kl_reverse < reverse.kl_reverse else "higher"
         starts = (
             f"Starting near mode {other_start} ends at a different local optimum with a {better} KL(q ‖ p) "
-            f"({other.kl_reverse:.3f} against {reverse.kl_reverse:.3f})."
+            f"({nats(other.kl_reverse)} against {nats(reverse.kl_reverse)})."
         )
-    peak = float(np.exp(target.log_prob(target.means)).max())
     at_forward_mean = float(np.exp(target.log_prob(forward.mean[None]))[0]) / peak
     if at_forward_mean < 0.5:
         placed = (
             f"its peak sits where p's density is only {at_forward_mean:.0%} of p's highest, between the modes, "
             "and it spreads mass over both"
         )
+    elif at_forward_mean > 0.995:
+        placed = "its peak sits on p's highest point"
     else:
         placed = f"its peak sits where p's density is {at_forward_mean:.0%} of p's highest"
     return (
-        f"The reverse-KL fit started near mode {start} {where}: KL(q ‖ p) = {reverse.kl_reverse:.3f}, while "
-        f"KL(p ‖ q) = {reverse.kl_forward:.3f} punishes the mass it leaves uncovered. {starts} The forward-KL "
-        f"fit has the mixture's mean and variance (std {np.sqrt(forward.cov[0, 0]):.2f}): {placed}; "
-        f"KL(p ‖ q) = {forward.kl_forward:.3f}, KL(q ‖ p) = {forward.kl_reverse:.3f}."
+        f"The reverse-KL fit started near mode {start} {where}. {starts} The forward-KL fit has the mixture's "
+        f"mean and variance (std {forward_std:.2f}): {placed}; {forward_kls}."
     )

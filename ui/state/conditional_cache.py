@@ -24,26 +24,35 @@ def same_z_png(ref: ModelRef, *, n_styles: int, seed: int, cell_px: int = 48) ->
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def class_grids_png(ref: ModelRef, *, side: int, cell_px: int = 20) -> list[bytes]:
+def class_grids_png(ref: ModelRef, *, side: int, cell_px: int = 28) -> list[bytes]:
     """For each class, the decoder over the same side x side Gaussian-quantile grid of the 2-D latent."""
     model = load_conditional_vae(ref)
     axis = gaussian_quantile_axis(side)
     images = conditional.decode_every_class(model, grid_codes(axis, axis))  # (side², classes, H, W)
-    return [grid_png(images[:, c][:, None], n_cols=side, cell_px=cell_px, pad=0) for c in range(images.shape[1])]
+    return [grid_png(images[:, c][:, None], n_cols=side, cell_px=cell_px) for c in range(images.shape[1])]
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def transfer_png(ref: ModelRef, image: np.ndarray, label: int, *, cell_px: int = 56) -> bytes:
-    """The image encoded with its own label and decoded with every label, in one row."""
+def transfer_png(ref: ModelRef, image: np.ndarray, label: int, *, cell_px: int = 112, n_cols: int = 5) -> bytes:
+    """The image encoded with its own label and decoded with every label, n_cols a row (five: each digit keeps
+    its readable size in the page's column; ten in one row shrank to ~40 px)."""
     out = conditional.style_transfer(load_conditional_vae(ref), image, label)
-    return grid_png(out[:, None], n_cols=len(out), cell_px=cell_px)
+    return grid_png(out[:, None], n_cols=n_cols, cell_px=cell_px)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def class_posterior(ref: ModelRef, image: np.ndarray) -> np.ndarray:
+    """p(y | x) of one image (H, W), as measured, by the conditional VAE itself (conditional.class_posterior)."""
+    return conditional.class_posterior(load_conditional_vae(ref), image)
 
 
 @st.cache_data(max_entries=16, show_spinner="Encoding the test set…")
-def codes(ref: ModelRef, dataset: str) -> tuple[np.ndarray, np.ndarray]:
-    """(posterior means (N, D), labels (N,)) of the test split; a conditional model is given the true labels."""
+def codes(ref: ModelRef, dataset: str, protocol: str) -> tuple[np.ndarray, np.ndarray]:
+    """(posterior means (N, D), labels (N,)) of the test split as the model is measured under its protocol (the
+    one fixed binarisation for a binarised model, as in the KL section); a conditional model gets the labels."""
     data = load_split(dataset, "test")
-    return conditional.posterior_means(load_model(ref), data.images, data.labels), data.labels.numpy()
+    images = measured_inputs(data.images, DataProtocol(protocol))
+    return conditional.posterior_means(load_model(ref), images, data.labels), data.labels.numpy()
 
 
 @st.cache_data(max_entries=16, show_spinner="Measuring the KL per dimension on the test set…")
@@ -55,7 +64,7 @@ def kl_comparison(cvae: ModelRef, vae: ModelRef, dataset: str, protocol: str) ->
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def predictability(ref: ModelRef, dataset: str) -> float:
+def predictability(ref: ModelRef, dataset: str, protocol: str) -> float:
     """k-NN accuracy of the class from the test codes (conditional.label_predictability)."""
-    means, labels = codes(ref, dataset)
+    means, labels = codes(ref, dataset, protocol)
     return conditional.label_predictability(means, labels)

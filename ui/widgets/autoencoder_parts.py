@@ -14,7 +14,7 @@ from ui.shell.projector import prose
 from ui.shell.sidebar import Selection
 from ui.widgets import bound
 from vae_core.lessons.autoencoders.lesson_models import LESSON_DATASETS, TEST_IMAGES, ToySettings
-from vae_core.serving.images import digit_png
+from vae_core.serving.images import READABLE_PX, digit_png
 
 # part label -> its lesson's slug, in the course's order; the labels are the old part picker's (and old links').
 PARTS = {
@@ -25,7 +25,7 @@ PARTS = {
 }
 OLD_PART_PARAM = "ae_section"  # the part picker's URL parameter before the split
 MANIFOLD_LABELS = {"curve": "S-curve (2-D)", "spiral": "spiral (2-D)", "swiss-roll": "swiss roll (3-D)"}
-DIGIT_PX = 84
+DIGIT_PX = READABLE_PX  # every digit a student reads: at least 112 px (vae_core.serving.images)
 EXPORT_PAGE = "autoencoders"  # the four parts' share of every download's file name, as before the split
 
 

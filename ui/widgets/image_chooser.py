@@ -21,7 +21,7 @@ from ui.widgets import bound
 from ui.widgets.canvas import drawing_canvas
 from vae_core.engine import limits
 from vae_core.engine.protocol import EVAL_BINARIZATION_SEED, DataProtocol
-from vae_core.serving.images import enlarge, thumbnail
+from vae_core.serving.images import READABLE_PX, enlarge, thumbnail
 from vae_core.serving.preprocess import (
     UPLOAD_TYPES,
     UPLOAD_TYPES_TEXT,
@@ -33,7 +33,7 @@ from vae_core.serving.preprocess import (
 )
 
 SOURCES = {"test": "A test image", "upload": "Upload a picture", "draw": "Draw"}
-PREVIEW_PX = 112
+PREVIEW_PX = READABLE_PX
 
 
 @dataclass(frozen=True)
@@ -68,17 +68,33 @@ def measured_image(grey: np.ndarray, protocol: DataProtocol, seed: int) -> np.nd
 
 
 def choose_image(
-    dataset: str, input_shape: tuple[int, int, int], protocol: DataProtocol, key_prefix: str
+    dataset: str,
+    input_shape: tuple[int, int, int],
+    protocol: DataProtocol,
+    key_prefix: str,
+    *,
+    sources: tuple[str, ...] = tuple(SOURCES),
+    purpose: str = "its ELBO",
 ) -> ChosenImage | None:
-    """The input picker. None (after saying what to do) until there is an image."""
+    """The input picker. None (after saying what to do) until there is an image.
+
+    sources: the choices offered, a subset of SOURCES in its order (a page with its own test-image picker leaves
+    "test" out, so it is not asked twice); purpose: what the image is for, in the hint shown until there is one.
+    """
+    assert sources and set(sources) <= set(SOURCES), f"sources must be among {list(SOURCES)}, got {sources}"
     memory = st.session_state.setdefault(f"{key_prefix}_inputs", InputMemory())
-    source = bound.radio("Input", list(SOURCES), key=f"{key_prefix}_source", format_func=SOURCES.get, horizontal=True)
+    source = bound.radio("Input", list(sources), key=f"{key_prefix}_source", format_func=SOURCES.get, horizontal=True)
     if source == "test":
         found = _test_image(dataset, key_prefix, protocol)
     else:
         found = _outside_image(source, memory, input_shape, key_prefix)
     if found is None:
-        st.info("Pick a test image, upload a picture of a digit, or draw one to see its ELBO.")
+        choices = {"test": "pick a test image", "upload": "upload a picture of a digit", "draw": "draw one"}
+        named = [choices[s] for s in sources]
+        st.info(
+            (", ".join(named[:-1]) + ", or " + named[-1] if len(named) > 1 else named[0]).capitalize()
+            + f" to see {purpose}."
+        )
         return None
     grey, prepared, description = found
     seed = _binarization(grey, protocol, key_prefix)
@@ -99,7 +115,8 @@ def _binarization(grey: np.ndarray, protocol: DataProtocol, key_prefix: str) -> 
     if not protocol.binarizes_inputs:
         return EVAL_BINARIZATION_SEED
     key = f"{key_prefix}_binarize_seed"
-    columns = st.columns([1, 1, 1, 3])
+    # two image columns wide enough for PREVIEW_PX (a quarter of the page each: at a sixth they shrank to ~75 px)
+    columns = st.columns([1, 1, 2])
     seed = bound.number_input(
         "Binarisation seed",
         key=key,
@@ -111,7 +128,7 @@ def _binarization(grey: np.ndarray, protocol: DataProtocol, key_prefix: str) -> 
     )
     columns[0].image(enlarge(grey, PREVIEW_PX), caption="Grey levels")
     columns[1].image(enlarge(measured_image(grey, protocol, seed), PREVIEW_PX), caption=f"Binarised, seed {seed}")
-    columns[3].caption(
+    columns[2].caption(
         "This model was trained on binarised images, so it is measured on a binarised copy of this one: each "
         f"pixel is white with probability equal to its grey level (seed {seed})."
     )

@@ -13,6 +13,7 @@ from vae_core.engine import limits
 from vae_core.engine.data import ImageDataset
 from vae_core.engine.registry import ModelEntry
 from vae_core.engine.vocabulary import dim_name
+from vae_core.serving.images import READABLE_PX, digit_png
 from vae_core.serving.preprocess import UPLOAD_TYPES, ImageInputError, InputMemory
 
 PROJECTION_LABELS = {"pca": "PCA (linear, fast)", "tsne": "t-SNE (non-linear, slow the first time)"}
@@ -45,6 +46,29 @@ def projection_choice(container, latent_dim: int, key: str) -> str:
         help="PCA keeps distances along its two directions (and the prior stays a circle); "
         "t-SNE keeps neighbourhoods but bends distances, so no prior circles there.",
     )
+
+
+def show_as_measured(
+    container,
+    grey: np.ndarray,
+    measured: np.ndarray,
+    *,
+    binarised: bool,
+    caption: str,
+    seed: int | None = None,
+    side_by_side: bool = True,
+    size_px: int = READABLE_PX,
+) -> None:
+    """The image a model is fed, at least READABLE_PX and nearest-neighbour upscaled (vae_core.serving.images);
+    for a binarised model the grey original beside (or above, in a narrow column) the binarised copy."""
+    # an explicit width: left to the layout, two equal PNGs in equal columns came out at different sizes
+    if not binarised:
+        container.image(digit_png(measured, size_px), caption=caption, width=size_px)
+        return
+    seed_text = f", seed {seed}" if seed is not None else ""
+    left, right = container.columns(2) if side_by_side else (container, container)
+    left.image(digit_png(grey, size_px), caption=f"{caption}: grey levels", width=size_px)
+    right.image(digit_png(measured, size_px), caption=f"binarised{seed_text}: what the model is fed", width=size_px)
 
 
 @dataclass(frozen=True)

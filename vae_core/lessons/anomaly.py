@@ -605,6 +605,61 @@ def pooled_correlation(study: AnomalyStudy, a: str, b: str) -> float:
     return float(np.corrcoef(xs, ys)[0, 1])
 
 
+# PNG size alone telling a set from the test set by less than this (|AUC − 0.5|) for every set: L(x) is about the
+# same for all of them (a PNG of an 8×8 image is mostly its fixed overhead, about 449 nats for every digits
+# set), so subtracting it shifts the scores by a near-constant and cannot be what tells the sets apart.
+PNG_MIN_SEPARATION = 0.1
+# Within the model's own test set, r(IW score, ink share) at least this: the score does follow simplicity there.
+SIMPLICITY_MIN_R = 0.3
+
+
+def png_only_auc(inside: ScoredSet, outliers: ScoredSet) -> float:
+    """AUC of −L(x) alone, the part of the complexity-corrected score iw_nll − L(x) that needs no VAE at all:
+    the baseline any gain of the correction must be read against."""
+    return roc(-inside.scores.code_length, -outliers.scores.code_length).auc
+
+
+@dataclass(frozen=True)
+class PngTerm:
+    """What the PNG size L(x) can tell apart in one study."""
+
+    set_means: dict[str, float]  # set key -> mean L(x), nats
+    separation: float  # max over the outlier sets of |AUC of L(x) alone − 0.5|
+
+    @property
+    def informative(self) -> bool:
+        """False where L(x) tells no outlier set from the test set: the correction then adds a near-constant."""
+        return self.separation >= PNG_MIN_SEPARATION
+
+
+def png_term(study: AnomalyStudy) -> PngTerm:
+    means = {s.key: float(s.scores.code_length.mean()) for s in study.sets}
+    others = [s for s in study.sets if not s.in_distribution]
+    separation = max((abs(png_only_auc(study.inside, s) - 0.5) for s in others), default=0.0)
+    return PngTerm(means, separation)
+
+
+def inside_correlation(study: AnomalyStudy, a: str = "iw_nll", b: str = "ink") -> float:
+    """Pearson's r between two per-image quantities within the model's own test set alone (no set differences)."""
+    inside = study.inside.scores
+    return float(np.corrcoef(getattr(inside, a), getattr(inside, b))[0, 1])
+
+
+def most_telling_ood(study: AnomalyStudy) -> str:
+    """The out-of-distribution set whose AUCs differ most between the scores (the first on a tie): the ROC set
+    where the curves can be told apart, rather than one where every score separates perfectly and they coincide."""
+    spreads = [max(r.auc.values()) - min(r.auc.values()) for r in study.results]
+    return study.results[int(np.argmax(spreads))].ood_key
+
+
+def coinciding_curves(auc: dict[str, float], decimals: int = 3) -> list[list[str]]:
+    """Groups of score keys whose AUCs agree to `decimals`: their ROC curves may lie on top of each other."""
+    groups: dict[float, list[str]] = {}
+    for key, value in auc.items():
+        groups.setdefault(round(value, decimals), []).append(key)
+    return [keys for keys in groups.values() if len(keys) > 1]
+
+
 def score_labels(protocol: DataProtocol) -> dict[str, str]:
     """What each score may be called for a model under its protocol (protocol.metric_names decides the words:
     a Bernoulli cross-entropy on grey levels is never called -log p(x))."""

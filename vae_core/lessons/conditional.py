@@ -58,6 +58,34 @@ def style_transfer(model: ConditionalVAE, image: np.ndarray | Tensor, label: int
     return out[0, :, 0].cpu().numpy()
 
 
+CLASS_GUESS_K = 200  # importance samples per class for log p(x | y) in class_posterior
+
+
+def class_posterior(
+    model: ConditionalVAE, image: np.ndarray | Tensor, *, k: int = CLASS_GUESS_K, seed: int = 0
+) -> np.ndarray:
+    """p(y | x) for one image (H, W), as the model itself would classify it: Bayes' rule with a uniform p(y),
+    p(y | x) ∝ p(x | y), and log p(x | y) estimated by IW_k with q(z | x, y) as proposal (Burda et al. 2015),
+    one seeded generator for all classes. Pass the image as the model is measured (binarised for a binarised
+    model). Returns (num_classes,) probabilities summing to 1."""
+    import torch
+
+    from vae_core.engine.losses import iw_log_likelihood
+
+    n_classes = model.config.num_classes
+    device = next(model.parameters()).device
+    x = torch.as_tensor(np.asarray(image), dtype=torch.float32, device=device).reshape(1, *model.config.input_shape)
+    with torch.no_grad():
+        log_weights = model.iw_log_weights(
+            x.expand(n_classes, *x.shape[1:]),
+            torch.arange(n_classes, device=device),
+            k=k,
+            generator=torch.Generator(device=device).manual_seed(seed),
+        )
+        log_px_given_y = iw_log_likelihood(log_weights).double()
+    return torch.softmax(log_px_given_y, 0).cpu().numpy()
+
+
 def posterior_means(model: LatentModel, images: Tensor, labels: Tensor, batch_size: int = 1000) -> np.ndarray:
     """Posterior means (N, D) of a test set; every model is given each image's own label (a conditional one uses
     it, the others ignore it)."""

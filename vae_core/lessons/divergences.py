@@ -22,6 +22,11 @@ from scipy import optimize
 from scipy.special import logsumexp
 
 LOG_2PI = math.log(2 * math.pi)
+# Gauss–Hermite nodes per axis for E_q[log p] in fit_reverse. log p of a mixture bends sharply where the far mode
+# takes over, which polynomials fit slowly: with 40 nodes the fit from mode B of a 6σ, 0.7/0.3 mixture stopped
+# at sd 1.03844 (optimum 1.03793) and KL(p ‖ q) read 10.974 (optimum 10.986); 160 nodes agree with a
+# 40001-point grid optimum to 1e-5 in KL(p ‖ q), past the three decimals shown.
+REVERSE_HERMITE_NODES = 160
 
 
 # --- Gaussians in closed form --------------------------------------------------------------------------------
@@ -141,6 +146,52 @@ class TwoGaussianMixture:
         )
         return logsumexp(per_mode + np.log(self.weights), axis=1)
 
+    def grad_log_prob(self, z: np.ndarray) -> np.ndarray:
+        """∇ log p(z) at points z (N, dim): Σ_k r_k(z) (μ_k − z) / s², r_k the modes' responsibilities."""
+        z = np.asarray(z, dtype=float).reshape(-1, self.dim)
+        s2 = self.component_std**2
+        per_mode = np.stack([-0.5 * ((z - m) ** 2).sum(1) / s2 for m in self.means], 1) + np.log(self.weights)
+        responsibility = np.exp(per_mode - logsumexp(per_mode, axis=1, keepdims=True))  # (N, 2)
+        return (responsibility @ self.means - z) / s2
+
+    def maximum(self) -> tuple[np.ndarray, float]:
+        """(where p is highest, its density there). Both modes lie on z₁ and every component is isotropic, so
+        the peak lies on the segment between the means; when the modes overlap it lies between them, above
+        either mean's density. A fine scan of the segment, then a bounded scalar search around the best point."""
+        low, high = self.means[0, 0], self.means[1, 0]
+        scan = np.linspace(low, high, 2001) if high > low else np.array([low])
+
+        def on_axis(z1: np.ndarray) -> np.ndarray:
+            points = np.zeros((len(z1), self.dim))
+            points[:, 0] = z1
+            return points
+
+        best = int(np.argmax(self.log_prob(on_axis(scan))))
+        if len(scan) > 1:
+            step = scan[1] - scan[0]
+            found = optimize.minimize_scalar(
+                lambda t: -float(self.log_prob(on_axis(np.array([t])))[0]),
+                bounds=(scan[max(best - 1, 0)] - step * (best == 0), scan[min(best + 1, len(scan) - 1)]),
+                method="bounded",
+                options={"xatol": 1e-12},
+            )
+            peak = on_axis(np.array([found.x]))[0]
+        else:
+            peak = on_axis(scan)[0]
+        return peak, float(np.exp(self.log_prob(peak[None]))[0])
+
+    def mode_count(self) -> int:
+        """How many local maxima p has: 1 when the components overlap enough to merge, else 2 (a scan of the
+        segment between the means, where every maximum lies)."""
+        low, high = self.means[0, 0], self.means[1, 0]
+        if high <= low:
+            return 1
+        points = np.zeros((4001, self.dim))
+        points[:, 0] = np.linspace(low - self.component_std, high + self.component_std, 4001)
+        density = self.log_prob(points)
+        inner = (density[1:-1] > density[:-2]) & (density[1:-1] >= density[2:])
+        return max(1, int(inner.sum()))
+
     def moments(self) -> tuple[np.ndarray, np.ndarray]:
         """The mixture's mean (dim,) and covariance (dim, dim), exactly: Σ w_k (s² I + μ_k μ_kᵀ) − μ μᵀ."""
         mean = self.weights @ self.means
@@ -242,51 +293,49 @@ def fit_forward(target: TwoGaussianMixture, grid: QuadratureGrid | None = None) 
 
 
 def fit_reverse(
-    target: TwoGaussianMixture, start_mode: str = "A", grid: QuadratureGrid | None = None, hermite_nodes: int = 40
+    target: TwoGaussianMixture,
+    start_mode: str = "A",
+    grid: QuadratureGrid | None = None,
+    hermite_nodes: int = REVERSE_HERMITE_NODES,
 ) -> GaussianFit:
     """A local minimum of KL(q ‖ p) over Gaussians, by L-BFGS from q = N(mode's mean, s² I).
 
     start_mode "A" or "B" picks the mode to start from; with well-separated modes each start ends in its
-    own local optimum, hugging that mode. The objective takes E_q[log p] by Gauss–Hermite quadrature in q's
-    own coordinates (hermite_nodes per axis; it moves with q, so it is smooth in q's parameters) and the
-    entropy in closed form; the reported KLs are summed on the fixed grid. q's covariance is parameterised by
-    its Cholesky factor (log diagonal) so it stays positive definite.
+    own local optimum, hugging that mode. The modes differ only along z₁ and share N(0, s²) along z₂, so
+    p(z₁, z₂) = p(z₁) N(z₂; 0, s²) and, for any Gaussian q, KL(q ‖ p) = KL(q(z₁) ‖ p(z₁)) + E_q KL(q(z₂|z₁) ‖
+    N(0, s²)) ≥ KL(q(z₁) ‖ p(z₁)): the 2-D optimum is the 1-D one times N(0, s²), so the optimiser works on z₁
+    alone. Its objective takes E_q[log p] by Gauss–Hermite quadrature in q's own coordinates (hermite_nodes;
+    they move with q, so it is smooth in q's parameters) and the entropy in closed form, both with their exact
+    gradients; the reported KLs are summed on the fixed grid.
     """
     if start_mode not in ("A", "B"):
         raise ValueError(f"start_mode must be 'A' or 'B', got {start_mode!r}")
     grid = grid or quadrature_grid(target)
-    d = target.dim
+    along_z1 = TwoGaussianMixture(target.separation, target.weight_a, target.component_std, dim=1)
     start_mean = target.means[0 if start_mode == "A" else 1]
-    lower = np.tril_indices(d, -1)
+    t, w = np.polynomial.hermite.hermgauss(hermite_nodes)
+    scaled, weights = math.sqrt(2.0) * t, w / math.sqrt(math.pi)  # E over N(0, 1) as Σ weights · f(scaled)
 
-    def unpack(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        chol = np.diag(np.exp(theta[d : 2 * d]))
-        chol[lower] = theta[2 * d :]
-        return theta[:d], chol @ chol.T
-
-    nodes, node_weights = _hermite_nodes(d, hermite_nodes)
-
-    def objective(theta: np.ndarray) -> float:
-        mean, cov = unpack(theta)
-        # E_q[log q] = −entropy in closed form; E_q[log p] by Gauss–Hermite nodes z = μ + √2 L t
-        neg_entropy = -0.5 * (d * (1 + LOG_2PI) + np.linalg.slogdet(cov)[1])
-        z = mean + math.sqrt(2.0) * nodes @ np.linalg.cholesky(cov).T
-        return neg_entropy - float(node_weights @ target.log_prob(z))
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        mean, log_std = theta
+        std = math.exp(log_std)
+        z = (mean + std * scaled)[:, None]
+        # KL(q ‖ p) = −entropy − E_q[log p], entropy = ½ (1 + log 2π) + log σ
+        value = -0.5 * (1 + LOG_2PI) - log_std - float(weights @ along_z1.log_prob(z))
+        slope = weights * along_z1.grad_log_prob(z)[:, 0]
+        return value, np.array([-slope.sum(), -float(slope @ scaled) * std - 1.0])
 
     log_s = math.log(target.component_std)
-    theta0 = np.concatenate([start_mean, np.full(d, log_s), np.zeros(len(lower[0]))])
     reach = target.separation + 10 * target.component_std
-    bounds = [(-reach, reach)] * d + [(log_s - 7, log_s + 4)] * d + [(-reach, reach)] * len(lower[0])
-    result = optimize.minimize(objective, theta0, method="L-BFGS-B", bounds=bounds)
-    mean, cov = unpack(result.x)
-    return _fit_summary("reverse", target, grid, mean, cov, start_mean, bool(result.success))
-
-
-def _hermite_nodes(dim: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Tensor-product Gauss–Hermite nodes (n^dim, dim) and weights summing to 1, for E over N(0, I/2)·√2."""
-    t, w = np.polynomial.hermite.hermgauss(n)
-    w = w / math.sqrt(math.pi)
-    if dim == 1:
-        return t[:, None], w
-    mesh = np.meshgrid(t, t, indexing="ij")
-    return np.stack([m.ravel() for m in mesh], 1), np.outer(w, w).ravel()
+    result = optimize.minimize(
+        objective,
+        np.array([start_mean[0], log_s]),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(-reach, reach), (log_s - 7, log_s + 4)],
+    )
+    mean = np.zeros(target.dim)
+    mean[0] = result.x[0]
+    variances = np.full(target.dim, target.component_std**2)
+    variances[0] = math.exp(2 * result.x[1])
+    return _fit_summary("reverse", target, grid, mean, np.diag(variances), start_mean, bool(result.success))

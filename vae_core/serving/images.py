@@ -1,7 +1,11 @@
 """Images for the page: tensors in [0, 1] to PNG bytes, one image or a tiled grid (no Streamlit here).
 
 Digits are tiny (8×8 or 28×28), so they are upscaled with nearest-neighbour: every pixel stays a crisp square,
-which is what the model actually sees, and the PNG stays small and fast to make.
+which is what the model actually sees, and the PNG stays small and fast to make. Every page draws its digits
+through here, so one rule holds everywhere: a digit a student must read is at least READABLE_PX on screen
+(an integer factor, never smaller: an 8×8 digit asked for at 56 px came out 48 px and unreadable), cells of a
+grid are parted by CELL_LINE lines, and pair_png puts the grey original beside the binarised copy a binarised
+model is fed.
 """
 
 from __future__ import annotations
@@ -14,6 +18,22 @@ import torch
 from PIL import Image
 
 DEFAULT_SIZE_PX = 140  # on-screen size of one digit
+MIN_CELL_PX = 24  # a grid's cells at least this wide: 3 screen pixels per 8×8 pixel (CVAE grids were drawn at 2)
+READABLE_PX = 112  # the least on-screen side of a digit a student must read (8×8: 14 px per pixel)
+# Lines between a grid's cells: mid grey, visible against the black background and against white ink alike
+# (white lines vanished where a digit's strokes touch its cell's edge, as 8×8 digits do).
+CELL_LINE = 128
+
+
+def readable_factor(side: int, min_px: int = READABLE_PX) -> int:
+    """The least integer upscaling factor that makes `side` pixels at least min_px on screen."""
+    return max(1, -(-min_px // side))
+
+
+def scale_for(side: int, size_px: int) -> int:
+    """The integer factor for an image `side` pixels wide asked for at about size_px: size_px // side, but
+    never below readable_factor(side) (asking for less than READABLE_PX gets READABLE_PX)."""
+    return max(readable_factor(side), size_px // side)
 
 
 def to_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -25,10 +45,10 @@ def to_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
     return np.rint(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
-def tile(images: np.ndarray, n_cols: int, pad: int = 1, pad_value: int = 255) -> np.ndarray:
+def tile(images: np.ndarray, n_cols: int, pad: int = 1, pad_value: int = CELL_LINE) -> np.ndarray:
     """(N, H, W) uint8 -> one (rows*(H+pad)-pad, cols*(W+pad)-pad) image, filled row by row.
 
-    Unused cells at the end stay pad_value (white lines separate the cells).
+    Unused cells at the end stay pad_value (CELL_LINE lines separate the cells).
     """
     n, h, w = images.shape
     n_rows = max(1, -(-n // n_cols))
@@ -45,9 +65,10 @@ def upscale(image: np.ndarray, factor: int) -> np.ndarray:
 
 
 def enlarge(image: np.ndarray, side_px: int = DEFAULT_SIZE_PX) -> np.ndarray:
-    """A (H, W) image in [0, 1] as uint8, upscaled by an integer factor so its longest side is about side_px."""
+    """A (H, W) image in [0, 1] as uint8, upscaled by an integer factor so its longest side is about side_px
+    (at least READABLE_PX)."""
     pixels = to_uint8(image)
-    return upscale(pixels, max(1, side_px // max(pixels.shape)))
+    return upscale(pixels, scale_for(max(pixels.shape), side_px))
 
 
 def thumbnail(image: np.ndarray, side_px: int = 160) -> np.ndarray:
@@ -74,13 +95,15 @@ def digit_png(image: torch.Tensor | np.ndarray, size_px: int = DEFAULT_SIZE_PX) 
     array = to_uint8(image)
     while array.ndim > 2:
         array = array[0]
-    return png_bytes(array, scale=max(1, size_px // array.shape[1]))
+    return png_bytes(array, scale=scale_for(array.shape[1], size_px))
 
 
 def grid_png(images: torch.Tensor | np.ndarray, n_cols: int, cell_px: int = 56, pad: int = 1) -> bytes:
-    """Images (N, 1, H, W) in [0, 1] tiled n_cols wide as one PNG, each cell about cell_px wide."""
+    """Images (N, 1, H, W) in [0, 1] tiled n_cols wide as one PNG, each cell about cell_px wide (at least
+    MIN_CELL_PX) and parted by CELL_LINE lines pad pixels wide (at least 1)."""
     array = to_uint8(images)
-    scale = max(1, cell_px // array.shape[-1])
+    pad = max(pad, 1)
+    scale = max(readable_factor(array.shape[-1], MIN_CELL_PX), cell_px // array.shape[-1])
     # Upscale each cell before tiling so the separating lines stay one pixel thin.
     cells = np.stack([upscale(a, scale) for a in array]) if scale > 1 else array
     return png_bytes(tile(cells, n_cols, pad=pad))
@@ -90,14 +113,15 @@ def strip_png(images: Sequence[torch.Tensor | np.ndarray], cell_px: int = 56, n_
     """Images of one shape ((1, H, W) or (H, W) each, in [0, 1]) as one PNG, n_cols wide (default: one row).
 
     A page that shows a row as several st.image calls (one caption each) offers this as the row's download:
-    the same cells at the same scale as digit_png(image, cell_px), separated by 1-px white lines as in grid_png.
+    the same cells at the same scale as digit_png(image, cell_px), separated by 1-px CELL_LINE lines as in
+    grid_png.
     """
     assert len(images) > 0, "a strip needs at least one image"
     cells = [to_uint8(image) for image in images]
     cells = [cell.reshape(cell.shape[-2:]) for cell in cells]  # (1, H, W) -> (H, W)
     shapes = {cell.shape for cell in cells}
     assert len(shapes) == 1, f"a strip's images must share one shape, got {sorted(shapes)}"
-    scale = max(1, cell_px // cells[0].shape[-1])
+    scale = scale_for(cells[0].shape[-1], cell_px)
     return png_bytes(tile(np.stack([upscale(cell, scale) for cell in cells]), n_cols or len(cells)))
 
 
@@ -105,10 +129,16 @@ def tile_pngs(pngs: Sequence[bytes], n_cols: int | None = None) -> bytes:
     """PNGs of one size (the page's own, already upscaled) tiled n_cols wide (default: one row) as one PNG.
 
     For a row the page shows as several PNGs from a cache: the download is those very pixels, with the 1-px
-    white lines grid_png puts between cells.
+    CELL_LINE lines grid_png puts between cells.
     """
     assert len(pngs) > 0, "nothing to tile"
     cells = [np.asarray(Image.open(io.BytesIO(png)).convert("L")) for png in pngs]
     shapes = {cell.shape for cell in cells}
     assert len(shapes) == 1, f"the PNGs must share one size, got {sorted(shapes)}"
     return png_bytes(tile(np.stack(cells), n_cols or len(cells)))
+
+
+def pair_png(grey: torch.Tensor | np.ndarray, measured: torch.Tensor | np.ndarray, size_px: int = READABLE_PX) -> bytes:
+    """The grey original and the copy the model is fed (binarised for a binarised model), side by side at
+    digit_png's scale for size_px, parted by a CELL_LINE line: one picture for a download of both."""
+    return strip_png([grey, measured], cell_px=size_px)

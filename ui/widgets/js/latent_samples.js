@@ -11,16 +11,10 @@ function wireSamples(root) {
     status: q(".vle-sg-status"), download: q("a.vle-sg-download"), data: null, loaded: null, net: null,
     noise: null, pending: false,
   };
-  // The grid as shown (each cell cell_px wide, sharp pixels), made when the link is clicked.
+  // The grid as shown: the canvas is painted at its on-screen size, cell lines included.
   s.download.addEventListener("click", () => {
-    const n = Number(s.nInput.value), cell = s.data.cell_px;
-    const [, height, width] = s.net.shape;
-    const big = document.createElement("canvas");
-    big.width = n * cell; big.height = Math.round(n * cell * height / width);
-    const ctx = big.getContext("2d");
-    ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(s.img, 0, 0, big.width, big.height);
-    s.download.href = big.toDataURL("image/png");
+    const n = Number(s.nInput.value);
+    s.download.href = s.img.toDataURL("image/png");
     s.download.download = `${s.data.file_stem}-${n}x${n}-tau${Number(s.tInput.value).toFixed(2)}.png`;
   });
   s.nInput.addEventListener("input", () => schedule(s));
@@ -37,23 +31,33 @@ function setDefaults(s) {
   s.tInput.value = String(tDefault);
 }
 
+// Cells parted by 1-px lines of this grey (vae_core.serving.images.CELL_LINE: seen on ink and background alike),
+// each image pixel a factor x factor block (nearest-neighbour, as the server's grids).
+const CELL_LINE = 128;
+
 function paintSamples(s) {
   const net = s.net, d = s.data;
   const n = Number(s.nInput.value), tau = Number(s.tInput.value);
   const [channels, height, width] = net.shape;
   const dim = net.latentDim;
-  s.img.width = n * width; s.img.height = n * height;
-  s.img.style.width = `${n * d.cell_px}px`; s.img.style.height = `${n * d.cell_px * height / width}px`;
+  const factor = Math.max(1, Math.floor(d.cell_px / width));
+  const cellW = width * factor, cellH = height * factor;
+  const fullW = n * (cellW + 1) - 1, fullH = n * (cellH + 1) - 1;
+  s.img.width = fullW; s.img.height = fullH;
+  s.img.style.width = `${fullW}px`; s.img.style.height = `${fullH}px`;
   const ctx = s.img.getContext("2d");
-  const image = ctx.createImageData(n * width, n * height);
+  const image = ctx.createImageData(fullW, fullH);
   const out = image.data, z = new Float32Array(dim), plane = height * width;
+  for (let o = 0; o < out.length; o += 4) {
+    out[o] = CELL_LINE; out[o + 1] = CELL_LINE; out[o + 2] = CELL_LINE; out[o + 3] = 255;
+  }
   for (let cell = 0; cell < n * n; cell++) {
     for (let j = 0; j < dim; j++) z[j] = d.centre[j] + d.scale[j] * tau * s.noise[cell * dim + j];
     const pixels = vleDecode(net, z);
-    const top = Math.floor(cell / n) * height, left = (cell % n) * width;
-    for (let y = 0; y < height; y++) {
-      for (let x = 0; x < width; x++) {
-        const p = y * width + x, o = 4 * ((top + y) * n * width + left + x);
+    const top = Math.floor(cell / n) * (cellH + 1), left = (cell % n) * (cellW + 1);
+    for (let y = 0; y < cellH; y++) {
+      for (let x = 0; x < cellW; x++) {
+        const p = Math.floor(y / factor) * width + Math.floor(x / factor), o = 4 * ((top + y) * fullW + left + x);
         const r = pixels[p], g = channels === 3 ? pixels[plane + p] : r, b = channels === 3 ? pixels[2 * plane + p] : r;
         out[o] = Math.round(r * 255); out[o + 1] = Math.round(g * 255); out[o + 2] = Math.round(b * 255); out[o + 3] = 255;
       }
