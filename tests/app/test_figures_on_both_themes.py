@@ -139,3 +139,20 @@ def test_every_chart_reads_on_both_themes_and_fits_projector_mode(open_page):
                 problems[f"{lesson.slug}/{chart.key}"] = found + small
     assert charts >= 10, charts  # the tour reached the charts
     assert not problems, problems
+
+
+def test_every_chart_is_drawn_through_the_projectors_plot():
+    """Pages and widgets call ui.widgets.chart.plot / plot_in, never st.plotly_chart: a chart drawn around it would
+    keep its 12 px ticks in projector mode."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    sources = [*root.glob("pages/*.py"), *root.glob("ui/**/*.py")]
+    direct = [
+        f"{path.relative_to(root)}:{number}"
+        for path in sources
+        if path.name != "chart.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if ".plotly_chart(" in line
+    ]
+    assert len(sources) > 20 and not direct, direct
