@@ -347,8 +347,22 @@ class Servers:
             wait_until_healthy(port, self.started[min(i, len(self.started) - 1)], timeout_s=180)
 
     def warm_up(self) -> None:
-        """One session on each process straight (not through nginx): torch and the caches load before timing."""
-        asyncio.run(run_load(self.app_ports, len(self.app_ports), 0.0, 0.0, training=False))
+        """One session on each process straight (not through nginx) opens every page the clients visit: torch,
+        the models and the caches load before timing (else the first row of each P pays for them)."""
+
+        async def visit_every_page(port: int) -> None:
+            session = StreamlitSession(port, timeout_s=180)
+            try:
+                await open_app(session)
+                for page in MOVING_PAGES:
+                    await session.rerun(page=page)
+            finally:
+                await session.close()
+
+        async def warm_all() -> None:
+            await asyncio.gather(*(visit_every_page(port) for port in self.app_ports))
+
+        asyncio.run(warm_all())
 
     def cpu_s(self) -> tuple[float, float]:
         """(all server processes, nginx alone) CPU seconds so far."""
