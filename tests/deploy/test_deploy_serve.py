@@ -85,6 +85,13 @@ def _get(url: str, cookie: str | None = None):
         return response.status, response.read(), response.headers.get_all("Set-Cookie") or []
 
 
+def _answers(url: str) -> bool:
+    try:
+        return _get(url)[:2] == (200, b"ok")
+    except OSError:
+        return False
+
+
 @pytest.mark.slow
 @needs_nginx
 def test_the_launcher_serves_two_processes_through_nginx_and_stops_cleanly(tmp_path):
@@ -139,6 +146,12 @@ def test_the_launcher_serves_two_processes_through_nginx_and_stops_cleanly(tmp_p
             upstreams = [u for _, key, u in served if key == cookie]
             assert len(upstreams) == 3 and len(set(upstreams)) == 1, upstreams  # each browser stays on one process
 
+        os.killpg(app_pids[0], signal.SIGKILL)  # an app that dies is started again on its port
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and not _answers(f"http://127.0.0.1:{port + 1}/_stcore/health"):
+            time.sleep(0.5)
+        assert _answers(f"http://127.0.0.1:{port + 1}/_stcore/health")
+
         launcher.send_signal(signal.SIGTERM)
         assert launcher.wait(timeout=30) == 0
     finally:
@@ -146,6 +159,7 @@ def test_the_launcher_serves_two_processes_through_nginx_and_stops_cleanly(tmp_p
             launcher.kill()
             launcher.wait()
     output = "".join(lines) + (launcher.stdout.read() if launcher.stdout else "")
+    assert f"the app on port {port + 1} exited with code -9; starting it again" in output
     assert "stopped" in output
     time.sleep(0.5)
     for pid in [*app_pids, nginx_pid]:
