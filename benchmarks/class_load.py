@@ -1,13 +1,18 @@
-"""`python -m benchmarks.class_load`: one app server, N concurrent sessions, rerun latency (issues #11 and #15).
+"""`python -m benchmarks.class_load`: P app processes, N concurrent sessions, rerun latency (issues #11, #15, #23).
 
-One `streamlit run app.py` serves N light clients that speak Streamlit's websocket protocol (no browser: 30
-Chromium contexts on 2 cores would measure the browser). Each session opens the app, then for --duration
-seconds switches pages and moves sliders on the Latent space, Decoder grid and Interpolation pages, with a
-random think time between actions. With training, one session first starts a small training job (digits,
-the Train form's defaults) through the Train page's widgets. Printed per N, without and with training:
-p50/p95 end-to-end latency (request sent until the run's script_finished is received), actions by kind,
-errors (exceptions shown by the app, disconnects, timeouts), and the CPU seconds of the load generator
-against the server's.
+`streamlit run app.py` (--processes P of them; 1 by default) serves N light clients that speak Streamlit's
+websocket protocol (no browser: 30 Chromium contexts on 2 cores would measure the browser). Each session opens
+the app, then for --duration seconds switches pages and moves sliders on the Latent space, Decoder grid and
+Interpolation pages, with a random think time between actions. With training, one session first starts a
+small training job (digits, the Train form's defaults) through the Train page's widgets. Printed per P and N,
+without and with training: p50/p95/worst end-to-end latency (request sent until the run's script_finished is
+received), actions by kind, errors (exceptions shown by the app, disconnects, timeouts), and the CPU seconds
+of the load generator against the servers'.
+
+Several processes (--processes 1 2 4): with --through-nginx they are started by deploy/serve.py behind nginx
+(sticky sessions; the clients connect to nginx, which spreads them by its random request id, as it does new
+browsers); without it the clients are dealt round-robin straight to the processes' ports. Server CPU is every
+app process (and its children) plus nginx; nginx's own share is printed too. All traffic goes to 127.0.0.1.
 
 Action kinds: "page" is a whole-script rerun on another page; "fragment" is a slider inside an st.fragment,
 sent as a fragment rerun (ClientState.fragment_id, what the browser sends); "full" a slider outside a fragment.
@@ -24,6 +29,8 @@ import os
 import random
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -33,7 +40,7 @@ from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 
-from tools.app_browser import free_port, start_app, stop_app, wait_until_healthy
+from tools.app_browser import REPO_ROOT, free_port, start_app, stop_app, wait_until_healthy
 
 MOVING_PAGES = ("Latent space", "Decoder grid", "Interpolation")
 VISITED_PAGES = ("Home", *MOVING_PAGES)
@@ -264,17 +271,134 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
 
 
-async def run_load(port: int, sessions: int, seconds: float, think_s: float, training: bool) -> list[SessionStats]:
+async def run_load(
+    ports: list[int], sessions: int, seconds: float, think_s: float, training: bool
+) -> list[SessionStats]:
+    """N sessions dealt round-robin over ports (one port: nginx, or a single server); session 0 may train."""
     train_name = f"load-{uuid.uuid4().hex[:8]}" if training else None
     tasks = [
-        one_session(port, seconds, think_s, seed=i, train_name=train_name if i == 0 else None) for i in range(sessions)
+        one_session(ports[i % len(ports)], seconds, think_s, seed=i, train_name=train_name if i == 0 else None)
+        for i in range(sessions)
     ]
     return await asyncio.gather(*tasks)
 
 
+def descendants(pid: int) -> list[int]:
+    """pid and every live process under it (from /proc/PID/task/*/children)."""
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        for children in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                queue += [int(child) for child in children.read_text().split()]
+            except OSError:
+                continue
+    return found
+
+
+def tree_cpu_s(pids: list[int], name: str | None = None) -> float:
+    """CPU seconds of these processes and all their descendants (only those whose comm is name, when given)."""
+    total = 0.0
+    for root in pids:
+        for pid in descendants(root):
+            try:
+                if name is None or Path(f"/proc/{pid}/comm").read_text().strip() == name:
+                    total += process_cpu_s(pid)
+            except (OSError, IndexError, ValueError):
+                continue  # exited meanwhile
+    return total
+
+
+class Servers:
+    """P app processes, straight or behind nginx (deploy/serve.py); what the clients connect to and who to time."""
+
+    def __init__(self, processes: int, through_nginx: bool, user_dir: str, log_dir: Path):
+        self.processes, self.through_nginx = processes, through_nginx
+        # Each process gets a fair share of the cores for torch, as deploy/serve.py gives its apps.
+        env = {"VAE_USER_CHECKPOINT_DIR": user_dir, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // processes))}
+        self.started: list[subprocess.Popen] = []
+        if through_nginx:
+            self.nginx_port = free_port()
+            self.app_ports = free_ports(processes)
+            command = [sys.executable, "-m", "deploy.serve", "--processes", str(processes), "--address", "127.0.0.1"]
+            command += ["--port", str(self.nginx_port), "--first-app-port", str(self.app_ports[0])]
+            command += ["--run-dir", str(log_dir / f"nginx-{processes}")]
+            with open(log_dir / f"launcher-{processes}.log", "wb") as log:
+                self.started.append(
+                    subprocess.Popen(
+                        command,
+                        cwd=REPO_ROOT,
+                        env={**os.environ, **env},
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+            self.client_ports = [self.nginx_port]
+        else:
+            self.app_ports = [free_port() for _ in range(processes)]
+            self.started = [start_app(port, env=env) for port in self.app_ports]
+            self.client_ports = self.app_ports
+
+    def wait_until_healthy(self) -> None:
+        ports = self.client_ports if self.through_nginx else self.app_ports
+        for i, port in enumerate(ports):
+            wait_until_healthy(port, self.started[min(i, len(self.started) - 1)], timeout_s=180)
+
+    def warm_up(self) -> None:
+        """One session on each process straight (not through nginx) opens every page the clients visit: torch,
+        the models and the caches load before timing (else the first row of each P pays for them)."""
+
+        async def visit_every_page(port: int) -> None:
+            session = StreamlitSession(port, timeout_s=180)
+            try:
+                await open_app(session)
+                for page in MOVING_PAGES:
+                    await session.rerun(page=page)
+            finally:
+                await session.close()
+
+        async def warm_all() -> None:
+            await asyncio.gather(*(visit_every_page(port) for port in self.app_ports))
+
+        asyncio.run(warm_all())
+
+    def cpu_s(self) -> tuple[float, float]:
+        """(all server processes, nginx alone) CPU seconds so far."""
+        return tree_cpu_s([p.pid for p in self.started]), tree_cpu_s([p.pid for p in self.started], "nginx")
+
+    def stop(self) -> None:
+        for process in self.started:
+            stop_app(process)  # SIGTERM to its group: the launcher then stops nginx and its apps in order
+
+
+def free_ports(count: int) -> list[int]:
+    """count consecutive free ports on 127.0.0.1 (deploy/serve.py numbers its apps from the first)."""
+    for _ in range(100):
+        base = free_port()
+        ports = list(range(base, base + count))
+        if all(port_free(port) for port in ports) and base + count < 65536:
+            return ports
+    raise RuntimeError(f"no {count} consecutive free ports")
+
+
+def port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sessions", type=int, nargs="+", default=[8, 16, 30])
+    parser.add_argument("--sessions", type=int, nargs="+", default=[8, 16, 30, 60])
+    parser.add_argument("--processes", type=int, nargs="+", default=[1], help="app processes, e.g. 1 2 4")
+    parser.add_argument("--through-nginx", action="store_true", help="the processes behind nginx (deploy/serve.py)")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of actions per run")
     parser.add_argument("--think", type=float, default=1.0, help="mean think time between actions, s")
     parser.add_argument("--no-training", action="store_true", help="only the runs without a training job")
@@ -282,49 +406,111 @@ def main() -> None:
     args = parser.parse_args()
     check_protocol()
     modes = [False] if args.no_training else [True] if args.training_only else [False, True]
-    port = free_port()
-    with tempfile.TemporaryDirectory() as user_dir:
-        server = start_app(port, env={"VAE_USER_CHECKPOINT_DIR": user_dir})
-        try:
-            wait_until_healthy(port, server, timeout_s=120)
-            asyncio.run(run_load(port, 1, 0.0, 0.0, training=False))  # first page: torch and caches warm up
-            rows = []
-            for n in args.sessions:
-                for training in modes:
-                    load_avg = os.getloadavg()[0]
-                    server_cpu, own_cpu, wall = process_cpu_s(server.pid), own_cpu_s(), time.perf_counter()
-                    stats = asyncio.run(run_load(port, n, args.duration, args.think, training))
-                    wall = time.perf_counter() - wall
-                    server_cpu, own_cpu = process_cpu_s(server.pid) - server_cpu, own_cpu_s() - own_cpu
-                    rows.append((n, training, stats, wall, server_cpu, own_cpu, load_avg, os.getloadavg()[0]))
-        finally:
-            stop_app(server)
-    print_tables(rows, args)
+    rows = []
+    with tempfile.TemporaryDirectory() as user_dir, tempfile.TemporaryDirectory() as log_dir:
+        for processes in args.processes:
+            servers = Servers(processes, args.through_nginx, user_dir, Path(log_dir))
+            try:
+                servers.wait_until_healthy()
+                servers.warm_up()
+                for n in args.sessions:
+                    for training in modes:
+                        load_avg = os.getloadavg()[0]
+                        (server_cpu, nginx_cpu), own_cpu = servers.cpu_s(), own_cpu_s()
+                        wall = time.perf_counter()
+                        stats = asyncio.run(run_load(servers.client_ports, n, args.duration, args.think, training))
+                        wall = time.perf_counter() - wall
+                        (server_after, nginx_after), own_after = servers.cpu_s(), own_cpu_s()
+                        rows.append(
+                            Row(
+                                processes,
+                                n,
+                                training,
+                                stats,
+                                wall,
+                                server_after - server_cpu,
+                                nginx_after - nginx_cpu,
+                                own_after - own_cpu,
+                                load_avg,
+                                os.getloadavg()[0],
+                            )
+                        )
+                        print_row(rows[-1], header=len(rows) == 1, args=args)
+            finally:
+                servers.stop()
+    print_errors(rows)
+    print_generator_cost(rows)
 
 
-def print_tables(rows, args) -> None:
-    print(f"class_load: --duration {args.duration:g} s, --think {args.think:g} s, {os.cpu_count()} CPUs")
-    print(
-        f"{'N':>3} {'training':>8} {'p50 s':>7} {'p95 s':>7} {'actions':>7}  {'by kind (p50 s)':<42} "
-        f"{'errors':>6} {'server cpu s':>12} {'client cpu s':>12} {'wall s':>6} {'load':>10}"
-    )
-    for n, training, stats, wall, server_cpu, own_cpu, load_before, load_after in rows:
-        all_latencies = [s for st in stats for kind, v in st.latencies.items() if kind != "train" for s in v]
-        kinds: dict[str, list[float]] = {}
-        for st in stats:
-            for kind, values in st.latencies.items():
-                kinds.setdefault(kind, []).extend(values)
-        by_kind = " ".join(f"{k}:{len(v)}@{statistics.median(v):.2f}" for k, v in sorted(kinds.items()))
-        errors = [e for st in stats for e in st.errors]
+@dataclass
+class Row:
+    processes: int
+    sessions: int
+    training: bool
+    stats: list[SessionStats]
+    wall_s: float
+    server_cpu_s: float  # app processes (their children too) and nginx
+    nginx_cpu_s: float
+    client_cpu_s: float  # this load generator
+    load_before: float
+    load_after: float
+
+    def latencies(self) -> list[float]:
+        return [s for st in self.stats for kind, v in st.latencies.items() if kind != "train" for s in v]
+
+    def errors(self) -> list[str]:
+        return [e for st in self.stats for e in st.errors]
+
+
+def print_row(row: Row, header: bool, args) -> None:
+    """One table row as soon as its run ends (a long sweep shows progress); the header before the first."""
+    if header:
+        route = "through nginx (deploy/serve.py)" if args.through_nginx else "straight to each process"
         print(
-            f"{n:>3} {'yes' if training else 'no':>8} {percentile(all_latencies, 0.5):>7.2f} "
-            f"{percentile(all_latencies, 0.95):>7.2f} {len(all_latencies):>7}  {by_kind:<42} {len(errors):>6} "
-            f"{server_cpu:>12.1f} {own_cpu:>12.1f} {wall:>6.0f} {load_before:>4.1f}->{load_after:<4.1f}"
+            f"class_load: --duration {args.duration:g} s, --think {args.think:g} s, {os.cpu_count()} CPUs, "
+            f"clients {route}"
         )
-    for n, training, stats, *_ in rows:
-        errors = [e for st in stats for e in st.errors]
+        print(
+            f"{'P':>2} {'N':>3} {'training':>8} {'p50 s':>6} {'p95 s':>6} {'worst s':>7} {'actions':>7}  "
+            f"{'by kind (count@p50 s)':<44} {'errors':>6} {'server cpu s':>12} {'nginx cpu s':>11} "
+            f"{'client cpu s':>12} {'wall s':>6} {'load':>10}"
+        )
+    latencies = row.latencies()
+    kinds: dict[str, list[float]] = {}
+    for st in row.stats:
+        for kind, values in st.latencies.items():
+            kinds.setdefault(kind, []).extend(values)
+    by_kind = " ".join(f"{k}:{len(v)}@{statistics.median(v):.2f}" for k, v in sorted(kinds.items()))
+    print(
+        f"{row.processes:>2} {row.sessions:>3} {'yes' if row.training else 'no':>8} "
+        f"{percentile(latencies, 0.5):>6.2f} {percentile(latencies, 0.95):>6.2f} "
+        f"{max(latencies, default=float('nan')):>7.2f} {len(latencies):>7}  {by_kind:<44} {len(row.errors()):>6} "
+        f"{row.server_cpu_s:>12.1f} {row.nginx_cpu_s:>11.2f} {row.client_cpu_s:>12.1f} {row.wall_s:>6.0f} "
+        f"{row.load_before:>4.1f}->{row.load_after:<4.1f}",
+        flush=True,
+    )
+
+
+def print_errors(rows: list[Row]) -> None:
+    for row in rows:
+        errors = row.errors()
         for error in sorted(set(errors))[:5]:
-            print(f"  N={n} training={'yes' if training else 'no'}: {errors.count(error)}x {error}")
+            print(
+                f"  P={row.processes} N={row.sessions} training={'yes' if row.training else 'no'}: "
+                f"{errors.count(error)}x {' '.join(error.split())}"
+            )
+
+
+def print_generator_cost(rows: list[Row]) -> None:
+    """What the load generator itself takes from the cores the servers run on."""
+    if not rows:
+        return
+    shares = [row.client_cpu_s / row.wall_s for row in rows]
+    per_action = [row.client_cpu_s / max(1, len(row.latencies())) * 1000 for row in rows]
+    print(
+        f"load generator: {min(shares):.0%}-{max(shares):.0%} of one core during the runs "
+        f"({min(per_action):.1f}-{max(per_action):.1f} ms CPU per action), on the same cores as the servers"
+    )
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from vae_core.engine.config import ModelConfig, TrainConfig
 from vae_core.engine.data import data_dir, load_dataset
 from vae_core.engine.evaluation import mean_loss_terms
 from vae_core.engine.losses import bernoulli_nll
+from vae_core.engine.models import build_model
 from vae_core.engine.training import fit
 
 
@@ -208,6 +209,54 @@ def time_matmul_floor(threads: int, repeats: int = 100) -> dict[str, float]:
     return out
 
 
+def time_step_parts(threads: int, seed: int, repeats: int = 200) -> dict[str, tuple[float, float]]:
+    """Where a fit step's time goes: (min, median) milliseconds of each part of one step of the benchmark's
+    model, and of the five-matmul floor, timed interleaved (each repetition runs every part once, so load from
+    other work hits all alike). On a shared machine the min is the figure to compare: preemption only adds."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    model_config, _ = vae_core_configs(1, seed, threads)
+    model = build_model(model_config).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+    images = load_dataset("mnist", "train").images
+    rows, order = images.reshape(len(images), -1), torch.randperm(len(images))
+    batch = images[:128]
+    generator = torch.Generator().manual_seed(0)
+    x, g = torch.rand(128, 784, generator=generator), torch.rand(128, 784, generator=generator)
+    h, w1, w4 = torch.rand(128, 400, generator=generator), torch.randn(784, 400), torch.randn(400, 784)
+
+    def forward_backward() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        model.loss(batch, beta=1.0).objective.backward()
+
+    def whole_step() -> None:  # fit's loop body (vae_core/engine/training.py), callbacks aside
+        xb = torch.bernoulli(rows.index_select(0, order[:128]).view(-1, 1, 28, 28))
+        optimizer.zero_grad(set_to_none=True)
+        terms = model.loss(xb, None, beta=1.0)
+        terms.objective.backward()
+        math.isfinite(terms.objective.item())
+        optimizer.step()
+        terms.scalars()
+
+    parts: dict[str, Callable[[], object]] = {
+        "floor: five 128x784x400 matmuls": lambda: (x @ w1, h @ w4, g @ w4.T, g.T @ h, x.T @ h),
+        "a whole fit step": whole_step,
+        "  forward + backward (VAE.loss)": forward_backward,
+        "  Adam step (fused)": optimizer.step,
+        "  Bernoulli binarisation of the batch": lambda: torch.bernoulli(batch),
+        "  batch gather (index_select)": lambda: rows.index_select(0, order[:128]),
+    }
+    forward_backward()
+    times: dict[str, list[float]] = {name: [] for name in parts}
+    for r in range(repeats + 10):
+        for name, part in parts.items():
+            started = time.perf_counter()
+            part()
+            if r >= 10:  # the first rounds warm the allocator and caches
+                times[name].append((time.perf_counter() - started) * 1000)
+    return {name: (min(values), statistics.median(values)) for name, values in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3)
@@ -245,12 +294,21 @@ def main() -> None:
             print(f"choice: {name}: {ms:.3f} ms per 128 x 784 batch")
         for name, ms in time_matmul_floor(args.threads).items():
             print(f"floor: {name}: {ms:.2f} ms per step")
-        textbook_step_ms = textbook.median / math.ceil(60_000 / 128) * 1000
+        steps_per_epoch = math.ceil(60_000 / 128)
+        textbook_step_ms = textbook.median / steps_per_epoch * 1000
+        fit_step_ms = fitted.median / steps_per_epoch * 1000
         floor_ms = time_matmul_floor(args.threads)["five 128x784x400 matmuls (torch)"]
         print(
             f"floor: the textbook's {textbook_step_ms:.1f} ms per step over the matmuls alone: "
             f"at most {textbook_step_ms / floor_ms:.2f}x for any loop that does the same products"
         )
+        print(f"ratio: fit {fit_step_ms:.2f} ms per step (epochs above) = {fit_step_ms / floor_ms:.2f}x the floor")
+        parts = time_step_parts(args.threads, args.seed)
+        floor_min = parts["floor: five 128x784x400 matmuls"][0]
+        for name, (least, median) in parts.items():
+            print(f"step part: {name:40s} min {least:6.3f} ms ({least / floor_min:4.2f}x floor), median {median:6.3f}")
+        whole = parts["a whole fit step"][0]
+        print(f"ratio: a whole fit step (min over repeats) = {whole / floor_min:.2f}x the floor")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -135,3 +136,42 @@ def test_a_claim_of_a_process_that_is_gone_is_freed(tmp_path):
     (tmp_path / ".n.pt.claim").write_text(str(os.getpid()))
     assert claim_path(tmp_path, "m", ".pt").name == "m.pt"
     assert claim_path(tmp_path, "n", ".pt").name == "n-2.pt"
+
+
+def _claim_in_a_process(folder: str, barrier, names) -> None:
+    """One server process of a deployment: claim the default name, hold it while the other claims, then save."""
+    from vae_core.engine.checkpoint_info import SUFFIX, safe_checkpoint_name
+
+    barrier.wait()
+    path = claim_path(folder, safe_checkpoint_name("digits vae z2"), SUFFIX)
+    barrier.wait()  # both claims are live at once, as for two jobs submitted on two processes
+    write_atomically(path, lambda handle: handle.write(str(os.getpid()).encode()))
+    release_claim(path)
+    names.put((path.name, os.getpid()))
+
+
+def test_two_processes_claiming_the_same_default_name_get_two_files(tmp_path):
+    """Issue #23: behind nginx, two server processes share the user folder; their claims are O_EXCL files."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    barrier, names = context.Barrier(2), context.Queue()
+    processes = [context.Process(target=_claim_in_a_process, args=(str(tmp_path), barrier, names)) for _ in range(2)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=60)
+        assert process.exitcode == 0
+    saved = dict(names.get(timeout=5) for _ in processes)
+    assert sorted(saved) == ["digits-vae-z2-2.safetensors", "digits-vae-z2.safetensors"]
+    assert {name: int((tmp_path / name).read_bytes()) for name in saved} == saved  # each file is its writer's
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(saved)  # and no claim is left
+
+
+def test_a_claim_made_on_another_machine_is_kept(tmp_path):
+    """A folder shared over NFS: another host's pid cannot be checked here, so its claim holds until released."""
+    (tmp_path / ".m.pt.claim").write_text(f"{_dead_pid()}@another-host.example")
+    (tmp_path / ".n.pt.claim").write_text(f"{_dead_pid()}@{socket.gethostname()}")
+    assert claim_path(tmp_path, "m", ".pt").name == "m-2.pt"
+    assert claim_path(tmp_path, "n", ".pt").name == "n.pt"
+    assert (tmp_path / ".n.pt.claim").read_text() == f"{os.getpid()}@{socket.gethostname()}"

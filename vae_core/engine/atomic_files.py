@@ -11,6 +11,7 @@ import contextlib
 import os
 import re
 import signal
+import socket
 import threading
 import time
 import uuid
@@ -22,7 +23,7 @@ from vae_core.engine import limits
 
 # .NAME.<32 hex>-<writer pid>.tmp; files of older versions have no pid (.NAME.<32 hex>.tmp) and go by age alone.
 _TEMP_PATTERN = re.compile(r"^\..+\.[0-9a-f]{32}(?:-(\d{1,10}))?\.tmp$")
-_CLAIM_SUFFIX = ".claim"  # .NAME.claim holds the pid of the process that reserved NAME
+_CLAIM_SUFFIX = ".claim"  # .NAME.claim holds "pid@host" of the process that reserved NAME (older ones: the pid)
 # A killed writer's temp file is left this long after its last write even when its pid is gone: a writer on
 # another machine sharing the folder has a pid that means nothing here, but its file's mtime keeps moving.
 _DEAD_WRITER_GRACE_SECONDS = 60
@@ -97,9 +98,11 @@ def claim_path(folder: str | Path, stem: str, suffix: str) -> Path:
     """Reserve and return the first free name of folder/stem{suffix}, folder/stem-2{suffix}, ...
 
     Free means: no such file and no live claim on it. The claim is a hidden file `.NAME.claim` created with
-    O_EXCL (atomic, so two threads or processes never get the same name) holding this process's pid; it
-    lasts until release_claim(path) (save_checkpoint calls it after a successful write) or until this
-    process is gone. stem must already be a safe file stem (checkpoint_info.safe_checkpoint_name).
+    O_CREAT | O_EXCL on the file system (atomic, so two threads, two server processes, or two machines sharing
+    the folder over NFS never get the same name) holding "pid@host" of this process; it lasts until
+    release_claim(path) (save_checkpoint calls it after a successful write) or until this process is gone. A
+    claim made on another machine is kept until released: its pid cannot be checked from here. stem must
+    already be a safe file stem (checkpoint_info.safe_checkpoint_name).
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -112,7 +115,7 @@ def claim_path(folder: str | Path, stem: str, suffix: str) -> Path:
         except FileExistsError:
             continue
         with os.fdopen(fd, "w") as handle:
-            handle.write(str(os.getpid()))
+            handle.write(f"{os.getpid()}@{socket.gethostname()}")
         if os.path.lexists(path):  # taken by a file written without a claim
             claim.unlink(missing_ok=True)
             continue
@@ -131,9 +134,11 @@ def _claim_file(path: Path) -> Path:
 
 def _claim_alive(claim: Path, now: float) -> bool:
     try:
-        text = claim.read_text()[:20].strip()
-        if text.isdigit():
-            return _pid_running(int(text))
+        pid, _, host = claim.read_text()[:300].strip().partition("@")
+        if pid.isdigit() and host and host != socket.gethostname():
+            return True  # another machine's process: its pid means nothing here (a skipped name costs nothing)
+        if pid.isdigit():
+            return _pid_running(int(pid))
         # Empty: its writer is between O_EXCL and writing its pid, or died there.
         return now - claim.stat().st_mtime < _DEAD_WRITER_GRACE_SECONDS
     except (OSError, ValueError):
