@@ -35,7 +35,7 @@ st.latex(
     r"\qquad \beta = 1"
 )
 st.latex(
-    r"\mathrm{KL}\big(\mathcal{N}(\mu,\sigma^2)\,\|\,\mathcal{N}(0,1)\big) = "
+    r"\mathrm{KL}\big(\mathcal{N}(\mu,\operatorname{diag}\sigma^2)\,\|\,\mathcal{N}(0,I)\big) = "
     r"\tfrac12 \textstyle\sum_{d}\left(\mu_d^2 + \sigma_d^2 - 1 - \log\sigma_d^2\right)"
 )
 st.markdown(

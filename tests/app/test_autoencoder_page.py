@@ -104,8 +104,10 @@ def test_pca_part_shows_the_angle_and_errors_scikit_learn_gives(open_part):
     pca_2_error = ((test - pca_2.inverse_transform(pca_2.transform(test))) ** 2).sum(1).mean()
     assert metric(at, "PCA-2 error (test mean)") == f"{pca_2_error:.2f}"
     assert len(chart(at, "ae_pca_chart")["data"]) >= 4
+    assert "move k to 16" in captions(at)
     at.slider(key="ae_pca_k").set_value(16).run()
     assert float(metric(at, "PCA-16 error (test mean)")) < pca_2_error
+    assert "move k to 16" not in captions(at), "the caption asks for the k already shown"
 
 
 def test_sparse_part_shows_the_fractions_a_direct_count_gives(open_part):

@@ -1,0 +1,80 @@
+"""AppTests of what a student reads against what is drawn (issue 20, section 2): axes that are said to be shared
+are shared and hold every point, counts in captions match the figure's cells, Monte Carlo figures carry their
+spread, and sentences fit the settings they are shown at. The data set is chosen explicitly (digits, offline)."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+
+from ui.shell.lessons import LESSONS
+
+DIGITS = "digits (8×8, offline)"
+
+
+def chart_specs(at) -> dict[str, dict]:
+    return {chart.key: json.loads(chart.proto.spec) for chart in at.get("plotly_chart")}
+
+
+def chart_configs(at) -> dict[str, dict]:
+    return {chart.key: json.loads(chart.proto.config) for chart in at.get("plotly_chart")}
+
+
+def values(array_or_typed) -> np.ndarray:
+    if isinstance(array_or_typed, dict) and "bdata" in array_or_typed:
+        return np.frombuffer(base64.b64decode(array_or_typed["bdata"]), dtype=np.dtype(array_or_typed["dtype"]))
+    return np.asarray(array_or_typed, dtype=float)
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def on_digits(at):
+    at.sidebar.selectbox(key="sidebar_dataset").set_value(DIGITS).run()
+    assert not at.exception, at.exception
+    return at
+
+
+# --- Home (item 17) ---------------------------------------------------------------------------------------
+def test_home_writes_the_kl_of_a_vector_with_the_identity_covariance(open_page):
+    at = on_digits(open_page())
+    (kl,) = [latex.value for latex in at.latex if r"\sum_{d}" in latex.value]
+    assert r"\mathcal{N}(0,I)" in kl and r"\mathcal{N}(0,1)" not in kl, kl
+
+
+# --- Latent space (item 3, item 17) -----------------------------------------------------------------------
+def test_same_axes_share_range_and_scale_and_hold_every_point(open_page):
+    at = on_digits(open_page(LESSONS["latent_space"].script))
+    specs = {k: v for k, v in chart_specs(at).items() if k.startswith("latent_chart_") and not k.endswith("_own")}
+    assert len(specs) == 2
+    layouts = [spec["layout"] for spec in specs.values()]
+    for axis in ("xaxis", "yaxis"):
+        assert layouts[0][axis]["range"] == layouts[1][axis]["range"]
+        # the range given is the range drawn: equal scales shrink the plot area, not widen one range
+        assert all(layout[axis].get("constrain") == "domain" for layout in layouts)
+    # the same legend beside both panels, so the same plot area and, on one range, the same pixels per unit
+    legends = [
+        [d.get("name") for d in spec["data"] if d.get("showlegend", True) is not False] for spec in specs.values()
+    ]
+    assert legends[0] == legends[1]
+    (x0, x1), (y0, y1) = layouts[0]["xaxis"]["range"], layouts[0]["yaxis"]["range"]
+    for spec in specs.values():
+        for trace in spec["data"]:
+            if "customdata" in trace:  # the test codes: none is cut off
+                xs, ys = values(trace["x"]), values(trace["y"])
+                assert x0 < xs.min() and xs.max() < x1 and y0 < ys.min() and ys.max() < y1
+    # a 2-D latent is not a PCA projection: its file is not called one
+    for key, config in chart_configs(at).items():
+        if key.startswith("latent_chart_"):
+            assert "pca" not in config["toImageButtonOptions"]["filename"], config
+
+
+def test_one_panel_has_no_same_axes_switch(open_page):
+    at = on_digits(open_page(LESSONS["latent_space"].script))
+    at.sidebar.selectbox(key="sidebar_model").set_value("shipped/digits-vae-z4").run()
+    assert not at.exception, at.exception
+    assert len([k for k in chart_specs(at) if k.startswith("latent_chart_")]) == 1
+    assert not [t for t in at.toggle if t.key == "latent_same_axes"]
