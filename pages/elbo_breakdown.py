@@ -95,7 +95,9 @@ metrics[1].metric(
     "KL", f"{terms.kl:.2f}", help="KL(q(z|x) ‖ p(z)) in nats, exact for Gaussians (Kingma & Welling, 2014, App. B)."
 )
 metrics[2].metric(
-    "−ELBO", format_with_error(terms.neg_elbo, noise), help=f"Reconstruction + KL: {names.neg_elbo}, ± its standard error."
+    "−ELBO",
+    format_with_error(terms.neg_elbo, noise),
+    help=f"Reconstruction + KL: {names.neg_elbo}, ± its standard error.",
 )
 st.caption(
     f"Nats for this one image. The reconstruction term is a Monte Carlo average over {terms.n_samples} "
@@ -121,7 +123,9 @@ if protocol.binarizes_inputs:
             return
         mean, spread = elbo_cache.binarized_spread(vae, grey, seeds=seeds, draw_seed=seed)
         cols = st.columns([1, 3])
-        cols[0].metric(f"−ELBO, mean of {len(seeds)} binarisations", format_with_error(mean, spread / math.sqrt(len(seeds))))
+        cols[0].metric(
+            f"−ELBO, mean of {len(seeds)} binarisations", format_with_error(mean, spread / math.sqrt(len(seeds)))
+        )
         cols[1].caption(
             f"Standard deviation over the binarisations: {spread:.1f} nats. Which binary copy of a grey "
             "image the model is shown moves its −ELBO by that much; the number above, for one copy, "

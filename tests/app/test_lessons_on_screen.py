@@ -7,7 +7,10 @@ from __future__ import annotations
 import base64
 import json
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from ui.shell.lessons import LESSONS
 
@@ -78,3 +81,68 @@ def test_one_panel_has_no_same_axes_switch(open_page):
     assert not at.exception, at.exception
     assert len([k for k in chart_specs(at) if k.startswith("latent_chart_")]) == 1
     assert not [t for t in at.toggle if t.key == "latent_same_axes"]
+
+
+# --- β trade-off (items 4 and 5), on the shipped digits sweep --------------------------------------------------
+SHIPPED = Path(__file__).resolve().parents[2] / "checkpoints"
+
+
+@pytest.fixture
+def shipped_digits(open_page, monkeypatch):
+    """open_page on the shipped checkpoints (digits only: the data folder is empty)."""
+    monkeypatch.setenv("VAE_CHECKPOINT_DIR", str(SHIPPED))
+    return open_page
+
+
+def shipped_sweep() -> list:
+    from vae_core.engine.checkpoint_info import read_checkpoint_info
+
+    infos = [read_checkpoint_info(p) for p in sorted(SHIPPED.glob("digits-vae-z8-beta*.safetensors"))]
+    return sorted(infos, key=lambda info: info.model_config.beta)
+
+
+def mean_kl_per_dim(name: str) -> np.ndarray:
+    """Test-set mean KL(q(z_d|x) ‖ N(0, 1)) per dimension, from the encoder and torch.distributions, on the test
+    set's fixed binarisation (the models' protocol)."""
+    import torch
+    from torch.distributions import Normal, kl_divergence
+
+    from vae_core.engine.checkpoints import load_checkpoint
+    from vae_core.engine.data import load_dataset, measured_inputs
+    from vae_core.engine.protocol import protocol_of
+
+    model, info = load_checkpoint(SHIPPED / f"{name}.safetensors")
+    images = measured_inputs(load_dataset("digits", "test").images, protocol_of(info.train_config, info.model_config))
+    with torch.no_grad():
+        mean, logvar = model.encode(images)
+    q = Normal(mean.double(), (0.5 * logvar.double()).exp())
+    return kl_divergence(q, Normal(0.0, 1.0)).mean(0).numpy()
+
+
+def test_informative_counts_match_the_heat_maps_numbered_cells(shipped_digits):
+    from vae_core.engine.vocabulary import INFORMATIVE_MEAN_KL
+
+    at = on_digits(shipped_digits(LESSONS["beta_tradeoff"].script))
+    heat = chart_specs(at)["beta_heatmap"]["data"][0]
+    cells = np.array(heat["text"], dtype=object)  # rows: dimensions; columns: β, sorted
+    caption = next(c.value for c in at.caption if "Informative dimensions" in c.value)
+    assert f"exceeds {INFORMATIVE_MEAN_KL:g} nats" in caption, "the term is defined where it is used"
+    sweep = shipped_sweep()
+    assert cells.shape == (8, len(sweep))
+    for column, info in enumerate(sweep):
+        beta = info.model_config.beta
+        kl = mean_kl_per_dim(info.name)
+        numbered = np.array([text != "–" for text in cells[:, column]])
+        clear = np.abs(kl - INFORMATIVE_MEAN_KL) > 1e-3  # float16 weights: leave cells at the threshold itself aside
+        np.testing.assert_array_equal(numbered[clear], (kl > INFORMATIVE_MEAN_KL)[clear], err_msg=f"β = {beta}: {kl}")
+        assert all(float(text) > 0 for text in cells[numbered, column]), (beta, cells[:, column])
+        assert f"β = {beta:g}: {int(numbered.sum())}" in caption, "the caption counts the numbered cells"
+
+
+def test_one_more_beta_point_starts_at_a_new_beta_and_the_sweeps_epochs(shipped_digits):
+    at = on_digits(shipped_digits(LESSONS["beta_tradeoff"].script))
+    sweep = shipped_sweep()
+    betas = {info.model_config.beta for info in sweep}
+    beta = at.number_input(key="beta_new").value
+    assert beta not in betas and min(betas) < beta < max(betas), (beta, betas)
+    assert at.slider(key="beta_epochs").value == max(info.train_config.epochs for info in sweep)

@@ -20,7 +20,7 @@ from vae_core.engine.checkpoints import load_checkpoint, save_checkpoint
 from vae_core.engine.config import ModelConfig, TrainConfig
 from vae_core.engine.data import is_available, load_dataset
 from vae_core.engine.models import build_model
-from vae_core.engine.vocabulary import ACTIVE_UNIT_VARIANCE
+from vae_core.engine.vocabulary import ACTIVE_UNIT_VARIANCE, INFORMATIVE_MEAN_KL
 
 APP_FILE = Path(__file__).resolve().parents[2] / "app.py"
 REAL_DATA_DIR = os.environ.get("VAE_DATA_DIR")  # read before app_env points the app at digits only
@@ -66,17 +66,20 @@ def test_a_collapsed_vae_gets_a_warning_with_what_to_try(open_page, tmp_path):
     wait_for(at, lambda at: at.success)
     model, _ = load_checkpoint(tmp_path / "user_checkpoints" / "collapsed.safetensors")
     test = load_dataset("digits", "test")
-    mean, _ = posterior(model, test.images)
+    mean, logvar = posterior(model, test.images)
     assert int((mean.var(dim=0, unbiased=False) > ACTIVE_UNIT_VARIANCE).sum()) == 0  # independently: collapsed
+    q = torch.distributions.Normal(mean, (0.5 * logvar).exp())
+    mean_kl = torch.distributions.kl_divergence(q, torch.distributions.Normal(0.0, 1.0)).mean(0)
+    assert bool((mean_kl <= INFORMATIVE_MEAN_KL).all()), mean_kl  # and no dimension is informative
     warning = texts(at.warning)
-    assert "no active units" in warning and "KL warm-up" in warning and "more epochs" in warning
+    assert "no informative dimension" in warning and "KL warm-up" in warning and "more epochs" in warning
 
 
 def test_the_default_vae_gets_no_collapse_warning_and_its_curve_has_a_point_per_step(open_page, tmp_path):
     at = open_page(LESSONS["train"].script)
     next(b for b in at.button if b.label == "Train").click().run()  # the defaults: 30 epochs, 10 of warm-up
     wait_for(at, lambda at: at.success)
-    assert "no active units" not in texts(at.warning)
+    assert "no informative dimension" not in texts(at.warning)
     curves = next(c for c in at.get("plotly_chart") if c.key == "train_job_curves")
     import json
 

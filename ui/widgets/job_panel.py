@@ -18,7 +18,7 @@ from ui.widgets.export import figure_config
 from vae_core.engine.config import ModelConfig, TrainConfig
 from vae_core.engine.protocol import metric_names, protocol_of
 from vae_core.engine.results import EvaluationReport
-from vae_core.engine.vocabulary import ACTIVE_UNIT_VARIANCE
+from vae_core.engine.vocabulary import INFORMATIVE_DEFINITION
 from vae_core.serving.jobs import BOARD, DIVERGED, DONE, FAILED, STOPPED, JobProgress, QueueFull, TrainingJob
 
 POLL_SECONDS = 1.0
@@ -153,7 +153,8 @@ def result_line(job: TrainingJob, report: EvaluationReport) -> str:
     if report.is_variational:
         numbers = (
             f"{names.neg_elbo}: {report.neg_elbo:.1f} nats per image (reconstruction {report.recon:.1f} + "
-            f"KL {report.kl:.1f}), {report.active_units} of {job.model_config.latent_dim} active units"
+            f"KL {report.kl:.1f}), {report.informative_dims} of {job.model_config.latent_dim} informative "
+            "dimensions"
         )
     else:
         numbers = f"{names.recon}: {report.recon:.1f} nats per image"
@@ -161,13 +162,13 @@ def result_line(job: TrainingJob, report: EvaluationReport) -> str:
 
 
 def collapse_warning(job: TrainingJob, progress: JobProgress) -> str | None:
-    """A warning for a finished VAE none of whose units is active (its codes carry nothing), else None."""
+    """A warning for a finished VAE none of whose dimensions is informative (its codes carry nothing), else None."""
     report = progress.report
-    if report is None or not report.is_variational or report.active_units != 0:
+    if report is None or not report.is_variational or report.informative_dims != 0:
         return None
     return (
-        f"This VAE has **no active units**: no posterior mean varies across the test images by more than "
-        f"{ACTIVE_UNIT_VARIANCE:g} (KL {report.kl:.2f} nats per image), so every image gets the same code and "
+        f"This VAE has **no informative dimension**: {INFORMATIVE_DEFINITION}, and here every one has (KL "
+        f"{report.kl:.2f} nats per image in all), so every image gets about the same code and "
         "the decoder draws an average image (posterior collapse). Try more epochs, a KL warm-up, a smaller "
         "β, or a larger learning rate."
     )
