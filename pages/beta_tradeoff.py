@@ -21,8 +21,8 @@ from vae_core.lessons.sweeps import (
     metrics_complete,
     reference_entry,
     short_of_sweep,
-    sweep_epochs,
     suggested_beta,
+    sweep_epochs,
     sweep_point,
 )
 

@@ -130,7 +130,7 @@ def metric(at, label_start: str) -> float:
 
 def shown_error(at, label_start: str) -> float:
     """The standard error a Monte Carlo metric shows after its value ("0.4 ± 0.2" -> 0.2)."""
-    value, error = metric_text(at, label_start).split(" ± ")
+    _value, error = metric_text(at, label_start).split(" ± ")
     return float(error)
 
 

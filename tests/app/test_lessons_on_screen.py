@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-
 from pathlib import Path
 
 import numpy as np
