@@ -145,3 +145,34 @@ def test_one_more_beta_point_starts_at_a_new_beta_and_the_sweeps_epochs(shipped_
     beta = at.number_input(key="beta_new").value
     assert beta not in betas and min(betas) < beta < max(betas), (beta, betas)
     assert at.slider(key="beta_epochs").value == max(info.train_config.epochs for info in sweep)
+
+
+# --- Decoder grid (item 2), on the shipped digits models -----------------------------------------------------------
+def test_the_decoder_grid_says_what_its_hole_counts_show(shipped_digits):
+    """On digits the VAE's default grid has no fewer holes than the autoencoder's: the text must not claim a
+    filled prior there. The independent check of where the VAE's codes sit: the share of its test codes within
+    0.5σ of the origin against N(0, I)'s 1 − e^(−1/8) (no hole in the middle beyond noise)."""
+    import re
+
+    import torch
+
+    from vae_core.engine.checkpoints import load_checkpoint
+    from vae_core.engine.data import load_dataset, measured_inputs
+    from vae_core.engine.protocol import protocol_of
+
+    at = on_digits(shipped_digits(LESSONS["decoder_grid"].script))
+    at.sidebar.selectbox(key="sidebar_model").set_value("shipped/digits-vae-z2").run()
+    story = next(m.value for m in at.markdown if "share of samples that would land in a hole" in m.value)
+    ae_holes, vae_holes = (
+        int(v) for v in re.search(r"\((\d+) of 225 for the autoencoder, (\d+) of 225", story).groups()
+    )
+    assert ("The autoencoder leaves more of its sampler's mass in holes" in story) == (ae_holes > vae_holes)
+    assert ("this grid does not show the filled prior" in story) == (ae_holes <= vae_holes)
+    model, info = load_checkpoint(SHIPPED / "digits-vae-z2.safetensors")
+    images = measured_inputs(load_dataset("digits", "test").images, protocol_of(info.train_config, info.model_config))
+    with torch.no_grad():
+        codes = model.embed(images).numpy()
+    near_centre = float((np.linalg.norm(codes, axis=1) <= 0.5).mean())
+    assert near_centre > 0.5 * (1 - np.exp(-1 / 8)), "the VAE's codes do reach the prior's centre"
+    centre = int(re.search(r"Of the VAE's, (\d+) lie within 1σ", story).group(1))
+    assert centre <= 2, "a hole or two near the centre at most: noise of 360 codes, not an empty middle"

@@ -192,6 +192,14 @@ def code_density(
     )
 
 
+def hole_radii(density: CodeDensity, x_axis: np.ndarray, y_axis: np.ndarray) -> np.ndarray:
+    """The distance from the origin of each hole's cell centre (cells outside the outline), in the axes' units:
+    prior standard deviations on a VAE's grid, so a small radius is a hole in the middle of its prior and a large
+    one sits in the prior's tails, where few codes are expected anyway."""
+    xx, yy = np.meshgrid(np.asarray(x_axis, np.float64), np.asarray(y_axis, np.float64)[::-1])  # top row first
+    return np.hypot(xx, yy)[~density.cell_inside]
+
+
 def slice_codes(base: np.ndarray, dim_x: int, dim_y: int, x_values: np.ndarray, y_values: np.ndarray) -> np.ndarray:
     """A 2-D slice through a D-dimensional latent: dims dim_x, dim_y run over the grid, the rest stay at base."""
     base = np.asarray(base, dtype=np.float32).ravel()
