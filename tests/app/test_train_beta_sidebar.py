@@ -88,6 +88,18 @@ def test_the_default_vae_gets_no_collapse_warning_and_its_curve_has_a_point_per_
     spec = json.loads(curves.proto.spec)
     train = next(d for d in spec["data"] if d["name"] == "train" and d.get("xaxis", "x") == "x")
     assert len(values(train["x"])) == 30 * 12  # digits: 12 steps per epoch, each a point
+    # The KL dips during the warm-up: shaded on the KL panel and explained, checked against the saved history
+    (saved,) = (tmp_path / "user_checkpoints").glob("*.safetensors")
+    history = load_checkpoint(saved)[1].history
+    kl = np.array([(record["test"] or record["train"])["kl"] for record in history])
+    final = kl[-3:].mean()
+    (shade,) = [s for s in spec["layout"].get("shapes", []) if s.get("xref") == "x2"]
+    first, last = round(shade["x0"] + 0.5), round(shade["x1"] - 0.5)
+    assert 1 < first <= last < len(kl), (first, last)
+    assert (kl[first - 1 : last] < 0.2 * final).all() and kl[last] >= 0.2 * final, (kl, first, last)
+    caption = texts(at.caption)
+    assert f"epochs {first}–{last}: the KL fell to {kl[first - 1 : last].min():.2f} nats" in caption, caption
+    assert "does not prevent this dip" in caption
 
 
 def test_a_refresh_finds_the_job_again_and_can_stop_it(open_page, navigation_only):
