@@ -116,8 +116,7 @@ def holes_story(ae_holes: int, vae_holes: int, vae_radii: np.ndarray, n_cells: i
         counts
         + where
         + f"Here the VAE does not have fewer holes than the autoencoder, so this grid does not show the filled prior: "
-        f"the outline is drawn from only {n_codes:,} test codes, too few to tell a hole from a sparse patch, and "
-        "both models' codes spread much like a Gaussian. The shipped MNIST models, with 10,000 test codes, show "
+        f"the outline is drawn from only {n_codes:,} test codes, too few to tell a hole from a sparse patch. The shipped MNIST models, with 10,000 test codes, show "
         "the difference (choose MNIST in the sidebar)."
     )
 
