@@ -122,7 +122,7 @@ if protocol.binarizes_inputs:
         ):
             return
         mean, spread = elbo_cache.binarized_spread(vae, grey, seeds=seeds, draw_seed=seed)
-        cols = st.columns([1, 3])
+        cols = st.columns([2, 3])
         cols[0].metric(
             f"−ELBO, mean of {len(seeds)} binarisations", format_with_error(mean, spread / math.sqrt(len(seeds)))
         )
