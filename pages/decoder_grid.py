@@ -115,9 +115,9 @@ def holes_story(ae_holes: int, vae_holes: int, vae_radii: np.ndarray, n_cells: i
     return (
         counts
         + where
-        + f"Here the VAE does not have fewer holes than the autoencoder, so this grid does not show the filled prior: "
-        f"the outline is drawn from only {n_codes:,} test codes, too few to tell a hole from a sparse patch. The shipped MNIST models, with 10,000 test codes, show "
-        "the difference (choose MNIST in the sidebar)."
+        + "Here the VAE does not have fewer holes than the autoencoder, so this grid does not show the filled "
+        f"prior: the outline is drawn from only {n_codes:,} test codes, too few to tell a hole from a sparse patch. "
+        "The shipped MNIST models, with 10,000 test codes, show the difference (choose MNIST in the sidebar)."
     )
 
 
