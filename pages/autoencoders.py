@@ -120,8 +120,12 @@ def pca_image_part() -> None:
         + (": its non-linear decoder makes more of two numbers than a linear projection can." if better else ".")
         + (f" PCA-{k} scores {mean_k:.2f}." if k != 2 else "")
         + f" PCA is fitted to {state.pca_images(dataset).source}."
-        + " The zoo has no plain autoencoder with z = 16 (its z = 16 models are β-VAEs); move k to 16 to see "
-        "what 16 linear components do."
+        + " The zoo has no plain autoencoder with z = 16 (its z = 16 models are β-VAEs); "
+        + (
+            "move k to 16 to see what 16 linear components do."
+            if k != 16
+            else "k = 16 shows what 16 linear components do."
+        )
     )
 
 

@@ -158,6 +158,23 @@ def denoising_image_part() -> None:
         + (f"levels {', '.join(f'{lv:g}' for lv in wins)}" if wins else "none of these levels")
         + f" of {kind} noise. Same noise draw for both models; the digit above ({source}) uses seed {seed}."
     )
+    st.caption(
+        example_text(
+            source, errors["DAE output"], errors["plain AE output"], curve.lowest_share["DAE"][at], curve.n_images
+        )
+    )
+
+
+def example_text(source: str, dae_example: float, ae_example: float, dae_share: float, n_images: int) -> str:
+    """Whether the digit above is typical: its outcome against the one on most test images at this level."""
+    dae_wins_here = dae_example < ae_example
+    typical = dae_wins_here == (dae_share >= 0.5)
+    return (
+        f"On the digit above ({source}) the DAE's error, {dae_example:.1f}, is "
+        f"{'lower' if dae_wins_here else 'not lower'} than the plain AE's, {ae_example:.1f}. At this level the DAE "
+        f"has the lower error on {dae_share:.0%} of the {n_images} test images, so this digit is "
+        + ("a typical example." if typical else "**not a typical example**.")
+    )
 
 
 denoising_toy_part()

@@ -30,10 +30,12 @@ from ui.widgets.literal_text import literal
 from vae_core.engine.protocol import metric_names
 from vae_core.engine.vocabulary import INFORMATIVE_IMAGE_KL, dim_name
 from vae_core.lessons import elbo_report as elbo
-from vae_core.lessons.elbo_report import entry_protocol, format_noisy, like_for_like_ae
+from vae_core.lessons.elbo_report import entry_protocol, format_with_error, like_for_like_ae
 from vae_core.serving.images import DEFAULT_SIZE_PX, enlarge, strip_png
 
 EXPORT_PAGE = "elbo-breakdown"  # the page's part of every download's file name
+AVERAGE_KEY = "elbo_binarize_average"  # the "average over binarisations" switch
+AVERAGE_KEPT_KEY = "elbo_binarize_average_kept"  # its state, kept while the switch is not drawn
 selection = current_selection()
 st.title("ELBO breakdown")
 prose(
@@ -87,17 +89,21 @@ noise = terms.recon_stderr
 metrics = st.columns(3)
 metrics[0].metric(
     "Reconstruction",
-    format_noisy(terms.recon, noise),
-    help=f"{names.recon} in nats, averaged over {terms.n_samples} draws z ~ q(z|x).",
+    format_with_error(terms.recon, noise),
+    help=f"{names.recon} in nats, averaged over {terms.n_samples} draws z ~ q(z|x), ± its standard error.",
 )
 metrics[1].metric(
     "KL", f"{terms.kl:.2f}", help="KL(q(z|x) ‖ p(z)) in nats, exact for Gaussians (Kingma & Welling, 2014, App. B)."
 )
-metrics[2].metric("−ELBO", format_noisy(terms.neg_elbo, noise), help=f"Reconstruction + KL: {names.neg_elbo}.")
+metrics[2].metric(
+    "−ELBO",
+    format_with_error(terms.neg_elbo, noise),
+    help=f"Reconstruction + KL: {names.neg_elbo}, ± its standard error.",
+)
 st.caption(
     f"Nats for this one image. The reconstruction term is a Monte Carlo average over {terms.n_samples} "
-    f"draws (standard error {noise:.2g} nats), so it and −ELBO are shown to the digits that noise "
-    "supports; the KL is exact."
+    f"draws, so it and −ELBO carry its standard error ({noise:.2g} nats) and are shown to the digits that "
+    "noise supports; the KL is exact."
 )
 
 if protocol.binarizes_inputs:
@@ -106,13 +112,21 @@ if protocol.binarizes_inputs:
     def binarisation_spread() -> None:
         """The mean over several binarisations of the same grey image: the toggle reruns only this part."""
         seeds = tuple(range(elbo.BINARIZATION_SEEDS))
+        # The switch is not drawn while another source has no image yet, and the browser then forgets its state
+        # while the server keeps it: redrawn, it showed off over a shown average. Its state is kept under a key of
+        # its own and given back to the switch each run, so the browser is always told what the page shows.
+        st.session_state[AVERAGE_KEY] = bool(st.session_state.get(AVERAGE_KEPT_KEY, False))
         if not st.toggle(
-            f"Average −ELBO over {len(seeds)} binarisations (seeds 0–{seeds[-1]})", key="elbo_binarize_average"
+            f"Average −ELBO over {len(seeds)} binarisations (seeds 0–{seeds[-1]})",
+            key=AVERAGE_KEY,
+            on_change=lambda: st.session_state.update({AVERAGE_KEPT_KEY: st.session_state[AVERAGE_KEY]}),
         ):
             return
         mean, spread = elbo_cache.binarized_spread(vae, grey, seeds=seeds, draw_seed=seed)
-        cols = st.columns([1, 3])
-        cols[0].metric(f"−ELBO, mean of {len(seeds)} binarisations", format_noisy(mean, spread / math.sqrt(len(seeds))))
+        cols = st.columns([2, 3])
+        cols[0].metric(
+            f"−ELBO, mean of {len(seeds)} binarisations", format_with_error(mean, spread / math.sqrt(len(seeds)))
+        )
         cols[1].caption(
             f"Standard deviation over the binarisations: {spread:.1f} nats. Which binary copy of a grey "
             "image the model is shown moves its −ELBO by that much; the number above, for one copy, "
@@ -131,7 +145,9 @@ def tightness() -> None:
             "image, so there is no −log p(x) to estimate."
         )
         return
-    slider, estimate, gap = st.columns([2, 1, 1])
+    # the slider on a row of its own: its metrics, "25.33 ± 0.02", need the width the terms' metrics have
+    slider = st.container()
+    estimate, gap, _ = st.columns(3)
     k = int(
         bound.select_slider(
             "K, importance samples for the estimate of −log p(x)",
@@ -149,16 +165,17 @@ def tightness() -> None:
     mean_noise = spread / math.sqrt(len(seeds))
     estimate.metric(
         f"IW, K={k}",
-        format_noisy(mean, mean_noise),
-        help=f"{names.iw}: −IW_K (Burda et al., 2015), the mean over {len(seeds)} seeds "
+        format_with_error(mean, mean_noise),
+        help=f"{names.iw}: −IW_K (Burda et al., 2015), the mean over {len(seeds)} seeds ± its standard error "
         f"({seeds[0]}–{seeds[-1]}) of K draws each; one draw's standard deviation is {spread:.2g}.",
     )
     gap_value = terms.neg_elbo - mean
     gap.metric(
         "Gap",
-        format_noisy(gap_value, math.hypot(mean_noise, noise)),
+        format_with_error(gap_value, math.hypot(mean_noise, noise)),
         help="−ELBO − (−IW_K) = KL(q(z|x) ‖ p(z|x)) − (log p(x) − IW_K): since IW_K is below log p(x) on "
-        "average, a lower estimate of how far q(z|x) is from the true posterior.",
+        "average, a lower estimate of how far q(z|x) is from the true posterior. ± its standard error, from "
+        "the reconstruction term's draws and the IW seeds' spread together.",
     )
     if k > 1:
         plot(
@@ -177,13 +194,13 @@ def tightness() -> None:
             f"Each {COLOUR_NAMES[IDLE_COLOUR]} line is one seed, its estimate for K using the first K of its draws; "
             f"{COLOUR_NAMES[POSTERIOR_COLOUR]}: their mean ± one standard deviation; dashed "
             f"{COLOUR_NAMES[KL_COLOUR]}: −ELBO from the terms above. {one_draw} The mean goes from "
-            f"{format_noisy(curve.mean[0], curve.spread[0] / math.sqrt(len(seeds)))} at K = 1 to "
-            f"{format_noisy(mean, mean_noise)} at K = {k}; the spread shrinks from {curve.spread[0]:.2g} to "
+            f"{format_with_error(curve.mean[0], curve.spread[0] / math.sqrt(len(seeds)))} at K = 1 to "
+            f"{format_with_error(mean, mean_noise)} at K = {k}; the spread shrinks from {curve.spread[0]:.2g} to "
             f"{spread:.2g} nats. At K = 1 each estimate is a one-sample −ELBO, whose expectation is the "
             f"{COLOUR_NAMES[KL_COLOUR]} line, wherever these few seeds fall."
         )
     st.caption(
-        f"In nats for this image: −ELBO = reconstruction + KL ≥ −log p(x) ≈ {format_noisy(mean, mean_noise)} "
+        f"In nats for this image: −ELBO = reconstruction + KL ≥ −log p(x) ≈ {format_with_error(mean, mean_noise)} "
         f"(IW estimate, K = {k}). A lower −log p(x) means the model finds the image more probable."
     )
 
@@ -309,8 +326,9 @@ def beta_section() -> None:
     cols[0].metric("β·KL (nats)", f"{weighed.beta_kl:.2f}")
     cols[1].metric(
         "Objective (nats)",
-        format_noisy(weighed.objective, noise),
-        help="Reconstruction + β·KL: what a model trained at this β would minimise for this image.",
+        format_with_error(weighed.objective, noise),
+        help="Reconstruction + β·KL: what a model trained at this β would minimise for this image (± the "
+        "reconstruction term's standard error).",
     )
     plot_in(
         cols[2],

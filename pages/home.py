@@ -35,7 +35,7 @@ st.latex(
     r"\qquad \beta = 1"
 )
 st.latex(
-    r"\mathrm{KL}\big(\mathcal{N}(\mu,\sigma^2)\,\|\,\mathcal{N}(0,1)\big) = "
+    r"\mathrm{KL}\big(\mathcal{N}(\mu,\operatorname{diag}\sigma^2)\,\|\,\mathcal{N}(0,I)\big) = "
     r"\tfrac12 \textstyle\sum_{d}\left(\mu_d^2 + \sigma_d^2 - 1 - \log\sigma_d^2\right)"
 )
 st.markdown(
@@ -58,7 +58,8 @@ st.markdown(
     "contractive autoencoders.\n"
     "2. **Latent space**: the test images as points, AE and VAE side by side; click a point to see its "
     "reconstruction.\n"
-    "3. **Decoder grid**: decode a grid of codes; the AE's holes and the VAE's filled prior.\n"
+    "3. **Decoder grid**: decode a grid of codes; where each model leaves holes, and how well the VAE fills its "
+    "prior (clearly on MNIST; the small digits set is too small to show it).\n"
     "4. **Interpolation**: walk from one digit to another, linearly or on the sphere; turn each latent knob.\n"
     "5. **β trade-off**: rate against distortion across a β sweep, collapsed units, samples per β; "
     "train one more β point live.\n"

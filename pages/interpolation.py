@@ -87,8 +87,10 @@ def path_and_walk(digit_a: PickedDigit, digit_b: PickedDigit, z_a: np.ndarray, z
         INTERPOLATIONS,
         key="interp_method",
         format_func=str.capitalize,
-        help="Linear: the straight line (1 − t)·z_A + t·z_B. Spherical (slerp): the direction turns along "
-        "the great circle while the norm changes linearly from ‖z_A‖ to ‖z_B‖.",
+        help="Linear: the straight line (1 − t)·z_A + t·z_B. Spherical, a polar interpolation: the direction "
+        "turns along the great circle at constant speed (Shoemake's 1985 slerp of the unit directions) while "
+        "the norm changes linearly from ‖z_A‖ to ‖z_B‖. White (2016) applies slerp to the codes themselves; "
+        "that path is the same only when ‖z_A‖ = ‖z_B‖.",
         container=c1,
     )
     n_steps = bound.slider("Steps in the strip", key="interp_steps", min_value=5, max_value=15, value=9, container=c2)
@@ -220,7 +222,7 @@ def server_walk(z_a: np.ndarray, z_b: np.ndarray, method: str) -> None:
 
 
 def norms_chart(z_a: np.ndarray, z_b: np.ndarray, t: float, method: str) -> None:
-    """‖z(t)‖ along both paths for the shown pair, and what slerp keeps: the norms' straight line."""
+    """‖z(t)‖ along both paths for the shown pair, and what the spherical path keeps: the norms' straight line."""
     lerp_norms = np.linalg.norm(interpolate(z_a, z_b, FINE_TS, "linear"), axis=1)
     slerp_norms = np.linalg.norm(interpolate(z_a, z_b, FINE_TS, "spherical"), axis=1)
     code_norm, prior_norm = reference_norms()
@@ -245,13 +247,15 @@ def norms_text(
     mid_lerp, mid_slerp = float(lerp_norms[len(FINE_TS) // 2]), float(slerp_norms[len(FINE_TS) // 2])
     cos_ab = float(np.dot(z_a, z_b) / max(n_a * n_b, 1e-12))
     text = (
-        f"What slerp keeps is not one norm but a straight line of norms: ‖z(t)‖ = (1 − t)·‖z_A‖ + t·‖z_B‖, "
+        "The spherical path drawn here turns the direction by slerp (Shoemake's, on the unit directions) and "
+        "changes the norm linearly, so what it keeps is not one norm but a straight line of norms: "
+        f"‖z(t)‖ = (1 − t)·‖z_A‖ + t·‖z_B‖, "
         f"here from {n_a:.2f} to {n_b:.2f}, constant only when ‖z_A‖ = ‖z_B‖. The straight line's norm is never "
         "above that line (the triangle inequality)"
     )
     if mid_slerp - mid_lerp > 0.005:
         text += (
-            f" and dips below it between the ends: at t = 0.5 it is {mid_lerp:.2f} against slerp's "
+            f" and dips below it between the ends: at t = 0.5 it is {mid_lerp:.2f} against the spherical path's "
             f"{mid_slerp:.2f} "
             f"(cos of the angle between z_A and z_B: {cos_ab:.2f})."
         )

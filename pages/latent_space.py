@@ -62,11 +62,13 @@ def latent_charts() -> None:
     # only the images block below (_pick_from_chart).
     controls = st.columns([2, 1])
     method = projection_choice(controls[0], max(e.latent_dim for _, e in panels), key="latent_projection")
-    same_axes = bound.toggle(
+    # one panel has nothing to share its axes with
+    same_axes = len(panels) == 2 and bound.toggle(
         "Same axes for both",
         key="latent_same_axes",
         value=True,
-        help="Shows how differently the two models scale their codes.",
+        help="One range and one scale for both panels, holding every point: shows how differently the two "
+        "models scale their codes.",
         container=controls[1],
     )
 
@@ -98,9 +100,8 @@ def latent_charts() -> None:
     for shared in (True, False):
         with st.container(key=f"latent_axes_{'shared' if shared else 'own'}"):
             if shared in drawn[1]:
-                _charts(
-                    method, shared_range(point_sets, include_prior=True) if shared else None, "" if shared else "_own"
-                )
+                axis_range = shared_range(point_sets, include_prior=True, tail=0.0) if shared else None
+                _charts(method, axis_range, "" if shared else "_own")
     hidden = "own" if same_axes else "shared"
     # !important: Streamlit's own container styles are more specific than one class; max-height because the
     # container is a flex item, whose height its flex basis can override.
@@ -111,6 +112,8 @@ def latent_charts() -> None:
 
 def _charts(method: str, axis_range: tuple | None, key_suffix: str) -> None:
     """The scatter of each panel's test codes, side by side, with their captions."""
+    # a 2-D latent is drawn as it is: its file is named for the codes, not for a projection it did not get
+    view_name = f"{method}-scatter" if max(e.latent_dim for _, e in panels) > 2 else "codes-scatter"
     for column, (side, entry), ref in zip(st.columns(len(panels)), panels, refs, strict=True):
         with column:
             fig = derived.latent_figure(
@@ -127,9 +130,7 @@ def _charts(method: str, axis_range: tuple | None, key_suffix: str) -> None:
                 key=chart_key,
                 on_select=lambda k=chart_key: _pick_from_chart(k),
                 selection_mode="points",
-                config=figure_config(
-                    selection.dataset, entry.info.name, EXPORT_PAGE, f"{method}-scatter", scrollZoom=True
-                ),
+                config=figure_config(selection.dataset, entry.info.name, EXPORT_PAGE, view_name, scrollZoom=True),
             )
             st.caption(model_caption(entry))
             if method == "tsne":

@@ -104,8 +104,10 @@ def test_pca_part_shows_the_angle_and_errors_scikit_learn_gives(open_part):
     pca_2_error = ((test - pca_2.inverse_transform(pca_2.transform(test))) ** 2).sum(1).mean()
     assert metric(at, "PCA-2 error (test mean)") == f"{pca_2_error:.2f}"
     assert len(chart(at, "ae_pca_chart")["data"]) >= 4
+    assert "move k to 16" in captions(at)
     at.slider(key="ae_pca_k").set_value(16).run()
     assert float(metric(at, "PCA-16 error (test mean)")) < pca_2_error
+    assert "move k to 16" not in captions(at), "the caption asks for the k already shown"
 
 
 def test_sparse_part_shows_the_fractions_a_direct_count_gives(open_part):
@@ -141,6 +143,18 @@ def test_denoising_part_shows_the_errors_against_the_clean_digits(open_part):
         ae_error = ((test - ae.reconstruct(noisy)) ** 2).sum((1, 2, 3)).mean().item()
     text = captions(at)
     assert f"the DAE's mean error is {dae_error:.2f} and the plain AE's {ae_error:.2f}" in text
+    # the example digit (test image 0, its own noise draw with seed 0) is called typical only if it is
+    with torch.no_grad():
+        per_image_dae = ((test - dae.reconstruct(noisy)) ** 2).sum((1, 2, 3))
+        per_image_ae = ((test - ae.reconstruct(noisy)) ** 2).sum((1, 2, 3))
+        example = corrupt(test[:1], "gaussian", level, seed=0)
+        example_dae = ((test[:1] - dae.reconstruct(example)) ** 2).sum().item()
+        example_ae = ((test[:1] - ae.reconstruct(example)) ** 2).sum().item()
+    share = (per_image_dae < per_image_ae).double().mean().item()
+    assert f"the DAE has the lower error on {share:.0%} of the {len(test)} test images" in text
+    typical = (example_dae < example_ae) == (share >= 0.5)
+    assert ("so this digit is a typical example." in text) == typical, (example_dae, example_ae, share)
+    assert ("so this digit is **not a typical example**." in text) == (not typical)
     curve = chart(at, "ae_dae_curve")["data"]
     assert [trace["name"] for trace in curve] == ["plain AE", "DAE", "noisy input"]
     assert values(curve[1]["y"])[3] == pytest.approx(dae_error, rel=1e-5)
@@ -179,6 +193,13 @@ def test_contractive_part_shows_the_jacobian_norms_autograd_gives(open_part):
             slope = (model.reconstruct(toy.clean + h * normal) - model.reconstruct(toy.clean - h * normal)) / (2 * h)
         assert float(metric(at, f"{label}: slope across")) == pytest.approx(slope.norm(dim=1).mean().item(), abs=0.006)
     assert float(metric(at, "CAE: slope across")) < float(metric(at, "Plain AE: slope across"))
+    # the legend stays clear of the x-axis title: pinned to the figure's bottom, below a margin that holds the title
+    for key in ("ae_cae_hist", "ae_cae_response"):
+        layout = chart(at, key)["layout"]
+        assert layout["xaxis"]["title"]["text"], key
+        legend = layout["legend"]
+        assert (legend["yref"], legend["yanchor"], legend["y"]) == ("container", "bottom", 0), key
+        assert layout["margin"]["b"] >= 90, key
     assert re.search(r"flatter across the manifold than along it", captions(at))
 
 

@@ -123,12 +123,19 @@ def metric_text(at, label_start: str) -> str:
 
 
 def metric(at, label_start: str) -> float:
-    """The number shown by the metric whose label starts with label_start."""
-    return float(metric_text(at, label_start).replace("−", "-"))
+    """The number shown by the metric whose label starts with label_start (a Monte Carlo one's value, without its
+    "± standard error")."""
+    return float(metric_text(at, label_start).split(" ± ")[0].replace("−", "-"))
+
+
+def shown_error(at, label_start: str) -> float:
+    """The standard error a Monte Carlo metric shows after its value ("0.4 ± 0.2" -> 0.2)."""
+    _value, error = metric_text(at, label_start).split(" ± ")
+    return float(error)
 
 
 def shown_decimals(at, label_start: str) -> int:
-    text = metric_text(at, label_start)
+    text = metric_text(at, label_start).split(" ± ")[0]
     return len(text.split(".")[1]) if "." in text else 0
 
 
@@ -487,3 +494,55 @@ def test_figures_show_the_breakdown_they_are_given():
     assert pixels.shape == (136, 136) and pixels.dtype == np.uint8
     assert pixels[:17, :17].min() == 255 and pixels[:17, 17:34].max() == 0, "pixels stay sharp squares"
     assert max(thumbnail(np.zeros((512, 256)), 160).shape) == 160
+
+
+# --- issue 20: Monte Carlo figures with their spread; the averaging switch across sources --------------------------
+def exact_terms(model, x, half_width: float = 6.0, n: int = 601) -> tuple[float, float]:
+    """(−ELBO, −log p(x)) of a 2-D VAE by quadrature on a grid of z (no sampling): the exact numbers that the
+    page's Monte Carlo figures estimate."""
+    axis = torch.linspace(-half_width, half_width, n, dtype=torch.float64)
+    z = torch.cartesian_prod(axis, axis)
+    cell = float((axis[1] - axis[0]) ** 2)
+    log_lik = torch.cat([log_px_z(model, x, chunk) for chunk in z.split(40_000)])
+    log_prior = Normal(0.0, 1.0).log_prob(z).sum(1)
+    neg_log_px = -float(torch.logsumexp(log_lik + log_prior, 0) + math.log(cell))
+    q = posterior(model, x)
+    q_mass = q.log_prob(z).sum(1).exp() * cell
+    assert float(q_mass.sum()) == pytest.approx(1.0, abs=1e-3), "the grid holds q(z|x)"
+    kl = float(kl_divergence(q, Normal(torch.zeros_like(q.mean), torch.ones_like(q.mean))).sum())
+    return float(-(q_mass * log_lik).sum()) + kl, neg_log_px
+
+
+def test_every_monte_carlo_figure_carries_its_standard_error(page, binarised_zoo):
+    vae = model_for(page, binarised_zoo, "elbo_vae")
+    x = binarised(digits_test_image(0), 0)
+    neg_elbo, neg_log_px = exact_terms(vae, x)
+    for label in ("Reconstruction", "−ELBO", "IW, K=", "Gap", "Objective"):
+        assert " ± " in metric_text(page, label), label
+    assert " ± " not in metric_text(page, "KL"), "the closed-form KL is exact"
+    # the shown standard errors cover the exact numbers (3 standard errors, plus half a unit of the last digit)
+    for label, exact in (("−ELBO", neg_elbo), ("IW, K=", neg_log_px), ("Gap", neg_elbo - neg_log_px)):
+        slack = 3 * shown_error(page, label) + 0.5 * 10 ** -shown_decimals(page, label)
+        assert metric(page, label) == pytest.approx(exact, abs=slack), (label, metric_text(page, label), exact)
+    # the reconstruction's error is the draws' standard deviation over √64, recomputed from the same draws
+    q = posterior(vae, x)
+    eps = torch.randn((RECON_SAMPLES, 1, q.mean.numel()), generator=torch.Generator().manual_seed(0))[:, 0]
+    per_draw = -log_px_z(vae, x, q.mean + q.stddev * eps.double())
+    stderr = float(per_draw.std(unbiased=True)) / math.sqrt(RECON_SAMPLES)
+    assert shown_error(page, "Reconstruction") == pytest.approx(stderr, abs=0.5 * 10 ** -decimals_for(stderr))
+
+
+def test_the_averaging_switch_shows_its_state_after_switching_to_an_upload(page):
+    def switch(at):
+        (toggle,) = [t for t in at.toggle if t.key == "elbo_binarize_average"]
+        return toggle
+
+    switch(page).set_value(True).run()
+    page.radio(key="elbo_source").set_value("upload").run()  # no file yet: the page stops before the switch
+    page.file_uploader(key="elbo_upload").upload("seven.png", digit_png(), "image/png").run()
+    no_exception(page)
+    assert metric_text(page, f"−ELBO, mean of {BINARIZATION_SEEDS}")  # the average is shown ...
+    # ... and the browser is told the switch is on: a redrawn widget shows its proto's value, not the server's state
+    assert switch(page).proto.value and switch(page).proto.set_value
+    switch(page).set_value(False).run()
+    assert not [m for m in page.metric if m.label.startswith("−ELBO, mean of")]

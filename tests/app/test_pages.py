@@ -371,6 +371,10 @@ def test_interpolation_marks_z_t_and_plots_the_norms_of_both_paths(open_page, ap
     np.testing.assert_allclose(values(curves["spherical path"]["y"]), slerp_closed, rtol=1e-4)
     caption = texts(at.caption)
     assert f"from {np.linalg.norm(a):.2f} to {np.linalg.norm(b):.2f}" in caption
+    # the variant drawn is named, and credited to what it is: Shoemake's slerp of the directions, a linear norm
+    help_text = at.radio(key="interp_method").help
+    assert "polar" in help_text and "Shoemake" in help_text and "norm changes linearly" in help_text
+    assert "White (2016)" in help_text and "only when ‖z_A‖ = ‖z_B‖" in help_text
     mean_norm = np.linalg.norm(codes, axis=1).mean()
     assert f"mean norm {mean_norm:.2f}" in caption and "mean norm 1.25 of a draw from the prior" in caption
 

@@ -18,7 +18,7 @@ from vae_core.engine.checkpoints import load_checkpoint, save_checkpoint
 from vae_core.engine.config import ModelConfig, TrainConfig
 from vae_core.engine.data import load_dataset
 from vae_core.engine.models import build_model
-from vae_core.engine.vocabulary import ACTIVE_UNIT_VARIANCE
+from vae_core.engine.vocabulary import ACTIVE_UNIT_VARIANCE, INFORMATIVE_MEAN_KL
 
 APP_FILE = Path(__file__).resolve().parents[2] / "app.py"
 JOB_TIMEOUT_S = 120
@@ -63,17 +63,20 @@ def test_a_collapsed_vae_gets_a_warning_with_what_to_try(open_page, tmp_path):
     wait_for(at, lambda at: at.success)
     model, _ = load_checkpoint(tmp_path / "user_checkpoints" / "collapsed.safetensors")
     test = load_dataset("digits", "test")
-    mean, _ = posterior(model, test.images)
+    mean, logvar = posterior(model, test.images)
     assert int((mean.var(dim=0, unbiased=False) > ACTIVE_UNIT_VARIANCE).sum()) == 0  # independently: collapsed
+    q = torch.distributions.Normal(mean, (0.5 * logvar).exp())
+    mean_kl = torch.distributions.kl_divergence(q, torch.distributions.Normal(0.0, 1.0)).mean(0)
+    assert bool((mean_kl <= INFORMATIVE_MEAN_KL).all()), mean_kl  # and no dimension is informative
     warning = texts(at.warning)
-    assert "no active units" in warning and "KL warm-up" in warning and "more epochs" in warning
+    assert "no informative dimension" in warning and "KL warm-up" in warning and "more epochs" in warning
 
 
 def test_the_default_vae_gets_no_collapse_warning_and_its_curve_has_a_point_per_step(open_page, tmp_path):
     at = open_page(LESSONS["train"].script)
     next(b for b in at.button if b.label == "Train").click().run()  # the defaults: 30 epochs, 10 of warm-up
     wait_for(at, lambda at: at.success)
-    assert "no active units" not in texts(at.warning)
+    assert "no informative dimension" not in texts(at.warning)
     curves = next(c for c in at.get("plotly_chart") if c.key == "train_job_curves")
     import json
 
@@ -82,6 +85,18 @@ def test_the_default_vae_gets_no_collapse_warning_and_its_curve_has_a_point_per_
     spec = json.loads(curves.proto.spec)
     train = next(d for d in spec["data"] if d["name"] == "train" and d.get("xaxis", "x") == "x")
     assert len(values(train["x"])) == 30 * 12  # digits: 12 steps per epoch, each a point
+    # The KL dips during the warm-up: shaded on the KL panel and explained, checked against the saved history
+    (saved,) = (tmp_path / "user_checkpoints").glob("*.safetensors")
+    history = load_checkpoint(saved)[1].history
+    kl = np.array([(record["test"] or record["train"])["kl"] for record in history])
+    final = kl[-3:].mean()
+    (shade,) = [s for s in spec["layout"].get("shapes", []) if s.get("xref") == "x2"]
+    first, last = round(shade["x0"] + 0.5), round(shade["x1"] - 0.5)
+    assert 1 < first <= last < len(kl), (first, last)
+    assert (kl[first - 1 : last] < 0.2 * final).all() and kl[last] >= 0.2 * final, (kl, first, last)
+    caption = texts(at.caption)
+    assert f"epochs {first}–{last}: the KL fell to {kl[first - 1 : last].min():.2f} nats" in caption, caption
+    assert "does not prevent this dip" in caption
 
 
 def test_a_link_or_refresh_shows_the_job_without_stop_and_only_its_owner_stops_it(open_page, navigation_only):

@@ -199,3 +199,12 @@ def test_a_sweep_member_with_another_latent_size_makes_its_own_sweep(tiny_zoo, t
     for members in sweeps.values():
         assert len({e.latent_dim for e in members}) == 1
     assert sorted(len(m) for m in sweeps.values()) == [1, len(shipped)]
+
+
+def test_the_picker_orders_the_shipped_beta_sweep_by_beta_as_a_number(tmp_path):
+    shipped = Path(__file__).resolve().parents[2] / "checkpoints"
+    entries = scan(shipped, tmp_path).for_dataset("mnist", (1, 28, 28))
+    sweep = [e for e in entries if e.role == "beta-sweep"]
+    assert len(sweep) >= 4
+    betas = [e.info.model_config.beta for e in sweep]  # from each file's header, not from its name
+    assert betas == sorted(betas), [e.info.name for e in sweep]

@@ -187,3 +187,17 @@ def test_code_density_outline_of_a_gaussian_is_the_closed_form_disc():
     wide = code_density(codes, linear_axis(15, 4.5), linear_axis(15, 4.5), mass=0.95)
     assert wide.density[wide.density >= wide.level].sum() == pytest.approx(0.95, abs=0.005)
     assert density.density[density.density >= density.level].sum() < 0.95  # the equal-mass grid shows part of it
+
+
+def test_the_spherical_path_is_polar_and_whites_slerp_differs_when_the_norms_do():
+    from vae_core.lessons.latent_paths import white_slerp
+
+    z0, z1 = np.array([1.0, 0.0]), np.array([0.0, 3.0])  # orthogonal, norms 1 and 3
+    ts = np.linspace(0.0, 1.0, 11)
+    np.testing.assert_allclose(np.linalg.norm(slerp(z0, z1, ts), axis=1), 1.0 + 2.0 * ts, rtol=1e-6)
+    # White's slerp of the codes at t = ½, Ω = π/2: (z0 + z1)·sin(π/4), norm √((1 + 9)/2), not the linear 2
+    np.testing.assert_allclose(white_slerp(z0, z1, [0.5])[0], (z0 + z1) * np.sin(np.pi / 4), rtol=1e-6)
+    assert np.linalg.norm(white_slerp(z0, z1, [0.5])) == pytest.approx(np.sqrt(5.0), rel=1e-6)
+    # with equal norms the two are one path
+    w1 = np.array([0.0, 1.0])
+    np.testing.assert_allclose(white_slerp(z0, w1, ts), slerp(z0, w1, ts), atol=1e-6)

@@ -139,3 +139,44 @@ def test_the_shipped_sweeps_kl_per_dimension_matches_an_independent_computation(
         points.append(sweep_point(entry, info.metrics))
     best = min(points, key=lambda p: p.recon + p.kl)
     assert describe_sweep(points).startswith(f"Lowest −ELBO in this sweep: β = {best.beta:g},")
+
+
+@pytest.mark.parametrize("betas", [[0.1, 0.25, 0.5, 1.0, 2.0, 4.0], [0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0], [2, 4]])
+def test_the_suggested_beta_is_new_and_inside_the_sweep(betas):
+    from vae_core.lessons.sweeps import suggested_beta
+
+    beta = suggested_beta(betas)
+    assert beta not in betas and min(betas) < beta < max(betas), beta
+    assert suggested_beta([*betas, beta]) not in [*betas, beta], "a second extra point is new too"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", ["digits", "mnist"])
+def test_one_more_point_with_the_pages_defaults_lands_between_its_neighbours(dataset):
+    """The β page's defaults (suggested_beta, the sweep's epochs) train a model that has not collapsed: several
+    dimensions carry KL (the closed form, computed here from its encoder) and its total KL lies between the
+    neighbouring shipped points'. Digits: about 20 s; MNIST: minutes, and needs the training split."""
+    import torch
+
+    from vae_core.engine.data import is_available, load_dataset, measured_inputs
+    from vae_core.engine.protocol import protocol_of
+    from vae_core.engine.training import fit
+    from vae_core.lessons.sweeps import suggested_beta
+
+    if not is_available(dataset):
+        pytest.skip(f"needs {dataset}'s files")
+    registry = scan_registry(((SOURCE_SHIPPED, str(SHIPPED)),))
+    members = next(iter(beta_sweeps(list(registry.entries), dataset).values()))
+    reference = reference_entry(members)
+    beta = suggested_beta([e.beta for e in members])
+    model_config, train_config = extra_point_configs(reference, beta, reference.info.train_config.epochs)
+    train, test = load_dataset(dataset, "train"), load_dataset(dataset, "test")
+    model = fit(model_config, train_config, train_data=train, test_data=test).model.eval()
+    images = measured_inputs(test.images, protocol_of(train_config, model_config))
+    with torch.no_grad():
+        mean, logvar = model.encode(images)
+    kl_per_dim = (0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar)).double().mean(0)
+    assert int((kl_per_dim > 0.1).sum()) >= 2, kl_per_dim
+    below = max((e for e in members if e.beta < beta), key=lambda e: e.beta).info.metrics.kl
+    above = min((e for e in members if e.beta > beta), key=lambda e: e.beta).info.metrics.kl
+    assert above < float(kl_per_dim.sum()) < below, (above, float(kl_per_dim.sum()), below)

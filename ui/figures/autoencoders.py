@@ -23,6 +23,10 @@ VARIANT_COLOUR = "#E15759"  # the regularised one (sparse, denoising, contractiv
 INPUT_COLOUR = "#9C9C9C"  # the noisy input itself
 
 
+X_TITLE_PX = 50  # room under the plot for the x-axis tick labels and title
+LEGEND_ROWS_PX = 48  # room under those for a legend of up to two rows
+
+
 def _array(values) -> np.ndarray:
     return values.detach().cpu().numpy() if hasattr(values, "detach") else np.asarray(values)
 
@@ -30,12 +34,19 @@ def _array(values) -> np.ndarray:
 def _layout(
     fig: go.Figure, title: str, height: int, x_title: str = "", y_title: str = "", equal_axes: bool = False
 ) -> go.Figure:
-    # The legend goes under the plot: above it, it collides with the title.
+    # The legend goes under the plot: above it, it collides with the title. Under an x-axis title it is pinned to
+    # the figure's bottom edge (yref "container") below a margin that holds the tick labels and the title, and
+    # the figure grows by that margin: placed in plot units (y = -0.15) it sat on the x-axis title.
+    below = X_TITLE_PX + LEGEND_ROWS_PX if x_title else 0
     fig.update_layout(
         title=title,
-        height=height,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.15, "x": 0},
+        height=height + below,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10 + below},
+        legend=(
+            {"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0, "x": 0}
+            if x_title
+            else {"orientation": "h", "yanchor": "top", "y": -0.15, "x": 0}
+        ),
         template="plotly_white",
     )
     fig.update_xaxes(title=x_title)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from vae_core.engine.vocabulary import dim_name
+from vae_core.engine.vocabulary import INFORMATIVE_MEAN_KL, dim_name
 from vae_core.lessons.sweeps import SweepPoint, kl_matrix, short_of_sweep, sweep_epochs
 
 SHIPPED_COLOUR = "#4E79A7"
@@ -131,6 +131,15 @@ def rate_distortion_figure(
     return fig
 
 
+def kl_cell_text(kl: float) -> str:
+    """A heat-map cell's number: "–" for a dimension that is not informative (mean KL at or below
+    INFORMATIVE_MEAN_KL), else its KL to two significant digits at least, so that no informative cell reads 0
+    (0.011 -> "0.011", 0.34 -> "0.34", 3.21 -> "3.2"). The cells with a number are the ones the caption counts."""
+    if not kl > INFORMATIVE_MEAN_KL:
+        return "–"
+    return f"{kl:.1f}" if kl >= 1.0 else f"{kl:.2g}"
+
+
 def kl_heatmap_figure(points: list[SweepPoint], height: int | None = None) -> go.Figure:
     """KL per latent dimension (rows) for each β (columns), in nats; near-zero cells are collapsed units."""
     points = sorted(points, key=lambda p: p.beta)
@@ -149,7 +158,7 @@ def kl_heatmap_figure(points: list[SweepPoint], height: int | None = None) -> go
             zmin=0.0,
             zmax=max(float(matrix.max()), 1e-3),
             colorbar=dict(title="KL [nats]"),
-            text=np.round(matrix, 1),
+            text=[[kl_cell_text(v) for v in row] for row in matrix],
             texttemplate="%{text}" if matrix.size <= 200 else None,
             textfont=dict(size=FONT_PX),
             hovertemplate="%{y}, %{x}: %{z:.3f} nats<extra></extra>",

@@ -80,6 +80,9 @@ def latent_scatter(
         )
     if prior_centre is not None:
         add_prior_circles(fig, prior_centre)
+        # Out of the legend (its dashes say which is which, the captions name them): two panels with and without
+        # circles then get the same legend, so the same plot area and, on the same range, the same scale.
+        fig.update_traces(showlegend=False, selector={"mode": "lines"})
     layout: dict[str, Any] = dict(
         title=dict(text=title, x=0.02),
         height=height,
@@ -91,8 +94,10 @@ def latent_scatter(
         clickmode="event+select",
     )
     if axis_range is not None:
-        layout["xaxis"]["range"] = list(axis_range[0])
-        layout["yaxis"]["range"] = list(axis_range[1])
+        # constrain="domain": equal scales shrink the plot area instead of widening one range, so the range shown
+        # is the one given (it holds the points), and panels of one size on one range share pixels per unit.
+        layout["xaxis"].update(range=list(axis_range[0]), constrain="domain")
+        layout["yaxis"].update(range=list(axis_range[1]), constrain="domain")
     fig.update_layout(**layout)
     return fig
 
@@ -189,15 +194,16 @@ def trusted_figure(fig: Mapping[str, Any]) -> go.Figure:
 
 
 def shared_range(
-    point_sets: Sequence[np.ndarray], include_prior: bool = False, margin: float = 0.05
+    point_sets: Sequence[np.ndarray], include_prior: bool = False, margin: float = 0.05, tail: float = 0.001
 ) -> tuple[tuple[float, float], tuple[float, float]]:
-    """One square-ish (x, y) range that holds every point set (and the 2σ circle if asked), with a margin.
+    """One (x, y) range that holds every point set (and the 2σ circle if asked), with a margin.
 
-    Robust to a few far outliers: the 0.1% and 99.9% quantiles bound the range, not the extremes.
+    tail: the share of points cut off at each end in each dimension, so that a few far outliers do not shrink
+    the rest to a speck (the tail and 1 − tail quantiles bound the range); 0 holds every point.
     """
     stacked = np.concatenate([np.asarray(p, dtype=np.float64) for p in point_sets])
-    low = np.quantile(stacked, 0.001, axis=0)
-    high = np.quantile(stacked, 0.999, axis=0)
+    low = np.quantile(stacked, tail, axis=0)
+    high = np.quantile(stacked, 1.0 - tail, axis=0)
     if include_prior:
         low, high = np.minimum(low, -2.0), np.maximum(high, 2.0)
     pad = (high - low) * margin + 1e-6

@@ -14,9 +14,11 @@ from plotly.subplots import make_subplots
 
 from vae_core.engine.results import EpochRecord, TermMeans
 from vae_core.engine.vocabulary import KINDS
+from vae_core.lessons.training_curves import KlDip
 from vae_core.serving.jobs import CurvePoint
 
 TRAIN_COLOUR, TEST_COLOUR = "#4E79A7", "#F28E2B"
+DIP_COLOUR = "#9C9C9C"  # mid grey: the shaded KL dip, on the light and the dark theme alike
 FONT_PX = 13  # figure text readable on a projector
 
 # Kinds whose objective adds a penalty to the reconstruction: the penalty is a weight times a sum of absolute
@@ -37,7 +39,11 @@ def second_term(kind: str) -> tuple[Callable[[TermMeans | CurvePoint], float], s
 
 
 def training_curves(
-    history: list[EpochRecord], kind: str, curve: list[CurvePoint] | None = None, height: int = 360
+    history: list[EpochRecord],
+    kind: str,
+    curve: list[CurvePoint] | None = None,
+    height: int = 360,
+    dip: KlDip | None = None,
 ) -> go.Figure:
     """Reconstruction (and KL or penalty) against epochs: a training line every few steps, test per epoch.
 
@@ -80,6 +86,18 @@ def training_curves(
                 row=1,
                 col=col,
             )
+    if dip is not None and second is not None:
+        fig.add_vrect(
+            x0=dip.first_epoch - 0.5,
+            x1=dip.last_epoch + 0.5,
+            row=1,
+            col=2,
+            fillcolor=DIP_COLOUR,
+            opacity=0.25,
+            line_width=0,
+            annotation_text="KL dip",
+            annotation_position="top left",
+        )
     fig.update_xaxes(title_text="epoch", rangemode="tozero")
     fig.update_annotations(font_size=FONT_PX + 1)
     fig.update_layout(

@@ -23,7 +23,8 @@ from ui.widgets.export import figure_config
 from vae_core.engine.config import ModelConfig, TrainConfig
 from vae_core.engine.protocol import metric_names, protocol_of
 from vae_core.engine.results import EvaluationReport
-from vae_core.engine.vocabulary import ACTIVE_UNIT_VARIANCE
+from vae_core.engine.vocabulary import INFORMATIVE_DEFINITION
+from vae_core.lessons.training_curves import KlDip, find_kl_dip
 from vae_core.serving.jobs import BOARD, DIVERGED, DONE, FAILED, STOPPED, JobProgress, QueueFull, TrainingJob
 
 POLL_SECONDS = 1.0
@@ -152,8 +153,13 @@ def _panel(job_key: str, job: TrainingJob, show_curves: bool) -> None:
     if collapse:
         st.warning(collapse, icon="⚠️")
     if show_curves and (progress.curve or progress.history):
+        dip = (
+            find_kl_dip([(r.test or r.train).kl for r in progress.history])
+            if job.model_config.is_variational and progress.report is not None  # judged once training is over
+            else None
+        )
         plot(
-            training_curves(progress.history, job.model_config.kind, progress.curve),
+            training_curves(progress.history, job.model_config.kind, progress.curve, dip=dip),
             key=f"{job_key}_curves",
             config=figure_config(job.train_config.dataset, job.save_path.stem, "train", "training-curves"),
         )
@@ -167,6 +173,7 @@ def _panel(job_key: str, job: TrainingJob, show_curves: bool) -> None:
                 if warmup > 0
                 else ""
             )
+            + (dip_text(dip, warmup) if dip is not None else "")
         )
 
 
@@ -177,21 +184,38 @@ def result_line(job: TrainingJob, report: EvaluationReport) -> str:
     if report.is_variational:
         numbers = (
             f"{names.neg_elbo}: {report.neg_elbo:.1f} nats per image (reconstruction {report.recon:.1f} + "
-            f"KL {report.kl:.1f}), {report.active_units} of {job.model_config.latent_dim} active units"
+            f"KL {report.kl:.1f}), {report.informative_dims} of {job.model_config.latent_dim} informative "
+            "dimensions"
         )
     else:
         numbers = f"{names.recon}: {report.recon:.1f} nats per image"
     return f"On {images}: {numbers}." + (f" {names.caveat}" if names.caveat else "")
 
 
+def dip_text(dip: KlDip, warmup: int) -> str:
+    """The caption's words for a shaded KL dip: what it is, and that it is not collapse."""
+    epochs = (
+        f"epoch {dip.first_epoch}"
+        if dip.first_epoch == dip.last_epoch
+        else (f"epochs {dip.first_epoch}–{dip.last_epoch}")
+    )
+    return (
+        f" Shaded, {epochs}: the KL fell to {dip.lowest_kl:.2f} nats, under a fifth of its final "
+        f"{dip.final_kl:.2f}. A small VAE often first learns to draw the average image with its codes nearly "
+        "unused, then its codes start to pay for themselves and the KL rises again"
+        + (": the warm-up lowers the KL's weight early on, but does not prevent this dip" if warmup > 0 else "")
+        + ". A KL that stays near 0 to the end would be posterior collapse."
+    )
+
+
 def collapse_warning(job: TrainingJob, progress: JobProgress) -> str | None:
-    """A warning for a finished VAE none of whose units is active (its codes carry nothing), else None."""
+    """A warning for a finished VAE none of whose dimensions is informative (its codes carry nothing), else None."""
     report = progress.report
-    if report is None or not report.is_variational or report.active_units != 0:
+    if report is None or not report.is_variational or report.informative_dims != 0:
         return None
     return (
-        f"This VAE has **no active units**: no posterior mean varies across the test images by more than "
-        f"{ACTIVE_UNIT_VARIANCE:g} (KL {report.kl:.2f} nats per image), so every image gets the same code and "
+        f"This VAE has **no informative dimension**: {INFORMATIVE_DEFINITION}, and here every one has (KL "
+        f"{report.kl:.2f} nats per image in all), so every image gets about the same code and "
         "the decoder draws an average image (posterior collapse). Try more epochs, a KL warm-up, a smaller "
         "β, or a larger learning rate."
     )

@@ -26,8 +26,8 @@ def model_caption(entry: ModelEntry) -> str:
     if report is None:
         return text
     text += f" · test {report.format_headline()}" + (f", KL {report.kl:.1f}" if report.is_variational else "")
-    if report.active_units is not None:
-        text += f" · {report.active_units}/{entry.latent_dim} active units"
+    if report.informative_dims is not None:
+        text += f" · {report.informative_dims}/{entry.latent_dim} informative dimensions"
     return text
 
 

@@ -7,6 +7,7 @@ and which models form a beta sweep. `ui.state.loaders.registry()` is the cached 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,13 +141,27 @@ class Registry:
         images alone; conditional_for lists those."""
         fitting = [e for e in self.entries if e.input_shape == tuple(input_shape) and not e.needs_labels]
         return sorted(
-            fitting, key=lambda e: (e.dataset != dataset, _role_rank(e), e.source != SOURCE_SHIPPED, e.info.name)
+            fitting,
+            key=lambda e: (e.dataset != dataset, _role_rank(e), e.source != SOURCE_SHIPPED, natural_key(e.info.name)),
         )
 
     def conditional_for(self, dataset: str, input_shape: tuple[int, ...]) -> list[ModelEntry]:
         """Models that take labels (needs_labels) and fit the data set's images, those trained on it first."""
         fitting = [e for e in self.entries if e.input_shape == tuple(input_shape) and e.needs_labels]
-        return sorted(fitting, key=lambda e: (e.dataset != dataset, e.source != SOURCE_SHIPPED, e.info.name))
+        return sorted(
+            fitting, key=lambda e: (e.dataset != dataset, e.source != SOURCE_SHIPPED, natural_key(e.info.name))
+        )
+
+
+_NUMBER = re.compile(r"(\d+(?:\.\d+)?)")
+
+
+def natural_key(name: str) -> tuple[tuple[int, float, str], ...]:
+    """A sort key that reads the numbers in a name as numbers: beta2 before beta16, z8 before z16, and
+    beta0.25 between beta0.1 and beta0.5 (decimals too, unlike a digit-run natural sort)."""
+    return tuple(
+        (0, float(part), "") if i % 2 else (1, 0.0, part) for i, part in enumerate(_NUMBER.split(name)) if part
+    )
 
 
 def _role_rank(entry: ModelEntry) -> int:

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from vae_core.engine.protocol import DataProtocol, MetricNames, metric_names
+from vae_core.engine.vocabulary import INFORMATIVE_MEAN_KL
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,13 @@ class EvaluationReport:
         if not self.data_protocol.is_likelihood:
             return "cross-entropy + KL" if self.is_variational else "reconstruction cross-entropy"
         return "−ELBO" if self.is_variational else "reconstruction NLL"
+
+    @property
+    def informative_dims(self) -> int | None:
+        """How many dimensions are informative (vocabulary.INFORMATIVE_MEAN_KL); None for the AE family."""
+        if not self.is_variational or not self.kl_per_dim:
+            return None
+        return sum(v > INFORMATIVE_MEAN_KL for v in self.kl_per_dim)
 
     def format_headline(self, decimals: int = 1) -> str:
         """E.g. '−ELBO 97.3 nats' or 'reconstruction NLL 41.0 nats'."""

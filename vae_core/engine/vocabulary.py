@@ -109,8 +109,13 @@ def kind_noun(kind: str) -> str:
 ACTIVE_UNIT_VARIANCE = 0.01
 
 # An *informative dimension* is a KL-based notion, a different one: the nats a dimension's posterior carries.
-# Of a model (the β page): its test-set mean KL(q(z_d|x) || p(z_d)) exceeds this; the others have collapsed.
+# Of a model: its test-set mean KL(q(z_d|x) || p(z_d)) exceeds this; the others have collapsed. The one term the
+# pages use for a model's dimensions (captions, the β page, the Train page); "active units" stays in the model card.
 INFORMATIVE_MEAN_KL = 0.01
+INFORMATIVE_DEFINITION = (
+    f"a dimension is *informative* when its KL(q(z_d|x) ‖ p(z_d)), averaged over the test images, exceeds "
+    f"{INFORMATIVE_MEAN_KL:g} nats; the others have collapsed onto the prior"
+)
 # About one image (the ELBO page): its KL(q(z_d|x) || p(z_d)) for that image is at least this.
 INFORMATIVE_IMAGE_KL = 0.05
 

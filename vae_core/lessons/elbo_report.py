@@ -231,6 +231,15 @@ def format_noisy(value: float, noise: float, most: int = MOST_DECIMALS) -> str:
     return f"{value:.{decimals_for(noise, most)}f}".replace("-", "−")
 
 
+def format_with_error(value: float, noise: float, most: int = MOST_DECIMALS) -> str:
+    """A Monte Carlo figure with its standard error, "0.4 ± 0.2": the error to its first significant digit,
+    the value to the same decimals (format_noisy's); an exact number (noise 0) alone."""
+    if not noise > 0 or not math.isfinite(noise):
+        return format_noisy(value, noise, most)
+    decimals = decimals_for(noise, most)
+    return f"{format_noisy(value, noise, most)} ± {noise:.{decimals}f}"
+
+
 def posterior_samples(model: LatentModel, x: Tensor, *, n: int, seed: int) -> np.ndarray:
     """n images decoded from seeded draws z ~ q(z|x), shape (n, H, W) (first channel)."""
     vae = _require_vae(model)

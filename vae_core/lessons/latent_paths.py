@@ -192,6 +192,14 @@ def code_density(
     )
 
 
+def hole_radii(density: CodeDensity, x_axis: np.ndarray, y_axis: np.ndarray) -> np.ndarray:
+    """The distance from the origin of each hole's cell centre (cells outside the outline), in the axes' units:
+    prior standard deviations on a VAE's grid, so a small radius is a hole in the middle of its prior and a large
+    one sits in the prior's tails, where few codes are expected anyway."""
+    xx, yy = np.meshgrid(np.asarray(x_axis, np.float64), np.asarray(y_axis, np.float64)[::-1])  # top row first
+    return np.hypot(xx, yy)[~density.cell_inside]
+
+
 def slice_codes(base: np.ndarray, dim_x: int, dim_y: int, x_values: np.ndarray, y_values: np.ndarray) -> np.ndarray:
     """A 2-D slice through a D-dimensional latent: dims dim_x, dim_y run over the grid, the rest stay at base."""
     base = np.asarray(base, dtype=np.float32).ravel()
@@ -210,10 +218,14 @@ def lerp(z0: np.ndarray, z1: np.ndarray, ts: np.ndarray) -> np.ndarray:
 
 
 def slerp(z0: np.ndarray, z1: np.ndarray, ts: np.ndarray) -> np.ndarray:
-    """Spherical interpolation (Shoemake 1985; White 2016 for generative models), shape (len(ts), D).
+    """The spherical path the app draws, shape (len(ts), D): a polar interpolation, slerp on the directions and
+    lerp on the norms.
 
-    The direction moves along the great circle from z0's to z1's at constant angular speed while the norm
-    changes linearly: ‖z(t)‖ = (1 − t)‖z0‖ + t‖z1‖, constant only when ‖z0‖ = ‖z1‖. By the triangle
+    The unit direction follows Shoemake's (1985) slerp, along the great circle from z0's to z1's at constant
+    angular speed, while the norm changes linearly: ‖z(t)‖ = (1 − t)‖z0‖ + t‖z1‖, constant only when
+    ‖z0‖ = ‖z1‖. It is not the slerp that White (2016, "Sampling generative networks") applies to the codes
+    themselves, sin((1 − t)Ω)/sin Ω · z0 + sin(tΩ)/sin Ω · z1 (`white_slerp`): the two paths agree only when the
+    norms are equal; otherwise White's norm is not linear in t. By the triangle
     inequality the straight line's norm ‖(1 − t) z0 + t z1‖ is never above that, and dips below it in the
     middle unless z0 and z1 point the same way (at t = ½ it is ½‖z0 + z1‖). Falls back to lerp when z0 and z1
     are (anti)parallel or one of them is zero.
@@ -229,6 +241,19 @@ def slerp(z0: np.ndarray, z1: np.ndarray, ts: np.ndarray) -> np.ndarray:
     u0, u1 = z0 / n0, z1 / n1
     direction = (np.sin((1.0 - ts) * omega) * u0 + np.sin(ts * omega) * u1) / np.sin(omega)
     return (direction * ((1.0 - ts) * n0 + ts * n1)).astype(np.float32)
+
+
+def white_slerp(z0: np.ndarray, z1: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """Slerp's formula applied to the codes as they are (White 2016), shape (len(ts), D): for comparison with the
+    path drawn (`slerp`), which it equals only when ‖z0‖ = ‖z1‖. Falls back to lerp as `slerp` does."""
+    z0, z1, ts = _as_pair_and_ts(z0, z1, ts)
+    n0, n1 = np.linalg.norm(z0), np.linalg.norm(z1)
+    if n0 < 1e-8 or n1 < 1e-8:
+        return lerp(z0[0], z1[0], ts[:, 0])
+    omega = np.arccos(float(np.clip(np.dot(z0[0] / n0, z1[0] / n1), -1.0, 1.0)))
+    if np.sin(omega) < 1e-6:
+        return lerp(z0[0], z1[0], ts[:, 0])
+    return ((np.sin((1.0 - ts) * omega) * z0 + np.sin(ts * omega) * z1) / np.sin(omega)).astype(np.float32)
 
 
 def interpolate(z0: np.ndarray, z1: np.ndarray, ts: np.ndarray, method: str) -> np.ndarray:

@@ -75,6 +75,22 @@ def extra_point_configs(
     return model_config, train_config
 
 
+def suggested_beta(betas: list[float]) -> float:
+    """A β for one more point that the sweep lacks, where the lesson is: halfway between β = 1 (or the largest β
+    below it) and the next β up, so the new point lands between two that differ in how many dimensions they keep
+    (1.5 for the shipped sweeps). Never a β already in the sweep: the halving repeats until it finds a gap."""
+    ordered = sorted(set(betas))
+    if not ordered:
+        return 1.0
+    lower = max((b for b in ordered if b <= 1.0), default=ordered[0])
+    upper = min((b for b in ordered if b > lower), default=2.0 * lower if lower > 0 else 1.0)
+    candidate = round((lower + upper) / 2.0, 2)
+    while candidate in ordered and upper - lower > 0.02:
+        upper = candidate
+        candidate = round((lower + upper) / 2.0, 2)
+    return candidate
+
+
 def kl_matrix(points: list[SweepPoint]) -> list[list[float]]:
     """KL per dimension as rows = latent dimensions, columns = the points (in the given order)."""
     latent_dim = len(points[0].kl_per_dim)

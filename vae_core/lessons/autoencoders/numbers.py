@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -191,6 +191,9 @@ class DenoisingCurve:
     input_errors: tuple[float, ...]  # the corrupted input itself against the clean image (no model)
     n_images: int
     seed: int
+    # model label -> one share per level: of the images, those on which this model's error is the lowest of all
+    # models' (ties count for none), so a single example can be called typical or not
+    lowest_share: dict[str, tuple[float, ...]] = field(default_factory=dict)
 
 
 @torch.no_grad()
@@ -205,14 +208,29 @@ def denoising_curve(
 ) -> DenoisingCurve:
     """Corrupt `clean` at each level (the same noise draw for every model), reconstruct, compare with clean."""
     model_errors: dict[str, list[float]] = {label: [] for label in models}
+    lowest: dict[str, list[float]] = {label: [] for label in models}
     input_errors = []
     for level in levels:
         noisy = corrupt(clean, kind, level, seed)
         input_errors.append(squared_error(clean, noisy).mean().item())
-        for label, model in models.items():
-            model_errors[label].append(squared_error(clean, model.reconstruct(noisy)).mean().item())
+        per_image = {label: squared_error(clean, model.reconstruct(noisy)) for label, model in models.items()}
+        for label, errors in per_image.items():
+            model_errors[label].append(errors.mean().item())
+            others = [e for other, e in per_image.items() if other != label]
+            below_all = (
+                torch.stack([errors < e for e in others]).all(0)
+                if others
+                else torch.ones_like(errors, dtype=torch.bool)
+            )
+            lowest[label].append(below_all.double().mean().item())
     return DenoisingCurve(
-        kind, tuple(levels), {k: tuple(v) for k, v in model_errors.items()}, tuple(input_errors), clean.shape[0], seed
+        kind,
+        tuple(levels),
+        {k: tuple(v) for k, v in model_errors.items()},
+        tuple(input_errors),
+        clean.shape[0],
+        seed,
+        {k: tuple(v) for k, v in lowest.items()},
     )
 
 
