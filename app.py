@@ -26,6 +26,7 @@ def main() -> None:
     leave_legacy_pages_mode()  # a folder named pages/ would otherwise start Streamlit in its old mode
     st.set_page_config(page_title="VAE Latent Explorer", page_icon="🧭", layout="wide")
     busy_indicator()  # a class sees that a run is in progress (ui/shell/busy_indicator.py)
+    url_state.check_link()  # a link's values are checked before any widget sees them (ui/shell/url_check.py)
     # One page per lesson, in the registry's order; an explicit url_path keeps each address whatever the file is called.
     pages = {
         lesson.slug: st.Page(

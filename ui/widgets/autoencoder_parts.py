@@ -12,6 +12,7 @@ import streamlit as st
 from ui.shell.lessons import LESSONS
 from ui.shell.projector import prose
 from ui.shell.sidebar import Selection
+from ui.shell.url_state import OLD_PART_PARAM
 from ui.widgets import bound
 from vae_core.lessons.autoencoders.lesson_models import LESSON_DATASETS, TEST_IMAGES, ToySettings
 from vae_core.serving.images import digit_png
@@ -23,7 +24,6 @@ PARTS = {
     "3 · Denoising AE": "denoising_autoencoders",
     "4 · Contractive AE": "contractive_autoencoders",
 }
-OLD_PART_PARAM = "ae_section"  # the part picker's URL parameter before the split
 MANIFOLD_LABELS = {"curve": "S-curve (2-D)", "spiral": "spiral (2-D)", "swiss-roll": "swiss roll (3-D)"}
 DIGIT_PX = 84
 EXPORT_PAGE = "autoencoders"  # the four parts' share of every download's file name, as before the split
