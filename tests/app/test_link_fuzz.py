@@ -22,7 +22,7 @@ from streamlit.testing.v1 import AppTest
 from tests.app.conftest import APP_FILE
 from ui.shell.lessons import LESSONS
 
-RUN_TIMEOUT_S = 30  # a page that is still running after this has hung (its normal first run takes a few seconds)
+RUN_TIMEOUT_S = 180  # a page still running after this has hung (its first run trains toy models: a minute under load)
 MEMORY_GROWTH_LIMIT_MB = 1500  # the whole module's growth of the process's peak memory
 SHELL_KEYS = ("dataset", "model", "projector")  # read by the shell on every page (ui/shell/url_state.py)
 BIG = 100_000  # characters: a 100 KB value

@@ -133,13 +133,11 @@ def images_row(images, captions) -> None:
         column.image(digit_png(image, DIGIT_PX), caption=caption, width=DIGIT_PX)
 
 
-def index_picker(key: str) -> int:
-    """The number of one of the lesson's test images."""
-    return int(
-        bound.number_input(
-            f"Test image # (0–{TEST_IMAGES - 1})", key=key, min_value=0, max_value=TEST_IMAGES - 1, value=0
-        )
-    )
+def index_picker(key: str, n_images: int) -> int:
+    """The number of one of the lesson's n_images test images (the first TEST_IMAGES, or all of a smaller test
+    set: digits has 360)."""
+    last = min(n_images, TEST_IMAGES) - 1
+    return int(bound.number_input(f"Test image # (0–{last})", key=key, min_value=0, max_value=last, value=0))
 
 
 def relation(a: float, b: float, tolerance: float = 0.02) -> str:
