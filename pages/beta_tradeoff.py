@@ -10,6 +10,7 @@ from ui.state.loaders import dataset_or_none
 from ui.widgets import bound
 from ui.widgets.export import figure_config, image_download
 from ui.widgets.job_panel import job_panel, job_running, submit
+from ui.widgets.keys import keyed
 from ui.widgets.literal_text import literal
 from vae_core.engine.protocol import metric_names, protocol_of
 from vae_core.engine.registry import beta_sweeps, user_folder
@@ -136,7 +137,7 @@ def samples_per_beta() -> None:
                 entry.info.name,
                 EXPORT_PAGE,
                 f"samples-seed{seed}",
-                key=f"beta_png_{entry.key}",
+                key=keyed("beta_png", entry.key),
                 container=image_col,
             )
 

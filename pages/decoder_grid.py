@@ -10,6 +10,7 @@ from ui.state import derived
 from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
 from ui.widgets import bound
 from ui.widgets.export import codes_download, downloads_row, image_download, still_figure, still_figure_config
+from ui.widgets.keys import keyed
 from ui.widgets.latent_pad import latent_samples
 from ui.widgets.shared import model_caption
 from vae_core.engine.protocol import protocol_of
@@ -180,7 +181,7 @@ else:
                 "dimension, decoded in your browser."
             )
         latent_samples(
-            f"grid_samples_{entry.key}",
+            keyed("grid_samples", entry.key),
             decoder,
             noise=noise,
             centre=centre,
