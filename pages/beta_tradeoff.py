@@ -11,7 +11,7 @@ from ui.widgets import bound
 from ui.widgets.export import figure_config, image_download
 from ui.widgets.job_panel import job_panel, job_running, submit
 from ui.widgets.keys import keyed
-from ui.widgets.literal_text import literal
+from vae_core.engine.literal_text import literal
 from vae_core.engine.protocol import metric_names, protocol_of
 from vae_core.engine.registry import beta_sweeps, user_folder
 from vae_core.engine.vocabulary import INFORMATIVE_MEAN_KL, ROLE_BETA_SWEEP, SOURCE_USER

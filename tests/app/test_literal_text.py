@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from ui.widgets.literal_text import literal
+from vae_core.engine.literal_text import literal
 
 HOSTILE = [
     "[click](https://evil.example)",

@@ -15,9 +15,9 @@ import streamlit as st
 from ui.shell import url_state
 from ui.shell.navigation import leave_legacy_pages_mode
 from ui.state import loaders
-from ui.widgets.literal_text import literal
 from vae_core.engine.checkpoint_info import CheckpointError
 from vae_core.engine.data import DATASET_NAMES, INPUT_SHAPES, ImageDataset, is_available
+from vae_core.engine.literal_text import literal
 from vae_core.engine.registry import ModelEntry, ModelRef, default_entry
 
 SELECTION_KEY = "app_selection"
