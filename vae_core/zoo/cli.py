@@ -9,6 +9,7 @@ import math
 import os
 import sys
 import time
+import unicodedata
 import uuid
 from pathlib import Path
 
@@ -216,6 +217,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     # Everything that can be refused is refused before the data are loaded and the training starts.
     if args.out.suffix != SUFFIX:
         raise ValueError(f"--out must end in {SUFFIX}, got {args.out}")
+    check_plain_name(args.out)
     check_writable(args.out)
     hidden = args.hidden or model_kind(args.model).default_hidden(args.arch)
     model_config = ModelConfig(
@@ -374,6 +376,16 @@ def cmd_model_card(args: argparse.Namespace) -> int:
     path = write_model_card(args.folder)
     print(f"wrote {path}", file=sys.stderr)
     return 0
+
+
+def check_plain_name(out: Path) -> None:
+    """Refuse a file name with a control or invisible character (a line break, a tab, a bidi override): every
+    listing, log line and page that shows the name would show it broken or reversed."""
+    if any(unicodedata.category(c) in {"Cc", "Cf", "Zl", "Zp"} for c in out.name):
+        raise ValueError(
+            f"--out {out.name!a} holds a control character (a line break, a tab, an invisible or bidi "
+            "character); give a plain file name"
+        )
 
 
 def check_writable(out: Path) -> None:
