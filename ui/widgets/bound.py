@@ -24,7 +24,7 @@ from typing import Any, Literal, TypeVar, cast
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from ui.shell.url_check import UrlParam
+from ui.shell.url_check import Kind, UrlParam
 
 RECORDS_KEY = "url_bindings"  # session state: widget key -> its UrlBinding, as last drawn in this session
 NOTED_KEY = "url_link_noted"  # session state: the note has been shown in this run (ui.shell.url_state clears it)
@@ -52,7 +52,7 @@ class UrlBinding:
         """Whether this widget, as drawn, takes this value from the address."""
         if self.labels:
             return value in self.labels
-        kind = "bool" if self.value_type is bool else "int" if self.value_type is int else "float"
+        kind: Kind = "bool" if self.value_type is bool else "int" if self.value_type is int else "float"
         return UrlParam(self.key, kind, self.min_value, self.max_value, self.step).accepts(value)
 
 
