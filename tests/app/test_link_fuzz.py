@@ -5,7 +5,8 @@ set, model and projector mode) at once, to one class of hostile value: the page 
 show its title, not hang (AppTest's timeout) and keep the process's memory bounded. The default run opens each page
 with the two value classes that crashed pages before the address was checked (non-finite numbers, a 100 KB value)
 and one run that gives each parameter a different value; `-m slow` opens every page with every class. The validator
-itself is checked over the full cross product of parameters and values in tests/app/test_url_check.py.
+itself is checked over the full cross product of parameters and values in tests/app/test_url_check.py, and a
+browser sample (marked `browser`) opens hostile links in Chromium.
 
 This file also runs on a tree without the check (the counts of the issue's "before" column came from it): it reads
 the parameters from the lesson registry's url_keys only.
@@ -20,6 +21,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.app.conftest import APP_FILE
+from tests.browser_marks import needs_browser
+from tools.app_browser import MAIN_TITLE, chromium_page, exception_texts, open_app, running_app, wait_for_idle
 from ui.shell.lessons import LESSONS
 
 RUN_TIMEOUT_S = 180  # a page still running after this has hung (its first run trains toy models: a minute under load)
@@ -129,3 +132,30 @@ def test_every_class_of_hostile_value_on_every_page(app_env, navigation_only, me
         if result != "clean":
             failures[f"mixed {shift}"] = result
     assert not failures, failures
+
+
+@needs_browser
+def test_in_a_browser_no_link_comes_from_a_link_and_hostile_links_open_pages(app_env):
+    """The sidebar's warning about a link's data set has no clickable address; and a sample of hostile links
+    (non-finite numbers, a long value, markup, repeated and unknown parameters) opens pages with their titles."""
+    from playwright.sync_api import sync_playwright
+
+    hostile = "&".join(
+        [
+            "dataset=www.evil-autolink.example%2Freset-password%20mail@evil.example",
+            "grid_n=inf&grid_seed=1e309&grid_extent=nan&grid_kind=%3Cscript%3Ealert(1)%3C/script%3E",
+            "latent_index=-inf&latent_same_axes=%0A&interp_steps=7&interp_steps=9&zz_unknown=1",
+            "model=..%2F..%2Fetc%2Fpasswd&ae_sparse_index=" + "9" * 5000,
+        ]
+    )
+    with running_app() as url, sync_playwright() as playwright, chromium_page(playwright) as page:
+        open_app(page, f"{url}/?{hostile}")
+        warning = page.locator('[data-testid="stSidebar"] [data-testid="stAlert"]', has_text="evil-autolink")
+        warning.wait_for(timeout=20_000)
+        assert warning.locator("a").count() == 0, warning.inner_html()
+        for slug in ("decoder_grid", "latent_space", "sparse_autoencoders"):
+            open_app(page, f"{url}/{slug}?{hostile}")
+            page.wait_for_selector(MAIN_TITLE, timeout=60_000)
+            wait_for_idle(page, timeout_ms=120_000)
+            assert not exception_texts(page), (slug, exception_texts(page))
+            assert "grid_n" not in page.url and "zz_unknown" not in page.url
