@@ -28,6 +28,7 @@ def main() -> None:
         page_title="VAE Latent Explorer", page_icon="🧭", layout="wide", initial_sidebar_state=sidebar_state()
     )
     busy_indicator()  # a class sees that a run is in progress (ui/shell/busy_indicator.py)
+    url_state.check_link()  # a link's values are checked before any widget sees them (ui/shell/url_check.py)
     # One page per lesson, in the registry's order; an explicit url_path keeps each address whatever the file is called.
     pages = {
         lesson.slug: st.Page(

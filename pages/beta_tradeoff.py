@@ -11,8 +11,9 @@ from ui.widgets import bound
 from ui.widgets.chart import plot
 from ui.widgets.export import figure_config, image_download
 from ui.widgets.job_panel import job_panel, job_running, submit
-from ui.widgets.literal_text import literal
+from ui.widgets.keys import keyed
 from ui.widgets.train_data import training_split_ready
+from vae_core.engine.literal_text import literal
 from vae_core.engine.protocol import metric_names, protocol_of
 from vae_core.engine.registry import beta_sweeps, user_folder
 from vae_core.engine.vocabulary import INFORMATIVE_DEFINITION, ROLE_BETA_SWEEP, SOURCE_USER
@@ -140,7 +141,7 @@ def samples_per_beta() -> None:
                 entry.info.name,
                 EXPORT_PAGE,
                 f"samples-seed{seed}",
-                key=f"beta_png_{entry.key}",
+                key=keyed("beta_png", entry.key),
                 container=image_col,
             )
 

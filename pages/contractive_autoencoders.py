@@ -36,7 +36,7 @@ def contractive_image_part() -> None:
     norms = {"plain AE": state.jacobian_norms(dataset, "ae"), "CAE": state.jacobian_norms(dataset, "cae")}
     columns = st.columns([1, 1, 2])
     with columns[0]:
-        index = index_picker("ae_cae_index")
+        index = index_picker("ae_cae_index", len(images))
     epsilon = bound.select_slider(
         "Perturbation ‖δ‖", (0.1, 0.3, 1.0, 3.0), key="ae_cae_epsilon", value=PERTURBATION_NORM, container=columns[1]
     )

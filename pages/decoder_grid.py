@@ -11,6 +11,7 @@ from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
 from ui.widgets import bound
 from ui.widgets.chart import plot
 from ui.widgets.export import codes_download, downloads_row, image_download, still_figure, still_figure_config
+from ui.widgets.keys import keyed
 from ui.widgets.latent_pad import latent_samples
 from ui.widgets.shared import model_caption
 from vae_core.engine.protocol import protocol_of
@@ -216,7 +217,7 @@ else:
                 "dimension, decoded in your browser."
             )
         latent_samples(
-            f"grid_samples_{entry.key}",
+            keyed("grid_samples", entry.key),
             decoder,
             noise=noise,
             centre=centre,

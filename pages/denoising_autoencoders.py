@@ -113,7 +113,7 @@ def denoising_image_part() -> None:
     )
     with columns[2]:
         own = bound.toggle("Your own image (upload or drawing)", key="ae_dae_own")
-        index = 0 if own else index_picker("ae_dae_index")
+        index = 0 if own else index_picker("ae_dae_index", len(images))
     clean = images[index : index + 1]
     seed, source = index, f"test image {index}"
     if own:

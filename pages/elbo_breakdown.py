@@ -26,7 +26,7 @@ from ui.widgets.chart import plot, plot_in
 from ui.widgets.elbo_widgets import pick_models
 from ui.widgets.export import figure_config, image_download
 from ui.widgets.image_chooser import choose_image
-from ui.widgets.literal_text import literal
+from vae_core.engine.literal_text import literal
 from vae_core.engine.protocol import metric_names
 from vae_core.engine.vocabulary import INFORMATIVE_IMAGE_KL, dim_name
 from vae_core.lessons import elbo_report as elbo

@@ -4,7 +4,7 @@ import streamlit as st
 
 from ui.shell.projector import prose
 from ui.shell.sidebar import current_selection, missing_models_text
-from ui.widgets.literal_text import literal
+from vae_core.engine.literal_text import literal
 
 selection = current_selection()
 

@@ -13,6 +13,7 @@ from ui.widgets import bound
 from ui.widgets.chart import plot
 from ui.widgets.export import codes_download, figure_config, image_download, still_figure, still_figure_config
 from ui.widgets.image_chooser import measured_image
+from ui.widgets.keys import keyed
 from ui.widgets.latent_pad import WalkColours, latent_sliders, latent_walk
 from ui.widgets.shared import PickedDigit, digit_picker, model_caption, show_as_measured
 from vae_core.engine.protocol import EVAL_BINARIZATION_SEED, protocol_of
@@ -166,7 +167,7 @@ def browser_walk(decoder: dict, z_a: np.ndarray, z_b: np.ndarray, method: str) -
     )
     code_norm, prior_norm = reference_norms()
     latent_walk(
-        f"interp_walk_{entry.key}",
+        keyed("interp_walk", entry.key),
         decoder,
         walk=plan,
         start_t=0.5,
@@ -285,7 +286,7 @@ def knobs(digit_a: PickedDigit, digit_b: PickedDigit, z_a: np.ndarray, z_b: np.n
     means = derived.encode_split(model, selection.dataset).means
     ranges = slider_ranges(means, entry.is_variational)
     start_values = [float(np.clip(v, lo, hi)) for v, (lo, hi, _) in zip(start_code, ranges, strict=False)]
-    keys = [f"interp_knob_{entry.key}_{d}" for d in range(entry.latent_dim)]
+    keys = [keyed("interp_knob", entry.key, d) for d in range(entry.latent_dim)]
     origin = (entry.key, start, tuple(np.round(start_code, 6)))
     if st.session_state.get("interp_knob_origin") != origin:
         # A new model or a new start digit: the knobs jump to its code.
@@ -305,7 +306,7 @@ def knobs(digit_a: PickedDigit, digit_b: PickedDigit, z_a: np.ndarray, z_b: np.n
     if decoder is not None:
         st.caption(f"Each slider spans {span}. Your browser decodes as you move them.")
         latent_sliders(
-            f"interp_knobs_{entry.key}",
+            keyed("interp_knobs", entry.key),
             decoder,
             start=start_values,
             ranges=[r[:2] for r in ranges],

@@ -10,6 +10,7 @@ from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
 from ui.widgets import bound
 from ui.widgets.chart import plot
 from ui.widgets.export import codes_download, figure_config, image_download
+from ui.widgets.keys import keyed
 from ui.widgets.latent_pad import PadClick, latent_pad
 from ui.widgets.shared import model_caption, projection_choice
 from ui.widgets.tsne_progress import tsne_progress
@@ -124,7 +125,7 @@ def _charts(method: str, axis_range: tuple | None, key_suffix: str) -> None:
                 axis_range=axis_range,
                 show_prior=entry.is_variational,
             )
-            chart_key = f"latent_chart_{side}_{entry.key}_{method}{key_suffix}"
+            chart_key = keyed("latent_chart", side, entry.key, method, key_suffix)
             plot(
                 trusted_figure(fig),
                 key=chart_key,
@@ -169,7 +170,7 @@ def latent_pads() -> None:
             encoded = derived.encode_split(ref, selection.dataset)
             # Each pad on its own axes: on shared ones a VAE's plane would be a speck beside an AE's.
             latent_pad(
-                f"latent_pad_{side}_{entry.key}",
+                keyed("latent_pad", side, entry.key),
                 decoder,
                 codes=encoded.means,
                 labels=encoded.labels,

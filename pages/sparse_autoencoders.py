@@ -64,7 +64,7 @@ def sparse_image_part() -> None:
     )
     columns = st.columns([1, 1, 2])
     with columns[0]:
-        index = index_picker("ae_sparse_index")
+        index = index_picker("ae_sparse_index", len(images))
     threshold = bound.slider(
         "'On' above",
         key="ae_sparse_threshold",

@@ -289,6 +289,16 @@ def dangling_symlink(path: Path, model) -> Path:
     return path
 
 
+def symlink_to_device(path: Path, model) -> Path:
+    path.symlink_to("/dev/zero")  # endless zeros: reading it would never end
+    return path
+
+
+def symlink_to_own_folder(path: Path, model) -> Path:
+    path.symlink_to(".")
+    return path
+
+
 def fifo(path: Path, model) -> Path:
     os.mkfifo(path)  # reading it would block forever
     return path
@@ -387,8 +397,10 @@ CASES: dict[str, tuple[Callable, str]] = {
     "old-format-named-safetensors": (old_format(code=True, suffix=".safetensors"), NOT_READ),
     # file-system oddities
     "a-directory": (directory, "a folder, not a file"),
-    "symlink-loop": (symlink_loop, "a symbolic link that leads to no file"),
-    "dangling-symlink": (dangling_symlink, "a symbolic link that leads to no file"),
+    "symlink-loop": (symlink_loop, "a symbolic link that leads back to itself (a loop)"),
+    "dangling-symlink": (dangling_symlink, "a symbolic link to nothing (dangling"),
+    "symlink-to-dev-zero": (symlink_to_device, "a symbolic link to a device or other special file"),
+    "symlink-to-its-folder": (symlink_to_own_folder, "a symbolic link to a folder, not a file"),
     "a-fifo": (fifo, "not a regular file"),
 }
 

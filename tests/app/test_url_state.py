@@ -20,8 +20,9 @@ from tests.app.conftest import APP_FILE, APP_TIMEOUT_S
 from tests.browser_marks import needs_browser
 from tests.conftest import train_tiny_checkpoint
 from tools.app_browser import chromium_page, open_app, running_app, wait_for_idle
-from ui.shell.lessons import LESSONS
+from ui.shell.lessons import LESSONS, URL_PARAMS
 from ui.shell.sidebar import DATASET_KEY, MODEL_KEY
+from ui.shell.url_check import UrlParam
 from ui.shell.url_state import DATASET_PARAM, MODEL_PARAM, RESET_KEY
 from ui.widgets.bound import RECORDS_KEY, UrlBinding
 from vae_core.lessons.latent_paths import INTERPOLATIONS
@@ -294,11 +295,34 @@ def assert_recorded_as_drawn(record: UrlBinding, drawn) -> None:
     if record.widget in {"slider", "number_input"}:
         assert (record.min_value, record.max_value) == (drawn.min, drawn.max), record
         assert type(drawn.value) is record.value_type, (record, drawn.value)
+        if record.widget == "slider":
+            assert record.step == pytest.approx(drawn.proto.step), (record, drawn.proto.step)
     elif record.widget == "toggle":
         assert record.value_type is bool
     else:  # a choice: the URL holds one of its labels
         assert record.labels == tuple(drawn.options), record
         assert type(record.default) is record.value_type
+
+
+def assert_declared_as_drawn(declared: UrlParam, record: UrlBinding) -> None:
+    """The lesson's declaration (ui.shell.lessons), which the shell checks a link against before the page runs, is
+    the widget's type, holds the widget's bounds as drawn (the declaration: the widest any data set gives), and has
+    the slider's step (a value between steps is refused)."""
+    if record.widget in {"slider", "number_input"}:
+        assert declared.kind == record.value_type.__name__, (declared, record)
+        assert declared.min_value is not None and declared.max_value is not None, declared
+        assert declared.min_value <= record.min_value and record.max_value <= declared.max_value, (declared, record)
+        if record.step is None:  # a number input takes any value in its bounds
+            assert declared.step is None, (declared, record)
+        else:
+            assert declared.step == pytest.approx(record.step), (declared, record)
+        if declared.step is not None:  # the widget's own bounds lie on the declared steps
+            assert declared.admits(record.min_value) and declared.admits(record.max_value), (declared, record)
+    elif record.widget == "toggle":
+        assert declared.kind == "bool", declared
+    else:
+        assert declared.kind == "choice", declared
+        assert all(declared.accepts(label) for label in record.labels), (declared, record.labels)
 
 
 @pytest.mark.parametrize("page", sorted({page for page, _, _ in OPENINGS}))
@@ -307,7 +331,8 @@ def test_the_list_of_a_pages_settings_is_what_the_page_binds(
 ):
     """Every key a lesson lists (ui.shell.lessons) is a widget its page binds to the URL, and every widget the page
     binds is listed (the reset control resets exactly those). Each bound widget was recorded (ui.widgets.bound) with
-    the default it opens with (where the opening's URL did not set it), its type and its bounds or labels."""
+    the default it opens with (where the opening's URL did not set it), its type and its bounds or labels, and the
+    lesson declares it with that type, bounds that hold its own and its step."""
     monkeypatch.setenv("VAE_USER_CHECKPOINT_DIR", str(more_models))
     listed = set(LESSONS[page].url_keys)
     seen: set[str] = set()
@@ -325,6 +350,7 @@ def test_the_list_of_a_pages_settings_is_what_the_page_binds(
             drawn = widget(at, key)
             assert drawn.proto.query_param_key == key
             assert_recorded_as_drawn(records[key], drawn)
+            assert_declared_as_drawn(URL_PARAMS[key], records[key])
             if key not in params:
                 assert drawn.value == records[key].default, f"{key}: the page opens with another default"
         seen |= bound

@@ -95,6 +95,8 @@ CASES = {
     "out-under-a-file": (["train", *TINY, "--out", "{tmp}/a-file/m.safetensors"], "cannot write to", 1),
     "out-in-proc": (["train", *TINY, "--out", "/proc/vae-core-test/m.safetensors"], "cannot write to", 1),
     "out-missing": (["train", *TINY], "the following arguments are required: --out", 2),
+    "out-with-a-line-break": (["train", *TINY, "--out", "{tmp}/m\nx.safetensors"], "holds a control character", 1),
+    "out-with-a-bidi-override": (["train", *TINY, "--out", "{tmp}/m\u202ex.safetensors"], "control character", 1),
     "list-missing-folder": (["list", "{tmp}/nonexistent"], "no such folder", 1),
     "list-a-file": (["list", "{tmp}/a-file"], "no such folder", 1),
     "evaluate-missing": (["evaluate", "{tmp}/absent.safetensors"], "no such checkpoint file", 1),

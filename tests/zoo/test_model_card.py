@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from tests.conftest import train_tiny_checkpoint
 from vae_core.engine.checkpoint_info import list_checkpoints
 from vae_core.engine.data import is_available
+from vae_core.engine.literal_text import WORD_JOINER, literal
 from vae_core.zoo.cli import main
 from vae_core.zoo.model_card import ANCHOR_BURDA_NLL, format_kl_per_dim, render_model_card, write_model_card
 from vae_core.zoo.specs import run_zoo, select_specs, zoo_specs
@@ -97,7 +101,7 @@ def test_default_section_states_the_anchors(tmp_path):
     card = render_model_card(tmp_path)
     assert f"Test -log p(x) ≈ {info.metrics.iw_nll:.2f} nats" in card
     assert f"K = {info.metrics.iw_samples}" in card
-    assert info.metadata["test_binarization"] in card
+    assert literal(info.metadata["test_binarization"]) in card  # as text (vae_core.engine.literal_text)
     assert f"{ANCHOR_BURDA_NLL:.2f} nats" in card and "3,280 epochs" in card
     assert "reproduction" not in card  # no figure without a source
 
@@ -115,3 +119,30 @@ def test_format_kl_per_dim_sorts_and_collapses_zeros():
     assert format_kl_per_dim([0.01, 3.26, 0.0, 12.04]) == "12.04 3.26 0.01 0.00 ×1"
     assert format_kl_per_dim([1.0, 2.0]) == "2.00 1.00"
     assert format_kl_per_dim([]) == ""
+
+
+# A β-sweep group name and a file name as a stranger's checkpoint may carry them: HTML (a tracking image), Markdown,
+# bare addresses, a line break.
+HOSTILE_GROUP = "<img src=https://track.example/p.gif> **x** [y](https://e.example) www.evil.example a@b.example\n# h"
+HOSTILE_NAME = "vae `tick` <b>www.evil.example a@b.example"  # no "/": a file name
+AUTOLINK = re.compile(r"(https?://|www\.)|[-.\w+]@[-\w]+\.", re.IGNORECASE)
+UNESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+CODE_SPAN = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)")
+
+
+def test_strings_from_a_checkpoint_are_text_in_the_card(tmp_path):
+    """Names and metadata reach the README as text: in code spans or escaped, with no HTML, link or address that
+    GitHub would render, and on the line they belong to."""
+    path = train_tiny_checkpoint(
+        tmp_path / f"{HOSTILE_NAME}.safetensors", epochs=1, role="beta-sweep", group=HOSTILE_GROUP
+    )
+    card = render_model_card(tmp_path)
+    prose = CODE_SPAN.sub("", card)  # a code span shows its text verbatim: nothing in it renders
+    bare = UNESCAPE.sub("", prose)  # what is left once every escaped pair is removed
+    assert "<img" not in bare and "<b>" not in bare and "](" not in bare and "**" not in bare
+    shown = UNESCAPE.sub(r"\1", prose).replace(WORD_JOINER, "")
+    assert "<img src=https://track.example/p.gif>" in shown, "the group is all there, as text"
+    assert not AUTOLINK.search(UNESCAPE.sub(r"\1", prose)), "no bare address is left for GitHub to link"
+    assert not [line for line in card.splitlines() if line.startswith("# h")], "no line break from a file"
+    row = next(line for line in card.splitlines() if line.startswith("| ``vae `tick`"))
+    assert row.startswith(f"| ``{path.stem}`` |"), "the file name in a code span fenced past its backtick"

@@ -4,9 +4,11 @@ app.py builds the navigation from LESSONS (an explicit url_path per page, so a p
 its file's name); tests, tools and benchmarks name a lesson by its slug (`LESSONS["decoder_grid"].script`), never
 by a file name. A lesson's script is `pages/<slug>.py`. The first lesson is the default page, served at "/".
 
-A lesson's URL keys are the widgets of its page that are bound to the address (ui.widgets.bound, which records
-each one's default, type and bounds where the widget is drawn): "Reset this page" resets them, and
-tests/app/test_url_state.py checks that the page binds exactly these.
+A lesson's URL parameters are the widgets of its page that are bound to the address (ui.widgets.bound, which records
+each one's default, type and bounds where the widget is drawn), each declared with its type and the widest bounds
+any data set gives it (ui.shell.url_check.UrlParam): the app shell checks a link's values against these before the
+page runs, "Reset this page" resets them, and tests/app/test_url_state.py checks that the page binds exactly these,
+with these types and within these bounds.
 
 This module imports neither torch nor the pages' helpers (only the torch-free vocabulary): app.py reads it before
 the first page is drawn.
@@ -16,6 +18,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ui.shell.url_check import (
+    MAX_TEST_INDEX,
+    UrlParam,
+    bool_param,
+    choice_param,
+    declarations,
+    float_param,
+    int_param,
+)
 from vae_core.engine.vocabulary import kind_label  # torch-free (pyproject's import-linter contract)
 
 PAGES_FOLDER = "pages"  # the lessons' scripts, next to app.py
@@ -28,7 +39,12 @@ class Lesson:
     slug: str  # the page's url_path (/decoder_grid) and its script's name (pages/decoder_grid.py)
     title: str  # its entry in the navigation
     icon: str  # a Material Symbol beside the title
-    url_keys: tuple[str, ...] = ()  # its widgets bound to the URL, each key the parameter's name
+    url_params: tuple[UrlParam, ...] = ()  # its widgets bound to the URL, each key the parameter's name
+
+    @property
+    def url_keys(self) -> tuple[str, ...]:
+        """The names of its URL parameters, in the order declared."""
+        return tuple(param.key for param in self.url_params)
 
     @property
     def script(self) -> str:
@@ -36,15 +52,38 @@ class Lesson:
         return f"{PAGES_FOLDER}/{self.slug}.py"
 
 
-def _digit_picker(prefix: str) -> tuple[str, ...]:
+SEED_MAX = 2**31 - 1  # the widest seed a number input takes (numpy's and torch's seeds)
+
+
+def _digit_picker(prefix: str) -> tuple[UrlParam, ...]:
     # ui.widgets.shared.digit_picker's bound widgets: where the digit comes from, its class, which one of it.
-    return (f"{prefix}_source", f"{prefix}_class", f"{prefix}_nth")
+    return (
+        choice_param(f"{prefix}_source"),
+        choice_param(f"{prefix}_class"),
+        int_param(f"{prefix}_nth", 0, MAX_TEST_INDEX),
+    )
 
 
-def _image_chooser(prefix: str) -> tuple[str, ...]:
+def _image_chooser(prefix: str, binarised: bool = True) -> tuple[UrlParam, ...]:
     # ui.widgets.image_chooser.choose_image's bound widgets: the source, the test image, and the seed of the
     # binarised copy (drawn for binarised models only).
-    return (f"{prefix}_source", f"{prefix}_test_index", f"{prefix}_binarize_seed")
+    return (
+        choice_param(f"{prefix}_source"),
+        int_param(f"{prefix}_test_index", 0, MAX_TEST_INDEX),
+        *((int_param(f"{prefix}_binarize_seed", 0, SEED_MAX),) if binarised else ()),
+    )
+
+
+def _toy(prefix: str) -> tuple[UrlParam, ...]:
+    # ui.widgets.autoencoder_parts.toy_controls: the toy manifold, its number of points and its noise.
+    return (
+        choice_param(f"{prefix}_manifold"),
+        int_param(f"{prefix}_points", 100, 1000, step=100),
+        float_param(f"{prefix}_noise", 0.0, 0.2, step=0.01),
+    )
+
+
+AE_TEST_INDEX = 999  # the autoencoder lessons' first 1000 test images (lesson_models.TEST_IMAGES); digits: 360
 
 
 # Not bound, on purpose: uploads and drawings (not text), per-model knob sliders (their keys and ranges belong to
@@ -68,110 +107,157 @@ LESSONS: dict[str, Lesson] = {
             "autoencoders",
             "Undercomplete AE and PCA",
             ":material/compress:",
-            url_keys=("ae_pca_manifold", "ae_pca_points", "ae_pca_noise", "ae_pca_k"),
+            url_params=(*_toy("ae_pca"), int_param("ae_pca_k", 1, 64, step=1)),
         ),
         Lesson(
             "sparse_autoencoders",
             kind_label("sae"),
             ":material/grain:",
-            url_keys=("ae_sparse_rho", "ae_sparse_index", "ae_sparse_threshold"),
+            url_params=(
+                float_param("ae_sparse_rho", 0.01, 0.5, step=0.01),
+                int_param("ae_sparse_index", 0, AE_TEST_INDEX),
+                float_param("ae_sparse_threshold", 0.01, 0.9, step=0.01),
+            ),
         ),
         Lesson(
             "denoising_autoencoders",
             kind_label("dae"),
             ":material/auto_fix_high:",
-            url_keys=(
+            url_params=(
                 # the toy field, then digits with a noise level per kind of noise, and your own image
-                *("ae_dae_manifold", "ae_dae_points", "ae_dae_noise", "ae_dae_sigma"),
-                *("ae_dae_kind", "ae_dae_level_gaussian", "ae_dae_level_mask", "ae_dae_own", "ae_dae_index"),
-                "ae_dae_own_source",  # the image chooser; the lesson's images are grey, never binarised
-                "ae_dae_own_test_index",
+                *_toy("ae_dae"),
+                float_param("ae_dae_sigma", 0.05, 0.4, step=0.05),
+                choice_param("ae_dae_kind"),
+                *(choice_param("ae_dae_level_gaussian"), choice_param("ae_dae_level_mask")),
+                bool_param("ae_dae_own"),
+                int_param("ae_dae_index", 0, AE_TEST_INDEX),
+                *_image_chooser("ae_dae_own", binarised=False),  # the lesson's images are grey, never binarised
             ),
         ),
         Lesson(
             "contractive_autoencoders",
             kind_label("cae"),
             ":material/unfold_less:",
-            url_keys=(
-                *("ae_cae_index", "ae_cae_epsilon"),
-                *("ae_cae_manifold", "ae_cae_points", "ae_cae_noise", "ae_cae_weight", "ae_cae_position"),
+            url_params=(
+                *(int_param("ae_cae_index", 0, AE_TEST_INDEX), choice_param("ae_cae_epsilon")),
+                *_toy("ae_cae"),
+                choice_param("ae_cae_weight"),
+                int_param("ae_cae_position", 0, 999, step=1),  # a point of the toy curve (at most 1000 points)
             ),
         ),
         Lesson(
             "latent_space",
             "Latent space",
             ":material/scatter_plot:",
-            url_keys=("latent_projection", "latent_same_axes", "latent_index"),  # projection: latents above 2-D
+            url_params=(
+                choice_param("latent_projection"),  # latents above 2-D
+                bool_param("latent_same_axes"),
+                int_param("latent_index", 0, MAX_TEST_INDEX),
+            ),
         ),
         Lesson(
             "decoder_grid",
             "Decoder grid",
             ":material/grid_on:",
-            url_keys=(
-                *("grid_kind", "grid_n", "grid_extent"),  # 2-D latents: the grid over the plane
+            url_params=(
+                # 2-D latents: the grid over the plane
+                choice_param("grid_kind"),
+                int_param("grid_n", 5, 25, step=1),
+                float_param("grid_extent", 0.5, 3.0, step=0.25),
                 # larger latents: samples and a 2-D slice
-                *("grid_seed", "grid_dim_x", "grid_dim_y", "grid_slice_n", "grid_slice_range", "grid_anchor"),
+                int_param("grid_seed", 0, 10_000),
+                *(choice_param("grid_dim_x"), choice_param("grid_dim_y")),
+                int_param("grid_slice_n", 5, 21, step=1),
+                float_param("grid_slice_range", 1.0, 6.0, step=0.5),
+                int_param("grid_anchor", -1, MAX_TEST_INDEX),
             ),
         ),
         Lesson(
             "interpolation",
             "Interpolation",
             ":material/timeline:",
-            url_keys=(
+            url_params=(
                 *_digit_picker("interp_a"),
                 *_digit_picker("interp_b"),
-                "interp_method",
-                "interp_steps",
+                choice_param("interp_method"),
+                int_param("interp_steps", 5, 15, step=1),
                 # Only where the walk decodes on the server (a conv decoder): an MLP decoder's walk has its t slider
                 # in the browser (ui/widgets/latent_pad.latent_walk), which keeps it out of the URL.
-                "interp_t",
+                float_param("interp_t", 0.0, 1.0, step=0.05),
             ),
         ),
-        Lesson("beta_tradeoff", "β trade-off", ":material/tune:", url_keys=("beta_seed", "beta_n_samples")),
+        Lesson(
+            "beta_tradeoff",
+            "β trade-off",
+            ":material/tune:",
+            url_params=(int_param("beta_seed", 0, 10_000), int_param("beta_n_samples", 4, 16, step=1)),
+        ),
         Lesson(
             "disentanglement",
             "Disentanglement",
             ":material/category:",
-            url_keys=("disent_shape", "disent_scale", "disent_rotation", "disent_x", "disent_y"),
+            url_params=tuple(choice_param(f"disent_{factor}") for factor in ("shape", "scale", "rotation", "x", "y")),
         ),
         Lesson(
             "elbo_breakdown",
             "ELBO breakdown",
             ":material/functions:",
-            url_keys=("elbo_seed", "elbo_k", "elbo_beta", *_image_chooser("elbo")),
+            url_params=(
+                int_param("elbo_seed", 0, SEED_MAX),
+                *(choice_param("elbo_k"), choice_param("elbo_beta")),
+                *_image_chooser("elbo"),
+            ),
         ),
         Lesson(
             "inference",
             "Inference",
             ":material/blur_on:",
-            url_keys=(
+            url_params=(
                 # 1 · the true posterior of one image
-                *("inference_source", "inference_index", *_image_chooser("inference_own")),
-                *("inference_q_star", "inference_view"),
+                *(choice_param("inference_source"), int_param("inference_index", 0, MAX_TEST_INDEX)),
+                *_image_chooser("inference_own"),
+                *(bool_param("inference_q_star"), choice_param("inference_view")),
                 # 2 · mean-field; 3 · forward and reverse KL
-                *("inference_rho", "inference_mixture_dim", "inference_separation", "inference_weight"),
-                "inference_start",
+                float_param("inference_rho", -0.95, 0.95, step=0.05),
+                choice_param("inference_mixture_dim"),
+                float_param("inference_separation", 0.0, 10.0, step=0.5),
+                float_param("inference_weight", 0.1, 0.9, step=0.05),
+                choice_param("inference_start"),
             ),
         ),
         Lesson(
             "anomaly_detection",
             "Anomaly detection",
             ":material/crisis_alert:",
-            url_keys=("anomaly_subset", "anomaly_k", "anomaly_score", *_image_chooser("anomaly")),
+            url_params=(
+                *(choice_param("anomaly_subset"), choice_param("anomaly_k"), choice_param("anomaly_score")),
+                *_image_chooser("anomaly"),
+            ),
         ),
         Lesson(
             "conditional_vae",
             "Conditional VAE",
             ":material/category:",
-            url_keys=("cvae_rows", "cvae_seed", *_digit_picker("cvae_pick")),
+            url_params=(
+                int_param("cvae_rows", 1, 12, step=1),
+                int_param("cvae_seed", 0, SEED_MAX),
+                *_digit_picker("cvae_pick"),
+            ),
         ),
         Lesson(
             "train",
             "Train",
             ":material/model_training:",
             # the Train form: a link can prepare "a β = 4 VAE with an 8-D latent"; Train still needs a click
-            url_keys=("train_kind", "train_arch", "train_size", "train_latent", "train_beta", "train_lr"),
+            url_params=(
+                *(choice_param("train_kind"), choice_param("train_arch"), choice_param("train_size")),
+                choice_param("train_latent"),
+                float_param("train_beta", 0.0, 50.0),
+                choice_param("train_lr"),
+            ),
         ),
     )
 }
 HOME = next(iter(LESSONS.values()))  # the default page
+# Every lesson's URL parameters by name (a name belongs to one lesson): what ui.shell.url_state.check_link accepts.
+URL_PARAMS = declarations(param for lesson in LESSONS.values() for param in lesson.url_params)

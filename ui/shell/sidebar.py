@@ -15,9 +15,9 @@ import streamlit as st
 from ui.shell import url_state
 from ui.shell.navigation import leave_legacy_pages_mode
 from ui.state import loaders
-from ui.widgets.literal_text import literal
 from vae_core.engine.checkpoint_info import CheckpointError
-from vae_core.engine.data import INPUT_SHAPES, SIDEBAR_DATASETS, ImageDataset, offered_datasets
+from vae_core.engine.data import DATASET_NAMES, INPUT_SHAPES, SIDEBAR_DATASETS, ImageDataset, offered_datasets
+from vae_core.engine.literal_text import literal
 from vae_core.engine.registry import ModelEntry, ModelRef, Registry, default_entry
 
 SELECTION_KEY = "app_selection"
@@ -143,7 +143,7 @@ def draw_sidebar() -> Selection:
         _describe(sidebar, entry, dataset)
     # Failures are remembered server-wide; report only those of files in the folders scanned now.
     failed_here = {e.checkpoint_id: failed[e.checkpoint_id] for e in registry.entries if e.checkpoint_id in failed}
-    _report_problems(sidebar, registry.problems, failed_here)
+    _report_problems(sidebar, registry.problems, failed_here, unknown_dataset_notes(registry.entries))
     selection = Selection(dataset=dataset, entry=entry, device=device, entries=tuple(entries), input_shape=input_shape)
     st.session_state[SELECTION_KEY] = selection
     url_state.write_sidebar(dataset, entry.key if entry is not None else None)
@@ -230,8 +230,20 @@ def _describe(sidebar, entry: ModelEntry, dataset: str) -> None:
     sidebar.caption(" ".join(lines))
 
 
-def _report_problems(sidebar, problems: tuple[tuple[str, str], ...], failed: dict[str, str]) -> None:
-    messages = [why for _, why in problems] + list(failed.values())
+def unknown_dataset_notes(entries: tuple[ModelEntry, ...]) -> list[str]:
+    """A line for each model trained on a data set this app does not offer, on images of a size no offered data set
+    has: no picker lists it, so say why (one of a known size is offered beside that data set's own models)."""
+    offered = ", ".join(dataset_label(name) for name in SIDEBAR_DATASETS)
+    return [
+        f"{e.info.path.name}: trained on {e.dataset} ({'×'.join(map(str, e.input_shape))} images), which this app "
+        f"does not offer ({offered}); not listed"
+        for e in entries
+        if e.dataset not in DATASET_NAMES and e.input_shape not in INPUT_SHAPES.values()
+    ]
+
+
+def _report_problems(sidebar, problems: tuple[tuple[str, str], ...], failed: dict[str, str], notes: list[str]) -> None:
+    messages = [why for _, why in problems] + list(failed.values()) + notes
     if messages:
         with sidebar.expander(f"⚠️ {len(messages)} checkpoint file(s) skipped"):
             for message in messages:

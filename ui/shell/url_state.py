@@ -20,6 +20,10 @@ Two mechanisms, one per kind of setting:
 
 The reset control (`reset_page_control`, drawn by app.py in the sidebar) sets the page's bound widgets back to
 their defaults; the data set and model stay.
+
+Every value in the address is input from whoever wrote the link. `check_link`, first thing in every run of app.py,
+drops what no widget would take (ui/shell/url_check.py says what that is) before any widget is drawn, and shows one
+quiet note.
 """
 
 from __future__ import annotations
@@ -27,8 +31,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
-from ui.shell.lessons import Lesson
+from ui.shell.lessons import URL_PARAMS, Lesson
+from ui.shell.projector import PROJECTOR_KEY
+from ui.shell.url_check import bad_params, choice_param, declarations, text_param
 from ui.widgets import bound
 
 DATASET_PARAM = "dataset"  # the sidebar's data set (a vae_core.engine.data.DATASET_NAMES name)
@@ -36,6 +43,19 @@ MODEL_PARAM = "model"  # the sidebar's model, by registry key ("shipped/<name>" 
 URL_READ_KEY = "url_state_read"  # set once the session has read the sidebar's URL parameters
 LINK_NOTE_KEY = "url_state_link_note"  # (what the link asked for, the model shown instead) while it is shown
 RESET_KEY = "url_state_reset"  # the reset control's button
+DROPPED_KEY = "url_state_dropped"  # session state: the run before this one dropped values from the address
+OLD_PART_PARAM = "ae_section"  # the autoencoder family's part, from links made before it was split in four pages
+# a training job's id (the JOB_KEY of pages/train.py, pages/beta_tradeoff.py, pages/disentanglement.py)
+JOB_PARAMS = ("train_job", "beta_job", "disent_job")
+# The parameters the shell and the pages read themselves, beside the lessons' bound widgets.
+SHELL_PARAMS = (
+    text_param(DATASET_PARAM),
+    text_param(MODEL_PARAM),
+    text_param(PROJECTOR_KEY),
+    choice_param(OLD_PART_PARAM),
+    *(text_param(key) for key in JOB_PARAMS),
+)
+ALL_PARAMS = declarations([*SHELL_PARAMS, *URL_PARAMS.values()])
 
 
 @dataclass(frozen=True)
@@ -44,6 +64,29 @@ class SidebarLink:
 
     dataset: str | None
     model: str | None
+
+
+def check_link() -> None:
+    """Drop from the address every value no widget would take, then run again on the clean address (Streamlit seeds
+    a widget from the address the run started with), and say so once. First thing in every run, before any widget.
+    """
+    st.session_state[bound.NOTED_KEY] = False
+    address = {name: st.query_params.get_all(name) for name in st.query_params}
+    dropped = [name for name in bad_params(address, ALL_PARAMS) if _drop(name)]
+    if dropped:
+        st.session_state[DROPPED_KEY] = True
+        st.rerun()
+    if st.session_state.get(DROPPED_KEY):
+        st.session_state[DROPPED_KEY] = False
+        bound.note_link_reset()
+
+
+def _drop(name: str) -> bool:
+    try:
+        del st.query_params[name]
+    except StreamlitAPIException:  # bound to a widget already drawn: that widget owns it (and wrote it)
+        return False
+    return True
 
 
 def sidebar_link() -> SidebarLink | None:

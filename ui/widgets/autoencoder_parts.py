@@ -12,6 +12,7 @@ import streamlit as st
 from ui.shell.lessons import LESSONS
 from ui.shell.projector import prose
 from ui.shell.sidebar import Selection
+from ui.shell.url_state import OLD_PART_PARAM
 from ui.widgets import bound
 from vae_core.lessons.autoencoders.lesson_models import LESSON_DATASETS, TEST_IMAGES, ToySettings
 from vae_core.serving.images import READABLE_PX, digit_png
@@ -23,7 +24,6 @@ PARTS = {
     "3 · Denoising AE": "denoising_autoencoders",
     "4 · Contractive AE": "contractive_autoencoders",
 }
-OLD_PART_PARAM = "ae_section"  # the part picker's URL parameter before the split
 MANIFOLD_LABELS = {"curve": "S-curve (2-D)", "spiral": "spiral (2-D)", "swiss-roll": "swiss roll (3-D)"}
 DIGIT_PX = READABLE_PX  # every digit a student reads: at least 112 px (vae_core.serving.images)
 EXPORT_PAGE = "autoencoders"  # the four parts' share of every download's file name, as before the split
@@ -133,13 +133,11 @@ def images_row(images, captions) -> None:
         column.image(digit_png(image, DIGIT_PX), caption=caption, width=DIGIT_PX)
 
 
-def index_picker(key: str) -> int:
-    """The number of one of the lesson's test images."""
-    return int(
-        bound.number_input(
-            f"Test image # (0–{TEST_IMAGES - 1})", key=key, min_value=0, max_value=TEST_IMAGES - 1, value=0
-        )
-    )
+def index_picker(key: str, n_images: int) -> int:
+    """The number of one of the lesson's n_images test images (the first TEST_IMAGES, or all of a smaller test
+    set: digits has 360)."""
+    last = min(n_images, TEST_IMAGES) - 1
+    return int(bound.number_input(f"Test image # (0–{last})", key=key, min_value=0, max_value=last, value=0))
 
 
 def relation(a: float, b: float, tolerance: float = 0.02) -> str:

@@ -4,8 +4,12 @@ Streamlit 1.67's `bind="query-params"` puts a widget's value in the address unde
 says how). This module is the one place that passes it: each helper below draws its Streamlit widget, bound, and
 records a UrlBinding in the session, made from the same arguments the widget got: the key, the kind of widget, its
 default, the type of its value and its bounds (numbers) or the labels the URL holds (choices). From those records
-"Reset this page" sets a lesson's widgets back to their defaults, tests/app/test_url_state.py checks them against
-the widgets drawn, and a check of a URL's values before Streamlit parses them can refuse what no widget would take.
+"Reset this page" sets a lesson's widgets back to their defaults, and tests/app/test_url_state.py checks them against
+the widgets drawn and against the lesson's declarations (ui/shell/lessons.py), which the app shell checks a link's
+values against before any widget is drawn (ui/shell/url_check.py). A declaration holds the widest bounds any data set
+allows; here, where the widget's own bounds and options are known, a value in the address that this widget will
+not take (an index past this data set's last image, a label that is not one of these options) gets the same quiet
+note, and Streamlit then drops it.
 
 Each helper takes the widget's own arguments by name (the default too, so it is recorded where it is set) and an
 optional container (a column, the sidebar); other keyword arguments go to the widget unchanged.
@@ -20,7 +24,12 @@ from typing import Any, Literal, TypeVar, cast
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from ui.shell.url_check import Kind, UrlParam
+
 RECORDS_KEY = "url_bindings"  # session state: widget key -> its UrlBinding, as last drawn in this session
+NOTED_KEY = "url_link_noted"  # session state: the note has been shown in this run (ui.shell.url_state clears it)
+LINK_NOTE = "A setting in the link was out of range and was reset."
+INT_SLIDER_STEP, FLOAT_SLIDER_STEP = 1, 0.01  # Streamlit's steps for a slider given none
 
 N = TypeVar("N", int, float)
 V = TypeVar("V")
@@ -37,6 +46,14 @@ class UrlBinding:
     min_value: float | None = None  # a number's bounds, both included; None for choices and toggles
     max_value: float | None = None
     labels: tuple[str, ...] = ()  # a choice's options as the URL writes them (format_func applied), in order
+    step: float | None = None  # a slider's step (Streamlit's default where none was given); None elsewhere
+
+    def accepts(self, value: str) -> bool:
+        """Whether this widget, as drawn, takes this value from the address."""
+        if self.labels:
+            return value in self.labels
+        kind: Kind = "bool" if self.value_type is bool else "int" if self.value_type is int else "float"
+        return UrlParam(self.key, kind, self.min_value, self.max_value, self.step).accepts(value)
 
 
 def recorded() -> dict[str, UrlBinding]:
@@ -46,6 +63,16 @@ def recorded() -> dict[str, UrlBinding]:
 
 def _record(binding: UrlBinding) -> None:
     recorded()[binding.key] = binding
+    values = st.query_params.get_all(binding.key)
+    if values and not (len(values) == 1 and binding.accepts(values[0])):
+        note_link_reset()  # Streamlit drops the value when it seeds the widget
+
+
+def note_link_reset() -> None:
+    """The one quiet note, once per run, that a value in the address was dropped."""
+    if not st.session_state.get(NOTED_KEY):
+        st.session_state[NOTED_KEY] = True
+        st.toast(LINK_NOTE, icon=":material/link_off:")
 
 
 def _host(container: DeltaGenerator | None) -> Any:
@@ -100,7 +127,9 @@ def _number(
     widget_options: dict[str, Any],
 ) -> N:
     # slider and number_input take the same arguments and bind alike: one recorder and one call for both.
-    _record(UrlBinding(key, kind, value, type(value), min_value, max_value))
+    default_step = INT_SLIDER_STEP if isinstance(value, int) else FLOAT_SLIDER_STEP
+    slider_step = (step or default_step) if kind == "slider" else None
+    _record(UrlBinding(key, kind, value, type(value), min_value, max_value, step=slider_step))
     host = _host(container)
     draw = host.slider if kind == "slider" else host.number_input
     return cast(

@@ -8,9 +8,9 @@ import numpy as np
 import streamlit as st
 
 from ui.widgets import bound
-from ui.widgets.literal_text import literal
 from vae_core.engine import limits
 from vae_core.engine.data import ImageDataset
+from vae_core.engine.literal_text import literal
 from vae_core.engine.registry import ModelEntry
 from vae_core.engine.vocabulary import dim_name
 from vae_core.serving.images import READABLE_PX, digit_png

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.widgets.literal_text import literal
 from vae_core.engine.data import data_dir, has_split
 from vae_core.engine.data_files import FetchFailed, fetch_split, source
+from vae_core.engine.literal_text import literal
 
 
 def offer_text(dataset: str) -> str:

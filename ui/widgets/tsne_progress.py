@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 import streamlit as st
 
 from ui.state.session import session_token
-from ui.widgets.literal_text import literal
+from vae_core.engine.literal_text import literal
 from vae_core.serving.tsne_job import CANCELLED, DONE, FAILED, TsneJob, describe_sample
 
 POLL_SECONDS = 0.5  # how often the bars move; each poll reruns this fragment only

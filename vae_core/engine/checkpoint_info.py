@@ -22,6 +22,7 @@ for a bad file (it is reported in `problems`).
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import math
@@ -30,7 +31,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from stat import S_ISREG
+from stat import S_ISDIR, S_ISREG
 from typing import Any, BinaryIO, NamedTuple
 
 from vae_core.engine import limits
@@ -148,7 +149,7 @@ def list_checkpoints(folder: str | Path) -> CheckpointScan:
             return CheckpointScan([], [])
         paths = sorted(p for p in folder.iterdir() if is_listed_name(p.name))
     except OSError as err:
-        return CheckpointScan([], [(folder, f"{folder}: cannot list the folder ({_os_reason(err)})")])
+        return CheckpointScan([], [(folder, f"{folder.name}: cannot list the folder ({_os_reason(err)})")])
     remove_stale_temp_files(folder)
     for path in paths:
         try:
@@ -308,13 +309,7 @@ def _open_checkpoint(path: Path) -> Iterator[tuple[BinaryIO, int]]:
     after the check opens without blocking, and is then refused as not a regular file.
     """
     if not path.is_file():
-        if path.is_symlink():
-            kind = "a symbolic link that leads to no file (dangling, or a loop)"
-        elif path.is_dir():
-            kind = "a folder, not a file"
-        else:
-            kind = "not a regular file" if path.exists() else "no such checkpoint file"
-        raise CheckpointError(f"{path}: {kind}")
+        raise CheckpointError(f"{path.name}: {_not_a_file(path)}")
     if path.name.endswith(OLD_SUFFIXES):
         raise CheckpointError(old_format_note(path))
     try:
@@ -324,7 +319,7 @@ def _open_checkpoint(path: Path) -> Iterator[tuple[BinaryIO, int]]:
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(fd)
         if not S_ISREG(info.st_mode):
-            raise CheckpointError(f"{path}: not a regular file")
+            raise CheckpointError(f"{path.name}: not a regular file")
         if info.st_size > _LENGTH_BYTES + limits.MAX_HEADER_BYTES + limits.MAX_TENSOR_BYTES:
             raise CheckpointError(
                 f"{path.name}: the file is {info.st_size / 2**20:.0f} MB, more than any checkpoint within the "
@@ -334,6 +329,25 @@ def _open_checkpoint(path: Path) -> Iterator[tuple[BinaryIO, int]]:
             yield handle, info.st_size
         except OSError as err:
             raise CheckpointError(f"{path.name}: not a readable checkpoint ({_os_reason(err)})") from None
+
+
+def _not_a_file(path: Path) -> str:
+    """What stands at path instead of a checkpoint file, in words (the name only: never a server path)."""
+    if not path.is_symlink():
+        if path.is_dir():
+            return "a folder, not a file"
+        return "not a regular file" if path.exists() else "no such checkpoint file"
+    try:
+        target = os.stat(path)  # follows the link
+    except FileNotFoundError:
+        return "a symbolic link to nothing (dangling: its target does not exist)"
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "a symbolic link that leads back to itself (a loop)"
+        return f"a symbolic link whose target cannot be read ({_os_reason(err)})"
+    if S_ISDIR(target.st_mode):
+        return "a symbolic link to a folder, not a file"
+    return "a symbolic link to a device or other special file (not a regular file)"
 
 
 def _header_length(path: Path, first: bytes, file_size: int) -> int:

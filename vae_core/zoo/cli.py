@@ -9,6 +9,7 @@ import math
 import os
 import sys
 import time
+import unicodedata
 import uuid
 from pathlib import Path
 
@@ -236,6 +237,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     # Everything that can be refused is refused before the data are loaded and the training starts.
     if args.out.suffix != SUFFIX:
         raise ValueError(f"--out must end in {SUFFIX}, got {args.out}")
+    check_plain_name(args.out)
     check_writable(args.out)
     hidden = args.hidden or model_kind(args.model).default_hidden(args.arch)
     model_config = ModelConfig(
@@ -441,6 +443,16 @@ def split_origin(name: str, split: str) -> str:
     if split == "test" and split_in_folder(name, split, shipped_folder(name)):
         return "shipped with the package"
     return f"missing (python -m vae_core data fetch {name}{' --split test' if split == 'test' else ''})"
+
+
+def check_plain_name(out: Path) -> None:
+    """Refuse a file name with a control or invisible character (a line break, a tab, a bidi override): every
+    listing, log line and page that shows the name would show it broken or reversed."""
+    if any(unicodedata.category(c) in {"Cc", "Cf", "Zl", "Zp"} for c in out.name):
+        raise ValueError(
+            f"--out {out.name!a} holds a control character (a line break, a tab, an invisible or bidi "
+            "character); give a plain file name"
+        )
 
 
 def check_writable(out: Path) -> None:

@@ -13,6 +13,7 @@ from typing import NamedTuple
 from vae_core.engine.atomic_files import write_atomically
 from vae_core.engine.checkpoint_info import CheckpointInfo, list_checkpoints
 from vae_core.engine.data import DATASET_NAMES
+from vae_core.engine.literal_text import literal, literal_code
 from vae_core.engine.protocol import DataProtocol, protocol_of
 from vae_core.engine.results import EvaluationReport
 from vae_core.engine.vocabulary import (
@@ -59,7 +60,7 @@ def render_model_card(folder: str | Path) -> str:
     lines += provenance_lines(scan.infos)
     if scan.problems:
         lines += ["", "## Files that could not be read", ""]
-        lines += [f"- `{path.name}`: {why}" for path, why in scan.problems]
+        lines += [f"- {literal_code(path.name)}: {literal(why)}" for path, why in scan.problems]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -87,7 +88,7 @@ def header_lines(infos: list[CheckpointInfo]) -> list[str]:
     total_seconds = sum(float(info.metadata.get("train_seconds", 0.0)) for info in infos)
     total_cpu = sum(float(info.metadata.get("train_cpu_seconds", 0.0)) for info in infos)
     total_bytes = sum(info.path.stat().st_size for info in infos)
-    hardware = sorted({str(info.metadata.get("hardware", "unknown")) for info in infos})
+    hardware = sorted({literal(info.metadata.get("hardware", "unknown")) for info in infos})
     quick = any(info.metadata.get("quick") for info in infos)
     lines = [
         "# Model card: the shipped checkpoints",
@@ -129,39 +130,41 @@ def header_lines(infos: list[CheckpointInfo]) -> list[str]:
 
 def section_lines(role: str, group: str, infos: list[CheckpointInfo]) -> list[str]:
     if role == ROLE_DEFAULT:
-        return ["", f"## Default models (`{group}`)", "", *default_paragraph(infos), "", *metrics_table(infos)]
+        heading = f"## Default models ({literal_code(group)})"
+        return ["", heading, "", *default_paragraph(infos), "", *metrics_table(infos)]
     if role == ROLE_FAMILY_2D:
         return [
             "",
-            f"## Latent size 2, side by side (`{group}`)",
+            f"## Latent size 2, side by side ({literal_code(group)})",
             "",
             *family_paragraph(infos),
             "",
             *metrics_table(infos),
         ]
     if role == ROLE_BETA_SWEEP:
-        return ["", f"## beta sweep (`{group}`)", "", *beta_sweep_paragraph(infos), "", *metrics_table(infos)]
+        heading = f"## beta sweep ({literal_code(group)})"
+        return ["", heading, "", *beta_sweep_paragraph(infos), "", *metrics_table(infos)]
     if role == ROLE_SPARSE_WIDE:
         return [
             "",
-            f"## Wide sparse autoencoders (`{group}`)",
+            f"## Wide sparse autoencoders ({literal_code(group)})",
             "",
             *sparse_wide_paragraph(infos),
             "",
             *metrics_table(infos),
         ]
     if role == ROLE_CONDITIONAL:
-        return ["", f"## Conditional VAE (`{group}`)", "", CONDITIONAL_PARAGRAPH, "", *metrics_table(infos)]
+        return ["", f"## Conditional VAE ({literal_code(group)})", "", CONDITIONAL_PARAGRAPH, "", *metrics_table(infos)]
     if role == ROLE_DISENTANGLEMENT:
         return [
             "",
-            f"## Disentanglement on sprites (`{group}`)",
+            f"## Disentanglement on sprites ({literal_code(group)})",
             "",
             *disentanglement_paragraph(infos),
             "",
             *metrics_table(infos),
         ]
-    return ["", f"## Other checkpoints (`{group}`)", "", *metrics_table(infos)]
+    return ["", f"## Other checkpoints ({literal_code(group)})", "", *metrics_table(infos)]
 
 
 def disentanglement_paragraph(infos: list[CheckpointInfo]) -> list[str]:
@@ -186,7 +189,7 @@ def sparse_wide_paragraph(infos: list[CheckpointInfo]) -> list[str]:
     for info in infos:
         m = info.model_config
         parts.append(
-            f"`{info.name}`: {'-'.join(str(w) for w in (m.input_size, *m.hidden_dims, m.latent_dim))}, "
+            f"{literal_code(info.name)}: {'-'.join(str(w) for w in (m.input_size, *m.hidden_dims, m.latent_dim))}, "
             f"KL sparsity penalty towards rho = {m.sparsity_target:g} with weight {m.sparsity_weight:g}"
         )
     return [
@@ -210,8 +213,9 @@ def default_paragraph(infos: list[CheckpointInfo]) -> list[str]:
         m, t, meta, report = info.model_config, info.train_config, info.metadata, info.metrics
         widths = "-".join(str(w) for w in (m.input_size, *m.hidden_dims, m.latent_dim))
         lines.append(
-            f"`{info.name}`: {_article(kind_noun(m.kind))} {kind_noun(m.kind)} with an {m.arch.upper()} body {widths} "
-            f"(Bernoulli decoder), trained for {meta.get('epochs_run', t.epochs)} epochs "
+            f"{literal_code(info.name)}: {_article(kind_noun(m.kind))} {kind_noun(m.kind)} with an "
+            f"{m.arch.upper()} body {widths} "
+            f"(Bernoulli decoder), trained for {literal(meta.get('epochs_run', t.epochs))} epochs "
             f"({_minutes(meta.get('train_seconds'))} wall clock, {_minutes(meta.get('train_cpu_seconds'))} of CPU "
             f"time)"
             + (" with dynamic binarisation" if t.dynamic_binarization else "")
@@ -237,7 +241,8 @@ def default_paragraph(infos: list[CheckpointInfo]) -> list[str]:
         if report is not None and iw_nll is not None:
             lines.append(
                 f"- **Test -log p(x) ≈ {iw_nll:.2f} nats** (IW estimate, K = {report.iw_samples}, "
-                f"on {report.n_images} test images; test protocol: {meta.get('test_binarization', 'unknown')})."
+                f"on {report.n_images} test images; test protocol: "
+                f"{literal(meta.get('test_binarization', 'unknown'))})."
             )
         terms = _terms(report)
         lines.append(
@@ -341,19 +346,19 @@ def metrics_table(infos: list[CheckpointInfo]) -> list[str]:
         protocol = report.data_protocol if report is not None else protocol_of(info.train_config, m)
         mark = "" if protocol.is_likelihood else " †"
         if report is not None and report.entropy_floor is not None:
-            floors.append(f"`{info.name}` {report.entropy_floor:.2f}")
+            floors.append(f"{literal_code(info.name)} {report.entropy_floor:.2f}")
         iw = report.iw_nll if report is not None else None
         terms = _terms(report)
         rows.append(
             [
-                f"`{info.name}`",
+                literal_code(info.name),
                 m.kind,
                 f"{m.arch} {'-'.join(str(w) for w in m.hidden_dims)}",
                 str(m.latent_dim),
                 f"{m.beta:g}" if m.is_variational else "-",
                 info.train_config.dataset,
                 protocol.value,
-                str(meta.get("epochs_run", info.train_config.epochs)),
+                literal(meta.get("epochs_run", info.train_config.epochs)),
                 _minutes(meta.get("train_seconds")),
                 terms.neg_elbo + (mark if terms.neg_elbo != "-" else ""),
                 terms.recon + mark,
@@ -382,13 +387,13 @@ def provenance_lines(infos: list[CheckpointInfo]) -> list[str]:
         sizes = meta.get("split_sizes") or {}
         rows.append(
             [
-                f"`{info.name}`",
-                str(meta.get("role", "-")),
-                str(meta.get("group", "-")),
-                f"{sizes.get('train', '-')} / {sizes.get('test', '-')}",
-                str(meta.get("seed", "-")),
-                f"binarised, seed {meta.get('eval_seed')}" if meta.get("test_binarized") else "grey levels",
-                str(meta.get("stored_dtype", "-")),
+                literal_code(info.name),
+                literal(meta.get("role", "-")),
+                literal(meta.get("group", "-")),
+                f"{literal(sizes.get('train', '-'))} / {literal(sizes.get('test', '-'))}",
+                literal(meta.get("seed", "-")),
+                f"binarised, seed {literal(meta.get('eval_seed'))}" if meta.get("test_binarized") else "grey levels",
+                literal(meta.get("stored_dtype", "-")),
                 f"{info.path.stat().st_size / 1e6:.2f} MB",
             ]
         )
