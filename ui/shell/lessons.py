@@ -68,7 +68,7 @@ LESSONS: dict[str, Lesson] = {
             "autoencoders",
             "Undercomplete AE and PCA",
             ":material/compress:",
-            url_keys=("ae_pca_manifold", "ae_pca_points", "ae_pca_noise", "ae_pca_k"),
+            url_keys=("ae_pca_manifold", "ae_pca_k"),
         ),
         Lesson(
             "sparse_autoencoders",
@@ -82,7 +82,7 @@ LESSONS: dict[str, Lesson] = {
             ":material/auto_fix_high:",
             url_keys=(
                 # the toy field, then digits with a noise level per kind of noise, and your own image
-                *("ae_dae_manifold", "ae_dae_points", "ae_dae_noise", "ae_dae_sigma"),
+                *("ae_dae_manifold", "ae_dae_sigma"),
                 *("ae_dae_kind", "ae_dae_level_gaussian", "ae_dae_level_mask", "ae_dae_own", "ae_dae_index"),
                 "ae_dae_own_source",  # the image chooser; the lesson's images are grey, never binarised
                 "ae_dae_own_test_index",
@@ -94,7 +94,7 @@ LESSONS: dict[str, Lesson] = {
             ":material/unfold_less:",
             url_keys=(
                 *("ae_cae_index", "ae_cae_epsilon"),
-                *("ae_cae_manifold", "ae_cae_points", "ae_cae_noise", "ae_cae_weight", "ae_cae_position"),
+                *("ae_cae_manifold", "ae_cae_weight", "ae_cae_position"),
             ),
         ),
         Lesson(

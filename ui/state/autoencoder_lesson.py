@@ -1,9 +1,8 @@
-"""Cached models and numbers of the autoencoder lesson: each trained or loaded once per parameter set.
+"""Cached models and numbers of the autoencoder lesson: each loaded once per parameter set, never trained.
 
-Toy models (seconds each) and, offline, the digits models are trained the first time a page run asks for
-them, with a progress bar; every later run, in any session, gets the same object back. A lock keeps two
-sessions from training at once on the shared cores. The numbers over the test set are st.cache_data'd by
-their parameters, after the models they need are in the store.
+Toy models come from the shipped toy bundle (toy_zoo.py), image models from the zoo; every later run, in any
+session, gets the same object back. The numbers over the test set are st.cache_data'd by their parameters,
+after the models they need are in the store.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ import torch
 from vae_core.engine.data import load_dataset
 from vae_core.engine.registry import shipped_folder
 from vae_core.lessons.autoencoders import numbers as L
+from vae_core.lessons.autoencoders import toy_zoo
 from vae_core.lessons.autoencoders.lesson_models import (
     GAUSSIAN_LEVELS,
     MASK_LEVELS,
@@ -28,9 +28,9 @@ from vae_core.lessons.autoencoders.lesson_models import (
     image_model,
 )
 from vae_core.lessons.autoencoders.toy_data import ToyManifold, make_toy_manifold
-from vae_core.lessons.autoencoders.toy_models import ToyFit, ToyTrainSpec, train_toy_autoencoder
+from vae_core.lessons.autoencoders.toy_models import ToyFit, ToyTrainSpec
 
-MAX_STORED = 48  # models kept (toy models are ~20 kB each; sliders over noise and size make new ones)
+MAX_STORED = 48  # image models, data and PCA fits kept (the toy bundle is one entry of about 1 MB)
 
 
 @st.cache_resource(show_spinner=False)
@@ -59,39 +59,22 @@ def toy_manifold(settings: ToySettings) -> ToyManifold:
     )
 
 
-def toy_fit(settings: ToySettings, spec: ToyTrainSpec, label: str) -> ToyFit:
-    """The toy model `spec` trained on the toy data `settings` (a progress bar while it trains)."""
-
-    def train() -> ToyFit:
-        bar = st.progress(0.0, text=f"Training the {label} ({spec.steps} steps)…")
-
-        def report(step: int, total: int, loss: float) -> None:
-            bar.progress(step / total, text=f"Training the {label}: step {step}/{total}, loss {loss:.4f}")
-
-        fit = train_toy_autoencoder(toy_manifold(settings).points, spec, progress=report)
-        bar.empty()
-        return fit
-
-    return _remember(("toy", astuple(settings), astuple(spec)), train)
+def toy_bundle() -> toy_zoo.ToyBundle:
+    """Every shipped toy model, read once per server."""
+    return _remember(
+        ("toys", str(shipped_folder())), lambda: toy_zoo.load_toy_bundle(shipped_folder() / toy_zoo.TOY_BUNDLE_FILE)
+    )
 
 
-def lesson_model(dataset: str, exhibit: str, label: str):
-    """The lesson's image model for an exhibit: loaded from the zoo (MNIST) or trained now (digits)."""
+def toy_fit(settings: ToySettings, spec: ToyTrainSpec) -> ToyFit:
+    """The shipped toy model `spec` trained on the toy data `settings`; ToyBundleError if none ships."""
+    return toy_bundle().fit(settings, spec)
+
+
+def lesson_model(dataset: str, exhibit: str):
+    """The lesson's image model for an exhibit, loaded from the zoo."""
     folder = str(shipped_folder())
-
-    def make():
-        if dataset != "digits":
-            return image_model(dataset, exhibit, folder)
-        bar = st.progress(0.0, text=f"Training the {label} on digits…")
-
-        def report(done: float) -> None:
-            bar.progress(min(done, 1.0), text=f"Training the {label} on digits: {done:.0%}")
-
-        model = image_model(dataset, exhibit, folder, progress=report)
-        bar.empty()
-        return model
-
-    return _remember(("image", dataset, exhibit, folder), make)
+    return _remember(("image", dataset, exhibit, folder), lambda: image_model(dataset, exhibit, folder))
 
 
 def test_images(dataset: str) -> torch.Tensor:
@@ -112,28 +95,28 @@ def pca_model(dataset: str, k: int):
 @st.cache_data(show_spinner=False, max_entries=64)
 def denoising_curve(dataset: str, kind: str) -> L.DenoisingCurve:
     levels = GAUSSIAN_LEVELS if kind == "gaussian" else MASK_LEVELS
-    models = {"plain AE": lesson_model(dataset, "ae", "plain AE"), "DAE": lesson_model(dataset, "dae", "DAE")}
+    models = {"plain AE": lesson_model(dataset, "ae"), "DAE": lesson_model(dataset, "dae")}
     return L.denoising_curve(models, test_images(dataset), kind, levels)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def jacobian_norms(dataset: str, exhibit: str) -> np.ndarray:
-    model = lesson_model(dataset, exhibit, exhibit)
+    model = lesson_model(dataset, exhibit)
     return L.jacobian_norms_sq(model.embed, test_images(dataset)).numpy()
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def contraction(dataset: str, exhibit: str, epsilon: float) -> L.ContractionSummary:
-    model = lesson_model(dataset, exhibit, exhibit)
+    model = lesson_model(dataset, exhibit)
     return L.contraction_summary(model.embed, test_images(dataset), epsilon)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def rho_hat(dataset: str, exhibit: str) -> np.ndarray:
-    return L.mean_activations(lesson_model(dataset, exhibit, exhibit), test_images(dataset)).numpy()
+    return L.mean_activations(lesson_model(dataset, exhibit), test_images(dataset)).numpy()
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def mean_fraction_on(dataset: str, exhibit: str, threshold: float) -> float:
-    model = lesson_model(dataset, exhibit, exhibit)
+    model = lesson_model(dataset, exhibit)
     return L.fraction_on(L.hidden_activations(model, test_images(dataset)), threshold).mean().item()
