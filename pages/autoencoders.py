@@ -21,6 +21,7 @@ from ui.widgets.autoencoder_parts import (
     toy_controls,
 )
 from ui.widgets.export import figure_config, image_download
+from vae_core.engine.limits import MAX_PCA_COMPONENTS
 from vae_core.lessons.autoencoders import numbers as L
 from vae_core.lessons.autoencoders import parts
 from vae_core.lessons.autoencoders.toy_data import MANIFOLD_DIMS
@@ -85,7 +86,7 @@ def pca_image_part() -> None:
     )
     images = state.test_images(dataset)
     ae = state.lesson_model(dataset, "ae")
-    k = bound.slider("PCA components k", key="ae_pca_k", min_value=1, max_value=64, value=2)
+    k = bound.slider("PCA components k", key="ae_pca_k", min_value=1, max_value=MAX_PCA_COMPONENTS, value=2)
     pca_k, pca_2 = state.pca_model(dataset, k), state.pca_model(dataset, 2)
     rows = parts.pca_and_ae_rows(images[:N_DIGITS_SHOWN], pca_k, ae, k)
     for label, row in rows.items():

@@ -15,6 +15,7 @@ import numpy as np
 import streamlit as st
 import torch
 
+from vae_core.engine import limits
 from vae_core.engine.data import load_dataset
 from vae_core.engine.registry import shipped_folder
 from vae_core.lessons.autoencoders import numbers as L
@@ -29,7 +30,9 @@ from vae_core.lessons.autoencoders.lesson_models import (
 )
 from vae_core.lessons.autoencoders.toy_data import ToyManifold, make_toy_manifold
 from vae_core.lessons.autoencoders.toy_models import ToyFit, ToyTrainSpec
+from vae_core.serving.disk_cache import cached, content_digest
 
+PCA_CACHE_KIND = "pca-basis/1"  # bump when fit_principal_basis changes what it returns
 MAX_STORED = 48  # image models, data and PCA fits kept (the toy bundle is one entry of about 1 MB)
 
 
@@ -82,11 +85,22 @@ def test_images(dataset: str) -> torch.Tensor:
     return _remember(("test", dataset), lambda: load_dataset(dataset, "test").images[:TEST_IMAGES])
 
 
-def pca_model(dataset: str, k: int):
-    """scikit-learn's PCA with k components, fitted on the first PCA_TRAIN_IMAGES training images."""
-    return _remember(
-        ("pca", dataset, k), lambda: L.fit_pca(load_dataset(dataset, "train").images[:PCA_TRAIN_IMAGES], k)
-    )
+def pca_model(dataset: str, k: int) -> L.PrincipalBasis:
+    """PCA with k components of the first PCA_TRAIN_IMAGES training images: the first k of one fitted basis."""
+    return principal_basis(dataset).first(k)
+
+
+def principal_basis(dataset: str) -> L.PrincipalBasis:
+    """The top MAX_PCA_COMPONENTS directions, fitted once per data set and kept on disk (keyed by the images)."""
+
+    def fit() -> L.PrincipalBasis:
+        images = load_dataset(dataset, "train").images[:PCA_TRAIN_IMAGES]
+        key = {"dataset": dataset, "images": content_digest(images), "components": limits.MAX_PCA_COMPONENTS}
+        return cached(
+            PCA_CACHE_KIND, key, L.PrincipalBasis, lambda: L.fit_principal_basis(images, limits.MAX_PCA_COMPONENTS)
+        )
+
+    return _remember(("pca", dataset), fit)
 
 
 # --- numbers over the test images (the models must already be in the store) -------------------------------

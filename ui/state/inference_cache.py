@@ -21,7 +21,6 @@ from vae_core.lessons import divergences, posterior
 
 IW_K = 5000  # importance samples for the IW estimate shown beside log p(x)
 IW_SEEDS = (0, 1, 2, 3)  # the shown estimate is the first seed's; the others measure its spread
-Q_STAR_SEED = 0
 RANKED_IMAGES = 200  # test images ranked for the "largest gap" picker (all of them when fewer)
 
 
@@ -47,7 +46,7 @@ def image_inference(ref: ModelRef, image: np.ndarray, *, fit_q_star: bool) -> po
     """Grid posterior, ELBO, both gaps, IW_K and q* for one image (H, W), already in the model's input format."""
     model = load_model(on_cpu(ref))
     x = torch.as_tensor(np.asarray(image, dtype=np.float32)).unsqueeze(0)  # (1, H, W): one channel
-    return posterior.infer_image(model, x, k=IW_K, iw_seeds=IW_SEEDS, fit_q_star=fit_q_star, seed=Q_STAR_SEED)
+    return posterior.infer_image(model, x, k=IW_K, iw_seeds=IW_SEEDS, fit_q_star=fit_q_star)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

@@ -46,6 +46,14 @@ def checkpoint_content(path: str | Path) -> str:
     return read_header(Path(path)).checksum
 
 
+def content_digest(tensor: torch.Tensor | np.ndarray) -> str:
+    """The SHA-256 of an array's dtype, shape and bytes: a key for results computed from data."""
+    array = tensor.detach().cpu().contiguous().numpy() if isinstance(tensor, torch.Tensor) else np.asarray(tensor)
+    digest = hashlib.sha256(f"{array.dtype}{array.shape}".encode())
+    digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
 def cache_path(kind: str, key: dict[str, Any], folder: Path | None = None) -> Path:
     text = json.dumps({"kind": kind, **key}, sort_keys=True, default=str)
     return (folder or cache_folder()) / kind.split("/")[0] / f"{hashlib.sha256(text.encode()).hexdigest()}.safetensors"
