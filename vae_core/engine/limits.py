@@ -41,10 +41,11 @@ MAX_PENALTY_WEIGHT = 1e6  # sparsity / contractive / corruption weights
 # worst_case.py extrapolated 2 hours from 20 images on a 2-core machine at load 9).
 MAX_IW_SAMPLES = 5000
 MAX_ANOMALY_IW_SAMPLES = 1000  # K per image when the anomaly page scores whole sets (thousands of images)
-# Images x K per set on the anomaly page (a study scores 5-7 sets): 100 000 decodes of the 2-D VAE are about 3 s
-# a set on one idle core; a batch decodes 250 images x K at once, 250 x 200 x 784 x 4 B = 157 MB at the largest K
-# the page lets through. Every set is scored once per data directory (the disk cache), in batches with progress,
-# stopped by a newer rerun or a closed tab.
+# Images x K per set on the anomaly page (a study scores 5-7 sets), with K at most 100: 100 000 decodes of the 2-D
+# VAE take 7-9 s a set at load 20 on the shared 2-core machine (benchmarks/worst_case.py: about 1-2 s idle); a
+# batch decodes 250 images x K at once, 335 MB of growth at K = 100 (671 MB measured at K = 200, so K stops at 100).
+# Every set is scored once per data directory (the disk cache), in batches with progress and an estimate, stopped
+# by a newer rerun or a closed tab.
 MAX_ANOMALY_SET_DECODES = 100_000
 # Draws from q(z|x) for one image: 10 000 x 784 x 4 B = 31 MB decoded, about 80 MB with the decoder's activations.
 MAX_POSTERIOR_SAMPLES = 10_000
