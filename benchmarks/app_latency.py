@@ -647,8 +647,14 @@ def page_table(dataset: str, repeats: int) -> list[str]:
                     began = time.perf_counter()
                     control.set_value(values[i % len(values)]).run()
                     times.append(time.perf_counter() - began)
-            except (KeyError, ValueError, IndexError) as err:  # the control went away (a toggle hid it)
-                cells.append(f"{key} ({type(err).__name__})")
+                    if at.exception:
+                        raise RuntimeError(str(at.exception[0].value).splitlines()[0][:60])
+            except Exception as err:  # gone (a toggle hid it), disabled, or the page failed at that value
+                cells.append(f"{key} ({type(err).__name__}: {str(err)[:60]})")
+                at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=PAGE_TIMEOUT_S)
+                at.query_params["dataset"] = dataset
+                at.run()
+                at.switch_page(lesson.script).run()
                 continue
             p95 = sorted(times)[max(0, math.ceil(0.95 * len(times)) - 1)]
             cells.append(f"{key} {statistics.median(times):.2f}/{p95:.2f}")
