@@ -10,14 +10,16 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import astuple
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
 import torch
 
 from vae_core.engine import limits
+from vae_core.engine.checkpoint_info import SUFFIX
 from vae_core.engine.data import load_dataset
-from vae_core.engine.registry import shipped_folder
+from vae_core.engine.registry import DEFAULT_CHECKPOINT_DIR, shipped_folder
 from vae_core.lessons.autoencoders import numbers as L
 from vae_core.lessons.autoencoders import toy_zoo
 from vae_core.lessons.autoencoders.lesson_models import (
@@ -25,6 +27,7 @@ from vae_core.lessons.autoencoders.lesson_models import (
     MASK_LEVELS,
     PCA_TRAIN_IMAGES,
     TEST_IMAGES,
+    ZOO_MODELS,
     ToySettings,
     image_model,
 )
@@ -33,6 +36,7 @@ from vae_core.lessons.autoencoders.toy_models import ToyFit, ToyTrainSpec
 from vae_core.serving.disk_cache import cached, content_digest
 
 PCA_CACHE_KIND = "pca-basis/1"  # bump when fit_principal_basis changes what it returns
+REPOSITORY_CHECKPOINTS = Path(__file__).resolve().parents[2] / DEFAULT_CHECKPOINT_DIR
 MAX_STORED = 48  # image models, data and PCA fits kept (the toy bundle is one entry of about 1 MB)
 
 
@@ -62,11 +66,17 @@ def toy_manifold(settings: ToySettings) -> ToyManifold:
     )
 
 
+def lesson_file(relative: str | Path) -> Path:
+    """A shipped file of the lesson: in the shipped folder ($VAE_CHECKPOINT_DIR), else in the repository's own
+    checkpoints/ (a deployment's own model folder need not carry the lesson's exhibits)."""
+    shipped = shipped_folder() / relative
+    return shipped if shipped.exists() else REPOSITORY_CHECKPOINTS / relative
+
+
 def toy_bundle() -> toy_zoo.ToyBundle:
     """Every shipped toy model, read once per server."""
-    return _remember(
-        ("toys", str(shipped_folder())), lambda: toy_zoo.load_toy_bundle(shipped_folder() / toy_zoo.TOY_BUNDLE_FILE)
-    )
+    path = lesson_file(toy_zoo.TOY_BUNDLE_FILE)
+    return _remember(("toys", str(path)), lambda: toy_zoo.load_toy_bundle(path))
 
 
 def toy_fit(settings: ToySettings, spec: ToyTrainSpec) -> ToyFit:
@@ -76,7 +86,8 @@ def toy_fit(settings: ToySettings, spec: ToyTrainSpec) -> ToyFit:
 
 def lesson_model(dataset: str, exhibit: str):
     """The lesson's image model for an exhibit, loaded from the zoo."""
-    folder = str(shipped_folder())
+    name = ZOO_MODELS.get(dataset, {}).get(exhibit)  # image_model refuses a data set or exhibit it has not
+    folder = str(lesson_file(f"{name}{SUFFIX}").parent if name else shipped_folder())
     return _remember(("image", dataset, exhibit, folder), lambda: image_model(dataset, exhibit, folder))
 
 
