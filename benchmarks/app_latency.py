@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import statistics
@@ -585,6 +586,82 @@ def cold_start(runs: int, lesson: str = "Decoder grid") -> list[str]:
     ]
 
 
+# --- the page table: every page's first open and every control's reruns, per data set ------------------------
+PAGE_TABLE_SKIP = ("home", "train")  # home draws no lesson; the Train page's controls start trainings
+PAGE_TIMEOUT_S = 600
+TIMED_WIDGETS = ("slider", "number_input", "toggle", "select_slider")
+
+
+def _alternatives(binding) -> list:
+    """Values to move a bound control between: its far end first (the costly one), then its default."""
+    if binding.widget in ("slider", "number_input"):
+        far = binding.max_value if binding.default != binding.max_value else binding.min_value
+        return [binding.value_type(far), binding.default]
+    if binding.widget == "toggle":
+        return [not binding.default, binding.default]
+    options = [binding.value_type(label) for label in binding.labels] if binding.value_type in (int, float) else []
+    if binding.widget in ("select_slider",) and options:
+        return [options[-1] if options[-1] != binding.default else options[0], binding.default]
+    return []  # selectbox and radio: options are shown through format_func; left out
+
+
+def _control(at, binding):
+    finders = {"slider": at.slider, "number_input": at.number_input, "toggle": at.toggle}
+    finders["select_slider"] = at.select_slider
+    return finders[binding.widget](key=binding.key)
+
+
+def page_table(dataset: str, repeats: int) -> list[str]:
+    """One row per page: its first open (in this process, after the home page) and, per bound control, the
+    median and p95 of `repeats` whole reruns moving it between its far end and its default (AppTest, server
+    side: no browser, no network). First opens share this process's caches with the pages before them."""
+    from streamlit.testing.v1 import AppTest
+
+    from ui.widgets.bound import RECORDS_KEY
+
+    lines = [f"{'page':28} {'first open s':>12}  controls (median / p95 s of a rerun, {repeats} each)"]
+    for slug, lesson in LESSONS.items():
+        if slug in PAGE_TABLE_SKIP:
+            continue
+        at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=PAGE_TIMEOUT_S)
+        at.query_params["dataset"] = dataset
+        at.run()
+        start = time.perf_counter()
+        at.switch_page(lesson.script).run()
+        first = time.perf_counter() - start
+        if at.exception:
+            lines.append(f"{slug:28} {first:12.2f}  exception: {str(at.exception[0].value)[:80]}")
+            continue
+        bindings = dict(at.session_state[RECORDS_KEY]) if RECORDS_KEY in at.session_state else {}
+        cells = []
+        for key, binding in bindings.items():
+            if key not in lesson.url_keys or binding.widget not in TIMED_WIDGETS:
+                continue
+            values = _alternatives(binding)
+            if not values:
+                continue
+            times = []
+            try:
+                for i in range(repeats):
+                    control = _control(at, binding)
+                    began = time.perf_counter()
+                    control.set_value(values[i % len(values)]).run()
+                    times.append(time.perf_counter() - began)
+                    if at.exception:
+                        raise RuntimeError(str(at.exception[0].value).splitlines()[0][:60])
+            except Exception as err:  # gone (a toggle hid it), disabled, or the page failed at that value
+                cells.append(f"{key} ({type(err).__name__}: {str(err)[:60]})")
+                at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=PAGE_TIMEOUT_S)
+                at.query_params["dataset"] = dataset
+                at.run()
+                at.switch_page(lesson.script).run()
+                continue
+            p95 = sorted(times)[max(0, math.ceil(0.95 * len(times)) - 1)]
+            cells.append(f"{key} {statistics.median(times):.2f}/{p95:.2f}")
+        lines.append(f"{slug:28} {first:12.2f}  {'; '.join(cells) or '-'}")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default=None, help="pick this data set in the sidebar first")
@@ -592,9 +669,26 @@ def main() -> None:
     parser.add_argument("--cold-starts", type=int, default=3, help="fresh `streamlit run` processes timed")
     parser.add_argument("--widgets", action="store_true", help="only the widget changes end to end in Chromium")
     parser.add_argument("--cold-only", action="store_true", help="only the cold starts")
+    parser.add_argument(
+        "--pages",
+        default=None,
+        metavar="DATASETS",
+        help="only the page table (first open, each control's median and p95) on these data sets, e.g. mnist,digits;"
+        " then the cold direct link to a lesson",
+    )
     args = parser.parse_args()
     os.chdir(REPO_ROOT)
     print(f"machine: {os.cpu_count()} CPUs, load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    if args.pages:
+        for dataset in args.pages.split(","):
+            print(f"-- pages on {dataset} (load average {os.getloadavg()[0]:.1f})", flush=True)
+            for line in page_table(dataset, args.repeats):
+                print(line, flush=True)
+        print("-- cold start, with the direct link to a lesson", flush=True)
+        for line in cold_start(args.cold_starts):
+            print(line, flush=True)
+        print(f"load average at the end {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        return
     if args.cold_only:
         for line in cold_start(args.cold_starts):
             print(line, flush=True)

@@ -112,7 +112,29 @@ CASES: dict[str, Case] = {
         lambda a: f"{limits.MAX_TSNE_POINTS} points",
         "about 30 s and 200 MB",
     ),
+    "anomaly-set": Case(
+        "MAX_ANOMALY_SET_DECODES",
+        lambda a: f"one set, {ANOMALY_IMAGES} images x K={limits.MAX_ANOMALY_SET_DECODES // ANOMALY_IMAGES}",
+        "1-2 s a set idle (5-7 sets)",
+    ),
+    "anomaly-set-k": Case(
+        "MAX_ANOMALY_SET_DECODES",
+        lambda a: f"one set, {ANOMALY_LARGEST_K_IMAGES} images x K={ANOMALY_LARGEST_K}",
+        "1-2 s a set idle, 335 MB at K = 100",
+    ),
+    "pca-basis": Case(
+        "MAX_PCA_COMPONENTS",
+        lambda a: f"{limits.MAX_PCA_COMPONENTS} components of 10 000 images",
+        "about a second, once per data set",
+    ),
+    "q-star": Case(
+        "Q_STAR_ITERATIONS",
+        lambda a: "q* of one image, two starts",
+        "0.12 s CPU (posterior.Q_STAR_MEASURED_SECONDS)",
+    ),
 }
+ANOMALY_IMAGES = 2000  # the largest images-per-set choice of the anomaly page
+ANOMALY_LARGEST_K, ANOMALY_LARGEST_K_IMAGES = 100, 1000  # the largest K the page lets through, at its images
 
 
 # --- the child: one case ----------------------------------------------------------------------------------------
@@ -345,6 +367,65 @@ def child_tsne(kind: str, args) -> dict:
     }
 
 
+def child_anomaly_set(kind: str, args) -> dict:
+    from vae_core.engine.data import load_dataset
+    from vae_core.lessons import anomaly
+
+    model, _, info = _mnist_model(GRID_MODEL)
+    images, k = (
+        (ANOMALY_IMAGES, limits.MAX_ANOMALY_SET_DECODES // ANOMALY_IMAGES)
+        if kind == "anomaly-set"
+        else (ANOMALY_LARGEST_K_IMAGES, ANOMALY_LARGEST_K)
+    )
+    assert images * k <= limits.MAX_ANOMALY_SET_DECODES
+    reference = anomaly.IndependentBernoulli.fit(load_dataset("mnist", "train").images)
+    image_set = anomaly.build_set("mnist", "in-distribution", subset=images, seed=0)
+    from vae_core.engine.protocol import protocol_of
+
+    protocol = protocol_of(info.train_config, info.model_config)
+    base = _reset_peak()
+    start = time.perf_counter()
+    scored = anomaly.score_set(model, image_set, protocol, reference, iw_samples=k, seed=0)
+    seconds = time.perf_counter() - start
+    assert len(scored.scores.iw_nll) == images
+    sets = len(anomaly.set_keys("mnist", include_synthetic=True))
+    return {"seconds": seconds, "base": base, "note": f"{GRID_MODEL.split('/')[-1]}; a study scores {sets} such sets"}
+
+
+def child_pca_basis(kind: str, args) -> dict:
+    from vae_core.engine.data import load_dataset
+    from vae_core.lessons.autoencoders.lesson_models import PCA_TRAIN_IMAGES
+    from vae_core.lessons.autoencoders.numbers import fit_principal_basis
+
+    images = load_dataset("mnist", "train").images[:PCA_TRAIN_IMAGES]
+    base = _reset_peak()
+    start = time.perf_counter()
+    basis = fit_principal_basis(images, limits.MAX_PCA_COMPONENTS)
+    seconds = time.perf_counter() - start
+    assert basis.components.shape == (limits.MAX_PCA_COMPONENTS, 784)
+    return {"seconds": seconds, "base": base, "note": "then read from the disk cache"}
+
+
+def child_q_star(kind: str, args) -> dict:
+    import torch
+
+    from vae_core.lessons import posterior as post
+
+    model, images, _ = _mnist_model(GRID_MODEL)
+    decoder = post.Decoder.from_model(model)
+    timings = []
+    for x in images[:6]:
+        with torch.inference_mode():
+            q = post.encode_one(model, x)
+            report = post.analyse_image(decoder, x, q)
+        base = _reset_peak()
+        start = time.perf_counter()
+        post.amortisation_gap(decoder, x, q, report.grid, elbo_encoder=report.elbo)
+        timings.append(time.perf_counter() - start)
+    slowest = max(timings[1:])  # the first includes L-BFGS's first use
+    return {"seconds": slowest, "base": base, "note": f"the slowest of 5 test images (after a warm-up), {GRID_MODEL}"}
+
+
 CHILDREN: dict[str, Callable[[str, argparse.Namespace], dict]] = {
     "upload-png": child_upload,
     "upload-png16": child_upload,
@@ -358,6 +439,10 @@ CHILDREN: dict[str, Callable[[str, argparse.Namespace], dict]] = {
     "posterior-samples": child_posterior_samples,
     "grid": child_grid,
     "tsne": child_tsne,
+    "anomaly-set": child_anomaly_set,
+    "anomaly-set-k": child_anomaly_set,
+    "pca-basis": child_pca_basis,
+    "q-star": child_q_star,
 }
 
 

@@ -1,10 +1,8 @@
 """The autoencoder family, part 1: the undercomplete autoencoder beside PCA, on a toy manifold and on digits.
 
-Toy models train here in seconds (cached by their settings); MNIST models come from the zoo, and offline
-the digits models train here. Every sentence about a result is computed from the numbers shown.
+Toy models and the MNIST and digits models are shipped (nothing trains at page open). Every sentence about a
+result is computed from the numbers shown.
 """
-
-from dataclasses import replace
 
 import streamlit as st
 
@@ -25,10 +23,11 @@ from ui.widgets.autoencoder_parts import (
 )
 from ui.widgets.chart import plot_in
 from ui.widgets.export import figure_config, image_download
+from vae_core.engine.limits import MAX_PCA_COMPONENTS
 from vae_core.lessons.autoencoders import numbers as L
 from vae_core.lessons.autoencoders import parts
-from vae_core.lessons.autoencoders.lesson_models import TOY_SPECS
 from vae_core.lessons.autoencoders.toy_data import MANIFOLD_DIMS
+from vae_core.lessons.autoencoders.toy_zoo import pca_specs
 from vae_core.serving.images import strip_png
 
 N_DIGITS_SHOWN = 6  # eight columns are narrower than a digit on a laptop-wide page
@@ -43,11 +42,10 @@ def pca_toy_part() -> None:
     st.subheader("A linear autoencoder finds PCA's subspace; a non-linear one follows the curve")
     settings = toy_controls("ae_pca", tuple(MANIFOLD_DIMS))
     code_dim = MANIFOLD_DIMS[settings.manifold] - 1
-    linear_spec = replace(TOY_SPECS["linear"], code_dim=code_dim)
-    nonlinear_spec = replace(TOY_SPECS["nonlinear"], code_dim=code_dim)
+    linear_spec, nonlinear_spec = pca_specs(settings.manifold)
     toy = state.toy_manifold(settings)
-    linear = state.toy_fit(settings, linear_spec, "linear AE").model
-    nonlinear = state.toy_fit(settings, nonlinear_spec, "non-linear AE").model
+    linear = state.toy_fit(settings, linear_spec).model
+    nonlinear = state.toy_fit(settings, nonlinear_spec).model
     result = L.compare_with_pca(toy.points, linear, nonlinear)
     angle = result.largest_angle_deg
     assert result.nonlinear_error is not None  # compare_with_pca was given the non-linear model
@@ -95,8 +93,8 @@ def pca_image_part() -> None:
         f"autoencoder with a 2-D code"
     )
     images = state.test_images(dataset)
-    ae = state.lesson_model(dataset, "ae", "plain AE (z = 2)")
-    k = bound.slider("PCA components k", key="ae_pca_k", min_value=1, max_value=64, value=2)
+    ae = state.lesson_model(dataset, "ae")
+    k = bound.slider("PCA components k", key="ae_pca_k", min_value=1, max_value=MAX_PCA_COMPONENTS, value=2)
     pca_k, pca_2 = state.pca_model(dataset, k), state.pca_model(dataset, 2)
     rows = parts.pca_and_ae_rows(images[:N_DIGITS_SHOWN], pca_k, ae, k)
     for label, row in rows.items():

@@ -1,10 +1,8 @@
 """The autoencoder family, part 4: the contractive autoencoder's Jacobian, on digits and on a toy curve.
 
-Toy models train here in seconds (cached by their settings); MNIST models come from the zoo, and offline
-the digits models train here. Every sentence about a result is computed from the numbers shown.
+Toy models and the MNIST and digits models are shipped (nothing trains at page open). Every sentence about a
+result is computed from the numbers shown.
 """
-
-from dataclasses import replace
 
 import streamlit as st
 
@@ -17,6 +15,8 @@ from ui.widgets.chart import plot
 from ui.widgets.export import figure_config
 from vae_core.lessons.autoencoders import parts
 from vae_core.lessons.autoencoders.lesson_models import PERTURBATION_NORM, TOY_SPECS
+from vae_core.lessons.autoencoders.toy_zoo import CAE_WEIGHTS
+from vae_core.lessons.autoencoders.toy_zoo import cae_spec as shipped_cae_spec
 
 selection = current_selection()
 dataset, source_note = part_header("contractive_autoencoders", selection)
@@ -30,8 +30,8 @@ def contractive_image_part() -> None:
         "exactly here (one backward pass per code dimension). Below, the plain AE and the CAE with the same "
         f"body and a 2-D code ({source_note})."
     )
-    ae = state.lesson_model(dataset, "ae", "plain AE")
-    cae = state.lesson_model(dataset, "cae", "CAE")
+    ae = state.lesson_model(dataset, "ae")
+    cae = state.lesson_model(dataset, "cae")
     images = state.test_images(dataset)
     norms = {"plain AE": state.jacobian_norms(dataset, "ae"), "CAE": state.jacobian_norms(dataset, "cae")}
     columns = st.columns([1, 1, 2])
@@ -100,12 +100,12 @@ def contractive_toy_part() -> None:
     settings = toy_controls("ae_cae", ("curve", "spiral"))
     plain_spec, cae_default = TOY_SPECS["plain-2d"], TOY_SPECS["cae"]
     weight = bound.select_slider(
-        "Contractive weight λ", (0.3, 1.0, 3.0, 10.0), key="ae_cae_weight", value=cae_default.contractive_weight
+        "Contractive weight λ", CAE_WEIGHTS, key="ae_cae_weight", value=cae_default.contractive_weight
     )
-    cae_spec = replace(cae_default, contractive_weight=weight)
+    cae_spec = shipped_cae_spec(weight)
     toy = state.toy_manifold(settings)
-    plain = state.toy_fit(settings, plain_spec, "plain AE (2-D code)").model
-    cae = state.toy_fit(settings, cae_spec, "CAE (2-D code)").model
+    plain = state.toy_fit(settings, plain_spec).model
+    cae = state.toy_fit(settings, cae_spec).model
     position = bound.slider(
         "Point on the curve (by its coordinate t)",
         key="ae_cae_position",

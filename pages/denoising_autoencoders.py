@@ -1,12 +1,11 @@
 """The autoencoder family, part 3: the denoising autoencoder's vector field, and denoising digits.
 
-Toy models train here in seconds (cached by their settings); MNIST models come from the zoo, and offline
-the digits models train here. Every sentence about a result is computed from the numbers shown.
+Toy models and the MNIST and digits models are shipped (nothing trains at page open). Every sentence about a
+result is computed from the numbers shown.
 """
 
 import math
 from collections.abc import Sequence
-from dataclasses import replace
 
 import streamlit as st
 
@@ -30,6 +29,7 @@ from ui.widgets.image_chooser import choose_image
 from vae_core.engine.protocol import DataProtocol
 from vae_core.lessons.autoencoders import parts
 from vae_core.lessons.autoencoders.lesson_models import GAUSSIAN_LEVELS, MASK_LEVELS, TOY_SPECS
+from vae_core.lessons.autoencoders.toy_zoo import DAE_NOISES, dae_spec
 from vae_core.serving.images import strip_png
 
 FIELD_STEPS = 21  # the DAE's vector field is drawn on a FIELD_STEPS x FIELD_STEPS grid
@@ -43,18 +43,12 @@ def denoising_toy_part() -> None:
     key_slot = projector_slot()  # projector mode: the figure first, its controls and numbers below
     st.subheader("The denoising AE's vector field points back to the data")
     settings = toy_controls("ae_dae", ("curve", "spiral"))
-    default_spec = TOY_SPECS["dae"]
-    noise = bound.slider(
-        "Corruption std σ during training",
-        key="ae_dae_sigma",
-        min_value=0.05,
-        max_value=0.4,
-        value=default_spec.noise,
-        step=0.05,
+    noise = bound.select_slider(
+        "Corruption std σ during training", DAE_NOISES, key="ae_dae_sigma", value=TOY_SPECS["dae"].noise
     )
-    spec = replace(default_spec, noise=noise)
+    spec = dae_spec(noise)
     toy = state.toy_manifold(settings)
-    model = state.toy_fit(settings, spec, "denoising AE").model
+    model = state.toy_fit(settings, spec).model
     arrows = parts.denoising_field(model, toy, FIELD_STEPS, noise)
     near, far = arrows.near, arrows.far
     near_fraction, far_fraction = arrows.near_fraction, arrows.far_fraction
@@ -93,8 +87,8 @@ def denoising_toy_part() -> None:
 @st.fragment
 def denoising_image_part() -> None:
     st.subheader("Denoising digits: the DAE against the plain AE")
-    ae = state.lesson_model(dataset, "ae", "plain AE")
-    dae = state.lesson_model(dataset, "dae", "DAE")
+    ae = state.lesson_model(dataset, "ae")
+    dae = state.lesson_model(dataset, "dae")
     images = state.test_images(dataset)
     columns = st.columns([1, 1, 1])
     kind = bound.radio(

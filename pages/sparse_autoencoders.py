@@ -1,7 +1,7 @@
 """The autoencoder family, part 2: the sparse autoencoder, its KL penalty and a wide layer made sparse.
 
-Toy models train here in seconds (cached by their settings); MNIST models come from the zoo, and offline
-the digits models train here. Every sentence about a result is computed from the numbers shown.
+Toy models and the MNIST and digits models are shipped (nothing trains at page open). Every sentence about a
+result is computed from the numbers shown.
 """
 
 import streamlit as st
@@ -50,8 +50,8 @@ def kl_curve_part() -> None:
 @st.fragment
 def sparse_image_part() -> None:
     st.subheader("A wide layer, made sparse by the KL penalty")
-    dense = state.lesson_model(dataset, "dense", "wide AE without penalty")
-    sparse = state.lesson_model(dataset, "sparse", "wide sparse AE")
+    dense = state.lesson_model(dataset, "dense")
+    sparse = state.lesson_model(dataset, "sparse")
     images = state.test_images(dataset)
     config = sparse.config
     units = config.hidden_dims[-1]

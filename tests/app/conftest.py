@@ -85,3 +85,31 @@ def server_side_decoding(monkeypatch):
     monkeypatch.setattr(browser_decoders, "export_decoder", refuse)
     yield
     browser_decoders.browser_decoder.clear()
+
+
+# The autoencoder lesson's shipped files on digits: its five zoo models and the toy bundle (nothing trains at open).
+SHIPPED = REPO_ROOT / "checkpoints"
+AE_LESSON_FILES = (
+    "digits-ae-z2.safetensors",
+    "digits-dae-z2.safetensors",
+    "digits-cae-z2.safetensors",
+    "digits-sae-wide-kl.safetensors",
+    "digits-sae-wide-nopenalty.safetensors",
+)
+
+
+@pytest.fixture
+def ae_lesson_env(app_env, tmp_path, monkeypatch):
+    """app_env, with the shipped autoencoder-lesson files beside the tiny zoo (its digits-ae-z2 is the shipped one)."""
+    import shutil
+
+    from vae_core.lessons.autoencoders.toy_zoo import TOY_BUNDLE_FILE
+
+    folder = tmp_path / "zoo_with_lesson"
+    shutil.copytree(app_env.folder, folder)
+    for name in AE_LESSON_FILES:
+        shutil.copy2(SHIPPED / name, folder / name)
+    (folder / TOY_BUNDLE_FILE).parent.mkdir(exist_ok=True)
+    shutil.copy2(SHIPPED / TOY_BUNDLE_FILE, folder / TOY_BUNDLE_FILE)
+    monkeypatch.setenv("VAE_CHECKPOINT_DIR", str(folder))
+    return folder

@@ -2,8 +2,8 @@
 independent computations on the same models (scikit-learn's PCA, numpy counts, direct squared errors,
 torch.func / torch.autograd Jacobians, finite differences).
 
-The page trains its toy and digits models on first use and keeps them in ui.state.autoencoder_lesson's
-store; the tests take the same objects from there (outside a script run the accessors only look them up).
+The pages load their shipped toy and digits models (ae_lesson_env) and keep them in ui.state.autoencoder_lesson's
+store; the tests take the same objects from there.
 """
 
 from __future__ import annotations
@@ -39,11 +39,11 @@ from vae_core.serving.preprocess import preprocess_bytes
 APP_FILE = Path(__file__).resolve().parents[2] / "app.py"
 # The family's four parts, one lesson each (ui.widgets.autoencoder_parts.PARTS).
 SECTIONS = ("autoencoders", "sparse_autoencoders", "denoising_autoencoders", "contractive_autoencoders")
-PAGE_TIMEOUT_S = 300  # the first run of a part trains its models (tens of seconds on 2 shared cores)
+PAGE_TIMEOUT_S = 60  # the first run of a part loads its shipped models and data
 
 
 @pytest.fixture
-def open_part(app_env, navigation_only):
+def open_part(ae_lesson_env, navigation_only):
     from streamlit.testing.v1 import AppTest
 
     def _open(section: str):
@@ -84,7 +84,7 @@ def test_pca_part_shows_the_angle_and_errors_scikit_learn_gives(open_part):
     at = open_part(SECTIONS[0])
     settings = ToySettings()
     toy = state.toy_manifold(settings)
-    linear = state.toy_fit(settings, TOY_SPECS["linear"], "linear AE").model
+    linear = state.toy_fit(settings, TOY_SPECS["linear"]).model
     points = toy.points.double().numpy()
     pca = PCA(n_components=1).fit(points)
     direction = linear.decoder.weight.detach().double().numpy()[:, 0]
@@ -93,7 +93,7 @@ def test_pca_part_shows_the_angle_and_errors_scikit_learn_gives(open_part):
     assert metric(at, "Angle, PCA vs linear AE") == f"{math.degrees(math.asin(sine)):.3f}°"
     pca_error = ((points - pca.inverse_transform(pca.transform(points))) ** 2).sum(1).mean()
     assert metric(at, "PCA-1 error") == f"{pca_error:.4f}"
-    nonlinear = state.toy_fit(settings, TOY_SPECS["nonlinear"], "non-linear AE").model
+    nonlinear = state.toy_fit(settings, TOY_SPECS["nonlinear"]).model
     with torch.no_grad():
         nonlinear_error = ((toy.points - nonlinear.reconstruct(toy.points)) ** 2).sum(1).mean().item()
     assert metric(at, "Non-linear AE error") == f"{nonlinear_error:.4f}"
@@ -113,8 +113,8 @@ def test_pca_part_shows_the_angle_and_errors_scikit_learn_gives(open_part):
 def test_sparse_part_shows_the_fractions_a_direct_count_gives(open_part):
     at = open_part(SECTIONS[1])
     test = digits_test()
-    sparse = state.lesson_model("digits", "sparse", "wide sparse AE")
-    dense = state.lesson_model("digits", "dense", "wide AE without penalty")
+    sparse = state.lesson_model("digits", "sparse")
+    dense = state.lesson_model("digits", "dense")
     with torch.no_grad():
         sparse_acts = sparse.encoder(test).numpy()
         dense_acts = dense.encoder(test).numpy()
@@ -134,8 +134,8 @@ def test_sparse_part_shows_the_fractions_a_direct_count_gives(open_part):
 def test_denoising_part_shows_the_errors_against_the_clean_digits(open_part):
     at = open_part(SECTIONS[2])
     test = digits_test()
-    ae = state.lesson_model("digits", "ae", "plain AE")
-    dae = state.lesson_model("digits", "dae", "DAE")
+    ae = state.lesson_model("digits", "ae")
+    dae = state.lesson_model("digits", "dae")
     level = GAUSSIAN_LEVELS[3]
     noisy = corrupt(test, "gaussian", level, seed=0)
     with torch.no_grad():
@@ -174,7 +174,7 @@ def test_contractive_part_shows_the_jacobian_norms_autograd_gives(open_part):
     at = open_part(SECTIONS[3])
     test = digits_test()
     for exhibit, label in (("ae", "plain AE"), ("cae", "CAE")):
-        model = state.lesson_model("digits", exhibit, label)
+        model = state.lesson_model("digits", exhibit)
         per_image = torch.func.vmap(torch.func.jacrev(lambda x, m=model: m.embed(x.unsqueeze(0))[0]))(test)
         norms = per_image.pow(2).flatten(1).sum(1)
         assert float(metric(at, f"Test mean ‖J‖², {label}")) == pytest.approx(norms.mean().item(), abs=0.006)
@@ -188,7 +188,7 @@ def test_contractive_part_shows_the_jacobian_norms_autograd_gives(open_part):
     normal = manifold_normal(toy)
     h = 1e-3
     for spec, label in ((TOY_SPECS["plain-2d"], "Plain AE"), (TOY_SPECS["cae"], "CAE")):
-        model = state.toy_fit(settings, spec, "").model
+        model = state.toy_fit(settings, spec).model
         with torch.no_grad():
             slope = (model.reconstruct(toy.clean + h * normal) - model.reconstruct(toy.clean - h * normal)) / (2 * h)
         assert float(metric(at, f"{label}: slope across")) == pytest.approx(slope.norm(dim=1).mean().item(), abs=0.006)
@@ -225,7 +225,7 @@ def test_denoising_an_upload_measures_it_against_its_own_clean_version(open_part
     clean = torch.from_numpy(preprocess_bytes(png, (1, 8, 8)).image).reshape(1, 1, 8, 8)
     level = GAUSSIAN_LEVELS[3]
     noisy = corrupt(clean, "gaussian", level, seed=0)
-    dae = state.lesson_model("digits", "dae", "DAE")
+    dae = state.lesson_model("digits", "dae")
     with torch.no_grad():
         dae_error = ((clean - dae.reconstruct(noisy)) ** 2).sum().item()
     input_error = ((clean - noisy) ** 2).sum().item()

@@ -15,7 +15,6 @@ from vae_core.lessons.autoencoders.lesson_models import (
     TEST_IMAGES,
     WIDE_SPARSE_RHO,
     ZOO_MODELS,
-    digits_configs,
     image_model,
 )
 from vae_core.zoo.specs import zoo_specs
@@ -23,32 +22,30 @@ from vae_core.zoo.specs import zoo_specs
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
 
 
-def test_every_mnist_exhibit_is_a_zoo_model_of_the_right_kind():
+@pytest.mark.parametrize("dataset", ["mnist", "digits"])
+def test_every_exhibit_is_a_zoo_model_of_the_right_kind(dataset):
     specs = {spec.name: spec for spec in zoo_specs()}
     kinds = {"ae": "ae", "dae": "dae", "cae": "cae", "sparse": "sae", "dense": "sae"}
     for exhibit in IMAGE_EXHIBITS:
-        spec = specs[ZOO_MODELS["mnist"][exhibit]]
-        assert spec.model.kind == kinds[exhibit]
-    sparse, dense = specs[ZOO_MODELS["mnist"]["sparse"]], specs[ZOO_MODELS["mnist"]["dense"]]
+        spec = specs[ZOO_MODELS[dataset][exhibit]]
+        assert spec.model.kind == kinds[exhibit] and spec.train.dataset == dataset
+    sparse, dense = specs[ZOO_MODELS[dataset]["sparse"]], specs[ZOO_MODELS[dataset]["dense"]]
     assert sparse.model.sparsity == dense.model.sparsity == "kl"  # the same sigmoid layer in both
     assert sparse.model.sparsity_weight > 0 and dense.model.sparsity_weight == 0
-    assert sparse.model.hidden_dims[-1] > 784 / 3 and sparse.model.hidden_dims[-1] >= 10 * sparse.model.latent_dim
+    pixels = sparse.model.input_size
+    assert sparse.model.hidden_dims[-1] > pixels / 3 and sparse.model.hidden_dims[-1] >= 8 * sparse.model.latent_dim
+    # the AE, DAE and CAE of a data set share body, data and schedule, so that they compare
+    trio = [specs[ZOO_MODELS[dataset][exhibit]] for exhibit in ("ae", "dae", "cae")]
+    assert len({(s.model.hidden_dims, s.model.latent_dim, s.train.epochs, s.train.lr) for s in trio}) == 1
 
 
-def test_digits_configs_mirror_the_mnist_exhibits():
-    sparse, _ = digits_configs("sparse")
-    dense, train = digits_configs("dense")
-    assert sparse.hidden_dims[-1] > 64 and sparse.sparsity_target == WIDE_SPARSE_RHO  # over-complete
-    assert dense.sparsity_weight == 0 and train.dataset == "digits"
-    assert {digits_configs(exhibit)[0].kind for exhibit in ("ae", "dae", "cae")} == {"ae", "dae", "cae"}
-    with pytest.raises(ValueError, match="no digits lesson model"):
-        digits_configs("vae")
+def test_every_digits_exhibit_ships_and_loads_without_training(monkeypatch):
+    import vae_core.engine.training as training
 
-
-def test_a_digits_model_trains_on_demand_with_progress():
-    seen = []
-    model = image_model("digits", "ae", CHECKPOINTS, progress=seen.append)
-    assert not model.training and seen[-1] == 1.0 and seen == sorted(seen)
+    monkeypatch.setattr(training, "fit", lambda *a, **k: pytest.fail("the lesson trained a model"))
+    for exhibit in IMAGE_EXHIBITS:
+        model = image_model("digits", exhibit, CHECKPOINTS)
+        assert not model.training and model.config.input_shape == (1, 8, 8)
     with pytest.raises(ValueError, match="has models for"):
         image_model("fashion-mnist", "ae", CHECKPOINTS)
 

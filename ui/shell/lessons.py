@@ -27,6 +27,7 @@ from ui.shell.url_check import (
     float_param,
     int_param,
 )
+from vae_core.engine.limits import MAX_PCA_COMPONENTS
 from vae_core.engine.vocabulary import kind_label  # torch-free (pyproject's import-linter contract)
 
 PAGES_FOLDER = "pages"  # the lessons' scripts, next to app.py
@@ -74,13 +75,9 @@ def _image_chooser(prefix: str, binarised: bool = True) -> tuple[UrlParam, ...]:
     )
 
 
-def _toy(prefix: str) -> tuple[UrlParam, ...]:
-    # ui.widgets.autoencoder_parts.toy_controls: the toy manifold, its number of points and its noise.
-    return (
-        choice_param(f"{prefix}_manifold"),
-        int_param(f"{prefix}_points", 100, 1000, step=100),
-        float_param(f"{prefix}_noise", 0.0, 0.2, step=0.01),
-    )
+def _toy(prefix: str) -> UrlParam:
+    # ui.widgets.autoencoder_parts.toy_controls: the toy manifold (its points and noise are the shipped models')
+    return choice_param(f"{prefix}_manifold")
 
 
 AE_TEST_INDEX = 999  # the autoencoder lessons' first 1000 test images (lesson_models.TEST_IMAGES); digits: 360
@@ -107,7 +104,7 @@ LESSONS: dict[str, Lesson] = {
             "autoencoders",
             "Undercomplete AE and PCA",
             ":material/compress:",
-            url_params=(*_toy("ae_pca"), int_param("ae_pca_k", 1, 64, step=1)),
+            url_params=(_toy("ae_pca"), int_param("ae_pca_k", 1, MAX_PCA_COMPONENTS, step=1)),
         ),
         Lesson(
             "sparse_autoencoders",
@@ -125,8 +122,8 @@ LESSONS: dict[str, Lesson] = {
             ":material/auto_fix_high:",
             url_params=(
                 # the toy field, then digits with a noise level per kind of noise, and your own image
-                *_toy("ae_dae"),
-                float_param("ae_dae_sigma", 0.05, 0.4, step=0.05),
+                _toy("ae_dae"),
+                choice_param("ae_dae_sigma"),  # the shipped σ values only (a select_slider)
                 choice_param("ae_dae_kind"),
                 *(choice_param("ae_dae_level_gaussian"), choice_param("ae_dae_level_mask")),
                 bool_param("ae_dae_own"),
@@ -140,7 +137,7 @@ LESSONS: dict[str, Lesson] = {
             ":material/unfold_less:",
             url_params=(
                 *(int_param("ae_cae_index", 0, AE_TEST_INDEX), choice_param("ae_cae_epsilon")),
-                *_toy("ae_cae"),
+                _toy("ae_cae"),
                 choice_param("ae_cae_weight"),
                 int_param("ae_cae_position", 0, 999, step=1),  # a point of the toy curve (at most 1000 points)
             ),

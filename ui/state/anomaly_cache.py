@@ -1,13 +1,15 @@
 """The anomaly page's numbers, computed once per (model, set, settings) and cached: thin st.cache_data wrappers
 over vae_core.lessons.anomaly, which holds the maths and is tested on its own.
 
-A study scores every set with K importance samples per image; each set is its own cache entry, so `study` can
-move a progress bar between sets (a bar cannot be driven from inside a cached function) and a set shared by two
-studies is scored once.
+A study scores every set with K importance samples per image; each set is its own entry of the on-disk cache
+(vae_core.serving.disk_cache: keyed by the checkpoints' contents, shared by every server process and kept across
+restarts), so `study` can move a progress bar within and between sets and a set shared by two studies is scored
+once.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -17,6 +19,7 @@ from ui.state.loaders import load_model, load_vae
 from vae_core.engine.protocol import DataProtocol
 from vae_core.engine.registry import ModelRef
 from vae_core.lessons import anomaly
+from vae_core.serving.disk_cache import cache_path, cached, checkpoint_content
 
 
 def reference(dataset: str) -> anomaly.IndependentBernoulli:
@@ -37,7 +40,15 @@ def _reference(dataset: str, has_training_split: bool) -> anomaly.IndependentBer
     return anomaly.IndependentBernoulli.fit(anomaly.reference_images(dataset).images)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+SCORES_CACHE_KIND = "anomaly-scores/1"  # bump when score_set changes what it returns
+
+
+@st.cache_resource(show_spinner=False)
+def _computing() -> tuple[dict[str, threading.Lock], threading.Lock]:
+    """One lock per set being scored in this server, so that identical requests share one computation."""
+    return {}, threading.Lock()
+
+
 def scored_set(
     vae: ModelRef,
     ae: ModelRef | None,
@@ -48,18 +59,50 @@ def scored_set(
     subset: int | None,
     iw_samples: int,
     seed: int,
+    progress: Callable[[int, int], None] | None = None,
 ) -> anomaly.ScoredSet:
-    """One set of a study of `dataset` (anomaly.set_keys), scored under the VAE and the AE."""
-    image_set = anomaly.build_set(dataset, key, subset=subset, seed=seed)
-    return anomaly.score_set(
-        load_vae(vae),
-        image_set,
-        DataProtocol(protocol),
-        reference(dataset),
-        ae=load_model(ae) if ae is not None else None,
-        iw_samples=iw_samples,
-        seed=seed,
-    )
+    """One set of a study of `dataset` (anomaly.set_keys), scored under the VAE and the AE.
+
+    Read from the disk cache (keyed by both checkpoints' contents and every setting), else scored now, one batch
+    at a time: progress(done, total) after each batch is a Streamlit call, where a newer rerun or a closed tab
+    stops the work. A session asking for a set another session is scoring waits for it (progress(0, 0) while it
+    waits) instead of scoring it twice.
+    """
+    disk_key = {
+        "vae": checkpoint_content(vae.path),
+        "ae": checkpoint_content(ae.path) if ae is not None else None,
+        "protocol": protocol,
+        "dataset": dataset,
+        "set": key,
+        "subset": subset,
+        "iw_samples": iw_samples,
+        "seed": seed,
+    }
+
+    def compute() -> anomaly.ScoredSet:
+        image_set = anomaly.build_set(dataset, key, subset=subset, seed=seed)
+        return anomaly.score_set(
+            load_vae(vae),
+            image_set,
+            DataProtocol(protocol),
+            reference(dataset),
+            ae=load_model(ae) if ae is not None else None,
+            iw_samples=iw_samples,
+            seed=seed,
+            progress=progress,
+        )
+
+    locks, guard = _computing()
+    name = cache_path(SCORES_CACHE_KIND, disk_key).name
+    with guard:
+        lock = locks.setdefault(name, threading.Lock())
+    while not lock.acquire(timeout=0.25):
+        if progress is not None:
+            progress(0, 0)
+    try:
+        return cached(SCORES_CACHE_KIND, disk_key, anomaly.ScoredSet, compute)
+    finally:
+        lock.release()
 
 
 def study(
@@ -74,13 +117,20 @@ def study(
     include_synthetic: bool = True,
     progress: Callable[[float, str], None] | None = None,
 ) -> anomaly.AnomalyStudy:
-    """Every set of the study, each from the cache or scored now; progress(fraction, set key) before each."""
+    """Every set of the study, each from the cache or scored now; progress(fraction, set key) after each batch."""
     keys = anomaly.set_keys(dataset, include_synthetic=include_synthetic)
     scored = []
     for i, key in enumerate(keys):
-        if progress is not None:
-            progress(i / len(keys), key)
-        scored.append(scored_set(vae, ae, protocol, dataset, key, subset=subset, iw_samples=iw_samples, seed=seed))
+
+        def report(done: int, total: int, i: int = i, key: str = key) -> None:
+            if progress is not None:
+                progress((i + (done / total if total else 0.0)) / len(keys), key)
+
+        scored.append(
+            scored_set(
+                vae, ae, protocol, dataset, key, subset=subset, iw_samples=iw_samples, seed=seed, progress=report
+            )
+        )
     return anomaly.AnomalyStudy(
         dataset, DataProtocol(protocol), iw_samples, subset, seed, scored, anomaly.detection_results(scored)
     )

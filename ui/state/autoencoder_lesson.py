@@ -1,9 +1,8 @@
-"""Cached models and numbers of the autoencoder lesson: each trained or loaded once per parameter set.
+"""Cached models and numbers of the autoencoder lesson: each loaded once per parameter set, never trained.
 
-Toy models (seconds each) and, offline, the digits models are trained the first time a page run asks for
-them, with a progress bar; every later run, in any session, gets the same object back. A lock keeps two
-sessions from training at once on the shared cores. The numbers over the test set are st.cache_data'd by
-their parameters, after the models they need are in the store.
+Toy models come from the shipped toy bundle (toy_zoo.py), image models from the zoo; every later run, in any
+session, gets the same object back. The numbers over the test set are st.cache_data'd by their parameters,
+after the models they need are in the store.
 """
 
 from __future__ import annotations
@@ -11,26 +10,34 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import astuple
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
 import torch
 
+from vae_core.engine import limits
+from vae_core.engine.checkpoint_info import SUFFIX
 from vae_core.engine.data import FitImages, fitting_images, has_split, load_dataset
-from vae_core.engine.registry import shipped_folder
+from vae_core.engine.registry import DEFAULT_CHECKPOINT_DIR, shipped_folder
 from vae_core.lessons.autoencoders import numbers as L
+from vae_core.lessons.autoencoders import toy_zoo
 from vae_core.lessons.autoencoders.lesson_models import (
     GAUSSIAN_LEVELS,
     MASK_LEVELS,
     PCA_TRAIN_IMAGES,
     TEST_IMAGES,
+    ZOO_MODELS,
     ToySettings,
     image_model,
 )
 from vae_core.lessons.autoencoders.toy_data import ToyManifold, make_toy_manifold
-from vae_core.lessons.autoencoders.toy_models import ToyFit, ToyTrainSpec, train_toy_autoencoder
+from vae_core.lessons.autoencoders.toy_models import ToyFit, ToyTrainSpec
+from vae_core.serving.disk_cache import cached, content_digest
 
-MAX_STORED = 48  # models kept (toy models are ~20 kB each; sliders over noise and size make new ones)
+PCA_CACHE_KIND = "pca-basis/1"  # bump when fit_principal_basis changes what it returns
+REPOSITORY_CHECKPOINTS = Path(__file__).resolve().parents[2] / DEFAULT_CHECKPOINT_DIR
+MAX_STORED = 48  # image models, data and PCA fits kept (the toy bundle is one entry of about 1 MB)
 
 
 @st.cache_resource(show_spinner=False)
@@ -59,39 +66,29 @@ def toy_manifold(settings: ToySettings) -> ToyManifold:
     )
 
 
-def toy_fit(settings: ToySettings, spec: ToyTrainSpec, label: str) -> ToyFit:
-    """The toy model `spec` trained on the toy data `settings` (a progress bar while it trains)."""
-
-    def train() -> ToyFit:
-        bar = st.progress(0.0, text=f"Training the {label} ({spec.steps} steps)…")
-
-        def report(step: int, total: int, loss: float) -> None:
-            bar.progress(step / total, text=f"Training the {label}: step {step}/{total}, loss {loss:.4f}")
-
-        fit = train_toy_autoencoder(toy_manifold(settings).points, spec, progress=report)
-        bar.empty()
-        return fit
-
-    return _remember(("toy", astuple(settings), astuple(spec)), train)
+def lesson_file(relative: str | Path) -> Path:
+    """A shipped file of the lesson: in the shipped folder ($VAE_CHECKPOINT_DIR), else in the repository's own
+    checkpoints/ (a deployment's own model folder need not carry the lesson's exhibits)."""
+    shipped = shipped_folder() / relative
+    return shipped if shipped.exists() else REPOSITORY_CHECKPOINTS / relative
 
 
-def lesson_model(dataset: str, exhibit: str, label: str):
-    """The lesson's image model for an exhibit: loaded from the zoo (MNIST) or trained now (digits)."""
-    folder = str(shipped_folder())
+def toy_bundle() -> toy_zoo.ToyBundle:
+    """Every shipped toy model, read once per server."""
+    path = lesson_file(toy_zoo.TOY_BUNDLE_FILE)
+    return _remember(("toys", str(path)), lambda: toy_zoo.load_toy_bundle(path))
 
-    def make():
-        if dataset != "digits":
-            return image_model(dataset, exhibit, folder)
-        bar = st.progress(0.0, text=f"Training the {label} on digits…")
 
-        def report(done: float) -> None:
-            bar.progress(min(done, 1.0), text=f"Training the {label} on digits: {done:.0%}")
+def toy_fit(settings: ToySettings, spec: ToyTrainSpec) -> ToyFit:
+    """The shipped toy model `spec` trained on the toy data `settings`; ToyBundleError if none ships."""
+    return toy_bundle().fit(settings, spec)
 
-        model = image_model(dataset, exhibit, folder, progress=report)
-        bar.empty()
-        return model
 
-    return _remember(("image", dataset, exhibit, folder), make)
+def lesson_model(dataset: str, exhibit: str):
+    """The lesson's image model for an exhibit, loaded from the zoo."""
+    name = ZOO_MODELS.get(dataset, {}).get(exhibit)  # image_model refuses a data set or exhibit it has not
+    folder = str(lesson_file(f"{name}{SUFFIX}").parent if name else shipped_folder())
+    return _remember(("image", dataset, exhibit, folder), lambda: image_model(dataset, exhibit, folder))
 
 
 def test_images(dataset: str) -> torch.Tensor:
@@ -99,19 +96,37 @@ def test_images(dataset: str) -> torch.Tensor:
     return _remember(("test", dataset), lambda: load_dataset(dataset, "test").images[:TEST_IMAGES])
 
 
-def pca_model(dataset: str, k: int):
-    """scikit-learn's PCA with k components, fitted on pca_images(dataset)."""
-    # Keyed on whether the training split is here, so a fetch (a button) refits on it rather than mixing the two.
-    return _remember(("pca", dataset, k, has_split(dataset, "train")), lambda: L.fit_pca(pca_images(dataset).images, k))
+def pca_model(dataset: str, k: int) -> L.PrincipalBasis:
+    """PCA with k components of pca_images(dataset): the first k of one fitted basis."""
+    return principal_basis(dataset).first(k)
 
 
 def pca_images(dataset: str) -> FitImages:
     """The first PCA_TRAIN_IMAGES training images, or, before MNIST's training split is fetched, test images that
     are not among the TEST_IMAGES the lesson measures."""
+    # Keyed on whether the training split is here, so a fetch (a button) refits on it rather than mixing the two.
     return _remember(
         ("pca-images", dataset, has_split(dataset, "train")),
         lambda: fitting_images(dataset, PCA_TRAIN_IMAGES, held_out=TEST_IMAGES),
     )
+
+
+def principal_basis(dataset: str) -> L.PrincipalBasis:
+    """The top MAX_PCA_COMPONENTS directions of pca_images(dataset), fitted once and kept on disk (keyed by the
+    images' content, so a fetched training split makes a new basis)."""
+
+    def fit() -> L.PrincipalBasis:
+        images = pca_images(dataset).images
+        key = {"dataset": dataset, "images": content_digest(images), "components": limits.MAX_PCA_COMPONENTS}
+
+        def compute() -> L.PrincipalBasis:
+            # benchmarks/worst_case.py (pca-basis): 1.6 s for MNIST at load 17, once per data directory
+            with st.spinner(f"Fitting PCA to {len(images)} images, once (about a second; kept on disk)…"):
+                return L.fit_principal_basis(images, limits.MAX_PCA_COMPONENTS)
+
+        return cached(PCA_CACHE_KIND, key, L.PrincipalBasis, compute)
+
+    return _remember(("pca", dataset, has_split(dataset, "train")), fit)
 
 
 # --- numbers over the test images (the models must already be in the store) -------------------------------
@@ -120,28 +135,28 @@ def pca_images(dataset: str) -> FitImages:
 @st.cache_data(show_spinner=False, max_entries=64)
 def denoising_curve(dataset: str, kind: str) -> L.DenoisingCurve:
     levels = GAUSSIAN_LEVELS if kind == "gaussian" else MASK_LEVELS
-    models = {"plain AE": lesson_model(dataset, "ae", "plain AE"), "DAE": lesson_model(dataset, "dae", "DAE")}
+    models = {"plain AE": lesson_model(dataset, "ae"), "DAE": lesson_model(dataset, "dae")}
     return L.denoising_curve(models, test_images(dataset), kind, levels)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def jacobian_norms(dataset: str, exhibit: str) -> np.ndarray:
-    model = lesson_model(dataset, exhibit, exhibit)
+    model = lesson_model(dataset, exhibit)
     return L.jacobian_norms_sq(model.embed, test_images(dataset)).numpy()
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def contraction(dataset: str, exhibit: str, epsilon: float) -> L.ContractionSummary:
-    model = lesson_model(dataset, exhibit, exhibit)
+    model = lesson_model(dataset, exhibit)
     return L.contraction_summary(model.embed, test_images(dataset), epsilon)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def rho_hat(dataset: str, exhibit: str) -> np.ndarray:
-    return L.mean_activations(lesson_model(dataset, exhibit, exhibit), test_images(dataset)).numpy()
+    return L.mean_activations(lesson_model(dataset, exhibit), test_images(dataset)).numpy()
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def mean_fraction_on(dataset: str, exhibit: str, threshold: float) -> float:
-    model = lesson_model(dataset, exhibit, exhibit)
+    model = lesson_model(dataset, exhibit)
     return L.fraction_on(L.hidden_activations(model, test_images(dataset)), threshold).mean().item()

@@ -18,10 +18,11 @@ from vae_core.engine.data import ImageDataset, measured_inputs
 from vae_core.engine.protocol import EVAL_BINARIZATION_SEED, DataProtocol
 from vae_core.engine.registry import ModelRef
 from vae_core.lessons import divergences, posterior
+from vae_core.serving.disk_cache import cached, checkpoint_content, content_digest
 
 IW_K = 5000  # importance samples for the IW estimate shown beside log p(x)
 IW_SEEDS = (0, 1, 2, 3)  # the shown estimate is the first seed's; the others measure its spread
-Q_STAR_SEED = 0
+INFERENCE_CACHE_KIND = "image-inference/1"  # bump when infer_image changes what it returns
 RANKED_IMAGES = 200  # test images ranked for the "largest gap" picker (all of them when fewer)
 # the quick ranking's leading images then measured exactly (about 0.3 s each on one core): the list shows the
 # largest exact gaps among them, as the quick estimate can miss posterior mass far from q
@@ -47,10 +48,24 @@ def measured_test_image(test: ImageDataset, protocol: DataProtocol, index: int) 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def image_inference(ref: ModelRef, image: np.ndarray, *, fit_q_star: bool) -> posterior.ImageInference:
-    """Grid posterior, ELBO, both gaps, IW_K and q* for one image (H, W), already in the model's input format."""
-    model = load_model(on_cpu(ref))
+    """Grid posterior, ELBO, both gaps, IW_K and q* for one image (H, W), already in the model's input format.
+
+    Also kept on disk (vae_core.serving.disk_cache), keyed by the checkpoint's content and the image's bytes, so a
+    lecture's images are computed once per data directory, whichever server process asks."""
     x = torch.as_tensor(np.asarray(image, dtype=np.float32)).unsqueeze(0)  # (1, H, W): one channel
-    return posterior.infer_image(model, x, k=IW_K, iw_seeds=IW_SEEDS, fit_q_star=fit_q_star, seed=Q_STAR_SEED)
+    key = {
+        "model": checkpoint_content(ref.path),
+        "image": content_digest(x),
+        "fit_q_star": fit_q_star,
+        "iw_k": IW_K,
+        "iw_seeds": IW_SEEDS,
+    }
+    return cached(
+        INFERENCE_CACHE_KIND,
+        key,
+        posterior.ImageInference,
+        lambda: posterior.infer_image(load_model(on_cpu(ref)), x, k=IW_K, iw_seeds=IW_SEEDS, fit_q_star=fit_q_star),
+    )
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

@@ -15,6 +15,7 @@ from ui.shell.sidebar import Selection
 from ui.shell.url_state import OLD_PART_PARAM
 from ui.widgets import bound
 from vae_core.lessons.autoencoders.lesson_models import LESSON_DATASETS, TEST_IMAGES, ToySettings
+from vae_core.lessons.autoencoders.toy_zoo import toy_data
 from vae_core.serving.images import READABLE_PX, digit_png
 
 # part label -> its lesson's slug, in the course's order; the labels are the old part picker's (and old links').
@@ -100,31 +101,17 @@ def part_footer() -> None:
 
 
 def toy_controls(key: str, manifolds: tuple[str, ...]) -> ToySettings:
-    """Manifold, number of points and noise of the toy data; the defaults are ToySettings()."""
-    defaults = ToySettings()
-    columns = st.columns(3)
+    """The toy manifold; its points and noise are the lesson's (TOY_DATA), the data its shipped models saw."""
+    columns = st.columns([1, 2])
     manifold = bound.selectbox(
         "Toy manifold", manifolds, key=f"{key}_manifold", format_func=MANIFOLD_LABELS.get, container=columns[0]
     )
-    n_points = bound.slider(
-        "Points",
-        key=f"{key}_points",
-        min_value=100,
-        max_value=1000,
-        value=defaults.n_points,
-        step=100,
-        container=columns[1],
+    settings = toy_data(manifold)
+    columns[1].caption(
+        f"{settings.n_points} points with Gaussian noise of std {settings.noise:g} (seed {settings.seed}); the toy "
+        "models were trained on exactly these points and ship with the app."
     )
-    noise = bound.slider(
-        "Noise std of the data",
-        key=f"{key}_noise",
-        min_value=0.0,
-        max_value=0.2,
-        value=defaults.noise,
-        step=0.01,
-        container=columns[2],
-    )
-    return ToySettings(manifold, n_points, noise, defaults.seed)
+    return settings
 
 
 def images_row(images, captions) -> None:

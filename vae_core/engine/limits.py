@@ -44,10 +44,19 @@ MAX_DATASET_SIZE = 1_000_000_000
 # worst_case.py extrapolated 2 hours from 20 images on a 2-core machine at load 9).
 MAX_IW_SAMPLES = 5000
 MAX_ANOMALY_IW_SAMPLES = 1000  # K per image when the anomaly page scores whole sets (thousands of images)
+# Images x K per set on the anomaly page (a study scores 5-7 sets), with K at most 100: 100 000 decodes of the 2-D
+# VAE take 7-9 s a set at load 20 on the shared 2-core machine (benchmarks/worst_case.py: about 1-2 s idle); a
+# batch decodes 250 images x K at once, 335 MB of growth at K = 100 (671 MB measured at K = 200, so K stops at 100).
+# Every set is scored once per data directory (the disk cache), in batches with progress and an estimate, stopped
+# by a newer rerun or a closed tab.
+MAX_ANOMALY_SET_DECODES = 100_000
 # Draws from q(z|x) for one image: 10 000 x 784 x 4 B = 31 MB decoded, about 80 MB with the decoder's activations.
 MAX_POSTERIOR_SAMPLES = 10_000
 MAX_GRID_SIDE = 40  # decoder grid of n x n images: 1600 decodes, 1600 x 784 x 4 B = 5 MB, well under a second
 MAX_TSNE_POINTS = 5000  # scikit-learn's Barnes-Hut t-SNE: about 30 s and 200 MB at 5000 points on 2 cores
+# The autoencoder page's PCA-k slider: one eigendecomposition of the 784 x 784 covariance of 10 000 images (about a
+# second, once per data set, then read from the disk cache) gives PCA-k for every k up to this; 64 x 784 float64.
+MAX_PCA_COMPONENTS = 64
 MAX_QUEUED_TRAINING_JOBS = 2  # per server: each job uses one core; more only makes every job and page slower
 # Heavy background children per server, trainings and t-SNE runs together (vae_core.serving.background). Each is a
 # Python with torch and one busy core: a t-SNE of MAX_TSNE_POINTS peaks near 900 MB, a training of a form-sized

@@ -39,6 +39,7 @@ from vae_core.engine.training import (
     training_metadata,
 )
 from vae_core.engine.vocabulary import DEFAULT_HIDDEN, model_kind
+from vae_core.lessons.autoencoders.toy_zoo import TOY_BUNDLE_FILE, TOY_BUNDLE_NAME, train_toy_bundle
 from vae_core.zoo.model_card import write_model_card
 from vae_core.zoo.specs import run_zoo, select_specs, zoo_specs
 
@@ -177,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="NAME",
         default=None,
-        help="train only these zoo models (file stems, e.g. mnist-vae-default)",
+        help=f"train only these zoo models (file stems, e.g. mnist-vae-default; {TOY_BUNDLE_NAME}: the toy models)",
     )
     zoo.add_argument("--card", action="store_true", help="regenerate the folder's README.md model card after")
 
@@ -377,9 +378,21 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_zoo(args: argparse.Namespace) -> int:
-    specs = select_specs(zoo_specs(quick=args.quick), args.only)
+    # The toy bundle is named like a model; --quick leaves it out unless it is named (it has no quick version).
+    names = args.only
+    toys = TOY_BUNDLE_NAME in names if names else not args.quick
+    model_names = [name for name in names if name != TOY_BUNDLE_NAME] if names else None
+    specs = [] if names and not model_names else select_specs(zoo_specs(quick=args.quick), model_names)
     started = time.perf_counter()
     outcome = run_zoo(args.out, specs, quick=args.quick, make_callback=lambda spec: ProgressBar(sys.stderr))
+    if toys:
+        toy_path = args.out / TOY_BUNDLE_FILE
+        if toy_path.exists():
+            outcome.skipped.append(toy_path)
+            print(f"{TOY_BUNDLE_NAME}: exists, skipped", file=sys.stderr)
+        else:
+            print(f"{TOY_BUNDLE_NAME}: training every toy model of the autoencoder lesson", file=sys.stderr)
+            outcome.trained.append(train_toy_bundle(toy_path, log=lambda line: print(line, file=sys.stderr)))
     print(
         f"zoo: {len(outcome.trained)} trained, {len(outcome.skipped)} skipped, {len(outcome.problems)} "
         f"left alone in {args.out} ({time.perf_counter() - started:.0f} s)",

@@ -30,6 +30,8 @@ from vae_core.engine.vocabulary import (
     ROLE_SPARSE_WIDE,
 )
 from vae_core.lessons.autoencoders.lesson_models import (
+    DIGITS_WIDE_SPARSE_HIDDEN,
+    DIGITS_WIDE_SPARSE_LATENT,
     WIDE_SPARSE_HIDDEN,
     WIDE_SPARSE_LATENT,
     WIDE_SPARSE_RHO,
@@ -47,7 +49,9 @@ ZOO_THREADS = 1
 # set (the standard MNIST protocol), so that its Bernoulli likelihood is a density of what it is fed and its
 # -ELBO and IW numbers are bounds and estimates of -log p(x) (a Bernoulli cross-entropy on grey levels is not).
 FAMILY_DATASETS = ("mnist", "fashion-mnist", "digits")
-MNIST_ONLY_FAMILY_KINDS = ("dae", "sae", "cae")
+# Kinds beyond the AE and VAE, by data set: the autoencoder lesson's denoising and contractive models (digits has
+# them too, so that the lesson never trains at page open; its sparse exhibit is the wide pair below).
+EXTRA_FAMILY_KINDS = {"mnist": ("dae", "sae", "cae"), "digits": ("dae", "cae")}
 FAMILY_EPOCHS = 10
 DIGITS_EPOCHS = 150  # 1,437 training images: 12 steps per epoch, seconds per model
 CONDITIONAL_DATASETS = ("mnist", "digits")  # a 2-D conditional VAE each (under 1 MB in float16)
@@ -139,7 +143,7 @@ def family_specs() -> list[ZooSpec]:
     """Latent size 2, one per kind and data set: codes that can be drawn directly, decoders that can be gridded."""
     specs = []
     for dataset in FAMILY_DATASETS:
-        kinds = ("ae", "vae") + (MNIST_ONLY_FAMILY_KINDS if dataset == "mnist" else ())
+        kinds = ("ae", "vae", *EXTRA_FAMILY_KINDS.get(dataset, ()))
         for kind in kinds:
             model, train = family_configs(dataset, kind)
             specs.append(
@@ -273,28 +277,32 @@ def default_ae_spec() -> ZooSpec:
 
 
 def wide_sparse_specs() -> list[ZooSpec]:
-    """mnist-sae-wide-kl (KL sparsity penalty) and mnist-sae-wide-nopenalty (the same model, weight 0)."""
+    """<data set>-sae-wide-kl (KL sparsity penalty) and <data set>-sae-wide-nopenalty (the same model, weight 0),
+    for MNIST and the 8x8 digits."""
     specs = []
-    for suffix, weight in (("kl", WIDE_SPARSE_WEIGHT), ("nopenalty", 0.0)):
-        model = ModelConfig(
-            kind="sae",
-            input_shape=INPUT_SHAPES["mnist"],
-            latent_dim=WIDE_SPARSE_LATENT,
-            hidden_dims=WIDE_SPARSE_HIDDEN,
-            sparsity="kl",
-            sparsity_target=WIDE_SPARSE_RHO,
-            sparsity_weight=weight,
-        )
-        train = zoo_train_config("mnist", FAMILY_EPOCHS)
-        specs.append(
-            ZooSpec(
-                name=f"mnist-sae-wide-{suffix}",
-                role=ROLE_SPARSE_WIDE,
-                group=f"mnist-{ROLE_SPARSE_WIDE}",
-                model=model,
-                train=train,
+    for dataset, hidden, latent, epochs in (
+        ("mnist", WIDE_SPARSE_HIDDEN, WIDE_SPARSE_LATENT, FAMILY_EPOCHS),
+        ("digits", DIGITS_WIDE_SPARSE_HIDDEN, DIGITS_WIDE_SPARSE_LATENT, DIGITS_EPOCHS),
+    ):
+        for suffix, weight in (("kl", WIDE_SPARSE_WEIGHT), ("nopenalty", 0.0)):
+            model = ModelConfig(
+                kind="sae",
+                input_shape=INPUT_SHAPES[dataset],
+                latent_dim=latent,
+                hidden_dims=hidden,
+                sparsity="kl",
+                sparsity_target=WIDE_SPARSE_RHO,
+                sparsity_weight=weight,
             )
-        )
+            specs.append(
+                ZooSpec(
+                    name=f"{dataset}-sae-wide-{suffix}",
+                    role=ROLE_SPARSE_WIDE,
+                    group=f"{dataset}-{ROLE_SPARSE_WIDE}",
+                    model=model,
+                    train=zoo_train_config(dataset, epochs),
+                )
+            )
     return specs
 
 

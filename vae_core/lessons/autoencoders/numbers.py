@@ -32,6 +32,7 @@ __all__ = [
     "ContractionSummary",
     "DenoisingCurve",
     "FieldAlignment",
+    "PrincipalBasis",
     "SubspaceComparison",
     "along_across",
     "bernoulli_kl",
@@ -45,6 +46,7 @@ __all__ = [
     "directional_sensitivity",
     "field_alignment",
     "fit_pca",
+    "fit_principal_basis",
     "fraction_on",
     "hidden_activations",
     "jacobian_norms_sq",
@@ -71,7 +73,50 @@ def fit_pca(data: Tensor, n_components: int) -> PCA:
     return PCA(n_components=n_components, svd_solver="full").fit(data.flatten(1).double().numpy())
 
 
-def pca_reconstruct(pca: PCA, data: Tensor) -> Tensor:
+@dataclass(frozen=True)
+class PrincipalBasis:
+    """The leading principal directions of a data set, fitted once: PCA-k for every k up to its size.
+
+    PCA's components are nested (the top k of a full decomposition are PCA with k components, up to sign), so one
+    fit serves every position of a k slider. transform / inverse_transform work as scikit-learn's PCA's do.
+    """
+
+    mean: np.ndarray  # (d,) float64
+    components: np.ndarray  # (K, d) float64, orthonormal rows by decreasing variance
+    explained_variance: np.ndarray  # (K,) the variance along each, unbiased (n - 1), as scikit-learn reports it
+
+    def first(self, k: int) -> PrincipalBasis:
+        if not 1 <= k <= len(self.components):
+            raise ValueError(f"k must lie in 1..{len(self.components)}, got {k}")
+        return PrincipalBasis(self.mean, self.components[:k], self.explained_variance[:k])
+
+    @property
+    def components_(self) -> np.ndarray:
+        return self.components
+
+    def transform(self, flat: np.ndarray) -> np.ndarray:
+        return (flat - self.mean) @ self.components.T
+
+    def inverse_transform(self, scores: np.ndarray) -> np.ndarray:
+        return scores @ self.components + self.mean
+
+
+def fit_principal_basis(data: Tensor, n_components: int) -> PrincipalBasis:
+    """The top n_components principal directions of the rows of `data` (images are flattened), in float64.
+
+    By the eigendecomposition of the d x d covariance rather than an SVD of the data: for 10 000 MNIST images a
+    fraction of the time, and the same subspaces (scikit-learn's PCA is the independent check in the tests).
+    """
+    flat = data.flatten(1).double()
+    mean = flat.mean(0)
+    centred = flat - mean
+    covariance = centred.T @ centred / (len(flat) - 1)
+    values, vectors = torch.linalg.eigh(covariance)  # ascending
+    order = torch.argsort(values, descending=True)[:n_components]
+    return PrincipalBasis(mean.numpy(), vectors[:, order].T.contiguous().numpy(), values[order].numpy())
+
+
+def pca_reconstruct(pca: PCA | PrincipalBasis, data: Tensor) -> Tensor:
     """Project onto the PCA subspace and back: the best rank-k affine reconstruction, shaped like data."""
     flat = data.flatten(1).double().numpy()
     return torch.from_numpy(pca.inverse_transform(pca.transform(flat))).to(data.dtype).reshape(data.shape)

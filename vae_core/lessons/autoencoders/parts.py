@@ -55,7 +55,7 @@ class ImageRow:
 
 
 @torch.no_grad()
-def pca_and_ae_rows(shown: Tensor, pca_k: PCA, ae, k: int) -> dict[str, ImageRow]:
+def pca_and_ae_rows(shown: Tensor, pca_k: PCA | L.PrincipalBasis, ae, k: int) -> dict[str, ImageRow]:
     """The originals, their PCA-k reconstructions and the AE's, by row label ("original", "PCA-k", "AE z = 2")."""
     rows = {"original": shown, f"PCA-{k}": L.pca_reconstruct(pca_k, shown), "AE z = 2": ae.reconstruct(shown)}
     return {label: ImageRow(row, L.squared_error(shown, row).tolist()) for label, row in rows.items()}
@@ -75,7 +75,7 @@ class PcaMeans:
     ae: float
 
 
-def pca_and_ae_means(images: Tensor, pca_k: PCA, pca_2: PCA, ae) -> PcaMeans:
+def pca_and_ae_means(images: Tensor, pca_k: PCA | L.PrincipalBasis, pca_2: PCA | L.PrincipalBasis, ae) -> PcaMeans:
     """The test means of part 1's image metrics."""
     return PcaMeans(
         pca_k=L.squared_error(images, L.pca_reconstruct(pca_k, images)).mean().item(),

@@ -105,7 +105,7 @@ class ToyFit:
 
     model: ToyAutoencoder
     spec: ToyTrainSpec
-    losses: list[float]  # the training objective after every step
+    losses: list[float]  # the training objective after every step (a shipped model keeps only the last)
     seconds: float
 
     @property
