@@ -73,14 +73,18 @@ def _listed_pages() -> list[str]:
     return list(LESSONS)
 
 
-PLACEMENT = """([main, selector]) => {
-    const area = document.querySelector(main);
-    const drawn = [...(area ? area.querySelectorAll(selector) : [])].filter(e => {
-        const box = e.getBoundingClientRect(); return box.width > 0 && box.height > 0; });
-    const box = drawn.length ? drawn[0].getBoundingClientRect() : null;
-    return {found: !!box, top: box ? box.top : null, bottom: box ? box.bottom : null,
-            scrolled: area ? area.scrollTop : null};
-}"""
+SCROLLED = """(main) => document.querySelector(main).scrollTop"""
+
+
+def _first_drawn(page, selector: str) -> dict | None:
+    """The bounding box of the first match of selector in the main area that is drawn (not folded away), or None.
+    Through Playwright's locator, which also reaches into a component's shadow root (the walk's canvas)."""
+    for element in page.locator(f"{MAIN} {selector}").all():
+        box = element.bounding_box()
+        if box is not None and box["width"] > 0 and box["height"] > 0:
+            return box
+    return None
+
 
 # The smallest text drawn on the first screen of the main area (HTML and the charts' SVG), and what it says.
 SMALLEST_TEXT = r"""([main, height]) => {
@@ -148,11 +152,11 @@ def test_every_pages_key_figure_is_wholly_on_the_first_dark_screen_in_projector_
             wait_for_idle(page, settle_ms=500)
             page.screenshot(path=ARTIFACTS / f"{dataset}-{name}.png")
             assert page.evaluate(SIDEBAR_WIDTH) < 5, f"{name}: the sidebar is open in projector mode"
+            assert page.evaluate(SCROLLED, MAIN) == 0, f"{name}: the main area was scrolled, the measure would lie"
             for selector in selectors:
-                where = page.evaluate(PLACEMENT, [MAIN, selector])
-                assert where["scrolled"] == 0, f"{name}: the main area was scrolled, the measure would lie"
-                if not (where["found"] and where["top"] >= 0 and where["bottom"] <= height):
-                    off_screen[f"{name} {selector}"] = (where["top"], where["bottom"])
+                box = _first_drawn(page, selector)
+                if box is None or box["y"] < 0 or box["y"] + box["height"] > height:
+                    off_screen[f"{name} {selector}"] = box and (box["y"], box["y"] + box["height"])
             smallest = page.evaluate(SMALLEST_TEXT, [MAIN, height])
             if smallest["px"] < PROJECTOR_FONT_PX:
                 small_text[name] = smallest
