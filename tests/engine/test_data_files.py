@@ -63,7 +63,7 @@ def test_shipped_test_split_has_torchvisions_md5_and_a_licence(name):
 
 def test_with_nothing_downloaded_the_test_splits_load_from_the_package(tmp_path):
     empty = tmp_path / "no_data"  # not even created: nothing may be written there by loading
-    assert offered_datasets(empty) == ["mnist", "fashion-mnist", "digits"]
+    assert offered_datasets(empty) == ["mnist", "fashion-mnist", "digits", "sprites"]  # sprites: drawn in code
     before = {p: (p.stat().st_mtime_ns, md5_of(p)) for p in shipped_folder("mnist").parent.rglob("*") if p.is_file()}
     mnist = load_dataset("mnist", "test", root=empty)
     fashion = load_dataset("fashion-mnist", "test", root=empty)

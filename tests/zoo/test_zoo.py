@@ -20,6 +20,7 @@ CONTRACT_NAME = re.compile(
     r"^(mnist|fashion-mnist|digits)-(ae|vae|dae|sae|cae|cvae)-z2$"
     r"|^(mnist|digits)-vae-z\d+-beta[0-9.]+$|^mnist-(vae|ae)-default$"
     r"|^(mnist|digits)-sae-wide-(kl|nopenalty)$"
+    r"|^sprites-(vae|tcvae)-z10-beta\d+$"
 )
 REQUIRED_METADATA = (
     "role",

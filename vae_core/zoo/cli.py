@@ -450,6 +450,8 @@ def split_origin(name: str, split: str) -> str:
     """Where load_dataset reads the split from, in a few words."""
     if name == "digits":
         return "(scikit-learn, bundled)"
+    if name == "sprites":
+        return "(drawn in code)"
     folder = raw_folder(name, data_dir())
     if split_in_folder(name, split, folder):
         return f"in {folder}"
