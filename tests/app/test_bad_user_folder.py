@@ -33,6 +33,7 @@ PAGE_TITLES = {
     "decoder_grid": "Decoder grid",
     "interpolation": "Interpolation",
     "beta_tradeoff": "β trade-off",
+    "disentanglement": "Disentanglement",
     "elbo_breakdown": "ELBO breakdown",
     "inference": "Inference: the true posterior",
     "anomaly_detection": "Anomaly detection",

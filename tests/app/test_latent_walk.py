@@ -49,7 +49,7 @@ def test_an_mlp_model_gets_the_walk_precomputed_for_every_t(open_page, app_env):
     assert set(walk["blobs"]) == {walk["decoder"], walk["codes"]} and all(walk["blobs"].values())
     assert walk["blobs"][walk["codes"]]["n"] == len(load_dataset("digits", "test"))  # tiny split: every code
     assert f"{CURRENT_COLOUR_NAME} star" in walk["caption"] and walk["colours"]["current"] == CURRENT_COLOUR
-    assert "What slerp keeps" in texts(at.caption)
+    assert "what it keeps is not one norm but a straight line of norms" in texts(at.caption)
 
     at.radio(key="interp_method").set_value("spherical").run()
     assert not at.exception
@@ -87,4 +87,4 @@ def test_without_a_browser_decoder_the_walk_stays_on_the_server(open_page, serve
     (t,) = [s for s in at.slider if s.key == "interp_t"]
     assert t.value == 0.5 and t.proto.query_param_key == "interp_t", "bound to the URL as before"
     assert {"interp_scatter", "interp_norms"} <= set(chart_specs(at))
-    assert "What slerp keeps" in texts(at.caption)
+    assert "what it keeps is not one norm but a straight line of norms" in texts(at.caption)

@@ -45,6 +45,12 @@ def chart_specs(at) -> dict[str, dict]:
     return {chart.key: json.loads(chart.proto.spec) for chart in at.get("plotly_chart")}
 
 
+def chart_title(spec: dict) -> str:
+    """A chart's title text ('' when it has none)."""
+    title = spec["layout"].get("title", "")
+    return str(title.get("text", "") if isinstance(title, dict) else title)
+
+
 def values(array_or_typed) -> np.ndarray:
     """Plotly's JSON holds arrays either as lists or as typed arrays ({'dtype', 'bdata'})."""
     if isinstance(array_or_typed, dict) and "bdata" in array_or_typed:
@@ -165,6 +171,8 @@ def test_a_model_for_another_input_shape_is_not_offered(open_page, tmp_path):
     model = build_model(ModelConfig(input_shape=(1, 28, 28), hidden_dims=(8,)))
     save_checkpoint(tmp_path / "user_checkpoints" / "mnist-shaped.safetensors", model, TrainConfig(dataset="mnist"))
     at = open_page()
+    # MNIST's test split ships, so the app may open on MNIST; the tiny zoo's models are digits models
+    at.sidebar.selectbox(key="sidebar_dataset").set_value("digits").run()
     options = at.sidebar.selectbox(key="sidebar_model").options
     assert len(options) == 6 and not any("mnist-shaped" in o for o in options)
 
@@ -173,8 +181,9 @@ def test_a_model_for_another_input_shape_is_not_offered(open_page, tmp_path):
 def test_latent_space_shows_ae_and_vae_on_shared_axes_with_the_prior_on_the_vae(open_page, app_env):
     at = open_page(LESSONS["latent_space"].script)
     specs = chart_specs(at)
-    ae_key = next(k for k in specs if "Autoencoder" in k)
-    vae_key = next(k for k in specs if "VAE" in k and k != ae_key)
+    # chart keys are digests (ui.widgets.keys): each panel is found by its title
+    ae_key = next(k for k, spec in specs.items() if chart_title(spec).startswith("Autoencoder:"))
+    vae_key = next(k for k, spec in specs.items() if chart_title(spec).startswith("VAE:"))
     for key in (ae_key, vae_key):
         points = [d for d in specs[key]["data"] if d["type"] == "scattergl" and "customdata" in d]
         assert sum(len(values(d["x"])) for d in points) == N_DIGITS_TEST  # every test image, once
@@ -195,7 +204,11 @@ def test_latent_space_shows_ae_and_vae_on_shared_axes_with_the_prior_on_the_vae(
     at.toggle(key="latent_same_axes").set_value(False).run()
     specs = chart_specs(at)
     # Both choices stay on the page once drawn (the browser then need not redraw them); the shared one is hidden.
-    own_ae = next(k for k in specs if "Autoencoder" in k and k.endswith("_own"))
+    own_ae = next(
+        k
+        for k, spec in specs.items()
+        if chart_title(spec).startswith("Autoencoder:") and "range" not in spec["layout"]["xaxis"]
+    )
     assert "range" not in specs[own_ae]["layout"]["xaxis"] and ae_key in specs
     styles = "\n".join(str(h.proto.body) for h in at.get("html"))
     assert ".st-key-latent_axes_shared {height: 0 !important" in styles
