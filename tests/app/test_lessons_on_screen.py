@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from ui.shell.lessons import LESSONS
+from ui.shell.sidebar import DATASET_LABELS
 
-DIGITS = "digits (8×8, offline)"
+DIGITS = DATASET_LABELS["digits"]
 
 
 def chart_specs(at) -> dict[str, dict]:
