@@ -212,7 +212,9 @@ LESSONS: dict[str, Lesson] = {
             url_params=(
                 # 1 · the true posterior of one image
                 *(choice_param("inference_source"), int_param("inference_index", 0, MAX_TEST_INDEX)),
-                *_image_chooser("inference_own"),
+                # the chooser offers uploads and drawings only (the page has its own test-image picker); the seed of
+                # a binarised upload is not in a link, an upload never is
+                choice_param("inference_own_source"),
                 *(bool_param("inference_q_star"), choice_param("inference_view")),
                 # 2 · mean-field; 3 · forward and reverse KL
                 float_param("inference_rho", -0.95, 0.95, step=0.05),
