@@ -23,7 +23,8 @@ ARTIFACTS = REPO_ROOT / "artifacts" / "browser"
 
 
 def number(text: str) -> float:
-    return float(text.replace("−", "-"))
+    """A metric's value; a Monte Carlo figure's "± standard error" is dropped."""
+    return float(text.split(" ± ")[0].replace("−", "-"))
 
 
 def test_every_page_renders_and_the_elbo_page_takes_uploads_drawings_and_sliders(app_env):
