@@ -110,7 +110,7 @@ def path_and_walk(digit_a: PickedDigit, digit_b: PickedDigit, z_a: np.ndarray, z
 
 
 PLANE_PX = 420  # the walk's picture of the latent plane
-PROJECTOR_PLANE_PX = 280  # in projector mode: the strip and the walk's picture on the first 720 px screen
+PROJECTOR_PLANE_PX = 250  # in projector mode: the strip and the walk's picture on the first 720 px screen
 FINE_TS = np.linspace(0.0, 1.0, 41)
 T_GRID = np.round(np.linspace(0.0, 1.0, 21), 2)  # the t slider's values: 0, 0.05, …, 1
 BACKDROP_POINTS = 2000  # test codes drawn behind the path
