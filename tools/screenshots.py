@@ -180,6 +180,10 @@ def tour(page, url: str, on_page: Callable[[str, object], None]) -> TourReport:
 # tour step -> README file name: each page as it opens; the ELBO page once a digit has been drawn
 README_SHOTS = {
     "home": "home",
+    "autoencoders": "autoencoders",
+    "inference": "inference",
+    "anomaly_detection": "anomaly_detection",
+    "conditional_vae": "conditional_vae",
     "latent_space": "latent_space",
     "decoder_grid": "decoder_grid",
     "interpolation": "interpolation",
@@ -217,12 +221,11 @@ def projector_shots(playwright, url: str, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     saved = []
     with chromium_page(playwright, viewport=PROJECTOR_VIEWPORT) as page:
-        open_app(page, f"{url}/?{PROJECTOR_KEY}=1", timeout_ms=180_000)
-        for _title, href in nav_links(page):
-            if slug(href) not in PROJECTOR_SHOTS:
-                continue
-            open_page(page, href, timeout_ms=180_000)
+        for name in PROJECTOR_SHOTS:
+            # by its link, as a slide opens it: projector mode folds the sidebar, whose menu cannot be clicked
+            open_app(page, f"{url}/{name}?{PROJECTOR_KEY}=1", timeout_ms=180_000)
             wait_for_idle(page, settle_ms=PROJECTOR_SETTLE_MS)
+            href = f"{url}/{name}"
             if exception_texts(page):
                 raise SystemExit(f"exceptions on {slug(href)}: {exception_texts(page)}")
             path = folder / f"{PROJECTOR_SHOTS[slug(href)]}.png"
