@@ -82,6 +82,12 @@ class VAE(LatentModel):
             x_params, x_rep, self.config.likelihood, self.config.gaussian_sigma, n_samples, reduction
         )
         beta = self.config.beta if beta is None else beta
+        return self._terms(recon, z, encoding, beta, reduction)
+
+    def _terms(self, recon: Tensor, z: Tensor, encoding: Encoding, beta: float, reduction: Reduction) -> LossTerms:
+        """The objective's terms from the reconstruction term and the draws z of q(z|x): the ELBO's, β on the KL
+        (a family that weighs the KL's parts differently overrides this, e.g. the β-TCVAE)."""
+        assert encoding.logvar is not None
         return elbo_terms(recon, encoding.mean, encoding.logvar, beta, reduction)
 
     def iw_log_weights(
