@@ -68,9 +68,8 @@ def image_inference(ref: ModelRef, image: np.ndarray, *, fit_q_star: bool) -> po
     )
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def gap_ranking(ref: ModelRef, dataset: str, protocol: DataProtocol) -> posterior.GapRanking:
-    """The first RANKED_IMAGES test images, as measured, ranked by a quick estimate of KL(q ‖ p(z|x))."""
+def _ranked_inputs(ref: ModelRef, dataset: str, protocol: DataProtocol):
+    """(model, the first RANKED_IMAGES test images as measured, their q(z|x) means and log-variances)."""
     model = load_model(on_cpu(ref))
     images = (
         measured_test_images(dataset, protocol) if protocol.binarizes_inputs else load_split(dataset, "test").images
@@ -78,19 +77,20 @@ def gap_ranking(ref: ModelRef, dataset: str, protocol: DataProtocol) -> posterio
     with torch.no_grad():
         means, logvars = model.encode(images)
     assert logvars is not None, "only VAEs have a q(z|x) to rank"
+    return model, images, means, logvars
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def gap_ranking(ref: ModelRef, dataset: str, protocol: DataProtocol) -> posterior.GapRanking:
+    """The first RANKED_IMAGES test images, as measured, ranked by a quick estimate of KL(q ‖ p(z|x))."""
+    model, images, means, logvars = _ranked_inputs(ref, dataset, protocol)
     return posterior.rank_by_gap(posterior.Decoder.from_model(model), images, means, logvars)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def exact_gap_ranking(ref: ModelRef, dataset: str, protocol: DataProtocol) -> posterior.ExactRanking:
     """gap_ranking's first EXACT_CANDIDATES images measured exactly and ordered by their exact gap."""
-    model = load_model(on_cpu(ref))
-    images = (
-        measured_test_images(dataset, protocol) if protocol.binarizes_inputs else load_split(dataset, "test").images
-    )[:RANKED_IMAGES]
-    with torch.no_grad():
-        means, logvars = model.encode(images)
-    assert logvars is not None, "only VAEs have a q(z|x) to rank"
+    model, images, means, logvars = _ranked_inputs(ref, dataset, protocol)
     quick = gap_ranking(ref, dataset, protocol)
     return posterior.rerank_exactly(
         posterior.Decoder.from_model(model), images, means, logvars, quick, EXACT_CANDIDATES
