@@ -386,7 +386,7 @@ def test_reset_also_clears_a_setting_this_session_never_drew(app_env, navigation
 
 @needs_browser
 def test_in_a_browser_a_fragments_slider_and_the_reset_update_the_address(app_env):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     def params(page) -> dict[str, list[str]]:
         return parse_qs(urlsplit(page.url).query)
@@ -404,7 +404,8 @@ def test_in_a_browser_a_fragments_slider_and_the_reset_update_the_address(app_en
         page.get_by_role("button", name="Reset this page").click()
         wait_for_idle(page)
         page.wait_for_function("() => !location.search.includes('grid_n')", timeout=10_000)
-        assert slider.input_value() == "15"
+        # the address can change before the fragment's slider is drawn again: wait for the slider itself
+        expect(slider).to_have_value("15", timeout=10_000)
         assert params(page)[MODEL_PARAM] == [AE_2D]
         slider.focus()
         page.keyboard.press("ArrowLeft")
