@@ -599,10 +599,21 @@ def _alternatives(binding) -> list:
         return [binding.value_type(far), binding.default]
     if binding.widget == "toggle":
         return [not binding.default, binding.default]
-    options = [binding.value_type(label) for label in binding.labels] if binding.value_type in (int, float) else []
+    options = (
+        [_number_of(label, binding.value_type) for label in binding.labels]
+        if binding.value_type in (int, float)
+        else []
+    )
+    options = [option for option in options if option is not None]
     if binding.widget in ("select_slider",) and options:
         return [options[-1] if options[-1] != binding.default else options[0], binding.default]
     return []  # selectbox and radio: options are shown through format_func; left out
+
+
+def _number_of(label: str, value_type: type):
+    """The number a choice's label shows ("30°" -> 30), None if it shows none."""
+    found = re.match(r"\s*-?\d+(\.\d+)?", label)
+    return value_type(float(found.group())) if found else None
 
 
 def _control(at, binding):
