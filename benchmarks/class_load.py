@@ -14,6 +14,10 @@ Several processes (--processes 1 2 4): with --through-nginx they are started by 
 browsers); without it the clients are dealt round-robin straight to the processes' ports. Server CPU is every
 app process (and its children) plus nginx; nginx's own share is printed too. All traffic goes to 127.0.0.1.
 
+--floor serves benchmarks/floor_app.py instead of the app: the same page names with a slider outside and one inside a
+fragment, nothing else, so its "server ms/action" is what Streamlit itself costs per action on this machine, the
+floor under the app's figure (server CPU seconds over the actions answered).
+
 Action kinds: "page" is a whole-script rerun on another page; "fragment" is a slider inside an st.fragment,
 sent as a fragment rerun (ClientState.fragment_id, what the browser sends); "full" a slider outside a fragment.
 
@@ -43,6 +47,7 @@ from websockets.exceptions import ConnectionClosed
 from tools.app_browser import REPO_ROOT, free_port, start_app, stop_app, wait_until_healthy
 
 MOVING_PAGES = ("Latent space", "Decoder grid", "Interpolation")
+FLOOR_APP = Path(__file__).with_name("floor_app.py")  # --floor: Streamlit alone, the same pages and sliders
 VISITED_PAGES = ("Home", *MOVING_PAGES)
 WIDGET_TYPES = ("slider", "selectbox", "number_input", "button", "text_input")
 FINAL = {"FINISHED_SUCCESSFULLY", "FINISHED_WITH_COMPILE_ERROR", "FINISHED_FRAGMENT_RUN_SUCCESSFULLY"}
@@ -313,7 +318,7 @@ def tree_cpu_s(pids: list[int], name: str | None = None) -> float:
 class Servers:
     """P app processes, straight or behind nginx (deploy/serve.py); what the clients connect to and who to time."""
 
-    def __init__(self, processes: int, through_nginx: bool, user_dir: str, log_dir: Path):
+    def __init__(self, processes: int, through_nginx: bool, user_dir: str, log_dir: Path, floor: bool = False):
         self.processes, self.through_nginx = processes, through_nginx
         # Each process gets a fair share of the cores for torch, as deploy/serve.py gives its apps.
         env = {"VAE_USER_CHECKPOINT_DIR": user_dir, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // processes))}
@@ -338,7 +343,8 @@ class Servers:
             self.client_ports = [self.nginx_port]
         else:
             self.app_ports = [free_port() for _ in range(processes)]
-            self.started = [start_app(port, env=env) for port in self.app_ports]
+            script = FLOOR_APP if floor else REPO_ROOT / "app.py"
+            self.started = [start_app(port, env=env, script=script) for port in self.app_ports]
             self.client_ports = self.app_ports
 
     def wait_until_healthy(self) -> None:
@@ -403,13 +409,21 @@ def main() -> None:
     parser.add_argument("--think", type=float, default=1.0, help="mean think time between actions, s")
     parser.add_argument("--no-training", action="store_true", help="only the runs without a training job")
     parser.add_argument("--training-only", action="store_true", help="only the runs with a training job")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="serve benchmarks/floor_app.py (Streamlit alone, the same page names and sliders) instead of the app: "
+        "what Streamlit itself costs per action on this machine; no training, not through nginx",
+    )
     args = parser.parse_args()
+    if args.floor and args.through_nginx:
+        parser.error("--floor serves the bare app straight, not through nginx")
     check_protocol()
-    modes = [False] if args.no_training else [True] if args.training_only else [False, True]
+    modes = [False] if args.no_training or args.floor else [True] if args.training_only else [False, True]
     rows = []
     with tempfile.TemporaryDirectory() as user_dir, tempfile.TemporaryDirectory() as log_dir:
         for processes in args.processes:
-            servers = Servers(processes, args.through_nginx, user_dir, Path(log_dir))
+            servers = Servers(processes, args.through_nginx, user_dir, Path(log_dir), floor=args.floor)
             try:
                 servers.wait_until_healthy()
                 servers.warm_up()
@@ -473,7 +487,7 @@ def print_row(row: Row, header: bool, args) -> None:
         print(
             f"{'P':>2} {'N':>3} {'training':>8} {'p50 s':>6} {'p95 s':>6} {'worst s':>7} {'actions':>7}  "
             f"{'by kind (count@p50 s)':<44} {'errors':>6} {'server cpu s':>12} {'nginx cpu s':>11} "
-            f"{'client cpu s':>12} {'wall s':>6} {'load':>10}"
+            f"{'client cpu s':>12} {'server ms/action':>16} {'wall s':>6} {'load':>10}"
         )
     latencies = row.latencies()
     kinds: dict[str, list[float]] = {}
@@ -485,7 +499,8 @@ def print_row(row: Row, header: bool, args) -> None:
         f"{row.processes:>2} {row.sessions:>3} {'yes' if row.training else 'no':>8} "
         f"{percentile(latencies, 0.5):>6.2f} {percentile(latencies, 0.95):>6.2f} "
         f"{max(latencies, default=float('nan')):>7.2f} {len(latencies):>7}  {by_kind:<44} {len(row.errors()):>6} "
-        f"{row.server_cpu_s:>12.1f} {row.nginx_cpu_s:>11.2f} {row.client_cpu_s:>12.1f} {row.wall_s:>6.0f} "
+        f"{row.server_cpu_s:>12.1f} {row.nginx_cpu_s:>11.2f} {row.client_cpu_s:>12.1f} "
+        f"{1000 * row.server_cpu_s / max(1, len(latencies)):>16.0f} {row.wall_s:>6.0f} "
         f"{row.load_before:>4.1f}->{row.load_after:<4.1f}",
         flush=True,
     )

@@ -47,16 +47,18 @@ def start_app(
     env: dict[str, str] | None = None,
     log_path: Path | None = None,
     launcher: tuple[str, ...] = ("-m", "streamlit"),
+    script: Path = REPO_ROOT / "app.py",
 ) -> subprocess.Popen:
     """`streamlit run app.py` on 127.0.0.1:port in its own process group (so stop_app ends all of it).
 
     launcher: what follows `python` in place of `-m streamlit` (benchmarks/timed_streamlit.py times runs).
+    script: the app to serve (benchmarks/class_load.py --floor serves a bare Streamlit app instead).
     """
     command = [
         sys.executable,
         *launcher,
         "run",
-        str(REPO_ROOT / "app.py"),
+        str(script),
         "--server.headless",
         "true",
         "--server.address",
