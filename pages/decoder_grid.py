@@ -4,13 +4,14 @@ import numpy as np
 import streamlit as st
 
 from ui.figures.grid import OUTLINE_COLOUR_NAME, decoded_grid_figure
+from ui.figures.still import still_figure
 from ui.shell.projector import image_width, prose
 from ui.shell.sidebar import current_selection, require_test_split
 from ui.state import derived
 from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
 from ui.widgets import bound
 from ui.widgets.chart import plot
-from ui.widgets.export import codes_download, downloads_row, image_download, still_figure, still_figure_config
+from ui.widgets.export import codes_download, downloads_row, image_download, still_figure_config
 from ui.widgets.keys import keyed
 from ui.widgets.latent_pad import latent_samples
 from ui.widgets.shared import model_caption

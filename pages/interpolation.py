@@ -5,13 +5,14 @@ import streamlit as st
 
 from ui.figures import latent as figures
 from ui.figures.latent import CURRENT_COLOUR_NAME, add_path, norms_figure, trusted_figure
+from ui.figures.still import still_figure
 from ui.shell.projector import folded_in_projector, projector_on, prose
 from ui.shell.sidebar import current_selection, require_test_split
 from ui.state import derived
 from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
 from ui.widgets import bound
 from ui.widgets.chart import plot
-from ui.widgets.export import codes_download, figure_config, image_download, still_figure, still_figure_config
+from ui.widgets.export import codes_download, figure_config, image_download, still_figure_config
 from ui.widgets.image_chooser import measured_image
 from ui.widgets.keys import keyed
 from ui.widgets.latent_pad import WalkColours, latent_sliders, latent_walk

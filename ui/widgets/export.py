@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
@@ -72,20 +71,6 @@ def figure_config(dataset: str, model: str | None, page: str, what: str, **optio
 def still_figure_config(dataset: str, model: str | None, page: str, what: str) -> dict[str, Any]:
     """figure_config(...) for a still chart (pair it with `still_figure`): its modebar holds the camera only."""
     return figure_config(dataset, model, page, what, **CAMERA_ONLY)
-
-
-def still_figure(figure: go.Figure) -> go.Figure:
-    """The figure, made to stay as drawn: no drag to zoom or pan (dragmode off, every axis fixedrange), no hover
-    labels, no legend click hiding a trace. With `still_figure_config` it reads as staticPlot did, and its camera
-    still saves it.
-
-    Changes the figure in place and returns it, for a figure built for this one chart (a copy would cost
-    about 35 ms on a decoded grid with its outline, twice per rerun of the Decoder grid).
-    """
-    figure.update_layout(dragmode=False, hovermode=False, legend_itemclick=False, legend_itemdoubleclick=False)
-    figure.update_xaxes(fixedrange=True)
-    figure.update_yaxes(fixedrange=True)
-    return figure
 
 
 def image_download(
