@@ -4,10 +4,11 @@ import numpy as np
 import streamlit as st
 
 from ui.figures.grid import OUTLINE_COLOUR_NAME, decoded_grid_figure
+from ui.figures.latent import trusted_figure
 from ui.figures.still import still_figure
 from ui.shell.projector import image_width, prose
 from ui.shell.sidebar import current_selection, require_test_split
-from ui.state import derived
+from ui.state import derived, grid_panels
 from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
 from ui.widgets import bound
 from ui.widgets.chart import plot
@@ -19,10 +20,6 @@ from vae_core.engine.protocol import protocol_of
 from vae_core.engine.registry import ModelEntry, comparison_pair
 from vae_core.engine.vocabulary import dim_name
 from vae_core.lessons.latent_paths import (
-    code_density,
-    grid_axes,
-    grid_codes,
-    hole_radii,
     linear_axis,
     slice_codes,
 )
@@ -60,12 +57,12 @@ def grid_panel(e, kind: str, n: int, extent: float) -> tuple[int, np.ndarray, in
     """One model's decoded grid with its codes' outline; returns how many cells lie outside the outline, their
     centres' distances from the origin (hole_radii) and how many test codes the outline was drawn from."""
     ref = e.ref(device)
-    means = derived.encode_split(ref, selection.dataset).means
-    x_axis, y_axis = grid_axes(means, e.is_variational, n, kind, extent)
-    density = code_density(means, x_axis, y_axis, mass=CODE_MASS)
-    png = derived.decoded_grid_png(ref, grid_codes(x_axis, y_axis), n_cols=n, cell_px=28)
+    shown = grid_panels.grid_panel(
+        ref, selection.dataset, variational=e.is_variational, kind=kind, n=n, extent=extent, mass=CODE_MASS
+    )
+    png = shown.png
     plot(
-        still_figure(decoded_grid_figure(png, x_axis, y_axis, density)),
+        trusted_figure(shown.figure),
         key=f"grid_figure_{'vae' if e.is_variational else 'ae'}",
         config=still_figure_config(selection.dataset, e.info.name, EXPORT_PAGE, f"{kind}-grid-{n}-figure"),
     )
@@ -80,8 +77,8 @@ def grid_panel(e, kind: str, n: int, extent: float) -> tuple[int, np.ndarray, in
         spread = (
             "the prior N(0, 1) in each dimension"
             if e.is_variational
-            else f"the Gaussian with its codes' mean and spread ({dim_name(0)}: {means[:, 0].mean():.1f} ± "
-            f"{means[:, 0].std():.1f}, {dim_name(1)}: {means[:, 1].mean():.1f} ± {means[:, 1].std():.1f})"
+            else f"the Gaussian with its codes' mean and spread ({dim_name(0)}: {shown.code_mean[0]:.1f} ± "
+            f"{shown.code_std[0]:.1f}, {dim_name(1)}: {shown.code_mean[1]:.1f} ± {shown.code_std[1]:.1f})"
         )
         where = f"Equal mass of {spread} between neighbouring cells"
     else:
@@ -89,11 +86,11 @@ def grid_panel(e, kind: str, n: int, extent: float) -> tuple[int, np.ndarray, in
             " and the prior's ±3σ" if e.is_variational else ""
         )
     st.caption(
-        f"{model_caption(e)}. {where}. {density.cells_outside} of {n * n} cells lie outside the "
+        f"{model_caption(e)}. {where}. {shown.cells_outside} of {n * n} cells lie outside the "
         f"{OUTLINE_COLOUR_NAME} outline (under the faint {OUTLINE_COLOUR_NAME} veil), which encloses the "
-        f"densest region holding {CODE_MASS:.0%} of its {len(means):,} test codes{measured_note(e)}."
+        f"densest region holding {CODE_MASS:.0%} of its {shown.n_codes:,} test codes{measured_note(e)}."
     )
-    return density.cells_outside, hole_radii(density, x_axis, y_axis), len(means)
+    return shown.cells_outside, shown.hole_radii, shown.n_codes
 
 
 def holes_story(ae_holes: int, vae_holes: int, vae_radii: np.ndarray, n_cells: int, n_codes: int) -> str:
