@@ -15,10 +15,11 @@ import time
 
 # Third-party modules only: they never import ours, so a page importing our modules meanwhile cannot
 # deadlock with this thread on Python's per-module import locks.
-# torch for every lesson; torchvision for the MNIST files (vae_core.engine.data); scikit-learn's PCA for the Latent
-# space and Autoencoder family pages. About 1.3 + 1.6 + 1.5 s of imports on a 2-core machine that the page a student
-# opens next does not wait for. (Streamlit itself imports plotly.graph_objects.)
-HEAVY_MODULES = ("torch", "torchvision", "sklearn.decomposition")
+# torch for every lesson; scikit-learn's PCA for the Latent space and Autoencoder family pages. About 1.3 + 1.5 s of
+# imports on a 2-core machine that the page a student opens next does not wait for. (Streamlit itself imports
+# plotly.graph_objects.) Only modules the app imports: torchvision, once here, is not (vae_core.engine.data reads the
+# MNIST files with gzip and numpy), and its 1.6 s of imports held the GIL while the first lesson page drew.
+HEAVY_MODULES = ("torch", "sklearn.decomposition")
 
 # Importing torch holds the GIL for long stretches (loading its shared libraries), which would hold up the
 # messages that finish the first page; a second is enough for them to go out (measured with
