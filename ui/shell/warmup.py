@@ -2,14 +2,16 @@
 
 The home page and the sidebar do not need torch, so the app's first page appears seconds sooner when it
 loads later (torch takes 2-3 s to import on a 2-core machine). Importing it in a daemon thread once that
-first page is out means the lesson page a student opens next usually finds it ready. Python's import lock
-makes a page that needs torch mid-import wait for it, not import it twice.
+first page is out, while the student reads it (no run in progress for QUIET_S), means the lesson page a student
+opens next usually finds it ready. Python's import lock makes a page that needs torch mid-import wait for it, not
+import it twice. app.py calls run_started() and run_finished() around every run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import sys
 import threading
 import time
 
@@ -21,10 +23,14 @@ import time
 # MNIST files with gzip and numpy), and its 1.6 s of imports held the GIL while the first lesson page drew.
 HEAVY_MODULES = ("torch", "sklearn.decomposition")
 
-# Importing torch holds the GIL for long stretches (loading its shared libraries), which would hold up the
-# messages that finish the first page; a second is enough for them to go out (measured with
-# benchmarks/app_latency.py's probe: without the wait the first page went idle 1.3 s later).
-DELAY_S = 1.0
+# Importing holds the GIL for long stretches (loading shared libraries, initialising extension modules), and the
+# server needs it to answer the browser: after a run, the browser still fetches what the page shows (the plotly
+# bundle, the images) from this process. So each import waits until no run has been in progress for QUIET_S:
+# measured with benchmarks/cold_profile.py on a loaded 2-core machine (load 5), a direct link to the Decoder grid went
+# idle 0.9 s after its run without the warm-up and 7.5 s after it when scikit-learn's import began a second after
+# the run. A student reading the page gives the imports their quiet time.
+QUIET_S = 2.0
+POLL_S = 0.1
 
 # Modules that other libraries read straight from sys.modules, past Python's import lock: plotly's JSON encoder
 # looks pandas up with should_load=False, so a session drawing a figure while another session's first run was
@@ -36,6 +42,8 @@ SHARED_MODULES = ("pandas",)
 
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
+_runs_in_progress = 0
+_last_run_end = 0.0  # time.monotonic() when the last run ended
 
 
 def import_shared_modules() -> None:
@@ -44,19 +52,38 @@ def import_shared_modules() -> None:
         importlib.import_module(name)
 
 
-def start() -> threading.Thread:
-    """Start the background loading once per server process; later calls return the same thread."""
-    global _thread
+def run_started() -> None:
+    """A script run began (app.py, first thing): the warm-up holds its next import until the runs are quiet."""
+    global _runs_in_progress
     with _lock:
+        _runs_in_progress += 1
+
+
+def run_finished() -> threading.Thread:
+    """A script run ended (app.py, last thing, however it ended): start the background loading once per server
+    process, the first time; returns the thread."""
+    global _runs_in_progress, _last_run_end, _thread
+    with _lock:
+        _runs_in_progress = max(0, _runs_in_progress - 1)
+        _last_run_end = time.monotonic()
         if _thread is None:
             _thread = threading.Thread(target=_load_everything, name="vae-explorer-warm-up", daemon=True)
             _thread.start()
         return _thread
 
 
+def quiet_for() -> float:
+    """Seconds since the last run ended, 0 while one is in progress."""
+    with _lock:
+        return 0.0 if _runs_in_progress else time.monotonic() - _last_run_end
+
+
 def _load_everything() -> None:
-    time.sleep(DELAY_S)
     for name in HEAVY_MODULES:
+        if name in sys.modules:  # a page imported it already
+            continue
+        while quiet_for() < QUIET_S:
+            time.sleep(POLL_S)
         # the page that needs it imports it again and shows the error
         with contextlib.suppress(Exception):
             importlib.import_module(name)
