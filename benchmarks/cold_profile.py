@@ -62,7 +62,7 @@ def serve() -> None:
             with lock, open(folder / "runs.jsonl", "a", encoding="utf-8") as log:
                 log.write(json.dumps({"run": n, "start": start, "end": end}) + "\n")
 
-    script_runner.ScriptRunner._run_script = profiled
+    setattr(script_runner.ScriptRunner, "_run_script", profiled)  # noqa: B010 (mypy: no assigning to a method)
     from streamlit.web.cli import main
 
     sys.argv = ["streamlit", *sys.argv[2:]]
@@ -146,8 +146,8 @@ def main() -> None:
                 page.wait_for_timeout(args.after_home * 1000)
             marker = log_path.stat().st_size  # imports after this offset were made by the runs
             first_run = len((folder / "runs.jsonl").read_text().splitlines()) if args.after_home is not None else 0
-            fetched: list[tuple[float, str]] = []  # (seconds since the request, URL) of each response finished
-            page.on("requestfinished", lambda request: fetched.append((time.time() - requested, request.url)))
+            fetched: list[tuple[float, str]] = []  # (unix time, URL) of each response finished
+            page.on("requestfinished", lambda request: fetched.append((time.time(), request.url)))
             requested = time.time()
             page.goto(f"http://127.0.0.1:{port}/{url_path}" + (f"?{args.query}" if args.query else ""))
             page.wait_for_selector('[data-testid="stMain"] h1', timeout=120_000)
@@ -163,7 +163,7 @@ def main() -> None:
         for run in runs:
             print(f"  run {run['run']}: {run['start'] - requested:6.2f} -> {run['end'] - requested:6.2f}")
         print(f"  page idle in the browser: {idle - requested:.2f}")
-        late = [(at, url) for at, url in fetched if at > runs[-1]["end"] - requested] if runs else []
+        late = [(at - requested, url) for at, url in fetched if at > runs[-1]["end"]] if runs else []
         for at, url in late[: args.top]:
             print(f"  fetched after the run: {at:6.2f}  {url.split('?')[0][-70:]}")
         for line in top_imports(stderr, args.top):

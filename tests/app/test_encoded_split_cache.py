@@ -38,7 +38,12 @@ def restarted(derived, monkeypatch) -> list:
     derived.encode_split.clear()
     passes: list = []
     encode = derived._encode
-    monkeypatch.setattr(derived, "_encode", lambda *args: passes.append(args) or encode(*args))
+
+    def counted(*args):
+        passes.append(args)
+        return encode(*args)
+
+    monkeypatch.setattr(derived, "_encode", counted)
     return passes
 
 
