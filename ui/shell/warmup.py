@@ -23,12 +23,13 @@ import time
 # MNIST files with gzip and numpy), and its 1.6 s of imports held the GIL while the first lesson page drew.
 HEAVY_MODULES = ("torch", "sklearn.decomposition")
 
-# Importing holds the GIL for long stretches (loading shared libraries, initialising extension modules), and the
-# server needs it to answer the browser: after a run, the browser still fetches what the page shows (the plotly
-# bundle, the images) from this process. So each import waits until no run has been in progress for QUIET_S:
-# measured with benchmarks/cold_profile.py on a loaded 2-core machine (load 5), a direct link to the Decoder grid went
-# idle 0.9 s after its run without the warm-up and 7.5 s after it when scikit-learn's import began a second after
-# the run. A student reading the page gives the imports their quiet time.
+# Importing holds the GIL for long stretches (loading shared libraries, initialising extension modules), and a run
+# needs it, as does the server answering the browser (after a run, the browser still fetches the page's images and
+# the script chunks of its elements, plotly's among them, from this process). So each import waits until no run has
+# been in progress for QUIET_S, the time a student spends reading a page; a fixed second after the first page, as
+# before, could start scikit-learn's import in the middle of the next page's run. (benchmarks/cold_profile.py times
+# the gap from a direct link's run to the page idle in the browser: on a 2-core machine at load 7-8 it varied from
+# 0.8 to 6.5 s with the warm-up and without it alike, so that gap is the loaded browser's, not this thread's.)
 QUIET_S = 2.0
 POLL_S = 0.1
 
