@@ -20,7 +20,7 @@ import time
 # torch for every lesson; scikit-learn's PCA for the Latent space and Autoencoder family pages. About 1.3 + 1.5 s of
 # imports on a 2-core machine that the page a student opens next does not wait for. (Streamlit itself imports
 # plotly.graph_objects.) Only modules the app imports: torchvision, once here, is not (vae_core.engine.data reads the
-# MNIST files with gzip and numpy), and its 1.6 s of imports held the GIL while the first lesson page drew.
+# MNIST files with gzip and numpy), and its 1.6 s of imports were spent for nothing.
 HEAVY_MODULES = ("torch", "sklearn.decomposition")
 
 # Importing holds the GIL for long stretches (loading shared libraries, initialising extension modules), and a run
