@@ -22,6 +22,14 @@ APP_DIR = Path(__file__).parent  # the lessons' scripts are relative to it (ui.s
 
 
 def main() -> None:
+    warmup.run_started()  # the background imports wait while runs are in progress (ui/shell/warmup.py)
+    try:
+        draw_app()
+    finally:
+        warmup.run_finished()  # torch and friends load in the background once the runs are quiet
+
+
+def draw_app() -> None:
     warmup.import_shared_modules()  # first: no session may meet a half-imported pandas (ui/shell/warmup.py)
     leave_legacy_pages_mode()  # a folder named pages/ would otherwise start Streamlit in its old mode
     st.set_page_config(
@@ -46,10 +54,7 @@ def main() -> None:
     projector_switch()  # projector mode: the sidebar's switch and ?projector=1 (ui/shell/projector.py)
     projector_style()
     figure_format_choice()  # what the charts' camera button saves: PNG or SVG (ui/widgets/export.py)
-    try:
-        page.run()
-    finally:
-        warmup.start()  # torch and friends load in the background once the first page is out (ui/shell/warmup.py)
+    page.run()
 
 
 # Streamlit runs this script as a module named "__main__" and installs it as sys.modules["__main__"], so

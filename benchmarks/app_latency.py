@@ -37,7 +37,8 @@ to end.
   The browser is launched before the clock starts. Needs /usr/bin/chromium; skipped with a message otherwise.
   Two more figures say what the first page does not: the same cold start followed at once by a click on a
   lesson page that draws with the model (torch is imported in the background after the first page, see
-  ui/shell/warmup.py, so this click may wait for it), and a cold start with a link straight to that lesson page.
+  ui/shell/warmup.py, so this click may wait for it), and a cold start with a link straight to that lesson page,
+  timed from the process start and from the link's request (the issue's figure: the server's start excluded).
   The issue's goal for the first lesson page (<= 3 s after the home page) is read off two rows: the lesson page
   timed from that immediate click, and from a click after READING_S seconds on the home page.
 """
@@ -527,7 +528,8 @@ def cold_start(runs: int, lesson: str = "Decoder grid") -> list[str]:
         return ["cold start: skipped (needs /usr/bin/chromium and the playwright package)"]
     from playwright.sync_api import sync_playwright
 
-    healthy, rendered, lesson_drawn, after_home, after_reading, deep_link = [], [], [], [], [], []
+    healthy, rendered, lesson_drawn, after_home, after_reading = [], [], [], [], []
+    deep_link, deep_link_request = [], []
     with sync_playwright() as playwright, chromium_page(playwright) as page:
         for _ in range(runs):
             port = free_port()
@@ -572,8 +574,10 @@ def cold_start(runs: int, lesson: str = "Decoder grid") -> list[str]:
             process = start_app(port)
             try:
                 wait_until_healthy(port, process, timeout_s=120)
+                requested = time.perf_counter()
                 open_app(page, f"http://127.0.0.1:{port}{urlparse(href).path}", settle_ms=0)  # waits until idle
                 deep_link.append(time.perf_counter() - start)
+                deep_link_request.append(time.perf_counter() - requested)
             finally:
                 stop_app(process)
     return [
@@ -583,6 +587,7 @@ def cold_start(runs: int, lesson: str = "Decoder grid") -> list[str]:
         summary(f"  {lesson} drawn, from that click", after_home, TARGET_LESSON_S * 1000),
         summary(f"  {lesson} drawn, clicked after {READING_S} s on Home", after_reading, TARGET_LESSON_S * 1000),
         summary(f"cold start: a link straight to {lesson}, drawn", deep_link),
+        summary(f"  {lesson} drawn, from that link's request", deep_link_request, TARGET_LESSON_S * 1000),
     ]
 
 
@@ -651,6 +656,14 @@ def page_table(dataset: str, repeats: int) -> list[str]:
             values = _alternatives(binding)
             if not values:
                 continue
+            try:
+                drawn = _control(at, binding)
+            except KeyError:  # drawn under a condition the defaults do not meet (e.g. a toggle hides it)
+                cells.append(f"{key} not drawn with the defaults")
+                continue
+            if drawn.disabled:  # e.g. the Decoder grid's extent, for the linear grid only
+                cells.append(f"{key} disabled")
+                continue
             times = []
             try:
                 for i in range(repeats):
@@ -669,6 +682,10 @@ def page_table(dataset: str, repeats: int) -> list[str]:
                 continue
             p95 = sorted(times)[max(0, math.ceil(0.95 * len(times)) - 1)]
             cells.append(f"{key} {statistics.median(times):.2f}/{p95:.2f}")
+            if values[(repeats - 1) % len(values)] != binding.default:
+                # back to its default, so the controls timed next are drawn as the page opens (a toggle left on
+                # hid the Denoising page's image number: its cell read "KeyError")
+                _control(at, binding).set_value(binding.default).run()
         lines.append(f"{slug:28} {first:12.2f}  {'; '.join(cells) or '-'}")
     return lines
 

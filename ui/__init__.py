@@ -15,7 +15,7 @@ Start here:
 
 The layout:
 - ui/shell/    the app's frame: sidebar (data set, model, device), navigation (leaves Streamlit's legacy
-               pages/ mode; tests/app/test_navigation.py guards it), warmup (torch, torchvision and scikit-learn
+               pages/ mode; tests/app/test_navigation.py guards it), warmup (torch and scikit-learn
                load in the background; pandas first in every run), busy_indicator (a "Working…" badge while a run
                is in progress), url_state (the view in the URL, with "Reset this page"), lessons (the
                lesson registry: each page's title, icon, address and URL keys)

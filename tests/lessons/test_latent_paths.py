@@ -10,6 +10,7 @@ from vae_core.lessons.latent_paths import (
     code_box,
     code_density,
     gaussian_quantile_axis,
+    gaussian_smooth,
     grid_axes,
     grid_codes,
     interpolate,
@@ -187,6 +188,35 @@ def test_code_density_outline_of_a_gaussian_is_the_closed_form_disc():
     wide = code_density(codes, linear_axis(15, 4.5), linear_axis(15, 4.5), mass=0.95)
     assert wide.density[wide.density >= wide.level].sum() == pytest.approx(0.95, abs=0.005)
     assert density.density[density.density >= density.level].sum() < 0.95  # the equal-mass grid shows part of it
+
+
+@pytest.mark.parametrize(("shape", "sigma"), [((525, 400), 3.0), ((40, 33), 1.7), ((3, 50), 9.0), ((6, 6), 0.0)])
+def test_gaussian_smooth_is_scipys_gaussian_filter_with_zeros_beyond_the_edges(shape, sigma):
+    from scipy.ndimage import gaussian_filter  # the reference the outline was first drawn with
+
+    values = np.random.default_rng(1).random(shape)
+    np.testing.assert_allclose(
+        gaussian_smooth(values, sigma), gaussian_filter(values, sigma, mode="constant"), rtol=0, atol=1e-12
+    )
+
+
+def test_drawing_the_outline_does_not_import_scipy():
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, numpy as np\n"
+        "from vae_core.lessons.latent_paths import code_density, linear_axis\n"
+        "code_density(np.random.default_rng(0).normal(size=(500, 2)), linear_axis(5, 2.0), linear_axis(5, 2.0))\n"
+        "print('scipy' in sys.modules)"
+    )
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=repo, capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "False"
 
 
 def test_the_spherical_path_is_polar_and_whites_slerp_differs_when_the_norms_do():

@@ -2,28 +2,36 @@
 
 The home page and the sidebar do not need torch, so the app's first page appears seconds sooner when it
 loads later (torch takes 2-3 s to import on a 2-core machine). Importing it in a daemon thread once that
-first page is out means the lesson page a student opens next usually finds it ready. Python's import lock
-makes a page that needs torch mid-import wait for it, not import it twice.
+first page is out, while the student reads it (no run in progress for QUIET_S), means the lesson page a student
+opens next usually finds it ready. Python's import lock makes a page that needs torch mid-import wait for it, not
+import it twice. app.py calls run_started() and run_finished() around every run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import sys
 import threading
 import time
 
 # Third-party modules only: they never import ours, so a page importing our modules meanwhile cannot
 # deadlock with this thread on Python's per-module import locks.
-# torch for every lesson; torchvision for the MNIST files (vae_core.engine.data); scikit-learn's PCA for the Latent
-# space and Autoencoder family pages. About 1.3 + 1.6 + 1.5 s of imports on a 2-core machine that the page a student
-# opens next does not wait for. (Streamlit itself imports plotly.graph_objects.)
-HEAVY_MODULES = ("torch", "torchvision", "sklearn.decomposition")
+# torch for every lesson; scikit-learn's PCA for the Latent space and Autoencoder family pages. About 1.3 + 1.5 s of
+# imports on a 2-core machine that the page a student opens next does not wait for. (Streamlit itself imports
+# plotly.graph_objects.) Only modules the app imports: torchvision, once here, is not (vae_core.engine.data reads the
+# MNIST files with gzip and numpy), and its 1.6 s of imports were spent for nothing.
+HEAVY_MODULES = ("torch", "sklearn.decomposition")
 
-# Importing torch holds the GIL for long stretches (loading its shared libraries), which would hold up the
-# messages that finish the first page; a second is enough for them to go out (measured with
-# benchmarks/app_latency.py's probe: without the wait the first page went idle 1.3 s later).
-DELAY_S = 1.0
+# Importing holds the GIL for long stretches (loading shared libraries, initialising extension modules), and a run
+# needs it, as does the server answering the browser (after a run, the browser still fetches the page's images and
+# the script chunks of its elements, plotly's among them, from this process). So each import waits until no run has
+# been in progress for QUIET_S, the time a student spends reading a page; a fixed second after the first page, as
+# before, could start scikit-learn's import in the middle of the next page's run. (benchmarks/cold_profile.py times
+# the gap from a direct link's run to the page idle in the browser: on a 2-core machine at load 7-8 it varied from
+# 0.8 to 6.5 s with the warm-up and without it alike, so that gap is the loaded browser's, not this thread's.)
+QUIET_S = 2.0
+POLL_S = 0.1
 
 # Modules that other libraries read straight from sys.modules, past Python's import lock: plotly's JSON encoder
 # looks pandas up with should_load=False, so a session drawing a figure while another session's first run was
@@ -35,6 +43,8 @@ SHARED_MODULES = ("pandas",)
 
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
+_runs_in_progress = 0
+_last_run_end = 0.0  # time.monotonic() when the last run ended
 
 
 def import_shared_modules() -> None:
@@ -43,19 +53,38 @@ def import_shared_modules() -> None:
         importlib.import_module(name)
 
 
-def start() -> threading.Thread:
-    """Start the background loading once per server process; later calls return the same thread."""
-    global _thread
+def run_started() -> None:
+    """A script run began (app.py, first thing): the warm-up holds its next import until the runs are quiet."""
+    global _runs_in_progress
     with _lock:
+        _runs_in_progress += 1
+
+
+def run_finished() -> threading.Thread:
+    """A script run ended (app.py, last thing, however it ended): start the background loading once per server
+    process, the first time; returns the thread."""
+    global _runs_in_progress, _last_run_end, _thread
+    with _lock:
+        _runs_in_progress = max(0, _runs_in_progress - 1)
+        _last_run_end = time.monotonic()
         if _thread is None:
             _thread = threading.Thread(target=_load_everything, name="vae-explorer-warm-up", daemon=True)
             _thread.start()
         return _thread
 
 
+def quiet_for() -> float:
+    """Seconds since the last run ended, 0 while one is in progress."""
+    with _lock:
+        return 0.0 if _runs_in_progress else time.monotonic() - _last_run_end
+
+
 def _load_everything() -> None:
-    time.sleep(DELAY_S)
     for name in HEAVY_MODULES:
+        if name in sys.modules:  # a page imported it already
+            continue
+        while quiet_for() < QUIET_S:
+            time.sleep(POLL_S)
         # the page that needs it imports it again and shows the error
         with contextlib.suppress(Exception):
             importlib.import_module(name)
