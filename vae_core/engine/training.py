@@ -192,9 +192,10 @@ def fresh_binarization(images: torch.Tensor) -> torch.Tensor:
     """Dynamic binarisation: each pixel becomes 1 with probability equal to its intensity, a fresh draw from
     torch's global generator on every call.
 
-    uniform < intensity is that Bernoulli draw; on the CPU it costs about a third of torch.bernoulli, whose sampler
-    draws pixel by pixel (benchmarks/train_speed.py --choices, the binarisation step parts). The fixed test
-    binarisation keeps torch.bernoulli (data.binarize), so the protocol's seeded images do not change.
+    uniform < intensity is that Bernoulli draw; on the CPU it takes ~25% less time than torch.bernoulli, whose
+    sampler draws pixel by pixel (benchmarks/train_speed.py --choices, the binarisation step parts), and gives
+    the same pixels: torch's CPU sampler compares the same uniforms in the same order (tests/engine/test_training.py),
+    so training runs repeat bit for bit. The fixed test binarisation keeps torch.bernoulli (data.binarize).
     """
     return torch.rand_like(images).lt_(images)
 
