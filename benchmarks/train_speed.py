@@ -18,11 +18,14 @@ figure is the median over rounds.
 --choices also times one vae_core epoch for each thread count and each BCE formulation (vae_core's bernoulli_nll
 writes out log(1 + e) because torch's CPU log1p is not vectorised), the measurements behind vae_core's defaults,
 and the matmul floor: the five 128x784x400 products every step of both loops does, which bounds their ratio.
+The step-part rows split one fit step against that floor (min over interleaved repeats), next to two floors of
+their own: the bytes Adam must move and the uniforms a fresh binarisation must draw.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import statistics
 import time
@@ -38,7 +41,7 @@ from vae_core.engine.data import data_dir, load_dataset
 from vae_core.engine.evaluation import mean_loss_terms
 from vae_core.engine.losses import bernoulli_nll
 from vae_core.engine.models import build_model
-from vae_core.engine.training import fit
+from vae_core.engine.training import FLUSH_EVERY, fit, flush_tiny_moments, fresh_binarization
 
 
 class TextbookVAE(nn.Module):
@@ -229,13 +232,20 @@ def time_step_parts(threads: int, seed: int, repeats: int = 200) -> dict[str, tu
         optimizer.zero_grad(set_to_none=True)
         model.loss(batch, beta=1.0).objective.backward()
 
+    # The whole step walks through the split as fit does: a few hundred Adam steps on one batch would drive its
+    # gradients, and so the step's time, into the denormal range that fit's flush_tiny_moments guards against.
+    batch_indices = itertools.cycle(order.split(128))
+    steps = itertools.count(1)
+
     def whole_step() -> None:  # fit's loop body (vae_core/engine/training.py), callbacks aside
-        xb = torch.bernoulli(rows.index_select(0, order[:128]).view(-1, 1, 28, 28))
+        xb = fresh_binarization(rows.index_select(0, next(batch_indices)).view(-1, 1, 28, 28))
         optimizer.zero_grad(set_to_none=True)
         terms = model.loss(xb, None, beta=1.0)
         terms.objective.backward()
         math.isfinite(terms.objective.item())
         optimizer.step()
+        if next(steps) % FLUSH_EVERY == 0:
+            flush_tiny_moments(optimizer)
         terms.scalars()
 
     parts: dict[str, Callable[[], object]] = {
@@ -243,7 +253,9 @@ def time_step_parts(threads: int, seed: int, repeats: int = 200) -> dict[str, tu
         "a whole fit step": whole_step,
         "  forward + backward (VAE.loss)": forward_backward,
         "  Adam step (fused)": optimizer.step,
-        "  Bernoulli binarisation of the batch": lambda: torch.bernoulli(batch),
+        "  binarisation of the batch (fit's)": lambda: fresh_binarization(batch),
+        "  binarisation by torch.bernoulli": lambda: torch.bernoulli(batch),
+        "    one uniform per pixel (torch.rand)": lambda: torch.rand(batch.shape),
         "  batch gather (index_select)": lambda: rows.index_select(0, order[:128]),
     }
     forward_backward()
@@ -254,7 +266,23 @@ def time_step_parts(threads: int, seed: int, repeats: int = 200) -> dict[str, tu
             part()
             if r >= 10:  # the first rounds warm the allocator and caches
                 times[name].append((time.perf_counter() - started) * 1000)
+    times["    memory floor: 28 bytes per parameter"] = adam_memory_floor(model, repeats)
     return {name: (min(values), statistics.median(values)) for name, values in times.items()}
+
+
+def adam_memory_floor(model: nn.Module, repeats: int) -> list[float]:
+    """Milliseconds to move the bytes an Adam step must: it reads a parameter, its gradient and two moments and
+    writes three back, 28 bytes per parameter; a copy of 3.5 floats per parameter moves as many. Timed on its own,
+    after the interleaved parts: 18 MB of copying between them would evict the moments Adam reads next."""
+    n_floats = 7 * sum(p.numel() for p in model.parameters()) // 2
+    source, target = torch.zeros(n_floats), torch.empty(n_floats)
+    times = []
+    for r in range(repeats + 10):
+        started = time.perf_counter()
+        target.copy_(source)
+        if r >= 10:
+            times.append((time.perf_counter() - started) * 1000)
+    return times
 
 
 def main() -> None:
@@ -309,6 +337,12 @@ def main() -> None:
             print(f"step part: {name:40s} min {least:6.3f} ms ({least / floor_min:4.2f}x floor), median {median:6.3f}")
         whole = parts["a whole fit step"][0]
         print(f"ratio: a whole fit step (min over repeats) = {whole / floor_min:.2f}x the floor")
+        fixed = [parts[name][0] for name in ("  Adam step (fused)", "  binarisation of the batch (fit's)")]
+        fixed.append(parts["  batch gather (index_select)"][0])
+        print(
+            f"ratio: floor + Adam + binarisation + gather (mins) = {(floor_min + sum(fixed)) / floor_min:.2f}x: "
+            "what a step pays before any bias, activation, small layer, loss term or autograd bookkeeping"
+        )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from vae_core.engine.training import (
     TrainingCallback,
     TrainingDiverged,
     fit,
+    fresh_binarization,
     hardware_description,
     kl_weight,
     torch_threads,
@@ -229,6 +230,33 @@ def test_dynamic_binarisation_feeds_binary_batches(tiny_config, digits_train, di
     assert len(batches) == len(digits_train)
     assert set(batches.unique().tolist()) == {0.0, 1.0}
     assert batches.mean().item() == pytest.approx(digits_train.images.mean().item(), abs=0.01)
+
+
+def test_fresh_binarization_draws_each_pixel_from_a_bernoulli_of_its_intensity():
+    draws_per_pixel = 20_000
+    intensities = torch.tensor([0.0, 0.1, 0.5, 0.9, 1.0])
+    images = intensities.repeat(draws_per_pixel, 1)
+    torch.manual_seed(3)
+    draws = fresh_binarization(images)
+    assert draws.shape == images.shape and draws.dtype == images.dtype
+    assert set(draws.unique().tolist()) == {0.0, 1.0}
+    assert not draws[:, 0].any() and draws[:, -1].all()  # intensity 0 is never on, 1 always
+    standard_error = (intensities * (1 - intensities) / draws_per_pixel).sqrt()
+    assert torch.all((draws.mean(0) - intensities).abs() <= 5 * standard_error)
+    torch.manual_seed(3)  # the global generator, as seed_everything seeds it
+    assert torch.equal(fresh_binarization(images), draws)
+    assert not torch.equal(fresh_binarization(images), draws)  # and a fresh draw on every call
+
+
+def test_fresh_binarization_draws_the_same_pixels_as_torch_bernoulli_on_the_cpu():
+    # torch's CPU sampler compares the same uniforms, drawn in the same order: models trained before the change
+    # are trained again bit for bit (the zoo's weights do not move). A torch release that breaks this only
+    # changes which pixels are drawn, not their distribution: update the zoo's notes, then this test.
+    images = torch.rand(64, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    torch.manual_seed(5)
+    by_bernoulli = torch.bernoulli(images)
+    torch.manual_seed(5)
+    assert torch.equal(fresh_binarization(images), by_bernoulli)
 
 
 def test_shape_mismatch_is_refused(digits_train, digits_test):

@@ -143,18 +143,19 @@ class BernoulliNLL(torch.autograd.Function):
 
     max(l, 0) - x*l + log(1 + e^-|l|): the formula of F.binary_cross_entropy_with_logits, whose CPU kernel
     calls the scalar (not vectorised) log1p, which made it the slowest op of a training step after the matmuls
-    (benchmarks/train_speed.py --choices). log(1 + e) in place of log1p(e) loses a little where e is tiny and
-    1 + e rounds: under 1e-6 nats per pixel (tests/engine/test_losses.py), so under 1e-3 per MNIST image and about
-    1e-4 on average, far below any digit a page shows. The backward is the textbook (sigmoid(l) - x) * grad, in
-    differentiable ops, so double backward works too.
+    (benchmarks/train_speed.py --choices). log(1 + e^-|l|) is taken as -log(sigmoid(|l|)), two vectorised passes
+    where exp, add and log are three; like log(1 + e) in place of log1p(e) it loses a little where e^-|l| is tiny
+    and rounds away: under 1e-6 nats per pixel (tests/engine/test_losses.py), so under 1e-3 per MNIST image and
+    about 1e-4 on average, far below any digit a page shows. The backward is the textbook (sigmoid(l) - x) * grad,
+    in differentiable ops, so double backward works too.
     """
 
     @staticmethod
     def forward(ctx, logits: Tensor, target: Tensor) -> Tensor:
         ctx.save_for_backward(logits, target)
-        # In place on one fresh temporary: each pass over the batch's pixels is one elementwise kernel.
-        softplus_rest = logits.abs().neg_().exp_().add_(1.0).log_()  # log(1 + e^-|l|)
-        return softplus_rest.add_(logits.clamp_min(0)).sub_(logits * target)
+        # In place on fresh temporaries: each pass over the batch's pixels is one elementwise kernel (six in all).
+        log_sigmoid_abs = logits.abs().sigmoid_().log_()  # -log(1 + e^-|l|)
+        return logits.clamp_min(0).addcmul_(target, logits, value=-1.0).sub_(log_sigmoid_abs)
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
