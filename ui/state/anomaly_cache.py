@@ -10,6 +10,7 @@ once.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 
 import numpy as np
@@ -68,16 +69,9 @@ def scored_set(
     stops the work. A session asking for a set another session is scoring waits for it (progress(0, 0) while it
     waits) instead of scoring it twice.
     """
-    disk_key = {
-        "vae": checkpoint_content(vae.path),
-        "ae": checkpoint_content(ae.path) if ae is not None else None,
-        "protocol": protocol,
-        "dataset": dataset,
-        "set": key,
-        "subset": subset,
-        "iw_samples": iw_samples,
-        "seed": seed,
-    }
+    disk_key = scores_key(
+        vae, ae, protocol, dataset, key, subset=subset, iw_samples=iw_samples, seed=seed, contents=_contents(vae, ae)
+    )
 
     def compute() -> anomaly.ScoredSet:
         image_set = anomaly.build_set(dataset, key, subset=subset, seed=seed)
@@ -105,6 +99,49 @@ def scored_set(
         lock.release()
 
 
+def _contents(vae: ModelRef, ae: ModelRef | None) -> tuple[str, str | None]:
+    """The SHA-256 of both checkpoints' contents, as their headers record them."""
+    return checkpoint_content(vae.path), checkpoint_content(ae.path) if ae is not None else None
+
+
+def scores_key(
+    vae: ModelRef,
+    ae: ModelRef | None,
+    protocol: str,
+    dataset: str,
+    key: str,
+    *,
+    subset: int | None,
+    iw_samples: int,
+    seed: int,
+    contents: tuple[str, str | None] | None = None,
+) -> dict[str, object]:
+    """The disk cache's key of one scored set: both checkpoints' contents (read now unless given) and every
+    setting, never a file name or time."""
+    vae_content, ae_content = contents if contents is not None else _contents(vae, ae)
+    return {
+        "vae": vae_content,
+        "ae": ae_content,
+        "protocol": protocol,
+        "dataset": dataset,
+        "set": key,
+        "subset": subset,
+        "iw_samples": iw_samples,
+        "seed": seed,
+    }
+
+
+MAX_STUDIES_KEPT = 12  # assembled studies kept in memory: each is a few MB at most (8 sets x 2000 images)
+
+
+@st.cache_resource(show_spinner=False)
+def _studies() -> tuple[OrderedDict[tuple, anomaly.AnomalyStudy], threading.Lock]:
+    """Studies assembled in this server, by their sets' disk keys: a rerun (a new threshold, K back to a value
+    seen before, another test image) gets the same object back, without reading the sets again or recomputing
+    the AUCs."""
+    return OrderedDict(), threading.Lock()
+
+
 def study(
     vae: ModelRef,
     ae: ModelRef | None,
@@ -119,6 +156,21 @@ def study(
 ) -> anomaly.AnomalyStudy:
     """Every set of the study, each from the cache or scored now; progress(fraction, set key) after each batch."""
     keys = anomaly.set_keys(dataset, include_synthetic=include_synthetic)
+    contents = _contents(vae, ae)
+    memo_key = tuple(
+        cache_path(
+            SCORES_CACHE_KIND,
+            scores_key(
+                vae, ae, protocol, dataset, key, subset=subset, iw_samples=iw_samples, seed=seed, contents=contents
+            ),
+        ).name
+        for key in keys
+    )
+    kept, lock = _studies()
+    with lock:
+        if memo_key in kept:
+            kept.move_to_end(memo_key)
+            return kept[memo_key]
     scored = []
     for i, key in enumerate(keys):
 
@@ -131,9 +183,14 @@ def study(
                 vae, ae, protocol, dataset, key, subset=subset, iw_samples=iw_samples, seed=seed, progress=report
             )
         )
-    return anomaly.AnomalyStudy(
+    result = anomaly.AnomalyStudy(
         dataset, DataProtocol(protocol), iw_samples, subset, seed, scored, anomaly.detection_results(scored)
     )
+    with lock:
+        kept[memo_key] = result
+        while len(kept) > MAX_STUDIES_KEPT:
+            kept.popitem(last=False)
+    return result
 
 
 @st.cache_data(max_entries=32, show_spinner="Scoring your image…")
