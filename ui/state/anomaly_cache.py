@@ -10,13 +10,13 @@ once.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 
 import numpy as np
 import streamlit as st
 
 from ui.state.loaders import load_model, load_vae
+from ui.state.memo import server_memo
 from vae_core.engine.protocol import DataProtocol
 from vae_core.engine.registry import ModelRef
 from vae_core.lessons import anomaly
@@ -131,15 +131,10 @@ def scores_key(
     }
 
 
-MAX_STUDIES_KEPT = 12  # assembled studies kept in memory: each is a few MB at most (8 sets x 2000 images)
-
-
-@st.cache_resource(show_spinner=False)
-def _studies() -> tuple[OrderedDict[tuple, anomaly.AnomalyStudy], threading.Lock]:
-    """Studies assembled in this server, by their sets' disk keys: a rerun (a new threshold, K back to a value
-    seen before, another test image) gets the same object back, without reading the sets again or recomputing
-    the AUCs."""
-    return OrderedDict(), threading.Lock()
+# Studies assembled in this server, by their sets' disk keys: a rerun (a new threshold, K back to a value seen
+# before, another test image) gets the same object back, without reading the sets again or recomputing the AUCs.
+STUDIES_MEMO = "anomaly-studies"
+MAX_STUDIES_KEPT = 12  # each is a few MB at most (8 sets x 2000 images)
 
 
 def study(
@@ -166,11 +161,9 @@ def study(
         ).name
         for key in keys
     )
-    kept, lock = _studies()
-    with lock:
-        if memo_key in kept:
-            kept.move_to_end(memo_key)
-            return kept[memo_key]
+    memo = server_memo(STUDIES_MEMO, MAX_STUDIES_KEPT)
+    if (kept := memo.get(memo_key)) is not None:
+        return kept
     scored = []
     for i, key in enumerate(keys):
 
@@ -183,14 +176,12 @@ def study(
                 vae, ae, protocol, dataset, key, subset=subset, iw_samples=iw_samples, seed=seed, progress=report
             )
         )
-    result = anomaly.AnomalyStudy(
-        dataset, DataProtocol(protocol), iw_samples, subset, seed, scored, anomaly.detection_results(scored)
+    return memo.put(
+        memo_key,
+        anomaly.AnomalyStudy(
+            dataset, DataProtocol(protocol), iw_samples, subset, seed, scored, anomaly.detection_results(scored)
+        ),
     )
-    with lock:
-        kept[memo_key] = result
-        while len(kept) > MAX_STUDIES_KEPT:
-            kept.popitem(last=False)
-    return result
 
 
 @st.cache_data(max_entries=32, show_spinner="Scoring your image…")
