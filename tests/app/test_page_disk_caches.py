@@ -12,6 +12,7 @@ import streamlit as st
 import torch
 
 from ui.state import anomaly_cache, inference_cache
+from ui.state.loaders import load_model
 from ui.state.memo import ServerMemo
 from vae_core.engine.checkpoints import save_checkpoint
 from vae_core.engine.config import TrainConfig
@@ -19,7 +20,7 @@ from vae_core.engine.data import load_dataset
 from vae_core.engine.models import build_model
 from vae_core.engine.protocol import DataProtocol
 from vae_core.engine.registry import ModelRef
-from vae_core.lessons import anomaly
+from vae_core.lessons import anomaly, posterior
 from vae_core.serving import disk_cache
 
 PROTOCOL = DataProtocol.BINARIZED.value
@@ -108,3 +109,35 @@ def test_the_memo_keeps_the_most_recently_used():
     assert memo.get("a") == 1  # now "b" is the least recently used
     memo.put("c", 3)
     assert memo.get("b") is None and memo.get("a") == 1 and memo.get("c") == 3
+
+
+def test_switching_q_star_reuses_the_other_result(data_dir, tmp_path, tiny_config):
+    ref = write_vae(tmp_path / "vae.safetensors", tiny_config, seed=0)
+    image = load_dataset("digits", "test").images[4, 0].numpy()
+    with_q_star = inference_cache.image_inference(ref, image, fit_q_star=True)
+    steps: list[str] = []
+    without = inference_cache.image_inference(ref, image, fit_q_star=False, progress=lambda _, w: steps.append(w))
+    assert steps == [] and without.amortisation is None  # nothing computed: the numbers above, less q*
+    fresh = posterior.infer_image(
+        load_model(ref),
+        torch.as_tensor(image)[None],
+        k=inference_cache.IW_K,
+        iw_seeds=inference_cache.IW_SEEDS,
+        fit_q_star=False,
+    )
+    assert without.report.log_px == fresh.report.log_px and without.iw == fresh.iw
+    assert without.report.log_px == with_q_star.report.log_px
+
+    other = load_dataset("digits", "test").images[5, 0].numpy()
+    inference_cache.image_inference(ref, other, fit_q_star=False)
+    again = inference_cache.image_inference(ref, other, fit_q_star=True, progress=lambda _, w: steps.append(w))
+    assert steps == ["fitting q*"]  # only q* was fitted
+    full = posterior.infer_image(
+        load_model(ref),
+        torch.as_tensor(other)[None],
+        k=inference_cache.IW_K,
+        iw_seeds=inference_cache.IW_SEEDS,
+        fit_q_star=True,
+    )
+    assert again.amortisation is not None and full.amortisation is not None
+    assert again.amortisation.approximation_gap == full.amortisation.approximation_gap

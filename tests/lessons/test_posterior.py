@@ -287,3 +287,15 @@ def test_rerank_exactly_reports_each_candidate(ppca):
     watched = post.rerank_exactly(ppca.decoder, xs, means, logvars, quick, 3, lambda f, _: calls.append(f))
     assert calls == [0.0, 1 / 3, 2 / 3]
     assert watched == post.rerank_exactly(ppca.decoder, xs, means, logvars, quick, 3)
+
+
+def test_with_q_star_completes_an_inference_exactly_as_infer_image_would(digits_vae):
+    image = load_dataset("digits", "test").images[9]
+    full = post.infer_image(digits_vae, image, k=100, iw_seeds=(0,), fit_q_star=True)
+    completed = post.with_q_star(
+        digits_vae, post.infer_image(digits_vae, image, k=100, iw_seeds=(0,), fit_q_star=False)
+    )
+    assert completed.amortisation is not None and full.amortisation is not None
+    assert completed.amortisation.approximation_gap == full.amortisation.approximation_gap
+    assert torch.equal(completed.amortisation.q_star.mean, full.amortisation.q_star.mean)
+    assert completed.report.log_px == full.report.log_px and completed.iw == full.iw

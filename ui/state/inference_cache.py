@@ -20,6 +20,7 @@ from vae_core.engine.protocol import EVAL_BINARIZATION_SEED, DataProtocol
 from vae_core.engine.registry import ModelRef
 from vae_core.lessons import divergences, posterior
 from vae_core.serving.disk_cache import cache_path, cached, checkpoint_content, content_digest
+from vae_core.serving.disk_cache import read as disk_read
 
 IW_K = 5000  # importance samples for the IW estimate shown beside log p(x)
 IW_SEEDS = (0, 1, 2, 3)  # the shown estimate is the first seed's; the others measure its spread
@@ -59,25 +60,39 @@ def image_inference(
     """Grid posterior, ELBO, both gaps, IW_K and q* for one image (H, W), already in the model's input format.
 
     Kept in memory and on disk (vae_core.serving.disk_cache), keyed by the checkpoint's content and the image's
-    bytes, so a lecture's images are computed once per data directory, whichever server process asks. Computed
-    now otherwise, progress(fraction, what) before each step (a Streamlit call: a newer rerun stops the work
-    there). Not an st.cache_data: a cached function may not draw into the page's progress bar.
+    bytes, so a lecture's images are computed once per data directory, whichever server process asks. Switching q*
+    off or on reuses the other result: without q* it is the same numbers less q*; with q*, only q* is fitted.
+    Computed now otherwise, progress(fraction, what) before each step (a Streamlit call: a newer rerun stops the
+    work there). Not an st.cache_data: a cached function may not draw into the page's progress bar.
     """
     x = torch.as_tensor(np.asarray(image, dtype=np.float32)).unsqueeze(0)  # (1, H, W): one channel
+    if (known := _stored(ref, x, fit_q_star)) is not None:
+        return known
+    other = _stored(ref, x, not fit_q_star)
+    if other is not None and not fit_q_star:
+        result = dataclasses.replace(other, amortisation=None)
+    elif other is not None:
+        if progress is not None:
+            progress(0.0, "fitting q*")
+        result = posterior.with_q_star(load_model(on_cpu(ref)), other)
+    else:
+        result = posterior.infer_image(
+            load_model(on_cpu(ref)), x, k=IW_K, iw_seeds=IW_SEEDS, fit_q_star=fit_q_star, progress=progress
+        )
+    key = inference_key(ref, x, fit_q_star=fit_q_star)
+    stored = cached(INFERENCE_CACHE_KIND, key, posterior.ImageInference, lambda: result)
+    return server_memo(INFERENCES_MEMO, MAX_INFERENCES_KEPT).put(cache_path(INFERENCE_CACHE_KIND, key).name, stored)
+
+
+def _stored(ref: ModelRef, x: torch.Tensor, fit_q_star: bool) -> posterior.ImageInference | None:
+    """image_inference's result from memory or disk, never computed; None when neither holds it."""
     key = inference_key(ref, x, fit_q_star=fit_q_star)
     name = cache_path(INFERENCE_CACHE_KIND, key).name
     memo = server_memo(INFERENCES_MEMO, MAX_INFERENCES_KEPT)
     if (kept := memo.get(name)) is not None:
         return kept
-    result = cached(
-        INFERENCE_CACHE_KIND,
-        key,
-        posterior.ImageInference,
-        lambda: posterior.infer_image(
-            load_model(on_cpu(ref)), x, k=IW_K, iw_seeds=IW_SEEDS, fit_q_star=fit_q_star, progress=progress
-        ),
-    )
-    return memo.put(name, result)
+    on_disk = disk_read(INFERENCE_CACHE_KIND, key, posterior.ImageInference)
+    return memo.put(name, on_disk) if on_disk is not None else None
 
 
 def inference_key(ref: ModelRef, x: torch.Tensor, *, fit_q_star: bool) -> dict[str, object]:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -686,12 +686,21 @@ def infer_image(
     for n, seed in enumerate(iw_seeds):
         step(f"IW-{k}, seed {seed} ({n + 1} of {len(iw_seeds)})")
         iw_values.append(iw_bound(decoder, x, q, k, seed))
-    iw = IwEstimate(k, tuple(iw_seeds), tuple(iw_values))
-    amortisation = None
-    if fit_q_star:
-        step("fitting q*")
-        amortisation = amortisation_gap(decoder, x, q, report.grid, elbo_encoder=report.elbo, steps=q_star_steps)
-    return ImageInference(report, iw, amortisation, x)
+    inference = ImageInference(report, IwEstimate(k, tuple(iw_seeds), tuple(iw_values)), None, x)
+    if not fit_q_star:
+        return inference
+    step("fitting q*")
+    return with_q_star(model, inference, steps=q_star_steps)
+
+
+def with_q_star(model: LatentModel, inference: ImageInference, *, steps: int = Q_STAR_ITERATIONS) -> ImageInference:
+    """An inference without q* completed with it: exactly what infer_image(fit_q_star=True) gives, at the cost of
+    the fit alone (the grid and IW_K are reused), so switching q* on after it was off is quick."""
+    report = inference.report
+    amortisation = amortisation_gap(
+        Decoder.from_model(model), inference.image, report.q, report.grid, elbo_encoder=report.elbo, steps=steps
+    )
+    return replace(inference, amortisation=amortisation)
 
 
 def mass_levels(grid: PosteriorGrid, fractions: tuple[float, ...] = (0.5, 0.9, 0.99)) -> list[float]:
