@@ -3,6 +3,7 @@
     python benchmarks/app_latency.py                      # the data set the sidebar opens with
     python benchmarks/app_latency.py --dataset digits --repeats 60 --cold-starts 3
     python benchmarks/app_latency.py --widgets --repeats 10   # only: widget changes end to end in Chromium
+    python benchmarks/app_latency.py --pages mnist --repeats 5 --cold-starts 0 --only anomaly_detection,inference
 
 Targets (docs of the issue): a slider rerun's median <= 50 ms; cold start <= 5 s; a widget change that used to
 redraw the whole page <= 0.5 s median end to end; a slider that still goes to the server <= 100 ms median end
