@@ -136,7 +136,7 @@ def run_study(ref, ae, protocol_value: str, dataset: str, include_synthetic: boo
     bar, stop = st.empty(), st.empty()
     eta = RemainingTime()
 
-    drawn = []  # the Stop button, once drawn in this run
+    drawn: list[bool] = []  # the Stop button, once drawn in this run
 
     def progress(fraction: float, key: str) -> None:
         if not drawn:
