@@ -141,3 +141,16 @@ def test_switching_q_star_reuses_the_other_result(data_dir, tmp_path, tiny_confi
     )
     assert again.amortisation is not None and full.amortisation is not None
     assert again.amortisation.approximation_gap == full.amortisation.approximation_gap
+
+
+def test_the_scores_key_says_which_images_the_reference_is_fitted_to(monkeypatch, tmp_path, tiny_config):
+    """Fetching the training split refits the likelihood ratio's reference: the scores cached before are stale."""
+    ref = write_vae(tmp_path / "vae.safetensors", tiny_config, seed=0)
+
+    def key() -> dict[str, object]:
+        return anomaly_cache.scores_key(ref, None, PROTOCOL, "mnist", "test", subset=20, iw_samples=10, seed=0)
+
+    monkeypatch.setattr("vae_core.engine.data.has_split", lambda name, split, root=None: False)
+    before_fetch = key()
+    monkeypatch.setattr("vae_core.engine.data.has_split", lambda name, split, root=None: True)
+    assert key() != before_fetch

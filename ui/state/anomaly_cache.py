@@ -116,8 +116,11 @@ def scores_key(
     seed: int,
     contents: tuple[str, str | None] | None = None,
 ) -> dict[str, object]:
-    """The disk cache's key of one scored set: both checkpoints' contents (read now unless given) and every
-    setting, never a file name or time."""
+    """The disk cache's key of one scored set: both checkpoints' contents (read now unless given), every setting,
+    and which images the likelihood ratio's reference is fitted to (reference(): the training split once it is
+    here), never a file name or time."""
+    from vae_core.engine.data import has_split
+
     vae_content, ae_content = contents if contents is not None else _contents(vae, ae)
     return {
         "vae": vae_content,
@@ -128,6 +131,7 @@ def scores_key(
         "subset": subset,
         "iw_samples": iw_samples,
         "seed": seed,
+        "reference_on_training_split": has_split(dataset, "train"),
     }
 
 
