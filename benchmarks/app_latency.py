@@ -3,6 +3,7 @@
     python benchmarks/app_latency.py                      # the data set the sidebar opens with
     python benchmarks/app_latency.py --dataset digits --repeats 60 --cold-starts 3
     python benchmarks/app_latency.py --widgets --repeats 10   # only: widget changes end to end in Chromium
+    python benchmarks/app_latency.py --pages mnist --repeats 5 --cold-starts 0 --only anomaly_detection,inference
 
 Targets (docs of the issue): a slider rerun's median <= 50 ms; cold start <= 5 s; a widget change that used to
 redraw the whole page <= 0.5 s median end to end; a slider that still goes to the server <= 100 ms median end
@@ -627,17 +628,18 @@ def _control(at, binding):
     return finders[binding.widget](key=binding.key)
 
 
-def page_table(dataset: str, repeats: int) -> list[str]:
-    """One row per page: its first open (in this process, after the home page) and, per bound control, the
-    median and p95 of `repeats` whole reruns moving it between its far end and its default (AppTest, server
-    side: no browser, no network). First opens share this process's caches with the pages before them."""
+def page_table(dataset: str, repeats: int, only: list[str] | None = None) -> list[str]:
+    """One row per page (or per page in `only`): its first open (in this process, after the home page) and, per
+    bound control, the median and p95 of `repeats` whole reruns moving it between its far end and its default
+    (AppTest, server side: no browser, no network). First opens share this process's caches with the pages before
+    them."""
     from streamlit.testing.v1 import AppTest
 
     from ui.widgets.bound import RECORDS_KEY
 
     lines = [f"{'page':28} {'first open s':>12}  controls (median / p95 s of a rerun, {repeats} each)"]
     for slug, lesson in LESSONS.items():
-        if slug in PAGE_TABLE_SKIP:
+        if slug in PAGE_TABLE_SKIP or (only is not None and slug not in only):
             continue
         at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=PAGE_TIMEOUT_S)
         at.query_params["dataset"] = dataset
@@ -704,17 +706,27 @@ def main() -> None:
         help="only the page table (first open, each control's median and p95) on these data sets, e.g. mnist,digits;"
         " then the cold direct link to a lesson",
     )
+    parser.add_argument(
+        "--only",
+        default=None,
+        metavar="PAGES",
+        help="with --pages: only these pages of the table, e.g. anomaly_detection,inference (LESSONS' keys)",
+    )
     args = parser.parse_args()
+    only = args.only.split(",") if args.only else None
+    if only is not None and (unknown := [slug for slug in only if slug not in LESSONS]):
+        parser.error(f"unknown page(s) {', '.join(unknown)}; choose from {', '.join(LESSONS)}")
     os.chdir(REPO_ROOT)
     print(f"machine: {os.cpu_count()} CPUs, load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     if args.pages:
         for dataset in args.pages.split(","):
             print(f"-- pages on {dataset} (load average {os.getloadavg()[0]:.1f})", flush=True)
-            for line in page_table(dataset, args.repeats):
+            for line in page_table(dataset, args.repeats, only):
                 print(line, flush=True)
-        print("-- cold start, with the direct link to a lesson", flush=True)
-        for line in cold_start(args.cold_starts):
-            print(line, flush=True)
+        if args.cold_starts > 0:  # --cold-starts 0: the table alone
+            print("-- cold start, with the direct link to a lesson", flush=True)
+            for line in cold_start(args.cold_starts):
+                print(line, flush=True)
         print(f"load average at the end {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
         return
     if args.cold_only:

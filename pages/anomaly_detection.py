@@ -110,12 +110,38 @@ if subset * iw_samples > MAX_ANOMALY_SET_DECODES:
     setup.info(f"With {subset} images per set, K is held at {iw_samples}: images × K stays under the page's bound.")
 
 
+SCORED_KEY = "anomaly_last_scored"  # (images per set, K) of the last settings whose sets were all scored
+STOPPED_KEY = "anomaly_stopped"
+
+
+def stop_scoring() -> None:
+    """The Stop button: back to the last settings whose sets are all scored (on disk: read at once), or, where
+    there are none or they are these, the page stops before scoring until the next click."""
+    last = st.session_state.get(SCORED_KEY)
+    if last is not None and last != (st.session_state.get("anomaly_subset"), st.session_state.get("anomaly_k")):
+        st.session_state["anomaly_subset"], st.session_state["anomaly_k"] = last
+    else:
+        st.session_state[STOPPED_KEY] = True
+
+
+if st.session_state.pop(STOPPED_KEY, False):
+    st.info("Scoring stopped. Click below, or change a setting above, to score the sets.")
+    st.button("Score the sets", key="anomaly_resume")
+    st.stop()
+
+
 def run_study(ref, ae, protocol_value: str, dataset: str, include_synthetic: bool = True) -> anomaly.AnomalyStudy:
-    """The study, each set from the cache or scored now, with a progress bar while any set is scored."""
-    bar = st.empty()
+    """The study, each set from the cache or scored now, with a progress bar and a Stop button while any set is
+    scored (a click, or any other change, stops the scoring at its next batch: Streamlit reruns the page)."""
+    bar, stop = st.empty(), st.empty()
     eta = RemainingTime()
 
+    drawn: list[bool] = []  # the Stop button, once drawn in this run
+
     def progress(fraction: float, key: str) -> None:
+        if not drawn:
+            button_key = f"anomaly_stop_{dataset}_{'all' if include_synthetic else 'datasets'}"
+            drawn.append(stop.button("Stop scoring", key=button_key, on_click=stop_scoring))
         bar.progress(fraction, text=f"Scoring {dataset} / {key} ({subset} images, K = {iw_samples}){eta(fraction)}")
 
     result = anomaly_cache.study(
@@ -130,6 +156,7 @@ def run_study(ref, ae, protocol_value: str, dataset: str, include_synthetic: boo
         progress=progress,
     )
     bar.empty()
+    stop.empty()
     return result
 
 
@@ -330,6 +357,9 @@ else:
             f"set, {np.median(outliers.scores.iw_nll):.1f} for the outliers; mean ink share "
             f"{inside_ink:.3f} against {outlier_ink:.3f}."
         )
+
+# every set of this page is scored: the Stop button goes back to these settings
+st.session_state[SCORED_KEY] = (st.session_state.get("anomaly_subset"), st.session_state.get("anomaly_k"))
 
 # --- 6. why a likelihood can favour simple images -----------------------------------------------------------------
 st.header("6 · Why a likelihood can prefer simple images")

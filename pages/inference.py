@@ -34,6 +34,7 @@ from ui.widgets import bound
 from ui.widgets.chart import plot, plot_in
 from ui.widgets.export import figure_config, image_download
 from ui.widgets.image_chooser import choose_image
+from ui.widgets.progress import progress_bar
 from ui.widgets.shared import show_as_measured
 from vae_core.engine.protocol import protocol_of
 from vae_core.lessons import divergences
@@ -102,12 +103,8 @@ elif test is not None:
             description = chosen.description.capitalize()
             binarization_seed = chosen.binarization_seed
     elif source == "largest":
-        screened = min(cache.RANKED_IMAGES, len(test))
-        with st.spinner(
-            f"Screening {screened} test images by a quick gap estimate, then measuring the "
-            f"{cache.EXACT_CANDIDATES} largest exactly…"
-        ):
-            ranking = cache.exact_gap_ranking(ref, selection.dataset, protocol)
+        with progress_bar("Ranking test images by their gap") as progress:
+            ranking = cache.exact_gap_ranking(ref, selection.dataset, protocol, progress)
         top = list(ranking.indices[:10])
         gaps = dict(zip(top, ranking.gaps[:10], strict=True))
         if st.session_state.get("inference_ranked") not in top:
@@ -150,8 +147,8 @@ if vaes_2d and test is not None and image is not None:
         key="inference_q_star",
         value=True,
     )
-    with st.spinner("Computing p(z|x) on a grid, the ELBO, IW-5000" + (" and q*…" if fit_q_star else "…")):
-        result = cache.image_inference(ref, image, fit_q_star=fit_q_star)
+    with progress_bar("This image") as progress:
+        result = cache.image_inference(ref, image, fit_q_star=fit_q_star, progress=progress)
     report, iw, amortisation = result.report, result.iw, result.amortisation
     shape = posterior_shape(report.grid, report.q)
     st.caption(protocol_note(protocol, selection.dataset, entry.info.model_config.gaussian_sigma))

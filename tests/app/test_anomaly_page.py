@@ -136,3 +136,18 @@ def test_digits_says_what_it_cannot_show_and_the_png_baseline_matches_sklearn(op
         expected = roc_auc_score(np.r_[np.zeros(n_test), np.ones(n_test)], -np.r_[inside_length, outside_length])
         row = remedy[remedy["outliers"] == label].iloc[0]
         assert row["PNG size alone"] == pytest.approx(expected, abs=6e-4), key
+
+
+def test_stopped_scoring_waits_for_a_click_then_scores(open_page):
+    at = open_page(PAGE)
+    assert not at.exception, at.exception
+    at.session_state["anomaly_stopped"] = True  # what the Stop button's callback leaves where no sets were scored
+    at.run()
+    assert not at.exception, at.exception
+    assert any("Scoring stopped" in i.value for i in at.info)
+    assert not [f for f in at.dataframe if "out-of-distribution set" in f.value.columns]  # nothing scored or shown
+    at.button(key="anomaly_resume").click().run()
+    assert not at.exception, at.exception
+    assert dataframe(at, "out-of-distribution set") is not None
+    settings = (at.select_slider(key="anomaly_subset").value, at.select_slider(key="anomaly_k").value)
+    assert at.session_state["anomaly_last_scored"] == settings  # where a later Stop goes back to

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import roc_auc_score, roc_curve
 
 from vae_core.engine.data import binarize, measured_inputs
 from vae_core.engine.losses import iw_log_likelihood
@@ -63,6 +63,35 @@ def test_roc_curve_ends_and_agrees_with_threshold_rates():
         rates = rates_at_threshold(inside, outside, curve.thresholds[i])
         assert rates.false_positive_rate == pytest.approx(curve.fpr[i])
         assert rates.detection_rate == pytest.approx(curve.tpr[i])
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda rng: (rng.normal(0, 1, 500), rng.normal(0.7, 1.3, 300)),  # no ties
+        lambda rng: (rng.integers(0, 6, 400).astype(float), rng.integers(2, 9, 250).astype(float)),  # many ties
+        lambda rng: (np.full(50, 3.0), np.full(20, 3.0)),  # one threshold: every image tied
+        lambda rng: (rng.normal(0, 1, 3), rng.normal(5, 1, 2)),  # perfectly separated, tiny
+    ],
+    ids=["continuous", "ties", "all-tied", "separated"],
+)
+def test_roc_is_scikit_learns_curve_and_area(make):
+    inside, outside = make(np.random.default_rng(1))
+    labels = np.r_[np.zeros(len(inside)), np.ones(len(outside))]
+    scores = np.r_[inside, outside]
+    fpr, tpr, thresholds = roc_curve(labels, scores)
+    curve = roc(inside, outside)
+    np.testing.assert_array_equal(curve.fpr, fpr)
+    np.testing.assert_array_equal(curve.tpr, tpr)
+    np.testing.assert_array_equal(curve.thresholds, thresholds)
+    assert curve.auc == roc_auc_score(labels, scores)
+
+
+def test_roc_refuses_a_missing_class_or_a_non_finite_score():
+    with pytest.raises(ValueError, match="both"):
+        roc(np.array([1.0, 2.0]), np.array([]))
+    with pytest.raises(ValueError, match="finite"):
+        roc(np.array([1.0, np.nan]), np.array([2.0]))
 
 
 def test_threshold_for_fpr_flags_that_fraction():

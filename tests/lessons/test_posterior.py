@@ -261,3 +261,41 @@ def test_posterior_shape_of_a_gaussian_posterior(ppca):
     assert shape.correlation == pytest.approx(float(cov[0, 1] / torch.sqrt(cov[0, 0] * cov[1, 1])), abs=1e-5)
     offset = q.mean - mean
     assert shape.q_offset == pytest.approx(float(torch.sqrt(offset @ torch.linalg.inv(cov) @ offset)), abs=1e-5)
+
+
+@pytest.mark.parametrize("fit_q_star", [True, False])
+def test_infer_image_reports_each_step_and_its_numbers_do_not_change(digits_vae, fit_q_star):
+    image = load_dataset("digits", "test").images[7]
+    calls: list[tuple[float, str]] = []
+    watched = post.infer_image(
+        digits_vae, image, k=100, iw_seeds=(0, 1), fit_q_star=fit_q_star, progress=lambda f, w: calls.append((f, w))
+    )
+    plain = post.infer_image(digits_vae, image, k=100, iw_seeds=(0, 1), fit_q_star=fit_q_star)
+    assert len(calls) == 1 + 2 + fit_q_star  # the grid, one per IW seed, q*
+    fractions = [f for f, _ in calls]
+    assert fractions[0] == 0.0 and fractions == sorted(fractions) and fractions[-1] < 1.0
+    assert ("q*" in calls[-1][1]) == fit_q_star
+    assert watched.report.log_px == plain.report.log_px and watched.iw == plain.iw
+
+
+def test_rerank_exactly_reports_each_candidate(ppca):
+    xs = torch.stack([ppca.sample_x(s) for s in range(20, 24)])
+    qs = [q_near_posterior(ppca, x) for x in xs]
+    means, logvars = torch.stack([q.mean for q in qs]), torch.stack([q.logvar for q in qs])
+    quick = post.rank_by_gap(ppca.decoder, xs, means, logvars)
+    calls: list[float] = []
+    watched = post.rerank_exactly(ppca.decoder, xs, means, logvars, quick, 3, lambda f, _: calls.append(f))
+    assert calls == [0.0, 1 / 3, 2 / 3]
+    assert watched == post.rerank_exactly(ppca.decoder, xs, means, logvars, quick, 3)
+
+
+def test_with_q_star_completes_an_inference_exactly_as_infer_image_would(digits_vae):
+    image = load_dataset("digits", "test").images[9]
+    full = post.infer_image(digits_vae, image, k=100, iw_seeds=(0,), fit_q_star=True)
+    completed = post.with_q_star(
+        digits_vae, post.infer_image(digits_vae, image, k=100, iw_seeds=(0,), fit_q_star=False)
+    )
+    assert completed.amortisation is not None and full.amortisation is not None
+    assert completed.amortisation.approximation_gap == full.amortisation.approximation_gap
+    assert torch.equal(completed.amortisation.q_star.mean, full.amortisation.q_star.mean)
+    assert completed.report.log_px == full.report.log_px and completed.iw == full.iw

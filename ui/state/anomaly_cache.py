@@ -16,6 +16,7 @@ import numpy as np
 import streamlit as st
 
 from ui.state.loaders import load_model, load_vae
+from ui.state.memo import server_memo
 from vae_core.engine.protocol import DataProtocol
 from vae_core.engine.registry import ModelRef
 from vae_core.lessons import anomaly
@@ -68,16 +69,9 @@ def scored_set(
     stops the work. A session asking for a set another session is scoring waits for it (progress(0, 0) while it
     waits) instead of scoring it twice.
     """
-    disk_key = {
-        "vae": checkpoint_content(vae.path),
-        "ae": checkpoint_content(ae.path) if ae is not None else None,
-        "protocol": protocol,
-        "dataset": dataset,
-        "set": key,
-        "subset": subset,
-        "iw_samples": iw_samples,
-        "seed": seed,
-    }
+    disk_key = scores_key(
+        vae, ae, protocol, dataset, key, subset=subset, iw_samples=iw_samples, seed=seed, contents=_contents(vae, ae)
+    )
 
     def compute() -> anomaly.ScoredSet:
         image_set = anomaly.build_set(dataset, key, subset=subset, seed=seed)
@@ -105,6 +99,48 @@ def scored_set(
         lock.release()
 
 
+def _contents(vae: ModelRef, ae: ModelRef | None) -> tuple[str, str | None]:
+    """The SHA-256 of both checkpoints' contents, as their headers record them."""
+    return checkpoint_content(vae.path), checkpoint_content(ae.path) if ae is not None else None
+
+
+def scores_key(
+    vae: ModelRef,
+    ae: ModelRef | None,
+    protocol: str,
+    dataset: str,
+    key: str,
+    *,
+    subset: int | None,
+    iw_samples: int,
+    seed: int,
+    contents: tuple[str, str | None] | None = None,
+) -> dict[str, object]:
+    """The disk cache's key of one scored set: both checkpoints' contents (read now unless given), every setting,
+    and which images the likelihood ratio's reference is fitted to (reference(): the training split once it is
+    here), never a file name or time."""
+    from vae_core.engine.data import has_split
+
+    vae_content, ae_content = contents if contents is not None else _contents(vae, ae)
+    return {
+        "vae": vae_content,
+        "ae": ae_content,
+        "protocol": protocol,
+        "dataset": dataset,
+        "set": key,
+        "subset": subset,
+        "iw_samples": iw_samples,
+        "seed": seed,
+        "reference_on_training_split": has_split(dataset, "train"),
+    }
+
+
+# Studies assembled in this server, by their sets' disk keys: a rerun (a new threshold, K back to a value seen
+# before, another test image) gets the same object back, without reading the sets again or recomputing the AUCs.
+STUDIES_MEMO = "anomaly-studies"
+MAX_STUDIES_KEPT = 12  # each is a few MB at most (8 sets x 2000 images)
+
+
 def study(
     vae: ModelRef,
     ae: ModelRef | None,
@@ -119,6 +155,19 @@ def study(
 ) -> anomaly.AnomalyStudy:
     """Every set of the study, each from the cache or scored now; progress(fraction, set key) after each batch."""
     keys = anomaly.set_keys(dataset, include_synthetic=include_synthetic)
+    contents = _contents(vae, ae)
+    memo_key = tuple(
+        cache_path(
+            SCORES_CACHE_KIND,
+            scores_key(
+                vae, ae, protocol, dataset, key, subset=subset, iw_samples=iw_samples, seed=seed, contents=contents
+            ),
+        ).name
+        for key in keys
+    )
+    memo = server_memo(STUDIES_MEMO, MAX_STUDIES_KEPT)
+    if (kept := memo.get(memo_key)) is not None:
+        return kept
     scored = []
     for i, key in enumerate(keys):
 
@@ -131,8 +180,11 @@ def study(
                 vae, ae, protocol, dataset, key, subset=subset, iw_samples=iw_samples, seed=seed, progress=report
             )
         )
-    return anomaly.AnomalyStudy(
-        dataset, DataProtocol(protocol), iw_samples, subset, seed, scored, anomaly.detection_results(scored)
+    return memo.put(
+        memo_key,
+        anomaly.AnomalyStudy(
+            dataset, DataProtocol(protocol), iw_samples, subset, seed, scored, anomaly.detection_results(scored)
+        ),
     )
 
 

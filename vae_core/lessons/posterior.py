@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -393,6 +393,10 @@ def analyse_image(decoder: Decoder, x: Tensor, q: DiagonalGaussian, **grid_optio
 
 
 # --- the amortisation gap ----------------------------------------------------------------------------------
+# Progress of infer_image: each step's share of its time, measured on mnist-vae-z2 (2 cores, load 5: grid 0.7-1.5
+# s, IW-5000 for 4 seeds 4-6 s, q* 0.7-6 s); the page's estimate of the time left is read from these fractions.
+INFER_SHARES = {"grid": 0.15, "iw": 0.55, "q_star": 0.3}
+Progress = Callable[[float, str], None]  # progress(fraction done in [0, 1], what is being computed now)
 Q_STAR_ITERATIONS = 100  # L-BFGS iterations on the grid ELBO (at most); the fits of the shipped models settle in 10-40
 # What amortisation_gap costs per image, as measured by benchmarks/posterior_grid.py on mnist-vae-z2 (median over 12
 # test images, one torch thread: CPU time 0.118 s, quartiles 0.10-0.22 s, on the shared 2-core machine at load 24,
@@ -581,16 +585,25 @@ class ExactRanking:
 
 
 def rerank_exactly(
-    decoder: Decoder, images: Tensor, means: Tensor, logvars: Tensor, quick: GapRanking, candidates: int
+    decoder: Decoder,
+    images: Tensor,
+    means: Tensor,
+    logvars: Tensor,
+    quick: GapRanking,
+    candidates: int,
+    progress: Progress | None = None,
 ) -> ExactRanking:
     """Measure the quick ranking's first `candidates` images with analyse_image and order them by that exact gap.
 
     The quick box around q misses posterior mass far from q, so its order is only a shortlist: on mnist-vae-z2
     it put test image 44 7th at ≈ 27 nats, whose exact gap is 68.1. The shown list comes from here instead.
+    progress(fraction done, what comes next) after each image.
     """
     shortlist = [int(i) for i in quick.indices[:candidates]]
     gaps = []
-    for i in shortlist:
+    for done, i in enumerate(shortlist):
+        if progress is not None:
+            progress(done / len(shortlist), f"measuring test image {i} exactly ({done + 1} of {len(shortlist)})")
         q = DiagonalGaussian(means[i], logvars[i])  # as encode_one gives it for the page's exact numbers
         gaps.append(analyse_image(decoder, images[i], q).gap_from_bounds)
     order = np.argsort(gaps)[::-1]
@@ -647,23 +660,47 @@ def infer_image(
     iw_seeds: tuple[int, ...] = (0, 1, 2, 3),
     fit_q_star: bool = True,
     q_star_steps: int = Q_STAR_ITERATIONS,
+    progress: Progress | None = None,
 ) -> ImageInference:
     """Everything the inference lesson shows for one image (C, H, W) in [0, 1], scored as given.
 
     Pass the image as the model is measured on it: binarised for a model of the DataProtocol.BINARIZED protocol
     (vae_core.engine.protocol.measured_inputs, or the image chooser's measured image), grey levels otherwise.
+    progress(fraction done, what comes next) before each step, the fractions weighted by INFER_SHARES.
     """
+    shares = [INFER_SHARES["grid"]] + [INFER_SHARES["iw"] / len(iw_seeds)] * len(iw_seeds)
+    shares += [INFER_SHARES["q_star"]] if fit_q_star else []
+    fractions = iter(np.cumsum([0.0, *shares]) / sum(shares))  # done before each step
+
+    def step(what: str) -> None:
+        fraction = float(next(fractions))
+        if progress is not None:
+            progress(fraction, what)
+
     x = image.to(next(model.parameters()).dtype)
     decoder = Decoder.from_model(model)
     q = encode_one(model, x)
+    step("p(z|x) on a grid and the ELBO")
     report = analyse_image(decoder, x, q)
-    iw = IwEstimate(k, tuple(iw_seeds), tuple(iw_bound(decoder, x, q, k, s) for s in iw_seeds))
-    amortisation = (
-        amortisation_gap(decoder, x, q, report.grid, elbo_encoder=report.elbo, steps=q_star_steps)
-        if fit_q_star
-        else None
+    iw_values = []
+    for n, seed in enumerate(iw_seeds):
+        step(f"IW-{k}, seed {seed} ({n + 1} of {len(iw_seeds)})")
+        iw_values.append(iw_bound(decoder, x, q, k, seed))
+    inference = ImageInference(report, IwEstimate(k, tuple(iw_seeds), tuple(iw_values)), None, x)
+    if not fit_q_star:
+        return inference
+    step("fitting q*")
+    return with_q_star(model, inference, steps=q_star_steps)
+
+
+def with_q_star(model: LatentModel, inference: ImageInference, *, steps: int = Q_STAR_ITERATIONS) -> ImageInference:
+    """An inference without q* completed with it: exactly what infer_image(fit_q_star=True) gives, at the cost of
+    the fit alone (the grid and IW_K are reused), so switching q* on after it was off is quick."""
+    report = inference.report
+    amortisation = amortisation_gap(
+        Decoder.from_model(model), inference.image, report.q, report.grid, elbo_encoder=report.elbo, steps=steps
     )
-    return ImageInference(report, iw, amortisation, x)
+    return replace(inference, amortisation=amortisation)
 
 
 def mass_levels(grid: PosteriorGrid, fractions: tuple[float, ...] = (0.5, 0.9, 0.99)) -> list[float]:

@@ -65,10 +65,9 @@ def cached(
     """The result stored under (kind, key), or compute() stored there now. kind names the result and its code
     version ("anomaly-scores/1"); bump the version when the computation changes what it returns."""
     path = cache_path(kind, key, folder)
-    try:
-        return decode(result_type, *_read(path))
-    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError, safetensors.SafetensorError):
-        pass  # missing, damaged, or written by another version: recompute
+    stored = read(kind, key, result_type, folder)
+    if stored is not None:
+        return stored
     result = compute()
     arrays: dict[str, np.ndarray] = {}
     document = encode(result, arrays, "")
@@ -76,6 +75,14 @@ def cached(
     with contextlib.suppress(OSError):  # a read-only or full disk costs speed, never the result
         write_atomically(path, lambda handle: handle.write(data))
     return result
+
+
+def read(kind: str, key: dict[str, Any], result_type: type[T], folder: Path | None = None) -> T | None:
+    """The result stored under (kind, key), or None when there is none (missing, damaged, another version)."""
+    try:
+        return decode(result_type, *_read(cache_path(kind, key, folder)))
+    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError, safetensors.SafetensorError):
+        return None
 
 
 def _read(path: Path) -> tuple[Any, dict[str, np.ndarray]]:
