@@ -245,6 +245,11 @@ class ReplayRecorder(TrainingCallback):
         """A recorder for fit(model_config, train_config) on n_train images, with its start model (pass
         `recorder.model` to fit as model=); test_data: the split fit measures on (the whole test split if None)."""
         test_data = test_data if test_data is not None else load_dataset(train_config.dataset, "test")
+        if test_data.input_shape != model_config.input_shape:  # as fit would say, before the first frame is taken
+            raise ValueError(
+                f"the model expects images shaped {model_config.input_shape} but {train_config.dataset} "
+                f"images are {test_data.input_shape}"
+            )
         images, labels, indices = replay_images(test_data, train_config)
         steps_per_epoch = math.ceil(n_train / train_config.batch_size)
         return cls(
