@@ -37,11 +37,13 @@ START = """([source, data]) => {
 }"""
 
 
-def open_replay(page, data: dict[str, Any], theme: str = "light") -> None:
-    """Put the component on page (a Playwright page) with data (replay_data's) and wait for its first frame."""
+def open_replay(page, data: dict[str, Any], theme: str = "light", wait: bool = True) -> None:
+    """Put the component on page (a Playwright page) with data (replay_data's) and, with wait, wait for its first
+    frame."""
     page.set_content(PAGE.format(ink=THEME_INK[theme], paper=THEME_PAPERS[theme], width=HOST_PX, css=CSS, html=HTML))
     page.evaluate(START, [component_js(), data])
-    page.wait_for_function("() => document.querySelector('.vle-tr')?.dataset.painted !== undefined", timeout=10_000)
+    if wait:
+        page.wait_for_function("() => document.querySelector('.vle-tr')?.dataset.painted !== undefined", timeout=10_000)
 
 
 def rerun(page, data: dict[str, Any]) -> None:

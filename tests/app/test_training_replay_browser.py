@@ -148,6 +148,18 @@ def test_a_replay_the_browser_lacks_is_asked_for_once(browser_page):
     assert page.locator(".vle-tr").get_attribute("data-fingerprint") == other["replay"]
 
 
+def test_a_first_run_without_the_replay_asks_for_it_and_draws_when_it_comes(playwright):
+    with chromium_page(playwright) as page:  # a fresh page: nothing on globalThis
+        replay = synthetic_replay(n_frames=5, n_images=80)
+        lacking = data_for(replay, sent=False)
+        open_replay(page, lacking, wait=False)
+        assert page.evaluate(TRIGGERS) == [["missing", [lacking["replay"]]]]
+        rerun(page, data_for(replay))
+        page.wait_for_function("() => document.querySelector('.vle-tr').dataset.painted !== undefined", timeout=5_000)
+        assert label(page) == expected_label(replay, 0)
+        assert len(page.locator("canvas.vle-tr-fg").evaluate(PAINTED)) > 50
+
+
 @pytest.mark.parametrize("theme", ["dark", "light"])
 def test_in_projector_mode_the_replay_fits_the_screen_on_the_themes_paper(playwright, theme):
     replay = synthetic_replay(n_frames=10, n_images=300)

@@ -44,7 +44,7 @@ function wireReplay(root) {
     root, wrap: el(".vle-tr"), plane: el(".vle-tr-plane"), bg: el("canvas.vle-tr-bg"), fg: el("canvas.vle-tr-fg"),
     grid: el("canvas.vle-tr-grid"), gridCaption: el(".vle-tr-grid-caption"), play: el("button.vle-tr-play"),
     slider: el("input.vle-tr-frame"), label: el(".vle-tr-label"), legend: el(".vle-tr-legend"),
-    status: el(".vle-tr-status"), data: null, replay: null, fp: null, k: 0, playing: false, lastAdvance: 0,
+    status: el(".vle-tr-status"), data: null, loaded: null, replay: null, fp: null, k: 0, playing: false, lastAdvance: 0,
     pending: false, width: 0, view: null,
   };
   s.slider.addEventListener("input", () => {
@@ -271,7 +271,7 @@ export default function (component) {
   const { parentElement, data, setTriggerValue } = component;
   if (!parentElement.__vleReplay) parentElement.__vleReplay = wireReplay(parentElement);
   const s = parentElement.__vleReplay;
-  const old = s.data;
+  const old = s.loaded;  // the data last set up in full (not a run that found its replay missing)
   s.data = data;
   s.setTriggerValue = setTriggerValue;
   s.wrap.dataset.vleId = data.id;
@@ -280,6 +280,7 @@ export default function (component) {
   const replay = replays().get(data.replay);
   if (!replay) { askFor(s, data.replay); return; }
   s.status.textContent = "";
+  s.loaded = data;
   if (!old || JSON.stringify(old.class_names) !== JSON.stringify(data.class_names)) drawLegend(s);
   s.gridCaption.textContent = data.grid_caption;
   if (s.fp !== data.replay) {
