@@ -7,7 +7,6 @@
 
 const REPLAY_FORMAT = "vle-replay/1";
 const KEPT_REPLAYS = 6;  // replays kept per page (a live run sends a longer one every few polls): the oldest go
-const MARGIN = { left: 40, right: 8, top: 8, bottom: 36 };  // room for tick labels and axis titles
 const DOT_PX = 3;
 
 function replays() {
@@ -140,16 +139,22 @@ function fitWidth(s) {
   return true;
 }
 
+function margins(fontPx) {
+  // Room for the tick labels and axis titles, which grow with the text (projector mode).
+  return { left: Math.round(2.9 * fontPx), right: 8, top: 8, bottom: 2 * fontPx + 12 };
+}
+
 function planeView(s) {
   // Equal scales on both axes: the replay's extent fits the plot area, whose height follows its aspect.
+  const margin = margins(s.data.font_px);
   const [x0, x1, y0, y1] = s.replay.extent;
-  const w = s.width - MARGIN.left - MARGIN.right;
+  const w = s.width - margin.left - margin.right;
   const scale = Math.min(w / (x1 - x0), w / (y1 - y0));
   const h = Math.round((y1 - y0) * scale);
   const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
   return {
-    w, h, scale, height: h + MARGIN.top + MARGIN.bottom,
-    px: (x) => MARGIN.left + w / 2 + (x - cx) * scale, py: (y) => MARGIN.top + h / 2 - (y - cy) * scale,
+    w, h, scale, height: h + margin.top + margin.bottom, margin,
+    px: (x) => margin.left + w / 2 + (x - cx) * scale, py: (y) => margin.top + h / 2 - (y - cy) * scale,
     x: [cx - w / 2 / scale, cx + w / 2 / scale], y: [y0, y1],
   };
 }
@@ -160,10 +165,10 @@ function drawAxes(s) {
   const ctx = sizeCanvas(s.bg, s.width, v.height);
   sizeCanvas(s.fg, s.width, v.height);
   const { paper, ink, font } = theme(s);
-  const fontPx = Math.round(s.data.font_px * 0.85);
+  const fontPx = s.data.font_px;  // projector mode: its 18 px, like every chart's ticks
   ctx.fillStyle = paper;
   ctx.fillRect(0, 0, s.width, v.height);
-  const box = { left: MARGIN.left, top: MARGIN.top, width: v.w, height: v.h };
+  const box = { left: v.margin.left, top: v.margin.top, width: v.w, height: v.h };
   const xTicks = niceTicks(v.x[0], v.x[1], 5), yTicks = niceTicks(v.y[0], v.y[1], 5);
   ctx.strokeStyle = ink; ctx.lineWidth = 1;
   ctx.globalAlpha = 0.1;
@@ -192,7 +197,7 @@ function drawCodes(s) {
   const ctx = s.fg.getContext("2d");
   ctx.clearRect(0, 0, s.width, v.height);
   ctx.save();
-  ctx.beginPath(); ctx.rect(MARGIN.left, MARGIN.top, v.w, v.h); ctx.clip();
+  ctx.beginPath(); ctx.rect(v.margin.left, v.margin.top, v.w, v.h); ctx.clip();
   const classes = d.colours.classes;
   const offset = 2 * r.n * s.k;
   ctx.globalAlpha = 0.75;
