@@ -199,7 +199,7 @@ def load_replay(path: str | Path) -> TrainingReplay | None:
         raise CheckpointError(f"{path.name}: its training replay is refused ({first_line(err)})") from None
 
 
-_NUMPY_DTYPES = {"F16": np.dtype("<f2"), "U8": np.dtype("u1"), "I64": np.dtype("<i8")}
+_NUMPY_DTYPES: dict[str, np.dtype] = {"F16": np.dtype("<f2"), "U8": np.dtype("u1"), "I64": np.dtype("<i8")}
 
 
 def checked_weights(

@@ -211,9 +211,9 @@ def _is_int(value: Any) -> bool:
 
 def _count(value: dict, key: str, low: int, high: int) -> int:
     number = value.get(key)
-    if not _is_int(number) or not low <= number <= high:
+    if not isinstance(number, int) or isinstance(number, bool) or not low <= number <= high:
         raise ValueError(f"replay.{key} must be a whole number from {low} to {high}")
-    return int(number)
+    return number
 
 
 def _numbers(value: Any, count: int, key: str) -> list[float]:
