@@ -25,6 +25,18 @@ from vae_core.engine.checkpoint_info import CHECKSUM_KEY, FORMAT_NAME, FORMAT_VE
 from vae_core.engine.checkpoints import save_checkpoint
 from vae_core.engine.config import ModelConfig, TrainConfig, config_to_dict
 from vae_core.engine.models import build_model
+from vae_core.engine.replay import MAX_FRAMES, REPLAY_IMAGES, ReplayFrame, TrainingReplay
+from vae_core.engine.replay_file import (
+    CODES_KEY,
+    GRIDS_KEY,
+    INDICES_KEY,
+    LABELS_KEY,
+    OFFSETS_KEY,
+    REPLAY_DOCUMENT_KEY,
+    replay_arrays,
+    replay_document,
+)
+from vae_core.engine.replay_recorder import decoder_grid_png, latent_plane
 
 MARKER = "code-ran-marker"
 MB = 2**20
@@ -304,6 +316,78 @@ def fifo(path: Path, model) -> Path:
     return path
 
 
+def good_replay(model, frames: int = 3, images: int = 5) -> TrainingReplay:
+    """A small replay of model that save_checkpoint would write: its grids drawn by the recorder's drawing."""
+    extent = (-3.0, 3.0, -3.0, 3.0)
+    png = decoder_grid_png(model, latent_plane(2), extent)
+    generator = torch.Generator().manual_seed(0)
+    return TrainingReplay(
+        frames=tuple(
+            ReplayFrame(step, step / 10, torch.randn(images, 2, generator=generator).half().numpy(), png)
+            for step in range(0, 10 * frames, 10)
+        ),
+        labels=torch.arange(images).to(torch.uint8).numpy(),
+        image_indices=torch.arange(images).numpy(),
+        extent=extent,
+        plane="z",
+        prior_centre=(0.0, 0.0),
+        steps_per_epoch=10,
+    )
+
+
+def with_replay(
+    change_document: Callable[[dict], None] | None = None,
+    change_arrays: Callable[[dict[str, torch.Tensor]], None] | None = None,
+    *,
+    entry: bool = True,
+) -> Callable:
+    """The good model with a good replay whose document entry and tensors are changed in place; entry=False leaves
+    the document's replay entry out."""
+
+    def build(path: Path, model) -> Path:
+        replay = good_replay(model)
+        fields = replay_document(replay)
+        arrays = {name: torch.from_numpy(array) for name, array in replay_arrays(replay).items()}
+        if change_document:
+            change_document(fields)
+        if change_arrays:
+            change_arrays(arrays)
+        document = base_document(model, **({REPLAY_DOCUMENT_KEY: fields} if entry else {}))
+        return write_checkpoint(path, document, {**state_of(model), **arrays})
+
+    return build
+
+
+def first_png(change: Callable[[bytes], bytes]) -> Callable[[dict[str, torch.Tensor]], None]:
+    """Rewrite the first frame's PNG bytes (the same length, or the offsets and grid_bytes would not match)."""
+
+    def apply(arrays: dict[str, torch.Tensor]) -> None:
+        end = int(arrays[OFFSETS_KEY][1])
+        data = bytearray(arrays[GRIDS_KEY].numpy().tobytes())
+        new = change(bytes(data[:end]))
+        assert len(new) == end
+        data[:end] = new
+        arrays[GRIDS_KEY] = torch.frombuffer(data, dtype=torch.uint8).clone()
+
+    return apply
+
+
+def png_of_size(width: int) -> Callable[[bytes], bytes]:
+    """The PNG with its IHDR claiming another width (same byte count)."""
+    return lambda png: png[:16] + width.to_bytes(4, "big") + png[20:]
+
+
+def set_array(key: str, value: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[dict[str, torch.Tensor]], None]:
+    def apply(arrays: dict[str, torch.Tensor]) -> None:
+        arrays[key] = value(arrays[key])
+
+    return apply
+
+
+def set_field(key: str, value) -> Callable[[dict], None]:
+    return lambda fields: fields.update({key: value})
+
+
 NOT_READ = "an old-format checkpoint (a torch pickle), which this version does not read"
 CASES: dict[str, tuple[Callable, str]] = {
     # configs: type and range of every field
@@ -373,6 +457,31 @@ CASES: dict[str, tuple[Callable, str]] = {
     "weights-extra-key": (with_weights(lambda s: s.update(extra=torch.zeros(1))), "unexpected extra"),
     "weights-int64": (with_weights(lambda s: s.update({next(iter(s)): s[next(iter(s))].long()})), "stored as I64"),
     "weights-flipped-bytes": (flipped_tensor_bytes, "do not match its checksum"),
+    # a training replay (vae_core.engine.replay_file): its document entry is read when listing...
+    "replay-a-list": (with_document(replay=[1, 2]), "replay must be a mapping"),
+    "replay-too-many-frames": (
+        with_replay(set_field("frames", MAX_FRAMES + 1)),
+        "replay.frames must be a whole number",
+    ),
+    "replay-too-many-images": (with_replay(set_field("images", REPLAY_IMAGES + 1)), "replay.images must be a whole"),
+    "replay-plane-unknown": (with_replay(set_field("plane", "tsne")), "replay.plane must be one of"),
+    "replay-extent-nan": (
+        with_replay(set_field("extent", [math.nan, 1.0, 0.0, 1.0])),
+        "replay.extent must be 4 finite",
+    ),
+    "replay-extent-inverted": (with_replay(set_field("extent", [1.0, -1.0, 0.0, 1.0])), "x_min < x_max"),
+    "replay-steps-backwards": (with_replay(set_field("steps", [20, 10, 0])), "replay.steps must be increasing"),
+    "replay-steps-miscounted": (with_replay(set_field("steps", [0, 10])), "replay.steps must be a list of 3"),
+    "replay-prior-centre-text": (with_replay(set_field("prior_centre", "0,0")), "replay.prior_centre must be 2"),
+    # ... and its tensors' index when loading (LOAD_ONLY)
+    "replay-grid-bytes-1MB": (with_replay(set_field("grid_bytes", 10**6)), "more than 3 PNGs of 48x48 pixels"),
+    "replay-tensor-missing": (with_replay(change_arrays=lambda a: a.pop(LABELS_KEY)), "its tensors do not match it"),
+    "replay-tensors-without-entry": (with_replay(entry=False), "replay tensors without a replay entry"),
+    "replay-codes-float32": (with_replay(change_arrays=set_array(CODES_KEY, lambda t: t.float())), "stored as F32"),
+    "replay-codes-3d": (
+        with_replay(change_arrays=set_array(CODES_KEY, lambda t: torch.zeros(3, 5, 3).half())),
+        "is stored as F16 [3, 5, 3]",
+    ),
     # the header: sizes, types and byte ranges
     "header-declares-1GiB": (header_length(2**30), "its header declares 1,073,741,824 bytes"),
     "header-past-the-end": (header_length(10**6), "its header runs past the end of the file"),
@@ -414,6 +523,27 @@ LOAD_ONLY = {
     "weights-extra-key",
     "weights-int64",
     "weights-flipped-bytes",
+    "replay-grid-bytes-1MB",
+    "replay-tensor-missing",
+    "replay-tensors-without-entry",
+    "replay-codes-float32",
+    "replay-codes-3d",
+}
+
+# Replays whose structure is sound and whose values are not: the model lists and loads, and load_replay refuses
+# the replay with a CheckpointError containing the words (vae_core.engine.replay_file says why).
+REPLAY_VALUE_CASES: dict[str, tuple[Callable, str]] = {
+    "replay-codes-nan": (with_replay(change_arrays=set_array(CODES_KEY, lambda t: t * math.nan)), "not all finite"),
+    "replay-png-signature": (with_replay(change_arrays=first_png(lambda p: b"GIF89a\0\0" + p[8:])), "is not a PNG"),
+    "replay-png-40-wide": (with_replay(change_arrays=first_png(png_of_size(40))), "is 40x48 pixels, not 48x48"),
+    "replay-offsets-scrambled": (
+        with_replay(change_arrays=set_array(OFFSETS_KEY, lambda t: t.flip(0))),
+        "grid offsets do not split",
+    ),
+    "replay-index-negative": (
+        with_replay(change_arrays=set_array(INDICES_KEY, lambda t: t - 100)),
+        "not indices of a test split",
+    ),
 }
 
 

@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 import torch
 
-from vae_core.engine.checkpoints import load_checkpoint
+from vae_core.engine.checkpoints import load_checkpoint, load_replay
 from vae_core.engine.config import ModelConfig, TrainConfig
 from vae_core.engine.data import load_dataset
 from vae_core.engine.evaluation import evaluate
+from vae_core.engine.replay_recorder import frame_steps
 from vae_core.engine.training import fit
 from vae_core.serving import jobs as training_job
 from vae_core.serving.background import TRAINING_KIND, Scheduler
@@ -95,6 +96,11 @@ def test_a_child_trains_then_saves_an_evaluated_checkpoint(children):
     test = load_dataset("digits", "test")
     assert info.metrics.neg_elbo == pytest.approx(evaluate(model, test.images).neg_elbo, rel=1e-5)
     assert progress.report.n_images == len(test)
+    # the training replay: saved with the model, and the page's progress shows the file's
+    saved = load_replay(progress.saved_path)
+    steps_per_epoch = -(-len(load_dataset("digits", "train")) // 256)
+    assert [frame.step for frame in saved.frames] == frame_steps(2 * steps_per_epoch)
+    assert [frame.grid_png for frame in progress.replay.frames] == [frame.grid_png for frame in saved.frames]
 
 
 def test_progress_arrives_and_stop_ends_the_child_at_once_keeping_the_last_finished_epoch(children):
@@ -123,6 +129,12 @@ def test_progress_arrives_and_stop_ends_the_child_at_once_keeping_the_last_finis
         np.testing.assert_array_equal(tensor.numpy(), job._last_weights[name])
     test = load_dataset("digits", "test")
     assert info.metrics.neg_elbo == pytest.approx(evaluate(model, test.images).neg_elbo, rel=1e-5)
+    # its replay keeps the frames up to the end of that epoch, not those the child took after it
+    steps_per_epoch = -(-len(load_dataset("digits", "train")) // 32)
+    all_steps = frame_steps(500 * steps_per_epoch)
+    saved = load_replay(progress.saved_path)
+    assert [frame.step for frame in saved.frames] == [s for s in all_steps if s <= kept * steps_per_epoch]
+    assert [frame.step for frame in progress.replay.frames] == [frame.step for frame in saved.frames]
 
 
 def test_a_killed_child_is_reported_loses_no_other_model_and_its_last_epoch_can_be_saved(children):
@@ -165,6 +177,38 @@ def test_the_child_sends_a_curve_point_per_step_and_the_weights_per_epoch(tmp_pa
     last_weights = [payload[1] for kind, payload in queue if kind == "epoch"][-1]
     for name, tensor in model.state_dict().items():
         np.testing.assert_array_equal(tensor.numpy(), last_weights[name])
+
+
+def test_the_child_streams_replay_frames_that_the_page_shows_as_they_come(tmp_path):
+    model_config, train_config = configs(epochs=3)
+    queue = ListQueue()
+    training_job._train_in_child(model_config, train_config, tmp_path / "r.safetensors", {}, queue)
+    kinds = [kind for kind, _ in queue]
+    assert kinds[1:3] == ["data", "replay"]  # the untrained model's frame comes before the first step
+    steps_per_epoch = -(-len(load_dataset("digits", "train")) // 256)
+    expected_steps = frame_steps(3 * steps_per_epoch)
+    job = TrainingJob(model_config, train_config, tmp_path / "r.safetensors")
+    shown = []
+    for kind, payload in queue:
+        job._on_message(kind, payload)
+        if kind in ("replay", "replay_frame"):
+            replay = job.progress().replay
+            shown.append([frame.step for frame in replay.frames])
+            # every frame is drawn in the replay's one extent: a full resend when it grows
+            assert all(frame.codes.shape == (len(replay.labels), 2) for frame in replay.frames)
+    assert shown == [expected_steps[: n + 1] for n in range(len(expected_steps))]
+    assert 0 < kinds.count("replay") < len(expected_steps) and kinds.count("replay_frame") > 0
+    saved = load_replay(tmp_path / "r.safetensors")
+    assert job.progress().state == DONE and [f.step for f in saved.frames] == expected_steps
+    assert [f.grid_png for f in job.progress().replay.frames] == [f.grid_png for f in saved.frames]
+
+
+def test_a_conditional_model_trains_without_a_replay(tmp_path):
+    model_config, train_config = configs(epochs=1, kind="cvae", num_classes=10)
+    queue = ListQueue()
+    training_job._train_in_child(model_config, train_config, tmp_path / "c.safetensors", {}, queue)
+    kinds = [kind for kind, _ in queue]
+    assert "epoch" in kinds and not any(kind.startswith("replay") for kind in kinds)
 
 
 def test_the_curve_carries_the_warm_up_beta(tmp_path):

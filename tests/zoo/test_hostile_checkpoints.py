@@ -18,16 +18,20 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.hostile_files import (
     CASES,
     LOAD_ONLY,
     MARKER,
     MB,
+    REPLAY_VALUE_CASES,
     base_document,
+    good_replay,
     state_of,
     tiny_model,
     with_metadata,
+    with_replay,
     write_checkpoint,
 )
 from vae_core.engine.checkpoint_info import (
@@ -35,7 +39,7 @@ from vae_core.engine.checkpoint_info import (
     list_checkpoints,
     read_checkpoint_info,
 )
-from vae_core.engine.checkpoints import load_checkpoint, save_checkpoint
+from vae_core.engine.checkpoints import load_checkpoint, load_replay, save_checkpoint
 from vae_core.engine.config import TrainConfig
 from vae_core.zoo import cli
 
@@ -118,6 +122,34 @@ def test_hostile_file_is_refused_in_one_line(case, folder, model, capsys):
 
     assert not (folder.parent / MARKER).exists() and not (folder / MARKER).exists()
     assert folder_state(folder) == before
+
+
+@pytest.mark.parametrize("case", sorted(REPLAY_VALUE_CASES))
+def test_a_bad_replay_is_refused_and_its_model_still_loads(case, folder, model):
+    """The model's own bytes pass every check: it loads; only the replay is refused, in one line."""
+    build, words = REPLAY_VALUE_CASES[case]
+    path = build(folder / "bad.safetensors", model)
+    before = folder_state(folder)
+    assert read_checkpoint_info(path).replay_frames == 3
+    loaded, _ = load_checkpoint(path)
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+    with pytest.raises(CheckpointError) as refused:
+        load_replay(path)
+    assert_one_line(str(refused.value), path.name)
+    assert words in str(refused.value) and "training replay is refused" in str(refused.value)
+    assert folder_state(folder) == before
+
+
+def test_the_replay_builders_good_file_reads_back(folder, model):
+    """The hostile replays differ from this good one by their one change."""
+    path = with_replay()(folder / "good-replay.safetensors", model)
+    replay, expected = load_replay(path), good_replay(model)
+    assert replay is not None and len(replay.frames) == 3
+    for got, frame in zip(replay.frames, expected.frames, strict=True):
+        assert got.step == frame.step and got.grid_png == frame.grid_png
+        assert (got.codes == frame.codes).all()
+    assert load_replay(folder / "good.safetensors") is None  # a checkpoint without a replay
 
 
 class PeakRSS:

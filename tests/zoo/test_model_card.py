@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -37,8 +38,9 @@ def test_card_has_one_metrics_row_per_checkpoint_with_its_numbers(digits_zoo):
     assert sorted(i.name for i in infos) == sorted(DIGITS_NAMES)
     for info in infos:
         metrics = info.metrics
-        # one row in the metrics tables and one in the provenance table
-        assert sum(line.startswith(f"| `{info.name}` |") for line in card.splitlines()) == 2
+        # one row in the metrics tables, one in the provenance table, and one in the replays' if it has one
+        rows = 2 + (info.replay is not None)
+        assert sum(line.startswith(f"| `{info.name}` |") for line in card.splitlines()) == rows
         row = table_row(card, info.name)
         header = table_row(card.replace("| checkpoint |", "| `HEADER` |", 1), "HEADER")
         cells = dict(zip(header, row, strict=True))
@@ -73,6 +75,24 @@ def test_beta_paragraph_numbers_come_from_the_sweep_endpoints(digits_zoo):
     for info in sweep:
         assert f"beta {info.model_config.beta:g}: {info.metrics.active_units}" in card
     assert "--quick" in card  # quick models are flagged as such
+
+
+def test_card_lists_the_replays_with_their_frames_and_bytes(digits_zoo):
+    card = render_model_card(digits_zoo)
+    section = card.split("## Training replays", 1)[1].split("\n## ", 1)[0]
+    infos = {info.name: info for info in list_checkpoints(digits_zoo).infos}
+    carrying = sorted(name for name, info in infos.items() if info.replay is not None)
+    assert carrying and f"{len(carrying)} of the {len(infos)} checkpoints" in section
+    for name in carrying:
+        replay = infos[name].replay
+        row = table_row(section, name)
+        assert row[1] == str(replay.frames) and row[5] == f"{replay.stored_bytes:,}"
+        # the bytes are those of the file's replay tensors, read from its safetensors header
+        data = (digits_zoo / f"{name}.safetensors").read_bytes()
+        header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])
+        spans = [e["data_offsets"][1] - e["data_offsets"][0] for k, e in header.items() if k.startswith("replay.")]
+        assert replay.stored_bytes == sum(spans)
+    assert "digits-cvae-z2" not in section
 
 
 def test_card_totals_are_sums_over_the_files(digits_zoo):

@@ -16,11 +16,13 @@ import torch.nn.functional as F
 from sklearn.metrics import mutual_info_score
 
 from vae_core.engine.checkpoint_info import list_checkpoints, read_checkpoint_info
-from vae_core.engine.checkpoints import load_checkpoint
+from vae_core.engine.checkpoints import load_checkpoint, load_replay
 from vae_core.engine.data import is_available, load_dataset
 from vae_core.engine.evaluation import evaluate
 from vae_core.engine.models import build_model
 from vae_core.engine.protocol import DataProtocol, protocol_of
+from vae_core.engine.replay import PLANE_LATENT, PLANE_PCA
+from vae_core.engine.replay_recorder import frame_steps, replay_images
 from vae_core.engine.sprites import FACTOR_NAMES, SPRITE_COUNT
 from vae_core.engine.vocabulary import ACTIVE_UNIT_VARIANCE, ROLE_DEFAULT
 from vae_core.lessons.disentanglement import (
@@ -31,7 +33,7 @@ from vae_core.lessons.disentanglement import (
     posterior_means,
 )
 from vae_core.zoo.model_card import render_model_card
-from vae_core.zoo.specs import disentanglement_specs, zoo_specs
+from vae_core.zoo.specs import ZOO_REPLAY_FRAMES, disentanglement_specs, split_for, zoo_specs
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
 MAX_TOTAL_BYTES = 30_000_000
@@ -52,6 +54,50 @@ def test_the_full_zoo_is_shipped_and_small_enough():
     total = sum(info.path.stat().st_size for info in shipped.infos)
     assert total <= MAX_TOTAL_BYTES, f"checkpoints/ holds {total / 1e6:.1f} MB"
     assert all(not info.metadata.get("quick") for info in shipped.infos)
+
+
+def test_the_checkpoints_folder_as_shipped_stays_within_its_budget():
+    """Every file under checkpoints/ (the models, their card, the toy models), not only the zoo's."""
+    total = sum(path.stat().st_size for path in CHECKPOINTS.rglob("*") if path.is_file())
+    assert total <= MAX_TOTAL_BYTES, f"checkpoints/ holds {total:,} bytes, more than {MAX_TOTAL_BYTES:,}"
+
+
+REPLAY_NAMES = sorted(name for name, spec in SPECS.items() if spec.record_replay)
+
+
+def test_the_models_that_record_a_replay_ship_it_and_no_other_does():
+    shipped = {info.name: info for info in list_checkpoints(CHECKPOINTS).infos}
+    assert sorted(name for name, info in shipped.items() if info.replay is not None) == REPLAY_NAMES
+    for name in REPLAY_NAMES:
+        spec, replay = SPECS[name], shipped[name].replay
+        steps_per_epoch = -(-len(load_dataset(spec.train.dataset, "train")) // spec.train.batch_size)
+        assert list(replay.steps) == frame_steps(spec.train.epochs * steps_per_epoch, ZOO_REPLAY_FRAMES), name
+
+
+@pytest.mark.parametrize("name", REPLAY_NAMES)
+def test_a_shipped_replay_ends_on_the_shipped_models_codes(name):
+    spec = SPECS[name]
+    if not is_available(spec.train.dataset):
+        pytest.skip(f"{spec.train.dataset} is not on disk")
+    replay = load_replay(shipped_path(name))
+    model, _ = load_checkpoint(shipped_path(name))
+    images, labels, indices = replay_images(split_for(spec, "test"), spec.train)
+    np.testing.assert_array_equal(replay.labels, labels)
+    np.testing.assert_array_equal(replay.image_indices, indices)
+    with torch.no_grad():
+        codes = model.encode(images).mean.double().numpy()
+    last = replay.frames[-1].codes.astype(float)
+    scale = np.abs(codes).max()
+    if spec.model.latent_dim == 2:
+        assert replay.plane == PLANE_LATENT
+        # recorded from the float32 weights, compared with the float16 weights as stored
+        assert np.abs(last - codes).max() <= 0.02 * scale
+    else:
+        assert replay.plane == PLANE_PCA
+        centred = codes - codes.mean(0)
+        _, _, vh = np.linalg.svd(centred, full_matrices=False)
+        for axis in range(2):  # each principal axis up to its sign
+            assert abs(np.corrcoef(last[:, axis], centred @ vh[axis])[0, 1]) > 0.999, (name, axis)
 
 
 def test_the_shipped_card_is_the_generated_one():

@@ -98,6 +98,24 @@ def test_specs_are_the_zoo_the_issue_asks_for():
     assert len({s.train.seed for s in specs}) == 1
 
 
+def test_the_2d_ae_and_vae_and_the_digits_sweep_record_replays():
+    expected = {f"{d}-{k}-z2" for d in ("mnist", "fashion-mnist", "digits") for k in ("ae", "vae")}
+    expected |= {s.name for s in zoo_specs() if s.group == "digits-beta-sweep"}
+    assert len(expected) == 12
+    assert {s.name for s in zoo_specs() if s.record_replay} == expected
+    assert {s.name for s in zoo_specs(quick=True) if s.record_replay} == expected
+
+
+def test_quick_zoo_files_carry_their_replays(quick_zoo):
+    for spec in zoo_specs(quick=True):
+        if spec.name in quick_names():
+            info = read_checkpoint_info(quick_zoo / spec.filename)
+            assert (info.replay is not None) == spec.record_replay, spec.name
+            if spec.record_replay:
+                steps = QUICK.epochs * -(-QUICK.train_images // spec.train.batch_size)
+                assert list(info.replay.steps) == list(range(steps + 1)), spec.name
+
+
 def test_quick_specs_keep_names_and_roles_but_shrink():
     full, quick = zoo_specs(), zoo_specs(quick=True)
     assert [(s.name, s.role, s.group, s.model.kind) for s in full] == [

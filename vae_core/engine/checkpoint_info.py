@@ -37,6 +37,7 @@ from typing import Any, BinaryIO, NamedTuple
 from vae_core.engine import limits
 from vae_core.engine.atomic_files import remove_stale_temp_files
 from vae_core.engine.config import ModelConfig, TrainConfig, config_from_dict
+from vae_core.engine.replay_file import REPLAY_DOCUMENT_KEY, ReplayHeader, has_replay_name, parse_replay_header
 from vae_core.engine.results import EvaluationReport
 
 FORMAT_NAME = "vae-latent-explorer"  # also the __metadata__ key of the document
@@ -86,6 +87,12 @@ class CheckpointInfo:
     quick: bool = False  # a tiny model of the zoo's test mode
     history: list[dict[str, Any]] = field(default_factory=list)  # one dict per epoch
     tensor_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # state_dict key -> shape
+    replay: ReplayHeader | None = None  # the training replay's small fields, when the file carries one
+
+    @property
+    def replay_frames(self) -> int:
+        """Frames of the training replay the file carries (0: none)."""
+        return 0 if self.replay is None else self.replay.frames
 
     @property
     def name(self) -> str:
@@ -266,8 +273,13 @@ def info_from_header(path: Path, header: CheckpointHeader) -> CheckpointInfo:
         typed = _typed_metadata(metadata, train_config)
     except (TypeError, ValueError, OverflowError) as err:
         raise CheckpointError(f"{path.name}: invalid metadata ({first_line(err)})") from None
-    shapes = {name: entry.shape for name, entry in header.tensors.items()}
-    return CheckpointInfo(path, model_config, train_config, metadata, tensor_shapes=shapes, **typed)
+    try:
+        stored_replay = document.get(REPLAY_DOCUMENT_KEY)
+        replay = None if stored_replay is None else parse_replay_header(stored_replay)
+    except (TypeError, ValueError, OverflowError) as err:
+        raise CheckpointError(f"{path.name}: invalid training replay ({first_line(err)})") from None
+    shapes = {name: entry.shape for name, entry in header.tensors.items() if not has_replay_name(name)}
+    return CheckpointInfo(path, model_config, train_config, metadata, tensor_shapes=shapes, replay=replay, **typed)
 
 
 def encode_document(document: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ import platform
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
 import safetensors
 import safetensors.torch
 import torch
@@ -39,6 +40,15 @@ from vae_core.engine.checkpoint_info import (
 )
 from vae_core.engine.config import TrainConfig, config_to_dict
 from vae_core.engine.models import LatentModel, build_model
+from vae_core.engine.replay import TrainingReplay
+from vae_core.engine.replay_file import (
+    REPLAY_DOCUMENT_KEY,
+    expected_replay_tensors,
+    has_replay_name,
+    replay_arrays,
+    replay_document,
+    replay_from_arrays,
+)
 
 __all__ = [
     "LoadedCheckpoint",
@@ -46,6 +56,7 @@ __all__ = [
     "checkpoint_bytes",
     "claim_checkpoint_path",
     "load_checkpoint",
+    "load_replay",
     "model_from_weights",
     "read_weights",
     "save_checkpoint",
@@ -66,10 +77,12 @@ def save_checkpoint(
     metrics: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
     half: bool = False,
+    replay: TrainingReplay | None = None,
 ) -> Path:
     """Write model weights, configs and metadata to path (ending in .safetensors) atomically.
 
     half: store floating-point weights as float16 (half the size); loading restores float32.
+    replay: the run's training replay, stored beside the weights (vae_core.engine.replay_file); load_replay reads it.
     """
     path = Path(path)
     if path.suffix != SUFFIX:
@@ -77,6 +90,8 @@ def save_checkpoint(
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     if half:
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    if replay is not None:
+        state.update({name: torch.from_numpy(array) for name, array in replay_arrays(replay).items()})
     meta = {
         "dataset": train_config.dataset,
         "seed": train_config.seed,
@@ -100,6 +115,8 @@ def save_checkpoint(
         "train_config": config_to_dict(train_config),
         "metadata": meta,
     }
+    if replay is not None:
+        document[REPLAY_DOCUMENT_KEY] = replay_document(replay)
     text = encode_document(document)  # refuses a non-plain value before any file is touched
     # Serialised inside the write, so a Ctrl-C meanwhile is held by write_atomically like one during the write.
     written = write_atomically(path, lambda handle: handle.write(checkpoint_bytes(text, state)))
@@ -154,7 +171,35 @@ def read_weights(path: Path, header: CheckpointHeader, data: bytes) -> tuple[Che
         raise CheckpointError(
             f"{path.name}: not a readable checkpoint, perhaps truncated or corrupt ({first_line(err)})"
         ) from None
-    return info, {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    # The replay's tensors are read by load_replay, never loaded into the model.
+    return info, {k: v.float() if v.is_floating_point() else v for k, v in state.items() if not has_replay_name(k)}
+
+
+def load_replay(path: str | Path) -> TrainingReplay | None:
+    """The training replay a checkpoint carries, or None when it has none.
+
+    The file passes load_checkpoint's checks of its header, tensor index and checksum first; then the replay's
+    values are checked (vae_core.engine.replay_file.replay_from_arrays). CheckpointError says what is wrong.
+    """
+    path = Path(path)
+    header, data = read_checkpoint_file(path)
+    info = info_from_header(path, header)
+    if info.replay is None:
+        return None
+    _check_tensor_index(path, info, header)
+    check_checksum(path, header, data)
+    arrays = {}
+    for name, (dtype, _) in expected_replay_tensors(info.replay, info.model_config.input_shape).items():
+        entry = header.tensors[name]
+        start, end = header.data_offset + entry.start, header.data_offset + entry.end
+        arrays[name] = np.frombuffer(data[start:end], dtype=_NUMPY_DTYPES[dtype]).reshape(entry.shape).copy()
+    try:
+        return replay_from_arrays(info.replay, arrays, info.model_config.input_shape)
+    except ValueError as err:
+        raise CheckpointError(f"{path.name}: its training replay is refused ({first_line(err)})") from None
+
+
+_NUMPY_DTYPES: dict[str, np.dtype] = {"F16": np.dtype("<f2"), "U8": np.dtype("u1"), "I64": np.dtype("<i8")}
 
 
 def checked_weights(
@@ -189,7 +234,8 @@ def _check_tensor_index(path: Path, info: CheckpointInfo, header: CheckpointHead
         expected = expected_tensors(info)
     except (RuntimeError, ValueError, TypeError) as err:
         raise CheckpointError(f"{path.name}: its model config does not build ({first_line(err)})") from None
-    stored = header.tensors
+    stored = {name: entry for name, entry in header.tensors.items() if not has_replay_name(name)}
+    _check_replay_index(path, info, header)
     missing, unexpected = sorted(set(expected) - set(stored)), sorted(set(stored) - set(expected))
     if missing or unexpected:
         names = ", ".join([f"missing {k}" for k in missing[:2]] + [f"unexpected {k}" for k in unexpected[:2]])
@@ -205,6 +251,33 @@ def _check_tensor_index(path: Path, info: CheckpointInfo, header: CheckpointHead
             raise CheckpointError(
                 f"{path.name}: its weights do not fit its model config ({key[:60]} is stored as {entry.dtype}, "
                 f"its config builds {str(tensor.dtype).removeprefix('torch.')})"
+            )
+
+
+def _check_replay_index(path: Path, info: CheckpointInfo, header: CheckpointHeader) -> None:
+    """The replay tensors are exactly those the document's replay entry promises, of its dtypes and shapes."""
+    stored = {name: entry for name, entry in header.tensors.items() if has_replay_name(name)}
+    if info.replay is None:
+        if stored:
+            raise CheckpointError(
+                f"{path.name}: it holds replay tensors without a replay entry ({next(iter(stored))[:60]})"
+            )
+        return
+    try:
+        expected = expected_replay_tensors(info.replay, info.model_config.input_shape)
+    except ValueError as err:
+        raise CheckpointError(f"{path.name}: invalid training replay ({first_line(err)})") from None
+    if set(stored) != set(expected):
+        names = sorted(set(stored) ^ set(expected))
+        raise CheckpointError(
+            f"{path.name}: invalid training replay (its tensors do not match it: {', '.join(names)[:120]})"
+        )
+    for name, (dtype, shape) in expected.items():
+        entry = stored[name]
+        if entry.dtype != dtype or entry.shape != shape:
+            raise CheckpointError(
+                f"{path.name}: invalid training replay ({name} is stored as {entry.dtype} {list(entry.shape)}, "
+                f"its replay entry needs {dtype} {list(shape)})"
             )
 
 

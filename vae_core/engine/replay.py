@@ -13,8 +13,10 @@ projection's offset.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # annotations only: listing checkpoints reads a replay's header without numpy (nor its pickle)
+    import numpy as np
 
 MAX_FRAMES = 60  # snapshots kept per run: a longer run keeps every other one, so frames stay evenly spaced
 REPLAY_IMAGES = 1000  # the fixed subset of test images whose codes are drawn (all of a smaller test split)

@@ -23,6 +23,7 @@ beyond that is refused with a message.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import secrets
 import threading
@@ -37,13 +38,16 @@ import torch
 
 from vae_core.engine import limits
 from vae_core.engine.atomic_files import release_claim
-from vae_core.engine.checkpoint_info import SUFFIX, safe_checkpoint_name
-from vae_core.engine.checkpoints import claim_checkpoint_path, save_checkpoint
+from vae_core.engine.callbacks import CallbackList
+from vae_core.engine.checkpoint_info import SUFFIX, CheckpointError, safe_checkpoint_name
+from vae_core.engine.checkpoints import claim_checkpoint_path, load_replay, save_checkpoint
 from vae_core.engine.config import ModelConfig, TrainConfig
 from vae_core.engine.data import load_dataset
 from vae_core.engine.evaluation import evaluate
 from vae_core.engine.models import LatentModel, build_model
 from vae_core.engine.protocol import protocol_of
+from vae_core.engine.replay import TrainingReplay
+from vae_core.engine.replay_recorder import ReplayRecorder, replay_supported
 from vae_core.engine.results import EpochRecord, EvaluationReport
 from vae_core.engine.training import StepProgress, TrainingCallback, TrainingDiverged, fit, training_metadata
 from vae_core.serving.background import (
@@ -106,6 +110,9 @@ class JobProgress:
     curve: list[CurvePoint] = field(default_factory=list)  # training terms every few steps
     stop_requested: bool = False
     report: EvaluationReport | None = None  # the saved model's test evaluation
+    # The training replay: the frames so far while training (vae_core.engine.replay_recorder's live view), the
+    # saved file's once saved; None for a model that records none (the conditional VAE) or before the first frame.
+    replay: TrainingReplay | None = None
 
     @property
     def finished(self) -> bool:
@@ -178,6 +185,35 @@ class _CurveReporter(TrainingCallback):
         return point
 
 
+class _ReplayStreamer(TrainingCallback):
+    """fit's callback in the child that records the replay and sends each new frame to the parent: ("replay_frame",
+    frame) while the live plane and extent stay, ("replay", live replay) when they change (the parent's frames are
+    then all redrawn) and for the first frame."""
+
+    def __init__(self, recorder: ReplayRecorder, queue: Any) -> None:
+        self.recorder, self._queue = recorder, queue
+        self._sent: tuple[object, tuple[float, ...]] | None = None  # the plane and extent the parent's frames are in
+        self._send()
+
+    def on_step(self, progress: StepProgress) -> None:
+        frames = self.recorder.frame_count
+        self.recorder.on_step(progress)
+        if self.recorder.frame_count > frames:
+            self._send()
+
+    def on_epoch(self, record: EpochRecord, model: LatentModel) -> None:
+        self.recorder.on_epoch(record, model)
+
+    def _send(self) -> None:
+        live = self.recorder.live()
+        key = (self.recorder.live_plane, live.extent)
+        if self._sent is not None and self._sent[0] is key[0] and self._sent[1] == key[1]:
+            self._queue.put(("replay_frame", live.frames[-1]))
+        else:
+            self._queue.put(("replay", live))
+        self._sent = key
+
+
 def _train_in_child(
     model_config: ModelConfig, train_config: TrainConfig, save_path: Path, metadata: dict[str, Any], queue: Any
 ) -> None:
@@ -190,8 +226,21 @@ def _train_in_child(
         test_data = load_dataset(train_config.dataset, "test")
         queue.put(("data", (len(train_data), len(test_data))))
         reporter = _CurveReporter(queue, train_config.epochs)
+        recorder = (
+            ReplayRecorder.for_run(model_config, train_config, len(train_data), test_data)
+            if replay_supported(model_config)
+            else None
+        )
+        callback = reporter if recorder is None else CallbackList(reporter, _ReplayStreamer(recorder, queue))
         try:
-            result = fit(model_config, train_config, reporter, train_data=train_data, test_data=test_data)
+            result = fit(
+                model_config,
+                train_config,
+                callback,
+                train_data=train_data,
+                test_data=test_data,
+                model=None if recorder is None else recorder.model,
+            )
         except TrainingDiverged as err:
             queue.put(("diverged", str(err)))
             return
@@ -217,6 +266,7 @@ def _train_in_child(
             history=[r.to_dict() for r in result.history],
             metrics=report.to_dict(),
             metadata=metadata,
+            replay=None if recorder is None else recorder.finish(result.model),
         )
         queue.put(("saved", (str(path), report)))
     except Exception as err:  # the page must get a message, never a silent exit
@@ -279,6 +329,7 @@ class TrainingJob(BackgroundJob):
                 list(p.curve),
                 p.stop_requested,
                 p.report,
+                p.replay,
             )
 
     def request_stop(self) -> None:
@@ -338,6 +389,7 @@ class TrainingJob(BackgroundJob):
             finally:
                 release_claim(self.save_path)
             self._progress.saved_path, self._progress.report = str(path), report
+            self._progress.replay = self._saved_replay(path, self._progress.replay)
             self._progress.message += f" The last good weights were saved as {path.name}."
             return path
 
@@ -354,6 +406,11 @@ class TrainingJob(BackgroundJob):
             p.fraction, p.message, point = payload
             p.state = RUNNING
             p.curve.append(point)
+        elif kind == "replay":
+            p.replay = payload
+        elif kind == "replay_frame":
+            if p.replay is not None:
+                p.replay = dataclasses.replace(p.replay, frames=(*p.replay.frames, payload))
         elif kind == "epoch":
             record, self._last_weights = payload
             p.epoch = record.epoch
@@ -361,6 +418,7 @@ class TrainingJob(BackgroundJob):
         elif kind == "saved":
             path, report = payload
             p.state, p.fraction, p.saved_path, p.report = DONE, 1.0, path, report
+            p.replay = self._saved_replay(Path(path), p.replay)
             evaluated = (
                 f" (evaluated on the first {report.n_images:,} test images)"
                 if self._split_sizes is not None and report.n_images < self._split_sizes[1]
@@ -406,6 +464,7 @@ class TrainingJob(BackgroundJob):
         with self._lock:
             epochs = self._progress.epoch
             self._progress.state, self._progress.saved_path, self._progress.report = STOPPED, str(path), report
+            self._progress.replay = self._saved_replay(path, self._progress.replay)
             self._progress.message = (
                 f"Stopped in epoch {epochs + 1}; saved the {epochs} finished epoch(s) as {path.name} "
                 f"(evaluated on the first {report.n_images:,} test images)."
@@ -416,6 +475,7 @@ class TrainingJob(BackgroundJob):
         # STOPPED_EVAL_IMAGES images (the same fixed binarisation of those), so Stop answers quickly.
         with self._lock:
             weights, history = self._last_weights, list(self._progress.history)
+            replay = _replay_until(self._progress.replay, history)
         assert weights is not None, "no finished epoch to save"
         model = build_model(self.model_config)
         model.load_state_dict({name: torch.from_numpy(array) for name, array in weights.items()})
@@ -440,8 +500,29 @@ class TrainingJob(BackgroundJob):
             history=[r.to_dict() for r in history],
             metrics=report.to_dict(),
             metadata=metadata,
+            replay=replay,
         )
         return path, report
+
+    @staticmethod
+    def _saved_replay(path: Path, live: TrainingReplay | None) -> TrainingReplay | None:
+        """The replay as the saved file holds it (the live one if the file's cannot be read back)."""
+        try:
+            return load_replay(path) or live
+        except CheckpointError:
+            traceback.print_exc()
+            return live
+
+
+def _replay_until(replay: TrainingReplay | None, history: list[EpochRecord]) -> TrainingReplay | None:
+    """The live replay's frames up to the end of the last finished epoch: what a stopped run saves with that epoch's
+    weights. They stay in the live plane (z, or the first finished epoch's principal axes): the child that held the
+    decoder snapshots for redrawing them in the saved model's plane is gone."""
+    if replay is None or not history:
+        return None
+    last_step = history[-1].epoch * replay.steps_per_epoch
+    frames = tuple(frame for frame in replay.frames if frame.step <= last_step)
+    return dataclasses.replace(replay, frames=frames) if frames else None
 
 
 class JobBoard:

@@ -57,6 +57,7 @@ def render_model_card(folder: str | Path) -> str:
     lines = header_lines(scan.infos)
     for (role, group), infos in groups:
         lines += section_lines(role, group, infos)
+    lines += replay_lines(scan.infos)
     lines += provenance_lines(scan.infos)
     if scan.problems:
         lines += ["", "## Files that could not be read", ""]
@@ -378,6 +379,38 @@ def metrics_table(infos: list[CheckpointInfo]) -> list[str]:
             + ".",
         ]
     return lines
+
+
+def replay_lines(infos: list[CheckpointInfo]) -> list[str]:
+    """Which checkpoints carry a training replay (vae_core.engine.replay), with its frames and bytes."""
+    carrying = sorted((info for info in infos if info.replay is not None), key=lambda i: i.name)
+    if not carrying:
+        return []
+    rows = [["checkpoint", "frames", "steps", "images", "plane", "replay bytes"]]
+    for info in carrying:
+        replay = info.replay
+        assert replay is not None
+        rows.append(
+            [
+                literal_code(info.name),
+                str(replay.frames),
+                f"{replay.steps[0]}–{replay.steps[-1]}",
+                str(replay.images),
+                literal(replay.plane),
+                f"{replay.stored_bytes:,}",
+            ]
+        )
+    total = sum(info.replay.stored_bytes for info in carrying if info.replay is not None)
+    return [
+        "",
+        "## Training replays",
+        "",
+        f"{len(carrying)} of the {len(infos)} checkpoints carry the replay of their training (the codes of a "
+        "fixed set of test images and the decoder's grid, at evenly spaced steps from the untrained model to the "
+        f"last step), {total / 1e6:.2f} MB of the files' bytes in all.",
+        "",
+        *_markdown_table(rows),
+    ]
 
 
 def provenance_lines(infos: list[CheckpointInfo]) -> list[str]:

@@ -13,12 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from vae_core.engine.callbacks import CallbackList
 from vae_core.engine.checkpoint_info import SUFFIX, CheckpointError, read_checkpoint_info
 from vae_core.engine.checkpoints import load_checkpoint, save_checkpoint
 from vae_core.engine.config import ModelConfig, TrainConfig
 from vae_core.engine.data import INPUT_SHAPES, ImageDataset, load_dataset
 from vae_core.engine.evaluation import evaluate
 from vae_core.engine.protocol import protocol_of
+from vae_core.engine.replay_recorder import ReplayRecorder
 from vae_core.engine.results import EvaluationReport
 from vae_core.engine.training import TrainingCallback, fit, torch_threads, training_metadata
 from vae_core.engine.vocabulary import (
@@ -74,6 +76,14 @@ DEFAULT_KL_WARMUP_EPOCHS = 3
 # reached 90.09 nats: just short of the 90-nat target).
 DEFAULT_THREADS = 2
 DEFAULT_AE_EPOCHS = 12  # the default VAE's AE counterpart (default_ae_spec)
+# Training replays (vae_core.engine.replay) ship with the 2-D AE and VAE of each data set and the digits β sweep:
+# what the Train and β pages replay without training in class. Their frames count against checkpoints/' 30 MB:
+# a 2-D MNIST frame is about 10 KB (1,000 float16 codes and a 4-bit 168 x 168 PNG), a digits frame about 2.5 KB
+# (360 codes, a 48 x 48 PNG), and the folder had 1.0 MB left. So the zoo's replays keep ZOO_REPLAY_FRAMES frames,
+# not MAX_FRAMES (60 frames of the 12 models would take about 3.5 MB), and the MNIST z16 β sweep has none: its
+# 8 models would need another 1.2 MB at the same count.
+REPLAY_KINDS = ("ae", "vae")
+ZOO_REPLAY_FRAMES = 15
 DEFAULT_IW_SAMPLES = 5000  # K of the default model's IW estimate, as in Burda et al. (2015)
 OTHER_IW_SAMPLES = 100  # K for every other VAE: a tighter bound than the ELBO at a small cost
 
@@ -112,6 +122,8 @@ class ZooSpec:
     half: bool = True  # store float16 weights (half the size); metrics are measured on them
     train_images: int | None = None  # use only the first N training images (quick mode); None: all
     test_images: int | None = None  # evaluate on the first N test images (quick mode); None: all
+    record_replay: bool = False  # store the training replay with the checkpoint (the models REPLAY_KINDS names)
+    replay_frames: int = ZOO_REPLAY_FRAMES  # at most this many frames, when it records one
 
     @property
     def filename(self) -> str:
@@ -154,6 +166,7 @@ def family_specs() -> list[ZooSpec]:
                     model=model,
                     train=train,
                     iw_samples=OTHER_IW_SAMPLES if kind == "vae" else 0,
+                    record_replay=kind in REPLAY_KINDS,
                 )
             )
     return specs
@@ -229,6 +242,7 @@ def beta_sweep_specs(dataset: str) -> list[ZooSpec]:
                 model=model,
                 train=train,
                 iw_samples=OTHER_IW_SAMPLES,
+                record_replay=dataset == "digits",  # the MNIST sweep's would not fit (ZOO_REPLAY_FRAMES)
             )
         )
     return specs
@@ -460,7 +474,20 @@ def train_one(
     log = log or _log_to_stderr
     train_data, test_data = split_for(spec, "train"), split_for(spec, "test")
     cpu_started = time.process_time()
-    result = fit(spec.model, spec.train, callback, train_data=train_data, test_data=test_data)
+    recorder = (
+        ReplayRecorder.for_run(spec.model, spec.train, len(train_data), test_data, max_frames=spec.replay_frames)
+        if spec.record_replay
+        else None
+    )
+    result = fit(
+        spec.model,
+        spec.train,
+        CallbackList(callback, recorder),
+        train_data=train_data,
+        test_data=test_data,
+        model=None if recorder is None else recorder.model,
+    )
+    replay = None if recorder is None else recorder.finish(result.model)
     # Wall time grows when other work shares the cores; the CPU time of this process does not.
     cpu_seconds = time.process_time() - cpu_started
     history = [record.to_dict() for record in result.history]
@@ -476,7 +503,7 @@ def train_one(
         "train_cpu_seconds": round(cpu_seconds, 2),
         **zoo_metadata(spec, quick),
     }
-    save_checkpoint(path, result.model, spec.train, history=history, metadata=metadata, half=spec.half)
+    save_checkpoint(path, result.model, spec.train, history=history, metadata=metadata, half=spec.half, replay=replay)
     # With half=True the stored weights differ from the trained ones: measure what a reader will load.
     stored_model, _ = load_checkpoint(path)
     if spec.iw_samples:
@@ -484,7 +511,14 @@ def train_one(
     report = measure(stored_model, spec, test_data)
     metadata.update(lesson_metadata(spec, stored_model))
     save_checkpoint(
-        path, stored_model, spec.train, history=history, metadata=metadata, metrics=report.to_dict(), half=spec.half
+        path,
+        stored_model,
+        spec.train,
+        history=history,
+        metadata=metadata,
+        metrics=report.to_dict(),
+        half=spec.half,
+        replay=replay,
     )
     log(f"  saved {path} ({summary(report)}; trained in {result.seconds:.0f} s)")
     return path
@@ -511,6 +545,8 @@ def mismatch(path: Path, spec: ZooSpec) -> str | None:
         return f"{path.name} was trained with other settings than this zoo's; delete it to retrain"
     if info.metrics is None:
         return f"{path.name} has no recorded metrics (an interrupted run?); delete it to retrain"
+    if spec.record_replay and info.replay is None:
+        return f"{path.name} has no training replay, which this zoo records; delete it to retrain"
     return None
 
 
