@@ -22,6 +22,7 @@ from vae_core.engine.checkpoints import load_checkpoint, load_replay, save_check
 from vae_core.engine.config import ModelConfig, TrainConfig
 from vae_core.engine.data import load_dataset
 from vae_core.engine.evaluation import evaluate
+from vae_core.engine.literal_text import literal
 from vae_core.engine.protocol import protocol_of
 from vae_core.engine.replay import PLANE_LATENT, PLANE_PCA, REPLAY_IMAGES
 from vae_core.engine.replay_recorder import ReplayRecorder
@@ -126,7 +127,8 @@ def test_the_train_page_replays_the_picked_models_own_run(open_page, replay_zoo)
     assert not replays(at)
     line = next(c.value for c in at.caption if "carries no training replay" in c.value)
     assert line.startswith("digits-ae-z2 carries no training replay")
-    assert "digits-vae-z2" in line and "digits-vae-z3-beta0.5" in line and "digits-vae-z3-beta4" not in line
+    named = [literal(name) for name in ("digits-vae-z2", "digits-vae-z3-beta0.5", "digits-vae-z3-beta1")]
+    assert f"the shipped models that carry one: {', '.join(named)})" in line, "and no other"
 
     at.sidebar.selectbox(key="sidebar_model").select("shipped/digits-vae-z2").run()
     (again,) = replays(at)

@@ -13,6 +13,7 @@ from ui.state.loaders import load_split, registry
 from ui.state.replays import carries_replay, checkpoint_replay, live_replay_payload
 from ui.widgets.training_replay import PLAY_FPS, training_replay
 from vae_core.engine.data import DatasetUnavailable
+from vae_core.engine.literal_text import literal
 from vae_core.engine.registry import ModelEntry
 from vae_core.engine.replay import GRID_GREY_LEVELS, PLANE_LATENT, TrainingReplay
 from vae_core.engine.vocabulary import SOURCE_SHIPPED
@@ -40,7 +41,7 @@ def replay_caption(payload: dict[str, Any], *, live: bool) -> str:
         + (" Dashed circle: 1σ of the prior N(0, I); dotted: 2σ." if has_prior else "")
         + f" Beside it, the decoder's images at the {cells}×{cells} points of a grid over the same axes, stored in "
         f"{GRID_GREY_LEVELS} grey levels. Play shows the run at {PLAY_FPS:g} frames a second."
-        + (" New frames join while the run trains." if live else "")
+        + (" New frames join while the run trains, and the axes widen when the codes outgrow them." if live else "")
     )
 
 
@@ -57,7 +58,7 @@ def job_replay(key: str, replay: TrainingReplay | None, *, dataset: str, live: b
     try:
         payload = live_replay_payload(key, replay)
     except UnsendableReplay as err:
-        st.warning(f"The run's replay cannot be shown: {err}")
+        st.warning(f"The run's replay cannot be shown: {literal(err)}")
         return
     st.subheader("Watch it learn")
     show_replay(key, payload, dataset=dataset, live=live)
@@ -68,7 +69,7 @@ def model_replay(key: str, entry: ModelEntry | None) -> None:
     if entry is None or not carries_replay(entry):
         st.caption(no_replay_line(entry))
         return
-    st.subheader(f"Watch {entry.info.name} learn")
+    st.subheader(f"Watch {literal(entry.info.name)} learn")
     _checkpoint_replay(key, entry)
 
 
@@ -102,18 +103,21 @@ def sweep_replay(key: str, members: Sequence[ModelEntry]) -> None:
 def _checkpoint_replay(key: str, entry: ModelEntry) -> None:
     loaded = checkpoint_replay(entry.ref("cpu"))  # a replay is data, not a model to run: one cache entry per file
     if loaded.payload is None:
-        st.warning(f"{entry.info.name}: " + (loaded.problem or "it carries no training replay."))
+        st.warning(f"{literal(entry.info.name)}: " + literal(loaded.problem or "it carries no training replay."))
         return
     show_replay(key, loaded.payload, dataset=entry.dataset)
 
 
 def no_replay_line(entry: ModelEntry | None) -> str:
     """For a model without a replay: which shipped models carry one (a training run here records one)."""
-    carrying = sorted(e.info.name for e in registry().entries if e.source == SOURCE_SHIPPED and carries_replay(e))
+    carrying = [
+        literal(name)
+        for name in sorted(e.info.name for e in registry().entries if e.source == SOURCE_SHIPPED and carries_replay(e))
+    ]
     subject = (
         "The picked model carries no training replay"
         if entry is None
-        else f"{entry.info.name} carries no training replay"
+        else f"{literal(entry.info.name)} carries no training replay"
     )
     shipped = (
         f"the shipped models that carry one: {', '.join(carrying)}" if carrying else "no shipped model carries one"
