@@ -17,7 +17,10 @@ import numpy as np
 import pytest
 import torch
 
+from tools.synthetic_replay import synthetic_replay
+from ui.figures.colours import MIN_CONTRAST, THEME_PAPERS, contrast_on
 from ui.shell.lessons import LESSONS
+from ui.widgets.training_replay import replay_data
 from vae_core.engine.checkpoints import load_checkpoint, load_replay, save_checkpoint
 from vae_core.engine.config import ModelConfig, TrainConfig
 from vae_core.engine.data import load_dataset
@@ -186,3 +189,11 @@ def test_a_sweep_without_replays_says_so_in_one_line(open_page):
     assert not at.exception and not replays(at)
     line = next(c.value for c in at.caption if "carries a training replay" in c.value)
     assert "30 MB budget" in line and "Train one more β point" in line
+
+
+def test_the_replays_colours_read_on_both_themes():
+    payload = replay_payload(synthetic_replay(n_frames=2, n_images=10))
+    colours = replay_data("r", payload, {}, class_names=[str(c) for c in range(10)])["colours"]
+    for colour in [*colours["classes"], colours["prior"]]:
+        for theme, paper in THEME_PAPERS.items():
+            assert contrast_on(colour, paper) >= MIN_CONTRAST, f"{colour} on the {theme} theme"
