@@ -12,6 +12,7 @@ from ui.widgets.chart import plot
 from ui.widgets.export import figure_config, image_download
 from ui.widgets.job_panel import job_panel, job_running, submit
 from ui.widgets.keys import keyed
+from ui.widgets.replay_sections import sweep_replay
 from ui.widgets.train_data import training_split_ready
 from vae_core.engine.literal_text import literal
 from vae_core.engine.protocol import metric_names, protocol_of
@@ -147,6 +148,20 @@ def samples_per_beta() -> None:
 
 
 samples_per_beta()
+
+
+@st.fragment
+def replay_a_models_training() -> None:
+    st.subheader("Replay a model's training")
+    prose(
+        "How the codes of a fixed set of test images moved while one of the sweep's models trained. Compare a "
+        "small β with a large one: how far do the codes stay from the prior's circles, and how soon do the "
+        "classes part?"
+    )
+    sweep_replay("beta_replay", members)
+
+
+replay_a_models_training()
 
 st.subheader("Train one more β point")
 st.caption(

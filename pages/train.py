@@ -7,6 +7,7 @@ from ui.shell.sidebar import DATASET_LABELS, available_datasets, current_selecti
 from ui.state.loaders import dataset_or_none
 from ui.widgets import bound
 from ui.widgets.job_panel import attached_job, job_panel, job_running, other_sessions_jobs, submit
+from ui.widgets.replay_sections import model_replay
 from ui.widgets.train_data import training_split_ready
 from vae_core.engine.registry import user_folder
 from vae_core.engine.vocabulary import KINDS, kind_label
@@ -137,7 +138,7 @@ if submitted and ready and not job_running(JOB_KEY):
         else:
             submit(JOB_KEY, model_config, train_config, user_folder(), request.name)
 
-job_panel(JOB_KEY)
+job_panel(JOB_KEY, show_replay=True)
 if attached_job(JOB_KEY) is None:
     others = other_sessions_jobs()
     if others:
@@ -147,3 +148,4 @@ if attached_job(JOB_KEY) is None:
         "few seconds; then compare it with the shipped models on the Latent space and Decoder "
         "grid pages."
     )
+    model_replay("train_model_replay", selection.entry)

@@ -33,7 +33,7 @@ from tools.screenshots import PROJECTOR_VIEWPORT, slug
 from ui.figures.projector import PROJECTOR_FONT_PX
 from ui.shell.lessons import LESSONS
 from ui.shell.projector import PROJECTOR_KEY, STYLE
-from ui.shell.url_state import DATASET_PARAM
+from ui.shell.url_state import DATASET_PARAM, MODEL_PARAM
 from vae_core.engine.data import data_dir, is_available
 from vae_core.engine.registry import CHECKPOINT_DIR_ENV, USER_CHECKPOINT_DIR_ENV
 
@@ -287,4 +287,38 @@ def test_the_latent_pad_and_the_drawing_canvas_paint_on_the_themes_paper(lecture
         assert max(abs(a - b) for a, b in zip(ink, text, strict=True)) <= 8, (ink, text)
         # light ink on dark paper is a drawing too: the preprocessing finds the background and measures it
         page.get_by_text("How the image was prepared").first.wait_for(timeout=KEY_WAIT_MS)
+        assert not exception_texts(page)
+
+
+REPLAY_MODEL = "shipped/digits-vae-z2"  # a shipped model that carries its training replay
+APP_HEADER_PX = 60  # Streamlit's header, over the top of the main area
+
+
+@pytest.mark.parametrize("scheme", ["dark", "light"])
+def test_the_training_replay_fits_the_projector_screen_and_plays_on_the_themes_paper(lecture_app, scheme):
+    """The Train page's replay of a shipped model, in projector mode: scrolled to, all of it (scatter, grid, slider,
+    label) is on one 1280×720 screen below the app's header; its plane takes the theme's paper; Play advances."""
+    from playwright.sync_api import expect
+
+    url, playwright = lecture_app
+    with chromium_page(playwright, viewport=PROJECTOR_VIEWPORT, color_scheme=scheme) as page:
+        query = f"{PROJECTOR_KEY}=1&{DATASET_PARAM}=digits&{MODEL_PARAM}={REPLAY_MODEL}"
+        open_app(page, f"{url}/train?{query}", timeout_ms=PAGE_RUN_MS)
+        replay = page.locator(".vle-tr")
+        replay.wait_for(timeout=KEY_WAIT_MS)
+        expect(replay).to_have_attribute("data-painted", re.compile(r"^\d+$"), timeout=KEY_WAIT_MS)
+        wait_for_idle(page, settle_ms=500)
+        replay.scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        page.screenshot(path=ARTIFACTS / f"replay-{scheme}.png")
+        box = replay.bounding_box()
+        assert box is not None and box["height"] <= PROJECTOR_VIEWPORT["height"] - APP_HEADER_PX, box
+        assert box["y"] >= 0 and box["y"] + box["height"] <= PROJECTOR_VIEWPORT["height"], box
+        background = _rgb(page.evaluate(APP_BACKGROUND))
+        corner = page.locator("canvas.vle-tr-bg").evaluate(PIXEL_AT, [0.002, 0.002])  # left of the axis: paper
+        assert max(abs(a - b) for a, b in zip(corner, background, strict=True)) <= 8, (corner, background)
+        start = int(replay.get_attribute("data-frame"))
+        replay.get_by_role("button", name="Play").click()
+        page.wait_for_timeout(600)
+        assert int(replay.get_attribute("data-frame")) > start, "Play advances the frames"
         assert not exception_texts(page)

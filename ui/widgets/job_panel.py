@@ -20,6 +20,7 @@ from ui.state.loaders import refresh_registry
 from ui.state.session import session_token
 from ui.widgets.chart import plot
 from ui.widgets.export import figure_config
+from ui.widgets.replay_sections import job_replay
 from vae_core.engine.config import ModelConfig, TrainConfig
 from vae_core.engine.protocol import metric_names, protocol_of
 from vae_core.engine.results import EvaluationReport
@@ -93,8 +94,9 @@ def job_running(job_key: str) -> bool:
     return job is not None and not job.progress().finished
 
 
-def job_panel(job_key: str, show_curves: bool = True) -> None:
-    """Show this page's job, if any; polls every second while it trains.
+def job_panel(job_key: str, show_curves: bool = True, show_replay: bool = False) -> None:
+    """Show this page's job, if any; polls every second while it trains. show_replay: its training replay too (the
+    frames so far, each poll; the saved model's once saved).
 
     When the job finishes, the registry is rescanned and the whole app reruns once, so the new model
     appears in the sidebar's picker (and on the page) at once.
@@ -103,10 +105,10 @@ def job_panel(job_key: str, show_curves: bool = True) -> None:
     if job is None:
         return
     running = not job.progress().finished
-    st.fragment(_panel, run_every=POLL_SECONDS if running else None)(job_key, job, show_curves)
+    st.fragment(_panel, run_every=POLL_SECONDS if running else None)(job_key, job, show_curves, show_replay)
 
 
-def _panel(job_key: str, job: TrainingJob, show_curves: bool) -> None:
+def _panel(job_key: str, job: TrainingJob, show_curves: bool, show_replay: bool) -> None:
     progress = job.progress()
     announced_key = f"{job_key}_announced"
     if progress.finished and st.session_state.get(announced_key) is False:
@@ -175,6 +177,8 @@ def _panel(job_key: str, job: TrainingJob, show_curves: bool) -> None:
             )
             + (dip_text(dip, warmup) if dip is not None else "")
         )
+    if show_replay:
+        job_replay(f"{job_key}_replay", progress.replay, dataset=job.train_config.dataset, live=not progress.finished)
 
 
 def result_line(job: TrainingJob, report: EvaluationReport) -> str:
