@@ -236,4 +236,7 @@ def test_shipped_disentanglement_numbers_recompute(name):
         h = mutual_info_score(labels, labels)
         for j in range(codes.shape[1]):
             binned = np.digitize(codes[:, j], np.histogram(codes[:, j], MI_BINS)[1][:-1])
-            assert mutual_info_score(labels, binned) / h == pytest.approx(recorded.normalized_mi[k][j], abs=1e-6)
+            # abs 1e-4, not 1e-6: a float32 code that lies on a bin edge can fall on either side in the two
+            # discretisations (float32 here, float64 in vae_core), and one image moving bins shifts a normalised MI by
+            # ~1e-5 (seen on an AMD machine: 0.021491 against the recorded 0.021499)
+            assert mutual_info_score(labels, binned) / h == pytest.approx(recorded.normalized_mi[k][j], abs=1e-4)
