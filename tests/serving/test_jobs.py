@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from vae_core.engine.checkpoint_info import read_checkpoint_info
 from vae_core.engine.checkpoints import load_checkpoint, load_replay
 from vae_core.engine.config import ModelConfig, TrainConfig
 from vae_core.engine.data import load_dataset
@@ -209,6 +210,9 @@ def test_a_conditional_model_trains_without_a_replay(tmp_path):
     training_job._train_in_child(model_config, train_config, tmp_path / "c.safetensors", {}, queue)
     kinds = [kind for kind, _ in queue]
     assert "epoch" in kinds and not any(kind.startswith("replay") for kind in kinds)
+    # evaluated with each test image's class, and saved
+    assert kinds[-1] == "saved", queue[-1]
+    assert read_checkpoint_info(tmp_path / "c.safetensors").model_config.kind == "cvae"
 
 
 def test_the_curve_carries_the_warm_up_beta(tmp_path):
@@ -245,6 +249,18 @@ def test_a_divergence_offers_the_last_good_epoch(tmp_path):
     model, info = load_checkpoint(job.save_last_good())
     assert info.metadata["stopped_early"] is True and not job.can_save_last_good
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_a_stopped_conditional_run_is_evaluated_with_its_classes_and_saved(tmp_path):
+    model_config, train_config = configs(epochs=1, kind="cvae", num_classes=10)
+    trained = fit(model_config, train_config)
+    weights = {name: t.detach().numpy().copy() for name, t in trained.model.state_dict().items()}
+    job = TrainingJob(model_config, train_config, tmp_path / "s.safetensors")
+    job._on_message("epoch", (trained.history[0], weights))
+    path, report = job._save_last_epoch()
+    test_split = load_dataset("digits", "test")
+    expected = evaluate(load_checkpoint(path).model, test_split, protocol=report.data_protocol)
+    assert report.n_images == len(test_split) and report.neg_elbo == pytest.approx(expected.neg_elbo, rel=1e-5)
 
 
 # --- the server-wide board: claimed names, a queue cap, reattaching, owners -------------------------------------

@@ -245,7 +245,8 @@ def _train_in_child(
             queue.put(("diverged", str(err)))
             return
         queue.put(("status", "Evaluating on the test split…"))
-        report = evaluate(result.model, test_data.images, protocol=protocol_of(train_config, model_config))
+        # The split, not its images: a conditional VAE is evaluated with each image's class.
+        report = evaluate(result.model, test_data, protocol=protocol_of(train_config, model_config))
         metadata = {
             **training_metadata(
                 result.seconds,
@@ -481,8 +482,13 @@ class TrainingJob(BackgroundJob):
         model.load_state_dict({name: torch.from_numpy(array) for name, array in weights.items()})
         model.eval()
         test_data = load_dataset(self.train_config.dataset, "test")
-        images = test_data.images[:STOPPED_EVAL_IMAGES]
-        report = evaluate(model, images, protocol=protocol_of(self.train_config, self.model_config))
+        first = dataclasses.replace(
+            test_data,
+            images=test_data.images[:STOPPED_EVAL_IMAGES],
+            labels=test_data.labels[:STOPPED_EVAL_IMAGES],
+            factors=None if test_data.factors is None else test_data.factors[:STOPPED_EVAL_IMAGES],
+        )
+        report = evaluate(model, first, protocol=protocol_of(self.train_config, self.model_config))
         n_train = self._split_sizes[0] if self._split_sizes is not None else 0
         metadata = training_metadata(
             sum(r.seconds for r in history),
