@@ -15,18 +15,12 @@ from ui.widgets.chart import plot, plot_in
 from ui.widgets.export import figure_config
 from ui.widgets.image_chooser import choose_image
 from ui.widgets.progress import RemainingTime
-from vae_core.engine.limits import MAX_ANOMALY_SET_DECODES
 from vae_core.engine.protocol import metric_names, protocol_of
 from vae_core.engine.registry import counterpart
-from vae_core.engine.vocabulary import ROLE_FAMILY_2D
 from vae_core.lessons import anomaly
 
-SUBSET_CHOICES = (250, 500, 1000, 2000)  # each set's images x K is bounded by limits.MAX_ANOMALY_SET_DECODES
-DEFAULT_SUBSET = 500
-IW_CHOICES = (10, 50, 100)  # K above 100 costs memory (limits.MAX_ANOMALY_SET_DECODES) and moves no AUC
-DEFAULT_IW = 50
 DEFAULT_FPR = 0.05  # the threshold opens where 5% of the test images are flagged
-SEED = 0
+SEED = anomaly.STUDY_SEED
 
 EXPORT_PAGE = "anomaly-detection"  # the page's part of every download's file name
 selection = current_selection()
@@ -44,14 +38,13 @@ setup = setup_section("1 · The model and the sets")  # folded away in projector
 entries = [e for e in selection.entries if e.info.model_config.kind != "cvae"]
 vaes = [e for e in entries if e.is_variational]
 aes = [e for e in entries if not e.is_variational]
-if not vaes:
+opening = anomaly.page_models(entries, selection.entry)  # the pair the disk cache's warm-up scores too
+if opening is None:
     st.info("This page needs a VAE for this data set; train one on the **Train** page.")
     st.stop()
 by_key = {e.key: e for e in entries}
 if st.session_state.get("anomaly_vae") not in {e.key for e in vaes}:
-    sidebar_vae = [selection.entry] if selection.entry in vaes else []
-    family = [e for e in vaes if e.role == ROLE_FAMILY_2D]
-    st.session_state["anomaly_vae"] = (sidebar_vae + family + vaes)[0].key
+    st.session_state["anomaly_vae"] = opening[0].key
 left, right = setup.columns(2)
 vae_entry = by_key[
     left.selectbox("VAE", [e.key for e in vaes], key="anomaly_vae", format_func=lambda k: by_key[k].label)
@@ -59,7 +52,9 @@ vae_entry = by_key[
 ae_entry = None
 if aes:
     if st.session_state.get("anomaly_ae") not in {e.key for e in aes}:
-        st.session_state["anomaly_ae"] = (counterpart(entries, vae_entry) or aes[0]).key
+        opening_ae = anomaly.page_models(entries, vae_entry)
+        assert opening_ae is not None and opening_ae[1] is not None, "vae_entry is a VAE, and there are AEs"
+        st.session_state["anomaly_ae"] = opening_ae[1].key
     ae_entry = by_key[
         right.selectbox(
             "Autoencoder for contrast", [e.key for e in aes], key="anomaly_ae", format_func=lambda k: by_key[k].label
@@ -80,8 +75,8 @@ if test_split is None:
     st.stop()
 # The choices stop at the test set's size: on digits (360 test images) "500" would score 360.
 n_test = len(test_split)
-subset_choices = [c for c in SUBSET_CHOICES if c < n_test] + [n_test]
-default_subset = min(DEFAULT_SUBSET, n_test)
+subset_choices = anomaly.subset_choices(n_test)
+default_subset = anomaly.default_subset(n_test)
 if st.session_state.get("anomaly_subset") not in (None, *subset_choices):
     st.session_state["anomaly_subset"] = default_subset
 left, right = setup.columns(2)
@@ -98,15 +93,15 @@ subset = int(
 iw_samples = int(
     bound.select_slider(
         "K, importance samples per image",
-        IW_CHOICES,
+        anomaly.IW_CHOICES,
         key="anomaly_k",
-        value=DEFAULT_IW,
+        value=anomaly.DEFAULT_IW,
         help="For the IW estimate of −log p(x) of every image.",
         container=right,
     )
 )
-if subset * iw_samples > MAX_ANOMALY_SET_DECODES:
-    iw_samples = max(k for k in IW_CHOICES if subset * k <= MAX_ANOMALY_SET_DECODES)
+if anomaly.held_iw(subset, iw_samples) != iw_samples:
+    iw_samples = anomaly.held_iw(subset, iw_samples)
     setup.info(f"With {subset} images per set, K is held at {iw_samples}: images × K stays under the page's bound.")
 
 
@@ -306,16 +301,9 @@ if chosen is not None:
 
 # --- 5. both directions --------------------------------------------------------------------------------------------
 st.header("5 · Both directions: MNIST against Fashion-MNIST")
-pair = ("mnist", "fashion-mnist")
-from vae_core.engine.data import INPUT_SHAPES, is_available  # noqa: E402  (cheap; torch is loaded by now)
-
 all_entries = registry().entries
-direction_models = {}
-for dataset in pair:
-    family = [e for e in all_entries if e.dataset == dataset and e.kind == "vae" and e.role == ROLE_FAMILY_2D]
-    if family and is_available(dataset) and tuple(family[0].input_shape) == INPUT_SHAPES[dataset]:
-        direction_models[dataset] = family[0]
-if len(direction_models) < 2 or not all(is_available(d) for d in pair):
+direction_models = anomaly.direction_models(list(all_entries))
+if not direction_models:
     st.info(
         "This part needs the MNIST and Fashion-MNIST files and the 2-D VAE of each (`mnist-vae-z2`, "
         "`fashion-mnist-vae-z2`); offline, on digits, the sets above are all this page can show."

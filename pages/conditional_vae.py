@@ -7,8 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from ui.figures.grid import decoded_grid_figure
-from ui.figures.latent import latent_scatter, shared_range
+from ui.figures.latent import shared_range, trusted_figure
 from ui.shell.projector import prose
 from ui.shell.sidebar import current_selection
 from ui.state import conditional_cache, derived
@@ -22,7 +21,6 @@ from vae_core.engine.protocol import EVAL_BINARIZATION_SEED, metric_names, proto
 from vae_core.engine.registry import ModelEntry
 from vae_core.engine.vocabulary import ROLE_FAMILY_2D, dim_name
 from vae_core.lessons.conditional import CLASS_GUESS_K
-from vae_core.lessons.latent_paths import gaussian_quantile_axis
 
 
 def vae_protocol_of(entry: ModelEntry):
@@ -31,6 +29,8 @@ def vae_protocol_of(entry: ModelEntry):
 
 GRID_SIDE = 8  # cells per side of each class's latent grid
 CLASS_GRIDS_PER_ROW = 2  # wide enough that every cell stays at least MIN_CELL_PX on screen
+CLASS_GRID_HEIGHT_PX = 300
+SCATTER_HEIGHT_PX = 460
 SEED = 0
 
 EXPORT_PAGE = "conditional-vae"  # the page's part of every download's file name
@@ -121,16 +121,16 @@ if cvae_entry.latent_dim == 2:
         f"(left to right) and {dim_name(1)} (bottom to top): the same cell is the same z in every grid."
     )
     grids = conditional_cache.class_grids_png(cvae, side=GRID_SIDE)
-    quantile_axis = gaussian_quantile_axis(GRID_SIDE)
+    grid_figures = conditional_cache.class_grid_figures(
+        cvae, side=GRID_SIDE, class_names=tuple(class_names), height_px=CLASS_GRID_HEIGHT_PX
+    )
     per_row = CLASS_GRIDS_PER_ROW
     for row_start in range(0, len(grids), per_row):
         row = st.columns(per_row)
         for column, c in zip(row, range(row_start, min(row_start + per_row, len(grids))), strict=False):
             plot_in(
                 column,
-                decoded_grid_figure(
-                    grids[c], quantile_axis, quantile_axis, None, height_px=300, title=f"class {class_names[c]}"
-                ),
+                trusted_figure(grid_figures[c]),
                 key=f"cvae_class_grid_{c}",
                 config=figure_config(selection.dataset, cvae_entry.info.name, EXPORT_PAGE, f"grid-class-{c}"),
             )
@@ -223,14 +223,16 @@ else:
     columns = st.columns(2)
     plot_in(
         columns[0],
-        latent_scatter(
-            cvae_codes,
-            labels,
-            class_names,
-            title="Conditional VAE: μ(x, y)",
-            prior_centre=(0.0, 0.0),
-            axis_range=axis,
-            height=460,
+        trusted_figure(
+            conditional_cache.codes_figure(
+                cvae,
+                selection.dataset,
+                protocol.value,
+                tuple(class_names),
+                title="Conditional VAE: μ(x, y)",
+                axis_range=axis,
+                height=SCATTER_HEIGHT_PX,
+            )
         ),
         key="cvae_scatter",
         config=figure_config(selection.dataset, cvae_entry.info.name, EXPORT_PAGE, "scatter"),
@@ -242,8 +244,16 @@ else:
     if vae_entry is not None and vae_codes is not None:
         plot_in(
             columns[1],
-            latent_scatter(
-                vae_codes, labels, class_names, title="VAE: μ(x)", prior_centre=(0.0, 0.0), axis_range=axis, height=460
+            trusted_figure(
+                conditional_cache.codes_figure(
+                    vae_entry.ref(selection.device),
+                    selection.dataset,
+                    vae_protocol_of(vae_entry).value,
+                    tuple(class_names),
+                    title="VAE: μ(x)",
+                    axis_range=axis,
+                    height=SCATTER_HEIGHT_PX,
+                )
             ),
             key="cvae_vae_scatter",
             config=figure_config(selection.dataset, vae_entry.info.name, EXPORT_PAGE, "scatter"),

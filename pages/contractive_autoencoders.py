@@ -113,7 +113,8 @@ def contractive_toy_part() -> None:
         max_value=len(toy) - 1,
         value=len(toy) // 2,
     )
-    response = parts.curve_response({"plain AE": plain, "CAE": cae}, toy, position)
+    slopes = state.curve_slopes(settings, {"plain AE": plain_spec, "CAE": cae_spec})
+    response = parts.curve_response({"plain AE": plain, "CAE": cae}, toy, position, slopes)
     responses = response.slopes
     plot(
         figs.response_figure(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # Tests use tiny tensors, where intra-op threads only add contention: on the shared 2-core machine one
     # thread ran a tiny training run about 5x faster than two.
     torch.set_num_threads(1)
+    # No app server of the tests (AppTest's, or one a browser test starts) warms the anomaly scores in a child
+    # process behind the test's back; tests/serving/test_anomaly_scores.py runs the warm-up itself.
+    os.environ["VAE_WARM_SCORES"] = "0"
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,8 @@ Start here:
 The layout:
 - ui/shell/    the app's frame: sidebar (data set, model, device), navigation (leaves Streamlit's legacy
                pages/ mode; tests/app/test_navigation.py guards it), warmup (torch and scikit-learn
-               load in the background; pandas first in every run), busy_indicator (a "Working…" badge while a run
+               load in the background, then a low-priority child scores the anomaly page's sets into the disk
+               cache; pandas first in every run), busy_indicator (a "Working…" badge while a run
                is in progress), url_state (the view in the URL, with "Reset this page"), lessons (the
                lesson registry: each page's title, icon, address and URL keys)
 - ui/state/    st.cache_* wrappers: loaders, derived, elbo_cache, browser_decoders (decoders as browser payloads);

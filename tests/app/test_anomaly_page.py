@@ -151,3 +151,30 @@ def test_stopped_scoring_waits_for_a_click_then_scores(open_page):
     assert dataframe(at, "out-of-distribution set") is not None
     settings = (at.select_slider(key="anomaly_subset").value, at.select_slider(key="anomaly_k").value)
     assert at.session_state["anomaly_last_scored"] == settings  # where a later Stop goes back to
+
+
+def test_after_a_warm_up_every_setting_opens_from_the_disk_cache(open_page, app_env, monkeypatch):
+    """vae_core's warm-up writes exactly the entries the page reads: with scoring made to fail, the page still opens
+    at every (images per set, K) it offers."""
+    import streamlit as st
+
+    from vae_core.engine.registry import registry_folders, scan_registry
+    from vae_core.lessons import anomaly
+    from vae_core.serving.anomaly_scores import warm
+
+    report = warm(scan_registry(registry_folders()), ["digits"])
+    assert report.scored > 0
+    st.cache_resource.clear()  # no study kept in memory from another test: the page must read the disk
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the page scored a set the warm-up should have written")
+
+    monkeypatch.setattr(anomaly, "score_set", refuse)
+    at = open_page(PAGE)
+    assert not at.exception, at.exception
+    offered = anomaly.offered_settings(len(load_dataset("digits", "test")))
+    for subset, k in offered:
+        at.select_slider(key="anomaly_subset").set_value(subset)
+        at.select_slider(key="anomaly_k").set_value(k).run()
+        assert not at.exception, (subset, k, at.exception)
+        assert any(f"{subset} images per set" in c.value and f"K = {k}," in c.value for c in at.caption), (subset, k)

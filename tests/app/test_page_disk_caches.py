@@ -154,3 +154,39 @@ def test_the_scores_key_says_which_images_the_reference_is_fitted_to(monkeypatch
     before_fetch = key()
     monkeypatch.setattr("vae_core.engine.data.has_split", lambda name, split, root=None: True)
     assert key() != before_fetch
+
+
+def test_the_contractive_parts_numbers_are_read_back_from_disk(data_dir, monkeypatch):
+    """The contractive AE part's Jacobian norms, contraction summary and toy-curve slopes: computed once, equal to
+    the lesson functions' own results, then read from disk by a fresh server without computing anything."""
+    from ui.state import autoencoder_lesson as state
+    from vae_core.lessons.autoencoders import numbers, parts
+    from vae_core.lessons.autoencoders.lesson_models import TOY_SPECS
+    from vae_core.lessons.autoencoders.toy_zoo import toy_data
+
+    model = state.lesson_model("digits", "cae")
+    images = state.test_images("digits")
+    expected_norms = numbers.jacobian_norms_sq(model.embed, images).numpy()
+    expected_summary = numbers.contraction_summary(model.embed, images, 1.0)
+    settings, specs = toy_data("curve"), {"plain AE": TOY_SPECS["plain-2d"], "CAE": TOY_SPECS["cae"]}
+    toy_models = {label: state.toy_fit(settings, spec).model for label, spec in specs.items()}
+    expected_slopes = parts.curve_slopes(toy_models, state.toy_manifold(settings))
+
+    np.testing.assert_allclose(state.jacobian_norms("digits", "cae"), expected_norms, rtol=1e-6)
+    assert state.contraction("digits", "cae", 1.0) == expected_summary
+    assert state.curve_slopes(settings, specs) == expected_slopes
+    kinds = {p.name for p in disk_cache.cache_folder().iterdir()}
+    assert {"ae-jacobian-norms", "ae-contraction", "ae-curve-slopes"} <= kinds
+
+    st.cache_data.clear()  # a new server process: everything from disk
+    st.cache_resource.clear()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("recomputed instead of read from disk")
+
+    monkeypatch.setattr(numbers, "jacobian_norms_sq", refuse)
+    monkeypatch.setattr(numbers, "contraction_summary", refuse)
+    monkeypatch.setattr(parts, "curve_slopes", refuse)
+    np.testing.assert_allclose(state.jacobian_norms("digits", "cae"), expected_norms, rtol=1e-6)
+    assert state.contraction("digits", "cae", 1.0) == expected_summary
+    assert state.curve_slopes(settings, specs) == expected_slopes

@@ -5,15 +5,23 @@ loads later (torch takes 2-3 s to import on a 2-core machine). Importing it in a
 first page is out, while the student reads it (no run in progress for QUIET_S), means the lesson page a student
 opens next usually finds it ready. Python's import lock makes a page that needs torch mid-import wait for it, not
 import it twice. app.py calls run_started() and run_finished() around every run.
+
+Then the anomaly page's scores are warmed into the disk cache (vae_core.serving.anomaly_scores.warm: every setting
+the page offers, for each data set's opening models), in a child process at the lowest priority on one torch
+thread, which works only while the runs are quiet and waits between batches of images while a page runs: a
+lecturer who starts the server before class finds every setting scored.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import multiprocessing
+import os
 import sys
 import threading
 import time
+from typing import Any
 
 # Third-party modules only: they never import ours, so a page importing our modules meanwhile cannot
 # deadlock with this thread on Python's per-module import locks.
@@ -40,6 +48,9 @@ POLL_S = 0.1
 # every run: an import waits for another thread's import of the same module, so no run gets past that line
 # while pandas is half-built. It costs the server's first run about 0.4 s, once.
 SHARED_MODULES = ("pandas",)
+
+WARM_SCORES_ENV = "VAE_WARM_SCORES"  # "0": no score warm-up (the tests; a machine short of memory)
+WARM_NICENESS = 19  # the score warm-up's child runs at the lowest CPU priority
 
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
@@ -83,8 +94,49 @@ def _load_everything() -> None:
     for name in HEAVY_MODULES:
         if name in sys.modules:  # a page imported it already
             continue
-        while quiet_for() < QUIET_S:
-            time.sleep(POLL_S)
+        _wait_for_quiet()
         # the page that needs it imports it again and shows the error
         with contextlib.suppress(Exception):
             importlib.import_module(name)
+    if scores_warm_up_wanted():
+        _wait_for_quiet()
+        with contextlib.suppress(Exception):  # the pages score what the warm-up could not
+            warm_scores()
+
+
+def _wait_for_quiet() -> None:
+    while quiet_for() < QUIET_S:
+        time.sleep(POLL_S)
+
+
+def scores_warm_up_wanted() -> bool:
+    """Whether this server warms the anomaly scores ($VAE_WARM_SCORES is not "0")."""
+    return os.environ.get(WARM_SCORES_ENV, "1").strip() != "0"
+
+
+def warm_scores(poll_s: float = POLL_S) -> int | None:
+    """Run the score warm-up's child to its end, telling it whenever the runs are quiet (quiet_for() >= QUIET_S)
+    and whenever they are not (it then waits at its next batch); returns its exit code."""
+    context = multiprocessing.get_context("spawn")  # no forked copy of the server's threads and torch state
+    quiet = context.Event()
+    # daemon: a server that exits takes the child with it (and the child ends when it sees its parent gone)
+    child = context.Process(
+        target=_warm_scores_in_child, args=(quiet, os.getpid()), name="vae-explorer-score-warm-up", daemon=True
+    )
+    child.start()
+    while child.is_alive():
+        if quiet_for() >= QUIET_S:
+            quiet.set()
+        else:
+            quiet.clear()
+        child.join(poll_s)
+    return child.exitcode
+
+
+def _warm_scores_in_child(quiet: Any, parent_pid: int) -> None:
+    if hasattr(os, "nice"):
+        os.nice(WARM_NICENESS)  # a page's run always comes first
+    # Our modules are imported here, in the child, never by the warm-up thread (see HEAVY_MODULES).
+    from vae_core.serving.anomaly_scores import warm_in_background
+
+    warm_in_background(quiet, parent_pid)

@@ -20,7 +20,9 @@ from ui.state.memo import server_memo
 from vae_core.engine.protocol import DataProtocol
 from vae_core.engine.registry import ModelRef
 from vae_core.lessons import anomaly
-from vae_core.serving.disk_cache import cache_path, cached, checkpoint_content
+from vae_core.serving import anomaly_scores
+from vae_core.serving.anomaly_scores import SCORES_CACHE_KIND
+from vae_core.serving.disk_cache import cache_path, cached
 
 
 def reference(dataset: str) -> anomaly.IndependentBernoulli:
@@ -39,9 +41,6 @@ def reference_source(dataset: str) -> str:
 def _reference(dataset: str, has_training_split: bool) -> anomaly.IndependentBernoulli:
     # has_training_split is part of the key only: once the training split is fetched, the reference is refitted.
     return anomaly.IndependentBernoulli.fit(anomaly.reference_images(dataset).images)
-
-
-SCORES_CACHE_KIND = "anomaly-scores/1"  # bump when score_set changes what it returns
 
 
 @st.cache_resource(show_spinner=False)
@@ -101,7 +100,7 @@ def scored_set(
 
 def _contents(vae: ModelRef, ae: ModelRef | None) -> tuple[str, str | None]:
     """The SHA-256 of both checkpoints' contents, as their headers record them."""
-    return checkpoint_content(vae.path), checkpoint_content(ae.path) if ae is not None else None
+    return anomaly_scores.checkpoint_contents(vae.path, ae.path if ae is not None else None)
 
 
 def scores_key(
@@ -116,23 +115,18 @@ def scores_key(
     seed: int,
     contents: tuple[str, str | None] | None = None,
 ) -> dict[str, object]:
-    """The disk cache's key of one scored set: both checkpoints' contents (read now unless given), every setting,
-    and which images the likelihood ratio's reference is fitted to (reference(): the training split once it is
-    here), never a file name or time."""
-    from vae_core.engine.data import has_split
-
-    vae_content, ae_content = contents if contents is not None else _contents(vae, ae)
-    return {
-        "vae": vae_content,
-        "ae": ae_content,
-        "protocol": protocol,
-        "dataset": dataset,
-        "set": key,
-        "subset": subset,
-        "iw_samples": iw_samples,
-        "seed": seed,
-        "reference_on_training_split": has_split(dataset, "train"),
-    }
+    """anomaly_scores.scores_key for these models: the one key the page and the cache's warm-up share."""
+    return anomaly_scores.scores_key(
+        vae.path,
+        ae.path if ae is not None else None,
+        protocol,
+        dataset,
+        key,
+        subset=subset,
+        iw_samples=iw_samples,
+        seed=seed,
+        contents=contents,
+    )
 
 
 # Studies assembled in this server, by their sets' disk keys: a rerun (a new threshold, K back to a value seen

@@ -7,9 +7,10 @@ after the models they need are in the store.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
-from dataclasses import astuple
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from vae_core.engine.checkpoint_info import SUFFIX
 from vae_core.engine.data import FitImages, fitting_images, has_split, load_dataset
 from vae_core.engine.registry import DEFAULT_CHECKPOINT_DIR, shipped_folder
 from vae_core.lessons.autoencoders import numbers as L
-from vae_core.lessons.autoencoders import toy_zoo
+from vae_core.lessons.autoencoders import parts, toy_zoo
 from vae_core.lessons.autoencoders.lesson_models import (
     GAUSSIAN_LEVELS,
     MASK_LEVELS,
@@ -33,7 +34,7 @@ from vae_core.lessons.autoencoders.lesson_models import (
 )
 from vae_core.lessons.autoencoders.toy_data import ToyManifold, make_toy_manifold
 from vae_core.lessons.autoencoders.toy_models import ToyFit, ToyTrainSpec
-from vae_core.serving.disk_cache import cached, content_digest
+from vae_core.serving.disk_cache import cached, checkpoint_content, content_digest
 
 PCA_CACHE_KIND = "pca-basis/1"  # bump when fit_principal_basis changes what it returns
 REPOSITORY_CHECKPOINTS = Path(__file__).resolve().parents[2] / DEFAULT_CHECKPOINT_DIR
@@ -139,16 +140,76 @@ def denoising_curve(dataset: str, kind: str) -> L.DenoisingCurve:
     return L.denoising_curve(models, test_images(dataset), kind, levels)
 
 
+# The contractive part's numbers over the test images cost about a second per model on a 2-core machine (one backward
+# pass per code dimension, eight perturbed encodings): kept on disk, keyed by the checkpoint's and the images' contents.
+JACOBIAN_CACHE_KIND = "ae-jacobian-norms/1"  # bump when L.jacobian_norms_sq changes what it returns
+CONTRACTION_CACHE_KIND = "ae-contraction/1"  # bump when L.contraction_summary changes what it returns
+
+
+@dataclass(frozen=True)
+class JacobianNorms:
+    """||J_f(x)||_F^2 per test image, as the disk cache stores it."""
+
+    values: np.ndarray
+
+
+def _numbers_key(dataset: str, exhibit: str) -> dict[str, object]:
+    """What an image model's numbers over test_images(dataset) depend on: the checkpoint's and the images' contents."""
+    name = ZOO_MODELS.get(dataset, {}).get(exhibit)
+    return {
+        "model": checkpoint_content(lesson_file(f"{name}{SUFFIX}")),
+        "images": _remember(("test-digest", dataset), lambda: content_digest(test_images(dataset))),
+    }
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def jacobian_norms(dataset: str, exhibit: str) -> np.ndarray:
     model = lesson_model(dataset, exhibit)
-    return L.jacobian_norms_sq(model.embed, test_images(dataset)).numpy()
+
+    def compute() -> JacobianNorms:
+        return JacobianNorms(L.jacobian_norms_sq(model.embed, test_images(dataset)).numpy())
+
+    return cached(JACOBIAN_CACHE_KIND, _numbers_key(dataset, exhibit), JacobianNorms, compute).values
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def contraction(dataset: str, exhibit: str, epsilon: float) -> L.ContractionSummary:
     model = lesson_model(dataset, exhibit)
-    return L.contraction_summary(model.embed, test_images(dataset), epsilon)
+    key = {**_numbers_key(dataset, exhibit), "epsilon": float(epsilon)}
+    return cached(
+        CONTRACTION_CACHE_KIND,
+        key,
+        L.ContractionSummary,
+        lambda: L.contraction_summary(model.embed, test_images(dataset), epsilon),
+    )
+
+
+CURVE_SLOPES_CACHE_KIND = "ae-curve-slopes/1"  # bump when parts.curve_slopes changes what it returns
+
+
+@dataclass(frozen=True)
+class CurveSlopes:
+    """parts.curve_slopes of toy models by their labels, as the disk cache stores them."""
+
+    slopes: dict[str, L.AlongAcross]
+
+
+def curve_slopes(settings: ToySettings, specs: dict[str, ToyTrainSpec]) -> dict[str, L.AlongAcross]:
+    """parts.curve_slopes of the shipped toy models `specs` (label -> spec) on the toy data `settings`: a
+    forward-mode Jacobian over every point of the curve, per model (about a second on a 2-core machine at load 6, on
+    first open), kept on disk keyed by the toy bundle's checksum and kept in memory."""
+    key = {
+        "toys": toy_bundle().checksum,
+        "settings": astuple(settings),
+        "specs": {label: astuple(spec) for label, spec in specs.items()},
+    }
+
+    def compute() -> CurveSlopes:
+        models = {label: toy_fit(settings, spec).model for label, spec in specs.items()}
+        return CurveSlopes(parts.curve_slopes(models, toy_manifold(settings)))
+
+    memo_key = ("curve-slopes", json.dumps(key, sort_keys=True))
+    return _remember(memo_key, lambda: cached(CURVE_SLOPES_CACHE_KIND, key, CurveSlopes, compute)).slopes
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from ui.figures.grid import decoded_grid_figure
+from ui.figures.latent import latent_scatter
 from ui.state.loaders import load_conditional_vae, load_model, load_split, load_vae
 from vae_core.engine.data import measured_inputs
 from vae_core.engine.protocol import DataProtocol
@@ -30,6 +32,36 @@ def class_grids_png(ref: ModelRef, *, side: int, cell_px: int = 28) -> list[byte
     axis = gaussian_quantile_axis(side)
     images = conditional.decode_every_class(model, grid_codes(axis, axis))  # (side², classes, H, W)
     return [grid_png(images[:, c][:, None], n_cols=side, cell_px=cell_px) for c in range(images.shape[1])]
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def class_grid_figures(ref: ModelRef, *, side: int, class_names: tuple[str, ...], height_px: int) -> list[dict]:
+    """The class grids of class_grids_png as figure dicts (for ui.figures.latent.trusted_figure): building ten
+    figures through plotly's objects cost about 60% of every whole rerun of the page (py-spy, benchmarks/
+    app_latency.py's cvae_pick_nth), and they change only with the model."""
+    axis = gaussian_quantile_axis(side)
+    return [
+        decoded_grid_figure(png, axis, axis, None, height_px=height_px, title=f"class {name}").to_dict()
+        for png, name in zip(class_grids_png(ref, side=side), class_names, strict=True)
+    ]
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def codes_figure(
+    ref: ModelRef,
+    dataset: str,
+    protocol: str,
+    class_names: tuple[str, ...],
+    *,
+    title: str,
+    axis_range: tuple[tuple[float, float], tuple[float, float]],
+    height: int,
+) -> dict:
+    """The scatter of codes(ref, dataset, protocol) by class, as a figure dict (10 000 points: built once)."""
+    points, labels = codes(ref, dataset, protocol)
+    return latent_scatter(
+        points, labels, class_names, title=title, prior_centre=(0.0, 0.0), axis_range=axis_range, height=height
+    ).to_dict()
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from vae_core.engine.data import FitImages
     from vae_core.engine.models import VAE, LatentModel
     from vae_core.engine.protocol import DataProtocol
+    from vae_core.engine.registry import ModelEntry
 
 DEFAULT_IW_SAMPLES = 100
 DEFAULT_ELBO_SAMPLES = 10  # posterior draws per image for -ELBO's reconstruction term
@@ -591,6 +592,74 @@ def run_study(
     )
     scored = score_sets(model, sets, protocol, reference, ae=ae, iw_samples=iw_samples, seed=seed, progress=progress)
     return AnomalyStudy(dataset, protocol, iw_samples, subset, seed, scored, detection_results(scored))
+
+
+# --- what the page offers, and the models it opens with ---------------------------------------------------------
+# One definition for the page and for the cache's warm-up (vae_core.serving.anomaly_scores), which scores every
+# setting offered here so that none is scored while a class waits.
+
+SUBSET_CHOICES = (250, 500, 1000, 2000)  # images per set; each set's images x K is bounded (MAX_ANOMALY_SET_DECODES)
+DEFAULT_SUBSET = 500
+IW_CHOICES = (10, 50, 100)  # K above 100 costs memory (limits.MAX_ANOMALY_SET_DECODES) and moves no AUC
+DEFAULT_IW = 50
+STUDY_SEED = 0  # every set of the page is built, binarised and scored with this seed
+
+
+def subset_choices(n_test: int) -> list[int]:
+    """Images per set the page offers: the choices under the test set's size, then the whole test set (on
+    digits, 360 test images, "500" would score 360)."""
+    return [c for c in SUBSET_CHOICES if c < n_test] + [n_test]
+
+
+def default_subset(n_test: int) -> int:
+    return min(DEFAULT_SUBSET, n_test)
+
+
+def held_iw(subset: int, iw_samples: int) -> int:
+    """K as scored: the largest choice up to iw_samples whose images x K stays within the page's bound."""
+    allowed = [k for k in IW_CHOICES if subset * k <= limits.MAX_ANOMALY_SET_DECODES and k <= iw_samples]
+    return max(allowed) if allowed else min(IW_CHOICES)
+
+
+def offered_settings(n_test: int) -> list[tuple[int, int]]:
+    """Every (images per set, K) the page can score, after held_iw, in the order a warm-up should score them:
+    the defaults first, then the cheapest settings before the costly ones."""
+    settings = {(subset, held_iw(subset, k)) for subset in subset_choices(n_test) for k in IW_CHOICES}
+    first = (default_subset(n_test), held_iw(default_subset(n_test), DEFAULT_IW))
+    return [first, *sorted(settings - {first}, key=lambda s: (s[0] * s[1], s))]
+
+
+def page_models(entries: list[ModelEntry], picked: ModelEntry | None) -> tuple[ModelEntry, ModelEntry | None] | None:
+    """The VAE and the autoencoder the page opens with, among a data set's models (conditional ones left out):
+    the sidebar's model when it is a VAE, else a 2-D family VAE, else the first VAE; and its counterpart AE, else
+    the first AE. None when there is no VAE."""
+    from vae_core.engine.registry import counterpart
+    from vae_core.engine.vocabulary import ROLE_FAMILY_2D
+
+    entries = [e for e in entries if e.info.model_config.kind != "cvae"]
+    vaes = [e for e in entries if e.is_variational]
+    aes = [e for e in entries if not e.is_variational]
+    if not vaes:
+        return None
+    vae = ([picked] if picked in vaes else []) + [e for e in vaes if e.role == ROLE_FAMILY_2D] + vaes
+    return vae[0], (counterpart(entries, vae[0]) or aes[0]) if aes else None
+
+
+def direction_models(entries: list[ModelEntry]) -> dict[str, ModelEntry]:
+    """Section "both directions": the 2-D family VAE of MNIST and of Fashion-MNIST, when both they and both data
+    sets' files are here (empty otherwise)."""
+    from vae_core.engine.data import INPUT_SHAPES, is_available
+    from vae_core.engine.vocabulary import ROLE_FAMILY_2D
+
+    chosen = {}
+    for dataset in DIRECTION_PAIR:
+        family = [e for e in entries if e.dataset == dataset and e.kind == "vae" and e.role == ROLE_FAMILY_2D]
+        if family and is_available(dataset) and tuple(family[0].input_shape) == INPUT_SHAPES[dataset]:
+            chosen[dataset] = family[0]
+    return chosen if len(chosen) == len(DIRECTION_PAIR) else {}
+
+
+DIRECTION_PAIR = ("mnist", "fashion-mnist")
 
 
 # --- what the numbers say, in words built from them -------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Command line: python -m vae_core {train,evaluate,list,convert,zoo,model-card,data} ..."""
+"""Command line: python -m vae_core {train,evaluate,list,convert,zoo,model-card,data,cache} ..."""
 
 from __future__ import annotations
 
@@ -17,7 +17,14 @@ from vae_core.engine import limits
 from vae_core.engine.checkpoint_info import SUFFIX, CheckpointError, first_line, list_checkpoints
 from vae_core.engine.checkpoints import load_checkpoint, save_checkpoint
 from vae_core.engine.config import ARCHITECTURES, LIKELIHOODS, MODEL_KINDS, ModelConfig, TrainConfig
-from vae_core.engine.data import DATASET_NAMES, INPUT_SHAPES, DatasetUnavailable, data_dir, load_dataset
+from vae_core.engine.data import (
+    DATASET_NAMES,
+    INPUT_SHAPES,
+    SIDEBAR_DATASETS,
+    DatasetUnavailable,
+    data_dir,
+    load_dataset,
+)
 from vae_core.engine.data_files import (
     SOURCES,
     FetchFailed,
@@ -40,6 +47,7 @@ from vae_core.engine.training import (
 )
 from vae_core.engine.vocabulary import DEFAULT_HIDDEN, model_kind
 from vae_core.lessons.autoencoders.toy_zoo import TOY_BUNDLE_FILE, TOY_BUNDLE_NAME, train_toy_bundle
+from vae_core.serving.disk_cache import cache_folder
 from vae_core.zoo.model_card import write_model_card
 from vae_core.zoo.specs import run_zoo, select_specs, zoo_specs
 
@@ -195,6 +203,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--split", choices=("train", "test"), default="train", help="train (default); test ships with the package"
     )
     data_sub.add_parser("status", help="which splits are here, and where each is read from")
+
+    cache = sub.add_parser("cache", help="the derived results' disk cache in the data directory")
+    cache_sub = cache.add_subparsers(dest="cache_command", required=True, parser_class=OneLineParser)
+    warm = cache_sub.add_parser(
+        "warm",
+        help="score every setting the anomaly page offers for each data set's opening models, before class "
+        "(sets already on disk are kept)",
+    )
+    warm.add_argument(
+        "--datasets",
+        nargs="+",
+        choices=SIDEBAR_DATASETS,
+        default=None,
+        help="default: every data set of the app whose test split is here",
+    )
+    warm.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     return parser
 
 
@@ -209,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             "zoo": cmd_zoo,
             "model-card": cmd_model_card,
             "data": cmd_data,
+            "cache": cmd_cache,
         }
         return commands[args.command](args)
     except BrokenPipeError:
@@ -443,6 +468,26 @@ def cmd_data(args: argparse.Namespace) -> int:
             sys.stderr.write("\n")
     for path in paths:
         print(path)
+    return 0
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    """cache warm: a line per set scored, then what was scored, found and how long it took."""
+    import torch
+
+    from vae_core.engine.registry import registry_folders, scan_registry
+    from vae_core.serving.anomaly_scores import warm, warm_datasets
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    datasets = args.datasets or warm_datasets()
+    registry = scan_registry(registry_folders())
+    print(f"warming the anomaly page's scores for {', '.join(datasets)} in {cache_folder()}", file=sys.stderr)
+    report = warm(registry, datasets, log=lambda line: print(line, file=sys.stderr, flush=True))
+    print(
+        f"anomaly scores: {report.scored} sets scored, {report.found} already on disk ({report.seconds:.0f} s)",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -8,6 +8,7 @@ same). Errors are squared errors ||x - x_hat||^2 per point or per image, as in `
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -198,10 +199,22 @@ class CurveResponse:
     profiles: dict[str, np.ndarray]  # "<label>, across" and "<label>, along" -> the response at each s
 
 
-def curve_response(models: dict[str, object], toy: ToyManifold, position: int) -> CurveResponse:
-    """Slopes over the whole curve, and the response curves at the point `position`-th by the coordinate t."""
+def curve_slopes(models: Mapping[str, object], toy: ToyManifold) -> dict[str, L.AlongAcross]:
+    """Each model's mean slope along and across the curve, over all its clean points."""
     normal = manifold_normal(toy)
-    slopes = {label: L.along_across(model, toy.clean, toy.tangent, normal) for label, model in models.items()}
+    return {label: L.along_across(model, toy.clean, toy.tangent, normal) for label, model in models.items()}
+
+
+def curve_response(
+    models: dict[str, object],
+    toy: ToyManifold,
+    position: int,
+    slopes: dict[str, L.AlongAcross] | None = None,
+) -> CurveResponse:
+    """Slopes over the whole curve (curve_slopes, unless given: they do not depend on the position), and the
+    response curves at the point `position`-th by the coordinate t."""
+    normal = manifold_normal(toy)
+    slopes = curve_slopes(models, toy) if slopes is None else slopes
     i = int(toy.t.argsort()[min(position, len(toy) - 1)])
     offsets = torch.linspace(-MAX_OFFSET, MAX_OFFSET, N_OFFSETS)
     across = {
