@@ -58,7 +58,7 @@ function buildRows(s) {
     body.className = "vle-dr-body";
     const canvas = document.createElement("canvas");
     canvas.className = "vle-dr-img";
-    canvas.setAttribute("aria-label", `${row.label} ${d.count.label}`.trim());
+    canvas.setAttribute("aria-label", row.label ? `Decoded images, ${row.label}` : "Decoded images");
     body.append(canvas);
     if (d.downloads) {
       const link = document.createElement("a");
