@@ -76,6 +76,7 @@ function buildRows(s) {
     return {
       row, canvas, net: VLE.nets.get(row.decoder),
       codes: row.codes === null ? null : vleFloats(row.codes, "float32"),
+      cache: new Map(),  // sample k, or "n:k" for a path's step k of n: its decoded pixels
     };
   });
   s.net = s.shown.length ? s.shown[0].net : null;  // vleSchedule paints only once a decoder is here
@@ -86,6 +87,32 @@ function rowCodes(shown, n) {
   const { row, codes } = shown;
   if (codes !== null) return Array.from({ length: n }, (_, k) => codes.subarray(k * row.dim, (k + 1) * row.dim));
   return vleInterpolate(row.path.a, row.path.b, vleLinspace(n), row.path.method);
+}
+
+function rowImages(shown, n) {
+  // The row's n decoded images, each decoded once per data: a sample k is the same at every n (the first n
+  // draws), a path's step k the same for the same n. A slider move then mostly repaints what it decoded before.
+  const images = [];
+  const codes = rowCodes(shown, n);
+  for (let k = 0; k < n; k++) {
+    const key = shown.codes !== null ? k : `${n}:${k}`;
+    let pixels = shown.cache.get(key);
+    if (!pixels) {
+      pixels = Float32Array.from(vleDecode(shown.net, codes[k]));  // vleDecode reuses its buffer: a copy
+      shown.cache.set(key, pixels);
+    }
+    images.push(pixels);
+  }
+  return images;
+}
+
+function warm(s, data) {
+  // After a paint, decode the samples the slider has not shown yet, one row per task (input events run between
+  // them), so that a larger n only paints. Stops when new data has arrived.
+  const pending = s.shown.filter((shown) => shown.codes !== null && shown.cache.size < data.count.max);
+  if (!pending.length || s.data !== data) return;
+  rowImages(pending[0], data.count.max);
+  setTimeout(() => warm(s, data), 0);
 }
 
 function paintRow(shown, n) {
@@ -101,8 +128,8 @@ function paintRow(shown, n) {
   for (let o = 0; o < out.length; o += 4) {
     out[o] = CELL_LINE; out[o + 1] = CELL_LINE; out[o + 2] = CELL_LINE; out[o + 3] = 255;
   }
-  rowCodes(shown, n).forEach((z, cell) => {
-    const pixels = vleDecode(net, z), left = cell * (cellW + 1);
+  rowImages(shown, n).forEach((pixels, cell) => {
+    const left = cell * (cellW + 1);
     for (let y = 0; y < cellH; y++) {
       for (let x = 0; x < cellW; x++) {
         const p = Math.floor(y / factor) * width + Math.floor(x / factor), o = 4 * (y * fullW + left + x);
@@ -143,4 +170,5 @@ export default function start(component) {
   if (!old || old.count.value !== value) s.input.value = String(value);
   buildRows(s);
   schedule(s);
+  setTimeout(() => warm(s, data), 0);
 }
