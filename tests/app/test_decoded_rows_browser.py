@@ -168,5 +168,6 @@ def test_the_strips_steps_move_in_the_browser_on_either_path(app_env):
         page.locator('[data-testid="stSidebarNav"] a', has_text="Decoder grid").click()
         page.wait_for_selector('[data-testid="stMain"] h1:has-text("Decoder grid")')
         wait_for_idle(page)
-        assert not {"interp_steps", "interp_method"} & set(parse_qs(urlsplit(page.url).query)), "they leave with the page"
+        left = set(parse_qs(urlsplit(page.url).query))
+        assert not {"interp_steps", "interp_method"} & left, "they leave with their page"
         assert not page.locator('[data-testid="stException"]').count()

@@ -188,21 +188,22 @@ _CSS = """
 .vle-lw-legend { display: flex; flex-wrap: wrap; gap: .2rem .8rem; font-size: .8rem; }
 .vle-lw-legend span { display: inline-flex; align-items: center; gap: .3rem; }
 .vle-lw-legend i { display: inline-block; width: .7rem; height: .7rem; border-radius: 50%; }
+/* Sizes in em of the page's own font, which projector mode raises (rem would stay at the desk's size). */
 .vle-dr { font-family: var(--st-font); color: var(--st-text-color); display: flex; flex-direction: column;
   gap: .5rem; }
 .vle-dr-knob { display: grid; grid-template-columns: auto 1fr 2.5rem; align-items: center; gap: .6rem;
-  max-width: 32rem; font-size: .9rem; }
+  max-width: 36rem; }
 .vle-dr-knob input { width: 100%; accent-color: var(--st-primary-color); }
 .vle-dr-value { font-variant-numeric: tabular-nums; text-align: right; }
-.vle-dr-caption { font-size: .875rem; opacity: .7; }
-.vle-dr-rows { display: flex; flex-direction: column; gap: .6rem; }
+.vle-dr-caption { font-size: .9em; opacity: .7; }
+.vle-dr-rows { display: flex; flex-direction: column; gap: .5rem; }
 .vle-dr-row { display: flex; gap: 1rem; align-items: center; }
-.vle-dr-head { flex: 0 0 7rem; display: flex; flex-direction: column; font-size: .9rem; }
-.vle-dr-head em { opacity: .7; font-size: .8rem; }
-.vle-dr-body { min-width: 0; display: flex; flex-direction: column; gap: .3rem; }
+.vle-dr-head { flex: 0 0 6.5em; display: flex; flex-direction: column; }
+.vle-dr-head em { opacity: .7; font-size: .9em; }
+.vle-dr-body { min-width: 0; display: flex; flex-wrap: wrap; align-items: center; gap: .3rem .8rem; }
 /* A row wider than the column shrinks, pixels kept square. */
-.vle-dr-img { image-rendering: pixelated; background: #000; max-width: 100%; height: auto; align-self: flex-start; }
-.vle-dr-download { align-self: flex-start; font-size: .8rem; padding: .15rem .6rem; text-decoration: none;
+.vle-dr-img { image-rendering: pixelated; background: #000; max-width: 100%; height: auto; }
+.vle-dr-download { font-size: .9em; padding: .15rem .6rem; text-decoration: none; white-space: nowrap;
   border: 1px solid var(--st-border-color); border-radius: var(--st-button-radius); color: var(--st-text-color); }
 .vle-dr-status { color: var(--st-primary-color); }
 .vle-ls-reset { font: inherit; padding: .3rem .7rem; border: 1px solid var(--st-border-color);
@@ -469,7 +470,7 @@ def decoded_rows(
     slider.key, which browser_slider_value keeps in the address).
 
     caption: the text above the rows, "{n}" the slider's value. cell_px: about how wide a cell is drawn (as
-    vae_core.serving.images.grid_png scales it). downloads: a "Download PNG" link under each row.
+    vae_core.serving.images.grid_png scales it). downloads: a "Download PNG" link beside each row.
     """
     assert rows, "nothing to decode"
     decoders = [row.decoder for row in rows]

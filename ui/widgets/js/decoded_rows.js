@@ -41,7 +41,7 @@ function rowsReady(s, data, setTriggerValue, resume) {
 }
 
 function buildRows(s) {
-  // One line per row: its label (and a fainter note) beside a canvas and, on a desk, its "Download PNG" link.
+  // One line per row: its label (and a fainter note), its canvas and, where asked, its "Download PNG" link.
   const d = s.data;
   s.rows.replaceChildren();
   s.shown = d.rows.map((row) => {
