@@ -83,7 +83,12 @@ def digits_and_paths() -> None:
 @st.fragment(key="interp_path")
 def path_and_walk(digit_a: PickedDigit, digit_b: PickedDigit, z_a: np.ndarray, z_b: np.ndarray) -> None:
     # The path and the number of steps redraw the strip and the walk below, not the digits above.
-    c1, c2 = folded_in_projector("Path and steps").columns([1, 3])
+    try:  # an MLP decoder runs in the browser: the steps slider then repaints the strip with no rerun
+        decoder = browser_decoder(model)
+    except UnsupportedDecoder:
+        decoder = None
+    # In the browser, the steps slider is the strip's own: only the path is set up here
+    c1, c2 = folded_in_projector("Path" if decoder is not None else "Path and steps").columns([1, 3])
     method = bound.radio(
         "Path",
         INTERPOLATIONS,
@@ -95,9 +100,7 @@ def path_and_walk(digit_a: PickedDigit, digit_b: PickedDigit, z_a: np.ndarray, z
         "that path is the same only when ‖z_A‖ = ‖z_B‖.",
         container=c1,
     )
-    try:  # an MLP decoder runs in the browser: the steps slider then repaints the strip with no rerun
-        decoder = browser_decoder(model)
-    except UnsupportedDecoder:
+    if decoder is None:
         server_strip(digit_a, digit_b, z_a, z_b, method, c2)
     else:
         n_steps = bound.browser_slider_value(
