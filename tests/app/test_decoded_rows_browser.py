@@ -124,6 +124,10 @@ def test_the_samples_per_beta_move_in_the_browser_and_a_link_restores_them(app_e
         page.get_by_role("button", name="Reset this page").click()
         expect(rows).to_have_attribute("data-count", "10", timeout=30_000)
         page.wait_for_function("() => !location.search.includes('beta_n_samples')", timeout=10_000)
+        wait_for_idle(page)
+        slider.evaluate(MOVE_JS, 13)  # the value sent before the reset: sent again, and back in the address
+        slider.evaluate(LET_GO_JS)
+        page.wait_for_function("() => location.search.includes('beta_n_samples=13')", timeout=10_000)
         assert not page.locator('[data-testid="stException"]').count()
 
 

@@ -518,7 +518,7 @@ def _row_data(row: DecodedRow, most: int, cell_px: int) -> dict[str, Any]:
 
 
 def _state(key: str, name: str) -> Any:
-    """A component's state value, as its callback finds it in session state (None when absent)."""
+    """A component's state or trigger value, as its callback finds it in session state (None when absent)."""
     state = st.session_state.get(key)
     return state.get(name) if state is not None else None
 

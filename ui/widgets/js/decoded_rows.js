@@ -1,27 +1,28 @@
 // Rows of images decoded in this browser, with one slider for how many each row shows: the β page's prior samples
 // (a row per model: the first n of Python's fixed draws, so a larger n only appends samples) and Interpolation's
 // strip (n evenly spaced steps from z_A to z_B, by latent_paths.js). Moving the slider repaints on the next
-// animation frame with no message to the server; letting it go sends the value once (state "count"), which
-// Python writes to the address so that a link restores the view. Needs mlp_decoder.js and latent_paths.js in
+// animation frame with no message to the server; letting it go sends the value once (the trigger "count": an
+// event, sent again for a value sent before, e.g. after "Reset this page"), which Python writes to the address so
+// that a link restores the view. Needs mlp_decoder.js and latent_paths.js in
 // front of it.
 
 // Cells parted by 1-px lines of this grey (vae_core.serving.images.CELL_LINE), each image pixel a factor x factor
 // block, as the server's grid_png draws them.
 const CELL_LINE = 128;
 
-function wireRows(root, setStateValue) {
+function wireRows(root, setTriggerValue) {
   const q = (selector) => root.querySelector(selector);
   const s = {
     wrap: q(".vle-dr"), input: q("input.vle-dr-n"), label: q(".vle-dr-label"), value: q(".vle-dr-value"),
     caption: q(".vle-dr-caption"), rows: q(".vle-dr-rows"), status: q(".vle-dr-status"), data: null,
-    loaded: null, net: null, shown: [], pending: false, setStateValue,
+    loaded: null, net: null, shown: [], pending: false, setTriggerValue,
   };
   s.input.addEventListener("input", () => {
     if (s.data) vleStats(s.data.id).events += 1;
     schedule(s);
   });
   // Let go (or a key press done): the one message to Python, which puts the value in the address.
-  s.input.addEventListener("change", () => s.setStateValue("count", Number(s.input.value)));
+  s.input.addEventListener("change", () => s.setTriggerValue("count", Number(s.input.value)));
   return s;
 }
 
@@ -154,10 +155,10 @@ function schedule(s) {
 }
 
 export default function start(component) {
-  const { parentElement, data, setTriggerValue, setStateValue } = component;
-  if (!parentElement.__vleRows) parentElement.__vleRows = wireRows(parentElement, setStateValue);
+  const { parentElement, data, setTriggerValue } = component;
+  if (!parentElement.__vleRows) parentElement.__vleRows = wireRows(parentElement, setTriggerValue);
   const s = parentElement.__vleRows;
-  s.setStateValue = setStateValue;
+  s.setTriggerValue = setTriggerValue;
   const old = s.loaded;  // the data last set up in full (not a run that found a payload missing)
   if (!rowsReady(s, data, setTriggerValue, () => start(component))) return;
   s.loaded = data;
