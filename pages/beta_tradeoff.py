@@ -18,7 +18,7 @@ from ui.widgets.replay_sections import sweep_replay
 from ui.widgets.train_data import training_split_ready
 from vae_core.engine.literal_text import literal
 from vae_core.engine.protocol import metric_names, protocol_of
-from vae_core.engine.registry import beta_sweeps, user_folder
+from vae_core.engine.registry import ModelEntry, beta_sweeps, user_folder
 from vae_core.engine.vocabulary import INFORMATIVE_DEFINITION, ROLE_BETA_SWEEP, SOURCE_USER
 from vae_core.lessons.sweeps import (
     describe_sweep,
@@ -123,14 +123,18 @@ st.subheader("Samples per β")
 
 MAX_SAMPLES = 16  # the samples slider's top: each row shows the first n of this many draws, so n only appends
 SAMPLES_CELL_PX = 40
-SAMPLES_LABEL, SAMPLES_KEY, DEFAULT_SAMPLES = "Samples per β", "beta_n_samples", 10
+MIN_SAMPLES, DEFAULT_SAMPLES = 4, 10
+SAMPLES_LABEL, SAMPLES_KEY = "Samples per β", "beta_n_samples"
 
 
 @st.fragment
 def samples_per_beta() -> None:
     # An MLP decoder runs in the browser: the slider moves inside one component and repaints with no rerun. A sweep
     # of other decoders (conv) is decoded here, and its slider reruns this fragment.
-    seed = int(bound.number_input("Seed", key="beta_seed", min_value=0, max_value=10_000, value=0))
+    seed_column, _ = st.columns(2)
+    seed = int(
+        bound.number_input("Seed", key="beta_seed", min_value=0, max_value=10_000, value=0, container=seed_column)
+    )
     ordered = sorted(members, key=lambda e: e.beta)
     try:
         decoders = [browser_decoder(entry.ref(device)) for entry in ordered]
@@ -138,7 +142,7 @@ def samples_per_beta() -> None:
         server_samples(ordered, seed)
         return
     n = bound.browser_slider_value(
-        SAMPLES_LABEL, key=SAMPLES_KEY, min_value=4, max_value=MAX_SAMPLES, value=DEFAULT_SAMPLES
+        SAMPLES_LABEL, key=SAMPLES_KEY, min_value=MIN_SAMPLES, max_value=MAX_SAMPLES, value=DEFAULT_SAMPLES
     )
     decoded_rows(
         keyed("beta_samples", group),
@@ -152,13 +156,14 @@ def samples_per_beta() -> None:
             )
             for entry, decoder in zip(ordered, decoders, strict=True)
         ],
-        slider=RowsSlider(SAMPLES_LABEL, SAMPLES_KEY, n, 4, MAX_SAMPLES, file_suffix="n{n}"),
+        slider=RowsSlider(SAMPLES_LABEL, SAMPLES_KEY, n, MIN_SAMPLES, MAX_SAMPLES, file_suffix="n{n}"),
         caption=samples_caption("{n}", seed) + " Your browser decodes them as you move the slider.",
         cell_px=SAMPLES_CELL_PX,
     )
 
 
 def samples_caption(n: str, seed: int) -> str:
+    """The words above the samples; n is the number shown, or "{n}" where the browser fills it in."""
     return (
         f"The same {n} codes z ~ N(0, I) (seed {seed}) decoded by each model. Which β give sharp but odd "
         "samples, which blurry average ones? A model's prior samples look like its data only where its "
@@ -166,9 +171,11 @@ def samples_caption(n: str, seed: int) -> str:
     )
 
 
-def server_samples(ordered: list, seed: int) -> None:
+def server_samples(ordered: list[ModelEntry], seed: int) -> None:
     """The samples decoded here, a PNG per model; the slider (bound to the URL) reruns the fragment."""
-    n = bound.slider(SAMPLES_LABEL, key=SAMPLES_KEY, min_value=4, max_value=MAX_SAMPLES, value=DEFAULT_SAMPLES)
+    n = bound.slider(
+        SAMPLES_LABEL, key=SAMPLES_KEY, min_value=MIN_SAMPLES, max_value=MAX_SAMPLES, value=DEFAULT_SAMPLES
+    )
     st.caption(samples_caption(str(n), seed))
     with st.spinner("Decoding…"):
         for entry in ordered:
