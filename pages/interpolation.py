@@ -153,7 +153,8 @@ STEPS_LABEL, STEPS_KEY = "Steps in the strip", "interp_steps"
 MIN_STEPS, MAX_STEPS, DEFAULT_STEPS = 5, 15, 9
 STRIP_CELL_PX = 56
 PLANE_PX = 420  # the walk's picture of the latent plane
-PROJECTOR_PLANE_PX = 250  # in projector mode: the strip and the walk's picture on the first 720 px screen
+# in projector mode: the strip (with its steps slider) and the walk's picture on the first 720 px screen
+PROJECTOR_PLANE_PX = 236
 FINE_TS = np.linspace(0.0, 1.0, 41)
 T_GRID = np.round(np.linspace(0.0, 1.0, 21), 2)  # the t slider's values: 0, 0.05, …, 1
 BACKDROP_POINTS = 2000  # test codes drawn behind the path

@@ -190,7 +190,7 @@ _CSS = """
 .vle-lw-legend i { display: inline-block; width: .7rem; height: .7rem; border-radius: 50%; }
 /* Sizes in em of the page's own font, which projector mode raises (rem would stay at the desk's size). */
 .vle-dr { font-family: var(--st-font); color: var(--st-text-color); display: flex; flex-direction: column;
-  gap: .5rem; }
+  gap: .3rem; }
 .vle-dr-knob { display: grid; grid-template-columns: auto 1fr 2.5rem; align-items: center; gap: .6rem;
   max-width: 36rem; }
 .vle-dr-knob input { width: 100%; accent-color: var(--st-primary-color); }
@@ -206,6 +206,7 @@ _CSS = """
 .vle-dr-download { font-size: .9em; padding: .15rem .6rem; text-decoration: none; white-space: nowrap;
   border: 1px solid var(--st-border-color); border-radius: var(--st-button-radius); color: var(--st-text-color); }
 .vle-dr-status { color: var(--st-primary-color); }
+.vle-dr-status:empty { display: none; }  /* no gap for it while it has nothing to say */
 .vle-ls-reset { font: inherit; padding: .3rem .7rem; border: 1px solid var(--st-border-color);
   border-radius: var(--st-button-radius);
   background: var(--st-secondary-background-color); color: var(--st-text-color); cursor: pointer; }
