@@ -3,8 +3,7 @@
 // strip (n evenly spaced steps from z_A to z_B, by latent_paths.js). Moving the slider repaints on the next
 // animation frame with no message to the server; letting it go sends the value once (the trigger "count": an
 // event, sent again for a value sent before, e.g. after "Reset this page"), which Python writes to the address so
-// that a link restores the view. Needs mlp_decoder.js and latent_paths.js in
-// front of it.
+// that a link restores the view. Needs mlp_decoder.js and latent_paths.js in front of it.
 
 // Cells parted by 1-px lines of this grey (vae_core.serving.images.CELL_LINE), each image pixel a factor x factor
 // block, as the server's grid_png draws them.
@@ -169,7 +168,10 @@ export default function start(component) {
   // Python's value is applied when it changes (a link, "Reset this page", the value this slider sent back):
   // another run with the same value leaves a slider being dragged where it is.
   if (!old || old.count.value !== value) s.input.value = String(value);
-  buildRows(s);
+  // New rows (another seed, path, digit or model) are built and decoded afresh; a run that changed none of them
+  // (the one letting go causes, say) keeps the canvases and what they decoded: no flash, no decoding again.
+  const same = old && old.downloads === data.downloads && JSON.stringify(old.rows) === JSON.stringify(data.rows);
+  if (!same) buildRows(s);
   schedule(s);
   setTimeout(() => warm(s, data), 0);
 }
