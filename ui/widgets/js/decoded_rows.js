@@ -172,6 +172,7 @@ export default function start(component) {
   // (the one letting go causes, say) keeps the canvases and what they decoded: no flash, no decoding again.
   const same = old && old.downloads === data.downloads && JSON.stringify(old.rows) === JSON.stringify(data.rows);
   if (!same) buildRows(s);
+  s.wrap.dataset.decoders = data.rows.map((row) => row.decoder).join(" ");  // each row's, for benchmarks
   schedule(s);
   setTimeout(() => warm(s, data), 0);
 }
