@@ -426,10 +426,10 @@ def widget_figures(page, base_url: str, log: Path, repeats: int) -> list[str]:
     )
     for label, name in (("Steps in the strip", "Interpolation: steps slider"), ("t", "Interpolation: slider t")):
         thumb = slider_thumb(page, label)
-        if label == "t" and thumb.count() == 0:
-            # An MLP's walk (ui/widgets/latent_pad.latent_walk): its own range input, repainted in the browser;
-            # the probe's clock stops after the frame that follows its DOM changes (the readout, data-t).
-            thumb = page.locator(".vle-lw input.vle-lw-t")
+        if thumb.count() == 0:
+            # An MLP's walk (ui/widgets/latent_pad.latent_walk) and strip (decoded_rows): their own range inputs,
+            # repainted in the browser; the probe's clock stops after the frame that follows their DOM changes.
+            thumb = page.locator(".vle-lw input.vle-lw-t" if label == "t" else ".vle-dr input.vle-dr-n")
             name += " (in the browser)"
         thumb.scroll_into_view_if_needed()
         measure(
@@ -454,9 +454,11 @@ def widget_figures(page, base_url: str, log: Path, repeats: int) -> list[str]:
 
     go("β trade-off")
     thumb = slider_thumb(page, "Samples per β")
+    in_browser = thumb.count() == 0  # an MLP sweep's rows (decoded_rows): the slider is the component's own
+    thumb = page.locator(".vle-dr input.vle-dr-n") if in_browser else thumb
     thumb.scroll_into_view_if_needed()
     measure(
-        "β trade-off: samples slider",
+        "β trade-off: samples slider" + (" (in the browser)" if in_browser else ""),
         lambda i: page.keyboard.press("ArrowRight" if (i // 3) % 2 == 0 else "ArrowLeft"),
         TARGET_SLIDER_E2E_MS,
         lambda i: thumb.focus(),

@@ -6,17 +6,19 @@ from ui.figures.beta import kl_heatmap_figure, rate_distortion_figure
 from ui.shell.projector import prose
 from ui.shell.sidebar import ZOO_COMMAND, current_selection
 from ui.state import derived
+from ui.state.browser_decoders import UnsupportedDecoder, browser_decoder
 from ui.state.loaders import dataset_or_none
 from ui.widgets import bound
 from ui.widgets.chart import plot
 from ui.widgets.export import figure_config, image_download
 from ui.widgets.job_panel import job_panel, job_running, submit
 from ui.widgets.keys import keyed
+from ui.widgets.latent_pad import DecodedRow, RowsSlider, decoded_rows
 from ui.widgets.replay_sections import sweep_replay
 from ui.widgets.train_data import training_split_ready
 from vae_core.engine.literal_text import literal
 from vae_core.engine.protocol import metric_names, protocol_of
-from vae_core.engine.registry import beta_sweeps, user_folder
+from vae_core.engine.registry import ModelEntry, beta_sweeps, user_folder
 from vae_core.engine.vocabulary import INFORMATIVE_DEFINITION, ROLE_BETA_SWEEP, SOURCE_USER
 from vae_core.lessons.sweeps import (
     describe_sweep,
@@ -29,6 +31,7 @@ from vae_core.lessons.sweeps import (
     sweep_epochs,
     sweep_point,
 )
+from vae_core.serving.export import export_stem
 
 JOB_KEY = "beta_job"
 
@@ -118,24 +121,72 @@ with st.container():
 st.subheader("Samples per β")
 
 
+MAX_SAMPLES = 16  # the samples slider's top: each row shows the first n of this many draws, so n only appends
+SAMPLES_CELL_PX = 40
+MIN_SAMPLES, DEFAULT_SAMPLES = 4, 10
+SAMPLES_LABEL, SAMPLES_KEY = "Samples per β", "beta_n_samples"
+
+
 @st.fragment
 def samples_per_beta() -> None:
-    c1, c2 = st.columns(2)
-    seed = int(bound.number_input("Seed", key="beta_seed", min_value=0, max_value=10_000, value=0, container=c1))
-    n = bound.slider("Samples per β", key="beta_n_samples", min_value=4, max_value=16, value=10, container=c2)
-    st.caption(
+    # An MLP decoder runs in the browser: the slider moves inside one component and repaints with no rerun. A sweep
+    # of other decoders (conv) is decoded here, and its slider reruns this fragment.
+    seed_column, _ = st.columns(2)
+    seed = int(
+        bound.number_input("Seed", key="beta_seed", min_value=0, max_value=10_000, value=0, container=seed_column)
+    )
+    ordered = sorted(members, key=lambda e: e.beta)
+    try:
+        decoders = [browser_decoder(entry.ref(device)) for entry in ordered]
+    except UnsupportedDecoder:
+        server_samples(ordered, seed)
+        return
+    n = bound.browser_slider_value(
+        SAMPLES_LABEL, key=SAMPLES_KEY, min_value=MIN_SAMPLES, max_value=MAX_SAMPLES, value=DEFAULT_SAMPLES
+    )
+    decoded_rows(
+        keyed("beta_samples", group),
+        [
+            DecodedRow(
+                decoder,
+                label=f"β = {entry.beta:g}",
+                note="trained here" if entry.source == SOURCE_USER else "",
+                file_stem=export_stem(selection.dataset, entry.info.name, EXPORT_PAGE, f"samples-seed{seed}"),
+                codes=derived.prior_codes(MAX_SAMPLES, entry.latent_dim, seed),
+            )
+            for entry, decoder in zip(ordered, decoders, strict=True)
+        ],
+        slider=RowsSlider(SAMPLES_LABEL, SAMPLES_KEY, n, MIN_SAMPLES, MAX_SAMPLES, file_suffix="n{n}"),
+        caption=samples_caption("{n}", seed) + " Your browser decodes them as you move the slider.",
+        cell_px=SAMPLES_CELL_PX,
+    )
+
+
+def samples_caption(n: str, seed: int) -> str:
+    """The words above the samples; n is the number shown, or "{n}" where the browser fills it in."""
+    return (
         f"The same {n} codes z ~ N(0, I) (seed {seed}) decoded by each model. Which β give sharp but odd "
         "samples, which blurry average ones? A model's prior samples look like its data only where its "
         "codes fill the prior, which the KL term pays for."
     )
+
+
+def server_samples(ordered: list[ModelEntry], seed: int) -> None:
+    """The samples decoded here, a PNG per model; the slider (bound to the URL) reruns the fragment."""
+    n = bound.slider(
+        SAMPLES_LABEL, key=SAMPLES_KEY, min_value=MIN_SAMPLES, max_value=MAX_SAMPLES, value=DEFAULT_SAMPLES
+    )
+    st.caption(samples_caption(str(n), seed))
     with st.spinner("Decoding…"):
-        for entry in sorted(members, key=lambda e: e.beta):
+        for entry in ordered:
             label_col, image_col = st.columns([1, 7], vertical_alignment="center")
             label_col.markdown(
                 f"**β = {entry.beta:g}**" + ("  \n*trained here*" if entry.source == SOURCE_USER else "")
             )
-            png = derived.prior_samples_png(entry.ref(device), n=n, seed=seed, temperature=1.0, n_cols=n, cell_px=40)
-            image_col.image(png)
+            # The first n of MAX_SAMPLES draws, as the browser's rows show them: a larger n only appends samples.
+            codes = derived.prior_codes(MAX_SAMPLES, entry.latent_dim, seed)[:n]
+            png = derived.decoded_grid_png(entry.ref(device), codes, n_cols=n, cell_px=SAMPLES_CELL_PX)
+            image_col.image(png, output_format="PNG")  # "auto" would show bytes as a JPEG: blurred samples
             image_download(
                 png,
                 selection.dataset,

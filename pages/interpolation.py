@@ -15,7 +15,7 @@ from ui.widgets.chart import plot
 from ui.widgets.export import codes_download, figure_config, image_download, still_figure_config
 from ui.widgets.image_chooser import measured_image
 from ui.widgets.keys import keyed
-from ui.widgets.latent_pad import WalkColours, latent_sliders, latent_walk
+from ui.widgets.latent_pad import DecodedRow, RowsSlider, WalkColours, decoded_rows, latent_sliders, latent_walk
 from ui.widgets.shared import PickedDigit, digit_picker, model_caption, show_as_measured
 from vae_core.engine.protocol import EVAL_BINARIZATION_SEED, protocol_of
 from vae_core.engine.registry import ModelEntry
@@ -83,7 +83,12 @@ def digits_and_paths() -> None:
 @st.fragment(key="interp_path")
 def path_and_walk(digit_a: PickedDigit, digit_b: PickedDigit, z_a: np.ndarray, z_b: np.ndarray) -> None:
     # The path and the number of steps redraw the strip and the walk below, not the digits above.
-    c1, c2 = folded_in_projector("Path and steps").columns([1, 3])
+    try:  # an MLP decoder runs in the browser: the steps slider then repaints the strip with no rerun
+        decoder = browser_decoder(model)
+    except UnsupportedDecoder:
+        decoder = None
+    # In the browser, the steps slider is the strip's own: only the path is set up here
+    c1, c2 = folded_in_projector("Path" if decoder is not None else "Path and steps").columns([1, 3])
     method = bound.radio(
         "Path",
         INTERPOLATIONS,
@@ -95,23 +100,61 @@ def path_and_walk(digit_a: PickedDigit, digit_b: PickedDigit, z_a: np.ndarray, z
         "that path is the same only when ‖z_A‖ = ‖z_B‖.",
         container=c1,
     )
-    n_steps = bound.slider("Steps in the strip", key="interp_steps", min_value=5, max_value=15, value=9, container=c2)
+    if decoder is None:
+        server_strip(digit_a, digit_b, z_a, z_b, method, c2)
+    else:
+        n_steps = bound.browser_slider_value(
+            STEPS_LABEL, key=STEPS_KEY, min_value=MIN_STEPS, max_value=MAX_STEPS, value=DEFAULT_STEPS
+        )
+        decoded_rows(
+            keyed("interp_strip", entry.key),
+            [
+                DecodedRow(
+                    decoder,
+                    label="",
+                    note="",
+                    file_stem=export_stem(selection.dataset, entry.info.name, EXPORT_PAGE, f"{method}-strip"),
+                    path=(z_a, z_b, method),
+                )
+            ],
+            slider=RowsSlider(STEPS_LABEL, STEPS_KEY, n_steps, MIN_STEPS, MAX_STEPS, file_suffix="{n}steps"),
+            caption=steps_text("{n}", digit_a, digit_b) + " Your browser decodes them as you move the slider.",
+            cell_px=STRIP_CELL_PX,
+            downloads=not projector_on(),  # the PNG button is a desk's business
+        )
+    walk(z_a, z_b, method)
+
+
+def steps_text(n_steps: str, digit_a: PickedDigit, digit_b: PickedDigit) -> str:
+    return f"{n_steps} evenly spaced steps from {digit_a.description} (left) to {digit_b.description} (right)."
+
+
+def server_strip(
+    digit_a: PickedDigit, digit_b: PickedDigit, z_a: np.ndarray, z_b: np.ndarray, method: str, container
+) -> None:
+    """The strip decoded here as a PNG; its steps slider (bound to the URL) reruns the path's fragment."""
+    n_steps = bound.slider(
+        STEPS_LABEL, key=STEPS_KEY, min_value=MIN_STEPS, max_value=MAX_STEPS, value=DEFAULT_STEPS, container=container
+    )
     path = interpolate(z_a, z_b, np.linspace(0.0, 1.0, n_steps), method)
-    strip_png = derived.decoded_grid_png(model, path, n_cols=n_steps, cell_px=56)
-    steps_text = f"{n_steps} evenly spaced steps from {digit_a.description} (left) to {digit_b.description} (right)."
+    strip_png = derived.decoded_grid_png(model, path, n_cols=n_steps, cell_px=STRIP_CELL_PX)
+    text = steps_text(str(n_steps), digit_a, digit_b)
     if projector_on():  # the strip, its words and the walk on one screen; the PNG button is a desk's business
-        st.image(strip_png, caption=steps_text)
+        st.image(strip_png, caption=text)
     else:
         st.image(strip_png)
         image_download(
             strip_png, selection.dataset, entry.info.name, EXPORT_PAGE, f"{method}-strip", key="interp_strip_png"
         )
-        st.caption(steps_text)
-    walk(z_a, z_b, method)
+        st.caption(text)
 
 
+STEPS_LABEL, STEPS_KEY = "Steps in the strip", "interp_steps"
+MIN_STEPS, MAX_STEPS, DEFAULT_STEPS = 5, 15, 9
+STRIP_CELL_PX = 56
 PLANE_PX = 420  # the walk's picture of the latent plane
-PROJECTOR_PLANE_PX = 250  # in projector mode: the strip and the walk's picture on the first 720 px screen
+# in projector mode: the strip (with its steps slider) and the walk's picture on the first 720 px screen
+PROJECTOR_PLANE_PX = 236
 FINE_TS = np.linspace(0.0, 1.0, 41)
 T_GRID = np.round(np.linspace(0.0, 1.0, 21), 2)  # the t slider's values: 0, 0.05, …, 1
 BACKDROP_POINTS = 2000  # test codes drawn behind the path

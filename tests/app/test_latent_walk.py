@@ -46,7 +46,12 @@ def test_an_mlp_model_gets_the_walk_precomputed_for_every_t(open_page, app_env):
     (x0, x1), (y0, y1) = walk["range"]
     assert x0 < min(a[0], b[0]) and x1 > max(a[0], b[0]), "the path is in view"
     assert x0 <= -2 <= 2 <= x1 and y0 <= -2 <= 2 <= y1, "so is the prior's 2σ circle"
-    assert set(walk["blobs"]) == {walk["decoder"], walk["codes"]} and all(walk["blobs"].values())
+    assert set(walk["blobs"]) == {walk["decoder"], walk["codes"]} and walk["blobs"][walk["codes"]]
+    # The decoder travels once per session: with the strip drawn above the walk (the same model's decoder), in
+    # the strip's data (ui/widgets/js/mlp_decoder.js's vleRemember serves every component of the page).
+    (strip,) = components(at, "decoded_rows")
+    fp = walk["decoder"]
+    assert (strip["blobs"].get(fp) or walk["blobs"][fp])["fingerprint"] == fp, "the decoder is sent in this run"
     assert walk["blobs"][walk["codes"]]["n"] == len(load_dataset("digits", "test"))  # tiny split: every code
     assert f"{CURRENT_COLOUR_NAME} star" in walk["caption"] and walk["colours"]["current"] == CURRENT_COLOUR
     assert "what it keeps is not one norm but a straight line of norms" in texts(at.caption)

@@ -416,11 +416,12 @@ def test_interpolation_accepts_an_upload_and_reports_a_bad_one(open_page):
     assert "Upload a picture" in texts(at.info) and len(image_urls(at)) == 0  # waits for the file
     at.file_uploader(key="interp_b_file").upload("seven.png", png_of_digit(), "image/png").run()
     assert not at.exception and not at.error
-    assert len(image_urls(at)) == 3 and "your upload" in texts(at.caption)  # A, B, the strip (z(t): the browser)
+    # A and B (the strip and z(t): the browser)
+    assert len(image_urls(at)) == 2 and "your upload" in decoded_rows(at)["caption"]
     at.file_uploader(key="interp_b_file").upload("notes.png", b"not an image", "image/png").run()
     assert not at.exception
     assert "not an image" in texts(at.error)
-    assert len(image_urls(at)) == 3  # the good upload is kept
+    assert len(image_urls(at)) == 2 and "your upload" in decoded_rows(at)["caption"]  # the good upload is kept
 
 
 # --- beta trade-off ---------------------------------------------------------------------------------------
@@ -436,10 +437,14 @@ def test_beta_page_plots_the_sweep_from_its_metrics(open_page, app_env):
     np.testing.assert_allclose(
         np.asarray(z, dtype=float).reshape(3, 3), np.array([i.metrics.kl_per_dim for i in infos]).T, rtol=1e-5
     )
-    rows_before = len(image_urls(at))
-    assert rows_before == 3  # one row of samples per beta
-    at.slider(key="beta_n_samples").set_value(6).run()
-    assert len(image_urls(at)) == 3 and not at.exception
+    # one row of samples per β, decoded in the browser (tests/app/test_decoded_rows.py checks what it is sent)
+    assert len(decoded_rows(at)["rows"]) == 3
+
+
+def decoded_rows(at) -> dict:
+    """The data of the page's one row component (ui.widgets.latent_pad.decoded_rows)."""
+    (rows,) = [e for e in at.get("bidi_component") if e.proto.component_name.endswith(".decoded_rows")]
+    return json.loads(rows.proto.json)
 
 
 def test_beta_page_trains_one_more_point_that_joins_the_sweep(open_page, tmp_path):
@@ -462,7 +467,7 @@ def test_beta_page_trains_one_more_point_that_joins_the_sweep(open_page, tmp_pat
     )
     np.testing.assert_allclose(values(here["x"]), [info.metrics.kl], rtol=1e-6)
     assert "1 point(s) trained here for fewer epochs than the sweep's 2 (β = 2: 1)" in texts(at.caption)
-    assert len(image_urls(at)) == 4  # its samples joined too
+    assert len(decoded_rows(at)["rows"]) == 4  # its samples joined too
 
 
 # --- train ------------------------------------------------------------------------------------------------

@@ -54,7 +54,8 @@ KEY_ELEMENTS: dict[str, tuple[str, ...]] = {
     "contractive_autoencoders": ('[data-testid="stMetric"]',),  # ‖J‖² of the digit shown, plain AE against CAE
     "latent_space": (PLOT,),  # the latent scatter
     "decoder_grid": (PLOT,),  # the decoded grid
-    "interpolation": (IMAGE, "canvas.vle-lw-bg"),  # the strip from A to B and the walk's path (A and B folded)
+    # the strip from A to B (drawn in the browser) and the walk's path (A and B folded)
+    "interpolation": ("canvas.vle-dr-img", "canvas.vle-lw-bg"),
     "beta_tradeoff": (PLOT,),  # the rate-distortion plane
     "disentanglement": (PLOT,),  # MIG and the FactorVAE score against reconstruction, per model
     "elbo_breakdown": ('[data-testid="stMetric"]',),  # the bound's terms for the image

@@ -286,7 +286,12 @@ OPENINGS: list[tuple[str, str, dict[str, str]]] = [
 ]
 # Openings as for a conv model (no browser decoder), after the page's others: Interpolation's t is a bound slider
 # only where the walk decodes on the server (an MLP's walk keeps its t in the browser, out of the URL).
-SERVER_SIDE_OPENINGS: list[tuple[str, str, dict[str, str]]] = [(INTERPOLATION, VAE_2D, {})]
+# The same goes for the strip's steps and the β page's samples per β, whose sliders an MLP's component draws itself
+# (ui.widgets.bound.browser_slider_value keeps them in the URL; tests/app/test_decoded_rows.py checks that).
+SERVER_SIDE_OPENINGS: list[tuple[str, str, dict[str, str]]] = [
+    (INTERPOLATION, VAE_2D, {}),
+    ("beta_tradeoff", VAE_2D, {}),
+]
 
 
 def assert_recorded_as_drawn(record: UrlBinding, drawn) -> None:

@@ -221,3 +221,34 @@ def toggle(
     """st.toggle, bound to the URL under key."""
     _record(UrlBinding(key, "toggle", value, bool))
     return bool(_host(container).toggle(label, value=value, key=key, bind="query-params", **widget_options))
+
+
+def browser_slider_value(label: str, *, key: str, min_value: int, max_value: int, value: int) -> int:
+    """The value of an integer slider that a browser component draws itself (Streamlit binds only its own widgets).
+
+    Recorded like the others, so links, the link check and "Reset this page" treat it alike. The value lives in
+    session state under key: set by the component when its slider is let go (set_browser_slider) or by the reset;
+    a session that has none yet takes the address's (when this slider would take it), else the default. The address
+    holds it while it is not the default, as Streamlit's binding does. label: the slider's label, for the records.
+    """
+    binding = UrlBinding(key, "slider", value, int, min_value, max_value, step=INT_SLIDER_STEP)
+    _record(binding)
+    current = st.session_state.get(key)
+    if not (type(current) is int and min_value <= current <= max_value):
+        linked = st.query_params.get(key)
+        current = int(float(linked)) if linked is not None and binding.accepts(linked) else value
+        st.session_state[key] = current
+    if current == value:
+        if key in st.query_params:
+            del st.query_params[key]
+    elif st.query_params.get(key) != str(current):
+        st.query_params[key] = str(current)
+    return current
+
+
+def set_browser_slider(key: str, moved_to: object) -> None:
+    """What a component's slider was let go at (from the browser: any JSON value), if browser_slider_value would
+    take it; anything else is ignored."""
+    binding = recorded().get(key)
+    if binding is not None and type(moved_to) is int and binding.accepts(str(moved_to)):
+        st.session_state[key] = moved_to

@@ -1,5 +1,5 @@
-"""The live latent pad, client-side latent sliders, sample grid and interpolation walk: components v2 that run the
-decoder in the browser.
+"""The live latent pad, client-side latent sliders, sample grid, interpolation walk and rows of decoded images:
+components v2 that run the decoder in the browser.
 
 Both receive an MLP decoder as a payload from vae_core.serving.decoder_export (float16 weights in base64 when exact;
 ui/state/browser_decoders.py caches them per checkpoint) and decode in plain JS over typed arrays
@@ -11,7 +11,8 @@ globalThis. A browser that lacks one after all (a reloaded tab keeps no state, s
 Interpolation page's walk and knobs) both ask; Streamlit may merge their reruns into one fragment's, so a component
 also resumes when its payload arrives in another's data (vleRemember in mlp_decoder.js).
 
-A click on the pad (not the end of a drag) is the one thing that reaches Python: `PadClick`.
+A click on the pad (not the end of a drag) is one thing that reaches Python (`PadClick`); the other is where the
+slider of `decoded_rows` is let go, which Python keeps in the address (ui.widgets.bound.browser_slider_value).
 """
 
 from __future__ import annotations
@@ -26,17 +27,30 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import streamlit as st
 
+from ui.widgets.bound import set_browser_slider
 from vae_core.serving.decoder_export import codes_payload
+from vae_core.serving.images import grid_scale
 
 if TYPE_CHECKING:
     from vae_core.lessons.walk import Walk
 
-__all__ = ["PadClick", "WalkColours", "latent_pad", "latent_samples", "latent_sliders", "latent_walk"]
+__all__ = [
+    "DecodedRow",
+    "PadClick",
+    "RowsSlider",
+    "WalkColours",
+    "decoded_rows",
+    "latent_pad",
+    "latent_samples",
+    "latent_sliders",
+    "latent_walk",
+]
 
 PAD_NAME = "vae_latent_explorer.latent_pad"
 SLIDERS_NAME = "vae_latent_explorer.latent_sliders"
 SAMPLES_NAME = "vae_latent_explorer.latent_samples"
 WALK_NAME = "vae_latent_explorer.latent_walk"
+ROWS_NAME = "vae_latent_explorer.decoded_rows"
 JS_DIR = Path(__file__).with_name("js")
 SENT_KEY = "browser_payloads_sent"  # session state: fingerprints of the payloads this browser holds
 PAD_PX = 300  # the latent plane, CSS pixels
@@ -115,6 +129,16 @@ _WALK_HTML = """
 </div>
 """
 
+_ROWS_HTML = """
+<div class="vle-dr">
+  <label class="vle-dr-knob"><span class="vle-dr-label"></span><input type="range" class="vle-dr-n">
+    <span class="vle-dr-value"></span></label>
+  <div class="vle-dr-caption"></div>
+  <div class="vle-dr-rows"></div>
+  <div class="vle-dr-status"></div>
+</div>
+"""
+
 _CSS = """
 .vle-lp, .vle-ls { font-family: var(--st-font); color: var(--st-text-color); }
 .vle-lp-title { font-weight: 600; margin-bottom: .3rem; }
@@ -164,6 +188,25 @@ _CSS = """
 .vle-lw-legend { display: flex; flex-wrap: wrap; gap: .2rem .8rem; font-size: .8rem; }
 .vle-lw-legend span { display: inline-flex; align-items: center; gap: .3rem; }
 .vle-lw-legend i { display: inline-block; width: .7rem; height: .7rem; border-radius: 50%; }
+/* Sizes in em of the page's own font, which projector mode raises (rem would stay at the desk's size). */
+.vle-dr { font-family: var(--st-font); color: var(--st-text-color); display: flex; flex-direction: column;
+  gap: .3rem; }
+.vle-dr-knob { display: grid; grid-template-columns: auto 1fr 2.5rem; align-items: center; gap: .6rem;
+  max-width: 36rem; }
+.vle-dr-knob input { width: 100%; accent-color: var(--st-primary-color); }
+.vle-dr-value { font-variant-numeric: tabular-nums; text-align: right; }
+.vle-dr-caption { font-size: .9em; opacity: .7; }
+.vle-dr-rows { display: flex; flex-direction: column; gap: .5rem; }
+.vle-dr-row { display: flex; gap: 1rem; align-items: center; }
+.vle-dr-head { flex: 0 0 6.5em; display: flex; flex-direction: column; }
+.vle-dr-head em { opacity: .7; font-size: .9em; }
+.vle-dr-body { min-width: 0; display: flex; flex-wrap: wrap; align-items: center; gap: .3rem .8rem; }
+/* A row wider than the column shrinks, pixels kept square. */
+.vle-dr-img { image-rendering: pixelated; background: #000; max-width: 100%; height: auto; }
+.vle-dr-download { font-size: .9em; padding: .15rem .6rem; text-decoration: none; white-space: nowrap;
+  border: 1px solid var(--st-border-color); border-radius: var(--st-button-radius); color: var(--st-text-color); }
+.vle-dr-status { color: var(--st-primary-color); }
+.vle-dr-status:empty { display: none; }  /* no gap for it while it has nothing to say */
 .vle-ls-reset { font: inherit; padding: .3rem .7rem; border: 1px solid var(--st-border-color);
   border-radius: var(--st-button-radius);
   background: var(--st-secondary-background-color); color: var(--st-text-color); cursor: pointer; }
@@ -396,6 +439,91 @@ def latent_walk(
     )
 
 
+@dataclass(frozen=True)
+class DecodedRow:
+    """One row of decoded_rows: what it decodes (codes or a path, exactly one), its label and its file's name."""
+
+    decoder: dict[str, Any]  # the model's browser payload (ui.state.browser_decoders.browser_decoder)
+    label: str  # beside the row ("" for none)
+    note: str  # a fainter line under the label ("" for none)
+    file_stem: str  # its "Download PNG" saves <file_stem>-<RowsSlider.file_suffix>.png
+    codes: np.ndarray | None = None  # (most the slider shows, D) float32 codes: the slider at n shows the first n
+    path: tuple[np.ndarray, np.ndarray, str] | None = None  # (z_A, z_B, method): n steps of latent_paths.interpolate
+
+
+@dataclass(frozen=True)
+class RowsSlider:
+    """decoded_rows' slider: how many images each row shows."""
+
+    label: str
+    key: str  # the session-state key and URL parameter (ui.widgets.bound.browser_slider_value) that holds it
+    value: int  # where it stands in this run
+    min_value: int
+    max_value: int
+    file_suffix: str  # the end of a row's file name, "{n}" the slider's value ("n{n}" saves ...-n12.png)
+
+
+def decoded_rows(
+    key: str, rows: Sequence[DecodedRow], *, slider: RowsSlider, caption: str, cell_px: int, downloads: bool = True
+) -> None:
+    """Rows of images decoded in the browser, with one slider for how many each row shows: moving it repaints on
+    the next animation frame with no rerun; letting it go sends the value to Python once (into session state under
+    slider.key, which browser_slider_value keeps in the address).
+
+    caption: the text above the rows, "{n}" the slider's value. cell_px: about how wide a cell is drawn (as
+    vae_core.serving.images.grid_png scales it). downloads: a "Download PNG" link beside each row.
+    """
+    assert rows, "nothing to decode"
+    decoders = [row.decoder for row in rows]
+    sent = _blobs_to_send(decoders)
+    data = {
+        "id": key,
+        "blobs": sent,
+        "count": {"label": slider.label, "min": slider.min_value, "max": slider.max_value, "value": slider.value},
+        "rows": [_row_data(row, slider.max_value, cell_px) for row in rows],
+        "caption": caption,
+        "file_suffix": slider.file_suffix,
+        "downloads": downloads,
+    }
+    _component(ROWS_NAME, _ROWS_HTML, "decoded_rows.js")(
+        key=key,
+        data=data,
+        on_count_change=lambda: set_browser_slider(slider.key, _state(key, "count")),
+        on_missing_change=_forget_sent,
+        width="stretch",
+    )
+
+
+def _row_data(row: DecodedRow, most: int, cell_px: int) -> dict[str, Any]:
+    assert (row.codes is None) != (row.path is None), "a row decodes codes or a path"
+    dim = row.decoder["latent_dim"]
+    data: dict[str, Any] = {
+        "decoder": row.decoder["fingerprint"],
+        "label": row.label,
+        "note": row.note,
+        "file_stem": row.file_stem,
+        "dim": dim,
+        "factor": grid_scale(row.decoder["output_shape"][-1], cell_px),
+        "codes": None,
+        "path": None,
+    }
+    if row.codes is not None:
+        codes = np.ascontiguousarray(row.codes, dtype="<f4")
+        assert codes.shape == (most, dim), f"one code per image of the longest row, got {codes.shape}"
+        data["codes"] = base64.b64encode(codes.tobytes()).decode("ascii")
+    else:
+        assert row.path is not None
+        z_a, z_b, method = row.path
+        data["path"] = {"a": [float(v) for v in z_a], "b": [float(v) for v in z_b], "method": method}
+    return data
+
+
+def _state(key: str, name: str) -> Any:
+    """A component's state or trigger value, as its callback finds it in session state (None when absent)."""
+    state = st.session_state.get(key)
+    return state.get(name) if state is not None else None
+
+
 def _blobs_to_send(payloads: Sequence[dict[str, Any] | None]) -> dict[str, dict[str, Any] | None]:
     """{fingerprint: payload} for payloads this browser session has not been sent yet, {fingerprint: None} else."""
     sent = st.session_state.setdefault(SENT_KEY, set())
@@ -416,7 +544,8 @@ def _forget_sent() -> None:
 @cache
 def _component(name: str, html: str, js_file: str) -> Callable:
     """Register a component once per process (lazily: importing this module has no side effects)."""
-    js = (JS_DIR / "mlp_decoder.js").read_text() + "\n" + (JS_DIR / js_file).read_text()
+    scripts = ("mlp_decoder.js", "latent_paths.js", js_file)  # plain scripts first, the component's module last
+    js = "\n".join((JS_DIR / script).read_text() for script in scripts)
     return st.components.v2.component(name, html=html, css=_CSS, js=js)
 
 

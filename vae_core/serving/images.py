@@ -98,12 +98,18 @@ def digit_png(image: torch.Tensor | np.ndarray, size_px: int = DEFAULT_SIZE_PX) 
     return png_bytes(array, scale=scale_for(array.shape[1], size_px))
 
 
+def grid_scale(side: int, cell_px: int) -> int:
+    """The integer factor grid_png draws an image `side` pixels wide at, asked for about cell_px: cell_px // side,
+    and at least MIN_CELL_PX on screen (ui/widgets/js/decoded_rows.js draws the browser's rows with it)."""
+    return max(readable_factor(side, MIN_CELL_PX), cell_px // side)
+
+
 def grid_png(images: torch.Tensor | np.ndarray, n_cols: int, cell_px: int = 56, pad: int = 1) -> bytes:
     """Images (N, 1, H, W) in [0, 1] tiled n_cols wide as one PNG, each cell about cell_px wide (at least
     MIN_CELL_PX) and parted by CELL_LINE lines pad pixels wide (at least 1)."""
     array = to_uint8(images)
     pad = max(pad, 1)
-    scale = max(readable_factor(array.shape[-1], MIN_CELL_PX), cell_px // array.shape[-1])
+    scale = grid_scale(array.shape[-1], cell_px)
     # Upscale each cell before tiling so the separating lines stay one pixel thin.
     cells = np.stack([upscale(a, scale) for a in array]) if scale > 1 else array
     return png_bytes(tile(cells, n_cols, pad=pad))
