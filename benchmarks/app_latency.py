@@ -368,15 +368,30 @@ def labelled(page, testid: str, label: str):
 
 def open_selectbox(page, label: str) -> None:
     """Open the selectbox labelled label and wait for its options (untimed: the change is the option's click)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     box = labelled(page, "stSelectbox", label)
     box.scroll_into_view_if_needed()
-    box.click()
-    page.get_by_role("option").first.wait_for()
+    # A click right after the scroll (or a rerun redrawing the page) may only focus the box: click until it opens.
+    for _ in range(4):
+        box.click()
+        try:
+            open_options(page).first.wait_for(timeout=2_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    open_options(page).first.wait_for()
+
+
+def open_options(page):
+    """The options of the open selectbox's list (visible ones only: Streamlit 1.67 keeps hidden options elsewhere in
+    the page, which a plain role query found first and waited on forever)."""
+    return page.locator('[role="listbox"] [role="option"]:visible')
 
 
 def choose_option(page, i: int) -> None:
     """Click one of the open selectbox's options: two in turn, neither the first two (A's default is 1)."""
-    page.get_by_role("option").nth(2 + i % 2).click()
+    open_options(page).nth(2 + i % 2).click()
 
 
 POINT_JS = """
