@@ -252,8 +252,9 @@ def reconstruction_nll(x_params: Tensor, x: Tensor, likelihood: str, gaussian_si
 def mean_reconstruction_nll(x_params: Tensor, x: Tensor, likelihood: str, gaussian_sigma: float) -> Tensor:
     """reconstruction_nll(...).mean(), for the Bernoulli decoder in one reduction over the whole batch.
 
-    Summing everything at once instead of per image and then averaging saves several passes over the
-    batch's pixels in the forward and the backward pass (part of benchmarks/train_speed.py's figure).
+    Summing everything at once (BernoulliNLLSum) instead of per image and then averaging saves several passes over
+    the batch's pixels in the forward and the backward pass (part of benchmarks/train_speed.py's figure). Once
+    differentiable in the Bernoulli case: a second derivative goes through reconstruction_nll.
     """
     if likelihood == "bernoulli":
         return BernoulliNLLSum.apply(*torch.broadcast_tensors(x_params, x)) / x.shape[0]
