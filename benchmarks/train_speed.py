@@ -16,10 +16,12 @@ alternate: each round trains every loop from scratch once, the order rotating fr
 figure is the median over rounds.
 
 --choices also times one vae_core epoch for each thread count and each BCE formulation (vae_core's bernoulli_nll
-writes out log(1 + e) because torch's CPU log1p is not vectorised), the measurements behind vae_core's defaults,
+writes out log(1 + e) because torch's CPU log1p is not vectorised; fit's BernoulliNLLSum also takes one log per 64
+pixels, of their product, because torch's CPU log costs ~5 sigmoids), the measurements behind vae_core's defaults,
 and the matmul floor: the five 128x784x400 products every step of both loops does, which bounds their ratio.
 The step-part rows split one fit step against that floor (min over interleaved repeats), next to two floors of
-their own: the bytes Adam must move and the uniforms a fresh binarisation must draw.
+their own: the bytes Adam must move and the uniforms a fresh binarisation must draw; and the forward + backward
+of one image, the op-by-op and autograd cost a step pays whatever its batch size.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from torch import nn
 from vae_core.engine.config import ModelConfig, TrainConfig
 from vae_core.engine.data import data_dir, load_dataset
 from vae_core.engine.evaluation import mean_loss_terms
-from vae_core.engine.losses import bernoulli_nll
+from vae_core.engine.losses import BernoulliNLLSum, bernoulli_nll, sum_of_logs_at_least_half
 from vae_core.engine.models import build_model
 from vae_core.engine.training import FLUSH_EVERY, fit, flush_tiny_moments, fresh_binarization
 
@@ -168,6 +170,7 @@ def time_bce_formulations(threads: int, repeats: int = 200) -> dict[str, float]:
     e = torch.exp(-logits.detach().abs())
     formulations = {
         "vae_core bernoulli_nll": lambda: bernoulli_nll(logits, x).sum(),
+        "vae_core BernoulliNLLSum (fit's)": lambda: BernoulliNLLSum.apply(logits, x),
         "bce_with_logits": lambda: F.binary_cross_entropy_with_logits(logits, x, reduction="sum"),
         "sigmoid_then_bce": lambda: F.binary_cross_entropy(torch.sigmoid(logits), x, reduction="sum"),
     }
@@ -179,7 +182,13 @@ def time_bce_formulations(threads: int, repeats: int = 200) -> dict[str, float]:
         for _ in range(repeats):
             loss_fn().backward()
         out[name] = (time.perf_counter() - started) / repeats * 1000
-    for name, op in {"log1p(e) alone": lambda: torch.log1p(e), "log(1 + e) alone": lambda: torch.log(1 + e)}.items():
+    logs = {
+        "log1p(e) alone": lambda: torch.log1p(e),
+        "log(1 + e) alone": lambda: torch.log(1 + e),
+        "sum of log(1 + e) by log": lambda: torch.log(1 + e).sum(),
+        "sum of log(1 + e) by chunk products": lambda: sum_of_logs_at_least_half(1 / (1 + e)),
+    }
+    for name, op in logs.items():
         started = time.perf_counter()
         for _ in range(repeats):
             op()
@@ -228,9 +237,9 @@ def time_step_parts(threads: int, seed: int, repeats: int = 200) -> dict[str, tu
     x, g = torch.rand(128, 784, generator=generator), torch.rand(128, 784, generator=generator)
     h, w1, w4 = torch.rand(128, 400, generator=generator), torch.randn(784, 400), torch.randn(400, 784)
 
-    def forward_backward() -> None:
+    def forward_backward(images: torch.Tensor = batch) -> None:
         optimizer.zero_grad(set_to_none=True)
-        model.loss(batch, beta=1.0).objective.backward()
+        model.loss(images, beta=1.0).objective.backward()
 
     # The whole step walks through the split as fit does: a few hundred Adam steps on one batch would drive its
     # gradients, and so the step's time, into the denormal range that fit's flush_tiny_moments guards against.
@@ -252,6 +261,7 @@ def time_step_parts(threads: int, seed: int, repeats: int = 200) -> dict[str, tu
         "floor: five 128x784x400 matmuls": lambda: (x @ w1, h @ w4, g @ w4.T, g.T @ h, x.T @ h),
         "a whole fit step": whole_step,
         "  forward + backward (VAE.loss)": forward_backward,
+        "    the same for one image (op and autograd overhead)": lambda: forward_backward(batch[:1]),
         "  Adam step (fused)": optimizer.step,
         "  binarisation of the batch (fit's)": lambda: fresh_binarization(batch),
         "  binarisation by torch.bernoulli": lambda: torch.bernoulli(batch),
@@ -342,6 +352,11 @@ def main() -> None:
         print(
             f"ratio: floor + Adam + binarisation + gather (mins) = {(floor_min + sum(fixed)) / floor_min:.2f}x: "
             "what a step pays before any bias, activation, small layer, loss term or autograd bookkeeping"
+        )
+        fixed.append(parts["    the same for one image (op and autograd overhead)"][0])
+        print(
+            f"ratio: the same + one image's forward + backward (mins) = {(floor_min + sum(fixed)) / floor_min:.2f}x: "
+            "what a step pays before the batch-sized work of biases, activations, small layers and loss terms"
         )
 
 

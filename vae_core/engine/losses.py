@@ -138,6 +138,25 @@ def gaussian_kl_per_dim(mean: Tensor, logvar: Tensor) -> Tensor:
     return 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar)
 
 
+class BatchMeanGaussianKL(torch.autograd.Function):
+    """gaussian_kl_per_dim(mean, logvar).mean(0), shape (D,), with its derivative written out: d/d mean = mean and
+    d/d logvar = (exp(logvar) - 1) / 2 per image, over B. One autograd node where the formula and the mean record
+    seven (the training step's fast path, elbo_terms with reduction "mean"). Once differentiable.
+    """
+
+    @staticmethod
+    def forward(ctx, mean: Tensor, logvar: Tensor) -> Tensor:
+        ctx.save_for_backward(mean, logvar)
+        return gaussian_kl_per_dim(mean, logvar).mean(0)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, Tensor]:
+        mean, logvar = ctx.saved_tensors
+        per_image = grad / mean.shape[0]
+        return mean * per_image, logvar.exp().sub_(1.0).mul_(0.5 * per_image)
+
+
 class BernoulliNLL(torch.autograd.Function):
     """-log Bernoulli(x; sigmoid(logits)) per pixel, for any logit and any target x in [0, 1].
 
@@ -161,6 +180,50 @@ class BernoulliNLL(torch.autograd.Function):
     def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
         logits, target = ctx.saved_tensors
         grad_logits = (torch.sigmoid(logits) - target) * grad if ctx.needs_input_grad[0] else None
+        grad_target = -logits * grad if ctx.needs_input_grad[1] else None
+        return grad_logits, grad_target
+
+
+# sigmoid(|l|) lies in [0.5, 1], so a product of LOG_PRODUCT_CHUNK of them stays above 0.5 ** 64 ~ 5e-20, far from
+# float32's smallest normal number (1e-38): one log per chunk gives the chunk's sum of logs.
+LOG_PRODUCT_CHUNK = 64
+
+
+def sum_of_logs_at_least_half(values: Tensor) -> Tensor:
+    """sum(log(values)) for values in [0.5, 1] (0-d), one log per LOG_PRODUCT_CHUNK values: the log of their product.
+
+    torch's CPU log is the costliest elementwise kernel of a training step (~5x a sigmoid, benchmarks/train_speed.py
+    --choices); the products cost one pass. Each product rounds 63 times, about 4e-6 relative in float32, so the sum
+    moves by under 1e-5 nats per 64 pixels (tests/engine/test_losses.py).
+    """
+    flat = values.reshape(-1)
+    whole = len(flat) - len(flat) % LOG_PRODUCT_CHUNK
+    chunks = flat[:whole].view(-1, LOG_PRODUCT_CHUNK).prod(1).log_().sum()
+    return chunks + flat[whole:].log().sum()
+
+
+class BernoulliNLLSum(torch.autograd.Function):
+    """-log Bernoulli(x; sigmoid(logits)) summed over every pixel (0-d): the training step's reconstruction term.
+
+    The same formula as BernoulliNLL, max(l, 0) - x*l + log(1 + e^-|l|), with sigmoid(|l|) = max(p, 1 - p) taken
+    from p = sigmoid(l), so the forward pass also yields the gradient p - x that the backward pass only scales
+    (BernoulliNLL's backward takes the sigmoid again), and the logs summed by sum_of_logs_at_least_half. Once
+    differentiable: double backward (which BernoulliNLL offers) raises here.
+    """
+
+    @staticmethod
+    def forward(ctx, logits: Tensor, target: Tensor) -> Tensor:
+        probability = torch.sigmoid(logits)
+        ctx.save_for_backward(probability - target, logits)
+        sigmoid_abs = torch.maximum(probability, torch.rsub(probability, 1.0))  # sigmoid(|l|)
+        linear_part = logits.clamp_min(0).addcmul_(target, logits, value=-1.0).sum()
+        return linear_part - sum_of_logs_at_least_half(sigmoid_abs)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        grad_per_logit, logits = ctx.saved_tensors
+        grad_logits = grad_per_logit * grad if ctx.needs_input_grad[0] else None
         grad_target = -logits * grad if ctx.needs_input_grad[1] else None
         return grad_logits, grad_target
 
@@ -189,11 +252,12 @@ def reconstruction_nll(x_params: Tensor, x: Tensor, likelihood: str, gaussian_si
 def mean_reconstruction_nll(x_params: Tensor, x: Tensor, likelihood: str, gaussian_sigma: float) -> Tensor:
     """reconstruction_nll(...).mean(), for the Bernoulli decoder in one reduction over the whole batch.
 
-    Summing everything at once instead of per image and then averaging saves several passes over the
-    batch's pixels in the forward and the backward pass (part of benchmarks/train_speed.py's figure).
+    Summing everything at once (BernoulliNLLSum) instead of per image and then averaging saves several passes over
+    the batch's pixels in the forward and the backward pass (part of benchmarks/train_speed.py's figure). Once
+    differentiable in the Bernoulli case: a second derivative goes through reconstruction_nll.
     """
     if likelihood == "bernoulli":
-        return bernoulli_nll(x_params, x).sum() / x.shape[0]
+        return BernoulliNLLSum.apply(*torch.broadcast_tensors(x_params, x)) / x.shape[0]
     # The Gaussian decoder is not on the benchmarked path: its formula keeps one home, reconstruction_nll.
     return reconstruction_nll(x_params, x, likelihood, gaussian_sigma).mean()
 
@@ -231,12 +295,17 @@ def elbo_terms(recon: Tensor, mean: Tensor, logvar: Tensor, beta: float, reducti
     """
     check_reduction(reduction)
     if reduction == "mean":
-        kl_per_dim = gaussian_kl_per_dim(mean, logvar).mean(0)
-        recon = recon.mean()
+        kl_per_dim = BatchMeanGaussianKL.apply(mean, logvar)
+        recon = recon.mean() if recon.dim() else recon  # a 0-d mean would only add an autograd node
         kl = kl_per_dim.sum()
         zero = recon.new_zeros(())
         return LossTerms(
-            recon=recon, kl=kl, kl_per_dim=kl_per_dim, beta=float(beta), regularizer=zero, objective=recon + beta * kl
+            recon=recon,
+            kl=kl,
+            kl_per_dim=kl_per_dim,
+            beta=float(beta),
+            regularizer=zero,
+            objective=torch.add(recon, kl, alpha=beta),  # recon + beta * kl in one op
         )
     assert recon.dim() == 2 and recon.shape[1] == mean.shape[0], f"expected (n_samples, B) NLLs, got {recon.shape}"
     kl_per_dim = gaussian_kl_per_dim(mean, logvar)
