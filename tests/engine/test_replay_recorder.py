@@ -18,6 +18,7 @@ from vae_core.engine.replay_recorder import (
     PRIOR_SIGMAS,
     REPLAY_MEMORY_BYTES,
     ReplayRecorder,
+    decoder_grid_png,
     frame_steps,
     pca_plane,
     prior_centre,
@@ -281,3 +282,55 @@ def test_the_live_view_keeps_its_plane_and_only_grows(digits_train, digits_test)
     # the first frame's plane until the first epoch ends, then that epoch's for good
     assert len({id(p) for p in planes[:steps_per_epoch]}) == 1
     assert len({id(p) for p in planes[steps_per_epoch:]}) == 1 and planes[-1] is not planes[0]
+
+
+def from_scratch(recorder, count, extent):
+    """The first `count` frames drawn anew in the live plane and `extent`: each snapshot's codes projected with
+    numpy, its grid drawn by a fresh model that holds the snapshot's decoder."""
+    plane = recorder.live_plane
+    origin, axes = plane.origin.double().numpy(), plane.axes.double().numpy()
+    frames = []
+    for snapshot in recorder.snapshots[:count]:
+        model = start_model(recorder.model.config, configs()[1]).eval()
+        model.load_state_dict({key: value.float() for key, value in snapshot.decoder.items()}, strict=False)
+        codes = (snapshot.codes.double().numpy() - origin) @ axes.T
+        frames.append((snapshot.step, codes, decoder_grid_png(model, plane, extent)))
+    return frames
+
+
+@pytest.mark.parametrize(("kind", "latent_dim"), [("vae", 2), ("ae", 2), ("ae", 3)])
+def test_the_live_view_after_each_frame_is_the_frames_so_far_drawn_from_scratch(
+    digits_train, digits_test, kind, latent_dim
+):
+    """live() keeps the projected codes and the drawn grids between calls, as the streaming child calls it after
+    each frame; each call must still equal every frame so far drawn anew in its plane and extent, with the extent
+    holding all their codes. An autoencoder's extent grows after the first frames (a VAE's holds the prior's disc
+    throughout this short run), so grids left drawn over an older extent would show."""
+    model_config, train_config = configs(kind=kind, latent_dim=latent_dim, epochs=2, binarized=kind == "vae")
+    recorder = ReplayRecorder.for_run(model_config, train_config, len(digits_train), digits_test)
+    checked, extents = [], []
+    original = recorder.on_step
+
+    def on_step(progress):
+        before = recorder.frame_count
+        original(progress)
+        if recorder.frame_count == before:
+            return
+        live = recorder.live()
+        expected = from_scratch(recorder, recorder.frame_count, live.extent)
+        assert [frame.step for frame in live.frames] == [step for step, _, _ in expected]
+        for frame, (_, codes, png) in zip(live.frames, expected, strict=True):
+            np.testing.assert_allclose(frame.codes.astype(float), codes, rtol=2e-3, atol=2e-3)
+            assert frame.grid_png == png, f"frame {frame.step}'s grid is not drawn over the extent {live.extent}"
+        points = np.concatenate([codes for _, codes, _ in expected])
+        low, high = np.percentile(points, [0.5, 99.5], axis=0)
+        x_min, x_max, y_min, y_max = live.extent
+        assert x_min <= low[0] and x_max >= high[0] and y_min <= low[1] and y_max >= high[1]
+        checked.append(recorder.frame_count)
+        extents.append(live.extent)
+
+    recorder.on_step = on_step  # type: ignore[method-assign]
+    fit(model_config, train_config, recorder, model=recorder.model, train_data=digits_train, test_data=digits_test)
+    assert checked == list(range(2, len(recorder.steps) + 1))
+    if kind == "ae":
+        assert len(set(extents[2:])) > 1, "the extent grew after a few frames: the grids drawn before were redrawn"

@@ -286,20 +286,36 @@ class ReplayRecorder(TrainingCallback):
     def finish(self, model: LatentModel) -> TrainingReplay:
         """Every frame in the final plane (z, or the principal axes of `model`'s codes) and one extent."""
         plane = plane_for(self._codes(model))
-        return self._replay(self.snapshots, plane, extent=None, scratch=copy.deepcopy(model))
+        scratch = _scratch_copy(model)
+        projected = [plane.project(snapshot.codes) for snapshot in self.snapshots]
+        centre = prior_centre(scratch, plane)
+        extent = replay_extent(projected, centre)
+        frames = [
+            self._frame(snapshot, codes, plane, extent, scratch)
+            for snapshot, codes in zip(self.snapshots, projected, strict=True)
+        ]
+        return self._replay(frames, plane, extent, centre)
 
     def live(self) -> TrainingReplay:
         """The frames so far, for a run still training: in the plane of the first finished epoch (of the first
-        frame before one has), in an extent that only grows. Grids are drawn once per frame and extent."""
+        frame before one has), in an extent that only grows. Incremental: each call projects and draws only the
+        frames taken since the last, and redraws every grid only when the extent grows."""
         plane = self.live_plane
         view = self._live
         if view is None or view.plane is not plane:
-            view = self._live = _LiveView(plane, copy.deepcopy(self.model))
-        projected = [plane.project(snapshot.codes) for snapshot in self.snapshots]
+            view = self._live = _LiveView(plane, _scratch_copy(self.model))
+        view.projected += [plane.project(snapshot.codes) for snapshot in self.snapshots[len(view.projected) :]]
         centre = prior_centre(self.model, plane)
-        needed = replay_extent(projected, centre)
-        view.grow(needed)
-        return self._replay(self.snapshots, plane, extent=view.extent, scratch=view.scratch, cache=view.grids)
+        if view.grow(replay_extent(view.projected, centre)):
+            view.frames.clear()
+        assert view.extent is not None
+        view.frames += [
+            self._frame(snapshot, codes, plane, view.extent, view.scratch)
+            for snapshot, codes in zip(
+                self.snapshots[len(view.frames) :], view.projected[len(view.frames) :], strict=True
+            )
+        ]
+        return self._replay(view.frames, plane, view.extent, centre)
 
     # --- helpers ----------------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -319,28 +335,27 @@ class ReplayRecorder(TrainingCallback):
         }
         self.snapshots.append(Snapshot(step, self._codes(self.model), decoder))
 
+    def _frame(
+        self,
+        snapshot: Snapshot,
+        codes: torch.Tensor,
+        plane: Plane,
+        extent: tuple[float, float, float, float],
+        scratch: LatentModel,
+    ) -> ReplayFrame:
+        """One frame: the snapshot's codes (already in the plane) and its decoder's grid over the extent, drawn by
+        `scratch` (a copy of the model, _scratch_copy, that takes the snapshot's decoder weights)."""
+        scratch.load_state_dict({key: value.float() for key, value in snapshot.decoder.items()}, strict=False)
+        png = decoder_grid_png(scratch, plane, extent)
+        return ReplayFrame(snapshot.step, snapshot.step / self.steps_per_epoch, codes.half().numpy(), png)
+
     def _replay(
         self,
-        snapshots: list[Snapshot],
+        frames: list[ReplayFrame],
         plane: Plane,
-        *,
-        extent: tuple[float, float, float, float] | None,
-        scratch: LatentModel,
-        cache: dict[int, bytes] | None = None,
+        extent: tuple[float, float, float, float],
+        centre: tuple[float, float] | None,
     ) -> TrainingReplay:
-        projected = [plane.project(snapshot.codes) for snapshot in snapshots]
-        centre = prior_centre(scratch, plane)
-        extent = extent or replay_extent(projected, centre)
-        scratch = scratch.cpu().eval()
-        frames = []
-        for index, (snapshot, codes) in enumerate(zip(snapshots, projected, strict=True)):
-            png = cache.get(index) if cache is not None else None
-            if png is None:
-                scratch.load_state_dict({key: value.float() for key, value in snapshot.decoder.items()}, strict=False)
-                png = decoder_grid_png(scratch, plane, extent)
-                if cache is not None:
-                    cache[index] = png
-            frames.append(ReplayFrame(snapshot.step, snapshot.step / self.steps_per_epoch, codes.half().numpy(), png))
         return TrainingReplay(
             frames=tuple(frames),
             labels=self.labels,
@@ -352,6 +367,11 @@ class ReplayRecorder(TrainingCallback):
         )
 
 
+def _scratch_copy(model: LatentModel) -> LatentModel:
+    """A copy of the model to draw grids with: on the CPU, in eval mode, its decoder loaded from each snapshot."""
+    return copy.deepcopy(model).cpu().eval()
+
+
 def prior_centre(model: LatentModel, plane: Plane) -> tuple[float, float] | None:
     """Where N(0, I)'s centre, z = 0, lies in the plane; None for a model without a prior."""
     if not model.config.is_variational:
@@ -361,25 +381,28 @@ def prior_centre(model: LatentModel, plane: Plane) -> tuple[float, float] | None
 
 
 class _LiveView:
-    """A live replay's plane, its extent so far (it only grows) and the grids drawn over that extent."""
+    """A live replay's plane, its extent so far (it only grows), the codes projected into the plane and the frames
+    drawn over that extent (one per snapshot, in order; fewer after the extent grew, until they are redrawn)."""
 
     def __init__(self, plane: Plane, scratch: LatentModel) -> None:
         self.plane, self.scratch = plane, scratch
         self.extent: tuple[float, float, float, float] | None = None
-        self.grids: dict[int, bytes] = {}  # frame index -> PNG over self.extent
+        self.projected: list[torch.Tensor] = []  # snapshot i's codes in the plane
+        self.frames: list[ReplayFrame] = []  # frame i, its grid over self.extent
 
-    def grow(self, needed: tuple[float, float, float, float]) -> None:
-        """Make the extent hold `needed`; when it must grow it grows LIVE_GROWTH more, and its grids are redrawn."""
+    def grow(self, needed: tuple[float, float, float, float]) -> bool:
+        """Make the extent hold `needed`; when it must grow it grows LIVE_GROWTH more. True when it changed (the
+        grids drawn over the old extent must be redrawn)."""
         if self.extent is None:
             self.extent = needed
-            return
+            return True
         x_min, x_max, y_min, y_max = self.extent
         if needed[0] >= x_min and needed[1] <= x_max and needed[2] >= y_min and needed[3] <= y_max:
-            return
+            return False
         grown = []
         for axis, (lo, hi) in enumerate(((x_min, x_max), (y_min, y_max))):
             new_lo, new_hi = min(lo, needed[2 * axis]), max(hi, needed[2 * axis + 1])
             margin = LIVE_GROWTH * (new_hi - new_lo)
             grown += [new_lo - margin if new_lo < lo else lo, new_hi + margin if new_hi > hi else hi]
         self.extent = (grown[0], grown[1], grown[2], grown[3])
-        self.grids.clear()
+        return True
