@@ -1,5 +1,6 @@
 """Recording a training run's replay (vae_core.engine.replay): a callback that snapshots the codes of a fixed set of
-test images and the decoder's weights at evenly spaced steps, then draws every frame in one fixed plane.
+test images and the decoder's weights at evenly spaced steps (at least MIN_FRAME_GAP_STEPS apart), then draws every
+frame in one fixed plane.
 
 A run that records starts from `recorder.model` (built under the run's seed, as fit builds its own) and passes it
 to fit with the recorder as callback:
@@ -55,6 +56,11 @@ EXTENT_PADDING = 0.05  # of the span, added on each side so the outermost codes 
 PRIOR_SIGMAS = 3.0  # a model with a prior: the extent holds N(0, I)'s ±3σ disc at least
 LIVE_GROWTH = 0.25  # a live extent that must grow grows this much more (of its span), so it grows rarely
 MIN_SPAN = 1e-3  # an extent's side is at least this long (codes that have not moved yet)
+# A frame costs about two training steps of the Train page's default model (MNIST, MLP 256-128, z = 2, one torch
+# thread: encoding the REPLAY_IMAGES about one step, the grid's PNG and the live view about one more; measured by
+# benchmarks/train_in_app.py's "frame" line), so frames at least this many steps apart keep the replay within about
+# 2% of the training time. Short runs get fewer frames: 5 for one MNIST epoch (469 steps), 4 for digits' default.
+MIN_FRAME_GAP_STEPS = 100
 
 
 def replay_supported(model_config: ModelConfig) -> bool:
@@ -63,10 +69,11 @@ def replay_supported(model_config: ModelConfig) -> bool:
     return not model_config.needs_labels
 
 
-def frame_steps(total_steps: int, max_frames: int = MAX_FRAMES) -> list[int]:
+def frame_steps(total_steps: int, max_frames: int = MAX_FRAMES, min_gap: int = MIN_FRAME_GAP_STEPS) -> list[int]:
     """The global steps at which frames are taken: 0 (the untrained model) to total_steps, evenly spaced (gaps
-    differ by at most one step), at most max_frames of them."""
-    count = max(1, min(max_frames, total_steps + 1))
+    differ by at most one step), at most max_frames of them and no two closer than min_gap steps (but the first
+    and the last frame always: a run shorter than min_gap has those two)."""
+    count = max(1, min(max_frames, total_steps + 1, max(2, total_steps // max(1, min_gap) + 1)))
     if count == 1:
         return [0]
     return sorted({round(k * total_steps / (count - 1)) for k in range(count)})
@@ -217,6 +224,7 @@ class ReplayRecorder(TrainingCallback):
         total_steps: int,
         steps_per_epoch: int,
         max_frames: int = MAX_FRAMES,
+        min_gap: int = MIN_FRAME_GAP_STEPS,
         memory_bytes: int = REPLAY_MEMORY_BYTES,
     ) -> None:
         if not replay_supported(model.config):
@@ -225,7 +233,7 @@ class ReplayRecorder(TrainingCallback):
         self.labels, self.image_indices = labels, image_indices
         self.steps_per_epoch = steps_per_epoch
         affordable = max(2, memory_bytes // max(1, snapshot_bytes(model, len(images))))
-        self.steps = frame_steps(total_steps, min(max_frames, affordable))
+        self.steps = frame_steps(total_steps, min(max_frames, affordable), min_gap)
         self.snapshots: list[Snapshot] = []
         self._live: _LiveView | None = None
         self._epoch_plane: Plane | None = None  # the live plane, once an epoch has finished
@@ -241,9 +249,11 @@ class ReplayRecorder(TrainingCallback):
         test_data: ImageDataset | None = None,
         *,
         max_frames: int = MAX_FRAMES,
+        min_gap: int = MIN_FRAME_GAP_STEPS,
     ) -> ReplayRecorder:
         """A recorder for fit(model_config, train_config) on n_train images, with its start model (pass
-        `recorder.model` to fit as model=); test_data: the split fit measures on (the whole test split if None)."""
+        `recorder.model` to fit as model=); test_data: the split fit measures on (the whole test split if None);
+        max_frames and min_gap: frame_steps'."""
         test_data = test_data if test_data is not None else load_dataset(train_config.dataset, "test")
         if test_data.input_shape != model_config.input_shape:  # as fit would say, before the first frame is taken
             raise ValueError(
@@ -260,6 +270,7 @@ class ReplayRecorder(TrainingCallback):
             total_steps=train_config.epochs * steps_per_epoch,
             steps_per_epoch=steps_per_epoch,
             max_frames=max_frames,
+            min_gap=min_gap,
         )
 
     # --- fit's callbacks --------------------------------------------------------------------------------------
