@@ -20,15 +20,15 @@ costs at most about (frame cost / MIN_FRAME_GAP_STEPS) of the training time. Run
 
     python -m benchmarks.train_in_app [--dataset mnist] [--epochs 2] [--rounds 2]
 
-Measured with --epochs 2 --rounds 3 on the 2-core AMD machine (2026-12-07) while four other sessions shared it
-(load 3-5; wall seconds per epoch swing by 2x within a minute there, so one run's ratios are the figure). Before
-the live view was made incremental and frames were spaced MIN_FRAME_GAP_STEPS apart (60 frames in this run): cli
-3.47 s/epoch, in-app 5.83 (1.68x), in-app with the server busy 10.28 (2.96x), the old thread 21.48 (6.18x). After
-(10 frames), the same run's rows so far (its old-thread row of round 3 was still running when it was read): cli
-3.50, cli --replay 3.55 (1.01x), in-app 3.85 (1.10x), in-app with the server busy 4.12 (1.18x), the old thread
-23.3 (6.7x). Timed inside the child's step callbacks (thread CPU time, the same 2 epochs in one process): the
-replay's and the curve's took 1.80 s before and 0.27 s after, about 3% of the training time (the redraws when the
-live extent grows included).
+Measured with --epochs 2 --rounds 3 on the 2-core AMD machine (2026-12-07) while other sessions shared it (load
+4.4 falling to 1.0; wall seconds per epoch swing by 2x within a minute there, so one run's ratios are the figure).
+Before the live view was made incremental and frames were spaced MIN_FRAME_GAP_STEPS apart (60 frames in this
+run): cli 3.47 s/epoch, in-app 5.83 (1.68x), in-app with the server busy 10.28 (2.96x), the old thread 21.48
+(6.18x). After (10 frames): cli 3.41, cli --replay 3.44 (1.01x), in-app 3.85 (1.13x), in-app with the server busy
+4.12 (1.21x), the old thread 113 (33x: its busy main thread starved it of the GIL for minutes); frame: 9.1 ms =
+1.3 training steps, about 1.3% of this run's training time. Timed inside the child's step callbacks (thread CPU
+time, the same 2 epochs in one process): the replay's and the curve's took 1.80 s before and 0.27 s after, about
+3% of the training time (the redraws when the live extent grows included).
 """
 
 from __future__ import annotations

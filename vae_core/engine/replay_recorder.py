@@ -56,7 +56,7 @@ EXTENT_PADDING = 0.05  # of the span, added on each side so the outermost codes 
 PRIOR_SIGMAS = 3.0  # a model with a prior: the extent holds N(0, I)'s ±3σ disc at least
 LIVE_GROWTH = 0.25  # a live extent that must grow grows this much more (of its span), so it grows rarely
 MIN_SPAN = 1e-3  # an extent's side is at least this long (codes that have not moved yet)
-# A frame costs about two training steps of the Train page's default model (MNIST, MLP 256-128, z = 2, one torch
+# A frame costs one to two training steps of the Train page's default model (MNIST, MLP 256-128, z = 2, one torch
 # thread: encoding the REPLAY_IMAGES about one step, the grid's PNG and the live view about one more; measured by
 # benchmarks/train_in_app.py's "frame" line), so frames at least this many steps apart keep the replay within about
 # 2% of the training time. Short runs get fewer frames: 5 for one MNIST epoch (469 steps), 4 for digits' default.
