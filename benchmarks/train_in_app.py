@@ -3,27 +3,39 @@
 One run (the Train form's defaults for the data set: VAE, MLP 256-128, z = 2, lr 1e-3, binarised, one torch thread,
 seed 0) trained by:
 
-- `cli`: `python -m vae_core train …` in a subprocess, as a person runs it;
-- `in-app`: vae_core.serving.jobs' JobBoard and scheduler, as the Train page submits it (fit in a spawned child);
+- `cli`: `python -m vae_core train …` in a subprocess, as a person runs it; it records no training replay;
+- `cli --replay`: the same recording the replay an in-app run records (the like-with-like row for the app);
+- `in-app`: vae_core.serving.jobs' JobBoard and scheduler, as the Train page submits it (fit in a spawned child
+  that records the replay and streams each frame to the page);
 - `in-app, server busy`: the same while this process keeps its main thread busy with Python work, as a server
   answering sessions does;
-- `thread, server busy`: the way the app trained before, fit in a worker thread of this busy process.
+- `thread, server busy`: the way the app trained before, fit in a worker thread of this busy process (no replay).
 
 Seconds per epoch are the per-epoch times each run recorded in its history (fit's own clock, the same code in
 every row), the median over epochs and rounds; the rows alternate round by round (shared machines change speed
-within tens of seconds). Run from the repository root:
+within tens of seconds). The `frame` line is what one replay frame costs, in training steps of this model: taking
+it (encoding the replay's fixed images, copying the decoder) and drawing it into the live view, timed in this
+process, against the CLI's seconds per step; frames are at least MIN_FRAME_GAP_STEPS steps apart, so the replay
+costs at most about (frame cost / MIN_FRAME_GAP_STEPS) of the training time. Run from the repository root:
 
     python -m benchmarks.train_in_app [--dataset mnist] [--epochs 2] [--rounds 2]
 
-Measured with those defaults on the 2-core development machine while it was shared by eight sessions (load
-20-23, so seconds are several times a quiet machine's; the ratios are the figure): cli 35.2 s/epoch, in-app 35.6
-(1.01x the CLI), in-app with the server busy 54.3 (1.54x), the old worker thread with the server busy 72.4 (2.06x).
+Measured with --epochs 2 --rounds 3 on the 2-core AMD machine (2026-12-07) while other sessions shared it (load
+4.4 falling to 1.0; wall seconds per epoch swing by 2x within a minute there, so one run's ratios are the figure).
+Before the live view was made incremental and frames were spaced MIN_FRAME_GAP_STEPS apart (60 frames in this
+run): cli 3.47 s/epoch, in-app 5.83 (1.68x), in-app with the server busy 10.28 (2.96x), the old thread 21.48
+(6.18x). After (10 frames): cli 3.41, cli --replay 3.44 (1.01x), in-app 3.85 (1.13x), in-app with the server busy
+4.12 (1.21x), the old thread 113 (33x: its busy main thread starved it of the GIL for minutes); frame: 9.1 ms =
+1.3 training steps, about 1.3% of this run's training time. Timed inside the child's step callbacks (thread CPU
+time, the same 2 epochs in one process): the replay's and the curve's took 1.80 s before and 0.27 s after, about
+3% of the training time (the redraws when the live extent grows included).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -37,7 +49,8 @@ from pathlib import Path
 from vae_core.engine.checkpoint_info import read_checkpoint_info
 from vae_core.engine.config import ModelConfig, TrainConfig
 from vae_core.engine.data import load_dataset
-from vae_core.engine.training import fit
+from vae_core.engine.replay_recorder import MIN_FRAME_GAP_STEPS, ReplayRecorder, frame_steps
+from vae_core.engine.training import StepProgress, fit, torch_threads
 from vae_core.serving.background import TRAINING_KIND, Scheduler
 from vae_core.serving.jobs import DONE, JobBoard
 from vae_core.serving.train_request import TrainRequest, build_configs, default_kl_warmup
@@ -59,7 +72,7 @@ def configs(dataset: str, epochs: int) -> tuple[ModelConfig, TrainConfig]:
     return build_configs(request, load_dataset(dataset, "test").input_shape)
 
 
-def cli_epochs(model_config: ModelConfig, train_config: TrainConfig, folder: Path) -> list[float]:
+def cli_epochs(model_config: ModelConfig, train_config: TrainConfig, folder: Path, replay: bool = False) -> list[float]:
     out = folder / "cli.safetensors"
     command = [
         sys.executable,
@@ -93,6 +106,8 @@ def cli_epochs(model_config: ModelConfig, train_config: TrainConfig, folder: Pat
         "--out",
         str(out),
     ] + (["--binarize"] if train_config.dynamic_binarization else [])
+    if replay:
+        command.append("--replay")
     subprocess.run(
         command,
         check=True,
@@ -102,6 +117,9 @@ def cli_epochs(model_config: ModelConfig, train_config: TrainConfig, folder: Pat
     )
     info = read_checkpoint_info(out)
     out.unlink()
+    # like with like: the CLI trained the very run the app trains, and recorded a replay only when asked
+    assert (info.model_config, info.train_config) == (model_config, train_config), "the CLI trained another run"
+    assert (info.replay is not None) == replay, "the CLI's replay is not as asked"
     return [float(r["seconds"]) for r in info.metadata["history"]]
 
 
@@ -111,8 +129,31 @@ def in_app_epochs(model_config: ModelConfig, train_config: TrainConfig, folder: 
     assert job.join(3600)
     progress = job.progress()
     assert progress.state == DONE, progress.message
+    assert progress.replay is not None, "the job recorded the replay the Train page plays"
     Path(progress.saved_path or "").unlink()
     return [r.seconds for r in progress.history]
+
+
+def cli_replay_epochs(model_config: ModelConfig, train_config: TrainConfig, folder: Path) -> list[float]:
+    return cli_epochs(model_config, train_config, folder, replay=True)
+
+
+def frame_seconds(model_config: ModelConfig, train_config: TrainConfig, frames: int = 10) -> float:
+    """One replay frame, taken and drawn into the live view as the training child does (median of `frames`, one
+    torch thread)."""
+    train_data, test_data = load_dataset(train_config.dataset, "train"), load_dataset(train_config.dataset, "test")
+    recorder = ReplayRecorder.for_run(model_config, train_config, len(train_data), test_data)
+    steps = recorder.steps[1 : frames + 1]
+    seconds = []
+    with torch_threads(train_config.num_threads):
+        recorder.live()
+        for step in steps:
+            started = time.perf_counter()
+            recorder.on_step(StepProgress(1, step, recorder.steps_per_epoch, step, recorder.steps[-1], 0.0, 1.0))
+            recorder.live()
+            seconds.append(time.perf_counter() - started)
+    assert recorder.frame_count == len(steps) + 1, "every scheduled frame was taken"
+    return statistics.median(seconds)
 
 
 def thread_epochs(model_config: ModelConfig, train_config: TrainConfig, folder: Path) -> list[float]:
@@ -148,6 +189,7 @@ def main() -> None:
     model_config, train_config = configs(args.dataset, args.epochs)
     rows: dict[str, Callable[[ModelConfig, TrainConfig, Path], list[float]]] = {
         "cli": cli_epochs,
+        "cli --replay": cli_replay_epochs,
         "in-app": in_app_epochs,
         "in-app, server busy": busy(in_app_epochs),
         "thread, server busy (before)": busy(thread_epochs),
@@ -175,6 +217,15 @@ def main() -> None:
     for name, values in seconds.items():
         median = statistics.median(values)
         print(f"{name:30s} {median:8.2f} {median / cli:6.2f}")
+    steps_per_epoch = math.ceil(len(load_dataset(args.dataset, "train")) / train_config.batch_size)
+    step = cli / steps_per_epoch
+    frame = frame_seconds(model_config, train_config)
+    frames = len(frame_steps(args.epochs * steps_per_epoch))
+    print(
+        f"frame: {frame * 1e3:.1f} ms = {frame / step:.1f} training steps ({step * 1e3:.1f} ms a step, the CLI's); "
+        f"this run takes {frames} frames at least {MIN_FRAME_GAP_STEPS} steps apart: about "
+        f"{frames * frame / (args.epochs * cli):.1%} of its training time"
+    )
     print("load:", Path("/proc/loadavg").read_text().strip())
 
 

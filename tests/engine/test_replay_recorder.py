@@ -15,9 +15,11 @@ from vae_core.engine.config import ModelConfig, TrainConfig
 from vae_core.engine.data import binarize
 from vae_core.engine.replay import GRID_CELLS, GRID_GREY_LEVELS, MAX_FRAMES, PLANE_LATENT, PLANE_PCA
 from vae_core.engine.replay_recorder import (
+    MIN_FRAME_GAP_STEPS,
     PRIOR_SIGMAS,
     REPLAY_MEMORY_BYTES,
     ReplayRecorder,
+    decoder_grid_png,
     frame_steps,
     pca_plane,
     prior_centre,
@@ -38,8 +40,10 @@ def configs(kind="vae", latent_dim=2, epochs=3, binarized=True):
 
 
 def recorded_run(digits_train, digits_test, **kwargs):
+    """A run with a frame every step (min_gap=1): these short digits runs have fewer steps than MIN_FRAME_GAP_STEPS,
+    and what is under test here is the frames, not their spacing."""
     model_config, train_config = configs(**kwargs)
-    recorder = ReplayRecorder.for_run(model_config, train_config, len(digits_train), digits_test)
+    recorder = ReplayRecorder.for_run(model_config, train_config, len(digits_train), digits_test, min_gap=1)
     result = fit(
         model_config, train_config, recorder, model=recorder.model, train_data=digits_train, test_data=digits_test
     )
@@ -61,21 +65,38 @@ def grey_cells(png: bytes, cell_h: int, cell_w: int) -> np.ndarray:
 
 
 # --- the schedule -----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("total", [0, 1, 5, 58, 59, 60, 469 * 10, 12 * 150, 12345])
-def test_frames_are_evenly_spaced_from_the_untrained_model_to_the_end(total):
-    steps = frame_steps(total)
+@pytest.mark.parametrize("min_gap", [1, 50, MIN_FRAME_GAP_STEPS])
+@pytest.mark.parametrize("total", [0, 1, 5, 58, 59, 60, 99, 100, 469, 469 * 5, 469 * 10, 12 * 150, 12345])
+def test_frames_are_evenly_spaced_from_the_untrained_model_to_the_end(total, min_gap):
+    steps = frame_steps(total, min_gap=min_gap)
     assert len(steps) <= MAX_FRAMES and steps[0] == 0 and steps[-1] == total
-    assert len(steps) == min(MAX_FRAMES, total + 1)
     gaps = np.diff(steps)
-    if len(gaps):
-        assert gaps.min() >= 1 and gaps.max() - gaps.min() <= 1
+    if total == 0:
+        assert steps == [0]
+    elif total < min_gap:
+        assert steps == [0, total], "a run shorter than the gap keeps its first and last frames"
+    else:
+        assert gaps.min() >= min_gap and gaps.max() - gaps.min() <= 1
+        # as many frames as fit: one more, evenly spaced, would be closer than min_gap (or past MAX_FRAMES)
+        assert len(steps) == MAX_FRAMES or total / len(steps) < min_gap
+    if min_gap == 1:
+        assert len(steps) == min(MAX_FRAMES, total + 1)
+
+
+def test_a_recorder_spaces_its_frames_min_frame_gap_steps_apart_by_default(digits_train, digits_test):
+    model_config, train_config = configs(epochs=60)  # 720 steps: 8 frames about 103 steps apart
+    recorder = ReplayRecorder.for_run(model_config, train_config, len(digits_train), digits_test)
+    total = 60 * math.ceil(len(digits_train) / 128)
+    assert recorder.steps == frame_steps(total) and len(recorder.steps) == total // MIN_FRAME_GAP_STEPS + 1
+    assert min(np.diff(recorder.steps)) >= MIN_FRAME_GAP_STEPS
 
 
 def test_a_recorded_run_takes_every_scheduled_frame(vae_run, digits_train):
     _, _, replay = vae_run
     total = 3 * math.ceil(len(digits_train) / 128)
-    assert [frame.step for frame in replay.frames] == frame_steps(total)
-    assert [frame.epoch for frame in replay.frames] == [step / replay.steps_per_epoch for step in frame_steps(total)]
+    steps = frame_steps(total, min_gap=1)
+    assert [frame.step for frame in replay.frames] == steps
+    assert [frame.epoch for frame in replay.frames] == [step / replay.steps_per_epoch for step in steps]
     assert replay.steps_per_epoch == math.ceil(len(digits_train) / 128)
 
 
@@ -246,6 +267,7 @@ def test_the_snapshots_stay_within_the_memory_bound(digits_train, digits_test):
         recorder.image_indices,
         total_steps=24,
         steps_per_epoch=12,
+        min_gap=1,
         memory_bytes=budget,
     )
     assert len(small.steps) == 7
@@ -259,7 +281,7 @@ def test_the_snapshots_stay_within_the_memory_bound(digits_train, digits_test):
 
 def test_the_live_view_keeps_its_plane_and_only_grows(digits_train, digits_test):
     model_config, train_config = configs(kind="ae", latent_dim=3, epochs=3, binarized=False)
-    recorder = ReplayRecorder.for_run(model_config, train_config, len(digits_train), digits_test)
+    recorder = ReplayRecorder.for_run(model_config, train_config, len(digits_train), digits_test, min_gap=1)
     extents, planes = [], []
 
     original = recorder.on_step
@@ -281,3 +303,55 @@ def test_the_live_view_keeps_its_plane_and_only_grows(digits_train, digits_test)
     # the first frame's plane until the first epoch ends, then that epoch's for good
     assert len({id(p) for p in planes[:steps_per_epoch]}) == 1
     assert len({id(p) for p in planes[steps_per_epoch:]}) == 1 and planes[-1] is not planes[0]
+
+
+def from_scratch(recorder, count, extent):
+    """The first `count` frames drawn anew in the live plane and `extent`: each snapshot's codes projected with
+    numpy, its grid drawn by a fresh model that holds the snapshot's decoder."""
+    plane = recorder.live_plane
+    origin, axes = plane.origin.double().numpy(), plane.axes.double().numpy()
+    frames = []
+    for snapshot in recorder.snapshots[:count]:
+        model = start_model(recorder.model.config, configs()[1]).eval()
+        model.load_state_dict({key: value.float() for key, value in snapshot.decoder.items()}, strict=False)
+        codes = (snapshot.codes.double().numpy() - origin) @ axes.T
+        frames.append((snapshot.step, codes, decoder_grid_png(model, plane, extent)))
+    return frames
+
+
+@pytest.mark.parametrize(("kind", "latent_dim"), [("vae", 2), ("ae", 2), ("ae", 3)])
+def test_the_live_view_after_each_frame_is_the_frames_so_far_drawn_from_scratch(
+    digits_train, digits_test, kind, latent_dim
+):
+    """live() keeps the projected codes and the drawn grids between calls, as the streaming child calls it after
+    each frame; each call must still equal every frame so far drawn anew in its plane and extent, with the extent
+    holding all their codes. An autoencoder's extent grows after the first frames (a VAE's holds the prior's disc
+    throughout this short run), so grids left drawn over an older extent would show."""
+    model_config, train_config = configs(kind=kind, latent_dim=latent_dim, epochs=2, binarized=kind == "vae")
+    recorder = ReplayRecorder.for_run(model_config, train_config, len(digits_train), digits_test, min_gap=1)
+    checked, extents = [], []
+    original = recorder.on_step
+
+    def on_step(progress):
+        before = recorder.frame_count
+        original(progress)
+        if recorder.frame_count == before:
+            return
+        live = recorder.live()
+        expected = from_scratch(recorder, recorder.frame_count, live.extent)
+        assert [frame.step for frame in live.frames] == [step for step, _, _ in expected]
+        for frame, (_, codes, png) in zip(live.frames, expected, strict=True):
+            np.testing.assert_allclose(frame.codes.astype(float), codes, rtol=2e-3, atol=2e-3)
+            assert frame.grid_png == png, f"frame {frame.step}'s grid is not drawn over the extent {live.extent}"
+        points = np.concatenate([codes for _, codes, _ in expected])
+        low, high = np.percentile(points, [0.5, 99.5], axis=0)
+        x_min, x_max, y_min, y_max = live.extent
+        assert x_min <= low[0] and x_max >= high[0] and y_min <= low[1] and y_max >= high[1]
+        checked.append(recorder.frame_count)
+        extents.append(live.extent)
+
+    recorder.on_step = on_step  # type: ignore[method-assign]
+    fit(model_config, train_config, recorder, model=recorder.model, train_data=digits_train, test_data=digits_test)
+    assert checked == list(range(2, len(recorder.steps) + 1))
+    if kind == "ae":
+        assert len(set(extents[2:])) > 1, "the extent grew after a few frames: the grids drawn before were redrawn"

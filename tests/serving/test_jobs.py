@@ -20,7 +20,7 @@ from vae_core.engine.checkpoints import load_checkpoint, load_replay
 from vae_core.engine.config import ModelConfig, TrainConfig
 from vae_core.engine.data import load_dataset
 from vae_core.engine.evaluation import evaluate
-from vae_core.engine.replay_recorder import frame_steps
+from vae_core.engine.replay_recorder import ReplayRecorder, frame_steps
 from vae_core.engine.training import fit
 from vae_core.serving import jobs as training_job
 from vae_core.serving.background import TRAINING_KIND, Scheduler
@@ -180,14 +180,23 @@ def test_the_child_sends_a_curve_point_per_step_and_the_weights_per_epoch(tmp_pa
         np.testing.assert_array_equal(tensor.numpy(), last_weights[name])
 
 
-def test_the_child_streams_replay_frames_that_the_page_shows_as_they_come(tmp_path):
+class EveryStepRecorder(ReplayRecorder):
+    """The child's recorder with a frame every step: these digits runs are shorter than MIN_FRAME_GAP_STEPS."""
+
+    @classmethod
+    def for_run(cls, *args, **kwargs):
+        return super().for_run(*args, **kwargs, min_gap=1)
+
+
+def test_the_child_streams_replay_frames_that_the_page_shows_as_they_come(tmp_path, monkeypatch):
+    monkeypatch.setattr(training_job, "ReplayRecorder", EveryStepRecorder)
     model_config, train_config = configs(epochs=3)
     queue = ListQueue()
     training_job._train_in_child(model_config, train_config, tmp_path / "r.safetensors", {}, queue)
     kinds = [kind for kind, _ in queue]
     assert kinds[1:3] == ["data", "replay"]  # the untrained model's frame comes before the first step
     steps_per_epoch = -(-len(load_dataset("digits", "train")) // 256)
-    expected_steps = frame_steps(3 * steps_per_epoch)
+    expected_steps = frame_steps(3 * steps_per_epoch, min_gap=1)
     job = TrainingJob(model_config, train_config, tmp_path / "r.safetensors")
     shown = []
     for kind, payload in queue:

@@ -15,11 +15,12 @@ import torch
 
 from tests.hostile_files import CASES, MARKER, tiny_model
 from vae_core.engine.checkpoint_info import FORMAT_NAME, list_checkpoints
-from vae_core.engine.checkpoints import load_checkpoint
+from vae_core.engine.checkpoints import load_checkpoint, load_replay
 from vae_core.engine.config import TrainConfig, config_to_dict
 from vae_core.engine.data import load_dataset
 from vae_core.engine.evaluation import evaluate
 from vae_core.engine.protocol import DataProtocol
+from vae_core.engine.replay_recorder import frame_steps
 from vae_core.zoo import cli
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -113,6 +114,24 @@ def test_train_writes_a_checkpoint_with_its_metrics(trained, digits_test):
     again = evaluate(model, digits_test, iw_samples=5, seed=0, protocol=DataProtocol.BINARIZED)
     assert meta["metrics"]["neg_elbo"] == pytest.approx(again.neg_elbo, rel=1e-6)
     assert meta["metrics"]["iw_nll"] == pytest.approx(again.iw_nll, rel=1e-6)
+
+
+def test_train_records_the_replay_only_when_asked(trained, tmp_path, digits_train):
+    assert load_replay(trained) is None, "a plain run records none, as before"
+    path = tmp_path / "replayed.safetensors"
+    assert cli.main([*TRAIN_ARGS, "--latent-dim", "2", "--replay", "--out", str(path)]) == 0
+    replay, (model, _) = load_replay(path), load_checkpoint(path)
+    steps_per_epoch = math.ceil(len(digits_train) / 256)
+    assert replay is not None and [frame.step for frame in replay.frames] == frame_steps(steps_per_epoch)
+    with torch.no_grad():  # the last frame: the saved model's codes of the first test images (2-D: z itself)
+        codes = model.encode(load_dataset("digits", "test").images[: len(replay.labels)]).mean
+    torch.testing.assert_close(torch.from_numpy(replay.frames[-1].codes).float(), codes, rtol=2e-3, atol=2e-3)
+
+
+def test_replay_of_a_conditional_model_is_refused_before_training(tmp_path, capsys):
+    code = cli.main([*TRAIN_ARGS, "--model", "cvae", "--replay", "--out", str(tmp_path / "c.safetensors")])
+    assert_one_line_error(capsys, code, "--replay", "class labels")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_evaluate_json(trained, capsys):

@@ -1,5 +1,6 @@
 """Recording a training run's replay (vae_core.engine.replay): a callback that snapshots the codes of a fixed set of
-test images and the decoder's weights at evenly spaced steps, then draws every frame in one fixed plane.
+test images and the decoder's weights at evenly spaced steps (at least MIN_FRAME_GAP_STEPS apart), then draws every
+frame in one fixed plane.
 
 A run that records starts from `recorder.model` (built under the run's seed, as fit builds its own) and passes it
 to fit with the recorder as callback:
@@ -55,6 +56,11 @@ EXTENT_PADDING = 0.05  # of the span, added on each side so the outermost codes 
 PRIOR_SIGMAS = 3.0  # a model with a prior: the extent holds N(0, I)'s ±3σ disc at least
 LIVE_GROWTH = 0.25  # a live extent that must grow grows this much more (of its span), so it grows rarely
 MIN_SPAN = 1e-3  # an extent's side is at least this long (codes that have not moved yet)
+# A frame costs one to two training steps of the Train page's default model (MNIST, MLP 256-128, z = 2, one torch
+# thread: encoding the REPLAY_IMAGES about one step, the grid's PNG and the live view about one more; measured by
+# benchmarks/train_in_app.py's "frame" line), so frames at least this many steps apart keep the replay within about
+# 2% of the training time. Short runs get fewer frames: 5 for one MNIST epoch (469 steps), 4 for digits' default.
+MIN_FRAME_GAP_STEPS = 100
 
 
 def replay_supported(model_config: ModelConfig) -> bool:
@@ -63,10 +69,11 @@ def replay_supported(model_config: ModelConfig) -> bool:
     return not model_config.needs_labels
 
 
-def frame_steps(total_steps: int, max_frames: int = MAX_FRAMES) -> list[int]:
+def frame_steps(total_steps: int, max_frames: int = MAX_FRAMES, min_gap: int = MIN_FRAME_GAP_STEPS) -> list[int]:
     """The global steps at which frames are taken: 0 (the untrained model) to total_steps, evenly spaced (gaps
-    differ by at most one step), at most max_frames of them."""
-    count = max(1, min(max_frames, total_steps + 1))
+    differ by at most one step), at most max_frames of them and no two closer than min_gap steps (but the first
+    and the last frame always: a run shorter than min_gap has those two)."""
+    count = max(1, min(max_frames, total_steps + 1, max(2, total_steps // max(1, min_gap) + 1)))
     if count == 1:
         return [0]
     return sorted({round(k * total_steps / (count - 1)) for k in range(count)})
@@ -217,6 +224,7 @@ class ReplayRecorder(TrainingCallback):
         total_steps: int,
         steps_per_epoch: int,
         max_frames: int = MAX_FRAMES,
+        min_gap: int = MIN_FRAME_GAP_STEPS,
         memory_bytes: int = REPLAY_MEMORY_BYTES,
     ) -> None:
         if not replay_supported(model.config):
@@ -225,7 +233,7 @@ class ReplayRecorder(TrainingCallback):
         self.labels, self.image_indices = labels, image_indices
         self.steps_per_epoch = steps_per_epoch
         affordable = max(2, memory_bytes // max(1, snapshot_bytes(model, len(images))))
-        self.steps = frame_steps(total_steps, min(max_frames, affordable))
+        self.steps = frame_steps(total_steps, min(max_frames, affordable), min_gap)
         self.snapshots: list[Snapshot] = []
         self._live: _LiveView | None = None
         self._epoch_plane: Plane | None = None  # the live plane, once an epoch has finished
@@ -241,9 +249,11 @@ class ReplayRecorder(TrainingCallback):
         test_data: ImageDataset | None = None,
         *,
         max_frames: int = MAX_FRAMES,
+        min_gap: int = MIN_FRAME_GAP_STEPS,
     ) -> ReplayRecorder:
         """A recorder for fit(model_config, train_config) on n_train images, with its start model (pass
-        `recorder.model` to fit as model=); test_data: the split fit measures on (the whole test split if None)."""
+        `recorder.model` to fit as model=); test_data: the split fit measures on (the whole test split if None);
+        max_frames and min_gap: frame_steps'."""
         test_data = test_data if test_data is not None else load_dataset(train_config.dataset, "test")
         if test_data.input_shape != model_config.input_shape:  # as fit would say, before the first frame is taken
             raise ValueError(
@@ -260,6 +270,7 @@ class ReplayRecorder(TrainingCallback):
             total_steps=train_config.epochs * steps_per_epoch,
             steps_per_epoch=steps_per_epoch,
             max_frames=max_frames,
+            min_gap=min_gap,
         )
 
     # --- fit's callbacks --------------------------------------------------------------------------------------
@@ -286,20 +297,36 @@ class ReplayRecorder(TrainingCallback):
     def finish(self, model: LatentModel) -> TrainingReplay:
         """Every frame in the final plane (z, or the principal axes of `model`'s codes) and one extent."""
         plane = plane_for(self._codes(model))
-        return self._replay(self.snapshots, plane, extent=None, scratch=copy.deepcopy(model))
+        scratch = _scratch_copy(model)
+        projected = [plane.project(snapshot.codes) for snapshot in self.snapshots]
+        centre = prior_centre(scratch, plane)
+        extent = replay_extent(projected, centre)
+        frames = [
+            self._frame(snapshot, codes, plane, extent, scratch)
+            for snapshot, codes in zip(self.snapshots, projected, strict=True)
+        ]
+        return self._replay(frames, plane, extent, centre)
 
     def live(self) -> TrainingReplay:
         """The frames so far, for a run still training: in the plane of the first finished epoch (of the first
-        frame before one has), in an extent that only grows. Grids are drawn once per frame and extent."""
+        frame before one has), in an extent that only grows. Incremental: each call projects and draws only the
+        frames taken since the last, and redraws every grid only when the extent grows."""
         plane = self.live_plane
         view = self._live
         if view is None or view.plane is not plane:
-            view = self._live = _LiveView(plane, copy.deepcopy(self.model))
-        projected = [plane.project(snapshot.codes) for snapshot in self.snapshots]
+            view = self._live = _LiveView(plane, _scratch_copy(self.model))
+        view.projected += [plane.project(snapshot.codes) for snapshot in self.snapshots[len(view.projected) :]]
         centre = prior_centre(self.model, plane)
-        needed = replay_extent(projected, centre)
-        view.grow(needed)
-        return self._replay(self.snapshots, plane, extent=view.extent, scratch=view.scratch, cache=view.grids)
+        if view.grow(replay_extent(view.projected, centre)):
+            view.frames.clear()
+        assert view.extent is not None
+        view.frames += [
+            self._frame(snapshot, codes, plane, view.extent, view.scratch)
+            for snapshot, codes in zip(
+                self.snapshots[len(view.frames) :], view.projected[len(view.frames) :], strict=True
+            )
+        ]
+        return self._replay(view.frames, plane, view.extent, centre)
 
     # --- helpers ----------------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -319,28 +346,27 @@ class ReplayRecorder(TrainingCallback):
         }
         self.snapshots.append(Snapshot(step, self._codes(self.model), decoder))
 
+    def _frame(
+        self,
+        snapshot: Snapshot,
+        codes: torch.Tensor,
+        plane: Plane,
+        extent: tuple[float, float, float, float],
+        scratch: LatentModel,
+    ) -> ReplayFrame:
+        """One frame: the snapshot's codes (already in the plane) and its decoder's grid over the extent, drawn by
+        `scratch` (a copy of the model, _scratch_copy, that takes the snapshot's decoder weights)."""
+        scratch.load_state_dict({key: value.float() for key, value in snapshot.decoder.items()}, strict=False)
+        png = decoder_grid_png(scratch, plane, extent)
+        return ReplayFrame(snapshot.step, snapshot.step / self.steps_per_epoch, codes.half().numpy(), png)
+
     def _replay(
         self,
-        snapshots: list[Snapshot],
+        frames: list[ReplayFrame],
         plane: Plane,
-        *,
-        extent: tuple[float, float, float, float] | None,
-        scratch: LatentModel,
-        cache: dict[int, bytes] | None = None,
+        extent: tuple[float, float, float, float],
+        centre: tuple[float, float] | None,
     ) -> TrainingReplay:
-        projected = [plane.project(snapshot.codes) for snapshot in snapshots]
-        centre = prior_centre(scratch, plane)
-        extent = extent or replay_extent(projected, centre)
-        scratch = scratch.cpu().eval()
-        frames = []
-        for index, (snapshot, codes) in enumerate(zip(snapshots, projected, strict=True)):
-            png = cache.get(index) if cache is not None else None
-            if png is None:
-                scratch.load_state_dict({key: value.float() for key, value in snapshot.decoder.items()}, strict=False)
-                png = decoder_grid_png(scratch, plane, extent)
-                if cache is not None:
-                    cache[index] = png
-            frames.append(ReplayFrame(snapshot.step, snapshot.step / self.steps_per_epoch, codes.half().numpy(), png))
         return TrainingReplay(
             frames=tuple(frames),
             labels=self.labels,
@@ -352,6 +378,11 @@ class ReplayRecorder(TrainingCallback):
         )
 
 
+def _scratch_copy(model: LatentModel) -> LatentModel:
+    """A copy of the model to draw grids with: on the CPU, in eval mode, its decoder loaded from each snapshot."""
+    return copy.deepcopy(model).cpu().eval()
+
+
 def prior_centre(model: LatentModel, plane: Plane) -> tuple[float, float] | None:
     """Where N(0, I)'s centre, z = 0, lies in the plane; None for a model without a prior."""
     if not model.config.is_variational:
@@ -361,25 +392,28 @@ def prior_centre(model: LatentModel, plane: Plane) -> tuple[float, float] | None
 
 
 class _LiveView:
-    """A live replay's plane, its extent so far (it only grows) and the grids drawn over that extent."""
+    """A live replay's plane, its extent so far (it only grows), the codes projected into the plane and the frames
+    drawn over that extent (one per snapshot, in order; fewer after the extent grew, until they are redrawn)."""
 
     def __init__(self, plane: Plane, scratch: LatentModel) -> None:
         self.plane, self.scratch = plane, scratch
         self.extent: tuple[float, float, float, float] | None = None
-        self.grids: dict[int, bytes] = {}  # frame index -> PNG over self.extent
+        self.projected: list[torch.Tensor] = []  # snapshot i's codes in the plane
+        self.frames: list[ReplayFrame] = []  # frame i, its grid over self.extent
 
-    def grow(self, needed: tuple[float, float, float, float]) -> None:
-        """Make the extent hold `needed`; when it must grow it grows LIVE_GROWTH more, and its grids are redrawn."""
+    def grow(self, needed: tuple[float, float, float, float]) -> bool:
+        """Make the extent hold `needed`; when it must grow it grows LIVE_GROWTH more. True when it changed (the
+        grids drawn over the old extent must be redrawn)."""
         if self.extent is None:
             self.extent = needed
-            return
+            return True
         x_min, x_max, y_min, y_max = self.extent
         if needed[0] >= x_min and needed[1] <= x_max and needed[2] >= y_min and needed[3] <= y_max:
-            return
+            return False
         grown = []
         for axis, (lo, hi) in enumerate(((x_min, x_max), (y_min, y_max))):
             new_lo, new_hi = min(lo, needed[2 * axis]), max(hi, needed[2 * axis + 1])
             margin = LIVE_GROWTH * (new_hi - new_lo)
             grown += [new_lo - margin if new_lo < lo else lo, new_hi + margin if new_hi > hi else hi]
         self.extent = (grown[0], grown[1], grown[2], grown[3])
-        self.grids.clear()
+        return True

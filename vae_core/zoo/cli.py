@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 from vae_core.engine import limits
+from vae_core.engine.callbacks import CallbackList
 from vae_core.engine.checkpoint_info import SUFFIX, CheckpointError, first_line, list_checkpoints
 from vae_core.engine.checkpoints import load_checkpoint, save_checkpoint
 from vae_core.engine.config import ARCHITECTURES, LIKELIHOODS, MODEL_KINDS, ModelConfig, TrainConfig
@@ -36,6 +37,7 @@ from vae_core.engine.data_files import (
 from vae_core.engine.evaluation import evaluate
 from vae_core.engine.legacy import convert_old_checkpoint, old_checkpoints
 from vae_core.engine.protocol import protocol_of
+from vae_core.engine.replay_recorder import ReplayRecorder, replay_supported
 from vae_core.engine.results import EvaluationReport
 from vae_core.engine.training import (
     EpochRecord,
@@ -155,6 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"K for the IW estimate stored with the model (at most {limits.MAX_IW_SAMPLES})",
     )
     train.add_argument("--half", action="store_true", help="store weights as float16")
+    train.add_argument(
+        "--replay",
+        action="store_true",
+        help="record the training replay the Train page plays, as a run in the app does (not for cvae)",
+    )
     train.add_argument("--out", type=Path, required=True, help=f"checkpoint file to write ({SUFFIX})")
 
     ev = sub.add_parser("evaluate", help="evaluate a checkpoint on a data split (JSON with --json)")
@@ -285,9 +292,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         dynamic_binarization=args.binarize,
         num_threads=args.threads,
     )
+    if args.replay and not replay_supported(model_config):
+        raise ValueError(f"--replay: a {args.model} model takes class labels, and its run records no replay")
     train_data = load_dataset(args.dataset, "train")
     test_data = load_dataset(args.dataset, "test")
-    result = fit(model_config, train_config, ProgressBar(), train_data=train_data, test_data=test_data)
+    recorder = ReplayRecorder.for_run(model_config, train_config, len(train_data), test_data) if args.replay else None
+    result = fit(
+        model_config,
+        train_config,
+        CallbackList(ProgressBar(), recorder),
+        train_data=train_data,
+        test_data=test_data,
+        model=None if recorder is None else recorder.model,
+    )
     protocol = protocol_of(train_config, model_config)
     report = evaluate(result.model, test_data, iw_samples=args.iw_samples, seed=args.seed, protocol=protocol)
     save_checkpoint(
@@ -300,6 +317,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         metadata=training_metadata(
             result.seconds, len(train_data), len(test_data), len(result.history), train_config.num_threads
         ),
+        replay=None if recorder is None else recorder.finish(result.model),
     )
     print(
         f"saved {args.out} ({report.format_headline(decimals=2)} on the test split, {result.seconds:.0f} s)",
