@@ -16,6 +16,7 @@ from vae_core.engine.data import binarize
 from vae_core.engine.replay import GRID_CELLS, GRID_GREY_LEVELS, MAX_FRAMES, PLANE_LATENT, PLANE_PCA
 from vae_core.engine.replay_recorder import (
     MIN_FRAME_GAP_STEPS,
+    MIN_FRAMES,
     PRIOR_SIGMAS,
     REPLAY_MEMORY_BYTES,
     ReplayRecorder,
@@ -73,8 +74,11 @@ def test_frames_are_evenly_spaced_from_the_untrained_model_to_the_end(total, min
     gaps = np.diff(steps)
     if total == 0:
         assert steps == [0]
-    elif total < min_gap:
-        assert steps == [0, total], "a run shorter than the gap keeps its first and last frames"
+    elif total < MIN_FRAMES:
+        assert steps == list(range(total + 1)), "a run shorter than MIN_FRAMES steps has a frame at every step"
+    elif total // min_gap + 1 <= MIN_FRAMES:
+        assert len(steps) == MIN_FRAMES, "a short run still gets MIN_FRAMES frames, closer than the gap"
+        assert gaps.max() - gaps.min() <= 1
     else:
         assert gaps.min() >= min_gap and gaps.max() - gaps.min() <= 1
         # as many frames as fit: one more, evenly spaced, would be closer than min_gap (or past MAX_FRAMES)
@@ -84,11 +88,17 @@ def test_frames_are_evenly_spaced_from_the_untrained_model_to_the_end(total, min
 
 
 def test_a_recorder_spaces_its_frames_min_frame_gap_steps_apart_by_default(digits_train, digits_test):
-    model_config, train_config = configs(epochs=60)  # 720 steps: 8 frames about 103 steps apart
+    model_config, train_config = configs(epochs=150)  # 1,800 steps: 19 frames 100 steps apart
     recorder = ReplayRecorder.for_run(model_config, train_config, len(digits_train), digits_test)
-    total = 60 * math.ceil(len(digits_train) / 128)
+    total = 150 * math.ceil(len(digits_train) / 128)
     assert recorder.steps == frame_steps(total) and len(recorder.steps) == total // MIN_FRAME_GAP_STEPS + 1
-    assert min(np.diff(recorder.steps)) >= MIN_FRAME_GAP_STEPS
+    assert len(recorder.steps) > MIN_FRAMES and min(np.diff(recorder.steps)) >= MIN_FRAME_GAP_STEPS
+
+
+def test_a_short_run_still_gets_min_frames(digits_train, digits_test):
+    model_config, train_config = configs(epochs=30)  # 360 steps, the Train page's digits default
+    recorder = ReplayRecorder.for_run(model_config, train_config, len(digits_train), digits_test)
+    assert len(recorder.steps) == MIN_FRAMES and recorder.steps[-1] == 30 * math.ceil(len(digits_train) / 128)
 
 
 def test_a_recorded_run_takes_every_scheduled_frame(vae_run, digits_train):

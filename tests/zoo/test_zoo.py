@@ -12,7 +12,7 @@ from vae_core.engine.checkpoints import load_checkpoint
 from vae_core.engine.data import is_available, load_dataset
 from vae_core.engine.evaluation import evaluate
 from vae_core.engine.protocol import protocol_of
-from vae_core.engine.replay_recorder import MIN_FRAME_GAP_STEPS
+from vae_core.engine.replay_recorder import MIN_FRAME_GAP_STEPS, frame_steps
 from vae_core.zoo.cli import main
 from vae_core.zoo.specs import DEFAULT_IW_SAMPLES, MNIST_BETAS, QuickSizes, run_zoo, select_specs, split_for, zoo_specs
 
@@ -114,8 +114,11 @@ def test_quick_zoo_files_carry_their_replays(quick_zoo):
             assert (info.replay is not None) == spec.record_replay, spec.name
             if spec.record_replay:
                 steps = QUICK.epochs * -(-QUICK.train_images // spec.train.batch_size)
-                # a quick run is shorter than MIN_FRAME_GAP_STEPS: its first and last frames
-                assert steps < MIN_FRAME_GAP_STEPS and list(info.replay.steps) == [0, steps], spec.name
+                # a quick run is shorter than the gap between frames, so its frames are the schedule of a short
+                # run: MIN_FRAMES of them (one per step when it has fewer), up to the zoo's own cap
+                assert steps < MIN_FRAME_GAP_STEPS, spec.name
+                expected = frame_steps(steps, max_frames=spec.replay_frames)
+                assert list(info.replay.steps) == expected and len(expected) == min(steps + 1, spec.replay_frames)
 
 
 def test_quick_specs_keep_names_and_roles_but_shrink():

@@ -59,8 +59,11 @@ MIN_SPAN = 1e-3  # an extent's side is at least this long (codes that have not m
 # A frame costs one to two training steps of the Train page's default model (MNIST, MLP 256-128, z = 2, one torch
 # thread: encoding the REPLAY_IMAGES about one step, the grid's PNG and the live view about one more; measured by
 # benchmarks/train_in_app.py's "frame" line), so frames at least this many steps apart keep the replay within about
-# 2% of the training time. Short runs get fewer frames: 5 for one MNIST epoch (469 steps), 4 for digits' default.
+# 2% of the training time. A short run still gets MIN_FRAMES frames, closer together: its whole training takes
+# seconds (digits' default, 30 epochs, is 360 steps), and a replay of 4 moments would show a student nothing. They
+# cost it about 15 x 1.5 steps (6% of those 360 steps, under half a second; 2% of two MNIST epochs).
 MIN_FRAME_GAP_STEPS = 100
+MIN_FRAMES = 15
 
 
 def replay_supported(model_config: ModelConfig) -> bool:
@@ -69,11 +72,14 @@ def replay_supported(model_config: ModelConfig) -> bool:
     return not model_config.needs_labels
 
 
-def frame_steps(total_steps: int, max_frames: int = MAX_FRAMES, min_gap: int = MIN_FRAME_GAP_STEPS) -> list[int]:
+def frame_steps(
+    total_steps: int, max_frames: int = MAX_FRAMES, min_gap: int = MIN_FRAME_GAP_STEPS, min_frames: int = MIN_FRAMES
+) -> list[int]:
     """The global steps at which frames are taken: 0 (the untrained model) to total_steps, evenly spaced (gaps
-    differ by at most one step), at most max_frames of them and no two closer than min_gap steps (but the first
-    and the last frame always: a run shorter than min_gap has those two)."""
-    count = max(1, min(max_frames, total_steps + 1, max(2, total_steps // max(1, min_gap) + 1)))
+    differ by at most one step), at most max_frames of them, and no two closer than min_gap steps unless that
+    would leave fewer than min_frames (then min_frames, or one per step of a run shorter than that)."""
+    spaced = total_steps // max(1, min_gap) + 1
+    count = max(1, min(max_frames, total_steps + 1, max(2, min_frames, spaced)))
     if count == 1:
         return [0]
     return sorted({round(k * total_steps / (count - 1)) for k in range(count)})
