@@ -46,7 +46,7 @@ EVAL_SEED = 0  # seeds the test binarisation and the MC draws of the recorded me
 # measured ~4x more CPU time per epoch than one (100 vs 22 CPU-s); one thread also lets zoo runs share.
 ZOO_THREADS = 1
 
-# Family of latent size 2: MLPs 784-256-128-2 (64-128-64-2 on digits), the widths the 30 MB budget allows (it was 25 MB when they were chosen).
+# Family of latent size 2: MLPs 784-256-128-2 (64-128-64-2 on digits), the widths the 30 MB budget allows.
 # Every zoo model trains on dynamically binarised images and is measured on one fixed binarisation of the test
 # set (the standard MNIST protocol), so that its Bernoulli likelihood is a density of what it is fed and its
 # -ELBO and IW numbers are bounds and estimates of -log p(x) (a Bernoulli cross-entropy on grey levels is not).
