@@ -185,6 +185,9 @@ def main() -> None:
     parser.add_argument("--dataset", default="mnist")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--no-thread", action="store_true", help="leave out the old worker thread's row (minutes per epoch when busy)"
+    )
     args = parser.parse_args()
     model_config, train_config = configs(args.dataset, args.epochs)
     rows: dict[str, Callable[[ModelConfig, TrainConfig, Path], list[float]]] = {
@@ -194,6 +197,8 @@ def main() -> None:
         "in-app, server busy": busy(in_app_epochs),
         "thread, server busy (before)": busy(thread_epochs),
     }
+    if args.no_thread:
+        del rows["thread, server busy (before)"]
     seconds: dict[str, list[float]] = {name: [] for name in rows}
     print(
         f"{args.dataset}: VAE MLP {model_config.hidden_dims} z={model_config.latent_dim}, batch "
