@@ -15,10 +15,11 @@ Seconds per epoch are the per-epoch times each run recorded in its history (fit'
 every row), the median over epochs and rounds; the rows alternate round by round (shared machines change speed
 within tens of seconds). The `frame` line is what one replay frame costs, in training steps of this model: taking
 it (encoding the replay's fixed images, copying the decoder) and drawing it into the live view, timed in this
-process, against the CLI's seconds per step; frames are at least MIN_FRAME_GAP_STEPS steps apart, so the replay
-costs at most about (frame cost / MIN_FRAME_GAP_STEPS) of the training time. Run from the repository root:
+process, against the CLI's seconds per step; frames are at least MIN_FRAME_GAP_STEPS steps apart, except that a
+short run still gets MIN_FRAMES (vae_core.engine.replay_recorder), so the line gives this run's share of its training
+time. Run from the repository root:
 
-    python -m benchmarks.train_in_app [--dataset mnist] [--epochs 2] [--rounds 2]
+    python -m benchmarks.train_in_app [--dataset mnist] [--epochs 2] [--rounds 2] [--no-thread]
 
 Measured with --epochs 2 --rounds 3 on the 2-core AMD machine (2026-12-07) while other sessions shared it (load
 4.4 falling to 1.0; wall seconds per epoch swing by 2x within a minute there, so one run's ratios are the figure).
@@ -29,11 +30,14 @@ run): cli 3.47 s/epoch, in-app 5.83 (1.68x), in-app with the server busy 10.28 (
 1.3 training steps, about 1.3% of this run's training time. Timed inside the child's step callbacks (thread CPU
 time, the same 2 epochs in one process): the replay's and the curve's took 1.80 s before and 0.27 s after, about
 3% of the training time (the redraws when the live extent grows included).
+With a short run's 15 frames (MIN_FRAMES) and --no-thread, quiet (load 1.1-1.3, --rounds 2): cli 3.33, cli --replay
+2.97, in-app 3.42 (1.03x), in-app with the server busy 3.40 (1.02x); frame 8.3 ms = 1.2 steps, 1.9% of the run.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -49,7 +53,7 @@ from pathlib import Path
 from vae_core.engine.checkpoint_info import read_checkpoint_info
 from vae_core.engine.config import ModelConfig, TrainConfig
 from vae_core.engine.data import load_dataset
-from vae_core.engine.replay_recorder import MIN_FRAME_GAP_STEPS, ReplayRecorder, frame_steps
+from vae_core.engine.replay_recorder import ReplayRecorder, frame_steps
 from vae_core.engine.training import StepProgress, fit, torch_threads
 from vae_core.serving.background import TRAINING_KIND, Scheduler
 from vae_core.serving.jobs import DONE, JobBoard
@@ -225,10 +229,11 @@ def main() -> None:
     steps_per_epoch = math.ceil(len(load_dataset(args.dataset, "train")) / train_config.batch_size)
     step = cli / steps_per_epoch
     frame = frame_seconds(model_config, train_config)
-    frames = len(frame_steps(args.epochs * steps_per_epoch))
+    schedule = frame_steps(args.epochs * steps_per_epoch)
+    frames, gap = len(schedule), min(b - a for a, b in itertools.pairwise(schedule)) if len(schedule) > 1 else 0
     print(
         f"frame: {frame * 1e3:.1f} ms = {frame / step:.1f} training steps ({step * 1e3:.1f} ms a step, the CLI's); "
-        f"this run takes {frames} frames at least {MIN_FRAME_GAP_STEPS} steps apart: about "
+        f"this run takes {frames} frames at least {gap} steps apart: about "
         f"{frames * frame / (args.epochs * cli):.1%} of its training time"
     )
     print("load:", Path("/proc/loadavg").read_text().strip())
