@@ -45,7 +45,8 @@ def score_histograms(
     """Overlaid histograms (density) of one score for every set in `shown` (all when None), on shared bins.
 
     The range is clipped to the 0.5th–99.5th percentiles of the pooled scores so that one far set does not
-    squeeze the others into a single bar; the clipping is said in the axis title.
+    squeeze the others into a single bar; scores beyond count in the end bars (so every set's bars hold all its
+    images), which the axis title says.
     """
     colours = set_colours(study)
     sets = [s for s in study.sets if shown is None or s.key in shown]
@@ -76,7 +77,7 @@ def score_histograms(
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         legend={"orientation": "h", "y": -0.25},
         yaxis_title="density",
-        xaxis_title=f"{axis_title} (nats; shown from the 0.5th to the 99.5th percentile)",
+        xaxis_title=f"{axis_title} (nats; 0.5th to 99.5th percentile shown, scores beyond counted in the end bars)",
     )
     if threshold is not None:
         fig.add_vline(
