@@ -41,9 +41,10 @@ def part_header(slug: str, selection: Selection) -> tuple[str, str]:
         "An autoencoder learns an encoder f and a decoder g so that g(f(x)) ≈ x. Left to itself it could copy "
         "its input; what it learns comes from what stops it: a **bottleneck** (undercomplete AE), a **sparsity "
         "penalty** on its hidden units (sparse AE), **noise** it must undo (denoising AE), or a **penalty on "
-        "how fast its code changes** with the input (contractive AE). Each part below shows one of them on digits "
-        "and, in parts 1, 3 and 4, on a toy manifold small enough to train here in seconds. Errors are squared "
-        "errors ‖x − x̂‖² per point or per image (pixels in [0, 1]), the one unit PCA and autoencoders share."
+        "how fast its code changes** with the input (contractive AE). Each part below shows one of them on images "
+        "of the sidebar's data set and, in parts 1, 3 and 4, on a toy manifold (points near a curve or a "
+        "surface), whose small models ship trained like the others. Errors are squared errors ‖x − x̂‖² per point "
+        "or per image (pixels in [0, 1]), the one unit PCA and autoencoders share."
     )
 
     if selection.dataset in LESSON_DATASETS:

@@ -1,8 +1,8 @@
 """Seeded toy manifolds: a few hundred points near a curve in 2-D or a surface in 3-D.
 
-The autoencoder lesson trains small models on these in seconds, so that a student can see what each
-objective does to a manifold they can draw. Every sample carries its clean point on the manifold, the
-manifold coordinate t and the unit tangent there, so "along" and "across" the manifold are known exactly.
+The autoencoder lesson's small models train on these in seconds (the zoo command; they ship trained), so that a
+student can see what each objective does to a manifold they can draw. Every sample carries its clean point on the
+manifold, the manifold coordinate t and the unit tangent there, so "along" and "across" the manifold are known exactly.
 """
 
 from __future__ import annotations
