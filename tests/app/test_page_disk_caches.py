@@ -164,6 +164,10 @@ def test_the_contractive_parts_numbers_are_read_back_from_disk(data_dir, monkeyp
     from vae_core.lessons.autoencoders.lesson_models import TOY_SPECS
     from vae_core.lessons.autoencoders.toy_zoo import toy_data
 
+    # a fresh server over this empty data directory: earlier tests in this process may hold these numbers in memory,
+    # which would answer without writing them here
+    st.cache_data.clear()
+    st.cache_resource.clear()
     model = state.lesson_model("digits", "cae")
     images = state.test_images("digits")
     expected_norms = numbers.jacobian_norms_sq(model.embed, images).numpy()
