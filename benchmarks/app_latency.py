@@ -549,13 +549,28 @@ def browser_widget_figures(dataset: str | None, repeats: int) -> list[str]:
             stop_app(process)
 
 
+def cold_link(page, path: str, script: Path = REPO_ROOT / "app.py") -> tuple[float, float]:
+    """A fresh `streamlit run script` opened by a link to path: seconds to the page idle from the process start and
+    from the link's request."""
+    port = free_port()
+    start = time.perf_counter()
+    process = start_app(port, script=script)
+    try:
+        wait_until_healthy(port, process, timeout_s=120)
+        requested = time.perf_counter()
+        open_app(page, f"http://127.0.0.1:{port}{path}", settle_ms=0)  # waits until idle
+        return time.perf_counter() - start, time.perf_counter() - requested
+    finally:
+        stop_app(process)
+
+
 def cold_start(runs: int, lesson: str = "Decoder grid") -> list[str]:
     if chromium_path() is None or not playwright_available():
         return ["cold start: skipped (needs /usr/bin/chromium and the playwright package)"]
     from playwright.sync_api import sync_playwright
 
     healthy, rendered, lesson_drawn, after_home, after_reading = [], [], [], [], []
-    deep_link, deep_link_request = [], []
+    deep_link, deep_link_request, floor_request = [], [], []
     with sync_playwright() as playwright, chromium_page(playwright) as page:
         for _ in range(runs):
             port = free_port()
@@ -595,30 +610,11 @@ def cold_start(runs: int, lesson: str = "Decoder grid") -> list[str]:
             finally:
                 stop_app(process)
             # A bookmark straight to the lesson page: nothing loads before it.
-            port = free_port()
-            start = time.perf_counter()
-            process = start_app(port)
-            try:
-                wait_until_healthy(port, process, timeout_s=120)
-                requested = time.perf_counter()
-                open_app(page, f"http://127.0.0.1:{port}{urlparse(href).path}", settle_ms=0)  # waits until idle
-                deep_link.append(time.perf_counter() - start)
-                deep_link_request.append(time.perf_counter() - requested)
-            finally:
-                stop_app(process)
-    # The floor under the direct link: a fresh server of a page that imports torch and draws one plotly chart.
-    floor_request = []
-    with sync_playwright() as playwright, chromium_page(playwright) as page:
-        for _ in range(runs):
-            port = free_port()
-            process = start_app(port, script=FLOOR_COLD_APP)
-            try:
-                wait_until_healthy(port, process, timeout_s=120)
-                requested = time.perf_counter()
-                open_app(page, f"http://127.0.0.1:{port}/", settle_ms=0)
-                floor_request.append(time.perf_counter() - requested)
-            finally:
-                stop_app(process)
+            from_start, from_request = cold_link(page, urlparse(href).path)
+            deep_link.append(from_start)
+            deep_link_request.append(from_request)
+            # Its floor: a fresh server of a page that imports torch and draws one plotly chart, nothing of ours.
+            floor_request.append(cold_link(page, "/", FLOOR_COLD_APP)[1])
     return [
         summary("cold start: server answering", healthy),
         summary("cold start: first page rendered with a model", rendered, TARGET_COLD_S * 1000),
